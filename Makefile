@@ -1,0 +1,46 @@
+# Herald: the set-up commands are `make demo` and `make test`; see README.md.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:/usr/lib/go-1.19/bin:$(PATH)
+
+# Debian packages the tests, labs and benchmarks need (installed only when missing).
+APT_PACKAGES := etcd-server golang-1.19 openssl dpkg-dev bird2 frr gobgpd iproute2 \
+	iputils-arping ndisc6 libpcap-dev tcpdump curl jq procps psmisc
+
+.PHONY: deps npm-deps apt-deps build lint typecheck test unit bench cluster-up cluster-down clean
+
+deps: apt-deps npm-deps
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v kubectl >/dev/null 2>&1 || missing="$$missing kubernetes-client"; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: Debian packages present"; fi
+
+npm-deps:
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci; else echo "deps: node_modules up to date"; fi
+
+build:
+	tsc -p tsconfig.build.json
+	@chmod +x dist/cli/herald.js
+
+lint:
+	eslint .
+
+typecheck:
+	tsc -p tsconfig.json --noEmit
+
+# Everything: lint, types, build (lab tests spawn the built CLI), then every vitest project.
+test: lint typecheck build
+	vitest run
+
+unit:
+	vitest run --project unit
+
+# Benchmarks: every test/bench/*.bench.ts in turn, one figure per line.
+bench: build
+	@set -e; for f in test/bench/*.bench.ts; do echo "# $$f"; tsx --expose-gc $$f; done
+
+clean:
+	rm -rf dist test-results

@@ -1,0 +1,93 @@
+// The typed, validated Herald configuration (MetalLB's legacy ConfigMap format, parsed).
+// This file is the contract between the parser (config/parse*.ts), the allocator and the daemons.
+
+export type Protocol = 'layer2' | 'bgp';
+export type Family = 'ipv4' | 'ipv6';
+
+/** An inclusive range of addresses of one family, as numbers (BigInt for both families, for one code path). */
+export interface AddressRange {
+  family: Family;
+  first: bigint;
+  last: bigint;
+  /** The entry as the user wrote it, for messages: "203.0.113.0/24" or "203.0.113.10-203.0.113.20". */
+  source: string;
+  /** Prefix length when written as a CIDR, else undefined (a dash range). */
+  prefixLength?: number;
+}
+
+/** RFC 1997 community (32 bits: high 16 = AS, low 16 = value) or RFC 8092 large community. */
+export type Community =
+  | { kind: 'standard'; value: number }
+  | { kind: 'large'; globalAdmin: number; localData1: number; localData2: number };
+
+export interface BgpAdvertisement {
+  /** Prefix length the /32 is aggregated to (default 32). */
+  aggregationLength: number;
+  /** Prefix length the /128 is aggregated to (default 128). */
+  aggregationLengthV6: number;
+  localPref?: number;
+  communities: Community[];
+}
+
+export interface AddressPool {
+  name: string;
+  protocol: Protocol;
+  addresses: AddressRange[];
+  avoidBuggyIps: boolean;
+  autoAssign: boolean;
+  /** Always empty for layer2; at least one (the default) for bgp. */
+  bgpAdvertisements: BgpAdvertisement[];
+}
+
+export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: SelectorOperator;
+  values: string[];
+}
+
+/** One node selector: its parts are AND'd. A peer's selectors are OR'd; none means every node. */
+export interface NodeSelector {
+  matchLabels: Record<string, string>;
+  matchExpressions: LabelSelectorRequirement[];
+}
+
+export interface Peer {
+  myAsn: number;
+  peerAsn: number;
+  peerAddress: string;
+  peerPort: number;
+  sourceAddress?: string;
+  /** Seconds; 0 (no keepalives) or >= 3. */
+  holdTime: number;
+  /** Seconds; <= holdTime. */
+  keepaliveTime: number;
+  routerId?: string;
+  nodeSelectors: NodeSelector[];
+  password?: string;
+  ebgpMultihop: boolean;
+}
+
+export interface Config {
+  peers: Peer[];
+  /** Aliases from `bgp-communities`. */
+  bgpCommunities: Record<string, Community>;
+  pools: AddressPool[];
+}
+
+/** One problem in a config document: where (a path like `address-pools[1].addresses[0]`) and what. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** The only error the config parser throws: every problem found, not only the first. */
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
