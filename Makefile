@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:/usr/lib/go-1.19/bin:$(PATH)
 APT_PACKAGES := etcd-server golang-1.19 openssl dpkg-dev bird2 frr gobgpd iproute2 \
 	iputils-arping iputils-ping ndisc6 libpcap-dev tcpdump curl jq procps psmisc
 
-.PHONY: deps npm-deps apt-deps build lint typecheck test unit bench cluster-up cluster-down clean
+.PHONY: deps npm-deps apt-deps build native lint typecheck test unit bench cluster-up cluster-down clean
 
 deps: apt-deps npm-deps
 
@@ -21,9 +21,19 @@ apt-deps:
 npm-deps:
 	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci; else echo "deps: node_modules up to date"; fi
 
-build:
+build: native
 	tsc -p tsconfig.build.json
 	@chmod +x dist/cli/herald.js
+
+# N-API addons of binding.gyp (TCP-MD5 sockets for BGP) into build/Release. node-gyp ships inside
+# npm; Debian's nodejs has the headers in /usr/include/node (no header download).
+NODE_GYP = node $(shell npm prefix -g 2>/dev/null)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js \
+	$(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)
+NATIVE_SOURCES := binding.gyp $(wildcard protocols/*/native/*.c protocols/*/native/*.cc protocols/*/native/*.h)
+native: build/native.stamp
+build/native.stamp: $(NATIVE_SOURCES)
+	$(NODE_GYP) rebuild --loglevel=warn
+	@touch $@
 
 lint:
 	eslint .

@@ -1,0 +1,14 @@
+{
+  "targets": [
+    {
+      "target_name": "herald_tcp_md5",
+      "sources": ["protocols/bgp/native/tcp_md5.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "herald_packet_socket",
+      "sources": ["protocols/rawio/native/packet_socket.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

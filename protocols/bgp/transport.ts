@@ -1,0 +1,168 @@
+// TCP transport for BGP sessions: active connect (optionally from a given source address and
+// port) and passive listening, both optionally with the RFC 2385 TCP MD5 signature option.
+//
+// Why an addon: Node's `net` has no setsockopt, and the key must be on the socket before the
+// first SYN (the peer drops unsigned segments). libuv creates a net.Socket's fd lazily inside
+// connect(), so there is no moment to set it from JavaScript, with or without the `sockopt`
+// package (which only reaches fds that already exist, i.e. it would work only for listening
+// sockets and so force the router to connect in). Our addon (protocols/bgp/native/tcp_md5.c)
+// creates the socket, sets TCP_MD5SIG, and hands the fd to `new net.Socket({ fd })` or
+// `server.listen({ fd })`; everything after that is plain Node streams.
+import net from 'node:net';
+import { loadTcpMd5Addon, type TcpMd5Addon } from './native/tcp-md5.js';
+
+export const BGP_PORT = 179;
+
+/** A transport configuration or set-up failure, naming the option at fault. */
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+  constructor(
+    message: string,
+    /** errno name from the kernel (EADDRNOTAVAIL, ...) or ERR_* for configuration problems. */
+    readonly code: string,
+    /** The option at fault, e.g. `sourceAddress`. */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ConnectOptions {
+  peerAddress: string;
+  peerPort?: number;
+  sourceAddress?: string;
+  sourcePort?: number;
+  /** TCP MD5 key (RFC 2385), up to 80 bytes; set for the peer address before connecting. */
+  password?: string | Buffer;
+}
+
+export interface ListenOptions {
+  /** Local address to listen on (numeric). */
+  address: string;
+  port?: number;
+  /** Peers allowed to connect in, each with its TCP MD5 key if any. */
+  peers?: Array<{ address: string; password?: string | Buffer }>;
+  backlog?: number;
+}
+
+function checkAddress(value: string | undefined, field: string): 0 | 4 | 6 {
+  if (value === undefined) return 0;
+  const family = net.isIP(value);
+  if (family === 0) throw new TransportError(`${field}: ${JSON.stringify(value)} is not a numeric IPv4 or IPv6 address`, 'ERR_BAD_ADDRESS', field);
+  return family as 4 | 6;
+}
+
+function checkPort(value: number | undefined, field: string): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new TransportError(`${field}: ${value} is not a port (0..65535)`, 'ERR_BAD_PORT', field);
+}
+
+function keyBytes(password: string | Buffer, field: string): Buffer {
+  const key = typeof password === 'string' ? Buffer.from(password, 'utf8') : password;
+  if (key.length === 0 || key.length > 80) throw new TransportError(`${field}: TCP MD5 key must be 1..80 bytes (got ${key.length})`, 'ERR_BAD_PASSWORD', field);
+  return key;
+}
+
+function addon(field: string): TcpMd5Addon {
+  const a = loadTcpMd5Addon();
+  if (a instanceof Error) throw new TransportError(a.message, 'ERR_NO_MD5_ADDON', field);
+  return a;
+}
+
+function kernelError(e: unknown, what: string, field?: string): TransportError {
+  const err = e as { code?: string; message?: string };
+  return new TransportError(`${what}: ${err.message ?? String(e)}`, err.code ?? 'EUNKNOWN', field);
+}
+
+/** Whether TCP MD5 can be used here (the addon is built and loads); the reason when not. */
+export function tcpMd5Support(): { ok: true } | { ok: false; reason: string } {
+  const a = loadTcpMd5Addon();
+  return a instanceof Error ? { ok: false, reason: a.message } : { ok: true };
+}
+
+/**
+ * Starts an active connection to the peer and returns the socket at once (connect failures
+ * arrive as its 'error' event, like net.connect). Bad options and TCP-MD5 set-up failures
+ * throw a TransportError synchronously.
+ */
+export function connect(opts: ConnectOptions): net.Socket {
+  const family = checkAddress(opts.peerAddress, 'peerAddress');
+  const srcFamily = checkAddress(opts.sourceAddress, 'sourceAddress');
+  if (srcFamily !== 0 && srcFamily !== family) {
+    throw new TransportError(`sourceAddress ${opts.sourceAddress} is not of the peer address's family (IPv${family})`, 'ERR_BAD_ADDRESS', 'sourceAddress');
+  }
+  checkPort(opts.peerPort, 'peerPort');
+  checkPort(opts.sourcePort, 'sourcePort');
+  const target: net.TcpNetConnectOpts = { host: opts.peerAddress, port: opts.peerPort ?? BGP_PORT, family };
+  if (opts.sourceAddress !== undefined) target.localAddress = opts.sourceAddress;
+  if (opts.sourcePort !== undefined) target.localPort = opts.sourcePort;
+  if (opts.password === undefined) return net.connect(target);
+
+  const key = keyBytes(opts.password, 'password');
+  const md5 = addon('password');
+  let fd: number;
+  try {
+    fd = md5.socket(family as 4 | 6);
+  } catch (e) {
+    throw kernelError(e, 'socket');
+  }
+  let socket: net.Socket;
+  try {
+    md5.setMd5(fd, opts.peerAddress, key);
+    socket = new net.Socket({ fd });
+  } catch (e) {
+    md5.close(fd);
+    throw kernelError(e, 'setting the TCP MD5 key', 'password');
+  }
+  // libuv binds (localAddress/localPort) and connects the fd we gave it.
+  return socket.connect(target);
+}
+
+/**
+ * Listens for peers connecting in. With passwords, the listening socket carries each peer's key,
+ * which the kernel applies to the SYNs it accepts (connections from peers without the right
+ * signature never reach us). Resolves once listening.
+ */
+export async function listen(opts: ListenOptions): Promise<net.Server> {
+  const family = checkAddress(opts.address, 'address');
+  checkPort(opts.port, 'port');
+  const peers = opts.peers ?? [];
+  for (const [i, p] of peers.entries()) {
+    const pf = checkAddress(p.address, `peers[${i}].address`);
+    if (pf !== family) throw new TransportError(`peers[${i}].address ${p.address} is not IPv${family} like the listen address`, 'ERR_BAD_ADDRESS', `peers[${i}].address`);
+  }
+  const server = net.createServer();
+  const withKeys = peers.filter((p) => p.password !== undefined);
+  const ready = new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  if (withKeys.length === 0) {
+    server.listen({ host: opts.address, port: opts.port ?? BGP_PORT, backlog: opts.backlog ?? 16 });
+  } else {
+    const md5 = addon('peers');
+    let fd: number;
+    try {
+      fd = md5.socket(family as 4 | 6);
+    } catch (e) {
+      throw kernelError(e, 'socket');
+    }
+    try {
+      for (const [i, p] of peers.entries()) {
+        if (p.password !== undefined) md5.setMd5(fd, p.address, keyBytes(p.password, `peers[${i}].password`));
+      }
+      md5.bind(fd, opts.address, opts.port ?? BGP_PORT);
+    } catch (e) {
+      md5.close(fd);
+      throw e instanceof TransportError ? e : kernelError(e, `binding ${opts.address} with TCP MD5 keys`, 'address');
+    }
+    server.listen({ fd, backlog: opts.backlog ?? 16 });
+  }
+  try {
+    await ready;
+  } catch (e) {
+    server.close();
+    throw kernelError(e, `listening on ${opts.address}`, 'address');
+  }
+  return server;
+}
