@@ -1,0 +1,109 @@
+// Parses MetalLB's legacy ConfigMap format into the typed Config. Throws only ConfigError, listing
+// every issue with its path; hostile input (bombs, deep nesting, huge or binary text) is an issue too.
+import { checkKeys, describe, expectMapping, isAbsent, readList } from './fields.js';
+import { Issues, indexPath, keyPath } from './issues.js';
+import { locateConfig } from './manifest.js';
+import { type Community, type Config, ConfigError, type AddressPool, type Peer } from './model.js';
+import { checkOverlaps, type LocatedRange } from './overlaps.js';
+import { parseCommunity } from './communities.js';
+import { parsePeer } from './peers.js';
+import { parsePool } from './pools.js';
+import { checkShape } from './shape.js';
+import { loadYamlDocuments } from './yaml.js';
+
+export const TOP_LEVEL_KEYS = ['peers', 'bgp-communities', 'address-pools', 'bfd-profiles'] as const;
+
+function fail(issues: Issues): never {
+  throw new ConfigError(issues.list);
+}
+
+/**
+ * Parses a ConfigMap manifest (YAML, possibly several documents: the one with `kind: ConfigMap` is used and
+ * its `data.config` parsed) or a bare config document. An empty document is an empty config.
+ */
+export function parseConfig(text: string): Config {
+  const issues = new Issues();
+  if (typeof text !== 'string') {
+    issues.add('', `expected the config as text, got ${describe(text)}`);
+    fail(issues);
+  }
+  const documents = loadYamlDocuments(text, '', issues);
+  if (!documents) fail(issues);
+  // Bound the outer file before looking into it: it may itself be the bomb.
+  if (!documents.every((d) => checkShape(d, '', issues))) fail(issues);
+  const source = locateConfig(documents, issues);
+  if (!source) fail(issues);
+  if (source.kind === 'bare') return parseConfigObject(source.document);
+
+  const inner = loadYamlDocuments(source.text, 'data.config', issues);
+  if (!inner) fail(issues);
+  const docs = inner.filter((d) => d !== null && d !== undefined);
+  if (docs.length > 1) {
+    issues.add('data.config', `data.config holds ${docs.length} YAML documents; expected one config document`);
+    fail(issues);
+  }
+  return parseConfigObject(docs[0] ?? null);
+}
+
+function parseCommunityAliases(value: unknown, issues: Issues): Map<string, Community> {
+  const aliases = new Map<string, Community>();
+  if (isAbsent(value)) return aliases;
+  const map = expectMapping(value, 'bgp-communities', issues, 'community aliases (alias: "a:b")');
+  if (!map) return aliases;
+  for (const alias of Object.keys(map)) {
+    const at = keyPath('bgp-communities', alias);
+    const literal = map[alias];
+    if (typeof literal !== 'string') {
+      issues.add(at, `expected a community literal like "64512:100" (a string), got ${describe(literal)}`);
+      continue;
+    }
+    const parsed = parseCommunity(literal);
+    if (parsed.ok) aliases.set(alias, parsed.value);
+    else issues.add(at, parsed.reason);
+  }
+  return aliases;
+}
+
+/** Parses an already-loaded bare config document (the value under data.config, or JSON). */
+export function parseConfigObject(value: unknown): Config {
+  const issues = new Issues();
+  if (!checkShape(value, '', issues)) fail(issues);
+  if (isAbsent(value)) return { peers: [], bgpCommunities: {}, pools: [] };
+  const root = expectMapping(value, '', issues, 'a config document');
+  if (!root) fail(issues);
+  checkKeys(root, '', TOP_LEVEL_KEYS, issues);
+
+  const bfd = root['bfd-profiles'];
+  if (!isAbsent(bfd) && !(Array.isArray(bfd) && bfd.length === 0)) {
+    issues.add('bfd-profiles', 'BFD is not supported by Herald yet; remove bfd-profiles (and bfd-profile from peers)');
+  }
+
+  const aliases = parseCommunityAliases(root['bgp-communities'], issues);
+
+  const peers: Peer[] = [];
+  readList(root, 'peers', '', issues, 'peers')?.forEach((p, i) => {
+    const peer = parsePeer(p, indexPath('peers', i), issues);
+    if (peer) peers.push(peer);
+  });
+
+  const pools: AddressPool[] = [];
+  const located: LocatedRange[] = [];
+  const namePaths = new Map<string, string>();
+  readList(root, 'address-pools', '', issues, 'address pools')?.forEach((p, i) => {
+    const at = indexPath('address-pools', i);
+    const parsed = parsePool(p, at, issues, aliases);
+    if (!parsed) return;
+    if (parsed.name !== undefined && parsed.name !== '') {
+      const first = namePaths.get(parsed.name);
+      if (first !== undefined) {
+        issues.add(keyPath(at, 'name'), `duplicate pool name ${JSON.stringify(parsed.name)} (first defined at ${first}); pool names must be unique`);
+      } else namePaths.set(parsed.name, keyPath(at, 'name'));
+    }
+    for (const a of parsed.addressPaths) located.push({ range: a.range, path: a.path, order: located.length });
+    if (parsed.pool) pools.push(parsed.pool);
+  });
+  checkOverlaps(located, issues);
+
+  if (issues.count > 0) fail(issues);
+  return { peers, bgpCommunities: Object.fromEntries(aliases), pools };
+}
