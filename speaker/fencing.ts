@@ -1,0 +1,104 @@
+// Layer2 self-fencing. Other speakers drop this one from the live set leaseDuration after they last
+// saw its Lease change; a speaker cut off from the API server must stop answering ARP/NDP by then,
+// or two nodes would claim one VIP (kube-vip issue 996). So: fenced whenever the last successful
+// renewal is leaseDuration old or older, and from start-up until the first successful renewal.
+import type { Clock, TimerHandle } from './clock.js';
+
+export type FencingState =
+  | { kind: 'fenced'; reason: 'notYetRenewed' | 'renewOverdue'; since: number }
+  | { kind: 'active'; lastRenewSentAt: number };
+
+export interface FencingOptions {
+  clock: Clock;
+  /** Milliseconds after the last successful renewal's send time at which the speaker fences itself. */
+  leaseDurationMs: number;
+}
+
+export class FencingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencingError';
+  }
+}
+
+export class Fencing {
+  private readonly clock: Clock;
+  private readonly leaseDurationMs: number;
+  private current: FencingState;
+  private timer: TimerHandle | undefined;
+  private failures = 0;
+  private lastError: unknown;
+  private readonly listeners: Array<(state: FencingState) => void> = [];
+
+  constructor(options: FencingOptions) {
+    if (!Number.isFinite(options.leaseDurationMs) || options.leaseDurationMs <= 0) {
+      throw new FencingError(`leaseDurationMs: must be a positive number, got ${options.leaseDurationMs}`);
+    }
+    this.clock = options.clock;
+    this.leaseDurationMs = options.leaseDurationMs;
+    this.current = { kind: 'fenced', reason: 'notYetRenewed', since: this.clock.now() };
+  }
+
+  /** Subscribe to fenced/active transitions; returns the unsubscribe function. */
+  onChange(listener: (state: FencingState) => void): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /**
+   * A renewal succeeded. Pass the monotonic time the renew request was *sent*: the write happened
+   * after it, so others cannot have seen the change earlier, and fencing at sentAt + leaseDuration
+   * is never later than their expiry of this speaker. A late success of an older request (sentAt
+   * before the newest one recorded) changes nothing.
+   */
+  renewSucceeded(sentAt: number = this.clock.now()): void {
+    if (this.current.kind === 'active' && sentAt <= this.current.lastRenewSentAt) return;
+    const deadline = sentAt + this.leaseDurationMs;
+    if (deadline <= this.clock.now()) return; // already overdue: it cannot unfence
+    this.failures = 0;
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => this.overdue(), deadline - this.clock.now());
+    const wasFenced = this.current.kind === 'fenced';
+    this.current = { kind: 'active', lastRenewSentAt: sentAt };
+    if (wasFenced) this.emit();
+  }
+
+  /** A renewal failed. Fencing itself follows from time passing without a success, not from one failure. */
+  renewFailed(error?: unknown): void {
+    this.failures++;
+    this.lastError = error;
+  }
+
+  isFenced(): boolean {
+    return this.current.kind === 'fenced';
+  }
+
+  state(): FencingState {
+    return this.current;
+  }
+
+  /** Renewal failures since the last success, and the last error seen. */
+  failuresSinceSuccess(): { count: number; lastError: unknown } {
+    return { count: this.failures, lastError: this.lastError };
+  }
+
+  close(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.listeners.length = 0;
+  }
+
+  private overdue(): void {
+    this.timer = undefined;
+    if (this.current.kind !== 'active') return;
+    this.current = { kind: 'fenced', reason: 'renewOverdue', since: this.clock.now() };
+    this.emit();
+  }
+
+  private emit(): void {
+    for (const listener of [...this.listeners]) listener(this.current);
+  }
+}

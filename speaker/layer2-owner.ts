@@ -1,0 +1,87 @@
+// Which speaker answers ARP/NDP for a Service. Every speaker evaluates the same pure function over
+// the same observed state (live speakers, endpoints, selectors), so they agree on one owner without
+// any per-Service Lease or write.
+//
+// Ranking (same as MetalLB's layer2): for each candidate node, digest = SHA-256 over the UTF-8 bytes
+// of `nodeName + "#" + firstVIP`, where firstVIP is the Service's first status IP exactly as
+// written there. Candidates are ordered by digest compared as unsigned bytes, most significant first
+// (Buffer.compare); the first is the owner. Equal digests would need equal node names, so there are
+// no ties. Because each node's rank depends only on its own name and the VIP, removing a node that
+// does not own a Service never moves that Service, and removing the owner moves only the Services
+// it owned (rendezvous hashing).
+import { createHash } from 'node:crypto';
+import type { AnnounceReason } from './announcer.js';
+import { hasReadyEndpoint, hasReadyEndpointOn, type EndpointsView, type ServiceView } from './service-view.js';
+
+/** Why a Service has no layer2 owner at all. */
+export type NoOwnerReason = 'noIPs' | 'noEndpoints' | 'noLocalEndpoints' | 'noEligibleSpeakers';
+
+export type OwnerResult = { owner: string } | { owner: null; reason: NoOwnerReason };
+
+export interface Layer2State {
+  /** Live speakers (from Membership.live()); a collection, not a one-shot iterator. */
+  liveSpeakers: readonly string[] | ReadonlySet<string>;
+  /** Whether a node matches the pool's / peers' node selectors. */
+  nodeSelected: (node: string) => boolean;
+}
+
+/** The ranking digest of `node` for a Service whose first VIP is `firstVip`. */
+export function ownerDigest(node: string, firstVip: string): Buffer {
+  return createHash('sha256').update(`${node}#${firstVip}`, 'utf8').digest();
+}
+
+/** All `nodes` in owner-preference order for `firstVip` (first = preferred). */
+export function rankSpeakers(nodes: Iterable<string>, firstVip: string): string[] {
+  const keyed = [...new Set(nodes)].map((node) => ({ node, digest: ownerDigest(node, firstVip) }));
+  keyed.sort((a, b) => Buffer.compare(a.digest, b.digest));
+  return keyed.map((k) => k.node);
+}
+
+/** A node may own the Service: it is selected and, for Local policy, has a ready endpoint of it. */
+function eligible(node: string, service: ServiceView, endpoints: EndpointsView, state: Layer2State): boolean {
+  if (!state.nodeSelected(node)) return false;
+  return service.externalTrafficPolicy !== 'Local' || hasReadyEndpointOn(endpoints, node);
+}
+
+/** The layer2 owner of `service`, or why there is none. Independent of which speaker asks. */
+export function layer2Owner(service: ServiceView, endpoints: EndpointsView, state: Layer2State): OwnerResult {
+  const firstVip = service.ips[0];
+  if (firstVip === undefined) return { owner: null, reason: 'noIPs' };
+  if (!hasReadyEndpoint(endpoints)) return { owner: null, reason: 'noEndpoints' };
+  let best: { node: string; digest: Buffer } | undefined;
+  let anySelected = false;
+  for (const node of new Set(state.liveSpeakers)) {
+    if (state.nodeSelected(node)) anySelected = true;
+    if (!eligible(node, service, endpoints, state)) continue;
+    const digest = ownerDigest(node, firstVip);
+    if (!best || Buffer.compare(digest, best.digest) < 0) best = { node, digest };
+  }
+  if (best) return { owner: best.node };
+  const reason = anySelected && service.externalTrafficPolicy === 'Local' ? 'noLocalEndpoints' : 'noEligibleSpeakers';
+  return { owner: null, reason };
+}
+
+export interface Layer2Self extends Layer2State {
+  /** This speaker's node name. */
+  self: string;
+  /** This speaker has fenced itself (speaker/fencing.ts). */
+  fenced: boolean;
+}
+
+/**
+ * This speaker's layer2 decision for `service`: null = answer for its VIPs, else the reason not to.
+ * It is null exactly when layer2Owner names `self` and `self` is not fenced; the reason names the
+ * most specific local cause (fenced, not selected, no local endpoint, not live) before `notOwner`.
+ */
+export function layer2Decision(service: ServiceView, endpoints: EndpointsView, state: Layer2Self): AnnounceReason | null {
+  if (state.fenced) return 'fenced';
+  if (service.ips.length === 0) return 'noIPs';
+  if (!hasReadyEndpoint(endpoints)) return 'noEndpoints';
+  if (!state.nodeSelected(state.self)) return 'nodeNotSelected';
+  if (service.externalTrafficPolicy === 'Local' && !hasReadyEndpointOn(endpoints, state.self)) return 'noLocalEndpoints';
+  const result = layer2Owner(service, endpoints, state);
+  if (result.owner === state.self) return null;
+  // Not among the live speakers: others do not count this node, so it must not answer either.
+  const live = Array.isArray(state.liveSpeakers) ? state.liveSpeakers.includes(state.self) : (state.liveSpeakers as ReadonlySet<string>).has(state.self);
+  return live ? 'notOwner' : 'notLive';
+}

@@ -1,0 +1,35 @@
+// The minimal view of a Service and its endpoints that the speaker's decisions need. The kube
+// layer builds these from Service status and EndpointSlices; the decisions never see Kubernetes types.
+
+export type TrafficPolicy = 'Cluster' | 'Local';
+
+export interface ServiceView {
+  /** "namespace/name": the key used for logs, metrics and announcer calls. */
+  key: string;
+  /** The VIPs from status.loadBalancer.ingress, in status order; the first one keys the layer2 owner hash. */
+  ips: readonly string[];
+  /** Name of the pool the VIPs came from. */
+  pool: string;
+  externalTrafficPolicy: TrafficPolicy;
+}
+
+export interface EndpointsView {
+  /** Ready endpoints per node name (nodes with none may be absent or 0). */
+  readyByNode: ReadonlyMap<string, number>;
+  /** Ready endpoints without a node name (possible in EndpointSlices): count for Cluster policy only. */
+  readyWithoutNode?: number;
+}
+
+export const NO_ENDPOINTS: EndpointsView = { readyByNode: new Map() };
+
+/** True when the Service has a ready endpoint on any node (or on no known node). */
+export function hasReadyEndpoint(endpoints: EndpointsView): boolean {
+  if ((endpoints.readyWithoutNode ?? 0) > 0) return true;
+  for (const count of endpoints.readyByNode.values()) if (count > 0) return true;
+  return false;
+}
+
+/** True when the Service has a ready endpoint on this node. */
+export function hasReadyEndpointOn(endpoints: EndpointsView, node: string): boolean {
+  return (endpoints.readyByNode.get(node) ?? 0) > 0;
+}
