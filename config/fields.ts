@@ -46,7 +46,7 @@ function suggest(key: string, allowed: readonly string[]): string | undefined {
   if (exact) return exact;
   if (key.length > 40) return undefined;
   let best: string | undefined;
-  let bestDistance = 3;
+  let bestDistance = key.length >= 8 ? 4 : 3; // strictly fewer edits than this
   for (const a of allowed) {
     const d = editDistance(key, a);
     if (d < bestDistance) {

@@ -18,6 +18,8 @@ function resolveCommunity(text: string, aliases: ReadonlyMap<string, Community>)
   if (alias) return alias;
   const parsed = parseCommunity(text);
   if (parsed.ok) return parsed.value;
+  // Something that looks like a literal gets the literal's problem, not "unknown alias".
+  if (/^(large:)?[0-9:]+$/.test(text)) return parsed.reason;
   return `${quote(text)} is neither an alias defined in bgp-communities nor a community literal like "64512:100" (or large "64512:1:2")`;
 }
 
