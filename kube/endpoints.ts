@@ -1,0 +1,216 @@
+// Which nodes have ready endpoints of a Service: the speaker announces a layer2/BGP VIP only from
+// nodes with ready endpoints (externalTrafficPolicy: Local). Three API shapes carry that, depending
+// on the server: EndpointSlices discovery.k8s.io/v1 (1.21+), v1beta1 (1.17-1.24), core v1 Endpoints.
+// The one served best is picked at start; consumers see one shape: addresses per node per Service.
+import type { KubeConfig, V1Endpoints, V1ObjectMeta } from '@kubernetes/client-node';
+import { decoderFor } from './decode.js';
+import { Informer, objectKey } from './informer.js';
+import type { InformerTuning } from './informers.js';
+import { errorStatus, kubeRequest } from './request.js';
+
+export type EndpointsApi = 'discovery.k8s.io/v1' | 'discovery.k8s.io/v1beta1' | 'v1';
+
+/** Addresses of one Service on one node. */
+export interface NodeEndpoints {
+  ready: string[];
+  notReady: string[];
+}
+
+/** node name ('' when the endpoint names no node) -> addresses. */
+export type EndpointsByNode = Map<string, NodeEndpoints>;
+
+/** The fields of an EndpointSlice (v1 or v1beta1) that readiness needs. */
+export interface EndpointSliceLike {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  addressType?: string;
+  endpoints?: {
+    addresses: string[];
+    conditions?: { ready?: boolean | null };
+    /** v1, and v1beta1 with the EndpointSliceNodeName feature gate. */
+    nodeName?: string;
+    /** v1beta1 only; kubernetes.io/hostname carries the node name. */
+    topology?: Record<string, string>;
+  }[];
+}
+
+/** Label linking an EndpointSlice to its Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+const decodeMeta = decoderFor<V1ObjectMeta>('V1ObjectMeta');
+
+/** Raw EndpointSlice JSON of either version -> EndpointSliceLike (metadata decoded like the generated client does). */
+export function decodeEndpointSlice(raw: unknown): EndpointSliceLike {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const eps = Array.isArray(r.endpoints) ? (r.endpoints as Record<string, unknown>[]) : [];
+  return {
+    apiVersion: typeof r.apiVersion === 'string' ? r.apiVersion : undefined,
+    kind: typeof r.kind === 'string' ? r.kind : undefined,
+    metadata: decodeMeta(r.metadata),
+    addressType: typeof r.addressType === 'string' ? r.addressType : undefined,
+    endpoints: eps.map((e) => {
+      const cond = (e.conditions ?? {}) as { ready?: boolean | null };
+      return {
+        addresses: Array.isArray(e.addresses) ? (e.addresses as unknown[]).filter((a): a is string => typeof a === 'string') : [],
+        conditions: { ready: typeof cond.ready === 'boolean' ? cond.ready : null },
+        nodeName: typeof e.nodeName === 'string' ? e.nodeName : undefined,
+        topology: typeof e.topology === 'object' && e.topology !== null ? (e.topology as Record<string, string>) : undefined,
+      };
+    }),
+  };
+}
+
+function addTo(map: EndpointsByNode, node: string, addrs: readonly string[], ready: boolean): void {
+  let entry = map.get(node);
+  if (!entry) map.set(node, (entry = { ready: [], notReady: [] }));
+  (ready ? entry.ready : entry.notReady).push(...addrs);
+}
+
+function sorted(map: EndpointsByNode): EndpointsByNode {
+  for (const e of map.values()) {
+    e.ready = [...new Set(e.ready)].sort();
+    e.notReady = [...new Set(e.notReady)].filter((a) => !e.ready.includes(a)).sort();
+  }
+  return map;
+}
+
+/** Per-node addresses from the EndpointSlices of one Service. A nil `ready` condition means ready (API contract). */
+export function endpointsFromSlices(slices: readonly EndpointSliceLike[]): EndpointsByNode {
+  const out: EndpointsByNode = new Map();
+  for (const s of slices) {
+    for (const e of s.endpoints ?? []) {
+      const node = e.nodeName ?? e.topology?.['kubernetes.io/hostname'] ?? '';
+      addTo(out, node, e.addresses, e.conditions?.ready !== false);
+    }
+  }
+  return sorted(out);
+}
+
+/** Per-node addresses from a core v1 Endpoints object. */
+export function endpointsFromEndpoints(ep: V1Endpoints | undefined): EndpointsByNode {
+  const out: EndpointsByNode = new Map();
+  for (const subset of ep?.subsets ?? []) {
+    for (const a of subset.addresses ?? []) addTo(out, a.nodeName ?? '', [a.ip], true);
+    for (const a of subset.notReadyAddresses ?? []) addTo(out, a.nodeName ?? '', [a.ip], false);
+  }
+  return sorted(out);
+}
+
+/** The best endpoints API the server offers: EndpointSlice v1, else v1beta1, else core Endpoints. */
+export async function discoverEndpointsApi(kc: KubeConfig): Promise<EndpointsApi> {
+  for (const version of ['v1', 'v1beta1'] as const) {
+    try {
+      const list = (await kubeRequest(kc, 'GET', `/apis/discovery.k8s.io/${version}`)) as { resources?: { name: string }[] };
+      if (list.resources?.some((r) => r.name === 'endpointslices')) return `discovery.k8s.io/${version}`;
+    } catch (err) {
+      if (errorStatus(err) !== 404) throw err;
+    }
+  }
+  return 'v1';
+}
+
+type Change = (serviceKey: string) => void;
+
+/**
+ * Per-node endpoint addresses of every Service, from whichever endpoints API is served.
+ * `change` fires with "namespace/name" of the Service whose endpoints changed.
+ */
+export class ServiceEndpointsInformer {
+  private readonly handlers: Change[] = [];
+  private readonly slices: Informer<EndpointSliceLike> | undefined;
+  private readonly endpoints: Informer<V1Endpoints> | undefined;
+  /** service key -> keys of its slices. */
+  private readonly sliceIndex = new Map<string, Set<string>>();
+
+  private constructor(
+    readonly api: EndpointsApi,
+    kc: KubeConfig,
+    opts: InformerTuning & { namespace?: string },
+  ) {
+    const nsPath = opts.namespace ? `/namespaces/${encodeURIComponent(opts.namespace)}` : '';
+    if (api === 'v1') {
+      this.endpoints = new Informer<V1Endpoints>({ ...opts, kubeConfig: kc, path: `/api/v1${nsPath}/endpoints`, decode: decoderFor<V1Endpoints>('V1Endpoints'), name: 'endpoints' });
+      const fire = (ep: V1Endpoints): void => this.fire(objectKey(ep));
+      this.endpoints.on('add', fire).on('update', fire).on('delete', fire);
+    } else {
+      this.slices = new Informer<EndpointSliceLike>({
+        ...opts,
+        kubeConfig: kc,
+        path: `/apis/${api}${nsPath}/endpointslices`,
+        decode: decodeEndpointSlice,
+        name: `endpointslices (${api})`,
+      });
+      this.slices
+        .on('add', (s) => this.index(s, true))
+        .on('update', (s, old) => {
+          if (old) this.index(old, false);
+          this.index(s, true);
+        })
+        .on('delete', (s) => this.index(s, false));
+    }
+  }
+
+  /** Discovers the API (unless `api` forces one) and builds the informer; call start() next. */
+  static async create(kc: KubeConfig, opts: InformerTuning & { api?: EndpointsApi; namespace?: string } = {}): Promise<ServiceEndpointsInformer> {
+    const api = opts.api ?? (await discoverEndpointsApi(kc));
+    return new ServiceEndpointsInformer(api, kc, opts);
+  }
+
+  private serviceOf(s: EndpointSliceLike): string | undefined {
+    const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
+    return svc ? `${s.metadata?.namespace ?? ''}/${svc}` : undefined;
+  }
+
+  private index(s: EndpointSliceLike, present: boolean): void {
+    const svc = this.serviceOf(s);
+    if (!svc) return;
+    const key = objectKey(s);
+    let set = this.sliceIndex.get(svc);
+    if (present) {
+      if (!set) this.sliceIndex.set(svc, (set = new Set()));
+      set.add(key);
+    } else if (set) {
+      set.delete(key);
+      if (set.size === 0) this.sliceIndex.delete(svc);
+    }
+    this.fire(svc);
+  }
+
+  private fire(serviceKey: string): void {
+    for (const h of this.handlers) h(serviceKey);
+  }
+
+  on(event: 'change', handler: Change): this {
+    if (event === 'change') this.handlers.push(handler);
+    return this;
+  }
+
+  onError(handler: (err: Error) => void): this {
+    (this.slices ?? this.endpoints)?.on('error', handler);
+    return this;
+  }
+
+  async start(): Promise<void> {
+    await (this.slices ?? this.endpoints)?.start();
+  }
+
+  async stop(): Promise<void> {
+    await (this.slices ?? this.endpoints)?.stop();
+  }
+
+  /** Addresses per node of Service "namespace/name". */
+  byNode(serviceKey: string): EndpointsByNode {
+    if (this.endpoints) return endpointsFromEndpoints(this.endpoints.get(serviceKey));
+    const keys = this.sliceIndex.get(serviceKey) ?? new Set<string>();
+    const slices = [...keys].map((k) => this.slices?.get(k)).filter((s): s is EndpointSliceLike => s !== undefined);
+    return endpointsFromSlices(slices);
+  }
+
+  /** Ready addresses per node (nodes without ready addresses left out). */
+  readyByNode(serviceKey: string): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [node, e] of this.byNode(serviceKey)) if (e.ready.length) out.set(node, e.ready);
+    return out;
+  }
+}

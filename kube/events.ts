@@ -1,0 +1,225 @@
+// Kubernetes Events that aggregate instead of storming: the first occurrence of an event is
+// created at once; repeats of the same (object, type, reason, action, note) only bump a counter
+// in memory, written at most once per flush interval as the Event's series count
+// (events.k8s.io/v1) or count (core v1, used when events.k8s.io/v1 is not served).
+import { CoreV1Api, EventsV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { errorStatus, kubeRequest } from './request.js';
+
+export type EventsApi = 'events.k8s.io/v1' | 'v1';
+export type EventType = 'Normal' | 'Warning';
+
+/** The object an event is about. */
+export interface EventSubject {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  /** Empty for cluster-scoped objects (their events go to the "default" namespace). */
+  namespace?: string;
+  uid?: string;
+}
+
+export interface EventRecorderOptions {
+  /** e.g. "herald.io/controller". */
+  reportingController: string;
+  /** e.g. the Pod or node name. */
+  reportingInstance: string;
+  /** Force an API instead of discovering it. */
+  api?: EventsApi;
+  clock?: Clock;
+  /** Repeats are written at most this often per event. Default 10 s. */
+  flushIntervalMs?: number;
+  /** Forget an aggregate this long after its last occurrence (a later one starts a new Event). Default 10 min. */
+  ttlMs?: number;
+  /** Cap on aggregates kept in memory; the least recently seen are forgotten first. Default 4096. */
+  maxEntries?: number;
+  /** Write failures (events are best effort: never thrown at the caller). */
+  onError?: (err: unknown) => void;
+}
+
+interface Aggregate {
+  name: string;
+  namespace: string;
+  count: number;
+  written: number;
+  first: number;
+  last: number;
+  /** Serializes writes of one aggregate: create, then count updates. */
+  chain: Promise<void>;
+  timer: TimerHandle | undefined;
+}
+
+const NOTE_MAX = 1024;
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 3)}...`;
+}
+
+/** events.k8s.io/v1 when served, else core v1. */
+export async function discoverEventsApi(kc: KubeConfig): Promise<EventsApi> {
+  try {
+    const list = (await kubeRequest(kc, 'GET', '/apis/events.k8s.io/v1')) as { resources?: { name: string }[] };
+    if (list.resources?.some((r) => r.name === 'events')) return 'events.k8s.io/v1';
+  } catch (err) {
+    if (errorStatus(err) !== 404) throw err;
+  }
+  return 'v1';
+}
+
+export class EventRecorder {
+  private readonly entries = new Map<string, Aggregate>();
+  private readonly clock: Clock;
+  private readonly events: EventsV1Api;
+  private readonly core: CoreV1Api;
+
+  private constructor(
+    private readonly kc: KubeConfig,
+    readonly api: EventsApi,
+    private readonly opts: EventRecorderOptions,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.events = kc.makeApiClient(EventsV1Api);
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  static async create(kc: KubeConfig, opts: EventRecorderOptions): Promise<EventRecorder> {
+    return new EventRecorder(kc, opts.api ?? (await discoverEventsApi(kc)), opts);
+  }
+
+  /** Records one occurrence; returns at once (writes happen in the background, see flush()). */
+  record(subject: EventSubject, type: EventType, reason: string, action: string, note: string): void {
+    const now = this.clock.now();
+    const key = JSON.stringify([subject.kind, subject.namespace ?? '', subject.name, subject.uid ?? '', type, reason, action, note]);
+    let agg = this.entries.get(key);
+    if (agg && now - agg.last > (this.opts.ttlMs ?? 600_000)) {
+      this.drop(key, agg);
+      agg = undefined;
+    }
+    if (!agg) {
+      this.evict();
+      agg = {
+        name: `${subject.name}.${randomBytes(8).toString('hex')}`,
+        namespace: subject.namespace || 'default',
+        count: 1,
+        written: 0,
+        first: now,
+        last: now,
+        chain: Promise.resolve(),
+        timer: undefined,
+      };
+      this.entries.set(key, agg);
+      const a = agg;
+      a.chain = a.chain.then(() => this.createEvent(a, subject, type, reason, action, note)).catch((err: unknown) => this.opts.onError?.(err));
+      return;
+    }
+    // Map order is insertion order: re-insert so eviction drops the least recently seen.
+    this.entries.delete(key);
+    this.entries.set(key, agg);
+    agg.count++;
+    agg.last = now;
+    if (agg.timer === undefined) {
+      const a = agg;
+      a.timer = this.clock.setTimeout(() => {
+        a.timer = undefined;
+        this.writeCount(a);
+      }, this.opts.flushIntervalMs ?? 10_000);
+    }
+  }
+
+  private evict(): void {
+    const max = this.opts.maxEntries ?? 4096;
+    while (this.entries.size >= max) {
+      const [key, agg] = this.entries.entries().next().value as [string, Aggregate];
+      this.drop(key, agg);
+    }
+  }
+
+  /** Forgets an aggregate, writing its pending count first. */
+  private drop(key: string, agg: Aggregate): void {
+    if (agg.timer !== undefined) this.clock.clearTimeout(agg.timer);
+    agg.timer = undefined;
+    this.writeCount(agg);
+    this.entries.delete(key);
+  }
+
+  private writeCount(a: Aggregate): void {
+    a.chain = a.chain
+      .then(async () => {
+        if (a.count === a.written || a.written === 0) return; // nothing new, or the create failed
+        const count = a.count;
+        const last = new V1MicroTime(a.last);
+        const path =
+          this.api === 'v1'
+            ? `/api/v1/namespaces/${a.namespace}/events/${a.name}`
+            : `/apis/events.k8s.io/v1/namespaces/${a.namespace}/events/${a.name}`;
+        const body =
+          this.api === 'v1'
+            ? { count, lastTimestamp: new Date(a.last).toISOString().replace(/\.\d+Z$/, 'Z') }
+            : { series: { count, lastObservedTime: last.toISOString() } };
+        await kubeRequest(this.kc, 'PATCH', path, { body, contentType: 'application/merge-patch+json' });
+        a.written = count;
+      })
+      .catch((err: unknown) => this.opts.onError?.(err));
+  }
+
+  private async createEvent(a: Aggregate, s: EventSubject, type: EventType, reason: string, action: string, note: string): Promise<void> {
+    const count = a.count;
+    const ref = { apiVersion: s.apiVersion, kind: s.kind, name: s.name, namespace: s.namespace || undefined, uid: s.uid };
+    if (this.api === 'events.k8s.io/v1') {
+      await this.events.createNamespacedEvent({
+        namespace: a.namespace,
+        body: {
+          metadata: { name: a.name, namespace: a.namespace },
+          eventTime: new V1MicroTime(a.first),
+          reportingController: this.opts.reportingController,
+          reportingInstance: this.opts.reportingInstance,
+          action,
+          reason,
+          type,
+          note: truncate(note, NOTE_MAX),
+          regarding: ref,
+        },
+      });
+    } else {
+      const first = new Date(a.first);
+      await this.core.createNamespacedEvent({
+        namespace: a.namespace,
+        body: {
+          metadata: { name: a.name, namespace: a.namespace },
+          involvedObject: ref,
+          reason,
+          message: truncate(note, NOTE_MAX),
+          type,
+          action,
+          count: 1,
+          firstTimestamp: first,
+          lastTimestamp: first,
+          source: { component: this.opts.reportingController, host: this.opts.reportingInstance },
+          reportingComponent: this.opts.reportingController,
+          reportingInstance: this.opts.reportingInstance,
+        },
+      });
+    }
+    a.written = 1;
+    if (a.count > count && a.timer === undefined) this.writeCount(a);
+  }
+
+  /** Writes every pending count now and waits for all writes in flight. */
+  async flush(): Promise<void> {
+    for (const a of this.entries.values()) {
+      if (a.timer !== undefined) {
+        this.clock.clearTimeout(a.timer);
+        a.timer = undefined;
+      }
+      this.writeCount(a);
+    }
+    await Promise.all([...this.entries.values()].map((a) => a.chain));
+  }
+
+  /** Flushes and forgets everything (call on shutdown). */
+  async close(): Promise<void> {
+    await this.flush();
+    this.entries.clear();
+  }
+}

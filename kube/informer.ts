@@ -1,0 +1,329 @@
+// List + watch cache of one resource: what client-node's ListWatch does, plus what it lacks for a
+// long-running controller: reconnect with backoff on errors (ListWatch stops at the first error),
+// watch bookmarks, paginated lists, a synced signal, the previous object on update, and one
+// object shape for list and watch (ListWatch mixes deserialized list items with raw watch JSON).
+import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import { sleep, systemClock, type Clock } from './clock.js';
+import { errorStatus, KubeApiError, kubeRequest } from './request.js';
+
+export interface InformerOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  /** Collection path, e.g. /api/v1/services or /api/v1/namespaces/ns/configmaps. */
+  path: string;
+  fieldSelector?: string;
+  labelSelector?: string;
+  /** Turns one raw JSON object (from list or watch) into T. */
+  decode: (raw: unknown) => T;
+  clock?: Clock;
+  /** Reconnect backoff; default 200 ms doubling to 30 s. */
+  backoff?: Partial<BackoffOptions>;
+  /** List page size (0: unpaginated). Default 500. */
+  pageSize?: number;
+  /** Server-side watch timeout; the watch is re-established from the last resourceVersion after it. Default 300 s. */
+  watchTimeoutSeconds?: number;
+  /** Name used in error messages. */
+  name?: string;
+}
+
+export type InformerEventHandler<T> = (obj: T, old: T | undefined) => void;
+
+export interface InformerStats {
+  /** Full lists done (first sync + every re-list). */
+  lists: number;
+  /** Re-lists caused by 410 Gone (resourceVersion compacted or too old). */
+  gone: number;
+  /** Watch requests opened. */
+  watches: number;
+  /** Errors that led to a backoff. */
+  errors: number;
+  /** Bookmarks received. */
+  bookmarks: number;
+}
+
+/** The key of an object in informer caches and work queues: "namespace/name", or "name" if cluster-scoped. */
+export function objectKey(obj: KubernetesObject): string {
+  const ns = obj.metadata?.namespace;
+  const name = obj.metadata?.name ?? '';
+  return ns ? `${ns}/${name}` : name;
+}
+
+interface WatchEvent {
+  type: string;
+  object: unknown;
+}
+
+/** Outcome of one watch stream. */
+type WatchEnd = { kind: 'closed'; events: number } | { kind: 'gone' };
+
+export class Informer<T extends KubernetesObject> {
+  private store = new Map<string, T>();
+  private rv = '';
+  private readonly handlers = {
+    add: [] as InformerEventHandler<T>[],
+    update: [] as InformerEventHandler<T>[],
+    delete: [] as InformerEventHandler<T>[],
+    error: [] as ((err: Error) => void)[],
+  };
+  private running = false;
+  private abort: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private syncedFlag = false;
+  private resolveSynced!: () => void;
+  /** Resolves once the first list has been applied to the cache. */
+  readonly synced: Promise<void>;
+  readonly stats: InformerStats = { lists: 0, gone: 0, watches: 0, errors: 0, bookmarks: 0 };
+  private readonly clock: Clock;
+  private readonly backoff: Backoff;
+  private readonly watcher: Watch;
+  private readonly name: string;
+
+  constructor(private readonly opts: InformerOptions<T>) {
+    this.clock = opts.clock ?? systemClock;
+    this.backoff = new Backoff({ initialMs: 200, maxMs: 30_000, ...opts.backoff });
+    this.watcher = new Watch(opts.kubeConfig);
+    this.name = opts.name ?? opts.path;
+    this.synced = new Promise((resolve) => (this.resolveSynced = resolve));
+  }
+
+  on(event: 'add' | 'update' | 'delete', handler: InformerEventHandler<T>): this;
+  on(event: 'error', handler: (err: Error) => void): this;
+  on(event: 'add' | 'update' | 'delete' | 'error', handler: InformerEventHandler<T> | ((err: Error) => void)): this {
+    (this.handlers[event] as unknown[]).push(handler);
+    return this;
+  }
+
+  /** Starts listing and watching; resolves when the cache has synced (retrying errors meanwhile). */
+  async start(): Promise<void> {
+    if (!this.running) {
+      this.running = true;
+      this.abort = new AbortController();
+      this.loop = this.run(this.abort.signal);
+    }
+    await Promise.race([this.synced, this.loop]);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort?.abort(new Error('informer stopped'));
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  hasSynced(): boolean {
+    return this.syncedFlag;
+  }
+
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+
+  list(namespace?: string): T[] {
+    const all = [...this.store.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+  }
+
+  keys(): string[] {
+    return [...this.store.keys()];
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** The resourceVersion the cache is at ('' before the first list and after a 410). */
+  get resourceVersion(): string {
+    return this.rv;
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        if (!this.rv) await this.relist(signal);
+        const started = this.clock.now();
+        const end = await this.watchOnce(signal);
+        if (end.kind === 'gone') {
+          this.stats.gone++;
+          this.rv = '';
+          continue;
+        }
+        // A stream that ends at once without events (a server going away) must not spin.
+        if (end.events > 0 || this.clock.now() - started > 5_000) this.backoff.reset();
+        else await sleep(this.clock, this.backoff.next(), signal);
+      } catch (err) {
+        if (signal.aborted) break;
+        if (errorStatus(err) === 410) {
+          this.stats.gone++;
+          this.rv = '';
+          continue;
+        }
+        this.stats.errors++;
+        this.emitError(err);
+        try {
+          await sleep(this.clock, this.backoff.next(), signal);
+        } catch {
+          break;
+        }
+      }
+    }
+  }
+
+  private emitError(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    for (const h of this.handlers.error) h(e);
+  }
+
+  private query(extra: Record<string, string>): string {
+    const q = new URLSearchParams(extra);
+    if (this.opts.fieldSelector) q.set('fieldSelector', this.opts.fieldSelector);
+    if (this.opts.labelSelector) q.set('labelSelector', this.opts.labelSelector);
+    return q.toString();
+  }
+
+  /** Lists everything (page by page), replaces the cache and emits the differences. */
+  private async relist(signal: AbortSignal): Promise<void> {
+    const pageSize = this.opts.pageSize ?? 500;
+    const items: T[] = [];
+    let rv = '';
+    let cont = '';
+    let paginate = pageSize > 0;
+    for (;;) {
+      const params: Record<string, string> = {};
+      if (paginate) params.limit = String(pageSize);
+      if (cont) params.continue = cont;
+      let page: { metadata?: { resourceVersion?: string; continue?: string }; items?: unknown[] };
+      try {
+        page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${this.opts.path}?${this.query(params)}`, { signal })) as typeof page;
+      } catch (err) {
+        // An expired continue token: start over with one unpaginated list, as client-go does.
+        if (cont && errorStatus(err) === 410) {
+          items.length = 0;
+          cont = '';
+          paginate = false;
+          continue;
+        }
+        throw err;
+      }
+      for (const raw of page.items ?? []) items.push(this.opts.decode(raw));
+      rv = page.metadata?.resourceVersion ?? rv;
+      cont = page.metadata?.continue ?? '';
+      if (!cont) break;
+    }
+    if (!rv) throw new KubeApiError(0, 'GET', this.opts.path, undefined, 'list returned no resourceVersion');
+    this.stats.lists++;
+    const old = this.store;
+    const next = new Map<string, T>();
+    for (const obj of items) next.set(objectKey(obj), obj);
+    this.store = next;
+    this.rv = rv;
+    for (const [key, obj] of next) {
+      const prev = old.get(key);
+      if (!prev) this.emit('add', obj, undefined);
+      else if (prev.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, prev);
+    }
+    for (const [key, prev] of old) if (!next.has(key)) this.emit('delete', prev, undefined);
+    if (!this.syncedFlag) {
+      this.syncedFlag = true;
+      this.resolveSynced();
+    }
+  }
+
+  private emit(event: 'add' | 'update' | 'delete', obj: T, old: T | undefined): void {
+    for (const h of this.handlers[event]) {
+      try {
+        h(obj, old);
+      } catch (err) {
+        this.emitError(err);
+      }
+    }
+  }
+
+  private apply(ev: WatchEvent): 'gone' | undefined {
+    switch (ev.type) {
+      case 'ADDED':
+      case 'MODIFIED': {
+        const obj = this.opts.decode(ev.object);
+        const key = objectKey(obj);
+        const prev = this.store.get(key);
+        this.store.set(key, obj);
+        this.rv = obj.metadata?.resourceVersion ?? this.rv;
+        if (!prev) this.emit('add', obj, undefined);
+        else if (prev.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj, prev);
+        return undefined;
+      }
+      case 'DELETED': {
+        const obj = this.opts.decode(ev.object);
+        const key = objectKey(obj);
+        const prev = this.store.get(key);
+        this.store.delete(key);
+        this.rv = obj.metadata?.resourceVersion ?? this.rv;
+        if (prev) this.emit('delete', obj, prev);
+        return undefined;
+      }
+      case 'BOOKMARK': {
+        const md = (ev.object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata;
+        if (md?.resourceVersion) this.rv = md.resourceVersion;
+        this.stats.bookmarks++;
+        return undefined;
+      }
+      case 'ERROR': {
+        const st = ev.object as { code?: number; reason?: string; message?: string } | undefined;
+        if (st?.code === 410) return 'gone';
+        throw new KubeApiError(st?.code ?? 0, 'WATCH', this.opts.path, st?.reason, st?.message ?? 'watch error event');
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** One watch stream from the current resourceVersion, until the server closes it or it fails. */
+  private watchOnce(signal: AbortSignal): Promise<WatchEnd> {
+    this.stats.watches++;
+    return new Promise<WatchEnd>((resolve, reject) => {
+      let events = 0;
+      let finished = false;
+      let controller: AbortController | undefined;
+      const finish = (fn: () => void): void => {
+        if (finished) return;
+        finished = true;
+        signal.removeEventListener('abort', onAbort);
+        controller?.abort();
+        fn();
+      };
+      const onAbort = (): void => finish(() => reject(signal.reason));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const params: Record<string, string | number | boolean> = {
+        resourceVersion: this.rv,
+        allowWatchBookmarks: true,
+        timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
+      };
+      if (this.opts.fieldSelector) params.fieldSelector = this.opts.fieldSelector;
+      if (this.opts.labelSelector) params.labelSelector = this.opts.labelSelector;
+      this.watcher
+        .watch(
+          this.opts.path,
+          params,
+          (type: string, object: unknown) => {
+            if (finished) return;
+            try {
+              if (this.apply({ type, object }) === 'gone') finish(() => resolve({ kind: 'gone' }));
+              else events++;
+            } catch (err) {
+              finish(() => reject(err));
+            }
+          },
+          (err: unknown) => {
+            if (err) finish(() => reject(err instanceof Error ? err : new Error(String(err))));
+            else finish(() => resolve({ kind: 'closed', events }));
+          },
+        )
+        .then(
+          (c) => {
+            controller = c;
+            if (finished) c.abort();
+          },
+          (err: unknown) => finish(() => reject(err)),
+        );
+    });
+  }
+}

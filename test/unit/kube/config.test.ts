@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfigError, loadKubeConfig } from '../../../kube/config.js';
+
+function kubeconfigFile(server: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-kc-'));
+  const file = join(dir, 'config');
+  writeFileSync(
+    file,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: ${server}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n`,
+  );
+  return file;
+}
+
+describe('loadKubeConfig', () => {
+  it('prefers --kubeconfig over KUBECONFIG', () => {
+    const flag = kubeconfigFile('https://192.0.2.1:6443');
+    const env = kubeconfigFile('https://192.0.2.2:6443');
+    const r = loadKubeConfig({ kubeconfig: flag, env: { KUBECONFIG: env } });
+    expect(r.source).toBe('flag');
+    expect(r.kubeConfig.getCurrentCluster()?.server).toBe('https://192.0.2.1:6443');
+  });
+
+  it('uses the first KUBECONFIG entry', () => {
+    const env = kubeconfigFile('https://192.0.2.2:6443');
+    const r = loadKubeConfig({ env: { KUBECONFIG: `${env}:/nonexistent` } });
+    expect(r.source).toBe('env');
+    expect(r.kubeConfig.getCurrentCluster()?.server).toBe('https://192.0.2.2:6443');
+  });
+
+  it('falls back to the in-cluster service account', () => {
+    const root = mkdtempSync(join(tmpdir(), 'herald-sa-'));
+    const sa = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(join(sa, 'token'), 'tok');
+    writeFileSync(join(sa, 'ca.crt'), '');
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    process.env.KUBERNETES_SERVICE_HOST = '192.0.2.10';
+    process.env.KUBERNETES_SERVICE_PORT = '443';
+    try {
+      const r = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: '192.0.2.10' }, inClusterRoot: root });
+      expect(r.source).toBe('in-cluster');
+      expect(r.kubeConfig.getCurrentCluster()?.server).toBe('https://192.0.2.10:443');
+    } finally {
+      if (saved.host === undefined) delete process.env.KUBERNETES_SERVICE_HOST;
+      else process.env.KUBERNETES_SERVICE_HOST = saved.host;
+      if (saved.port === undefined) delete process.env.KUBERNETES_SERVICE_PORT;
+      else process.env.KUBERNETES_SERVICE_PORT = saved.port;
+    }
+  });
+
+  it('names the failing source in a typed error', () => {
+    expect(() => loadKubeConfig({ kubeconfig: '/nonexistent/kubeconfig', env: {} })).toThrow(KubeConfigError);
+    expect(() => loadKubeConfig({ kubeconfig: '/nonexistent/kubeconfig', env: {} })).toThrow(/from flag/);
+    expect(() => loadKubeConfig({ env: {}, inClusterRoot: '/nonexistent' })).toThrow(/no kube configuration/);
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { decodeEndpointSlice, endpointsFromEndpoints, endpointsFromSlices } from '../../../kube/endpoints.js';
+
+describe('per-node endpoints', () => {
+  it('reads v1beta1 slices (topology hostname), v1 slices (nodeName) and core Endpoints alike', () => {
+    const beta = decodeEndpointSlice({
+      apiVersion: 'discovery.k8s.io/v1beta1',
+      kind: 'EndpointSlice',
+      metadata: { name: 's1', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4',
+      endpoints: [
+        { addresses: ['192.0.2.11'], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': 'node-a' } },
+        { addresses: ['192.0.2.12'], conditions: { ready: false }, topology: { 'kubernetes.io/hostname': 'node-b' } },
+        { addresses: ['192.0.2.13'], topology: { 'kubernetes.io/hostname': 'node-b' } }, // nil ready = ready
+      ],
+    });
+    const v1 = decodeEndpointSlice({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 's1', namespace: 'ns' },
+      endpoints: [
+        { addresses: ['192.0.2.11'], conditions: { ready: true }, nodeName: 'node-a' },
+        { addresses: ['192.0.2.12'], conditions: { ready: false }, nodeName: 'node-b' },
+        { addresses: ['192.0.2.13'], conditions: {}, nodeName: 'node-b' },
+      ],
+    });
+    const core = endpointsFromEndpoints({
+      subsets: [
+        { addresses: [{ ip: '192.0.2.11', nodeName: 'node-a' }, { ip: '192.0.2.13', nodeName: 'node-b' }], notReadyAddresses: [{ ip: '192.0.2.12', nodeName: 'node-b' }] },
+      ],
+    });
+    const expected = new Map([
+      ['node-a', { ready: ['192.0.2.11'], notReady: [] }],
+      ['node-b', { ready: ['192.0.2.13'], notReady: ['192.0.2.12'] }],
+    ]);
+    expect(endpointsFromSlices([beta])).toEqual(expected);
+    expect(endpointsFromSlices([v1])).toEqual(expected);
+    expect(core).toEqual(expected);
+  });
+
+  it('merges slices, de-duplicates, and files node-less endpoints under ""', () => {
+    const a = decodeEndpointSlice({ metadata: { name: 'a' }, endpoints: [{ addresses: ['2001:db8::2', '2001:db8::1'], nodeName: 'n1' }] });
+    const b = decodeEndpointSlice({ metadata: { name: 'b' }, endpoints: [{ addresses: ['2001:db8::1'], nodeName: 'n1' }, { addresses: ['2001:db8::9'] }] });
+    expect(endpointsFromSlices([a, b])).toEqual(
+      new Map([
+        ['n1', { ready: ['2001:db8::1', '2001:db8::2'], notReady: [] }],
+        ['', { ready: ['2001:db8::9'], notReady: [] }],
+      ]),
+    );
+  });
+
+  it('tolerates malformed slices without throwing', () => {
+    const s = decodeEndpointSlice({ metadata: { name: 'x' }, endpoints: [{ addresses: 'nope' }, { addresses: [1, '192.0.2.1'] }] });
+    expect(endpointsFromSlices([s])).toEqual(new Map([['', { ready: ['192.0.2.1'], notReady: [] }]]));
+    expect(endpointsFromEndpoints(undefined)).toEqual(new Map());
+  });
+});
