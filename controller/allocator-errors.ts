@@ -1,0 +1,60 @@
+// Typed allocation failures: `reason` says what went wrong, the other fields say where.
+import type { Family } from '../config/model.js';
+
+export type AllocationFailure =
+  /** The Service names a pool the config does not have. */
+  | { reason: 'unknown-pool'; pool: string }
+  /** No free address of `family` in `pool` (or, without a pool, in any pool the Service may use). */
+  | { reason: 'pool-exhausted'; family: Family; pool?: string }
+  /** A requested address lies in no pool. */
+  | { reason: 'ip-not-in-pool'; ip: string }
+  /** A requested address is .0 or .255 in a pool with avoid-buggy-ips. */
+  | { reason: 'ip-excluded'; ip: string; pool: string }
+  /** A requested address lies in another pool than the one the Service names (or than its other address). */
+  | { reason: 'pool-mismatch'; ip: string; pool: string; requiredPool: string }
+  /** A requested address is held by Services this one may not share with. */
+  | { reason: 'ip-in-use'; ip: string; holders: string[]; why: string }
+  /** The families asked for cannot be served: a requested address of the wrong family, or no pool with that family. */
+  | { reason: 'family-mismatch'; family: Family; pool?: string; ip?: string }
+  /** The request itself is malformed (only for requests built by hand, not by serviceRequest()). */
+  | { reason: 'invalid-request'; field: string; problem: string };
+
+export type AllocationReason = AllocationFailure['reason'];
+
+function describe(f: AllocationFailure): string {
+  switch (f.reason) {
+    case 'unknown-pool':
+      return `address pool "${f.pool}" does not exist`;
+    case 'pool-exhausted':
+      return f.pool
+        ? `address pool "${f.pool}" has no free ${f.family} address`
+        : `no auto-assign address pool has a free ${f.family} address`;
+    case 'ip-not-in-pool':
+      return `requested address ${f.ip} is not in any address pool`;
+    case 'ip-excluded':
+      return `requested address ${f.ip} is excluded by avoid-buggy-ips in address pool "${f.pool}"`;
+    case 'pool-mismatch':
+      return `requested address ${f.ip} is in address pool "${f.pool}", not in "${f.requiredPool}"`;
+    case 'ip-in-use':
+      return `requested address ${f.ip} is in use by ${f.holders.join(', ')}: ${f.why}`;
+    case 'family-mismatch':
+      if (f.ip) return `requested address ${f.ip} is ${f.family}, which the Service's IP families do not include`;
+      return f.pool
+        ? `address pool "${f.pool}" has no ${f.family} addresses`
+        : `no address pool the Service may use has ${f.family} addresses`;
+    case 'invalid-request':
+      return `invalid request: ${f.field}: ${f.problem}`;
+  }
+}
+
+export class AllocationError extends Error {
+  readonly failure: AllocationFailure;
+  constructor(failure: AllocationFailure, key?: string) {
+    super(key ? `${key}: ${describe(failure)}` : describe(failure));
+    this.name = 'AllocationError';
+    this.failure = failure;
+  }
+  get reason(): AllocationReason {
+    return this.failure.reason;
+  }
+}

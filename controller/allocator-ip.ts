@@ -1,0 +1,158 @@
+// IP address text <-> number for the allocator: strict parsing, RFC 5952 formatting,
+// and the "buggy firmware" address test. Pure; BigInt for both families (one code path).
+import type { Family } from '../config/model.js';
+
+export interface ParsedIp {
+  family: Family;
+  num: bigint;
+}
+
+// Hand-written scanners rather than split/regex: these run once per allocation and restore.
+
+/** Parses a dotted quad in text[from, to); no leading zeros (they read as octal in some tools). */
+function parseV4(text: string, from = 0, to = text.length): number | undefined {
+  let n = 0;
+  let parts = 0;
+  let i = from;
+  while (parts < 4) {
+    const start = i;
+    let v = 0;
+    while (i < to) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || v > 255 || (len > 1 && text.charCodeAt(start) === 48)) return undefined;
+    n = n * 256 + v;
+    parts++;
+    if (parts < 4) {
+      if (i >= to || text.charCodeAt(i) !== 46) return undefined;
+      i++;
+    }
+  }
+  return i === to ? n : undefined;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+function parseV6(text: string): bigint | undefined {
+  const n = text.length;
+  const groups: number[] = [];
+  let gap = -1; // index in groups where "::" stands
+  let i = 0;
+  if (n < 2) return undefined;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return undefined;
+    gap = 0;
+    i = 2;
+  }
+  while (i < n) {
+    const start = i;
+    let v = 0;
+    while (i < n && i - start < 5) {
+      const h = hexValue(text.charCodeAt(i));
+      if (h < 0) break;
+      v = v * 16 + h;
+      i++;
+    }
+    if (i < n && text.charCodeAt(i) === 46) {
+      // A trailing dotted quad (::ffff:192.0.2.1) counts as two groups.
+      const v4 = parseV4(text, start, n);
+      if (v4 === undefined) return undefined;
+      groups.push(v4 >>> 16, v4 & 0xffff);
+      i = n;
+      break;
+    }
+    if (i === start || i - start > 4) return undefined;
+    groups.push(v);
+    if (i === n) break;
+    if (text.charCodeAt(i) !== 58) return undefined; // anything else, zone indexes included
+    i++;
+    if (i < n && text.charCodeAt(i) === 58) {
+      if (gap >= 0) return undefined;
+      gap = groups.length;
+      i++;
+    } else if (i === n) return undefined;
+  }
+  if (gap < 0 ? groups.length !== 8 : groups.length > 7) return undefined;
+  if (gap >= 0) groups.splice(gap, 0, ...new Array<number>(8 - groups.length).fill(0));
+  const word = (k: number): bigint => BigInt(groups[k] * 65536 + groups[k + 1]);
+  return (word(0) << 96n) | (word(2) << 64n) | (word(4) << 32n) | word(6);
+}
+
+/** Parses an IPv4 or IPv6 address (no prefix, no zone); undefined when it is not one. */
+export function parseIp(text: string): ParsedIp | undefined {
+  if (text.indexOf(':') >= 0) {
+    const num = parseV6(text);
+    return num === undefined ? undefined : { family: 'ipv6', num };
+  }
+  const v4 = parseV4(text);
+  return v4 === undefined ? undefined : { family: 'ipv4', num: BigInt(v4) };
+}
+
+/** Canonical text: dotted quad, or RFC 5952 (lowercase, longest zero run of >= 2 compressed, first on ties). */
+export function formatIp(family: Family, num: bigint): string {
+  if (family === 'ipv4') {
+    const n = Number(num);
+    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
+  const hex = num.toString(16).padStart(32, '0');
+  const groups: string[] = [];
+  for (let i = 0; i < 32; i += 4) {
+    // Drop leading zeros, keeping at least one digit.
+    let j = i;
+    while (j < i + 3 && hex.charCodeAt(j) === 48) j++;
+    groups.push(hex.slice(j, i + 4));
+  }
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** Canonical form of an address text, or undefined when it is not an address. */
+export function canonicalIp(text: string): string | undefined {
+  const p = parseIp(text);
+  return p && formatIp(p.family, p.num);
+}
+
+/**
+ * Addresses ending in .0 or .255: some old client stacks treat them as network or broadcast
+ * addresses even inside a larger subnet, so `avoid-buggy-ips` never hands them out. IPv4 only.
+ */
+export function isBuggyIp(family: Family, num: bigint): boolean {
+  if (family !== 'ipv4') return false;
+  const low = Number(num & 255n);
+  return low === 0 || low === 255;
+}
+
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+}
+
+/** How many addresses in [first, last] end in .0 or .255 (IPv4). */
+export function countBuggy(first: bigint, last: bigint): bigint {
+  const congruent = (r: bigint): bigint => floorDiv(last - r, 256n) - floorDiv(first - 1n - r, 256n);
+  return congruent(0n) + congruent(255n);
+}

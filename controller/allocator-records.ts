@@ -1,0 +1,49 @@
+// What the allocator holds: one Slot per held address, one ServiceRecord per Service.
+// Kept lean on purpose (no per-record arrays): memory per Service is the budget that matters
+// when 200,000 Services hold addresses.
+import type { Family } from '../config/model.js';
+import type { PoolState } from './allocator-pool.js';
+import type { Sharing } from './allocator-sharing.js';
+
+/** One held address and the Services holding it (more than one only when shared). */
+export interface Slot {
+  text: string;
+  family: Family;
+  num: bigint;
+  /** Undefined for a restored address that lies in no pool of the current config. */
+  pool: PoolState | undefined;
+  /** A single holder, or the holders of a shared address. */
+  users: ServiceRecord | ServiceRecord[];
+}
+
+export interface ServiceRecord {
+  key: string;
+  /** A Service holds one address per family: `first` in its family order, `second` when dual-stack. */
+  first: Slot;
+  second: Slot | undefined;
+  /** The pool the Service names, if any. */
+  pool: string | undefined;
+  sharing: Sharing | undefined;
+}
+
+export function slotsOf(rec: ServiceRecord): Slot[] {
+  return rec.second ? [rec.first, rec.second] : [rec.first];
+}
+
+export function usersOf(slot: Slot): readonly ServiceRecord[] {
+  return Array.isArray(slot.users) ? slot.users : [slot.users];
+}
+
+export function addUser(slot: Slot, rec: ServiceRecord): void {
+  if (Array.isArray(slot.users)) slot.users.push(rec);
+  else slot.users = [slot.users, rec];
+}
+
+/** Removes `rec` from the holders; returns how many remain. */
+export function removeUser(slot: Slot, rec: ServiceRecord): number {
+  if (!Array.isArray(slot.users)) return slot.users === rec ? 0 : 1;
+  const i = slot.users.indexOf(rec);
+  if (i >= 0) slot.users.splice(i, 1);
+  if (slot.users.length === 1) slot.users = slot.users[0];
+  return Array.isArray(slot.users) ? slot.users.length : 1;
+}

@@ -1,0 +1,411 @@
+// The IP allocator: which Service holds which address. Pure (no Kubernetes, no I/O, no clock).
+// Pools are tried in config order, the lowest free address first; sharing follows MetalLB's rules.
+// Every operation costs O(log n) in the number of held addresses (plus the few Services sharing a key),
+// and memory grows with held addresses only, never with pool size.
+import type { Config, Family, Protocol } from '../config/model.js';
+import { AllocationError, type AllocationFailure } from './allocator-errors.js';
+import { checkAgainst, type AssignmentCheck } from './allocator-config-check.js';
+import { formatIp, parseIp } from './allocator-ip.js';
+import { FAMILIES, PoolSet, type PoolState } from './allocator-pool.js';
+import { addUser, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './allocator-records.js';
+import { whyIncompatible, type Sharing } from './allocator-sharing.js';
+import { requestSharing, type ServiceRequest } from './service-request.js';
+
+export { AllocationError } from './allocator-errors.js';
+export type { AllocationFailure, AllocationReason } from './allocator-errors.js';
+export type { AssignmentCheck, IpCheck } from './allocator-config-check.js';
+
+/** What a Service holds. */
+export interface Assignment {
+  key: string;
+  /** Canonical addresses, in the order of the Service's families. */
+  ips: string[];
+  /** The pool of the addresses (undefined if a restored address is in no pool). */
+  pool: string | undefined;
+  sharingKey?: string;
+}
+
+/** A Service whose current addresses could not be restored, and why (the first claimant keeps the address). */
+export interface RestoreConflict {
+  key: string;
+  ip: string;
+  holders: string[];
+  why: string;
+}
+
+export interface RestoreEntry {
+  request: ServiceRequest;
+  /** The addresses the Service holds now (its status). */
+  ips: string[];
+}
+
+export interface FamilyStats {
+  total: bigint;
+  inUse: number;
+}
+
+export interface PoolStats {
+  name: string;
+  protocol: Protocol;
+  autoAssign: boolean;
+  ipv4?: FamilyStats;
+  ipv6?: FamilyStats;
+}
+
+interface Choice {
+  family: Family;
+  num: bigint;
+  text: string;
+  pool: PoolState | undefined;
+}
+
+export class Allocator {
+  private pools: PoolSet;
+  private readonly byKey = new Map<string, ServiceRecord>();
+  private readonly byIp = new Map<string, Slot>();
+  /** Sharing key -> Services using it, to find an address to join. */
+  private readonly bySharingKey = new Map<string, Set<ServiceRecord>>();
+
+  constructor(config: Config) {
+    this.pools = new PoolSet(config);
+  }
+
+  /**
+   * Gives `request` its addresses (or confirms the ones it holds, if they still satisfy it).
+   * All or nothing: on failure the Service keeps what it had. Throws AllocationError.
+   */
+  allocate(request: ServiceRequest): Assignment {
+    const sharing = requestSharing(request);
+    validate(request);
+    if (request.pool !== undefined && !this.pools.get(request.pool)) {
+      throw new AllocationError({ reason: 'unknown-pool', pool: request.pool }, request.key);
+    }
+    const existing = this.byKey.get(request.key);
+    if (existing && this.satisfies(existing, request, sharing)) {
+      this.setSharing(existing, sharing);
+      existing.pool = request.pool;
+      return toAssignment(existing);
+    }
+    if (existing) this.detach(existing);
+    let choices: Choice[];
+    try {
+      choices = this.choose(request, sharing);
+    } catch (e) {
+      if (existing) this.attach(existing);
+      throw e;
+    }
+    if (choices.length === 2 && choices[0].family !== request.families[0]) choices.reverse();
+    return toAssignment(this.commit(request.key, request.pool, sharing, choices));
+  }
+
+  /** Frees what the Service holds (a shared address only when its last user goes). False if it held nothing. */
+  release(key: string): boolean {
+    const rec = this.byKey.get(key);
+    if (!rec) return false;
+    this.detach(rec);
+    return true;
+  }
+
+  assignmentOf(key: string): Assignment | undefined {
+    const rec = this.byKey.get(key);
+    return rec && toAssignment(rec);
+  }
+
+  *assignments(): Generator<Assignment> {
+    for (const rec of this.byKey.values()) yield toAssignment(rec);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The pool an address belongs to in the current config. */
+  poolOf(ip: string): string | undefined {
+    const p = parseIp(ip);
+    return p && this.pools.lookup(p.family, p.num)?.name;
+  }
+
+  stats(): PoolStats[] {
+    return this.pools.pools.map((p) => {
+      const s: PoolStats = { name: p.name, protocol: p.pool.protocol, autoAssign: p.pool.autoAssign };
+      for (const family of FAMILIES) {
+        const space = p.space(family);
+        if (space) s[family] = { total: space.total, inUse: space.inUse };
+      }
+      return s;
+    });
+  }
+
+  /**
+   * Records what Services already hold (from their status), before any allocation, so a restart
+   * moves no address. Addresses outside every pool are recorded too (checkConfig reports them).
+   * A Service claiming an address another restored Service holds without compatible sharing is
+   * not restored and is reported; the first claimant keeps the address.
+   */
+  restore(entries: Iterable<RestoreEntry>): RestoreConflict[] {
+    const conflicts: RestoreConflict[] = [];
+    for (const { request, ips } of entries) {
+      if (ips.length === 0) continue;
+      const sharing = requestSharing(request);
+      if (this.byKey.has(request.key)) {
+        conflicts.push({ key: request.key, ip: ips[0], holders: [request.key], why: 'the Service was restored twice' });
+        continue;
+      }
+      const choices: Choice[] = [];
+      let conflict: RestoreConflict | undefined;
+      for (const ip of ips) {
+        const p = parseIp(ip);
+        if (!p) {
+          conflict = { key: request.key, ip, holders: [], why: `"${ip}" is not an IP address` };
+          break;
+        }
+        const text = formatIp(p.family, p.num);
+        if (choices.some((c) => c.family === p.family)) {
+          conflict = { key: request.key, ip: text, holders: [], why: `the Service holds more than one ${p.family} address` };
+          break;
+        }
+        const slot = this.byIp.get(text);
+        const why = slot && whyIncompatible(request.key, sharing, usersOf(slot));
+        if (slot && why) {
+          conflict = { key: request.key, ip: text, holders: usersOf(slot).map((u) => u.key), why };
+          break;
+        }
+        choices.push({ family: p.family, num: p.num, text, pool: this.pools.lookup(p.family, p.num) });
+      }
+      if (conflict) conflicts.push(conflict);
+      else this.commit(request.key, request.pool, sharing, choices);
+    }
+    return conflicts;
+  }
+
+  /** For every current assignment: would it survive `config`, and why (or why not). Changes nothing. */
+  checkConfig(config: Config): AssignmentCheck[] {
+    return checkAgainst(this.byKey.values(), new PoolSet(config));
+  }
+
+  /** Switches to `config`, keeping every assignment (even ones checkConfig calls breaking: refusing is the caller's job). */
+  setConfig(config: Config): void {
+    this.pools = new PoolSet(config);
+    for (const slot of this.byIp.values()) {
+      slot.pool = this.pools.lookup(slot.family, slot.num);
+      slot.pool?.hold(slot.family, slot.num);
+    }
+  }
+
+  // --- choosing addresses (no state changes except forgetting unusable free intervals) ---
+
+  private choose(req: ServiceRequest, sharing: Sharing | undefined): Choice[] {
+    const choices: Choice[] = [];
+    let anchor: PoolState | undefined;
+    for (const ip of req.requestedIps) {
+      const p = parseIp(ip) as { family: Family; num: bigint };
+      const text = formatIp(p.family, p.num);
+      const pool = this.pools.lookup(p.family, p.num);
+      if (!pool) throw new AllocationError({ reason: 'ip-not-in-pool', ip: text }, req.key);
+      if (!pool.usable(p.family, p.num)) throw new AllocationError({ reason: 'ip-excluded', ip: text, pool: pool.name }, req.key);
+      const required = req.pool ?? anchor?.name;
+      if (required !== undefined && pool.name !== required) {
+        throw new AllocationError({ reason: 'pool-mismatch', ip: text, pool: pool.name, requiredPool: required }, req.key);
+      }
+      anchor = pool;
+      const slot = this.byIp.get(text);
+      const why = slot && whyIncompatible(req.key, sharing, usersOf(slot));
+      if (slot && why) throw new AllocationError({ reason: 'ip-in-use', ip: text, holders: usersOf(slot).map((u) => u.key), why }, req.key);
+      choices.push({ family: p.family, num: p.num, text, pool });
+    }
+    const missing: Family[] = [];
+    for (const f of req.families) {
+      if (choices.length === 0 || (choices[0].family !== f && choices[choices.length - 1].family !== f)) missing.push(f);
+    }
+    if (missing.length === 0) return choices;
+
+    if (anchor) {
+      // Dual-stack with one address requested: the other comes from the same pool.
+      const pool = anchor;
+      for (const family of missing) {
+        if (!pool.hasFamily(family)) throw new AllocationError({ reason: 'family-mismatch', family, pool: pool.name }, req.key);
+      }
+      const joined = sharing && this.findJoin(req.key, sharing, missing, (p) => p === pool);
+      if (joined) return [...choices, ...joined];
+      return [...choices, ...this.fresh(req.key, pool, missing)];
+    }
+
+    const named = req.pool === undefined ? undefined : this.pools.get(req.pool);
+    if (named) {
+      for (const family of missing) {
+        if (!named.hasFamily(family)) throw new AllocationError({ reason: 'family-mismatch', family, pool: named.name }, req.key);
+      }
+    }
+    if (sharing) {
+      const joined = this.findJoin(req.key, sharing, missing, (p) => (named ? p === named : p.pool.autoAssign));
+      if (joined) return joined;
+    }
+    let exhausted: Family | undefined;
+    for (const pool of named ? [named] : this.pools.pools) {
+      if (!named && !(pool.pool.autoAssign && pool.hasFamily(missing[0]) && (missing.length === 1 || pool.hasFamily(missing[1])))) continue;
+      let lacking: Family | undefined;
+      for (const f of missing) if (pool.lowest(f) === undefined) lacking ??= f;
+      if (lacking === undefined) return this.fresh(req.key, pool, missing);
+      exhausted ??= lacking;
+    }
+    if (exhausted === undefined) {
+      // No auto-assign pool serves all the families asked for.
+      const family = missing.find((f) => !this.pools.pools.some((p) => p.pool.autoAssign && p.hasFamily(f))) ?? missing[0];
+      throw new AllocationError({ reason: 'family-mismatch', family }, req.key);
+    }
+    throw new AllocationError({ reason: 'pool-exhausted', family: exhausted, pool: named?.name }, req.key);
+  }
+
+  /** The lowest free address of each family in `pool`. */
+  private fresh(key: string, pool: PoolState, families: Family[]): Choice[] {
+    const out: Choice[] = [];
+    for (const family of families) {
+      const num = pool.lowest(family);
+      if (num === undefined) throw new AllocationError({ reason: 'pool-exhausted', family, pool: pool.name }, key);
+      out.push({ family, num, text: formatIp(family, num), pool });
+    }
+    return out;
+  }
+
+  /**
+   * Addresses of another Service with the same sharing key that this one may join: all `families`
+   * from one pool the request may use, compatible with every holder. Lowest (pool order, address) wins.
+   */
+  private findJoin(key: string, sharing: Sharing, families: Family[], eligible: (p: PoolState) => boolean): Choice[] | undefined {
+    let best: Slot[] | undefined;
+    for (const rec of this.bySharingKey.get(sharing.key) ?? []) {
+      if (rec.key === key) continue;
+      const slots: Slot[] = [];
+      for (const family of families) {
+        const slot = rec.first.family === family ? rec.first : rec.second?.family === family ? rec.second : undefined;
+        if (!slot || !slot.pool || !eligible(slot.pool) || !slot.pool.usable(family, slot.num)) break;
+        if (slots.length > 0 && slots[0].pool !== slot.pool) break;
+        if (whyIncompatible(key, sharing, usersOf(slot)) !== undefined) break;
+        slots.push(slot);
+      }
+      if (slots.length !== families.length) continue;
+      if (!best || before(slots[0], best[0])) best = slots;
+    }
+    return best?.map((s) => ({ family: s.family, num: s.num, text: s.text, pool: s.pool }));
+  }
+
+  /** Whether what `rec` holds still answers `req` (so re-allocating keeps it). */
+  private satisfies(rec: ServiceRecord, req: ServiceRequest, sharing: Sharing | undefined): boolean {
+    const slots = slotsOf(rec);
+    if (slots.length !== req.families.length) return false;
+    for (const slot of slots) {
+      if (!req.families.includes(slot.family)) return false;
+      if (!slot.pool || !slot.pool.usable(slot.family, slot.num)) return false;
+      if (req.pool !== undefined && slot.pool.name !== req.pool) return false;
+      if (slot.users !== rec && whyIncompatible(req.key, sharing, usersOf(slot)) !== undefined) return false;
+    }
+    for (const ip of req.requestedIps) {
+      if (!slots.some((s) => s.text === ip)) return false;
+    }
+    return true;
+  }
+
+  // --- state changes ---
+
+  private commit(key: string, pool: string | undefined, sharing: Sharing | undefined, choices: Choice[]): ServiceRecord {
+    const rec: ServiceRecord = { key, first: undefined as unknown as Slot, second: undefined, pool, sharing: undefined };
+    rec.first = newSlot(choices[0], rec);
+    if (choices.length > 1) rec.second = newSlot(choices[1], rec);
+    this.setSharing(rec, sharing);
+    this.attach(rec);
+    return rec;
+  }
+
+  /** Adds a record: joins the slots already held for its addresses, or takes them from the pools. */
+  private attach(rec: ServiceRecord): void {
+    rec.first = this.attachSlot(rec, rec.first);
+    if (rec.second) rec.second = this.attachSlot(rec, rec.second);
+    this.byKey.set(rec.key, rec);
+    if (rec.sharing) this.indexSharing(rec, rec.sharing.key);
+  }
+
+  private attachSlot(rec: ServiceRecord, own: Slot): Slot {
+    const held = this.byIp.get(own.text);
+    if (held) {
+      addUser(held, rec);
+      return held;
+    }
+    own.users = rec;
+    // The pools may have changed since the slot was made (a failed re-allocation after setConfig).
+    own.pool = this.pools.lookup(own.family, own.num);
+    own.pool?.hold(own.family, own.num);
+    this.byIp.set(own.text, own);
+    return own;
+  }
+
+  private detach(rec: ServiceRecord): void {
+    this.detachSlot(rec, rec.first);
+    if (rec.second) this.detachSlot(rec, rec.second);
+    this.byKey.delete(rec.key);
+    if (rec.sharing) this.unindexSharing(rec, rec.sharing.key);
+  }
+
+  private detachSlot(rec: ServiceRecord, slot: Slot): void {
+    if (removeUser(slot, rec) > 0) return;
+    this.byIp.delete(slot.text);
+    slot.pool?.unhold(slot.family, slot.num);
+  }
+
+  private setSharing(rec: ServiceRecord, sharing: Sharing | undefined): void {
+    const attached = this.byKey.get(rec.key) === rec;
+    if (attached && rec.sharing) this.unindexSharing(rec, rec.sharing.key);
+    rec.sharing = sharing;
+    if (attached && sharing) this.indexSharing(rec, sharing.key);
+  }
+
+  private indexSharing(rec: ServiceRecord, key: string): void {
+    let set = this.bySharingKey.get(key);
+    if (!set) this.bySharingKey.set(key, (set = new Set()));
+    set.add(rec);
+  }
+
+  private unindexSharing(rec: ServiceRecord, key: string): void {
+    const set = this.bySharingKey.get(key);
+    set?.delete(rec);
+    if (set?.size === 0) this.bySharingKey.delete(key);
+  }
+}
+
+function newSlot(c: Choice, rec: ServiceRecord): Slot {
+  return { text: c.text, family: c.family, num: c.num, pool: c.pool, users: rec };
+}
+
+function before(a: Slot, b: Slot): boolean {
+  const pa = a.pool?.index ?? Infinity;
+  const pb = b.pool?.index ?? Infinity;
+  return pa !== pb ? pa < pb : a.num < b.num;
+}
+
+function toAssignment(rec: ServiceRecord): Assignment {
+  const ips = rec.second ? [rec.first.text, rec.second.text] : [rec.first.text];
+  const a: Assignment = { key: rec.key, ips, pool: rec.first.pool?.name };
+  if (rec.sharing) a.sharingKey = rec.sharing.key;
+  return a;
+}
+
+function invalid(field: string, problem: string, key: string): AllocationError {
+  const failure: AllocationFailure = { reason: 'invalid-request', field, problem };
+  return new AllocationError(failure, key);
+}
+
+/** Checks a hand-built request the way serviceRequest() guarantees for parsed ones. */
+function validate(req: ServiceRequest): void {
+  if (req.families.length < 1 || req.families.length > 2 || new Set(req.families).size !== req.families.length) {
+    throw invalid('families', 'must be one family or both', req.key);
+  }
+  const seen = new Set<Family>();
+  for (const ip of req.requestedIps) {
+    const p = parseIp(ip);
+    if (!p) throw invalid('requestedIps', `"${ip}" is not an IP address`, req.key);
+    if (seen.has(p.family)) throw invalid('requestedIps', `more than one ${p.family} address`, req.key);
+    seen.add(p.family);
+    if (!req.families.includes(p.family)) {
+      throw new AllocationError({ reason: 'family-mismatch', family: p.family, ip: formatIp(p.family, p.num) }, req.key);
+    }
+  }
+}
