@@ -1,0 +1,355 @@
+// The layer2 announcer: answers ARP requests and Neighbor Solicitations for the VIPs this node owns,
+// on every selected interface, and sends a gratuitous burst when a VIP is announced (or an
+// interface appears) so neighbours switch to us at once. Pure decisions over a Layer2Io and a Clock.
+import { isIPv4, isIPv6 } from 'node:net';
+import { arpReplyFrame, decodeArpFrame, gratuitousArpFrames } from '../arp/frames.js';
+import { parseIpv4 } from '../arp/ipv4-address.js';
+import { ARP_REQUEST } from '../arp/packet.js';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../rawio/ethernet.js';
+import { FrameError } from '../rawio/frame-error.js';
+import { isBroadcastMac, macEquals } from '../rawio/mac.js';
+import { decodeNdpFrame, solicitedAdvertisementFrame, unsolicitedAdvertisementFrame } from '../ndp/frames.js';
+import { formatIpv6, parseIpv6 } from '../ndp/ipv6-address.js';
+import { ICMPV6_NEIGHBOR_SOLICITATION } from '../ndp/messages.js';
+import { solicitedNodeAddress } from '../ndp/multicast.js';
+import type { Layer2Io, Layer2Port, LinkInfo } from './io.js';
+
+/** Per-VIP counters (monotonic for the process lifetime, also across withdraw/announce). */
+export interface VipCounters {
+  requestsReceived: number;
+  responsesSent: number;
+  gratuitousSent: number;
+}
+
+/** Counters not tied to a VIP. */
+export interface GlobalCounters {
+  /** Frames the kernel filter passed that did not decode (logged at debug, never answered). */
+  invalidFrames: number;
+  /** Frames we built but could not send (queue full or link error). */
+  sendFailures: number;
+}
+
+/** A VIP's lifecycle: the gratuitous burst runs while `bursting`; withdrawn VIPs are removed. */
+type VipPhase = { kind: 'bursting'; roundsLeft: number; timer: TimerHandle } | { kind: 'steady' };
+
+interface Vip {
+  /** Canonical text (map key). */
+  readonly ip: string;
+  readonly family: 4 | 6;
+  readonly bytes: Buffer;
+  phase: VipPhase;
+  readonly counters: VipCounters;
+}
+
+interface Port {
+  readonly link: LinkInfo;
+  readonly io: Layer2Port;
+  /** Solicited-node groups joined, by hex, with the number of VIPs needing each. */
+  readonly groups: Map<string, number>;
+}
+
+export interface AnnouncerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+const silentLog: AnnouncerLog = { info: () => {}, warn: () => {}, debug: () => {} };
+
+export interface AnnouncerOptions {
+  io: Layer2Io;
+  clock?: Clock;
+  /** Gratuitous rounds per announce, the first one immediately (default 6: now and every second for 5 s). */
+  garpCount?: number;
+  /** Milliseconds between gratuitous rounds (default 1000). */
+  garpIntervalMs?: number;
+  log?: AnnouncerLog;
+}
+
+/** A VIP string that is neither IPv4 nor IPv6. */
+export class VipError extends Error {
+  readonly input: string;
+  constructor(input: string) {
+    super(`not an IP address: ${JSON.stringify(input)}`);
+    this.name = 'VipError';
+    this.input = input;
+  }
+}
+
+/** Canonical text and family of a VIP; throws VipError. */
+export function parseVip(ip: string): { ip: string; family: 4 | 6; bytes: Buffer } {
+  if (isIPv4(ip)) {
+    const bytes = parseIpv4(ip);
+    return { ip: [...bytes].join('.'), family: 4, bytes };
+  }
+  if (isIPv6(ip) && !ip.includes('%')) {
+    const bytes = parseIpv6(ip);
+    return { ip: formatIpv6(bytes), family: 6, bytes };
+  }
+  throw new VipError(ip);
+}
+
+function sameLink(a: LinkInfo, b: LinkInfo): boolean {
+  return a.name === b.name && macEquals(a.mac, b.mac);
+}
+
+export class Announcer {
+  private readonly io: Layer2Io;
+  private readonly clock: Clock;
+  private readonly garpCount: number;
+  private readonly garpIntervalMs: number;
+  private readonly log: AnnouncerLog;
+  private readonly vips = new Map<string, Vip>();
+  private readonly ports = new Map<string, Port>();
+  private readonly allCounters = new Map<string, VipCounters>();
+  private readonly global: GlobalCounters = { invalidFrames: 0, sendFailures: 0 };
+  private closed = false;
+
+  constructor(opts: AnnouncerOptions) {
+    this.io = opts.io;
+    this.clock = opts.clock ?? systemClock;
+    this.garpCount = opts.garpCount ?? 6;
+    this.garpIntervalMs = opts.garpIntervalMs ?? 1000;
+    this.log = opts.log ?? silentLog;
+    if (!Number.isInteger(this.garpCount) || this.garpCount < 0) throw new RangeError(`garpCount must be an integer >= 0, got ${this.garpCount}`);
+    if (!(this.garpIntervalMs > 0)) throw new RangeError(`garpIntervalMs must be > 0, got ${this.garpIntervalMs}`);
+  }
+
+  /** Starts answering for `ip` on every interface and sends the gratuitous burst. Idempotent. */
+  announce(ip: string): void {
+    this.assertOpen();
+    const parsed = parseVip(ip);
+    if (this.vips.has(parsed.ip)) return;
+    let counters = this.allCounters.get(parsed.ip);
+    if (!counters) {
+      counters = { requestsReceived: 0, responsesSent: 0, gratuitousSent: 0 };
+      this.allCounters.set(parsed.ip, counters);
+    }
+    const vip: Vip = { ...parsed, phase: { kind: 'steady' }, counters };
+    this.vips.set(vip.ip, vip);
+    if (vip.family === 6) for (const port of this.ports.values()) this.joinFor(port, vip);
+    this.log.info({ vip: vip.ip, interfaces: [...this.ports.keys()] }, 'announcing');
+    this.startBurst(vip);
+  }
+
+  /** Stops answering for `ip` at once (and stops its burst). Idempotent. */
+  withdraw(ip: string): void {
+    const parsed = parseVip(ip);
+    const vip = this.vips.get(parsed.ip);
+    if (!vip) return;
+    this.vips.delete(vip.ip);
+    this.transition(vip, { kind: 'steady' });
+    if (vip.family === 6) for (const port of this.ports.values()) this.leaveFor(port, vip);
+    this.log.info({ vip: vip.ip }, 'withdrawn');
+  }
+
+  /**
+   * The interfaces to serve. New ones are opened and get a gratuitous round for every VIP (a link that
+   * came up must learn who owns what); gone ones are closed; changed ones (MAC) reopened.
+   */
+  setInterfaces(links: LinkInfo[]): void {
+    this.assertOpen();
+    const wanted = new Map(links.map((l) => [l.name, l]));
+    for (const [name, port] of this.ports) {
+      const next = wanted.get(name);
+      if (!next || !sameLink(next, port.link)) {
+        this.closePort(port);
+        this.log.info({ interface: name }, 'interface removed');
+      }
+    }
+    for (const link of wanted.values()) {
+      if (this.ports.has(link.name)) continue;
+      let io: Layer2Port;
+      try {
+        io = this.io.open(
+          link,
+          (frame) => this.onFrame(link.name, frame),
+          (err) => this.log.warn({ interface: link.name, err: err.message }, 'receive error'),
+        );
+      } catch (e) {
+        this.log.warn({ interface: link.name, err: (e as Error).message }, 'cannot open interface');
+        continue;
+      }
+      const port: Port = { link, io, groups: new Map() };
+      this.ports.set(link.name, port);
+      this.log.info({ interface: link.name }, 'interface added');
+      for (const vip of this.vips.values()) {
+        if (vip.family === 6) this.joinFor(port, vip);
+        this.sendGratuitous(vip, port);
+      }
+    }
+  }
+
+  /** Canonical text of the VIPs announced now. */
+  announced(): string[] {
+    return [...this.vips.keys()];
+  }
+
+  /** Names of the interfaces served now. */
+  interfaces(): string[] {
+    return [...this.ports.keys()];
+  }
+
+  /** Whether `ip` is announced and its gratuitous burst still runs. */
+  bursting(ip: string): boolean {
+    return this.vips.get(parseVip(ip).ip)?.phase.kind === 'bursting';
+  }
+
+  /** Counters of every VIP ever announced (a copy). */
+  counters(): Map<string, VipCounters> {
+    return new Map([...this.allCounters].map(([ip, c]) => [ip, { ...c }]));
+  }
+
+  globalCounters(): GlobalCounters {
+    return { ...this.global };
+  }
+
+  /** Stops answering everywhere, cancels timers, closes every socket. */
+  close(): void {
+    if (this.closed) return;
+    for (const vip of this.vips.values()) this.transition(vip, { kind: 'steady' });
+    this.vips.clear();
+    for (const port of this.ports.values()) this.closePort(port);
+    this.closed = true;
+  }
+
+  // --- the VIP state machine: every phase change goes through here ---
+
+  private transition(vip: Vip, next: VipPhase): void {
+    if (vip.phase.kind === 'bursting') this.clock.clearTimeout(vip.phase.timer);
+    vip.phase = next;
+  }
+
+  private startBurst(vip: Vip): void {
+    if (this.garpCount === 0) return;
+    this.burstRound(vip, this.garpCount);
+  }
+
+  private burstRound(vip: Vip, roundsLeft: number): void {
+    for (const port of this.ports.values()) this.sendGratuitous(vip, port);
+    const left = roundsLeft - 1;
+    if (left <= 0) {
+      this.transition(vip, { kind: 'steady' });
+      return;
+    }
+    const timer = this.clock.setTimeout(() => {
+      if (this.vips.get(vip.ip) === vip) this.burstRound(vip, left);
+    }, this.garpIntervalMs);
+    this.transition(vip, { kind: 'bursting', roundsLeft: left, timer });
+  }
+
+  // --- sending ---
+
+  private sendGratuitous(vip: Vip, port: Port): void {
+    const frames =
+      vip.family === 4
+        ? gratuitousArpFrames(vip.ip, port.link.mac)
+        : [unsolicitedAdvertisementFrame(vip.bytes, port.link.mac, vip.bytes)];
+    let sent = 0;
+    for (const f of frames) if (this.send(port, f)) sent++;
+    vip.counters.gratuitousSent += sent;
+    this.log.debug({ vip: vip.ip, interface: port.link.name, frames: sent }, 'gratuitous sent');
+  }
+
+  private send(port: Port, frame: Buffer): boolean {
+    try {
+      if (port.io.send(frame)) return true;
+    } catch (e) {
+      this.log.debug({ interface: port.link.name, err: (e as Error).message }, 'send failed');
+    }
+    this.global.sendFailures++;
+    return false;
+  }
+
+  // --- receiving ---
+
+  private onFrame(iface: string, frame: Buffer): void {
+    const port = this.ports.get(iface);
+    if (!port || frame.length < ETHERNET_HEADER_LENGTH) {
+      this.global.invalidFrames += port ? 1 : 0;
+      return;
+    }
+    const etherType = frame.readUInt16BE(12);
+    try {
+      if (etherType === ETHERTYPE_ARP) this.onArp(port, frame);
+      else if (etherType === ETHERTYPE_IPV6) this.onNdp(port, frame);
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      this.global.invalidFrames++;
+    }
+  }
+
+  private onArp(port: Port, frame: Buffer): void {
+    const { eth, arp } = decodeArpFrame(frame);
+    if (arp.op !== ARP_REQUEST) return;
+    if (!isBroadcastMac(eth.dst) && !macEquals(eth.dst, port.link.mac)) return;
+    // sender = target is someone's announcement, not a question.
+    if (arp.senderIp === arp.targetIp) return;
+    const vip = this.vips.get(arp.targetIp);
+    if (!vip || vip.family !== 4) return;
+    vip.counters.requestsReceived++;
+    if (this.send(port, arpReplyFrame(arp, vip.ip, port.link.mac))) vip.counters.responsesSent++;
+  }
+
+  private onNdp(port: Port, frame: Buffer): void {
+    const ns = decodeNdpFrame(frame);
+    if (ns.msg.type !== ICMPV6_NEIGHBOR_SOLICITATION) return;
+    // No source link-layer option: a DAD probe (or a sender we could not reply to without our own NS).
+    if (!ns.msg.sourceLinkLayer) return;
+    if (!macEquals(ns.eth.dst, port.link.mac) && !(ns.eth.dst[0] === 0x33 && ns.eth.dst[1] === 0x33)) return;
+    const vip = this.vips.get(formatIpv6(ns.msg.target));
+    if (!vip || vip.family !== 6) return;
+    vip.counters.requestsReceived++;
+    const reply = solicitedAdvertisementFrame(ns, vip.bytes, port.link.mac, vip.bytes);
+    if (this.send(port, reply)) vip.counters.responsesSent++;
+  }
+
+  // --- interfaces and multicast groups ---
+
+  private joinFor(port: Port, vip: Vip): void {
+    const group = solicitedNodeAddress(vip.bytes);
+    const key = group.toString('hex');
+    const n = port.groups.get(key) ?? 0;
+    if (n === 0) {
+      try {
+        port.io.joinGroup(group);
+      } catch (e) {
+        // Still answer: the lab bridge and many switches flood multicast anyway.
+        this.log.warn({ interface: port.link.name, group: formatIpv6(group), err: (e as Error).message }, 'cannot join solicited-node group');
+      }
+    }
+    port.groups.set(key, n + 1);
+  }
+
+  private leaveFor(port: Port, vip: Vip): void {
+    const group = solicitedNodeAddress(vip.bytes);
+    const key = group.toString('hex');
+    const n = port.groups.get(key) ?? 0;
+    if (n <= 1) {
+      port.groups.delete(key);
+      if (n === 1) {
+        try {
+          port.io.leaveGroup(group);
+        } catch (e) {
+          this.log.debug({ interface: port.link.name, err: (e as Error).message }, 'cannot leave group');
+        }
+      }
+    } else {
+      port.groups.set(key, n - 1);
+    }
+  }
+
+  private closePort(port: Port): void {
+    this.ports.delete(port.link.name);
+    try {
+      port.io.close();
+    } catch (e) {
+      this.log.debug({ interface: port.link.name, err: (e as Error).message }, 'close failed');
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('announcer is closed');
+  }
+}

@@ -1,0 +1,89 @@
+// Whole Ethernet frames carrying NS/NA: parse a received frame (with the RFC 4861 §7.1 validity
+// checks: hop limit 255, checksum, code 0), build solicited and unsolicited advertisements.
+import * as ethernet from '../rawio/ethernet.js';
+import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV6, type EthernetHeader } from '../rawio/ethernet.js';
+import { FrameError } from '../rawio/frame-error.js';
+import type { Mac } from '../rawio/mac.js';
+import { icmpv6Checksum } from './checksum.js';
+import * as ipv6 from './ipv6.js';
+import { IPV6_HEADER_LENGTH, NEXT_HEADER_ICMPV6, type Ipv6Header } from './ipv6.js';
+import * as ndp from './messages.js';
+import { ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, type NdpMessage } from './messages.js';
+import { ALL_NODES, multicastMac, solicitedNodeAddress } from './multicast.js';
+
+export interface NdpFrame {
+  eth: EthernetHeader;
+  ip: Ipv6Header;
+  msg: NdpMessage;
+}
+
+const ICMP_OFFSET = ETHERNET_HEADER_LENGTH + IPV6_HEADER_LENGTH;
+
+/** Decodes and validates an Ethernet frame carrying NS or NA; throws FrameError otherwise. */
+export function decodeNdpFrame(frame: Buffer): NdpFrame {
+  const eth = ethernet.decode(frame, 0);
+  if (eth.etherType !== ETHERTYPE_IPV6) {
+    throw new FrameError('ethernet', 'ethernet.etherType', `expected 0x86dd (IPv6), got 0x${eth.etherType.toString(16)}`, 12);
+  }
+  const ip = ipv6.decode(frame, ETHERNET_HEADER_LENGTH);
+  if (ip.nextHeader !== NEXT_HEADER_ICMPV6) {
+    throw new FrameError('ipv6', 'ipv6.nextHeader', `expected 58 (ICMPv6), got ${ip.nextHeader}`, ETHERNET_HEADER_LENGTH + 6);
+  }
+  // Only a neighbour on the link can send hop limit 255: rejects forwarded spoofs.
+  if (ip.hopLimit !== 255) throw new FrameError('ipv6', 'ipv6.hopLimit', `must be 255, got ${ip.hopLimit}`, ETHERNET_HEADER_LENGTH + 7);
+  const end = ICMP_OFFSET + ip.payloadLength;
+  if (end > frame.length) {
+    throw new FrameError('ipv6', 'ipv6.payloadLength', `${ip.payloadLength} exceeds the ${frame.length - ICMP_OFFSET} bytes present`, ETHERNET_HEADER_LENGTH + 4);
+  }
+  const icmp = frame.subarray(ICMP_OFFSET, end);
+  if (icmp.length >= 4 && icmpv6Checksum(ip.src, ip.dst, icmp) !== 0) {
+    throw new FrameError('icmpv6', 'icmpv6.checksum', `bad checksum 0x${icmp.readUInt16BE(2).toString(16)}`, ICMP_OFFSET + 2);
+  }
+  return { eth, ip, msg: ndp.decode(frame, ICMP_OFFSET, end) };
+}
+
+/** Builds the frame, computing payload length and checksum (the given ip.payloadLength is ignored). */
+export function encodeNdpFrame(f: { eth: EthernetHeader; ip: Omit<Ipv6Header, 'payloadLength' | 'nextHeader'>; msg: NdpMessage }): Buffer {
+  const payloadLength = ndp.encodingLength(f.msg);
+  const buf = Buffer.alloc(ICMP_OFFSET + payloadLength);
+  ethernet.encode({ ...f.eth, etherType: ETHERTYPE_IPV6 }, buf, 0);
+  ipv6.encode({ ...f.ip, payloadLength, nextHeader: NEXT_HEADER_ICMPV6 }, buf, ETHERNET_HEADER_LENGTH);
+  ndp.encode(f.msg, buf, ICMP_OFFSET);
+  buf.writeUInt16BE(icmpv6Checksum(f.ip.src, f.ip.dst, buf.subarray(ICMP_OFFSET)), ICMP_OFFSET + 2);
+  return buf;
+}
+
+/**
+ * The solicited NA answering `ns` (which must carry a source link-layer option) for `target` at
+ * `mac`, sent from `src`. Use the target itself as the source, as the kernel does for its own
+ * addresses: clients such as ndisc6 accept an answer only from the address they asked about.
+ */
+export function solicitedAdvertisementFrame(ns: NdpFrame, target: Buffer, mac: Mac, src: Buffer): Buffer {
+  if (ns.msg.type !== ICMPV6_NEIGHBOR_SOLICITATION || !ns.msg.sourceLinkLayer) {
+    throw new FrameError('ndp', 'ndp.option.sourceLinkLayer', 'can only answer a solicitation carrying a source link-layer address');
+  }
+  return encodeNdpFrame({
+    eth: { dst: ns.msg.sourceLinkLayer, src: mac, etherType: ETHERTYPE_IPV6 },
+    ip: { trafficClass: 0, flowLabel: 0, hopLimit: 255, src, dst: ns.ip.src },
+    msg: { type: ICMPV6_NEIGHBOR_ADVERTISEMENT, router: false, solicited: true, override: true, target, targetLinkLayer: mac },
+  });
+}
+
+/** The unsolicited NA to all nodes (ff02::1) with Override set, so existing entries switch to `mac`. */
+export function unsolicitedAdvertisementFrame(target: Buffer, mac: Mac, src: Buffer): Buffer {
+  return encodeNdpFrame({
+    eth: { dst: multicastMac(ALL_NODES), src: mac, etherType: ETHERTYPE_IPV6 },
+    ip: { trafficClass: 0, flowLabel: 0, hopLimit: 255, src, dst: ALL_NODES },
+    msg: { type: ICMPV6_NEIGHBOR_ADVERTISEMENT, router: false, solicited: false, override: true, target, targetLinkLayer: mac },
+  });
+}
+
+/** A multicast NS for `target` from `src`/`mac`, as a client sends (used by lab tools and tests). */
+export function solicitationFrame(target: Buffer, mac: Mac, src: Buffer): Buffer {
+  const group = solicitedNodeAddress(target);
+  return encodeNdpFrame({
+    eth: { dst: multicastMac(group), src: mac, etherType: ETHERTYPE_IPV6 },
+    ip: { trafficClass: 0, flowLabel: 0, hopLimit: 255, src, dst: group },
+    msg: { type: ICMPV6_NEIGHBOR_SOLICITATION, target, sourceLinkLayer: mac },
+  });
+}

@@ -1,0 +1,58 @@
+// Loads our AF_PACKET addon (build/Release/herald_packet_socket.node, built by `make build` from
+// binding.gyp). Found by walking up from this file, so it works from protocols/ (tsx, vitest)
+// and from dist/protocols/ (the built CLI).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Opaque handle of one open packet socket. */
+export type PacketHandle = { readonly __packetHandle: unique symbol };
+
+export interface PacketSocketAddon {
+  /**
+   * Opens an AF_PACKET socket on `ifname`, attaches `filter` (classic BPF, 8 bytes per instruction)
+   * before binding, and calls `onFrames` from the event loop with each batch of received frames
+   * (never our own transmissions). `err` is set when reading failed.
+   */
+  open(ifname: string, filter: Buffer, onFrames: (frames: Buffer[], err?: Error) => void): PacketHandle;
+  /** Sends one whole Ethernet frame; bytes sent, or -errno when the queue is full (EAGAIN/ENOBUFS). */
+  send(handle: PacketHandle, frame: Buffer): number;
+  /** Joins / leaves an IPv6 multicast group (16 bytes) on the socket's interface. */
+  joinGroup(handle: PacketHandle, group: Buffer): void;
+  leaveGroup(handle: PacketHandle, group: Buffer): void;
+  /** Frames the filter passed and frames the kernel dropped (queue full) since the last call. */
+  stats(handle: PacketHandle): { packets: number; drops: number };
+  /** Idempotent; also drops the socket's multicast memberships. */
+  close(handle: PacketHandle): void;
+}
+
+const ADDON_FILE = 'herald_packet_socket.node';
+let cached: PacketSocketAddon | Error | undefined;
+
+/** The addon's path, or null when it has not been built. */
+export function findPacketSocketAddon(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build', 'Release', ADDON_FILE);
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return null;
+}
+
+/** The loaded addon, or an Error saying why it is not available (never throws). */
+export function loadPacketSocketAddon(): PacketSocketAddon | Error {
+  if (cached !== undefined) return cached;
+  const path = findPacketSocketAddon();
+  if (path === null) {
+    cached = new Error(`packet socket addon ${ADDON_FILE} not found under build/Release: run \`make build\``);
+  } else {
+    try {
+      cached = createRequire(import.meta.url)(path) as PacketSocketAddon;
+    } catch (e) {
+      cached = new Error(`packet socket addon ${path} failed to load: ${(e as Error).message}`);
+    }
+  }
+  return cached;
+}

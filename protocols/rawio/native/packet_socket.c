@@ -1,0 +1,380 @@
+// Minimal N-API addon: one AF_PACKET socket bound to one interface, with a classic BPF filter
+// attached before the socket is bound (so no unfiltered frame is ever queued), polled by libuv
+// (uv_poll, no busy polling), plus send and IPv6 multicast group membership.
+// Node has no AF_PACKET sockets and libuv cannot wrap one as a stream or UDP handle, hence this file.
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+// Frames delivered per readable event: bounds the time spent in one callback under a flood.
+#define BATCH 256
+#define FRAME_MAX 65536
+
+#define CHECK(call)                                                  \
+  do {                                                               \
+    if ((call) != napi_ok) {                                         \
+      napi_throw_error(env, "ERR_NAPI", "N-API call failed: " #call); \
+      return NULL;                                                   \
+    }                                                                \
+  } while (0)
+
+typedef struct {
+  int fd;
+  int group_fd;  // AF_INET6 datagram socket holding multicast memberships, -1 until needed
+  int ifindex;
+  int open;       // 1 until close()
+  int finalized;  // the JS External is gone
+  int closing;    // uv_close called, waiting for on_closed
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+} rawsock;
+
+static unsigned char frame_buf[FRAME_MAX];
+
+static const char* errno_name(int err) {
+  switch (err) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENODEV: return "ENODEV";
+    case ENXIO: return "ENXIO";
+    case EINVAL: return "EINVAL";
+    case ENOMEM: return "ENOMEM";
+    case ENOBUFS: return "ENOBUFS";
+    case EAGAIN: return "EAGAIN";
+    case ENETDOWN: return "ENETDOWN";
+    case EMSGSIZE: return "EMSGSIZE";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EBADF: return "EBADF";
+    default: return "EUNKNOWN";
+  }
+}
+
+// Throws an Error whose `code` is the errno name and whose message names the call.
+static napi_value throw_errno(napi_env env, const char* what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_throw_error(env, errno_name(err), msg);
+  return NULL;
+}
+
+static void free_if_done(rawsock* s) {
+  if (s->finalized && (!s->closing || s->poll.data == NULL)) free(s);
+}
+
+static void on_closed(uv_handle_t* h) {
+  rawsock* s = (rawsock*)h->data;
+  s->poll.data = NULL;  // marks the close as complete
+  if (s->finalized) free(s);
+}
+
+static void do_close(napi_env env, rawsock* s) {
+  if (!s->open) return;
+  s->open = 0;
+  uv_poll_stop(&s->poll);
+  s->closing = 1;
+  uv_close((uv_handle_t*)&s->poll, on_closed);
+  close(s->fd);
+  s->fd = -1;
+  if (s->group_fd >= 0) close(s->group_fd);  // drops every membership it held
+  s->group_fd = -1;
+  if (s->callback) napi_delete_reference(env, s->callback);
+  s->callback = NULL;
+  if (s->async) napi_async_destroy(env, s->async);
+  s->async = NULL;
+}
+
+static void finalize(napi_env env, void* data, void* hint) {
+  rawsock* s = (rawsock*)data;
+  do_close(env, s);
+  s->finalized = 1;
+  free_if_done(s);
+}
+
+static void on_readable(uv_poll_t* h, int status, int events) {
+  rawsock* s = (rawsock*)h->data;
+  if (s == NULL || !s->open) return;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value frames;
+  napi_create_array(env, &frames);
+  uint32_t n = 0;
+  int err = 0;
+  while (n < BATCH) {
+    struct sockaddr_ll from;
+    socklen_t fromlen = sizeof from;
+    ssize_t len = recvfrom(s->fd, frame_buf, sizeof frame_buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
+    if (len < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+      break;
+    }
+    // Our own transmissions are looped back to packet sockets; kernels before 4.20 ignore
+    // PACKET_IGNORE_OUTGOING, so check here as well.
+    if (from.sll_pkttype == PACKET_OUTGOING) continue;
+    napi_value buf;
+    if (napi_create_buffer_copy(env, (size_t)len, frame_buf, NULL, &buf) != napi_ok) break;
+    napi_set_element(env, frames, n++, buf);
+  }
+  if (n > 0 || err != 0) {
+    napi_value cb, recv, result, argv[2];
+    napi_get_reference_value(env, s->callback, &cb);
+    napi_get_global(env, &recv);  // make_callback needs an object receiver
+    argv[0] = frames;
+    if (err != 0) {
+      napi_value code, msg;
+      napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
+      napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, code, msg, &argv[1]);
+    } else {
+      napi_get_undefined(env, &argv[1]);
+    }
+    // make_callback runs the microtask queue afterwards and routes a throw to 'uncaughtException'.
+    napi_make_callback(env, s->async, recv, cb, 2, argv, &result);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static rawsock* get_sock(napi_env env, napi_value v) {
+  void* data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a packet socket handle");
+    return NULL;
+  }
+  rawsock* s = (rawsock*)data;
+  if (!s->open) {
+    napi_throw_error(env, "EBADF", "packet socket is closed");
+    return NULL;
+  }
+  return s;
+}
+
+// open(ifname: string, filter: Buffer (struct sock_filter[]), onFrames: (frames: Buffer[], err?: Error) => void): External
+static napi_value Open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char ifname[IF_NAMESIZE + 1];
+  size_t iflen = 0;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &iflen) != napi_ok || iflen == 0 ||
+      iflen >= IF_NAMESIZE) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open(ifname, filter, onFrames): bad interface name");
+    return NULL;
+  }
+  void* fdata = NULL;
+  size_t flen = 0;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[1], &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, argv[1], &fdata, &flen) != napi_ok || flen == 0 ||
+      flen % sizeof(struct sock_filter) != 0 || flen / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: filter must be a non-empty array of 8-byte BPF instructions");
+    return NULL;
+  }
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "open: onFrames must be a function");
+    return NULL;
+  }
+  unsigned int ifindex = if_nametoindex(ifname);
+  if (ifindex == 0) return throw_errno(env, "if_nametoindex", errno == 0 ? ENODEV : errno);
+
+  // Protocol 0: the socket receives nothing until bound with a protocol, after the filter is on.
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket(AF_PACKET)", errno);
+  struct sock_fprog prog = {.len = (unsigned short)(flen / sizeof(struct sock_filter)), .filter = (struct sock_filter*)fdata};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "setsockopt(SO_ATTACH_FILTER)", e);
+  }
+  int one = 1;
+  setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);  // best effort (Linux >= 4.20)
+  // A deeper receive queue absorbs request bursts; FORCE needs CAP_NET_ADMIN, fall back quietly.
+  int rcvbuf = 4 * 1024 * 1024;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  struct sockaddr_ll addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sll_family = AF_PACKET;
+  addr.sll_protocol = htons(ETH_P_ALL);
+  addr.sll_ifindex = (int)ifindex;
+  if (bind(fd, (struct sockaddr*)&addr, sizeof addr) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "bind(AF_PACKET)", e);
+  }
+
+  rawsock* s = (rawsock*)calloc(1, sizeof *s);
+  if (s == NULL) {
+    close(fd);
+    return throw_errno(env, "calloc", ENOMEM);
+  }
+  s->fd = fd;
+  s->group_fd = -1;
+  s->ifindex = (int)ifindex;
+  s->open = 1;
+  s->env = env;
+  uv_loop_t* loop;
+  napi_value result, resource_name;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
+    close(fd);
+    free(s);
+    napi_throw_error(env, "ERR_UV", "uv_poll_init failed");
+    return NULL;
+  }
+  s->poll.data = s;
+  napi_create_reference(env, argv[2], 1, &s->callback);
+  napi_create_string_utf8(env, "herald.PacketSocket", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &s->async);
+  if (napi_create_external(env, s, finalize, NULL, &result) != napi_ok) {
+    s->finalized = 1;
+    do_close(env, s);
+    napi_throw_error(env, "ERR_NAPI", "napi_create_external failed");
+    return NULL;
+  }
+  uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  return result;
+}
+
+// send(handle, frame: Buffer): number — bytes sent, or -errno for EAGAIN/ENOBUFS (queue full: caller counts a drop).
+static napi_value Send(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "send(handle, frame)");
+    return NULL;
+  }
+  rawsock* s = get_sock(env, argv[0]);
+  if (s == NULL) return NULL;
+  void* data;
+  size_t len;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[1], &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "send: frame must be a Buffer");
+    return NULL;
+  }
+  ssize_t n;
+  do n = send(s->fd, data, len, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) return throw_errno(env, "send(AF_PACKET)", errno);
+  napi_value result;
+  CHECK(napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result));
+  return result;
+}
+
+static napi_value membership(napi_env env, napi_callback_info info, int join) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "joinGroup/leaveGroup(handle, group)");
+    return NULL;
+  }
+  rawsock* s = get_sock(env, argv[0]);
+  if (s == NULL) return NULL;
+  void* data;
+  size_t len;
+  bool is_buf = false;
+  napi_is_buffer(env, argv[1], &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || len != 16) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "group must be a 16-byte IPv6 address");
+    return NULL;
+  }
+  if (s->group_fd < 0) {
+    // An IPv6 socket's membership makes the kernel program the NIC's multicast filter and answer
+    // MLD queries, so MLD-snooping switches keep forwarding the solicitations to us.
+    s->group_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s->group_fd < 0) return throw_errno(env, "socket(AF_INET6)", errno);
+  }
+  struct ipv6_mreq mreq;
+  memcpy(&mreq.ipv6mr_multiaddr, data, 16);
+  mreq.ipv6mr_interface = (unsigned int)s->ifindex;
+  if (setsockopt(s->group_fd, IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &mreq, sizeof mreq) < 0)
+    return throw_errno(env, join ? "setsockopt(IPV6_ADD_MEMBERSHIP)" : "setsockopt(IPV6_DROP_MEMBERSHIP)", errno);
+  return NULL;
+}
+
+static napi_value JoinGroup(napi_env env, napi_callback_info info) { return membership(env, info, 1); }
+static napi_value LeaveGroup(napi_env env, napi_callback_info info) { return membership(env, info, 0); }
+
+// stats(handle): { packets, drops } since the last call (PACKET_STATISTICS resets on read).
+static napi_value Stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "stats(handle)");
+    return NULL;
+  }
+  rawsock* s = get_sock(env, argv[0]);
+  if (s == NULL) return NULL;
+  struct tpacket_stats st;
+  socklen_t sl = sizeof st;
+  if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0) return throw_errno(env, "getsockopt(PACKET_STATISTICS)", errno);
+  napi_value obj, v;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_uint32(env, st.tp_packets, &v));
+  CHECK(napi_set_named_property(env, obj, "packets", v));
+  CHECK(napi_create_uint32(env, st.tp_drops, &v));
+  CHECK(napi_set_named_property(env, obj, "drops", v));
+  return obj;
+}
+
+// close(handle): idempotent.
+static napi_value Close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void* data = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "close(handle)");
+    return NULL;
+  }
+  do_close(env, (rawsock*)data);
+  return NULL;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, Open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"joinGroup", NULL, JoinGroup, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"leaveGroup", NULL, LeaveGroup, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stats", NULL, Stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,105 @@
+// A raw Ethernet socket on one interface: kernel-filtered receive (BPF), send, IPv6 multicast
+// membership. Thin typed wrapper over our addon; errors carry the errno name in `code`.
+import { encodeFilter, frameFilter, type FrameSelection } from './bpf.js';
+import { loadPacketSocketAddon, type PacketHandle, type PacketSocketAddon } from './addon.js';
+
+/** A socket-level failure (open, send, membership): `code` is the errno name, e.g. ENODEV, EPERM. */
+export class RawIoError extends Error {
+  readonly code: string;
+  readonly iface: string;
+  constructor(iface: string, code: string, message: string) {
+    super(`${iface}: ${message}`);
+    this.name = 'RawIoError';
+    this.code = code;
+    this.iface = iface;
+  }
+}
+
+function wrap(iface: string, e: unknown): RawIoError {
+  const err = e as { code?: string; message?: string };
+  return new RawIoError(iface, err.code ?? 'EUNKNOWN', err.message ?? String(e));
+}
+
+export interface PacketSocketOptions {
+  iface: string;
+  /** Which frames the kernel passes up. */
+  select: FrameSelection;
+  onFrame: (frame: Buffer) => void;
+  /** A read failure (rare: the interface went away). */
+  onError?: (err: RawIoError) => void;
+}
+
+export class PacketSocket {
+  readonly iface: string;
+  private readonly addon: PacketSocketAddon;
+  private handle: PacketHandle | null;
+
+  private constructor(iface: string, addon: PacketSocketAddon, handle: PacketHandle) {
+    this.iface = iface;
+    this.addon = addon;
+    this.handle = handle;
+  }
+
+  /** Opens the socket; throws RawIoError (e.g. code ENODEV for a missing interface, EPERM without CAP_NET_RAW). */
+  static open(opts: PacketSocketOptions): PacketSocket {
+    const addon = loadPacketSocketAddon();
+    if (addon instanceof Error) throw new RawIoError(opts.iface, 'ENOADDON', addon.message);
+    const filter = encodeFilter(frameFilter(opts.select));
+    let handle: PacketHandle;
+    try {
+      handle = addon.open(opts.iface, filter, (frames, err) => {
+        for (const f of frames) opts.onFrame(f);
+        if (err) opts.onError?.(wrap(opts.iface, err));
+      });
+    } catch (e) {
+      throw wrap(opts.iface, e);
+    }
+    return new PacketSocket(opts.iface, addon, handle);
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  /** Sends one frame; false when the transmit queue was full (the frame was dropped). */
+  send(frame: Buffer): boolean {
+    if (this.handle === null) throw new RawIoError(this.iface, 'EBADF', 'send on a closed packet socket');
+    let n: number;
+    try {
+      n = this.addon.send(this.handle, frame);
+    } catch (e) {
+      throw wrap(this.iface, e);
+    }
+    return n >= 0;
+  }
+
+  joinGroup(group: Buffer): void {
+    if (this.handle === null) throw new RawIoError(this.iface, 'EBADF', 'joinGroup on a closed packet socket');
+    try {
+      this.addon.joinGroup(this.handle, group);
+    } catch (e) {
+      throw wrap(this.iface, e);
+    }
+  }
+
+  leaveGroup(group: Buffer): void {
+    if (this.handle === null) return;
+    try {
+      this.addon.leaveGroup(this.handle, group);
+    } catch (e) {
+      throw wrap(this.iface, e);
+    }
+  }
+
+  /** Frames passed by the filter and dropped by the kernel (queue full) since the last call. */
+  stats(): { packets: number; drops: number } {
+    if (this.handle === null) return { packets: 0, drops: 0 };
+    return this.addon.stats(this.handle);
+  }
+
+  close(): void {
+    if (this.handle === null) return;
+    this.addon.close(this.handle);
+    this.handle = null;
+  }
+}
