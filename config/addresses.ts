@@ -37,7 +37,8 @@ export function parseIp(text: string): Parsed<ParsedIp> {
   if (!text.includes(':')) {
     return { ok: false, reason: `${JSON.stringify(text)} is not an IP address (expected e.g. 203.0.113.1 or 2001:db8::1)` };
   }
-  if (!IPV6_CHARS.test(text)) {
+  if (text.length > 45 || !IPV6_CHARS.test(text)) {
+    // 45 characters is the longest IPv6 text (with an embedded dotted quad).
     // Zones (%eth0), prefixes and brackets are not addresses.
     return { ok: false, reason: `${JSON.stringify(text)} is not an IPv6 address (no zone, prefix length or brackets allowed)` };
   }

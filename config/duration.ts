@@ -24,6 +24,8 @@ export function parseGoDuration(text: string): Parsed<bigint> {
     ok: false,
     reason: `${JSON.stringify(text)} is not a duration (${why}); expected e.g. "90s", "3m" or "1h30m"`,
   });
+  // Real durations are a few characters; this bounds the work on hostile input.
+  if (text.length > 64) return bad('too long');
   let s = text;
   let negative = false;
   if (s.startsWith('-') || s.startsWith('+')) {

@@ -2,15 +2,27 @@
 // and builds the paths that name where each one is: `address-pools[1].addresses[0]`.
 import type { ConfigIssue } from './model.js';
 
+/** Enough to fix any real config; bounds the error a hostile one (e.g. a million overlaps) can produce. */
+export const MAX_ISSUES = 1000;
+
 export class Issues {
-  readonly list: ConfigIssue[] = [];
+  private readonly kept: ConfigIssue[] = [];
+  private total = 0;
 
   add(path: string, message: string): void {
-    this.list.push({ path, message });
+    this.total++;
+    if (this.kept.length < MAX_ISSUES) this.kept.push({ path, message });
   }
 
+  /** Every issue found so far, including any past the cap. */
   get count(): number {
-    return this.list.length;
+    return this.total;
+  }
+
+  /** The issues to report: all of them, or the first MAX_ISSUES and a last one counting the rest. */
+  get list(): ConfigIssue[] {
+    if (this.total <= this.kept.length) return [...this.kept];
+    return [...this.kept, { path: '', message: `... and ${this.total - this.kept.length} more issues` }];
   }
 }
 
