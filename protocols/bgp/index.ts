@@ -28,3 +28,4 @@ export * from './notification.js';
 export * from './keepalive.js';
 export * from './route-refresh.js';
 export * from './message.js';
+export * from './update-encoder.js';
