@@ -1,0 +1,60 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalIp, countBuggy, formatIp, isBuggyIp, parseIp } from '../../../controller/allocator-ip.js';
+
+describe('allocator IP text', () => {
+  it.each([
+    ['192.0.2.1', '192.0.2.1'],
+    ['0.0.0.0', '0.0.0.0'],
+    ['255.255.255.255', '255.255.255.255'],
+    ['2001:DB8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['2001:db8:0:0:0:0:2:1', '2001:db8::2:1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    ['::', '::'],
+    ['::1', '::1'],
+    ['1::', '1::'],
+    ['2001:0db8::0001', '2001:db8::1'],
+    ['::ffff:192.0.2.1', '::ffff:c000:201'],
+    ['2001:db8:0:0:1:0:0:0', '2001:db8:0:0:1::'],
+  ])('canonicalizes %s as %s', (input, canonical) => {
+    expect(canonicalIp(input)).toBe(canonical);
+  });
+
+  it.each(['', '1.2.3', '1.2.3.4.5', '256.0.0.1', '01.2.3.4', '1.2.3.4 ', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', 'fe80::1%eth0', ':1', '1:', 'g::', '::1.2.3', '192.0.2.0/24'])(
+    'rejects %j',
+    (input) => {
+      expect(parseIp(input)).toBeUndefined();
+    },
+  );
+
+  it('round-trips every address (property)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), (n) => {
+        const text = formatIp('ipv6', n);
+        expect(parseIp(text)).toEqual({ family: 'ipv6', num: n });
+      }),
+    );
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }), (n) => {
+        expect(parseIp(formatIp('ipv4', n))).toEqual({ family: 'ipv4', num: n });
+      }),
+    );
+  });
+
+  it('marks .0 and .255 as buggy, IPv4 only', () => {
+    expect(isBuggyIp('ipv4', parseIp('192.0.2.0')!.num)).toBe(true);
+    expect(isBuggyIp('ipv4', parseIp('192.0.2.255')!.num)).toBe(true);
+    expect(isBuggyIp('ipv4', parseIp('192.0.2.1')!.num)).toBe(false);
+    expect(isBuggyIp('ipv6', 0n)).toBe(false);
+  });
+
+  it('counts buggy addresses in a range like a walk does (property)', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 5000n }), fc.bigInt({ min: 0n, max: 1200n }), (first, len) => {
+        let walk = 0n;
+        for (let x = first; x <= first + len; x++) if (isBuggyIp('ipv4', x)) walk++;
+        expect(countBuggy(first, first + len)).toBe(walk);
+      }),
+    );
+  });
+});
