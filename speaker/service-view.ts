@@ -33,3 +33,18 @@ export function hasReadyEndpoint(endpoints: EndpointsView): boolean {
 export function hasReadyEndpointOn(endpoints: EndpointsView, node: string): boolean {
   return (endpoints.readyByNode.get(node) ?? 0) > 0;
 }
+
+/**
+ * Build an EndpointsView from per-node addresses as the kube layer reports them (node name, '' for
+ * endpoints that name no node -> that node's ready and not-ready addresses). Structural, so this
+ * file does not import Kubernetes code.
+ */
+export function endpointsView(byNode: ReadonlyMap<string, { ready: readonly string[] }>): EndpointsView {
+  const readyByNode = new Map<string, number>();
+  let readyWithoutNode = 0;
+  for (const [node, entry] of byNode) {
+    if (node === '') readyWithoutNode += entry.ready.length;
+    else if (entry.ready.length > 0) readyByNode.set(node, entry.ready.length);
+  }
+  return { readyByNode, readyWithoutNode };
+}

@@ -1,0 +1,60 @@
+// Metrics both daemons expose (config state, Kubernetes update processing, Lease renewals), each
+// daemon in its own prom-client Registry. speaker/metrics.ts and controller/metrics.ts add theirs.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+export interface DaemonMetricsOptions {
+  /** Also export prom-client's default process_* and nodejs_* metrics (default true). */
+  processMetrics?: boolean;
+}
+
+export class DaemonMetrics {
+  readonly registry: Registry;
+  readonly configLoaded: Gauge;
+  readonly configStale: Gauge;
+  readonly k8sUpdates: Counter;
+  readonly k8sUpdateErrors: Counter;
+  readonly leaseRenewFailures: Counter;
+
+  constructor(options: DaemonMetricsOptions = {}) {
+    const registers = [(this.registry = new Registry())];
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.configLoaded = new Gauge({
+      name: 'herald_config_loaded',
+      help: '1 when a valid config has been loaded and is in effect, 0 before that.',
+      registers,
+    });
+    this.configStale = new Gauge({
+      name: 'herald_config_stale',
+      help: '1 when the config in effect is not the current ConfigMap (invalid, refused as breaking, or deleted).',
+      registers,
+    });
+    this.k8sUpdates = new Counter({
+      name: 'herald_k8s_updates_total',
+      help: 'Kubernetes object updates (informer events) processed.',
+      registers,
+    });
+    this.k8sUpdateErrors = new Counter({
+      name: 'herald_k8s_update_errors_total',
+      help: 'Kubernetes object updates whose processing failed (and was retried).',
+      registers,
+    });
+    this.leaseRenewFailures = new Counter({
+      name: 'herald_lease_renew_failures_total',
+      help: 'Failed attempts to renew this process\'s Lease (speaker membership Lease, controller leader Lease).',
+      registers,
+    });
+    this.configLoaded.set(0);
+    this.configStale.set(0);
+  }
+
+  /** A config was applied: loaded, not stale. */
+  configApplied(): void {
+    this.configLoaded.set(1);
+    this.configStale.set(0);
+  }
+
+  /** The latest ConfigMap was refused (invalid or breaking) or deleted: the old config stays, stale. */
+  configRefused(): void {
+    this.configStale.set(1);
+  }
+}
