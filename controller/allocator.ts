@@ -84,6 +84,9 @@ export class Allocator {
     if (existing && this.satisfies(existing, request, sharing)) {
       this.setSharing(existing, sharing);
       existing.pool = request.pool;
+      if (existing.second && existing.first.family !== request.families[0]) {
+        [existing.first, existing.second] = [existing.second, existing.first];
+      }
       return toAssignment(existing);
     }
     if (existing) this.detach(existing);

@@ -1,0 +1,230 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { AddressPool, Config, Family } from '../../../config/model.js';
+import { AllocationError, Allocator } from '../../../controller/allocator.js';
+import { formatIp, isBuggyIp, parseIp } from '../../../controller/allocator-ip.js';
+import type { ServiceRequest } from '../../../controller/service-request.js';
+import { ReferenceAllocator, type RefResult } from './reference-model.js';
+
+// Small blocks that straddle .255/.0 so avoid-buggy-ips matters, spaced so pools never overlap.
+const V4_BASE = parseIp('198.51.100.250')!.num;
+const V6_BASE = parseIp('2001:db8::')!.num;
+const BLOCKS = 6;
+
+interface Block {
+  family: Family;
+  index: number;
+  length: number;
+}
+
+function blockStart(b: { family: Family; index: number }): bigint {
+  return b.family === 'ipv4' ? V4_BASE + 256n * BigInt(b.index) : V6_BASE + 256n * BigInt(b.index);
+}
+
+const blockArb: fc.Arbitrary<Block> = fc.record({
+  family: fc.constantFrom<Family>('ipv4', 'ipv6'),
+  index: fc.integer({ min: 0, max: BLOCKS - 1 }),
+  length: fc.integer({ min: 1, max: 9 }),
+});
+
+const configArb: fc.Arbitrary<Config> = fc
+  .array(
+    fc.record({
+      blocks: fc.array(blockArb, { minLength: 1, maxLength: 3 }),
+      autoAssign: fc.boolean(),
+      avoidBuggyIps: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 3 },
+  )
+  .map((pools) => {
+    const used = new Set<string>();
+    const out: AddressPool[] = [];
+    pools.forEach((p, i) => {
+      const addresses = p.blocks
+        .filter((b) => !used.has(`${b.family}${b.index}`) && used.add(`${b.family}${b.index}`))
+        .map((b) => {
+          const first = blockStart(b);
+          const last = first + BigInt(b.length) - 1n;
+          return { family: b.family, first, last, source: `${formatIp(b.family, first)}-${formatIp(b.family, last)}` };
+        });
+      if (addresses.length > 0) {
+        out.push({ name: `p${i}`, protocol: 'layer2', addresses, autoAssign: p.autoAssign, avoidBuggyIps: p.avoidBuggyIps, bgpAdvertisements: [] });
+      }
+    });
+    return { peers: [], bgpCommunities: {}, pools: out };
+  })
+  .filter((c) => c.pools.length > 0);
+
+type Op = { kind: 'allocate'; request: ServiceRequest } | { kind: 'release'; key: string };
+
+const KEYS = ['ns/a', 'ns/b', 'ns/c', 'ns/d', 'ns/e', 'ns/f', 'ns/g', 'ns/h'];
+
+const requestArb: fc.Arbitrary<ServiceRequest> = fc
+  .record({
+    key: fc.constantFrom(...KEYS),
+    families: fc.constantFrom<Family[]>(['ipv4'], ['ipv6'], ['ipv4', 'ipv6'], ['ipv6', 'ipv4']),
+    pool: fc.option(fc.constantFrom('p0', 'p1', 'p2', 'ghost'), { nil: undefined, freq: 3 }),
+    ask: fc.option(fc.record({ first: fc.boolean(), index: fc.integer({ min: 0, max: BLOCKS - 1 }), offset: fc.integer({ min: 0, max: 10 }) }), { nil: undefined, freq: 2 }),
+    sharingKey: fc.option(fc.constantFrom('k1', 'k2'), { nil: undefined, freq: 2 }),
+    port: fc.integer({ min: 1, max: 3 }),
+    local: fc.boolean(),
+    app: fc.constantFrom('x', 'y'),
+  })
+  .map((r) => {
+    const requestedIps: string[] = [];
+    if (r.ask) {
+      const family = r.ask.first ? r.families[0] : r.families[r.families.length - 1];
+      requestedIps.push(formatIp(family, blockStart({ family, index: r.ask.index }) + BigInt(r.ask.offset)));
+    }
+    const req: ServiceRequest = {
+      key: r.key,
+      families: r.families,
+      requestedIps,
+      ports: [{ protocol: 'TCP', port: r.port }],
+      externalTrafficPolicy: r.local ? 'Local' : 'Cluster',
+      selector: { app: r.app },
+    };
+    if (r.pool !== undefined) req.pool = r.pool;
+    if (r.sharingKey !== undefined) req.sharingKey = r.sharingKey;
+    return req;
+  });
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: requestArb.map((request) => ({ kind: 'allocate' as const, request })) },
+  { weight: 1, arbitrary: fc.constantFrom(...KEYS).map((key) => ({ kind: 'release' as const, key })) },
+);
+
+function run(a: Allocator, req: ServiceRequest): RefResult {
+  try {
+    const r = a.allocate(req);
+    return { ok: true, ips: r.ips, pool: r.pool };
+  } catch (e) {
+    if (!(e instanceof AllocationError)) throw e;
+    const f = e.failure;
+    return 'ip' in f && (f.reason === 'ip-not-in-pool' || f.reason === 'ip-excluded' || f.reason === 'pool-mismatch' || f.reason === 'ip-in-use')
+      ? { ok: false, reason: f.reason, ip: f.ip }
+      : { ok: false, reason: f.reason };
+  }
+}
+
+/** Invariants that hold after every operation, whatever the rules chose. */
+function checkInvariants(a: Allocator, config: Config, requests: Map<string, ServiceRequest>): void {
+  const holders = new Map<string, string[]>();
+  for (const asg of a.assignments()) {
+    const req = requests.get(asg.key)!;
+    // Families: one address per family asked for, in the Service's order.
+    expect(asg.ips.map((ip) => parseIp(ip)!.family)).toEqual(req.families);
+    const pools = new Set<string | undefined>();
+    for (const ip of asg.ips) {
+      holders.set(ip, [...(holders.get(ip) ?? []), asg.key]);
+      const poolName = a.poolOf(ip);
+      pools.add(poolName);
+      const pool = config.pools.find((p) => p.name === poolName);
+      // Always in a pool, the named one if any. (Which pools a fresh allocation may use is checked
+      // against the reference; a Service keeps an address it holds when it merely drops its pool annotation.)
+      expect(pool).toBeDefined();
+      if (req.pool !== undefined) expect(poolName).toBe(req.pool);
+      const p = parseIp(ip)!;
+      if (pool!.avoidBuggyIps) expect(isBuggyIp(p.family, p.num)).toBe(false);
+    }
+    expect(pools.size).toBe(1);
+    for (const ip of req.requestedIps) expect(asg.ips).toContain(ip);
+  }
+  // Never collide: an address with several holders is shared by compatible Services only.
+  for (const [, keys] of holders) {
+    if (keys.length < 2) continue;
+    const reqs = keys.map((k) => requests.get(k)!);
+    expect(new Set(reqs.map((r) => r.sharingKey)).size).toBe(1);
+    expect(reqs[0].sharingKey).toBeDefined();
+    expect(new Set(reqs.map((r) => `${r.externalTrafficPolicy}/${r.externalTrafficPolicy === 'Local' ? r.selector.app : ''}`)).size).toBe(1);
+    const ports = reqs.flatMap((r) => r.ports.map((p) => `${p.protocol}/${p.port}`));
+    expect(new Set(ports).size).toBe(ports.length);
+  }
+  // Stats count distinct held addresses per pool.
+  for (const s of a.stats()) {
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const held = [...holders.keys()].filter((ip) => a.poolOf(ip) === s.name && parseIp(ip)!.family === family).length;
+      expect(s[family]?.inUse ?? 0).toBe(held);
+    }
+  }
+}
+
+describe('Allocator properties', () => {
+  it('agrees with a naive reference allocator on random operation sequences, keeping every invariant', () => {
+    fc.assert(
+      fc.property(configArb, fc.array(opArb, { maxLength: 60 }), (config, ops) => {
+        const a = new Allocator(config);
+        const ref = new ReferenceAllocator(config);
+        const requests = new Map<string, ServiceRequest>();
+        for (const op of ops) {
+          if (op.kind === 'release') {
+            expect(a.release(op.key)).toBe(ref.release(op.key));
+            requests.delete(op.key);
+          } else {
+            const before = a.assignmentOf(op.request.key);
+            const got = run(a, op.request);
+            expect(got).toEqual(ref.allocate(op.request));
+            if (got.ok) requests.set(op.request.key, op.request);
+            // A fresh allocation without a named pool or requested address uses only auto-assign pools.
+            if (got.ok && op.request.pool === undefined && op.request.requestedIps.length === 0 && [...(before?.ips ?? [])].sort().join() !== [...got.ips].sort().join()) {
+              expect(config.pools.find((p) => p.name === got.pool)!.autoAssign).toBe(true);
+            }
+          }
+          checkInvariants(a, config, requests);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('release then allocate returns the lowest free address', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.integer({ min: 0, max: 39 }), { maxLength: 20 }),
+        fc.boolean(),
+        (count, releases, v6) => {
+          const family: Family = v6 ? 'ipv6' : 'ipv4';
+          const first = v6 ? V6_BASE : V4_BASE;
+          const config: Config = {
+            peers: [],
+            bgpCommunities: {},
+            pools: [{ name: 'p', protocol: 'bgp', autoAssign: true, avoidBuggyIps: !v6, bgpAdvertisements: [], addresses: [{ family, first, last: first + 63n, source: 'x' }] }],
+          };
+          const a = new Allocator(config);
+          const mk = (key: string): ServiceRequest => ({ key, families: [family], requestedIps: [], ports: [], externalTrafficPolicy: 'Cluster', selector: {} });
+          for (let i = 0; i < count; i++) a.allocate(mk(`ns/s${i}`));
+          for (const r of releases) a.release(`ns/s${r}`);
+          const held = new Set([...a.assignments()].map((x) => parseIp(x.ips[0])!.num));
+          let expected = first;
+          while (held.has(expected) || isBuggyIp(family, expected)) expected++;
+          expect(parseIp(a.allocate(mk('ns/new')).ips[0])!.num).toBe(expected);
+        },
+      ),
+    );
+  });
+
+  it('restore(assignments) then checkConfig(same config) breaks nothing and keeps every address', () => {
+    fc.assert(
+      fc.property(configArb, fc.array(opArb, { maxLength: 60 }), (config, ops) => {
+        const a = new Allocator(config);
+        const requests = new Map<string, ServiceRequest>();
+        for (const op of ops) {
+          if (op.kind === 'release') {
+            a.release(op.key);
+            requests.delete(op.key);
+          } else if (run(a, op.request).ok) requests.set(op.request.key, op.request);
+        }
+        const before = [...a.assignments()];
+        const restarted = new Allocator(config);
+        expect(restarted.restore(before.map((x) => ({ request: requests.get(x.key)!, ips: x.ips })))).toEqual([]);
+        expect(restarted.checkConfig(config).filter((c) => c.breaking)).toEqual([]);
+        expect([...restarted.assignments()]).toEqual(before);
+        expect(restarted.stats()).toEqual(a.stats());
+        // And re-allocating every Service moves nothing.
+        for (const x of before) expect(restarted.allocate(requests.get(x.key)!)).toEqual(x);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
