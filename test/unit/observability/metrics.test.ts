@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { ControllerMetrics } from '../../../controller/metrics.js';
+import { startMetricsServer } from '../../../kube/metrics-server.js';
+import { SpeakerMetrics } from '../../../speaker/metrics.js';
+
+/** `# TYPE name type` lines of an exposition. */
+function types(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) out.set(m[1], m[2]);
+  return out;
+}
+
+function series(text: string, name: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+}
+
+describe('metric definitions', () => {
+  it('the controller exposes the issue\'s controller and shared metrics', async () => {
+    const m = new ControllerMetrics({ processMetrics: false });
+    const t = types(await m.registry.metrics());
+    expect(Object.fromEntries(t)).toEqual({
+      herald_config_loaded: 'gauge',
+      herald_config_stale: 'gauge',
+      herald_k8s_updates_total: 'counter',
+      herald_k8s_update_errors_total: 'counter',
+      herald_lease_renew_failures_total: 'counter',
+      herald_allocator_addresses_total: 'gauge',
+      herald_allocator_addresses_in_use_total: 'gauge',
+      herald_leader: 'gauge',
+    });
+  });
+
+  it('the speaker exposes the issue\'s speaker and shared metrics', async () => {
+    const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
+    const t = types(await m.registry.metrics());
+    expect(Object.fromEntries(t)).toEqual({
+      herald_config_loaded: 'gauge',
+      herald_config_stale: 'gauge',
+      herald_k8s_updates_total: 'counter',
+      herald_k8s_update_errors_total: 'counter',
+      herald_lease_renew_failures_total: 'counter',
+      herald_speaker_announced: 'gauge',
+      herald_bgp_session_up: 'gauge',
+      herald_bgp_updates_total: 'counter',
+      herald_bgp_announced_prefixes: 'gauge',
+      herald_layer2_requests_received_total: 'counter',
+      herald_layer2_responses_sent_total: 'counter',
+      herald_layer2_gratuitous_sent_total: 'counter',
+    });
+  });
+
+  it('process metrics are on by default, in separate registries per daemon', async () => {
+    const a = new SpeakerMetrics({ node: 'n' });
+    const b = new ControllerMetrics();
+    expect(await a.registry.metrics()).toMatch(/^process_resident_memory_bytes /m);
+    expect(await b.registry.metrics()).toMatch(/^process_resident_memory_bytes /m);
+  });
+});
+
+describe('shared metrics', () => {
+  it('config loaded / stale follow apply and refuse', async () => {
+    const m = new ControllerMetrics({ processMetrics: false });
+    const read = async () => {
+      const text = await m.registry.metrics();
+      return [series(text, 'herald_config_loaded')[0], series(text, 'herald_config_stale')[0]];
+    };
+    expect(await read()).toEqual(['herald_config_loaded 0', 'herald_config_stale 0']);
+    m.configApplied();
+    expect(await read()).toEqual(['herald_config_loaded 1', 'herald_config_stale 0']);
+    m.configRefused();
+    expect(await read()).toEqual(['herald_config_loaded 1', 'herald_config_stale 1']);
+    m.configApplied();
+    expect(await read()).toEqual(['herald_config_loaded 1', 'herald_config_stale 0']);
+  });
+});
+
+describe('controller metrics', () => {
+  it('pool series are set, and removed with their pool', async () => {
+    const m = new ControllerMetrics({ processMetrics: false });
+    m.setPool('a', 256, 3);
+    m.setPool('b', 2n ** 64n, 0n);
+    m.setLeader(true);
+    let text = await m.registry.metrics();
+    expect(series(text, 'herald_allocator_addresses_total')).toEqual(['herald_allocator_addresses_total{pool="a"} 256', 'herald_allocator_addresses_total{pool="b"} 18446744073709552000']);
+    expect(series(text, 'herald_allocator_addresses_in_use_total')).toContain('herald_allocator_addresses_in_use_total{pool="a"} 3');
+    expect(series(text, 'herald_leader')).toEqual(['herald_leader 1']);
+    m.retainPools(['b']);
+    text = await m.registry.metrics();
+    expect(text).not.toContain('pool="a"');
+    expect(series(text, 'herald_allocator_addresses_in_use_total')).toEqual(['herald_allocator_addresses_in_use_total{pool="b"} 0']);
+  });
+});
+
+describe('speaker metrics', () => {
+  it('announced series follow setAnnounced and disappear with the Service', async () => {
+    const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
+    m.setAnnounced('ns/web', 'layer2', ['192.0.2.10', '2001:db8::10']);
+    m.setAnnounced('ns/api', 'bgp', ['203.0.113.5']);
+    let text = await m.registry.metrics();
+    expect(series(text, 'herald_speaker_announced').sort()).toEqual([
+      'herald_speaker_announced{service="ns/api",protocol="bgp",node="node-a",ip="203.0.113.5"} 1',
+      'herald_speaker_announced{service="ns/web",protocol="layer2",node="node-a",ip="192.0.2.10"} 1',
+      'herald_speaker_announced{service="ns/web",protocol="layer2",node="node-a",ip="2001:db8::10"} 1',
+    ]);
+    m.setAnnounced('ns/web', 'layer2', ['192.0.2.10']);
+    text = await m.registry.metrics();
+    expect(text).not.toContain('2001:db8::10');
+    m.removeService('ns/web');
+    m.setAnnounced('ns/api', 'bgp', []);
+    text = await m.registry.metrics();
+    expect(series(text, 'herald_speaker_announced')).toEqual([]);
+  });
+
+  it('layer2 counters of a VIP go when no Service announces it any more (shared VIPs kept)', async () => {
+    const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
+    m.setAnnounced('ns/a', 'layer2', ['192.0.2.10']);
+    m.setAnnounced('ns/b', 'layer2', ['192.0.2.10']);
+    m.countLayer2Request('192.0.2.10');
+    m.countLayer2Request('192.0.2.10');
+    m.countLayer2Response('192.0.2.10');
+    m.countLayer2Gratuitous('192.0.2.10', 3);
+    let text = await m.registry.metrics();
+    expect(series(text, 'herald_layer2_requests_received_total')).toEqual(['herald_layer2_requests_received_total{ip="192.0.2.10"} 2']);
+    expect(series(text, 'herald_layer2_gratuitous_sent_total')).toEqual(['herald_layer2_gratuitous_sent_total{ip="192.0.2.10"} 3']);
+    m.removeService('ns/a');
+    text = await m.registry.metrics();
+    expect(series(text, 'herald_layer2_responses_sent_total')).toEqual(['herald_layer2_responses_sent_total{ip="192.0.2.10"} 1']);
+    m.withdrawn('ns/b', 'layer2');
+    text = await m.registry.metrics();
+    expect(text).not.toContain('192.0.2.10');
+  });
+
+  it('peer series are set, and removed with their peer', async () => {
+    const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
+    m.setSessionUp('198.51.100.1', true);
+    m.setSessionUp('198.51.100.2', false);
+    m.updateSent('198.51.100.1', 5);
+    m.setAnnouncedPrefixes('198.51.100.1', 12);
+    let text = await m.registry.metrics();
+    expect(series(text, 'herald_bgp_session_up')).toEqual(['herald_bgp_session_up{peer="198.51.100.1"} 1', 'herald_bgp_session_up{peer="198.51.100.2"} 0']);
+    expect(series(text, 'herald_bgp_updates_total')).toEqual(['herald_bgp_updates_total{peer="198.51.100.1"} 5']);
+    expect(series(text, 'herald_bgp_announced_prefixes')).toEqual(['herald_bgp_announced_prefixes{peer="198.51.100.1"} 12']);
+    m.retainPeers(['198.51.100.2']);
+    text = await m.registry.metrics();
+    expect(text).not.toContain('198.51.100.1');
+    m.removePeer('198.51.100.2');
+    expect(await m.registry.metrics()).not.toContain('peer=');
+  });
+
+  it('is scraped over HTTP from the metrics server', async () => {
+    const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
+    m.setAnnounced('ns/web', 'layer2', ['192.0.2.10']);
+    m.leaseRenewFailures.inc();
+    const server = await startMetricsServer({ address: '127.0.0.1:0', registry: m.registry });
+    try {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toContain('herald_speaker_announced{service="ns/web",protocol="layer2",node="node-a",ip="192.0.2.10"} 1');
+      expect(text).toMatch(/^herald_lease_renew_failures_total 1$/m);
+    } finally {
+      await server.close();
+    }
+  });
+});
