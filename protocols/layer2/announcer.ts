@@ -2,9 +2,9 @@
 // on every selected interface, and sends a gratuitous burst when a VIP is announced (or an
 // interface appears) so neighbours switch to us at once. Pure decisions over a Layer2Io and a Clock.
 import { isIPv4, isIPv6 } from 'node:net';
-import { arpReplyFrame, decodeArpFrame, gratuitousArpFrames } from '../arp/frames.js';
+import { decodeArpFrame, gratuitousArpFrames } from '../arp/frames.js';
 import { parseIpv4 } from '../arp/ipv4-address.js';
-import { ARP_REQUEST } from '../arp/packet.js';
+import { ARP_FRAME_LENGTH, isAnnouncement, requestTarget, writeArpReply } from '../arp/reply.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../rawio/ethernet.js';
 import { FrameError } from '../rawio/frame-error.js';
@@ -28,6 +28,8 @@ export interface GlobalCounters {
   invalidFrames: number;
   /** Frames we built but could not send (queue full or link error). */
   sendFailures: number;
+  /** Requests the kernel dropped before we read them (our receive queue was full). */
+  receiveDrops: number;
 }
 
 /** A VIP's lifecycle: the gratuitous burst runs while `bursting`; withdrawn VIPs are removed. */
@@ -47,6 +49,8 @@ interface Port {
   readonly io: Layer2Port;
   /** Solicited-node groups joined, by hex, with the number of VIPs needing each. */
   readonly groups: Map<string, number>;
+  /** Reused for ARP replies (send copies the frame into the kernel synchronously). */
+  readonly scratch: Buffer;
 }
 
 export interface AnnouncerLog {
@@ -101,9 +105,11 @@ export class Announcer {
   private readonly garpIntervalMs: number;
   private readonly log: AnnouncerLog;
   private readonly vips = new Map<string, Vip>();
+  /** IPv4 VIPs by address as an unsigned 32-bit number: the ARP hot path's lookup. */
+  private readonly vips4 = new Map<number, Vip>();
   private readonly ports = new Map<string, Port>();
   private readonly allCounters = new Map<string, VipCounters>();
-  private readonly global: GlobalCounters = { invalidFrames: 0, sendFailures: 0 };
+  private readonly global: GlobalCounters = { invalidFrames: 0, sendFailures: 0, receiveDrops: 0 };
   private closed = false;
 
   constructor(opts: AnnouncerOptions) {
@@ -128,6 +134,7 @@ export class Announcer {
     }
     const vip: Vip = { ...parsed, phase: { kind: 'steady' }, counters };
     this.vips.set(vip.ip, vip);
+    if (vip.family === 4) this.vips4.set(vip.bytes.readUInt32BE(0), vip);
     if (vip.family === 6) for (const port of this.ports.values()) this.joinFor(port, vip);
     this.log.info({ vip: vip.ip, interfaces: [...this.ports.keys()] }, 'announcing');
     this.startBurst(vip);
@@ -139,6 +146,7 @@ export class Announcer {
     const vip = this.vips.get(parsed.ip);
     if (!vip) return;
     this.vips.delete(vip.ip);
+    if (vip.family === 4) this.vips4.delete(vip.bytes.readUInt32BE(0));
     this.transition(vip, { kind: 'steady' });
     if (vip.family === 6) for (const port of this.ports.values()) this.leaveFor(port, vip);
     this.log.info({ vip: vip.ip }, 'withdrawn');
@@ -171,7 +179,7 @@ export class Announcer {
         this.log.warn({ interface: link.name, err: (e as Error).message }, 'cannot open interface');
         continue;
       }
-      const port: Port = { link, io, groups: new Map() };
+      const port: Port = { link, io, groups: new Map(), scratch: Buffer.alloc(ARP_FRAME_LENGTH) };
       this.ports.set(link.name, port);
       this.log.info({ interface: link.name }, 'interface added');
       for (const vip of this.vips.values()) {
@@ -202,6 +210,7 @@ export class Announcer {
   }
 
   globalCounters(): GlobalCounters {
+    for (const port of this.ports.values()) this.collectDrops(port);
     return { ...this.global };
   }
 
@@ -210,6 +219,7 @@ export class Announcer {
     if (this.closed) return;
     for (const vip of this.vips.values()) this.transition(vip, { kind: 'steady' });
     this.vips.clear();
+    this.vips4.clear();
     for (const port of this.ports.values()) this.closePort(port);
     this.closed = true;
   }
@@ -281,15 +291,19 @@ export class Announcer {
   }
 
   private onArp(port: Port, frame: Buffer): void {
-    const { eth, arp } = decodeArpFrame(frame);
-    if (arp.op !== ARP_REQUEST) return;
-    if (!isBroadcastMac(eth.dst) && !macEquals(eth.dst, port.link.mac)) return;
-    // sender = target is someone's announcement, not a question.
-    if (arp.senderIp === arp.targetIp) return;
-    const vip = this.vips.get(arp.targetIp);
-    if (!vip || vip.family !== 4) return;
+    const target = requestTarget(frame);
+    if (target < 0) {
+      // Not a well-formed request: the full decoder says why (and throws FrameError for garbage).
+      decodeArpFrame(frame);
+      return;
+    }
+    const dst = frame.subarray(0, 6);
+    if (!isBroadcastMac(dst) && !macEquals(dst, port.link.mac)) return;
+    if (isAnnouncement(frame)) return;
+    const vip = this.vips4.get(target);
+    if (!vip) return;
     vip.counters.requestsReceived++;
-    if (this.send(port, arpReplyFrame(arp, vip.ip, port.link.mac))) vip.counters.responsesSent++;
+    if (this.send(port, writeArpReply(port.scratch, frame, vip.bytes, port.link.mac))) vip.counters.responsesSent++;
   }
 
   private onNdp(port: Port, frame: Buffer): void {
@@ -340,7 +354,16 @@ export class Announcer {
     }
   }
 
+  private collectDrops(port: Port): void {
+    try {
+      this.global.receiveDrops += port.io.stats?.().drops ?? 0;
+    } catch {
+      /* socket already gone */
+    }
+  }
+
   private closePort(port: Port): void {
+    this.collectDrops(port);
     this.ports.delete(port.link.name);
     try {
       port.io.close();

@@ -15,10 +15,15 @@ export interface Layer2Port {
   /** IPv6 multicast membership of the interface (joined by the kernel: NIC filter and MLD reports). */
   joinGroup(group: Buffer): void;
   leaveGroup(group: Buffer): void;
+  /** Frames the kernel dropped before we read them (receive queue full) since the last call. */
+  stats?(): { drops: number };
   close(): void;
 }
 
 export interface Layer2Io {
-  /** Starts receiving ARP requests and Neighbor Solicitations on `link`, calling onFrame for each. */
+  /**
+   * Starts receiving ARP requests and Neighbor Solicitations on `link`, calling onFrame for each
+   * (the Buffer may be reused after the call returns: copy what you keep).
+   */
   open(link: LinkInfo, onFrame: (frame: Buffer) => void, onError: (err: Error) => void): Layer2Port;
 }

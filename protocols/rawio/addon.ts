@@ -12,10 +12,11 @@ export type PacketHandle = { readonly __packetHandle: unique symbol };
 export interface PacketSocketAddon {
   /**
    * Opens an AF_PACKET socket on `ifname`, attaches `filter` (classic BPF, 8 bytes per instruction)
-   * before binding, and calls `onFrames` from the event loop with each batch of received frames
-   * (never our own transmissions). `err` is set when reading failed.
+   * before binding, and reads received frames (never our own transmissions) into `ring`: n slots of
+   * RING_SLOT bytes, then n host-order uint32 lengths. Calls `onFrames(count)` from the event loop
+   * after each batch; the frames are valid only during that call. `err` is set when reading failed.
    */
-  open(ifname: string, filter: Buffer, onFrames: (frames: Buffer[], err?: Error) => void): PacketHandle;
+  open(ifname: string, filter: Buffer, ring: Buffer, onFrames: (count: number, err?: Error) => void): PacketHandle;
   /** Sends one whole Ethernet frame; bytes sent, or -errno when the queue is full (EAGAIN/ENOBUFS). */
   send(handle: PacketHandle, frame: Buffer): number;
   /** Joins / leaves an IPv6 multicast group (16 bytes) on the socket's interface. */
@@ -28,6 +29,9 @@ export interface PacketSocketAddon {
 }
 
 const ADDON_FILE = 'herald_packet_socket.node';
+
+/** Bytes per receive slot (SLOT in packet_socket.c). */
+export const RING_SLOT = 2048;
 let cached: PacketSocketAddon | Error | undefined;
 
 /** The addon's path, or null when it has not been built. */

@@ -1,7 +1,10 @@
 // A raw Ethernet socket on one interface: kernel-filtered receive (BPF), send, IPv6 multicast
 // membership. Thin typed wrapper over our addon; errors carry the errno name in `code`.
 import { encodeFilter, frameFilter, type FrameSelection } from './bpf.js';
-import { loadPacketSocketAddon, type PacketHandle, type PacketSocketAddon } from './addon.js';
+import { loadPacketSocketAddon, RING_SLOT, type PacketHandle, type PacketSocketAddon } from './addon.js';
+
+/** Frames read per readable event: bounds one callback's time under a flood. */
+const RING_SLOTS = 256;
 
 /** A socket-level failure (open, send, membership): `code` is the errno name, e.g. ENODEV, EPERM. */
 export class RawIoError extends Error {
@@ -24,6 +27,7 @@ export interface PacketSocketOptions {
   iface: string;
   /** Which frames the kernel passes up. */
   select: FrameSelection;
+  /** Called for each received frame; the Buffer is a view into a reused ring, valid only during the call. */
   onFrame: (frame: Buffer) => void;
   /** A read failure (rare: the interface went away). */
   onError?: (err: RawIoError) => void;
@@ -45,10 +49,13 @@ export class PacketSocket {
     const addon = loadPacketSocketAddon();
     if (addon instanceof Error) throw new RawIoError(opts.iface, 'ENOADDON', addon.message);
     const filter = encodeFilter(frameFilter(opts.select));
+    // Frames land in this ring without a per-frame allocation; lengths follow the slots.
+    const ring = Buffer.alloc(RING_SLOTS * (RING_SLOT + 4));
+    const lengths = new Uint32Array(ring.buffer, ring.byteOffset + RING_SLOTS * RING_SLOT, RING_SLOTS);
     let handle: PacketHandle;
     try {
-      handle = addon.open(opts.iface, filter, (frames, err) => {
-        for (const f of frames) opts.onFrame(f);
+      handle = addon.open(opts.iface, filter, ring, (count, err) => {
+        for (let i = 0; i < count; i++) opts.onFrame(ring.subarray(i * RING_SLOT, i * RING_SLOT + lengths[i]));
         if (err) opts.onError?.(wrap(opts.iface, err));
       });
     } catch (e) {

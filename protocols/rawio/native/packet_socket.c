@@ -23,9 +23,9 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-// Frames delivered per readable event: bounds the time spent in one callback under a flood.
-#define BATCH 256
-#define FRAME_MAX 65536
+// Receive ring slot: ARP and NS frames are far smaller; a longer frame is cut to the slot
+// (and then fails to decode, as it should: we only filter small control frames in).
+#define SLOT 2048
 
 #define CHECK(call)                                                  \
   do {                                                               \
@@ -45,10 +45,12 @@ typedef struct {
   uv_poll_t poll;
   napi_env env;
   napi_ref callback;
+  napi_ref ring_ref;  // keeps the JS-owned receive ring alive
   napi_async_context async;
+  unsigned char* ring;  // slots of SLOT bytes; frame i at i * SLOT
+  uint32_t* lengths;    // after the slots: the length of each frame of the batch
+  uint32_t slots;
 } rawsock;
-
-static unsigned char frame_buf[FRAME_MAX];
 
 static const char* errno_name(int err) {
   switch (err) {
@@ -99,6 +101,8 @@ static void do_close(napi_env env, rawsock* s) {
   s->group_fd = -1;
   if (s->callback) napi_delete_reference(env, s->callback);
   s->callback = NULL;
+  if (s->ring_ref) napi_delete_reference(env, s->ring_ref);
+  s->ring_ref = NULL;
   if (s->async) napi_async_destroy(env, s->async);
   s->async = NULL;
 }
@@ -110,20 +114,18 @@ static void finalize(napi_env env, void* data, void* hint) {
   free_if_done(s);
 }
 
+// Reads up to one ring's worth of frames straight into the JS-owned ring (no allocation per frame),
+// then calls onFrames(count, err) once: the JS side reads the frames synchronously from the ring.
 static void on_readable(uv_poll_t* h, int status, int events) {
   rawsock* s = (rawsock*)h->data;
   if (s == NULL || !s->open) return;
   napi_env env = s->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value frames;
-  napi_create_array(env, &frames);
   uint32_t n = 0;
   int err = 0;
-  while (n < BATCH) {
+  while (n < s->slots) {
     struct sockaddr_ll from;
     socklen_t fromlen = sizeof from;
-    ssize_t len = recvfrom(s->fd, frame_buf, sizeof frame_buf, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
+    ssize_t len = recvfrom(s->fd, s->ring + (size_t)n * SLOT, SLOT, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
     if (len < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -132,32 +134,31 @@ static void on_readable(uv_poll_t* h, int status, int events) {
     // Our own transmissions are looped back to packet sockets; kernels before 4.20 ignore
     // PACKET_IGNORE_OUTGOING, so check here as well.
     if (from.sll_pkttype == PACKET_OUTGOING) continue;
-    napi_value buf;
-    if (napi_create_buffer_copy(env, (size_t)len, frame_buf, NULL, &buf) != napi_ok) break;
-    napi_set_element(env, frames, n++, buf);
+    s->lengths[n++] = (uint32_t)len;
   }
-  if (n > 0 || err != 0) {
-    napi_value cb, recv, result, argv[2];
-    napi_get_reference_value(env, s->callback, &cb);
-    napi_get_global(env, &recv);  // make_callback needs an object receiver
-    argv[0] = frames;
-    if (err != 0) {
-      napi_value code, msg;
-      napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-      napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, code, msg, &argv[1]);
-    } else {
-      napi_get_undefined(env, &argv[1]);
-    }
-    // make_callback runs the microtask queue afterwards and routes a throw to 'uncaughtException'.
-    napi_make_callback(env, s->async, recv, cb, 2, argv, &result);
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
+  if (n == 0 && err == 0) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, result, argv[2];
+  napi_get_reference_value(env, s->callback, &cb);
+  napi_get_global(env, &recv);  // make_callback needs an object receiver
+  napi_create_uint32(env, n, &argv[0]);
+  if (err != 0) {
+    napi_value code, msg;
+    napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &argv[1]);
+  } else {
+    napi_get_undefined(env, &argv[1]);
+  }
+  // make_callback runs the microtask queue afterwards and routes a throw to 'uncaughtException'.
+  napi_make_callback(env, s->async, recv, cb, 2, argv, &result);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    napi_fatal_exception(env, exc);
   }
   napi_close_handle_scope(env, scope);
 }
@@ -176,14 +177,15 @@ static rawsock* get_sock(napi_env env, napi_value v) {
   return s;
 }
 
-// open(ifname: string, filter: Buffer (struct sock_filter[]), onFrames: (frames: Buffer[], err?: Error) => void): External
+// open(ifname: string, filter: Buffer (struct sock_filter[]), ring: Buffer (n * (SLOT + 4) bytes),
+//      onFrames: (count: number, err?: Error) => void): External
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char ifname[IF_NAMESIZE + 1];
   size_t iflen = 0;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &iflen) != napi_ok || iflen == 0 ||
+  if (argc < 4 || napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &iflen) != napi_ok || iflen == 0 ||
       iflen >= IF_NAMESIZE) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open(ifname, filter, onFrames): bad interface name");
     return NULL;
@@ -197,8 +199,16 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: filter must be a non-empty array of 8-byte BPF instructions");
     return NULL;
   }
+  void* ring = NULL;
+  size_t ringlen = 0;
+  napi_is_buffer(env, argv[2], &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, argv[2], &ring, &ringlen) != napi_ok || ringlen < SLOT + 4 ||
+      ringlen % (SLOT + 4) != 0 || ((uintptr_t)ring % 4) != 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: ring must be a 4-byte aligned Buffer of n * 2052 bytes");
+    return NULL;
+  }
   napi_valuetype t;
-  napi_typeof(env, argv[2], &t);
+  napi_typeof(env, argv[3], &t);
   if (t != napi_function) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "open: onFrames must be a function");
     return NULL;
@@ -251,7 +261,11 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   s->poll.data = s;
-  napi_create_reference(env, argv[2], 1, &s->callback);
+  s->slots = (uint32_t)(ringlen / (SLOT + 4));
+  s->ring = (unsigned char*)ring;
+  s->lengths = (uint32_t*)((unsigned char*)ring + (size_t)s->slots * SLOT);
+  napi_create_reference(env, argv[3], 1, &s->callback);
+  napi_create_reference(env, argv[2], 1, &s->ring_ref);
   napi_create_string_utf8(env, "herald.PacketSocket", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &s->async);
   if (napi_create_external(env, s, finalize, NULL, &result) != napi_ok) {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { arpReplyFrame, arpRequestFrame, decodeArpFrame, encodeArpFrame, gratuitousArpFrames } from '../../../protocols/arp/frames.js';
 import { formatIpv4, parseIpv4 } from '../../../protocols/arp/ipv4-address.js';
 import * as arp from '../../../protocols/arp/packet.js';
+import { ARP_FRAME_LENGTH, isAnnouncement, requestTarget, writeArpReply } from '../../../protocols/arp/reply.js';
 import * as ethernet from '../../../protocols/rawio/ethernet.js';
 import { FrameError } from '../../../protocols/rawio/frame-error.js';
 import { formatMac, parseMac } from '../../../protocols/rawio/mac.js';
@@ -113,5 +114,41 @@ describe('ARP codec', () => {
         expect(formatIpv4(parseIpv4(ip))).toBe(ip);
       }),
     );
+  });
+});
+
+describe('ARP reply hot path', () => {
+  it('agrees with the codec: same target, same reply bytes, -1 exactly when the codec does not see a request', () => {
+    const scratch = Buffer.alloc(ARP_FRAME_LENGTH, 0xee);
+    const ours = parseMac('66:59:9e:76:d2:ac');
+    fc.assert(
+      fc.property(packet, mac, mac, ipv4, (p, dst, src, vip) => {
+        const frame = encodeArpFrame({ eth: { dst, src, etherType: 0x0806 }, arp: p });
+        const t = requestTarget(frame);
+        if (p.op !== 1) {
+          expect(t).toBe(-1);
+          return;
+        }
+        expect(t).toBe(parseIpv4(p.targetIp).readUInt32BE(0));
+        expect(isAnnouncement(frame)).toBe(p.senderIp === p.targetIp);
+        const fast = writeArpReply(scratch, frame, parseIpv4(vip), ours);
+        expect(fast.toString('hex')).toBe(arpReplyFrame(p, vip, ours).toString('hex'));
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70 }), (bytes) => {
+        const b = Buffer.from(bytes);
+        let codecSaysRequest = false;
+        try {
+          codecSaysRequest = decodeArpFrame(b).arp.op === 1;
+        } catch {
+          codecSaysRequest = false;
+        }
+        expect(requestTarget(b) >= 0).toBe(codecSaysRequest);
+      }),
+      { numRuns: 3000 },
+    );
+    for (let n = 0; n < 42; n++) expect(requestTarget(KERNEL_REQUEST.subarray(0, n))).toBe(-1);
+    expect(requestTarget(KERNEL_REQUEST)).toBe(0xc000020b);
   });
 });

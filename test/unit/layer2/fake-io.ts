@@ -17,7 +17,8 @@ export class FakePort implements Layer2Port {
   send(frame: Buffer): boolean {
     if (this.closed) throw new Error('send on closed port');
     if (this.sendResult instanceof Error) throw this.sendResult;
-    if (this.sendResult) this.sent.push(frame);
+    // Copy: the announcer reuses its reply buffer, as the real send copies into the kernel.
+    if (this.sendResult) this.sent.push(Buffer.from(frame));
     return this.sendResult;
   }
 
