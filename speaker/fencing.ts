@@ -2,7 +2,7 @@
 // saw its Lease change; a speaker cut off from the API server must stop answering ARP/NDP by then,
 // or two nodes would claim one VIP (kube-vip issue 996). So: fenced whenever the last successful
 // renewal is leaseDuration old or older, and from start-up until the first successful renewal.
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../protocols/clock.js';
 
 export type FencingState =
   | { kind: 'fenced'; reason: 'notYetRenewed' | 'renewOverdue'; since: number }

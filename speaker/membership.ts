@@ -2,7 +2,7 @@
 // while it *changed* within leaseDuration, timed on the local monotonic clock at the moment the
 // change was observed: renewTime is another node's wall clock and is only compared for equality,
 // never subtracted, so clock skew between nodes cannot make a speaker look alive or dead.
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../protocols/clock.js';
 
 export interface MembershipOptions {
   clock: Clock;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Fencing, FencingError, type FencingState } from '../../../speaker/fencing.js';
-import { TestClock } from './manual-clock.js';
+import { ManualClock } from '../../../protocols/clock.js';
 
 function setup(leaseDurationMs = 3000) {
-  const clock = new TestClock();
+  const clock = new ManualClock();
   const f = new Fencing({ clock, leaseDurationMs });
   const states: FencingState[] = [];
   f.onChange((s) => states.push(s));

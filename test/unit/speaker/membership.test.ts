@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Membership, MembershipError, type MembershipChange } from '../../../speaker/membership.js';
-import { TestClock } from './manual-clock.js';
+import { ManualClock } from '../../../protocols/clock.js';
 
 function setup(leaseDurationMs = 3000) {
-  const clock = new TestClock();
+  const clock = new ManualClock();
   const m = new Membership({ clock, leaseDurationMs });
   const changes: MembershipChange[] = [];
   m.onChange((c) => changes.push(c));
@@ -113,7 +113,7 @@ describe('Membership', () => {
   });
 
   it('rejects a non-positive lease duration with a typed error', () => {
-    expect(() => new Membership({ clock: new TestClock(), leaseDurationMs: 0 })).toThrow(MembershipError);
-    expect(() => new Membership({ clock: new TestClock(), leaseDurationMs: Number.NaN })).toThrow(/leaseDurationMs/);
+    expect(() => new Membership({ clock: new ManualClock(), leaseDurationMs: 0 })).toThrow(MembershipError);
+    expect(() => new Membership({ clock: new ManualClock(), leaseDurationMs: Number.NaN })).toThrow(/leaseDurationMs/);
   });
 });
