@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // subcommand imports (keep one per line):
+import { register as registerConfigCheck } from './config-check.js';
 import { register as registerL2Announce } from './l2-announce.js';
 
 /** The package version, found by walking up from this file (works from cli/ and from dist/cli/). */
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError();
   // subcommand registrations (keep one per line):
+  registerConfigCheck(program);
   registerL2Announce(program);
   return program;
 }
