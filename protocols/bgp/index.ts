@@ -12,6 +12,34 @@
  *     notification.ts (`administrativeShutdown(reason)`, RFC 8203), keepalive.ts, route-refresh.ts.
  *   - errors.ts: `BgpError`, `ErrorCode`, subcode constants; `PrefixError` for bad prefix text.
  *
+ * Hot path (update-encoder.ts): `compileAttributes(attrs, family, ctx)` encodes one advertisement
+ * class once; `new UpdateEncoder(maxMessageLength).encodeAnnounce(compiled, prefixes, start, end,
+ * buf, offset)` / `.encodeWithdraw(family, ...)` write as many whole, packed UPDATEs as fit into a
+ * caller-owned Buffer and return the bytes written; `.next` is the first prefix not written and
+ * `.messages` the count. No allocation per message (test/unit/bgp/update-encoder-alloc.test.ts).
+ *
+ * Session (session.ts, fsm.ts, negotiation.ts, adj-rib-out.ts, ../clock.ts):
+ *   const s = new BgpSession(config: BgpSessionConfig, { clock, connect, log?, random? });
+ *   - config: localAs, peerAs, peerAddress, peerPort?, sourceAddress?, routerId? (dotted quad;
+ *     default the IPv4 source/local address, else a hash of nodeName), nodeName?, holdTime? (90),
+ *     keepaliveTime?, connectRetry? { minMs, maxMs } (1 s..2 min), gracefulRestart?
+ *     { restartTime, restarting? }, coalesceMs? (5), passive?, extendedMessages?, nextHopLinkLocal?,
+ *     and ebgpMultihop?/password? which only the connect function uses.
+ *   - deps.clock: `systemClock` or `ManualClock` (protocols/clock.ts). deps.connect(): returns a
+ *     `SocketLike` (a net.Socket fits) that will emit 'connect'; throwing counts as a failed
+ *     connect. deps.log: a function receiving `SessionLogEvent`s or a pino-style logger.
+ *   - s.start(); s.announce(prefix, attrs?: RouteAttributes); s.withdraw(prefix);
+ *     s.stop(reason?, { gracefulRestart? }): Promise<void> (flushes pending changes, sends Cease 6/2
+ *     with the RFC 8203 reason unless gracefulRestart, closes); s.acceptIncoming(socket) for
+ *     passive mode / collisions; s.state ('Idle'|'Connect'|'Active'|'OpenSent'|'OpenConfirm'|
+ *     'Established'); s.negotiation (hold time, families, 4-octet AS, ...); s.routeCount.
+ *   - events: 'state' (from, to, reason), 'established' (negotiated), 'notification'
+ *     ({ direction: 'sent'|'received', code, subcode, data, reason? }), 'error' (Error; only emitted
+ *     when someone listens, always logged).
+ *   - RouteAttributes: nextHop? (default: the session's local address of the route's family),
+ *     nextHopLinkLocal?, localPref? (iBGP only, default 100), med?, communities? (uint32[]),
+ *     largeCommunities? ({ globalAdmin, localData1, localData2 }[]). eBGP prepends localAs.
+ *
  * Prefixes: strings at the API surface ("203.0.113.10/32", "2001:db8::1/128"; a bare address is a
  * host route), parsed once by `parsePrefix` into `Prefix` (uint32 `v4` or 16-byte `v6`), which is
  * what the RIB holds and the encoder reads.
@@ -29,3 +57,7 @@ export * from './keepalive.js';
 export * from './route-refresh.js';
 export * from './message.js';
 export * from './update-encoder.js';
+export * from './fsm.js';
+export * from './negotiation.js';
+export * from './adj-rib-out.js';
+export * from './session.js';

@@ -2,6 +2,8 @@
 // parsed once into a Prefix (uint32 for IPv4, 16 bytes for IPv6) so the encoder never parses.
 import { PrefixError } from './errors.js';
 
+export { PrefixError };
+
 export type AddressFamily = 'ipv4' | 'ipv6';
 
 const NO_BYTES = new Uint8Array(0);

@@ -1,0 +1,128 @@
+// The OPEN we send, and the checks and capability negotiation on the OPEN we receive
+// (RFC 4271 §6.2, RFC 5492, RFC 4760, RFC 6793, RFC 8654, RFC 4724).
+import { Afi, Safi, type Capability } from './capabilities.js';
+import { BgpError, ErrorCode, OpenSubcode } from './errors.js';
+import { AS_TRANS, type OpenMessage } from './open.js';
+import type { AddressFamily } from './prefix.js';
+import { formatIPv4 } from './prefix.js';
+
+export interface LocalOpenOptions {
+  localAs: number;
+  holdTime: number;
+  /** BGP Identifier as an unsigned 32-bit number. */
+  routerId: number;
+  extendedMessages?: boolean;
+  /** RFC 4724 restart time in seconds; absent = no graceful restart capability. */
+  gracefulRestartTime?: number;
+  /** Set the R bit: this speaker has just restarted. */
+  restarting?: boolean;
+}
+
+/** The OPEN we send: IPv4 and IPv6 unicast, route refresh, 4-octet AS, and the optional ones. */
+export function localOpen(o: LocalOpenOptions): OpenMessage {
+  const capabilities: Capability[] = [
+    { kind: 'multiprotocol', afi: Afi.IPv4, safi: Safi.Unicast },
+    { kind: 'multiprotocol', afi: Afi.IPv6, safi: Safi.Unicast },
+    { kind: 'route-refresh' },
+    { kind: 'four-octet-as', asn: o.localAs },
+  ];
+  if (o.extendedMessages) capabilities.push({ kind: 'extended-message' });
+  if (o.gracefulRestartTime !== undefined) {
+    capabilities.push({
+      kind: 'graceful-restart',
+      restartState: o.restarting ?? false,
+      notification: false,
+      restartTime: Math.min(4095, o.gracefulRestartTime),
+      // F bit set: forwarding is done by the node's kernel, which outlives a speaker restart.
+      families: [
+        { afi: Afi.IPv4, safi: Safi.Unicast, forwardingState: true },
+        { afi: Afi.IPv6, safi: Safi.Unicast, forwardingState: true },
+      ],
+    });
+  }
+  return { type: 'open', version: 4, myAs: o.localAs > 0xffff ? AS_TRANS : o.localAs, holdTime: o.holdTime, bgpIdentifier: o.routerId >>> 0, capabilities };
+}
+
+/** What both sides agreed on, from our OPEN and the peer's. */
+export interface Negotiated {
+  peerAs: number;
+  peerRouterId: string;
+  /** Seconds; the minimum of both; 0 = no keepalives and no hold timer. */
+  holdTime: number;
+  /** Milliseconds between our KEEPALIVEs (0 = none). */
+  keepaliveMs: number;
+  fourByteAs: boolean;
+  extendedMessages: boolean;
+  /** Families both sides support (IPv4 implied when the peer sends no multiprotocol capability). */
+  families: AddressFamily[];
+  peerRouteRefresh: boolean;
+  peerGracefulRestart?: { restartTime: number; restartState: boolean };
+}
+
+export interface OpenCheck {
+  localAs: number;
+  peerAs: number;
+  localRouterId: number;
+  holdTime: number;
+  /** Configured keepalive seconds; default holdTime/3. */
+  keepaliveTime?: number;
+  ours: OpenMessage;
+}
+
+function families(caps: readonly Capability[]): Set<string> {
+  const out = new Set<string>();
+  for (const c of caps) if (c.kind === 'multiprotocol') out.add(`${c.afi}/${c.safi}`);
+  return out;
+}
+
+/** Validate the peer's OPEN and negotiate; throws BgpError with the NOTIFICATION to send. */
+export function negotiate(peer: OpenMessage, check: OpenCheck): Negotiated {
+  const four = peer.capabilities.find((c): c is Extract<Capability, { kind: 'four-octet-as' }> => c.kind === 'four-octet-as');
+  const peerAs = four ? four.asn : peer.myAs;
+  if (peerAs !== check.peerAs) {
+    const data = Buffer.alloc(2);
+    data.writeUInt16BE(peer.myAs);
+    throw new BgpError(ErrorCode.OpenMessage, OpenSubcode.BadPeerAs, `peer AS ${peerAs}, configured ${check.peerAs}`, data);
+  }
+  if (peer.holdTime === 1 || peer.holdTime === 2) {
+    const data = Buffer.alloc(2);
+    data.writeUInt16BE(peer.holdTime);
+    throw new BgpError(ErrorCode.OpenMessage, OpenSubcode.UnacceptableHoldTime, `hold time ${peer.holdTime} (must be 0 or >= 3)`, data);
+  }
+  const id = peer.bgpIdentifier >>> 0;
+  // RFC 6286: any non-zero identifier, but an iBGP peer must not share ours.
+  if (id === 0 || (peerAs === check.localAs && id === check.localRouterId >>> 0)) {
+    const data = Buffer.alloc(4);
+    data.writeUInt32BE(id);
+    throw new BgpError(ErrorCode.OpenMessage, OpenSubcode.BadBgpIdentifier, `BGP identifier ${formatIPv4(id)} ${id === 0 ? 'is zero' : 'equals ours on an iBGP session'}`, data);
+  }
+  const holdTime = Math.min(check.holdTime, peer.holdTime);
+  const keepaliveSeconds = holdTime === 0 ? 0 : Math.min(check.keepaliveTime ?? holdTime / 3, holdTime / 3);
+  const ourFamilies = families(check.ours.capabilities);
+  const peerFamilies = families(peer.capabilities);
+  const peerHasMp = peer.capabilities.some((c) => c.kind === 'multiprotocol');
+  const common: AddressFamily[] = [];
+  if (ourFamilies.has('1/1') && (!peerHasMp || peerFamilies.has('1/1'))) common.push('ipv4');
+  if (ourFamilies.has('2/1') && peerFamilies.has('2/1')) common.push('ipv6');
+  const has = (caps: readonly Capability[], kind: Capability['kind']): boolean => caps.some((c) => c.kind === kind);
+  const gr = peer.capabilities.find((c): c is Extract<Capability, { kind: 'graceful-restart' }> => c.kind === 'graceful-restart');
+  const n: Negotiated = {
+    peerAs,
+    peerRouterId: formatIPv4(id),
+    holdTime,
+    keepaliveMs: Math.floor(keepaliveSeconds * 1000),
+    fourByteAs: four !== undefined && has(check.ours.capabilities, 'four-octet-as'),
+    extendedMessages: has(peer.capabilities, 'extended-message') && has(check.ours.capabilities, 'extended-message'),
+    families: common,
+    peerRouteRefresh: has(peer.capabilities, 'route-refresh') || has(peer.capabilities, 'route-refresh-cisco'),
+  };
+  if (gr) n.peerGracefulRestart = { restartTime: gr.restartTime, restartState: gr.restartState };
+  return n;
+}
+
+/** A stable non-zero 32-bit router ID from a name (FNV-1a), for nodes without an IPv4 source address. */
+export function routerIdFromName(name: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(name, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h === 0 ? 1 : h;
+}

@@ -1,0 +1,784 @@
+// One BGP session to one router: connection handling, the FSM (fsm.ts), timers on an injected
+// clock, OPEN negotiation, collision resolution, and the Adj-RIB-Out flushed as packed UPDATEs.
+// No sockets are created here: deps.connect() supplies a net.Socket-like object.
+import { EventEmitter } from 'node:events';
+import type { Clock, TimerHandle } from '../clock.js';
+import { AdjRibOut, type RouteAttributes } from './adj-rib-out.js';
+import { Afi, Safi } from './capabilities.js';
+import { Origin, type CodecContext, type PathAttributes } from './attributes.js';
+import { BgpError, CeaseSubcode, ErrorCode } from './errors.js';
+import { backoffDelayMs, fsmErrorSubcode, nextState, type FsmEvent, type SessionState } from './fsm.js';
+import { MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './header.js';
+import { decode, MessageReader, toBuffer, type BgpMessage } from './message.js';
+import { localOpen, negotiate, routerIdFromName, type Negotiated } from './negotiation.js';
+import { shutdownCommunication, shutdownReason, type NotificationMessage } from './notification.js';
+import type { OpenMessage } from './open.js';
+import { isLinkLocalV6, parseIPv4, parseIPv6, type AddressFamily, type Prefix } from './prefix.js';
+import { endOfRib, isTreatAsWithdraw } from './update.js';
+import { compileAttributes, UpdateEncoder, type CompiledAttributes } from './update-encoder.js';
+
+export type { SessionState } from './fsm.js';
+export type { RouteAttributes } from './adj-rib-out.js';
+
+/** The surface of net.Socket the session uses (a net.Socket satisfies it). */
+export interface SocketLike {
+  write(data: Uint8Array): boolean;
+  end(): unknown;
+  destroy(error?: Error): unknown;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'connect' | 'close', listener: () => void): unknown;
+  readonly remoteAddress?: string | undefined;
+  readonly localAddress?: string | undefined;
+}
+
+export interface BgpSessionConfig {
+  localAs: number;
+  peerAs: number;
+  peerAddress: string;
+  /** Default 179. Used by the connect function; kept here for logs. */
+  peerPort?: number;
+  /** Local address the transport binds to; also the IPv4 router ID default. */
+  sourceAddress?: string;
+  /** Dotted quad. Default: the IPv4 source/local address, else a stable hash of nodeName. */
+  routerId?: string;
+  /** Name hashed into a router ID when no IPv4 address is available (e.g. the node name). */
+  nodeName?: string;
+  /** Seconds; 0 (no keepalives, no hold timer) or >= 3. Default 90. */
+  holdTime?: number;
+  /** Seconds; default holdTime / 3 (never more). */
+  keepaliveTime?: number;
+  /** Connect-retry back-off bounds in ms (default 1000..120000). */
+  connectRetry?: { minMs?: number; maxMs?: number };
+  /** RFC 4724: advertise graceful restart with this restart time (s); restarting sets the R bit. */
+  gracefulRestart?: { restartTime: number; restarting?: boolean };
+  /** Window in ms over which announce()/withdraw() calls are batched. Default 5. */
+  coalesceMs?: number;
+  /** Never connect; wait for acceptIncoming(). */
+  passive?: boolean;
+  /** Offer RFC 8654 extended messages (65535-byte UPDATEs). */
+  extendedMessages?: boolean;
+  /** Our IPv6 link-local address towards the router, added as second next hop for IPv6 routes. */
+  nextHopLinkLocal?: string;
+  /** Transport concerns (TTL, TCP MD5): the session only carries them for the connect function. */
+  ebgpMultihop?: boolean;
+  password?: string;
+}
+
+export interface SessionLogEvent {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  event: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** A pino-style logger (pino's Logger fits). */
+export interface SessionLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SessionDeps {
+  clock: Clock;
+  /** Start an outgoing TCP connection; the session waits for its 'connect' event. */
+  connect: () => SocketLike;
+  /** Structured log sink: a function receiving events, or a pino-style logger. */
+  log?: ((event: SessionLogEvent) => void) | SessionLogger;
+  /** Jitter source in [0, 1); default Math.random. */
+  random?: () => number;
+}
+
+export interface NotificationEvent {
+  direction: 'sent' | 'received';
+  code: number;
+  subcode: number;
+  data: Buffer;
+  /** RFC 8203 shutdown communication, when present. */
+  reason?: string;
+}
+
+export interface BgpSessionEvents {
+  state: [from: SessionState, to: SessionState, reason: string];
+  established: [negotiated: Negotiated];
+  notification: [notification: NotificationEvent];
+  error: [error: Error];
+}
+
+/** Hold timer while waiting for the peer's OPEN (RFC 4271 §8.2.2 suggests 4 minutes). */
+const OPEN_HOLD_MS = 240_000;
+/** How long stop() waits for the socket to close after end() before destroying it. */
+const CLOSE_WAIT_MS = 2_000;
+/** Size of each output chunk handed to socket.write (a fresh one after each write). */
+const OUTPUT_CHUNK = 4 * MAX_EXTENDED_MESSAGE_LENGTH;
+
+class Connection {
+  readonly reader = new MessageReader();
+  peerOpen: OpenMessage | undefined;
+  keepaliveSeen = false;
+  closed = false;
+  constructor(
+    readonly socket: SocketLike,
+    readonly direction: 'outgoing' | 'incoming',
+  ) {}
+}
+
+function stripMapped(address: string | undefined): string | undefined {
+  return address?.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export class BgpSession extends EventEmitter<BgpSessionEvents> {
+  private _state: SessionState = 'Idle';
+  private readonly config: BgpSessionConfig;
+  private readonly deps: SessionDeps;
+  private readonly rib = new AdjRibOut();
+  private readonly encoder = new UpdateEncoder();
+  private compiled = new Map<string, CompiledAttributes | null>();
+  private conn: Connection | undefined;
+  private candidate: Connection | undefined;
+  private started = false;
+  private stopped = false;
+  private failures = 0;
+  private localRouterId = 0;
+  private ourOpen: OpenMessage | undefined;
+  private negotiated: Negotiated | undefined;
+  private ctx: CodecContext = { fourByteAs: true, maxMessageLength: MAX_MESSAGE_LENGTH };
+  private holdTimer: TimerHandle | undefined;
+  private keepaliveTimer: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private flushTimer: TimerHandle | undefined;
+  private out: Buffer = Buffer.allocUnsafe(OUTPUT_CHUNK);
+  private outOffset = 0;
+
+  constructor(config: BgpSessionConfig, deps: SessionDeps) {
+    super();
+    const hold = config.holdTime ?? 90;
+    if (hold !== 0 && (hold < 3 || hold > 65535)) throw new RangeError(`holdTime: must be 0 or 3..65535, got ${hold}`);
+    if (config.routerId !== undefined) parseIPv4(config.routerId);
+    this.config = config;
+    this.deps = deps;
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  /** What was negotiated with the peer on the current connection (undefined before OpenConfirm). */
+  get negotiation(): Negotiated | undefined {
+    return this.negotiated;
+  }
+
+  /** Routes currently desired (announced and not withdrawn). */
+  get routeCount(): number {
+    return this.rib.size;
+  }
+
+  // ------------------------------------------------------------ public API
+
+  start(): void {
+    if (this.started && !this.stopped) return;
+    this.started = true;
+    this.stopped = false;
+    this.failures = 0;
+    if (this.config.passive) this.fire('ManualStartPassive', 'start (passive)');
+    else {
+      this.fire('ManualStart', 'start');
+      this.connectOut();
+    }
+  }
+
+  /** Desire prefix ("203.0.113.10/32", a bare address, or a parsed Prefix) with attrs. */
+  announce(prefix: Prefix | string, attrs: RouteAttributes = {}): void {
+    this.rib.set(prefix, attrs);
+    this.scheduleFlush();
+  }
+
+  withdraw(prefix: Prefix | string): void {
+    if (this.rib.delete(prefix)) this.scheduleFlush();
+  }
+
+  /**
+   * Stop: send pending changes (e.g. withdrawals), then Cease/Administrative Shutdown with the
+   * reason (RFC 8203) and close. With gracefulRestart the connection is closed without
+   * NOTIFICATION, so a router in graceful-restart helper mode keeps our routes for restartTime.
+   */
+  async stop(reason = 'administrative shutdown', opts: { gracefulRestart?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    this.clearTimer('retryTimer');
+    const c = this.conn;
+    if (c && this._state === 'Established' && !opts.gracefulRestart) this.flush();
+    if (this.candidate) this.closeConnection(this.candidate, this.cease(CeaseSubcode.AdministrativeShutdown, reason));
+    this.candidate = undefined;
+    const talking = this._state === 'OpenSent' || this._state === 'OpenConfirm' || this._state === 'Established';
+    this.conn = undefined;
+    this.clearSessionTimers();
+    this.fire('ManualStop', reason);
+    if (!c || c.closed) return;
+    const closed = new Promise<void>((resolve) => {
+      c.socket.on('close', () => resolve());
+      const t = this.deps.clock.setTimeout(() => {
+        c.socket.destroy();
+        resolve();
+      }, CLOSE_WAIT_MS);
+      c.socket.on('close', () => this.deps.clock.clearTimeout(t));
+    });
+    this.closeConnection(c, talking && !opts.gracefulRestart ? this.cease(CeaseSubcode.AdministrativeShutdown, reason) : undefined, !opts.gracefulRestart);
+    await closed;
+  }
+
+  /**
+   * Hand over a connection the router opened to us (passive mode, or a collision with our own
+   * connection, resolved per RFC 4271 §6.8).
+   */
+  acceptIncoming(socket: SocketLike): void {
+    const c = new Connection(socket, 'incoming');
+    this.attach(c);
+    if (!this.started || this.stopped) {
+      this.log('info', 'incoming-rejected', 'incoming connection while stopped');
+      this.closeConnection(c, this.cease(CeaseSubcode.ConnectionRejected, ''));
+      return;
+    }
+    switch (this._state) {
+      case 'Idle':
+      case 'Connect':
+      case 'Active': {
+        // No BGP conversation yet: drop our own attempt and talk on the router's connection.
+        this.clearTimer('retryTimer');
+        const old = this.conn;
+        this.conn = undefined;
+        if (old) this.closeConnection(old, undefined);
+        this.conn = c;
+        this.fire('TcpConnectionAccepted', 'incoming connection');
+        this.sendOpen(c);
+        this.startHold(OPEN_HOLD_MS);
+        return;
+      }
+      case 'OpenSent':
+      case 'OpenConfirm':
+        if (this.candidate) {
+          this.closeConnection(c, this.cease(CeaseSubcode.ConnectionCollisionResolution, ''));
+          return;
+        }
+        this.candidate = c;
+        this.sendOpen(c);
+        if (this.conn?.peerOpen) this.resolveCollision(this.conn.peerOpen.bgpIdentifier);
+        return;
+      case 'Established':
+        this.log('info', 'collision', 'incoming connection while established: closing it');
+        this.closeConnection(c, this.cease(CeaseSubcode.ConnectionCollisionResolution, ''));
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------ FSM plumbing
+
+  private fire(event: FsmEvent, reason: string): void {
+    const from = this._state;
+    const to = nextState(from, event);
+    if (to === undefined) throw new Error(`BGP FSM: event ${event} is not valid in state ${from}`);
+    this._state = to;
+    if (to !== from) {
+      this.log('info', 'state', `${from} -> ${to}: ${reason}`, { from, to, reason });
+      this.emit('state', from, to, reason);
+    }
+  }
+
+  private log(level: SessionLogEvent['level'], event: string, msg: string, fields: Record<string, unknown> = {}): void {
+    const log = this.deps.log;
+    if (log === undefined) return;
+    if (typeof log === 'function') log({ level, event, msg, peer: this.config.peerAddress, ...fields });
+    else log[level]({ event, peer: this.config.peerAddress, ...fields }, msg);
+  }
+
+  private reportError(err: Error): void {
+    this.log('error', 'error', err.message);
+    // An 'error' event without a listener would throw; the log already has it.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  private clearTimer(name: 'holdTimer' | 'keepaliveTimer' | 'retryTimer' | 'flushTimer'): void {
+    const t = this[name];
+    if (t !== undefined) this.deps.clock.clearTimeout(t);
+    this[name] = undefined;
+  }
+
+  private clearSessionTimers(): void {
+    this.clearTimer('holdTimer');
+    this.clearTimer('keepaliveTimer');
+    this.clearTimer('flushTimer');
+  }
+
+  private nextDelay(): number {
+    const delay = backoffDelayMs(this.failures, (this.deps.random ?? Math.random)(), this.config.connectRetry?.minMs, this.config.connectRetry?.maxMs);
+    this.failures++;
+    return delay;
+  }
+
+  /** After an error in Idle: start again once the back-off delay has passed. */
+  private scheduleRestart(): void {
+    if (this.stopped) return;
+    const delay = this.nextDelay();
+    this.log('info', 'restart-scheduled', `reconnecting in ${delay} ms`, { delayMs: delay });
+    this.clearTimer('retryTimer');
+    this.retryTimer = this.deps.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.config.passive) this.fire('AutomaticStartPassive', 'automatic restart (passive)');
+      else {
+        this.fire('AutomaticStart', 'automatic restart');
+        this.connectOut();
+      }
+    }, delay);
+  }
+
+  /** In Active after a failed connection: retry once the back-off delay has passed. */
+  private scheduleConnectRetry(): void {
+    if (this.stopped || this.config.passive) return;
+    const delay = this.nextDelay();
+    this.log('info', 'connect-retry-scheduled', `connecting again in ${delay} ms`, { delayMs: delay });
+    this.clearTimer('retryTimer');
+    this.retryTimer = this.deps.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      this.fire('ConnectRetryTimerExpires', 'connect retry timer');
+      this.connectOut();
+    }, delay);
+  }
+
+  // ------------------------------------------------------------ connections
+
+  private connectOut(): void {
+    let socket: SocketLike;
+    try {
+      socket = this.deps.connect();
+    } catch (e) {
+      this.log('warn', 'connect-failed', `connect: ${(e as Error).message}`);
+      this.fire('TcpConnectionFails', `connect failed: ${(e as Error).message}`);
+      this.scheduleConnectRetry();
+      return;
+    }
+    const c = new Connection(socket, 'outgoing');
+    this.conn = c;
+    this.attach(c);
+    socket.on('connect', () => {
+      if (c !== this.conn || c.closed || this._state !== 'Connect') return;
+      this.fire('TcpConnectionConfirmed', 'TCP connected');
+      this.sendOpen(c);
+      this.startHold(OPEN_HOLD_MS);
+    });
+  }
+
+  private attach(c: Connection): void {
+    c.socket.on('data', (chunk) => this.onData(c, chunk));
+    c.socket.on('error', (err) => {
+      this.log('warn', 'socket-error', `socket: ${err.message}`, { direction: c.direction });
+      this.onClosed(c, `socket error: ${err.message}`);
+    });
+    c.socket.on('close', () => this.onClosed(c, 'connection closed'));
+  }
+
+  /** Close c, first sending a NOTIFICATION if given. Marks it closed so its events are ignored. */
+  private closeConnection(c: Connection, notification: NotificationMessage | undefined, graceful = true): void {
+    if (c.closed) return;
+    c.closed = true;
+    if (notification) {
+      this.write(c, toBuffer(notification));
+      this.emit('notification', { direction: 'sent', code: notification.code, subcode: notification.subcode, data: notification.data, ...reasonOf(notification) });
+      this.log('warn', 'notification-sent', `sent NOTIFICATION ${notification.code}/${notification.subcode}`, { code: notification.code, subcode: notification.subcode });
+    }
+    if (graceful) c.socket.end();
+    else c.socket.destroy();
+  }
+
+  private cease(subcode: number, reason: string): NotificationMessage {
+    const data = subcode === CeaseSubcode.AdministrativeShutdown || subcode === CeaseSubcode.AdministrativeReset ? shutdownCommunication(reason) : Buffer.alloc(0);
+    return { type: 'notification', code: ErrorCode.Cease, subcode, data };
+  }
+
+  private write(c: Connection, data: Buffer): void {
+    c.socket.write(data);
+  }
+
+  /** The connection went away (peer closed, reset, or connect failed). */
+  private onClosed(c: Connection, reason: string): void {
+    if (c.closed) return;
+    c.closed = true;
+    c.socket.destroy();
+    if (c === this.candidate) {
+      this.candidate = undefined;
+      return;
+    }
+    if (c !== this.conn) return;
+    this.conn = undefined;
+    this.clearSessionTimers();
+    const state = this._state;
+    this.fire('TcpConnectionFails', reason);
+    if (this.candidate) {
+      // The other connection of a collision survives: carry on with it.
+      this.promoteCandidate();
+      return;
+    }
+    if (state === 'Connect' || state === 'OpenSent') this.scheduleConnectRetry();
+    else this.scheduleRestart();
+  }
+
+  private onData(c: Connection, chunk: Buffer): void {
+    if (c.closed) return;
+    c.reader.push(chunk);
+    while (!c.closed) {
+      let bytes: Buffer | undefined;
+      let msg: BgpMessage;
+      try {
+        bytes = c.reader.next();
+        if (!bytes) return;
+        msg = decode(bytes, 0, this.ctx);
+      } catch (e) {
+        if (e instanceof BgpError) this.protocolError(c, e);
+        else this.protocolError(c, new BgpError(ErrorCode.MessageHeader, 0, `undecodable message: ${(e as Error).message}`));
+        return;
+      }
+      if (c === this.candidate) this.onCandidateMessage(c, msg);
+      else if (c === this.conn) this.onMessage(c, msg);
+    }
+  }
+
+  /** Send the NOTIFICATION for err on c, close it, and (for the main connection) go Idle and restart. */
+  private protocolError(c: Connection, err: BgpError): void {
+    this.log('warn', 'protocol-error', err.message, { code: err.code, subcode: err.subcode });
+    this.closeConnection(c, { type: 'notification', code: err.code, subcode: err.subcode, data: err.data });
+    if (c === this.candidate) {
+      this.candidate = undefined;
+      return;
+    }
+    if (c !== this.conn) return;
+    this.conn = undefined;
+    this.clearSessionTimers();
+    this.fire('ProtocolError', err.message);
+    if (this.candidate) this.promoteCandidate();
+    else this.scheduleRestart();
+  }
+
+  private unexpected(c: Connection, msg: BgpMessage): void {
+    this.protocolError(c, new BgpError(ErrorCode.FsmError, fsmErrorSubcode(this._state), `unexpected ${msg.type.toUpperCase()} in ${this._state}`));
+  }
+
+  private onMessage(c: Connection, msg: BgpMessage): void {
+    if (this._state === 'OpenConfirm' || this._state === 'Established') this.restartHold();
+    switch (msg.type) {
+      case 'notification':
+        this.onNotification(c, msg);
+        return;
+      case 'open':
+        if (this._state !== 'OpenSent') return this.unexpected(c, msg);
+        c.peerOpen = msg;
+        if (this.candidate) {
+          this.resolveCollision(msg.bgpIdentifier);
+          if (c !== this.conn) return;
+        }
+        this.acceptOpen(c, msg);
+        return;
+      case 'keepalive':
+        if (this._state === 'OpenConfirm') {
+          this.fire('KeepAliveMsg', 'KEEPALIVE received');
+          this.onEstablished();
+        } else if (this._state !== 'Established') this.unexpected(c, msg);
+        return;
+      case 'update':
+        if (this._state !== 'Established') return this.unexpected(c, msg);
+        // We do not use the router's routes; they are validated (above) and dropped.
+        if (isTreatAsWithdraw(msg)) this.log('debug', 'update-treat-as-withdraw', 'malformed UPDATE handled as withdraw (RFC 7606)');
+        return;
+      case 'route-refresh': {
+        if (this._state !== 'Established') return this.unexpected(c, msg);
+        const family: AddressFamily | undefined = msg.safi !== Safi.Unicast ? undefined : msg.afi === Afi.IPv4 ? 'ipv4' : msg.afi === Afi.IPv6 ? 'ipv6' : undefined;
+        if (msg.subtype !== 0 || family === undefined || !this.negotiated?.families.includes(family)) return;
+        this.log('info', 'route-refresh', `ROUTE-REFRESH for ${family}: re-sending ${family} routes`);
+        this.rib.resend(family);
+        this.flush();
+        return;
+      }
+    }
+  }
+
+  private onNotification(c: Connection, n: NotificationMessage): void {
+    const reason = shutdownReason(n);
+    this.log('warn', 'notification-received', `received NOTIFICATION ${n.code}/${n.subcode}${reason ? `: ${reason}` : ''}`, { code: n.code, subcode: n.subcode });
+    this.emit('notification', { direction: 'received', code: n.code, subcode: n.subcode, data: n.data, ...(reason !== undefined ? { reason } : {}) });
+    this.closeConnection(c, undefined);
+    if (c === this.candidate) {
+      this.candidate = undefined;
+      return;
+    }
+    this.conn = undefined;
+    this.clearSessionTimers();
+    this.fire('NotifMsg', `NOTIFICATION ${n.code}/${n.subcode} received`);
+    if (this.candidate) this.promoteCandidate();
+    else this.scheduleRestart();
+  }
+
+  private onCandidateMessage(c: Connection, msg: BgpMessage): void {
+    switch (msg.type) {
+      case 'open':
+        c.peerOpen = msg;
+        try {
+          this.check(msg);
+        } catch (e) {
+          if (e instanceof BgpError) return this.protocolError(c, e);
+          throw e;
+        }
+        this.resolveCollision(msg.bgpIdentifier);
+        return;
+      case 'keepalive':
+        c.keepaliveSeen = true;
+        return;
+      case 'notification':
+        this.onNotification(c, msg);
+        return;
+      default:
+        this.protocolError(c, new BgpError(ErrorCode.FsmError, fsmErrorSubcode('OpenSent'), `unexpected ${msg.type.toUpperCase()} before OPEN`));
+    }
+  }
+
+  /** RFC 4271 §6.8: keep the connection opened by the side with the higher BGP Identifier. */
+  private resolveCollision(remoteId: number): void {
+    const primary = this.conn;
+    const other = this.candidate;
+    if (!primary || !other) return;
+    let loser: Connection;
+    if (primary.direction === other.direction) loser = other;
+    else {
+      const keepIncoming = this.localRouterId >>> 0 < remoteId >>> 0;
+      loser = (primary.direction === 'incoming') === keepIncoming ? other : primary;
+    }
+    this.log('info', 'collision', `connection collision: closing the ${loser.direction} connection`, { localRouterId: this.localRouterId, remoteId });
+    this.closeConnection(loser, this.cease(CeaseSubcode.ConnectionCollisionResolution, ''));
+    this.candidate = undefined;
+    if (loser === primary) {
+      this.conn = other;
+      this.clearSessionTimers();
+      this.fire('CollisionLost', 'collision resolved in favour of the other connection');
+      this.continueOn(other);
+    }
+  }
+
+  /** The main connection died while a collision candidate lives: adopt it. */
+  private promoteCandidate(): void {
+    const c = this.candidate;
+    if (!c) return;
+    this.candidate = undefined;
+    this.conn = c;
+    this.fire('TcpConnectionAccepted', 'continuing on the other connection');
+    this.continueOn(c);
+  }
+
+  /** Continue the handshake on c (its OPEN sent) from OpenSent, replaying what it already received. */
+  private continueOn(c: Connection): void {
+    this.startHold(OPEN_HOLD_MS);
+    if (!c.peerOpen) return;
+    this.acceptOpen(c, c.peerOpen);
+    if (c === this.conn && !c.closed && c.keepaliveSeen && this._state === 'OpenConfirm') {
+      this.fire('KeepAliveMsg', 'KEEPALIVE received');
+      this.onEstablished();
+    }
+  }
+
+  // ------------------------------------------------------------ OPEN and timers
+
+  private resolveRouterId(c: Connection): number {
+    if (this.config.routerId !== undefined) return parseIPv4(this.config.routerId);
+    for (const a of [this.config.sourceAddress, stripMapped(c.socket.localAddress)]) {
+      if (a !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(a)) return parseIPv4(a);
+    }
+    return routerIdFromName(this.config.nodeName ?? `herald-${this.config.localAs}`);
+  }
+
+  private sendOpen(c: Connection): void {
+    this.localRouterId = this.resolveRouterId(c);
+    this.ourOpen = localOpen({
+      localAs: this.config.localAs,
+      holdTime: this.config.holdTime ?? 90,
+      routerId: this.localRouterId,
+      extendedMessages: this.config.extendedMessages,
+      gracefulRestartTime: this.config.gracefulRestart?.restartTime,
+      restarting: this.config.gracefulRestart?.restarting,
+    });
+    this.write(c, toBuffer(this.ourOpen));
+  }
+
+  private check(peer: OpenMessage): Negotiated {
+    return negotiate(peer, {
+      localAs: this.config.localAs,
+      peerAs: this.config.peerAs,
+      localRouterId: this.localRouterId,
+      holdTime: this.config.holdTime ?? 90,
+      keepaliveTime: this.config.keepaliveTime,
+      ours: this.ourOpen ?? localOpen({ localAs: this.config.localAs, holdTime: this.config.holdTime ?? 90, routerId: this.localRouterId }),
+    });
+  }
+
+  private acceptOpen(c: Connection, peer: OpenMessage): void {
+    let n: Negotiated;
+    try {
+      n = this.check(peer);
+    } catch (e) {
+      if (e instanceof BgpError) return this.protocolError(c, e);
+      throw e;
+    }
+    this.negotiated = n;
+    this.ctx = { fourByteAs: n.fourByteAs, maxMessageLength: n.extendedMessages ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH };
+    c.reader.maxMessageLength = this.ctx.maxMessageLength;
+    this.encoder.maxMessageLength = this.ctx.maxMessageLength;
+    this.compiled = new Map();
+    this.write(c, toBuffer({ type: 'keepalive' }));
+    this.fire('BgpOpen', `OPEN from AS ${n.peerAs} (${n.peerRouterId}), hold ${n.holdTime} s`);
+    if (n.holdTime > 0) this.startHold(n.holdTime * 1000);
+    else this.clearTimer('holdTimer');
+    this.startKeepalives();
+  }
+
+  private startHold(ms: number): void {
+    this.clearTimer('holdTimer');
+    this.holdTimer = this.deps.clock.setTimeout(() => this.onHoldExpired(), ms);
+  }
+
+  private restartHold(): void {
+    const n = this.negotiated;
+    if (n && n.holdTime > 0) this.startHold(n.holdTime * 1000);
+  }
+
+  private onHoldExpired(): void {
+    this.holdTimer = undefined;
+    const c = this.conn;
+    if (!c) return;
+    this.log('warn', 'hold-timer-expired', 'hold timer expired: the router went silent');
+    this.closeConnection(c, { type: 'notification', code: ErrorCode.HoldTimerExpired, subcode: 0, data: Buffer.alloc(0) });
+    this.conn = undefined;
+    this.clearSessionTimers();
+    this.fire('HoldTimerExpires', 'hold timer expired');
+    if (this.candidate) this.promoteCandidate();
+    else this.scheduleRestart();
+  }
+
+  private startKeepalives(): void {
+    this.clearTimer('keepaliveTimer');
+    const ms = this.negotiated?.keepaliveMs ?? 0;
+    if (ms <= 0) return;
+    const tick = (): void => {
+      const c = this.conn;
+      if (!c || c.closed) return;
+      this.write(c, toBuffer({ type: 'keepalive' }));
+      this.keepaliveTimer = this.deps.clock.setTimeout(tick, ms);
+    };
+    this.keepaliveTimer = this.deps.clock.setTimeout(tick, ms);
+  }
+
+  // ------------------------------------------------------------ routes
+
+  private onEstablished(): void {
+    this.failures = 0;
+    const n = this.negotiated;
+    if (!n) return;
+    this.rib.resend();
+    this.flush();
+    const c = this.conn;
+    if (c) for (const f of n.families) this.write(c, toBuffer(endOfRib(f), this.ctx));
+    const unsent = this.rib.entries().filter((e) => !n.families.includes(e.prefix.family)).length;
+    if (unsent > 0) this.log('warn', 'family-not-negotiated', `${unsent} routes of a family the router did not negotiate stay unannounced`, { families: n.families });
+    this.emit('established', n);
+  }
+
+  private scheduleFlush(): void {
+    if (this._state !== 'Established' || this.flushTimer !== undefined) return;
+    this.flushTimer = this.deps.clock.setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, this.config.coalesceMs ?? 5);
+  }
+
+  /** The path attributes of one class for this session (eBGP/iBGP, next-hop defaults), or null with a logged reason. */
+  private compile(family: AddressFamily, classKey: string, attrs: RouteAttributes): CompiledAttributes | null {
+    const key = `${family}|${classKey}`;
+    const cached = this.compiled.get(key);
+    if (cached !== undefined) return cached;
+    let result: CompiledAttributes | null = null;
+    try {
+      result = compileAttributes(this.pathAttributes(family, attrs), family, this.ctx);
+    } catch (e) {
+      this.reportError(new Error(`cannot announce ${family} routes: ${(e as Error).message}`));
+    }
+    this.compiled.set(key, result);
+    return result;
+  }
+
+  private pathAttributes(family: AddressFamily, attrs: RouteAttributes): PathAttributes {
+    const ibgp = this.config.localAs === this.config.peerAs;
+    const pa: PathAttributes = { origin: Origin.Igp, asPath: ibgp ? [] : [{ type: 2, asns: [this.config.localAs] }] };
+    if (attrs.med !== undefined) pa.med = attrs.med;
+    if (ibgp) pa.localPref = attrs.localPref ?? 100;
+    if (attrs.communities?.length) pa.communities = attrs.communities;
+    if (attrs.largeCommunities?.length) pa.largeCommunities = attrs.largeCommunities;
+    const local = stripMapped(this.conn?.socket.localAddress);
+    const candidates = [attrs.nextHop, local, this.config.sourceAddress];
+    if (family === 'ipv4') {
+      const nh = candidates.find((a) => a !== undefined && !a.includes(':'));
+      if (nh === undefined) throw new Error('no IPv4 next hop: the session is not over IPv4 and no nextHop was given');
+      parseIPv4(nh);
+      pa.nextHop = nh;
+    } else {
+      const nh = candidates.find((a) => a !== undefined && a.includes(':') && !isLinkLocalV6(parseIPv6(a)));
+      if (nh === undefined) throw new Error('no global IPv6 next hop: the session is not over global IPv6 and no nextHop was given');
+      const linkLocal = attrs.nextHopLinkLocal ?? this.config.nextHopLinkLocal ?? (local?.includes(':') && isLinkLocalV6(parseIPv6(local.split('%')[0])) ? local.split('%')[0] : undefined);
+      pa.mpReach = { afi: Afi.IPv6, safi: Safi.Unicast, nextHop: nh, nlri: [] };
+      if (linkLocal !== undefined) pa.mpReach.nextHopLinkLocal = linkLocal;
+    }
+    return pa;
+  }
+
+  /** Send every pending RIB change as packed UPDATEs (withdrawals first). */
+  private flush(): void {
+    this.clearTimer('flushTimer');
+    const c = this.conn;
+    const n = this.negotiated;
+    if (!c || c.closed || this._state !== 'Established' || !n) return;
+    const delta = this.rib.takeDelta(n.families);
+    for (const family of n.families) {
+      const list = delta.withdraw[family];
+      let i = 0;
+      while (i < list.length) {
+        this.ensureRoom();
+        this.outOffset += this.encoder.encodeWithdraw(family, list, i, list.length, this.out, this.outOffset);
+        i = this.encoder.next;
+      }
+    }
+    for (const g of delta.announce) {
+      const compiled = this.compile(g.family, g.classKey, g.attrs);
+      if (!compiled) continue;
+      let i = 0;
+      while (i < g.prefixes.length) {
+        this.ensureRoom();
+        this.outOffset += this.encoder.encodeAnnounce(compiled, g.prefixes, i, g.prefixes.length, this.out, this.outOffset);
+        i = this.encoder.next;
+      }
+    }
+    this.sendOut(c);
+  }
+
+  /** Make sure the output chunk has room for a largest-size message. */
+  private ensureRoom(): void {
+    if (this.out.length - this.outOffset >= this.ctx.maxMessageLength) return;
+    const c = this.conn;
+    if (c) this.sendOut(c);
+  }
+
+  private sendOut(c: Connection): void {
+    if (this.outOffset === 0) return;
+    // The socket keeps the buffer until it is flushed, so each write gets its own chunk.
+    this.write(c, this.out.subarray(0, this.outOffset));
+    this.out = Buffer.allocUnsafe(OUTPUT_CHUNK);
+    this.outOffset = 0;
+  }
+}
+
+function reasonOf(n: NotificationMessage): { reason?: string } {
+  const r = shutdownReason(n);
+  return r === undefined ? {} : { reason: r };
+}

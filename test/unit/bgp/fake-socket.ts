@@ -1,0 +1,74 @@
+// An in-memory stand-in for net.Socket: records what the session writes (decoded on demand)
+// and lets a test play the router.
+import { EventEmitter } from 'node:events';
+import { decode, MessageReader, toBuffer, type BgpMessage, type CodecContext, type OpenMessage } from '../../../protocols/bgp/index.js';
+import { parseIPv4 } from '../../../protocols/bgp/index.js';
+
+export class FakeSocket extends EventEmitter {
+  localAddress: string;
+  remoteAddress: string;
+  ended = false;
+  destroyed = false;
+  closed = false;
+  private readonly reader = new MessageReader(65535);
+
+  constructor(localAddress = '192.0.2.10', remoteAddress = '192.0.2.1') {
+    super();
+    this.localAddress = localAddress;
+    this.remoteAddress = remoteAddress;
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.closed) throw new Error('write after close');
+    this.reader.push(Buffer.from(data));
+    return true;
+  }
+
+  end(): this {
+    this.ended = true;
+    this.close();
+    return this;
+  }
+
+  destroy(): this {
+    this.destroyed = true;
+    this.close();
+    return this;
+  }
+
+  /** The connection went away (as the kernel would report it). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('close');
+  }
+
+  /** TCP handshake done. */
+  connect(): void {
+    this.emit('connect');
+  }
+
+  /** Messages the session wrote since the last call. */
+  take(ctx?: CodecContext): BgpMessage[] {
+    const out: BgpMessage[] = [];
+    for (let b = this.reader.next(); b; b = this.reader.next()) out.push(decode(b, 0, ctx ?? { fourByteAs: true, maxMessageLength: 65535 }));
+    return out;
+  }
+
+  /** The router sends m. */
+  receive(m: BgpMessage | Buffer): void {
+    this.emit('data', Buffer.isBuffer(m) ? m : toBuffer(m));
+  }
+}
+
+export function routerOpen(o: { as?: number; id?: string; hold?: number; ipv6?: boolean; mp?: boolean; fourByte?: boolean } = {}): OpenMessage {
+  const as = o.as ?? 65001;
+  const caps: OpenMessage['capabilities'] = [];
+  if (o.mp !== false) {
+    caps.push({ kind: 'multiprotocol', afi: 1, safi: 1 });
+    if (o.ipv6 !== false) caps.push({ kind: 'multiprotocol', afi: 2, safi: 1 });
+  }
+  caps.push({ kind: 'route-refresh' });
+  if (o.fourByte !== false) caps.push({ kind: 'four-octet-as', asn: as });
+  return { type: 'open', version: 4, myAs: as > 0xffff ? 23456 : as, holdTime: o.hold ?? 90, bgpIdentifier: parseIPv4(o.id ?? '192.0.2.1'), capabilities: caps };
+}
