@@ -13,6 +13,7 @@ import { isLoadBalancer, serviceIngressIps, serviceKey, serviceRequest, ServiceR
 interface CheckOpts {
   file: string;
   services?: string;
+  current?: string;
   output: 'text' | 'json';
 }
 
@@ -63,6 +64,7 @@ export function register(program: Command): void {
     )
     .requiredOption('-f, --file <path>', 'the config: a ConfigMap manifest (data.config in MetalLB\'s legacy format) or a bare config document; "-" reads stdin')
     .option('--services <path>', 'the cluster\'s Services as `kubectl get svc -A -o json` (or -o yaml) prints them; their current addresses (status.loadBalancer.ingress) are checked against the config')
+    .option('--current <path>', 'with --services: the config in force now, so each verdict also says how the address\'s pool changes (renamed, split, protocol...); default: the checked config itself')
     .addOption(new Option('-o, --output <format>', 'report format').choices(['text', 'json']).default('text'))
     .action((opts: CheckOpts) => {
       process.exitCode = run(opts);
@@ -80,7 +82,12 @@ function readInput(path: string, what: string): string {
 function run(opts: CheckOpts): number {
   let report: CheckReport;
   try {
-    report = check(readInput(opts.file, 'config file'), opts.services === undefined ? undefined : readInput(opts.services, 'Services file'));
+    if (opts.current !== undefined && opts.services === undefined) throw new InputError('--current needs --services');
+    report = check(
+      readInput(opts.file, 'config file'),
+      opts.services === undefined ? undefined : readInput(opts.services, 'Services file'),
+      opts.current === undefined ? undefined : readInput(opts.current, 'current config file'),
+    );
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     process.stderr.write(`herald config check: ${e.message}\n`);
@@ -95,8 +102,8 @@ export function exitCode(report: CheckReport): number {
   return report.services && (report.services.breaking > 0 || report.services.errors > 0) ? 1 : 0;
 }
 
-/** The whole check, pure: config text and optional Services text in, report out. */
-export function check(configText: string, servicesText?: string): CheckReport {
+/** The whole check, pure: config text, optional Services and current config text in, report out. */
+export function check(configText: string, servicesText?: string, currentText?: string): CheckReport {
   let config: Config;
   try {
     config = parseConfig(configText);
@@ -111,7 +118,19 @@ export function check(configText: string, servicesText?: string): CheckReport {
     pools: summarizePools(config, allocator.stats()),
     peers: config.peers.map(summarizePeer),
   };
-  if (servicesText !== undefined) report.services = checkServices(config, allocator, loadServices(servicesText));
+  if (servicesText !== undefined) {
+    // The controller's allocator holds the config in force; without one, restore into the checked config.
+    let current = allocator;
+    if (currentText !== undefined) {
+      try {
+        current = new Allocator(parseConfig(currentText));
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        throw new InputError(`the current config is invalid:\n${e.message}`);
+      }
+    }
+    report.services = checkServices(config, current, loadServices(servicesText));
+  }
   return report;
 }
 
@@ -178,7 +197,7 @@ function checkServices(config: Config, allocator: Allocator, objects: unknown[])
       else entries.push({ request, ips });
     } catch (e) {
       if (!(e instanceof ServiceRequestError)) throw e;
-      results.set(key, { key, status: 'error', error: e.message });
+      results.set(key, { key, status: 'error', error: `${e.field}: ${e.problem}` });
     }
   });
   // Restore exactly as the controller does at start-up, then ask what it would ask before a config change.

@@ -62,11 +62,14 @@ export interface ServiceObject {
 export class ServiceRequestError extends Error {
   readonly field: string;
   readonly key: string | undefined;
-  constructor(field: string, message: string, key?: string) {
-    super(`${key ? `${key}: ` : ''}${field}: ${message}`);
+  /** What is wrong with the field, without the key and field. */
+  readonly problem: string;
+  constructor(field: string, problem: string, key?: string) {
+    super(`${key ? `${key}: ` : ''}${field}: ${problem}`);
     this.name = 'ServiceRequestError';
     this.field = field;
     this.key = key;
+    this.problem = problem;
   }
 }
 
