@@ -87,6 +87,32 @@ export function parsePrefix(text: string): Prefix {
 
 /** Parse a dotted quad to an unsigned 32-bit number. */
 export function parseIPv4(text: string, context = text): number {
+  // Fast path without regex or split: digits and three dots, no leading zeros, octets <= 255.
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let ok = text.length >= 7 && text.length <= 15;
+  for (let i = 0; ok && i <= text.length; i++) {
+    const ch = i === text.length ? 46 : text.charCodeAt(i);
+    if (ch === 46) {
+      ok = digits > 0 && octet <= 255;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (ch >= 48 && ch <= 57) {
+      ok = !(digits === 1 && octet === 0) && digits < 3;
+      octet = octet * 10 + (ch - 48);
+      digits++;
+    } else ok = false;
+  }
+  if (ok && dots === 4) return value;
+  return parseIPv4Slow(text, context);
+}
+
+/** The careful parser: only reached for invalid input, to name the problem. */
+function parseIPv4Slow(text: string, context: string): number {
   const parts = text.split('.');
   if (parts.length !== 4) throw new PrefixError(context, 'IPv4 address needs four dotted parts');
   let value = 0;

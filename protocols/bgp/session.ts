@@ -3,7 +3,7 @@
 // No sockets are created here: deps.connect() supplies a net.Socket-like object.
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
-import { AdjRibOut, type RouteAttributes } from './adj-rib-out.js';
+import { AdjRibOut, NO_ATTRIBUTES, type RouteAttributes } from './adj-rib-out.js';
 import { Afi, Safi } from './capabilities.js';
 import { Origin, type CodecContext, type PathAttributes } from './attributes.js';
 import { BgpError, CeaseSubcode, ErrorCode } from './errors.js';
@@ -189,7 +189,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   /** Desire prefix ("203.0.113.10/32", a bare address, or a parsed Prefix) with attrs. */
-  announce(prefix: Prefix | string, attrs: RouteAttributes = {}): void {
+  announce(prefix: Prefix | string, attrs: RouteAttributes = NO_ATTRIBUTES): void {
     this.rib.set(prefix, attrs);
     this.scheduleFlush();
   }
@@ -223,7 +223,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       }, CLOSE_WAIT_MS);
       c.socket.on('close', () => this.deps.clock.clearTimeout(t));
     });
-    this.closeConnection(c, talking && !opts.gracefulRestart ? this.cease(CeaseSubcode.AdministrativeShutdown, reason) : undefined, !opts.gracefulRestart);
+    // A half-open connect attempt or a graceful-restart stop is simply dropped; a live session ends cleanly.
+    const notify = talking && !opts.gracefulRestart;
+    this.closeConnection(c, notify ? this.cease(CeaseSubcode.AdministrativeShutdown, reason) : undefined, notify);
     await closed;
   }
 
@@ -681,7 +683,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.flush();
     const c = this.conn;
     if (c) for (const f of n.families) this.write(c, toBuffer(endOfRib(f), this.ctx));
-    const unsent = this.rib.entries().filter((e) => !n.families.includes(e.prefix.family)).length;
+    const unsent = (['ipv4', 'ipv6'] as const).filter((f) => !n.families.includes(f)).reduce((sum, f) => sum + this.rib.count(f), 0);
     if (unsent > 0) this.log('warn', 'family-not-negotiated', `${unsent} routes of a family the router did not negotiate stay unannounced`, { families: n.families });
     this.emit('established', n);
   }
