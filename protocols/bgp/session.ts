@@ -50,6 +50,8 @@ export interface BgpSessionConfig {
   keepaliveTime?: number;
   /** Connect-retry back-off bounds in ms (default 1000..120000). */
   connectRetry?: { minMs?: number; maxMs?: number };
+  /** Give up an outgoing connection attempt that has not connected after this long (default 30000). */
+  connectTimeoutMs?: number;
   /** RFC 4724: advertise graceful restart with this restart time (s); restarting sets the R bit. */
   gracefulRestart?: { restartTime: number; restarting?: boolean };
   /** Window in ms over which announce()/withdraw() calls are batched. Default 5. */
@@ -361,8 +363,16 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const c = new Connection(socket, 'outgoing');
     this.conn = c;
     this.attach(c);
+    // A SYN that is never answered (e.g. a TCP-MD5 mismatch, a firewall) must not hang us in Connect.
+    this.holdTimer = this.deps.clock.setTimeout(() => {
+      this.holdTimer = undefined;
+      if (c !== this.conn || c.closed) return;
+      this.log('warn', 'connect-timeout', `no TCP connection after ${this.config.connectTimeoutMs ?? 30_000} ms`);
+      this.onClosed(c, 'connect timed out');
+    }, this.config.connectTimeoutMs ?? 30_000);
     socket.on('connect', () => {
       if (c !== this.conn || c.closed || this._state !== 'Connect') return;
+      this.clearTimer('holdTimer');
       this.fire('TcpConnectionConfirmed', 'TCP connected');
       this.sendOpen(c);
       this.startHold(OPEN_HOLD_MS);

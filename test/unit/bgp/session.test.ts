@@ -476,3 +476,18 @@ describe('BgpSession passive mode and collisions (RFC 4271 §6.8)', () => {
     expect(t.session.state).toBe('Established');
   });
 });
+
+describe('BgpSession connect timeout', () => {
+  it('gives up a connection attempt that never connects and retries with back-off', () => {
+    const t = setup({ connectTimeoutMs: 5000 });
+    t.session.start();
+    t.clock.advance(4999);
+    expect(t.session.state).toBe('Connect');
+    t.clock.advance(1);
+    expect(t.sockets[0].destroyed).toBe(true);
+    expect(t.session.state).toBe('Active');
+    t.clock.advance(1000);
+    expect(t.sockets).toHaveLength(2);
+    expect(t.session.state).toBe('Connect');
+  });
+});
