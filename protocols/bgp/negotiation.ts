@@ -97,7 +97,8 @@ export function negotiate(peer: OpenMessage, check: OpenCheck): Negotiated {
     throw new BgpError(ErrorCode.OpenMessage, OpenSubcode.BadBgpIdentifier, `BGP identifier ${formatIPv4(id)} ${id === 0 ? 'is zero' : 'equals ours on an iBGP session'}`, data);
   }
   const holdTime = Math.min(check.holdTime, peer.holdTime);
-  const keepaliveSeconds = holdTime === 0 ? 0 : Math.min(check.keepaliveTime ?? holdTime / 3, holdTime / 3);
+  // A keepalive time of 0 with a non-zero hold time would let the router's hold timer expire: use the default.
+  const keepaliveSeconds = holdTime === 0 ? 0 : Math.min(check.keepaliveTime || holdTime / 3, holdTime / 3);
   const ourFamilies = families(check.ours.capabilities);
   const peerFamilies = families(peer.capabilities);
   const peerHasMp = peer.capabilities.some((c) => c.kind === 'multiprotocol');

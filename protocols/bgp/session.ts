@@ -114,6 +114,8 @@ const OPEN_HOLD_MS = 240_000;
 const CLOSE_WAIT_MS = 2_000;
 /** Size of each output chunk handed to socket.write (a fresh one after each write). */
 const OUTPUT_CHUNK = 4 * MAX_EXTENDED_MESSAGE_LENGTH;
+/** Batches up to this size are copied out of the output chunk rather than replacing it. */
+const SMALL_WRITE = 16 * 1024;
 
 class Connection {
   readonly reader = new MessageReader();
@@ -783,9 +785,14 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   private sendOut(c: Connection): void {
     if (this.outOffset === 0) return;
-    // The socket keeps the buffer until it is flushed, so each write gets its own chunk.
-    this.write(c, this.out.subarray(0, this.outOffset));
-    this.out = Buffer.allocUnsafe(OUTPUT_CHUNK);
+    // The socket keeps the buffer until it is flushed: small batches are copied out and the
+    // chunk reused; a big one is handed over whole and replaced.
+    if (this.outOffset <= SMALL_WRITE) {
+      this.write(c, Buffer.from(this.out.subarray(0, this.outOffset)));
+    } else {
+      this.write(c, this.out.subarray(0, this.outOffset));
+      this.out = Buffer.allocUnsafe(OUTPUT_CHUNK);
+    }
     this.outOffset = 0;
   }
 }
