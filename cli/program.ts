@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // subcommand imports (keep one per line):
+import { register as registerBgpAnnounce } from './bgp-announce.js';
 import { register as registerConfigCheck } from './config-check.js';
 import { register as registerL2Announce } from './l2-announce.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError();
   // subcommand registrations (keep one per line):
+  registerBgpAnnounce(program);
   registerConfigCheck(program);
   registerL2Announce(program);
   return program;
