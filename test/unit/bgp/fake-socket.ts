@@ -61,7 +61,7 @@ export class FakeSocket extends EventEmitter {
   }
 }
 
-export function routerOpen(o: { as?: number; id?: string; hold?: number; ipv6?: boolean; mp?: boolean; fourByte?: boolean } = {}): OpenMessage {
+export function routerOpen(o: { as?: number; id?: string; hold?: number; ipv6?: boolean; mp?: boolean; fourByte?: boolean; extra?: OpenMessage['capabilities'] } = {}): OpenMessage {
   const as = o.as ?? 65001;
   const caps: OpenMessage['capabilities'] = [];
   if (o.mp !== false) {
@@ -70,5 +70,6 @@ export function routerOpen(o: { as?: number; id?: string; hold?: number; ipv6?: 
   }
   caps.push({ kind: 'route-refresh' });
   if (o.fourByte !== false) caps.push({ kind: 'four-octet-as', asn: as });
+  caps.push(...(o.extra ?? []));
   return { type: 'open', version: 4, myAs: as > 0xffff ? 23456 : as, holdTime: o.hold ?? 90, bgpIdentifier: parseIPv4(o.id ?? '192.0.2.1'), capabilities: caps };
 }

@@ -491,3 +491,34 @@ describe('BgpSession connect timeout', () => {
     expect(t.session.state).toBe('Connect');
   });
 });
+
+describe('BgpSession capability-dependent encoding', () => {
+  it('talks 2-octet AS to a router without the 4-octet capability (AS_TRANS + AS4_PATH)', () => {
+    const t = setup({ localAs: 4200000001 });
+    t.session.announce('203.0.113.20');
+    t.session.start();
+    const s = t.last();
+    s.connect();
+    s.take();
+    s.receive(routerOpen({ fourByte: false }));
+    s.receive({ type: 'keepalive' });
+    expect(t.session.negotiation?.fourByteAs).toBe(false);
+    const [u] = updates(s.take({ fourByteAs: false, maxMessageLength: 4096 }));
+    expect(u.attributes.asPath).toEqual([{ type: 2, asns: [23456] }]);
+    expect(u.attributes.as4Path).toEqual([{ type: 2, asns: [4200000001] }]);
+  });
+
+  it('packs up to 65535-byte UPDATEs when both sides offer extended messages', () => {
+    const t = setup({ extendedMessages: true });
+    for (let i = 0; i < 20000; i++) t.session.announce(`198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
+    const sent = updates(t.establish(routerOpen({ extra: [{ kind: 'extended-message' }] })));
+    expect(t.session.negotiation?.extendedMessages).toBe(true);
+    const withRoutes = sent.filter((u) => u.nlri.length > 0);
+    expect(withRoutes).toHaveLength(2);
+    expect(withRoutes[0].nlri.length).toBeGreaterThan(13000);
+
+    const plain = setup({ extendedMessages: true });
+    for (let i = 0; i < 20000; i++) plain.session.announce(`198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
+    expect(updates(plain.establish()).filter((u) => u.nlri.length > 0).length).toBe(Math.ceil(20000 / 812));
+  });
+});
