@@ -15,42 +15,46 @@ export interface RouteDelta {
 interface PrefixEntry {
   template: Pick<BgpRoute, 'prefix' | 'family' | 'address' | 'prefixLength'>;
   services: Map<string, BgpRoute>;
-  communities: Map<number, number>;
-  large: Map<string, { value: LargeCommunity; count: number }>;
-  localPrefs: Map<number, number>;
+  /**
+   * How many contributing routes carry each attribute value, keyed "c:<community>",
+   * "l:<global>:<local1>:<local2>" or "p:<local-pref>": one Map rather than three keeps an entry small.
+   */
+  attrs: Map<string, number>;
 }
 
-function bump<K>(counts: Map<K, number>, key: K, by: 1 | -1): void {
-  const n = (counts.get(key) ?? 0) + by;
-  if (n === 0) counts.delete(key);
-  else counts.set(key, n);
+function attrKeys(route: BgpRoute): string[] {
+  const keys = route.communities.map((c) => `c:${c}`);
+  for (const c of route.largeCommunities) keys.push(`l:${c.globalAdmin}:${c.localData1}:${c.localData2}`);
+  if (route.localPref !== undefined) keys.push(`p:${route.localPref}`);
+  return keys;
 }
 
-function largeKey(c: LargeCommunity): string {
-  return `${c.globalAdmin}:${c.localData1}:${c.localData2}`;
-}
-
-function account(entry: PrefixEntry, route: BgpRoute, by: 1 | -1): void {
-  for (const c of route.communities) bump(entry.communities, c, by);
-  for (const c of route.largeCommunities) {
-    const key = largeKey(c);
-    const slot = entry.large.get(key) ?? { value: c, count: 0 };
-    slot.count += by;
-    if (slot.count === 0) entry.large.delete(key);
-    else entry.large.set(key, slot);
+/** Count `route`'s attributes in or out; true when an attribute value appeared or disappeared. */
+function account(entry: PrefixEntry, route: BgpRoute, by: 1 | -1): boolean {
+  let changed = false;
+  for (const key of attrKeys(route)) {
+    const n = (entry.attrs.get(key) ?? 0) + by;
+    if (n === 0) entry.attrs.delete(key);
+    else entry.attrs.set(key, n);
+    if (n === 0 || n === by) changed = true;
   }
-  if (route.localPref !== undefined) bump(entry.localPrefs, route.localPref, by);
+  return changed;
 }
 
 function merged(entry: PrefixEntry): BgpRoute {
-  const route: BgpRoute = {
-    ...entry.template,
-    communities: [...entry.communities.keys()].sort((a, b) => a - b),
-    largeCommunities: [...entry.large.values()]
-      .map((s) => s.value)
-      .sort((a, b) => a.globalAdmin - b.globalAdmin || a.localData1 - b.localData1 || a.localData2 - b.localData2),
-  };
-  if (entry.localPrefs.size > 0) route.localPref = Math.max(...entry.localPrefs.keys());
+  const communities: number[] = [];
+  const largeCommunities: LargeCommunity[] = [];
+  let localPref: number | undefined;
+  for (const key of entry.attrs.keys()) {
+    const parts = key.slice(2).split(':').map(Number);
+    if (key[0] === 'c') communities.push(parts[0]);
+    else if (key[0] === 'l') largeCommunities.push({ globalAdmin: parts[0], localData1: parts[1], localData2: parts[2] });
+    else if (localPref === undefined || parts[0] > localPref) localPref = parts[0];
+  }
+  communities.sort((a, b) => a - b);
+  largeCommunities.sort((a, b) => a.globalAdmin - b.globalAdmin || a.localData1 - b.localData1 || a.localData2 - b.localData2);
+  const route: BgpRoute = { ...entry.template, communities, largeCommunities };
+  if (localPref !== undefined) route.localPref = localPref;
   return route;
 }
 
@@ -63,11 +67,17 @@ export class BgpRouteTable {
 
   /** Replace the routes of `service` (from serviceRoutes: one route per prefix); [] is the same as delete. */
   set(service: string, routes: readonly BgpRoute[]): RouteDelta {
-    const touched = new Set<string>(this.byService.get(service) ?? []);
-    for (const prefix of touched) {
-      const entry = this.prefixes.get(prefix)!;
-      account(entry, entry.services.get(service)!, -1);
-      entry.services.delete(service);
+    // Only prefixes whose attribute set or existence changed need a new merged route; a Service
+    // joining an aggregate with the same attributes only bumps counters.
+    const dirty = new Set<string>();
+    const previous = this.byService.get(service);
+    if (previous) {
+      for (const prefix of previous) {
+        const entry = this.prefixes.get(prefix)!;
+        if (account(entry, entry.services.get(service)!, -1)) dirty.add(prefix);
+        entry.services.delete(service);
+        if (entry.services.size === 0) dirty.add(prefix);
+      }
     }
     const mine = new Set<string>();
     for (const route of routes) {
@@ -75,23 +85,17 @@ export class BgpRouteTable {
       let entry = this.prefixes.get(route.prefix);
       if (!entry) {
         const { prefix, family, address, prefixLength } = route;
-        entry = {
-          template: { prefix, family, address, prefixLength },
-          services: new Map(),
-          communities: new Map(),
-          large: new Map(),
-          localPrefs: new Map(),
-        };
+        entry = { template: { prefix, family, address, prefixLength }, services: new Map(), attrs: new Map() };
         this.prefixes.set(route.prefix, entry);
+        dirty.add(route.prefix);
       }
       entry.services.set(service, route);
-      account(entry, route, 1);
+      if (account(entry, route, 1)) dirty.add(route.prefix);
       mine.add(route.prefix);
-      touched.add(route.prefix);
     }
     if (mine.size > 0) this.byService.set(service, mine);
     else this.byService.delete(service);
-    return this.recompute(touched);
+    return this.recompute(dirty);
   }
 
   delete(service: string): RouteDelta {

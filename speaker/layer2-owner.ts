@@ -9,7 +9,7 @@
 // no ties. Because each node's rank depends only on its own name and the VIP, removing a node that
 // does not own a Service never moves that Service, and removing the owner moves only the Services
 // it owned (rendezvous hashing).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AnnounceReason } from './announcer.js';
 import { hasReadyEndpoint, hasReadyEndpointOn, type EndpointsView, type ServiceView } from './service-view.js';
 
@@ -23,11 +23,63 @@ export interface Layer2State {
   liveSpeakers: readonly string[] | ReadonlySet<string>;
   /** Whether a node matches the pool's / peers' node selectors. */
   nodeSelected: (node: string) => boolean;
+  /** Optional cache of rankings per VIP: same answers, without re-hashing on every resync. */
+  ranking?: RankingCache;
+}
+
+/**
+ * Rankings per first VIP over every node seen so far (live or not), so that a resync after a
+ * membership change costs no hashing: the owner is the first live, eligible node of the cached
+ * ranking. A node never seen before invalidates the cached rankings (they must include it).
+ */
+export class RankingCache {
+  private readonly byVip = new Map<string, { generation: number; ranked: string[] }>();
+  private universe = new Set<string>();
+  private generation = 0;
+
+  /** Every known node ranked for `firstVip`, after adding any of `nodes` not known yet. */
+  rank(firstVip: string, nodes: Iterable<string>): readonly string[] {
+    let live = 0;
+    for (const node of nodes) {
+      live++;
+      if (!this.universe.has(node)) {
+        this.universe.add(node);
+        this.generation++;
+      }
+    }
+    // Forget long-gone nodes once they outnumber the live ones, so node churn cannot grow it forever.
+    if (this.universe.size > 2 * live + 8) {
+      this.universe = new Set(nodes);
+      this.generation++;
+    }
+    const hit = this.byVip.get(firstVip);
+    if (hit && hit.generation === this.generation) return hit.ranked;
+    const ranked = rankSpeakers(this.universe, firstVip);
+    this.byVip.set(firstVip, { generation: this.generation, ranked });
+    return ranked;
+  }
+
+  /** Drop the ranking of a VIP no Service uses any more. */
+  forgetVip(firstVip: string): void {
+    this.byVip.delete(firstVip);
+  }
+
+  clear(): void {
+    this.byVip.clear();
+    this.universe.clear();
+    this.generation++;
+  }
+
+  /** Number of VIPs with a cached ranking. */
+  get size(): number {
+    return this.byVip.size;
+  }
 }
 
 /** The ranking digest of `node` for a Service whose first VIP is `firstVip`. */
 export function ownerDigest(node: string, firstVip: string): Buffer {
-  return createHash('sha256').update(`${node}#${firstVip}`, 'utf8').digest();
+  // One-shot crypto.hash: about a third cheaper than createHash().update().digest() for short input.
+  return hash('sha256', `${node}#${firstVip}`, 'buffer');
 }
 
 /** All `nodes` in owner-preference order for `firstVip` (first = preferred). */
@@ -48,9 +100,11 @@ export function layer2Owner(service: ServiceView, endpoints: EndpointsView, stat
   const firstVip = service.ips[0];
   if (firstVip === undefined) return { owner: null, reason: 'noIPs' };
   if (!hasReadyEndpoint(endpoints)) return { owner: null, reason: 'noEndpoints' };
+  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers));
   let best: { node: string; digest: Buffer } | undefined;
   let anySelected = false;
-  for (const node of new Set(state.liveSpeakers)) {
+  // Duplicates in liveSpeakers are harmless: the same node has the same digest.
+  for (const node of state.liveSpeakers) {
     if (state.nodeSelected(node)) anySelected = true;
     if (!eligible(node, service, endpoints, state)) continue;
     const digest = ownerDigest(node, firstVip);
@@ -59,6 +113,22 @@ export function layer2Owner(service: ServiceView, endpoints: EndpointsView, stat
   if (best) return { owner: best.node };
   const reason = anySelected && service.externalTrafficPolicy === 'Local' ? 'noLocalEndpoints' : 'noEligibleSpeakers';
   return { owner: null, reason };
+}
+
+function ownerFromRanking(service: ServiceView, endpoints: EndpointsView, state: Layer2State, ranked: readonly string[]): OwnerResult {
+  const live = toSet(state.liveSpeakers);
+  let anySelected = false;
+  for (const node of ranked) {
+    if (!live.has(node)) continue;
+    if (state.nodeSelected(node)) anySelected = true;
+    if (eligible(node, service, endpoints, state)) return { owner: node };
+  }
+  const reason = anySelected && service.externalTrafficPolicy === 'Local' ? 'noLocalEndpoints' : 'noEligibleSpeakers';
+  return { owner: null, reason };
+}
+
+function toSet(nodes: readonly string[] | ReadonlySet<string>): ReadonlySet<string> {
+  return Array.isArray(nodes) ? new Set(nodes) : (nodes as ReadonlySet<string>);
 }
 
 export interface Layer2Self extends Layer2State {
@@ -82,6 +152,5 @@ export function layer2Decision(service: ServiceView, endpoints: EndpointsView, s
   const result = layer2Owner(service, endpoints, state);
   if (result.owner === state.self) return null;
   // Not among the live speakers: others do not count this node, so it must not answer either.
-  const live = Array.isArray(state.liveSpeakers) ? state.liveSpeakers.includes(state.self) : (state.liveSpeakers as ReadonlySet<string>).has(state.self);
-  return live ? 'notOwner' : 'notLive';
+  return toSet(state.liveSpeakers).has(state.self) ? 'notOwner' : 'notLive';
 }

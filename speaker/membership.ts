@@ -39,6 +39,7 @@ export class Membership {
   private readonly leaseDurationMs: number;
   private readonly members = new Map<string, Member>();
   private readonly listeners: Array<(change: MembershipChange) => void> = [];
+  private liveCache: ReadonlySet<string> | undefined;
 
   constructor(options: MembershipOptions) {
     if (!Number.isFinite(options.leaseDurationMs) || options.leaseDurationMs <= 0) {
@@ -88,6 +89,16 @@ export class Membership {
     return this.members.get(node)?.live ?? false;
   }
 
+  /** Live speakers as a set, rebuilt only when the live set changes (cheap to call per Service). */
+  liveSet(): ReadonlySet<string> {
+    if (!this.liveCache) {
+      const set = new Set<string>();
+      for (const [node, m] of this.members) if (m.live) set.add(node);
+      this.liveCache = set;
+    }
+    return this.liveCache;
+  }
+
   /** Live speakers, sorted by name (a stable order for logs and tests; ownership does not depend on it). */
   live(): string[] {
     const out: string[] = [];
@@ -106,6 +117,7 @@ export class Membership {
     for (const m of this.members.values()) if (m.timer) this.clock.clearTimeout(m.timer);
     this.members.clear();
     this.listeners.length = 0;
+    this.liveCache = undefined;
   }
 
   private expire(node: string, member: Member): void {
@@ -117,6 +129,7 @@ export class Membership {
   }
 
   private emit(change: MembershipChange): void {
+    this.liveCache = undefined;
     for (const listener of [...this.listeners]) listener(change);
   }
 }

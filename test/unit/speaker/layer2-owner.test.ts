@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { layer2Decision, layer2Owner, rankSpeakers, type Layer2State } from '../../../speaker/layer2-owner.js';
+import { layer2Decision, layer2Owner, rankSpeakers, RankingCache, type Layer2State } from '../../../speaker/layer2-owner.js';
 import type { EndpointsView, ServiceView, TrafficPolicy } from '../../../speaker/service-view.js';
 
 const everyNode = () => true;
@@ -211,6 +211,48 @@ describe('layer2 owner properties', () => {
         }
       }),
     );
+  });
+});
+
+describe('RankingCache', () => {
+  it('gives the same owners and reasons as uncached ranking over changing live sets (property)', () => {
+    fc.assert(
+      fc.property(world, fc.array(fc.subarray(['x1', 'x2', 'x3']), { maxLength: 3 }), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), (w, extraNodes, picks) => {
+        const cache = new RankingCache();
+        // A sequence of live sets: drops, and joins of nodes never seen before.
+        const steps = picks.map((p, i) => {
+          const live = w.live.filter((_, j) => (p >> j) & 1);
+          return [...live, ...(extraNodes[i] ?? [])];
+        });
+        for (const live of steps) {
+          const selected = (n: string) => w.selected.has(n) || n.startsWith('x');
+          for (const { service, endpoints } of w.services) {
+            const plain = layer2Owner(service, endpoints, { liveSpeakers: live, nodeSelected: selected });
+            const cachedArray = layer2Owner(service, endpoints, { liveSpeakers: live, nodeSelected: selected, ranking: cache });
+            const cachedSet = layer2Owner(service, endpoints, { liveSpeakers: new Set(live), nodeSelected: selected, ranking: cache });
+            expect(cachedArray).toEqual(plain);
+            expect(cachedSet).toEqual(plain);
+            for (const self of live) {
+              const a = layer2Decision(service, endpoints, { liveSpeakers: live, nodeSelected: selected, self, fenced: false });
+              const b = layer2Decision(service, endpoints, { liveSpeakers: live, nodeSelected: selected, self, fenced: false, ranking: cache });
+              expect(b).toBe(a);
+            }
+          }
+        }
+      }),
+    );
+  });
+
+  it('hashes once per VIP while the set of known nodes does not grow, and forgets churned nodes', () => {
+    const cache = new RankingCache();
+    const first = cache.rank('192.0.2.10', ['a', 'b', 'c']);
+    expect(cache.rank('192.0.2.10', ['a', 'c'])).toBe(first); // a node died: same cached ranking
+    expect(cache.rank('192.0.2.10', ['a', 'b', 'c', 'd'])).not.toBe(first); // a new node: re-ranked
+    expect(cache.rank('192.0.2.10', ['a', 'b', 'c', 'd'])).toEqual(rankSpeakers(['a', 'b', 'c', 'd'], '192.0.2.10'));
+    for (let i = 0; i < 50; i++) cache.rank('192.0.2.10', [`churn-${i}`]);
+    expect(cache.rank('192.0.2.10', ['z']).length).toBeLessThan(20);
+    cache.forgetVip('192.0.2.10');
+    expect(cache.size).toBe(0);
   });
 });
 

@@ -98,6 +98,20 @@ describe('Membership', () => {
     expect(m.live()).toEqual(['a', 'b']);
   });
 
+  it('liveSet follows the live list and is reused until the live set changes', () => {
+    const { clock, m } = setup(1000);
+    m.observe('a', '1');
+    const first = m.liveSet();
+    expect([...first]).toEqual(['a']);
+    m.observe('a', '2');
+    expect(m.liveSet()).toBe(first);
+    m.observe('b', '1');
+    expect([...m.liveSet()].sort()).toEqual(['a', 'b']);
+    expect([...first]).toEqual(['a']);
+    clock.advance(1000);
+    expect([...m.liveSet()]).toEqual([]);
+  });
+
   it('unsubscribes listeners and clears everything on close', () => {
     const { clock, m, changes } = setup();
     const seen: MembershipChange[] = [];
