@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:/usr/lib/go-1.19/bin:$(PATH)
 
 # Debian packages the tests, labs and benchmarks need (installed only when missing).
-APT_PACKAGES := etcd-server golang-1.19 openssl dpkg-dev bird2 frr gobgpd iproute2 \
+APT_PACKAGES := etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync bird2 frr gobgpd iproute2 \
 	iputils-arping iputils-ping ndisc6 libpcap-dev tcpdump curl jq procps psmisc
 
 .PHONY: deps npm-deps apt-deps build native lint typecheck test unit bench cluster-up cluster-down clean
@@ -51,6 +51,14 @@ unit:
 # Benchmarks: every test/bench/*.bench.ts in turn, one figure per line.
 bench: build
 	@set -e; for f in test/bench/*.bench.ts; do echo "# $$f"; tsx --expose-gc $$f; done
+
+# A real etcd + kube-apiserver on loopback that stays up (builds kube-apiserver the first time);
+# the last line printed is KUBECONFIG=<path>. HERALD_CLUSTER_ADDRESS changes the listen address.
+cluster-up:
+	@tsx test/cluster/cli.ts up
+
+cluster-down:
+	@tsx test/cluster/cli.ts down
 
 clean:
 	rm -rf dist test-results

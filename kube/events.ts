@@ -15,7 +15,7 @@ export interface EventSubject {
   apiVersion?: string;
   kind: string;
   name: string;
-  /** Empty for cluster-scoped objects (their events go to the "default" namespace). */
+  /** Empty for cluster-scoped objects (their events go to kube-system, or default with core v1 Events). */
   namespace?: string;
   uid?: string;
 }
@@ -100,7 +100,9 @@ export class EventRecorder {
       this.evict();
       agg = {
         name: `${subject.name}.${randomBytes(8).toString('hex')}`,
-        namespace: subject.namespace || 'default',
+        // Cluster-scoped subjects: events.k8s.io/v1 Events must live in kube-system (1.20 accepts no
+        // other; later versions also take default), core v1 Events in default.
+        namespace: subject.namespace || (this.api === 'v1' ? 'default' : 'kube-system'),
         count: 1,
         written: 0,
         first: now,

@@ -18,7 +18,7 @@ export async function updateServiceStatus(
   namespace: string,
   name: string,
   mutate: (svc: V1Service) => V1ServiceStatus | undefined,
-  opts: { current?: V1Service; maxAttempts?: number } = {},
+  opts: { current?: V1Service; maxAttempts?: number; onConflict?: () => void } = {},
 ): Promise<V1Service | undefined> {
   const api = kc.makeApiClient(CoreV1Api);
   let svc = opts.current;
@@ -40,6 +40,7 @@ export async function updateServiceStatus(
       const code = errorStatus(err);
       if (code === 404) return undefined;
       if (code !== 409) throw err;
+      opts.onConflict?.();
       svc = undefined; // someone else wrote first: recompute from the latest
     }
   }

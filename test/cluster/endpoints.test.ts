@@ -1,0 +1,102 @@
+// The three endpoints shapes give the consumer the same per-node readiness. On v1.20 the server
+// offers EndpointSlices only as discovery.k8s.io/v1beta1, so discovery must pick that.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { discoverEndpointsApi, ServiceEndpointsInformer } from '../../kube/endpoints.js';
+import { kubeRequest } from '../../kube/request.js';
+import { freshNamespace, kubeConfig, waitFor } from './harness.js';
+
+describe('service endpoints per node', () => {
+  let kc: KubeConfig;
+  let ns: string;
+
+  beforeAll(async () => {
+    kc = kubeConfig();
+    ns = await freshNamespace('eps');
+  });
+
+  it('discovers EndpointSlice v1beta1 on this server', async () => {
+    expect(await discoverEndpointsApi(kc)).toBe('discovery.k8s.io/v1beta1');
+  });
+
+  it('v1beta1 EndpointSlices and core Endpoints give the same per-node readiness, and follow changes', async () => {
+    const slices = await ServiceEndpointsInformer.create(kc, { namespace: ns });
+    const endpoints = await ServiceEndpointsInformer.create(kc, { namespace: ns, api: 'v1' });
+    expect(slices.api).toBe('discovery.k8s.io/v1beta1');
+    const changed: string[] = [];
+    slices.on('change', (k) => changed.push(k));
+    await Promise.all([slices.start(), endpoints.start()]);
+    try {
+      const key = `${ns}/web`;
+      // What the endpoint controllers would write for three Pods: two on node-a (one not ready), one on node-b.
+      await kubeRequest(kc, 'POST', `/apis/discovery.k8s.io/v1beta1/namespaces/${ns}/endpointslices`, {
+        body: {
+          apiVersion: 'discovery.k8s.io/v1beta1',
+          kind: 'EndpointSlice',
+          metadata: { name: 'web-abc', labels: { 'kubernetes.io/service-name': 'web' } },
+          addressType: 'IPv4',
+          ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+          endpoints: [
+            { addresses: ['192.0.2.11'], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': 'node-a' } },
+            { addresses: ['192.0.2.12'], conditions: { ready: false }, topology: { 'kubernetes.io/hostname': 'node-a' } },
+            { addresses: ['192.0.2.21'], conditions: { ready: true }, nodeName: 'node-b' },
+          ],
+        },
+      });
+      await kc.makeApiClient(CoreV1Api).createNamespacedEndpoints({
+        namespace: ns,
+        body: {
+          metadata: { name: 'web' },
+          subsets: [
+            {
+              addresses: [{ ip: '192.0.2.11', nodeName: 'node-a' }, { ip: '192.0.2.21', nodeName: 'node-b' }],
+              notReadyAddresses: [{ ip: '192.0.2.12', nodeName: 'node-a' }],
+              ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+            },
+          ],
+        },
+      });
+      const want = new Map([
+        ['node-a', ['192.0.2.11']],
+        ['node-b', ['192.0.2.21']],
+      ]);
+      await waitFor('slice readiness', () => slices.readyByNode(key).size === 2);
+      await waitFor('endpoints readiness', () => endpoints.readyByNode(key).size === 2);
+      expect(slices.readyByNode(key)).toEqual(want);
+      expect(endpoints.readyByNode(key)).toEqual(want);
+      expect(slices.byNode(key)).toEqual(endpoints.byNode(key));
+      expect(changed).toContain(key);
+
+      // node-b's endpoint goes unready in both shapes.
+      await kubeRequest(kc, 'PATCH', `/apis/discovery.k8s.io/v1beta1/namespaces/${ns}/endpointslices/web-abc`, {
+        contentType: 'application/json-patch+json',
+        body: [{ op: 'replace', path: '/endpoints/2/conditions/ready', value: false }],
+      });
+      await kc.makeApiClient(CoreV1Api).replaceNamespacedEndpoints({
+        namespace: ns,
+        name: 'web',
+        body: {
+          metadata: { name: 'web' },
+          subsets: [
+            {
+              addresses: [{ ip: '192.0.2.11', nodeName: 'node-a' }],
+              notReadyAddresses: [{ ip: '192.0.2.12', nodeName: 'node-a' }, { ip: '192.0.2.21', nodeName: 'node-b' }],
+              ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+            },
+          ],
+        },
+      });
+      await waitFor('slice update', () => slices.readyByNode(key).size === 1);
+      await waitFor('endpoints update', () => endpoints.readyByNode(key).size === 1);
+      expect(slices.byNode(key)).toEqual(endpoints.byNode(key));
+      expect(slices.readyByNode(key)).toEqual(new Map([['node-a', ['192.0.2.11']]]));
+
+      await kubeRequest(kc, 'DELETE', `/apis/discovery.k8s.io/v1beta1/namespaces/${ns}/endpointslices/web-abc`);
+      await kc.makeApiClient(CoreV1Api).deleteNamespacedEndpoints({ namespace: ns, name: 'web' });
+      await waitFor('slice delete', () => slices.byNode(key).size === 0);
+      await waitFor('endpoints delete', () => endpoints.byNode(key).size === 0);
+    } finally {
+      await Promise.all([slices.stop(), endpoints.stop()]);
+    }
+  });
+});
