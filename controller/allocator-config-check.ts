@@ -3,7 +3,7 @@
 // Renaming, splitting or growing a pool, or changing auto-assign or protocol, moves no address.
 import type { AddressPool } from '../config/model.js';
 import type { PoolSet, PoolState } from './allocator-pool.js';
-import type { ServiceRecord, Slot } from './allocator-records.js';
+import { familyOf, type ServiceRecord, type Slot } from './allocator-records.js';
 
 export interface IpCheck {
   ip: string;
@@ -43,7 +43,7 @@ function describeMove(from: PoolState | undefined, to: PoolState): string {
   return `${where}: ${changes.join(', ')}`;
 }
 
-export function checkAgainst(records: Iterable<ServiceRecord>, next: PoolSet): AssignmentCheck[] {
+export function checkAgainst(records: Iterable<ServiceRecord>, current: PoolSet, next: PoolSet): AssignmentCheck[] {
   // Most addresses move between the same few pool pairs: describe each pair once.
   const moves = new Map<PoolState | undefined, Map<PoolState, string>>();
   const move = (from: PoolState | undefined, to: PoolState): string => {
@@ -55,20 +55,23 @@ export function checkAgainst(records: Iterable<ServiceRecord>, next: PoolSet): A
   };
   const out: AssignmentCheck[] = [];
   const check = (rec: ServiceRecord, slot: Slot): IpCheck => {
-    const to = next.lookup(slot.family, slot.num);
+    const family = familyOf(slot);
+    const from = current.lookup(family, slot.num);
+    const to = next.lookup(family, slot.num);
+    const named = rec.extra?.pool;
     let reason: string;
     let breaking = true;
     if (!to) reason = `${slot.text} is in no pool of the new config`;
-    else if (!to.usable(slot.family, slot.num)) reason = `${slot.text} is excluded by avoid-buggy-ips in pool "${to.name}"`;
-    else if (rec.pool !== undefined && rec.pool !== to.name) {
-      reason = next.get(rec.pool)
-        ? `the Service asks for pool "${rec.pool}", which no longer contains ${slot.text} (now in "${to.name}")`
-        : `the Service asks for pool "${rec.pool}", which the new config does not have`;
+    else if (!to.usable(family, slot.num)) reason = `${slot.text} is excluded by avoid-buggy-ips in pool "${to.name}"`;
+    else if (named !== undefined && named !== to.name) {
+      reason = next.get(named)
+        ? `the Service asks for pool "${named}", which no longer contains ${slot.text} (now in "${to.name}")`
+        : `the Service asks for pool "${named}", which the new config does not have`;
     } else {
       breaking = false;
-      reason = move(slot.pool, to);
+      reason = move(from, to);
     }
-    return { ip: slot.text, pool: slot.pool?.name, newPool: to?.name, breaking, reason };
+    return { ip: slot.text, pool: from?.name, newPool: to?.name, breaking, reason };
   };
   for (const rec of records) {
     const first = check(rec, rec.first);

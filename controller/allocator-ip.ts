@@ -101,7 +101,8 @@ export function parseIp(text: string): ParsedIp | undefined {
 export function formatIp(family: Family, num: bigint): string {
   if (family === 'ipv4') {
     const n = Number(num);
-    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+    // join() yields a flat string; a template can yield a cons string that costs twice the memory once hashed.
+    return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
   }
   const hex = num.toString(16).padStart(32, '0');
   const groups: string[] = [];

@@ -2,18 +2,20 @@
 // Kept lean on purpose (no per-record arrays): memory per Service is the budget that matters
 // when 200,000 Services hold addresses.
 import type { Family } from '../config/model.js';
-import type { PoolState } from './allocator-pool.js';
 import type { Sharing } from './allocator-sharing.js';
 
-/** One held address and the Services holding it (more than one only when shared). */
+/** One held address and the Services holding it (more than one only when shared). Its family and
+ * pool are derived (familyOf, PoolSet.lookup) rather than stored: 16 bytes less per address. */
 export interface Slot {
+  /** Canonical text; contains ':' exactly when IPv6. */
   text: string;
-  family: Family;
   num: bigint;
-  /** Undefined for a restored address that lies in no pool of the current config. */
-  pool: PoolState | undefined;
   /** A single holder, or the holders of a shared address. */
   users: ServiceRecord | ServiceRecord[];
+}
+
+export function familyOf(slot: Slot): Family {
+  return slot.text.indexOf(':') >= 0 ? 'ipv6' : 'ipv4';
 }
 
 export interface ServiceRecord {
@@ -21,9 +23,18 @@ export interface ServiceRecord {
   /** A Service holds one address per family: `first` in its family order, `second` when dual-stack. */
   first: Slot;
   second: Slot | undefined;
+  /** The rarely set parts of a request (absent for most Services, to save memory). */
+  extra: RecordExtra | undefined;
+}
+
+export interface RecordExtra {
   /** The pool the Service names, if any. */
   pool: string | undefined;
   sharing: Sharing | undefined;
+}
+
+export function makeExtra(pool: string | undefined, sharing: Sharing | undefined): RecordExtra | undefined {
+  return pool === undefined && sharing === undefined ? undefined : { pool, sharing };
 }
 
 export function slotsOf(rec: ServiceRecord): Slot[] {

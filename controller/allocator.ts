@@ -7,8 +7,8 @@ import { AllocationError, type AllocationFailure } from './allocator-errors.js';
 import { checkAgainst, type AssignmentCheck } from './allocator-config-check.js';
 import { formatIp, parseIp } from './allocator-ip.js';
 import { FAMILIES, PoolSet, type PoolState } from './allocator-pool.js';
-import { addUser, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './allocator-records.js';
-import { whyIncompatible, type Sharing } from './allocator-sharing.js';
+import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './allocator-records.js';
+import { whyIncompatible, type Sharing, type SharingHolder } from './allocator-sharing.js';
 import { requestSharing, type ServiceRequest } from './service-request.js';
 
 export { AllocationError } from './allocator-errors.js';
@@ -82,12 +82,11 @@ export class Allocator {
     }
     const existing = this.byKey.get(request.key);
     if (existing && this.satisfies(existing, request, sharing)) {
-      this.setSharing(existing, sharing);
-      existing.pool = request.pool;
-      if (existing.second && existing.first.family !== request.families[0]) {
+      this.setExtra(existing, request.pool, sharing);
+      if (existing.second && familyOf(existing.first) !== request.families[0]) {
         [existing.first, existing.second] = [existing.second, existing.first];
       }
-      return toAssignment(existing);
+      return this.toAssignment(existing);
     }
     if (existing) this.detach(existing);
     let choices: Choice[];
@@ -98,7 +97,7 @@ export class Allocator {
       throw e;
     }
     if (choices.length === 2 && choices[0].family !== request.families[0]) choices.reverse();
-    return toAssignment(this.commit(request.key, request.pool, sharing, choices));
+    return this.toAssignment(this.commit(request.key, request.pool, sharing, choices));
   }
 
   /** Frees what the Service holds (a shared address only when its last user goes). False if it held nothing. */
@@ -111,11 +110,11 @@ export class Allocator {
 
   assignmentOf(key: string): Assignment | undefined {
     const rec = this.byKey.get(key);
-    return rec && toAssignment(rec);
+    return rec && this.toAssignment(rec);
   }
 
   *assignments(): Generator<Assignment> {
-    for (const rec of this.byKey.values()) yield toAssignment(rec);
+    for (const rec of this.byKey.values()) yield this.toAssignment(rec);
   }
 
   get size(): number {
@@ -168,7 +167,7 @@ export class Allocator {
           break;
         }
         const slot = this.byIp.get(text);
-        const why = slot && whyIncompatible(request.key, sharing, usersOf(slot));
+        const why = slot && whyIncompatible(request.key, sharing, holders(slot));
         if (slot && why) {
           conflict = { key: request.key, ip: text, holders: usersOf(slot).map((u) => u.key), why };
           break;
@@ -183,16 +182,13 @@ export class Allocator {
 
   /** For every current assignment: would it survive `config`, and why (or why not). Changes nothing. */
   checkConfig(config: Config): AssignmentCheck[] {
-    return checkAgainst(this.byKey.values(), new PoolSet(config));
+    return checkAgainst(this.byKey.values(), this.pools, new PoolSet(config));
   }
 
   /** Switches to `config`, keeping every assignment (even ones checkConfig calls breaking: refusing is the caller's job). */
   setConfig(config: Config): void {
     this.pools = new PoolSet(config);
-    for (const slot of this.byIp.values()) {
-      slot.pool = this.pools.lookup(slot.family, slot.num);
-      slot.pool?.hold(slot.family, slot.num);
-    }
+    for (const slot of this.byIp.values()) this.poolOfSlot(slot)?.hold(familyOf(slot), slot.num);
   }
 
   // --- choosing addresses (no state changes except forgetting unusable free intervals) ---
@@ -212,15 +208,15 @@ export class Allocator {
       }
       anchor = pool;
       const slot = this.byIp.get(text);
-      const why = slot && whyIncompatible(req.key, sharing, usersOf(slot));
+      const why = slot && whyIncompatible(req.key, sharing, holders(slot));
       if (slot && why) throw new AllocationError({ reason: 'ip-in-use', ip: text, holders: usersOf(slot).map((u) => u.key), why }, req.key);
       choices.push({ family: p.family, num: p.num, text, pool });
     }
-    const missing: Family[] = [];
-    for (const f of req.families) {
-      if (choices.length === 0 || (choices[0].family !== f && choices[choices.length - 1].family !== f)) missing.push(f);
+    let missing: readonly Family[] = req.families;
+    if (choices.length > 0) {
+      missing = req.families.filter((f) => !choices.some((c) => c.family === f));
+      if (missing.length === 0) return choices;
     }
-    if (missing.length === 0) return choices;
 
     if (anchor) {
       // Dual-stack with one address requested: the other comes from the same pool.
@@ -260,7 +256,7 @@ export class Allocator {
   }
 
   /** The lowest free address of each family in `pool`. */
-  private fresh(key: string, pool: PoolState, families: Family[]): Choice[] {
+  private fresh(key: string, pool: PoolState, families: readonly Family[]): Choice[] {
     const out: Choice[] = [];
     for (const family of families) {
       const num = pool.lowest(family);
@@ -274,22 +270,25 @@ export class Allocator {
    * Addresses of another Service with the same sharing key that this one may join: all `families`
    * from one pool the request may use, compatible with every holder. Lowest (pool order, address) wins.
    */
-  private findJoin(key: string, sharing: Sharing, families: Family[], eligible: (p: PoolState) => boolean): Choice[] | undefined {
-    let best: Slot[] | undefined;
+  private findJoin(key: string, sharing: Sharing, families: readonly Family[], eligible: (p: PoolState) => boolean): Choice[] | undefined {
+    let best: Choice[] | undefined;
     for (const rec of this.bySharingKey.get(sharing.key) ?? []) {
       if (rec.key === key) continue;
-      const slots: Slot[] = [];
+      const slots: Choice[] = [];
       for (const family of families) {
-        const slot = rec.first.family === family ? rec.first : rec.second?.family === family ? rec.second : undefined;
-        if (!slot || !slot.pool || !eligible(slot.pool) || !slot.pool.usable(family, slot.num)) break;
-        if (slots.length > 0 && slots[0].pool !== slot.pool) break;
-        if (whyIncompatible(key, sharing, usersOf(slot)) !== undefined) break;
-        slots.push(slot);
+        const slot = familyOf(rec.first) === family ? rec.first : rec.second && familyOf(rec.second) === family ? rec.second : undefined;
+        const pool = slot && this.poolOfSlot(slot);
+        if (!slot || !pool || !eligible(pool) || !pool.usable(family, slot.num)) break;
+        if (slots.length > 0 && slots[0].pool !== pool) break;
+        if (whyIncompatible(key, sharing, holders(slot)) !== undefined) break;
+        slots.push({ family, num: slot.num, text: slot.text, pool });
       }
       if (slots.length !== families.length) continue;
-      if (!best || before(slots[0], best[0])) best = slots;
+      const a = slots[0];
+      const b = best?.[0];
+      if (!b || (a.pool as PoolState).index < (b.pool as PoolState).index || (a.pool === b.pool && a.num < b.num)) best = slots;
     }
-    return best?.map((s) => ({ family: s.family, num: s.num, text: s.text, pool: s.pool }));
+    return best;
   }
 
   /** Whether what `rec` holds still answers `req` (so re-allocating keeps it). */
@@ -297,10 +296,12 @@ export class Allocator {
     const slots = slotsOf(rec);
     if (slots.length !== req.families.length) return false;
     for (const slot of slots) {
-      if (!req.families.includes(slot.family)) return false;
-      if (!slot.pool || !slot.pool.usable(slot.family, slot.num)) return false;
-      if (req.pool !== undefined && slot.pool.name !== req.pool) return false;
-      if (slot.users !== rec && whyIncompatible(req.key, sharing, usersOf(slot)) !== undefined) return false;
+      const family = familyOf(slot);
+      const pool = this.pools.lookup(family, slot.num);
+      if (!req.families.includes(family)) return false;
+      if (!pool || !pool.usable(family, slot.num)) return false;
+      if (req.pool !== undefined && pool.name !== req.pool) return false;
+      if (slot.users !== rec && whyIncompatible(req.key, sharing, holders(slot)) !== undefined) return false;
     }
     for (const ip of req.requestedIps) {
       if (!slots.some((s) => s.text === ip)) return false;
@@ -311,10 +312,9 @@ export class Allocator {
   // --- state changes ---
 
   private commit(key: string, pool: string | undefined, sharing: Sharing | undefined, choices: Choice[]): ServiceRecord {
-    const rec: ServiceRecord = { key, first: undefined as unknown as Slot, second: undefined, pool, sharing: undefined };
-    rec.first = newSlot(choices[0], rec);
-    if (choices.length > 1) rec.second = newSlot(choices[1], rec);
-    this.setSharing(rec, sharing);
+    const rec: ServiceRecord = { key, first: undefined as unknown as Slot, second: undefined, extra: makeExtra(pool, sharing) };
+    rec.first = { text: choices[0].text, num: choices[0].num, users: rec };
+    if (choices.length > 1) rec.second = { text: choices[1].text, num: choices[1].num, users: rec };
     this.attach(rec);
     return rec;
   }
@@ -324,7 +324,8 @@ export class Allocator {
     rec.first = this.attachSlot(rec, rec.first);
     if (rec.second) rec.second = this.attachSlot(rec, rec.second);
     this.byKey.set(rec.key, rec);
-    if (rec.sharing) this.indexSharing(rec, rec.sharing.key);
+    const sharing = rec.extra?.sharing;
+    if (sharing) this.indexSharing(rec, sharing.key);
   }
 
   private attachSlot(rec: ServiceRecord, own: Slot): Slot {
@@ -334,9 +335,7 @@ export class Allocator {
       return held;
     }
     own.users = rec;
-    // The pools may have changed since the slot was made (a failed re-allocation after setConfig).
-    own.pool = this.pools.lookup(own.family, own.num);
-    own.pool?.hold(own.family, own.num);
+    this.poolOfSlot(own)?.hold(familyOf(own), own.num);
     this.byIp.set(own.text, own);
     return own;
   }
@@ -345,20 +344,22 @@ export class Allocator {
     this.detachSlot(rec, rec.first);
     if (rec.second) this.detachSlot(rec, rec.second);
     this.byKey.delete(rec.key);
-    if (rec.sharing) this.unindexSharing(rec, rec.sharing.key);
+    const sharing = rec.extra?.sharing;
+    if (sharing) this.unindexSharing(rec, sharing.key);
   }
 
   private detachSlot(rec: ServiceRecord, slot: Slot): void {
     if (removeUser(slot, rec) > 0) return;
     this.byIp.delete(slot.text);
-    slot.pool?.unhold(slot.family, slot.num);
+    this.poolOfSlot(slot)?.unhold(familyOf(slot), slot.num);
   }
 
-  private setSharing(rec: ServiceRecord, sharing: Sharing | undefined): void {
-    const attached = this.byKey.get(rec.key) === rec;
-    if (attached && rec.sharing) this.unindexSharing(rec, rec.sharing.key);
-    rec.sharing = sharing;
-    if (attached && sharing) this.indexSharing(rec, sharing.key);
+  /** Updates the pool and sharing a held record asks for, keeping the sharing index right. */
+  private setExtra(rec: ServiceRecord, pool: string | undefined, sharing: Sharing | undefined): void {
+    const old = rec.extra?.sharing;
+    if (old) this.unindexSharing(rec, old.key);
+    rec.extra = makeExtra(pool, sharing);
+    if (sharing) this.indexSharing(rec, sharing.key);
   }
 
   private indexSharing(rec: ServiceRecord, key: string): void {
@@ -372,23 +373,23 @@ export class Allocator {
     set?.delete(rec);
     if (set?.size === 0) this.bySharingKey.delete(key);
   }
+
+  /** The pool an address belongs to under the current config (derived, not stored, so setConfig moves it). */
+  private poolOfSlot(slot: Slot): PoolState | undefined {
+    return this.pools.lookup(familyOf(slot), slot.num);
+  }
+
+  private toAssignment(rec: ServiceRecord): Assignment {
+    const ips = rec.second ? [rec.first.text, rec.second.text] : [rec.first.text];
+    const a: Assignment = { key: rec.key, ips, pool: this.poolOfSlot(rec.first)?.name };
+    const sharing = rec.extra?.sharing;
+    if (sharing) a.sharingKey = sharing.key;
+    return a;
+  }
 }
 
-function newSlot(c: Choice, rec: ServiceRecord): Slot {
-  return { text: c.text, family: c.family, num: c.num, pool: c.pool, users: rec };
-}
-
-function before(a: Slot, b: Slot): boolean {
-  const pa = a.pool?.index ?? Infinity;
-  const pb = b.pool?.index ?? Infinity;
-  return pa !== pb ? pa < pb : a.num < b.num;
-}
-
-function toAssignment(rec: ServiceRecord): Assignment {
-  const ips = rec.second ? [rec.first.text, rec.second.text] : [rec.first.text];
-  const a: Assignment = { key: rec.key, ips, pool: rec.first.pool?.name };
-  if (rec.sharing) a.sharingKey = rec.sharing.key;
-  return a;
+function holders(slot: Slot): SharingHolder[] {
+  return usersOf(slot).map((u) => ({ key: u.key, sharing: u.extra?.sharing }));
 }
 
 function invalid(field: string, problem: string, key: string): AllocationError {
@@ -398,9 +399,11 @@ function invalid(field: string, problem: string, key: string): AllocationError {
 
 /** Checks a hand-built request the way serviceRequest() guarantees for parsed ones. */
 function validate(req: ServiceRequest): void {
-  if (req.families.length < 1 || req.families.length > 2 || new Set(req.families).size !== req.families.length) {
+  const f = req.families;
+  if (f.length < 1 || f.length > 2 || (f.length === 2 && f[0] === f[1])) {
     throw invalid('families', 'must be one family or both', req.key);
   }
+  if (req.requestedIps.length === 0) return;
   const seen = new Set<Family>();
   for (const ip of req.requestedIps) {
     const p = parseIp(ip);

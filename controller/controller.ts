@@ -1,0 +1,377 @@
+// The controller daemon: informers -> (leader only) restore statuses -> load config -> reconcile
+// Services through the work queue, writing status and Events. Decisions live in reconcile.ts and
+// config-reload.ts; this file only wires them to the API server, the metrics and the logs.
+import type { KubeConfig, V1ConfigMap, V1Service } from '@kubernetes/client-node';
+import type { Config } from '../config/model.js';
+import { EventRecorder, type EventType } from '../kube/events.js';
+import { objectKey, type Informer } from '../kube/informer.js';
+import { configMapInformer, serviceInformer } from '../kube/informers.js';
+import { LeaseLock } from '../kube/lease.js';
+import type { Logger } from '../kube/log.js';
+import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
+import { updateServiceStatus } from '../kube/status.js';
+import { WorkQueue } from '../kube/workqueue.js';
+import { Allocator, type Assignment } from './allocator.js';
+import { breakingNote, configMapText, evaluateConfig, invalidNote } from './config-reload.js';
+import { LeaderElector } from './leader.js';
+import { ControllerMetrics } from './metrics.js';
+import { decide, restoreFromStatuses, type Decision } from './reconcile.js';
+import { sameIps, statusIps, statusWithIps } from './service-status.js';
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace of the ConfigMap and the leader Lease. */
+  namespace: string;
+  configMap: string;
+  lbClass?: string;
+  leaderElect: boolean;
+  /** This replica's name in the Lease and in Events. */
+  identity: string;
+  /** Leader Lease duration (default 15 s); renew deadline and retry period derive from it. */
+  leaseDurationMs?: number;
+  leaseName?: string;
+  /** e.g. ":7472"; undefined: no HTTP endpoint. */
+  metricsAddress?: string;
+  logger: Logger;
+  metrics?: ControllerMetrics;
+  /** Reconcile workers (status writes in flight at once). Default 8. */
+  concurrency?: number;
+}
+
+const CONFIG_KEY = '#config';
+const EMPTY_CONFIG: Config = { peers: [], bgpCommunities: {}, pools: [] };
+const REPORTER = 'herald.io/controller';
+
+/** One leadership term: state rebuilt from the cluster each time this replica becomes leader. */
+interface Term {
+  gen: number;
+  allocator: Allocator;
+  queue: WorkQueue;
+  workers: Promise<void>;
+  /** Services without addresses, retried on config changes and releases. */
+  pending: Set<string>;
+  /** ConfigMap text of the config in force (undefined: none loaded yet). */
+  appliedText: string | undefined;
+  /** The last refusal's note, so a re-evaluation with the same outcome logs nothing new. */
+  lastRefusal: string | undefined;
+  /** A valid config was refused as breaking: releases may make it acceptable. */
+  refusedBreaking: boolean;
+  configMissing: boolean;
+}
+
+export class Controller {
+  readonly metrics: ControllerMetrics;
+  private readonly log: Logger;
+  private readonly services: Informer<V1Service>;
+  private readonly configMaps: Informer<V1ConfigMap>;
+  private recorder: EventRecorder | undefined;
+  private server: MetricsServer | undefined;
+  private elector: LeaderElector | undefined;
+  private term: Term | undefined;
+  private gen = 0;
+  private synced = false;
+  private stopped = false;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.log = opts.logger;
+    this.metrics = opts.metrics ?? new ControllerMetrics();
+    this.services = serviceInformer(opts.kubeConfig);
+    this.configMaps = configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
+  }
+
+  /** The metrics endpoint's URL once started (undefined without --metrics-address). */
+  get metricsUrl(): string | undefined {
+    return this.server?.url;
+  }
+
+  get leading(): boolean {
+    return this.term !== undefined;
+  }
+
+  /** The allocator of the current term (tests and benchmarks compare it with the statuses). */
+  get allocator(): Allocator | undefined {
+    return this.term?.allocator;
+  }
+
+  get configLoaded(): boolean {
+    return this.term?.appliedText !== undefined;
+  }
+
+  /** Why the controller is not ready, or true. */
+  ready(): true | string {
+    if (!this.synced) return 'informers not synced';
+    if (this.opts.leaderElect && !this.term) return true; // a warm standby is ready
+    if (!this.configLoaded) return 'no valid config loaded';
+    return true;
+  }
+
+  async start(): Promise<void> {
+    this.recorder = await EventRecorder.create(this.opts.kubeConfig, {
+      reportingController: REPORTER,
+      reportingInstance: this.opts.identity,
+      onError: (err) => this.log.warn({ event: 'eventWriteFailed', err }, 'writing an Event failed'),
+    });
+    if (this.opts.metricsAddress !== undefined) {
+      this.server = await startMetricsServer({ address: this.opts.metricsAddress, registry: this.metrics.registry, ready: () => this.ready() });
+      this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
+    }
+    const onService = (svc: V1Service): void => {
+      this.metrics.k8sUpdates.inc();
+      this.term?.queue.add(objectKey(svc));
+    };
+    this.services.on('add', onService).on('update', onService).on('delete', onService);
+    const onConfigMap = (): void => {
+      this.metrics.k8sUpdates.inc();
+      this.term?.queue.add(CONFIG_KEY);
+    };
+    this.configMaps.on('add', onConfigMap).on('update', onConfigMap).on('delete', onConfigMap);
+    for (const inf of [this.services, this.configMaps]) inf.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
+    await Promise.all([this.services.start(), this.configMaps.start()]);
+    if (this.stopped) return;
+    this.synced = true;
+    this.log.info({ event: 'informersSynced' }, `informers synced (${this.services.size} Services)`);
+    if (!this.opts.leaderElect) {
+      this.startTerm();
+      return;
+    }
+    const durationMs = this.opts.leaseDurationMs ?? 15_000;
+    const lock = new LeaseLock(this.opts.kubeConfig, {
+      namespace: this.opts.namespace,
+      name: this.opts.leaseName ?? 'herald-controller',
+      identity: this.opts.identity,
+      durationSeconds: Math.max(1, Math.round(durationMs / 1000)),
+    });
+    this.elector = new LeaderElector({
+      lock,
+      durationMs,
+      onStartedLeading: () => this.startTerm(),
+      onStoppedLeading: (why) => this.endTerm(why),
+      onError: (err) => {
+        this.metrics.leaseRenewFailures.inc();
+        this.log.warn({ event: 'leaseRenewFailed', err }, 'leader Lease acquire/renew failed');
+      },
+      onLeaderObserved: (holder) => this.log.info({ event: 'leaderObserved', node: holder }, `${holder} is the leader`),
+    });
+    this.elector.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.elector?.stop();
+    this.endTerm('shutting down');
+    await Promise.all([this.services.stop(), this.configMaps.stop()]);
+    await this.recorder?.close();
+    await this.server?.close();
+  }
+
+  /** Becoming leader: rebuild the allocator from the Services' statuses, load the config, then reconcile. */
+  private startTerm(): void {
+    if (this.stopped || this.term) return;
+    const gen = ++this.gen;
+    const allocator = new Allocator(EMPTY_CONFIG);
+    const t0 = performance.now();
+    const problems = restoreFromStatuses(allocator, this.services.list(), { lbClass: this.opts.lbClass });
+    for (const p of problems) this.log.warn({ event: 'restoreConflict', service: p.key, reason: p.why }, `cannot restore ${p.key}: ${p.why}`);
+    this.log.info({ event: 'leading', reason: `restored ${allocator.size} Services in ${(performance.now() - t0).toFixed(0)} ms` }, 'leading: allocations restored from Service statuses');
+    const queue = new WorkQueue({ retryInitialMs: 50, retryMaxMs: 60_000 });
+    const term: Term = {
+      gen,
+      allocator,
+      queue,
+      workers: Promise.resolve(),
+      pending: new Set(),
+      appliedText: undefined,
+      lastRefusal: undefined,
+      refusedBreaking: false,
+      configMissing: false,
+    };
+    this.term = term;
+    this.metrics.setLeader(true);
+    // The config first (synchronously, before any worker runs): nothing is allocated without one.
+    this.reloadConfig(term);
+    if (term.appliedText === undefined) this.metrics.configLoaded.set(0);
+    term.workers = queue.run((key) => this.reconcile(term, key), {
+      concurrency: this.opts.concurrency ?? 8,
+      onError: (key, err) => {
+        this.metrics.k8sUpdateErrors.inc();
+        this.log.warn({ event: 'reconcileFailed', service: key, err }, `reconcile of ${key} failed; retrying`);
+      },
+    });
+  }
+
+  private endTerm(why: string): void {
+    const term = this.term;
+    if (!term) return;
+    this.term = undefined;
+    term.queue.shutDown();
+    this.metrics.setLeader(false);
+    this.log.info({ event: 'stoppedLeading', reason: why }, `not leading any more: ${why}`);
+  }
+
+  private current(term: Term): boolean {
+    return this.term === term && !this.stopped;
+  }
+
+  private async reconcile(term: Term, key: string): Promise<void> {
+    if (!this.current(term)) return;
+    if (key === CONFIG_KEY) return this.reloadConfig(term);
+    // Nothing is allocated (or cleared) before a config is in force: queued again when one is applied.
+    if (term.appliedText === undefined) return;
+    const svc = this.services.get(key);
+    const decision = decide(key, svc, term.allocator, { lbClass: this.opts.lbClass });
+    await this.apply(term, key, svc, decision);
+  }
+
+  private async apply(term: Term, key: string, svc: V1Service | undefined, d: Decision): Promise<void> {
+    switch (d.kind) {
+      case 'ignore':
+        term.pending.delete(key);
+        return;
+      case 'deleted':
+        term.pending.delete(key);
+        if (d.released) {
+          this.log.info({ event: 'ipReleased', service: key, reason: 'serviceDeleted' }, `released the addresses of deleted ${key}`);
+          this.released(term);
+        }
+        return;
+      case 'clear': {
+        term.pending.delete(key);
+        if (d.released) this.released(term);
+        if (d.statusIps.length === 0 || !svc) return;
+        await this.writeStatus(term, svc, []);
+        this.event(svc, 'Normal', 'ClearAssignment', 'Clear', `removed addresses ${d.statusIps.join(', ')}: ${d.reason}`);
+        this.log.info({ event: 'clearAssignment', service: key, ip: d.statusIps.join(','), reason: d.reason }, `cleared ${key}`);
+        return;
+      }
+      case 'assigned': {
+        term.pending.delete(key);
+        this.poolMetrics(term);
+        if (!d.changed || !svc) return;
+        await this.writeStatus(term, svc, d.assignment.ips);
+        this.event(svc, 'Normal', 'IPAllocated', 'Allocate', `Assigned IP ${JSON.stringify(d.assignment.ips)} from pool "${d.assignment.pool ?? ''}"`);
+        this.logAssigned(key, d.assignment);
+        return;
+      }
+      case 'failed': {
+        term.pending.add(key);
+        if (d.released) this.released(term);
+        if (!svc) return;
+        if (d.statusIps.length > 0) {
+          await this.writeStatus(term, svc, []);
+          this.event(svc, 'Normal', 'ClearAssignment', 'Clear', `removed addresses ${d.statusIps.join(', ')}: ${d.reason}`);
+        }
+        this.event(svc, 'Warning', 'AllocationFailed', 'Allocate', `Failed to allocate IP for "${key}": ${d.reason}`);
+        this.log.warn({ event: 'allocationFailed', service: key, reason: d.reason }, `no address for ${key}: ${d.reason}`);
+        return;
+      }
+    }
+  }
+
+  private logAssigned(key: string, a: Assignment): void {
+    this.log.info({ event: 'ipAllocated', service: key, ip: a.ips.join(','), pool: a.pool ?? '' }, `${key} holds ${a.ips.join(', ')}`);
+  }
+
+  /** Addresses were freed: pending Services may fit now, and a refused config may have become acceptable. */
+  private released(term: Term): void {
+    this.poolMetrics(term);
+    for (const key of term.pending) term.queue.add(key);
+    if (term.refusedBreaking) term.queue.add(CONFIG_KEY);
+  }
+
+  /** Writes the status (only while leading this term; conflicts are retried against the latest object). */
+  private async writeStatus(term: Term, svc: V1Service, ips: string[]): Promise<void> {
+    const ns = svc.metadata?.namespace ?? 'default';
+    const name = svc.metadata?.name ?? '';
+    await updateServiceStatus(
+      this.opts.kubeConfig,
+      ns,
+      name,
+      (fresh) => {
+        if (!this.current(term)) return undefined;
+        return sameIps(statusIps(fresh), ips) ? undefined : statusWithIps(fresh, ips);
+      },
+      { current: svc },
+    );
+  }
+
+  private event(svc: V1Service, type: EventType, reason: string, action: string, note: string): void {
+    const md = svc.metadata ?? {};
+    this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note);
+  }
+
+  private configEvent(type: EventType, reason: string, note: string): void {
+    const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
+    const md = cm?.metadata ?? {};
+    this.recorder?.record({ apiVersion: 'v1', kind: 'ConfigMap', name: md.name ?? this.opts.configMap, namespace: this.opts.namespace, uid: md.uid }, type, reason, 'LoadConfig', note);
+  }
+
+  private poolMetrics(term: Term): void {
+    const stats = term.allocator.stats();
+    for (const s of stats) this.metrics.setPool(s.name, (s.ipv4?.total ?? 0n) + (s.ipv6?.total ?? 0n), (s.ipv4?.inUse ?? 0) + (s.ipv6?.inUse ?? 0));
+    this.metrics.retainPools(stats.map((s) => s.name));
+  }
+
+  /** Evaluates the ConfigMap against the current assignments: apply, or refuse and keep the old config. */
+  private reloadConfig(term: Term): void {
+    const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
+    const verdict = evaluateConfig(cm, term.allocator, term.appliedText);
+    const refuse = (note: string, log: () => void): void => {
+      this.metrics.configRefused();
+      if (note !== term.lastRefusal) log();
+      term.lastRefusal = note;
+    };
+    term.configMissing = verdict.kind === 'missing';
+    switch (verdict.kind) {
+      case 'missing':
+        term.refusedBreaking = false;
+        refuse('missing', () =>
+          this.log.warn(
+            { event: 'configMissing', reason: `ConfigMap ${this.opts.namespace}/${this.opts.configMap} not found` },
+            term.appliedText === undefined ? 'no ConfigMap: nothing is allocated until it exists' : 'ConfigMap deleted: keeping the last config',
+          ),
+        );
+        return;
+      case 'unchanged':
+        term.refusedBreaking = false;
+        term.lastRefusal = undefined;
+        this.metrics.configApplied();
+        return;
+      case 'invalid': {
+        term.refusedBreaking = false;
+        const note = invalidNote(verdict.issues);
+        refuse(note, () => {
+          this.configEvent('Warning', 'ConfigInvalid', note);
+          this.log.error({ event: 'configInvalid', reason: verdict.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'config refused: invalid');
+        });
+        return;
+      }
+      case 'breaking': {
+        term.refusedBreaking = true;
+        const note = breakingNote(verdict.breaking);
+        refuse(note, () => {
+          this.configEvent('Warning', 'ConfigRefused', note);
+          for (const c of verdict.breaking) {
+            for (const ip of c.ips) this.log.error({ event: 'configRefused', service: c.key, ip: ip.ip, reason: ip.reason }, `config refused: it would break ${c.key}`);
+          }
+        });
+        return;
+      }
+      case 'apply': {
+        const first = term.appliedText === undefined;
+        term.allocator.setConfig(verdict.config);
+        term.appliedText = configMapText(cm as V1ConfigMap);
+        term.refusedBreaking = false;
+        term.lastRefusal = undefined;
+        this.metrics.configApplied();
+        this.poolMetrics(term);
+        this.configEvent('Normal', 'ConfigLoaded', `config loaded: ${verdict.config.pools.length} address pools, ${verdict.config.peers.length} BGP peers`);
+        this.log.info({ event: 'configLoaded', reason: `${verdict.config.pools.length} pools, ${verdict.config.peers.length} peers` }, first ? 'config loaded' : 'config reloaded');
+        // Every Service (not only pending ones): the first load starts all allocation, and a changed
+        // pool may change which addresses satisfy which Service. Unchanged ones write nothing.
+        for (const key of this.services.keys()) term.queue.add(key);
+        term.pending.clear();
+        return;
+      }
+    }
+  }
+}

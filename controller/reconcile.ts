@@ -1,0 +1,96 @@
+// The decision for one Service: what it should hold, given the allocator and the Service as the
+// informer sees it. Changes only the allocator (allocate / release); the caller writes the status
+// and records the Events the decision names. No I/O, no clock: unit-testable as is.
+import type { V1Service } from '@kubernetes/client-node';
+import { AllocationError, type Allocator, type Assignment } from './allocator.js';
+import { serviceRequest, ServiceRequestError, type ServiceObject } from './service-request.js';
+import { sameIps, statusIps } from './service-status.js';
+
+export interface ReconcileOptions {
+  /** Handle Services with this spec.loadBalancerClass; undefined: only Services without a class. */
+  lbClass?: string;
+}
+
+export type Decision =
+  /** Not ours and holding nothing of ours: leave it alone. */
+  | { kind: 'ignore' }
+  /** The Service is gone; `released` says whether it held addresses (freed now). */
+  | { kind: 'deleted'; released: boolean }
+  /** The Service must not hold addresses any more: clear its status (if `statusIps` is non-empty). */
+  | { kind: 'clear'; reason: string; released: boolean; statusIps: string[] }
+  /** The Service holds `assignment`; `changed`: its status does not say so yet. */
+  | { kind: 'assigned'; assignment: Assignment; changed: boolean }
+  /**
+   * No address for the Service: it stays pending until something relevant changes. If it held
+   * addresses that no longer answer its request they were released (`released`) and its status
+   * must be cleared (`statusIps` non-empty).
+   */
+  | { kind: 'failed'; reason: string; error: AllocationError | ServiceRequestError; released: boolean; statusIps: string[] };
+
+/** Why this controller does not handle `svc`, or undefined if it does. */
+export function whyNotHandled(svc: V1Service, opts: ReconcileOptions): string | undefined {
+  const type = svc.spec?.type ?? 'ClusterIP';
+  if (type !== 'LoadBalancer') return `the Service is of type ${type}, not LoadBalancer`;
+  const cls = svc.spec?.loadBalancerClass;
+  if (opts.lbClass === undefined && cls !== undefined && cls !== '') return `the Service has loadBalancerClass "${cls}", handled by another controller`;
+  if (opts.lbClass !== undefined && cls !== opts.lbClass) {
+    return cls === undefined || cls === '' ? `the Service has no loadBalancerClass (this controller handles "${opts.lbClass}")` : `the Service has loadBalancerClass "${cls}", not "${opts.lbClass}"`;
+  }
+  return undefined;
+}
+
+export function decide(key: string, svc: V1Service | undefined, allocator: Allocator, opts: ReconcileOptions = {}): Decision {
+  if (!svc) return { kind: 'deleted', released: allocator.release(key) };
+  const current = statusIps(svc);
+  const notHandled = whyNotHandled(svc, opts);
+  if (notHandled !== undefined) {
+    const released = allocator.release(key);
+    // A Service of another class keeps whatever its own controller wrote; one that stopped being a
+    // LoadBalancer while we were down (so we never restored it) still gets its stale status cleared.
+    const notLb = (svc.spec?.type ?? 'ClusterIP') !== 'LoadBalancer';
+    if (released || (notLb && current.length > 0)) return { kind: 'clear', reason: notHandled, released, statusIps: current };
+    return { kind: 'ignore' };
+  }
+  let assignment: Assignment;
+  try {
+    assignment = allocator.allocate(serviceRequest(svc as ServiceObject));
+  } catch (err) {
+    if (!(err instanceof AllocationError) && !(err instanceof ServiceRequestError)) throw err;
+    // allocate() keeps what a Service holds on failure; a Service that fails while holding something
+    // holds addresses its request no longer accepts (requested IP or pool changed), so they go.
+    const released = allocator.release(key);
+    const reason = err instanceof ServiceRequestError ? `${err.field}: ${err.problem}` : err.message.replace(`${key}: `, '');
+    return { kind: 'failed', reason, error: err, released, statusIps: current };
+  }
+  return { kind: 'assigned', assignment, changed: !sameIps(current, assignment.ips) };
+}
+
+/**
+ * Start-up and failover: what the Services' statuses say they hold, recorded before anything is
+ * allocated. Oldest Services first, so on a conflict the first claimant keeps the address.
+ * Returns the keys of Services whose addresses could not be restored, with why.
+ */
+export function restoreFromStatuses(allocator: Allocator, services: Iterable<V1Service>, opts: ReconcileOptions = {}): { key: string; why: string }[] {
+  const entries: { created: number; key: string; svc: V1Service; ips: string[] }[] = [];
+  for (const svc of services) {
+    if (whyNotHandled(svc, opts) !== undefined) continue;
+    const ips = statusIps(svc);
+    if (ips.length === 0) continue;
+    const created = svc.metadata?.creationTimestamp;
+    const key = `${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`;
+    entries.push({ created: created ? new Date(created).getTime() : 0, key, svc, ips });
+  }
+  entries.sort((a, b) => a.created - b.created || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const problems: { key: string; why: string }[] = [];
+  const restorable = [];
+  for (const e of entries) {
+    try {
+      restorable.push({ request: serviceRequest(e.svc as ServiceObject), ips: e.ips });
+    } catch (err) {
+      if (!(err instanceof ServiceRequestError)) throw err;
+      problems.push({ key: e.key, why: `${err.field}: ${err.problem}` });
+    }
+  }
+  for (const c of allocator.restore(restorable)) problems.push({ key: c.key, why: `${c.ip}: ${c.why}${c.holders.length ? ` (held by ${c.holders.join(', ')})` : ''}` });
+  return problems;
+}

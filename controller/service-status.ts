@@ -1,0 +1,23 @@
+// What a Service's status says it holds, and the status that says it holds something else.
+// Only `ip` entries are ours; hostname-only entries (another load balancer's) are ignored.
+import type { V1Service, V1ServiceStatus } from '@kubernetes/client-node';
+import { canonicalIp } from './allocator-ip.js';
+
+/** The addresses in `status.loadBalancer.ingress`, canonical (unparsable ones are kept verbatim so they differ from any assignment). */
+export function statusIps(svc: V1Service | undefined): string[] {
+  const ingress = svc?.status?.loadBalancer?.ingress ?? [];
+  const out: string[] = [];
+  for (const entry of ingress) if (typeof entry.ip === 'string' && entry.ip !== '') out.push(canonicalIp(entry.ip) ?? entry.ip);
+  return out;
+}
+
+/** Same addresses in the same order (order is the Service's family order, which clients read). */
+export function sameIps(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((ip, i) => ip === b[i]);
+}
+
+/** The status announcing `ips` (none: an empty load balancer status), keeping the rest of the status. */
+export function statusWithIps(svc: V1Service, ips: readonly string[]): V1ServiceStatus {
+  const loadBalancer = ips.length === 0 ? {} : { ingress: ips.map((ip) => ({ ip })) };
+  return { ...svc.status, loadBalancer };
+}
