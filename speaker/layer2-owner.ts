@@ -19,7 +19,7 @@ export type NoOwnerReason = 'noIPs' | 'noEndpoints' | 'noLocalEndpoints' | 'noEl
 export type OwnerResult = { owner: string } | { owner: null; reason: NoOwnerReason };
 
 export interface Layer2State {
-  /** Live speakers (from Membership.live()); a collection, not a one-shot iterator. */
+  /** Live speakers (Membership.liveSet(), or live()); a collection, not a one-shot iterator. */
   liveSpeakers: readonly string[] | ReadonlySet<string>;
   /** Whether a node matches the pool's / peers' node selectors. */
   nodeSelected: (node: string) => boolean;
