@@ -1,7 +1,8 @@
 // `herald config check -f FILE [--services FILE] [-o text|json]`: validates a config and, given the
 // Services of a cluster, says which of them the config would break — exactly what the controller
-// would refuse. Exit 0: valid and nothing breaks; 1: invalid, or some Service would break;
-// 2: a file cannot be read or the Services file is not Services.
+// would refuse. Exit 0: valid and nothing breaks; 1: invalid, or some Service would break or cannot
+// be checked (a malformed Service: its address would not be protected); 2: a file cannot be read or
+// the Services file is not Services.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import yaml from 'js-yaml';
@@ -60,7 +61,7 @@ export function register(program: Command): void {
     .command('check')
     .description(
       'validate a config and print a summary; with --services, also report per Service whether the config keeps its current addresses ' +
-        '(exit 0: valid and nothing breaks; 1: invalid config or a Service would break; 2: a file cannot be read)',
+        '(exit 0: valid and nothing breaks; 1: invalid config, or a Service would break or cannot be checked; 2: a file cannot be read or holds no Services)',
     )
     .requiredOption('-f, --file <path>', 'the config: a ConfigMap manifest (data.config in MetalLB\'s legacy format) or a bare config document; "-" reads stdin')
     .option('--services <path>', 'the cluster\'s Services as `kubectl get svc -A -o json` (or -o yaml) prints them; their current addresses (status.loadBalancer.ingress) are checked against the config')
