@@ -114,6 +114,38 @@ export class UpdateEncoder {
     return o - offset;
   }
 
+  /**
+   * Announce IPv4 prefixes held compactly: addresses[start, end) with lengths[i] (or all /32 when
+   * lengths is undefined). Same output as encodeAnnounce; reading sequential typed arrays instead
+   * of Prefix objects is what makes this the fastest path for large host-route sets.
+   */
+  encodeAnnounceV4(attrs: CompiledAttributes, addresses: Uint32Array, lengths: Uint8Array | undefined, start: number, end: number, buf: Buffer, offset: number): number {
+    if (attrs.family !== 'ipv4') throw new RangeError('encodeAnnounceV4 needs IPv4 attributes');
+    const t = attrs.template;
+    const tlen = t.length;
+    let i = start;
+    let o = offset;
+    let messages = 0;
+    const bufEnd = buf.length;
+    while (i < end) {
+      const msgStart = o;
+      const limit = Math.min(msgStart + this.maxMessageLength, bufEnd);
+      const firstLen = lengths === undefined ? 32 : lengths[i];
+      if (msgStart + tlen + 1 + ((firstLen + 7) >> 3) > limit) break;
+      buf.set(t, msgStart);
+      const w = writeV4Typed(addresses, lengths, i, end, buf, msgStart + tlen, limit, this);
+      i = this.next;
+      const length = w - msgStart;
+      buf[msgStart + 16] = length >>> 8;
+      buf[msgStart + 17] = length & 0xff;
+      o = w;
+      messages++;
+    }
+    this.next = i;
+    this.messages = messages;
+    return o - offset;
+  }
+
   /** Withdraw prefixes[start, end) of one family (IPv4 in the Withdrawn Routes field, IPv6 in MP_UNREACH_NLRI). */
   encodeWithdraw(family: AddressFamily, prefixes: readonly Prefix[], start: number, end: number, buf: Buffer, offset: number): number {
     const v6 = family === 'ipv6';
@@ -206,6 +238,36 @@ function writeV6(prefixes: readonly Prefix[], i: number, end: number, buf: Buffe
     for (let k = 0; k < octets; k++) buf[w + 1 + k] = b[k];
     w += 1 + octets;
     i++;
+  }
+  enc.next = i;
+  return w;
+}
+
+function writeV4Typed(addresses: Uint32Array, lengths: Uint8Array | undefined, i: number, end: number, buf: Buffer, w: number, limit: number, enc: UpdateEncoder): number {
+  if (lengths === undefined) {
+    // All /32: the number that fit is known up front, so the loop has no bounds test.
+    const n = Math.min(end - i, Math.floor((limit - w) / 5));
+    const stop = i + n;
+    for (; i < stop; i++) {
+      const a = addresses[i];
+      buf[w] = 32;
+      buf[w + 1] = a >>> 24;
+      buf[w + 2] = (a >>> 16) & 0xff;
+      buf[w + 3] = (a >>> 8) & 0xff;
+      buf[w + 4] = a & 0xff;
+      w += 5;
+    }
+  } else {
+    while (i < end) {
+      const len = lengths[i];
+      const octets = (len + 7) >> 3;
+      if (w + 1 + octets > limit) break;
+      const a = addresses[i];
+      buf[w] = len;
+      for (let k = 0; k < octets; k++) buf[w + 1 + k] = (a >>> (24 - 8 * k)) & 0xff;
+      w += 1 + octets;
+      i++;
+    }
   }
   enc.next = i;
   return w;

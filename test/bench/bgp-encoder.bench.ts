@@ -78,24 +78,74 @@ function bestSeconds(fn: () => void, runs: number): number {
   return best;
 }
 
+// The same 1M /32s held as a Uint32Array (the most compact form): sequential reads.
+const addresses = Uint32Array.from(prefixes, (p) => p.v4);
+function packedTyped(): number {
+  let i = 0;
+  let messages = 0;
+  while (i < N) {
+    enc.encodeAnnounceV4(compiled, addresses, undefined, i, N, out, 0);
+    i = enc.next;
+    messages += enc.messages;
+  }
+  return messages;
+}
+
 packed(); // warm up
 packed();
 const packedSeconds = bestSeconds(packed, 7);
 const updates = packed();
 const packedAlloc = bytesPerUpdate(packed, 9);
 
+packedTyped();
+packedTyped();
+const typedSeconds = bestSeconds(packedTyped, 7);
+const typedAlloc = bytesPerUpdate(packedTyped, 9);
+
 naive(0, 50_000); // warm up
 const naiveSeconds = bestSeconds(() => naive(0, N), 2);
 const naiveAlloc = bytesPerUpdate(() => naive(0, 2000), 9);
+
+// IPv6 /128s from 2001:db8::/32 through MP_REACH_NLRI (200k: each parsed prefix holds its own 16 bytes).
+const N6 = 200_000;
+const prefixes6: Prefix[] = [];
+for (let i = 0; i < N6; i++) {
+  const a = new Uint8Array(16);
+  a.set([0x20, 0x01, 0x0d, 0xb8]);
+  a[12] = i >>> 24;
+  a[13] = (i >>> 16) & 0xff;
+  a[14] = (i >>> 8) & 0xff;
+  a[15] = i & 0xff;
+  prefixes6.push(Prefix.v6(a, 128));
+}
+const compiled6 = compileAttributes({ origin: 0, asPath: [{ type: 2, asns: [64512] }], mpReach: { afi: 2, safi: 1, nextHop: '2001:db8::1', nlri: [] } }, 'ipv6', ctx);
+function packed6(): number {
+  let i = 0;
+  let messages = 0;
+  while (i < N6) {
+    enc.encodeAnnounce(compiled6, prefixes6, i, N6, out, 0);
+    i = enc.next;
+    messages += enc.messages;
+  }
+  return messages;
+}
+packed6();
+const packed6Seconds = bestSeconds(packed6, 7);
+const packed6Alloc = bytesPerUpdate(packed6, 9);
 
 const rate = (s: number): string => (N / s).toExponential(3);
 console.log(`bgp.encoder.packed.v4.1m.prefixes_per_second ${rate(packedSeconds)}`);
 console.log(`bgp.encoder.packed.v4.1m.seconds ${packedSeconds.toFixed(4)}`);
 console.log(`bgp.encoder.packed.v4.1m.updates ${updates}`);
 console.log(`bgp.encoder.packed.v4.1m.bytes_allocated_per_update ${packedAlloc.toFixed(1)}`);
+console.log(`bgp.encoder.packed_typed.v4.1m.prefixes_per_second ${rate(typedSeconds)}`);
+console.log(`bgp.encoder.packed_typed.v4.1m.bytes_allocated_per_update ${typedAlloc.toFixed(1)}`);
 console.log(`bgp.encoder.naive.v4.1m.prefixes_per_second ${rate(naiveSeconds)}`);
 console.log(`bgp.encoder.naive.v4.1m.seconds ${naiveSeconds.toFixed(3)}`);
 console.log(`bgp.encoder.naive.v4.1m.updates ${N}`);
 console.log(`bgp.encoder.naive.v4.1m.bytes_allocated_per_update ${naiveAlloc.toFixed(1)}`);
+console.log(`bgp.encoder.packed.v6.200k.prefixes_per_second ${(N6 / packed6Seconds).toExponential(3)}`);
+console.log(`bgp.encoder.packed.v6.200k.bytes_allocated_per_update ${packed6Alloc.toFixed(1)}`);
 console.log(`bgp.encoder.packed_vs_naive.speedup.ratio ${(naiveSeconds / packedSeconds).toFixed(1)}`);
+console.log(`bgp.encoder.packed_typed_vs_naive.speedup.ratio ${(naiveSeconds / typedSeconds).toFixed(1)}`);
 if (sink < 0) console.log(sink);

@@ -146,3 +146,32 @@ describe('UpdateEncoder', () => {
     );
   });
 });
+
+describe('UpdateEncoder.encodeAnnounceV4 (typed arrays)', () => {
+  it('writes exactly what encodeAnnounce writes for the same prefixes', () => {
+    fc.assert(
+      fc.property(fc.array(prefixV4, { minLength: 1, maxLength: 2000 }), fc.boolean(), fc.integer({ min: 100, max: 4096 }), (prefixes, allHosts, max) => {
+        const list = allHosts ? prefixes.map((p) => Prefix.v4(p.v4, 32)) : prefixes;
+        const compiled = compileAttributes(v4Attrs, 'ipv4', { fourByteAs: true, maxMessageLength: max });
+        const addresses = Uint32Array.from(list.map((p) => p.v4));
+        const lengths = allHosts ? undefined : Uint8Array.from(list.map((p) => p.length));
+        const a = Buffer.alloc(1 << 15);
+        const b = Buffer.alloc(1 << 15);
+        const e1 = new UpdateEncoder(max);
+        const e2 = new UpdateEncoder(max);
+        let i = 0;
+        let j = 0;
+        while (i < list.length) {
+          const n1 = e1.encodeAnnounce(compiled, list, i, list.length, a, 0);
+          const n2 = e2.encodeAnnounceV4(compiled, addresses, lengths, j, list.length, b, 0);
+          expect(n2).toBe(n1);
+          expect(b.subarray(0, n2).equals(a.subarray(0, n1))).toBe(true);
+          expect(e2.next).toBe(e1.next);
+          i = e1.next;
+          j = e2.next;
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
