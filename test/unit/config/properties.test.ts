@@ -84,12 +84,12 @@ const labelKey = fc.oneof(
 const labelValue = fc.oneof(fc.constant(''), labelName);
 
 function genSelector(g: Gen): NodeSelector {
-  const matchLabels = Object.fromEntries(g(fc.array, fc.tuple(labelKey, labelValue), { maxLength: 3 }));
-  const matchExpressions = g(fc.array, fc.tuple(labelKey, fc.constantFrom('In', 'NotIn', 'Exists', 'DoesNotExist' as const)), { maxLength: 3 }).map(
+  const matchLabels = Object.fromEntries(g(() => fc.array(fc.tuple(labelKey, labelValue), { maxLength: 3 })));
+  const matchExpressions = g(() => fc.array(fc.tuple(labelKey, fc.constantFrom('In', 'NotIn', 'Exists', 'DoesNotExist' as const)), { maxLength: 3 })).map(
     ([key, operator]) => ({
       key,
       operator,
-      values: operator === 'In' || operator === 'NotIn' ? g(fc.array, labelValue, { minLength: 1, maxLength: 3 }) : [],
+      values: operator === 'In' || operator === 'NotIn' ? g(() => fc.array(labelValue, { minLength: 1, maxLength: 3 })) : [],
     }),
   );
   return { matchLabels, matchExpressions };
@@ -108,7 +108,7 @@ function genPeer(g: Gen): Peer {
     peerPort: g(fc.integer, { min: 1, max: 65535 }),
     holdTime,
     keepaliveTime,
-    nodeSelectors: g(fc.array, fc.gen().map(genSelector), { maxLength: 3 }),
+    nodeSelectors: g(() => fc.array(fc.gen().map(genSelector), { maxLength: 3 })),
     ebgpMultihop: myAsn !== peerAsn && g(fc.boolean),
   };
   if (g(fc.boolean)) peer.sourceAddress = genAddress(g, family);
@@ -121,17 +121,17 @@ function genAdvertisement(g: Gen, minV4: number, minV6: number): BgpAdvertisemen
   const adv: BgpAdvertisement = {
     aggregationLength: g(fc.integer, { min: minV4, max: 32 }),
     aggregationLengthV6: g(fc.integer, { min: minV6, max: 128 }),
-    communities: g(fc.uniqueArray, fc.gen().map(genCommunity), { maxLength: 4, selector: formatCommunity }),
+    communities: g(() => fc.uniqueArray(fc.gen().map(genCommunity), { maxLength: 4, selector: formatCommunity })),
   };
   if (g(fc.boolean)) adv.localPref = uint32(g);
   return adv;
 }
 
 function genConfig(g: Gen): Config {
-  const slots = g(fc.uniqueArray, fc.tuple(fc.constantFrom('ipv4' as const, 'ipv6' as const), fc.integer({ min: 0, max: 65535 })), {
+  const slots = g(() => fc.uniqueArray(fc.tuple(fc.constantFrom('ipv4' as const, 'ipv6' as const), fc.integer({ min: 0, max: 65535 })), {
     maxLength: 12,
     selector: ([f, s]) => `${f}${s}`,
-  });
+  }));
   const pools: AddressPool[] = [];
   let i = 0;
   while (i < slots.length) {
@@ -149,14 +149,14 @@ function genConfig(g: Gen): Config {
       avoidBuggyIps: g(fc.boolean),
       autoAssign: g(fc.boolean),
       bgpAdvertisements:
-        protocol === 'layer2' ? [] : g(fc.array, fc.gen().map((gg) => genAdvertisement(gg, need('ipv4', 32), need('ipv6', 128))), { minLength: 1, maxLength: 3 }),
+        protocol === 'layer2' ? [] : g(() => fc.array(fc.gen().map((gg) => genAdvertisement(gg, need('ipv4', 32), need('ipv6', 128))), { minLength: 1, maxLength: 3 })),
     });
   }
-  const aliases = g(fc.uniqueArray, fc.tuple(aliasName, fc.gen().map(genCommunity)), {
+  const aliases = g(() => fc.uniqueArray(fc.tuple(aliasName, fc.gen().map(genCommunity)), {
     maxLength: 4,
     selector: ([k]) => k,
-  });
-  return { peers: g(fc.array, fc.gen().map(genPeer), { maxLength: 4 }), bgpCommunities: Object.fromEntries(aliases), pools };
+  }));
+  return { peers: g(() => fc.array(fc.gen().map(genPeer), { maxLength: 4 })), bgpCommunities: Object.fromEntries(aliases), pools };
 }
 
 /** The generated model without fast-check's bookkeeping (a clone-method symbol on generated arrays). */
