@@ -158,6 +158,17 @@ describeLab('bgp interop: herald bgp announce against BIRD and FRR', () => {
         await r.waitFor('route', () => r.routes(), (p) => p.length === 1);
       });
 
+      it('passive: the router connects in, signed with TCP MD5, and gets our routes', async () => {
+        const r = await startRouter([{ address: ip('node1'), as: NODE_AS, passive: false, password: 'passive-secret' }]);
+        const pw = join(tmp, `${kind}-passive`);
+        writeFileSync(pw, 'passive-secret\n');
+        const n1 = speaker('node1', nodeArgs('node1', NODE_AS, ['--passive', '--password-file', pw, '--prefix', VIP]));
+        await n1.waitForLog('listening', (l) => l.event === 'listening');
+        await n1.established(30_000);
+        const paths = await r.waitFor('route', () => r.routes(), (p) => p.length === 1);
+        expect(paths[0]).toMatchObject({ prefix: VIP, nextHop: ip('node1'), asPath: [NODE_AS] });
+      });
+
       it('graceful restart: the router keeps our routes across a speaker restart; End-of-RIB clears the stale ones', async () => {
         const r = await startRouter([{ address: ip('node1'), as: NODE_AS }]);
         const gr = ['--graceful-restart', '60'];
