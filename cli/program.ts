@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 // subcommand imports (keep one per line):
 import { register as registerBgpAnnounce } from './bgp-announce.js';
 import { register as registerConfigCheck } from './config-check.js';
+import { register as registerController } from './controller.js';
 import { register as registerL2Announce } from './l2-announce.js';
 
 /** The package version, found by walking up from this file (works from cli/ and from dist/cli/). */
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   // subcommand registrations (keep one per line):
   registerBgpAnnounce(program);
   registerConfigCheck(program);
+  registerController(program);
   registerL2Announce(program);
   return program;
 }

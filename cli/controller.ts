@@ -1,0 +1,110 @@
+// `herald controller`: the daemon that gives LoadBalancer Services their addresses (see
+// controller/controller.ts). Runs until SIGTERM/SIGINT, then releases its leader Lease and exits 0.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { NANOS_PER_SECOND, parseGoDuration } from '../config/duration.js';
+import { Controller } from '../controller/controller.js';
+import { ControllerMetrics } from '../controller/metrics.js';
+import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
+import { createLogger, logLevelOption, parseLogLevel } from '../kube/log.js';
+
+interface ControllerCliOpts {
+  namespace?: string;
+  configMap: string;
+  kubeconfig?: string;
+  lbClass?: string;
+  leaderElect: boolean;
+  leaseDuration: number;
+  metricsAddress: string;
+  logLevel: string;
+}
+
+const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function parseBool(flag: string): (text: string) => boolean {
+  return (text) => {
+    const v = text.trim().toLowerCase();
+    if (v === 'true' || v === '1' || v === 'yes') return true;
+    if (v === 'false' || v === '0' || v === 'no') return false;
+    throw new InvalidArgumentError(`${flag}: expected true or false, got ${JSON.stringify(text)}`);
+  };
+}
+
+function parseSeconds(flag: string): (text: string) => number {
+  return (text) => {
+    const d = parseGoDuration(text.trim());
+    if (!d.ok) throw new InvalidArgumentError(`${flag}: ${d.reason}`);
+    if (d.value < NANOS_PER_SECOND) throw new InvalidArgumentError(`${flag}: must be at least 1s, got ${JSON.stringify(text)}`);
+    return Number(d.value / 1_000_000n);
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('controller')
+    .description('allocate addresses to LoadBalancer Services from the ConfigMap\'s pools and write them to the Services\' status')
+    .addOption(new Option('--namespace <ns>', 'namespace of the ConfigMap and the leader Lease (default: the service account\'s namespace)').env('HERALD_NAMESPACE'))
+    .addOption(new Option('--config-map <name>', 'name of the ConfigMap (MetalLB legacy format, key data.config)').default('config').env('HERALD_CONFIG_MAP'))
+    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then in-cluster)'))
+    .addOption(new Option('--lb-class <class>', 'handle Services with this spec.loadBalancerClass (default: only Services without one)').env('HERALD_LB_CLASS'))
+    .addOption(new Option('--leader-elect <bool>', 'elect a leader among replicas on a Lease; only the leader writes').default(true).argParser(parseBool('--leader-elect')).env('HERALD_LEADER_ELECT'))
+    .addOption(
+      new Option('--lease-duration <duration>', 'leader Lease duration; a standby takes over after it (renew deadline 2/3, retry 2/15 of it)')
+        .default(15_000, '15s')
+        .argParser(parseSeconds('--lease-duration'))
+        .env('HERALD_LEASE_DURATION'),
+    )
+    .addOption(new Option('--metrics-address <host:port>', 'listen address of /metrics, /healthz, /readyz').default(':7472').env('HERALD_METRICS_ADDRESS'))
+    .addOption(logLevelOption())
+    .action(async (opts: ControllerCliOpts, cmd: Command) => {
+      const level = parseLogLevel(opts.logLevel);
+      const log = createLogger({ component: 'controller', level });
+      let namespace = opts.namespace;
+      if (!namespace && existsSync(SA_NAMESPACE)) namespace = readFileSync(SA_NAMESPACE, 'utf8').trim();
+      if (!namespace) cmd.error('--namespace: required outside a Pod (or set HERALD_NAMESPACE)', { exitCode: 2 });
+      let kubeConfig;
+      try {
+        kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig }).kubeConfig;
+      } catch (e) {
+        if (e instanceof KubeConfigError) cmd.error(`--kubeconfig: ${e.message}`, { exitCode: 2 });
+        throw e;
+      }
+      const identity = process.env.POD_NAME || `${hostname()}-${randomBytes(3).toString('hex')}`;
+      const controller = new Controller({
+        kubeConfig,
+        namespace: namespace as string,
+        configMap: opts.configMap,
+        lbClass: opts.lbClass,
+        leaderElect: opts.leaderElect,
+        leaseDurationMs: opts.leaseDuration,
+        identity,
+        metricsAddress: opts.metricsAddress,
+        logger: log,
+        metrics: new ControllerMetrics(),
+      });
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ event: 'shutdown', reason: signal }, 'stopping');
+        controller.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ event: 'shutdown', err }, 'stop failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      log.info({ event: 'starting', node: identity, reason: `namespace ${namespace}, config map ${opts.configMap}, leader election ${opts.leaderElect}` }, 'starting');
+      try {
+        await controller.start();
+      } catch (err) {
+        log.fatal({ event: 'startFailed', err }, 'start failed');
+        process.exit(1);
+      }
+    });
+}
