@@ -9,10 +9,10 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../rawio/ethernet.js';
 import { FrameError } from '../rawio/frame-error.js';
 import { isBroadcastMac, macEquals } from '../rawio/mac.js';
-import { decodeNdpFrame, solicitedAdvertisementFrame, unsolicitedAdvertisementFrame } from '../ndp/frames.js';
+import { decodeNdpFrame, unsolicitedAdvertisementFrame } from '../ndp/frames.js';
 import { formatIpv6, parseIpv6 } from '../ndp/ipv6-address.js';
-import { ICMPV6_NEIGHBOR_SOLICITATION } from '../ndp/messages.js';
 import { solicitedNodeAddress } from '../ndp/multicast.js';
+import { NA_FRAME_LENGTH, solicitationLinkLayerOffset, TARGET_OFFSET, writeSolicitedAdvertisement } from '../ndp/solicitation.js';
 import type { Layer2Io, Layer2Port, LinkInfo } from './io.js';
 
 /** Per-VIP counters (monotonic for the process lifetime, also across withdraw/announce). */
@@ -49,8 +49,9 @@ interface Port {
   readonly io: Layer2Port;
   /** Solicited-node groups joined, by hex, with the number of VIPs needing each. */
   readonly groups: Map<string, number>;
-  /** Reused for ARP replies (send copies the frame into the kernel synchronously). */
-  readonly scratch: Buffer;
+  /** Reused for ARP replies and NAs (send copies the frame into the kernel synchronously). */
+  readonly scratch4: Buffer;
+  readonly scratch6: Buffer;
 }
 
 export interface AnnouncerLog {
@@ -107,6 +108,8 @@ export class Announcer {
   private readonly vips = new Map<string, Vip>();
   /** IPv4 VIPs by address as an unsigned 32-bit number: the ARP hot path's lookup. */
   private readonly vips4 = new Map<number, Vip>();
+  /** IPv6 VIPs by the hex of their 16 bytes: the NDP hot path's lookup. */
+  private readonly vips6 = new Map<string, Vip>();
   private readonly ports = new Map<string, Port>();
   private readonly allCounters = new Map<string, VipCounters>();
   private readonly global: GlobalCounters = { invalidFrames: 0, sendFailures: 0, receiveDrops: 0 };
@@ -135,6 +138,7 @@ export class Announcer {
     const vip: Vip = { ...parsed, phase: { kind: 'steady' }, counters };
     this.vips.set(vip.ip, vip);
     if (vip.family === 4) this.vips4.set(vip.bytes.readUInt32BE(0), vip);
+    else this.vips6.set(vip.bytes.toString('hex'), vip);
     if (vip.family === 6) for (const port of this.ports.values()) this.joinFor(port, vip);
     this.log.info({ vip: vip.ip, interfaces: [...this.ports.keys()] }, 'announcing');
     this.startBurst(vip);
@@ -147,6 +151,7 @@ export class Announcer {
     if (!vip) return;
     this.vips.delete(vip.ip);
     if (vip.family === 4) this.vips4.delete(vip.bytes.readUInt32BE(0));
+    else this.vips6.delete(vip.bytes.toString('hex'));
     this.transition(vip, { kind: 'steady' });
     if (vip.family === 6) for (const port of this.ports.values()) this.leaveFor(port, vip);
     this.log.info({ vip: vip.ip }, 'withdrawn');
@@ -179,7 +184,7 @@ export class Announcer {
         this.log.warn({ interface: link.name, err: (e as Error).message }, 'cannot open interface');
         continue;
       }
-      const port: Port = { link, io, groups: new Map(), scratch: Buffer.alloc(ARP_FRAME_LENGTH) };
+      const port: Port = { link, io, groups: new Map(), scratch4: Buffer.alloc(ARP_FRAME_LENGTH), scratch6: Buffer.alloc(NA_FRAME_LENGTH) };
       this.ports.set(link.name, port);
       this.log.info({ interface: link.name }, 'interface added');
       for (const vip of this.vips.values()) {
@@ -220,6 +225,7 @@ export class Announcer {
     for (const vip of this.vips.values()) this.transition(vip, { kind: 'steady' });
     this.vips.clear();
     this.vips4.clear();
+    this.vips6.clear();
     for (const port of this.ports.values()) this.closePort(port);
     this.closed = true;
   }
@@ -303,20 +309,23 @@ export class Announcer {
     const vip = this.vips4.get(target);
     if (!vip) return;
     vip.counters.requestsReceived++;
-    if (this.send(port, writeArpReply(port.scratch, frame, vip.bytes, port.link.mac))) vip.counters.responsesSent++;
+    if (this.send(port, writeArpReply(port.scratch4, frame, vip.bytes, port.link.mac))) vip.counters.responsesSent++;
   }
 
   private onNdp(port: Port, frame: Buffer): void {
-    const ns = decodeNdpFrame(frame);
-    if (ns.msg.type !== ICMPV6_NEIGHBOR_SOLICITATION) return;
-    // No source link-layer option: a DAD probe (or a sender we could not reply to without our own NS).
-    if (!ns.msg.sourceLinkLayer) return;
-    if (!macEquals(ns.eth.dst, port.link.mac) && !(ns.eth.dst[0] === 0x33 && ns.eth.dst[1] === 0x33)) return;
-    const vip = this.vips.get(formatIpv6(ns.msg.target));
-    if (!vip || vip.family !== 6) return;
+    const ll = solicitationLinkLayerOffset(frame);
+    if (ll < 0) {
+      // Not a valid NS with a source link-layer option. Without the option it is a DAD probe (or a
+      // sender we could not reply to without our own NS): ignored. Garbage: the decoder throws why.
+      decodeNdpFrame(frame);
+      return;
+    }
+    const dst = frame.subarray(0, 6);
+    if (!macEquals(dst, port.link.mac) && !(dst[0] === 0x33 && dst[1] === 0x33)) return;
+    const vip = this.vips6.get(frame.toString('hex', TARGET_OFFSET, TARGET_OFFSET + 16));
+    if (!vip) return;
     vip.counters.requestsReceived++;
-    const reply = solicitedAdvertisementFrame(ns, vip.bytes, port.link.mac, vip.bytes);
-    if (this.send(port, reply)) vip.counters.responsesSent++;
+    if (this.send(port, writeSolicitedAdvertisement(port.scratch6, frame, ll, vip.bytes, port.link.mac))) vip.counters.responsesSent++;
   }
 
   // --- interfaces and multicast groups ---

@@ -7,6 +7,7 @@ import { canonicalIpv6, formatIpv6, parseIpv6 } from '../../../protocols/ndp/ipv
 import * as ndp from '../../../protocols/ndp/messages.js';
 import type { NdpMessage } from '../../../protocols/ndp/messages.js';
 import { multicastMac, solicitedNodeAddress } from '../../../protocols/ndp/multicast.js';
+import { NA_FRAME_LENGTH, solicitationLinkLayerOffset, writeSolicitedAdvertisement } from '../../../protocols/ndp/solicitation.js';
 import { FrameError } from '../../../protocols/rawio/frame-error.js';
 import { formatMac, parseMac } from '../../../protocols/rawio/mac.js';
 
@@ -229,5 +230,52 @@ describe('NS/NA codec', () => {
     const ns = decodeNdpFrame(KERNEL_NS);
     if (ns.msg.type === 135) delete ns.msg.sourceLinkLayer;
     expect(() => solicitedAdvertisementFrame(ns, parseIpv6('2001:db8::1'), parseMac('02:00:00:00:00:01'), parseIpv6('2001:db8::1'))).toThrow(FrameError);
+  });
+});
+
+describe('NS answer hot path', () => {
+  const ours = parseMac('66:59:9e:76:d2:ac');
+
+  /** What the codec path answers for a frame: the NA bytes, or null for no answer. */
+  function codecAnswer(frame: Buffer, target: Buffer): string | null {
+    let ns;
+    try {
+      ns = decodeNdpFrame(frame);
+    } catch {
+      return null;
+    }
+    if (ns.msg.type !== 135 || !ns.msg.sourceLinkLayer) return null;
+    return solicitedAdvertisementFrame(ns, target, ours, target).toString('hex');
+  }
+
+  function fastAnswer(frame: Buffer, target: Buffer): string | null {
+    const ll = solicitationLinkLayerOffset(frame);
+    return ll < 0 ? null : writeSolicitedAdvertisement(Buffer.alloc(NA_FRAME_LENGTH, 0xee), frame, ll, target, ours).toString('hex');
+  }
+
+  it('answers the kernel NS exactly as the kernel did', () => {
+    const target = parseIpv6('2001:db8:0:1::b');
+    expect(fastAnswer(KERNEL_NS, target)).toBe(KERNEL_NA.toString('hex'));
+  });
+
+  it('agrees with the codec on built, mangled and random frames', () => {
+    const frame = fc.oneof(
+      fc.tuple(message, mac, mac, addr16, addr16, fc.constantFrom(255, 64)).map(([m, dst, src, s, d, hl]) =>
+        encodeNdpFrame({ eth: { dst, src, etherType: 0x86dd }, ip: { trafficClass: 0, flowLabel: 0, hopLimit: hl, src: s, dst: d }, msg: m }),
+      ),
+      fc.tuple(fc.nat(KERNEL_NS.length - 1), fc.nat(255)).map(([i, b]) => {
+        const f = Buffer.from(KERNEL_NS);
+        f[i] = b;
+        return f;
+      }),
+      fc.nat(KERNEL_NS.length).map((n) => KERNEL_NS.subarray(0, n)),
+      fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.concat([KERNEL_NS.subarray(0, 78), Buffer.from(b)])),
+    );
+    fc.assert(
+      fc.property(frame, unicast16, (f, target) => {
+        expect(fastAnswer(f, target)).toBe(codecAnswer(f, target));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

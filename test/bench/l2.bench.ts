@@ -1,0 +1,137 @@
+// Layer2 responder benchmark, in a lab (client + node1 on one bridge):
+//  - reply latency as the client sees it, for our responder (`herald l2 announce` on node1, VIPs on
+//    no interface) and, in the same run, for node1's kernel answering for its own address (the
+//    reference), with the ratio: arping (one `arping -c 1` per sample, its printed RTT) and our
+//    client tool (request/answer round trips timed in-process, IPv4 ARP and IPv6 NS);
+//  - a bounded ARP request flood from the client tool (paced, fixed count and time) for one VIP
+//    with every 50th request for a second VIP: replies per second, the responder's CPU, and the
+//    answers lost for the second VIP.
+// Prints one figure per line: name (unit in the name) and value.
+import { readFileSync } from 'node:fs';
+import { Lab, labUnavailableReason } from '../lab/netns.js';
+import { addVipRoutes, cpuSeconds, l2LabMissing, runTool, startResponder, VIP4, VIP4_B, VIP6 } from '../lab/l2-lab.js';
+
+const SAMPLES_ARPING = Number(process.env.L2_BENCH_ARPING ?? 60);
+const SAMPLES_TOOL = Number(process.env.L2_BENCH_RTT ?? 400);
+const FLOOD_RATE = Number(process.env.L2_BENCH_FLOOD_RATE ?? 30000);
+const FLOOD_SECONDS = Number(process.env.L2_BENCH_FLOOD_SECONDS ?? 4);
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+function print(name: string, value: number): void {
+  console.log(`${name} ${Number.isInteger(value) ? value : value.toFixed(value < 10 ? 3 : 1)}`);
+}
+
+async function arpingSamples(lab: Lab, ip: string, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await lab.exec('client', 'arping', ['-c', '1', '-w', '1', '-I', 'eth0', ip]);
+    const m = /reply from \S+ \[[0-9A-Fa-f:]+\]\s+([\d.]+)ms/.exec(r.stdout);
+    if (m) out.push(Number(m[1]));
+  }
+  return out;
+}
+
+interface Rtt {
+  rttsMs: number[];
+  lost: number;
+}
+
+async function main(): Promise<void> {
+  const reason = labUnavailableReason() ?? l2LabMissing();
+  if (reason !== null) {
+    if (process.env.CI === 'true') throw new Error(`l2 bench cannot run: ${reason}`);
+    console.log(`# l2 bench skipped: ${reason}`);
+    return;
+  }
+  const lab = await Lab.create({ hosts: ['client', 'node1'], prefix: 'l2b' });
+  try {
+    await addVipRoutes(lab, 'client');
+    const client = lab.host('client');
+    const node1 = lab.host('node1');
+    const responder = await startResponder(lab, 'node1', ['--ip', VIP4, '--ip', VIP4_B, '--ip', VIP6, '--garp-count', '1']);
+    const tool = (cmd: string, target: string, src: string, count: number) =>
+      runTool<Rtt>(lab, 'client', cmd, { iface: 'eth0', 'src-ip': src, 'src-mac': client.mac, target, count, 'interval-ms': 2 });
+
+    // Warm-up (JIT of the responder's hot path), not measured.
+    await tool('rtt4', VIP4, client.ipv4, 200);
+    await tool('rtt6', VIP6, client.ipv6, 200);
+
+    // Latency, interleaved in halves so drift hits both sides alike.
+    const lat: Record<string, number[]> = { arpingOurs: [], arpingKernel: [], rtt4Ours: [], rtt4Kernel: [], rtt6Ours: [], rtt6Kernel: [] };
+    let lost = 0;
+    for (let round = 0; round < 2; round++) {
+      lat.arpingOurs.push(...(await arpingSamples(lab, VIP4, SAMPLES_ARPING / 2)));
+      lat.arpingKernel.push(...(await arpingSamples(lab, node1.ipv4, SAMPLES_ARPING / 2)));
+      for (const [key, cmd, target, src] of [
+        ['rtt4Ours', 'rtt4', VIP4, client.ipv4],
+        ['rtt4Kernel', 'rtt4', node1.ipv4, client.ipv4],
+        ['rtt6Ours', 'rtt6', VIP6, client.ipv6],
+        ['rtt6Kernel', 'rtt6', node1.ipv6, client.ipv6],
+      ] as const) {
+        const r = await tool(cmd, target, src, SAMPLES_TOOL / 2);
+        lat[key].push(...r.rttsMs);
+        lost += r.lost;
+      }
+    }
+    const pairs: Array<[string, string, string]> = [
+      ['l2.arping.v4', 'arpingOurs', 'arpingKernel'],
+      ['l2.rtt.v4', 'rtt4Ours', 'rtt4Kernel'],
+      ['l2.rtt.v6', 'rtt6Ours', 'rtt6Kernel'],
+    ];
+    for (const [name, ours, kernel] of pairs) {
+      const p50o = quantile(lat[ours], 0.5);
+      const p50k = quantile(lat[kernel], 0.5);
+      print(`${name}.herald.p50.ms`, p50o);
+      print(`${name}.herald.p99.ms`, quantile(lat[ours], 0.99));
+      print(`${name}.kernel.p50.ms`, p50k);
+      print(`${name}.kernel.p99.ms`, quantile(lat[kernel], 0.99));
+      print(`${name}.p50.ratio`, p50o / p50k);
+      print(`${name}.samples`, Math.min(lat[ours].length, lat[kernel].length));
+    }
+    print('l2.rtt.lost.count', lost);
+
+    // Flood: a short warm-up flood, then the measured one.
+    const flood = (rate: number, seconds: number) =>
+      runTool<{ sent: number; sentOther: number; replies: number; repliesOther: number; sendSeconds: number }>(
+        lab,
+        'client',
+        'flood',
+        { iface: 'eth0', 'src-ip': client.ipv4, 'src-mac': client.mac, target: VIP4, other: VIP4_B, rate, seconds, 'other-every': 50 },
+        (seconds + 30) * 1000,
+      );
+    await flood(10000, 1);
+    const stat = () => readFileSync(`/proc/${responder.pid}/stat`, 'utf8');
+    const cpu0 = cpuSeconds(responder.pid, stat());
+    const f = await flood(FLOOD_RATE, FLOOD_SECONDS);
+    const cpu1 = cpuSeconds(responder.pid, stat());
+    const offered = (f.sent + f.sentOther) / f.sendSeconds;
+    const answered = (f.replies + f.repliesOther) / f.sendSeconds;
+    print('l2.flood.offered.per_second', Math.round(offered));
+    print('l2.flood.replies.per_second', Math.round(answered));
+    print('l2.flood.requests.count', f.sent + f.sentOther);
+    print('l2.flood.unanswered.count', f.sent + f.sentOther - f.replies - f.repliesOther);
+    print('l2.flood.other_vip.requests.count', f.sentOther);
+    print('l2.flood.other_vip.lost.count', f.sentOther - f.repliesOther);
+    print('l2.flood.responder.cpu.cores', (cpu1 - cpu0) / f.sendSeconds);
+    print('l2.flood.responder.replies_per_cpu_second', Math.round((f.replies + f.repliesOther) / Math.max(cpu1 - cpu0, 0.01)));
+
+    expectStop(await responder.stop());
+    const stopped = responder.logs.find((l) => l.msg === 'stopped') as { receiveDrops?: number } | undefined;
+    print('l2.flood.responder.kernel_drops.count', stopped?.receiveDrops ?? -1);
+  } finally {
+    await lab.destroy();
+  }
+}
+
+function expectStop(code: number | null): void {
+  if (code !== 0) throw new Error(`responder exited ${code} on SIGTERM`);
+}
+
+main().catch((e: Error) => {
+  console.error(e.stack ?? e.message);
+  process.exit(1);
+});
