@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
+import type { LargeCommunity } from '../protocols/bgp/attributes.js';
 import { parsePrefix, PrefixError, type Prefix } from '../protocols/bgp/prefix.js';
 import { connect as tcpConnect, listen as tcpListen, tcpMd5Support, TransportError } from '../protocols/bgp/transport.js';
 import { systemClock } from '../protocols/clock.js';
@@ -43,7 +44,7 @@ export function parseCommunity(text: string): number {
 }
 
 /** "1:2:3" -> a large community (RFC 8092). */
-export function parseLargeCommunity(text: string): { globalAdmin: number; localData1: number; localData2: number } {
+export function parseLargeCommunity(text: string): LargeCommunity {
   const m = /^(\d+):(\d+):(\d+)$/.exec(text.trim());
   if (!m || m.slice(1).some((x) => Number(x) > 0xffffffff)) throw new InvalidArgumentError(`--large-community: expected a:b:c with 32-bit numbers, got ${JSON.stringify(text)}`);
   return { globalAdmin: Number(m[1]), localData1: Number(m[2]), localData2: Number(m[3]) };
@@ -83,8 +84,8 @@ interface AnnounceOpts {
   passwordFile?: string;
   ebgpMultihop?: boolean;
   nextHop?: string;
-  community?: string[];
-  largeCommunity?: string[];
+  community?: number[];
+  largeCommunity?: LargeCommunity[];
   localPref?: number;
   med?: number;
   prefix?: string[];
@@ -111,8 +112,8 @@ export function register(program: Command): void {
     .option('--password-file <file>', 'TCP MD5 (RFC 2385) password, read from this file (trailing newline ignored)')
     .option('--ebgp-multihop', 'the eBGP peer is not directly connected')
     .option('--next-hop <address>', 'next hop to announce (default: our address on the session)', address('--next-hop'))
-    .option('--community <a:b>', 'community (RFC 1997) on every route; repeat for more', collect)
-    .option('--large-community <a:b:c>', 'large community (RFC 8092) on every route; repeat for more', collect)
+    .option('--community <a:b>', 'community (RFC 1997) on every route; repeat for more', (v: string, prev: number[] = []) => [...prev, parseCommunity(v)])
+    .option('--large-community <a:b:c>', 'large community (RFC 8092) on every route; repeat for more', (v: string, prev: LargeCommunity[] = []) => [...prev, parseLargeCommunity(v)])
     .option('--local-pref <n>', 'LOCAL_PREF (iBGP only)', uint('--local-pref', 0xffffffff))
     .option('--med <n>', 'MULTI_EXIT_DISC', uint('--med', 0xffffffff))
     .option('--prefix <prefix>', 'prefix to announce (a bare address is a /32 or /128); repeat for more', collect)
@@ -151,8 +152,8 @@ function run(opts: AnnounceOpts, cmd: Command): void {
   if (opts.holdTime !== 0 && opts.holdTime < 3) fail(`--hold-time: must be 0 or >= 3, got ${opts.holdTime}`);
   const family = net.isIP(opts.peerAddress);
   if (opts.sourceAddress !== undefined && net.isIP(opts.sourceAddress) !== family) fail(`--source-address: ${opts.sourceAddress} is not of the peer address's family`);
-  const communities = (opts.community ?? []).map(parseCommunity);
-  const largeCommunities = (opts.largeCommunity ?? []).map(parseLargeCommunity);
+  const communities = opts.community ?? [];
+  const largeCommunities = opts.largeCommunity ?? [];
 
   // The session adds `peer` to its own lines; ours carry it too.
   const log = pino({ level: opts.logLevel, base: { cmd: 'bgp-announce', pid: process.pid } }).child({ peer: opts.peerAddress });
