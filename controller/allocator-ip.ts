@@ -128,7 +128,10 @@ export function formatIp(family: Family, num: bigint): string {
     i = j;
   }
   if (bestStart < 0) return groups.join(':');
-  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+  // One join, so the result is a flat string (see the IPv4 case); empty parts make the "::".
+  const head = groups.slice(0, bestStart);
+  const tail = groups.slice(bestStart + bestLen);
+  return [...(head.length > 0 ? head : ['']), '', ...(tail.length > 0 ? tail : [''])].join(':');
 }
 
 /** Canonical form of an address text, or undefined when it is not an address. */
