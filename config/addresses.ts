@@ -42,10 +42,11 @@ export function parseIp(text: string): Parsed<ParsedIp> {
     // Zones (%eth0), prefixes and brackets are not addresses.
     return { ok: false, reason: `${JSON.stringify(text)} is not an IPv6 address (no zone, prefix length or brackets allowed)` };
   }
+  let parsed: Address6;
   let value: bigint;
   try {
-    if (!Address6.isValid(text)) throw new Error('invalid');
-    value = new Address6(text).bigInt();
+    parsed = new Address6(text);
+    value = parsed.bigInt();
   } catch {
     return { ok: false, reason: `${JSON.stringify(text)} is not a valid IPv6 address` };
   }
@@ -54,7 +55,7 @@ export function parseIp(text: string): Parsed<ParsedIp> {
     const v4 = formatIp('ipv4', value & 0xffffffffn);
     return { ok: false, reason: `${JSON.stringify(text)} is an IPv4-mapped IPv6 address; write the IPv4 address ${v4} instead` };
   }
-  return { ok: true, value: { family: 'ipv6', value, text: formatIp('ipv6', value) } };
+  return { ok: true, value: { family: 'ipv6', value, text: parsed.correctForm() } };
 }
 
 function maskBelow(bits: number, prefixLength: number): bigint {
@@ -108,20 +109,25 @@ export function rangeToCidrs(family: Family, first: bigint, last: bigint): { fir
   const blocks: { first: bigint; prefixLength: number }[] = [];
   let cursor = first;
   while (cursor <= last) {
-    let size = 0; // log2 of the block size
-    while (size < bits && (cursor & ((1n << BigInt(size + 1)) - 1n)) === 0n && cursor + (1n << BigInt(size + 1)) - 1n <= last) size++;
+    // log2 of the block size: as large as the cursor's alignment and the remaining length allow.
+    const align = cursor === 0n ? bits : (cursor & -cursor).toString(2).length - 1;
+    const fits = (last - cursor + 1n).toString(2).length - 1;
+    const size = Math.min(align, fits, bits);
     blocks.push({ first: cursor, prefixLength: bits - size });
     cursor += 1n << BigInt(size);
   }
   return blocks;
 }
 
-/** The longest prefix among the blocks an entry splits into: the shortest aggregation length it allows. */
-export function longestBlockPrefix(range: AddressRange): { prefixLength: number; block: string } {
-  if (range.prefixLength !== undefined) return { prefixLength: range.prefixLength, block: range.source };
+/**
+ * The longest prefix among the blocks an entry splits into (the shortest aggregation length it allows),
+ * and that block as text (a function: formatting is only needed for an error message).
+ */
+export function longestBlockPrefix(range: AddressRange): { prefixLength: number; block: () => string } {
+  if (range.prefixLength !== undefined) return { prefixLength: range.prefixLength, block: () => range.source };
   let worst = { first: range.first, prefixLength: -1 };
   for (const block of rangeToCidrs(range.family, range.first, range.last)) {
     if (block.prefixLength > worst.prefixLength) worst = block;
   }
-  return { prefixLength: worst.prefixLength, block: `${formatIp(range.family, worst.first)}/${worst.prefixLength}` };
+  return { prefixLength: worst.prefixLength, block: () => `${formatIp(range.family, worst.first)}/${worst.prefixLength}` };
 }

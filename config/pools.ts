@@ -68,7 +68,7 @@ function checkAggregation(
     const what =
       range.prefixLength !== undefined
         ? `the prefix length of ${range.source} (${path})`
-        : `the prefix length of ${block}, a block of the range ${range.source} (${path})`;
+        : `the prefix length of ${block()}, a block of the range ${range.source} (${path})`;
     issues.add(
       keyPath(advPath, key),
       `${key} ${length} is shorter than ${what}: the aggregate would announce addresses outside the pool; use at least ${prefixLength}`,
