@@ -5,7 +5,7 @@
 import type { Config, Family, Protocol } from '../config/model.js';
 import { AllocationError, type AllocationFailure } from './allocator-errors.js';
 import { checkAgainst, type AssignmentCheck } from './allocator-config-check.js';
-import { formatIp, parseIp } from './allocator-ip.js';
+import { canonicalIp, formatIp, parseIp } from './allocator-ip.js';
 import { FAMILIES, PoolSet, type PoolState } from './allocator-pool.js';
 import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './allocator-records.js';
 import { whyIncompatible, type Sharing, type SharingHolder } from './allocator-sharing.js';
@@ -304,7 +304,8 @@ export class Allocator {
       if (slot.users !== rec && whyIncompatible(req.key, sharing, holders(slot)) !== undefined) return false;
     }
     for (const ip of req.requestedIps) {
-      if (!slots.some((s) => s.text === ip)) return false;
+      const text = canonicalIp(ip);
+      if (!slots.some((s) => s.text === text)) return false;
     }
     return true;
   }

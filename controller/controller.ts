@@ -23,6 +23,8 @@ export interface ControllerOptions {
   /** Namespace of the ConfigMap and the leader Lease. */
   namespace: string;
   configMap: string;
+  /** Watch Services of this namespace only (default: all namespaces). */
+  servicesNamespace?: string;
   lbClass?: string;
   leaderElect: boolean;
   /** This replica's name in the Lease and in Events. */
@@ -75,7 +77,7 @@ export class Controller {
   constructor(private readonly opts: ControllerOptions) {
     this.log = opts.logger;
     this.metrics = opts.metrics ?? new ControllerMetrics();
-    this.services = serviceInformer(opts.kubeConfig);
+    this.services = serviceInformer(opts.kubeConfig, { namespace: opts.servicesNamespace });
     this.configMaps = configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
   }
 
@@ -245,7 +247,8 @@ export class Controller {
       }
       case 'assigned': {
         term.pending.delete(key);
-        this.poolMetrics(term);
+        if (d.moved) this.released(term);
+        else if (d.changed) this.poolMetrics(term);
         if (!d.changed || !svc) return;
         await this.writeStatus(term, svc, d.assignment.ips);
         this.event(svc, 'Normal', 'IPAllocated', 'Allocate', `Assigned IP ${JSON.stringify(d.assignment.ips)} from pool "${d.assignment.pool ?? ''}"`);

@@ -18,8 +18,11 @@ export type Decision =
   | { kind: 'deleted'; released: boolean }
   /** The Service must not hold addresses any more: clear its status (if `statusIps` is non-empty). */
   | { kind: 'clear'; reason: string; released: boolean; statusIps: string[] }
-  /** The Service holds `assignment`; `changed`: its status does not say so yet. */
-  | { kind: 'assigned'; assignment: Assignment; changed: boolean }
+  /**
+   * The Service holds `assignment`; `changed`: its status does not say so yet; `moved`: it held
+   * other addresses before (now freed: pending Services may fit, a refused config may fit).
+   */
+  | { kind: 'assigned'; assignment: Assignment; changed: boolean; moved: boolean }
   /**
    * No address for the Service: it stays pending until something relevant changes. If it held
    * addresses that no longer answer its request they were released (`released`) and its status
@@ -51,6 +54,7 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
     if (released || (notLb && current.length > 0)) return { kind: 'clear', reason: notHandled, released, statusIps: current };
     return { kind: 'ignore' };
   }
+  const previous = allocator.assignmentOf(key);
   let assignment: Assignment;
   try {
     assignment = allocator.allocate(serviceRequest(svc as ServiceObject));
@@ -62,7 +66,8 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
     const reason = err instanceof ServiceRequestError ? `${err.field}: ${err.problem}` : err.message.replace(`${key}: `, '');
     return { kind: 'failed', reason, error: err, released, statusIps: current };
   }
-  return { kind: 'assigned', assignment, changed: !sameIps(current, assignment.ips) };
+  const moved = previous !== undefined && !sameIps(previous.ips, assignment.ips);
+  return { kind: 'assigned', assignment, changed: !sameIps(current, assignment.ips), moved };
 }
 
 /**

@@ -99,6 +99,14 @@ describe('Allocator: choosing addresses', () => {
     expect(a.allocate(req('ns/u')).ips).toEqual(['192.0.2.0']);
   });
 
+  it('accepts requested addresses in any spelling', () => {
+    const a = new Allocator(config(pool('a', ['2001:db8::/120'])));
+    const asked = req('ns/s', { families: ['ipv6'], requestedIps: ['2001:DB8:0::0:5'] });
+    expect(a.allocate(asked).ips).toEqual(['2001:db8::5']);
+    expect(a.allocate(asked).ips).toEqual(['2001:db8::5']);
+    expect(a.stats()[0].ipv6!.inUse).toBe(1);
+  });
+
   it('leaves a Service its address when a re-allocation fails', () => {
     const a = new Allocator(config(pool('a', ['192.0.2.0/31']), pool('b', ['198.51.100.0/32'])));
     a.allocate(req('ns/holder', { pool: 'b' }));
