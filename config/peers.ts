@@ -33,6 +33,8 @@ function readDuration(obj: Record<string, unknown>, key: string, path: string, i
   const value = obj[key];
   if (value === null || value === undefined) return undefined;
   const at = keyPath(path, key);
+  // A bare 0 is the one unitless duration Go accepts (MetalLB's YAML library passes it on as "0").
+  if (value === 0) return 0n;
   if (typeof value !== 'string') {
     const hint = typeof value === 'number' ? '; a bare number has no unit' : '';
     issues.add(at, `expected a duration string like "90s" or "3m", got ${describe(value)}${hint}`);

@@ -45,6 +45,14 @@ describe('defaults', () => {
     expect(parseConfigObject({ peers: [{ ...peer, 'hold-time': '0' }] }).peers[0]).toMatchObject({ holdTime: 0, keepaliveTime: 0 });
   });
 
+  it('a bare 0 is a duration (Go accepts unitless "0"); other bare numbers are not', () => {
+    expect(parseConfigObject({ peers: [{ ...peer, 'hold-time': 0 }] }).peers[0]).toMatchObject({ holdTime: 0, keepaliveTime: 0 });
+    expect(parseConfig('peers:\n- {my-asn: 1, peer-asn: 2, peer-address: 192.0.2.1, hold-time: 0}\n').peers[0].holdTime).toBe(0);
+    expect(issues(() => parseConfigObject({ peers: [{ ...peer, 'hold-time': 0, 'keepalive-time': 3 }] }))).toEqual([
+      'peers[0].keepalive-time: expected a duration string like "90s" or "3m", got an integer (3); a bare number has no unit',
+    ]);
+  });
+
   it('durations are truncated to whole seconds (as MetalLB does)', () => {
     const p = parseConfigObject({ peers: [{ ...peer, 'hold-time': '3.9s', 'keepalive-time': '1500ms' }] }).peers[0];
     expect(p).toMatchObject({ holdTime: 3, keepaliveTime: 1 });
