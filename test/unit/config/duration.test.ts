@@ -44,6 +44,7 @@ describe('parseGoDuration (Go time.ParseDuration syntax)', () => {
     ['1s.', 'expected a number'],
     ['2562047h47m16.854775808s', 'out of range'],
     ['99999999999999999999999h', 'out of range'],
+    ['1s'.repeat(40), 'too long'],
   ])('rejects %j', (text, reason) => {
     const r = parseGoDuration(text);
     expect(r.ok).toBe(false);
