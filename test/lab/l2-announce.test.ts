@@ -8,6 +8,7 @@ import {
   captureTime,
   l2LabMissing,
   monitorTime,
+  LineWatch,
   ndisc6,
   runTool,
   startCapture,
@@ -143,5 +144,37 @@ describeLab('layer2 announcer (ARP/NDP over AF_PACKET)', () => {
     expect(await n1.stop()).toBe(0);
     const stopped = n1.logs.find((l) => l.msg === 'stopped') as { invalidFrames: number } | undefined;
     expect(stopped?.invalidFrames).toBeGreaterThan(1000);
+  });
+
+  it('one process serves several interfaces, follows links appearing and disappearing, and survives a deleted interface', async () => {
+    // A second link inside node1: a veth pair, so the far end (l2b) can play a client on it.
+    await lab.mustExec('node1', 'ip', ['link', 'add', 'l2a', 'type', 'veth', 'peer', 'name', 'l2b']);
+    await lab.mustExec('node1', 'ip', ['link', 'set', 'l2a', 'up']);
+    await lab.mustExec('node1', 'ip', ['link', 'set', 'l2b', 'up']);
+    const n1 = await startResponder(lab, 'node1', ['--ip', VIP4, '--garp-count', '1', '--rescan-interval', '200ms', '--exclude-interface', '^lo$', '--exclude-interface', '^l2b$']);
+    const ready = n1.logs.find((l) => l.msg === 'ready') as { interfaces: string[] } | undefined;
+    expect(ready?.interfaces.sort()).toEqual(['eth0', 'l2a']);
+    // Answers on the second interface (arping from the far end of the pair, inside node1).
+    const onL2 = await lab.exec('node1', 'arping', ['-c', '1', '-w', '2', '-I', 'l2b', VIP4]);
+    const l2aMac = JSON.parse(await lab.mustExec('node1', 'ip', ['-j', 'link', 'show', 'l2a']))[0].address as string;
+    expect(onL2.stdout.toLowerCase()).toContain(`[${l2aMac}]`);
+
+    // The link goes away under the open socket: the process lives on and keeps serving eth0.
+    await lab.mustExec('node1', 'ip', ['link', 'del', 'l2a']);
+    await n1.waitFor((l) => l.msg === 'interface removed' && l.interface === 'l2a', 5000);
+    expect(n1.child.exitCode).toBeNull();
+    expect((await arping(lab, 'client', VIP4, 1)).replies.map((r) => r.mac)).toEqual([lab.host('node1').mac]);
+
+    // A new link is picked up by the rescan and gets a gratuitous round at once.
+    await lab.mustExec('node1', 'ip', ['link', 'add', 'l2c', 'type', 'veth', 'peer', 'name', 'l2b']);
+    await lab.mustExec('node1', 'ip', ['link', 'set', 'l2b', 'up']);
+    const watch = new LineWatch(lab.spawn('node1', 'tcpdump', ['-l', '-n', '-e', '-i', 'l2b', 'arp']));
+    await new Promise((r) => setTimeout(r, 700));
+    await lab.mustExec('node1', 'ip', ['link', 'set', 'l2c', 'up']);
+    await n1.waitFor((l) => l.msg === 'interface added' && l.interface === 'l2c', 5000);
+    const garp = await watch.waitFor((t) => t.includes(`who-has ${VIP4} tell ${VIP4}`), 3000);
+    await watch.stop();
+    expect(garp, `capture on l2b: ${watch.lines.map((l) => l.text).join('\n')} ${watch.err}`).not.toBeNull();
+    expect(await n1.stop()).toBe(0);
   });
 });
