@@ -16,7 +16,9 @@
  * class once; `new UpdateEncoder(maxMessageLength).encodeAnnounce(compiled, prefixes, start, end,
  * buf, offset)` / `.encodeWithdraw(family, ...)` write as many whole, packed UPDATEs as fit into a
  * caller-owned Buffer and return the bytes written; `.next` is the first prefix not written and
- * `.messages` the count. No allocation per message (test/unit/bgp/update-encoder-alloc.test.ts).
+ * `.messages` the count. `.encodeAnnounceV4(compiled, addresses: Uint32Array, lengths | undefined,
+ * ...)` is the same for IPv4 held in typed arrays (fastest). No allocation per message
+ * (test/unit/bgp/update-encoder-alloc.test.ts).
  *
  * Session (session.ts, fsm.ts, negotiation.ts, adj-rib-out.ts, ../clock.ts):
  *   const s = new BgpSession(config: BgpSessionConfig, { clock, connect, log?, random? });
