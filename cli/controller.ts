@@ -15,6 +15,7 @@ interface ControllerCliOpts {
   configMap: string;
   kubeconfig?: string;
   lbClass?: string;
+  servicesNamespace?: string;
   leaderElect: boolean;
   leaseDuration: number;
   metricsAddress: string;
@@ -49,6 +50,7 @@ export function register(program: Command): void {
     .addOption(new Option('--config-map <name>', 'name of the ConfigMap (MetalLB legacy format, key data.config)').default('config').env('HERALD_CONFIG_MAP'))
     .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then in-cluster)'))
     .addOption(new Option('--lb-class <class>', 'handle Services with this spec.loadBalancerClass (default: only Services without one)').env('HERALD_LB_CLASS'))
+    .addOption(new Option('--services-namespace <ns>', 'handle Services of this namespace only (default: all namespaces)').env('HERALD_SERVICES_NAMESPACE'))
     .addOption(new Option('--leader-elect <bool>', 'elect a leader among replicas on a Lease; only the leader writes').default(true).argParser(parseBool('--leader-elect')).env('HERALD_LEADER_ELECT'))
     .addOption(
       new Option('--lease-duration <duration>', 'leader Lease duration; a standby takes over after it (renew deadline 2/3, retry 2/15 of it)')
@@ -77,6 +79,7 @@ export function register(program: Command): void {
         namespace: namespace as string,
         configMap: opts.configMap,
         lbClass: opts.lbClass,
+        servicesNamespace: opts.servicesNamespace,
         leaderElect: opts.leaderElect,
         leaseDurationMs: opts.leaseDuration,
         identity,

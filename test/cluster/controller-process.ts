@@ -1,0 +1,160 @@
+// Runs `node dist/cli/herald.js controller` as a real process for cluster tests and benchmarks:
+// JSON log lines are collected, waited for by predicate, and the process is killed on request.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, EventsV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const HERALD_BIN = join(root, 'dist', 'cli', 'herald.js');
+
+export type LogLine = Record<string, unknown> & { event?: string; msg?: string; service?: string; ip?: string; reason?: string };
+
+export interface ControllerProcessOptions {
+  kubeconfig: string;
+  namespace: string;
+  /** Services watched (default: the same namespace, so parallel test files do not see each other's Services). */
+  servicesNamespace?: string;
+  leaderElect?: boolean;
+  leaseDuration?: string;
+  logLevel?: string;
+  extraArgs?: string[];
+}
+
+export class ControllerProcess {
+  readonly lines: LogLine[] = [];
+  readonly child: ChildProcess;
+  private stderr = '';
+  private exited: Promise<number | string>;
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly opts: ControllerProcessOptions) {
+    if (!existsSync(HERALD_BIN)) throw new Error(`${HERALD_BIN} is missing: run make build first`);
+    const args = [
+      HERALD_BIN,
+      'controller',
+      '--kubeconfig',
+      opts.kubeconfig,
+      '--namespace',
+      opts.namespace,
+      '--services-namespace',
+      opts.servicesNamespace ?? opts.namespace,
+      '--metrics-address',
+      '127.0.0.1:0',
+      '--leader-elect',
+      String(opts.leaderElect ?? true),
+      '--lease-duration',
+      opts.leaseDuration ?? '3s',
+      '--log-level',
+      opts.logLevel ?? 'info',
+      ...(opts.extraArgs ?? []),
+    ];
+    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } });
+    let buf = '';
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.lines.push({ msg: line });
+        }
+      }
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.child.stderr?.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  /** Resolves with the first log line matching `pred` (already seen or future); rejects after `timeoutMs` or on exit. */
+  async waitForLog(what: string, pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    for (;;) {
+      for (; seen < this.lines.length; seen++) if (pred(this.lines[seen])) return this.lines[seen];
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`controller exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; stderr: ${this.stderr.slice(-2000)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last lines:\n${this.lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${this.stderr.slice(-1000)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The /metrics endpoint's base URL, from the start-up log. */
+  async metricsUrl(): Promise<string> {
+    return String((await this.waitForLog('metrics address', (l) => l.event === 'metricsListening')).reason);
+  }
+
+  async leading(timeoutMs = 30_000): Promise<LogLine> {
+    return this.waitForLog('leadership', (l) => l.event === 'leading', timeoutMs);
+  }
+
+  /** Sends `signal` and waits for the exit. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | string> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+
+  get stderrText(): string {
+    return this.stderr;
+  }
+}
+
+/** Fetches a text metric value (first series matching `name` and optional label text). */
+export async function metricValue(url: string, name: string, labels = ''): Promise<number | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    const series = line.slice(0, sp);
+    if (series === name || (series.startsWith(`${name}{`) && series.includes(labels))) return Number(line.slice(sp + 1));
+  }
+  return undefined;
+}
+
+/** ingress IPs of every Service in `namespace`, by name. */
+export async function statusesIn(kc: KubeConfig, namespace: string): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const list = await kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace });
+  for (const s of list.items) out.set(s.metadata?.name ?? '', ingressOf(s));
+  return out;
+}
+
+export function ingressOf(svc: V1Service): string[] {
+  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter((ip) => ip !== '');
+}
+
+/** A ConfigMap manifest in MetalLB's legacy format with the given pools (name -> address lines). */
+export function configMapYaml(namespace: string, pools: Record<string, string[]>, extra: Record<string, Record<string, unknown>> = {}): string {
+  const body = Object.entries(pools)
+    .map(([name, addrs]) => {
+      const more = Object.entries(extra[name] ?? {})
+        .map(([k, v]) => `      ${k}: ${JSON.stringify(v)}\n`)
+        .join('');
+      return `    - name: ${name}\n      protocol: layer2\n${more}      addresses:\n${addrs.map((a) => `      - ${a}\n`).join('')}`;
+    })
+    .join('');
+  return `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\n  namespace: ${namespace}\ndata:\n  config: |\n    address-pools:\n${body}`;
+}
+
+/** events.k8s.io/v1 Events in `namespace` about `name` with `reason` (notes, oldest first). */
+export async function eventNotes(kc: KubeConfig, namespace: string, name: string, reason: string): Promise<string[]> {
+  const list = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace });
+  return list.items
+    .filter((e) => e.regarding?.name === name && e.reason === reason)
+    .sort((a, b) => new Date(a.eventTime as unknown as string).getTime() - new Date(b.eventTime as unknown as string).getTime())
+    .map((e) => e.note ?? '');
+}
