@@ -14,12 +14,8 @@ export interface Clock {
 /** The real clock: performance.now() and Node's timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    // Protocol timers must not keep a process alive on their own.
-    t.unref();
-    return t;
-  },
+  // Timers stay ref'd: a speaker waiting out a reconnect back-off has nothing else keeping it alive.
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 

@@ -24,7 +24,7 @@
  *   const s = new BgpSession(config: BgpSessionConfig, { clock, connect, log?, random? });
  *   - config: localAs, peerAs, peerAddress, peerPort?, sourceAddress?, routerId? (dotted quad;
  *     default the IPv4 source/local address, else a hash of nodeName), nodeName?, holdTime? (90),
- *     keepaliveTime?, connectRetry? { minMs, maxMs } (1 s..2 min), gracefulRestart?
+ *     keepaliveTime?, connectRetry? { minMs, maxMs } (1 s..2 min), connectTimeoutMs? (30 s), gracefulRestart?
  *     { restartTime, restarting? }, coalesceMs? (5), passive?, extendedMessages?, nextHopLinkLocal?,
  *     and ebgpMultihop?/password? which only the connect function uses.
  *   - deps.clock: `systemClock` or `ManualClock` (protocols/clock.ts). deps.connect(): returns a
