@@ -158,3 +158,26 @@ export async function eventNotes(kc: KubeConfig, namespace: string, name: string
     .sort((a, b) => new Date(a.eventTime as unknown as string).getTime() - new Date(b.eventTime as unknown as string).getTime())
     .map((e) => e.note ?? '');
 }
+
+/** Creates Services `prefix-0..n-1` (LoadBalancer, port 80) with `concurrency` requests in flight; `spec(i)` adds fields. */
+export async function createServices(
+  kc: KubeConfig,
+  namespace: string,
+  prefix: string,
+  n: number,
+  spec: (i: number) => Record<string, unknown> = () => ({}),
+  concurrency = 16,
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      await core.createNamespacedService({
+        namespace,
+        body: { metadata: { name: `${prefix}-${i}` }, spec: { type: 'LoadBalancer', selector: { app: `${prefix}-${i}` }, ports: [{ port: 80, protocol: 'TCP' }], ...spec(i) } },
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}

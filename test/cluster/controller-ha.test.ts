@@ -1,0 +1,195 @@
+// Restart and failover of `herald controller` as real processes: killed mid-flight, a new process
+// restores every address from the statuses and moves none; its allocator equals the statuses; a
+// breaking config is refused right after a restart; of two replicas only the leader writes and
+// the standby takes over within the lease duration (plus one retry period) of a SIGKILL.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoreV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { Controller } from '../../controller/controller.js';
+import { serviceInformer } from '../../kube/informers.js';
+import { createLogger } from '../../kube/log.js';
+import { ControllerMetrics } from '../../controller/metrics.js';
+import { configMapYaml, ControllerProcess, createServices, eventNotes, ingressOf, metricValue, statusesIn } from './controller-process.js';
+import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, waitFor } from './harness.js';
+
+const POOL = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '2001:db8::/112'];
+
+/** Every address appears in one Service only (no sharing annotations in these tests). */
+function expectUnique(statuses: Map<string, string[]>): void {
+  const owner = new Map<string, string>();
+  for (const [name, ips] of statuses) {
+    for (const ip of ips) {
+      expect(owner.get(ip), `${ip} held by ${owner.get(ip)} and ${name}`).toBeUndefined();
+      owner.set(ip, name);
+    }
+  }
+}
+
+const assigned = (m: Map<string, string[]>): number => [...m.values()].filter((ips) => ips.length > 0).length;
+
+describe('herald controller: restart', () => {
+  let kc: KubeConfig;
+  let ns: string;
+  const procs: ControllerProcess[] = [];
+  const N = 1000;
+
+  beforeAll(async () => {
+    kc = kubeConfig();
+    ns = await freshNamespace('ctl-restart');
+    kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { main: POOL }) });
+  });
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+  });
+
+  it('killed mid-flight with 1,000 Services: the next process moves no address, and its allocator equals the statuses', async () => {
+    const first = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns, leaderElect: false });
+    procs.push(first);
+    await first.waitForLog('config loaded', (l) => l.event === 'configLoaded');
+    // A third single-stack IPv4, a third IPv6, a third dual-stack.
+    const spec = (i: number): Record<string, unknown> =>
+      i % 3 === 0 ? {} : i % 3 === 1 ? { ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv6'] } : { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] };
+    const creating = createServices(kc, ns, 'svc', N, spec);
+    let allocated = 0;
+    await first.waitForLog('300 allocations', (l) => l.event === 'ipAllocated' && ++allocated >= 300, 90_000);
+    await first.kill('SIGKILL');
+    await creating;
+    const before = await statusesIn(kc, ns);
+    expect(assigned(before)).toBeGreaterThanOrEqual(300);
+    expect(assigned(before)).toBeLessThan(N);
+    expectUnique(before);
+
+    const second = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns, leaderElect: false });
+    procs.push(second);
+    const leading = await second.leading();
+    expect(leading.reason).toMatch(new RegExp(`^restored ${assigned(before)} Services`));
+    await waitFor('all Services allocated', async () => assigned(await statusesIn(kc, ns)) === N, 90_000);
+    const after = await statusesIn(kc, ns);
+    for (const [name, ips] of before) if (ips.length > 0) expect(after.get(name), name).toEqual(ips);
+    expectUnique(after);
+    const url = await second.metricsUrl();
+    const distinct = new Set([...after.values()].flat()).size;
+    await waitFor('in-use metric', async () => (await metricValue(url, 'herald_allocator_addresses_in_use_total', 'pool="main"')) === distinct);
+    await second.kill('SIGTERM');
+
+    // A third, in-process controller: its restored allocator holds exactly what the statuses say, and it writes nothing.
+    const rvBefore = new Map((await kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: ns })).items.map((s) => [s.metadata?.name, s.metadata?.resourceVersion]));
+    const ctl = new Controller({
+      kubeConfig: kc,
+      namespace: ns,
+      configMap: 'config',
+      servicesNamespace: ns,
+      leaderElect: false,
+      identity: 'in-process',
+      logger: createLogger({ component: 'controller', level: 'warn' }),
+      metrics: new ControllerMetrics({ processMetrics: false }),
+    });
+    try {
+      await ctl.start();
+      const view = new Map([...(ctl.allocator?.assignments() ?? [])].map((a) => [a.key, a.ips]));
+      expect(view.size).toBe(N);
+      for (const [name, ips] of after) expect(view.get(`${ns}/${name}`), name).toEqual(ips);
+      await new Promise((r) => setTimeout(r, 1500)); // let every queued reconcile run
+      const rvAfter = (await kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: ns })).items;
+      for (const s of rvAfter) expect(s.metadata?.resourceVersion, s.metadata?.name).toBe(rvBefore.get(s.metadata?.name));
+    } finally {
+      await ctl.stop();
+    }
+  });
+
+  it('right after a restart, a config that would break restored Services is refused', async () => {
+    // While no controller runs, the IPv6 range is dropped from the ConfigMap.
+    kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { main: POOL.slice(0, 3) }) });
+    const third = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns, leaderElect: false });
+    procs.push(third);
+    await third.leading();
+    const refused = await third.waitForLog('refusal', (l) => l.event === 'configRefused');
+    expect(refused.ip).toMatch(/^2001:db8::/);
+    expect(await waitFor('ConfigRefused event', async () => (await eventNotes(kc, ns, 'config', 'ConfigRefused')).find((n) => n.includes('2001:db8::')))).toContain(refused.service as string);
+    const url = await third.metricsUrl();
+    expect(await metricValue(url, 'herald_config_loaded')).toBe(0);
+    expect(await metricValue(url, 'herald_config_stale')).toBe(1);
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    // Nothing was touched.
+    const svc = await kc.makeApiClient(CoreV1Api).readNamespacedService({ namespace: ns, name: 'svc-1' });
+    expect(ingressOf(svc)[0]).toMatch(/^2001:db8::/);
+    // The full config back: loaded.
+    kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { main: POOL }) });
+    await third.waitForLog('config loaded', (l) => l.event === 'configLoaded');
+    await waitFor('ready', async () => (await fetch(`${url}/readyz`)).status === 200);
+  });
+});
+
+describe('herald controller: leader election', () => {
+  let kc: KubeConfig;
+  let ns: string;
+  const procs: ControllerProcess[] = [];
+
+  beforeAll(async () => {
+    kc = kubeConfig();
+    ns = await freshNamespace('ctl-ha');
+    kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { main: POOL }) });
+  });
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+  });
+
+  it('two replicas: only the leader writes; SIGKILL of the leader -> the standby takes over in time; no status is written twice', async () => {
+    // Every status change of every Service, as a watch sees it.
+    const writes = new Map<string, number>();
+    const inf = serviceInformer(kc, { namespace: ns });
+    inf.on('update', (svc: V1Service, old: V1Service | undefined) => {
+      if (JSON.stringify(ingressOf(svc)) !== JSON.stringify(old ? ingressOf(old) : [])) writes.set(svc.metadata?.name ?? '', (writes.get(svc.metadata?.name ?? '') ?? 0) + 1);
+    });
+    await inf.start();
+    try {
+      const a = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns, leaseDuration: '3s' });
+      const b = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns, leaseDuration: '3s' });
+      procs.push(a, b);
+      await Promise.all([a.waitForLog('sync', (l) => l.event === 'informersSynced'), b.waitForLog('sync', (l) => l.event === 'informersSynced')]);
+      const leader = await Promise.race([a.leading().then(() => a), b.leading().then(() => b)]);
+      const standby = leader === a ? b : a;
+      await standby.waitForLog('leader observed', (l) => l.event === 'leaderObserved');
+      expect(await metricValue(await standby.metricsUrl(), 'herald_leader')).toBe(0);
+      expect((await fetch(`${await standby.metricsUrl()}/readyz`)).status).toBe(200);
+
+      await createServices(kc, ns, 'ha', 20);
+      await waitFor('20 allocated', async () => assigned(await statusesIn(kc, ns)) === 20);
+      const before = await statusesIn(kc, ns);
+      expect(standby.lines.some((l) => l.event === 'leading' || l.event === 'ipAllocated')).toBe(false);
+
+      const killedAt = Date.now();
+      await leader.kill('SIGKILL');
+      const took = await standby.leading(15_000);
+      const takeoverMs = Date.parse(String(took.time)) - killedAt;
+      // Lease 3 s; the standby polls every 400 ms (2/15 of it) and times expiry from when it saw the last renewal.
+      expect(takeoverMs).toBeLessThanOrEqual(3_000 + 2 * 400 + 300);
+      process.stdout.write(`controller.failover.sigkill.ms ${takeoverMs}\n`);
+      expect(took.reason).toMatch(/^restored 20 Services/);
+
+      await createServices(kc, ns, 'after', 5);
+      await waitFor('25 allocated', async () => assigned(await statusesIn(kc, ns)) === 25);
+      const after = await statusesIn(kc, ns);
+      for (const [name, ips] of before) expect(after.get(name), name).toEqual(ips);
+      expectUnique(after);
+
+      // Graceful stop releases the Lease: a fresh standby takes over at once.
+      const c = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns, leaseDuration: '3s' });
+      procs.push(c);
+      await c.waitForLog('leader observed', (l) => l.event === 'leaderObserved');
+      const stoppedAt = Date.now();
+      await standby.kill('SIGTERM');
+      const cLead = await c.leading(10_000);
+      expect(Date.parse(String(cLead.time)) - stoppedAt).toBeLessThan(1_500);
+      await createServices(kc, ns, 'last', 2);
+      await waitFor('27 allocated', async () => assigned(await statusesIn(kc, ns)) === 27);
+
+      // One status write per Service over all three leaders.
+      await new Promise((r) => setTimeout(r, 500));
+      for (const name of (await statusesIn(kc, ns)).keys()) expect(writes.get(name), name).toBe(1);
+    } finally {
+      await inf.stop();
+    }
+  });
+});
