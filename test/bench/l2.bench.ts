@@ -6,7 +6,8 @@
 //  - a bounded ARP request flood from the client tool (paced, fixed count and time) for one VIP
 //    with every 50th request for a second VIP: replies per second, the responder's CPU, and the
 //    answers lost for the second VIP.
-// Prints one figure per line: name (unit in the name) and value.
+// Prints one figure per line: name (unit in the name) and value; also the 1-minute load average,
+// since every figure here depends on how busy the (shared, 2-core) machine is.
 import { readFileSync } from 'node:fs';
 import { Lab, labUnavailableReason } from '../lab/netns.js';
 import { addVipRoutes, cpuSeconds, l2LabMissing, runTool, startResponder, VIP4, VIP4_B, VIP6 } from '../lab/l2-lab.js';
@@ -25,12 +26,15 @@ function print(name: string, value: number): void {
   console.log(`${name} ${Number.isInteger(value) ? value : value.toFixed(value < 10 ? 3 : 1)}`);
 }
 
-async function arpingSamples(lab: Lab, ip: string, n: number): Promise<number[]> {
-  const out: number[] = [];
+/** One `arping -c 1` per sample, alternating the two targets so load changes hit both alike. */
+async function arpingPairs(lab: Lab, ours: string, kernel: string, n: number): Promise<[number[], number[]]> {
+  const out: [number[], number[]] = [[], []];
   for (let i = 0; i < n; i++) {
-    const r = await lab.exec('client', 'arping', ['-c', '1', '-w', '1', '-I', 'eth0', ip]);
-    const m = /reply from \S+ \[[0-9A-Fa-f:]+\]\s+([\d.]+)ms/.exec(r.stdout);
-    if (m) out.push(Number(m[1]));
+    for (const [k, ip] of [ours, kernel].entries()) {
+      const r = await lab.exec('client', 'arping', ['-c', '1', '-w', '1', '-I', 'eth0', ip]);
+      const m = /reply from \S+ \[[0-9A-Fa-f:]+\]\s+([\d.]+)ms/.exec(r.stdout);
+      if (m) out[k].push(Number(m[1]));
+    }
   }
   return out;
 }
@@ -60,19 +64,21 @@ async function main(): Promise<void> {
     await tool('rtt4', VIP4, client.ipv4, 200);
     await tool('rtt6', VIP6, client.ipv6, 200);
 
-    // Latency, interleaved in halves so drift hits both sides alike.
+    // Latency, interleaved in rounds so load changes (the machine is shared) hit both sides alike.
     const lat: Record<string, number[]> = { arpingOurs: [], arpingKernel: [], rtt4Ours: [], rtt4Kernel: [], rtt6Ours: [], rtt6Kernel: [] };
     let lost = 0;
-    for (let round = 0; round < 2; round++) {
-      lat.arpingOurs.push(...(await arpingSamples(lab, VIP4, SAMPLES_ARPING / 2)));
-      lat.arpingKernel.push(...(await arpingSamples(lab, node1.ipv4, SAMPLES_ARPING / 2)));
+    const ROUNDS = 4;
+    for (let round = 0; round < ROUNDS; round++) {
+      const [o, k] = await arpingPairs(lab, VIP4, node1.ipv4, SAMPLES_ARPING / ROUNDS);
+      lat.arpingOurs.push(...o);
+      lat.arpingKernel.push(...k);
       for (const [key, cmd, target, src] of [
         ['rtt4Ours', 'rtt4', VIP4, client.ipv4],
         ['rtt4Kernel', 'rtt4', node1.ipv4, client.ipv4],
         ['rtt6Ours', 'rtt6', VIP6, client.ipv6],
         ['rtt6Kernel', 'rtt6', node1.ipv6, client.ipv6],
       ] as const) {
-        const r = await tool(cmd, target, src, SAMPLES_TOOL / 2);
+        const r = await tool(cmd, target, src, SAMPLES_TOOL / ROUNDS);
         lat[key].push(...r.rttsMs);
         lost += r.lost;
       }
@@ -93,6 +99,7 @@ async function main(): Promise<void> {
       print(`${name}.samples`, Math.min(lat[ours].length, lat[kernel].length));
     }
     print('l2.rtt.lost.count', lost);
+    print('l2.loadavg.1min', Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
 
     // Flood: a short warm-up flood, then the measured one.
     const flood = (rate: number, seconds: number) =>
