@@ -117,7 +117,7 @@ export abstract class Router {
     for (const pid of this.pids()) signal(pid, 'SIGCONT');
   }
 
-  /** Stops the daemons and removes the temp dir (logs are printed first when `keepLogs` says so). */
+  /** Stops the daemons and removes the temp dir. */
   async close(): Promise<void> {
     await this.stop().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
@@ -334,9 +334,8 @@ function parseBirdRoutes(text: string, peers: RouterPeer[]): RoutePath[] {
     else if ((m = /^BGP\.med: (\d+)/.exec(t))) cur.med = Number(m[1]);
     else if ((m = /^BGP\.community: (.*)$/.exec(t))) {
       cur.communities = [...m[1].matchAll(/\((\d+),(\d+)\)/g)].map((c) => `${c[1]}:${c[2]}`);
-      // RFC 8326 GRACEFUL_SHUTDOWN aside, BIRD marks stale routes with LLGR_STALE or keeps a flag below.
     } else if ((m = /^BGP\.large_community: (.*)$/.exec(t))) cur.largeCommunities = [...m[1].matchAll(/\((\d+), (\d+), (\d+)\)/g)].map((c) => `${c[1]}:${c[2]}:${c[3]}`);
-    else if (/^Type: .*\bstale\b/i.test(t) || /\(stale\)/.test(t)) cur.stale = true;
+    // BIRD 2.0 does not show graceful-restart staleness in `show route`: `stale` stays false.
   }
   return paths;
 }
