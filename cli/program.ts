@@ -8,6 +8,7 @@ import { register as registerBgpAnnounce } from './bgp-announce.js';
 import { register as registerConfigCheck } from './config-check.js';
 import { register as registerController } from './controller.js';
 import { register as registerL2Announce } from './l2-announce.js';
+import { register as registerManifests } from './manifests.js';
 
 /** The package version, found by walking up from this file (works from cli/ and from dist/cli/). */
 function packageVersion(): string {
@@ -30,5 +31,6 @@ export function buildProgram(): Command {
   registerConfigCheck(program);
   registerController(program);
   registerL2Announce(program);
+  registerManifests(program);
   return program;
 }

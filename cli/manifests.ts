@@ -1,0 +1,110 @@
+// `herald manifests`: prints the install (the same objects as the Helm chart in charts/herald/ with
+// its default values, plus the Namespace) as plain YAML for `kubectl apply -f -`.
+// Exit 0: printed; 1: the --config-file is not a valid config; 2: bad option or unreadable file.
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import yaml from 'js-yaml';
+import { ConfigError } from '../config/model.js';
+import { parseConfig } from '../config/parse.js';
+import { LOG_LEVELS } from '../kube/log.js';
+import { defaultValues, installManifests, namespaceObject, toYamlStream, type HeraldValues, type PullPolicy } from '../kube/manifests.js';
+
+interface ManifestsOpts {
+  namespace: string;
+  name: string;
+  imageRepository?: string;
+  imageTag?: string;
+  imagePullPolicy?: PullPolicy;
+  logLevel?: HeraldValues['logLevel'];
+  lbClass?: string;
+  controllerReplicas?: number;
+  configFile?: string;
+  existingConfigMap?: string;
+  bgpPassive?: boolean;
+  podMonitor?: boolean;
+  prometheusRule?: boolean;
+  namespaceObject: boolean;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function dnsLabel(flag: string): (text: string) => string {
+  return (text) => {
+    if (!DNS_LABEL.test(text)) throw new InvalidArgumentError(`${flag}: must be a DNS label (lowercase letters, digits, '-', at most 63), got ${JSON.stringify(text)}`);
+    return text;
+  };
+}
+
+function replicas(text: string): number {
+  if (!/^[0-9]{1,4}$/.test(text)) throw new InvalidArgumentError(`--controller-replicas: expected a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** The config object for configInline from a file holding a ConfigMap manifest or a bare config document; validated first. */
+export function configFromFile(text: string): Record<string, unknown> {
+  parseConfig(text); // throws ConfigError naming the field
+  const docs = yaml.loadAll(text).filter((d) => d !== null && d !== undefined);
+  const cm = docs.find((d): d is { data?: { config?: unknown } } => typeof d === 'object' && (d as { kind?: unknown }).kind === 'ConfigMap');
+  const doc = cm ? yaml.load(String(cm.data?.config ?? '')) : docs[0];
+  return doc && typeof doc === 'object' ? (doc as Record<string, unknown>) : {};
+}
+
+/** Values from the command line over the chart's defaults. */
+export function valuesFromOptions(opts: ManifestsOpts, readFile: (path: string) => string): HeraldValues {
+  const v = defaultValues();
+  if (opts.imageRepository !== undefined) v.image.repository = opts.imageRepository;
+  if (opts.imageTag !== undefined) v.image.tag = opts.imageTag;
+  if (opts.imagePullPolicy !== undefined) v.image.pullPolicy = opts.imagePullPolicy;
+  if (opts.logLevel !== undefined) v.logLevel = opts.logLevel;
+  if (opts.lbClass !== undefined) v.loadBalancerClass = opts.lbClass;
+  if (opts.controllerReplicas !== undefined) v.controller.replicas = opts.controllerReplicas;
+  if (opts.existingConfigMap !== undefined) v.existingConfigMap = opts.existingConfigMap;
+  if (opts.configFile !== undefined) v.configInline = configFromFile(readFile(opts.configFile));
+  if (opts.bgpPassive) v.speaker.bgpPassive = true;
+  if (opts.podMonitor) v.podMonitor.enabled = true;
+  if (opts.prometheusRule) v.prometheusRule.enabled = true;
+  return v;
+}
+
+export function register(program: Command): void {
+  program
+    .command('manifests')
+    .description(
+      'print the install (controller Deployment, speaker DaemonSet, ServiceAccounts, least-privilege RBAC, ConfigMap, metrics Services) as YAML for `kubectl apply -f -`; ' +
+        'the same objects as the Helm chart charts/herald (exit 0: printed; 1: invalid --config-file; 2: bad option or unreadable file)',
+    )
+    .addOption(new Option('-n, --namespace <ns>', 'namespace to install into').default('herald-system').argParser(dnsLabel('--namespace')))
+    .addOption(new Option('--name <name>', 'prefix of the object names (the Helm release name)').default('herald').argParser(dnsLabel('--name')))
+    .option('--image-repository <repo>', 'container image repository')
+    .option('--image-tag <tag>', 'container image tag (default: this version)')
+    .addOption(new Option('--image-pull-policy <policy>', 'image pull policy').choices(['IfNotPresent', 'Always', 'Never']))
+    .addOption(new Option('--log-level <level>', 'daemons\' log level').choices(LOG_LEVELS))
+    .option('--lb-class <class>', 'handle only Services with this spec.loadBalancerClass')
+    .option('--controller-replicas <n>', 'controller replicas (leader election picks the one that writes)', replicas)
+    .addOption(new Option('--config-file <path>', 'put this config (a ConfigMap manifest or a bare MetalLB-format config) into the ConfigMap; default: an empty config').conflicts('existingConfigMap'))
+    .addOption(new Option('--existing-config-map <name>', 'use this existing ConfigMap instead of creating one').argParser(dnsLabel('--existing-config-map')))
+    .option('--bgp-passive', 'the speaker accepts BGP connections on port 179 (adds NET_BIND_SERVICE)')
+    .option('--pod-monitor', 'add a PodMonitor (needs the Prometheus Operator CRDs)')
+    .option('--prometheus-rule', 'add a PrometheusRule with Herald\'s alerts (needs the Prometheus Operator CRDs)')
+    .option('--no-namespace-object', 'leave out the Namespace object (e.g. when the namespace is managed elsewhere)')
+    .action((opts: ManifestsOpts, cmd: Command) => {
+      let values: HeraldValues;
+      try {
+        values = valuesFromOptions(opts, (path) => {
+          try {
+            return readFileSync(path === '-' ? 0 : path, 'utf8');
+          } catch (e) {
+            cmd.error(`--config-file: cannot read ${path}: ${(e as Error).message}`, { exitCode: 2 });
+          }
+        });
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        process.stderr.write(`herald manifests: --config-file is not a valid config:\n${e.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const release = { name: opts.name, namespace: opts.namespace, version: cmd.parent?.version() ?? '0.0.0' };
+      const objects = installManifests(values, release);
+      process.stdout.write(toYamlStream(opts.namespaceObject ? [namespaceObject(release), ...objects] : objects));
+    });
+}

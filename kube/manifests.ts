@@ -1,0 +1,404 @@
+// The install as Kubernetes objects: what `herald manifests` prints and what the Helm chart in
+// charts/herald/ renders. Both take the same values (HeraldValues mirrors charts/herald/values.yaml;
+// test/unit/chart/ renders the chart's templates and compares them with installManifests()).
+// RBAC is least privilege: exactly the API calls kube/ makes for each daemon, nothing more.
+import yaml from 'js-yaml';
+
+export type PullPolicy = 'IfNotPresent' | 'Always' | 'Never';
+
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+
+export interface DaemonValues {
+  metricsPort: number;
+  /** Container resources (requests/limits), passed through as is. */
+  resources: Record<string, unknown>;
+  nodeSelector: Record<string, string>;
+  tolerations: Toleration[];
+}
+
+/** The chart's values (charts/herald/values.yaml holds the defaults, defaultValues() the same). */
+export interface HeraldValues {
+  /** Prefix of every object name; empty: the release name ("herald" for plain manifests). */
+  fullnameOverride: string;
+  image: { repository: string; /** empty: the chart's appVersion */ tag: string; pullPolicy: PullPolicy };
+  imagePullSecrets: { name: string }[];
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** Handle only Services with this spec.loadBalancerClass; empty: only Services without one. */
+  loadBalancerClass: string;
+  /** The configuration (MetalLB legacy format) put into the ConfigMap this install creates. */
+  configInline: Record<string, unknown>;
+  /** Use this existing ConfigMap (key `config`) instead of creating one from configInline. */
+  existingConfigMap: string;
+  controller: DaemonValues & { replicas: number; leaderElect: boolean };
+  speaker: DaemonValues & {
+    /** Listen for BGP on port 179 (passive peers): adds NET_BIND_SERVICE to the speaker. */
+    bgpPassive: boolean;
+  };
+  podMonitor: { enabled: boolean; interval: string };
+  prometheusRule: { enabled: boolean; /** Alert when a pool's in-use fraction exceeds this (0..1). */ poolUsageThreshold: number };
+}
+
+export interface Release {
+  name: string;
+  namespace: string;
+  /** Chart appVersion (= package version): image tag default and version label. */
+  version: string;
+}
+
+export type KubeObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+};
+
+/** Defaults, identical to charts/herald/values.yaml (a unit test holds them equal). */
+export function defaultValues(): HeraldValues {
+  return {
+    fullnameOverride: '',
+    image: { repository: 'ghcr.io/herald-lb/herald', tag: '', pullPolicy: 'IfNotPresent' },
+    imagePullSecrets: [],
+    logLevel: 'info',
+    loadBalancerClass: '',
+    configInline: {},
+    existingConfigMap: '',
+    controller: {
+      replicas: 2,
+      leaderElect: true,
+      metricsPort: 7472,
+      resources: {},
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [],
+    },
+    speaker: {
+      metricsPort: 7473,
+      bgpPassive: false,
+      resources: {},
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [
+        { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
+        { key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' },
+      ],
+    },
+    podMonitor: { enabled: false, interval: '30s' },
+    prometheusRule: { enabled: false, poolUsageThreshold: 0.9 },
+  };
+}
+
+/** The controller's leader-election Lease (controller/controller.ts names it so). */
+export const CONTROLLER_LEASE = 'herald-controller';
+
+const RBAC = 'rbac.authorization.k8s.io/v1';
+const READ = ['get', 'list', 'watch'];
+
+/** What the controller needs cluster-wide: Services and their status, Events (both APIs: kube/events.ts falls back to core v1). */
+function controllerClusterRules(): Record<string, unknown>[] {
+  return [
+    { apiGroups: [''], resources: ['services'], verbs: READ },
+    { apiGroups: [''], resources: ['services/status'], verbs: ['update', 'patch'] },
+    { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  ];
+}
+
+/** ...and in its own namespace: its ConfigMap, and only its own leader Lease (create cannot be limited by name). */
+function controllerNamespaceRules(): Record<string, unknown>[] {
+  return [
+    { apiGroups: [''], resources: ['configmaps'], verbs: READ },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'update'] },
+  ];
+}
+
+/**
+ * The speaker reads Services, Nodes and endpoints (EndpointSlices, or core Endpoints where
+ * kube/endpoints.ts finds no EndpointSlice API) cluster-wide and writes Events.
+ */
+function speakerClusterRules(): Record<string, unknown>[] {
+  return [
+    { apiGroups: [''], resources: ['services', 'endpoints', 'nodes'], verbs: READ },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+    { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  ];
+}
+
+/** ...and in its namespace the ConfigMap and the per-node membership Leases (its own and the others'). */
+function speakerNamespaceRules(): Record<string, unknown>[] {
+  return [
+    { apiGroups: [''], resources: ['configmaps'], verbs: READ },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'list', 'watch', 'update', 'delete'] },
+  ];
+}
+
+export function fullname(values: HeraldValues, release: Release): string {
+  return values.fullnameOverride || release.name;
+}
+
+export function configMapName(values: HeraldValues, release: Release): string {
+  return values.existingConfigMap || `${fullname(values, release)}-config`;
+}
+
+/** The ConfigMap's `config` text: the inline config as YAML, keys sorted (as Helm's toYaml does). */
+export function configText(config: Record<string, unknown>): string {
+  return yaml.dump(config, { sortKeys: true, lineWidth: -1, noRefs: true });
+}
+
+function labels(release: Release, component?: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'herald',
+    'app.kubernetes.io/instance': release.name,
+    'app.kubernetes.io/version': release.version,
+    ...(component ? { 'app.kubernetes.io/component': component } : {}),
+  };
+}
+
+function selector(release: Release, component: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'herald', 'app.kubernetes.io/instance': release.name, 'app.kubernetes.io/component': component };
+}
+
+function meta(name: string, release: Release, component?: string, namespaced = true): KubeObject['metadata'] {
+  return { name, ...(namespaced ? { namespace: release.namespace } : {}), labels: labels(release, component) };
+}
+
+function rbac(name: string, release: Release, component: string, clusterRules: Record<string, unknown>[], nsRules: Record<string, unknown>[]): KubeObject[] {
+  const subjects = [{ kind: 'ServiceAccount', name, namespace: release.namespace }];
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name, release, component) },
+    { apiVersion: RBAC, kind: 'ClusterRole', metadata: meta(name, release, component, false), rules: clusterRules },
+    {
+      apiVersion: RBAC,
+      kind: 'ClusterRoleBinding',
+      metadata: meta(name, release, component, false),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects,
+    },
+    { apiVersion: RBAC, kind: 'Role', metadata: meta(name, release, component), rules: nsRules },
+    { apiVersion: RBAC, kind: 'RoleBinding', metadata: meta(name, release, component), roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects },
+  ];
+}
+
+function env(withPodName: boolean): Record<string, unknown>[] {
+  return [
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    withPodName
+      ? { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }
+      : { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+  ];
+}
+
+function probes(): Record<string, unknown> {
+  return {
+    livenessProbe: { httpGet: { path: '/healthz', port: 'monitoring' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: { httpGet: { path: '/readyz', port: 'monitoring' }, periodSeconds: 5, failureThreshold: 3 },
+  };
+}
+
+function podSpecCommon(v: HeraldValues, d: DaemonValues): Record<string, unknown> {
+  return {
+    ...(v.imagePullSecrets.length ? { imagePullSecrets: v.imagePullSecrets } : {}),
+    nodeSelector: d.nodeSelector,
+    ...(d.tolerations.length ? { tolerations: d.tolerations } : {}),
+  };
+}
+
+function controllerObjects(v: HeraldValues, release: Release, image: string, cm: string): KubeObject[] {
+  const name = `${fullname(v, release)}-controller`;
+  const c = v.controller;
+  const args = [
+    'controller',
+    '--namespace=$(POD_NAMESPACE)',
+    `--config-map=${cm}`,
+    `--leader-elect=${c.leaderElect}`,
+    `--metrics-address=:${c.metricsPort}`,
+    `--log-level=${v.logLevel}`,
+    ...(v.loadBalancerClass ? [`--lb-class=${v.loadBalancerClass}`] : []),
+  ];
+  return [
+    ...rbac(name, release, 'controller', controllerClusterRules(), controllerNamespaceRules()),
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(name, release, 'controller'),
+      spec: {
+        replicas: c.replicas,
+        selector: { matchLabels: selector(release, 'controller') },
+        template: {
+          metadata: { labels: labels(release, 'controller') },
+          spec: {
+            serviceAccountName: name,
+            ...podSpecCommon(v, c),
+            // The image's `node` user; no capability, nothing written to the image.
+            securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'controller',
+                image,
+                imagePullPolicy: v.image.pullPolicy,
+                args,
+                env: env(true),
+                ports: [{ name: 'monitoring', containerPort: c.metricsPort, protocol: 'TCP' }],
+                ...probes(),
+                resources: c.resources,
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    metricsService(`${name}-metrics`, release, 'controller', c.metricsPort),
+  ];
+}
+
+function speakerObjects(v: HeraldValues, release: Release, image: string, cm: string): KubeObject[] {
+  const name = `${fullname(v, release)}-speaker`;
+  const s = v.speaker;
+  const args = ['speaker', '--node-name=$(NODE_NAME)', '--namespace=$(POD_NAMESPACE)', `--config-map=${cm}`, `--metrics-address=:${s.metricsPort}`, `--log-level=${v.logLevel}`];
+  return [
+    ...rbac(name, release, 'speaker', speakerClusterRules(), speakerNamespaceRules()),
+    {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: meta(name, release, 'speaker'),
+      spec: {
+        selector: { matchLabels: selector(release, 'speaker') },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+        template: {
+          metadata: { labels: labels(release, 'speaker') },
+          spec: {
+            serviceAccountName: name,
+            // ARP/NDP answers and BGP sessions come from the node's own interfaces and addresses.
+            hostNetwork: true,
+            dnsPolicy: 'ClusterFirstWithHostNet',
+            ...podSpecCommon(v, s),
+            securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'speaker',
+                image,
+                imagePullPolicy: v.image.pullPolicy,
+                args,
+                env: env(false),
+                ports: [{ name: 'monitoring', containerPort: s.metricsPort, protocol: 'TCP' }],
+                ...probes(),
+                resources: s.resources,
+                securityContext: {
+                  // uid 0 but only NET_RAW (AF_PACKET sockets for ARP/NDP): Kubernetes gives added
+                  // capabilities to root only (no ambient capabilities for non-root users).
+                  runAsUser: 0,
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'], add: s.bgpPassive ? ['NET_RAW', 'NET_BIND_SERVICE'] : ['NET_RAW'] },
+                },
+              },
+            ],
+          },
+        },
+      },
+    },
+    metricsService(`${name}-metrics`, release, 'speaker', s.metricsPort),
+  ];
+}
+
+function metricsService(name: string, release: Release, component: string, port: number): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(name, release, component),
+    spec: { clusterIP: 'None', selector: selector(release, component), ports: [{ name: 'monitoring', port, targetPort: 'monitoring', protocol: 'TCP' }] },
+  };
+}
+
+function monitoringObjects(v: HeraldValues, release: Release): KubeObject[] {
+  const name = fullname(v, release);
+  const out: KubeObject[] = [];
+  if (v.podMonitor.enabled) {
+    out.push({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PodMonitor',
+      metadata: meta(name, release),
+      spec: {
+        selector: { matchLabels: { 'app.kubernetes.io/name': 'herald', 'app.kubernetes.io/instance': release.name } },
+        podMetricsEndpoints: [{ port: 'monitoring', path: '/metrics', interval: v.podMonitor.interval }],
+      },
+    });
+  }
+  if (v.prometheusRule.enabled) {
+    out.push({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: meta(name, release),
+      spec: {
+        groups: [
+          {
+            name: 'herald',
+            rules: [
+              {
+                alert: 'HeraldConfigStale',
+                expr: 'max by (namespace, pod) (herald_config_stale) == 1',
+                for: '5m',
+                labels: { severity: 'warning' },
+                annotations: { summary: 'Herald runs on an old config: the current ConfigMap is invalid, refused as breaking, or deleted (see the ConfigMap\'s events).' },
+              },
+              {
+                alert: 'HeraldPoolNearlyExhausted',
+                expr: `max by (pool) (herald_allocator_addresses_in_use_total / herald_allocator_addresses_total) > ${v.prometheusRule.poolUsageThreshold}`,
+                for: '5m',
+                labels: { severity: 'warning' },
+                annotations: { summary: 'Address pool {{ $labels.pool }} is nearly exhausted.' },
+              },
+              {
+                alert: 'HeraldBGPSessionDown',
+                expr: 'herald_bgp_session_up == 0',
+                for: '2m',
+                labels: { severity: 'critical' },
+                annotations: { summary: 'BGP session of {{ $labels.pod }} to {{ $labels.peer }} is down.' },
+              },
+            ],
+          },
+        ],
+      },
+    });
+  }
+  return out;
+}
+
+/** Every object of the install, in apply order (RBAC before the workloads that use it). */
+export function installManifests(v: HeraldValues, release: Release): KubeObject[] {
+  const image = `${v.image.repository}:${v.image.tag || release.version}`;
+  const cm = configMapName(v, release);
+  const config: KubeObject[] = v.existingConfigMap
+    ? []
+    : [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(cm, release), data: { config: configText(v.configInline) } }];
+  return [...config, ...controllerObjects(v, release, image, cm), ...speakerObjects(v, release, image, cm), ...monitoringObjects(v, release)];
+}
+
+/**
+ * The Namespace for plain manifests (Helm installs into one made with --create-namespace). The
+ * speaker needs hostNetwork and NET_RAW, which Pod Security "baseline" forbids: label it privileged.
+ */
+export function namespaceObject(release: Release): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: release.namespace,
+      labels: {
+        ...labels(release),
+        'pod-security.kubernetes.io/enforce': 'privileged',
+        'pod-security.kubernetes.io/audit': 'privileged',
+        'pod-security.kubernetes.io/warn': 'privileged',
+      },
+    },
+  };
+}
+
+/** Objects as one multi-document YAML stream for `kubectl apply -f`. */
+export function toYamlStream(objects: readonly KubeObject[]): string {
+  return objects.map((o) => `---\n${yaml.dump(o, { lineWidth: -1, noRefs: true })}`).join('');
+}
