@@ -79,7 +79,13 @@ function run(opts: AnnounceOpts, cmd: Command): void {
         'interfaces selected',
       ),
   });
-  watcher.start();
+  const selected = watcher.start();
+  if (selected.links.length > 0 && announcer.interfaces().length === 0) {
+    // Every open failed (the warnings above say why): typically no CAP_NET_RAW. Nothing would be answered.
+    log.error({ interfaces: selected.links.map((l) => l.name) }, 'cannot open any selected interface (raw sockets need root or CAP_NET_RAW)');
+    log.flush();
+    process.exit(1);
+  }
   for (const ip of vips) announcer.announce(ip);
   log.info({ vips, interfaces: announcer.interfaces() }, 'ready');
   // The periodic rescan timer is unref'd; this keeps the process alive until a signal.

@@ -282,8 +282,9 @@ export class Announcer {
 
   private onFrame(iface: string, frame: Buffer): void {
     const port = this.ports.get(iface);
-    if (!port || frame.length < ETHERNET_HEADER_LENGTH) {
-      this.global.invalidFrames += port ? 1 : 0;
+    if (!port) return; // a frame read just before the port was closed
+    if (frame.length < ETHERNET_HEADER_LENGTH) {
+      this.global.invalidFrames++;
       return;
     }
     const etherType = frame.readUInt16BE(12);
