@@ -8,6 +8,7 @@ import { register as registerBgpAnnounce } from './bgp-announce.js';
 import { register as registerConfigCheck } from './config-check.js';
 import { register as registerController } from './controller.js';
 import { register as registerL2Announce } from './l2-announce.js';
+import { register as registerSpeaker } from './speaker.js';
 import { register as registerManifests } from './manifests.js';
 
 /** The package version, found by walking up from this file (works from cli/ and from dist/cli/). */
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerConfigCheck(program);
   registerController(program);
   registerL2Announce(program);
+  registerSpeaker(program);
   registerManifests(program);
   return program;
 }

@@ -61,6 +61,8 @@ export interface RecordingAnnouncerOptions {
   decide?: AnnounceDecider;
   /** Called on every call, e.g. to stream decisions out of a speaker process under test. */
   onCall?: (call: AnnouncerCall) => void;
+  /** Keep every call in `calls` (default true); a long-running process streaming through onCall turns it off. */
+  keepCalls?: boolean;
 }
 
 /** A test double: records every call and keeps the set of balancers currently announced. */
@@ -71,6 +73,7 @@ export class RecordingAnnouncer implements Announcer {
   private readonly balancers = new Map<string, { ips: readonly string[]; pool: string }>();
   private readonly decide: AnnounceDecider;
   private readonly onCall: ((call: AnnouncerCall) => void) | undefined;
+  private readonly keepCalls: boolean;
 
   constructor(protocol: Protocol, options: RecordingAnnouncerOptions = {}) {
     this.protocol = protocol;
@@ -81,6 +84,7 @@ export class RecordingAnnouncer implements Announcer {
         return pool.protocol === this.protocol ? null : 'protocolMismatch';
       });
     this.onCall = options.onCall;
+    this.keepCalls = options.keepCalls ?? true;
   }
 
   setConfig(config: Config): void {
@@ -124,7 +128,7 @@ export class RecordingAnnouncer implements Announcer {
   }
 
   private record(call: AnnouncerCall): void {
-    this.calls.push(call);
+    if (this.keepCalls) this.calls.push(call);
     this.onCall?.(call);
   }
 }

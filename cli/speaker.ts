@@ -1,0 +1,179 @@
+// `herald speaker`: the per-node daemon that announces Service VIPs by layer2 (ARP/NDP) or BGP
+// (see speaker/speaker.ts). Runs until SIGTERM/SIGINT, then withdraws, deletes its Lease, exits 0.
+//
+// Hidden `--announcer record` (env HERALD_ANNOUNCER=record): no raw sockets and no BGP sessions;
+// every balancer set/delete is printed to stdout as a JSON line {"announcer":"layer2"|"bgp",
+// "op":"setBalancer"|"deleteBalancer",...}, so cluster tests can run several speakers on one host.
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseGoDuration } from '../config/duration.js';
+import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
+import { createLogger, logLevelOption, parseLogLevel, type Logger } from '../kube/log.js';
+import { compileExcludes, DEFAULT_EXCLUDES, InterfaceSelectionError } from '../protocols/layer2/interfaces.js';
+import { RecordingAnnouncer, type AnnounceDecider, type AnnouncerCall } from '../speaker/announcer.js';
+import { SpeakerMetrics } from '../speaker/metrics.js';
+import { Speaker, type SpeakerAnnouncers } from '../speaker/speaker.js';
+
+interface SpeakerCliOpts {
+  nodeName?: string;
+  namespace?: string;
+  configMap: string;
+  kubeconfig?: string;
+  servicesNamespace?: string;
+  lbClass?: string;
+  leaseRenew: number;
+  leaseDuration: number;
+  interface?: string[];
+  excludeInterface?: string[];
+  gracefulRestart?: number;
+  metricsAddress: string;
+  logLevel: string;
+  announcer: 'protocols' | 'record';
+}
+
+const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** A Go-style duration ("1s", "500ms") in milliseconds, > 0. */
+export function parseMillis(flag: string): (text: string) => number {
+  return (text) => {
+    const d = parseGoDuration(text.trim());
+    if (!d.ok) throw new InvalidArgumentError(`${flag}: ${d.reason}`);
+    const ms = Number(d.value / 1_000_000n);
+    if (ms < 1) throw new InvalidArgumentError(`${flag}: must be at least 1ms, got ${JSON.stringify(text)}`);
+    return ms;
+  };
+}
+
+function uint(flag: string, max: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || n > max) throw new InvalidArgumentError(`${flag}: expected an integer 0..${max}, got ${JSON.stringify(text)}`);
+    return n;
+  };
+}
+
+/** Recording announcers that stream their balancer calls to stdout (decisions stay the daemon's). */
+function recordingAnnouncers(deciders: { layer2: AnnounceDecider; bgp: AnnounceDecider }, node: string): SpeakerAnnouncers {
+  const out = (announcer: string) => (call: AnnouncerCall) => {
+    if (call.op === 'shouldAnnounce') return;
+    const line = call.op === 'setConfig' ? { announcer, op: call.op, node, pools: call.config.pools.length } : { announcer, node, ...call };
+    process.stdout.write(`${JSON.stringify({ ...line, t: Date.now() })}\n`);
+  };
+  return {
+    layer2: new RecordingAnnouncer('layer2', { decide: deciders.layer2, onCall: out('layer2'), keepCalls: false }),
+    bgp: new RecordingAnnouncer('bgp', { decide: deciders.bgp, onCall: out('bgp'), keepCalls: false }),
+  };
+}
+
+/** The real protocols; loaded only when used (the layer2 one needs the raw-socket addon). */
+async function protocolAnnouncers(opts: SpeakerCliOpts, exclude: RegExp[], log: Logger, metrics: SpeakerMetrics, node: string): Promise<(d: { layer2: AnnounceDecider; bgp: AnnounceDecider }) => SpeakerAnnouncers> {
+  const [{ Layer2Announcer }, { BgpAnnouncer }, { packetSocketIo }, { loadPacketSocketAddon }] = await Promise.all([
+    import('../speaker/layer2-announcer.js'),
+    import('../speaker/bgp-announcer.js'),
+    import('../protocols/layer2/packet-io.js'),
+    import('../protocols/rawio/addon.js'),
+  ]);
+  const addon = loadPacketSocketAddon();
+  if (addon instanceof Error) throw addon;
+  return (d) => ({
+    layer2: new Layer2Announcer({ decide: d.layer2, io: packetSocketIo, include: opts.interface ?? [], exclude, log, metrics }),
+    bgp: new BgpAnnouncer({ decide: d.bgp, node, log, metrics, gracefulRestartSeconds: opts.gracefulRestart }),
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('speaker')
+    .description('announce the VIPs of LoadBalancer Services from this node by layer2 (ARP/NDP) or BGP, per the ConfigMap\'s pools')
+    .addOption(new Option('--node-name <name>', 'this node\'s name (required)').env('HERALD_NODE_NAME'))
+    .addOption(new Option('--namespace <ns>', 'namespace of the ConfigMap and the speaker Leases (default: the service account\'s namespace)').env('HERALD_NAMESPACE'))
+    .addOption(new Option('--config-map <name>', 'name of the ConfigMap (MetalLB legacy format, key data.config)').default('config').env('HERALD_CONFIG_MAP'))
+    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then in-cluster)'))
+    .addOption(new Option('--lb-class <class>', 'handle Services with this spec.loadBalancerClass (default: only Services without one)').env('HERALD_LB_CLASS'))
+    .addOption(new Option('--services-namespace <ns>', 'handle Services of this namespace only (default: all namespaces)').env('HERALD_SERVICES_NAMESPACE'))
+    .addOption(new Option('--lease-renew <duration>', 'how often this speaker renews its Lease herald-speaker-<node>').default(1000, '1s').argParser(parseMillis('--lease-renew')).env('HERALD_LEASE_RENEW'))
+    .addOption(
+      new Option('--lease-duration <duration>', 'a speaker whose Lease did not change for this long is dead to the others (and fences itself)')
+        .default(3000, '3s')
+        .argParser(parseMillis('--lease-duration'))
+        .env('HERALD_LEASE_DURATION'),
+    )
+    .addOption(new Option('--interface <name>', 'layer2: serve exactly this interface; repeat for more (default: every eligible one)').argParser(collect))
+    .addOption(new Option('--exclude-interface <regex>', `layer2: never serve interfaces matching; repeat for more; replaces the default list (${DEFAULT_EXCLUDES.join(' ')})`).argParser(collect))
+    .addOption(new Option('--graceful-restart <seconds>', 'BGP: offer graceful restart (RFC 4724) with this restart time; peers that accept keep our routes across a speaker restart').argParser(uint('--graceful-restart', 4095)))
+    .addOption(new Option('--metrics-address <host:port>', 'listen address of /metrics, /healthz, /readyz').default(':7473').env('HERALD_METRICS_ADDRESS'))
+    .addOption(logLevelOption())
+    .addOption(new Option('--announcer <kind>', 'protocols, or record (print decisions as JSON lines; tests)').choices(['protocols', 'record']).default('protocols').env('HERALD_ANNOUNCER').hideHelp())
+    .action(async (opts: SpeakerCliOpts, cmd: Command) => {
+      const level = parseLogLevel(opts.logLevel);
+      const node = opts.nodeName?.trim();
+      if (!node) cmd.error('--node-name: required (or set HERALD_NODE_NAME, e.g. from spec.nodeName)', { exitCode: 2 });
+      if (opts.leaseRenew >= opts.leaseDuration) cmd.error(`--lease-renew: must be shorter than --lease-duration (${opts.leaseRenew} ms >= ${opts.leaseDuration} ms)`, { exitCode: 2 });
+      let namespace = opts.namespace;
+      if (!namespace && existsSync(SA_NAMESPACE)) namespace = readFileSync(SA_NAMESPACE, 'utf8').trim();
+      if (!namespace) cmd.error('--namespace: required outside a Pod (or set HERALD_NAMESPACE)', { exitCode: 2 });
+      let exclude: RegExp[] = [];
+      try {
+        exclude = compileExcludes(opts.excludeInterface ?? DEFAULT_EXCLUDES);
+      } catch (e) {
+        if (e instanceof InterfaceSelectionError) cmd.error(`--exclude-interface: ${e.message}`, { exitCode: 2 });
+        throw e;
+      }
+      let kubeConfig;
+      try {
+        kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig }).kubeConfig;
+      } catch (e) {
+        if (e instanceof KubeConfigError) cmd.error(`--kubeconfig: ${e.message}`, { exitCode: 2 });
+        throw e;
+      }
+      const log = createLogger({ component: 'speaker', level }).child({ node });
+      const metrics = new SpeakerMetrics({ node: node as string });
+      let announcers: (d: { layer2: AnnounceDecider; bgp: AnnounceDecider }) => SpeakerAnnouncers;
+      if (opts.announcer === 'record') announcers = (d) => recordingAnnouncers(d, node as string);
+      else {
+        try {
+          announcers = await protocolAnnouncers(opts, exclude, log, metrics, node as string);
+        } catch (err) {
+          log.fatal({ event: 'startFailed', err }, `cannot open raw sockets for layer2: ${(err as Error).message}`);
+          process.exit(1);
+        }
+      }
+      const speaker = new Speaker({
+        kubeConfig,
+        node: node as string,
+        namespace: namespace as string,
+        configMap: opts.configMap,
+        servicesNamespace: opts.servicesNamespace,
+        lbClass: opts.lbClass,
+        leaseRenewMs: opts.leaseRenew,
+        leaseDurationMs: opts.leaseDuration,
+        metricsAddress: opts.metricsAddress,
+        logger: log,
+        metrics,
+        announcers,
+      });
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ event: 'shutdown', reason: signal }, 'withdrawing and stopping');
+        speaker.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ event: 'shutdown', err }, 'stop failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      log.info({ event: 'starting', reason: `namespace ${namespace}, config map ${opts.configMap}, lease renew ${opts.leaseRenew} ms, duration ${opts.leaseDuration} ms, announcer ${opts.announcer}` }, 'starting');
+      try {
+        await speaker.start();
+      } catch (err) {
+        log.fatal({ event: 'startFailed', err }, 'start failed');
+        process.exit(1);
+      }
+    });
+}

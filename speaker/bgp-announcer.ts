@@ -1,0 +1,177 @@
+// The BGP side of the Announcer interface: one BgpSession per configured peer whose node-selectors
+// match this Node's labels, and one route table shared by all of them. Services change routes
+// through the table's deltas (incremental UPDATEs, never a session reset); a change of one peer's
+// config replaces only that peer's session; a label change starts or stops only the sessions whose
+// selection changed.
+import type { AddressPool, Config, Peer } from '../config/model.js';
+import { matchesNode } from '../config/selectors.js';
+import type { Logger } from '../kube/log.js';
+import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SessionLogEvent, type SocketLike } from '../protocols/bgp/index.js';
+import { connect as tcpConnect } from '../protocols/bgp/transport.js';
+import { systemClock, type Clock } from '../protocols/clock.js';
+import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
+import { serviceRoutes, type BgpRoute } from './bgp-advertisements.js';
+import { BgpRouteTable, type RouteDelta } from './bgp-route-table.js';
+import type { SpeakerMetrics } from './metrics.js';
+import type { EndpointsView, ServiceView } from './service-view.js';
+import type { DaemonAnnouncer } from './speaker.js';
+
+export interface BgpAnnouncerOptions {
+  decide: AnnounceDecider;
+  node: string;
+  log: Logger;
+  metrics?: SpeakerMetrics;
+  clock?: Clock;
+  /** Opens the TCP connection to a peer (default: protocols/bgp/transport.ts, with TCP-MD5). */
+  connect?: (peer: Peer) => SocketLike;
+  /** Offer graceful restart (RFC 4724) with this restart time; on shutdown, peers that negotiated it keep our routes. */
+  gracefulRestartSeconds?: number;
+}
+
+interface PeerSession {
+  peer: Peer;
+  /** The peer's config as JSON: a different one means "reset this session". */
+  configKey: string;
+  session: BgpSession;
+}
+
+/** Sessions are keyed by where they go. */
+function peerKey(peer: Peer): string {
+  return `${peer.peerAddress}:${peer.peerPort}`;
+}
+
+function attributes(route: BgpRoute): RouteAttributes {
+  const attrs: RouteAttributes = {};
+  if (route.localPref !== undefined) attrs.localPref = route.localPref;
+  if (route.communities.length) attrs.communities = route.communities;
+  if (route.largeCommunities.length) attrs.largeCommunities = route.largeCommunities;
+  return attrs;
+}
+
+export class BgpAnnouncer implements DaemonAnnouncer {
+  readonly protocol = 'bgp' as const;
+  private readonly table = new BgpRouteTable();
+  private readonly sessions = new Map<string, PeerSession>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private peers: Peer[] = [];
+  private labels: Record<string, string> = {};
+  private configured = false;
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly opts: BgpAnnouncerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log.child({ component: 'bgp' });
+  }
+
+  /** Peers with a session now (peer addresses). */
+  activePeers(): string[] {
+    return [...this.sessions.values()].map((s) => s.peer.peerAddress);
+  }
+
+  start(): void {
+    this.started = true;
+    this.reconcileSessions();
+  }
+
+  setConfig(config: Config): void {
+    this.peers = config.peers;
+    this.configured = true;
+    this.reconcileSessions();
+  }
+
+  nodeLabelsChanged(labels: Record<string, string>): void {
+    this.labels = labels;
+    this.reconcileSessions();
+  }
+
+  shouldAnnounce(service: ServiceView, ips: readonly string[], pool: AddressPool, endpoints: EndpointsView): AnnounceReason | null {
+    return this.opts.decide(service, ips, pool, endpoints);
+  }
+
+  setBalancer(name: string, ips: readonly string[], pool: AddressPool): void {
+    this.apply(this.table.set(name, serviceRoutes(ips, pool)));
+  }
+
+  deleteBalancer(name: string, _reason: WithdrawReason): void {
+    this.apply(this.table.delete(name));
+  }
+
+  /** Withdraw and Cease, except towards peers that negotiated graceful restart: they keep our routes for the restart. */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      [...this.sessions.values()].map(async (s) => {
+        const graceful = this.opts.gracefulRestartSeconds !== undefined && s.session.negotiation?.peerGracefulRestart !== undefined && s.session.state === 'Established';
+        if (!graceful) for (const route of this.table.routes()) s.session.withdraw(route.prefix);
+        this.log.info({ event: graceful ? 'gracefulRestartStop' : 'sessionStop', peer: s.peer.peerAddress }, graceful ? 'stopping with graceful restart: the peer keeps our routes' : 'withdrawing routes and closing');
+        await s.session.stop('herald speaker shutting down', { gracefulRestart: graceful });
+      }),
+    );
+    for (const s of this.sessions.values()) this.opts.metrics?.removePeer(s.peer.peerAddress);
+    this.sessions.clear();
+  }
+
+  private apply(delta: RouteDelta): void {
+    if (delta.advertise.length === 0 && delta.withdraw.length === 0) return;
+    for (const s of this.sessions.values()) {
+      for (const route of delta.advertise) s.session.announce(route.prefix, attributes(route));
+      for (const prefix of delta.withdraw) s.session.withdraw(prefix);
+      this.opts.metrics?.setAnnouncedPrefixes(s.peer.peerAddress, s.session.routeCount);
+    }
+  }
+
+  private reconcileSessions(): void {
+    if (!this.started || !this.configured || this.closed) return;
+    const wanted = new Map<string, Peer>();
+    for (const peer of this.peers) if (matchesNode(peer.nodeSelectors, this.labels)) wanted.set(peerKey(peer), peer);
+    for (const [key, s] of [...this.sessions]) {
+      const next = wanted.get(key);
+      if (next && JSON.stringify(next) === s.configKey) continue;
+      this.sessions.delete(key);
+      this.log.info({ event: next ? 'sessionReset' : 'sessionRemoved', peer: s.peer.peerAddress, reason: next ? 'peer config changed' : 'peer removed or no longer selects this node' }, 'closing BGP session');
+      void s.session.stop(next ? 'peer configuration changed' : 'peer deconfigured');
+      if (!next || next.peerAddress !== s.peer.peerAddress) this.opts.metrics?.removePeer(s.peer.peerAddress);
+    }
+    for (const [key, peer] of wanted) {
+      if (this.sessions.has(key)) continue;
+      this.sessions.set(key, this.startSession(peer));
+    }
+  }
+
+  private startSession(peer: Peer): PeerSession {
+    const config: BgpSessionConfig = {
+      localAs: peer.myAsn,
+      peerAs: peer.peerAsn,
+      peerAddress: peer.peerAddress,
+      peerPort: peer.peerPort,
+      holdTime: peer.holdTime,
+      keepaliveTime: peer.keepaliveTime,
+      nodeName: this.opts.node,
+      ebgpMultihop: peer.ebgpMultihop,
+    };
+    if (peer.sourceAddress !== undefined) config.sourceAddress = peer.sourceAddress;
+    if (peer.routerId !== undefined) config.routerId = peer.routerId;
+    if (peer.password !== undefined) config.password = peer.password;
+    if (this.opts.gracefulRestartSeconds !== undefined) config.gracefulRestart = { restartTime: this.opts.gracefulRestartSeconds };
+    const address = peer.peerAddress;
+    const log = (e: SessionLogEvent): void => {
+      const { level, event, msg } = e;
+      this.log[level]({ event, peer: address }, msg);
+    };
+    const connect = this.opts.connect
+      ? () => this.opts.connect!(peer)
+      : () => tcpConnect({ peerAddress: peer.peerAddress, peerPort: peer.peerPort, sourceAddress: peer.sourceAddress, password: peer.password });
+    const session = new BgpSession(config, { clock: this.clock, connect, log });
+    const metrics = this.opts.metrics;
+    metrics?.setSessionUp(address, false);
+    session.on('state', (_from: string, to: string) => metrics?.setSessionUp(address, to === 'Established'));
+    session.on('error', (err: Error) => this.log.warn({ event: 'sessionError', peer: address, err }, 'BGP session error'));
+    for (const route of this.table.routes()) session.announce(route.prefix, attributes(route));
+    metrics?.setAnnouncedPrefixes(address, session.routeCount);
+    this.log.info({ event: 'sessionStart', peer: address, reason: `AS ${peer.myAsn} -> AS ${peer.peerAsn}` }, 'starting BGP session');
+    session.start();
+    return { peer, configKey: JSON.stringify(peer), session };
+  }
+}

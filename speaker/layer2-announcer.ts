@@ -1,0 +1,138 @@
+// The layer2 side of the Announcer interface: the speaker decides ownership (layer2-owner.ts, passed
+// in as `decide`), this class answers ARP/NDP for the balancers it is given through
+// protocols/layer2. VIPs are reference-counted by Service, so two Services sharing an IP keep it
+// announced until both are gone. Per-VIP protocol counters are copied into the metrics periodically.
+import type { AddressPool, Config } from '../config/model.js';
+import type { Logger } from '../kube/log.js';
+import { systemClock, type Clock, type TimerHandle } from '../protocols/clock.js';
+import { Announcer as L2Announcer, parseVip, type VipCounters } from '../protocols/layer2/announcer.js';
+import { InterfaceWatcher } from '../protocols/layer2/interface-watcher.js';
+import { sysLinkSource, type LinkSource } from '../protocols/layer2/interfaces.js';
+import type { Layer2Io } from '../protocols/layer2/io.js';
+import { formatMac } from '../protocols/rawio/mac.js';
+import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
+import type { SpeakerMetrics } from './metrics.js';
+import type { EndpointsView, ServiceView } from './service-view.js';
+import type { DaemonAnnouncer } from './speaker.js';
+
+export interface Layer2AnnouncerOptions {
+  decide: AnnounceDecider;
+  io: Layer2Io;
+  /** Serve exactly these interfaces (empty: every eligible one). */
+  include: string[];
+  exclude: RegExp[];
+  log: Logger;
+  metrics?: SpeakerMetrics;
+  clock?: Clock;
+  links?: LinkSource;
+  /** Interface rescan and counter copy period (default 1000 ms). */
+  periodMs?: number;
+}
+
+export class Layer2Announcer implements DaemonAnnouncer {
+  readonly protocol = 'layer2' as const;
+  private readonly l2: L2Announcer;
+  private readonly watcher: InterfaceWatcher;
+  private readonly clock: Clock;
+  private readonly periodMs: number;
+  /** VIP (canonical text) -> Services announcing it. */
+  private readonly users = new Map<string, Set<string>>();
+  private readonly byService = new Map<string, string[]>();
+  /** Counters already copied into the metrics, per VIP. */
+  private readonly copied = new Map<string, VipCounters>();
+  private timer: TimerHandle | undefined;
+
+  constructor(private readonly opts: Layer2AnnouncerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.periodMs = opts.periodMs ?? 1000;
+    const log = opts.log.child({ component: 'layer2' });
+    const l2log = {
+      info: (o: object, msg: string) => log.info({ event: 'layer2', reason: JSON.stringify(o) }, msg),
+      warn: (o: object, msg: string) => log.warn({ event: 'layer2', reason: JSON.stringify(o) }, msg),
+      debug: (o: object, msg: string) => log.debug({ event: 'layer2', reason: JSON.stringify(o) }, msg),
+    };
+    this.l2 = new L2Announcer({ io: opts.io, clock: this.clock, log: l2log });
+    this.watcher = new InterfaceWatcher({
+      source: opts.links ?? sysLinkSource,
+      selection: { include: opts.include, exclude: opts.exclude },
+      periodMs: this.periodMs,
+      clock: this.clock,
+      apply: (links) => this.l2.setInterfaces(links),
+      onChange: (r) =>
+        log.info({ event: 'interfacesSelected', reason: r.links.map((l) => `${l.name} ${formatMac(l.mac)}`).join(', ') || 'none' }, `serving ${r.links.length} interfaces`),
+    });
+  }
+
+  start(): void {
+    this.watcher.start();
+    const tick = (): void => {
+      this.copyCounters();
+      this.timer = this.clock.setTimeout(tick, this.periodMs);
+    };
+    this.timer = this.clock.setTimeout(tick, this.periodMs);
+  }
+
+  setConfig(_config: Config): void {
+    // Nothing protocol-specific in the legacy config for layer2: pools only name the protocol.
+  }
+
+  shouldAnnounce(service: ServiceView, ips: readonly string[], pool: AddressPool, endpoints: EndpointsView): AnnounceReason | null {
+    return this.opts.decide(service, ips, pool, endpoints);
+  }
+
+  setBalancer(name: string, ips: readonly string[], _pool: AddressPool): void {
+    const next = ips.map((ip) => parseVip(ip).ip);
+    const prev = this.byService.get(name) ?? [];
+    for (const ip of next) if (!prev.includes(ip)) this.use(ip, name);
+    for (const ip of prev) if (!next.includes(ip)) this.release(ip, name);
+    this.byService.set(name, next);
+  }
+
+  deleteBalancer(name: string, _reason: WithdrawReason): void {
+    for (const ip of this.byService.get(name) ?? []) this.release(ip, name);
+    this.byService.delete(name);
+  }
+
+  close(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.copyCounters();
+    this.watcher.stop();
+    this.l2.close();
+  }
+
+  private use(ip: string, service: string): void {
+    let set = this.users.get(ip);
+    if (!set) {
+      this.users.set(ip, (set = new Set()));
+      this.l2.announce(ip);
+    }
+    set.add(service);
+  }
+
+  private release(ip: string, service: string): void {
+    const set = this.users.get(ip);
+    if (!set) return;
+    set.delete(service);
+    if (set.size > 0) return;
+    this.users.delete(ip);
+    this.l2.withdraw(ip);
+    // Its series go with the withdrawal; a later announce counts only what happens from then on.
+    const c = this.l2.counters().get(ip);
+    if (c) this.copied.set(ip, c);
+  }
+
+  /** Adds the counters' growth since the last copy to the metrics (only for VIPs announced now: withdrawn VIPs' series are gone). */
+  private copyCounters(): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    for (const [ip, c] of this.l2.counters()) {
+      if (!this.users.has(ip)) continue;
+      const before = this.copied.get(ip) ?? { requestsReceived: 0, responsesSent: 0, gratuitousSent: 0 };
+      if (c.requestsReceived > before.requestsReceived) m.layer2RequestsReceived.inc({ ip }, c.requestsReceived - before.requestsReceived);
+      if (c.responsesSent > before.responsesSent) m.layer2ResponsesSent.inc({ ip }, c.responsesSent - before.responsesSent);
+      if (c.gratuitousSent > before.gratuitousSent) m.layer2GratuitousSent.inc({ ip }, c.gratuitousSent - before.gratuitousSent);
+      this.copied.set(ip, c);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// The speaker's own membership Lease `herald-speaker-<node>`: created at start, replaced every
+// renew interval (one write per interval, whatever the number of Services), deleted on graceful
+// shutdown so the other speakers drop this node at once. Each success reports the monotonic time
+// its request was *sent* to Fencing; failures only count (fencing follows from time passing).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { errorStatus, kubeRequest } from '../kube/request.js';
+import type { Clock, TimerHandle } from '../protocols/clock.js';
+
+/** Label on every speaker Lease, so the speakers' Lease watch sees only each other. */
+export const SPEAKER_LEASE_LABEL = 'app.kubernetes.io/component';
+export const SPEAKER_LEASE_LABEL_VALUE = 'herald-speaker';
+export const SPEAKER_LEASE_PREFIX = 'herald-speaker-';
+
+export function speakerLeaseName(node: string): string {
+  return `${SPEAKER_LEASE_PREFIX}${node}`;
+}
+
+export interface SpeakerLeaseOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  node: string;
+  clock: Clock;
+  renewMs: number;
+  leaseDurationMs: number;
+  /** A renewal request sent at `sentAt` (monotonic) succeeded. */
+  onRenewed: (sentAt: number) => void;
+  onFailed: (err: unknown) => void;
+}
+
+interface LeaseJson {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
+
+export class SpeakerLease {
+  private readonly path: string;
+  private readonly name: string;
+  private current: LeaseJson | undefined;
+  private timer: TimerHandle | undefined;
+  private running = false;
+  private inFlight: Promise<void> | undefined;
+  /** Lease writes sent (a benchmark figure: it must not grow with Services). */
+  writes = 0;
+
+  constructor(private readonly opts: SpeakerLeaseOptions) {
+    this.name = speakerLeaseName(opts.node);
+    this.path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(opts.namespace)}/leases`;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.tick();
+  }
+
+  /** Stops renewing and deletes the Lease (best effort, bounded by `timeoutMs`). */
+  async stop(timeoutMs = 2000): Promise<void> {
+    this.running = false;
+    if (this.timer) this.opts.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inFlight?.catch(() => undefined);
+    try {
+      await kubeRequest(this.opts.kubeConfig, 'DELETE', `${this.path}/${this.name}`, { timeoutMs });
+      this.writes++;
+    } catch (err) {
+      if (errorStatus(err) !== 404) this.opts.onFailed(err);
+    }
+  }
+
+  private tick(): void {
+    if (!this.running) return;
+    const sentAt = this.opts.clock.now();
+    this.inFlight = this.renew().then(
+      () => {
+        if (this.running) this.opts.onRenewed(sentAt);
+      },
+      (err: unknown) => {
+        this.current = undefined; // re-read before the next write
+        if (this.running) this.opts.onFailed(err);
+      },
+    );
+    void this.inFlight.then(() => {
+      if (!this.running) return;
+      // Next renewal renewMs after this one was sent (not after it finished), so slow answers do not stretch the interval.
+      const wait = Math.max(0, sentAt + this.opts.renewMs - this.opts.clock.now());
+      this.timer = this.opts.clock.setTimeout(() => this.tick(), wait);
+    });
+  }
+
+  private body(): LeaseJson {
+    const now = new Date().toISOString().replace('Z', '000Z'); // MicroTime: six fractional digits
+    const spec = {
+      holderIdentity: this.opts.node,
+      leaseDurationSeconds: Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000)),
+      renewTime: now,
+    };
+    if (this.current) return { ...this.current, spec: { ...this.current.spec, ...spec } };
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.name, namespace: this.opts.namespace, labels: { [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE } },
+      spec: { ...spec, acquireTime: now },
+    };
+  }
+
+  /** One write: replace the Lease we know (409/404: re-read or create, then write once more). */
+  private async renew(): Promise<void> {
+    // A request may not outlive the lease duration: by then the speaker is fenced anyway.
+    const timeoutMs = this.opts.leaseDurationMs;
+    const kc = this.opts.kubeConfig;
+    if (!this.current) {
+      try {
+        this.current = (await kubeRequest(kc, 'GET', `${this.path}/${this.name}`, { timeoutMs })) as LeaseJson;
+      } catch (err) {
+        if (errorStatus(err) !== 404) throw err;
+        this.writes++;
+        this.current = (await kubeRequest(kc, 'POST', this.path, { body: this.body(), timeoutMs })) as LeaseJson;
+        return;
+      }
+    }
+    this.writes++;
+    try {
+      this.current = (await kubeRequest(kc, 'PUT', `${this.path}/${this.name}`, { body: this.body(), timeoutMs })) as LeaseJson;
+    } catch (err) {
+      const status = errorStatus(err);
+      if (status === 409 || status === 404) this.current = undefined;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,462 @@
+// The speaker daemon: informers (Services, endpoints, own Node, ConfigMap, speaker Leases) ->
+// membership + fencing -> per-Service decisions (layer2 owner / BGP) -> the two announcers. The
+// decisions are the pure functions of layer2-owner.ts and bgp-advertisements.ts; this file only
+// wires them to the API server, the announcers, the metrics, the Events and the logs.
+//
+// Scheduling: Service keys are marked dirty by informer events and processed in one synchronous
+// batch per event-loop turn; a change of the live set, of fencing or of the config marks every
+// Service dirty. Decisions are cheap (no I/O), so a batch over 10,000 Services is one short pass.
+import type { KubeConfig, V1ConfigMap, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
+import { parseConfig } from '../config/parse.js';
+import { ConfigError, type AddressPool, type Config, type Protocol } from '../config/model.js';
+import { decoderFor } from '../kube/decode.js';
+import { ServiceEndpointsInformer } from '../kube/endpoints.js';
+import { EventRecorder, type EventType } from '../kube/events.js';
+import { Informer, objectKey } from '../kube/informer.js';
+import { configMapInformer, leaseInformer, serviceInformer } from '../kube/informers.js';
+import type { Logger } from '../kube/log.js';
+import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
+import { systemClock, type Clock } from '../protocols/clock.js';
+import { AnnouncementTracker, type AnnouncementChange } from './announcement-tracker.js';
+import type { AnnounceDecider, Announcer } from './announcer.js';
+import { bgpDecision } from './bgp-advertisements.js';
+import { breakingVips, breakingVipsNote } from './config-guard.js';
+import { Fencing, type FencingState } from './fencing.js';
+import { layer2Decision, RankingCache } from './layer2-owner.js';
+import { Membership, type MembershipChange } from './membership.js';
+import { SpeakerMetrics } from './metrics.js';
+import { poolOfService } from './pool-lookup.js';
+import { endpointsView, type ServiceView } from './service-view.js';
+import { SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
+
+/** An announcer as the daemon drives it: the protocol interface plus optional daemon hooks. */
+export interface DaemonAnnouncer extends Announcer {
+  /** This node's labels changed (BGP re-evaluates which peers select it). */
+  nodeLabelsChanged?(labels: Record<string, string>): void;
+  /** Graceful shutdown of the protocol (BGP: withdraw, or keep with graceful restart). Without it the daemon withdraws every balancer. */
+  shutdown?(): Promise<void>;
+  /** Start protocol work (sockets, sessions); called once the daemon starts. */
+  start?(): void;
+  /** Release sockets and timers, after shutdown. */
+  close?(): void;
+}
+
+export interface SpeakerAnnouncers {
+  layer2: DaemonAnnouncer;
+  bgp: DaemonAnnouncer;
+}
+
+export interface SpeakerOptions {
+  kubeConfig: KubeConfig;
+  node: string;
+  /** Namespace of the ConfigMap and of the speaker Leases. */
+  namespace: string;
+  configMap: string;
+  /** Watch Services (and endpoints) of this namespace only (default: all). */
+  servicesNamespace?: string;
+  /** Handle Services with this spec.loadBalancerClass (default: only those without one). */
+  lbClass?: string;
+  leaseRenewMs: number;
+  leaseDurationMs: number;
+  metricsAddress?: string;
+  logger: Logger;
+  metrics?: SpeakerMetrics;
+  clock?: Clock;
+  /** Builds the announcers around the daemon's decisions (the real protocols, or recording ones in tests). */
+  announcers: (deciders: { layer2: AnnounceDecider; bgp: AnnounceDecider }) => SpeakerAnnouncers;
+}
+
+const REPORTER = 'herald.io/speaker';
+const PROTOCOLS: readonly Protocol[] = ['layer2', 'bgp'];
+
+/** The ConfigMap as a manifest, parsed exactly as the controller and `herald config check` parse it. */
+function configMapText(cm: V1ConfigMap): string {
+  return JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace }, data: cm.data ?? {} });
+}
+
+function ingressIps(svc: V1Service): string[] {
+  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter((ip) => ip !== '');
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+export class Speaker {
+  readonly metrics: SpeakerMetrics;
+  readonly membership: Membership;
+  readonly fencing: Fencing;
+  readonly announcers: SpeakerAnnouncers;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly services: Informer<V1Service>;
+  private readonly nodes: Informer<V1Node>;
+  private readonly configMaps: Informer<V1ConfigMap>;
+  private readonly leases: Informer<V1Lease>;
+  private endpoints: ServiceEndpointsInformer | undefined;
+  private readonly lease: SpeakerLease;
+  private readonly ranking = new RankingCache();
+  private readonly trackers: Record<Protocol, AnnouncementTracker>;
+  /** What this speaker announces now, per Service (the config guard checks a new config against it). */
+  private readonly announced = new Map<string, { ips: readonly string[]; pool: string; protocol: Protocol }>();
+  private recorder: EventRecorder | undefined;
+  private server: MetricsServer | undefined;
+  private config: Config | undefined;
+  private appliedText: string | undefined;
+  /** The refused ConfigMap text and its note: re-checked when a withdrawal may have made it acceptable. */
+  private refused: { text: string; note: string; breaking: boolean } | undefined;
+  private nodeLabels: Record<string, string> = {};
+  private readonly dirty = new Set<string>();
+  private allDirty = false;
+  private flushScheduled = false;
+  private synced = false;
+  private stopping = false;
+
+  constructor(private readonly opts: SpeakerOptions) {
+    this.log = opts.logger;
+    this.clock = opts.clock ?? systemClock;
+    this.metrics = opts.metrics ?? new SpeakerMetrics({ node: opts.node });
+    this.membership = new Membership({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
+    this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
+    const self = opts.node;
+    this.announcers = opts.announcers({
+      layer2: (service, _ips, pool, endpoints) => {
+        if (pool.protocol !== 'layer2') return 'protocolMismatch';
+        return layer2Decision(service, endpoints, {
+          self,
+          fenced: this.fencing.isFenced(),
+          liveSpeakers: this.membership.liveSet(),
+          // MetalLB's legacy format has no layer2 node selectors: every speaker node may own a VIP.
+          nodeSelected: () => true,
+          ranking: this.ranking,
+        });
+      },
+      bgp: (service, _ips, pool, endpoints) => (pool.protocol !== 'bgp' ? 'protocolMismatch' : bgpDecision(service, endpoints, self)),
+    });
+    this.trackers = { layer2: new AnnouncementTracker(this.announcers.layer2), bgp: new AnnouncementTracker(this.announcers.bgp) };
+    const kc = opts.kubeConfig;
+    this.services = serviceInformer(kc, { namespace: opts.servicesNamespace });
+    // Only our own Node: its labels select BGP peers.
+    this.nodes = new Informer<V1Node>({
+      kubeConfig: kc,
+      path: '/api/v1/nodes',
+      fieldSelector: `metadata.name=${self}`,
+      decode: decoderFor<V1Node>('V1Node'),
+      name: `node ${self}`,
+    });
+    this.configMaps = configMapInformer(kc, opts.namespace, opts.configMap);
+    this.leases = leaseInformer(kc, opts.namespace, { labelSelector: `${SPEAKER_LEASE_LABEL}=${SPEAKER_LEASE_LABEL_VALUE}` });
+    this.lease = new SpeakerLease({
+      kubeConfig: kc,
+      namespace: opts.namespace,
+      node: self,
+      clock: this.clock,
+      renewMs: opts.leaseRenewMs,
+      leaseDurationMs: opts.leaseDurationMs,
+      onRenewed: (sentAt) => this.fencing.renewSucceeded(sentAt),
+      onFailed: (err) => {
+        this.metrics.leaseRenewFailures.inc();
+        this.fencing.renewFailed(err);
+        const { count } = this.fencing.failuresSinceSuccess();
+        // The first failure and every tenth: a long outage must not flood the log.
+        if (count === 1 || count % 10 === 0) this.log.warn({ component: 'membership', event: 'leaseRenewFailed', node: self, reason: `${count} failures in a row`, err }, 'renewing the speaker Lease failed');
+      },
+    });
+  }
+
+  get metricsUrl(): string | undefined {
+    return this.server?.url;
+  }
+
+  /** Lease writes sent by this speaker so far. */
+  get leaseWrites(): number {
+    return this.lease.writes;
+  }
+
+  ready(): true | string {
+    return this.synced ? true : 'informers not synced';
+  }
+
+  async start(): Promise<void> {
+    const kc = this.opts.kubeConfig;
+    // Renew first: the other speakers count us as soon as possible.
+    this.lease.start();
+    for (const p of PROTOCOLS) this.announcers[p].start?.();
+    this.fencing.onChange((s) => this.onFencing(s));
+    this.membership.onChange((c) => this.onMembership(c));
+    this.recorder = await EventRecorder.create(kc, {
+      reportingController: REPORTER,
+      reportingInstance: this.opts.node,
+      onError: (err) => this.log.warn({ event: 'eventWriteFailed', err }, 'writing an Event failed'),
+    });
+    if (this.opts.metricsAddress !== undefined) {
+      this.server = await startMetricsServer({ address: this.opts.metricsAddress, registry: this.metrics.registry, ready: () => this.ready() });
+      this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
+    }
+    this.endpoints = await ServiceEndpointsInformer.create(kc, { namespace: this.opts.servicesNamespace });
+    const onService = (svc: V1Service): void => this.markDirty(objectKey(svc));
+    this.services.on('add', onService).on('update', onService).on('delete', onService);
+    this.endpoints.on('change', (key) => this.markDirty(key));
+    const onNode = (node: V1Node): void => this.setNodeLabels(node.metadata?.labels ?? {});
+    this.nodes.on('add', onNode).on('update', onNode).on('delete', () => this.setNodeLabels({}));
+    const onConfig = (): void => {
+      this.metrics.k8sUpdates.inc();
+      if (this.synced) this.reloadConfig();
+    };
+    this.configMaps.on('add', onConfig).on('update', onConfig).on('delete', onConfig);
+    const onLease = (lease: V1Lease): void => {
+      const name = lease.metadata?.name ?? '';
+      if (name.startsWith(SPEAKER_LEASE_PREFIX)) this.membership.observe(name.slice(SPEAKER_LEASE_PREFIX.length), lease.metadata?.resourceVersion ?? '');
+    };
+    this.leases.on('add', onLease).on('update', onLease);
+    this.leases.on('delete', (lease) => {
+      const name = lease.metadata?.name ?? '';
+      if (name.startsWith(SPEAKER_LEASE_PREFIX)) this.membership.remove(name.slice(SPEAKER_LEASE_PREFIX.length));
+    });
+    for (const inf of [this.services, this.nodes, this.configMaps, this.leases]) {
+      inf.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
+    }
+    this.endpoints.onError((err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
+    await Promise.all([this.services.start(), this.nodes.start(), this.configMaps.start(), this.leases.start(), this.endpoints.start()]);
+    if (this.stopping) return;
+    if (!this.nodes.get(this.opts.node)) {
+      this.log.warn({ event: 'nodeMissing', node: this.opts.node }, `Node ${this.opts.node} not found: no labels, so only BGP peers without node-selectors select it`);
+    }
+    this.synced = true;
+    this.log.info({ event: 'informersSynced', reason: `${this.services.size} Services, endpoints from ${this.endpoints.api}` }, 'informers synced');
+    this.reloadConfig();
+    this.markAll();
+  }
+
+  /**
+   * Graceful shutdown: withdraw layer2 VIPs, shut BGP down (withdraw, or keep the routes when the
+   * peer negotiated graceful restart), then delete our Lease so the next owner takes over at once.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.allDirty = false;
+    this.dirty.clear();
+    for (const change of this.trackers.layer2.removeAll('shutdown')) this.applyChange(change);
+    if (this.announcers.bgp.shutdown) {
+      await this.announcers.bgp.shutdown();
+      for (const key of this.trackers.bgp.announced()) this.metrics.withdrawn(key, 'bgp');
+    } else {
+      for (const change of this.trackers.bgp.removeAll('shutdown')) this.applyChange(change);
+    }
+    await this.lease.stop();
+    this.log.info({ event: 'leaseDeleted', node: this.opts.node }, 'speaker Lease deleted');
+    for (const p of PROTOCOLS) this.announcers[p].close?.();
+    this.fencing.close();
+    this.membership.close();
+    await Promise.all([this.services.stop(), this.nodes.stop(), this.configMaps.stop(), this.leases.stop(), this.endpoints?.stop()]);
+    await this.recorder?.close();
+    await this.server?.close();
+  }
+
+  private onFencing(state: FencingState): void {
+    if (state.kind === 'fenced') {
+      const { count, lastError } = this.fencing.failuresSinceSuccess();
+      this.log.warn({ component: 'membership', event: 'fenced', node: this.opts.node, reason: state.reason, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
+    } else {
+      this.log.info({ component: 'membership', event: 'unfenced', node: this.opts.node }, 'Lease renewed: answering for layer2 VIPs again');
+    }
+    this.markAll();
+  }
+
+  private onMembership(change: MembershipChange): void {
+    this.log.info(
+      { component: 'membership', event: change.live ? 'speakerLive' : 'speakerGone', node: change.node, reason: change.cause },
+      `speaker ${change.node} ${change.live ? 'is live' : `is gone (${change.cause})`}; live: ${this.membership.live().join(', ')}`,
+    );
+    this.markAll();
+  }
+
+  private setNodeLabels(labels: Record<string, string>): void {
+    if (sameLabels(labels, this.nodeLabels)) return;
+    this.nodeLabels = { ...labels };
+    this.metrics.k8sUpdates.inc();
+    this.log.info({ event: 'nodeLabelsChanged', node: this.opts.node }, 'node labels changed');
+    this.announcers.bgp.nodeLabelsChanged?.(this.nodeLabels);
+    this.announcers.layer2.nodeLabelsChanged?.(this.nodeLabels);
+  }
+
+  private markDirty(key: string): void {
+    this.metrics.k8sUpdates.inc();
+    this.dirty.add(key);
+    this.schedule();
+  }
+
+  private markAll(): void {
+    this.allDirty = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.stopping) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.synced || this.stopping) return;
+    let keys: Iterable<string>;
+    if (this.allDirty) {
+      const all = new Set(this.services.keys());
+      for (const key of this.announced.keys()) all.add(key);
+      keys = all;
+    } else keys = this.dirty;
+    const before = this.announced.size;
+    for (const key of [...keys]) {
+      try {
+        this.syncService(key);
+      } catch (err) {
+        this.metrics.k8sUpdateErrors.inc();
+        this.log.error({ event: 'syncFailed', service: key, err }, `deciding for ${key} failed`);
+      }
+    }
+    this.allDirty = false;
+    this.dirty.clear();
+    // A refused config may be acceptable once a Service it would break is no longer announced.
+    if (this.refused?.breaking && this.announced.size < before) this.reloadConfig();
+  }
+
+  private withdrawAll(key: string, reason: 'serviceDeleted' | 'noIPs' | 'poolRemoved'): void {
+    for (const p of PROTOCOLS) {
+      const change = this.trackers[p].remove(key, reason);
+      if (change) this.applyChange(change);
+    }
+  }
+
+  private syncService(key: string): void {
+    const svc = this.services.get(key);
+    if (!svc) {
+      this.withdrawAll(key, 'serviceDeleted');
+      this.metrics.removeService(key);
+      return;
+    }
+    const handled = svc.spec?.type === 'LoadBalancer' && (svc.spec.loadBalancerClass ?? undefined) === this.opts.lbClass;
+    const ips = handled ? ingressIps(svc) : [];
+    if (ips.length === 0) {
+      this.withdrawAll(key, 'noIPs');
+      return;
+    }
+    if (!this.config) return; // nothing is announced before a config is in force
+    const found = poolOfService(this.config, ips);
+    if (!found.pool) {
+      if (this.announced.has(key)) this.log.warn({ event: 'noPool', service: key, ip: found.ip, reason: found.reason }, `withdrawing ${key}: ${found.reason}`);
+      this.withdrawAll(key, 'poolRemoved');
+      return;
+    }
+    const pool: AddressPool = found.pool;
+    const view: ServiceView = { key, ips, pool: pool.name, externalTrafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster' };
+    const endpoints = endpointsView(this.endpoints?.byNode(key) ?? new Map());
+    for (const p of PROTOCOLS) {
+      const tracker = this.trackers[p];
+      const change = p === pool.protocol ? tracker.sync(view, pool, endpoints) : tracker.remove(key, 'protocolMismatch');
+      if (change) this.applyChange(change, svc);
+    }
+  }
+
+  private applyChange(change: AnnouncementChange, svc?: V1Service): void {
+    const { service, protocol } = change;
+    const fields = { component: protocol, service, ip: change.ips.join(','), node: this.opts.node };
+    switch (change.kind) {
+      case 'assigned':
+      case 'updated': {
+        this.announced.set(service, { ips: change.ips, pool: change.pool, protocol });
+        this.metrics.setAnnounced(service, protocol, change.ips);
+        if (change.kind === 'assigned' && protocol === 'layer2') {
+          this.log.info({ ...fields, event: 'nodeAssigned', pool: change.pool }, `announcing ${service} from ${this.opts.node} (layer2 owner)`);
+          if (svc) this.event(svc, 'Normal', 'nodeAssigned', 'Announce', `announcing from node "${this.opts.node}" with protocol "layer2"`);
+        } else {
+          this.log.info({ ...fields, event: change.kind === 'assigned' ? 'serviceAnnounced' : 'serviceUpdated', pool: change.pool }, `announcing ${service} by ${protocol}`);
+        }
+        return;
+      }
+      case 'withdrawn':
+        if (this.announced.get(service)?.protocol === protocol) this.announced.delete(service);
+        this.metrics.withdrawn(service, protocol);
+        this.log.info({ ...fields, event: 'serviceWithdrawn', reason: change.reason }, `withdrew ${service} (${protocol}): ${change.reason}`);
+        return;
+    }
+  }
+
+  private event(svc: V1Service, type: EventType, reason: string, action: string, note: string): void {
+    const md = svc.metadata ?? {};
+    this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note);
+  }
+
+  private configEvent(type: EventType, reason: string, note: string): void {
+    const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
+    const md = cm?.metadata ?? {};
+    this.recorder?.record({ apiVersion: 'v1', kind: 'ConfigMap', name: md.name ?? this.opts.configMap, namespace: this.opts.namespace, uid: md.uid }, type, reason, 'LoadConfig', note);
+  }
+
+  /** Refuse `text` once (repeats of the same refusal log nothing new): the old config stays in force. */
+  private refuse(text: string, note: string, breaking: boolean, report: () => void): void {
+    this.metrics.configRefused();
+    if (this.refused?.text !== text || this.refused.note !== note) report();
+    this.refused = { text, note, breaking };
+  }
+
+  private reloadConfig(): void {
+    const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
+    if (!cm) {
+      this.metrics.configRefused();
+      if (this.refused?.text !== '') {
+        this.log.warn({ event: 'configMissing', reason: `ConfigMap ${this.opts.namespace}/${this.opts.configMap} not found` }, this.config ? 'ConfigMap deleted: keeping the last config' : 'no ConfigMap: nothing is announced until it exists');
+      }
+      this.refused = { text: '', note: 'missing', breaking: false };
+      return;
+    }
+    const text = configMapText(cm);
+    if (text === this.appliedText) {
+      this.refused = undefined;
+      this.metrics.configApplied();
+      return;
+    }
+    let config: Config;
+    try {
+      config = parseConfig(text);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const note = `config refused, invalid (${err.issues.length} error${err.issues.length === 1 ? '' : 's'}); keeping the config in force: ${err.issues.map((i) => `${i.path || '(document)'}: ${i.message}`).join('; ')}`;
+      this.refuse(text, note, false, () => {
+        this.configEvent('Warning', 'ConfigInvalid', note);
+        this.log.error({ event: 'configInvalid', reason: err.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'config refused: invalid');
+      });
+      return;
+    }
+    const breaking = breakingVips(config, this.announced);
+    if (breaking.length > 0) {
+      const note = breakingVipsNote(breaking);
+      this.refuse(text, note, true, () => {
+        this.configEvent('Warning', 'ConfigRefused', note);
+        for (const b of breaking) this.log.error({ event: 'configRefused', service: b.service, ip: b.ip, reason: b.reason }, `config refused: it would withdraw ${b.service}`);
+      });
+      return;
+    }
+    try {
+      for (const p of PROTOCOLS) this.announcers[p].setConfig(config);
+    } catch (err) {
+      const note = `config refused by the ${err instanceof Error ? err.name : 'announcer'}: ${String(err instanceof Error ? err.message : err)}`;
+      this.refuse(text, note, false, () => {
+        this.configEvent('Warning', 'ConfigRefused', note);
+        this.log.error({ event: 'configRefused', reason: note, err }, 'config refused by an announcer');
+      });
+      // Both announcers keep a consistent config: give back the old one to any that took the new.
+      if (this.config) for (const p of PROTOCOLS) this.announcers[p].setConfig(this.config);
+      return;
+    }
+    const first = this.config === undefined;
+    this.config = config;
+    this.appliedText = text;
+    this.refused = undefined;
+    this.metrics.configApplied();
+    this.log.info({ event: 'configLoaded', reason: `${config.pools.length} pools, ${config.peers.length} peers` }, first ? 'config loaded' : 'config reloaded');
+    this.markAll();
+  }
+}
