@@ -1,6 +1,6 @@
 // Raw JSON requests with a KubeConfig's credentials, for what the generated client does not
 // cover: paginated raw lists for informers and API groups it no longer ships (discovery.k8s.io/v1beta1).
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -37,6 +37,21 @@ export interface RequestOpts {
   signal?: AbortSignal;
 }
 
+// applyToHTTPSOptions() builds a fresh Agent per call, i.e. a TLS handshake per request; keep one
+// keep-alive Agent per KubeConfig and TLS material instead (headers, e.g. rotated tokens, are still
+// taken per request).
+const agents = new WeakMap<KubeConfig, { key: string; agent: Agent }>();
+
+function keepAliveAgent(kc: KubeConfig, o: RequestOptions): Agent {
+  const key = JSON.stringify([o.ca, o.cert, o.key, o.rejectUnauthorized, o.servername].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
+  const cached = agents.get(kc);
+  if (cached?.key === key) return cached.agent;
+  cached?.agent.destroy();
+  const agent = new Agent({ keepAlive: true, ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername });
+  agents.set(kc, { key, agent });
+  return agent;
+}
+
 export async function kubeRequest(kc: KubeConfig, method: string, path: string, opts: RequestOpts = {}): Promise<unknown> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KubeApiError(0, method, path, undefined, 'KubeConfig has no current cluster');
@@ -45,7 +60,13 @@ export async function kubeRequest(kc: KubeConfig, method: string, path: string, 
   await kc.applyToHTTPSOptions(reqOpts);
   const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
   if (payload) reqOpts.headers = { ...reqOpts.headers, 'content-type': opts.contentType ?? 'application/json' };
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const https = url.protocol === 'https:';
+  if (!cluster.proxyUrl) {
+    // With a proxy, keep client-node's proxy agent.
+    if (https) reqOpts.agent = keepAliveAgent(kc, reqOpts);
+    else delete reqOpts.agent;
+  }
+  const send = https ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = send(url, { ...reqOpts, timeout: opts.timeoutMs ?? 60_000, signal: opts.signal }, (res) => {
       const chunks: Buffer[] = [];

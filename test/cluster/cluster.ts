@@ -58,7 +58,18 @@ const BUILD_SCRIPT = join(here, 'build-kube-apiserver.sh');
  * Builds kube-apiserver if no cached binary exists (several minutes the first time; progress goes
  * to stderr) and returns the cached binary's path. HERALD_KUBE_APISERVER overrides the binary.
  */
+let resolvedBinary: Promise<string> | undefined;
+
 export async function ensureKubeApiserver(log: (line: string) => void = defaultLog): Promise<string> {
+  // One look-up per process (the script asks apt for the source version, about a second).
+  resolvedBinary ??= findOrBuildKubeApiserver(log).catch((err: unknown) => {
+    resolvedBinary = undefined;
+    throw err;
+  });
+  return resolvedBinary;
+}
+
+async function findOrBuildKubeApiserver(log: (line: string) => void): Promise<string> {
   const override = process.env.HERALD_KUBE_APISERVER;
   if (override) {
     if (!existsSync(override)) throw new ClusterError(`HERALD_KUBE_APISERVER=${override} does not exist`);
@@ -121,8 +132,9 @@ function makePki(dir: string, address: string): void {
     ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-extfile', 'server.ext', '-out', 'server.crt'],
     dir,
   );
-  openssl(['genrsa', '-out', 'sa.key', '2048'], dir);
-  openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
+  // ECDSA service-account key (ES256 tokens): generating an RSA key costs seconds on a busy machine.
+  openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'sa.key'], dir);
+  openssl(['ec', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
 }
 
 function kubeconfigYaml(server: string, caPem: string, token: string, user = 'herald-admin'): string {
@@ -266,10 +278,16 @@ export class TestCluster {
       writeFileSync(join(dir, 'tokens.csv'), `${ADMIN_TOKEN},herald-admin,herald-admin,"system:masters"\n`);
       writeFileSync(cluster.kubeconfig, kubeconfigYaml(cluster.server, readFileSync(cluster.caFile, 'utf8'), ADMIN_TOKEN));
       if (!opts.detached) process.on('exit', cluster.exitHook);
+      const tPki = Date.now();
       await cluster.startEtcd();
+      const tEtcd = Date.now();
       await cluster.startApiserver();
       cluster.writeState();
-      log(`test cluster: up at ${cluster.server} in ${((Date.now() - t0) / 1000).toFixed(1)} s (kubeconfig ${cluster.kubeconfig})`);
+      const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
+      log(
+        `test cluster: up at ${cluster.server} in ${s(t0, Date.now())} s (certificates ${s(t0, tPki)}, etcd ${s(tPki, tEtcd)}, ` +
+          `kube-apiserver ${s(tEtcd, Date.now())}); kubeconfig ${cluster.kubeconfig}`,
+      );
       return cluster;
     } catch (err) {
       await cluster.stop();
