@@ -93,7 +93,8 @@ export function connect(opts: ConnectOptions): net.Socket {
   }
   checkPort(opts.peerPort, 'peerPort');
   checkPort(opts.sourcePort, 'sourcePort');
-  const target: net.TcpNetConnectOpts = { host: opts.peerAddress, port: opts.peerPort ?? BGP_PORT, family };
+  // No Nagle: the tail of a burst of UPDATEs (or a lone KEEPALIVE) must not wait for an ACK.
+  const target: net.TcpNetConnectOpts = { host: opts.peerAddress, port: opts.peerPort ?? BGP_PORT, family, noDelay: true };
   if (opts.sourceAddress !== undefined) target.localAddress = opts.sourceAddress;
   if (opts.sourcePort !== undefined) target.localPort = opts.sourcePort;
   if (opts.password === undefined) return net.connect(target);
@@ -115,6 +116,7 @@ export function connect(opts: ConnectOptions): net.Socket {
     throw kernelError(e, 'setting the TCP MD5 key', 'password');
   }
   // libuv binds (localAddress/localPort) and connects the fd we gave it.
+  socket.setNoDelay(true);
   return socket.connect(target);
 }
 
@@ -131,7 +133,7 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
     const pf = checkAddress(p.address, `peers[${i}].address`);
     if (pf !== family) throw new TransportError(`peers[${i}].address ${p.address} is not IPv${family} like the listen address`, 'ERR_BAD_ADDRESS', `peers[${i}].address`);
   }
-  const server = net.createServer();
+  const server = net.createServer({ noDelay: true });
   const withKeys = peers.filter((p) => p.password !== undefined);
   const ready = new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
