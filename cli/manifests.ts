@@ -2,7 +2,7 @@
 // its default values, plus the Namespace) as plain YAML for `kubectl apply -f -`.
 // Exit 0: printed; 1: the --config-file is not a valid config; 2: bad option or unreadable file.
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command } from 'commander';
 import yaml from 'js-yaml';
 import { ConfigError } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
@@ -14,10 +14,10 @@ interface ManifestsOpts {
   name: string;
   imageRepository?: string;
   imageTag?: string;
-  imagePullPolicy?: PullPolicy;
-  logLevel?: HeraldValues['logLevel'];
+  imagePullPolicy?: string;
+  logLevel?: string;
   lbClass?: string;
-  controllerReplicas?: number;
+  controllerReplicas?: string;
   configFile?: string;
   existingConfigMap?: string;
   bgpPassive?: boolean;
@@ -27,17 +27,30 @@ interface ManifestsOpts {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const PULL_POLICIES: readonly string[] = ['IfNotPresent', 'Always', 'Never'];
 
-function dnsLabel(flag: string): (text: string) => string {
-  return (text) => {
-    if (!DNS_LABEL.test(text)) throw new InvalidArgumentError(`${flag}: must be a DNS label (lowercase letters, digits, '-', at most 63), got ${JSON.stringify(text)}`);
-    return text;
-  };
-}
+/** A bad flag value (exit 2). */
+class FlagError extends Error {}
 
-function replicas(text: string): number {
-  if (!/^[0-9]{1,4}$/.test(text)) throw new InvalidArgumentError(`--controller-replicas: expected a whole number, got ${JSON.stringify(text)}`);
-  return Number(text);
+/** Checks the flags commander leaves as text; throws FlagError naming the flag. */
+export function checkFlags(opts: ManifestsOpts): void {
+  for (const [flag, value] of [
+    ['--namespace', opts.namespace],
+    ['--name', opts.name],
+    ['--existing-config-map', opts.existingConfigMap],
+  ] as const) {
+    if (value !== undefined && !DNS_LABEL.test(value)) throw new FlagError(`${flag}: must be a DNS label (lowercase letters, digits, '-', at most 63), got ${JSON.stringify(value)}`);
+  }
+  if (opts.controllerReplicas !== undefined && !/^[0-9]{1,4}$/.test(opts.controllerReplicas)) {
+    throw new FlagError(`--controller-replicas: expected a whole number, got ${JSON.stringify(opts.controllerReplicas)}`);
+  }
+  if (opts.imagePullPolicy !== undefined && !PULL_POLICIES.includes(opts.imagePullPolicy)) {
+    throw new FlagError(`--image-pull-policy: expected one of ${PULL_POLICIES.join(', ')}, got ${JSON.stringify(opts.imagePullPolicy)}`);
+  }
+  if (opts.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
+    throw new FlagError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(opts.logLevel)}`);
+  }
+  if (opts.configFile !== undefined && opts.existingConfigMap !== undefined) throw new FlagError('--existing-config-map: cannot be used with --config-file');
 }
 
 /** The config object for configInline from a file holding a ConfigMap manifest or a bare config document; validated first. */
@@ -54,10 +67,10 @@ export function valuesFromOptions(opts: ManifestsOpts, readFile: (path: string) 
   const v = defaultValues();
   if (opts.imageRepository !== undefined) v.image.repository = opts.imageRepository;
   if (opts.imageTag !== undefined) v.image.tag = opts.imageTag;
-  if (opts.imagePullPolicy !== undefined) v.image.pullPolicy = opts.imagePullPolicy;
-  if (opts.logLevel !== undefined) v.logLevel = opts.logLevel;
+  if (opts.imagePullPolicy !== undefined) v.image.pullPolicy = opts.imagePullPolicy as PullPolicy;
+  if (opts.logLevel !== undefined) v.logLevel = opts.logLevel as HeraldValues['logLevel'];
   if (opts.lbClass !== undefined) v.loadBalancerClass = opts.lbClass;
-  if (opts.controllerReplicas !== undefined) v.controller.replicas = opts.controllerReplicas;
+  if (opts.controllerReplicas !== undefined) v.controller.replicas = Number(opts.controllerReplicas);
   if (opts.existingConfigMap !== undefined) v.existingConfigMap = opts.existingConfigMap;
   if (opts.configFile !== undefined) v.configInline = configFromFile(readFile(opts.configFile));
   if (opts.bgpPassive) v.speaker.bgpPassive = true;
@@ -73,22 +86,28 @@ export function register(program: Command): void {
       'print the install (controller Deployment, speaker DaemonSet, ServiceAccounts, least-privilege RBAC, ConfigMap, metrics Services) as YAML for `kubectl apply -f -`; ' +
         'the same objects as the Helm chart charts/herald (exit 0: printed; 1: invalid --config-file; 2: bad option or unreadable file)',
     )
-    .addOption(new Option('-n, --namespace <ns>', 'namespace to install into').default('herald-system').argParser(dnsLabel('--namespace')))
-    .addOption(new Option('--name <name>', 'prefix of the object names (the Helm release name)').default('herald').argParser(dnsLabel('--name')))
+    .option('-n, --namespace <ns>', 'namespace to install into', 'herald-system')
+    .option('--name <name>', 'prefix of the object names (the Helm release name)', 'herald')
     .option('--image-repository <repo>', 'container image repository')
     .option('--image-tag <tag>', 'container image tag (default: this version)')
-    .addOption(new Option('--image-pull-policy <policy>', 'image pull policy').choices(['IfNotPresent', 'Always', 'Never']))
-    .addOption(new Option('--log-level <level>', 'daemons\' log level').choices(LOG_LEVELS))
+    .option('--image-pull-policy <policy>', `image pull policy: ${PULL_POLICIES.join(', ')}`)
+    .option('--log-level <level>', `daemons' log level: ${LOG_LEVELS.join(', ')} (default: info)`)
     .option('--lb-class <class>', 'handle only Services with this spec.loadBalancerClass')
-    .option('--controller-replicas <n>', 'controller replicas (leader election picks the one that writes)', replicas)
-    .addOption(new Option('--config-file <path>', 'put this config (a ConfigMap manifest or a bare MetalLB-format config) into the ConfigMap; default: an empty config').conflicts('existingConfigMap'))
-    .addOption(new Option('--existing-config-map <name>', 'use this existing ConfigMap instead of creating one').argParser(dnsLabel('--existing-config-map')))
+    .option('--controller-replicas <n>', 'controller replicas (leader election picks the one that writes; default: 2)')
+    .option('--config-file <path>', 'put this config (a ConfigMap manifest or a bare MetalLB-format config; "-" reads stdin) into the ConfigMap; default: an empty config')
+    .option('--existing-config-map <name>', 'use this existing ConfigMap (key `config`) instead of creating one')
     .option('--bgp-passive', 'the speaker accepts BGP connections on port 179 (adds NET_BIND_SERVICE)')
     .option('--pod-monitor', 'add a PodMonitor (needs the Prometheus Operator CRDs)')
     .option('--prometheus-rule', 'add a PrometheusRule with Herald\'s alerts (needs the Prometheus Operator CRDs)')
     .option('--no-namespace-object', 'leave out the Namespace object (e.g. when the namespace is managed elsewhere)')
     .action((opts: ManifestsOpts, cmd: Command) => {
       let values: HeraldValues;
+      try {
+        checkFlags(opts);
+      } catch (e) {
+        if (!(e instanceof FlagError)) throw e;
+        cmd.error(e.message, { exitCode: 2 });
+      }
       try {
         values = valuesFromOptions(opts, (path) => {
           try {

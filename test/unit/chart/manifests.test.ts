@@ -1,0 +1,168 @@
+// `herald manifests`: pod security of the install, options -> values, and the command's output and
+// refusals (exit 1 for an invalid config file, 2 for bad flags or unreadable files).
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import yaml from 'js-yaml';
+import { register } from '../../../cli/manifests.js';
+import { CONTROLLER_LEASE, defaultValues, installManifests, type KubeObject } from '../../../kube/manifests.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const dir = mkdtempSync(join(tmpdir(), 'herald-manifests-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Container = { args: string[]; securityContext: Record<string, unknown>; image: string };
+type PodSpec = { hostNetwork?: boolean; securityContext: Record<string, unknown>; containers: Container[]; tolerations?: unknown[]; serviceAccountName: string };
+
+function podSpec(objs: KubeObject[], kind: string): PodSpec {
+  const o = objs.find((x) => x.kind === kind) as KubeObject & { spec: { template: { spec: PodSpec } } };
+  return o.spec.template.spec;
+}
+
+const release = { name: 'herald', namespace: 'herald-system', version: '0.1.0' };
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const program = new Command('herald').version('9.9.9').exitOverride();
+  register(program);
+  for (const c of [program, ...program.commands]) c.exitOverride().configureOutput({ writeErr: (s) => (err += s), writeOut: (s) => (out += s) });
+  const write = process.stdout.write.bind(process.stdout);
+  const writeErr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    await program.parseAsync(['node', 'herald', 'manifests', ...args]);
+    return { code: Number(process.exitCode ?? 0), out, err };
+  } catch (e) {
+    return { code: (e as { exitCode?: number }).exitCode ?? -1, out, err };
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = writeErr;
+    process.exitCode = before;
+  }
+}
+
+describe('pod security of the install', () => {
+  const objs = installManifests(defaultValues(), release);
+
+  it('controller: non-root, read-only root filesystem, no capabilities, no privilege escalation', () => {
+    const spec = podSpec(objs, 'Deployment');
+    expect(spec.hostNetwork).toBeUndefined();
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec.securityContext.runAsUser).not.toBe(0);
+    expect(spec.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('speaker: host network, drop ALL + NET_RAW only, read-only root filesystem; NET_BIND_SERVICE only for passive BGP', () => {
+    const spec = podSpec(objs, 'DaemonSet');
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.containers[0].securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['NET_RAW'] },
+    });
+    expect(spec.containers[0].securityContext.privileged).toBeUndefined();
+    const passive = defaultValues();
+    passive.speaker.bgpPassive = true;
+    const p = podSpec(installManifests(passive, release), 'DaemonSet');
+    expect((p.containers[0].securityContext.capabilities as { add: string[] }).add).toEqual(['NET_RAW', 'NET_BIND_SERVICE']);
+    expect(spec.tolerations).toEqual(
+      expect.arrayContaining([expect.objectContaining({ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' })]),
+    );
+  });
+
+  it('daemons get the node name, namespace and ConfigMap as flags they define', () => {
+    const speaker = podSpec(objs, 'DaemonSet').containers[0];
+    expect(speaker.args).toEqual(['speaker', '--node-name=$(NODE_NAME)', '--namespace=$(POD_NAMESPACE)', '--config-map=herald-config', '--metrics-address=:7473', '--log-level=info']);
+    const controller = podSpec(objs, 'Deployment').containers[0];
+    expect(controller.args).toEqual(['controller', '--namespace=$(POD_NAMESPACE)', '--config-map=herald-config', '--leader-elect=true', '--metrics-address=:7472', '--log-level=info']);
+    expect(controller.image).toBe('ghcr.io/herald-lb/herald:0.1.0');
+  });
+
+  it('the controller may touch only its own leader Lease by name', () => {
+    const role = objs.find((o) => o.kind === 'Role' && o.metadata.name === 'herald-controller') as KubeObject & { rules: { resources: string[]; resourceNames?: string[]; verbs: string[] }[] };
+    const leases = role.rules.filter((r) => r.resources.includes('leases'));
+    expect(leases).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'update'] },
+    ]);
+    // The controller names its Lease so (controller/controller.ts).
+    expect(readFileSync(join(root, 'controller/controller.ts'), 'utf8')).toContain(`'${CONTROLLER_LEASE}'`);
+  });
+});
+
+describe('herald manifests', () => {
+  it('prints the Namespace (Pod Security: privileged) and the install, versioned by the program', async () => {
+    const r = await run(['--namespace', 'lb']);
+    expect(r.code).toBe(0);
+    const docs = yaml.loadAll(r.out) as KubeObject[];
+    expect(docs[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'lb', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
+    expect(docs.slice(1)).toEqual(installManifests(defaultValues(), { name: 'herald', namespace: 'lb', version: '9.9.9' }));
+    const none = await run(['--no-namespace-object']);
+    expect((yaml.loadAll(none.out) as KubeObject[]).some((d) => d.kind === 'Namespace')).toBe(false);
+  });
+
+  it('maps its options onto the chart values', async () => {
+    const cfg = join(dir, 'cm.yaml');
+    writeFileSync(
+      cfg,
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata:\n  config: |\n    address-pools:\n    - name: a\n      protocol: layer2\n      addresses: [192.0.2.0/28]\n',
+    );
+    const r = await run([
+      '--name', 'edge', '--image-repository', 'reg/h', '--image-tag', 't1', '--image-pull-policy', 'Always', '--log-level', 'debug',
+      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--pod-monitor', '--prometheus-rule', '--no-namespace-object',
+    ]);
+    expect(r.err).toBe('');
+    const v = defaultValues();
+    v.image = { repository: 'reg/h', tag: 't1', pullPolicy: 'Always' };
+    v.logLevel = 'debug';
+    v.loadBalancerClass = 'x/y';
+    v.controller.replicas = 3;
+    v.configInline = { 'address-pools': [{ name: 'a', protocol: 'layer2', addresses: ['192.0.2.0/28'] }] };
+    v.speaker.bgpPassive = true;
+    v.podMonitor.enabled = true;
+    v.prometheusRule.enabled = true;
+    expect(yaml.loadAll(r.out)).toEqual(installManifests(v, { name: 'edge', namespace: 'herald-system', version: '9.9.9' }));
+    const bare = join(dir, 'bare.yaml');
+    writeFileSync(bare, 'address-pools:\n- name: b\n  protocol: bgp\n  addresses: [198.51.100.0/24]\n');
+    const b = await run(['--config-file', bare, '--no-namespace-object']);
+    const cm = (yaml.loadAll(b.out) as KubeObject[]).find((o) => o.kind === 'ConfigMap') as KubeObject & { data: { config: string } };
+    expect(yaml.load(cm.data.config)).toEqual({ 'address-pools': [{ name: 'b', protocol: 'bgp', addresses: ['198.51.100.0/24'] }] });
+    const e = await run(['--existing-config-map', 'mine', '--no-namespace-object']);
+    const objs = yaml.loadAll(e.out) as KubeObject[];
+    expect(objs.some((o) => o.kind === 'ConfigMap')).toBe(false);
+    expect(podSpec(objs, 'DaemonSet').containers[0].args).toContain('--config-map=mine');
+  });
+
+  it('refuses an invalid config file with exit 1 and the field path', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'address-pools:\n- name: a\n  protocol: layer3\n  addresses: [192.0.2.0/28]\n');
+    const r = await run(['--config-file', bad]);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/address-pools\[0\]\.protocol|address-pools\.0\.protocol|protocol/);
+  });
+
+  it('refuses bad flags and unreadable files with exit 2, naming the flag', async () => {
+    for (const [args, flag] of [
+      [['--namespace', 'Bad_NS'], '--namespace'],
+      [['--name', '-x'], '--name'],
+      [['--controller-replicas', 'two'], '--controller-replicas'],
+      [['--image-pull-policy', 'Sometimes'], '--image-pull-policy'],
+      [['--log-level', 'loud'], '--log-level'],
+      [['--config-file', join(dir, 'missing.yaml')], '--config-file'],
+      [['--config-file', 'x', '--existing-config-map', 'y'], '--existing-config-map'],
+    ] as const) {
+      const r = await run([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toContain(flag);
+      expect(r.out).toBe('');
+    }
+  });
+});
