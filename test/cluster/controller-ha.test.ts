@@ -40,6 +40,8 @@ describe('herald controller: restart', () => {
 
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    // Node ports are shared by the whole run (2,768 of them): give them back.
+    kubectl(['delete', 'svc', '--all', '-n', ns, '--wait=false']);
   });
 
   it('killed mid-flight with 1,000 Services: the next process moves no address, and its allocator equals the statuses', async () => {
@@ -49,9 +51,12 @@ describe('herald controller: restart', () => {
     // A third single-stack IPv4, a third IPv6, a third dual-stack.
     const spec = (i: number): Record<string, unknown> =>
       i % 3 === 0 ? {} : i % 3 === 1 ? { ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv6'] } : { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] };
-    const creating = createServices(kc, ns, 'svc', N, spec);
+    const t0 = Date.now();
+    const phase = (what: string): void => void process.stdout.write(`# restart test: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    const creating = createServices(kc, ns, 'svc', N, spec).then(() => phase('1,000 Services created'));
     let allocated = 0;
-    await first.waitForLog('300 allocations', (l) => l.event === 'ipAllocated' && ++allocated >= 300, 90_000);
+    await first.waitForLog('300 allocations', (l) => l.event === 'ipAllocated' && ++allocated >= 300, 150_000);
+    phase('300 allocated, killing');
     await first.kill('SIGKILL');
     await creating;
     const before = await statusesIn(kc, ns);
@@ -62,8 +67,13 @@ describe('herald controller: restart', () => {
     const second = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns, leaderElect: false });
     procs.push(second);
     const leading = await second.leading();
+    phase('second controller leading');
     expect(leading.reason).toMatch(new RegExp(`^restored ${assigned(before)} Services`));
-    await waitFor('all Services allocated', async () => assigned(await statusesIn(kc, ns)) === N, 90_000);
+    // Counted from the log (polling 1,000 Services would load the shared API server), then checked.
+    let more = 0;
+    await second.waitForLog('the remaining allocations', (l) => l.event === 'ipAllocated' && ++more >= N - assigned(before), 150_000);
+    await waitFor('all Services allocated', async () => assigned(await statusesIn(kc, ns)) === N, 10_000);
+    phase('all allocated');
     const after = await statusesIn(kc, ns);
     for (const [name, ips] of before) if (ips.length > 0) expect(after.get(name), name).toEqual(ips);
     expectUnique(after);
@@ -86,6 +96,7 @@ describe('herald controller: restart', () => {
     });
     try {
       await ctl.start();
+      phase('in-process controller started');
       const view = new Map([...(ctl.allocator?.assignments() ?? [])].map((a) => [a.key, a.ips]));
       expect(view.size).toBe(N);
       for (const [name, ips] of after) expect(view.get(`${ns}/${name}`), name).toEqual(ips);
@@ -95,7 +106,7 @@ describe('herald controller: restart', () => {
     } finally {
       await ctl.stop();
     }
-  });
+  }, 300_000);
 
   it('right after a restart, a config that would break restored Services is refused', async () => {
     // While no controller runs, the IPv6 range is dropped from the ConfigMap.
@@ -133,6 +144,8 @@ describe('herald controller: leader election', () => {
 
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    // Node ports are shared by the whole run (2,768 of them): give them back.
+    kubectl(['delete', 'svc', '--all', '-n', ns, '--wait=false']);
   });
 
   it('two replicas: only the leader writes; SIGKILL of the leader -> the standby takes over in time; no status is written twice', async () => {

@@ -57,6 +57,7 @@ describe('herald controller: Service lifecycle', () => {
 
   afterAll(async () => {
     await ctl?.kill('SIGTERM');
+    kubectl(['delete', 'svc', '--all', '-n', ns, '--wait=false']);
   });
 
   it('single-stack IPv4 and IPv6, dual-stack, requested IP, pool annotation, shared IP', async () => {
@@ -139,6 +140,7 @@ describe('herald controller: config refusal', () => {
 
   afterAll(async () => {
     await ctl?.kill('SIGTERM');
+    kubectl(['delete', 'svc', '--all', '-n', ns, '--wait=false']);
   });
 
   it('removing a used pool is refused naming the Service; fixing the Service lets the same ConfigMap in', async () => {

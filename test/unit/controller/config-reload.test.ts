@@ -1,0 +1,50 @@
+// Config reload verdicts: the same parse as `herald config check`, checked against held addresses.
+import { describe, expect, it } from 'vitest';
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { Allocator } from '../../../controller/allocator.js';
+import { breakingNote, configMapText, evaluateConfig, invalidNote } from '../../../controller/config-reload.js';
+import { check } from '../../../cli/config-check.js';
+import { config, pool, req } from '../allocator/helpers.js';
+
+const cm = (text: string | undefined): V1ConfigMap => ({ metadata: { name: 'config', namespace: 'herald' }, data: text === undefined ? {} : { config: text } });
+const pools = (...lines: string[]): string => `address-pools:\n${lines.join('')}`;
+const p = (name: string, range: string): string => `- name: ${name}\n  protocol: layer2\n  addresses: [${range}]\n`;
+
+describe('evaluateConfig', () => {
+  it('missing, unchanged, apply', () => {
+    const a = new Allocator(config());
+    expect(evaluateConfig(undefined, a, undefined)).toEqual({ kind: 'missing' });
+    const m = cm(pools(p('a', '192.0.2.0/24')));
+    const v = evaluateConfig(m, a, undefined);
+    expect(v.kind).toBe('apply');
+    expect(evaluateConfig(m, a, configMapText(m))).toEqual({ kind: 'unchanged' });
+  });
+
+  it('invalid: every issue with its path, the same as config check reports for the manifest', () => {
+    const a = new Allocator(config());
+    const bad = cm(pools(p('a', '192.0.2.0/33'), '- name: b\n  protocol: carrier-pigeon\n  addresses: [198.51.100.0/24]\n'));
+    const v = evaluateConfig(bad, a, undefined);
+    expect(v.kind).toBe('invalid');
+    if (v.kind !== 'invalid') return;
+    expect(v.issues.map((i) => i.path)).toEqual(check(configMapText(bad)).errors.map((i) => i.path));
+    expect(v.issues.length).toBeGreaterThanOrEqual(2);
+    expect(invalidNote(v.issues)).toContain('address-pools[1].protocol');
+    const garbage = evaluateConfig(cm('address-pools: [\n  - {name: x\n'), a, undefined);
+    expect(garbage.kind === 'invalid' && garbage.issues[0].path).toBe('data.config');
+    expect(evaluateConfig(cm(undefined), a, undefined)).toMatchObject({ kind: 'invalid', issues: [{ path: 'data.config' }] });
+  });
+
+  it('breaking: names each Service and address; acceptable once the Service moved', () => {
+    const a = new Allocator(config(pool('a', ['192.0.2.0/24']), pool('b', ['198.51.100.0/24'])));
+    a.allocate(req('ns/s1'));
+    a.allocate(req('ns/s2', { pool: 'b' }));
+    const onlyB = cm(pools(p('b', '198.51.100.0/24')));
+    const v = evaluateConfig(onlyB, a, undefined);
+    expect(v.kind).toBe('breaking');
+    if (v.kind !== 'breaking') return;
+    expect(v.breaking.map((c) => c.key)).toEqual(['ns/s1']);
+    expect(breakingNote(v.breaking)).toContain('ns/s1 192.0.2.0: 192.0.2.0 is in no pool of the new config');
+    a.allocate(req('ns/s1', { requestedIps: ['198.51.100.7'] }));
+    expect(evaluateConfig(onlyB, a, undefined).kind).toBe('apply');
+  });
+});

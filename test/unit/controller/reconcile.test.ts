@@ -1,0 +1,124 @@
+// The per-Service decision: keep, allocate, clear and release, fail (pending), and start-up restore.
+import { describe, expect, it } from 'vitest';
+import type { V1Service } from '@kubernetes/client-node';
+import { Allocator } from '../../../controller/allocator.js';
+import { decide, restoreFromStatuses, whyNotHandled } from '../../../controller/reconcile.js';
+import { sameIps, statusIps, statusWithIps } from '../../../controller/service-status.js';
+import { config, pool } from '../allocator/helpers.js';
+
+function svc(name: string, opts: { spec?: V1Service['spec']; annotations?: Record<string, string>; ips?: string[]; created?: string } = {}): V1Service {
+  return {
+    metadata: { name, namespace: 'ns', annotations: opts.annotations, creationTimestamp: opts.created ? new Date(opts.created) : undefined },
+    spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }], ...opts.spec },
+    status: opts.ips ? { loadBalancer: { ingress: opts.ips.map((ip) => ({ ip })) } } : {},
+  };
+}
+
+const cfg = config(pool('main', ['192.0.2.0/30', '2001:db8::/126']), pool('extra', ['198.51.100.0/30'], { autoAssign: false }));
+
+describe('decide', () => {
+  it('allocates the lowest address, then keeps it without a status change', () => {
+    const a = new Allocator(cfg);
+    const d = decide('ns/a', svc('a'), a);
+    expect(d).toMatchObject({ kind: 'assigned', changed: true, moved: false, assignment: { ips: ['192.0.2.0'], pool: 'main' } });
+    expect(decide('ns/a', svc('a', { ips: ['192.0.2.0'] }), a)).toMatchObject({ kind: 'assigned', changed: false, moved: false });
+  });
+
+  it('dual-stack in the Service family order', () => {
+    const a = new Allocator(cfg);
+    const d = decide('ns/d', svc('d', { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv6', 'IPv4'] } }), a);
+    expect(d).toMatchObject({ kind: 'assigned', assignment: { ips: ['2001:db8::', '192.0.2.0'] } });
+  });
+
+  it('a changed requested IP moves the Service (moved: the old address is free)', () => {
+    const a = new Allocator(cfg);
+    decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.1' } }), a);
+    const d = decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.2' }, ips: ['192.0.2.1'] }), a);
+    expect(d).toMatchObject({ kind: 'assigned', changed: true, moved: true, assignment: { ips: ['192.0.2.2'] } });
+    expect(decide('ns/x', svc('x'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
+    expect(decide('ns/y', svc('y'), a)).toMatchObject({ assignment: { ips: ['192.0.2.1'] } });
+  });
+
+  it('a requested IP outside the pools: the held address is released and the status must be cleared', () => {
+    const a = new Allocator(cfg);
+    decide('ns/r', svc('r'), a);
+    const d = decide('ns/r', svc('r', { spec: { loadBalancerIP: '203.0.113.9' }, ips: ['192.0.2.0'] }), a);
+    expect(d).toMatchObject({ kind: 'failed', released: true, statusIps: ['192.0.2.0'] });
+    if (d.kind === 'failed') expect(d.reason).toBe('requested address 203.0.113.9 is not in any address pool');
+    expect(a.assignmentOf('ns/r')).toBeUndefined();
+  });
+
+  it('an unknown pool annotation fails without holding anything; an invalid spec names the field', () => {
+    const a = new Allocator(cfg);
+    const d = decide('ns/p', svc('p', { annotations: { 'metallb.universe.tf/address-pool': 'nope' } }), a);
+    expect(d).toMatchObject({ kind: 'failed', released: false, statusIps: [] });
+    if (d.kind === 'failed') expect(d.reason).toBe('address pool "nope" does not exist');
+    const bad = decide('ns/b', svc('b', { spec: { loadBalancerIP: 'not-an-ip' } }), a);
+    expect(bad.kind === 'failed' && bad.reason).toBe('spec.loadBalancerIP: "not-an-ip" is not an IP address');
+  });
+
+  it('pool exhaustion fails; the released address lets it through on retry', () => {
+    const a = new Allocator(config(pool('tiny', ['192.0.2.0/31'])));
+    decide('ns/a', svc('a'), a);
+    decide('ns/b', svc('b'), a);
+    expect(decide('ns/c', svc('c'), a)).toMatchObject({ kind: 'failed' });
+    expect(decide('ns/a', undefined, a)).toEqual({ kind: 'deleted', released: true });
+    expect(decide('ns/c', svc('c'), a)).toMatchObject({ kind: 'assigned', assignment: { ips: ['192.0.2.0'] } });
+    expect(decide('ns/gone', undefined, a)).toEqual({ kind: 'deleted', released: false });
+  });
+
+  it('type change and class change clear and release; other classes are left alone', () => {
+    const a = new Allocator(cfg);
+    decide('ns/t', svc('t'), a);
+    const d = decide('ns/t', svc('t', { spec: { type: 'ClusterIP' }, ips: ['192.0.2.0'] }), a);
+    expect(d).toMatchObject({ kind: 'clear', released: true, statusIps: ['192.0.2.0'], reason: 'the Service is of type ClusterIP, not LoadBalancer' });
+    decide('ns/c', svc('c'), a);
+    expect(decide('ns/c', svc('c', { spec: { loadBalancerClass: 'other' }, ips: ['192.0.2.0'] }), a)).toMatchObject({ kind: 'clear', released: true });
+    // Never ours: a foreign class keeps what its controller wrote; a stale non-LB status is cleared.
+    expect(decide('ns/f', svc('f', { spec: { loadBalancerClass: 'other' }, ips: ['203.0.113.1'] }), a)).toEqual({ kind: 'ignore' });
+    expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' }, ips: ['203.0.113.1'] }), a)).toMatchObject({ kind: 'clear', released: false });
+    expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' } }), a)).toEqual({ kind: 'ignore' });
+  });
+
+  it('--lb-class: only Services of that class', () => {
+    const a = new Allocator(cfg);
+    expect(whyNotHandled(svc('x'), { lbClass: 'herald' })).toBe('the Service has no loadBalancerClass (this controller handles "herald")');
+    expect(whyNotHandled(svc('x', { spec: { loadBalancerClass: 'herald' } }), { lbClass: 'herald' })).toBeUndefined();
+    expect(whyNotHandled(svc('x', { spec: { loadBalancerClass: 'herald' } }), {})).toContain('handled by another controller');
+    expect(decide('ns/x', svc('x', { spec: { loadBalancerClass: 'herald' } }), a, { lbClass: 'herald' })).toMatchObject({ kind: 'assigned' });
+    expect(decide('ns/y', svc('y'), a, { lbClass: 'herald' })).toEqual({ kind: 'ignore' });
+  });
+});
+
+describe('restoreFromStatuses', () => {
+  it('records held addresses before any allocation; the oldest claimant wins a conflict', () => {
+    const a = new Allocator(cfg);
+    const problems = restoreFromStatuses(a, [
+      svc('young', { ips: ['192.0.2.1'], created: '2024-01-02T00:00:00Z' }),
+      svc('old', { ips: ['192.0.2.1'], created: '2024-01-01T00:00:00Z' }),
+      svc('dual', { ips: ['2001:db8::3', '192.0.2.3'], spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv6', 'IPv4'] } }),
+      svc('pending'),
+      svc('other-class', { ips: ['192.0.2.0'], spec: { loadBalancerClass: 'x' } }),
+    ]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0].key).toBe('ns/young');
+    expect(a.assignmentOf('ns/old')?.ips).toEqual(['192.0.2.1']);
+    expect(a.assignmentOf('ns/dual')?.ips).toEqual(['2001:db8::3', '192.0.2.3']);
+    // The next allocation skips every restored address.
+    expect(decide('ns/new', svc('new'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
+    expect(decide('ns/new2', svc('new2'), a)).toMatchObject({ assignment: { ips: ['192.0.2.2'] } });
+    // The loser is re-allocated (status change), the winner keeps its address.
+    expect(decide('ns/old', svc('old', { ips: ['192.0.2.1'] }), a)).toMatchObject({ kind: 'assigned', changed: false });
+    expect(decide('ns/young', svc('young', { ips: ['192.0.2.1'] }), a)).toMatchObject({ kind: 'failed' });
+  });
+});
+
+describe('service status helpers', () => {
+  it('reads canonical IPs, ignores hostnames, writes ingress in order', () => {
+    const s: V1Service = { status: { loadBalancer: { ingress: [{ hostname: 'lb.example' }, { ip: '2001:DB8::0:1' }, { ip: '192.0.2.1' }] } } };
+    expect(statusIps(s)).toEqual(['2001:db8::1', '192.0.2.1']);
+    expect(sameIps(['a', 'b'], ['b', 'a'])).toBe(false);
+    expect(statusWithIps(s, ['192.0.2.9'])).toEqual({ loadBalancer: { ingress: [{ ip: '192.0.2.9' }] } });
+    expect(statusWithIps(s, [])).toEqual({ loadBalancer: {} });
+  });
+});
