@@ -2,17 +2,16 @@
 // on every selected interface, and sends a gratuitous burst when a VIP is announced (or an
 // interface appears) so neighbours switch to us at once. Pure decisions over a Layer2Io and a Clock.
 import { isIPv4, isIPv6 } from 'node:net';
-import { decodeArpFrame, gratuitousArpFrames } from '../arp/frames.js';
+import { gratuitousArpFrames } from '../arp/frames.js';
 import { parseIpv4 } from '../arp/ipv4-address.js';
 import { ARP_FRAME_LENGTH, isAnnouncement, requestTarget, writeArpReply } from '../arp/reply.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../rawio/ethernet.js';
-import { FrameError } from '../rawio/frame-error.js';
 import { isBroadcastMac, macEquals } from '../rawio/mac.js';
-import { decodeNdpFrame, unsolicitedAdvertisementFrame } from '../ndp/frames.js';
+import { unsolicitedAdvertisementFrame } from '../ndp/frames.js';
 import { formatIpv6, parseIpv6 } from '../ndp/ipv6-address.js';
 import { solicitedNodeAddress } from '../ndp/multicast.js';
-import { NA_FRAME_LENGTH, solicitationLinkLayerOffset, TARGET_OFFSET, writeSolicitedAdvertisement } from '../ndp/solicitation.js';
+import { NA_FRAME_LENGTH, NS_WITHOUT_LINK_LAYER, solicitationLinkLayerOffset, TARGET_OFFSET, writeSolicitedAdvertisement } from '../ndp/solicitation.js';
 import type { Layer2Io, Layer2Port, LinkInfo } from './io.js';
 
 /** Per-VIP counters (monotonic for the process lifetime, also across withdraw/announce). */
@@ -24,7 +23,7 @@ export interface VipCounters {
 
 /** Counters not tied to a VIP. */
 export interface GlobalCounters {
-  /** Frames the kernel filter passed that did not decode (logged at debug, never answered). */
+  /** Received frames that are not a well-formed ARP request or NS (never answered). */
   invalidFrames: number;
   /** Frames we built but could not send (queue full or link error). */
   sendFailures: number;
@@ -288,20 +287,17 @@ export class Announcer {
       return;
     }
     const etherType = frame.readUInt16BE(12);
-    try {
-      if (etherType === ETHERTYPE_ARP) this.onArp(port, frame);
-      else if (etherType === ETHERTYPE_IPV6) this.onNdp(port, frame);
-    } catch (e) {
-      if (!(e instanceof FrameError)) throw e;
-      this.global.invalidFrames++;
-    }
+    if (etherType === ETHERTYPE_ARP) this.onArp(port, frame);
+    else if (etherType === ETHERTYPE_IPV6) this.onNdp(port, frame);
+    else this.global.invalidFrames++;
   }
 
   private onArp(port: Port, frame: Buffer): void {
     const target = requestTarget(frame);
     if (target < 0) {
-      // Not a well-formed request: the full decoder says why (and throws FrameError for garbage).
-      decodeArpFrame(frame);
+      // The kernel filter passes only requests: anything else here is malformed. Counted without
+      // decoding it (a FrameError per garbage frame would cost more than the answers under a flood).
+      this.global.invalidFrames++;
       return;
     }
     const dst = frame.subarray(0, 6);
@@ -315,10 +311,10 @@ export class Announcer {
 
   private onNdp(port: Port, frame: Buffer): void {
     const ll = solicitationLinkLayerOffset(frame);
+    // Without the option it is a DAD probe (or a sender we could not reply to without our own NS).
+    if (ll === NS_WITHOUT_LINK_LAYER) return;
     if (ll < 0) {
-      // Not a valid NS with a source link-layer option. Without the option it is a DAD probe (or a
-      // sender we could not reply to without our own NS): ignored. Garbage: the decoder throws why.
-      decodeNdpFrame(frame);
+      this.global.invalidFrames++;
       return;
     }
     const dst = frame.subarray(0, 6);

@@ -11,9 +11,13 @@ const ICMP = 54;
 /** Offset of the NS/NA target address in the frame. */
 export const TARGET_OFFSET = ICMP + 8;
 
+/** solicitationLinkLayerOffset: a valid NS without a source link-layer option (a DAD probe). */
+export const NS_WITHOUT_LINK_LAYER = -2;
+
 /**
  * For a valid NS (no extension headers) carrying a source link-layer option, the offset of that
- * option's MAC in the frame; -1 for anything else (including valid DAD probes without the option).
+ * option's MAC in the frame; NS_WITHOUT_LINK_LAYER for a valid NS without it; -1 for anything else.
+ * Never throws: under a flood of garbage, exceptions would cost more than the answers.
  */
 export function solicitationLinkLayerOffset(frame: Buffer): number {
   if (frame.length < ICMP + 24) return -1;
@@ -30,9 +34,8 @@ export function solicitationLinkLayerOffset(frame: Buffer): number {
     if (frame[o] === 1 && len === 8 && ll < 0) ll = o + 2;
     o += len;
   }
-  if (ll < 0) return -1;
   if (icmpv6Checksum(frame.subarray(22, 38), frame.subarray(38, 54), frame.subarray(ICMP, end)) !== 0) return -1;
-  return ll;
+  return ll < 0 ? NS_WITHOUT_LINK_LAYER : ll;
 }
 
 /**

@@ -7,7 +7,7 @@ import { canonicalIpv6, formatIpv6, parseIpv6 } from '../../../protocols/ndp/ipv
 import * as ndp from '../../../protocols/ndp/messages.js';
 import type { NdpMessage } from '../../../protocols/ndp/messages.js';
 import { multicastMac, solicitedNodeAddress } from '../../../protocols/ndp/multicast.js';
-import { NA_FRAME_LENGTH, solicitationLinkLayerOffset, writeSolicitedAdvertisement } from '../../../protocols/ndp/solicitation.js';
+import { NA_FRAME_LENGTH, NS_WITHOUT_LINK_LAYER, solicitationLinkLayerOffset, writeSolicitedAdvertisement } from '../../../protocols/ndp/solicitation.js';
 import { FrameError } from '../../../protocols/rawio/frame-error.js';
 import { formatMac, parseMac } from '../../../protocols/rawio/mac.js';
 
@@ -250,6 +250,15 @@ describe('NS answer hot path', () => {
 
   function fastAnswer(frame: Buffer, target: Buffer): string | null {
     const ll = solicitationLinkLayerOffset(frame);
+    // The fast path's verdict on a frame it does not answer must match the codec's too.
+    let isNsWithout = false;
+    try {
+      const d = decodeNdpFrame(frame);
+      isNsWithout = d.msg.type === 135 && !d.msg.sourceLinkLayer;
+    } catch {
+      isNsWithout = false;
+    }
+    expect(ll === NS_WITHOUT_LINK_LAYER).toBe(isNsWithout);
     return ll < 0 ? null : writeSolicitedAdvertisement(Buffer.alloc(NA_FRAME_LENGTH, 0xee), frame, ll, target, ours).toString('hex');
   }
 
