@@ -1,11 +1,21 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfigError, loadKubeConfig } from '../../../kube/config.js';
 
+const tempDirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
 function kubeconfigFile(server: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-kc-'));
+  const dir = tempDir('herald-kc-');
   const file = join(dir, 'config');
   writeFileSync(
     file,
@@ -31,7 +41,7 @@ describe('loadKubeConfig', () => {
   });
 
   it('falls back to the in-cluster service account', () => {
-    const root = mkdtempSync(join(tmpdir(), 'herald-sa-'));
+    const root = tempDir('herald-sa-');
     const sa = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
     mkdirSync(sa, { recursive: true });
     writeFileSync(join(sa, 'token'), 'tok');
