@@ -1,0 +1,229 @@
+// `herald manifests` against the real kube-apiserver: the output passes server-side dry-run, the
+// RBAC it grants is exactly what each daemon needs (a `kubectl auth can-i --as=` table), and the
+// real controller and speaker processes work under their ServiceAccounts' tokens, not the admin's.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { HERALD_BIN } from './controller-process.js';
+import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, serviceAccountKubeConfig, uniqueName, waitFor } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'herald-manifests-cluster-'));
+const children: { kill: () => Promise<void> }[] = [];
+afterAll(async () => {
+  await Promise.all(children.map((c) => c.kill()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function manifests(args: string[]): string {
+  if (!existsSync(HERALD_BIN)) throw new Error(`${HERALD_BIN} is missing: run make build first`);
+  const r = spawnSync(process.execPath, [HERALD_BIN, 'manifests', ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`herald manifests ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** `kubectl auth can-i` as a ServiceAccount: true for yes (exit 0), false for no (exit 1). */
+async function canI(ns: string, sa: string, verb: string, resource: string, namespace: string, subresource?: string): Promise<boolean> {
+  const args = ['--kubeconfig', kubeconfigPath(), 'auth', 'can-i', verb, resource, '-n', namespace, `--as=system:serviceaccount:${ns}:${sa}`];
+  if (subresource) args.push(`--subresource=${subresource}`);
+  return new Promise((resolve, reject) => {
+    const p = spawn('kubectl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    p.on('exit', (code) => {
+      if (code === 0 && out.trim() === 'yes') resolve(true);
+      else if (code === 1 && out.trim() === 'no') resolve(false);
+      else reject(new Error(`kubectl ${args.join(' ')}: exit ${code}, ${out} ${err}`));
+    });
+  });
+}
+
+interface Daemon {
+  lines: Record<string, unknown>[];
+  waitFor(what: string, pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  kill(): Promise<void>;
+}
+
+/** Runs `herald <args>` collecting its JSON log lines. */
+function daemon(args: string[]): Daemon {
+  const child = spawn(process.execPath, [HERALD_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } });
+  const lines: Record<string, unknown>[] = [];
+  let buf = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    buf += c;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: line });
+      }
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const d: Daemon = {
+    lines,
+    waitFor: (what, pred, timeoutMs = 30_000) =>
+      waitFor(
+        `${args[0]}: ${what}`,
+        () => {
+          if (child.exitCode !== null) throw new Error(`${args[0]} exited ${child.exitCode}: ${stderr.slice(-1000)} ${JSON.stringify(lines.slice(-5))}`);
+          return lines.find(pred);
+        },
+        timeoutMs,
+      ),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  children.push(d);
+  return d;
+}
+
+/** A kubeconfig file holding a freshly minted token of ServiceAccount ns/name. */
+async function tokenKubeconfig(ns: string, name: string): Promise<string> {
+  const kc: KubeConfig = await serviceAccountKubeConfig(ns, name);
+  const path = join(dir, `${ns}-${name}.kubeconfig`);
+  writeFileSync(path, kc.exportConfig());
+  return path;
+}
+
+const POOL = 'address-pools:\n- name: lab\n  protocol: layer2\n  addresses: [192.0.2.16/29]\n';
+
+describe('herald manifests against the API server', () => {
+  let ns: string;
+  let name: string;
+
+  beforeAll(async () => {
+    ns = await freshNamespace('manifests');
+    name = uniqueName('hm');
+  });
+
+  it('passes kubectl apply --dry-run=server, also with every option', () => {
+    const cfg = join(dir, 'pool.yaml');
+    writeFileSync(cfg, POOL);
+    for (const extra of [[], ['--bgp-passive', '--lb-class', 'example.com/lb', '--controller-replicas', '1', '--config-file', cfg, '--log-level', 'debug'], ['--existing-config-map', 'mine']]) {
+      const text = manifests(['--namespace', ns, '--name', name, ...extra]);
+      const docs = yaml.loadAll(text).filter(Boolean);
+      const out = kubectl(['apply', '--dry-run=server', '-f', '-'], { input: text });
+      const applied = out.split('\n').filter((l) => l.includes('(server dry run)'));
+      expect(applied.length, out).toBe(docs.length);
+    }
+  });
+
+  it('applies for real, and the ServiceAccounts can do exactly what their daemon needs', async () => {
+    const out = kubectl(['apply', '-f', '-'], { input: manifests(['--namespace', ns, '--name', name]) });
+    expect(out).toMatch(/clusterrolebinding.rbac.authorization.k8s.io\/.*-speaker created/);
+    const controller = `${name}-controller`;
+    const speaker = `${name}-speaker`;
+    const other = 'default';
+    // [ServiceAccount, verb, resource, namespace, subresource, expected]
+    const table: [string, string, string, string, string | undefined, boolean][] = [];
+    const row = (sa: string, verbs: string[], resource: string, namespace: string, expected: boolean, sub?: string): void => {
+      for (const v of verbs) table.push([sa, v, resource, namespace, sub, expected]);
+    };
+    // controller: Services everywhere, their status, Events, its ConfigMap and leader Lease.
+    row(controller, ['get', 'list', 'watch'], 'services', other, true);
+    row(controller, ['update', 'patch'], 'services', other, true, 'status');
+    row(controller, ['create', 'update', 'patch', 'delete'], 'services', other, false);
+    row(controller, ['create', 'patch'], 'events', other, true);
+    row(controller, ['create', 'patch'], 'events.events.k8s.io', other, true);
+    row(controller, ['delete', 'list'], 'events', other, false);
+    row(controller, ['get', 'list', 'watch'], 'configmaps', ns, true);
+    row(controller, ['create', 'update', 'delete'], 'configmaps', ns, false);
+    row(controller, ['get', 'list'], 'configmaps', other, false);
+    row(controller, ['create'], 'leases.coordination.k8s.io', ns, true);
+    row(controller, ['get', 'update'], 'leases.coordination.k8s.io/herald-controller', ns, true);
+    row(controller, ['get', 'update', 'delete'], 'leases.coordination.k8s.io/herald-speaker-node1', ns, false);
+    row(controller, ['list', 'watch', 'delete'], 'leases.coordination.k8s.io', ns, false);
+    row(controller, ['create'], 'leases.coordination.k8s.io', other, false);
+    row(controller, ['list'], 'endpointslices.discovery.k8s.io', other, false);
+    row(controller, ['list'], 'endpoints', other, false);
+    row(controller, ['list'], 'nodes', other, false);
+    row(controller, ['get', 'list'], 'secrets', ns, false);
+    row(controller, ['list'], 'pods', other, false);
+    // speaker: Services, endpoints, Nodes (read), Events, its ConfigMap and the membership Leases.
+    row(speaker, ['get', 'list', 'watch'], 'services', other, true);
+    row(speaker, ['update', 'patch'], 'services', other, false, 'status');
+    row(speaker, ['create', 'delete'], 'services', other, false);
+    row(speaker, ['get', 'list', 'watch'], 'endpointslices.discovery.k8s.io', other, true);
+    row(speaker, ['get', 'list', 'watch'], 'endpoints', other, true);
+    row(speaker, ['get', 'list', 'watch'], 'nodes', other, true);
+    row(speaker, ['update', 'patch'], 'nodes', other, false);
+    row(speaker, ['create', 'patch'], 'events', other, true);
+    row(speaker, ['create', 'patch'], 'events.events.k8s.io', other, true);
+    row(speaker, ['get', 'list', 'watch'], 'configmaps', ns, true);
+    row(speaker, ['update'], 'configmaps', ns, false);
+    row(speaker, ['list'], 'configmaps', other, false);
+    row(speaker, ['create', 'get', 'list', 'watch', 'update', 'delete'], 'leases.coordination.k8s.io', ns, true);
+    row(speaker, ['list', 'create'], 'leases.coordination.k8s.io', other, false);
+    row(speaker, ['get', 'list'], 'secrets', ns, false);
+    row(speaker, ['list'], 'pods', other, false);
+    // Another namespace's install is not ours to touch.
+    row(controller, ['get'], 'configmaps', 'kube-system', false);
+    const got: boolean[] = [];
+    for (let i = 0; i < table.length; i += 8) {
+      got.push(...(await Promise.all(table.slice(i, i + 8).map(([sa, verb, res, namespace, sub]) => canI(ns, sa, verb, res, namespace, sub)))));
+    }
+    const wrong = table
+      .map(([sa, verb, res, namespace, sub, expected], i) => ({ sa, verb, res: sub ? `${res}/${sub}` : res, namespace, expected, got: got[i] }))
+      .filter((r) => r.expected !== r.got);
+    expect(wrong).toEqual([]);
+  });
+
+  it('the controller and the speaker work under their ServiceAccounts\' tokens', async () => {
+    const admin = kubeConfig();
+    const cfg = join(dir, 'pool-real.yaml');
+    writeFileSync(cfg, POOL);
+    kubectl(['apply', '-f', '-'], { input: manifests(['--namespace', ns, '--name', name, '--config-file', cfg, '--no-namespace-object']) });
+    const node = uniqueName('node');
+    kubectl(['apply', '-f', '-'], {
+      input: yaml.dump({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node } } }),
+    });
+    const cm = `${name}-config`;
+    const controller = daemon([
+      'controller', '--kubeconfig', await tokenKubeconfig(ns, `${name}-controller`), '--namespace', ns, '--config-map', cm,
+      '--services-namespace', ns, '--metrics-address', '127.0.0.1:0', '--lease-duration', '3s',
+    ]);
+    const speaker = daemon([
+      'speaker', '--kubeconfig', await tokenKubeconfig(ns, `${name}-speaker`), '--namespace', ns, '--config-map', cm, '--node-name', node,
+      '--services-namespace', ns, '--metrics-address', '127.0.0.1:0', '--announcer', 'record',
+    ]);
+    await controller.waitFor('leadership', (l) => l.event === 'leading');
+    await speaker.waitFor('config with the pool', (l) => l.op === 'setConfig' && l.pools === 1);
+    kubectl(['apply', '-n', ns, '-f', '-'], {
+      input: yaml.dump({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }], selector: { app: 'web' } } }),
+    });
+    kubectl(['apply', '-n', ns, '-f', '-'], {
+      input: yaml.dump({
+        apiVersion: 'discovery.k8s.io/v1beta1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
+        addressType: 'IPv4',
+        ports: [{ port: 80, protocol: 'TCP' }],
+        endpoints: [{ addresses: ['198.51.100.7'], conditions: { ready: true }, nodeName: node, topology: { 'kubernetes.io/hostname': node } }],
+      }),
+    });
+    const core = admin.makeApiClient(CoreV1Api);
+    const ip = await waitFor('the Service\'s address', async () => (await core.readNamespacedService({ namespace: ns, name: 'web' })).status?.loadBalancer?.ingress?.[0]?.ip);
+    expect(ip).toMatch(/^192\.0\.2\.(1[6-9]|2[0-3])$/);
+    // The speaker decides to announce it (its own membership Lease, Nodes, endpoints read under its token).
+    await speaker.waitFor(`an announcement of ${ip}`, (l) => l.announcer === 'layer2' && JSON.stringify(l).includes(ip));
+    const lease = await waitFor('the speaker\'s Lease', () => kubectl(['get', 'leases', '-n', ns, '-o', 'name']).includes(`herald-speaker-${node}`));
+    expect(lease).toBe(true);
+    const forbidden = [...controller.lines, ...speaker.lines].filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
+    expect(forbidden).toEqual([]);
+    await Promise.all([controller.kill(), speaker.kill()]);
+    kubectl(['delete', 'node', node]);
+  });
+});
