@@ -110,7 +110,7 @@ export function register(program: Command): void {
     .addOption(new Option('--hold-time <seconds>', 'hold time to offer (0 or >= 3)').default(90).argParser(uint('--hold-time', 65535)))
     .option('--keepalive-time <seconds>', 'keepalive interval (default: a third of the negotiated hold time)', uint('--keepalive-time', 65535))
     .option('--password-file <file>', 'TCP MD5 (RFC 2385) password, read from this file (trailing newline ignored)')
-    .option('--ebgp-multihop', 'the eBGP peer is not directly connected')
+    .option('--ebgp-multihop', 'the eBGP peer is not directly connected: send with TTL 255 instead of 1')
     .option('--next-hop <address>', 'next hop to announce (default: our address on the session)', address('--next-hop'))
     .option('--community <a:b>', 'community (RFC 1997) on every route; repeat for more', (v: string, prev: number[] = []) => [...prev, parseCommunity(v)])
     .option('--large-community <a:b:c>', 'large community (RFC 8092) on every route; repeat for more', (v: string, prev: LargeCommunity[] = []) => [...prev, parseLargeCommunity(v)])
@@ -158,13 +158,21 @@ function run(opts: AnnounceOpts, cmd: Command): void {
   // The session adds `peer` to its own lines; ours carry it too.
   const log = pino({ level: opts.logLevel, base: { cmd: 'bgp-announce', pid: process.pid } }).child({ peer: opts.peerAddress });
   const connectTimeoutMs = opts.connectTimeout * 1000;
+  // eBGP: TTL 1 (the peer is on the link) unless multihop; iBGP: the system default.
+  const ebgp = opts.localAs !== opts.peerAs;
+  let ttl: number | undefined = ebgp ? (opts.ebgpMultihop ? 255 : 1) : undefined;
+  const socketOptions = tcpMd5Support();
+  if (ttl !== undefined && !socketOptions.ok) {
+    log.warn({ event: 'ttl-unavailable' }, `cannot set the eBGP TTL, using the system default: ${socketOptions.reason}`);
+    ttl = undefined;
+  }
 
   // Our connect: the transport (with TCP-MD5 when configured) plus a connect timeout. A router
   // with a different MD5 key drops our SYNs silently, so a timeout is all we ever see: say so.
   const connect = (): net.Socket => {
     let socket: net.Socket;
     try {
-      socket = tcpConnect({ peerAddress: opts.peerAddress, peerPort: opts.peerPort, sourceAddress: opts.sourceAddress, password });
+      socket = tcpConnect({ peerAddress: opts.peerAddress, peerPort: opts.peerPort, sourceAddress: opts.sourceAddress, password, ttl });
     } catch (e) {
       const err = e as TransportError;
       log.error({ event: 'connect-error', code: err.code, field: err.field }, `cannot connect: ${err.message}`);
@@ -213,8 +221,8 @@ function run(opts: AnnounceOpts, cmd: Command): void {
     log.info({ event: 'established', prefixes: prefixes.length, holdTime: n.holdTime, families: n.families, fourByteAs: n.fourByteAs }, `session established: announcing ${prefixes.length} prefixes`),
   );
   for (const p of prefixes) session.announce(p, attrs);
-  if (opts.passive) listenForRouter(opts, password, session, log);
-  log.info({ event: 'start', prefixes: prefixes.length, md5: password !== undefined, holdTime: opts.holdTime, passive: opts.passive === true }, 'starting');
+  if (opts.passive) listenForRouter(opts, password, ttl, session, log);
+  log.info({ event: 'start', prefixes: prefixes.length, md5: password !== undefined, ttl: ttl ?? 'default', holdTime: opts.holdTime, passive: opts.passive === true }, 'starting');
   session.start();
   // The session's timers do not hold the process open (a library must not); the command must,
   // or it would exit while waiting to reconnect. process.exit() ends it.
@@ -244,9 +252,9 @@ function run(opts: AnnounceOpts, cmd: Command): void {
 }
 
 /** Passive mode: the router connects in; connections from anyone else are closed at once. */
-function listenForRouter(opts: AnnounceOpts, password: string | undefined, session: BgpSession, log: Logger): void {
+function listenForRouter(opts: AnnounceOpts, password: string | undefined, ttl: number | undefined, session: BgpSession, log: Logger): void {
   const address = opts.sourceAddress ?? (net.isIPv6(opts.peerAddress) ? '::' : '0.0.0.0');
-  tcpListen({ address, port: opts.peerPort, peers: [{ address: opts.peerAddress, ...(password !== undefined ? { password } : {}) }] }).then(
+  tcpListen({ address, port: opts.peerPort, peers: [{ address: opts.peerAddress, ...(password !== undefined ? { password } : {}) }], ...(ttl !== undefined ? { ttl } : {}) }).then(
     (server) => {
       log.info({ event: 'listening', address, port: opts.peerPort }, `waiting for ${opts.peerAddress} to connect`);
       server.on('connection', (socket) => {

@@ -1,5 +1,6 @@
 // TCP transport for BGP sessions: active connect (optionally from a given source address and
-// port) and passive listening, both optionally with the RFC 2385 TCP MD5 signature option.
+// port) and passive listening, both optionally with the RFC 2385 TCP MD5 signature option and a
+// given IP TTL (1 for directly connected eBGP peers).
 //
 // Why an addon: Node's `net` has no setsockopt, and the key must be on the socket before the
 // first SYN (the peer drops unsigned segments). libuv creates a net.Socket's fd lazily inside
@@ -34,6 +35,8 @@ export interface ConnectOptions {
   sourcePort?: number;
   /** TCP MD5 key (RFC 2385), up to 80 bytes; set for the peer address before connecting. */
   password?: string | Buffer;
+  /** IP TTL / hop limit of our packets (1..255), e.g. 1 for a directly connected eBGP peer. */
+  ttl?: number;
 }
 
 export interface ListenOptions {
@@ -42,6 +45,8 @@ export interface ListenOptions {
   port?: number;
   /** Peers allowed to connect in, each with its TCP MD5 key if any. */
   peers?: Array<{ address: string; password?: string | Buffer }>;
+  /** IP TTL / hop limit of accepted connections (inherited from the listening socket). */
+  ttl?: number;
   backlog?: number;
 }
 
@@ -55,6 +60,11 @@ function checkAddress(value: string | undefined, field: string): 0 | 4 | 6 {
 function checkPort(value: number | undefined, field: string): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new TransportError(`${field}: ${value} is not a port (0..65535)`, 'ERR_BAD_PORT', field);
+}
+
+function checkTtl(value: number | undefined): void {
+  if (value === undefined) return;
+  if (!Number.isInteger(value) || value < 1 || value > 255) throw new TransportError(`ttl: ${value} is not a TTL (1..255)`, 'ERR_BAD_TTL', 'ttl');
 }
 
 function keyBytes(password: string | Buffer, field: string): Buffer {
@@ -93,14 +103,15 @@ export function connect(opts: ConnectOptions): net.Socket {
   }
   checkPort(opts.peerPort, 'peerPort');
   checkPort(opts.sourcePort, 'sourcePort');
+  checkTtl(opts.ttl);
   // No Nagle: the tail of a burst of UPDATEs (or a lone KEEPALIVE) must not wait for an ACK.
   const target: net.TcpNetConnectOpts = { host: opts.peerAddress, port: opts.peerPort ?? BGP_PORT, family, noDelay: true };
   if (opts.sourceAddress !== undefined) target.localAddress = opts.sourceAddress;
   if (opts.sourcePort !== undefined) target.localPort = opts.sourcePort;
-  if (opts.password === undefined) return net.connect(target);
+  if (opts.password === undefined && opts.ttl === undefined) return net.connect(target);
 
-  const key = keyBytes(opts.password, 'password');
-  const md5 = addon('password');
+  const key = opts.password === undefined ? undefined : keyBytes(opts.password, 'password');
+  const md5 = addon(key ? 'password' : 'ttl');
   let fd: number;
   try {
     fd = md5.socket(family as 4 | 6);
@@ -109,11 +120,12 @@ export function connect(opts: ConnectOptions): net.Socket {
   }
   let socket: net.Socket;
   try {
-    md5.setMd5(fd, opts.peerAddress, key);
+    if (key) md5.setMd5(fd, opts.peerAddress, key);
+    if (opts.ttl !== undefined) md5.ttl(fd, family as 4 | 6, opts.ttl);
     socket = new net.Socket({ fd });
   } catch (e) {
     md5.close(fd);
-    throw kernelError(e, 'setting the TCP MD5 key', 'password');
+    throw kernelError(e, key ? 'setting the TCP MD5 key' : 'setting the TTL', key ? 'password' : 'ttl');
   }
   // libuv binds (localAddress/localPort) and connects the fd we gave it.
   socket.setNoDelay(true);
@@ -128,6 +140,7 @@ export function connect(opts: ConnectOptions): net.Socket {
 export async function listen(opts: ListenOptions): Promise<net.Server> {
   const family = checkAddress(opts.address, 'address');
   checkPort(opts.port, 'port');
+  checkTtl(opts.ttl);
   const peers = opts.peers ?? [];
   for (const [i, p] of peers.entries()) {
     const pf = checkAddress(p.address, `peers[${i}].address`);
@@ -139,10 +152,10 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  if (withKeys.length === 0) {
+  if (withKeys.length === 0 && opts.ttl === undefined) {
     server.listen({ host: opts.address, port: opts.port ?? BGP_PORT, backlog: opts.backlog ?? 16 });
   } else {
-    const md5 = addon('peers');
+    const md5 = addon(withKeys.length ? 'peers' : 'ttl');
     let fd: number;
     try {
       fd = md5.socket(family as 4 | 6);
@@ -153,6 +166,7 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
       for (const [i, p] of peers.entries()) {
         if (p.password !== undefined) md5.setMd5(fd, p.address, keyBytes(p.password, `peers[${i}].password`));
       }
+      if (opts.ttl !== undefined) md5.ttl(fd, family as 4 | 6, opts.ttl);
       md5.bind(fd, opts.address, opts.port ?? BGP_PORT);
     } catch (e) {
       md5.close(fd);

@@ -148,7 +148,7 @@ describeLab('bgp interop: herald bgp announce against BIRD and FRR', () => {
         writeFileSync(wrong, 'not-the-secret\n');
         writeFileSync(right, 'lab-secret\n');
         const bad = speaker('node1', nodeArgs('node1', NODE_AS, ['--password-file', wrong, '--connect-timeout', '2', '--prefix', VIP]));
-        const line = await bad.waitForLog('connect timeout', (l) => l.event === 'connect-timeout', 10_000);
+        const line = await bad.waitForLog('connect timeout', (l) => l.event === 'connect-timeout' && l.md5 === true, 30_000);
         expect(line.msg).toMatch(/TCP MD5 is on: a password mismatch/);
         expect(bad.lines.some((l) => l.event === 'established')).toBe(false);
         expect(await r.peerState(ip('node1'))).not.toBe('Established');

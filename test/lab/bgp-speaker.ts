@@ -75,7 +75,7 @@ export class Speaker {
   }
 
   /** Waits for the session to be Established (counting from log line `from`). */
-  established(timeoutMs = 20_000, from = 0): Promise<LogLine> {
+  established(timeoutMs = 30_000, from = 0): Promise<LogLine> {
     return this.waitForLog('established', (l) => l.event === 'established', timeoutMs, from);
   }
 

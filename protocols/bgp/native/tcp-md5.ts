@@ -12,6 +12,8 @@ export interface TcpMd5Addon {
   /** Sets the RFC 2385 key for one peer address on the socket (an empty key removes it). */
   setMd5(fd: number, peerAddress: string, key: Buffer): void;
   bind(fd: number, address: string, port: number): void;
+  /** Sets the IPv4 TTL / IPv6 unicast hop limit (1..255; -1 only reads) and returns the value in force. */
+  ttl(fd: number, family: 4 | 6, value: number): number;
   close(fd: number): void;
 }
 

@@ -1,5 +1,5 @@
-// Minimal N-API addon: TCP sockets with the RFC 2385 MD5 signature option (TCP_MD5SIG) set before
-// the first SYN. Node's `net` has no setsockopt and creates its sockets lazily inside connect(),
+// Minimal N-API addon: TCP sockets with the RFC 2385 MD5 signature option (TCP_MD5SIG) and the
+// TTL set before the first SYN. Node's `net` has no setsockopt and creates its sockets lazily inside connect(),
 // so the key cannot be set on a net.Socket in time; we create the socket here and hand its fd
 // to `new net.Socket({ fd })` (active) or `server.listen({ fd })` (passive).
 #define NAPI_VERSION 8
@@ -123,6 +123,32 @@ static napi_value SetMd5(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ttl(fd, family: 4 | 6, value: number) -> the TTL (IPv4) or unicast hop limit (IPv6) now in force.
+// A value of -1 only reads it. eBGP speakers send with TTL 1 unless multihop is configured.
+static napi_value Ttl(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t fd = -1, family = 0, value = -1;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int32(env, argv[1], &family));
+  CHECK(napi_get_value_int32(env, argv[2], &value));
+  int level = family == 6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  int name = family == 6 ? IPV6_UNICAST_HOPS : IP_TTL;
+  if (value != -1) {
+    if (value < 1 || value > 255) {
+      napi_throw_range_error(env, "ERR_INVALID_ARG", "TTL must be 1..255");
+      return NULL;
+    }
+    if (setsockopt(fd, level, name, &value, sizeof value) != 0) return throw_errno(env, "setsockopt(TTL)", errno);
+  }
+  int now = 0;
+  socklen_t len = sizeof now;
+  if (getsockopt(fd, level, name, &now, &len) != 0) return throw_errno(env, "getsockopt(TTL)", errno);
+  napi_value out;
+  CHECK(napi_create_int32(env, now, &out));
+  return out;
+}
+
 // bind(fd, address: string, port: number). Used for passive sockets (libuv binds active ones itself).
 static napi_value Bind(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -159,6 +185,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"socket", NULL, Socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setMd5", NULL, SetMd5, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bind", NULL, Bind, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ttl", NULL, Ttl, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type net from 'node:net';
 import { connect, listen, tcpMd5Support, TransportError } from '../../../protocols/bgp/transport.js';
+import { loadTcpMd5Addon } from '../../../protocols/bgp/native/tcp-md5.js';
 
 const servers: net.Server[] = [];
 const sockets: net.Socket[] = [];
@@ -70,6 +71,24 @@ describe('bgp transport', () => {
     expect(await outcome(connect({ peerAddress: '::1', peerPort: port, password: Buffer.from([1, 2, 3]) }), 3000)).toBe('connected');
   });
 
+  it('sets the TTL / hop limit before connecting (eBGP: 1), and connects with it', async () => {
+    const addon = loadTcpMd5Addon();
+    if (addon instanceof Error) throw addon;
+    for (const family of [4, 6] as const) {
+      const fd = addon.socket(family);
+      try {
+        expect(addon.ttl(fd, family, 1)).toBe(1);
+        expect(addon.ttl(fd, family, -1)).toBe(1);
+        expect(addon.ttl(fd, family, 255)).toBe(255);
+        expect(() => addon.ttl(fd, family, 0)).toThrow(/1\.\.255/);
+      } finally {
+        addon.close(fd);
+      }
+    }
+    const { port } = await serve({ address: '127.0.0.1', port: 0, ttl: 1 });
+    expect(await outcome(connect({ peerAddress: '127.0.0.1', peerPort: port, ttl: 1 }), 3000)).toBe('connected');
+  });
+
   it('rejects bad options with a TransportError naming the field', () => {
     const cases: Array<[Parameters<typeof connect>[0], string]> = [
       [{ peerAddress: 'router.example' }, 'peerAddress'],
@@ -77,6 +96,8 @@ describe('bgp transport', () => {
       [{ peerAddress: '127.0.0.1', peerPort: 70000 }, 'peerPort'],
       [{ peerAddress: '127.0.0.1', password: '' }, 'password'],
       [{ peerAddress: '127.0.0.1', password: 'x'.repeat(81) }, 'password'],
+      [{ peerAddress: '127.0.0.1', ttl: 0 }, 'ttl'],
+      [{ peerAddress: '127.0.0.1', ttl: 256 }, 'ttl'],
     ];
     for (const [opts, field] of cases) {
       let err: unknown;
