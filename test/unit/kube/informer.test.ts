@@ -1,0 +1,177 @@
+// Informer error paths against a scripted fake API server on loopback (plain HTTP): 410 Gone
+// as a watch event, expired continue tokens, HTTP errors and dropped connections, bookmarks.
+// The happy paths and a real restart/compaction are covered in test/cluster/.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { Informer } from '../../../kube/informer.js';
+import { decoderFor } from '../../../kube/decode.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => void;
+
+const PATH = '/api/v1/namespaces/ns/configmaps';
+
+function cm(name: string, rv: string): V1ConfigMap {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns', resourceVersion: rv } };
+}
+
+function list(items: V1ConfigMap[], rv: string, cont?: string): Handler {
+  return (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'ConfigMapList', apiVersion: 'v1', metadata: { resourceVersion: rv, continue: cont }, items }));
+  };
+}
+
+function status(code: number, reason: string): Handler {
+  return (_req, res) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message: reason }));
+  };
+}
+
+/** A watch stream sending `events`, then ending it (or keeping it open). */
+function watch(events: { type: string; object: unknown }[], keepOpen = false): Handler {
+  return (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    for (const e of events) res.write(`${JSON.stringify(e)}\n`);
+    if (!keepOpen) res.end();
+  };
+}
+
+class FakeApi {
+  readonly requests: string[] = [];
+  lists: Handler[] = [];
+  watches: Handler[] = [];
+  private readonly open = new Set<ServerResponse>();
+  server!: Server;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const q = url.searchParams;
+      const isWatch = q.get('watch') === 'true';
+      this.requests.push(`${isWatch ? 'WATCH' : 'LIST'} ${[...q.entries()].filter(([k]) => k !== 'watch' && k !== 'allowWatchBookmarks' && k !== 'timeoutSeconds').map(([k, v]) => `${k}=${v}`).join('&')}`);
+      const h = (isWatch ? this.watches : this.lists).shift();
+      this.open.add(res);
+      res.on('close', () => this.open.delete(res));
+      if (h) h(req, res, q);
+      else watch([], true)(req, res, q); // nothing scripted: an idle open watch (or list)
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    const a = this.server.address();
+    this.port = typeof a === 'object' && a ? a.port : 0;
+  }
+
+  kubeConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake', server: `http://127.0.0.1:${this.port}`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
+      currentContext: 'c',
+    });
+    return kc;
+  }
+
+  async stop(): Promise<void> {
+    for (const r of this.open) r.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('Informer (fake API server)', () => {
+  let api: FakeApi;
+  let inf: Informer<V1ConfigMap> | undefined;
+
+  afterEach(async () => {
+    await inf?.stop();
+    await api.stop();
+  });
+
+  async function setup(pageSize = 500): Promise<string[]> {
+    await api.start();
+    inf = new Informer<V1ConfigMap>({
+      kubeConfig: api.kubeConfig(),
+      path: PATH,
+      decode: decoderFor<V1ConfigMap>('V1ConfigMap'),
+      backoff: { initialMs: 5, maxMs: 20 },
+      pageSize,
+    });
+    const log: string[] = [];
+    inf
+      .on('add', (o) => log.push(`add ${o.metadata?.name}@${o.metadata?.resourceVersion}`))
+      .on('update', (o, old) => log.push(`update ${o.metadata?.name}@${old?.metadata?.resourceVersion}->${o.metadata?.resourceVersion}`))
+      .on('delete', (o) => log.push(`delete ${o.metadata?.name}`));
+    return log;
+  }
+
+  it('re-lists after a 410 watch event and reports what changed meanwhile', async () => {
+    api = new FakeApi();
+    api.lists = [list([cm('a', '5'), cm('b', '6')], '10'), list([cm('a', '11'), cm('c', '15')], '20')];
+    api.watches = [
+      watch([
+        { type: 'MODIFIED', object: cm('a', '11') },
+        { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } },
+      ]),
+    ];
+    const log = await setup();
+    await inf!.start();
+    await until('second watch', () => api.requests.length >= 4);
+    expect(log).toEqual(['add a@5', 'add b@6', 'update a@5->11', 'add c@15', 'delete b']);
+    expect(api.requests).toEqual(['LIST limit=500', 'WATCH resourceVersion=10', 'LIST limit=500', 'WATCH resourceVersion=20']);
+    expect(inf!.stats).toMatchObject({ lists: 2, gone: 1 });
+    expect(inf!.keys().sort()).toEqual(['ns/a', 'ns/c']);
+  });
+
+  it('reconnects with backoff after HTTP errors and dropped connections, from the same resourceVersion', async () => {
+    api = new FakeApi();
+    api.lists = [status(500, 'InternalError'), list([cm('a', '5')], '10')];
+    api.watches = [
+      status(500, 'InternalError'),
+      (_req, res) => res.destroy(),
+      watch([{ type: 'ADDED', object: cm('x', '12') }], true),
+    ];
+    const log = await setup();
+    const errors: string[] = [];
+    inf!.on('error', (e) => errors.push(e.message));
+    await inf!.start(); // resolves once the second list succeeds
+    await until('x', () => inf!.get('ns/x') !== undefined);
+    expect(log).toEqual(['add a@5', 'add x@12']);
+    expect(api.requests).toEqual(['LIST limit=500', 'LIST limit=500', 'WATCH resourceVersion=10', 'WATCH resourceVersion=10', 'WATCH resourceVersion=10']);
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(inf!.stats.lists).toBe(1);
+    expect(inf!.resourceVersion).toBe('12');
+  });
+
+  it('follows continue tokens, and starts over unpaginated when one expires', async () => {
+    api = new FakeApi();
+    api.lists = [list([cm('a', '1'), cm('b', '2')], '10', 'tok1'), status(410, 'Expired'), list([cm('a', '1'), cm('b', '2'), cm('c', '3')], '11')];
+    const log = await setup(2);
+    await inf!.start();
+    expect(api.requests.slice(0, 3)).toEqual(['LIST limit=2', 'LIST limit=2&continue=tok1', 'LIST ']);
+    expect(log).toEqual(['add a@1', 'add b@2', 'add c@3']);
+    expect(inf!.resourceVersion).toBe('11');
+  });
+
+  it('moves its resourceVersion with bookmarks', async () => {
+    api = new FakeApi();
+    api.lists = [list([], '10')];
+    api.watches = [watch([{ type: 'BOOKMARK', object: { kind: 'ConfigMap', apiVersion: 'v1', metadata: { resourceVersion: '30' } } }])];
+    await setup();
+    await inf!.start();
+    await until('re-watch', () => api.requests.length >= 3);
+    expect(api.requests.slice(1, 3)).toEqual(['WATCH resourceVersion=10', 'WATCH resourceVersion=30']);
+    expect(inf!.stats.bookmarks).toBe(1);
+    expect(inf!.size).toBe(0);
+  });
+});
