@@ -97,6 +97,25 @@ describe('pod security of the install', () => {
   });
 });
 
+describe('Dockerfile (no container engine here: checked for consistency with the chart and the build)', () => {
+  const docker = readFileSync(join(root, 'Dockerfile'), 'utf8');
+
+  it('is multi-stage on node:20-slim and runs as the uid the controller Pod sets', () => {
+    expect(docker.match(/^FROM node:20-slim/gm)?.length).toBe(2);
+    const user = [...docker.matchAll(/^USER (\d+):(\d+)$/gm)].at(-1);
+    const spec = podSpec(installManifests(defaultValues(), release), 'Deployment');
+    expect(Number(user?.[1])).toBe(spec.securityContext.runAsUser);
+    expect(Number(user?.[2])).toBe(spec.securityContext.runAsGroup);
+    expect(docker).toMatch(/ENTRYPOINT \["node", "\/app\/dist\/cli\/herald.js"\]/);
+  });
+
+  it('builds and ships every addon of binding.gyp', () => {
+    const gyp = JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8')) as { targets: { target_name: string }[] };
+    for (const t of gyp.targets) expect(docker).toContain(`/src/build/Release/${t.target_name}.node`);
+    expect(docker).toMatch(/node-gyp.js rebuild/);
+  });
+});
+
 describe('herald manifests', () => {
   it('prints the Namespace (Pod Security: privileged) and the install, versioned by the program', async () => {
     const r = await run(['--namespace', 'lb']);
