@@ -77,8 +77,8 @@ async function protocolAnnouncers(opts: SpeakerCliOpts, exclude: RegExp[], log: 
   const addon = loadPacketSocketAddon();
   if (addon instanceof Error) throw addon;
   return (d) => ({
-    layer2: new Layer2Announcer({ decide: d.layer2, io: packetSocketIo, include: opts.interface ?? [], exclude, log, metrics }),
-    bgp: new BgpAnnouncer({ decide: d.bgp, node, log, metrics, gracefulRestartSeconds: opts.gracefulRestart }),
+    layer2: new Layer2Announcer({ decide: d.layer2, io: packetSocketIo, include: opts.interface ?? [], exclude, log: createLogger({ component: 'layer2', level: log.level }).child({ node }), metrics }),
+    bgp: new BgpAnnouncer({ decide: d.bgp, node, log: createLogger({ component: 'bgp', level: log.level }).child({ node }), metrics, gracefulRestartSeconds: opts.gracefulRestart }),
   });
 }
 
@@ -127,6 +127,7 @@ export function register(program: Command): void {
         if (e instanceof KubeConfigError) cmd.error(`--kubeconfig: ${e.message}`, { exitCode: 2 });
         throw e;
       }
+      // One root logger per component (a child would repeat the `component` key); every line names the node.
       const log = createLogger({ component: 'speaker', level }).child({ node });
       const metrics = new SpeakerMetrics({ node: node as string });
       let announcers: (d: { layer2: AnnounceDecider; bgp: AnnounceDecider }) => SpeakerAnnouncers;

@@ -62,7 +62,7 @@ export class BgpAnnouncer implements DaemonAnnouncer {
 
   constructor(private readonly opts: BgpAnnouncerOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.log = opts.log.child({ component: 'bgp' });
+    this.log = opts.log;
   }
 
   /** Peers with a session now (peer addresses). */

@@ -45,7 +45,7 @@ export class Layer2Announcer implements DaemonAnnouncer {
   constructor(private readonly opts: Layer2AnnouncerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.periodMs = opts.periodMs ?? 1000;
-    const log = opts.log.child({ component: 'layer2' });
+    const log = opts.log;
     const l2log = {
       info: (o: object, msg: string) => log.info({ event: 'layer2', reason: JSON.stringify(o) }, msg),
       warn: (o: object, msg: string) => log.warn({ event: 'layer2', reason: JSON.stringify(o) }, msg),

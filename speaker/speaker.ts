@@ -160,7 +160,7 @@ export class Speaker {
         this.fencing.renewFailed(err);
         const { count } = this.fencing.failuresSinceSuccess();
         // The first failure and every tenth: a long outage must not flood the log.
-        if (count === 1 || count % 10 === 0) this.log.warn({ component: 'membership', event: 'leaseRenewFailed', node: self, reason: `${count} failures in a row`, err }, 'renewing the speaker Lease failed');
+        if (count === 1 || count % 10 === 0) this.log.warn({ event: 'leaseRenewFailed', reason: `${count} failures in a row`, err }, 'renewing the speaker Lease failed');
       },
     });
   }
@@ -221,7 +221,7 @@ export class Speaker {
     await Promise.all([this.services.start(), this.nodes.start(), this.configMaps.start(), this.leases.start(), this.endpoints.start()]);
     if (this.stopping) return;
     if (!this.nodes.get(this.opts.node)) {
-      this.log.warn({ event: 'nodeMissing', node: this.opts.node }, `Node ${this.opts.node} not found: no labels, so only BGP peers without node-selectors select it`);
+      this.log.warn({ event: 'nodeMissing' }, `Node ${this.opts.node} not found: no labels, so only BGP peers without node-selectors select it`);
     }
     this.synced = true;
     this.log.info({ event: 'informersSynced', reason: `${this.services.size} Services, endpoints from ${this.endpoints.api}` }, 'informers synced');
@@ -246,7 +246,7 @@ export class Speaker {
       for (const change of this.trackers.bgp.removeAll('shutdown')) this.applyChange(change);
     }
     await this.lease.stop();
-    this.log.info({ event: 'leaseDeleted', node: this.opts.node }, 'speaker Lease deleted');
+    this.log.info({ event: 'leaseDeleted' }, 'speaker Lease deleted');
     for (const p of PROTOCOLS) this.announcers[p].close?.();
     this.fencing.close();
     this.membership.close();
@@ -258,16 +258,16 @@ export class Speaker {
   private onFencing(state: FencingState): void {
     if (state.kind === 'fenced') {
       const { count, lastError } = this.fencing.failuresSinceSuccess();
-      this.log.warn({ component: 'membership', event: 'fenced', node: this.opts.node, reason: state.reason, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
+      this.log.warn({ event: 'fenced', reason: state.reason, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
     } else {
-      this.log.info({ component: 'membership', event: 'unfenced', node: this.opts.node }, 'Lease renewed: answering for layer2 VIPs again');
+      this.log.info({ event: 'unfenced' }, 'Lease renewed: answering for layer2 VIPs again');
     }
     this.markAll();
   }
 
   private onMembership(change: MembershipChange): void {
     this.log.info(
-      { component: 'membership', event: change.live ? 'speakerLive' : 'speakerGone', node: change.node, reason: change.cause },
+      { event: change.live ? 'speakerLive' : 'speakerGone', reason: `${change.node}: ${change.cause}` },
       `speaker ${change.node} ${change.live ? 'is live' : `is gone (${change.cause})`}; live: ${this.membership.live().join(', ')}`,
     );
     this.markAll();
@@ -277,7 +277,7 @@ export class Speaker {
     if (sameLabels(labels, this.nodeLabels)) return;
     this.nodeLabels = { ...labels };
     this.metrics.k8sUpdates.inc();
-    this.log.info({ event: 'nodeLabelsChanged', node: this.opts.node }, 'node labels changed');
+    this.log.info({ event: 'nodeLabelsChanged' }, 'node labels changed');
     this.announcers.bgp.nodeLabelsChanged?.(this.nodeLabels);
     this.announcers.layer2.nodeLabelsChanged?.(this.nodeLabels);
   }
@@ -362,7 +362,7 @@ export class Speaker {
 
   private applyChange(change: AnnouncementChange, svc?: V1Service): void {
     const { service, protocol } = change;
-    const fields = { component: protocol, service, ip: change.ips.join(','), node: this.opts.node };
+    const fields = { service, ip: change.ips.join(','), reason: protocol };
     switch (change.kind) {
       case 'assigned':
       case 'updated': {
@@ -379,7 +379,7 @@ export class Speaker {
       case 'withdrawn':
         if (this.announced.get(service)?.protocol === protocol) this.announced.delete(service);
         this.metrics.withdrawn(service, protocol);
-        this.log.info({ ...fields, event: 'serviceWithdrawn', reason: change.reason }, `withdrew ${service} (${protocol}): ${change.reason}`);
+        this.log.info({ ...fields, event: 'serviceWithdrawn', reason: `${protocol}: ${change.reason}` }, `withdrew ${service} (${protocol}): ${change.reason}`);
         return;
     }
   }

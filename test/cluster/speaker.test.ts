@@ -1,0 +1,214 @@
+// Speaker processes against the real API server, announcers observed through the protocol
+// interface (--announcer record): one layer2 owner per VIP, takeover after SIGKILL within lease
+// duration + renew, takeover after SIGTERM within 300 ms, Local policy following endpoints, and
+// self-fencing of a speaker cut off from the API server.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { rankSpeakers } from '../../speaker/layer2-owner.js';
+import { metricValue } from './controller-process.js';
+import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, waitFor } from './harness.js';
+import { CuttableProxy } from './proxy.js';
+import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml, type RecordLine } from './speaker-process.js';
+
+const LEASE_RENEW_MS = 1000;
+const LEASE_DURATION_MS = 3000;
+
+/** Owners of `service` now, by node. */
+function owners(speakers: SpeakerProcess[], service: string): string[] {
+  return speakers.filter((s) => s.running && s.announced().has(service)).map((s) => s.node);
+}
+
+/** Every moment two live processes announced `service` at once, from their records' timestamps. */
+function overlaps(speakers: SpeakerProcess[], service: string): string[] {
+  const intervals: { node: string; from: number; to: number }[] = [];
+  for (const s of speakers) {
+    let from: number | undefined;
+    for (const r of s.records) {
+      if (r.announcer !== 'layer2' || r.name !== service) continue;
+      if (r.op === 'setBalancer' && from === undefined) from = r.t;
+      if (r.op === 'deleteBalancer' && from !== undefined) {
+        intervals.push({ node: s.node, from, to: r.t });
+        from = undefined;
+      }
+    }
+    if (from !== undefined) intervals.push({ node: s.node, from, to: s.running ? Infinity : from });
+  }
+  const out: string[] = [];
+  for (let i = 0; i < intervals.length; i++) {
+    for (let j = i + 1; j < intervals.length; j++) {
+      const a = intervals[i];
+      const b = intervals[j];
+      if (a.node !== b.node && a.from < b.to && b.from < a.to) out.push(`${a.node} [${a.from}, ${a.to}) and ${b.node} [${b.from}, ${b.to})`);
+    }
+  }
+  return out;
+}
+
+async function startSpeakers(ns: string, nodes: string[], kubeconfig = kubeconfigPath()): Promise<SpeakerProcess[]> {
+  const speakers = nodes.map((node) => new SpeakerProcess({ kubeconfig, node, namespace: ns }));
+  // Each counts all of them live before the test goes on.
+  await Promise.all(speakers.map((s) => Promise.all(nodes.map((n) => s.waitForLog(`${n} live`, (l) => l.event === 'speakerLive' && l.reason === `${n}: renewed`, 60_000)))));
+  return speakers;
+}
+
+describe('speaker processes (record announcer)', () => {
+  let kc: KubeConfig;
+  let ns: string;
+  let nodes: string[];
+  let speakers: SpeakerProcess[] = [];
+  const vips = ['192.0.2.10', '192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.14', '192.0.2.15'];
+
+  beforeAll(async () => {
+    kc = kubeConfig();
+    ns = await freshNamespace('speaker');
+    nodes = ['a', 'b', 'c'].map((x) => `${ns}-${x}`);
+    kubectl(['apply', '-f', '-'], { input: speakerConfigYaml(ns, { l2: { protocol: 'layer2', addresses: ['192.0.2.0/24'] }, l2b: { protocol: 'layer2', addresses: ['198.51.100.0/24'] } }) });
+    for (const [i, ip] of vips.entries()) {
+      await createServiceWithIps(kc, ns, `svc-${i}`, [ip]);
+      // Endpoints on a node that runs no speaker: Cluster policy only needs one ready anywhere.
+      await setEndpoints(kc, ns, `svc-${i}`, [{ node: 'elsewhere', ready: true }]);
+    }
+    speakers = await startSpeakers(ns, nodes);
+  });
+  afterAll(async () => {
+    await Promise.all(speakers.map((s) => s.kill('SIGKILL')));
+  });
+
+  it('exactly one live speaker owns each VIP: the first of the ranking, with one nodeAssigned Event', async () => {
+    for (const [i, ip] of vips.entries()) {
+      const expected = rankSpeakers(nodes, ip)[0];
+      await waitFor(`owner of svc-${i}`, () => owners(speakers, `${ns}/svc-${i}`).length === 1);
+      expect(owners(speakers, `${ns}/svc-${i}`)).toEqual([expected]);
+    }
+    // Steady: resyncs and renewals change nothing.
+    await new Promise((r) => setTimeout(r, 2 * LEASE_RENEW_MS));
+    for (const i of vips.keys()) {
+      expect(owners(speakers, `${ns}/svc-${i}`)).toHaveLength(1);
+      expect(overlaps(speakers, `${ns}/svc-${i}`)).toEqual([]);
+      const sets = speakers.flatMap((s) => s.records.filter((r) => r.op === 'setBalancer' && r.name === `${ns}/svc-${i}`));
+      expect(sets).toHaveLength(1);
+    }
+    // nodeAssigned once per Service (events.k8s.io/v1 or core v1, whichever the recorder used).
+    await waitFor('nodeAssigned Events', () => {
+      const out = kubectl(['get', 'events', '-n', ns, '-o', 'json']);
+      const items = (JSON.parse(out) as { items: { reason?: string; involvedObject?: { name?: string }; regarding?: { name?: string } }[] }).items;
+      const assigned = items.filter((e) => e.reason === 'nodeAssigned');
+      return assigned.length === vips.length && new Set(assigned.map((e) => e.involvedObject?.name ?? e.regarding?.name)).size === vips.length;
+    });
+    const url = await speakers[0].metricsUrl();
+    const mine = [...speakers[0].announced().keys()];
+    for (const service of mine) expect(await metricValue(url, 'herald_speaker_announced', `service="${service}"`)).toBe(1);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  });
+
+  it('Local policy: only a node with a ready endpoint owns the VIP, and ownership follows the endpoints', async () => {
+    const svc = 'local';
+    const key = `${ns}/${svc}`;
+    const ip = '198.51.100.20';
+    await createServiceWithIps(kc, ns, svc, [ip], 'Local');
+    // Pick the endpoint node that does NOT rank first, so Cluster ranking would have chosen another.
+    const ranked = rankSpeakers(nodes, ip);
+    await setEndpoints(kc, ns, svc, [{ node: ranked[2], ready: true }]);
+    await waitFor('Local owner', () => owners(speakers, key).join() === ranked[2]);
+    await setEndpoints(kc, ns, svc, [{ node: ranked[1], ready: true }]);
+    const prev = speakers.find((s) => s.node === ranked[2])!;
+    await prev.waitFor('withdrawal noLocalEndpoints', (r: RecordLine) => r.op === 'deleteBalancer' && r.name === key && r.reason === 'noLocalEndpoints');
+    await waitFor('new Local owner', () => owners(speakers, key).join() === ranked[1]);
+    // Not ready anywhere: nobody announces it.
+    await setEndpoints(kc, ns, svc, [{ node: ranked[1], ready: false }]);
+    const last = speakers.find((s) => s.node === ranked[1])!;
+    await last.waitFor('withdrawal noEndpoints', (r: RecordLine) => r.op === 'deleteBalancer' && r.name === key && r.reason === 'noEndpoints');
+    expect(owners(speakers, key)).toEqual([]);
+    expect(overlaps(speakers, key)).toEqual([]);
+  });
+
+  it('SIGKILL of an owner: another speaker takes its VIPs within lease duration + renew', async () => {
+    const victim = speakers.find((s) => s.announced().size > 0)!;
+    const lost = [...victim.announced().keys()];
+    const killedAt = Date.now();
+    await victim.kill('SIGKILL');
+    const others = speakers.filter((s) => s !== victim);
+    for (const service of lost) {
+      const ip = vips[Number(service.split('svc-')[1])];
+      const expected = rankSpeakers(others.map((s) => s.node), ip)[0];
+      const heir = others.find((s) => s.node === expected)!;
+      const rec = await heir.waitFor(`takeover of ${service}`, (r: RecordLine) => r.op === 'setBalancer' && r.name === service && r.t > killedAt, 15_000);
+      expect(rec.t - killedAt).toBeLessThanOrEqual(LEASE_DURATION_MS + LEASE_RENEW_MS);
+      expect(owners(speakers, service)).toEqual([expected]);
+    }
+    speakers = others;
+  });
+
+  it('SIGTERM of an owner: it withdraws, deletes its Lease, and the next owner announces within 300 ms', async () => {
+    const victim = speakers.find((s) => s.announced().size > 0)!;
+    const service = [...victim.announced().keys()][0];
+    const heir = speakers.find((s) => s !== victim)!;
+    const code = await victim.kill('SIGTERM');
+    expect(code).toBe(0);
+    const withdrawn = victim.records.find((r) => r.op === 'deleteBalancer' && r.name === service && r.reason === 'shutdown');
+    expect(withdrawn).toBeDefined();
+    const rec = await heir.waitFor(`takeover of ${service}`, (r: RecordLine) => r.op === 'setBalancer' && r.name === service, 5000);
+    expect(rec.t - withdrawn!.t).toBeLessThanOrEqual(300);
+    expect(rec.t).toBeGreaterThanOrEqual(withdrawn!.t);
+    expect(kubectl(['get', 'leases', '-n', ns, '-o', 'name'])).not.toContain(`herald-speaker-${victim.node}`);
+    speakers = [heir];
+  });
+});
+
+describe('speaker fencing (API server cut off through a proxy)', () => {
+  let kc: KubeConfig;
+  let ns: string;
+  let proxy: CuttableProxy;
+  let dir: string;
+  const speakers: SpeakerProcess[] = [];
+
+  beforeAll(async () => {
+    kc = kubeConfig();
+    ns = await freshNamespace('fence');
+    const server = new URL(kc.getCurrentCluster()!.server);
+    proxy = await CuttableProxy.start(server.hostname, Number(server.port));
+    dir = mkdtempSync(join(tmpdir(), 'herald-fence-'));
+    writeFileSync(join(dir, 'kubeconfig'), readFileSync(kubeconfigPath(), 'utf8').split(server.origin).join(`https://127.0.0.1:${proxy.port}`));
+  });
+  afterAll(async () => {
+    await Promise.all(speakers.map((s) => s.kill('SIGKILL')));
+    await proxy?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a speaker that cannot renew its Lease stops answering before the other takes over, and resumes after', async () => {
+    const cut = `${ns}-cut`;
+    const other = `${ns}-ok`;
+    // A VIP the cut-off speaker owns while both are live.
+    let ip = '';
+    for (let i = 1; i < 250 && !ip; i++) if (rankSpeakers([cut, other], `203.0.113.${i}`)[0] === cut) ip = `203.0.113.${i}`;
+    kubectl(['apply', '-f', '-'], { input: speakerConfigYaml(ns, { l2: { protocol: 'layer2', addresses: ['203.0.113.0/24'] } }) });
+    await createServiceWithIps(kc, ns, 'web', [ip]);
+    await setEndpoints(kc, ns, 'web', [{ node: 'elsewhere', ready: true }]);
+    const key = `${ns}/web`;
+    const a = new SpeakerProcess({ kubeconfig: join(dir, 'kubeconfig'), node: cut, namespace: ns });
+    const b = new SpeakerProcess({ kubeconfig: kubeconfigPath(), node: other, namespace: ns });
+    speakers.push(a, b);
+    await a.waitFor('owner', (r: RecordLine) => r.op === 'setBalancer' && r.name === key, 60_000);
+    await b.waitForLog(`${cut} live`, (l) => l.event === 'speakerLive' && l.reason === `${cut}: renewed`, 60_000);
+
+    const cutAt = Date.now();
+    proxy.cut();
+    const fenced = await a.waitFor('fenced withdrawal', (r: RecordLine) => r.op === 'deleteBalancer' && r.name === key && r.reason === 'fenced', 15_000);
+    const takeover = await b.waitFor('takeover', (r: RecordLine) => r.op === 'setBalancer' && r.name === key, 15_000);
+    // Fenced no later than the lease duration after the cut, and before the other speaker answers.
+    expect(fenced.t - cutAt).toBeLessThanOrEqual(LEASE_DURATION_MS + 500);
+    expect(fenced.t).toBeLessThanOrEqual(takeover.t);
+    expect(overlaps(speakers, key)).toEqual([]);
+    expect(await metricValue(await a.metricsUrl(), 'herald_lease_renew_failures_total')).toBeGreaterThan(0);
+
+    // Back in contact: it renews, the other sees it live again and hands the VIP back (it ranks first).
+    proxy.restore();
+    await a.waitForLog('unfenced', (l) => l.event === 'unfenced' && Date.parse(String(l.time)) > cutAt, 30_000);
+    await b.waitFor('hand back', (r: RecordLine) => r.op === 'deleteBalancer' && r.name === key && r.reason === 'notOwner', 30_000);
+    await waitFor('owner again', () => owners(speakers, key).join() === cut, 30_000);
+  });
+});
