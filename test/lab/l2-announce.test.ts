@@ -138,8 +138,10 @@ describeLab('layer2 announcer (ARP/NDP over AF_PACKET)', () => {
     // node1's own kernel may speak for its own addresses; nothing may be about the VIPs.
     expect(cap.lines.filter((l) => l.text.includes(VIP4) || l.text.includes(VIP6)).map((l) => l.text), `fuzz seed ${fuzz.seed}`).toEqual([]);
     expect(n1.child.exitCode).toBeNull();
-    // Still answering afterwards.
-    expect((await arping(lab, 'client', VIP4, 1)).replies.map((r) => r.mac)).toEqual([node1.mac]);
+    // Still answering afterwards (a few probes: on a busy machine the fuzz backlog may still be draining).
+    const after = await arping(lab, 'client', VIP4, 3, 6);
+    expect(after.replies.length).toBeGreaterThan(0);
+    expect(new Set(after.replies.map((r) => r.mac))).toEqual(new Set([node1.mac]));
     expect(await ndisc6(lab, 'client', VIP6)).toBe(node1.mac);
     expect(await n1.stop()).toBe(0);
     const stopped = n1.logs.find((l) => l.msg === 'stopped') as { invalidFrames: number } | undefined;
