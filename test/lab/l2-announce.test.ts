@@ -179,4 +179,21 @@ describeLab('layer2 announcer (ARP/NDP over AF_PACKET)', () => {
     expect(garp, `capture on l2b: ${watch.lines.map((l) => l.text).join('\n')} ${watch.err}`).not.toBeNull();
     expect(await n1.stop()).toBe(0);
   });
+
+  it('packet socket: typed errors for bad input, multicast membership joined, refused twice, left, dropped on close', async () => {
+    const r = await runTool<Record<string, string | boolean>>(lab, 'node2', 'rawio', { iface: 'eth0' });
+    expect(r).toEqual({
+      missingInterface: 'RawIoError:ENODEV',
+      longName: 'RawIoError:ERR_INVALID_ARG_VALUE',
+      joined: 'ok',
+      listedAfterJoin: true,
+      joinedTwice: 'RawIoError:EADDRINUSE',
+      left: 'ok',
+      listedAfterLeave: false,
+      badGroup: 'RawIoError:ERR_INVALID_ARG_VALUE',
+      listedAfterClose: false,
+      closeTwice: 'ok',
+      sendAfterClose: 'RawIoError:EBADF',
+    });
+  });
 });

@@ -5,7 +5,10 @@
 //          request/answer round trips (ARP request / multicast NS), one at a time, RTT per answer.
 //   fuzz   --iface I --src-mac M --dst-mac M2 --count N [--seed S]
 //          random, truncated and mangled ARP/NDP frames, broadcast and unicast to M2.
+//   rawio  --iface I
+//          exercises the packet socket's error paths and multicast membership; reports what it saw.
 // Prints one JSON object on stdout. Bounded in count and time; sends only on the given lab interface.
+import { execFileSync } from 'node:child_process';
 import { arpRequestFrame, decodeArpFrame } from '../../protocols/arp/frames.js';
 import { ARP_REPLY } from '../../protocols/arp/packet.js';
 import { icmpv6Checksum } from '../../protocols/ndp/checksum.js';
@@ -212,9 +215,49 @@ async function fuzz(m: Map<string, string>): Promise<object> {
   return { seed, sent, kinds };
 }
 
+/** What a call threw: its class and code, or 'ok'. */
+function outcome(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    return `${(e as Error).name}:${(e as { code?: string }).code ?? ''}`;
+  }
+}
+
+async function rawio(m: Map<string, string>): Promise<object> {
+  const iface = need(m, 'iface');
+  const maddr = () => execFileSync('ip', ['maddr', 'show', 'dev', iface], { encoding: 'utf8' });
+  const noop = () => {};
+  const group = parseIpv6('ff02::1:ff00:99');
+  const s = PacketSocket.open({ iface, select: { arpOps: [1] }, onFrame: noop });
+  const joined = outcome(() => s.joinGroup(group));
+  const listedAfterJoin = maddr().includes('ff02::1:ff00:99');
+  const joinedTwice = outcome(() => s.joinGroup(group));
+  const left = outcome(() => s.leaveGroup(group));
+  const listedAfterLeave = maddr().includes('ff02::1:ff00:99');
+  const badGroup = outcome(() => s.joinGroup(Buffer.alloc(15)));
+  s.joinGroup(group);
+  s.close();
+  const listedAfterClose = maddr().includes('ff02::1:ff00:99');
+  return {
+    missingInterface: outcome(() => PacketSocket.open({ iface: 'nope0', select: { arpOps: [1] }, onFrame: noop })),
+    longName: outcome(() => PacketSocket.open({ iface: 'x'.repeat(40), select: { arpOps: [1] }, onFrame: noop })),
+    joined,
+    listedAfterJoin,
+    joinedTwice,
+    left,
+    listedAfterLeave,
+    badGroup,
+    listedAfterClose,
+    closeTwice: outcome(() => s.close()),
+    sendAfterClose: outcome(() => s.send(Buffer.alloc(60))),
+  };
+}
+
 const cmd = process.argv[2];
 const m = args();
-const run = cmd === 'flood' ? flood(m) : cmd === 'rtt4' ? rtt(m, 4) : cmd === 'rtt6' ? rtt(m, 6) : cmd === 'fuzz' ? fuzz(m) : Promise.reject(new Error(`unknown command ${cmd}`));
+const run = cmd === 'flood' ? flood(m) : cmd === 'rtt4' ? rtt(m, 4) : cmd === 'rtt6' ? rtt(m, 6) : cmd === 'fuzz' ? fuzz(m) : cmd === 'rawio' ? rawio(m) : Promise.reject(new Error(`unknown command ${cmd}`));
 run.then(
   (r) => {
     process.stdout.write(`${JSON.stringify(r)}\n`);
