@@ -32,6 +32,9 @@ async function down(): Promise<void> {
   process.stderr.write(`cluster-down: stopped ${s.server}\n`);
 }
 
+// Exit (running the cluster's exit hook, which kills what was started so far) on Ctrl-C or SIGTERM.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+
 const cmd = process.argv[2];
 try {
   if (cmd === 'up') await up();

@@ -277,12 +277,14 @@ export class TestCluster {
       makePki(dir, address);
       writeFileSync(join(dir, 'tokens.csv'), `${ADMIN_TOKEN},herald-admin,herald-admin,"system:masters"\n`);
       writeFileSync(cluster.kubeconfig, kubeconfigYaml(cluster.server, readFileSync(cluster.caFile, 'utf8'), ADMIN_TOKEN));
-      if (!opts.detached) process.on('exit', cluster.exitHook);
+      // Until it is up, even a detached cluster dies with this process (Ctrl-C during make cluster-up).
+      process.on('exit', cluster.exitHook);
       const tPki = Date.now();
       await cluster.startEtcd();
       const tEtcd = Date.now();
       await cluster.startApiserver();
       cluster.writeState();
+      if (opts.detached) process.off('exit', cluster.exitHook);
       const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
       log(
         `test cluster: up at ${cluster.server} in ${s(t0, Date.now())} s (certificates ${s(t0, tPki)}, etcd ${s(tPki, tEtcd)}, ` +
