@@ -21,6 +21,9 @@ interface ManifestsOpts {
   configFile?: string;
   existingConfigMap?: string;
   bgpPassive?: boolean;
+  interface?: string[];
+  excludeInterface?: string[];
+  gracefulRestart?: string;
   podMonitor?: boolean;
   prometheusRule?: boolean;
   namespaceObject: boolean;
@@ -28,6 +31,10 @@ interface ManifestsOpts {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const PULL_POLICIES: readonly string[] = ['IfNotPresent', 'Always', 'Never'];
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
 
 /** A bad flag value (exit 2). */
 class FlagError extends Error {}
@@ -49,6 +56,16 @@ export function checkFlags(opts: ManifestsOpts): void {
   }
   if (opts.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
     throw new FlagError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(opts.logLevel)}`);
+  }
+  if (opts.gracefulRestart !== undefined && !(/^[0-9]{1,4}$/.test(opts.gracefulRestart) && Number(opts.gracefulRestart) <= 4095)) {
+    throw new FlagError(`--graceful-restart: expected seconds 0..4095, got ${JSON.stringify(opts.gracefulRestart)}`);
+  }
+  for (const x of opts.excludeInterface ?? []) {
+    try {
+      new RegExp(x);
+    } catch (e) {
+      throw new FlagError(`--exclude-interface: ${(e as Error).message}`);
+    }
   }
   if (opts.configFile !== undefined && opts.existingConfigMap !== undefined) throw new FlagError('--existing-config-map: cannot be used with --config-file');
 }
@@ -74,6 +91,9 @@ export function valuesFromOptions(opts: ManifestsOpts, readFile: (path: string) 
   if (opts.existingConfigMap !== undefined) v.existingConfigMap = opts.existingConfigMap;
   if (opts.configFile !== undefined) v.configInline = configFromFile(readFile(opts.configFile));
   if (opts.bgpPassive) v.speaker.bgpPassive = true;
+  if (opts.interface) v.speaker.interfaces = opts.interface;
+  if (opts.excludeInterface) v.speaker.excludeInterfaces = opts.excludeInterface;
+  if (opts.gracefulRestart !== undefined) v.speaker.gracefulRestart = Number(opts.gracefulRestart);
   if (opts.podMonitor) v.podMonitor.enabled = true;
   if (opts.prometheusRule) v.prometheusRule.enabled = true;
   return v;
@@ -97,6 +117,9 @@ export function register(program: Command): void {
     .option('--config-file <path>', 'put this config (a ConfigMap manifest or a bare MetalLB-format config; "-" reads stdin) into the ConfigMap; default: an empty config')
     .option('--existing-config-map <name>', 'use this existing ConfigMap (key `config`) instead of creating one')
     .option('--bgp-passive', 'the speaker accepts BGP connections on port 179 (adds NET_BIND_SERVICE)')
+    .option('--interface <name>', 'layer2: the speaker serves exactly this interface; repeat for more', collect)
+    .option('--exclude-interface <regex>', 'layer2: the speaker never serves matching interfaces; repeat for more (replaces its default list)', collect)
+    .option('--graceful-restart <seconds>', 'BGP graceful restart time the speaker offers (0: off)')
     .option('--pod-monitor', 'add a PodMonitor (needs the Prometheus Operator CRDs)')
     .option('--prometheus-rule', 'add a PrometheusRule with Herald\'s alerts (needs the Prometheus Operator CRDs)')
     .option('--no-namespace-object', 'leave out the Namespace object (e.g. when the namespace is managed elsewhere)')

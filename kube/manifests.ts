@@ -39,6 +39,12 @@ export interface HeraldValues {
   speaker: DaemonValues & {
     /** Listen for BGP on port 179 (passive peers): adds NET_BIND_SERVICE to the speaker. */
     bgpPassive: boolean;
+    /** layer2: serve exactly these interfaces (empty: every eligible one). */
+    interfaces: string[];
+    /** layer2: never serve interfaces matching these regexes (empty: the speaker's default list). */
+    excludeInterfaces: string[];
+    /** BGP graceful restart time offered to peers, seconds (0: off). */
+    gracefulRestart: number;
   };
   podMonitor: { enabled: boolean; interval: string };
   prometheusRule: { enabled: boolean; /** Alert when a pool's in-use fraction exceeds this (0..1). */ poolUsageThreshold: number };
@@ -79,6 +85,9 @@ export function defaultValues(): HeraldValues {
     speaker: {
       metricsPort: 7473,
       bgpPassive: false,
+      interfaces: [],
+      excludeInterfaces: [],
+      gracefulRestart: 0,
       resources: {},
       nodeSelector: { 'kubernetes.io/os': 'linux' },
       tolerations: [
@@ -258,7 +267,18 @@ function controllerObjects(v: HeraldValues, release: Release, image: string, cm:
 function speakerObjects(v: HeraldValues, release: Release, image: string, cm: string): KubeObject[] {
   const name = `${fullname(v, release)}-speaker`;
   const s = v.speaker;
-  const args = ['speaker', '--node-name=$(NODE_NAME)', '--namespace=$(POD_NAMESPACE)', `--config-map=${cm}`, `--metrics-address=:${s.metricsPort}`, `--log-level=${v.logLevel}`];
+  const args = [
+    'speaker',
+    '--node-name=$(NODE_NAME)',
+    '--namespace=$(POD_NAMESPACE)',
+    `--config-map=${cm}`,
+    `--metrics-address=:${s.metricsPort}`,
+    `--log-level=${v.logLevel}`,
+    ...(v.loadBalancerClass ? [`--lb-class=${v.loadBalancerClass}`] : []),
+    ...s.interfaces.map((i) => `--interface=${i}`),
+    ...s.excludeInterfaces.map((x) => `--exclude-interface=${x}`),
+    ...(s.gracefulRestart > 0 ? [`--graceful-restart=${s.gracefulRestart}`] : []),
+  ];
   return [
     ...rbac(name, release, 'speaker', speakerClusterRules(), speakerNamespaceRules()),
     {

@@ -92,6 +92,7 @@ const variations: [string, DeepPartial<HeraldValues>][] = [
       speaker: { resources: { limits: { memory: '128Mi' } }, nodeSelector: {}, tolerations: [], metricsPort: 9473 },
     },
   ],
+  ['speaker interfaces, excluded interfaces, graceful restart', { speaker: { interfaces: ['eth0', 'bond0.100'], excludeInterfaces: ['^lo$', '^veth[0-9a-f]+$'], gracefulRestart: 120 } }],
   ['monitoring', { podMonitor: { enabled: true, interval: '15s' }, prometheusRule: { enabled: true, poolUsageThreshold: 0.75 } }],
 ];
 
@@ -125,7 +126,9 @@ describe('chart values', () => {
       [{ podMonitor: { interval: '30' } }, '/podMonitor/interval'],
       [{ speaker: { tolerations: [{ effect: 'Never' } as never] } }, '/speaker/tolerations/0/effect'],
       [{ controller: { nodeSelector: { a: 1 as unknown as string } } }, '/controller/nodeSelector/a'],
-      [{ speaker: { interfaces: ['eth0'] } as never }, '/speaker/interfaces'],
+      [{ speaker: { interfaces: 'eth0' as never } }, '/speaker/interfaces'],
+      [{ speaker: { gracefulRestart: 5000 } }, '/speaker/gracefulRestart'],
+      [{ speaker: { announce: true } as never }, '/speaker/announce'],
       [{ extra: true }, '/extra'],
     ];
     for (const [over, path] of cases) {
@@ -246,7 +249,10 @@ describe('the template evaluator', () => {
   });
 
   it('refuses what it does not implement instead of guessing', () => {
-    expect(() => new Chart({ 'r.yaml': '{{ range .X }}{{ end }}' })).toThrow(RenderError);
+    expect(() => new Chart({ 'r.yaml': '{{ range $i, $v := .X }}{{ end }}' })).toThrow(RenderError);
+    expect(() => new Chart({ 'r.yaml': '{{ range .X }}{{ end }}' }).render('r.yaml', { X: { a: 1 } })).toThrow(/range over a map/);
+    expect(new Chart({ 'r.yaml': '{{- range .X }}\n- {{ . }}{{ else }}none{{ end }}' }).render('r.yaml', { X: ['a', 'b'] })).toBe('\n- a\n- b');
+    expect(new Chart({ 'r.yaml': '{{- range .X }}\n- {{ . }}{{ else }}none{{ end }}' }).render('r.yaml', { X: [] })).toBe('none');
     expect(() => new Chart({ 'f.yaml': '{{ upper .X }}' }).render('f.yaml', { X: 'a' })).toThrow(/upper is not supported/);
     expect(() => new Chart({ 'm.yaml': '{{ .X }}' }).render('m.yaml', { X: { a: 1 } })).toThrow(/toYaml/);
   });

@@ -1,9 +1,9 @@
 // A small evaluator for the subset of Go templates / Helm that charts/herald uses, so the chart can
 // be rendered and compared with `herald manifests` without a `helm` binary (none can be installed
 // here). Supported: text with {{ }} actions and {{- -}} trimming, comments, define / include,
-// if / else if / else, with / else, variables ($x := ..., $), pipelines, parenthesized pipelines,
+// if / else if / else, with / else, range over lists / else, variables ($x := ..., $), pipelines, parenthesized pipelines,
 // string / raw string / number / bool literals, field chains on . and $vars, and the functions
-// below. Anything else (range, template, block, other functions) is a RenderError, never silently
+// below. Anything else (range over maps or with variables, template, block, other functions) is a RenderError, never silently
 // wrong: a template using it fails the test that renders it.
 import yaml from 'js-yaml';
 
@@ -36,7 +36,8 @@ type Node =
   | { n: 'text'; v: string }
   | { n: 'action'; pipe: Pipeline }
   | { n: 'if'; branches: { cond: Pipeline; body: Node[] }[]; otherwise: Node[] }
-  | { n: 'with'; pipe: Pipeline; body: Node[]; otherwise: Node[] };
+  | { n: 'with'; pipe: Pipeline; body: Node[]; otherwise: Node[] }
+  | { n: 'range'; pipe: Pipeline; body: Node[]; otherwise: Node[] };
 
 interface RawPiece {
   kind: 'text' | 'action';
@@ -232,8 +233,10 @@ function parse(src: string, file: string, defines: Map<string, Node[]>): Node[] 
           break;
         }
         nodes.push({ n: 'if', branches, otherwise });
-      } else if (word === 'with') {
+      } else if (word === 'with' || word === 'range') {
         const pipe = parsePipeline(tokenize(rest, file), file);
+        // Only `range PIPELINE` (dot is each element); `range $i, $v := ...` is not supported.
+        if (pipe.decl || rest.includes(',')) throw new RenderError(`${file}: variables in ${word} are not supported by this evaluator`);
         const b = block();
         let otherwise: Node[] = [];
         if (b.stop === 'else') {
@@ -241,13 +244,13 @@ function parse(src: string, file: string, defines: Map<string, Node[]>): Node[] 
           if (e.stop !== 'end') throw new RenderError(`${file}: else without end`);
           otherwise = e.nodes;
         } else if (b.stop !== 'end') throw new RenderError(`${file}: with without end`);
-        nodes.push({ n: 'with', pipe, body: b.nodes, otherwise });
+        nodes.push({ n: word, pipe, body: b.nodes, otherwise });
       } else if (word === 'define') {
         const name = JSON.parse(rest) as string;
         const b = block();
         if (b.stop !== 'end') throw new RenderError(`${file}: define without end`);
         defines.set(name, b.nodes);
-      } else if (['range', 'template', 'block', 'break', 'continue'].includes(word)) {
+      } else if (['template', 'block', 'break', 'continue'].includes(word)) {
         throw new RenderError(`${file}: {{ ${word} }} is not supported by this evaluator`);
       } else {
         nodes.push({ n: 'action', pipe: parsePipeline(tokenize(a, file), file) });
@@ -350,6 +353,13 @@ export class Chart {
         case 'with': {
           const v = this.pipeline(node.pipe, dot, scope);
           out += truthy(v) ? this.exec(node.body, v, scope) : this.exec(node.otherwise, dot, scope);
+          break;
+        }
+        case 'range': {
+          const v = this.pipeline(node.pipe, dot, scope);
+          if (v !== undefined && v !== null && !Array.isArray(v)) throw new RenderError('range over a map is not supported by this evaluator');
+          if (!truthy(v)) out += this.exec(node.otherwise, dot, scope);
+          else for (const item of v as Value[]) out += this.exec(node.body, item, scope);
           break;
         }
       }

@@ -135,7 +135,7 @@ describe('herald manifests', () => {
     );
     const r = await run([
       '--name', 'edge', '--image-repository', 'reg/h', '--image-tag', 't1', '--image-pull-policy', 'Always', '--log-level', 'debug',
-      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--pod-monitor', '--prometheus-rule', '--no-namespace-object',
+      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--interface', 'eth0', '--interface', 'eth1', '--exclude-interface', '^lo$', '--graceful-restart', '90', '--pod-monitor', '--prometheus-rule', '--no-namespace-object',
     ]);
     expect(r.err).toBe('');
     const v = defaultValues();
@@ -145,6 +145,9 @@ describe('herald manifests', () => {
     v.controller.replicas = 3;
     v.configInline = { 'address-pools': [{ name: 'a', protocol: 'layer2', addresses: ['192.0.2.0/28'] }] };
     v.speaker.bgpPassive = true;
+    v.speaker.interfaces = ['eth0', 'eth1'];
+    v.speaker.excludeInterfaces = ['^lo$'];
+    v.speaker.gracefulRestart = 90;
     v.podMonitor.enabled = true;
     v.prometheusRule.enabled = true;
     expect(yaml.loadAll(r.out)).toEqual(installManifests(v, { name: 'edge', namespace: 'herald-system', version: '9.9.9' }));
@@ -175,6 +178,8 @@ describe('herald manifests', () => {
       [['--controller-replicas', 'two'], '--controller-replicas'],
       [['--image-pull-policy', 'Sometimes'], '--image-pull-policy'],
       [['--log-level', 'loud'], '--log-level'],
+      [['--graceful-restart', '5000'], '--graceful-restart'],
+      [['--exclude-interface', '(('], '--exclude-interface'],
       [['--config-file', join(dir, 'missing.yaml')], '--config-file'],
       [['--config-file', 'x', '--existing-config-map', 'y'], '--existing-config-map'],
     ] as const) {
