@@ -112,7 +112,7 @@ describe('herald manifests against the API server', () => {
   it('passes kubectl apply --dry-run=server, also with every option', () => {
     const cfg = join(dir, 'pool.yaml');
     writeFileSync(cfg, POOL);
-    for (const extra of [[], ['--bgp-passive', '--lb-class', 'example.com/lb', '--controller-replicas', '1', '--config-file', cfg, '--log-level', 'debug'], ['--existing-config-map', 'mine']]) {
+    for (const extra of [[], ['--bgp-passive', '--lb-class', 'example.com/lb', '--controller-replicas', '1', '--config-file', cfg, '--log-level', 'debug', '--interface', 'eth0', '--exclude-interface', '^lo$', '--graceful-restart', '120', '--image-tag', 'dev', '--image-pull-policy', 'Always'], ['--existing-config-map', 'mine']]) {
       const text = manifests(['--namespace', ns, '--name', name, ...extra]);
       const docs = yaml.loadAll(text).filter(Boolean);
       const out = kubectl(['apply', '--dry-run=server', '-f', '-'], { input: text });
@@ -185,20 +185,23 @@ describe('herald manifests against the API server', () => {
     const admin = kubeConfig();
     const cfg = join(dir, 'pool-real.yaml');
     writeFileSync(cfg, POOL);
-    kubectl(['apply', '-f', '-'], { input: manifests(['--namespace', ns, '--name', name, '--config-file', cfg, '--no-namespace-object']) });
+    const install = manifests(['--namespace', ns, '--name', name, '--config-file', cfg, '--no-namespace-object']);
+    kubectl(['apply', '-f', '-'], { input: install });
     const node = uniqueName('node');
     kubectl(['apply', '-f', '-'], {
       input: yaml.dump({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node } } }),
     });
-    const cm = `${name}-config`;
-    const controller = daemon([
-      'controller', '--kubeconfig', await tokenKubeconfig(ns, `${name}-controller`), '--namespace', ns, '--config-map', cm,
-      '--services-namespace', ns, '--metrics-address', '127.0.0.1:0', '--lease-duration', '3s',
-    ]);
-    const speaker = daemon([
-      'speaker', '--kubeconfig', await tokenKubeconfig(ns, `${name}-speaker`), '--namespace', ns, '--config-map', cm, '--node-name', node,
-      '--services-namespace', ns, '--metrics-address', '127.0.0.1:0', '--announcer', 'record',
-    ]);
+    // The daemons run with the container args of the manifests (so the flags must exist), $(VAR)s
+    // expanded as the kubelet would, plus what a Pod gets from its environment: the API server and
+    // the token, Services limited to this namespace, metrics on a free loopback port (later flags win).
+    const argsOf = (kind: string): string[] => {
+      const o = (yaml.loadAll(install) as { kind: string; spec: { template: { spec: { containers: { args: string[] }[] } } } }[]).find((d) => d.kind === kind);
+      return (o?.spec.template.spec.containers[0].args ?? []).map((a) => a.replace('$(POD_NAMESPACE)', ns).replace('$(NODE_NAME)', node));
+    };
+    const local = ['--services-namespace', ns, '--metrics-address', '127.0.0.1:0'];
+    const controller = daemon([...argsOf('Deployment'), '--kubeconfig', await tokenKubeconfig(ns, `${name}-controller`), ...local]);
+    const speaker = daemon([...argsOf('DaemonSet'), '--kubeconfig', await tokenKubeconfig(ns, `${name}-speaker`), ...local, '--announcer', 'record']);
+    expect(argsOf('DaemonSet')).toContain(`--node-name=${node}`);
     await controller.waitFor('leadership', (l) => l.event === 'leading');
     await speaker.waitFor('config with the pool', (l) => l.op === 'setConfig' && l.pools === 1);
     kubectl(['apply', '-n', ns, '-f', '-'], {
