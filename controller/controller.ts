@@ -1,7 +1,7 @@
 // The controller daemon: informers -> (leader only) restore statuses -> load config -> reconcile
 // Services through the work queue, writing status and Events. Decisions live in reconcile.ts and
 // config-reload.ts; this file only wires them to the API server, the metrics and the logs.
-import type { KubeConfig, V1ConfigMap, V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Service } from '@kubernetes/client-node';
 import type { Config } from '../config/model.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
 import { objectKey, type Informer } from '../kube/informer.js';
@@ -72,6 +72,7 @@ export class Controller {
   private term: Term | undefined;
   private gen = 0;
   private synced = false;
+  private starting = false;
   private stopped = false;
 
   constructor(private readonly opts: ControllerOptions) {
@@ -133,7 +134,7 @@ export class Controller {
     this.synced = true;
     this.log.info({ event: 'informersSynced' }, `informers synced (${this.services.size} Services)`);
     if (!this.opts.leaderElect) {
-      this.startTerm();
+      await this.startTerm();
       return;
     }
     const durationMs = this.opts.leaseDurationMs ?? 15_000;
@@ -146,7 +147,10 @@ export class Controller {
     this.elector = new LeaderElector({
       lock,
       durationMs,
-      onStartedLeading: () => this.startTerm(),
+      onStartedLeading: () => {
+        this.log.info({ event: 'leaseAcquired', node: this.opts.identity }, 'acquired the leader Lease; restoring before acting');
+        void this.startTerm();
+      },
       onStoppedLeading: (why) => this.endTerm(why),
       onError: (err) => {
         this.metrics.leaseRenewFailures.inc();
@@ -166,13 +170,33 @@ export class Controller {
     await this.server?.close();
   }
 
-  /** Becoming leader: rebuild the allocator from the Services' statuses, load the config, then reconcile. */
-  private startTerm(): void {
-    if (this.stopped || this.term) return;
+  /**
+   * Becoming leader: rebuild the allocator from the Services' statuses, load the config, then
+   * reconcile. The statuses come from a fresh (quorum) list, not the informer cache, so a standby
+   * taking over sees every status the old leader wrote, however far its watch lags.
+   */
+  private async startTerm(): Promise<void> {
+    if (this.stopped || this.term || this.starting) return;
+    this.starting = true;
     const gen = ++this.gen;
-    const allocator = new Allocator(EMPTY_CONFIG);
     const t0 = performance.now();
-    const problems = restoreFromStatuses(allocator, this.services.list(), { lbClass: this.opts.lbClass });
+    let services: V1Service[] | undefined;
+    for (let attempt = 0; services === undefined; attempt++) {
+      try {
+        services = await this.listServices();
+      } catch (err) {
+        this.log.warn({ event: 'restoreListFailed', err }, 'listing Services to restore failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
+      }
+      // Leadership lost (or shutdown) meanwhile: this term never starts.
+      if (gen !== this.gen || this.stopped || (this.elector !== undefined && !this.elector.leading)) {
+        this.starting = false;
+        return;
+      }
+    }
+    this.starting = false;
+    const allocator = new Allocator(EMPTY_CONFIG);
+    const problems = restoreFromStatuses(allocator, services, { lbClass: this.opts.lbClass });
     for (const p of problems) this.log.warn({ event: 'restoreConflict', service: p.key, reason: p.why }, `cannot restore ${p.key}: ${p.why}`);
     this.log.info({ event: 'leading', reason: `restored ${allocator.size} Services in ${(performance.now() - t0).toFixed(0)} ms` }, 'leading: allocations restored from Service statuses');
     const queue = new WorkQueue({ retryInitialMs: 50, retryMaxMs: 60_000 });
@@ -201,7 +225,24 @@ export class Controller {
     });
   }
 
+  /** Every Service (of the watched namespace), page by page, read from etcd. */
+  private async listServices(): Promise<V1Service[]> {
+    const core = this.opts.kubeConfig.makeApiClient(CoreV1Api);
+    const out: V1Service[] = [];
+    let cont: string | undefined;
+    do {
+      const ns = this.opts.servicesNamespace;
+      const page = ns
+        ? await core.listNamespacedService({ namespace: ns, limit: 500, _continue: cont })
+        : await core.listServiceForAllNamespaces({ limit: 500, _continue: cont });
+      out.push(...page.items);
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    return out;
+  }
+
   private endTerm(why: string): void {
+    this.gen++; // a term still starting is abandoned
     const term = this.term;
     if (!term) return;
     this.term = undefined;
