@@ -135,6 +135,10 @@ async function main(): Promise<void> {
         const hEstablishedToAll = (t1 - established.time) / 1000;
         console.log(`${name}.herald.announce.${k}.seconds ${fmt(announce)}`);
         console.log(`${name}.herald.established_to_all.${k}.seconds ${fmt(hEstablishedToAll)}`);
+        // Of which the speaker's own work: from Established until its 'established' event, emitted
+        // once every UPDATE and the End-of-RIB have been handed to the socket.
+        const flushed = h.lines.find((l) => l.event === 'established');
+        if (flushed) console.log(`${name}.herald.established_to_flushed.${k}.seconds ${fmt((flushed.time - established.time) / 1000)}`);
         console.log(`${name}.herald.withdraw.${k}.seconds ${fmt(withdraw)}`);
         console.log(`${name}.gobgp.enable_to_all.${k}.seconds ${fmt(gAnnounce)}`);
         console.log(`${name}.gobgp.established_to_all.${k}.seconds ${fmt(gEstablishedToAll)}`);
