@@ -13,7 +13,7 @@ import { decoderFor } from '../kube/decode.js';
 import { ServiceEndpointsInformer } from '../kube/endpoints.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
 import { Informer, objectKey } from '../kube/informer.js';
-import { configMapInformer, leaseInformer, serviceInformer } from '../kube/informers.js';
+import { configMapInformer, leaseInformer } from '../kube/informers.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
@@ -26,6 +26,7 @@ import { layer2Decision, RankingCache } from './layer2-owner.js';
 import { Membership, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
 import { poolOfService } from './pool-lookup.js';
+import { decodeSpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
 import { SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
 
@@ -136,7 +137,13 @@ export class Speaker {
     });
     this.trackers = { layer2: new AnnouncementTracker(this.announcers.layer2), bgp: new AnnouncementTracker(this.announcers.bgp) };
     const kc = opts.kubeConfig;
-    this.services = serviceInformer(kc, { namespace: opts.servicesNamespace });
+    const ns = opts.servicesNamespace;
+    this.services = new Informer<V1Service>({
+      kubeConfig: kc,
+      path: ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : '/api/v1/services',
+      decode: decodeSpeakerService,
+      name: 'services',
+    });
     // Only our own Node: its labels select BGP peers.
     this.nodes = new Informer<V1Node>({
       kubeConfig: kc,

@@ -1,0 +1,129 @@
+// Speaker figures against a real kube-apiserver (a private test cluster, or HERALD_TEST_KUBECONFIG):
+// three `herald speaker --announcer record` processes (decisions made, protocol calls recorded, no
+// sockets), 10,000 LoadBalancer Services with IPv6 VIPs from 2001:db8::/32 and one ready endpoint
+// each. Prints: Lease writes per second with 0 and with 10,000 Services (must be the same: writes
+// grow with speakers, not Services), time until all 10,000 are announced, a restarted speaker's
+// start-to-announced time, and per-speaker RSS and CPU in steady state.
+// HERALD_BENCH_SERVICES changes the Service count (default 10000).
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { CoreV1Api, KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { leaseInformer } from '../../kube/informers.js';
+import { kubeRequest } from '../../kube/request.js';
+import { TestCluster } from '../cluster/cluster.js';
+import { setEndpoints, SpeakerProcess, speakerConfigYaml } from '../cluster/speaker-process.js';
+
+const N = Number(process.env.HERALD_BENCH_SERVICES ?? 10_000);
+const STEADY_MS = 20_000;
+const CLK_TCK = 100;
+
+function out(name: string, value: number, digits = 2): void {
+  process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** User + system CPU seconds of a process so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+const own = process.env.HERALD_TEST_KUBECONFIG ? undefined : await TestCluster.start({ log: () => undefined });
+const kubeconfig = process.env.HERALD_TEST_KUBECONFIG ?? own!.kubeconfig;
+const kc = new KubeConfig();
+kc.loadFromFile(kubeconfig);
+const speakers: SpeakerProcess[] = [];
+const ns = `speaker-bench-${Date.now().toString(36)}`;
+const startSpeaker = (node: string): SpeakerProcess => new SpeakerProcess({ kubeconfig, node, namespace: ns });
+try {
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+  const apply = spawnSync('kubectl', ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], {
+    input: speakerConfigYaml(ns, { v6: { protocol: 'layer2', addresses: ['2001:db8::/104'] } }),
+    encoding: 'utf8',
+  });
+  if (apply.status !== 0) throw new Error(`kubectl apply: ${apply.stderr}`);
+
+  // Lease writes seen by a watch, per second over a window.
+  let leaseWrites = 0;
+  const leases = leaseInformer(kc, ns);
+  leases.on('update', (l: V1Lease) => {
+    if (l.metadata?.name?.startsWith('herald-speaker-')) leaseWrites++;
+  });
+  await leases.start();
+  const leaseRate = async (ms: number): Promise<number> => {
+    const before = leaseWrites;
+    await new Promise((r) => setTimeout(r, ms));
+    return ((leaseWrites - before) * 1000) / ms;
+  };
+
+  const nodes = ['a', 'b', 'c'].map((x) => `${ns}-${x}`);
+  for (const node of nodes) speakers.push(startSpeaker(node));
+  await Promise.all(speakers.map((s) => s.waitForLog('config', (l) => l.event === 'configLoaded', 120_000)));
+  await new Promise((r) => setTimeout(r, 3000));
+  out('speaker.lease.writes.per.second.3speakers.0services', await leaseRate(10_000));
+
+  const total = (): number => speakers.reduce((n, s) => n + (s.running ? s.announced().size : 0), 0);
+  const t0 = performance.now();
+  const core = kc.makeApiClient(CoreV1Api);
+  const indices = Array.from({ length: N }, (_, i) => i);
+  await pool(indices, 32, async (i) => {
+    const name = `s-${i}`;
+    await core.createNamespacedService({ namespace: ns, body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] } } });
+    await kubeRequest(kc, 'PATCH', `/api/v1/namespaces/${ns}/services/${name}/status`, {
+      body: { status: { loadBalancer: { ingress: [{ ip: `2001:db8::${(i + 1).toString(16)}` }] } } },
+      contentType: 'application/merge-patch+json',
+    });
+    await setEndpoints(kc, ns, name, [{ node: 'elsewhere', ready: true }]);
+  });
+  const created = (performance.now() - t0) / 1000;
+  process.stdout.write(`# ${N} Services with status and endpoints written in ${created.toFixed(1)} s\n`);
+  await until(`${N} Services announced`, () => total() === N, 600_000);
+  out(`speaker.${N}.services.all.announced.seconds`, (performance.now() - t0) / 1000, 1);
+
+  // A speaker restarted with every Service in place: start to its share announced again.
+  const victim = speakers[0];
+  const share = victim.announced().size;
+  await victim.kill('SIGTERM');
+  await until('takeover of the stopped speaker\'s share', () => total() === N, 60_000);
+  const t1 = performance.now();
+  speakers[0] = startSpeaker(victim.node);
+  await until('restarted speaker announces its share', () => speakers[0].announced().size === share, 300_000);
+  out(`speaker.${N}.restart.to.announced.seconds`, (performance.now() - t1) / 1000, 1);
+
+  // Steady state: nothing changes; measure CPU, RSS and Lease writes.
+  await new Promise((r) => setTimeout(r, 5000));
+  const cpu0 = speakers.map((s) => cpuSeconds(s.child.pid!));
+  const rate = await leaseRate(STEADY_MS);
+  const cpu = speakers.map((s, i) => ((cpuSeconds(s.child.pid!) - cpu0[i]) * 1000) / STEADY_MS);
+  const rss = speakers.map((s) => rssMb(s.child.pid!));
+  out(`speaker.lease.writes.per.second.3speakers.${N}services`, rate);
+  out(`speaker.${N}.steady.cpu.percent.max`, 100 * Math.max(...cpu), 1);
+  out(`speaker.${N}.rss.mb.max`, Math.max(...rss), 1);
+  await leases.stop();
+} finally {
+  await Promise.all(speakers.map((s) => s.kill('SIGKILL')));
+  await own?.stop();
+}
+
