@@ -47,14 +47,33 @@ export function evaluateConfig(cm: V1ConfigMap | undefined, allocator: Allocator
   return { kind: 'apply', config };
 }
 
-/** Event note for an invalid config: every issue with its path. */
-export function invalidNote(issues: ConfigIssue[]): string {
-  const lines = issues.map((i) => `${i.path || '(document)'}: ${i.message}`);
-  return `config refused, invalid (${issues.length} error${issues.length === 1 ? '' : 's'}); keeping the config in force: ${lines.join('; ')}`;
+/** Event notes are capped at 1 KiB: split a list over several notes, each naming its part. */
+export const NOTE_LIMIT = 1000;
+
+function notes(header: string, lines: string[], limit = NOTE_LIMIT): string[] {
+  const parts: string[][] = [[]];
+  let size = 0;
+  for (const raw of lines) {
+    const line = raw.length > limit - header.length - 40 ? `${raw.slice(0, limit - header.length - 43)}...` : raw;
+    if (parts[parts.length - 1].length > 0 && size + line.length + 2 > limit - header.length - 20) {
+      parts.push([]);
+      size = 0;
+    }
+    parts[parts.length - 1].push(line);
+    size += line.length + 2;
+  }
+  if (parts.length === 1) return [`${header}: ${parts[0].join('; ')}`];
+  return parts.map((p, i) => `${header} (part ${i + 1}/${parts.length}): ${p.join('; ')}`);
 }
 
-/** Event note for a breaking config: each Service, address and why. */
-export function breakingNote(breaking: AssignmentCheck[]): string {
-  const lines = breaking.flatMap((c) => c.ips.map((i) => `${c.key} ${i.ip}: ${i.reason}`));
-  return `config refused, it would take addresses from ${breaking.length} Service${breaking.length === 1 ? '' : 's'}; keeping the config in force until they are freed or moved: ${lines.join('; ')}`;
+/** Event notes for an invalid config: every issue with its path (several notes if they do not fit one). */
+export function invalidNotes(issues: ConfigIssue[]): string[] {
+  const header = `config refused, invalid (${issues.length} error${issues.length === 1 ? '' : 's'}); keeping the config in force`;
+  return notes(header, issues.map((i) => `${i.path || '(document)'}: ${i.message}`));
+}
+
+/** Event notes for a breaking config: each Service, address and why. */
+export function breakingNotes(breaking: AssignmentCheck[]): string[] {
+  const header = `config refused, it would take addresses from ${breaking.length} Service${breaking.length === 1 ? '' : 's'}; keeping the config in force until they are freed or moved`;
+  return notes(header, breaking.flatMap((c) => c.ips.map((i) => `${c.key} ${i.ip}: ${i.reason}`)));
 }

@@ -12,7 +12,7 @@ import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.j
 import { updateServiceStatus } from '../kube/status.js';
 import { WorkQueue } from '../kube/workqueue.js';
 import { Allocator, type Assignment } from './allocator.js';
-import { breakingNote, configMapText, evaluateConfig, invalidNote } from './config-reload.js';
+import { breakingNotes, configMapText, evaluateConfig, invalidNotes } from './config-reload.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
 import { decide, restoreFromStatuses, type Decision } from './reconcile.js';
@@ -382,18 +382,18 @@ export class Controller {
         return;
       case 'invalid': {
         term.refusedBreaking = false;
-        const note = invalidNote(verdict.issues);
-        refuse(note, () => {
-          this.configEvent('Warning', 'ConfigInvalid', note);
+        const notes = invalidNotes(verdict.issues);
+        refuse(notes.join('\n'), () => {
+          for (const note of notes) this.configEvent('Warning', 'ConfigInvalid', note);
           this.log.error({ event: 'configInvalid', reason: verdict.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'config refused: invalid');
         });
         return;
       }
       case 'breaking': {
         term.refusedBreaking = true;
-        const note = breakingNote(verdict.breaking);
-        refuse(note, () => {
-          this.configEvent('Warning', 'ConfigRefused', note);
+        const notes = breakingNotes(verdict.breaking);
+        refuse(notes.join('\n'), () => {
+          for (const note of notes) this.configEvent('Warning', 'ConfigRefused', note);
           for (const c of verdict.breaking) {
             for (const ip of c.ips) this.log.error({ event: 'configRefused', service: c.key, ip: ip.ip, reason: ip.reason }, `config refused: it would break ${c.key}`);
           }

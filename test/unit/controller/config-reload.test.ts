@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Allocator } from '../../../controller/allocator.js';
-import { breakingNote, configMapText, evaluateConfig, invalidNote } from '../../../controller/config-reload.js';
+import { breakingNotes, configMapText, evaluateConfig, invalidNotes, NOTE_LIMIT } from '../../../controller/config-reload.js';
 import { check } from '../../../cli/config-check.js';
 import { config, pool, req } from '../allocator/helpers.js';
 
@@ -28,7 +28,7 @@ describe('evaluateConfig', () => {
     if (v.kind !== 'invalid') return;
     expect(v.issues.map((i) => i.path)).toEqual(check(configMapText(bad)).errors.map((i) => i.path));
     expect(v.issues.length).toBeGreaterThanOrEqual(2);
-    expect(invalidNote(v.issues)).toContain('address-pools[1].protocol');
+    expect(invalidNotes(v.issues)).toEqual([expect.stringContaining('address-pools[1].protocol')]);
     const garbage = evaluateConfig(cm('address-pools: [\n  - {name: x\n'), a, undefined);
     expect(garbage.kind === 'invalid' && garbage.issues[0].path).toBe('data.config');
     expect(evaluateConfig(cm(undefined), a, undefined)).toMatchObject({ kind: 'invalid', issues: [{ path: 'data.config' }] });
@@ -43,8 +43,21 @@ describe('evaluateConfig', () => {
     expect(v.kind).toBe('breaking');
     if (v.kind !== 'breaking') return;
     expect(v.breaking.map((c) => c.key)).toEqual(['ns/s1']);
-    expect(breakingNote(v.breaking)).toContain('ns/s1 192.0.2.0: 192.0.2.0 is in no pool of the new config');
+    expect(breakingNotes(v.breaking)[0]).toContain('ns/s1 192.0.2.0: 192.0.2.0 is in no pool of the new config');
     a.allocate(req('ns/s1', { requestedIps: ['198.51.100.7'] }));
     expect(evaluateConfig(onlyB, a, undefined).kind).toBe('apply');
+  });
+
+  it('many Services: the refusal is split over notes under the Event size limit, naming every one', () => {
+    const a = new Allocator(config(pool('a', ['192.0.2.0/24'])));
+    for (let i = 0; i < 100; i++) a.allocate(req(`namespace-with-a-long-name/service-${i}`));
+    const v = evaluateConfig(cm(pools(p('b', '198.51.100.0/24'))), a, undefined);
+    if (v.kind !== 'breaking') throw new Error(v.kind);
+    const notes = breakingNotes(v.breaking);
+    expect(notes.length).toBeGreaterThan(1);
+    for (const n of notes) expect(n.length).toBeLessThanOrEqual(NOTE_LIMIT);
+    expect(notes[0]).toMatch(/^config refused, it would take addresses from 100 Services; .* \(part 1\/\d+\): /);
+    const all = notes.join('\n');
+    for (let i = 0; i < 100; i++) expect(all).toContain(`namespace-with-a-long-name/service-${i} 192.0.2.${i}:`);
   });
 });
