@@ -1,0 +1,114 @@
+// The daemon's small parts: pool lookup by VIP, the speaker's config guard, lean Service decoding,
+// and the layer2 announcer's per-VIP reference counting over a fake Layer2Io.
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../config/parse.js';
+import { createLogger } from '../../../kube/log.js';
+import { ManualClock } from '../../../protocols/clock.js';
+import { breakingVips, breakingVipsNote } from '../../../speaker/config-guard.js';
+import { Layer2Announcer } from '../../../speaker/layer2-announcer.js';
+import { SpeakerMetrics } from '../../../speaker/metrics.js';
+import { poolContaining, poolOfService } from '../../../speaker/pool-lookup.js';
+import { decodeSpeakerService } from '../../../speaker/service-decode.js';
+import { FakeIo } from '../layer2/fake-io.js';
+
+const config = parseConfig(`
+address-pools:
+- name: l2
+  protocol: layer2
+  addresses: [192.0.2.0/25, "2001:db8::1-2001:db8::ff"]
+- name: b
+  protocol: bgp
+  addresses: [198.51.100.0/24]
+`);
+
+describe('pool lookup', () => {
+  it('finds the pool holding an IP, of either family; none outside every pool or for garbage', () => {
+    expect(poolContaining(config, '192.0.2.127')?.name).toBe('l2');
+    expect(poolContaining(config, '2001:db8::ff')?.name).toBe('l2');
+    expect(poolContaining(config, '198.51.100.9')?.name).toBe('b');
+    expect(poolContaining(config, '192.0.2.128')).toBeUndefined();
+    expect(poolContaining(config, 'not-an-ip')).toBeUndefined();
+  });
+
+  it('a Service needs all its IPs in one pool', () => {
+    expect(poolOfService(config, ['192.0.2.1', '2001:db8::5'])).toMatchObject({ pool: { name: 'l2' } });
+    expect(poolOfService(config, ['192.0.2.1', '198.51.100.1'])).toMatchObject({ pool: null, ip: '198.51.100.1' });
+    expect(poolOfService(config, ['203.0.113.1'])).toMatchObject({ pool: null, ip: '203.0.113.1' });
+  });
+});
+
+describe('speaker config guard', () => {
+  const announced = new Map([
+    ['ns/a', { ips: ['192.0.2.1'], pool: 'l2', protocol: 'layer2' }],
+    ['ns/b', { ips: ['198.51.100.1'], pool: 'b', protocol: 'bgp' }],
+  ]);
+
+  it('accepts a config that keeps every announced VIP in a pool of the same protocol', () => {
+    expect(breakingVips(config, announced)).toEqual([]);
+  });
+
+  it('names each Service and VIP a new config would drop or move to the other protocol', () => {
+    const next = parseConfig(`
+address-pools:
+- name: b
+  protocol: layer2
+  addresses: [198.51.100.0/24]
+`);
+    const breaking = breakingVips(next, announced);
+    expect(breaking.map((b) => [b.service, b.ip])).toEqual([
+      ['ns/a', '192.0.2.1'],
+      ['ns/b', '198.51.100.1'],
+    ]);
+    expect(breakingVipsNote(breaking)).toMatch(/2 Services.*ns\/a 192\.0\.2\.1: .*no address pool.*ns\/b 198\.51\.100\.1: .*by layer2, not bgp/);
+  });
+});
+
+describe('decodeSpeakerService', () => {
+  it('keeps identity, type, class, traffic policy and ingress IPs only', () => {
+    const svc = decodeSpeakerService({
+      metadata: { name: 'web', namespace: 'ns', uid: 'u1', resourceVersion: '7', annotations: { big: 'x'.repeat(1000) }, managedFields: [{}] },
+      spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }] },
+      status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }, { hostname: 'x' }, { ip: '2001:db8::1' }] } },
+    });
+    expect(svc).toEqual({
+      metadata: { name: 'web', namespace: 'ns', uid: 'u1', resourceVersion: '7' },
+      spec: { type: 'LoadBalancer', loadBalancerClass: undefined, externalTrafficPolicy: 'Local' },
+      status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }, { ip: '2001:db8::1' }] } },
+    });
+    expect(decodeSpeakerService(null)).toMatchObject({ metadata: {}, status: { loadBalancer: { ingress: [] } } });
+  });
+});
+
+describe('Layer2Announcer', () => {
+  it('announces a shared VIP until the last Service using it is deleted', () => {
+    const io = new FakeIo();
+    const clock = new ManualClock();
+    const metrics = new SpeakerMetrics({ node: 'n1', processMetrics: false });
+    const l2 = new Layer2Announcer({
+      decide: () => null,
+      io,
+      include: ['eth0'],
+      exclude: [],
+      log: createLogger({ component: 'layer2', level: 'silent' }),
+      metrics,
+      clock,
+      links: { links: () => [{ name: 'eth0', flags: 0x1043, type: 1, mac: '02:00:00:00:00:01', hasMaster: false }] },
+    });
+    l2.start();
+    const pool = config.pools[0];
+    l2.setBalancer('ns/a', ['192.0.2.1'], pool);
+    l2.setBalancer('ns/b', ['192.0.2.1'], pool);
+    const port = io.ports.get('eth0')!;
+    expect(port.sent.length).toBeGreaterThan(0); // gratuitous ARP on announce
+    l2.deleteBalancer('ns/a', 'serviceDeleted');
+    const sentBefore = port.sent.length;
+    clock.advance(1000); // the burst goes on: still announced for ns/b
+    expect(port.sent.length).toBeGreaterThan(sentBefore);
+    l2.deleteBalancer('ns/b', 'serviceDeleted');
+    const after = port.sent.length;
+    clock.advance(10_000);
+    expect(port.sent.length).toBe(after); // withdrawn: no more gratuitous rounds
+    l2.close();
+    expect(port.closed).toBe(true);
+  });
+});
