@@ -25,8 +25,8 @@ if [ -n "$missing" ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >&2
 fi
 
-# 2. A deb-src entry for the same archive and suites as the binary entries (Debian's
-# deb822 sources file), in its own file, if no deb-src entry exists yet.
+# 2. A deb-src entry for the archive and suites of the binary entries, in its own
+# file, if none exists yet.
 if ! grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   src=/etc/apt/sources.list.d/debian.sources
   [ -f "$src" ] || die "no deb-src entry and no $src to derive one from"
@@ -34,16 +34,20 @@ if ! grep -rqsE '^(deb-src|Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sour
   sed 's/^Types: deb$/Types: deb-src/' "$src" | as_root tee /etc/apt/sources.list.d/herald-deb-src.sources >/dev/null
   as_root apt-get update -q >&2
 fi
-if ! apt-cache showsrc kubernetes >/dev/null 2>&1 || [ -z "$(apt-cache showsrc kubernetes 2>/dev/null)" ]; then
-  log "source index missing; apt-get update"
+# 3. The newest source version on offer is the cache key. apt-cache is fast, unlike
+# apt-get source --print-uris, and this runs before every cluster start.
+source_versions() { apt-cache showsrc kubernetes 2>/dev/null | sed -n 's/^Version: //p'; }
+versions=$(source_versions)
+if [ -z "$versions" ]; then
+  log "no source index yet; apt-get update"
   as_root apt-get update -q >&2
+  versions=$(source_versions)
 fi
-
-# 3. The version apt would fetch decides the cache key.
-dsc=$(apt-get source --print-uris kubernetes 2>/dev/null | grep -o "kubernetes_[^' ]*\.dsc" | head -1 || true)
-[ -n "$dsc" ] || die "apt-get source --print-uris kubernetes found no source package"
-version=${dsc#kubernetes_}; version=${version%.dsc}
-version=$(printf '%b' "${version//%/\\x}") # the URI is percent-encoded (+ is %2b)
+[ -n "$versions" ] || die "apt-cache showsrc kubernetes found no source package"
+version=""
+for v in $versions; do
+  if [ -z "$version" ] || dpkg --compare-versions "$v" gt "$version"; then version=$v; fi
+done
 bin="$CACHE_DIR/kube-apiserver-$version"
 if [ -x "$bin" ]; then
   log "cached: $bin"
@@ -66,7 +70,7 @@ start=$(date +%s)
 if [ ! -f "$tree/.herald-unpacked" ]; then
   rm -rf "$work"; mkdir -p "$work/src" "$gopath/src/k8s.io"
   log "fetching source package $version"
-  (cd "$work/src" && apt-get source -q kubernetes >&2) || die "apt-get source kubernetes"
+  (cd "$work/src" && apt-get source -q "kubernetes=$version" >&2) || die "apt-get source kubernetes=$version"
   dir=$(find "$work/src" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -1)
   [ -n "$dir" ] || die "no unpacked source tree in $work/src"
   mv "$dir" "$tree"
@@ -89,7 +93,8 @@ for p in component-base/version client-go/pkg/version; do
   ldflags="$ldflags -X $pkg/$p.gitTreeState=clean -X $pkg/$p.buildDate=1970-01-01T00:00:00Z"
 done
 log "go build ./cmd/kube-apiserver (several minutes on 2 cores)"
-# providerless: leave out the in-tree cloud providers (AWS, Azure, GCE, vSphere SDKs), about half the build.
+# providerless: leave out the in-tree cloud providers (AWS, Azure, GCE, vSphere SDKs), a large
+# share of the build that kube-apiserver does not need here.
 nice go build -tags providerless -o "$bin.tmp" -ldflags "$ldflags" ./cmd/kube-apiserver >&2 9>&- || die "go build ./cmd/kube-apiserver"
 mv "$bin.tmp" "$bin"
 "$bin" --version >&2 || die "built binary does not run"
