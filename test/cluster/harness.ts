@@ -9,7 +9,9 @@
 // no kubelet, scheduler or controller-manager. So tests create Nodes, Endpoints/EndpointSlices
 // themselves, namespaces are never finalized after deletion (do not wait for it), and
 // ServiceAccounts get no automatic token Secrets (use serviceAccountKubeConfig). Tests that must
-// restart kube-apiserver or compact etcd start a private TestCluster (see cluster.ts).
+// restart kube-apiserver or compact etcd start a private TestCluster (see cluster.ts);
+// proxy.ts cuts one client off the server. waitFor() polls for an eventual condition.
+// HERALD_TEST_KUBECONFIG=<kubeconfig> runs the project against a running cluster (make cluster-up).
 import { inject } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
