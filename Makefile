@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/node_modules/.bin:/usr/lib/go-1.19/bin:$(PATH)
 
 # Debian packages the tests, labs and benchmarks need (installed only when missing).
 APT_PACKAGES := etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync bird2 frr gobgpd iproute2 \
-	iputils-arping iputils-ping ndisc6 libpcap-dev tcpdump curl jq procps psmisc
+	iputils-arping iputils-ping ndisc6 tcpdump curl jq procps psmisc
 
 .PHONY: deps npm-deps apt-deps build native lint typecheck test unit bench cluster-up cluster-down clean
 
