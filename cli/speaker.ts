@@ -66,7 +66,7 @@ function recordingAnnouncers(deciders: { layer2: AnnounceDecider; bgp: AnnounceD
   };
 }
 
-/** The real protocols; loaded only when used (the layer2 one needs the raw-socket addon). */
+/** The real protocols; loaded only when used (the layer2 one needs the AF_PACKET addon). */
 async function protocolAnnouncers(opts: SpeakerCliOpts, exclude: RegExp[], log: Logger, metrics: SpeakerMetrics, node: string): Promise<(d: { layer2: AnnounceDecider; bgp: AnnounceDecider }) => SpeakerAnnouncers> {
   const [{ Layer2Announcer }, { BgpAnnouncer }, { packetSocketIo }, { loadPacketSocketAddon }] = await Promise.all([
     import('../speaker/layer2-announcer.js'),
