@@ -4,7 +4,8 @@
 // each. Prints: Lease writes per second with 0 and with 10,000 Services (must be the same: writes
 // grow with speakers, not Services), time until all 10,000 are announced, a restarted speaker's
 // start-to-announced time, and per-speaker RSS and CPU in steady state.
-// HERALD_BENCH_SERVICES changes the Service count (default 10000).
+// HERALD_BENCH_SERVICES changes the Service count (default 10000); HERALD_TEST_KUBECONFIG runs against an
+// existing cluster (it needs a node-port range of more than N ports).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, KubeConfig, type V1Lease } from '@kubernetes/client-node';
@@ -50,7 +51,8 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   );
 }
 
-const own = process.env.HERALD_TEST_KUBECONFIG ? undefined : await TestCluster.start({ log: () => undefined });
+// Every LoadBalancer Service takes a node port: widen the range to hold 10,000 (as the controller bench does).
+const own = process.env.HERALD_TEST_KUBECONFIG ? undefined : await TestCluster.start({ log: () => undefined, extraApiserverArgs: ['--service-node-port-range=20000-32767'] });
 const kubeconfig = process.env.HERALD_TEST_KUBECONFIG ?? own!.kubeconfig;
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);

@@ -116,6 +116,25 @@ describe('speaker processes (record announcer)', () => {
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
   });
 
+  it('refuses a config that would drop VIPs it announces, and YAML garbage; keeps announcing under the old one', async () => {
+    const owner = speakers.find((s) => s.announced().size > 0)!;
+    const before = owner.announced();
+    const since = Date.now();
+    kubectl(['apply', '-f', '-'], { input: speakerConfigYaml(ns, { l2b: { protocol: 'layer2', addresses: ['198.51.100.0/24'] } }) });
+    const refused = await owner.waitForLog('configRefused', (l) => l.event === 'configRefused' && Date.parse(String(l.time)) >= since - 1000);
+    expect(before.has(String(refused.service))).toBe(true);
+    expect(refused.reason).toMatch(/no address pool/);
+    kubectl(['apply', '-f', '-'], { input: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\n  namespace: ${ns}\ndata:\n  config: |\n    address-pools: [\n` });
+    const invalid = await owner.waitForLog('configInvalid', (l) => l.event === 'configInvalid' && Date.parse(String(l.time)) >= since - 1000);
+    expect(invalid.reason).toMatch(/config/);
+    expect(await metricValue(await owner.metricsUrl(), 'herald_config_stale')).toBe(1);
+    expect(owner.announced()).toEqual(before);
+    expect(owner.records.filter((r) => r.op === 'deleteBalancer' && r.t >= since)).toEqual([]);
+    // Back to the config in force: not stale any more.
+    kubectl(['apply', '-f', '-'], { input: speakerConfigYaml(ns, { l2: { protocol: 'layer2', addresses: ['192.0.2.0/24'] }, l2b: { protocol: 'layer2', addresses: ['198.51.100.0/24'] } }) });
+    await waitFor('config_stale 0', async () => (await metricValue(await owner.metricsUrl(), 'herald_config_stale')) === 0);
+  });
+
   it('Local policy: only a node with a ready endpoint owns the VIP, and ownership follows the endpoints', async () => {
     const svc = 'local';
     const key = `${ns}/${svc}`;
