@@ -48,6 +48,29 @@ function attributes(route: BgpRoute): RouteAttributes {
   return attrs;
 }
 
+const BGP_HEADER_LENGTH = 19;
+const BGP_UPDATE = 2;
+
+/**
+ * herald_bgp_updates_total counts UPDATE messages on the wire: the session writes whole messages
+ * (packed several to a chunk), so the headers of each written chunk say how many were UPDATEs.
+ */
+function countUpdates(socket: SocketLike, counted: (n: number) => void): SocketLike {
+  const write = socket.write.bind(socket);
+  socket.write = (data: Uint8Array): boolean => {
+    let n = 0;
+    for (let off = 0; off + BGP_HEADER_LENGTH <= data.length; ) {
+      const length = (data[off + 16] << 8) | data[off + 17];
+      if (length < BGP_HEADER_LENGTH) break;
+      if (data[off + 18] === BGP_UPDATE) n++;
+      off += length;
+    }
+    if (n > 0) counted(n);
+    return write(data);
+  };
+  return socket;
+}
+
 export class BgpAnnouncer implements DaemonAnnouncer {
   readonly protocol = 'bgp' as const;
   private readonly table = new BgpRouteTable();
@@ -160,11 +183,12 @@ export class BgpAnnouncer implements DaemonAnnouncer {
       const { level, event, msg } = e;
       this.log[level]({ event, peer: address }, msg);
     };
-    const connect = this.opts.connect
+    const metrics = this.opts.metrics;
+    const open = this.opts.connect
       ? () => this.opts.connect!(peer)
       : () => tcpConnect({ peerAddress: peer.peerAddress, peerPort: peer.peerPort, sourceAddress: peer.sourceAddress, password: peer.password });
+    const connect = (): SocketLike => countUpdates(open(), (n) => metrics?.updateSent(address, n));
     const session = new BgpSession(config, { clock: this.clock, connect, log });
-    const metrics = this.opts.metrics;
     metrics?.setSessionUp(address, false);
     session.on('state', (_from: string, to: string) => metrics?.setSessionUp(address, to === 'Established'));
     session.on('error', (err: Error) => this.log.warn({ event: 'sessionError', peer: address, err }, 'BGP session error'));

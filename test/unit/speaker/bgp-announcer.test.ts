@@ -8,6 +8,7 @@ import { ManualClock } from '../../../protocols/clock.js';
 import type { BgpMessage, UpdateMessage } from '../../../protocols/bgp/index.js';
 import { BgpAnnouncer } from '../../../speaker/bgp-announcer.js';
 import { bgpDecision } from '../../../speaker/bgp-advertisements.js';
+import { SpeakerMetrics } from '../../../speaker/metrics.js';
 import { FakeSocket, routerOpen } from '../bgp/fake-socket.js';
 
 function config(p2Hold = 90): string {
@@ -38,11 +39,13 @@ const withdrawn = (msgs: BgpMessage[]): string[] => updates(msgs).flatMap((u) =>
 
 function setup() {
   const clock = new ManualClock();
+  const metrics = new SpeakerMetrics({ node: 'n1', processMetrics: false });
   const sockets = new Map<string, FakeSocket[]>();
   const announcer = new BgpAnnouncer({
     decide: (service, _ips, _pool, endpoints) => bgpDecision(service, endpoints, 'n1'),
     node: 'n1',
     clock,
+    metrics,
     log: createLogger({ component: 'bgp', level: 'silent' }),
     connect: (peer) => {
       const s = new FakeSocket('192.0.2.10', peer.peerAddress);
@@ -62,11 +65,11 @@ function setup() {
     s.receive({ type: 'keepalive' });
     s.take();
   };
-  return { clock, sockets, announcer, last, establish };
+  return { clock, sockets, announcer, last, establish, metrics };
 }
 
 describe('BgpAnnouncer', () => {
-  it('selects peers by node labels, advertises Services incrementally, resets only a reconfigured peer', () => {
+  it('selects peers by node labels, advertises Services incrementally, resets only a reconfigured peer', async () => {
     const t = setup();
     const cfg = parseConfig(config());
     const pool = cfg.pools[0];
@@ -81,6 +84,11 @@ describe('BgpAnnouncer', () => {
     const sent = t.last('192.0.2.1').take();
     expect(nlri(sent).sort()).toEqual(['203.0.113.5/32', '203.0.113.6/32']);
     expect(updates(sent)[0].attributes.communities).toEqual([((64512 << 16) | 7) >>> 0]);
+    // UPDATEs on the wire are counted (the End-of-RIB markers after OPEN are UPDATEs too).
+    const counted = (await t.metrics.bgpUpdates.get()).values.find((v) => v.labels.peer === '192.0.2.1')?.value ?? 0;
+    expect(counted).toBeGreaterThanOrEqual(updates(sent).length);
+    expect((await t.metrics.bgpSessionUp.get()).values.find((v) => v.labels.peer === '192.0.2.1')?.value).toBe(1);
+    expect((await t.metrics.bgpAnnouncedPrefixes.get()).values.find((v) => v.labels.peer === '192.0.2.1')?.value).toBe(2);
 
     // The node gets the label: the second peer's session starts, with the routes already there.
     t.announcer.nodeLabelsChanged({ rack: 'a' });
