@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/node_modules/.bin:/usr/lib/go-1.19/bin:$(PATH)
 APT_PACKAGES := etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync bird2 frr gobgpd iproute2 \
 	iputils-arping iputils-ping ndisc6 tcpdump curl jq procps psmisc
 
-.PHONY: deps npm-deps apt-deps build native lint typecheck test unit bench cluster-up cluster-down clean
+.PHONY: deps npm-deps apt-deps build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-down
 
 deps: apt-deps npm-deps
 
@@ -59,6 +59,14 @@ cluster-up:
 
 cluster-down:
 	@tsx test/cluster/cli.ts down
+
+# The full lab end to end, narrated (root; installs what is missing, builds, tears down at the end).
+# KEEP=1 leaves the lab up (state in /run/herald-demo) and prints how to use it; make demo-down removes it.
+demo: deps build
+	@KEEP=$(KEEP) tsx test/lab/demo.ts up
+
+demo-down:
+	@tsx test/lab/demo.ts down
 
 clean:
 	rm -rf dist test-results

@@ -1,0 +1,153 @@
+// `make demo`: the full lab end to end, narrated with the real outputs. `make demo KEEP=1` leaves the
+// lab up (state in /run/herald-demo) and prints how to use it; `make demo-down` tears it down.
+//
+//   tsx test/lab/demo.ts [up|down]     (KEEP=1 in the environment keeps the lab)
+import { existsSync } from 'node:fs';
+import { FullLab, HERALD_NAMESPACE, NODES, type NodeName } from './full-lab.js';
+import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
+import { arpOwner, curlFromClient, labUp, waitForBgpSessions } from './full-setup.js';
+import { labUnavailableReason } from './netns.js';
+
+const DIR = process.env.HERALD_DEMO_DIR ?? '/run/herald-demo';
+const PREFIX = 'hdemo';
+const APP_NS = 'demo';
+const keep = process.env.KEEP === '1' || process.env.KEEP === 'true';
+
+const t0 = Date.now();
+const secs = (from: number): string => ((Date.now() - from) / 1000).toFixed(1);
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const step = (title: string): void => say(`\n== [${secs(t0)} s] ${title}`);
+const show = (cmd: string, out: string): void => {
+  say(`$ ${cmd}`);
+  say(out.trimEnd().replace(/^/gm, '  '));
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function down(): void {
+  if (!existsSync(FullLab.statePath(DIR))) {
+    say(`demo-down: no demo lab (no ${FullLab.statePath(DIR)})`);
+    return;
+  }
+  const gone = FullLab.destroy(DIR);
+  say(`demo-down: removed ${gone.length} namespaces (${gone.join(' ')}) and ${DIR}`);
+}
+
+async function demo(): Promise<void> {
+  const reason = labUnavailableReason();
+  if (reason) throw new Error(`the demo cannot run here: ${reason}`);
+  if (existsSync(FullLab.statePath(DIR))) throw new Error(`a demo lab is already up (${DIR}); run \`make demo-down\` first`);
+
+  step('bringing the lab up: namespaces, etcd + kube-apiserver, BIRD, herald controller, 3 x herald speaker');
+  const h = await labUp({ prefix: PREFIX, dir: DIR, log: (l) => say(`  ${l}`) });
+  const { lab } = h;
+  let ok = false;
+  const onSignal = (): void => {
+    if (!keep) FullLab.destroy(DIR);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    say(`  hosts: ${Object.entries(lab.state.hosts).map(([n, x]) => `${n} ${x.ipv4}`).join(', ')}`);
+    say('  the daemons run under the herald-controller / herald-speaker ServiceAccounts (tokens from the TokenRequest API, RBAC from `herald manifests`)');
+
+    step('the pool ConfigMap (MetalLB legacy format) applied by the lab');
+    show(`kubectl -n ${HERALD_NAMESPACE} get configmap herald-config -o jsonpath={.data.config}`, await lab.kubectl(['-n', HERALD_NAMESPACE, 'get', 'configmap', 'herald-config', '-o', 'jsonpath={.data.config}']));
+
+    step('BGP sessions from the three speakers to BIRD');
+    const tBgp = Date.now();
+    await waitForBgpSessions(lab);
+    show('birdc show protocols', await lab.bird('show protocols'));
+    say(`  all Established ${secs(tBgp)} s after asking`);
+
+    step('two LoadBalancer Services: web-l2 (pool lan, layer2) with pods on node1 and node2; web-bgp (pool routed, bgp) with pods on all nodes');
+    await lab.kubectl(['create', 'namespace', APP_NS]);
+    await lab.kubectl(['apply', '-f', '-'], `${serviceYaml('web-l2', APP_NS, 'lan')}---\n${serviceYaml('web-bgp', APP_NS, 'routed')}`);
+    const l2Pods: NodeName[] = ['node1', 'node2'];
+    await placePods(lab, APP_NS, 'web-l2', l2Pods);
+    await placePods(lab, APP_NS, 'web-bgp', NODES);
+    const tAlloc = Date.now();
+    const [l2Vip] = await waitForServiceIps(lab, APP_NS, 'web-l2');
+    const [bgpVip] = await waitForServiceIps(lab, APP_NS, 'web-bgp');
+    say(`  both have addresses ${secs(tAlloc)} s after the apply`);
+    show(`kubectl -n ${APP_NS} get svc`, await lab.kubectl(['-n', APP_NS, 'get', 'svc']));
+    // kube-proxy's part: every node accepts traffic for every VIP.
+    await addVipToNodes(lab, l2Vip);
+    await addVipToNodes(lab, bgpVip);
+
+    step(`layer2: who answers ARP for ${l2Vip}?`);
+    let owner: { node: string | null; line: string } = { node: null, line: '' };
+    for (let i = 0; i < 50 && !owner.node; i++) {
+      owner = await arpOwner(lab, l2Vip);
+      if (!owner.node) await sleep(200);
+    }
+    if (!owner.node) throw new Error(`no node answers ARP for ${l2Vip}: ${owner.line}\n${tail(lab.logPath('speaker-node1'))}`);
+    show(`ip netns exec ${lab.host('client').ns} arping -c 1 -I eth0 ${l2Vip}`, owner.line);
+    say(`  that MAC is ${owner.node}'s eth0 (${NODES.map((n) => `${n} ${lab.host(n).mac}`).join(', ')})`);
+    show(`ip netns exec ${lab.host('client').ns} curl -s http://${l2Vip}/`, (await curlFromClient(lab, l2Vip, 3)) ?? '(no answer)');
+
+    step(`bgp: BIRD's routes for ${bgpVip} (ECMP over the nodes) and the client's answers`);
+    const tRoute = Date.now();
+    for (;;) {
+      const r = await lab.bird(`show route for ${bgpVip} all`);
+      if ((r.match(/via 192\.0\.2\./g) ?? []).length >= NODES.length) break;
+      if (Date.now() - tRoute > 30_000) throw new Error(`BIRD has not all routes for ${bgpVip}:\n${r}`);
+      await sleep(200);
+    }
+    show(`birdc show route for ${bgpVip}`, await lab.bird(`show route for ${bgpVip}`));
+    show(`ip netns exec ${lab.host('router').ns} ip route show ${bgpVip}`, await lab.mustExec('router', 'ip', ['route', 'show', bgpVip]));
+    const answers: string[] = [];
+    for (let i = 0; i < 3; i++) answers.push((await curlFromClient(lab, bgpVip, 3)) ?? '(no answer)');
+    show(`ip netns exec ${lab.host('client').ns} curl -s http://${bgpVip}/   (3 times)`, answers.join('\n'));
+
+    step(`layer2 failover: SIGKILL the speaker on ${owner.node}, the owner of ${l2Vip}`);
+    const killed = owner.node as NodeName;
+    lab.signal(`speaker-${killed}`, 'SIGKILL');
+    const tKill = Date.now();
+    let after: string | null = null;
+    let lastAnswer: string | null = null;
+    let probes = 0;
+    while (Date.now() - tKill < 30_000) {
+      probes++;
+      lastAnswer = await curlFromClient(lab, l2Vip, 0.3);
+      if (lastAnswer && lastAnswer !== killed) {
+        after = lastAnswer;
+        break;
+      }
+      await sleep(50);
+    }
+    const failoverSec = secs(tKill);
+    if (!after) throw new Error(`no failover within 30 s (last answer ${lastAnswer}); logs:\n${NODES.map((n) => tail(lab.logPath(`speaker-${n}`), 8)).join('\n')}`);
+    say(`  the client's curl answered "${after}" ${failoverSec} s after the SIGKILL (${probes} probes; speaker Lease duration 3 s)`);
+    show(`ip netns exec ${lab.host('client').ns} arping -c 1 -I eth0 ${l2Vip}`, (await arpOwner(lab, l2Vip)).line);
+    ok = true;
+
+    if (keep) {
+      step('the lab stays up (KEEP=1)');
+      say(`  kubectl:   ${lab.kubectlCommand()} get svc -A`);
+      say(`  client:    ip netns exec ${lab.host('client').ns} curl -s http://${l2Vip}/   (or http://${bgpVip}/)`);
+      say(`             ip netns exec ${lab.host('client').ns} arping -c 3 -I eth0 ${l2Vip}`);
+      say(`  BIRD:      birdc -s ${lab.state.birdSocket} show route`);
+      say(`  logs:      ${DIR}/*.log (controller, speaker-node1..3, bird, etcd, kube-apiserver)`);
+      say(`  the speaker on ${killed} is still down; restart it with the same command line as the others (see ${DIR}/lab.json for pids)`);
+      say('  tear down: make demo-down');
+    }
+  } finally {
+    if (!keep || !ok) {
+      step('tearing down');
+      const gone = FullLab.destroy(DIR);
+      say(`  removed ${gone.length} namespaces and ${DIR}`);
+    }
+  }
+  say(`\n== demo ${ok ? 'done' : 'FAILED'} in ${secs(t0)} s`);
+}
+
+const cmd = process.argv[2] ?? 'up';
+try {
+  if (cmd === 'down') down();
+  else if (cmd === 'up') await demo();
+  else throw new Error(`usage: demo.ts [up|down] (got ${cmd})`);
+} catch (err) {
+  process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

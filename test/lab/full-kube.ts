@@ -1,0 +1,128 @@
+// The full lab's Kubernetes side: Herald's RBAC from `herald manifests`, ServiceAccount kubeconfigs
+// for the daemons, Node objects, the pool ConfigMap, Services, and the kubelet/kube-proxy stand-ins
+// (EndpointSlices for pretend pods, VIPs on the nodes' kube-ipvs0). All through kubectl in the
+// control namespace, since the API server is reachable only inside the lab.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { HERALD_CLI } from './bgp-speaker.js';
+import { BGP_POOL, CONFIG_MAP, HERALD_NAMESPACE, L2_POOL, NODE_AS, NODES, ROUTER_AS, type FullLab, type NodeName } from './full-lab.js';
+
+const RBAC_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+
+/** Applies the install's Namespace, ServiceAccounts and RBAC (no Deployment/DaemonSet: the lab runs the daemons itself). */
+export async function installRbac(lab: FullLab): Promise<string> {
+  const all = execFileSync(process.execPath, [HERALD_CLI, 'manifests', '--namespace', HERALD_NAMESPACE], { encoding: 'utf8' });
+  const docs = yaml.loadAll(all).filter((d): d is { kind: string } => typeof d === 'object' && d !== null && RBAC_KINDS.has((d as { kind?: string }).kind ?? ''));
+  return lab.kubectl(['apply', '-f', '-'], docs.map((d) => yaml.dump(d)).join('---\n'));
+}
+
+/** A kubeconfig file authenticated as ServiceAccount `sa` (token from the TokenRequest API). */
+export async function serviceAccountKubeconfig(lab: FullLab, sa: string): Promise<string> {
+  const token = (await lab.kubectl(['create', 'token', sa, '-n', HERALD_NAMESPACE, '--duration', '24h'])).trim();
+  const admin = yaml.load(readFileSync(lab.state.kubeconfig, 'utf8')) as { clusters: unknown[] };
+  const cfg = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: admin.clusters,
+    users: [{ name: sa, user: { token } }],
+    contexts: [{ name: sa, context: { cluster: 'herald-test', user: sa } }],
+    'current-context': sa,
+  };
+  const path = join(lab.dir, `${sa}.kubeconfig`);
+  writeFileSync(path, yaml.dump(cfg), { mode: 0o600 });
+  return path;
+}
+
+export async function createNodes(lab: FullLab): Promise<void> {
+  const docs = NODES.map((n) => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: n, labels: { 'kubernetes.io/hostname': n } },
+    status: { addresses: [{ type: 'InternalIP', address: lab.host(n).ipv4 }] },
+  }));
+  await lab.kubectl(['apply', '-f', '-'], docs.map((d) => yaml.dump(d)).join('---\n'));
+}
+
+/** The demo's MetalLB-format ConfigMap: one layer2 and one bgp pool, the router as BGP peer. */
+export function poolConfigMap(lab: FullLab): string {
+  const config = [
+    'peers:',
+    `- peer-address: ${lab.host('router').ipv4}`,
+    `  peer-asn: ${ROUTER_AS}`,
+    `  my-asn: ${NODE_AS}`,
+    'address-pools:',
+    '- name: lan',
+    '  protocol: layer2',
+    '  addresses:',
+    `  - ${L2_POOL}`,
+    '- name: routed',
+    '  protocol: bgp',
+    '  addresses:',
+    `  - ${BGP_POOL}`,
+    '',
+  ].join('\n');
+  return yaml.dump({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CONFIG_MAP, namespace: HERALD_NAMESPACE }, data: { config } });
+}
+
+/** A LoadBalancer Service on port 80 asking for `pool`. */
+export function serviceYaml(name: string, namespace: string, pool: string): string {
+  return yaml.dump({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace, annotations: { 'metallb.universe.tf/address-pool': pool } },
+    spec: { type: 'LoadBalancer', selector: { app: name }, externalTrafficPolicy: 'Cluster', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+  });
+}
+
+let sliceApi: string | undefined;
+
+/** The endpoint controller's part: one EndpointSlice for Service `name` with a ready pod on each of `nodes`. */
+export async function placePods(lab: FullLab, namespace: string, name: string, nodes: readonly NodeName[]): Promise<void> {
+  sliceApi ??= (await lab.kubectl(['api-versions'])).split('\n').includes('discovery.k8s.io/v1') ? 'discovery.k8s.io/v1' : 'discovery.k8s.io/v1beta1';
+  const slice = {
+    apiVersion: sliceApi,
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-lab`, namespace, labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+    // The pretend pod's address is its node's: the backend listens in the node namespace.
+    endpoints: nodes.map((n) => ({
+      addresses: [lab.host(n).ipv4],
+      conditions: { ready: true },
+      nodeName: n,
+      ...(sliceApi === 'discovery.k8s.io/v1beta1' ? { topology: { 'kubernetes.io/hostname': n } } : {}),
+    })),
+  };
+  await lab.kubectl(['apply', '-f', '-'], yaml.dump(slice));
+}
+
+/** The Service's assigned IPs (status.loadBalancer.ingress), empty until the controller wrote them. */
+export async function serviceIps(lab: FullLab, namespace: string, name: string): Promise<string[]> {
+  const out = await lab.kubectl(['get', 'svc', '-n', namespace, name, '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}']);
+  return out.split(/\s+/).filter(Boolean);
+}
+
+export async function waitForServiceIps(lab: FullLab, namespace: string, name: string, timeoutMs = 30_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ips = await serviceIps(lab, namespace, name);
+    if (ips.length) return ips;
+    if (Date.now() > deadline) throw new Error(`Service ${namespace}/${name} got no address in ${timeoutMs} ms; controller log:\n${tail(lab.logPath('controller'))}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** kube-proxy's part: the VIP on every node's kube-ipvs0 (Cluster policy: any node serves it). */
+export async function addVipToNodes(lab: FullLab, vip: string): Promise<void> {
+  for (const n of NODES) await lab.mustExec(n, 'ip', ['addr', 'replace', `${vip}/32`, 'dev', 'kube-ipvs0']);
+}
+
+export function tail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

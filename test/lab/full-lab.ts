@@ -1,0 +1,340 @@
+// The full lab of issue 7: a real API server, the controller, a BGP router, three nodes each running
+// `herald speaker`, and a client, every one in its own network namespace on one bridge.
+//
+//   control  192.0.2.10  etcd + kube-apiserver (:6443), herald controller
+//   router   192.0.2.11  BIRD, AS 64512, forwards the BGP VIPs it learns (ECMP) to the nodes
+//   node1..3 192.0.2.12-14  herald speaker (AS 64513), HTTP backend on :80, kube-ipvs0 with the VIPs
+//   client   192.0.2.15  curl / arping; 203.0.113.0/24 routed via the router
+//
+// The lab plays kubelet and kube-proxy minimally: it creates the Node objects and EndpointSlices for
+// pretend pods, and puts every assigned VIP on each node's kube-ipvs0 dummy (arp_ignore=1,
+// arp_announce=2, so only Herald answers ARP for a VIP and traffic to it lands on that node).
+//
+// Unlike netns.ts's Lab, everything here is detached (daemons log to files in the lab directory) and
+// described by a state file, so the lab can outlive the process that built it (`make demo KEEP=1`)
+// and be torn down by another (`make demo-down`). Documentation addresses only; nothing touches the
+// root namespace's interfaces. Teardown kills only processes inside the lab's namespaces (all
+// started by the lab) and deletes the namespaces.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { TestCluster, type ClusterState } from '../cluster/cluster.js';
+import { HERALD_CLI, assertCliBuilt } from './bgp-speaker.js';
+import { birdCommand } from './routers.js';
+
+const execFileP = promisify(execFile);
+
+export const HOSTS = ['control', 'router', 'node1', 'node2', 'node3', 'client'] as const;
+export type HostName = (typeof HOSTS)[number];
+export const NODES = ['node1', 'node2', 'node3'] as const;
+export type NodeName = (typeof NODES)[number];
+
+export const ROUTER_AS = 64512;
+export const NODE_AS = 64513;
+export const HERALD_NAMESPACE = 'herald-system';
+export const CONFIG_MAP = 'herald-config';
+/** Layer2 pool: on the lab link itself. */
+export const L2_POOL = '192.0.2.200-192.0.2.209';
+/** BGP pool: routed by the router to the nodes. */
+export const BGP_POOL = '203.0.113.10-203.0.113.19';
+export const BGP_NET = '203.0.113.0/24';
+
+export interface HostInfo {
+  ns: string;
+  ipv4: string;
+  ipv6: string;
+  mac: string;
+}
+
+export interface FullLabState {
+  prefix: string;
+  dir: string;
+  bridgeNs: string;
+  hosts: Record<HostName, HostInfo>;
+  /** Admin kubeconfig (server on the control namespace's address; use it from inside a lab namespace). */
+  kubeconfig: string;
+  cluster?: ClusterState;
+  /** Daemon name -> pid (all inside lab namespaces). */
+  pids: Record<string, number>;
+  birdSocket: string;
+}
+
+export class LabError extends Error {
+  override readonly name = 'LabError';
+}
+
+/** Runs a command; rejects with its stderr. */
+async function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new LabError(`${cmd} ${args.join(' ')} failed: ${(stderr || err.message).trim()}`));
+      else resolve(stdout);
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+function listNamespaces(): string[] {
+  try {
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+export interface FullLabOptions {
+  /** Namespace name prefix (`hdemo` for the demo, random for tests). */
+  prefix: string;
+  /** Directory for the state file, cluster PKI, configs and daemon logs (created). */
+  dir: string;
+  log?: (line: string) => void;
+}
+
+export class FullLab {
+  private constructor(readonly state: FullLabState) {}
+
+  get dir(): string {
+    return this.state.dir;
+  }
+
+  host(name: HostName): HostInfo {
+    return this.state.hosts[name];
+  }
+
+  static statePath(dir: string): string {
+    return join(dir, 'lab.json');
+  }
+
+  /** The lab described by a state file (for make demo-down and tools). */
+  static load(dir: string): FullLab {
+    return new FullLab(JSON.parse(readFileSync(FullLab.statePath(dir), 'utf8')) as FullLabState);
+  }
+
+  save(): void {
+    writeFileSync(FullLab.statePath(this.dir), `${JSON.stringify(this.state, null, 2)}\n`);
+  }
+
+  /** Namespaces, bridge, addresses, node plumbing and the API server; the daemons come later. */
+  static async create(opts: FullLabOptions): Promise<FullLab> {
+    const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+    assertCliBuilt();
+    const taken = listNamespaces().filter((n) => n.startsWith(`${opts.prefix}-`));
+    if (taken.length) throw new LabError(`namespaces ${taken.join(', ')} exist already (a lab is up: tear it down first)`);
+    mkdirSync(opts.dir, { recursive: true });
+    const hosts = {} as Record<HostName, HostInfo>;
+    const lab = new FullLab({
+      prefix: opts.prefix,
+      dir: opts.dir,
+      bridgeNs: `${opts.prefix}-br`,
+      hosts,
+      kubeconfig: '',
+      pids: {},
+      birdSocket: join(opts.dir, 'bird.ctl'),
+    });
+    lab.save();
+    try {
+      await lab.wire();
+      await lab.plumbNodes();
+      log(`lab: namespaces ${Object.values(hosts).map((h) => h.ns).join(' ')} on bridge ${lab.state.bridgeNs}`);
+      const control = hosts.control;
+      const cluster = await TestCluster.start({
+        listenAddress: control.ipv4,
+        commandPrefix: ['ip', 'netns', 'exec', control.ns],
+        baseDir: opts.dir,
+        detached: true,
+        log,
+      });
+      lab.state.cluster = cluster.state();
+      lab.state.kubeconfig = cluster.kubeconfig;
+      lab.state.pids.etcd = cluster.state().etcdPid;
+      lab.state.pids['kube-apiserver'] = cluster.state().apiserverPid;
+      lab.save();
+    } catch (err) {
+      FullLab.destroy(opts.dir);
+      throw err;
+    }
+    return lab;
+  }
+
+  private async wire(): Promise<void> {
+    const br = this.state.bridgeNs;
+    await run('ip', ['netns', 'add', br]);
+    await run('ip', ['netns', 'exec', br, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+    await run('ip', ['-n', br, 'link', 'add', 'br0', 'type', 'bridge']);
+    await run('ip', ['-n', br, 'link', 'set', 'br0', 'up']);
+    for (const [i, name] of HOSTS.entries()) {
+      const ns = `${this.state.prefix}-${name}`;
+      await run('ip', ['netns', 'add', ns]);
+      await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+      await run('ip', ['-n', br, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await run('ip', ['-n', br, 'link', 'set', `p${i}`, 'master', 'br0', 'up']);
+      const ipv4 = `192.0.2.${10 + i}`;
+      const ipv6 = `2001:db8:0:1::${(10 + i).toString(16)}`;
+      await run('ip', ['-n', ns, 'addr', 'add', `${ipv4}/24`, 'dev', 'eth0']);
+      await run('ip', ['-n', ns, 'addr', 'add', `${ipv6}/64`, 'dev', 'eth0', 'nodad']);
+      await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+      const mac = (JSON.parse(await run('ip', ['-n', ns, '-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>)[0].address;
+      this.state.hosts[name] = { ns, ipv4, ipv6, mac };
+      this.save();
+    }
+  }
+
+  /** kube-proxy's part: a kube-ipvs0 dummy per node, ARP only for addresses on the asking interface. */
+  private async plumbNodes(): Promise<void> {
+    for (const node of NODES) {
+      const ns = this.host(node).ns;
+      // A dummy like kube-proxy's; where the dummy module is unavailable (containers cannot load
+      // modules), a port-less bridge does the same job: an up, non-ARP-facing holder of local addresses.
+      await run('ip', ['-n', ns, 'link', 'add', 'kube-ipvs0', 'type', 'dummy']).catch(() => run('ip', ['-n', ns, 'link', 'add', 'kube-ipvs0', 'type', 'bridge']));
+      await run('ip', ['-n', ns, 'link', 'set', 'kube-ipvs0', 'up']);
+      await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2']);
+    }
+    const router = this.host('router');
+    await run('ip', ['netns', 'exec', router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0']);
+    await run('ip', ['-n', this.host('client').ns, 'route', 'add', BGP_NET, 'via', router.ipv4]);
+  }
+
+  /** A command inside a lab namespace; resolves with stdout, stderr and the exit code. */
+  async exec(host: HostName, cmd: string, args: string[], timeoutMs = 30_000): Promise<{ stdout: string; stderr: string; code: number }> {
+    try {
+      const { stdout, stderr } = await execFileP('ip', ['netns', 'exec', this.host(host).ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+      return { stdout, stderr, code: 0 };
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string; code?: number | string };
+      return { stdout: err.stdout ?? '', stderr: err.stderr ?? String(e), code: typeof err.code === 'number' ? err.code : 1 };
+    }
+  }
+
+  async mustExec(host: HostName, cmd: string, args: string[], input?: string): Promise<string> {
+    return run('ip', ['netns', 'exec', this.host(host).ns, cmd, ...args], { input });
+  }
+
+  /** kubectl as the admin, run in the control namespace (the API server is reachable only inside the lab). */
+  kubectl(args: string[], input?: string): Promise<string> {
+    return this.mustExec('control', 'kubectl', ['--kubeconfig', this.state.kubeconfig, ...args], input);
+  }
+
+  /** The shell command a user runs for kubectl against the lab. */
+  kubectlCommand(): string {
+    return `ip netns exec ${this.host('control').ns} kubectl --kubeconfig ${this.state.kubeconfig}`;
+  }
+
+  /** Starts a detached daemon in a lab namespace, output to <dir>/<name>.log; returns its pid. */
+  startDaemon(name: string, host: HostName, cmd: string, args: string[], env: Record<string, string> = {}): number {
+    const fd = openSync(this.logPath(name), 'a');
+    const child = spawn('ip', ['netns', 'exec', this.host(host).ns, cmd, ...args], { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, ...env } });
+    closeSync(fd);
+    child.unref();
+    // `ip netns exec` execs the command, so this pid is the daemon's.
+    if (!child.pid) throw new LabError(`could not start ${name}`);
+    this.state.pids[name] = child.pid;
+    this.save();
+    return child.pid;
+  }
+
+  /** Starts `herald <args>` as a daemon. */
+  startHerald(name: string, host: HostName, args: string[]): number {
+    return this.startDaemon(name, host, process.execPath, [HERALD_CLI, ...args]);
+  }
+
+  logPath(name: string): string {
+    return join(this.dir, `${name}.log`);
+  }
+
+  /** Signals a daemon the lab started (by its recorded pid). */
+  signal(name: string, sig: NodeJS.Signals): void {
+    const pid = this.state.pids[name];
+    if (!pid) throw new LabError(`no daemon ${name}`);
+    process.kill(pid, sig);
+  }
+
+  alive(name: string): boolean {
+    const pid = this.state.pids[name];
+    if (!pid) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A tiny HTTP backend per node that answers with the node's name (the pretend pods). */
+  startBackends(): void {
+    for (const node of NODES) {
+      const script = `require('http').createServer((q,s)=>s.end(${JSON.stringify(node)}+'\\n')).listen(80,'0.0.0.0')`;
+      this.startDaemon(`backend-${node}`, node, process.execPath, ['-e', script]);
+    }
+  }
+
+  /** BIRD in the router namespace: passive eBGP to every node, learned routes ECMP-merged into its kernel table. */
+  async startBird(): Promise<void> {
+    const lines = [
+      `log "${join(this.dir, 'bird.log')}" all;`,
+      `router id ${this.host('router').ipv4};`,
+      'protocol device { scan time 10; }',
+      'protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
+    ];
+    for (const node of NODES) {
+      lines.push(
+        `protocol bgp ${node} {\n  local ${this.host('router').ipv4} as ${ROUTER_AS};\n  neighbor ${this.host(node).ipv4} as ${NODE_AS};\n  passive on;\n  connect retry time 1;\n  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}`,
+      );
+    }
+    const conf = join(this.dir, 'bird.conf');
+    writeFileSync(conf, `${lines.join('\n')}\n`);
+    const pidFile = join(this.dir, 'bird.pid');
+    await this.mustExec('router', 'bird', ['-c', conf, '-s', this.state.birdSocket, '-P', pidFile]);
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(pidFile)) {
+      if (Date.now() > deadline) throw new LabError('bird wrote no pid file');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.state.pids.bird = Number(readFileSync(pidFile, 'utf8').trim());
+    this.save();
+  }
+
+  /** One BIRD command over its control socket (what birdc prints, without reply codes). */
+  bird(command: string): Promise<string> {
+    return birdCommand(this.state.birdSocket, command);
+  }
+
+  /** Tears down the lab described in `dir`: kills every process in its namespaces, deletes them and the directory. */
+  static destroy(dir: string): string[] {
+    let prefix: string;
+    try {
+      prefix = (JSON.parse(readFileSync(FullLab.statePath(dir), 'utf8')) as FullLabState).prefix;
+    } catch {
+      return [];
+    }
+    const namespaces = listNamespaces().filter((n) => n.startsWith(`${prefix}-`));
+    for (const ns of namespaces) {
+      try {
+        // Everything inside our namespaces was started by the lab (daemons and their children).
+        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
+        for (const pid of pids) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+      } catch {
+        /* namespace vanished */
+      }
+    }
+    for (const ns of namespaces) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    return namespaces;
+  }
+}

@@ -1,0 +1,98 @@
+// Brings the full lab (full-lab.ts) up to "Herald running": RBAC, ServiceAccount kubeconfigs, Nodes,
+// backends, BIRD, the controller and one speaker per node; shared by `make demo` and the e2e tests.
+import { NODES, FullLab, HERALD_NAMESPACE, CONFIG_MAP, type NodeName } from './full-lab.js';
+import { createNodes, installRbac, poolConfigMap, serviceAccountKubeconfig, tail } from './full-kube.js';
+
+export interface LabUpOptions {
+  prefix: string;
+  dir: string;
+  log?: (line: string) => void;
+}
+
+export interface HeraldLab {
+  lab: FullLab;
+  controllerKubeconfig: string;
+  speakerKubeconfig: string;
+}
+
+/** Everything up to the daemons; on failure the lab is torn down and the error rethrown. */
+export async function labUp(opts: LabUpOptions): Promise<HeraldLab> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const lab = await FullLab.create({ prefix: opts.prefix, dir: opts.dir, log });
+  try {
+    await installRbac(lab);
+    const controllerKubeconfig = await serviceAccountKubeconfig(lab, 'herald-controller');
+    const speakerKubeconfig = await serviceAccountKubeconfig(lab, 'herald-speaker');
+    await createNodes(lab);
+    await lab.kubectl(['apply', '-f', '-'], poolConfigMap(lab));
+    lab.startBackends();
+    await lab.startBird();
+    const h = { lab, controllerKubeconfig, speakerKubeconfig };
+    startController(h);
+    for (const n of NODES) startSpeaker(h, n);
+    return h;
+  } catch (err) {
+    FullLab.destroy(opts.dir);
+    throw err;
+  }
+}
+
+export function startController(h: HeraldLab): number {
+  return h.lab.startHerald('controller', 'control', [
+    'controller',
+    '--kubeconfig',
+    h.controllerKubeconfig,
+    '--namespace',
+    HERALD_NAMESPACE,
+    '--config-map',
+    CONFIG_MAP,
+    '--metrics-address',
+    '127.0.0.1:7472',
+  ]);
+}
+
+/** `herald speaker --node-name <node>` in the node's namespace, under the speaker ServiceAccount. */
+export function startSpeaker(h: HeraldLab, node: NodeName): number {
+  return h.lab.startHerald(`speaker-${node}`, node, [
+    'speaker',
+    '--node-name',
+    node,
+    '--kubeconfig',
+    h.speakerKubeconfig,
+    '--namespace',
+    HERALD_NAMESPACE,
+    '--config-map',
+    CONFIG_MAP,
+    '--interface',
+    'eth0',
+    '--metrics-address',
+    '127.0.0.1:7473',
+  ]);
+}
+
+/** Waits until BIRD has every node's session Established. */
+export async function waitForBgpSessions(lab: FullLab, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = await lab.bird('show protocols');
+    const up = NODES.filter((n) => new RegExp(`^${n}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`, 'm').test(out));
+    if (up.length === NODES.length) return;
+    if (Date.now() > deadline) throw new Error(`BGP sessions not all Established after ${timeoutMs} ms:\n${out}\nspeaker-node1 log:\n${tail(lab.logPath('speaker-node1'))}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** One HTTP GET from the client namespace; the answer is the serving node's name (or null). */
+export async function curlFromClient(lab: FullLab, vip: string, timeoutSec = 1): Promise<string | null> {
+  const r = await lab.exec('client', 'curl', ['-s', '--max-time', String(timeoutSec), `http://${vip}/`], (timeoutSec + 2) * 1000);
+  return r.code === 0 ? r.stdout.trim() : null;
+}
+
+/** The node owning a layer2 VIP per one ARP request from the client: its name by MAC, or null. */
+export async function arpOwner(lab: FullLab, vip: string): Promise<{ node: string | null; line: string }> {
+  const r = await lab.exec('client', 'arping', ['-c', '1', '-w', '2', '-I', 'eth0', vip], 5000);
+  const line = r.stdout.split('\n').find((l) => /reply from/i.test(l)) ?? '';
+  const mac = /\[([0-9a-f:]{17})\]/i.exec(line)?.[1]?.toLowerCase();
+  const node = NODES.find((n) => lab.host(n).mac.toLowerCase() === mac) ?? null;
+  return { node, line: line.trim() || r.stdout.trim() || r.stderr.trim() };
+}
