@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { FullLab, HERALD_NAMESPACE, NODES, type NodeName } from './full-lab.js';
 import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
-import { arpOwner, curlFromClient, labUp, waitForBgpSessions } from './full-setup.js';
+import { arpOwner, curlFromClient, labUp, startSpeaker, waitForBgpSessions } from './full-setup.js';
 import { labUnavailableReason } from './netns.js';
 
 const DIR = process.env.HERALD_DEMO_DIR ?? '/run/herald-demo';
@@ -100,10 +100,19 @@ async function demo(): Promise<void> {
     for (let i = 0; i < 3; i++) answers.push((await curlFromClient(lab, bgpVip, 3)) ?? '(no answer)');
     show(`ip netns exec ${lab.host('client').ns} curl -s http://${bgpVip}/   (3 times)`, answers.join('\n'));
 
-    step(`layer2 failover: SIGKILL the speaker on ${owner.node}, the owner of ${l2Vip}`);
+    step(`failover: SIGKILL the speaker on ${owner.node}, the layer2 owner of ${l2Vip} and one of the BGP next hops`);
     const killed = owner.node as NodeName;
+    const deadHop = lab.host(killed).ipv4;
     lab.signal(`speaker-${killed}`, 'SIGKILL');
     const tKill = Date.now();
+    // BGP side, watched alongside: how long until BIRD drops the dead node's path.
+    const bgpDrop = (async (): Promise<string> => {
+      while (Date.now() - tKill < 30_000) {
+        if (!(await lab.bird(`show route for ${bgpVip} all`)).includes(`via ${deadHop} `)) return secs(tKill);
+        await sleep(50);
+      }
+      return 'not within 30';
+    })();
     let after: string | null = null;
     let lastAnswer: string | null = null;
     let probes = 0;
@@ -120,16 +129,29 @@ async function demo(): Promise<void> {
     if (!after) throw new Error(`no failover within 30 s (last answer ${lastAnswer}); logs:\n${NODES.map((n) => tail(lab.logPath(`speaker-${n}`), 8)).join('\n')}`);
     say(`  the client's curl answered "${after}" ${failoverSec} s after the SIGKILL (${probes} probes; speaker Lease duration 3 s)`);
     show(`ip netns exec ${lab.host('client').ns} arping -c 1 -I eth0 ${l2Vip}`, (await arpOwner(lab, l2Vip)).line);
+    say(`  BIRD dropped the path via ${deadHop} ${await bgpDrop} s after the SIGKILL (the kernel closed the dead speaker's TCP session)`);
+    show(`birdc show route for ${bgpVip}`, await lab.bird(`show route for ${bgpVip}`));
+
+    step(`the speaker on ${killed} comes back`);
+    startSpeaker(h, killed);
+    const tBack = Date.now();
+    await waitForBgpSessions(lab);
+    say(`  its BGP session is Established again ${secs(tBack)} s after the restart`);
+    await sleep(3000);
+    const back = await arpOwner(lab, l2Vip);
+    say(`  ${l2Vip} is now answered by ${back.node ?? '(nobody)'}: ${back.line}`);
+    show(`kubectl -n ${HERALD_NAMESPACE} get leases`, await lab.kubectl(['-n', HERALD_NAMESPACE, 'get', 'leases']));
     ok = true;
 
     if (keep) {
       step('the lab stays up (KEEP=1)');
       say(`  kubectl:   ${lab.kubectlCommand()} get svc -A`);
+      say(`             (the API server listens on ${lab.host('control').ipv4}:6443 inside the lab only, hence ip netns exec)`);
       say(`  client:    ip netns exec ${lab.host('client').ns} curl -s http://${l2Vip}/   (or http://${bgpVip}/)`);
       say(`             ip netns exec ${lab.host('client').ns} arping -c 3 -I eth0 ${l2Vip}`);
       say(`  BIRD:      birdc -s ${lab.state.birdSocket} show route`);
-      say(`  logs:      ${DIR}/*.log (controller, speaker-node1..3, bird, etcd, kube-apiserver)`);
-      say(`  the speaker on ${killed} is still down; restart it with the same command line as the others (see ${DIR}/lab.json for pids)`);
+      say(`  logs:      ${DIR}/*.log (controller, speaker-node1..3, bird, backends); etcd and kube-apiserver: ${lab.state.cluster?.dir ?? DIR}/*.log`);
+      say(`  state:     ${FullLab.statePath(DIR)} (namespaces, addresses, daemon pids)`);
       say('  tear down: make demo-down');
     }
   } finally {
