@@ -108,6 +108,8 @@ export class Speaker {
   /** The refused ConfigMap text and its note: re-checked when a withdrawal may have made it acceptable. */
   private refused: { text: string; note: string; breaking: boolean } | undefined;
   private nodeLabels: Record<string, string> = {};
+  /** First VIP per Service, so the ranking cache forgets VIPs no Service has any more (a forgotten shared VIP is only re-hashed). */
+  private readonly firstVip = new Map<string, string>();
   private readonly dirty = new Set<string>();
   private allDirty = false;
   private flushScheduled = false;
@@ -337,15 +339,25 @@ export class Speaker {
     }
   }
 
+  private noteFirstVip(key: string, vip: string | undefined): void {
+    const before = this.firstVip.get(key);
+    if (before === vip) return;
+    if (before !== undefined) this.ranking.forgetVip(before);
+    if (vip === undefined) this.firstVip.delete(key);
+    else this.firstVip.set(key, vip);
+  }
+
   private syncService(key: string): void {
     const svc = this.services.get(key);
     if (!svc) {
+      this.noteFirstVip(key, undefined);
       this.withdrawAll(key, 'serviceDeleted');
       this.metrics.removeService(key);
       return;
     }
     const handled = svc.spec?.type === 'LoadBalancer' && (svc.spec.loadBalancerClass ?? undefined) === this.opts.lbClass;
     const ips = handled ? ingressIps(svc) : [];
+    this.noteFirstVip(key, ips[0]);
     if (ips.length === 0) {
       this.withdrawAll(key, 'noIPs');
       return;

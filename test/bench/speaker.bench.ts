@@ -42,6 +42,22 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   }
 }
 
+/** Retries a write the overloaded API server timed out or failed (5xx, transport); 409 on create means done. */
+async function retry(what: string, fn: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      const e = err as { code?: number; status?: number };
+      const status = e.status ?? e.code ?? 0;
+      if (status === 409) return;
+      if ((status !== 0 && status < 500) || attempt >= 8) throw new Error(`${what}: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -85,19 +101,24 @@ try {
   await Promise.all(speakers.map((s) => s.waitForLog('config', (l) => l.event === 'configLoaded', 120_000)));
   await new Promise((r) => setTimeout(r, 3000));
   out('speaker.lease.writes.per.second.3speakers.0services', await leaseRate(10_000));
+  out('speaker.0.rss.mb.max', Math.max(...speakers.map((s) => rssMb(s.child.pid!))), 1);
 
   const total = (): number => speakers.reduce((n, s) => n + (s.running ? s.announced().size : 0), 0);
   const t0 = performance.now();
   const core = kc.makeApiClient(CoreV1Api);
   const indices = Array.from({ length: N }, (_, i) => i);
-  await pool(indices, 32, async (i) => {
+  await pool(indices, 16, async (i) => {
     const name = `s-${i}`;
-    await core.createNamespacedService({ namespace: ns, body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] } } });
-    await kubeRequest(kc, 'PATCH', `/api/v1/namespaces/${ns}/services/${name}/status`, {
-      body: { status: { loadBalancer: { ingress: [{ ip: `2001:db8::${(i + 1).toString(16)}` }] } } },
-      contentType: 'application/merge-patch+json',
-    });
-    await setEndpoints(kc, ns, name, [{ node: 'elsewhere', ready: true }]);
+    await retry(`create ${name}`, () =>
+      core.createNamespacedService({ namespace: ns, body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] } } }),
+    );
+    await retry(`status of ${name}`, () =>
+      kubeRequest(kc, 'PATCH', `/api/v1/namespaces/${ns}/services/${name}/status`, {
+        body: { status: { loadBalancer: { ingress: [{ ip: `2001:db8::${(i + 1).toString(16)}` }] } } },
+        contentType: 'application/merge-patch+json',
+      }),
+    );
+    await retry(`endpoints of ${name}`, () => setEndpoints(kc, ns, name, [{ node: 'elsewhere', ready: true }]));
   });
   const created = (performance.now() - t0) / 1000;
   process.stdout.write(`# ${N} Services with status and endpoints written in ${created.toFixed(1)} s\n`);
