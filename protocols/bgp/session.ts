@@ -3,7 +3,7 @@
 // No sockets are created here: deps.connect() supplies a net.Socket-like object.
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
-import { AdjRibOut, NO_ATTRIBUTES, type RouteAttributes } from './adj-rib-out.js';
+import { AdjRibOut, NO_ATTRIBUTES, type RibDeltaSink, type RouteAttributes } from './adj-rib-out.js';
 import { Afi, Safi } from './capabilities.js';
 import { Origin, type CodecContext, type PathAttributes } from './attributes.js';
 import { BgpError, CeaseSubcode, ErrorCode } from './errors.js';
@@ -13,7 +13,7 @@ import { decode, MessageReader, toBuffer, type BgpMessage } from './message.js';
 import { localOpen, negotiate, routerIdFromName, type Negotiated } from './negotiation.js';
 import { shutdownCommunication, shutdownReason, type NotificationMessage } from './notification.js';
 import type { OpenMessage } from './open.js';
-import { isLinkLocalV6, parseIPv4, parseIPv6, type AddressFamily, type Prefix } from './prefix.js';
+import { isLinkLocalV6, parseIPv4, parseIPv6, Prefix, type AddressFamily } from './prefix.js';
 import { endOfRib, isTreatAsWithdraw } from './update.js';
 import { compileAttributes, UpdateEncoder, type CompiledAttributes } from './update-encoder.js';
 
@@ -753,27 +753,53 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const c = this.conn;
     const n = this.negotiated;
     if (!c || c.closed || this._state !== 'Established' || !n) return;
-    const delta = this.rib.takeDelta(n.families);
-    for (const family of n.families) {
-      const list = delta.withdraw[family];
-      let i = 0;
-      while (i < list.length) {
-        this.ensureRoom();
-        this.outOffset += this.encoder.encodeWithdraw(family, list, i, list.length, this.out, this.outOffset);
-        i = this.encoder.next;
-      }
-    }
-    for (const g of delta.announce) {
-      const compiled = this.compile(g.family, g.classKey, g.attrs);
-      if (!compiled) continue;
-      let i = 0;
-      while (i < g.prefixes.length) {
-        this.ensureRoom();
-        this.outOffset += this.encoder.encodeAnnounce(compiled, g.prefixes, i, g.prefixes.length, this.out, this.outOffset);
-        i = this.encoder.next;
-      }
-    }
+    // Streams from the RIB's scratch arrays into the output chunk: no per-route objects.
+    this.rib.drain(n.families, this.ribSink);
     this.sendOut(c);
+  }
+
+  /** Where drain() hands the delta: encodes it into the output chunk. */
+  private readonly ribSink: RibDeltaSink = {
+    withdrawV4: (addresses, lengths, start, end) => {
+      // The encoder withdraws from Prefix objects; withdrawals are rare and built here only.
+      const list = this.withdrawScratch;
+      list.length = 0;
+      for (let i = start; i < end; i++) list.push(Prefix.v4(addresses[i], lengths === undefined ? 32 : lengths[i]));
+      this.encodeWithdraw('ipv4', list, 0, list.length);
+      list.length = 0;
+    },
+    withdrawV6: (prefixes, start, end) => this.encodeWithdraw('ipv6', prefixes, start, end),
+    announceV4: (classKey, attrs, addresses, lengths, start, end) => {
+      const compiled = this.compile('ipv4', classKey, attrs);
+      if (!compiled) return;
+      let i = start;
+      while (i < end) {
+        this.ensureRoom();
+        this.outOffset += this.encoder.encodeAnnounceV4(compiled, addresses, lengths, i, end, this.out, this.outOffset);
+        i = this.encoder.next;
+      }
+    },
+    announceV6: (classKey, attrs, prefixes, start, end) => {
+      const compiled = this.compile('ipv6', classKey, attrs);
+      if (!compiled) return;
+      let i = start;
+      while (i < end) {
+        this.ensureRoom();
+        this.outOffset += this.encoder.encodeAnnounce(compiled, prefixes, i, end, this.out, this.outOffset);
+        i = this.encoder.next;
+      }
+    },
+  };
+
+  private readonly withdrawScratch: Prefix[] = [];
+
+  private encodeWithdraw(family: AddressFamily, prefixes: readonly Prefix[], start: number, end: number): void {
+    let i = start;
+    while (i < end) {
+      this.ensureRoom();
+      this.outOffset += this.encoder.encodeWithdraw(family, prefixes, i, end, this.out, this.outOffset);
+      i = this.encoder.next;
+    }
   }
 
   /** Make sure the output chunk has room for a largest-size message. */
