@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { FullLab, HERALD_NAMESPACE, NODES, type NodeName } from './full-lab.js';
 import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
-import { arpOwner, curlFromClient, labUp, startSpeaker, waitForBgpSessions } from './full-setup.js';
+import { arpOwner, curlFromClient, labUp, ndpOwner, startSpeaker, waitForBgpSessions } from './full-setup.js';
 import { labUnavailableReason } from './netns.js';
 
 const DIR = process.env.HERALD_DEMO_DIR ?? '/run/herald-demo';
@@ -70,6 +70,7 @@ async function demo(): Promise<void> {
     const [l2Vip] = await waitForServiceIps(lab, APP_NS, 'web-l2');
     const [bgpVip] = await waitForServiceIps(lab, APP_NS, 'web-bgp');
     say(`  both have addresses ${secs(tAlloc)} s after the apply`);
+    say('  (externalTrafficPolicy Cluster: any live speaker may own a layer2 VIP; kube-proxy would forward to the pods)');
     show(`kubectl -n ${APP_NS} get svc`, await lab.kubectl(['-n', APP_NS, 'get', 'svc']));
     // kube-proxy's part: every node accepts traffic for every VIP.
     await addVipToNodes(lab, l2Vip);
@@ -85,6 +86,20 @@ async function demo(): Promise<void> {
     show(`ip netns exec ${lab.host('client').ns} arping -c 1 -I eth0 ${l2Vip}`, owner.line);
     say(`  that MAC is ${owner.node}'s eth0 (${NODES.map((n) => `${n} ${lab.host(n).mac}`).join(', ')})`);
     show(`ip netns exec ${lab.host('client').ns} curl -s http://${l2Vip}/`, (await curlFromClient(lab, l2Vip, 3)) ?? '(no answer)');
+
+    step('layer2 over IPv6: Service web-l2-v6 (pool lan6, IPv6 single stack), pods on node1 and node3');
+    await lab.kubectl(['apply', '-f', '-'], serviceYaml('web-l2-v6', APP_NS, 'lan6', { family: 6 }));
+    await placePods(lab, APP_NS, 'web-l2-v6', ['node1', 'node3']);
+    const [v6Vip] = await waitForServiceIps(lab, APP_NS, 'web-l2-v6');
+    await addVipToNodes(lab, v6Vip);
+    let v6Owner: { node: string | null; line: string } = { node: null, line: '' };
+    for (let i = 0; i < 50 && !v6Owner.node; i++) {
+      v6Owner = await ndpOwner(lab, v6Vip);
+      if (!v6Owner.node) await sleep(200);
+    }
+    show(`ip netns exec ${lab.host('client').ns} ndisc6 -1 ${v6Vip} eth0`, v6Owner.line);
+    say(`  that is ${v6Owner.node ?? '(nobody)'}'s eth0`);
+    show(`ip netns exec ${lab.host('client').ns} curl -s http://[${v6Vip}]/`, (await curlFromClient(lab, v6Vip, 3)) ?? '(no answer)');
 
     step(`bgp: BIRD's routes for ${bgpVip} (ECMP over the nodes) and the client's answers`);
     const tRoute = Date.now();
@@ -147,7 +162,7 @@ async function demo(): Promise<void> {
       step('the lab stays up (KEEP=1)');
       say(`  kubectl:   ${lab.kubectlCommand()} get svc -A`);
       say(`             (the API server listens on ${lab.host('control').ipv4}:6443 inside the lab only, hence ip netns exec)`);
-      say(`  client:    ip netns exec ${lab.host('client').ns} curl -s http://${l2Vip}/   (or http://${bgpVip}/)`);
+      say(`  client:    ip netns exec ${lab.host('client').ns} curl -s http://${l2Vip}/   (or http://${bgpVip}/, http://[${v6Vip}]/)`);
       say(`             ip netns exec ${lab.host('client').ns} arping -c 3 -I eth0 ${l2Vip}`);
       say(`  BIRD:      birdc -s ${lab.state.birdSocket} show route`);
       say(`  logs:      ${DIR}/*.log (controller, speaker-node1..3, bird, backends); etcd and kube-apiserver: ${lab.state.cluster?.dir ?? DIR}/*.log`);

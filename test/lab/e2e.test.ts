@@ -46,7 +46,7 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
   }
 
   async function service(name: string, pool: string, pods: readonly NodeName[], policy: 'Cluster' | 'Local' = 'Cluster'): Promise<string> {
-    const y = serviceYaml(name, NS, pool).replace('externalTrafficPolicy: Cluster', `externalTrafficPolicy: ${policy}`);
+    const y = serviceYaml(name, NS, pool, { policy });
     await lab.kubectl(['apply', '-f', '-'], y);
     await placePods(lab, NS, name, pods);
     const [vip] = await waitForServiceIps(lab, NS, name);

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { HERALD_CLI } from './bgp-speaker.js';
-import { BGP_POOL, CONFIG_MAP, HERALD_NAMESPACE, L2_POOL, NODE_AS, NODES, ROUTER_AS, type FullLab, type NodeName } from './full-lab.js';
+import { BGP_POOL, CONFIG_MAP, HERALD_NAMESPACE, L2_POOL, L2_POOL_V6, NODE_AS, NODES, ROUTER_AS, type FullLab, type NodeName } from './full-lab.js';
 
 const RBAC_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
@@ -57,6 +57,10 @@ export function poolConfigMap(lab: FullLab): string {
     '  protocol: layer2',
     '  addresses:',
     `  - ${L2_POOL}`,
+    '- name: lan6',
+    '  protocol: layer2',
+    '  addresses:',
+    `  - ${L2_POOL_V6}`,
     '- name: routed',
     '  protocol: bgp',
     '  addresses:',
@@ -66,13 +70,19 @@ export function poolConfigMap(lab: FullLab): string {
   return yaml.dump({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CONFIG_MAP, namespace: HERALD_NAMESPACE }, data: { config } });
 }
 
-/** A LoadBalancer Service on port 80 asking for `pool`. */
-export function serviceYaml(name: string, namespace: string, pool: string): string {
+/** A LoadBalancer Service on port 80 asking for `pool` (IPv6 single stack with `family` 6). */
+export function serviceYaml(name: string, namespace: string, pool: string, opts: { policy?: 'Cluster' | 'Local'; family?: 4 | 6 } = {}): string {
   return yaml.dump({
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name, namespace, annotations: { 'metallb.universe.tf/address-pool': pool } },
-    spec: { type: 'LoadBalancer', selector: { app: name }, externalTrafficPolicy: 'Cluster', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+    spec: {
+      type: 'LoadBalancer',
+      selector: { app: name },
+      externalTrafficPolicy: opts.policy ?? 'Cluster',
+      ...(opts.family === 6 ? { ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv6'] } : {}),
+      ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+    },
   });
 }
 
@@ -116,7 +126,8 @@ export async function waitForServiceIps(lab: FullLab, namespace: string, name: s
 
 /** kube-proxy's part: the VIP on every node's kube-ipvs0 (Cluster policy: any node serves it). */
 export async function addVipToNodes(lab: FullLab, vip: string): Promise<void> {
-  for (const n of NODES) await lab.mustExec(n, 'ip', ['addr', 'replace', `${vip}/32`, 'dev', 'kube-ipvs0']);
+  const plen = vip.includes(':') ? 128 : 32;
+  for (const n of NODES) await lab.mustExec(n, 'ip', ['addr', 'replace', `${vip}/${plen}`, 'dev', 'kube-ipvs0', ...(plen === 128 ? ['nodad'] : [])]);
 }
 
 export function tail(file: string, lines = 30): string {

@@ -36,6 +36,8 @@ export const HERALD_NAMESPACE = 'herald-system';
 export const CONFIG_MAP = 'herald-config';
 /** Layer2 pool: on the lab link itself. */
 export const L2_POOL = '192.0.2.200-192.0.2.209';
+/** IPv6 layer2 pool (NDP), on the lab link too. */
+export const L2_POOL_V6 = '2001:db8:0:1::200-2001:db8:0:1::209';
 /** BGP pool: routed by the router to the nodes. */
 export const BGP_POOL = '203.0.113.10-203.0.113.19';
 export const BGP_NET = '203.0.113.0/24';
@@ -267,7 +269,7 @@ export class FullLab {
   /** A tiny HTTP backend per node that answers with the node's name (the pretend pods). */
   startBackends(): void {
     for (const node of NODES) {
-      const script = `require('http').createServer((q,s)=>s.end(${JSON.stringify(node)}+'\\n')).listen(80,'0.0.0.0')`;
+      const script = `require('http').createServer((q,s)=>s.end(${JSON.stringify(node)}+'\\n')).listen(80)`; // '::' dual stack
       this.startDaemon(`backend-${node}`, node, process.execPath, ['-e', script]);
     }
   }

@@ -84,8 +84,18 @@ export async function waitForBgpSessions(lab: FullLab, timeoutMs = 30_000): Prom
 
 /** One HTTP GET from the client namespace; the answer is the serving node's name (or null). */
 export async function curlFromClient(lab: FullLab, vip: string, timeoutSec = 1): Promise<string | null> {
-  const r = await lab.exec('client', 'curl', ['-s', '--max-time', String(timeoutSec), `http://${vip}/`], (timeoutSec + 2) * 1000);
+  const host = vip.includes(':') ? `[${vip}]` : vip;
+  const r = await lab.exec('client', 'curl', ['-s', '--max-time', String(timeoutSec), `http://${host}/`], (timeoutSec + 2) * 1000);
   return r.code === 0 ? r.stdout.trim() : null;
+}
+
+/** The node owning an IPv6 layer2 VIP per one Neighbor Solicitation from the client (ndisc6), or null. */
+export async function ndpOwner(lab: FullLab, vip: string): Promise<{ node: string | null; line: string }> {
+  const r = await lab.exec('client', 'ndisc6', ['-1', '-r', '1', '-w', '1000', vip, 'eth0'], 5000);
+  const mac = /Target link-layer address:\s*([0-9A-Fa-f:]{17})/.exec(r.stdout)?.[1]?.toLowerCase();
+  const node = NODES.find((n) => lab.host(n).mac.toLowerCase() === mac) ?? null;
+  const line = r.stdout.split('\n').find((l) => /link-layer address/i.test(l));
+  return { node, line: (line ?? (r.stdout.trim() || r.stderr.trim())).trim() };
 }
 
 /** The node owning a layer2 VIP per one ARP request from the client: its name by MAC, or null. */
