@@ -62,8 +62,9 @@ cluster-down:
 
 # The full lab end to end, narrated (root; installs what is missing, builds, tears down at the end).
 # KEEP=1 leaves the lab up (state in /run/herald-demo) and prints how to use it; make demo-down removes it.
+# ROUTER=frr runs FRR instead of BIRD.
 demo: deps build
-	@KEEP=$(KEEP) tsx test/lab/demo.ts up
+	@KEEP=$(KEEP) ROUTER=$(ROUTER) tsx test/lab/demo.ts up
 
 demo-down:
 	@tsx test/lab/demo.ts down

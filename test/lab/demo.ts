@@ -1,17 +1,19 @@
 // `make demo`: the full lab end to end, narrated with the real outputs. `make demo KEEP=1` leaves the
 // lab up (state in /run/herald-demo) and prints how to use it; `make demo-down` tears it down.
 //
-//   tsx test/lab/demo.ts [up|down]     (KEEP=1 in the environment keeps the lab)
+//   tsx test/lab/demo.ts [up|down]     (env: KEEP=1 keeps the lab; ROUTER=frr runs FRR instead of BIRD)
 import { existsSync } from 'node:fs';
 import { FullLab, HERALD_NAMESPACE, NODES, type NodeName } from './full-lab.js';
 import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
 import { arpOwner, curlFromClient, labUp, ndpOwner, startSpeaker, waitForBgpSessions } from './full-setup.js';
+import { routerCliHint, routerHops, routerShow, type LabRouterKind } from './full-router.js';
 import { labUnavailableReason } from './netns.js';
 
 const DIR = process.env.HERALD_DEMO_DIR ?? '/run/herald-demo';
 const PREFIX = 'hdemo';
 const APP_NS = 'demo';
 const keep = process.env.KEEP === '1' || process.env.KEEP === 'true';
+const router = (process.env.ROUTER || 'bird') as LabRouterKind;
 
 const t0 = Date.now();
 const secs = (from: number): string => ((Date.now() - from) / 1000).toFixed(1);
@@ -35,10 +37,12 @@ function down(): void {
 async function demo(): Promise<void> {
   const reason = labUnavailableReason();
   if (reason) throw new Error(`the demo cannot run here: ${reason}`);
+  if (router !== 'bird' && router !== 'frr') throw new Error(`ROUTER: bird or frr, not ${JSON.stringify(router)}`);
   if (existsSync(FullLab.statePath(DIR))) throw new Error(`a demo lab is already up (${DIR}); run \`make demo-down\` first`);
 
-  step('bringing the lab up: namespaces, etcd + kube-apiserver, BIRD, herald controller, 3 x herald speaker');
-  const h = await labUp({ prefix: PREFIX, dir: DIR, log: (l) => say(`  ${l}`) });
+  const R = router === 'bird' ? 'BIRD' : 'FRR';
+  step(`bringing the lab up: namespaces, etcd + kube-apiserver, ${R}, herald controller, 3 x herald speaker`);
+  const h = await labUp({ prefix: PREFIX, dir: DIR, router, log: (l) => say(`  ${l}`) });
   const { lab } = h;
   let ok = false;
   const onSignal = (): void => {
@@ -54,10 +58,10 @@ async function demo(): Promise<void> {
     step('the pool ConfigMap (MetalLB legacy format) applied by the lab');
     show(`kubectl -n ${HERALD_NAMESPACE} get configmap herald-config -o jsonpath={.data.config}`, await lab.kubectl(['-n', HERALD_NAMESPACE, 'get', 'configmap', 'herald-config', '-o', 'jsonpath={.data.config}']));
 
-    step('BGP sessions from the three speakers to BIRD');
+    step(`BGP sessions from the three speakers to ${R}`);
     const tBgp = Date.now();
     await waitForBgpSessions(lab);
-    show('birdc show protocols', await lab.bird('show protocols'));
+    show(...(await routerShow(lab, 'sessions')));
     say(`  all Established ${secs(tBgp)} s after asking`);
 
     step('two LoadBalancer Services: web-l2 (pool lan, layer2) with pods on node1 and node2; web-bgp (pool routed, bgp) with pods on all nodes');
@@ -101,15 +105,13 @@ async function demo(): Promise<void> {
     say(`  that is ${v6Owner.node ?? '(nobody)'}'s eth0`);
     show(`ip netns exec ${lab.host('client').ns} curl -s http://[${v6Vip}]/`, (await curlFromClient(lab, v6Vip, 3)) ?? '(no answer)');
 
-    step(`bgp: BIRD's routes for ${bgpVip} (ECMP over the nodes) and the client's answers`);
+    step(`bgp: ${R}'s routes for ${bgpVip} (ECMP over the nodes) and the client's answers`);
     const tRoute = Date.now();
-    for (;;) {
-      const r = await lab.bird(`show route for ${bgpVip} all`);
-      if ((r.match(/via 192\.0\.2\./g) ?? []).length >= NODES.length) break;
-      if (Date.now() - tRoute > 30_000) throw new Error(`BIRD has not all routes for ${bgpVip}:\n${r}`);
+    while ((await routerHops(lab, bgpVip)).length < NODES.length) {
+      if (Date.now() - tRoute > 30_000) throw new Error(`${R} has not all routes for ${bgpVip}: ${(await routerShow(lab, { route: bgpVip }))[1]}`);
       await sleep(200);
     }
-    show(`birdc show route for ${bgpVip}`, await lab.bird(`show route for ${bgpVip}`));
+    show(...(await routerShow(lab, { route: bgpVip })));
     show(`ip netns exec ${lab.host('router').ns} ip route show ${bgpVip}`, await lab.mustExec('router', 'ip', ['route', 'show', bgpVip]));
     const answers: string[] = [];
     for (let i = 0; i < 3; i++) answers.push((await curlFromClient(lab, bgpVip, 3)) ?? '(no answer)');
@@ -123,7 +125,7 @@ async function demo(): Promise<void> {
     // BGP side, watched alongside: how long until BIRD drops the dead node's path.
     const bgpDrop = (async (): Promise<string> => {
       while (Date.now() - tKill < 30_000) {
-        if (!(await lab.bird(`show route for ${bgpVip} all`)).includes(`via ${deadHop} `)) return secs(tKill);
+        if (!(await routerHops(lab, bgpVip)).includes(deadHop)) return secs(tKill);
         await sleep(50);
       }
       return 'not within 30';
@@ -144,8 +146,8 @@ async function demo(): Promise<void> {
     if (!after) throw new Error(`no failover within 30 s (last answer ${lastAnswer}); logs:\n${NODES.map((n) => tail(lab.logPath(`speaker-${n}`), 8)).join('\n')}`);
     say(`  the client's curl answered "${after}" ${failoverSec} s after the SIGKILL (${probes} probes; speaker Lease duration 3 s)`);
     show(`ip netns exec ${lab.host('client').ns} arping -c 1 -I eth0 ${l2Vip}`, (await arpOwner(lab, l2Vip)).line);
-    say(`  BIRD dropped the path via ${deadHop} ${await bgpDrop} s after the SIGKILL (the kernel closed the dead speaker's TCP session)`);
-    show(`birdc show route for ${bgpVip}`, await lab.bird(`show route for ${bgpVip}`));
+    say(`  ${R} dropped the path via ${deadHop} ${await bgpDrop} s after the SIGKILL (the kernel closed the dead speaker's TCP session)`);
+    show(...(await routerShow(lab, { route: bgpVip })));
 
     step(`the speaker on ${killed} comes back`);
     startSpeaker(h, killed);
@@ -164,8 +166,8 @@ async function demo(): Promise<void> {
       say(`             (the API server listens on ${lab.host('control').ipv4}:6443 inside the lab only, hence ip netns exec)`);
       say(`  client:    ip netns exec ${lab.host('client').ns} curl -s http://${l2Vip}/   (or http://${bgpVip}/, http://[${v6Vip}]/)`);
       say(`             ip netns exec ${lab.host('client').ns} arping -c 3 -I eth0 ${l2Vip}`);
-      say(`  BIRD:      birdc -s ${lab.state.birdSocket} show route`);
-      say(`  logs:      ${DIR}/*.log (controller, speaker-node1..3, bird, backends); etcd and kube-apiserver: ${lab.state.cluster?.dir ?? DIR}/*.log`);
+      say(`  ${R}:${' '.repeat(10 - R.length)}${routerCliHint(lab)}`);
+      say(`  logs:      ${DIR}/*.log (controller, speaker-node1..3, backends); router: ${DIR}/${router}/*.log; etcd and kube-apiserver: ${lab.state.cluster?.dir ?? DIR}/*.log`);
       say(`  state:     ${FullLab.statePath(DIR)} (namespaces, addresses, daemon pids)`);
       say('  tear down: make demo-down');
     }

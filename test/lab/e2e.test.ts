@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES, type NodeName } from './full-lab.js';
 import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
 import { arpOwner, curlFromClient, labUp, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
+import { routerHops } from './full-router.js';
 import { describeLab } from './netns.js';
 
 const NS = 'e2e';
@@ -31,19 +32,7 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
   let lab: FullLab;
   let dir: string;
 
-  /** Next hops BIRD holds for `vip` (sorted), from `show route for`. */
-  async function birdHops(vip: string): Promise<string[]> {
-    let out: string;
-    try {
-      out = await lab.bird(`show route for ${vip} all`);
-    } catch (e) {
-      // BIRD answers an unknown prefix with an error reply.
-      if (/Network not found/.test((e as Error).message)) return [];
-      throw e;
-    }
-    if (!out.includes(`${vip}/32`)) return [];
-    return [...out.matchAll(/via (192\.0\.2\.\d+)/g)].map((m) => m[1]).sort();
-  }
+  const birdHops = (vip: string): Promise<string[]> => routerHops(lab, vip);
 
   async function service(name: string, pool: string, pods: readonly NodeName[], policy: 'Cluster' | 'Local' = 'Cluster'): Promise<string> {
     const y = serviceYaml(name, NS, pool, { policy });

@@ -2,7 +2,7 @@
 // `herald speaker`, and a client, every one in its own network namespace on one bridge.
 //
 //   control  192.0.2.10  etcd + kube-apiserver (:6443), herald controller
-//   router   192.0.2.11  BIRD, AS 64512, forwards the BGP VIPs it learns (ECMP) to the nodes
+//   router   192.0.2.11  BIRD or FRR (full-router.ts), AS 64512, forwards the BGP VIPs it learns (ECMP) to the nodes
 //   node1..3 192.0.2.12-14  herald speaker (AS 64513), HTTP backend on :80, kube-ipvs0 with the VIPs
 //   client   192.0.2.15  curl / arping; 203.0.113.0/24 routed via the router
 //
@@ -16,12 +16,11 @@
 // root namespace's interfaces. Teardown kills only processes inside the lab's namespaces (all
 // started by the lab) and deletes the namespaces.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TestCluster, type ClusterState } from '../cluster/cluster.js';
 import { HERALD_CLI, assertCliBuilt } from './bgp-speaker.js';
-import { birdCommand } from './routers.js';
 
 const execFileP = promisify(execFile);
 
@@ -59,7 +58,8 @@ export interface FullLabState {
   cluster?: ClusterState;
   /** Daemon name -> pid (all inside lab namespaces). */
   pids: Record<string, number>;
-  birdSocket: string;
+  /** The BGP router daemon in the router namespace (full-router.ts). */
+  router: 'bird' | 'frr';
 }
 
 export class LabError extends Error {
@@ -93,6 +93,8 @@ export interface FullLabOptions {
   prefix: string;
   /** Directory for the state file, cluster PKI, configs and daemon logs (created). */
   dir: string;
+  /** BGP router: BIRD (default) or FRR. */
+  router?: 'bird' | 'frr';
   log?: (line: string) => void;
 }
 
@@ -135,7 +137,7 @@ export class FullLab {
       hosts,
       kubeconfig: '',
       pids: {},
-      birdSocket: join(opts.dir, 'bird.ctl'),
+      router: opts.router ?? 'bird',
     });
     lab.save();
     try {
@@ -272,37 +274,6 @@ export class FullLab {
       const script = `require('http').createServer((q,s)=>s.end(${JSON.stringify(node)}+'\\n')).listen(80)`; // '::' dual stack
       this.startDaemon(`backend-${node}`, node, process.execPath, ['-e', script]);
     }
-  }
-
-  /** BIRD in the router namespace: passive eBGP to every node, learned routes ECMP-merged into its kernel table. */
-  async startBird(): Promise<void> {
-    const lines = [
-      `log "${join(this.dir, 'bird.log')}" all;`,
-      `router id ${this.host('router').ipv4};`,
-      'protocol device { scan time 10; }',
-      'protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
-    ];
-    for (const node of NODES) {
-      lines.push(
-        `protocol bgp ${node} {\n  local ${this.host('router').ipv4} as ${ROUTER_AS};\n  neighbor ${this.host(node).ipv4} as ${NODE_AS};\n  passive on;\n  connect retry time 1;\n  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}`,
-      );
-    }
-    const conf = join(this.dir, 'bird.conf');
-    writeFileSync(conf, `${lines.join('\n')}\n`);
-    const pidFile = join(this.dir, 'bird.pid');
-    await this.mustExec('router', 'bird', ['-c', conf, '-s', this.state.birdSocket, '-P', pidFile]);
-    const deadline = Date.now() + 10_000;
-    while (!existsSync(pidFile)) {
-      if (Date.now() > deadline) throw new LabError('bird wrote no pid file');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    this.state.pids.bird = Number(readFileSync(pidFile, 'utf8').trim());
-    this.save();
-  }
-
-  /** One BIRD command over its control socket (what birdc prints, without reply codes). */
-  bird(command: string): Promise<string> {
-    return birdCommand(this.state.birdSocket, command);
   }
 
   /** Tears down the lab described in `dir`: kills every process in its namespaces, deletes them and the directory. */

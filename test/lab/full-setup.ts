@@ -2,10 +2,12 @@
 // backends, BIRD, the controller and one speaker per node; shared by `make demo` and the e2e tests.
 import { NODES, FullLab, HERALD_NAMESPACE, CONFIG_MAP, type NodeName } from './full-lab.js';
 import { createNodes, installRbac, poolConfigMap, serviceAccountKubeconfig, tail } from './full-kube.js';
+import { routerSessions, routerShow, startRouter, type LabRouterKind } from './full-router.js';
 
 export interface LabUpOptions {
   prefix: string;
   dir: string;
+  router?: LabRouterKind;
   log?: (line: string) => void;
 }
 
@@ -18,7 +20,7 @@ export interface HeraldLab {
 /** Everything up to the daemons; on failure the lab is torn down and the error rethrown. */
 export async function labUp(opts: LabUpOptions): Promise<HeraldLab> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const lab = await FullLab.create({ prefix: opts.prefix, dir: opts.dir, log });
+  const lab = await FullLab.create({ prefix: opts.prefix, dir: opts.dir, router: opts.router, log });
   try {
     await installRbac(lab);
     const controllerKubeconfig = await serviceAccountKubeconfig(lab, 'herald-controller');
@@ -26,7 +28,7 @@ export async function labUp(opts: LabUpOptions): Promise<HeraldLab> {
     await createNodes(lab);
     await lab.kubectl(['apply', '-f', '-'], poolConfigMap(lab));
     lab.startBackends();
-    await lab.startBird();
+    await startRouter(lab);
     const h = { lab, controllerKubeconfig, speakerKubeconfig };
     startController(h);
     for (const n of NODES) startSpeaker(h, n);
@@ -70,14 +72,16 @@ export function startSpeaker(h: HeraldLab, node: NodeName): number {
   ]);
 }
 
-/** Waits until BIRD has every node's session Established. */
+/** Waits until the router has every node's session Established. */
 export async function waitForBgpSessions(lab: FullLab, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const out = await lab.bird('show protocols');
-    const up = NODES.filter((n) => new RegExp(`^${n}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`, 'm').test(out));
-    if (up.length === NODES.length) return;
-    if (Date.now() > deadline) throw new Error(`BGP sessions not all Established after ${timeoutMs} ms:\n${out}\nspeaker-node1 log:\n${tail(lab.logPath('speaker-node1'))}`);
+    const states = await routerSessions(lab).catch(() => new Map<string, string>());
+    if (NODES.every((n) => states.get(n) === 'Established')) return;
+    if (Date.now() > deadline) {
+      const [, out] = await routerShow(lab, 'sessions').catch((e: unknown) => ['', String(e)]);
+      throw new Error(`BGP sessions not all Established after ${timeoutMs} ms:\n${out}\nspeaker-node1 log:\n${tail(lab.logPath('speaker-node1'))}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -1,0 +1,122 @@
+// The full lab's BGP router: BIRD 2 (default) or FRR (zebra + bgpd) in the router namespace, passive
+// eBGP (AS 64512) to the three nodes (AS 64513), learned routes ECMP-merged into the namespace's
+// kernel table so the router forwards the client's traffic to the nodes. One query surface for both
+// (sessions, next hops per VIP, and the CLI text the demo shows).
+import { existsSync, mkdirSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LabError, NODE_AS, NODES, ROUTER_AS, type FullLab, type NodeName } from './full-lab.js';
+import { birdCommand, frrCommand } from './routers.js';
+
+export type LabRouterKind = 'bird' | 'frr';
+
+function routerDir(lab: FullLab): string {
+  return join(lab.dir, lab.state.router);
+}
+
+const birdSock = (lab: FullLab): string => join(routerDir(lab), 'bird.ctl');
+const bgpdVty = (lab: FullLab): string => join(routerDir(lab), 'bgpd.vty');
+
+async function waitForFile(path: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new LabError(`${path} did not appear`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Starts the lab's router daemon(s) (they daemonize; their pids go into the lab state). */
+export async function startRouter(lab: FullLab): Promise<void> {
+  const dir = routerDir(lab);
+  mkdirSync(dir, { recursive: true });
+  const me = lab.host('router').ipv4;
+  if (lab.state.router === 'bird') {
+    const lines = [
+      `log "${join(dir, 'bird.log')}" all;`,
+      `router id ${me};`,
+      'protocol device { scan time 10; }',
+      'protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
+    ];
+    for (const node of NODES) {
+      lines.push(
+        `protocol bgp ${node} {\n  local ${me} as ${ROUTER_AS};\n  neighbor ${lab.host(node).ipv4} as ${NODE_AS};\n  passive on;\n  connect retry time 1;\n  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}`,
+      );
+    }
+    writeFileSync(join(dir, 'bird.conf'), `${lines.join('\n')}\n`);
+    await lab.mustExec('router', 'bird', ['-c', join(dir, 'bird.conf'), '-s', birdSock(lab), '-P', join(dir, 'bird.pid')]);
+    await waitForFile(join(dir, 'bird.pid'));
+    lab.state.pids.bird = Number(readFileSync(join(dir, 'bird.pid'), 'utf8').trim());
+  } else {
+    // FRR drops privileges to the frr user, which must reach its sockets and read its config.
+    chmodSync(dir, 0o777);
+    const bgpd = [
+      'hostname router',
+      `router bgp ${ROUTER_AS}`,
+      ` bgp router-id ${me}`,
+      ' no bgp ebgp-requires-policy',
+      ' bgp bestpath as-path multipath-relax',
+      ...NODES.flatMap((n) => [` neighbor ${lab.host(n).ipv4} remote-as ${NODE_AS}`, ` neighbor ${lab.host(n).ipv4} passive`, ` neighbor ${lab.host(n).ipv4} timers connect 1`]),
+      ' address-family ipv4 unicast',
+      '  maximum-paths 8',
+      ' exit-address-family',
+    ];
+    writeFileSync(join(dir, 'zebra.conf'), 'hostname router\n', { mode: 0o644 });
+    writeFileSync(join(dir, 'bgpd.conf'), `${bgpd.join('\n')}\n`, { mode: 0o644 });
+    const args = (name: string): string[] => ['-d', '--vty_socket', dir, '-z', join(dir, 'zserv.api'), '-i', join(dir, `${name}.pid`), '-f', join(dir, `${name}.conf`), '-u', 'frr', '-g', 'frr', '-P', '0', '--log', `file:${join(dir, `${name}.log`)}`];
+    await lab.mustExec('router', '/usr/lib/frr/zebra', args('zebra'));
+    await waitForFile(join(dir, 'zserv.api'));
+    await lab.mustExec('router', '/usr/lib/frr/bgpd', args('bgpd'));
+    await waitForFile(join(dir, 'bgpd.pid'));
+    await waitForFile(bgpdVty(lab));
+    lab.state.pids.zebra = Number(readFileSync(join(dir, 'zebra.pid'), 'utf8').trim());
+    lab.state.pids.bgpd = Number(readFileSync(join(dir, 'bgpd.pid'), 'utf8').trim());
+  }
+  lab.save();
+}
+
+/** BGP state per node ('Established', ...). */
+export async function routerSessions(lab: FullLab): Promise<Map<NodeName, string>> {
+  const states = new Map<NodeName, string>();
+  if (lab.state.router === 'bird') {
+    const out = await birdCommand(birdSock(lab), 'show protocols');
+    for (const n of NODES) states.set(n, new RegExp(`^${n}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`, 'm').test(out) ? 'Established' : 'down');
+  } else {
+    const j = JSON.parse(await frrCommand(bgpdVty(lab), 'show bgp neighbors json')) as Record<string, { bgpState?: string }>;
+    for (const n of NODES) states.set(n, j[lab.host(n).ipv4]?.bgpState ?? 'Idle');
+  }
+  return states;
+}
+
+/** The next hops (sorted) the router holds for `vip`/32; empty when it has no route. */
+export async function routerHops(lab: FullLab, vip: string): Promise<string[]> {
+  if (lab.state.router === 'bird') {
+    let out: string;
+    try {
+      out = await birdCommand(birdSock(lab), `show route for ${vip} all`);
+    } catch (e) {
+      // BIRD answers an unknown prefix with an error reply.
+      if (/Network not found/.test((e as Error).message)) return [];
+      throw e;
+    }
+    if (!out.includes(`${vip}/32`)) return [];
+    return [...out.matchAll(/via (192\.0\.2\.\d+)/g)].map((m) => m[1]).sort();
+  }
+  const j = JSON.parse(await frrCommand(bgpdVty(lab), `show bgp ipv4 unicast ${vip}/32 json`)) as { paths?: Array<{ nexthops?: Array<{ ip: string }> }> };
+  return (j.paths ?? []).flatMap((p) => (p.nexthops ?? []).map((h) => h.ip)).sort();
+}
+
+/** The router's own view, as its CLI prints it: [command shown to the user, output]. */
+export async function routerShow(lab: FullLab, what: 'sessions' | { route: string }): Promise<[string, string]> {
+  if (lab.state.router === 'bird') {
+    const cmd = what === 'sessions' ? 'show protocols' : `show route for ${what.route}`;
+    return [`birdc ${cmd}`, await birdCommand(birdSock(lab), cmd)];
+  }
+  const cmd = what === 'sessions' ? 'show bgp summary' : `show bgp ipv4 unicast ${what.route}/32`;
+  return [`vtysh -c '${cmd}'`, await frrCommand(bgpdVty(lab), cmd)];
+}
+
+/** How a user queries the router of a kept lab. */
+export function routerCliHint(lab: FullLab): string {
+  return lab.state.router === 'bird'
+    ? `birdc -s ${birdSock(lab)} show route`
+    : `ip netns exec ${lab.host('router').ns} vtysh --vty_socket ${routerDir(lab)} -c 'show bgp ipv4 unicast'`;
+}
