@@ -112,8 +112,13 @@ export interface BgpSessionEvents {
 const OPEN_HOLD_MS = 240_000;
 /** How long stop() waits for the socket to close after end() before destroying it. */
 const CLOSE_WAIT_MS = 2_000;
-/** Size of each output chunk handed to socket.write (a fresh one after each write). */
+/** Output chunk UPDATEs are encoded into; slices of it are handed to socket.write. */
 const OUTPUT_CHUNK = 4 * MAX_EXTENDED_MESSAGE_LENGTH;
+/**
+ * A big flush is written in slices of about this size as it is encoded, so the router starts
+ * reading (on its own CPU) while we encode the rest, instead of after the whole table.
+ */
+const WRITE_BATCH = 32 * 1024;
 /** Batches up to this size are copied out of the output chunk rather than replacing it. */
 const SMALL_WRITE = 16 * 1024;
 
@@ -154,6 +159,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private flushTimer: TimerHandle | undefined;
   private out: Buffer = Buffer.allocUnsafe(OUTPUT_CHUNK);
   private outOffset = 0;
+  /** Start of the bytes in `out` not yet handed to the socket (before it: owned by the socket). */
+  private outStart = 0;
 
   constructor(config: BgpSessionConfig, deps: SessionDeps) {
     super();
@@ -775,7 +782,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       let i = start;
       while (i < end) {
         this.ensureRoom();
-        this.outOffset += this.encoder.encodeAnnounceV4(compiled, addresses, lengths, i, end, this.out, this.outOffset);
+        this.outOffset += this.encoder.encodeAnnounceV4(compiled, addresses, lengths, i, end, this.window(), this.outOffset);
         i = this.encoder.next;
       }
     },
@@ -785,7 +792,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       let i = start;
       while (i < end) {
         this.ensureRoom();
-        this.outOffset += this.encoder.encodeAnnounce(compiled, prefixes, i, end, this.out, this.outOffset);
+        this.outOffset += this.encoder.encodeAnnounce(compiled, prefixes, i, end, this.window(), this.outOffset);
         i = this.encoder.next;
       }
     },
@@ -797,29 +804,44 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     let i = start;
     while (i < end) {
       this.ensureRoom();
-      this.outOffset += this.encoder.encodeWithdraw(family, prefixes, i, end, this.out, this.outOffset);
+      this.outOffset += this.encoder.encodeWithdraw(family, prefixes, i, end, this.window(), this.outOffset);
       i = this.encoder.next;
     }
   }
 
-  /** Make sure the output chunk has room for a largest-size message. */
+  /**
+   * Before encoding more: write out a full batch, and make sure the output chunk has room for a
+   * largest-size message.
+   */
   private ensureRoom(): void {
-    if (this.out.length - this.outOffset >= this.ctx.maxMessageLength) return;
+    const max = this.ctx.maxMessageLength;
     const c = this.conn;
+    if (c && this.outOffset > this.outStart && this.outOffset - this.outStart + max > WRITE_BATCH) this.sendOut(c);
+    if (this.out.length - this.outOffset >= max) return;
     if (c) this.sendOut(c);
+    this.out = Buffer.allocUnsafe(OUTPUT_CHUNK);
+    this.outStart = 0;
+    this.outOffset = 0;
+  }
+
+  /** The part of the output chunk the encoder may fill now (it stops at the view's end). */
+  private window(): Buffer {
+    const end = Math.min(this.out.length, Math.max(this.outStart + WRITE_BATCH, this.outOffset + this.ctx.maxMessageLength));
+    return end === this.out.length ? this.out : this.out.subarray(0, end);
   }
 
   private sendOut(c: Connection): void {
-    if (this.outOffset === 0) return;
-    // The socket keeps the buffer until it is flushed: small batches are copied out and the
-    // chunk reused; a big one is handed over whole and replaced.
-    if (this.outOffset <= SMALL_WRITE) {
+    if (this.outOffset === this.outStart) return;
+    // The socket keeps what it is given until it is flushed, so that part of the chunk is never
+    // written again: a small batch at the chunk's start is copied out and the chunk reused;
+    // otherwise the slice is handed over and encoding continues after it.
+    if (this.outStart === 0 && this.outOffset <= SMALL_WRITE) {
       this.write(c, Buffer.from(this.out.subarray(0, this.outOffset)));
+      this.outOffset = 0;
     } else {
-      this.write(c, this.out.subarray(0, this.outOffset));
-      this.out = Buffer.allocUnsafe(OUTPUT_CHUNK);
+      this.write(c, this.out.subarray(this.outStart, this.outOffset));
+      this.outStart = this.outOffset;
     }
-    this.outOffset = 0;
   }
 }
 
