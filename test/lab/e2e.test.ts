@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES, type NodeName } from './full-lab.js';
 import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
-import { arpOwner, curlFromClient, labUp, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
+import { arpOwner, curlFromClient, labUp, ndpOwner, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
 import { routerHops } from './full-router.js';
 import { describeLab } from './netns.js';
 
@@ -77,6 +77,18 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
     const r = await lab.exec('client', 'arping', ['-c', '3', '-I', 'eth0', vip], 10_000);
     const macs = new Set([...r.stdout.matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => m[1].toLowerCase()));
     expect([...macs]).toEqual([lab.host(owner as NodeName).mac.toLowerCase()]);
+    expect(await curlFromClient(lab, vip, 3)).toBe(owner);
+  });
+
+  it('layer2 over IPv6: exactly one node answers Neighbor Solicitations for the VIP, and the client reaches it', async () => {
+    await lab.kubectl(['apply', '-f', '-'], serviceYaml('l2-v6', NS, 'lan6', { family: 6 }));
+    await placePods(lab, NS, 'l2-v6', NODES);
+    const [vip] = await waitForServiceIps(lab, NS, 'l2-v6');
+    expect(vip).toMatch(/^2001:db8:0:1::20[0-9]$/);
+    await addVipToNodes(lab, vip);
+    const owner = await eventually('an NDP answer', async () => (await ndpOwner(lab, vip)).node);
+    // All answers over several solicitations name the same node.
+    for (let i = 0; i < 3; i++) expect((await ndpOwner(lab, vip)).node).toBe(owner);
     expect(await curlFromClient(lab, vip, 3)).toBe(owner);
   });
 

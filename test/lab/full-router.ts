@@ -46,7 +46,9 @@ export async function startRouter(lab: FullLab): Promise<void> {
     await waitForFile(join(dir, 'bird.pid'));
     lab.state.pids.bird = Number(readFileSync(join(dir, 'bird.pid'), 'utf8').trim());
   } else {
-    // FRR drops privileges to the frr user, which must reach its sockets and read its config.
+    // FRR drops privileges to the frr user, which must reach its sockets and read its config
+    // (the lab dir itself only needs to be traversable: mkdtemp makes it 0700).
+    chmodSync(lab.dir, 0o711);
     chmodSync(dir, 0o777);
     const bgpd = [
       'hostname router',
