@@ -42,15 +42,17 @@ async function demo(): Promise<void> {
 
   const R = router === 'bird' ? 'BIRD' : 'FRR';
   step(`bringing the lab up: namespaces, etcd + kube-apiserver, ${R}, herald controller, 3 x herald speaker`);
-  const h = await labUp({ prefix: PREFIX, dir: DIR, router, log: (l) => say(`  ${l}`) });
-  const { lab } = h;
+  // Ctrl-C from here on tears down whatever exists (the daemons are detached and would outlive us).
   let ok = false;
   const onSignal = (): void => {
-    if (!keep) FullLab.destroy(DIR);
+    say('\ninterrupted: tearing down');
+    FullLab.destroy(DIR);
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const h = await labUp({ prefix: PREFIX, dir: DIR, router, log: (l) => say(`  ${l}`) });
+  const { lab } = h;
   try {
     say(`  hosts: ${Object.entries(lab.state.hosts).map(([n, x]) => `${n} ${x.ipv4}`).join(', ')}`);
     say('  the daemons run under the herald-controller / herald-speaker ServiceAccounts (tokens from the TokenRequest API, RBAC from `herald manifests`)');
@@ -161,6 +163,8 @@ async function demo(): Promise<void> {
     ok = true;
 
     if (keep) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       step('the lab stays up (KEEP=1)');
       say(`  kubectl:   ${lab.kubectlCommand()} get svc -A`);
       say(`             (the API server listens on ${lab.host('control').ipv4}:6443 inside the lab only, hence ip netns exec)`);

@@ -16,7 +16,7 @@
 // root namespace's interfaces. Teardown kills only processes inside the lab's namespaces (all
 // started by the lab) and deletes the namespaces.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TestCluster, type ClusterState } from '../cluster/cluster.js';
@@ -153,7 +153,9 @@ export class FullLab {
         log,
       });
       lab.state.cluster = cluster.state();
-      lab.state.kubeconfig = cluster.kubeconfig;
+      // A stable path for users of a kept lab (the cluster's own directory has a random name).
+      lab.state.kubeconfig = join(opts.dir, 'kubeconfig');
+      symlinkSync(cluster.kubeconfig, lab.state.kubeconfig);
       lab.state.pids.etcd = cluster.state().etcdPid;
       lab.state.pids['kube-apiserver'] = cluster.state().apiserverPid;
       lab.save();
