@@ -21,6 +21,7 @@ import { AnnouncementTracker, type AnnouncementChange } from './announcement-tra
 import type { AnnounceDecider, Announcer } from './announcer.js';
 import { bgpDecision } from './bgp-advertisements.js';
 import { breakingVips, breakingVipsNote } from './config-guard.js';
+import { EventPacer } from './event-pacer.js';
 import { Fencing, type FencingState } from './fencing.js';
 import { layer2Decision, RankingCache } from './layer2-owner.js';
 import { Membership, type MembershipChange } from './membership.js';
@@ -102,6 +103,7 @@ export class Speaker {
   /** What this speaker announces now, per Service (the config guard checks a new config against it). */
   private readonly announced = new Map<string, { ips: readonly string[]; pool: string; protocol: Protocol }>();
   private recorder: EventRecorder | undefined;
+  private readonly pacer: EventPacer;
   private server: MetricsServer | undefined;
   private config: Config | undefined;
   private appliedText: string | undefined;
@@ -121,6 +123,7 @@ export class Speaker {
     this.clock = opts.clock ?? systemClock;
     this.metrics = opts.metrics ?? new SpeakerMetrics({ node: opts.node });
     this.membership = new Membership({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
+    this.pacer = new EventPacer({ clock: this.clock });
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
     const self = opts.node;
     this.announcers = opts.announcers({
@@ -259,6 +262,7 @@ export class Speaker {
     for (const p of PROTOCOLS) this.announcers[p].close?.();
     this.fencing.close();
     this.membership.close();
+    this.pacer.close();
     await Promise.all([this.services.stop(), this.nodes.stop(), this.configMaps.stop(), this.leases.stop(), this.endpoints?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
@@ -405,7 +409,7 @@ export class Speaker {
 
   private event(svc: V1Service, type: EventType, reason: string, action: string, note: string): void {
     const md = svc.metadata ?? {};
-    this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note);
+    this.pacer.push(() => this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note));
   }
 
   private configEvent(type: EventType, reason: string, note: string): void {
