@@ -1,10 +1,5 @@
-// Loads our AF_PACKET addon (build/Release/herald_packet_socket.node, built by `make build` from
-// binding.gyp). Found by walking up from this file, so it works from protocols/ (tsx, vitest)
-// and from dist/protocols/ (the built CLI).
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Loads our AF_PACKET addon (build/Release/herald_packet_socket.node, built by `make build` from binding.gyp).
+import { findAddon, loadAddon } from '../native-addon.js';
 
 /** Opaque handle of one open packet socket. */
 export type PacketHandle = { readonly __packetHandle: unique symbol };
@@ -36,27 +31,11 @@ let cached: PacketSocketAddon | Error | undefined;
 
 /** The addon's path, or null when it has not been built. */
 export function findPacketSocketAddon(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'build', 'Release', ADDON_FILE);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return null;
+  return findAddon(ADDON_FILE);
 }
 
 /** The loaded addon, or an Error saying why it is not available (never throws). */
 export function loadPacketSocketAddon(): PacketSocketAddon | Error {
-  if (cached !== undefined) return cached;
-  const path = findPacketSocketAddon();
-  if (path === null) {
-    cached = new Error(`packet socket addon ${ADDON_FILE} not found under build/Release: run \`make build\``);
-  } else {
-    try {
-      cached = createRequire(import.meta.url)(path) as PacketSocketAddon;
-    } catch (e) {
-      cached = new Error(`packet socket addon ${path} failed to load: ${(e as Error).message}`);
-    }
-  }
+  if (cached === undefined) cached = loadAddon<PacketSocketAddon>(ADDON_FILE, 'packet socket');
   return cached;
 }

@@ -1,10 +1,5 @@
-// Loads our TCP-MD5 addon (build/Release/herald_tcp_md5.node, built by `make build` from
-// binding.gyp). Found by walking up from this file, so it works from protocols/ (tsx, vitest)
-// and from dist/protocols/ (the built CLI).
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Loads our TCP-MD5 addon (build/Release/herald_tcp_md5.node, built by `make build` from binding.gyp).
+import { findAddon, loadAddon } from '../../native-addon.js';
 
 export interface TcpMd5Addon {
   /** A non-blocking, close-on-exec TCP socket of the given family; returns its fd. */
@@ -22,27 +17,11 @@ let cached: TcpMd5Addon | Error | undefined;
 
 /** The addon's path, or null when it has not been built. */
 export function findTcpMd5Addon(): string | null {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'build', 'Release', ADDON_FILE);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  return null;
+  return findAddon(ADDON_FILE);
 }
 
 /** The loaded addon, or an Error saying why it is not available (never throws). */
 export function loadTcpMd5Addon(): TcpMd5Addon | Error {
-  if (cached !== undefined) return cached;
-  const path = findTcpMd5Addon();
-  if (path === null) {
-    cached = new Error(`TCP-MD5 addon ${ADDON_FILE} not found under build/Release: run \`make build\``);
-  } else {
-    try {
-      cached = createRequire(import.meta.url)(path) as TcpMd5Addon;
-    } catch (e) {
-      cached = new Error(`TCP-MD5 addon ${path} failed to load: ${(e as Error).message}`);
-    }
-  }
+  if (cached === undefined) cached = loadAddon<TcpMd5Addon>(ADDON_FILE, 'TCP-MD5');
   return cached;
 }
