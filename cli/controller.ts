@@ -9,6 +9,7 @@ import { Controller } from '../controller/controller.js';
 import { ControllerMetrics } from '../controller/metrics.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLogger, logLevelOption, parseLogLevel } from '../kube/log.js';
+import { runDaemon } from './run-daemon.js';
 
 interface ControllerCliOpts {
   namespace?: string;
@@ -87,27 +88,7 @@ export function register(program: Command): void {
         logger: log,
         metrics: new ControllerMetrics(),
       });
-      let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ event: 'shutdown', reason: signal }, 'stopping');
-        controller.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ event: 'shutdown', err }, 'stop failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
       log.info({ event: 'starting', node: identity, reason: `namespace ${namespace}, config map ${opts.configMap}, leader election ${opts.leaderElect}` }, 'starting');
-      try {
-        await controller.start();
-      } catch (err) {
-        log.fatal({ event: 'startFailed', err }, 'start failed');
-        process.exit(1);
-      }
+      await runDaemon(controller, log, 'stopping');
     });
 }

@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseGoDuration } from '../config/duration.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLogger, logLevelOption, parseLogLevel, type Logger } from '../kube/log.js';
+import { runDaemon } from './run-daemon.js';
 import { compileExcludes, DEFAULT_EXCLUDES, InterfaceSelectionError } from '../protocols/layer2/interfaces.js';
 import { RecordingAnnouncer, type AnnounceDecider, type AnnouncerCall } from '../speaker/announcer.js';
 import { SpeakerMetrics } from '../speaker/metrics.js';
@@ -154,27 +155,7 @@ export function register(program: Command): void {
         metrics,
         announcers,
       });
-      let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ event: 'shutdown', reason: signal }, 'withdrawing and stopping');
-        speaker.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ event: 'shutdown', err }, 'stop failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
       log.info({ event: 'starting', reason: `namespace ${namespace}, config map ${opts.configMap}, lease renew ${opts.leaseRenew} ms, duration ${opts.leaseDuration} ms, announcer ${opts.announcer}` }, 'starting');
-      try {
-        await speaker.start();
-      } catch (err) {
-        log.fatal({ event: 'startFailed', err }, 'start failed');
-        process.exit(1);
-      }
+      await runDaemon(speaker, log, 'withdrawing and stopping');
     });
 }
