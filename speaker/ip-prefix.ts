@@ -1,6 +1,7 @@
 // IP text <-> number and prefix masking for route computation. Own code rather than a library so the
 // printed form is fixed: dotted quad for IPv4, RFC 5952 for IPv6 (lower case, longest zero run as ::).
 import type { Family } from '../config/model.js';
+import { formatIpv6 } from '../protocols/ndp/ipv6-address.js';
 
 export interface IpValue {
   family: Family;
@@ -81,27 +82,10 @@ export function formatIp(ip: IpValue): string {
   if (ip.family === 'ipv4') {
     return [24n, 16n, 8n, 0n].map((shift) => String((ip.value >> shift) & 0xffn)).join('.');
   }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run of two or more zero groups (the first such run on a tie).
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  // RFC 5952 text, by the NDP module's formatter (one implementation of the zero-run rules).
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) bytes[i] = Number((ip.value >> BigInt((15 - i) * 8)) & 0xffn);
+  return formatIpv6(bytes);
 }
 
 /** The network address of `ip` in a prefix of `length` bits (host bits cleared). */
