@@ -29,7 +29,7 @@ export function configMapInformer(kc: KubeConfig, namespace: string, name: strin
 }
 
 /** Leases of one namespace (coordination.k8s.io/v1), optionally filtered by label. */
-export function leaseInformer(kc: KubeConfig, namespace: string, opts: InformerTuning & { labelSelector?: string } = {}): Informer<V1Lease> {
+export function leaseInformer(kc: KubeConfig, namespace: string, opts: InformerTuning & { labelSelector?: string; fieldSelector?: string } = {}): Informer<V1Lease> {
   return new Informer<V1Lease>({
     ...opts,
     kubeConfig: kc,

@@ -37,7 +37,8 @@ export class LeaseLock {
     this.clock = opts.clock ?? systemClock;
   }
 
-  private observe(lease: V1Lease): number {
+  /** Notes a version of the Lease seen elsewhere too (a watch): expiry counts from its first sighting. */
+  observe(lease: V1Lease): number {
     const rv = lease.metadata?.resourceVersion ?? '';
     if (this.observed?.rv !== rv) this.observed = { rv, at: this.clock.now() };
     return this.observed.at;
