@@ -1,0 +1,126 @@
+// Layer2 failover on the full lab (issue 7 §4): one layer2 Service with pretend pods on all three
+// nodes; the client has a neighbour entry for its VIP (it curls it). Then, ROUNDS times each:
+//   - SIGKILL of the owner's speaker (crash: the others wait out its Lease, default timings
+//     --lease-renew 1s --lease-duration 3s), and
+//   - SIGTERM (graceful: the speaker withdraws, deletes its Lease, the next owner takes over at once).
+// Timed from the moment the signal is sent (just before kill(2)) to:
+//   .seconds       the client's kernel switching its neighbour entry for the VIP to the new owner's
+//                  MAC, as `ip -ts monitor neigh` in the client namespace reports it (kernel
+//                  timestamp of the netlink notification: no polling). The entry moves on the new
+//                  owner's gratuitous ARP (Linux updates an *existing* entry from a gratuitous ARP
+//                  even with arp_accept=0), so this is when the client's next packet goes there;
+//   .curl.seconds  the first `curl` answered by the new owner's backend; curl is started as soon as
+//                  the entry moved, so this adds one curl (process start + TCP + HTTP) on top.
+// Why not arping/curl polling alone: the old owner's node stays up (only its speaker dies) and keeps
+// serving the VIP, so curl keeps answering from it until the entry moves; and a client entry that
+// is not refreshed by a gratuitous ARP only changes through Linux's neighbour timers (STALE -> DELAY
+// 5 s -> unicast probes), which would add seconds that are not the speaker's.
+// After each round the speaker is restarted; it gets the VIP back (ownership is a ranking of the
+// live speakers), and the next round starts once the client's entry points at it again.
+import { NODES, type FullLab, type NodeName } from '../lab/full-lab.js';
+import { addVipToNodes, placePods, serviceYaml, waitForServiceIps } from '../lab/full-kube.js';
+import { curlFromClient, startSpeaker, waitForBgpSessions, type HeraldLab } from '../lab/full-setup.js';
+import { daemonLogs, figure, loadComment, median, monitorIn, withBenchLab } from '../lab/full-bench.js';
+import { monitorTime, type LineWatch } from '../lab/l2-lab.js';
+
+const ROUNDS = Number(process.env.LAB_FAILOVER_ROUNDS ?? 5);
+const NS = 'bench';
+const NAME = 'lab-failover';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, lab: FullLab, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`${NAME}: timed out after ${timeoutMs} ms waiting for ${what}\n${daemonLogs(lab)}`);
+    await sleep(100);
+  }
+}
+
+/** The client's current neighbour entry for `vip`: the node it points at (by MAC) and its state. */
+async function clientEntry(lab: FullLab, vip: string): Promise<{ node: NodeName | null; line: string }> {
+  const line = (await lab.mustExec('client', 'ip', ['-4', 'neigh', 'show', vip, 'dev', 'eth0'])).trim();
+  const mac = /lladdr ([0-9a-f:]{17})/.exec(line)?.[1];
+  return { node: NODES.find((n) => lab.host(n).mac === mac) ?? null, line };
+}
+
+/** A monitor line (after index `from`) saying the client's entry for `vip` now holds a MAC other than `old`'s. */
+function movedAway(lab: FullLab, vip: string, old: NodeName): (text: string) => boolean {
+  const re = new RegExp(`^\\[[^\\]]+\\] ${vip.replace(/\./g, '\\.')} dev eth0 lladdr ([0-9a-f:]{17})`);
+  return (text) => {
+    const mac = re.exec(text)?.[1];
+    return mac !== undefined && mac !== lab.host(old).mac;
+  };
+}
+
+interface Round {
+  owner: NodeName;
+  next: NodeName;
+  neighMs: number;
+  curlMs: number;
+}
+
+async function round(h: HeraldLab, vip: string, neigh: LineWatch, sig: 'SIGKILL' | 'SIGTERM'): Promise<Round> {
+  const { lab } = h;
+  // Settled: the client's entry points at the node whose backend answers (the owner).
+  const owner = await until('a settled owner', lab, async () => {
+    const answer = (await curlFromClient(lab, vip, 1)) as NodeName | null;
+    const entry = await clientEntry(lab, vip);
+    return answer !== null && entry.node === answer ? answer : null;
+  });
+  const from = neigh.lines.length;
+  const t0 = Date.now();
+  lab.signal(`speaker-${owner}`, sig);
+  const pred = movedAway(lab, vip, owner);
+  // The monitor's own kernel timestamp is the figure, so polling the collected lines costs nothing.
+  let moved: { at: number; text: string } | undefined;
+  while (!(moved = neigh.lines.slice(from).find((l) => pred(l.text))) && Date.now() - t0 < 30_000) await sleep(10);
+  if (!moved) throw new Error(`${NAME}: ${sig}: the client's entry for ${vip} did not move off ${owner} in 30 s\n${(await clientEntry(lab, vip)).line}\n${daemonLogs(lab)}`);
+  const neighAt = monitorTime(moved.text);
+  let next: NodeName | null = null;
+  let curlAt = 0;
+  while (next === null || next === owner) {
+    next = (await curlFromClient(lab, vip, 1)) as NodeName | null;
+    curlAt = Date.now();
+    if (curlAt - t0 > 30_000) throw new Error(`${NAME}: ${sig}: no curl answer from a new owner in 30 s (entry: ${moved.text})`);
+  }
+  // The entry must name the node that answered.
+  const entry = await clientEntry(lab, vip);
+  if (entry.node !== next) throw new Error(`${NAME}: ${sig}: curl answered from ${next} but the entry says ${entry.line}`);
+  // Back to three speakers: the restarted one takes the VIP back (its gratuitous ARP moves the entry).
+  if (sig === 'SIGTERM') await until(`speaker-${owner} to exit`, lab, async () => (lab.alive(`speaker-${owner}`) ? null : true), 15_000);
+  startSpeaker(h, owner);
+  await waitForBgpSessions(lab);
+  await until(`the VIP back on ${owner}`, lab, async () => ((await clientEntry(lab, vip)).node === owner ? true : null));
+  // A few Lease renewals of the returning speaker before the next kill.
+  await sleep(2000);
+  return { owner, next, neighMs: neighAt - t0, curlMs: curlAt - t0 };
+}
+
+await withBenchLab(NAME, async (h) => {
+  const { lab } = h;
+  await waitForBgpSessions(lab);
+  await lab.kubectl(['create', 'namespace', NS]);
+  await lab.kubectl(['apply', '-f', '-'], serviceYaml('failover', NS, 'lan'));
+  await placePods(lab, NS, 'failover', NODES);
+  const [vip] = await waitForServiceIps(lab, NS, 'failover');
+  await addVipToNodes(lab, vip);
+  const neigh = await monitorIn(lab, 'client', 'neigh');
+  loadComment(NAME, 'start');
+  for (const sig of ['SIGKILL', 'SIGTERM'] as const) {
+    const rounds: Round[] = [];
+    for (let i = 0; i < ROUNDS; i++) rounds.push(await round(h, vip, neigh, sig));
+    const key = sig === 'SIGKILL' ? 'lab.l2.sigkill_failover' : 'lab.l2.sigterm_handover';
+    process.stdout.write(`# ${key}: ${rounds.map((r) => `${r.owner}->${r.next} ${(r.neighMs / 1000).toFixed(3)}/${(r.curlMs / 1000).toFixed(3)} s`).join(', ')} (entry/curl)\n`);
+    const neighS = rounds.map((r) => r.neighMs / 1000);
+    const curlS = rounds.map((r) => r.curlMs / 1000);
+    figure(`${key}.median.seconds`, median(neighS));
+    figure(`${key}.max.seconds`, Math.max(...neighS));
+    figure(`${key}.curl.median.seconds`, median(curlS));
+    figure(`${key}.curl.max.seconds`, Math.max(...curlS));
+  }
+  loadComment(NAME, 'end');
+  await neigh.stop();
+});
