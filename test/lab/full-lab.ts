@@ -19,7 +19,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TestCluster, type ClusterState } from '../cluster/cluster.js';
+import { ADMIN_TOKEN, TestCluster, type ClusterState } from '../cluster/cluster.js';
 import { HERALD_CLI, assertCliBuilt } from './bgp-speaker.js';
 
 const execFileP = promisify(execFile);
@@ -60,6 +60,8 @@ export interface FullLabState {
   pids: Record<string, number>;
   /** The BGP router daemon in the router namespace (full-router.ts). */
   router: 'bird' | 'frr';
+  /** kube-apiserver's command line while it is stopped (stopApiserver / startApiserver). */
+  apiserverArgv?: string[];
 }
 
 export class LabError extends Error {
@@ -267,6 +269,54 @@ export class FullLab {
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /** Signals a daemon the lab started and waits until it has exited; resolves with how long that took (ms). */
+  async stopDaemon(name: string, sig: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number> {
+    const t0 = Date.now();
+    if (!this.alive(name)) return 0;
+    this.signal(name, sig);
+    while (this.alive(name)) {
+      if (Date.now() - t0 > timeoutMs) throw new LabError(`${name} still running ${timeoutMs} ms after ${sig}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return Date.now() - t0;
+  }
+
+  /**
+   * Stops kube-apiserver (SIGTERM; etcd keeps running with all data) and remembers its command line,
+   * so startApiserver() brings the same server back on the same address, certificates and etcd.
+   */
+  async stopApiserver(timeoutMs = 30_000): Promise<void> {
+    const pid = this.state.pids['kube-apiserver'];
+    if (!pid || !this.alive('kube-apiserver')) throw new LabError('kube-apiserver is not running');
+    // `ip netns exec` exec'd the server, so the pid's command line is the server's own.
+    this.state.apiserverArgv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    this.save();
+    await this.stopDaemon('kube-apiserver', 'SIGTERM', timeoutMs);
+  }
+
+  /** Starts kube-apiserver again after stopApiserver() and waits until /readyz answers ok. */
+  async startApiserver(timeoutMs = 90_000): Promise<void> {
+    const argv = this.state.apiserverArgv;
+    const cluster = this.state.cluster;
+    if (!argv?.length || !cluster) throw new LabError('startApiserver: no stopped kube-apiserver to start (stopApiserver first)');
+    const fd = openSync(join(cluster.dir, 'kube-apiserver.log'), 'a');
+    const child = spawn('ip', ['netns', 'exec', this.host('control').ns, ...argv], { stdio: ['ignore', fd, fd], detached: true });
+    closeSync(fd);
+    child.unref();
+    if (!child.pid) throw new LabError('could not start kube-apiserver');
+    this.state.pids['kube-apiserver'] = child.pid;
+    cluster.apiserverPid = child.pid;
+    this.save();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.exec('control', 'curl', ['-s', '--max-time', '2', '--cacert', join(cluster.dir, 'ca.crt'), '-H', `Authorization: Bearer ${ADMIN_TOKEN}`, `${cluster.server}/readyz`], 5000);
+      if (r.code === 0 && r.stdout.trim() === 'ok') return;
+      if (!this.alive('kube-apiserver')) throw new LabError(`kube-apiserver exited on start; see ${join(cluster.dir, 'kube-apiserver.log')}`);
+      if (Date.now() > deadline) throw new LabError(`kube-apiserver not ready ${timeoutMs} ms after start`);
+      await new Promise((r) => setTimeout(r, 150));
     }
   }
 

@@ -9,12 +9,16 @@ export interface LabUpOptions {
   dir: string;
   router?: LabRouterKind;
   log?: (line: string) => void;
+  /** Extra `herald speaker` flags for every speaker, e.g. ['--graceful-restart', '60']. */
+  speakerArgs?: string[];
 }
 
 export interface HeraldLab {
   lab: FullLab;
   controllerKubeconfig: string;
   speakerKubeconfig: string;
+  /** Extra flags startSpeaker passes (also when a test starts a speaker again). */
+  speakerArgs?: string[];
 }
 
 /** Everything up to the daemons; on failure the lab is torn down and the error rethrown. */
@@ -29,7 +33,7 @@ export async function labUp(opts: LabUpOptions): Promise<HeraldLab> {
     await lab.kubectl(['apply', '-f', '-'], poolConfigMap(lab));
     lab.startBackends();
     await startRouter(lab);
-    const h = { lab, controllerKubeconfig, speakerKubeconfig };
+    const h: HeraldLab = { lab, controllerKubeconfig, speakerKubeconfig, speakerArgs: opts.speakerArgs };
     startController(h);
     for (const n of NODES) startSpeaker(h, n);
     return h;
@@ -69,6 +73,7 @@ export function startSpeaker(h: HeraldLab, node: NodeName): number {
     'eth0',
     '--metrics-address',
     '127.0.0.1:7473',
+    ...(h.speakerArgs ?? []),
   ]);
 }
 
