@@ -122,3 +122,69 @@ export function routerCliHint(lab: FullLab): string {
     ? `birdc -s ${birdSock(lab)} show route`
     : `ip netns exec ${lab.host('router').ns} vtysh --vty_socket ${routerDir(lab)} -c 'show bgp ipv4 unicast'`;
 }
+
+// ------------------------------------------------------------------- restarts (e2e-restarts.test.ts)
+
+/**
+ * Stops the router daemon(s) with `signal` and waits until they are gone. SIGKILL is a crash: the
+ * sessions drop without NOTIFICATION and the routes BIRD put in the router's kernel table stay there.
+ */
+export async function stopRouter(lab: FullLab, signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 10_000): Promise<void> {
+  const names = lab.state.router === 'bird' ? ['bird'] : ['bgpd', 'zebra'];
+  for (const name of names) if (lab.alive(name)) lab.signal(name, signal);
+  const deadline = Date.now() + timeoutMs;
+  while (names.some((n) => lab.alive(n))) {
+    if (Date.now() > deadline) throw new LabError(`${names.join(', ')} still running ${timeoutMs} ms after ${signal}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Starts the router daemon(s) again, on the config files startRouter wrote (after stopRouter); resolves once the router answers its CLI. */
+export async function restartRouter(lab: FullLab, timeoutMs = 15_000): Promise<void> {
+  const dir = routerDir(lab);
+  const pidOf = (name: string): number => {
+    try {
+      return Number(readFileSync(join(dir, `${name}.pid`), 'utf8').trim()) || 0;
+    } catch {
+      return 0;
+    }
+  };
+  const deadline = Date.now() + timeoutMs;
+  // A killed daemon leaves its pid file behind: wait for the new daemon's pid in it.
+  const newPid = async (name: string, old: number): Promise<number> => {
+    for (;;) {
+      const pid = pidOf(name);
+      if (pid !== 0 && pid !== old) return pid;
+      if (Date.now() > deadline) throw new LabError(`${name} did not write a new pid file`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const answers = async (query: () => Promise<string>): Promise<void> => {
+    for (;;) {
+      if (await query().then(() => true, () => false)) return;
+      if (Date.now() > deadline) throw new LabError(`the restarted router does not answer its CLI after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  if (lab.state.router === 'bird') {
+    const old = pidOf('bird');
+    await lab.mustExec('router', 'bird', ['-c', join(dir, 'bird.conf'), '-s', birdSock(lab), '-P', join(dir, 'bird.pid')]);
+    lab.state.pids.bird = await newPid('bird', old);
+    await answers(() => birdCommand(birdSock(lab), 'show status'));
+  } else {
+    const args = (name: string): string[] => ['-d', '--vty_socket', dir, '-z', join(dir, 'zserv.api'), '-i', join(dir, `${name}.pid`), '-f', join(dir, `${name}.conf`), '-u', 'frr', '-g', 'frr', '-P', '0', '--log', `file:${join(dir, `${name}.log`)}`];
+    for (const name of ['zebra', 'bgpd']) {
+      const old = pidOf(name);
+      await lab.mustExec('router', `/usr/lib/frr/${name}`, args(name));
+      lab.state.pids[name] = await newPid(name, old);
+    }
+    await answers(() => frrCommand(bgpdVty(lab), 'show bgp summary'));
+  }
+  lab.save();
+}
+
+/** The router's detail on one node's session: BIRD's `show protocols all <node>` (capabilities, graceful-restart state); FRR's neighbor JSON. */
+export async function routerNeighborDetail(lab: FullLab, node: NodeName): Promise<string> {
+  if (lab.state.router === 'bird') return birdCommand(birdSock(lab), `show protocols all ${node}`);
+  return frrCommand(bgpdVty(lab), `show bgp neighbors ${lab.host(node).ipv4} json`);
+}
