@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { HERALD_CLI } from './bgp-speaker.js';
-import { BGP_POOL, CONFIG_MAP, HERALD_NAMESPACE, L2_POOL, L2_POOL_V6, NODE_AS, NODES, ROUTER_AS, type FullLab, type NodeName } from './full-lab.js';
+import { BGP_POOL, CONFIG_MAP, HERALD_NAMESPACE, L2_POOL, L2_POOL_V6, NODE_AS, NODES, ROUTER_AS, type FullLab, type HostName, type NodeName } from './full-lab.js';
 
 const RBAC_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
@@ -47,7 +47,50 @@ export async function createNodes(lab: FullLab): Promise<void> {
 
 /** The demo's MetalLB-format ConfigMap: one layer2 and one bgp pool, the router as BGP peer. */
 export function poolConfigMap(lab: FullLab): string {
-  const config = [
+  return configMapYaml(poolConfig(lab));
+}
+
+/** Herald's ConfigMap (herald-system/herald-config) holding `config` verbatim, valid or not. */
+export function configMapYaml(config: string): string {
+  return yaml.dump({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CONFIG_MAP, namespace: HERALD_NAMESPACE }, data: { config } });
+}
+
+/** IPv6 BGP pool (inside full-router.ts's BGP_NET_V6, 2001:db8:203::/120). */
+export const BGP_POOL_V6 = '2001:db8:203::10-2001:db8:203::1f';
+/** Dual-stack bgp pool: an IPv4 and an IPv6 range, both routed by the router. */
+export const BGP_POOL_DUAL = ['203.0.113.20-203.0.113.29', '2001:db8:203::20-2001:db8:203::2f'] as const;
+/** Dual-stack layer2 pool, on the lab link. */
+export const L2_POOL_DUAL = ['192.0.2.210-192.0.2.219', '2001:db8:0:1::210-2001:db8:0:1::219'] as const;
+
+/**
+ * poolConfig plus the router's IPv6 address as a second peer (IPv6 routes go over an IPv6 session,
+ * as with MetalLB) and pools `routed6` (IPv6 bgp), `routed-dual` (bgp) and `lan-dual` (layer2).
+ * For a router with enableRouterIpv6 (full-router.ts).
+ */
+export function dualStackConfig(lab: FullLab): string {
+  return [
+    poolConfig(lab).trimEnd(),
+    '- name: routed6',
+    '  protocol: bgp',
+    '  addresses:',
+    `  - ${BGP_POOL_V6}`,
+    '- name: routed-dual',
+    '  protocol: bgp',
+    '  addresses:',
+    ...BGP_POOL_DUAL.map((r) => `  - ${r}`),
+    '- name: lan-dual',
+    '  protocol: layer2',
+    '  addresses:',
+    ...L2_POOL_DUAL.map((r) => `  - ${r}`),
+    '',
+  ]
+    .join('\n')
+    .replace('address-pools:', [`- peer-address: ${lab.host('router').ipv6}`, `  peer-asn: ${ROUTER_AS}`, `  my-asn: ${NODE_AS}`, 'address-pools:'].join('\n'));
+}
+
+/** The demo's config text (poolConfigMap's data.config). */
+export function poolConfig(lab: FullLab): string {
+  return [
     'peers:',
     `- peer-address: ${lab.host('router').ipv4}`,
     `  peer-asn: ${ROUTER_AS}`,
@@ -67,11 +110,10 @@ export function poolConfigMap(lab: FullLab): string {
     `  - ${BGP_POOL}`,
     '',
   ].join('\n');
-  return yaml.dump({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CONFIG_MAP, namespace: HERALD_NAMESPACE }, data: { config } });
 }
 
-/** A LoadBalancer Service on port 80 asking for `pool` (IPv6 single stack with `family` 6). */
-export function serviceYaml(name: string, namespace: string, pool: string, opts: { policy?: 'Cluster' | 'Local'; family?: 4 | 6 } = {}): string {
+/** A LoadBalancer Service on port 80 asking for `pool` (IPv6 single stack with `family` 6, RequireDualStack with 'dual'). */
+export function serviceYaml(name: string, namespace: string, pool: string, opts: { policy?: 'Cluster' | 'Local'; family?: 4 | 6 | 'dual' } = {}): string {
   return yaml.dump({
     apiVersion: 'v1',
     kind: 'Service',
@@ -81,6 +123,7 @@ export function serviceYaml(name: string, namespace: string, pool: string, opts:
       selector: { app: name },
       externalTrafficPolicy: opts.policy ?? 'Cluster',
       ...(opts.family === 6 ? { ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv6'] } : {}),
+      ...(opts.family === 'dual' ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } : {}),
       ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
     },
   });
@@ -136,4 +179,48 @@ export function tail(file: string, lines = 30): string {
   } catch {
     return '(no log)';
   }
+}
+
+export interface LabEvent {
+  type: string;
+  reason: string;
+  message: string;
+  /** Who wrote it (reportingController, else source.component). */
+  reporter: string;
+  kind: string;
+  name: string;
+  count: number;
+}
+
+/** `kubectl get events -n <namespace>`, as records (core v1 view: events.k8s.io notes show as message). */
+export async function events(lab: FullLab, namespace: string): Promise<LabEvent[]> {
+  const list = JSON.parse(await lab.kubectl(['get', 'events', '-n', namespace, '-o', 'json'])) as {
+    items: Array<{
+      type?: string;
+      reason?: string;
+      message?: string;
+      count?: number;
+      reportingComponent?: string;
+      source?: { component?: string };
+      involvedObject?: { kind?: string; name?: string };
+      series?: { count?: number };
+    }>;
+  };
+  return list.items.map((e) => ({
+    type: e.type ?? '',
+    reason: e.reason ?? '',
+    message: e.message ?? '',
+    reporter: e.reportingComponent || e.source?.component || '',
+    kind: e.involvedObject?.kind ?? '',
+    name: e.involvedObject?.name ?? '',
+    count: e.series?.count ?? e.count ?? 1,
+  }));
+}
+
+/** One sample of a daemon's Prometheus metric (first series of `name`), scraped inside its namespace; null if absent. */
+export async function daemonMetric(lab: FullLab, host: HostName, port: number, name: string): Promise<number | null> {
+  const r = await lab.exec(host, 'curl', ['-s', '--max-time', '2', `http://127.0.0.1:${port}/metrics`], 5000);
+  if (r.code !== 0) return null;
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(r.stdout);
+  return m ? Number(m[1]) : null;
 }

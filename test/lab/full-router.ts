@@ -1,13 +1,21 @@
 // The full lab's BGP router: BIRD 2 (default) or FRR (zebra + bgpd) in the router namespace, passive
 // eBGP (AS 64512) to the three nodes (AS 64513), learned routes ECMP-merged into the namespace's
 // kernel table so the router forwards the client's traffic to the nodes. One query surface for both
-// (sessions, next hops per VIP, and the CLI text the demo shows).
+// (sessions, next hops per VIP, and the CLI text the demo shows). IPv6 BGP (one more session per
+// node, over IPv6) is opt-in through enableRouterIpv6, so the default lab and the demo stay IPv4.
 import { existsSync, mkdirSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { LabError, NODE_AS, NODES, ROUTER_AS, type FullLab, type NodeName } from './full-lab.js';
 import { birdCommand, frrCommand } from './routers.js';
 
 export type LabRouterKind = 'bird' | 'frr';
+
+/** IPv6 BGP VIPs (documentation space), routed by the router to the nodes once enableRouterIpv6 ran. */
+export const BGP_NET_V6 = '2001:db8:203::/120';
+
+/** BIRD's name for a node's IPv6 session (`node1v6`; the IPv4 one is `node1`). */
+const v6Protocol = (node: NodeName): string => `${node}v6`;
 
 function routerDir(lab: FullLab): string {
   return join(lab.dir, lab.state.router);
@@ -30,18 +38,7 @@ export async function startRouter(lab: FullLab): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const me = lab.host('router').ipv4;
   if (lab.state.router === 'bird') {
-    const lines = [
-      `log "${join(dir, 'bird.log')}" all;`,
-      `router id ${me};`,
-      'protocol device { scan time 10; }',
-      'protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
-    ];
-    for (const node of NODES) {
-      lines.push(
-        `protocol bgp ${node} {\n  local ${me} as ${ROUTER_AS};\n  neighbor ${lab.host(node).ipv4} as ${NODE_AS};\n  passive on;\n  connect retry time 1;\n  error wait time 1, 2;\n  ipv4 { import all; export none; };\n}`,
-      );
-    }
-    writeFileSync(join(dir, 'bird.conf'), `${lines.join('\n')}\n`);
+    writeFileSync(join(dir, 'bird.conf'), birdConfig(lab, false));
     await lab.mustExec('router', 'bird', ['-c', join(dir, 'bird.conf'), '-s', birdSock(lab), '-P', join(dir, 'bird.pid')]);
     await waitForFile(join(dir, 'bird.pid'));
     lab.state.pids.bird = Number(readFileSync(join(dir, 'bird.pid'), 'utf8').trim());
@@ -75,6 +72,110 @@ export async function startRouter(lab: FullLab): Promise<void> {
   lab.save();
 }
 
+/** BIRD's config: an IPv4 session per node, and with `ipv6` an IPv6 session per node and the IPv6 kernel table. */
+function birdConfig(lab: FullLab, ipv6: boolean): string {
+  const me = lab.host('router').ipv4;
+  const lines = [
+    `log "${join(routerDir(lab), 'bird.log')}" all;`,
+    `router id ${me};`,
+    'protocol device { scan time 10; }',
+    'protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
+  ];
+  const session = (name: string, local: string, neighbor: string, family: 'ipv4' | 'ipv6'): string =>
+    `protocol bgp ${name} {\n  local ${local} as ${ROUTER_AS};\n  neighbor ${neighbor} as ${NODE_AS};\n  passive on;\n  connect retry time 1;\n  error wait time 1, 2;\n  ${family} { import all; export none; };\n}`;
+  for (const node of NODES) lines.push(session(node, me, lab.host(node).ipv4, 'ipv4'));
+  if (ipv6) {
+    lines.push('protocol kernel k6 { ipv6 { import none; export where source = RTS_BGP; }; merge paths on; }');
+    // One IPv6-only session per node, as MetalLB's IPv6 peers: the routes' next hop is then the
+    // node's global address on the link (the session's own address), which the kernel resolves directly.
+    for (const node of NODES) lines.push(session(v6Protocol(node), lab.host('router').ipv6, lab.host(node).ipv6, 'ipv6'));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Sends config commands to FRR's bgpd over one vty connection (the config node persists per connection). */
+function frrConfigure(sock: string, commands: readonly string[], timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = net.createConnection(sock);
+    const queue = ['enable', 'configure terminal', ...commands, 'end'];
+    let chunks: Buffer[] = [];
+    let current = '';
+    const timer = setTimeout(() => (c.destroy(), reject(new LabError(`bgpd config: no reply to "${current}" in ${timeoutMs} ms`))), timeoutMs);
+    const next = (): void => {
+      const cmd = queue.shift();
+      if (cmd === undefined) {
+        clearTimeout(timer);
+        c.end();
+        resolve();
+        return;
+      }
+      current = cmd;
+      c.write(Buffer.from(`${cmd}\0`));
+    };
+    c.on('error', (e) => (clearTimeout(timer), reject(e)));
+    c.on('connect', next);
+    c.on('data', (d) => {
+      chunks.push(d);
+      const all = Buffer.concat(chunks);
+      const n = all.length;
+      // vtysh framing: the reply ends with three NULs and a status byte (0 = success).
+      if (n < 4 || all[n - 4] !== 0 || all[n - 3] !== 0 || all[n - 2] !== 0) return;
+      chunks = [];
+      // `enable` fails harmlessly where the vty starts in enable mode already.
+      if (all[n - 1] !== 0 && current !== 'enable') {
+        clearTimeout(timer);
+        c.destroy();
+        reject(new LabError(`bgpd config "${current}": status ${all[n - 1]}: ${all.subarray(0, n - 4).toString('utf8').trim()}`));
+        return;
+      }
+      next();
+    });
+  });
+}
+
+/**
+ * IPv6 over BGP: the router forwards IPv6, takes one passive IPv6 session per node (IPv6 unicast
+ * only) and installs the learned /128s ECMP-merged; the client routes BGP_NET_V6 via the router and
+ * ignores redirects (so its traffic really goes through the router, as for IPv4). The ConfigMap
+ * must then list the router's IPv6 address as a peer. Idempotent.
+ */
+export async function enableRouterIpv6(lab: FullLab): Promise<void> {
+  const router = lab.host('router');
+  await lab.mustExec('router', 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+  await lab.mustExec('client', 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_redirects=0', 'net.ipv6.conf.eth0.accept_redirects=0']);
+  await lab.mustExec('client', 'ip', ['-6', 'route', 'replace', BGP_NET_V6, 'via', router.ipv6]);
+  if (lab.state.router === 'bird') {
+    writeFileSync(join(routerDir(lab), 'bird.conf'), birdConfig(lab, true));
+    const out = await birdCommand(birdSock(lab), 'configure');
+    if (!/Reconfigured|Reconfiguration in progress/.test(out)) throw new LabError(`birdc configure: ${out.trim()}`);
+    return;
+  }
+  await frrConfigure(bgpdVty(lab), [
+    `router bgp ${ROUTER_AS}`,
+    ...NODES.flatMap((n) => {
+      const a = lab.host(n).ipv6;
+      return [` neighbor ${a} remote-as ${NODE_AS}`, ` neighbor ${a} passive`, ` neighbor ${a} timers connect 1`, ' address-family ipv4 unicast', `  no neighbor ${a} activate`, ' exit-address-family'];
+    }),
+    ' address-family ipv6 unicast',
+    ...NODES.map((n) => `  neighbor ${lab.host(n).ipv6} activate`),
+    '  maximum-paths 8',
+    ' exit-address-family',
+  ]);
+}
+
+/** BGP state per node's IPv6 session (after enableRouterIpv6). */
+export async function routerSessionsV6(lab: FullLab): Promise<Map<NodeName, string>> {
+  const states = new Map<NodeName, string>();
+  if (lab.state.router === 'bird') {
+    const out = await birdCommand(birdSock(lab), 'show protocols');
+    for (const n of NODES) states.set(n, new RegExp(`^${v6Protocol(n)}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`, 'm').test(out) ? 'Established' : 'down');
+  } else {
+    const j = JSON.parse(await frrCommand(bgpdVty(lab), 'show bgp neighbors json')) as Record<string, { bgpState?: string }>;
+    for (const n of NODES) states.set(n, j[lab.host(n).ipv6]?.bgpState ?? 'Idle');
+  }
+  return states;
+}
+
 /** BGP state per node ('Established', ...). */
 export async function routerSessions(lab: FullLab): Promise<Map<NodeName, string>> {
   const states = new Map<NodeName, string>();
@@ -88,8 +189,9 @@ export async function routerSessions(lab: FullLab): Promise<Map<NodeName, string
   return states;
 }
 
-/** The next hops (sorted) the router holds for `vip`/32; empty when it has no route. */
+/** The next hops (sorted) the router holds for `vip`/32 (or /128); empty when it has no route. */
 export async function routerHops(lab: FullLab, vip: string): Promise<string[]> {
+  if (vip.includes(':')) return routerHopsV6(lab, vip);
   if (lab.state.router === 'bird') {
     let out: string;
     try {
@@ -104,6 +206,23 @@ export async function routerHops(lab: FullLab, vip: string): Promise<string[]> {
   }
   const j = JSON.parse(await frrCommand(bgpdVty(lab), `show bgp ipv4 unicast ${vip}/32 json`)) as { paths?: Array<{ nexthops?: Array<{ ip: string }> }> };
   return (j.paths ?? []).flatMap((p) => (p.nexthops ?? []).map((h) => h.ip)).sort();
+}
+
+/** routerHops for an IPv6 VIP: the global next hops of its /128 (link-local ones left out). */
+async function routerHopsV6(lab: FullLab, vip: string): Promise<string[]> {
+  if (lab.state.router === 'bird') {
+    let out: string;
+    try {
+      out = await birdCommand(birdSock(lab), `show route for ${vip} all`);
+    } catch (e) {
+      if (/Network not found/.test((e as Error).message)) return [];
+      throw e;
+    }
+    if (!out.includes(`${vip}/128`)) return [];
+    return [...out.matchAll(/via ([0-9a-f:]+) on /g)].map((m) => m[1]).filter((a) => !a.startsWith('fe80:')).sort();
+  }
+  const j = JSON.parse(await frrCommand(bgpdVty(lab), `show bgp ipv6 unicast ${vip}/128 json`)) as { paths?: Array<{ nexthops?: Array<{ ip: string; scope?: string }> }> };
+  return (j.paths ?? []).flatMap((p) => (p.nexthops ?? []).filter((h) => h.scope !== 'link-local').map((h) => h.ip)).sort();
 }
 
 /** The router's own view, as its CLI prints it: [command shown to the user, output]. */
