@@ -7,9 +7,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import type { LargeCommunity } from '../protocols/bgp/attributes.js';
 import { parsePrefix, PrefixError, type Prefix } from '../protocols/bgp/prefix.js';
-import { connect as tcpConnect, listen as tcpListen, tcpMd5Support, TransportError } from '../protocols/bgp/transport.js';
+import { BgpListener } from '../protocols/bgp/listener.js';
+import { connect as tcpConnect, tcpMd5Support, TransportError } from '../protocols/bgp/transport.js';
 import { systemClock } from '../protocols/clock.js';
-import { BgpSession, type BgpSessionConfig, type RouteAttributes } from '../protocols/bgp/session.js';
+import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SocketLike } from '../protocols/bgp/session.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -254,19 +255,9 @@ function run(opts: AnnounceOpts, cmd: Command): void {
 /** Passive mode: the router connects in; connections from anyone else are closed at once. */
 function listenForRouter(opts: AnnounceOpts, password: string | undefined, ttl: number | undefined, session: BgpSession, log: Logger): void {
   const address = opts.sourceAddress ?? (net.isIPv6(opts.peerAddress) ? '::' : '0.0.0.0');
-  tcpListen({ address, port: opts.peerPort, peers: [{ address: opts.peerAddress, ...(password !== undefined ? { password } : {}) }], ...(ttl !== undefined ? { ttl } : {}) }).then(
-    (server) => {
-      log.info({ event: 'listening', address, port: opts.peerPort }, `waiting for ${opts.peerAddress} to connect`);
-      server.on('connection', (socket) => {
-        const from = socket.remoteAddress?.replace(/^::ffff:/, '');
-        if (from !== opts.peerAddress) {
-          log.warn({ event: 'incoming-refused', from }, `refusing a connection from ${from}: not the configured peer`);
-          socket.destroy();
-          return;
-        }
-        session.acceptIncoming(socket);
-      });
-    },
+  const peer = { address: opts.peerAddress, accept: (socket: SocketLike) => session.acceptIncoming(socket), ...(password !== undefined ? { password } : {}) };
+  BgpListener.open({ address, port: opts.peerPort, peers: [peer], log, ...(ttl !== undefined ? { ttl } : {}) }).then(
+    () => log.info({ event: 'listening', address, port: opts.peerPort }, `waiting for ${opts.peerAddress} to connect`),
     (e: unknown) => {
       const err = e as TransportError;
       log.error({ event: 'listen-error', code: err.code }, `cannot listen on ${address}:${opts.peerPort}: ${err.message}`);

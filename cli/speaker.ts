@@ -10,6 +10,7 @@ import { parseGoDuration } from '../config/duration.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLogger, logLevelOption, parseLogLevel, type Logger } from '../kube/log.js';
 import { runDaemon } from './run-daemon.js';
+import { openListener, parseListenAddress, type BgpListener, type ListenAddress } from '../protocols/bgp/listener.js';
 import { compileExcludes, DEFAULT_EXCLUDES, InterfaceSelectionError } from '../protocols/layer2/interfaces.js';
 import { RecordingAnnouncer, type AnnounceDecider, type AnnouncerCall } from '../speaker/announcer.js';
 import { SpeakerMetrics } from '../speaker/metrics.js';
@@ -27,6 +28,7 @@ interface SpeakerCliOpts {
   interface?: string[];
   excludeInterface?: string[];
   gracefulRestart?: number;
+  bgpListen?: ListenAddress;
   metricsAddress: string;
   logLevel: string;
   announcer: 'protocols' | 'record';
@@ -54,6 +56,14 @@ function uint(flag: string, max: number): (text: string) => number {
   };
 }
 
+function listenAddress(text: string): ListenAddress {
+  try {
+    return parseListenAddress(text);
+  } catch (e) {
+    throw new InvalidArgumentError(`--bgp-listen: ${(e as Error).message}`);
+  }
+}
+
 /** Recording announcers that stream their balancer calls to stdout (decisions stay the daemon's). */
 function recordingAnnouncers(deciders: { layer2: AnnounceDecider; bgp: AnnounceDecider }, node: string): SpeakerAnnouncers {
   const out = (announcer: string) => (call: AnnouncerCall) => {
@@ -77,9 +87,21 @@ async function protocolAnnouncers(opts: SpeakerCliOpts, exclude: RegExp[], log: 
   ]);
   const addon = loadPacketSocketAddon();
   if (addon instanceof Error) throw addon;
+  const bgpLog = createLogger({ component: 'bgp', level: log.level }).child({ node });
+  let listener: BgpListener | undefined;
+  if (opts.bgpListen) {
+    try {
+      listener = await openListener(opts.bgpListen, { log: bgpLog });
+    } catch (err) {
+      const hint = (err as { code?: string }).code === 'EACCES' ? ' (a port below 1024 needs CAP_NET_BIND_SERVICE)' : '';
+      log.fatal({ event: 'startFailed', err }, `--bgp-listen: cannot listen on ${opts.bgpListen.address ?? '*'}:${opts.bgpListen.port}: ${(err as Error).message}${hint}`);
+      process.exit(1);
+    }
+    bgpLog.info({ event: 'bgpListening', reason: `${listener.address}:${listener.port}` }, 'accepting BGP connections from configured peers');
+  }
   return (d) => ({
     layer2: new Layer2Announcer({ decide: d.layer2, io: packetSocketIo, include: opts.interface ?? [], exclude, log: createLogger({ component: 'layer2', level: log.level }).child({ node }), metrics }),
-    bgp: new BgpAnnouncer({ decide: d.bgp, node, log: createLogger({ component: 'bgp', level: log.level }).child({ node }), metrics, gracefulRestartSeconds: opts.gracefulRestart }),
+    bgp: new BgpAnnouncer({ decide: d.bgp, node, log: bgpLog, metrics, gracefulRestartSeconds: opts.gracefulRestart, listener }),
   });
 }
 
@@ -103,6 +125,7 @@ export function register(program: Command): void {
     .addOption(new Option('--interface <name>', 'layer2: serve exactly this interface; repeat for more (default: every eligible one)').argParser(collect))
     .addOption(new Option('--exclude-interface <regex>', `layer2: never serve interfaces matching; repeat for more; replaces the default list (${DEFAULT_EXCLUDES.join(' ')})`).argParser(collect))
     .addOption(new Option('--graceful-restart <seconds>', 'BGP: offer graceful restart (RFC 4724) with this restart time; peers that accept keep our routes across a speaker restart').argParser(uint('--graceful-restart', 4095)))
+    .addOption(new Option('--bgp-listen [address]', "BGP: also accept connections from this node's peers at [ADDRESS][:PORT] (default: all addresses, port 179; ports below 1024 need CAP_NET_BIND_SERVICE)").preset('').argParser(listenAddress))
     .addOption(new Option('--metrics-address <host:port>', 'listen address of /metrics, /healthz, /readyz').default(':7473').env('HERALD_METRICS_ADDRESS'))
     .addOption(logLevelOption())
     .addOption(new Option('--announcer <kind>', 'protocols, or record (print decisions as JSON lines; tests)').choices(['protocols', 'record']).default('protocols').env('HERALD_ANNOUNCER').hideHelp())

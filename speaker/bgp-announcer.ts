@@ -7,6 +7,7 @@ import type { AddressPool, Config, Peer } from '../config/model.js';
 import { matchesNode } from '../config/selectors.js';
 import type { Logger } from '../kube/log.js';
 import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SessionLogEvent, type SocketLike } from '../protocols/bgp/index.js';
+import type { BgpListener, ListenerPeer } from '../protocols/bgp/listener.js';
 import { connect as tcpConnect } from '../protocols/bgp/transport.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
 import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
@@ -24,6 +25,12 @@ export interface BgpAnnouncerOptions {
   clock?: Clock;
   /** Opens the TCP connection to a peer (default: protocols/bgp/transport.ts, with TCP-MD5). */
   connect?: (peer: Peer) => SocketLike;
+  /**
+   * Passive side (`herald speaker --bgp-listen`): peers of this node may also connect in; each
+   * connection goes to that peer's session (collisions with our own connection resolved by BGP
+   * Identifier, RFC 4271 §6.8). Closed on shutdown.
+   */
+  listener?: Pick<BgpListener, 'setPeers' | 'close'>;
   /** Offer graceful restart (RFC 4724) with this restart time; on shutdown, peers that negotiated it keep our routes. */
   gracefulRestartSeconds?: number;
 }
@@ -124,6 +131,8 @@ export class BgpAnnouncer implements DaemonAnnouncer {
   /** Withdraw and Cease, except towards peers that negotiated graceful restart: they keep our routes for the restart. */
   async shutdown(): Promise<void> {
     this.closed = true;
+    // No new connections while the sessions close.
+    const listening = this.opts.listener?.close();
     await Promise.all(
       [...this.sessions.values()].map(async (s) => {
         const graceful = this.opts.gracefulRestartSeconds !== undefined && s.session.negotiation?.peerGracefulRestart !== undefined && s.session.state === 'Established';
@@ -134,6 +143,7 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     );
     for (const s of this.sessions.values()) this.opts.metrics?.removePeer(s.peer.peerAddress);
     this.sessions.clear();
+    await listening;
   }
 
   private apply(delta: RouteDelta): void {
@@ -161,6 +171,19 @@ export class BgpAnnouncer implements DaemonAnnouncer {
       if (this.sessions.has(key)) continue;
       this.sessions.set(key, this.startSession(peer));
     }
+    this.opts.listener?.setPeers([...this.sessions.values()].map((s) => this.listenerPeer(s)));
+  }
+
+  /** What the listener needs to hand an incoming connection to this session. */
+  private listenerPeer(s: PeerSession): ListenerPeer {
+    const address = s.peer.peerAddress;
+    const p: ListenerPeer = {
+      address,
+      accept: (socket) => s.session.acceptIncoming(countUpdates(socket, (n) => this.opts.metrics?.updateSent(address, n))),
+    };
+    if (s.peer.password !== undefined) p.password = s.peer.password;
+    if (s.peer.sourceAddress !== undefined) p.sourceAddress = s.peer.sourceAddress;
+    return p;
   }
 
   private startSession(peer: Peer): PeerSession {

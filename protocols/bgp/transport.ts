@@ -48,6 +48,30 @@ export interface ListenOptions {
   /** IP TTL / hop limit of accepted connections (inherited from the listening socket). */
   ttl?: number;
   backlog?: number;
+  /**
+   * Create the socket through the addon even with no keys yet, so setListenKey() can add and
+   * remove peers' keys while it listens (the speaker's peers change with its config).
+   */
+  keyed?: boolean;
+}
+
+/** A listening socket made by the addon: setListenKey() reaches its fd. */
+interface KeyedSocket {
+  fd: number;
+  family: 4 | 6;
+  dualStack: boolean;
+  md5: TcpMd5Addon;
+}
+const keyedSockets = new WeakMap<net.Server, KeyedSocket>();
+
+/** `::` (or a spelling of it): a Linux IPv6 wildcard socket also accepts IPv4 peers, v4-mapped. */
+function isIpv6Wildcard(address: string): boolean {
+  return net.isIPv6(address) && address.split(':').every((g) => /^0*$/.test(g));
+}
+
+/** The address a peer's key is set for: on a dual-stack socket an IPv4 peer is v4-mapped (the kernel then keys it as IPv4). */
+function keyAddress(peer: string, family: 4 | 6): string {
+  return family === 6 && net.isIPv4(peer) ? `::ffff:${peer}` : peer;
 }
 
 function checkAddress(value: string | undefined, field: string): 0 | 4 | 6 {
@@ -142,9 +166,10 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
   checkPort(opts.port, 'port');
   checkTtl(opts.ttl);
   const peers = opts.peers ?? [];
+  const dualStack = isIpv6Wildcard(opts.address);
   for (const [i, p] of peers.entries()) {
     const pf = checkAddress(p.address, `peers[${i}].address`);
-    if (pf !== family) throw new TransportError(`peers[${i}].address ${p.address} is not IPv${family} like the listen address`, 'ERR_BAD_ADDRESS', `peers[${i}].address`);
+    if (pf !== family && !(dualStack && pf === 4)) throw new TransportError(`peers[${i}].address ${p.address} is not IPv${family} like the listen address`, 'ERR_BAD_ADDRESS', `peers[${i}].address`);
   }
   const server = net.createServer({ noDelay: true });
   const withKeys = peers.filter((p) => p.password !== undefined);
@@ -152,7 +177,7 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  if (withKeys.length === 0 && opts.ttl === undefined) {
+  if (withKeys.length === 0 && opts.ttl === undefined && !opts.keyed) {
     server.listen({ host: opts.address, port: opts.port ?? BGP_PORT, backlog: opts.backlog ?? 16 });
   } else {
     const md5 = addon(withKeys.length ? 'peers' : 'ttl');
@@ -164,7 +189,7 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
     }
     try {
       for (const [i, p] of peers.entries()) {
-        if (p.password !== undefined) md5.setMd5(fd, p.address, keyBytes(p.password, `peers[${i}].password`));
+        if (p.password !== undefined) md5.setMd5(fd, keyAddress(p.address, family as 4 | 6), keyBytes(p.password, `peers[${i}].password`));
       }
       if (opts.ttl !== undefined) md5.ttl(fd, family as 4 | 6, opts.ttl);
       md5.bind(fd, opts.address, opts.port ?? BGP_PORT);
@@ -173,6 +198,8 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
       throw e instanceof TransportError ? e : kernelError(e, `binding ${opts.address} with TCP MD5 keys`, 'address');
     }
     server.listen({ fd, backlog: opts.backlog ?? 16 });
+    keyedSockets.set(server, { fd, family: family as 4 | 6, dualStack, md5 });
+    server.once('close', () => keyedSockets.delete(server));
   }
   try {
     await ready;
@@ -181,4 +208,23 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
     throw kernelError(e, `listening on ${opts.address}`, 'address');
   }
   return server;
+}
+
+/**
+ * Sets (or, with no password, removes) one peer's TCP MD5 key on a socket from listen() that
+ * was opened with keys or `keyed`. Connections already accepted keep the key they had.
+ */
+export function setListenKey(server: net.Server, peerAddress: string, password: string | Buffer | undefined): void {
+  const k = keyedSockets.get(server);
+  if (!k) throw new TransportError('this listening socket was not opened with TCP MD5 support (listen with keyed: true)', 'ERR_NOT_KEYED', 'peers');
+  const pf = checkAddress(peerAddress, 'peerAddress');
+  if (pf !== k.family && !(k.dualStack && pf === 4)) throw new TransportError(`peerAddress ${peerAddress} cannot reach an IPv${k.family} listening socket`, 'ERR_BAD_ADDRESS', 'peerAddress');
+  const key = password === undefined ? Buffer.alloc(0) : keyBytes(password, 'password');
+  try {
+    k.md5.setMd5(k.fd, keyAddress(peerAddress, k.family), key);
+  } catch (e) {
+    // Removing a key that was never set: nothing to do.
+    if (key.length === 0 && (e as { code?: string }).code === 'ENOENT') return;
+    throw kernelError(e, 'setting the TCP MD5 key', 'password');
+  }
 }
