@@ -116,7 +116,7 @@ export function register(program: Command): void {
     .option('--controller-replicas <n>', 'controller replicas (leader election picks the one that writes; default: 2)')
     .option('--config-file <path>', 'put this config (a ConfigMap manifest or a bare MetalLB-format config; "-" reads stdin) into the ConfigMap; default: an empty config')
     .option('--existing-config-map <name>', 'use this existing ConfigMap (key `config`) instead of creating one')
-    .option('--bgp-passive', 'let the speaker bind port 179 for passive BGP (adds NET_BIND_SERVICE; only capability, no flag)')
+    .option('--bgp-passive', 'the speaker also accepts BGP connections from its peers on port 179 (speaker --bgp-listen, adds NET_BIND_SERVICE)')
     .option('--interface <name>', 'layer2: the speaker serves exactly this interface; repeat for more', collect)
     .option('--exclude-interface <regex>', 'layer2: the speaker never serves matching interfaces; repeat for more (replaces its default list)', collect)
     .option('--graceful-restart <seconds>', 'BGP graceful restart time the speaker offers (0: off)')

@@ -37,7 +37,7 @@ export interface HeraldValues {
   existingConfigMap: string;
   controller: DaemonValues & { replicas: number; leaderElect: boolean };
   speaker: DaemonValues & {
-    /** Listen for BGP on port 179 (passive peers): adds NET_BIND_SERVICE to the speaker. */
+    /** The speaker also accepts BGP connections from its peers on port 179 (`--bgp-listen`, with NET_BIND_SERVICE). */
     bgpPassive: boolean;
     /** layer2: serve exactly these interfaces (empty: every eligible one). */
     interfaces: string[];
@@ -278,6 +278,7 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
     ...s.interfaces.map((i) => `--interface=${i}`),
     ...s.excludeInterfaces.map((x) => `--exclude-interface=${x}`),
     ...(s.gracefulRestart > 0 ? [`--graceful-restart=${s.gracefulRestart}`] : []),
+    ...(s.bgpPassive ? ['--bgp-listen'] : []),
   ];
   return [
     ...rbac(name, release, 'speaker', speakerClusterRules(), speakerNamespaceRules()),

@@ -72,6 +72,7 @@ describe('pod security of the install', () => {
     passive.speaker.bgpPassive = true;
     const p = podSpec(installManifests(passive, release), 'DaemonSet');
     expect((p.containers[0].securityContext.capabilities as { add: string[] }).add).toEqual(['NET_RAW', 'NET_BIND_SERVICE']);
+    expect(p.containers[0].args).toContain('--bgp-listen');
     expect(spec.tolerations).toEqual(
       expect.arrayContaining([expect.objectContaining({ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' })]),
     );
