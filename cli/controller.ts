@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NANOS_PER_SECOND, parseGoDuration } from '../config/duration.js';
-import { Controller } from '../controller/controller.js';
+import { Controller, DEFAULT_LEASE_NAME } from '../controller/controller.js';
 import { ControllerMetrics } from '../controller/metrics.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLogger, logLevelOption, parseLogLevel } from '../kube/log.js';
@@ -18,6 +18,7 @@ interface ControllerCliOpts {
   lbClass?: string;
   servicesNamespace?: string;
   leaderElect: boolean;
+  leaderElectLeaseName: string;
   leaseDuration: number;
   metricsAddress: string;
   logLevel: string;
@@ -31,6 +32,16 @@ function parseBool(flag: string): (text: string) => boolean {
     if (v === 'true' || v === '1' || v === 'yes') return true;
     if (v === 'false' || v === '0' || v === 'no') return false;
     throw new InvalidArgumentError(`${flag}: expected true or false, got ${JSON.stringify(text)}`);
+  };
+}
+
+// A Lease name is a DNS subdomain (RFC 1123): lower-case alphanumerics, '-' and '.', at most 253.
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function parseObjectName(flag: string): (text: string) => string {
+  return (text) => {
+    if (text.length > 253 || !DNS_SUBDOMAIN.test(text)) throw new InvalidArgumentError(`${flag}: ${JSON.stringify(text)} is not a valid object name (lower-case letters, digits, '-' and '.', at most 253)`);
+    return text;
   };
 }
 
@@ -54,7 +65,13 @@ export function register(program: Command): void {
     .addOption(new Option('--services-namespace <ns>', 'handle Services of this namespace only (default: all namespaces)').env('HERALD_SERVICES_NAMESPACE'))
     .addOption(new Option('--leader-elect <bool>', 'elect a leader among replicas on a Lease; only the leader writes').default(true).argParser(parseBool('--leader-elect')).env('HERALD_LEADER_ELECT'))
     .addOption(
-      new Option('--lease-duration <duration>', 'leader Lease duration; a standby takes over after it (renew deadline 2/3, retry 2/15 of it)')
+      new Option('--leader-elect-lease-name <name>', 'name of the leader Lease in --namespace (replicas sharing it elect one leader)')
+        .default(DEFAULT_LEASE_NAME)
+        .argParser(parseObjectName('--leader-elect-lease-name'))
+        .env('HERALD_LEADER_ELECT_LEASE_NAME'),
+    )
+    .addOption(
+      new Option('--lease-duration <duration>', 'leader Lease duration: a standby takes over when the last renewal it saw is this old; the leader renews every 2/15 of it and stops writing after 2/3 without a renewal')
         .default(15_000, '15s')
         .argParser(parseSeconds('--lease-duration'))
         .env('HERALD_LEASE_DURATION'),
@@ -83,6 +100,7 @@ export function register(program: Command): void {
         servicesNamespace: opts.servicesNamespace,
         leaderElect: opts.leaderElect,
         leaseDurationMs: opts.leaseDuration,
+        leaseName: opts.leaderElectLeaseName,
         identity,
         metricsAddress: opts.metricsAddress,
         logger: log,

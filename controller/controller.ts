@@ -5,7 +5,7 @@ import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Service } from '@k
 import type { Config } from '../config/model.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
 import { objectKey, type Informer } from '../kube/informer.js';
-import { configMapInformer, serviceInformer } from '../kube/informers.js';
+import { configMapInformer, leaseInformer, serviceInformer } from '../kube/informers.js';
 import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
@@ -31,6 +31,7 @@ export interface ControllerOptions {
   identity: string;
   /** Leader Lease duration (default 15 s); renew deadline and retry period derive from it. */
   leaseDurationMs?: number;
+  /** Name of the leader Lease (default herald-controller). */
   leaseName?: string;
   /** e.g. ":7472"; undefined: no HTTP endpoint. */
   metricsAddress?: string;
@@ -41,6 +42,7 @@ export interface ControllerOptions {
 }
 
 const CONFIG_KEY = '#config';
+export const DEFAULT_LEASE_NAME = 'herald-controller';
 const EMPTY_CONFIG: Config = { peers: [], bgpCommunities: {}, pools: [] };
 const REPORTER = 'herald.io/controller';
 
@@ -66,6 +68,8 @@ export class Controller {
   private readonly log: Logger;
   private readonly services: Informer<V1Service>;
   private readonly configMaps: Informer<V1ConfigMap>;
+  /** The leader Lease, watched so a standby sees each renewal when it happens (leader election only). */
+  private readonly leases: ReturnType<typeof leaseInformer> | undefined;
   private recorder: EventRecorder | undefined;
   private server: MetricsServer | undefined;
   private elector: LeaderElector | undefined;
@@ -80,6 +84,11 @@ export class Controller {
     this.metrics = opts.metrics ?? new ControllerMetrics();
     this.services = serviceInformer(opts.kubeConfig, { namespace: opts.servicesNamespace });
     this.configMaps = configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
+    if (opts.leaderElect) this.leases = leaseInformer(opts.kubeConfig, opts.namespace, { fieldSelector: `metadata.name=${this.leaseName}` });
+  }
+
+  private get leaseName(): string {
+    return this.opts.leaseName ?? DEFAULT_LEASE_NAME;
   }
 
   /** The metrics endpoint's URL once started (undefined without --metrics-address). */
@@ -128,8 +137,10 @@ export class Controller {
       this.term?.queue.add(CONFIG_KEY);
     };
     this.configMaps.on('add', onConfigMap).on('update', onConfigMap).on('delete', onConfigMap);
-    for (const inf of [this.services, this.configMaps]) inf.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
-    await Promise.all([this.services.start(), this.configMaps.start()]);
+    const onLease = (lease: Parameters<LeaderElector['observe']>[0]): void => this.elector?.observe(lease);
+    this.leases?.on('add', onLease).on('update', onLease).on('delete', () => onLease(undefined));
+    for (const inf of [this.services, this.configMaps, this.leases]) inf?.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
+    await Promise.all([this.services.start(), this.configMaps.start(), this.leases?.start()]);
     if (this.stopped) return;
     this.synced = true;
     this.log.info({ event: 'informersSynced' }, `informers synced (${this.services.size} Services)`);
@@ -140,12 +151,13 @@ export class Controller {
     const durationMs = this.opts.leaseDurationMs ?? 15_000;
     const lock = new LeaseLock(this.opts.kubeConfig, {
       namespace: this.opts.namespace,
-      name: this.opts.leaseName ?? 'herald-controller',
+      name: this.leaseName,
       identity: this.opts.identity,
       durationSeconds: Math.max(1, Math.round(durationMs / 1000)),
     });
     this.elector = new LeaderElector({
       lock,
+      identity: this.opts.identity,
       durationMs,
       onStartedLeading: () => {
         this.log.info({ event: 'leaseAcquired', node: this.opts.identity }, 'acquired the leader Lease; restoring before acting');
@@ -165,7 +177,7 @@ export class Controller {
     this.stopped = true;
     await this.elector?.stop();
     this.endTerm('shutting down');
-    await Promise.all([this.services.stop(), this.configMaps.stop()]);
+    await Promise.all([this.services.stop(), this.configMaps.stop(), this.leases?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
   }
