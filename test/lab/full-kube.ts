@@ -182,11 +182,15 @@ export function tail(file: string, lines = 30): string {
 }
 
 export interface LabEvent {
+  /** The Event object's own name. */
+  id: string;
   type: string;
   reason: string;
   message: string;
   /** Who wrote it (reportingController, else source.component). */
   reporter: string;
+  /** Which instance of the reporter (reportingInstance, else source.host). */
+  instance: string;
   kind: string;
   name: string;
   count: number;
@@ -196,21 +200,25 @@ export interface LabEvent {
 export async function events(lab: FullLab, namespace: string): Promise<LabEvent[]> {
   const list = JSON.parse(await lab.kubectl(['get', 'events', '-n', namespace, '-o', 'json'])) as {
     items: Array<{
+      metadata?: { name?: string };
       type?: string;
       reason?: string;
       message?: string;
       count?: number;
       reportingComponent?: string;
-      source?: { component?: string };
+      reportingInstance?: string;
+      source?: { component?: string; host?: string };
       involvedObject?: { kind?: string; name?: string };
       series?: { count?: number };
     }>;
   };
   return list.items.map((e) => ({
+    id: e.metadata?.name ?? '',
     type: e.type ?? '',
     reason: e.reason ?? '',
     message: e.message ?? '',
     reporter: e.reportingComponent || e.source?.component || '',
+    instance: e.reportingInstance || e.source?.host || '',
     kind: e.involvedObject?.kind ?? '',
     name: e.involvedObject?.name ?? '',
     count: e.series?.count ?? e.count ?? 1,
