@@ -1,11 +1,14 @@
 // The controller daemon: informers -> (leader only) restore statuses -> load config -> reconcile
 // Services through the work queue, writing status and Events. Decisions live in reconcile.ts and
 // config-reload.ts; this file only wires them to the API server, the metrics and the logs.
-import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
+import type { KubeAccess } from '../kube/access.js';
+import { decodeObject } from '../kube/decode.js';
+import { kubeRequest } from '../kube/request.js';
 import type { Config } from '../config/model.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
 import { objectKey, type Informer } from '../kube/informer.js';
-import { configMapInformer, leaseInformer, serviceInformer } from '../kube/informers.js';
+import { configMapInformer, serviceInformer } from '../kube/informers.js';
 import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
@@ -19,7 +22,7 @@ import { decide, restoreFromStatuses, type Decision } from './reconcile.js';
 import { sameIps, statusIps, statusWithIps } from './service-status.js';
 
 export interface ControllerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   /** Namespace of the ConfigMap and the leader Lease. */
   namespace: string;
   configMap: string;
@@ -31,7 +34,6 @@ export interface ControllerOptions {
   identity: string;
   /** Leader Lease duration (default 15 s); renew deadline and retry period derive from it. */
   leaseDurationMs?: number;
-  /** Name of the leader Lease (default herald-controller). */
   leaseName?: string;
   /** e.g. ":7472"; undefined: no HTTP endpoint. */
   metricsAddress?: string;
@@ -42,7 +44,6 @@ export interface ControllerOptions {
 }
 
 const CONFIG_KEY = '#config';
-export const DEFAULT_LEASE_NAME = 'herald-controller';
 const EMPTY_CONFIG: Config = { peers: [], bgpCommunities: {}, pools: [] };
 const REPORTER = 'herald.io/controller';
 
@@ -68,8 +69,6 @@ export class Controller {
   private readonly log: Logger;
   private readonly services: Informer<V1Service>;
   private readonly configMaps: Informer<V1ConfigMap>;
-  /** The leader Lease, watched so a standby sees each renewal when it happens (leader election only). */
-  private readonly leases: ReturnType<typeof leaseInformer> | undefined;
   private recorder: EventRecorder | undefined;
   private server: MetricsServer | undefined;
   private elector: LeaderElector | undefined;
@@ -84,11 +83,6 @@ export class Controller {
     this.metrics = opts.metrics ?? new ControllerMetrics();
     this.services = serviceInformer(opts.kubeConfig, { namespace: opts.servicesNamespace });
     this.configMaps = configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
-    if (opts.leaderElect) this.leases = leaseInformer(opts.kubeConfig, opts.namespace, { fieldSelector: `metadata.name=${this.leaseName}` });
-  }
-
-  private get leaseName(): string {
-    return this.opts.leaseName ?? DEFAULT_LEASE_NAME;
   }
 
   /** The metrics endpoint's URL once started (undefined without --metrics-address). */
@@ -137,10 +131,8 @@ export class Controller {
       this.term?.queue.add(CONFIG_KEY);
     };
     this.configMaps.on('add', onConfigMap).on('update', onConfigMap).on('delete', onConfigMap);
-    const onLease = (lease: Parameters<LeaderElector['observe']>[0]): void => this.elector?.observe(lease);
-    this.leases?.on('add', onLease).on('update', onLease).on('delete', () => onLease(undefined));
-    for (const inf of [this.services, this.configMaps, this.leases]) inf?.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
-    await Promise.all([this.services.start(), this.configMaps.start(), this.leases?.start()]);
+    for (const inf of [this.services, this.configMaps]) inf.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
+    await Promise.all([this.services.start(), this.configMaps.start()]);
     if (this.stopped) return;
     this.synced = true;
     this.log.info({ event: 'informersSynced' }, `informers synced (${this.services.size} Services)`);
@@ -151,13 +143,12 @@ export class Controller {
     const durationMs = this.opts.leaseDurationMs ?? 15_000;
     const lock = new LeaseLock(this.opts.kubeConfig, {
       namespace: this.opts.namespace,
-      name: this.leaseName,
+      name: this.opts.leaseName ?? 'herald-controller',
       identity: this.opts.identity,
       durationSeconds: Math.max(1, Math.round(durationMs / 1000)),
     });
     this.elector = new LeaderElector({
       lock,
-      identity: this.opts.identity,
       durationMs,
       onStartedLeading: () => {
         this.log.info({ event: 'leaseAcquired', node: this.opts.identity }, 'acquired the leader Lease; restoring before acting');
@@ -177,7 +168,7 @@ export class Controller {
     this.stopped = true;
     await this.elector?.stop();
     this.endTerm('shutting down');
-    await Promise.all([this.services.stop(), this.configMaps.stop(), this.leases?.stop()]);
+    await Promise.all([this.services.stop(), this.configMaps.stop()]);
     await this.recorder?.close();
     await this.server?.close();
   }
@@ -239,16 +230,16 @@ export class Controller {
 
   /** Every Service (of the watched namespace), page by page, read from etcd. */
   private async listServices(): Promise<V1Service[]> {
-    const core = this.opts.kubeConfig.makeApiClient(CoreV1Api);
+    const ns = this.opts.servicesNamespace;
+    const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : '/api/v1/services';
     const out: V1Service[] = [];
-    let cont: string | undefined;
+    let cont = '';
     do {
-      const ns = this.opts.servicesNamespace;
-      const page = ns
-        ? await core.listNamespacedService({ namespace: ns, limit: 500, _continue: cont })
-        : await core.listServiceForAllNamespaces({ limit: 500, _continue: cont });
-      out.push(...page.items);
-      cont = page.metadata?._continue || undefined;
+      const q = new URLSearchParams({ limit: '500' });
+      if (cont) q.set('continue', cont);
+      const page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${path}?${q.toString()}`)) as { items?: unknown[]; metadata?: { continue?: string } };
+      for (const raw of page.items ?? []) out.push(decodeObject<V1Service>(raw));
+      cont = page.metadata?.continue ?? '';
     } while (cont);
     return out;
   }

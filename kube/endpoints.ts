@@ -2,8 +2,9 @@
 // nodes with ready endpoints (externalTrafficPolicy: Local). Three API shapes carry that, depending
 // on the server: EndpointSlices discovery.k8s.io/v1 (1.21+), v1beta1 (1.17-1.24), core v1 Endpoints.
 // The one served best is picked at start; consumers see one shape: addresses per node per Service.
-import type { KubeConfig, V1Endpoints, V1ObjectMeta } from '@kubernetes/client-node';
-import { decoderFor } from './decode.js';
+import type { V1Endpoints, V1ObjectMeta } from '@kubernetes/client-node';
+import type { KubeAccess } from './access.js';
+import { decodeObject } from './decode.js';
 import { Informer, objectKey } from './informer.js';
 import type { InformerTuning } from './informers.js';
 import { errorStatus, kubeRequest } from './request.js';
@@ -38,9 +39,25 @@ export interface EndpointSliceLike {
 /** Label linking an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
-const decodeMeta = decoderFor<V1ObjectMeta>('V1ObjectMeta');
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
 
-/** Raw EndpointSlice JSON of either version -> EndpointSliceLike (metadata decoded like the generated client does). */
+/** The metadata readiness needs: identity, version and the Service label (10,000s of slices are cached). */
+function decodeMeta(raw: unknown): V1ObjectMeta {
+  const md = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const labels = typeof md.labels === 'object' && md.labels !== null ? (md.labels as Record<string, unknown>) : {};
+  const service = str(labels[SERVICE_NAME_LABEL]);
+  return {
+    name: str(md.name),
+    namespace: str(md.namespace),
+    uid: str(md.uid),
+    resourceVersion: str(md.resourceVersion),
+    labels: service === undefined ? undefined : { [SERVICE_NAME_LABEL]: service },
+  };
+}
+
+/** Raw EndpointSlice JSON of either version -> EndpointSliceLike (metadata: identity, version, Service label). */
 export function decodeEndpointSlice(raw: unknown): EndpointSliceLike {
   const r = (raw ?? {}) as Record<string, unknown>;
   const eps = Array.isArray(r.endpoints) ? (r.endpoints as Record<string, unknown>[]) : [];
@@ -98,7 +115,7 @@ export function endpointsFromEndpoints(ep: V1Endpoints | undefined): EndpointsBy
 }
 
 /** The best endpoints API the server offers: EndpointSlice v1, else v1beta1, else core Endpoints. */
-export async function discoverEndpointsApi(kc: KubeConfig): Promise<EndpointsApi> {
+export async function discoverEndpointsApi(kc: KubeAccess): Promise<EndpointsApi> {
   for (const version of ['v1', 'v1beta1'] as const) {
     try {
       const list = (await kubeRequest(kc, 'GET', `/apis/discovery.k8s.io/${version}`)) as { resources?: { name: string }[] };
@@ -125,12 +142,12 @@ export class ServiceEndpointsInformer {
 
   private constructor(
     readonly api: EndpointsApi,
-    kc: KubeConfig,
+    kc: KubeAccess,
     opts: InformerTuning & { namespace?: string },
   ) {
     const nsPath = opts.namespace ? `/namespaces/${encodeURIComponent(opts.namespace)}` : '';
     if (api === 'v1') {
-      this.endpoints = new Informer<V1Endpoints>({ ...opts, kubeConfig: kc, path: `/api/v1${nsPath}/endpoints`, decode: decoderFor<V1Endpoints>('V1Endpoints'), name: 'endpoints' });
+      this.endpoints = new Informer<V1Endpoints>({ ...opts, kubeConfig: kc, path: `/api/v1${nsPath}/endpoints`, decode: decodeObject<V1Endpoints>, name: 'endpoints' });
       const fire = (ep: V1Endpoints): void => this.fire(objectKey(ep));
       this.endpoints.on('add', fire).on('update', fire).on('delete', fire);
     } else {
@@ -152,7 +169,7 @@ export class ServiceEndpointsInformer {
   }
 
   /** Discovers the API (unless `api` forces one) and builds the informer; call start() next. */
-  static async create(kc: KubeConfig, opts: InformerTuning & { api?: EndpointsApi; namespace?: string } = {}): Promise<ServiceEndpointsInformer> {
+  static async create(kc: KubeAccess, opts: InformerTuning & { api?: EndpointsApi; namespace?: string } = {}): Promise<ServiceEndpointsInformer> {
     const api = opts.api ?? (await discoverEndpointsApi(kc));
     return new ServiceEndpointsInformer(api, kc, opts);
   }

@@ -2,10 +2,11 @@
 // created at once; repeats of the same (object, type, reason, action, note) only bump a counter
 // in memory, written at most once per flush interval as the Event's series count
 // (events.k8s.io/v1) or count (core v1, used when events.k8s.io/v1 is not served).
-import { CoreV1Api, EventsV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
+import type { KubeAccess } from './access.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { errorStatus, kubeRequest } from './request.js';
+import { microTime, wholeSecondsTime } from './timestamps.js';
 
 export type EventsApi = 'events.k8s.io/v1' | 'v1';
 export type EventType = 'Normal' | 'Warning';
@@ -57,7 +58,7 @@ function truncate(s: string, max: number): string {
 }
 
 /** events.k8s.io/v1 when served, else core v1. */
-export async function discoverEventsApi(kc: KubeConfig): Promise<EventsApi> {
+export async function discoverEventsApi(kc: KubeAccess): Promise<EventsApi> {
   try {
     const list = (await kubeRequest(kc, 'GET', '/apis/events.k8s.io/v1')) as { resources?: { name: string }[] };
     if (list.resources?.some((r) => r.name === 'events')) return 'events.k8s.io/v1';
@@ -70,20 +71,16 @@ export async function discoverEventsApi(kc: KubeConfig): Promise<EventsApi> {
 export class EventRecorder {
   private readonly entries = new Map<string, Aggregate>();
   private readonly clock: Clock;
-  private readonly events: EventsV1Api;
-  private readonly core: CoreV1Api;
 
   private constructor(
-    private readonly kc: KubeConfig,
+    private readonly kc: KubeAccess,
     readonly api: EventsApi,
     private readonly opts: EventRecorderOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.events = kc.makeApiClient(EventsV1Api);
-    this.core = kc.makeApiClient(CoreV1Api);
   }
 
-  static async create(kc: KubeConfig, opts: EventRecorderOptions): Promise<EventRecorder> {
+  static async create(kc: KubeAccess, opts: EventRecorderOptions): Promise<EventRecorder> {
     return new EventRecorder(kc, opts.api ?? (await discoverEventsApi(kc)), opts);
   }
 
@@ -150,15 +147,8 @@ export class EventRecorder {
       .then(async () => {
         if (a.count === a.written || a.written === 0) return; // nothing new, or the create failed
         const count = a.count;
-        const last = new V1MicroTime(a.last);
-        const path =
-          this.api === 'v1'
-            ? `/api/v1/namespaces/${a.namespace}/events/${a.name}`
-            : `/apis/events.k8s.io/v1/namespaces/${a.namespace}/events/${a.name}`;
-        const body =
-          this.api === 'v1'
-            ? { count, lastTimestamp: new Date(a.last).toISOString().replace(/\.\d+Z$/, 'Z') }
-            : { series: { count, lastObservedTime: last.toISOString() } };
+        const path = `${this.collection(a.namespace)}/${a.name}`;
+        const body = this.api === 'v1' ? { count, lastTimestamp: wholeSecondsTime(a.last) } : { series: { count, lastObservedTime: microTime(a.last) } };
         await kubeRequest(this.kc, 'PATCH', path, { body, contentType: 'application/merge-patch+json' });
         a.written = count;
       })
@@ -168,43 +158,46 @@ export class EventRecorder {
   private async createEvent(a: Aggregate, s: EventSubject, type: EventType, reason: string, action: string, note: string): Promise<void> {
     const count = a.count;
     const ref = { apiVersion: s.apiVersion, kind: s.kind, name: s.name, namespace: s.namespace || undefined, uid: s.uid };
-    if (this.api === 'events.k8s.io/v1') {
-      await this.events.createNamespacedEvent({
-        namespace: a.namespace,
-        body: {
-          metadata: { name: a.name, namespace: a.namespace },
-          eventTime: new V1MicroTime(a.first),
-          reportingController: this.opts.reportingController,
-          reportingInstance: this.opts.reportingInstance,
-          action,
-          reason,
-          type,
-          note: truncate(note, NOTE_MAX),
-          regarding: ref,
-        },
-      });
-    } else {
-      const first = new Date(a.first);
-      await this.core.createNamespacedEvent({
-        namespace: a.namespace,
-        body: {
-          metadata: { name: a.name, namespace: a.namespace },
-          involvedObject: ref,
-          reason,
-          message: truncate(note, NOTE_MAX),
-          type,
-          action,
-          count: 1,
-          firstTimestamp: first,
-          lastTimestamp: first,
-          source: { component: this.opts.reportingController, host: this.opts.reportingInstance },
-          reportingComponent: this.opts.reportingController,
-          reportingInstance: this.opts.reportingInstance,
-        },
-      });
-    }
+    const metadata = { name: a.name, namespace: a.namespace };
+    const body =
+      this.api === 'events.k8s.io/v1'
+        ? {
+            apiVersion: 'events.k8s.io/v1',
+            kind: 'Event',
+            metadata,
+            eventTime: microTime(a.first),
+            reportingController: this.opts.reportingController,
+            reportingInstance: this.opts.reportingInstance,
+            action,
+            reason,
+            type,
+            note: truncate(note, NOTE_MAX),
+            regarding: ref,
+          }
+        : {
+            apiVersion: 'v1',
+            kind: 'Event',
+            metadata,
+            involvedObject: ref,
+            reason,
+            message: truncate(note, NOTE_MAX),
+            type,
+            action,
+            count: 1,
+            firstTimestamp: wholeSecondsTime(a.first),
+            lastTimestamp: wholeSecondsTime(a.first),
+            source: { component: this.opts.reportingController, host: this.opts.reportingInstance },
+            reportingComponent: this.opts.reportingController,
+            reportingInstance: this.opts.reportingInstance,
+          };
+    await kubeRequest(this.kc, 'POST', this.collection(a.namespace), { body });
     a.written = 1;
     if (a.count > count && a.timer === undefined) this.writeCount(a);
+  }
+
+  private collection(namespace: string): string {
+    const ns = encodeURIComponent(namespace);
+    return this.api === 'v1' ? `/api/v1/namespaces/${ns}/events` : `/apis/events.k8s.io/v1/namespaces/${ns}/events`;
   }
 
   /** Writes every pending count now and waits for all writes in flight. */

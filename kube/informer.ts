@@ -2,13 +2,16 @@
 // long-running controller: reconnect with backoff on errors (ListWatch stops at the first error),
 // watch bookmarks, paginated lists, a synced signal, the previous object on update, and one
 // object shape for list and watch (ListWatch mixes deserialized list items with raw watch JSON).
-import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+// Lists and watches are our own raw JSON requests (request.ts, watch.ts).
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeAccess } from './access.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { errorStatus, KubeApiError, kubeRequest } from './request.js';
+import { watchStream, type WatchEvent } from './watch.js';
 
 export interface InformerOptions<T extends KubernetesObject> {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   /** Collection path, e.g. /api/v1/services or /api/v1/namespaces/ns/configmaps. */
   path: string;
   fieldSelector?: string;
@@ -48,11 +51,6 @@ export function objectKey(obj: KubernetesObject): string {
   return ns ? `${ns}/${name}` : name;
 }
 
-interface WatchEvent {
-  type: string;
-  object: unknown;
-}
-
 /** Outcome of one watch stream. */
 type WatchEnd = { kind: 'closed'; events: number } | { kind: 'gone' };
 
@@ -75,13 +73,11 @@ export class Informer<T extends KubernetesObject> {
   readonly stats: InformerStats = { lists: 0, gone: 0, watches: 0, errors: 0, bookmarks: 0 };
   private readonly clock: Clock;
   private readonly backoff: Backoff;
-  private readonly watcher: Watch;
   private readonly name: string;
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.clock = opts.clock ?? systemClock;
     this.backoff = new Backoff({ initialMs: 200, maxMs: 30_000, ...opts.backoff });
-    this.watcher = new Watch(opts.kubeConfig);
     this.name = opts.name ?? opts.path;
     this.synced = new Promise((resolve) => (this.resolveSynced = resolve));
   }
@@ -277,53 +273,30 @@ export class Informer<T extends KubernetesObject> {
   }
 
   /** One watch stream from the current resourceVersion, until the server closes it or it fails. */
-  private watchOnce(signal: AbortSignal): Promise<WatchEnd> {
+  private async watchOnce(signal: AbortSignal): Promise<WatchEnd> {
     this.stats.watches++;
-    return new Promise<WatchEnd>((resolve, reject) => {
-      let events = 0;
-      let finished = false;
-      let controller: AbortController | undefined;
-      const finish = (fn: () => void): void => {
-        if (finished) return;
-        finished = true;
-        signal.removeEventListener('abort', onAbort);
-        controller?.abort();
-        fn();
-      };
-      const onAbort = (): void => finish(() => reject(signal.reason));
-      signal.addEventListener('abort', onAbort, { once: true });
-      const params: Record<string, string | number | boolean> = {
+    let events = 0;
+    let gone = false;
+    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 300;
+    await watchStream(this.opts.kubeConfig, this.opts.path, {
+      params: {
         resourceVersion: this.rv,
         allowWatchBookmarks: true,
-        timeoutSeconds: this.opts.watchTimeoutSeconds ?? 300,
-      };
-      if (this.opts.fieldSelector) params.fieldSelector = this.opts.fieldSelector;
-      if (this.opts.labelSelector) params.labelSelector = this.opts.labelSelector;
-      this.watcher
-        .watch(
-          this.opts.path,
-          params,
-          (type: string, object: unknown) => {
-            if (finished) return;
-            try {
-              if (this.apply({ type, object }) === 'gone') finish(() => resolve({ kind: 'gone' }));
-              else events++;
-            } catch (err) {
-              finish(() => reject(err));
-            }
-          },
-          (err: unknown) => {
-            if (err) finish(() => reject(err instanceof Error ? err : new Error(String(err))));
-            else finish(() => resolve({ kind: 'closed', events }));
-          },
-        )
-        .then(
-          (c) => {
-            controller = c;
-            if (finished) c.abort();
-          },
-          (err: unknown) => finish(() => reject(err)),
-        );
+        timeoutSeconds,
+        fieldSelector: this.opts.fieldSelector,
+        labelSelector: this.opts.labelSelector,
+      },
+      signal,
+      // The server ends the stream after timeoutSeconds; silence well past that is a dead connection.
+      idleTimeoutMs: (timeoutSeconds + 30) * 1000,
+      onEvent: (ev) => {
+        if (this.apply(ev) === 'gone') {
+          gone = true;
+          return 'stop';
+        }
+        events++;
+      },
     });
+    return gone ? { kind: 'gone' } : { kind: 'closed', events };
   }
 }

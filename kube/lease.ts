@@ -2,9 +2,13 @@
 // resourceVersion it was computed from, so of two contenders exactly one wins. Expiry is judged
 // by the local time the holder's last renewal was *observed*, not by the renewTime it wrote, so
 // clock skew between nodes cannot steal a lease early (client-go leader election does the same).
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+// Leases are read and written as plain JSON: the V1Lease model's time fields hold MicroTime strings
+// here (never Dates), and nothing reads them.
+import type { V1Lease } from '@kubernetes/client-node';
+import type { KubeAccess } from './access.js';
 import { systemClock, type Clock } from './clock.js';
-import { errorStatus } from './request.js';
+import { errorStatus, kubeRequest } from './request.js';
+import { microTime } from './timestamps.js';
 
 export interface LeaseOptions {
   namespace: string;
@@ -24,16 +28,16 @@ export type LeaseOutcome =
   | { kind: 'conflict' };
 
 export class LeaseLock {
-  private readonly api: CoordinationV1Api;
+  private readonly path: string;
   private readonly clock: Clock;
   /** resourceVersion of the record last seen, and the local time it was first seen. */
   private observed: { rv: string; at: number } | undefined;
 
   constructor(
-    kc: KubeConfig,
+    private readonly kc: KubeAccess,
     private readonly opts: LeaseOptions,
   ) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
+    this.path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(opts.namespace)}/leases`;
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -57,20 +61,21 @@ export class LeaseLock {
    */
   async acquireOrRenew(): Promise<LeaseOutcome> {
     const { namespace, name, identity } = this.opts;
-    const now = new V1MicroTime(this.clock.now());
+    const now = microTime(this.clock.now());
     let current: V1Lease;
     try {
-      current = await this.api.readNamespacedLease({ namespace, name });
+      current = await this.read();
     } catch (err) {
       if (errorStatus(err) !== 404) throw err;
       try {
-        const lease = await this.api.createNamespacedLease({
-          namespace,
+        const lease = (await kubeRequest(this.kc, 'POST', this.path, {
           body: {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
             metadata: { name, namespace, labels: this.opts.labels },
             spec: { holderIdentity: identity, leaseDurationSeconds: this.opts.durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
           },
-        });
+        })) as V1Lease;
         this.observe(lease);
         return { kind: 'held', lease };
       } catch (e) {
@@ -81,7 +86,7 @@ export class LeaseLock {
     const spec = current.spec ?? {};
     const ours = spec.holderIdentity === identity;
     if (!ours && !this.expired(current)) return { kind: 'taken', holder: spec.holderIdentity ?? '', lease: current };
-    const body: V1Lease = {
+    const body = {
       ...current,
       spec: {
         ...spec,
@@ -93,7 +98,7 @@ export class LeaseLock {
       },
     };
     try {
-      const lease = await this.api.replaceNamespacedLease({ namespace, name, body });
+      const lease = await this.replace(body);
       this.observe(lease);
       return { kind: 'held', lease };
     } catch (err) {
@@ -104,23 +109,19 @@ export class LeaseLock {
 
   /** Gives the lease up if we hold it (others may take it at once). Returns whether we released it. */
   async release(): Promise<boolean> {
-    const { namespace, name, identity } = this.opts;
+    const { identity } = this.opts;
     let current: V1Lease;
     try {
-      current = await this.api.readNamespacedLease({ namespace, name });
+      current = await this.read();
     } catch (err) {
       if (errorStatus(err) === 404) return false;
       throw err;
     }
     if (current.spec?.holderIdentity !== identity) return false;
-    const now = new V1MicroTime(this.clock.now());
+    const now = microTime(this.clock.now());
     try {
-      await this.api.replaceNamespacedLease({
-        namespace,
-        name,
-        // An empty holder is free for anyone, whatever the observed time.
-        body: { ...current, spec: { ...current.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: now } },
-      });
+      // An empty holder is free for anyone, whatever the observed time.
+      await this.replace({ ...current, spec: { ...current.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: now } });
       return true;
     } catch (err) {
       if (errorStatus(err) === 409) return false;
@@ -131,10 +132,19 @@ export class LeaseLock {
   /** The current Lease, or undefined if it does not exist. */
   async get(): Promise<V1Lease | undefined> {
     try {
-      return await this.api.readNamespacedLease({ namespace: this.opts.namespace, name: this.opts.name });
+      return await this.read();
     } catch (err) {
       if (errorStatus(err) === 404) return undefined;
       throw err;
     }
+  }
+
+  private async read(): Promise<V1Lease> {
+    return (await kubeRequest(this.kc, 'GET', `${this.path}/${encodeURIComponent(this.opts.name)}`)) as V1Lease;
+  }
+
+  /** PUT with the read resourceVersion in the body: a concurrent writer makes it fail with 409. */
+  private async replace(body: object): Promise<V1Lease> {
+    return (await kubeRequest(this.kc, 'PUT', `${this.path}/${encodeURIComponent(this.opts.name)}`, { body })) as V1Lease;
   }
 }

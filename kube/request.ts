@@ -1,8 +1,8 @@
-// Raw JSON requests with a KubeConfig's credentials, for what the generated client does not
-// cover: paginated raw lists for informers and API groups it no longer ships (discovery.k8s.io/v1beta1).
+// Raw JSON requests to the API server with a KubeAccess's credentials: every read and write of
+// Herald's daemons (lists, watches, status, Leases, Events) goes through here, as plain JSON.
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { KubeAccess } from './access.js';
 
 /** A non-2xx answer from the API server (or a transport failure, status 0). */
 export class KubeApiError extends Error {
@@ -37,12 +37,12 @@ export interface RequestOpts {
   signal?: AbortSignal;
 }
 
-// applyToHTTPSOptions() builds a fresh Agent per call, i.e. a TLS handshake per request; keep one
-// keep-alive Agent per KubeConfig and TLS material instead (headers, e.g. rotated tokens, are still
+// client-node's applyToHTTPSOptions() builds a fresh Agent per call, i.e. a TLS handshake per request; keep one
+// keep-alive Agent per KubeAccess and TLS material instead (headers, e.g. rotated tokens, are still
 // taken per request).
-const agents = new WeakMap<KubeConfig, { key: string; agent: Agent }>();
+const agents = new WeakMap<KubeAccess, { key: string; agent: Agent }>();
 
-function keepAliveAgent(kc: KubeConfig, o: RequestOptions): Agent {
+function keepAliveAgent(kc: KubeAccess, o: RequestOptions): Agent {
   const key = JSON.stringify([o.ca, o.cert, o.key, o.rejectUnauthorized, o.servername].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
   const cached = agents.get(kc);
   if (cached?.key === key) return cached.agent;
@@ -52,9 +52,14 @@ function keepAliveAgent(kc: KubeConfig, o: RequestOptions): Agent {
   return agent;
 }
 
-export async function kubeRequest(kc: KubeConfig, method: string, path: string, opts: RequestOpts = {}): Promise<unknown> {
+/**
+ * Sends one request and resolves with the response once its headers say 2xx (the body still to be
+ * read: watches stream it). Non-2xx answers reject with KubeApiError carrying the metav1.Status
+ * reason. `timeoutMs` bounds socket inactivity (default 60 s).
+ */
+export async function openRequest(kc: KubeAccess, method: string, path: string, opts: RequestOpts = {}): Promise<IncomingMessage> {
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new KubeApiError(0, method, path, undefined, 'KubeConfig has no current cluster');
+  if (!cluster) throw new KubeApiError(0, method, path, undefined, 'no current cluster');
   const url = new URL(cluster.server + path);
   const reqOpts: RequestOptions = { method, headers: { accept: 'application/json' } };
   await kc.applyToHTTPSOptions(reqOpts);
@@ -67,32 +72,56 @@ export async function kubeRequest(kc: KubeConfig, method: string, path: string, 
     else delete reqOpts.agent;
   }
   const send = https ? httpsRequest : httpRequest;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const req = send(url, { ...reqOpts, timeout: opts.timeoutMs ?? 60_000, signal: opts.signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e) => reject(new KubeApiError(0, method, path, undefined, e.message)));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const status = res.statusCode ?? 0;
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        if (status >= 200 && status < 300) {
-          if (json === undefined && text) reject(new KubeApiError(status, method, path, undefined, 'response is not JSON'));
-          else resolve(json);
-          return;
-        }
-        const st = (json ?? {}) as { reason?: string; message?: string };
-        reject(new KubeApiError(status, method, path, st.reason, st.message ?? (text.slice(0, 200) || res.statusMessage || 'error')));
-      });
+    const req = send(url, { ...reqOpts, timeout: timeoutMs, signal: opts.signal }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) {
+        resolve(res);
+        return;
+      }
+      readBody(res).then(
+        (text) => {
+          let st: { reason?: string; message?: string } = {};
+          try {
+            st = (text ? JSON.parse(text) : {}) as typeof st;
+          } catch {
+            // not a metav1.Status: the text itself is the message
+          }
+          reject(new KubeApiError(status, method, path, st.reason, st.message ?? (text.slice(0, 200) || res.statusMessage || 'error')));
+        },
+        (e: Error) => reject(new KubeApiError(status, method, path, undefined, e.message)),
+      );
     });
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${opts.timeoutMs ?? 60_000} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
     req.on('error', (e) => reject(new KubeApiError(0, method, path, undefined, e.message)));
     if (payload) req.write(payload);
     req.end();
   });
+}
+
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+/** One request with a JSON answer (undefined for an empty body). */
+export async function kubeRequest(kc: KubeAccess, method: string, path: string, opts: RequestOpts = {}): Promise<unknown> {
+  const res = await openRequest(kc, method, path, opts);
+  let text: string;
+  try {
+    text = await readBody(res);
+  } catch (err) {
+    throw new KubeApiError(0, method, path, undefined, (err as Error).message);
+  }
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new KubeApiError(res.statusCode ?? 0, method, path, undefined, 'response is not JSON');
+  }
 }

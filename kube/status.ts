@@ -1,8 +1,10 @@
 // Conflict-safe writes of Service status (services/status subresource): read, compute, write with
 // the read resourceVersion as precondition; on 409 Conflict re-read and recompute, so two writers
 // never lose each other's update.
-import { CoreV1Api, type KubeConfig, type V1Service, type V1ServiceStatus } from '@kubernetes/client-node';
-import { errorStatus } from './request.js';
+import type { V1Service, V1ServiceStatus } from '@kubernetes/client-node';
+import type { KubeAccess } from './access.js';
+import { decodeObject } from './decode.js';
+import { errorStatus, kubeRequest } from './request.js';
 
 export class StatusConflictError extends Error {
   override readonly name = 'StatusConflictError';
@@ -14,19 +16,19 @@ export class StatusConflictError extends Error {
  * a stale one only costs a retry. Resolves with the stored Service, or undefined if it is gone.
  */
 export async function updateServiceStatus(
-  kc: KubeConfig,
+  kc: KubeAccess,
   namespace: string,
   name: string,
   mutate: (svc: V1Service) => V1ServiceStatus | undefined,
   opts: { current?: V1Service; maxAttempts?: number; onConflict?: () => void } = {},
 ): Promise<V1Service | undefined> {
-  const api = kc.makeApiClient(CoreV1Api);
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(name)}`;
   let svc = opts.current;
   const attempts = opts.maxAttempts ?? 20;
   for (let i = 0; i < attempts; i++) {
     if (!svc) {
       try {
-        svc = await api.readNamespacedService({ namespace, name });
+        svc = decodeObject<V1Service>(await kubeRequest(kc, 'GET', path));
       } catch (err) {
         if (errorStatus(err) === 404) return undefined;
         throw err;
@@ -35,7 +37,7 @@ export async function updateServiceStatus(
     const status = mutate(structuredClone(svc));
     if (status === undefined) return svc;
     try {
-      return await api.replaceNamespacedServiceStatus({ namespace, name, body: { ...svc, status } });
+      return decodeObject<V1Service>(await kubeRequest(kc, 'PUT', `${path}/status`, { body: { ...svc, status } }));
     } catch (err) {
       const code = errorStatus(err);
       if (code === 404) return undefined;

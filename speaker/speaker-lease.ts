@@ -2,8 +2,9 @@
 // renew interval (one write per interval, whatever the number of Services), deleted on graceful
 // shutdown so the other speakers drop this node at once. Each success reports the monotonic time
 // its request was *sent* to Fencing; failures only count (fencing follows from time passing).
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess } from '../kube/access.js';
 import { errorStatus, kubeRequest } from '../kube/request.js';
+import { microTime } from '../kube/timestamps.js';
 import type { Clock, TimerHandle } from '../protocols/clock.js';
 
 /** Label on every speaker Lease, so the speakers' Lease watch sees only each other. */
@@ -16,7 +17,7 @@ export function speakerLeaseName(node: string): string {
 }
 
 export interface SpeakerLeaseOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   namespace: string;
   node: string;
   clock: Clock;
@@ -90,7 +91,7 @@ export class SpeakerLease {
   }
 
   private body(): LeaseJson {
-    const now = new Date().toISOString().replace('Z', '000Z'); // MicroTime: six fractional digits
+    const now = microTime(Date.now()); // wall time: the monotonic clock is for fencing only
     const spec = {
       holderIdentity: this.opts.node,
       leaseDurationSeconds: Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000)),

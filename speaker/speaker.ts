@@ -6,10 +6,11 @@
 // Scheduling: Service keys are marked dirty by informer events and processed in one synchronous
 // batch per event-loop turn; a change of the live set, of fencing or of the config marks every
 // Service dirty. Decisions are cheap (no I/O), so a batch over 10,000 Services is one short pass.
-import type { KubeConfig, V1ConfigMap, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
+import type { KubeAccess } from '../kube/access.js';
 import { parseConfig } from '../config/parse.js';
 import { ConfigError, type AddressPool, type Config, type Protocol } from '../config/model.js';
-import { decoderFor } from '../kube/decode.js';
+import { decodeObject } from '../kube/decode.js';
 import { ServiceEndpointsInformer } from '../kube/endpoints.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
 import { Informer, objectKey } from '../kube/informer.js';
@@ -49,7 +50,7 @@ export interface SpeakerAnnouncers {
 }
 
 export interface SpeakerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeAccess;
   node: string;
   /** Namespace of the ConfigMap and of the speaker Leases. */
   namespace: string;
@@ -154,7 +155,7 @@ export class Speaker {
       kubeConfig: kc,
       path: '/api/v1/nodes',
       fieldSelector: `metadata.name=${self}`,
-      decode: decoderFor<V1Node>('V1Node'),
+      decode: decodeObject<V1Node>,
       name: `node ${self}`,
     });
     this.configMaps = configMapInformer(kc, opts.namespace, opts.configMap);

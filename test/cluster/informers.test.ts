@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinationV1Api, CoreV1Api, V1MicroTime, type KubeConfig, type V1ConfigMap, type KubernetesObject } from '@kubernetes/client-node';
 import { configMapInformer, leaseInformer, nodeInformer, serviceInformer } from '../../kube/informers.js';
 import { Informer } from '../../kube/informer.js';
-import { decoderFor } from '../../kube/decode.js';
+import { decodeObject } from '../../kube/decode.js';
 import { freshNamespace, kubeConfig, uniqueName, waitFor } from './harness.js';
 
 /** Records informer callbacks as "event name" strings. */
@@ -46,7 +46,10 @@ describe('informers', () => {
     await core.createNamespacedService({ namespace: ns, body: { metadata: { name }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } } });
     await waitFor('service add', () => inf.get(`${ns}/${name}`));
     expect(inf.get(`${ns}/${name}`)?.spec?.type).toBe('LoadBalancer');
-    expect(inf.get(`${ns}/${name}`)?.metadata?.creationTimestamp).toBeInstanceOf(Date);
+    // Plain JSON: timestamps stay RFC 3339 strings, managedFields are dropped from the cache.
+    const cached = inf.get(`${ns}/${name}`);
+    expect(cached?.metadata?.creationTimestamp as unknown).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(cached?.metadata?.managedFields).toBeUndefined();
     await core.patchNamespacedService(
       { namespace: ns, name, body: [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }] },
     );
@@ -104,7 +107,7 @@ describe('informers', () => {
   it('a cache started after objects exist lists them, paginated', async () => {
     const names = Array.from({ length: 7 }, (_, i) => `pre-${i}`);
     await Promise.all(names.map((name) => core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name } } })));
-    const inf = new Informer<V1ConfigMap>({ kubeConfig: kc, path: `/api/v1/namespaces/${ns}/configmaps`, pageSize: 2, decode: decoderFor<V1ConfigMap>('V1ConfigMap') });
+    const inf = new Informer<V1ConfigMap>({ kubeConfig: kc, path: `/api/v1/namespaces/${ns}/configmaps`, pageSize: 2, decode: decodeObject<V1ConfigMap> });
     const log = await run(inf);
     expect(inf.list(ns).map((c) => c.metadata?.name).filter((n) => n?.startsWith('pre-')).sort()).toEqual(names);
     expect(log.filter((l) => l.startsWith('add pre-')).length).toBe(7);

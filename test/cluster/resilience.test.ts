@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { Informer } from '../../kube/informer.js';
-import { decoderFor } from '../../kube/decode.js';
+import { decodeObject } from '../../kube/decode.js';
 import { TestCluster } from './cluster.js';
 import { CuttableProxy } from './proxy.js';
 import { kubeConfig, waitFor } from './harness.js';
@@ -12,7 +12,7 @@ function configMaps(kc: KubeConfig, ns: string): Informer<V1ConfigMap> {
   return new Informer<V1ConfigMap>({
     kubeConfig: kc,
     path: `/api/v1/namespaces/${ns}/configmaps`,
-    decode: decoderFor<V1ConfigMap>('V1ConfigMap'),
+    decode: decodeObject<V1ConfigMap>,
     backoff: { initialMs: 100, maxMs: 1000 },
   });
 }

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { Informer } from '../../../kube/informer.js';
-import { decoderFor } from '../../../kube/decode.js';
+import { decodeObject } from '../../../kube/decode.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => void;
 
@@ -103,7 +103,7 @@ describe('Informer (fake API server)', () => {
     inf = new Informer<V1ConfigMap>({
       kubeConfig: api.kubeConfig(),
       path: PATH,
-      decode: decoderFor<V1ConfigMap>('V1ConfigMap'),
+      decode: decodeObject<V1ConfigMap>,
       backoff: { initialMs: 5, maxMs: 20 },
       pageSize,
     });
