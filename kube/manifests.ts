@@ -115,12 +115,16 @@ function controllerClusterRules(): Record<string, unknown>[] {
   ];
 }
 
-/** ...and in its own namespace: its ConfigMap, and only its own leader Lease (create cannot be limited by name). */
+/**
+ * ...and in its own namespace: its ConfigMap, and only its own leader Lease (create cannot be limited
+ * by name). A standby watches the Lease (list/watch with a metadata.name field selector, which RBAC
+ * matches against resourceNames) to see the leader's renewals.
+ */
 function controllerNamespaceRules(): Record<string, unknown>[] {
   return [
     { apiGroups: [''], resources: ['configmaps'], verbs: READ },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'update'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'list', 'watch', 'update'] },
   ];
 }
 

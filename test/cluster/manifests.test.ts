@@ -143,7 +143,7 @@ describe('herald manifests against the API server', () => {
     row(controller, ['create', 'update', 'delete'], 'configmaps', ns, false);
     row(controller, ['get', 'list'], 'configmaps', other, false);
     row(controller, ['create'], 'leases.coordination.k8s.io', ns, true);
-    row(controller, ['get', 'update'], 'leases.coordination.k8s.io/herald-controller', ns, true);
+    row(controller, ['get', 'list', 'watch', 'update'], 'leases.coordination.k8s.io/herald-controller', ns, true);
     row(controller, ['get', 'update', 'delete'], 'leases.coordination.k8s.io/herald-speaker-node1', ns, false);
     row(controller, ['list', 'watch', 'delete'], 'leases.coordination.k8s.io', ns, false);
     row(controller, ['create'], 'leases.coordination.k8s.io', other, false);

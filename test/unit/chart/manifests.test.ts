@@ -91,7 +91,7 @@ describe('pod security of the install', () => {
     const leases = role.rules.filter((r) => r.resources.includes('leases'));
     expect(leases).toEqual([
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'list', 'watch', 'update'] },
     ]);
     // The controller names its Lease so (controller/controller.ts).
     expect(readFileSync(join(root, 'controller/controller.ts'), 'utf8')).toContain(`'${CONTROLLER_LEASE}'`);
