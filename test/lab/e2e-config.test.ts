@@ -42,7 +42,8 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-e2e-config-'));
     process.once('exit', () => FullLab.destroy(dir));
-    const h = await labUp({ prefix: `hc${randomBytes(2).toString('hex')}`, dir, log: () => undefined });
+    // ROUTER=frr runs the same scenario against FRR.
+    const h = await labUp({ prefix: `hc${randomBytes(2).toString('hex')}`, dir, router: process.env.ROUTER === 'frr' ? 'frr' : 'bird', log: () => undefined });
     lab = h.lab;
     await waitForBgpSessions(lab);
     await lab.kubectl(['create', 'namespace', NS]);

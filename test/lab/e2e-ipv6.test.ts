@@ -62,6 +62,7 @@ describeLab('full lab end to end over IPv6 and dual stack (NDP, MP-BGP)', () => 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-e2e-ipv6-'));
     process.once('exit', () => FullLab.destroy(dir));
+    // ROUTER=frr runs the same scenarios against FRR.
     const h = await labUp({ prefix: `h6${randomBytes(2).toString('hex')}`, dir, router: process.env.ROUTER === 'frr' ? 'frr' : 'bird', log: () => undefined });
     lab = h.lab;
     await waitForBgpSessions(lab);
