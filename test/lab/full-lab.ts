@@ -275,26 +275,46 @@ export class FullLab {
   /** Signals a daemon the lab started and waits until it has exited; resolves with how long that took (ms). */
   async stopDaemon(name: string, sig: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number> {
     const t0 = Date.now();
-    if (!this.alive(name)) return 0;
+    if (!this.running(name)) return 0;
     this.signal(name, sig);
-    while (this.alive(name)) {
+    while (this.running(name)) {
       if (Date.now() - t0 > timeoutMs) throw new LabError(`${name} still running ${timeoutMs} ms after ${sig}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     return Date.now() - t0;
   }
 
+  /** Alive and not a zombie (an exited child not reaped yet counts as stopped). */
+  private running(name: string): boolean {
+    if (!this.alive(name)) return false;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ..."; comm may contain spaces, the state follows the last ')'.
+      const stat = readFileSync(`/proc/${this.state.pids[name]}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  }
+
   /**
-   * Stops kube-apiserver (SIGTERM; etcd keeps running with all data) and remembers its command line,
-   * so startApiserver() brings the same server back on the same address, certificates and etcd.
+   * Stops kube-apiserver (etcd keeps running with all data) and remembers its command line, so
+   * startApiserver() brings the same server back on the same address, certificates and etcd.
+   * SIGTERM first; after `graceMs` SIGKILL (it stops listening at once but may linger draining
+   * watches). Resolves with the signal that ended it.
    */
-  async stopApiserver(timeoutMs = 30_000): Promise<void> {
+  async stopApiserver(graceMs = 5000): Promise<NodeJS.Signals> {
     const pid = this.state.pids['kube-apiserver'];
-    if (!pid || !this.alive('kube-apiserver')) throw new LabError('kube-apiserver is not running');
+    if (!pid || !this.running('kube-apiserver')) throw new LabError('kube-apiserver is not running');
     // `ip netns exec` exec'd the server, so the pid's command line is the server's own.
     this.state.apiserverArgv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     this.save();
-    await this.stopDaemon('kube-apiserver', 'SIGTERM', timeoutMs);
+    try {
+      await this.stopDaemon('kube-apiserver', 'SIGTERM', graceMs);
+      return 'SIGTERM';
+    } catch {
+      await this.stopDaemon('kube-apiserver', 'SIGKILL', 10_000);
+      return 'SIGKILL';
+    }
   }
 
   /** Starts kube-apiserver again after stopApiserver() and waits until /readyz answers ok. */
@@ -314,7 +334,7 @@ export class FullLab {
     for (;;) {
       const r = await this.exec('control', 'curl', ['-s', '--max-time', '2', '--cacert', join(cluster.dir, 'ca.crt'), '-H', `Authorization: Bearer ${ADMIN_TOKEN}`, `${cluster.server}/readyz`], 5000);
       if (r.code === 0 && r.stdout.trim() === 'ok') return;
-      if (!this.alive('kube-apiserver')) throw new LabError(`kube-apiserver exited on start; see ${join(cluster.dir, 'kube-apiserver.log')}`);
+      if (!this.running('kube-apiserver')) throw new LabError(`kube-apiserver exited on start; see ${join(cluster.dir, 'kube-apiserver.log')}`);
       if (Date.now() > deadline) throw new LabError(`kube-apiserver not ready ${timeoutMs} ms after start`);
       await new Promise((r) => setTimeout(r, 150));
     }

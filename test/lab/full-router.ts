@@ -81,8 +81,9 @@ function birdConfig(lab: FullLab, ipv6: boolean): string {
     'protocol device { scan time 10; }',
     'protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
   ];
+  // graceful restart on: BIRD keeps a restarting speaker's routes (stale) when the speaker offers it (herald speaker --graceful-restart).
   const session = (name: string, local: string, neighbor: string, family: 'ipv4' | 'ipv6'): string =>
-    `protocol bgp ${name} {\n  local ${local} as ${ROUTER_AS};\n  neighbor ${neighbor} as ${NODE_AS};\n  passive on;\n  connect retry time 1;\n  error wait time 1, 2;\n  ${family} { import all; export none; };\n}`;
+    `protocol bgp ${name} {\n  local ${local} as ${ROUTER_AS};\n  neighbor ${neighbor} as ${NODE_AS};\n  passive on;\n  graceful restart on;\n  connect retry time 1;\n  error wait time 1, 2;\n  ${family} { import all; export none; };\n}`;
   for (const node of NODES) lines.push(session(node, me, lab.host(node).ipv4, 'ipv4'));
   if (ipv6) {
     lines.push('protocol kernel k6 { ipv6 { import none; export where source = RTS_BGP; }; merge paths on; }');
