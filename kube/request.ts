@@ -74,7 +74,9 @@ export async function openRequest(kc: KubeAccess, method: string, path: string, 
   const send = https ? httpsRequest : httpRequest;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
+    let response: IncomingMessage | undefined;
     const req = send(url, { ...reqOpts, timeout: timeoutMs, signal: opts.signal }, (res) => {
+      response = res;
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) {
         resolve(res);
@@ -93,7 +95,12 @@ export async function openRequest(kc: KubeAccess, method: string, path: string, 
         (e: Error) => reject(new KubeApiError(status, method, path, undefined, e.message)),
       );
     });
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    req.on('timeout', () => {
+      // Also fail a response being read (a watch), with this reason rather than a bare 'aborted'.
+      const err = new Error(`timed out after ${timeoutMs} ms without data`);
+      response?.destroy(err);
+      req.destroy(err);
+    });
     req.on('error', (e) => reject(new KubeApiError(0, method, path, undefined, e.message)));
     if (payload) req.write(payload);
     req.end();

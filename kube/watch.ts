@@ -28,7 +28,12 @@ export interface WatchOptions {
 export async function watchStream(kc: KubeAccess, path: string, opts: WatchOptions): Promise<void> {
   const q = new URLSearchParams({ watch: 'true' });
   for (const [k, v] of Object.entries(opts.params)) if (v !== undefined) q.set(k, String(v));
-  const res = await openRequest(kc, 'GET', `${path}?${q.toString()}`, { signal: opts.signal, timeoutMs: opts.idleTimeoutMs });
+  let res: Awaited<ReturnType<typeof openRequest>>;
+  try {
+    res = await openRequest(kc, 'GET', `${path}?${q.toString()}`, { signal: opts.signal, timeoutMs: opts.idleTimeoutMs });
+  } catch (err) {
+    throw opts.signal.aborted ? opts.signal.reason : err;
+  }
   return new Promise<void>((resolve, reject) => {
     let done = false;
     const finish = (err?: unknown): void => {
