@@ -60,6 +60,8 @@ interface Round {
   next: NodeName;
   neighMs: number;
   curlMs: number;
+  /** The client entry's state right after the move (what the gratuitous ARP made of it). */
+  state: string;
 }
 
 async function round(h: HeraldLab, vip: string, neigh: LineWatch, sig: 'SIGKILL' | 'SIGTERM'): Promise<Round> {
@@ -96,7 +98,7 @@ async function round(h: HeraldLab, vip: string, neigh: LineWatch, sig: 'SIGKILL'
   await until(`the VIP back on ${owner}`, lab, async () => ((await clientEntry(lab, vip)).node === owner ? true : null));
   // A few Lease renewals of the returning speaker before the next kill.
   await sleep(2000);
-  return { owner, next, neighMs: neighAt - t0, curlMs: curlAt - t0 };
+  return { owner, next, neighMs: neighAt - t0, curlMs: curlAt - t0, state: moved.text.trim().split(/\s+/).pop() ?? '' };
 }
 
 await withBenchLab(NAME, async (h) => {
@@ -108,12 +110,14 @@ await withBenchLab(NAME, async (h) => {
   const [vip] = await waitForServiceIps(lab, NS, 'failover');
   await addVipToNodes(lab, vip);
   const neigh = await monitorIn(lab, 'client', 'neigh');
+  const arpAccept = (await lab.mustExec('client', 'sysctl', ['-n', 'net.ipv4.conf.eth0.arp_accept'])).trim();
+  process.stdout.write(`# client net.ipv4.conf.eth0.arp_accept=${arpAccept} (gratuitous ARPs update existing entries, create none)\n`);
   loadComment(NAME, 'start');
   for (const sig of ['SIGKILL', 'SIGTERM'] as const) {
     const rounds: Round[] = [];
     for (let i = 0; i < ROUNDS; i++) rounds.push(await round(h, vip, neigh, sig));
     const key = sig === 'SIGKILL' ? 'lab.l2.sigkill_failover' : 'lab.l2.sigterm_handover';
-    process.stdout.write(`# ${key}: ${rounds.map((r) => `${r.owner}->${r.next} ${(r.neighMs / 1000).toFixed(3)}/${(r.curlMs / 1000).toFixed(3)} s`).join(', ')} (entry/curl)\n`);
+    process.stdout.write(`# ${key}: ${rounds.map((r) => `${r.owner}->${r.next} ${(r.neighMs / 1000).toFixed(3)}/${(r.curlMs / 1000).toFixed(3)} s ${r.state}`).join(', ')} (entry/curl, entry state after the move)\n`);
     const neighS = rounds.map((r) => r.neighMs / 1000);
     const curlS = rounds.map((r) => r.curlMs / 1000);
     figure(`${key}.median.seconds`, median(neighS));

@@ -4,7 +4,7 @@
 // figure printing / quantiles the benches share.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FullLab, LabError, NODES, type HostName } from './full-lab.js';
@@ -17,6 +17,7 @@ import { labUnavailableReason } from './netns.js';
  * Runs `body` on a fresh full lab and tears the lab down afterwards, also when `body` throws, on
  * SIGINT/SIGTERM and at process exit (the lab's daemons are detached and would outlive us).
  * Where no lab can run: fails under CI=true, else prints the reason as a comment line and returns.
+ * LAB_BENCH_LOGS=<dir> keeps the daemons' logs (copied there before the teardown) for a timeline.
  */
 export async function withBenchLab(name: string, body: (h: HeraldLab) => Promise<void>): Promise<void> {
   const reason = labUnavailableReason();
@@ -26,7 +27,14 @@ export async function withBenchLab(name: string, body: (h: HeraldLab) => Promise
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), `herald-${name}-`));
-  const teardown = (): void => void FullLab.destroy(dir);
+  const keepLogs = process.env.LAB_BENCH_LOGS;
+  const teardown = (): void => {
+    if (keepLogs) {
+      mkdirSync(keepLogs, { recursive: true });
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.log'))) cpSync(join(dir, f), join(keepLogs, f));
+    }
+    FullLab.destroy(dir);
+  };
   const onSignal = (sig: NodeJS.Signals): void => {
     teardown();
     process.stderr.write(`${name}: ${sig}, lab torn down\n`);
@@ -88,9 +96,9 @@ export function klogTime(line: string, now = new Date()): number {
 /**
  * `kubectl create -f -` (as the admin, in the control namespace) with request logging (-v=6);
  * returns when the POST creating an object of `resource` (e.g. `services`) returned, per kubectl's
- * own log line for that response.
+ * own log line for that response (`postAt`), and when kubectl had exited (`exitAt`), both epoch ms.
  */
-export async function kubectlCreateTimed(lab: FullLab, manifest: string, resource: string): Promise<number> {
+export async function kubectlCreateTimed(lab: FullLab, manifest: string, resource: string): Promise<{ postAt: number; exitAt: number }> {
   const child = spawn('ip', ['netns', 'exec', lab.host('control').ns, 'kubectl', '--kubeconfig', lab.state.kubeconfig, '-v=6', 'create', '-f', '-'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -100,12 +108,13 @@ export async function kubectlCreateTimed(lab: FullLab, manifest: string, resourc
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   child.stdin.end(manifest);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const exitAt = Date.now();
   if (code !== 0) throw new LabError(`kubectl create failed (${code}): ${out}${err.split('\n').filter((l) => !/^I\d{4} /.test(l)).join('\n')}`);
   const re = new RegExp(`POST\\S* "?https://[^ "]+/${resource}\\?[^ "]*"?.*\\b201\\b`);
   const line = err.split('\n').find((l) => re.test(l));
   const at = line === undefined ? NaN : klogTime(line);
   if (!Number.isFinite(at)) throw new LabError(`no timed POST .../${resource} 201 in kubectl's log:\n${err.slice(-2000)}`);
-  return at;
+  return { postAt: at, exitAt };
 }
 
 export function quantile(xs: readonly number[], q: number): number {
