@@ -4,7 +4,7 @@
 // figure printing / quantiles the benches share.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FullLab, LabError, NODES, type HostName } from './full-lab.js';
@@ -29,7 +29,7 @@ export async function withBenchLab(name: string, body: (h: HeraldLab) => Promise
   const dir = mkdtempSync(join(tmpdir(), `herald-${name}-`));
   const keepLogs = process.env.LAB_BENCH_LOGS;
   const teardown = (): void => {
-    if (keepLogs) {
+    if (keepLogs && existsSync(dir)) {
       mkdirSync(keepLogs, { recursive: true });
       for (const f of readdirSync(dir).filter((x) => x.endsWith('.log'))) cpSync(join(dir, f), join(keepLogs, f));
     }
