@@ -22,6 +22,7 @@
 //                                        Each VIP is then checked with one arping from the client
 //                                        (answered by exactly the owner's MAC), untimed.
 // A warm-up Service per pool (untimed) proves the bench config is active first.
+import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { CONFIG_MAP, HERALD_NAMESPACE, NODE_AS, NODES, ROUTER_AS, type FullLab } from '../lab/full-lab.js';
 import { waitForServiceIps } from '../lab/full-kube.js';
@@ -129,8 +130,50 @@ async function poll<T>(what: string, lab: FullLab, probe: () => T | undefined): 
 interface Sample {
   name: string;
   vip: string;
+  /** When the Service's POST returned (epoch ms). */
+  t0: number;
   firstMs: number;
   allMs?: number;
+}
+
+/** Per Service (`bench/<name>`), the earliest time (epoch ms) a daemon's log has `event` for it. */
+function logTimes(lab: FullLab, daemons: string[], event: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const d of daemons) {
+    for (const line of readFileSync(lab.logPath(d), 'utf8').split('\n')) {
+      if (!line.includes(`"${event}"`)) continue;
+      try {
+        const r = JSON.parse(line) as { time?: string; event?: string; service?: string };
+        if (r.event !== event || !r.service) continue;
+        const at = Date.parse(r.time ?? '');
+        if (!(at >= (out.get(r.service) ?? Infinity))) out.set(r.service, at);
+      } catch {
+        /* not a log record */
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Where the time goes, from the daemons' logs (millisecond wall-clock times): POST -> the controller's
+ * ipAllocated (logged once the status write returned) -> the first speaker's announcing log line ->
+ * observed. A comment line, p50 / p99 of each stage.
+ */
+function breakdown(lab: FullLab, key: string, samples: Sample[], speakerEvent: string): void {
+  const alloc = logTimes(lab, ['controller'], 'ipAllocated');
+  const announce = logTimes(lab, NODES.map((n) => `speaker-${n}`), speakerEvent);
+  const stages: [string, number[]][] = [['status written', []], ['speaker announcing', []], ['observed', []]];
+  for (const s of samples) {
+    const a = alloc.get(`${NS}/${s.name}`);
+    const b = announce.get(`${NS}/${s.name}`);
+    if (a === undefined || b === undefined) continue;
+    stages[0][1].push(a - s.t0);
+    stages[1][1].push(b - a);
+    stages[2][1].push(s.t0 + s.firstMs - b);
+  }
+  const parts = stages.map(([n, xs]) => `${n} +${quantile(xs, 0.5).toFixed(0)}/${quantile(xs, 0.99).toFixed(0)}`);
+  process.stdout.write(`# ${key} breakdown, ms p50/p99 of each stage from the previous (${stages[0][1].length} Services): POST returned -> ${parts.join(' -> ')}\n`);
 }
 
 await withBenchLab(NAME, async (h) => {
@@ -168,7 +211,7 @@ await withBenchLab(NAME, async (h) => {
     const first = await poll(`${name}'s route at the router`, lab, () => routeMessages(routes, from).find((m) => !m.deleted && m.hops > 0 && !seenRoutes.has(m.dest) && inRange(m.dest, BGP_RANGE)));
     seenRoutes.add(first.dest);
     const all = await poll(`${name}'s route with ${NODES.length} paths`, lab, () => routeMessages(routes, from).find((m) => m.dest === first.dest && !m.deleted && m.hops === NODES.length));
-    bgp.push({ name, vip: first.dest, firstMs: first.at - t0, allMs: all.at - t0 });
+    bgp.push({ name, vip: first.dest, t0, firstMs: first.at - t0, allMs: all.at - t0 });
   }
 
   // layer2: the first ARP frame from an address not heard before is the new Service's VIP.
@@ -183,7 +226,7 @@ await withBenchLab(NAME, async (h) => {
     heard.add(seen.ip);
     const answer = await arpOwner(lab, seen.ip);
     if (answer.node === null) throw new Error(`${NAME}: ${name}: no ARP answer for ${seen.ip} after its gratuitous ARP: ${answer.line}`);
-    l2.push({ name, vip: seen.ip, firstMs: seen.at - t0 });
+    l2.push({ name, vip: seen.ip, t0, firstMs: seen.at - t0 });
   }
   loadComment(NAME, 'end');
 
@@ -206,6 +249,8 @@ await withBenchLab(NAME, async (h) => {
   report('lab.bgp.create_to_route.all_paths', bgp.map((s) => s.allMs ?? NaN));
   report('lab.l2.create_to_arp', l2.map((s) => s.firstMs));
   figure('lab.create_to_announced.services', N);
+  breakdown(lab, 'lab.bgp.create_to_route', bgp, 'serviceAnnounced');
+  breakdown(lab, 'lab.l2.create_to_arp', l2, 'nodeAssigned');
   process.stdout.write(`# kubectl exited ${quantile(kubectlTail, 0.5).toFixed(0)} ms (p50), ${Math.max(...kubectlTail).toFixed(0)} ms (max) after the Service's POST returned\n`);
   await routes.stop();
   await arp.stop();
