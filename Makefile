@@ -48,8 +48,9 @@ test: lint typecheck build
 unit:
 	vitest run --project unit
 
-# Benchmarks: every test/bench/*.bench.ts in turn, one figure per line.
-bench: build
+# Benchmarks: every test/bench/*.bench.ts in turn, one figure per line. The lab benchmarks (root)
+# need the Debian packages (BIRD, FRR, GoBGP, etcd, arping, tcpdump...), hence deps.
+bench: deps build
 	@set -e; for f in test/bench/*.bench.ts; do echo "# $$f"; tsx --expose-gc $$f; done
 
 # A real etcd + kube-apiserver on loopback that stays up (builds kube-apiserver the first time);
