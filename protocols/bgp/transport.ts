@@ -195,7 +195,7 @@ export async function listen(opts: ListenOptions): Promise<net.Server> {
       md5.bind(fd, opts.address, opts.port ?? BGP_PORT);
     } catch (e) {
       md5.close(fd);
-      throw e instanceof TransportError ? e : kernelError(e, `binding ${opts.address} with TCP MD5 keys`, 'address');
+      throw e instanceof TransportError ? e : kernelError(e, `binding ${opts.address} port ${opts.port ?? BGP_PORT}`, 'address');
     }
     server.listen({ fd, backlog: opts.backlog ?? 16 });
     keyedSockets.set(server, { fd, family: family as 4 | 6, dualStack, md5 });
