@@ -39,6 +39,7 @@ describe('herald speaker options', () => {
     });
     expect(await parseError(['--node-name', 'n1', '--namespace', 'x', '--exclude-interface', '('])).toMatchObject({ code: 2, message: expect.stringMatching(/--exclude-interface/) });
     expect(await parseError(['--node-name', 'n1', '--namespace', 'x', '--lease-duration', 'soon'])).toMatchObject({ code: 1, message: expect.stringMatching(/--lease-duration/) });
+    expect(await parseError(['--node-name', 'n1', '--namespace', 'x', '--bgp-listen=router.example:179'])).toMatchObject({ code: 1, message: expect.stringMatching(/--bgp-listen: expected \[ADDRESS\]\[:PORT\]/) });
     expect(await parseError(['--node-name', 'n1', '--namespace', 'x', '--kubeconfig', '/nonexistent/kubeconfig'])).toMatchObject({ code: 2, message: expect.stringMatching(/--kubeconfig/) });
   });
 
