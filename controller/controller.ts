@@ -8,15 +8,17 @@ import { kubeRequest } from '../kube/request.js';
 import type { Config } from '../config/model.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
 import { objectKey, type Informer } from '../kube/informer.js';
-import { configMapInformer, serviceInformer } from '../kube/informers.js';
+import { configMapInformer, leaseInformer, serviceInformer } from '../kube/informers.js';
 import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
 import { updateServiceStatus } from '../kube/status.js';
 import { WorkQueue } from '../kube/workqueue.js';
+import { systemClock as monotonicClock } from '../protocols/clock.js';
 import { Allocator, type Assignment } from './allocator.js';
 import { breakingNotes, configMapText, evaluateConfig, invalidNotes } from './config-reload.js';
 import { LeaderElector } from './leader.js';
+import { EventLane } from './event-lane.js';
 import { ControllerMetrics } from './metrics.js';
 import { decide, restoreFromStatuses, type Decision } from './reconcile.js';
 import { sameIps, statusIps, statusWithIps } from './service-status.js';
@@ -34,6 +36,7 @@ export interface ControllerOptions {
   identity: string;
   /** Leader Lease duration (default 15 s); renew deadline and retry period derive from it. */
   leaseDurationMs?: number;
+  /** Name of the leader Lease (default herald-controller). */
   leaseName?: string;
   /** e.g. ":7472"; undefined: no HTTP endpoint. */
   metricsAddress?: string;
@@ -44,6 +47,7 @@ export interface ControllerOptions {
 }
 
 const CONFIG_KEY = '#config';
+export const DEFAULT_LEASE_NAME = 'herald-controller';
 const EMPTY_CONFIG: Config = { peers: [], bgpCommunities: {}, pools: [] };
 const REPORTER = 'herald.io/controller';
 
@@ -69,7 +73,11 @@ export class Controller {
   private readonly log: Logger;
   private readonly services: Informer<V1Service>;
   private readonly configMaps: Informer<V1ConfigMap>;
+  /** The leader Lease, watched so a standby sees each renewal when it happens (leader election only). */
+  private readonly leases: ReturnType<typeof leaseInformer> | undefined;
   private recorder: EventRecorder | undefined;
+  /** Service Events queue here behind status writes (event-lane.ts). */
+  private readonly lane: EventLane;
   private server: MetricsServer | undefined;
   private elector: LeaderElector | undefined;
   private term: Term | undefined;
@@ -83,6 +91,12 @@ export class Controller {
     this.metrics = opts.metrics ?? new ControllerMetrics();
     this.services = serviceInformer(opts.kubeConfig, { namespace: opts.servicesNamespace });
     this.configMaps = configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
+    this.lane = new EventLane({ clock: monotonicClock, busy: () => (this.term?.queue.length ?? 0) > 0 });
+    if (opts.leaderElect) this.leases = leaseInformer(opts.kubeConfig, opts.namespace, { fieldSelector: `metadata.name=${this.leaseName}` });
+  }
+
+  private get leaseName(): string {
+    return this.opts.leaseName ?? DEFAULT_LEASE_NAME;
   }
 
   /** The metrics endpoint's URL once started (undefined without --metrics-address). */
@@ -131,8 +145,10 @@ export class Controller {
       this.term?.queue.add(CONFIG_KEY);
     };
     this.configMaps.on('add', onConfigMap).on('update', onConfigMap).on('delete', onConfigMap);
-    for (const inf of [this.services, this.configMaps]) inf.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
-    await Promise.all([this.services.start(), this.configMaps.start()]);
+    const onLease = (lease: Parameters<LeaderElector['observe']>[0]): void => this.elector?.observe(lease);
+    this.leases?.on('add', onLease).on('update', onLease).on('delete', () => onLease(undefined));
+    for (const inf of [this.services, this.configMaps, this.leases]) inf?.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
+    await Promise.all([this.services.start(), this.configMaps.start(), this.leases?.start()]);
     if (this.stopped) return;
     this.synced = true;
     this.log.info({ event: 'informersSynced' }, `informers synced (${this.services.size} Services)`);
@@ -143,12 +159,13 @@ export class Controller {
     const durationMs = this.opts.leaseDurationMs ?? 15_000;
     const lock = new LeaseLock(this.opts.kubeConfig, {
       namespace: this.opts.namespace,
-      name: this.opts.leaseName ?? 'herald-controller',
+      name: this.leaseName,
       identity: this.opts.identity,
       durationSeconds: Math.max(1, Math.round(durationMs / 1000)),
     });
     this.elector = new LeaderElector({
       lock,
+      identity: this.opts.identity,
       durationMs,
       onStartedLeading: () => {
         this.log.info({ event: 'leaseAcquired', node: this.opts.identity }, 'acquired the leader Lease; restoring before acting');
@@ -168,7 +185,8 @@ export class Controller {
     this.stopped = true;
     await this.elector?.stop();
     this.endTerm('shutting down');
-    await Promise.all([this.services.stop(), this.configMaps.stop()]);
+    await Promise.all([this.services.stop(), this.configMaps.stop(), this.leases?.stop()]);
+    await this.drainEvents(2_000);
     await this.recorder?.close();
     await this.server?.close();
   }
@@ -341,9 +359,20 @@ export class Controller {
     );
   }
 
+  /** Shutdown: queued Events are still written at the lane's idle rate for up to `budgetMs`; the rest are logged as lost. */
+  private async drainEvents(budgetMs: number): Promise<void> {
+    const until = monotonicClock.now() + budgetMs;
+    while (this.lane.queued > 0 && monotonicClock.now() < until) {
+      this.lane.drain(this.lane.idlePerTick);
+      await new Promise((r) => setTimeout(r, this.lane.tickMs));
+    }
+    const lost = this.lane.close();
+    if (lost > 0) this.log.warn({ event: 'eventsNotWritten', reason: `${lost} Events still queued at shutdown` }, `${lost} Service Events were not written`);
+  }
+
   private event(svc: V1Service, type: EventType, reason: string, action: string, note: string): void {
     const md = svc.metadata ?? {};
-    this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note);
+    this.lane.push(() => this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note));
   }
 
   private configEvent(type: EventType, reason: string, note: string): void {

@@ -20,6 +20,8 @@ export interface ControllerProcessOptions {
   leaseDuration?: string;
   logLevel?: string;
   extraArgs?: string[];
+  /** Flags for node itself, e.g. ['--cpu-prof'] (NODE_OPTIONS refuses some). */
+  nodeArgs?: string[];
 }
 
 export class ControllerProcess {
@@ -32,6 +34,7 @@ export class ControllerProcess {
   constructor(readonly opts: ControllerProcessOptions) {
     if (!existsSync(HERALD_BIN)) throw new Error(`${HERALD_BIN} is missing: run make build first`);
     const args = [
+      ...(opts.nodeArgs ?? []),
       HERALD_BIN,
       'controller',
       '--kubeconfig',
