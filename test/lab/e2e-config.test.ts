@@ -3,7 +3,7 @@
 // then a good config into herald-config. The first two are refused with Warning Events that say why
 // (and the Service and IP for the breaking one), the old config stays in force, and a probe every
 // 200 ms sees no failed curl, no neighbour-entry move, and no lost path at the router. One lab.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,14 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
     await addVipToNodes(lab, vip);
     return vip;
   }
+
+  const logText = (daemon: string): string => {
+    try {
+      return readFileSync(lab.logPath(daemon), 'utf8');
+    } catch {
+      return '';
+    }
+  };
 
   /** The client's neighbour entry for `ip` (its MAC), or null. */
   async function neighbourMac(ip: string): Promise<string | null> {
@@ -127,6 +135,8 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
     expect(await controllerStale()).toBe(0);
     const good = poolConfig(lab);
 
+    const daemons = ['controller', ...NODES.map((n) => `speaker-${n}`)];
+    const logStart = new Map(daemons.map((d) => [d, logText(d).length]));
     const probe = probeTraffic(l2, owner, bgp);
     let report: ProbeReport | undefined;
     try {
@@ -164,5 +174,7 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
     expect(await serviceIps(lab, NS, 'l2-web')).toEqual([l2]);
     expect(await serviceIps(lab, NS, 'bgp-web')).toEqual([bgp]);
     expect((await arpOwner(lab, l2)).node).toBe(owner);
+    // Nor did any daemon touch an assignment or an announcement in the window.
+    for (const d of daemons) expect(logText(d).slice(logStart.get(d)).match(/"event":"(clearAssignment|ipReleased|ipAllocated|serviceWithdrawn|sessionStart)"[^\n]*/g) ?? [], d).toEqual([]);
   });
 });
