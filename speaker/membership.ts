@@ -2,12 +2,33 @@
 // while it *changed* within leaseDuration, timed on the local monotonic clock at the moment the
 // change was observed: renewTime is another node's wall clock and is only compared for equality,
 // never subtracted, so clock skew between nodes cannot make a speaker look alive or dead.
+//
+// Silence is only evidence while we can see renewals at all. A speaker cut off from the API server
+// (or whose Lease watch is down) sees every peer go quiet and cannot tell that from peers dying; if
+// it dropped them, it would claim their VIPs just before fencing itself (gratuitous ARP moving
+// clients to a node about to go silent). Our own Lease is the control sample: it is renewed every
+// renewMs and comes back through the same watch, which delivers changes in commit order, so seeing
+// our own renewal means every peer renewal committed before it has been seen too. Hence:
+// - judging: our own Lease was seen changing within renewMs + renewMs/2 and no renewal of ours has
+//   failed since. Peers expire leaseDuration after their last observed change, as always.
+// - frozen: otherwise (and from start until our Lease is first seen). A peer falling due is not
+//   dropped but deferred: it stays live. Deletions still take effect (a deleted Lease is a fact).
+// - back to judging when our own Lease is seen changing again; each deferred peer then gets a
+//   full leaseDuration from that moment, as if first seen, to show a renewal through the now
+//   current watch (after an outage its first renewal may come up to a renew interval late).
+// With leaseDuration >= 2 x renew + renew/2 + watch latency (the defaults 1 s / 3 s leave 500 ms),
+// we freeze before any peer last renewed before an outage falls due; renewal failures that come
+// back fast (server down: connection refused) freeze us earlier still.
 import type { Clock, TimerHandle } from '../protocols/clock.js';
 
 export interface MembershipOptions {
   clock: Clock;
   /** Milliseconds a Lease stays live after its last observed change. */
   leaseDurationMs: number;
+  /** This speaker's node name: its own Lease, seen changing, is the evidence that renewals are visible. */
+  self: string;
+  /** This speaker's renew interval, ms: our own Lease should be seen changing about this often. */
+  renewMs: number;
 }
 
 /** A change of the live set: `node` became live or stopped being live. */
@@ -18,12 +39,29 @@ export interface MembershipChange {
   cause: 'renewed' | 'expired' | 'deleted';
 }
 
+/** Whether this speaker can judge peers' silence (see the file comment). */
+export type JudgementState =
+  | { kind: 'judging'; selfSeenAt: number }
+  | { kind: 'frozen'; reason: FreezeReason; since: number };
+
+/** Why peers are not judged: our Lease not seen yet, not seen changing in time, or our renewal failed. */
+export type FreezeReason = 'selfNotSeen' | 'selfOverdue' | 'renewFailed';
+
+/** A transition of the judgement state; on resuming, the peers that fell due while frozen. */
+export interface JudgementChange {
+  state: JudgementState;
+  /** Peers whose expiry was deferred while frozen (on resume: they now get a fresh lease duration). */
+  deferred: string[];
+}
+
 interface Member {
   /** The last version seen (renewTime string or resourceVersion): only compared for equality. */
   version: string;
   /** Local monotonic time the version last changed. */
   changedAt: number;
   live: boolean;
+  /** Fell due while frozen: still live, waiting for judging to resume. */
+  deferred: boolean;
   timer: TimerHandle | undefined;
 }
 
@@ -37,32 +75,48 @@ export class MembershipError extends Error {
 export class Membership {
   private readonly clock: Clock;
   private readonly leaseDurationMs: number;
+  private readonly self: string;
+  /** Our own Lease not seen changing for this long: frozen. */
+  private readonly freezeAfterMs: number;
   private readonly members = new Map<string, Member>();
   private readonly listeners: Array<(change: MembershipChange) => void> = [];
+  private readonly judgementListeners: Array<(change: JudgementChange) => void> = [];
   private liveCache: ReadonlySet<string> | undefined;
+  private judgement: JudgementState;
+  private freezeTimer: TimerHandle | undefined;
 
   constructor(options: MembershipOptions) {
     if (!Number.isFinite(options.leaseDurationMs) || options.leaseDurationMs <= 0) {
       throw new MembershipError(`leaseDurationMs: must be a positive number, got ${options.leaseDurationMs}`);
     }
+    if (!Number.isFinite(options.renewMs) || options.renewMs <= 0) {
+      throw new MembershipError(`renewMs: must be a positive number, got ${options.renewMs}`);
+    }
+    if (options.self === '') throw new MembershipError('self: must be a node name, got an empty string');
     this.clock = options.clock;
     this.leaseDurationMs = options.leaseDurationMs;
+    this.self = options.self;
+    // Half a renew interval of slack: request latency and watch delivery jitter, not an outage.
+    // Never beyond the lease duration, so our own entry is frozen before it could expire.
+    this.freezeAfterMs = Math.min(options.renewMs * 1.5, options.leaseDurationMs);
+    this.judgement = { kind: 'frozen', reason: 'selfNotSeen', since: this.clock.now() };
   }
 
   /** Subscribe to live-set changes; returns the unsubscribe function. */
   onChange(listener: (change: MembershipChange) => void): () => void {
-    this.listeners.push(listener);
-    return () => {
-      const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+    return subscribe(this.listeners, listener);
+  }
+
+  /** Subscribe to judging/frozen transitions; returns the unsubscribe function. */
+  onJudgementChange(listener: (change: JudgementChange) => void): () => void {
+    return subscribe(this.judgementListeners, listener);
   }
 
   /**
    * Record the Lease of `node` as seen with `version` (its spec.renewTime string, or its
    * resourceVersion). A new node or a changed version counts as a renewal at local now; the same
    * version again (an informer resync, a re-list) changes nothing, so a dead speaker whose Lease
-   * object still exists is not revived by resyncs.
+   * object still exists is not revived by resyncs. A change of our own Lease resumes judging.
    */
   observe(node: string, version: string): void {
     const now = this.clock.now();
@@ -70,13 +124,22 @@ export class Membership {
     if (member && member.version === version) return;
     if (member?.timer) this.clock.clearTimeout(member.timer);
     const wasLive = member?.live ?? false;
-    const next: Member = { version, changedAt: now, live: true, timer: undefined };
-    next.timer = this.clock.setTimeout(() => this.expire(node, next), this.leaseDurationMs);
+    const next: Member = { version, changedAt: now, live: true, deferred: false, timer: undefined };
+    next.timer = this.clock.setTimeout(() => this.due(node, next), this.leaseDurationMs);
     this.members.set(node, next);
     if (!wasLive) this.emit({ node, live: true, cause: 'renewed' });
+    if (node === this.self) this.selfSeen(now);
   }
 
-  /** The Lease of `node` was deleted (graceful shutdown): it stops being live at once. */
+  /**
+   * One of our own renewals failed: the API server is not taking our writes, so peers' silence
+   * proves nothing until our Lease is seen changing again.
+   */
+  selfRenewFailed(): void {
+    this.freeze('renewFailed');
+  }
+
+  /** The Lease of `node` was deleted (graceful shutdown): it stops being live at once, frozen or not. */
   remove(node: string): void {
     const member = this.members.get(node);
     if (!member) return;
@@ -112,18 +175,70 @@ export class Membership {
     return m ? this.clock.now() - m.changedAt : undefined;
   }
 
+  /** Judging peers' silence, or frozen (and why). */
+  judgementState(): JudgementState {
+    return this.judgement;
+  }
+
+  /** Peers kept live only because they fell due while frozen, sorted. */
+  deferred(): string[] {
+    const out: string[] = [];
+    for (const [node, m] of this.members) if (m.deferred) out.push(node);
+    return out.sort();
+  }
+
   /** Cancel every timer (on shutdown); the object must not be used afterwards. */
   close(): void {
     for (const m of this.members.values()) if (m.timer) this.clock.clearTimeout(m.timer);
+    if (this.freezeTimer) this.clock.clearTimeout(this.freezeTimer);
+    this.freezeTimer = undefined;
     this.members.clear();
     this.listeners.length = 0;
+    this.judgementListeners.length = 0;
     this.liveCache = undefined;
   }
 
-  private expire(node: string, member: Member): void {
+  // ---- judgement transitions (all here) -------------------------------------------------------
+
+  /** Our own Lease was seen changing at `now`: judging until freezeAfterMs passes without another. */
+  private selfSeen(now: number): void {
+    if (this.freezeTimer) this.clock.clearTimeout(this.freezeTimer);
+    this.freezeTimer = this.clock.setTimeout(() => {
+      this.freezeTimer = undefined;
+      this.freeze('selfOverdue');
+    }, this.freezeAfterMs);
+    const wasFrozen = this.judgement.kind === 'frozen';
+    this.judgement = { kind: 'judging', selfSeenAt: now };
+    if (!wasFrozen) return;
+    const deferred = this.deferred();
+    for (const node of deferred) {
+      const m = this.members.get(node);
+      if (!m) continue;
+      m.deferred = false;
+      m.timer = this.clock.setTimeout(() => this.due(node, m), this.leaseDurationMs);
+    }
+    this.emitJudgement({ state: this.judgement, deferred });
+  }
+
+  private freeze(reason: FreezeReason): void {
+    if (this.judgement.kind === 'frozen') return;
+    if (this.freezeTimer) this.clock.clearTimeout(this.freezeTimer);
+    this.freezeTimer = undefined;
+    this.judgement = { kind: 'frozen', reason, since: this.clock.now() };
+    this.emitJudgement({ state: this.judgement, deferred: [] });
+  }
+
+  /** A member's lease duration passed without a change: expire it, or defer while frozen. */
+  private due(node: string, member: Member): void {
     // A stale timer (the member was replaced or removed since) must do nothing.
     if (this.members.get(node) !== member) return;
     member.timer = undefined;
+    // The freeze timer may be due at this same instant: judge by the time, not by timer order.
+    if (this.judgement.kind === 'judging' && this.clock.now() - this.judgement.selfSeenAt >= this.freezeAfterMs) this.freeze('selfOverdue');
+    if (this.judgement.kind === 'frozen') {
+      member.deferred = true;
+      return;
+    }
     member.live = false;
     this.emit({ node, live: false, cause: 'expired' });
   }
@@ -132,4 +247,16 @@ export class Membership {
     this.liveCache = undefined;
     for (const listener of [...this.listeners]) listener(change);
   }
+
+  private emitJudgement(change: JudgementChange): void {
+    for (const listener of [...this.judgementListeners]) listener(change);
+  }
+}
+
+function subscribe<T>(list: Array<(v: T) => void>, listener: (v: T) => void): () => void {
+  list.push(listener);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
 }

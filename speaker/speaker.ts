@@ -25,7 +25,7 @@ import { breakingVips, breakingVipsNote } from './config-guard.js';
 import { EventPacer } from './event-pacer.js';
 import { Fencing, type FencingState } from './fencing.js';
 import { layer2Decision, RankingCache } from './layer2-owner.js';
-import { Membership, type MembershipChange } from './membership.js';
+import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
 import { poolOfService } from './pool-lookup.js';
 import { decodeSpeakerService } from './service-decode.js';
@@ -123,7 +123,7 @@ export class Speaker {
     this.log = opts.logger;
     this.clock = opts.clock ?? systemClock;
     this.metrics = opts.metrics ?? new SpeakerMetrics({ node: opts.node });
-    this.membership = new Membership({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
+    this.membership = new Membership({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs, self: opts.node, renewMs: opts.leaseRenewMs });
     this.pacer = new EventPacer({ clock: this.clock });
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
     const self = opts.node;
@@ -171,6 +171,7 @@ export class Speaker {
       onFailed: (err) => {
         this.metrics.leaseRenewFailures.inc();
         this.fencing.renewFailed(err);
+        this.membership.selfRenewFailed();
         const { count } = this.fencing.failuresSinceSuccess();
         // The first failure and every tenth: a long outage must not flood the log.
         if (count === 1 || count % 10 === 0) this.log.warn({ event: 'leaseRenewFailed', reason: `${count} failures in a row`, err }, 'renewing the speaker Lease failed');
@@ -198,6 +199,13 @@ export class Speaker {
     for (const p of PROTOCOLS) this.announcers[p].start?.();
     this.fencing.onChange((s) => this.onFencing(s));
     this.membership.onChange((c) => this.onMembership(c));
+    this.membership.onJudgementChange((c) => this.onJudgement(c));
+    if (this.opts.leaseDurationMs < 2.5 * this.opts.leaseRenewMs) {
+      this.log.warn(
+        { event: 'leaseTiming', reason: `lease duration ${this.opts.leaseDurationMs} ms < 2.5 x renew ${this.opts.leaseRenewMs} ms` },
+        'an API server that hangs requests may look like peers dying before this speaker notices it cannot renew; use a lease duration of at least 2.5 x the renew interval',
+      );
+    }
     this.recorder = await EventRecorder.create(kc, {
       reportingController: REPORTER,
       reportingInstance: this.opts.node,
@@ -285,6 +293,18 @@ export class Speaker {
       `speaker ${change.node} ${change.live ? 'is live' : `is gone (${change.cause})`}; live: ${this.membership.live().join(', ')}`,
     );
     this.markAll();
+  }
+
+  private onJudgement(change: JudgementChange): void {
+    const { state, deferred } = change;
+    if (state.kind === 'frozen') {
+      this.log.warn({ event: 'membershipFrozen', reason: state.reason }, `not judging other speakers (${state.reason}): a speaker that cannot renew cannot tell dead peers from an unreachable API server; peers falling due stay live`);
+    } else {
+      this.log.info(
+        { event: 'membershipResumed', reason: deferred.length ? `deferred: ${deferred.join(', ')}` : 'none deferred' },
+        `own Lease seen renewed: judging other speakers again${deferred.length ? `; ${deferred.join(', ')} get a fresh lease duration` : ''}`,
+      );
+    }
   }
 
   private setNodeLabels(labels: Record<string, string>): void {
