@@ -13,8 +13,9 @@
 //   restores the allocations from the statuses, moves no IP and allocates a free one for a new Service.
 // - API server down longer than the speakers' lease duration: BGP routes stay (fencing is layer2
 //   only, the BGP decision does not depend on the API server); every speaker fences itself, so ARP
-//   for the layer2 VIP goes silent until the API server is back; then the same owner answers again
-//   and no Service's IP has changed.
+//   for the layer2 VIP goes silent until the API server is back; no other speaker claims the VIP
+//   meanwhile (membership frozen while its own renewals are not seen); then the same owner answers
+//   again and no Service's IP has changed.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -385,9 +386,20 @@ describeLab('full lab restarts (router, speaker with graceful restart, controlle
       const summaries = [sb, sh, sa, sl];
       process.stdout.write(`API server restart (down ${tStart - tDown} ms, ready ${tUp - tStart} ms after start):\n  ${summaries.map(describeProbe).join('\n  ')}\n`);
       const silentFrom = sa.samples.find((s) => s.t >= tStop && s.answer === null)?.t;
-      // Layer2 claims while the API server was away or coming back (a speaker that saw the others expire before it fenced itself).
-      const claims = NODES.flatMap((n) => logEvents(`speaker-${n}`, 'nodeAssigned').filter((e) => Date.parse(String(e.time)) >= tStop).map((e) => `${n}@${Date.parse(String(e.time)) - tStop}ms`));
+      // Layer2 claims while the API server was away or coming back. Only the owner may claim (again,
+      // after unfencing): a speaker whose own renewals fail cannot tell dead peers from an unreachable
+      // API server, so it keeps them live (membership frozen) instead of taking their VIPs just before
+      // fencing itself.
+      const since = (e: Record<string, unknown>): number => Date.parse(String(e.time)) - tStop;
+      const claimEvents = NODES.flatMap((n) => logEvents(`speaker-${n}`, 'nodeAssigned').filter((e) => since(e) >= 0).map((e) => ({ n, e })));
+      const claims = claimEvents.map(({ n, e }) => `${n}@${since(e)}ms`);
+      const foreign = claimEvents.filter(({ n }) => n !== l2Owner).map(({ n, e }) => `${n} claimed ${String(e.service)} ${since(e)} ms after the stop`);
       process.stdout.write(`  nodeAssigned after the stop (ms after it): ${claims.join(', ') || 'none'}\n`);
+      const frozen = NODES.map((n) => logEvents(`speaker-${n}`, 'membershipFrozen').find((e) => since(e) >= 0));
+      const fencedAt = NODES.map((n) => logEvents(`speaker-${n}`, 'fenced').find((e) => since(e) >= 0));
+      process.stdout.write(
+        `  membership frozen / fenced (ms after the stop): ${NODES.map((n, i) => `${n} ${frozen[i] ? `${since(frozen[i])} (${String(frozen[i].reason)})` : '-'} / ${fencedAt[i] ? since(fencedAt[i]) : '-'}`).join(', ')}\n`,
+      );
       const others = new Set(sa.samples.filter((s) => s.t >= tStart && s.answer !== null && s.answer !== l2Owner).map((s) => s.answer));
       process.stdout.write(`  ARP: silent from ${silentFrom === undefined ? 'never' : `${silentFrom - tStop} ms after the stop`}; answers from other nodes after the restart: ${[...others].join(', ') || 'none'}\n`);
       figure('apiserver.stop.seconds', (tDown - tStop) / 1000);
@@ -397,6 +409,13 @@ describeLab('full lab restarts (router, speaker with graceful restart, controlle
       figure('apiserver.arp_outage.seconds', sa.longestOutageMs / 1000);
       figure('apiserver.layer2_curl_failures', sl.failures);
       figure('apiserver.bgp_curl_failures', sb.failures);
+      figure('apiserver.foreign_layer2_claims', foreign.length);
+      const frozenAfter = frozen.filter((e) => e !== undefined).map(since);
+      if (frozenAfter.length) figure('apiserver.membership_frozen_after_stop.max.seconds', Math.max(...frozenAfter) / 1000);
+
+      // No speaker but the owner claimed the layer2 VIP, neither during the outage nor on the way back.
+      expect(foreign, 'nodeAssigned by a non-owner after the API server stopped').toEqual([]);
+      for (let i = 0; i < NODES.length; i++) expect(frozen[i], `speaker-${NODES[i]} froze its membership`).toBeDefined();
 
       // BGP: no decision depends on the API server or on fencing; the routes stay throughout.
       expect(sh.failures, describeProbe(sh)).toBe(0);
