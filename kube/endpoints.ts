@@ -57,23 +57,29 @@ function decodeMeta(raw: unknown): V1ObjectMeta {
   };
 }
 
-/** Raw EndpointSlice JSON of either version -> EndpointSliceLike (metadata: identity, version, Service label). */
+// Shared, frozen: one conditions object per readiness value instead of one per endpoint.
+const CONDITIONS = { true: Object.freeze({ ready: true }), false: Object.freeze({ ready: false }), null: Object.freeze({ ready: null }) };
+
+/**
+ * Raw EndpointSlice JSON of either version -> EndpointSliceLike, keeping only what readiness needs
+ * (10,000s are cached): metadata identity, version and Service label; per endpoint the addresses,
+ * readiness and node (v1beta1's topology kubernetes.io/hostname becomes nodeName).
+ */
 export function decodeEndpointSlice(raw: unknown): EndpointSliceLike {
   const r = (raw ?? {}) as Record<string, unknown>;
   const eps = Array.isArray(r.endpoints) ? (r.endpoints as Record<string, unknown>[]) : [];
   return {
-    apiVersion: typeof r.apiVersion === 'string' ? r.apiVersion : undefined,
-    kind: typeof r.kind === 'string' ? r.kind : undefined,
     metadata: decodeMeta(r.metadata),
-    addressType: typeof r.addressType === 'string' ? r.addressType : undefined,
     endpoints: eps.map((e) => {
       const cond = (e.conditions ?? {}) as { ready?: boolean | null };
-      return {
+      const topology = typeof e.topology === 'object' && e.topology !== null ? (e.topology as Record<string, unknown>) : {};
+      const nodeName = str(e.nodeName) ?? str(topology['kubernetes.io/hostname']);
+      const out: NonNullable<EndpointSliceLike['endpoints']>[number] = {
         addresses: Array.isArray(e.addresses) ? (e.addresses as unknown[]).filter((a): a is string => typeof a === 'string') : [],
-        conditions: { ready: typeof cond.ready === 'boolean' ? cond.ready : null },
-        nodeName: typeof e.nodeName === 'string' ? e.nodeName : undefined,
-        topology: typeof e.topology === 'object' && e.topology !== null ? (e.topology as Record<string, string>) : undefined,
+        conditions: CONDITIONS[typeof cond.ready === 'boolean' ? String(cond.ready) as 'true' | 'false' : 'null'],
       };
+      if (nodeName !== undefined) out.nodeName = nodeName;
+      return out;
     }),
   };
 }
@@ -137,8 +143,8 @@ export class ServiceEndpointsInformer {
   private readonly handlers: Change[] = [];
   private readonly slices: Informer<EndpointSliceLike> | undefined;
   private readonly endpoints: Informer<V1Endpoints> | undefined;
-  /** service key -> keys of its slices. */
-  private readonly sliceIndex = new Map<string, Set<string>>();
+  /** service key -> key of its slice, or keys when it has several (one is the common case: no Set each). */
+  private readonly sliceIndex = new Map<string, string | Set<string>>();
 
   private constructor(
     readonly api: EndpointsApi,
@@ -183,13 +189,15 @@ export class ServiceEndpointsInformer {
     const svc = this.serviceOf(s);
     if (!svc) return;
     const key = objectKey(s);
-    let set = this.sliceIndex.get(svc);
+    const cur = this.sliceIndex.get(svc);
     if (present) {
-      if (!set) this.sliceIndex.set(svc, (set = new Set()));
-      set.add(key);
-    } else if (set) {
-      set.delete(key);
-      if (set.size === 0) this.sliceIndex.delete(svc);
+      if (cur === undefined || cur === key) this.sliceIndex.set(svc, key);
+      else if (typeof cur === 'string') this.sliceIndex.set(svc, new Set([cur, key]));
+      else cur.add(key);
+    } else if (cur === key) this.sliceIndex.delete(svc);
+    else if (typeof cur !== 'string' && cur !== undefined) {
+      cur.delete(key);
+      if (cur.size === 1) this.sliceIndex.set(svc, cur.values().next().value as string);
     }
     this.fire(svc);
   }
@@ -219,7 +227,8 @@ export class ServiceEndpointsInformer {
   /** Addresses per node of Service "namespace/name". */
   byNode(serviceKey: string): EndpointsByNode {
     if (this.endpoints) return endpointsFromEndpoints(this.endpoints.get(serviceKey));
-    const keys = this.sliceIndex.get(serviceKey) ?? new Set<string>();
+    const entry = this.sliceIndex.get(serviceKey);
+    const keys = entry === undefined ? [] : typeof entry === 'string' ? [entry] : entry;
     const slices = [...keys].map((k) => this.slices?.get(k)).filter((s): s is EndpointSliceLike => s !== undefined);
     return endpointsFromSlices(slices);
   }

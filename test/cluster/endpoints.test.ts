@@ -99,4 +99,36 @@ describe('service endpoints per node', () => {
       await Promise.all([slices.stop(), endpoints.stop()]);
     }
   });
+
+  it('a Service with several slices: readiness is their union, and follows each one', async () => {
+    const slices = await ServiceEndpointsInformer.create(kc, { namespace: ns });
+    await slices.start();
+    const path = `/apis/discovery.k8s.io/v1beta1/namespaces/${ns}/endpointslices`;
+    const slice = (name: string, node: string, ip: string) => ({
+      apiVersion: 'discovery.k8s.io/v1beta1',
+      kind: 'EndpointSlice',
+      metadata: { name, labels: { 'kubernetes.io/service-name': 'multi' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [ip], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': node } }],
+    });
+    try {
+      const key = `${ns}/multi`;
+      for (const [name, node, ip] of [['multi-a', 'node-a', '192.0.2.31'], ['multi-b', 'node-b', '192.0.2.32'], ['multi-c', 'node-c', '192.0.2.33']]) {
+        await kubeRequest(kc, 'POST', path, { body: slice(name, node, ip) });
+      }
+      await waitFor('three slices', () => slices.readyByNode(key).size === 3);
+      await kubeRequest(kc, 'DELETE', `${path}/multi-b`);
+      await waitFor('two slices', () => slices.readyByNode(key).size === 2);
+      await kubeRequest(kc, 'DELETE', `${path}/multi-a`);
+      await waitFor('one slice', () => slices.readyByNode(key).size === 1);
+      expect(slices.readyByNode(key)).toEqual(new Map([['node-c', ['192.0.2.33']]]));
+      await kubeRequest(kc, 'POST', path, { body: slice('multi-a', 'node-a', '192.0.2.31') });
+      await waitFor('two again', () => slices.readyByNode(key).size === 2);
+      await kubeRequest(kc, 'DELETE', `${path}/multi-c`);
+      await kubeRequest(kc, 'DELETE', `${path}/multi-a`);
+      await waitFor('none', () => slices.byNode(key).size === 0);
+    } finally {
+      await slices.stop();
+    }
+  });
 });
