@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, HERALD_NAMESPACE, NODES, type NodeName } from './full-lab.js';
-import { addVipToNodes, configMapYaml, daemonMetric, events, placePods, poolConfig, serviceIps, serviceYaml, tail, waitForServiceIps, type LabEvent } from './full-kube.js';
+import { configMapYaml, createService, daemonMetric, events, poolConfig, serviceIps, tail, type LabEvent } from './full-kube.js';
 import { routerHops } from './full-router.js';
 import { arpOwner, curlFromClient, labUp, waitForBgpSessions } from './full-setup.js';
+import { eventually, type Probe } from './eventually.js';
 import { describeLab } from './netns.js';
 
 const NS = 'e2e-config';
@@ -19,15 +20,8 @@ const CONTROLLER_METRICS = 7472;
 const SPEAKER_METRICS = 7473;
 const PROBE_EVERY_MS = 200;
 
-async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** eventually at this scenario's pace: every 200 ms, as often as the traffic probe. */
+const settle = <T>(what: string, probe: Probe<T>): Promise<T> => eventually(what, probe, 30_000, 200);
 
 /** What the traffic probe saw: rounds made and every failure, with the time since the probe started. */
 interface ProbeReport {
@@ -53,13 +47,7 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
     FullLab.destroy(dir);
   });
 
-  async function service(name: string, pool: string): Promise<string> {
-    await lab.kubectl(['apply', '-f', '-'], serviceYaml(name, NS, pool));
-    await placePods(lab, NS, name, NODES);
-    const [vip] = await waitForServiceIps(lab, NS, name);
-    await addVipToNodes(lab, vip);
-    return vip;
-  }
+  const service = async (name: string, pool: string): Promise<string> => (await createService(lab, NS, name, pool))[0];
 
   const logText = (daemon: string): string => {
     try {
@@ -112,7 +100,7 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
   async function configEvents(what: string, before: readonly LabEvent[], match: (e: LabEvent) => boolean, speakers: number): Promise<{ controller: LabEvent; speakers: LabEvent[] }> {
     const seen = new Set(before.map((e) => e.id));
     const fresh = async (): Promise<LabEvent[]> => (await events(lab, HERALD_NAMESPACE)).filter((e) => e.kind === 'ConfigMap' && !seen.has(e.id) && match(e));
-    return eventually(what, async () => {
+    return settle(what, async () => {
       const got = await fresh();
       const controller = got.find((e) => e.reporter === 'herald.io/controller');
       const bySpeaker = new Map(got.filter((e) => e.reporter === 'herald.io/speaker').map((e) => [e.instance, e]));
@@ -128,9 +116,9 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
   it('YAML garbage, then a config dropping a pool in use: both refused with Warning Events, the old config stays, traffic never drops; a good config is accepted', async () => {
     const l2 = await service('l2-web', 'lan');
     const bgp = await service('bgp-web', 'routed');
-    const owner = (await eventually('an ARP answer', async () => (await arpOwner(lab, l2)).node)) as NodeName;
-    await eventually('three paths at the router', async () => (await routerHops(lab, bgp)).length === 3);
-    await eventually('curl answering on both VIPs', async () => (await curlFromClient(lab, l2, 1)) === owner && (await curlFromClient(lab, bgp, 1)) !== null);
+    const owner = (await settle('an ARP answer', async () => (await arpOwner(lab, l2)).node)) as NodeName;
+    await settle('three paths at the router', async () => (await routerHops(lab, bgp)).length === 3);
+    await settle('curl answering on both VIPs', async () => (await curlFromClient(lab, l2, 1)) === owner && (await curlFromClient(lab, bgp, 1)) !== null);
     expect(await neighbourMac(l2)).toBe(lab.host(owner).mac.toLowerCase());
     expect(await controllerStale()).toBe(0);
     const good = poolConfig(lab);
@@ -145,7 +133,7 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
       await lab.kubectl(['apply', '-f', '-'], configMapYaml('address-pools:\n- name: lan\n  protocol: [layer2\n  addresses: {{ oops\n'));
       const invalid = await configEvents('ConfigInvalid Warnings from the controller and the three speakers', before, (e) => e.type === 'Warning' && e.reason === 'ConfigInvalid', NODES.length);
       for (const e of [invalid.controller, ...invalid.speakers]) expect(e.message).toMatch(/^config refused, invalid \(1 error\); keeping the config in force: data\.config: invalid YAML at line \d+, column \d+/);
-      expect(await eventually('herald_config_stale 1 on the controller', async () => (await controllerStale()) === 1)).toBe(true);
+      expect(await settle('herald_config_stale 1 on the controller', async () => (await controllerStale()) === 1)).toBe(true);
 
       // 2. A valid config without the bgp Service's pool: refused as breaking, naming the Service and its IP.
       before = await events(lab, HERALD_NAMESPACE);
@@ -163,8 +151,8 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
       await lab.kubectl(['apply', '-f', '-'], configMapYaml(`${good}- name: spare\n  protocol: layer2\n  addresses:\n  - 198.51.100.0/28\n`));
       const loaded = await configEvents('a ConfigLoaded Event from the controller', before, (e) => e.type === 'Normal' && e.reason === 'ConfigLoaded', 0);
       expect(loaded.controller.message).toBe('config loaded: 4 address pools, 1 BGP peers');
-      await eventually('herald_config_stale 0 on the controller', async () => (await controllerStale()) === 0);
-      for (const n of NODES) await eventually(`herald_config_stale 0 on speaker-${n}`, async () => (await daemonMetric(lab, n, SPEAKER_METRICS, 'herald_config_stale')) === 0);
+      await settle('herald_config_stale 0 on the controller', async () => (await controllerStale()) === 0);
+      for (const n of NODES) await settle(`herald_config_stale 0 on speaker-${n}`, async () => (await daemonMetric(lab, n, SPEAKER_METRICS, 'herald_config_stale')) === 0);
     } finally {
       report = await probe.stop();
     }

@@ -6,20 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES } from './full-lab.js';
-import { addVipToNodes, placePods, serviceYaml, waitForServiceIps } from './full-kube.js';
+import { createService } from './full-kube.js';
 import { routerHops } from './full-router.js';
 import { curlFromClient, labUp, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
+import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
 
 const NS = 'e2e-frr';
-
-async function eventually(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describeLab('full lab end to end with FRR as the router', () => {
   let h: HeraldLab;
@@ -40,10 +33,7 @@ describeLab('full lab end to end with FRR as the router', () => {
   });
 
   it('FRR learns the VIP from every node, installs ECMP, and the client reaches a node; deletion withdraws it', async () => {
-    await lab.kubectl(['apply', '-f', '-'], serviceYaml('web', NS, 'routed'));
-    await placePods(lab, NS, 'web', NODES);
-    const [vip] = await waitForServiceIps(lab, NS, 'web');
-    await addVipToNodes(lab, vip);
+    const [vip] = await createService(lab, NS, 'web', 'routed');
     const all = NODES.map((n) => lab.host(n).ipv4).sort();
     await eventually('three paths in FRR', async () => (await routerHops(lab, vip)).join() === all.join());
     const kernel = JSON.parse(await lab.mustExec('router', 'ip', ['-j', 'route', 'show', vip])) as Array<{ nexthops?: Array<{ gateway: string }> }>;
@@ -54,9 +44,7 @@ describeLab('full lab end to end with FRR as the router', () => {
   });
 
   it('a speaker SIGKILL drops that node from FRR; its restart brings it back', async () => {
-    await lab.kubectl(['apply', '-f', '-'], serviceYaml('kill', NS, 'routed'));
-    await placePods(lab, NS, 'kill', NODES);
-    const [vip] = await waitForServiceIps(lab, NS, 'kill');
+    const [vip] = await createService(lab, NS, 'kill', 'routed');
     await eventually('three paths', async () => (await routerHops(lab, vip)).length === 3);
     lab.signal('speaker-node2', 'SIGKILL');
     await eventually('node2 gone', async () => !(await routerHops(lab, vip)).includes(lab.host('node2').ipv4));

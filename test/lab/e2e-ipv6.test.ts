@@ -7,22 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES } from './full-lab.js';
-import { addVipToNodes, configMapYaml, dualStackConfig, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
+import { configMapYaml, createService, dualStackConfig, tail } from './full-kube.js';
 import { enableRouterIpv6, routerHops, routerSessionsV6, routerShow } from './full-router.js';
 import { arpOwner, curlFromClient, labUp, ndpOwner, waitForBgpSessions } from './full-setup.js';
+import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
 
 const NS = 'e2e-ipv6';
-
-async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describeLab('full lab end to end over IPv6 and dual stack (NDP, MP-BGP)', () => {
   let lab: FullLab;
@@ -47,17 +38,7 @@ describeLab('full lab end to end over IPv6 and dual stack (NDP, MP-BGP)', () => 
     expect(await kernelHops(vip)).toEqual(hops);
   }
 
-  async function service(name: string, pool: string, family: 6 | 'dual'): Promise<string[]> {
-    await lab.kubectl(['apply', '-f', '-'], serviceYaml(name, NS, pool, { family }));
-    await placePods(lab, NS, name, NODES);
-    const want = family === 'dual' ? 2 : 1;
-    const ips = await eventually(`${want} addresses for ${name}`, async () => {
-      const got = await waitForServiceIps(lab, NS, name);
-      return got.length >= want ? got : null;
-    });
-    for (const ip of ips) await addVipToNodes(lab, ip);
-    return ips;
-  }
+  const service = (name: string, pool: string, family: 6 | 'dual'): Promise<string[]> => createService(lab, NS, name, pool, { family });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-e2e-ipv6-'));

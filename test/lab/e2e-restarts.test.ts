@@ -22,9 +22,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES, type NodeName } from './full-lab.js';
-import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
+import { createService, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
 import { curlFromClient, labUp, startController, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
 import { restartRouter, routerHops, routerNeighborDetail, routerSessions, routerShow, stopRouter } from './full-router.js';
+import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
 
 const NS = 'restarts';
@@ -36,16 +37,6 @@ const SPEAKER_LEASE_MS = 3000;
 const API_OUTAGE_MS = 8000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 interface Sample {
   /** When the probe started and when its answer came. */
@@ -123,13 +114,7 @@ describeLab('full lab restarts (router, speaker with graceful restart, controlle
   const allHops = (): string => NODES.map((n) => lab.host(n).ipv4).sort().join();
   const threeHops = async (): Promise<boolean> => (await routerHops(lab, bgpVip)).join() === allHops();
 
-  async function service(name: string, pool: string): Promise<string> {
-    await lab.kubectl(['apply', '-f', '-'], serviceYaml(name, NS, pool));
-    await placePods(lab, NS, name, NODES);
-    const [vip] = await waitForServiceIps(lab, NS, name);
-    await addVipToNodes(lab, vip);
-    return vip;
-  }
+  const service = async (name: string, pool: string): Promise<string> => (await createService(lab, NS, name, pool))[0];
 
   /** Every Service of the test namespace -> its status IPs. */
   async function statuses(): Promise<Record<string, string[]>> {

@@ -6,22 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES, type NodeName } from './full-lab.js';
-import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from './full-kube.js';
+import { createService, placePods, tail } from './full-kube.js';
 import { arpOwner, curlFromClient, labUp, ndpOwner, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
 import { routerHops } from './full-router.js';
+import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
 
 const NS = 'e2e';
-
-async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function ipToInt(ip: string): number {
   return ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
@@ -34,14 +25,8 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
 
   const birdHops = (vip: string): Promise<string[]> => routerHops(lab, vip);
 
-  async function service(name: string, pool: string, pods: readonly NodeName[], policy: 'Cluster' | 'Local' = 'Cluster'): Promise<string> {
-    const y = serviceYaml(name, NS, pool, { policy });
-    await lab.kubectl(['apply', '-f', '-'], y);
-    await placePods(lab, NS, name, pods);
-    const [vip] = await waitForServiceIps(lab, NS, name);
-    await addVipToNodes(lab, vip);
-    return vip;
-  }
+  const service = async (name: string, pool: string, pods: readonly NodeName[], policy: 'Cluster' | 'Local' = 'Cluster'): Promise<string> =>
+    (await createService(lab, NS, name, pool, { pods, policy }))[0];
 
   function logs(): string {
     return ['controller', ...NODES.map((n) => `speaker-${n}`)].map((d) => `--- ${d}\n${tail(lab.logPath(d), 10)}`).join('\n');
@@ -81,11 +66,8 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
   });
 
   it('layer2 over IPv6: exactly one node answers Neighbor Solicitations for the VIP, and the client reaches it', async () => {
-    await lab.kubectl(['apply', '-f', '-'], serviceYaml('l2-v6', NS, 'lan6', { family: 6 }));
-    await placePods(lab, NS, 'l2-v6', NODES);
-    const [vip] = await waitForServiceIps(lab, NS, 'l2-v6');
+    const [vip] = await createService(lab, NS, 'l2-v6', 'lan6', { family: 6 });
     expect(vip).toMatch(/^2001:db8:0:1::20[0-9]$/);
-    await addVipToNodes(lab, vip);
     const owner = await eventually('an NDP answer', async () => (await ndpOwner(lab, vip)).node);
     // All answers over several solicitations name the same node.
     for (let i = 0; i < 3; i++) expect((await ndpOwner(lab, vip)).node).toBe(owner);

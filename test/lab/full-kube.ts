@@ -157,14 +157,37 @@ export async function serviceIps(lab: FullLab, namespace: string, name: string):
   return out.split(/\s+/).filter(Boolean);
 }
 
-export async function waitForServiceIps(lab: FullLab, namespace: string, name: string, timeoutMs = 30_000): Promise<string[]> {
+/** Waits until the Service has at least `want` assigned IPs (two for a dual-stack one); resolves with all of them. */
+export async function waitForServiceIps(lab: FullLab, namespace: string, name: string, timeoutMs = 30_000, want = 1): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ips = await serviceIps(lab, namespace, name);
-    if (ips.length) return ips;
-    if (Date.now() > deadline) throw new Error(`Service ${namespace}/${name} got no address in ${timeoutMs} ms; controller log:\n${tail(lab.logPath('controller'))}`);
+    if (ips.length >= want) return ips;
+    if (Date.now() > deadline) {
+      const got = ips.length ? `${ips.length} of ${want} addresses` : 'no address';
+      throw new Error(`Service ${namespace}/${name} got ${got} in ${timeoutMs} ms; controller log:\n${tail(lab.logPath('controller'))}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * A LoadBalancer Service as the tests need it: applied (serviceYaml), a ready pod on each of `pods`
+ * (every node unless given), its IPs from the controller (both for 'dual'), each on every node's
+ * kube-ipvs0. Resolves with the IPs.
+ */
+export async function createService(
+  lab: FullLab,
+  namespace: string,
+  name: string,
+  pool: string,
+  opts: { pods?: readonly NodeName[]; policy?: 'Cluster' | 'Local'; family?: 4 | 6 | 'dual' } = {},
+): Promise<string[]> {
+  await lab.kubectl(['apply', '-f', '-'], serviceYaml(name, namespace, pool, opts));
+  await placePods(lab, namespace, name, opts.pods ?? NODES);
+  const ips = await waitForServiceIps(lab, namespace, name, 30_000, opts.family === 'dual' ? 2 : 1);
+  for (const ip of ips) await addVipToNodes(lab, ip);
+  return ips;
 }
 
 /** kube-proxy's part: the VIP on every node's kube-ipvs0 (Cluster policy: any node serves it). */
