@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES } from './full-lab.js';
 import { configMapYaml, createService, dualStackConfig, tail } from './full-kube.js';
-import { enableRouterIpv6, routerHops, routerSessionsV6, routerShow } from './full-router.js';
+import { enableRouterIpv6, routerHops, routerSessions, routerShow } from './full-router.js';
 import { arpOwner, curlFromClient, labUp, ndpOwner, waitForBgpSessions } from './full-setup.js';
 import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
@@ -50,7 +50,7 @@ describeLab('full lab end to end over IPv6 and dual stack (NDP, MP-BGP)', () => 
     await enableRouterIpv6(lab);
     // The router's IPv6 address as a second peer, and the IPv6 / dual-stack pools.
     await lab.kubectl(['apply', '-f', '-'], configMapYaml(dualStackConfig(lab)));
-    await eventually('every node\'s IPv6 BGP session Established', async () => [...(await routerSessionsV6(lab)).values()].every((s) => s === 'Established'), 30_000).catch(async (e: unknown) => {
+    await eventually('every node\'s IPv6 BGP session Established', async () => [...(await routerSessions(lab, 6)).values()].every((s) => s === 'Established'), 30_000).catch(async (e: unknown) => {
       throw new Error(`${(e as Error).message}\n${(await routerShow(lab, 'sessions'))[1]}\nspeaker-node1 log:\n${tail(lab.logPath('speaker-node1'), 20)}`);
     });
     await lab.kubectl(['create', 'namespace', NS]);

@@ -164,35 +164,29 @@ export async function enableRouterIpv6(lab: FullLab): Promise<void> {
   ]);
 }
 
-/** BGP state per node's IPv6 session (after enableRouterIpv6). */
-export async function routerSessionsV6(lab: FullLab): Promise<Map<NodeName, string>> {
+/** BGP state per node ('Established', ...): of its IPv4 session, or with `family` 6 of its IPv6 one (after enableRouterIpv6). */
+export async function routerSessions(lab: FullLab, family: 4 | 6 = 4): Promise<Map<NodeName, string>> {
   const states = new Map<NodeName, string>();
   if (lab.state.router === 'bird') {
     const out = await birdCommand(birdSock(lab), 'show protocols');
-    for (const n of NODES) states.set(n, new RegExp(`^${v6Protocol(n)}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`, 'm').test(out) ? 'Established' : 'down');
+    for (const n of NODES) {
+      const protocol = family === 6 ? v6Protocol(n) : n;
+      states.set(n, new RegExp(`^${protocol}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`, 'm').test(out) ? 'Established' : 'down');
+    }
   } else {
     const j = JSON.parse(await frrCommand(bgpdVty(lab), 'show bgp neighbors json')) as Record<string, { bgpState?: string }>;
-    for (const n of NODES) states.set(n, j[lab.host(n).ipv6]?.bgpState ?? 'Idle');
+    for (const n of NODES) states.set(n, j[family === 6 ? lab.host(n).ipv6 : lab.host(n).ipv4]?.bgpState ?? 'Idle');
   }
   return states;
 }
 
-/** BGP state per node ('Established', ...). */
-export async function routerSessions(lab: FullLab): Promise<Map<NodeName, string>> {
-  const states = new Map<NodeName, string>();
-  if (lab.state.router === 'bird') {
-    const out = await birdCommand(birdSock(lab), 'show protocols');
-    for (const n of NODES) states.set(n, new RegExp(`^${n}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`, 'm').test(out) ? 'Established' : 'down');
-  } else {
-    const j = JSON.parse(await frrCommand(bgpdVty(lab), 'show bgp neighbors json')) as Record<string, { bgpState?: string }>;
-    for (const n of NODES) states.set(n, j[lab.host(n).ipv4]?.bgpState ?? 'Idle');
-  }
-  return states;
-}
-
-/** The next hops (sorted) the router holds for `vip`/32 (or /128); empty when it has no route. */
+/**
+ * The next hops (sorted) the router holds for `vip`/32 (or /128: global next hops only, link-local
+ * ones left out); empty when it has no route.
+ */
 export async function routerHops(lab: FullLab, vip: string): Promise<string[]> {
-  if (vip.includes(':')) return routerHopsV6(lab, vip);
+  const v6 = vip.includes(':');
+  const prefix = `${vip}/${v6 ? 128 : 32}`;
   if (lab.state.router === 'bird') {
     let out: string;
     try {
@@ -202,27 +196,11 @@ export async function routerHops(lab: FullLab, vip: string): Promise<string[]> {
       if (/Network not found/.test((e as Error).message)) return [];
       throw e;
     }
-    if (!out.includes(`${vip}/32`)) return [];
-    return [...out.matchAll(/via (192\.0\.2\.\d+)/g)].map((m) => m[1]).sort();
+    if (!out.includes(prefix)) return [];
+    const via = v6 ? /via ([0-9a-f:]+) on /g : /via (192\.0\.2\.\d+)/g;
+    return [...out.matchAll(via)].map((m) => m[1]).filter((a) => !a.startsWith('fe80:')).sort();
   }
-  const j = JSON.parse(await frrCommand(bgpdVty(lab), `show bgp ipv4 unicast ${vip}/32 json`)) as { paths?: Array<{ nexthops?: Array<{ ip: string }> }> };
-  return (j.paths ?? []).flatMap((p) => (p.nexthops ?? []).map((h) => h.ip)).sort();
-}
-
-/** routerHops for an IPv6 VIP: the global next hops of its /128 (link-local ones left out). */
-async function routerHopsV6(lab: FullLab, vip: string): Promise<string[]> {
-  if (lab.state.router === 'bird') {
-    let out: string;
-    try {
-      out = await birdCommand(birdSock(lab), `show route for ${vip} all`);
-    } catch (e) {
-      if (/Network not found/.test((e as Error).message)) return [];
-      throw e;
-    }
-    if (!out.includes(`${vip}/128`)) return [];
-    return [...out.matchAll(/via ([0-9a-f:]+) on /g)].map((m) => m[1]).filter((a) => !a.startsWith('fe80:')).sort();
-  }
-  const j = JSON.parse(await frrCommand(bgpdVty(lab), `show bgp ipv6 unicast ${vip}/128 json`)) as { paths?: Array<{ nexthops?: Array<{ ip: string; scope?: string }> }> };
+  const j = JSON.parse(await frrCommand(bgpdVty(lab), `show bgp ${v6 ? 'ipv6' : 'ipv4'} unicast ${prefix} json`)) as { paths?: Array<{ nexthops?: Array<{ ip: string; scope?: string }> }> };
   return (j.paths ?? []).flatMap((p) => (p.nexthops ?? []).filter((h) => h.scope !== 'link-local').map((h) => h.ip)).sort();
 }
 
