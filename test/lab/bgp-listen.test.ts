@@ -5,14 +5,12 @@
 // and logged; with both sides dialling at once (forced by SIGSTOP), the collision leaves one
 // stable session on our connection.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Lab, describeLab } from './netns.js';
 import { createRouter, sleep, type BirdRouter, type FrrRouter, type RouterPeer } from './routers.js';
-import { Speaker, type LogLine } from './bgp-speaker.js';
+import { REPO_ROOT, Speaker, type LogLine } from './bgp-speaker.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SCRIPT = join(repoRoot, 'test', 'lab', 'bgp-listen-speaker.ts');
+const SCRIPT = join(REPO_ROOT, 'test', 'lab', 'bgp-listen-speaker.ts');
 const ROUTER_AS = 64512;
 const NODE_AS = 64513;
 const VIP = '203.0.113.20';
@@ -66,7 +64,7 @@ describeLab('bgp listener: the router connects to the speaker', () => {
 
   function startSpeaker(cfg: string, listen = ''): Speaker {
     const spec = { config: cfg, listen, node: 'node1', labels: {}, balancers: [{ name: 'default/web', ips: [VIP], pool: 'bgp' }] };
-    speaker = new Speaker('node1', lab.spawn('node1', process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(spec)], { cwd: repoRoot }));
+    speaker = new Speaker('node1', lab.spawn('node1', process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(spec)], { cwd: REPO_ROOT }));
     return speaker;
   }
 

@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onLines } from '../cluster/lines.js';
 import type { Lab } from './netns.js';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const HERALD_CLI = join(repoRoot, 'dist', 'cli', 'herald.js');
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const HERALD_CLI = join(REPO_ROOT, 'dist', 'cli', 'herald.js');
 
 /** Throws when the CLI has not been built (`make build`; `make test` builds before vitest). */
 export function assertCliBuilt(): void {
@@ -31,21 +32,13 @@ export class Speaker {
     readonly host: string,
     readonly child: ChildProcess,
   ) {
-    let buf = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.stderr.push(`stdout: ${line}`);
-        }
-        for (const w of this.waiters) w();
+    onLines(child.stdout, (line) => {
+      try {
+        this.lines.push(JSON.parse(line) as LogLine);
+      } catch {
+        this.stderr.push(`stdout: ${line}`);
       }
+      for (const w of this.waiters) w();
     });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => {

@@ -3,14 +3,13 @@
 // ip monitor). Every process is started through the lab, which kills it on teardown.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { findPacketSocketAddon } from '../../protocols/rawio/addon.js';
+import { onLines } from '../cluster/lines.js';
+import { HERALD_CLI, REPO_ROOT } from './bgp-speaker.js';
 import type { Lab } from './netns.js';
 
-export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const HERALD = join(REPO, 'dist', 'cli', 'herald.js');
-export const L2_TOOL = join(REPO, 'test', 'lab', 'l2-tool.ts');
+export const L2_TOOL = join(REPO_ROOT, 'test', 'lab', 'l2-tool.ts');
 
 /** VIPs of the labs: TEST-NET-3 and the documentation IPv6 prefix, never on any interface. */
 export const VIP4 = '203.0.113.10';
@@ -20,7 +19,7 @@ export const VIP6_B = '2001:db8:ffff::20';
 
 /** Why the layer2 lab cannot run (the built CLI or the addon missing), or null. */
 export function l2LabMissing(): string | null {
-  if (!existsSync(HERALD)) return `${HERALD} not built: run \`make build\``;
+  if (!existsSync(HERALD_CLI)) return `${HERALD_CLI} not built: run \`make build\``;
   if (findPacketSocketAddon() === null) return 'packet socket addon not built: run `make build`';
   return null;
 }
@@ -48,27 +47,19 @@ export class Responder {
     readonly host: string,
     readonly child: ChildProcess,
   ) {
-    let buf = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (d: string) => {
-      buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        let parsed: LogLine;
-        try {
-          parsed = JSON.parse(line) as LogLine;
-        } catch {
-          continue;
-        }
-        this.logs.push(parsed);
-        this.waiters = this.waiters.filter((w) => {
-          if (!w.pred(parsed)) return true;
-          w.resolve(parsed);
-          return false;
-        });
+    onLines(child.stdout, (line) => {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        return;
       }
+      this.logs.push(parsed);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(parsed)) return true;
+        w.resolve(parsed);
+        return false;
+      });
     });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => (this.stderr += d));
@@ -114,7 +105,7 @@ export class Responder {
 
 /** Starts `herald l2 announce ARGS` in a host's namespace and waits for its `ready` line. */
 export async function startResponder(lab: Lab, host: string, args: string[]): Promise<Responder> {
-  const child = lab.spawn(host, process.execPath, [HERALD, 'l2', 'announce', ...args]);
+  const child = lab.spawn(host, process.execPath, [HERALD_CLI, 'l2', 'announce', ...args]);
   const r = new Responder(host, child);
   await r.waitFor((l) => l.msg === 'ready');
   return r;
@@ -153,21 +144,14 @@ export class LineWatch {
   private waiters: Array<{ pred: (t: string) => boolean; resolve: (t: { at: number; text: string }) => void }> = [];
 
   constructor(readonly child: ChildProcess) {
-    let buf = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (d: string) => {
-      buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = { at: Date.now(), text: buf.slice(0, i) };
-        buf = buf.slice(i + 1);
-        this.lines.push(line);
-        this.waiters = this.waiters.filter((w) => {
-          if (!w.pred(line.text)) return true;
-          w.resolve(line);
-          return false;
-        });
-      }
+    onLines(child.stdout, (text) => {
+      const line = { at: Date.now(), text };
+      this.lines.push(line);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(line.text)) return true;
+        w.resolve(line);
+        return false;
+      });
     });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => (this.err += d));
