@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { alive, signalPid } from './pids.js';
 
 export interface ClusterOptions {
   /** Address etcd and kube-apiserver listen on (a lab address inside a netns, for instance). Default 127.0.0.1. */
@@ -193,15 +194,6 @@ function get(url: string, opts: { ca?: Buffer; token?: string; timeoutMs?: numbe
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** True if the PID still runs the named program (guards against a recycled PID from a stale state file). */
 function runs(pid: number, program: string): boolean {
   try {
@@ -223,11 +215,7 @@ async function stopPid(pid: number, program: string, graceMs = 10_000): Promise<
   const deadline = Date.now() + graceMs;
   while (alive(pid) && Date.now() < deadline) await sleep(50);
   if (alive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
+    signalPid(pid, 'SIGKILL');
     while (alive(pid)) await sleep(20);
   }
 }

@@ -20,7 +20,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writ
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ADMIN_TOKEN, TestCluster, type ClusterState } from '../cluster/cluster.js';
+import { alive } from '../cluster/pids.js';
 import { HERALD_CLI, assertCliBuilt } from './bgp-speaker.js';
+import { killNamespaceProcesses, listNamespaces } from './netns.js';
 
 const execFileP = promisify(execFile);
 
@@ -77,17 +79,6 @@ async function run(cmd: string, args: string[], opts: { input?: string; timeoutM
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
-}
-
-function listNamespaces(): string[] {
-  try {
-    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-      .split('\n')
-      .map((l) => l.split(' ')[0])
-      .filter(Boolean);
-  } catch {
-    return [];
-  }
 }
 
 export interface FullLabOptions {
@@ -263,13 +254,7 @@ export class FullLab {
 
   alive(name: string): boolean {
     const pid = this.state.pids[name];
-    if (!pid) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
+    return pid ? alive(pid) : false;
   }
 
   /** Signals a daemon the lab started and waits until it has exited; resolves with how long that took (ms). */
@@ -357,21 +342,8 @@ export class FullLab {
       return [];
     }
     const namespaces = listNamespaces().filter((n) => n.startsWith(`${prefix}-`));
-    for (const ns of namespaces) {
-      try {
-        // Everything inside our namespaces was started by the lab (daemons and their children).
-        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
-      } catch {
-        /* namespace vanished */
-      }
-    }
+    // Everything inside our namespaces was started by the lab (daemons and their children).
+    for (const ns of namespaces) killNamespaceProcesses(ns);
     for (const ns of namespaces) {
       try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });

@@ -6,6 +6,7 @@ import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } f
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { describe, it } from 'vitest';
+import { signalPid } from '../cluster/pids.js';
 
 const execFileP = promisify(execFile);
 
@@ -205,18 +206,9 @@ export class Lab {
     // Also namespaces whose setUp failed half way: everything named with our id.
     for (const ns of listNamespaces()) if (ns.startsWith(`${this.id}-`) && !namespaces.includes(ns)) namespaces.push(ns);
     for (const ns of namespaces) {
+      // Processes inside our namespaces were started by this lab (daemons it spawned and their children).
+      killNamespaceProcesses(ns);
       try {
-        // Processes inside our namespaces were started by this lab (daemons it spawned and their children).
-        const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-          .split('\n')
-          .filter(Boolean);
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
       } catch {
         /* not there (setUp failed before creating it) */
@@ -225,7 +217,19 @@ export class Lab {
   }
 }
 
-function listNamespaces(): string[] {
+/** SIGKILLs every process in network namespace `ns` (nothing when it is not there). */
+export function killNamespaceProcesses(ns: string): void {
+  let pids: string[];
+  try {
+    pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean);
+  } catch {
+    return;
+  }
+  for (const pid of pids) signalPid(Number(pid), 'SIGKILL');
+}
+
+/** The names of all network namespaces (`ip netns list`); none when that fails. */
+export function listNamespaces(): string[] {
   try {
     return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
       .split('\n')

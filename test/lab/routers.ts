@@ -9,6 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alive, signalPid } from '../cluster/pids.js';
 import type { Lab } from './netns.js';
 
 export type RouterKind = 'bird' | 'frr' | 'gobgp';
@@ -95,11 +96,11 @@ export abstract class Router {
   /** Stops the daemons (SIGTERM, then SIGKILL after 5 s) and waits until they are gone. */
   async stop(): Promise<void> {
     const pids = this.pids();
-    for (const pid of pids) signal(pid, 'SIGCONT');
-    for (const pid of pids) signal(pid, 'SIGTERM');
+    for (const pid of pids) signalPid(pid, 'SIGCONT');
+    for (const pid of pids) signalPid(pid, 'SIGTERM');
     const deadline = Date.now() + 5000;
     while (pids.some(alive) && Date.now() < deadline) await sleep(50);
-    for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+    for (const pid of pids) if (alive(pid)) signalPid(pid, 'SIGKILL');
     while (pids.some(alive)) await sleep(20);
   }
 
@@ -110,11 +111,11 @@ export abstract class Router {
 
   /** SIGSTOP: the router stops answering (and sending keepalives) but keeps its TCP sessions. */
   freeze(): void {
-    for (const pid of this.pids()) signal(pid, 'SIGSTOP');
+    for (const pid of this.pids()) signalPid(pid, 'SIGSTOP');
   }
 
   thaw(): void {
-    for (const pid of this.pids()) signal(pid, 'SIGCONT');
+    for (const pid of this.pids()) signalPid(pid, 'SIGCONT');
   }
 
   /** Stops the daemons and removes the temp dir. */
@@ -563,23 +564,6 @@ export class GobgpRouter extends Router {
 
 export function createRouter(kind: 'bird' | 'frr', lab: Lab, options: FrrOptions): BirdRouter | FrrRouter {
   return kind === 'bird' ? new BirdRouter(lab, options) : new FrrRouter(lab, options);
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* already gone */
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function sleep(ms: number): Promise<void> {
