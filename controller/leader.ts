@@ -31,7 +31,8 @@ export interface LeaderOptions {
   expiryMarginMs?: number;
   /** Monotonic time and timers (default performance.now()). */
   clock?: Clock;
-  onStartedLeading: () => void;
+  /** `took`: whose Lease was taken over, and how long after its last renewal was seen (absent for a free or own Lease). */
+  onStartedLeading: (took?: Takeover) => void;
   onStoppedLeading: (why: string) => void;
   /** A failed acquire/renew (API error); the election goes on. */
   onError?: (err: unknown) => void;
@@ -47,6 +48,12 @@ export interface Sighting {
   holder: string;
   durationMs: number;
   at: number;
+}
+
+export interface Takeover {
+  holder: string;
+  /** Milliseconds (local monotonic) between first seeing the holder's last renewal and holding the Lease. */
+  sinceSeenMs: number;
 }
 
 /** What the next attempt is scheduled after. */
@@ -146,13 +153,15 @@ export class LeaderElector {
     }
     if (this.state.kind === 'stopped') return true;
     if (outcome?.kind === 'held') {
+      const prev = this.seen;
       this.see(outcome.lease);
       const wasLeading = this.state.kind === 'leading';
       this.state = { kind: 'leading', renewedAt: this.clock.now() };
       this.armDeadline();
       if (!wasLeading) {
         this.lastHolder = undefined;
-        this.opts.onStartedLeading();
+        const other = prev !== undefined && prev.holder !== '' && prev.holder !== this.opts.identity;
+        this.opts.onStartedLeading(other ? { holder: prev.holder, sinceSeenMs: Math.round(this.clock.now() - prev.at) } : undefined);
       }
       return true;
     }

@@ -53,7 +53,7 @@ function setup(): { clock: FakeClock; lock: ScriptedLock; events: string[]; el: 
     identity: 'me',
     durationMs: 3000,
     clock,
-    onStartedLeading: () => events.push('start'),
+    onStartedLeading: (took) => events.push(took ? `start after ${took.holder} +${took.sinceSeenMs}` : 'start'),
     onStoppedLeading: (why) => events.push(`stop: ${why}`),
     onError: () => events.push('error'),
     onLeaderObserved: (h) => events.push(`observed ${h}`),
@@ -97,7 +97,7 @@ describe('LeaderElector', () => {
     await run(clock, 100);
     expect(lock.calls).toEqual([0, 3025]);
     expect(el.leading).toBe(true);
-    expect(events).toEqual(['observed other', 'start']);
+    expect(events).toEqual(['observed other', 'start after other +3030']); // settled at the end of the 10 ms step
   });
 
   it('each renewal seen by the watch moves the expiry; the attempt follows the last one seen', async () => {
