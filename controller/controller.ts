@@ -41,10 +41,11 @@ export interface ControllerOptions {
   logger: Logger;
   metrics?: ControllerMetrics;
   /**
-   * Reconcile workers (status writes in flight at once). Default 16: at start-up with 5,000 Services
-   * on the 2-core test cluster, 16 allocated at 352/s, 8 at 224/s, 32 and 64 at 165-211/s (the API
-   * server's own latency jumps from ~17 ms to 75-90 ms). Each Service's Event follows its status
-   * write, so Events are paced by the same workers.
+   * Reconcile workers (status writes in flight at once). Default 8. Measured on the shared 2-core
+   * test machine: 16 beat 8 at 5,000 Services (352/s vs 224/s) but lost at 10,000 (56 and 107 s vs
+   * 32-61 s: the API server's own latency rose from 11-22 ms to 39-73 ms), and 32 or 64 lost at
+   * both; no evidence for more. Each Service's Event follows its status write, so Events are paced
+   * by the same workers.
    */
   concurrency?: number;
 }
@@ -238,7 +239,7 @@ export class Controller {
     this.reloadConfig(term);
     if (term.appliedText === undefined) this.metrics.configLoaded.set(0);
     term.workers = queue.run((key) => this.reconcile(term, key), {
-      concurrency: this.opts.concurrency ?? 16,
+      concurrency: this.opts.concurrency ?? 8,
       onError: (key, err) => {
         this.metrics.k8sUpdateErrors.inc();
         this.log.warn({ event: 'reconcileFailed', service: key, err }, `reconcile of ${key} failed; retrying`);
