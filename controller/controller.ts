@@ -43,8 +43,8 @@ export interface ControllerOptions {
   /**
    * Reconcile workers (status writes in flight at once). Default 8. Measured on the shared 2-core
    * test machine: 16 beat 8 at 5,000 Services (352/s vs 224/s) but lost at 10,000 (56 and 107 s vs
-   * 32-61 s: the API server's own latency rose from 11-22 ms to 39-73 ms), and 32 or 64 lost at
-   * both; no evidence for more. Each Service's Event follows its status write, so Events are paced
+   * 32-61 s: the API server's own latency rose from 11-22 ms to 39-73 ms), 32 and 64 lost at
+   * 5,000 too (165-211/s); no evidence for more. Each Service's Event follows its status write, so Events are paced
    * by the same workers.
    */
   concurrency?: number;
