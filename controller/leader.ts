@@ -145,6 +145,8 @@ export class LeaderElector {
 
   /** One acquire/renew attempt; false when it failed (API error or write conflict). Exposed for tests. */
   async attempt(): Promise<boolean> {
+    // The sighting this attempt acts on (the watch may deliver our own write before the response does).
+    const prev = this.seen;
     let outcome: LeaseOutcome | undefined;
     try {
       outcome = await this.opts.lock.acquireOrRenew();
@@ -153,7 +155,6 @@ export class LeaderElector {
     }
     if (this.state.kind === 'stopped') return true;
     if (outcome?.kind === 'held') {
-      const prev = this.seen;
       this.see(outcome.lease);
       const wasLeading = this.state.kind === 'leading';
       this.state = { kind: 'leading', renewedAt: this.clock.now() };

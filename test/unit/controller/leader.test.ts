@@ -123,6 +123,21 @@ describe('LeaderElector', () => {
     expect(el.leading).toBe(true);
   });
 
+  it('reports the takeover against the sighting it acted on, also when the watch shows its own write first', async () => {
+    const { clock, lock, events, el } = setup();
+    lock.next = () => Promise.resolve(taken('1'));
+    el.start();
+    await flush();
+    let resolve: (o: LeaseOutcome) => void = () => undefined;
+    lock.next = () => new Promise((r) => (resolve = r));
+    clock.advance(3025);
+    await flush();
+    el.observe(lease('2', 'me')); // our PUT, delivered by the watch before its response
+    resolve(held('2'));
+    await flush();
+    expect(events).toEqual(['observed other', 'start after other +3025']);
+  });
+
   it('honours the holder\'s leaseDurationSeconds, not its own', async () => {
     const { clock, lock, el } = setup();
     lock.next = () => Promise.resolve({ kind: 'taken', holder: 'other', lease: lease('1', 'other', 10) });
