@@ -29,6 +29,9 @@ export interface SpeakerProcessOptions {
   leaseDuration?: string;
   logLevel?: string;
   extraArgs?: string[];
+  /** Node flags before the script (e.g. the chart's SPEAKER_NODE_FLAGS) and extra environment. */
+  nodeArgs?: readonly string[];
+  env?: Record<string, string>;
 }
 
 export class SpeakerProcess {
@@ -44,6 +47,7 @@ export class SpeakerProcess {
     if (!existsSync(HERALD_BIN)) throw new Error(`${HERALD_BIN} is missing: run make build first`);
     this.node = opts.node;
     const args = [
+      ...(opts.nodeArgs ?? []),
       HERALD_BIN,
       'speaker',
       '--announcer',
@@ -66,7 +70,7 @@ export class SpeakerProcess {
       opts.logLevel ?? 'info',
       ...(opts.extraArgs ?? []),
     ];
-    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } });
+    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', ...opts.env } });
     let buf = '';
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       buf += chunk;
