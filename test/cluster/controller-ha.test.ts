@@ -116,7 +116,10 @@ describe('herald controller: restart', () => {
     await third.leading();
     const refused = await third.waitForLog('refusal', (l) => l.event === 'configRefused');
     expect(refused.ip).toMatch(/^2001:db8::/);
-    expect(await waitFor('ConfigRefused event', async () => (await eventNotes(kc, ns, 'config', 'ConfigRefused')).find((n) => n.includes('2001:db8::')))).toContain(refused.service as string);
+    // Long refusals are split over several Events ("part i/n"): find the part that names this Service.
+    const service = refused.service as string;
+    const note = await waitFor('ConfigRefused event naming the Service', async () => (await eventNotes(kc, ns, 'config', 'ConfigRefused')).find((n) => n.includes(`${service} `)));
+    expect(note).toContain(`${service} ${refused.ip as string}`);
     const url = await third.metricsUrl();
     expect(await metricValue(url, 'herald_config_loaded')).toBe(0);
     expect(await metricValue(url, 'herald_config_stale')).toBe(1);
