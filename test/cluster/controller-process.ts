@@ -1,15 +1,9 @@
-// Runs `node dist/cli/herald.js controller` as a real process for cluster tests and benchmarks:
-// JSON log lines are collected, waited for by predicate, and the process is killed on request.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Runs `node dist/cli/herald.js controller` as a real process for cluster tests and benchmarks
+// (herald-process.ts), plus helpers the controller tests share.
 import { CoreV1Api, EventsV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { HeraldProcess, type LogLine } from './herald-process.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const HERALD_BIN = join(root, 'dist', 'cli', 'herald.js');
-
-export type LogLine = Record<string, unknown> & { event?: string; msg?: string; service?: string; ip?: string; reason?: string };
+export { HERALD_BIN, type LogLine } from './herald-process.js';
 
 export interface ControllerProcessOptions {
   kubeconfig: string;
@@ -24,95 +18,49 @@ export interface ControllerProcessOptions {
   nodeArgs?: string[];
 }
 
-export class ControllerProcess {
+export class ControllerProcess extends HeraldProcess {
   readonly lines: LogLine[] = [];
-  readonly child: ChildProcess;
-  private stderr = '';
-  private exited: Promise<number | string>;
-  private waiters: (() => void)[] = [];
 
   constructor(readonly opts: ControllerProcessOptions) {
-    if (!existsSync(HERALD_BIN)) throw new Error(`${HERALD_BIN} is missing: run make build first`);
-    const args = [
-      ...(opts.nodeArgs ?? []),
-      HERALD_BIN,
+    super(
       'controller',
-      '--kubeconfig',
-      opts.kubeconfig,
-      '--namespace',
-      opts.namespace,
-      '--services-namespace',
-      opts.servicesNamespace ?? opts.namespace,
-      '--metrics-address',
-      '127.0.0.1:0',
-      '--leader-elect',
-      String(opts.leaderElect ?? true),
-      '--lease-duration',
-      opts.leaseDuration ?? '3s',
-      '--log-level',
-      opts.logLevel ?? 'info',
-      ...(opts.extraArgs ?? []),
-    ];
-    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } });
-    let buf = '';
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.lines.push({ msg: line });
-        }
-      }
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+      [
+        'controller',
+        '--kubeconfig',
+        opts.kubeconfig,
+        '--namespace',
+        opts.namespace,
+        '--services-namespace',
+        opts.servicesNamespace ?? opts.namespace,
+        '--metrics-address',
+        '127.0.0.1:0',
+        '--leader-elect',
+        String(opts.leaderElect ?? true),
+        '--lease-duration',
+        opts.leaseDuration ?? '3s',
+        '--log-level',
+        opts.logLevel ?? 'info',
+        ...(opts.extraArgs ?? []),
+      ],
+      { nodeArgs: opts.nodeArgs },
+    );
   }
 
-  get pid(): number {
-    return this.child.pid as number;
+  protected accept(line: Record<string, unknown>): void {
+    this.lines.push(line as LogLine);
+  }
+
+  protected recentLines(): readonly unknown[] {
+    return this.lines.slice(-10);
   }
 
   /** Resolves with the first log line matching `pred` (already seen or future); rejects after `timeoutMs` or on exit. */
-  async waitForLog(what: string, pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
-    const deadline = Date.now() + timeoutMs;
-    let seen = 0;
-    for (;;) {
-      for (; seen < this.lines.length; seen++) if (pred(this.lines[seen])) return this.lines[seen];
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`controller exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; stderr: ${this.stderr.slice(-2000)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last lines:\n${this.lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${this.stderr.slice(-1000)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 200));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** The /metrics endpoint's base URL, from the start-up log. */
-  async metricsUrl(): Promise<string> {
-    return String((await this.waitForLog('metrics address', (l) => l.event === 'metricsListening')).reason);
+  waitForLog(what: string, pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+    return this.waitIn(() => this.lines, what, pred, timeoutMs);
   }
 
   async leading(timeoutMs = 30_000): Promise<LogLine> {
     return this.waitForLog('leadership', (l) => l.event === 'leading', timeoutMs);
-  }
-
-  /** Sends `signal` and waits for the exit. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | string> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-    return this.exited;
-  }
-
-  get stderrText(): string {
-    return this.stderr;
   }
 }
 

@@ -1,12 +1,10 @@
 // Runs `node dist/cli/herald.js speaker --announcer record` as a real process for cluster tests and
-// benchmarks: its balancer calls (JSON lines {"announcer","op","name","ips","reason","t"}) and its
+// benchmarks (herald-process.ts): its balancer calls (JSON lines {"announcer","op","name","ips","reason","t"}) and its
 // logs are collected, so tests observe decisions through the protocol interface without sockets.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { discoverEndpointsApi, type EndpointsApi } from '../../kube/endpoints.js';
 import { kubeRequest } from '../../kube/request.js';
-import { HERALD_BIN, type LogLine } from './controller-process.js';
+import { HeraldProcess, type LogLine } from './herald-process.js';
 
 export interface RecordLine {
   announcer: 'layer2' | 'bgp';
@@ -34,67 +32,48 @@ export interface SpeakerProcessOptions {
   env?: Record<string, string>;
 }
 
-export class SpeakerProcess {
+export class SpeakerProcess extends HeraldProcess {
   readonly records: RecordLine[] = [];
   readonly logs: LogLine[] = [];
-  readonly child: ChildProcess;
   readonly node: string;
-  private stderr = '';
-  private readonly exited: Promise<number | string>;
-  private waiters: (() => void)[] = [];
 
   constructor(opts: SpeakerProcessOptions) {
-    if (!existsSync(HERALD_BIN)) throw new Error(`${HERALD_BIN} is missing: run make build first`);
+    super(
+      `speaker ${opts.node}`,
+      [
+        'speaker',
+        '--announcer',
+        'record',
+        '--kubeconfig',
+        opts.kubeconfig,
+        '--node-name',
+        opts.node,
+        '--namespace',
+        opts.namespace,
+        '--services-namespace',
+        opts.servicesNamespace ?? opts.namespace,
+        '--metrics-address',
+        '127.0.0.1:0',
+        '--lease-renew',
+        opts.leaseRenew ?? '1s',
+        '--lease-duration',
+        opts.leaseDuration ?? '3s',
+        '--log-level',
+        opts.logLevel ?? 'info',
+        ...(opts.extraArgs ?? []),
+      ],
+      { nodeArgs: opts.nodeArgs, env: opts.env },
+    );
     this.node = opts.node;
-    const args = [
-      ...(opts.nodeArgs ?? []),
-      HERALD_BIN,
-      'speaker',
-      '--announcer',
-      'record',
-      '--kubeconfig',
-      opts.kubeconfig,
-      '--node-name',
-      opts.node,
-      '--namespace',
-      opts.namespace,
-      '--services-namespace',
-      opts.servicesNamespace ?? opts.namespace,
-      '--metrics-address',
-      '127.0.0.1:0',
-      '--lease-renew',
-      opts.leaseRenew ?? '1s',
-      '--lease-duration',
-      opts.leaseDuration ?? '3s',
-      '--log-level',
-      opts.logLevel ?? 'info',
-      ...(opts.extraArgs ?? []),
-    ];
-    this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '', ...opts.env } });
-    let buf = '';
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let parsed: Record<string, unknown>;
-        try {
-          parsed = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          parsed = { msg: line };
-        }
-        if (typeof parsed.announcer === 'string') this.records.push(parsed as unknown as RecordLine);
-        else this.logs.push(parsed as LogLine);
-      }
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   }
 
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+  protected accept(line: Record<string, unknown>): void {
+    if (typeof line.announcer === 'string') this.records.push(line as unknown as RecordLine);
+    else this.logs.push(line as LogLine);
+  }
+
+  protected recentLines(): readonly unknown[] {
+    return this.logs.slice(-8);
   }
 
   /** Balancers this speaker announces now over `announcer` (name -> IPs), replayed from its records. */
@@ -109,42 +88,12 @@ export class SpeakerProcess {
   }
 
   /** Resolves with the first record (or log line, with `logs`) matching `pred`, already seen or future. */
-  async waitFor<T extends RecordLine | LogLine>(what: string, pred: (l: T) => boolean, timeoutMs = 30_000, logs = false): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let seen = 0;
-    for (;;) {
-      const list = (logs ? this.logs : this.records) as T[];
-      for (; seen < list.length; seen++) if (pred(list[seen])) return list[seen];
-      if (!this.running) throw new Error(`speaker ${this.node} exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; stderr: ${this.stderr.slice(-2000)}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`speaker ${this.node}: timed out after ${timeoutMs} ms waiting for ${what}; last lines:\n${this.logs.slice(-8).map((l) => JSON.stringify(l)).join('\n')}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 200));
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
+  waitFor<T extends RecordLine | LogLine>(what: string, pred: (l: T) => boolean, timeoutMs = 30_000, logs = false): Promise<T> {
+    return this.waitIn(() => (logs ? this.logs : this.records) as T[], what, pred, timeoutMs);
   }
 
-  async waitForLog(what: string, pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+  waitForLog(what: string, pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
     return this.waitFor<LogLine>(what, pred, timeoutMs, true);
-  }
-
-  /** The /metrics base URL from the start-up log. */
-  async metricsUrl(): Promise<string> {
-    return String((await this.waitForLog('metrics address', (l) => l.event === 'metricsListening')).reason);
-  }
-
-  /** Sends `signal` and waits for the exit. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | string> {
-    if (this.running) this.child.kill(signal);
-    return this.exited;
-  }
-
-  get stderrText(): string {
-    return this.stderr;
   }
 }
 
