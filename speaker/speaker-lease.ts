@@ -2,6 +2,9 @@
 // renew interval (one write per interval, whatever the number of Services), deleted on graceful
 // shutdown so the other speakers drop this node at once. Each success reports the monotonic time
 // its request was *sent* to Fencing; failures only count (fencing follows from time passing).
+// It also reports whether renewals are healthy, so that the speaker's Events yield to the Lease:
+// unhealthy from start until the first success, while a renewal is in flight longer than `slowMs`,
+// and after a renewal that failed or took longer; healthy again after a success within `slowMs`.
 import type { KubeAccess } from '../kube/access.js';
 import { errorStatus, kubeRequest } from '../kube/request.js';
 import { microTime } from '../kube/timestamps.js';
@@ -26,6 +29,14 @@ export interface SpeakerLeaseOptions {
   /** A renewal request sent at `sentAt` (monotonic) succeeded. */
   onRenewed: (sentAt: number) => void;
   onFailed: (err: unknown) => void;
+  /** Renewals became healthy (true) or unhealthy (false); called on change only. */
+  onHealth?: (healthy: boolean) => void;
+  /**
+   * A renewal in flight longer than this is unhealthy. Default a quarter of `renewMs`: a Lease
+   * write normally takes milliseconds, so this is an API server (or our event loop) ten times and
+   * more slower than usual, still well before fencing (leaseDurationMs after the last success).
+   */
+  slowMs?: number;
 }
 
 interface LeaseJson {
@@ -42,6 +53,8 @@ export class SpeakerLease {
   private timer: TimerHandle | undefined;
   private running = false;
   private inFlight: Promise<void> | undefined;
+  private slowTimer: TimerHandle | undefined;
+  private healthy = false;
   /** Lease writes sent (a benchmark figure: it must not grow with Services). */
   writes = 0;
 
@@ -61,6 +74,7 @@ export class SpeakerLease {
     this.running = false;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.clearSlowTimer();
     await this.inFlight?.catch(() => undefined);
     try {
       await kubeRequest(this.opts.kubeConfig, 'DELETE', `${this.path}/${this.name}`, { timeoutMs });
@@ -73,13 +87,25 @@ export class SpeakerLease {
   private tick(): void {
     if (!this.running) return;
     const sentAt = this.opts.clock.now();
+    const slowMs = this.opts.slowMs ?? this.opts.renewMs / 4;
+    this.clearSlowTimer();
+    this.slowTimer = this.opts.clock.setTimeout(() => {
+      this.slowTimer = undefined;
+      this.setHealthy(false);
+    }, slowMs);
     this.inFlight = this.renew().then(
       () => {
-        if (this.running) this.opts.onRenewed(sentAt);
+        this.clearSlowTimer();
+        if (!this.running) return;
+        this.setHealthy(this.opts.clock.now() - sentAt <= slowMs);
+        this.opts.onRenewed(sentAt);
       },
       (err: unknown) => {
+        this.clearSlowTimer();
         this.current = undefined; // re-read before the next write
-        if (this.running) this.opts.onFailed(err);
+        if (!this.running) return;
+        this.setHealthy(false);
+        this.opts.onFailed(err);
       },
     );
     void this.inFlight.then(() => {
@@ -88,6 +114,22 @@ export class SpeakerLease {
       const wait = Math.max(0, sentAt + this.opts.renewMs - this.opts.clock.now());
       this.timer = this.opts.clock.setTimeout(() => this.tick(), wait);
     });
+  }
+
+  /** Whether renewals are healthy now (see the header). */
+  get isHealthy(): boolean {
+    return this.healthy;
+  }
+
+  private setHealthy(healthy: boolean): void {
+    if (this.healthy === healthy) return;
+    this.healthy = healthy;
+    this.opts.onHealth?.(healthy);
+  }
+
+  private clearSlowTimer(): void {
+    if (this.slowTimer) this.opts.clock.clearTimeout(this.slowTimer);
+    this.slowTimer = undefined;
   }
 
   private body(): LeaseJson {

@@ -6,7 +6,7 @@
 // Scheduling: Service keys are marked dirty by informer events and processed in one synchronous
 // batch per event-loop turn; a change of the live set, of fencing or of the config marks every
 // Service dirty. Decisions are cheap (no I/O), so a batch over 10,000 Services is one short pass.
-import type { V1ConfigMap, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Lease, V1Node } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { parseConfig } from '../config/parse.js';
 import { ConfigError, type AddressPool, type Config, type Protocol } from '../config/model.js';
@@ -28,7 +28,7 @@ import { layer2Decision, RankingCache } from './layer2-owner.js';
 import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
 import { poolOfService } from './pool-lookup.js';
-import { decodeSpeakerService } from './service-decode.js';
+import { decodeSpeakerService, type SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
 import { SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
 
@@ -77,10 +77,6 @@ function configMapText(cm: V1ConfigMap): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace }, data: cm.data ?? {} });
 }
 
-function ingressIps(svc: V1Service): string[] {
-  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter((ip) => ip !== '');
-}
-
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
@@ -93,7 +89,7 @@ export class Speaker {
   readonly announcers: SpeakerAnnouncers;
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly services: Informer<V1Service>;
+  private readonly services: Informer<SpeakerService>;
   private readonly nodes: Informer<V1Node>;
   private readonly configMaps: Informer<V1ConfigMap>;
   private readonly leases: Informer<V1Lease>;
@@ -101,8 +97,6 @@ export class Speaker {
   private readonly lease: SpeakerLease;
   private readonly ranking = new RankingCache();
   private readonly trackers: Record<Protocol, AnnouncementTracker>;
-  /** What this speaker announces now, per Service (the config guard checks a new config against it). */
-  private readonly announced = new Map<string, { ips: readonly string[]; pool: string; protocol: Protocol }>();
   private recorder: EventRecorder | undefined;
   private readonly pacer: EventPacer;
   private server: MetricsServer | undefined;
@@ -111,8 +105,6 @@ export class Speaker {
   /** The refused ConfigMap text and its note: re-checked when a withdrawal may have made it acceptable. */
   private refused: { text: string; note: string; breaking: boolean } | undefined;
   private nodeLabels: Record<string, string> = {};
-  /** First VIP per Service, so the ranking cache forgets VIPs no Service has any more (a forgotten shared VIP is only re-hashed). */
-  private readonly firstVip = new Map<string, string>();
   private readonly dirty = new Set<string>();
   private allDirty = false;
   private flushScheduled = false;
@@ -124,7 +116,8 @@ export class Speaker {
     this.clock = opts.clock ?? systemClock;
     this.metrics = opts.metrics ?? new SpeakerMetrics({ node: opts.node });
     this.membership = new Membership({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs, self: opts.node, renewMs: opts.leaseRenewMs });
-    this.pacer = new EventPacer({ clock: this.clock });
+    // Events wait for the first healthy Lease renewal, and pause whenever renewals are slow or failing.
+    this.pacer = new EventPacer({ clock: this.clock, paused: true });
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
     const self = opts.node;
     this.announcers = opts.announcers({
@@ -144,7 +137,7 @@ export class Speaker {
     this.trackers = { layer2: new AnnouncementTracker(this.announcers.layer2), bgp: new AnnouncementTracker(this.announcers.bgp) };
     const kc = opts.kubeConfig;
     const ns = opts.servicesNamespace;
-    this.services = new Informer<V1Service>({
+    this.services = new Informer<SpeakerService>({
       kubeConfig: kc,
       path: ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : '/api/v1/services',
       decode: decodeSpeakerService,
@@ -168,6 +161,7 @@ export class Speaker {
       renewMs: opts.leaseRenewMs,
       leaseDurationMs: opts.leaseDurationMs,
       onRenewed: (sentAt) => this.fencing.renewSucceeded(sentAt),
+      onHealth: (healthy) => this.pacer.setPaused(!healthy),
       onFailed: (err) => {
         this.metrics.leaseRenewFailures.inc();
         this.fencing.renewFailed(err);
@@ -216,8 +210,21 @@ export class Speaker {
       this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
     }
     this.endpoints = await ServiceEndpointsInformer.create(kc, { namespace: this.opts.servicesNamespace });
-    const onService = (svc: V1Service): void => this.markDirty(objectKey(svc));
-    this.services.on('add', onService).on('update', onService).on('delete', onService);
+    const onService = (svc: SpeakerService): void => this.markDirty(objectKey(svc));
+    // The ranking cache forgets a first VIP when its Service drops or changes it (a forgotten
+    // shared VIP is only re-hashed), read from the informer's old object rather than kept per Service.
+    const forgetFirstVip = (...svcs: (SpeakerService | undefined)[]): void => {
+      for (const svc of svcs) if (svc?.ips[0] !== undefined) this.ranking.forgetVip(svc.ips[0]);
+    };
+    this.services.on('add', onService);
+    this.services.on('update', (svc, old) => {
+      if (old && old.ips[0] !== svc.ips[0]) forgetFirstVip(old);
+      onService(svc);
+    });
+    this.services.on('delete', (svc, old) => {
+      forgetFirstVip(svc, old);
+      onService(svc);
+    });
     this.endpoints.on('change', (key) => this.markDirty(key));
     const onNode = (node: V1Node): void => this.setNodeLabels(node.metadata?.labels ?? {});
     this.nodes.on('add', onNode).on('update', onNode).on('delete', () => this.setNodeLabels({}));
@@ -339,10 +346,10 @@ export class Speaker {
     let keys: Iterable<string>;
     if (this.allDirty) {
       const all = new Set(this.services.keys());
-      for (const key of this.announced.keys()) all.add(key);
+      for (const p of PROTOCOLS) for (const [key] of this.trackers[p].entries()) all.add(key);
       keys = all;
     } else keys = this.dirty;
-    const before = this.announced.size;
+    const before = this.announcedCount();
     for (const key of [...keys]) {
       try {
         this.syncService(key);
@@ -354,7 +361,17 @@ export class Speaker {
     this.allDirty = false;
     this.dirty.clear();
     // A refused config may be acceptable once a Service it would break is no longer announced.
-    if (this.refused?.breaking && this.announced.size < before) this.reloadConfig();
+    if (this.refused?.breaking && this.announcedCount() < before) this.reloadConfig();
+  }
+
+  /** Announced Services (the trackers hold what is announced; no copy is kept here). */
+  private announcedCount(): number {
+    return this.trackers.layer2.size + this.trackers.bgp.size;
+  }
+
+  /** What this speaker announces now, per Service and protocol (the config guard checks a new config against it). */
+  private *announcedEntries(): Generator<[string, { ips: readonly string[]; pool: string; protocol: Protocol }]> {
+    for (const protocol of PROTOCOLS) for (const [service, a] of this.trackers[protocol].entries()) yield [service, { ips: a.ips, pool: a.pool, protocol }];
   }
 
   private withdrawAll(key: string, reason: 'serviceDeleted' | 'noIPs' | 'poolRemoved'): void {
@@ -364,25 +381,15 @@ export class Speaker {
     }
   }
 
-  private noteFirstVip(key: string, vip: string | undefined): void {
-    const before = this.firstVip.get(key);
-    if (before === vip) return;
-    if (before !== undefined) this.ranking.forgetVip(before);
-    if (vip === undefined) this.firstVip.delete(key);
-    else this.firstVip.set(key, vip);
-  }
-
   private syncService(key: string): void {
     const svc = this.services.get(key);
     if (!svc) {
-      this.noteFirstVip(key, undefined);
       this.withdrawAll(key, 'serviceDeleted');
       this.metrics.removeService(key);
       return;
     }
-    const handled = svc.spec?.type === 'LoadBalancer' && (svc.spec.loadBalancerClass ?? undefined) === this.opts.lbClass;
-    const ips = handled ? ingressIps(svc) : [];
-    this.noteFirstVip(key, ips[0]);
+    const handled = svc.loadBalancer && svc.loadBalancerClass === this.opts.lbClass;
+    const ips = handled ? svc.ips : [];
     if (ips.length === 0) {
       this.withdrawAll(key, 'noIPs');
       return;
@@ -390,12 +397,12 @@ export class Speaker {
     if (!this.config) return; // nothing is announced before a config is in force
     const found = poolOfService(this.config, ips);
     if (!found.pool) {
-      if (this.announced.has(key)) this.log.warn({ event: 'noPool', service: key, ip: found.ip, reason: found.reason }, `withdrawing ${key}: ${found.reason}`);
+      if (this.trackers.layer2.isAnnounced(key) || this.trackers.bgp.isAnnounced(key)) this.log.warn({ event: 'noPool', service: key, ip: found.ip, reason: found.reason }, `withdrawing ${key}: ${found.reason}`);
       this.withdrawAll(key, 'poolRemoved');
       return;
     }
     const pool: AddressPool = found.pool;
-    const view: ServiceView = { key, ips, pool: pool.name, externalTrafficPolicy: svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster' };
+    const view: ServiceView = { key, ips, pool: pool.name, externalTrafficPolicy: svc.local ? 'Local' : 'Cluster' };
     const endpoints = endpointsView(this.endpoints?.byNode(key) ?? new Map());
     for (const p of PROTOCOLS) {
       const tracker = this.trackers[p];
@@ -404,13 +411,12 @@ export class Speaker {
     }
   }
 
-  private applyChange(change: AnnouncementChange, svc?: V1Service): void {
+  private applyChange(change: AnnouncementChange, svc?: SpeakerService): void {
     const { service, protocol } = change;
     const fields = { service, ip: change.ips.join(','), reason: protocol };
     switch (change.kind) {
       case 'assigned':
       case 'updated': {
-        this.announced.set(service, { ips: change.ips, pool: change.pool, protocol });
         this.metrics.setAnnounced(service, protocol, change.ips);
         if (change.kind === 'assigned' && protocol === 'layer2') {
           this.log.info({ ...fields, event: 'nodeAssigned', pool: change.pool }, `announcing ${service} from ${this.opts.node} (layer2 owner)`);
@@ -421,16 +427,16 @@ export class Speaker {
         return;
       }
       case 'withdrawn':
-        if (this.announced.get(service)?.protocol === protocol) this.announced.delete(service);
         this.metrics.withdrawn(service, protocol);
         this.log.info({ ...fields, event: 'serviceWithdrawn', reason: `${protocol}: ${change.reason}` }, `withdrew ${service} (${protocol}): ${change.reason}`);
         return;
     }
   }
 
-  private event(svc: V1Service, type: EventType, reason: string, action: string, note: string): void {
+  private event(svc: SpeakerService, type: EventType, reason: string, action: string, note: string): void {
     const md = svc.metadata ?? {};
-    this.pacer.push(() => this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note));
+    // One pending Event per Service and reason: a newer one replaces it (the newest state wins).
+    this.pacer.push(`${md.namespace ?? ''}/${md.name ?? ''}/${reason}`, () => this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note));
   }
 
   private configEvent(type: EventType, reason: string, note: string): void {
@@ -474,7 +480,7 @@ export class Speaker {
       });
       return;
     }
-    const breaking = breakingVips(config, this.announced);
+    const breaking = breakingVips(config, this.announcedEntries());
     if (breaking.length > 0) {
       const note = breakingVipsNote(breaking);
       this.refuse(text, note, true, () => {

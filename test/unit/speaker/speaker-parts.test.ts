@@ -9,7 +9,6 @@ import { Layer2Announcer } from '../../../speaker/layer2-announcer.js';
 import { SpeakerMetrics } from '../../../speaker/metrics.js';
 import { poolContaining, poolOfService } from '../../../speaker/pool-lookup.js';
 import { decodeSpeakerService } from '../../../speaker/service-decode.js';
-import { EventPacer } from '../../../speaker/event-pacer.js';
 import { FakeIo } from '../layer2/fake-io.js';
 
 const config = parseConfig(`
@@ -111,24 +110,5 @@ describe('Layer2Announcer', () => {
     expect(port.sent.length).toBe(after); // withdrawn: no more gratuitous rounds
     l2.close();
     expect(port.closed).toBe(true);
-  });
-});
-
-describe('EventPacer', () => {
-  it('hands Events on at a bounded rate, in order, and drops the oldest when full', () => {
-    const clock = new ManualClock();
-    const pacer = new EventPacer({ clock, perTick: 2, tickMs: 100, maxQueued: 5 });
-    const out: number[] = [];
-    for (let i = 0; i < 7; i++) pacer.push(() => out.push(i));
-    expect(out).toEqual([0]); // the first at once, the rest wait for ticks
-    expect(pacer.dropped).toBe(1); // 5 fit the queue: the oldest waiting one (1) went
-    clock.advance(100);
-    expect(out).toEqual([0, 2, 3]);
-    for (let i = 7; i < 10; i++) pacer.push(() => out.push(i)); // 3 waiting + 3: one more goes (4)
-    expect(pacer.dropped).toBe(2);
-    clock.advance(1000);
-    expect(out).toEqual([0, 2, 3, 5, 6, 7, 8, 9]);
-    expect(pacer.queued).toBe(0);
-    pacer.close();
   });
 });
