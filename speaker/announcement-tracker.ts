@@ -74,4 +74,14 @@ export class AnnouncementTracker {
   announced(): string[] {
     return [...this.current.keys()];
   }
+
+  /** Service -> the IPs (the array handed to the announcer and in the change) and pool announced now. */
+  entries(): IterableIterator<[string, { readonly ips: readonly string[]; readonly pool: string }]> {
+    return this.current.entries();
+  }
+
+  /** Number of Services announced now. */
+  get size(): number {
+    return this.current.size;
+  }
 }

@@ -31,31 +31,39 @@ export interface Layer2State {
  * Rankings per first VIP over every node seen so far (live or not), so that a resync after a
  * membership change costs no hashing: the owner is the first live, eligible node of the cached
  * ranking. A node never seen before invalidates the cached rankings (they must include it).
+ * With n nodes there are at most n! distinct rankings, and in practice far fewer than VIPs: equal
+ * rankings share one array, so 10,000 VIPs cost one map entry each, not one array each.
  */
 export class RankingCache {
-  private readonly byVip = new Map<string, { generation: number; ranked: string[] }>();
+  private readonly byVip = new Map<string, readonly string[]>();
+  /** The distinct rankings in byVip, keyed by their node names joined with '\n' (not valid in a node name). */
+  private readonly shared = new Map<string, readonly string[]>();
   private universe = new Set<string>();
-  private generation = 0;
 
   /** Every known node ranked for `firstVip`, after adding any of `nodes` not known yet. */
   rank(firstVip: string, nodes: Iterable<string>): readonly string[] {
     let live = 0;
+    let grown = false;
     for (const node of nodes) {
       live++;
       if (!this.universe.has(node)) {
         this.universe.add(node);
-        this.generation++;
+        grown = true;
       }
     }
     // Forget long-gone nodes once they outnumber the live ones, so node churn cannot grow it forever.
     if (this.universe.size > 2 * live + 8) {
       this.universe = new Set(nodes);
-      this.generation++;
+      grown = true;
     }
+    if (grown) this.invalidate();
     const hit = this.byVip.get(firstVip);
-    if (hit && hit.generation === this.generation) return hit.ranked;
-    const ranked = rankSpeakers(this.universe, firstVip);
-    this.byVip.set(firstVip, { generation: this.generation, ranked });
+    if (hit) return hit;
+    const fresh = rankSpeakers(this.universe, firstVip);
+    const id = fresh.join('\n');
+    let ranked = this.shared.get(id);
+    if (!ranked) this.shared.set(id, (ranked = fresh));
+    this.byVip.set(firstVip, ranked);
     return ranked;
   }
 
@@ -65,14 +73,18 @@ export class RankingCache {
   }
 
   clear(): void {
-    this.byVip.clear();
+    this.invalidate();
     this.universe.clear();
-    this.generation++;
   }
 
   /** Number of VIPs with a cached ranking. */
   get size(): number {
     return this.byVip.size;
+  }
+
+  private invalidate(): void {
+    this.byVip.clear();
+    this.shared.clear();
   }
 }
 

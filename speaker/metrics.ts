@@ -4,6 +4,8 @@ import { Counter, Gauge } from 'prom-client';
 import type { Protocol } from '../config/model.js';
 import { DaemonMetrics, type DaemonMetricsOptions } from '../kube/daemon-metrics.js';
 
+const PROTOCOLS: readonly Protocol[] = ['layer2', 'bgp'];
+
 export interface SpeakerMetricsOptions extends DaemonMetricsOptions {
   /** This speaker's node name: the `node` label of herald_speaker_announced. */
   node: string;
@@ -18,8 +20,11 @@ export class SpeakerMetrics extends DaemonMetrics {
   readonly layer2RequestsReceived: Counter<'ip'>;
   readonly layer2ResponsesSent: Counter<'ip'>;
   readonly layer2GratuitousSent: Counter<'ip'>;
-  /** service -> protocol -> IPs announced (what herald_speaker_announced currently has). */
-  private readonly announcedByService = new Map<string, Map<Protocol, Set<string>>>();
+  /**
+   * protocol -> service -> IPs announced (what herald_speaker_announced currently has). The arrays
+   * are the callers' (not copied): with 10,000s of Services a copy per Service is megabytes.
+   */
+  private readonly announcedIps: Record<Protocol, Map<string, readonly string[]>> = { layer2: new Map(), bgp: new Map() };
   /** Peers with series (prom-client keeps no synchronous index of label values). */
   private readonly peers = new Set<string>();
 
@@ -71,28 +76,28 @@ export class SpeakerMetrics extends DaemonMetrics {
     });
   }
 
-  /** Record that `service` is announced over `protocol` with exactly `ips` (replacing the previous set). */
+  /**
+   * Record that `service` is announced over `protocol` with exactly `ips` (replacing the previous
+   * set). `ips` is kept by reference: the caller must not change it afterwards.
+   */
   setAnnounced(service: string, protocol: Protocol, ips: readonly string[]): void {
     if (ips.length === 0) return this.withdrawn(service, protocol);
-    let byProtocol = this.announcedByService.get(service);
-    if (!byProtocol) this.announcedByService.set(service, (byProtocol = new Map()));
-    const before = byProtocol.get(protocol) ?? new Set<string>();
-    const after = new Set(ips);
-    for (const ip of before) if (!after.has(ip)) this.dropAnnounced(service, protocol, ip);
-    for (const ip of after) this.announced.set({ service, protocol, node: this.node, ip }, 1);
-    byProtocol.set(protocol, after);
+    const byService = this.announcedIps[protocol];
+    const before = byService.get(service);
+    byService.set(service, ips);
+    if (before) for (const ip of before) if (!ips.includes(ip)) this.dropAnnounced(service, protocol, ip);
+    for (const ip of ips) this.announced.set({ service, protocol, node: this.node, ip }, 1);
   }
 
   /** `service` is no longer announced over `protocol` (or over any protocol when omitted). */
   withdrawn(service: string, protocol?: Protocol): void {
-    const byProtocol = this.announcedByService.get(service);
-    if (!byProtocol) return;
-    for (const [p, ips] of [...byProtocol]) {
-      if (protocol && p !== protocol) continue;
+    for (const p of protocol ? [protocol] : PROTOCOLS) {
+      const byService = this.announcedIps[p];
+      const ips = byService.get(service);
+      if (!ips) continue;
+      byService.delete(service);
       for (const ip of ips) this.dropAnnounced(service, p, ip);
-      byProtocol.delete(p);
     }
-    if (byProtocol.size === 0) this.announcedByService.delete(service);
   }
 
   /** The Service was deleted: every series naming it goes (and the layer2 counters of VIPs nobody announces now). */
@@ -155,8 +160,8 @@ export class SpeakerMetrics extends DaemonMetrics {
 
   /** Whether a Service other than `except` still announces `ip` over layer2 (shared VIPs). */
   private layer2Announces(ip: string, except: string): boolean {
-    for (const [service, byProtocol] of this.announcedByService) {
-      if (service !== except && byProtocol.get('layer2')?.has(ip)) return true;
+    for (const [service, ips] of this.announcedIps.layer2) {
+      if (service !== except && ips.includes(ip)) return true;
     }
     return false;
   }

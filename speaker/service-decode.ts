@@ -1,9 +1,25 @@
 // The speaker keeps 10,000s of Services in its informer cache but reads only a few fields of each;
-// decoding the raw watch JSON into just those (instead of full client-node model objects with
-// managedFields, annotations and ports) keeps the cache small and skips the model serializer.
-import type { V1Service } from '@kubernetes/client-node';
+// decoding the raw watch JSON into one small flat record (instead of the API's nested objects with
+// managedFields, annotations, ports and the status chain) keeps the cache small.
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+/** What the speaker reads of a Service. */
+export interface SpeakerService extends KubernetesObject {
+  /** Identity (the Informer keys and compares on these; Events name the Service by them). */
+  metadata: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+  /** spec.type is LoadBalancer. */
+  loadBalancer: boolean;
+  /** spec.loadBalancerClass (undefined: none). */
+  loadBalancerClass: string | undefined;
+  /** spec.externalTrafficPolicy is Local (anything else, Cluster included, is Cluster). */
+  local: boolean;
+  /** The ip of each status.loadBalancer.ingress entry that has one, in status order. */
+  ips: readonly string[];
+}
 
 type Raw = Record<string, unknown>;
+
+const NO_IPS: readonly string[] = Object.freeze([]);
 
 function obj(v: unknown): Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : {};
@@ -14,7 +30,7 @@ function str(v: unknown): string | undefined {
 }
 
 /** The fields of a Service the speaker decides on: identity, type, class, traffic policy, ingress IPs. */
-export function decodeSpeakerService(raw: unknown): V1Service {
+export function decodeSpeakerService(raw: unknown): SpeakerService {
   const r = obj(raw);
   const md = obj(r.metadata);
   const spec = obj(r.spec);
@@ -22,7 +38,9 @@ export function decodeSpeakerService(raw: unknown): V1Service {
   const ingress = Array.isArray(lb.ingress) ? lb.ingress.map((i) => str(obj(i).ip)).filter((ip): ip is string => ip !== undefined) : [];
   return {
     metadata: { name: str(md.name), namespace: str(md.namespace), uid: str(md.uid), resourceVersion: str(md.resourceVersion) },
-    spec: { type: str(spec.type), loadBalancerClass: str(spec.loadBalancerClass), externalTrafficPolicy: str(spec.externalTrafficPolicy) },
-    status: { loadBalancer: { ingress: ingress.map((ip) => ({ ip })) } },
+    loadBalancer: spec.type === 'LoadBalancer',
+    loadBalancerClass: str(spec.loadBalancerClass),
+    local: spec.externalTrafficPolicy === 'Local',
+    ips: ingress.length > 0 ? ingress : NO_IPS,
   };
 }

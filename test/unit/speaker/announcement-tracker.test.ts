@@ -23,6 +23,8 @@ describe('AnnouncementTracker', () => {
     for (let i = 0; i < 5; i++) expect(tracker.sync(web, pool, eps)).toBeNull();
     expect(protocolCalls()).toHaveLength(1);
     expect(tracker.announced()).toEqual(['ns/web']);
+    expect(tracker.size).toBe(1);
+    expect([...tracker.entries()]).toEqual([['ns/web', { ips: ['192.0.2.10'], pool: 'l2' }]]);
   });
 
   it('reports an IP change as an update', () => {

@@ -8,7 +8,6 @@ import { breakingVips, breakingVipsNote } from '../../../speaker/config-guard.js
 import { Layer2Announcer } from '../../../speaker/layer2-announcer.js';
 import { SpeakerMetrics } from '../../../speaker/metrics.js';
 import { poolContaining, poolOfService } from '../../../speaker/pool-lookup.js';
-import { decodeSpeakerService } from '../../../speaker/service-decode.js';
 import { FakeIo } from '../layer2/fake-io.js';
 
 const config = parseConfig(`
@@ -60,22 +59,6 @@ address-pools:
       ['ns/b', '198.51.100.1'],
     ]);
     expect(breakingVipsNote(breaking)).toMatch(/2 Services.*ns\/a 192\.0\.2\.1: .*no address pool.*ns\/b 198\.51\.100\.1: .*by layer2, not bgp/);
-  });
-});
-
-describe('decodeSpeakerService', () => {
-  it('keeps identity, type, class, traffic policy and ingress IPs only', () => {
-    const svc = decodeSpeakerService({
-      metadata: { name: 'web', namespace: 'ns', uid: 'u1', resourceVersion: '7', annotations: { big: 'x'.repeat(1000) }, managedFields: [{}] },
-      spec: { type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports: [{ port: 80 }] },
-      status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }, { hostname: 'x' }, { ip: '2001:db8::1' }] } },
-    });
-    expect(svc).toEqual({
-      metadata: { name: 'web', namespace: 'ns', uid: 'u1', resourceVersion: '7' },
-      spec: { type: 'LoadBalancer', loadBalancerClass: undefined, externalTrafficPolicy: 'Local' },
-      status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }, { ip: '2001:db8::1' }] } },
-    });
-    expect(decodeSpeakerService(null)).toMatchObject({ metadata: {}, status: { loadBalancer: { ingress: [] } } });
   });
 });
 
