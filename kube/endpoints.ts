@@ -57,6 +57,14 @@ function decodeMeta(raw: unknown): V1ObjectMeta {
   };
 }
 
+/**
+ * The strings of a JSON array, in an array of exactly their number: the parsed array itself when
+ * all are strings (the usual case), else a trimmed copy (filter's result keeps room for 17).
+ */
+function stringsOf(list: unknown[]): string[] {
+  return list.every((a) => typeof a === 'string') ? (list as string[]) : list.filter((a): a is string => typeof a === 'string').slice();
+}
+
 // Shared, frozen: one conditions object per readiness value instead of one per endpoint.
 const CONDITIONS = { true: Object.freeze({ ready: true }), false: Object.freeze({ ready: false }), null: Object.freeze({ ready: null }) };
 
@@ -75,7 +83,7 @@ export function decodeEndpointSlice(raw: unknown): EndpointSliceLike {
       const topology = typeof e.topology === 'object' && e.topology !== null ? (e.topology as Record<string, unknown>) : {};
       const nodeName = str(e.nodeName) ?? str(topology['kubernetes.io/hostname']);
       const out: NonNullable<EndpointSliceLike['endpoints']>[number] = {
-        addresses: Array.isArray(e.addresses) ? (e.addresses as unknown[]).filter((a): a is string => typeof a === 'string') : [],
+        addresses: Array.isArray(e.addresses) ? stringsOf(e.addresses as unknown[]) : [],
         conditions: CONDITIONS[typeof cond.ready === 'boolean' ? String(cond.ready) as 'true' | 'false' : 'null'],
       };
       if (nodeName !== undefined) out.nodeName = nodeName;
