@@ -165,11 +165,11 @@ try {
   out(`speaker.${N}.restart.to.announced.seconds`, (performance.now() - t1) / 1000, 1);
 
   // Steady state: no speaker has changed anything for 15 s and the restarted one has had time to
-  // write its paced Events (100/s); then measure CPU, RSS (and where it goes) and Lease writes.
+  // write its paced Events (20/s, speaker/event-pacer.ts); then measure CPU, RSS (and where it goes) and Lease writes.
   const CHANGES = new Set(['nodeAssigned', 'serviceAnnounced', 'serviceWithdrawn', 'fenced', 'unfenced', 'speakerLive', 'speakerGone']);
   const lastChange = (): number =>
     Math.max(...speakers.map((sp) => sp.logs.reduce((t, l) => (CHANGES.has(String(l.event)) && typeof l.time === 'string' ? Math.max(t, Date.parse(l.time)) : t), 0)));
-  const eventsDrained = Date.now() + (share / 100 + 10) * 1000;
+  const eventsDrained = Date.now() + (share / 20 + 10) * 1000;
   await until('steady state', () => Date.now() > eventsDrained && Date.now() - lastChange() > 15_000, 600_000);
   const fenced = speakers.reduce((n, sp) => n + sp.logs.filter((l) => l.event === 'fenced').length, 0) + victim.logs.filter((l) => l.event === 'fenced').length;
   out(`speaker.${N}.fenced.episodes.total`, fenced, 0);
