@@ -111,6 +111,23 @@ describe('speaker metrics', () => {
     expect(series(text, 'herald_speaker_announced')).toEqual([]);
   });
 
+  it('a Service switching protocol has both series until the old protocol withdraws; removeService drops every protocol', async () => {
+    const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
+    m.setAnnounced('ns/web', 'bgp', ['192.0.2.10']);
+    m.setAnnounced('ns/web', 'layer2', ['192.0.2.10']);
+    let text = await m.registry.metrics();
+    expect(series(text, 'herald_speaker_announced').sort()).toEqual([
+      'herald_speaker_announced{service="ns/web",protocol="bgp",node="node-a",ip="192.0.2.10"} 1',
+      'herald_speaker_announced{service="ns/web",protocol="layer2",node="node-a",ip="192.0.2.10"} 1',
+    ]);
+    m.withdrawn('ns/web', 'bgp');
+    text = await m.registry.metrics();
+    expect(series(text, 'herald_speaker_announced')).toEqual(['herald_speaker_announced{service="ns/web",protocol="layer2",node="node-a",ip="192.0.2.10"} 1']);
+    m.setAnnounced('ns/web', 'bgp', ['192.0.2.10']);
+    m.removeService('ns/web');
+    expect(series(await m.registry.metrics(), 'herald_speaker_announced')).toEqual([]);
+  });
+
   it('layer2 counters of a VIP go when no Service announces it any more (shared VIPs kept)', async () => {
     const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
     m.setAnnounced('ns/a', 'layer2', ['192.0.2.10']);
