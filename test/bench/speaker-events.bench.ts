@@ -14,6 +14,11 @@ import { leaseInformer } from '../../kube/informers.js';
 import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml } from '../cluster/speaker-process.js';
+import { retryWrite } from '../cluster/retry-write.js';
+import { eventually } from '../lab/eventually.js';
+
+/** Polls a synchronous check (see eventually). */
+const until = (what: string, check: () => boolean, timeoutMs: number): Promise<boolean> => eventually(what, async () => check(), timeoutMs);
 
 const N = Number(process.env.HERALD_BENCH_EVENT_SERVICES ?? 2000);
 
@@ -21,29 +26,6 @@ function out(name: string, value: number, digits = 2): void {
   process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
 }
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Retries a write the loaded API server timed out or failed (5xx, transport); 409 means done. */
-async function retry(what: string, fn: () => Promise<unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await fn();
-      return;
-    } catch (err) {
-      const e = err as { code?: number; status?: number };
-      const status = e.status ?? e.code ?? 0;
-      if (status === 409) return;
-      if ((status !== 0 && status < 500) || attempt >= 8) throw new Error(`${what}: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
-  }
-}
 
 const own = await TestCluster.start({ log: () => undefined, extraApiserverArgs: ['--service-node-port-range=20000-32767'] });
 const kc = new KubeConfig();
@@ -67,8 +49,8 @@ try {
       while (next < N) {
         const i = next++;
         const name = `s-${i}`;
-        await retry(`create ${name}`, () => createServiceWithIps(kc, ns, name, [`2001:db8::${(i + 1).toString(16)}`], 'Local'));
-        await retry(`endpoints of ${name}`, () => setEndpoints(kc, ns, name, [{ node: a, ready: true }]));
+        await retryWrite(`create ${name}`, () => createServiceWithIps(kc, ns, name, [`2001:db8::${(i + 1).toString(16)}`], 'Local'));
+        await retryWrite(`endpoints of ${name}`, () => setEndpoints(kc, ns, name, [{ node: a, ready: true }]));
       }
     }),
   );

@@ -15,6 +15,11 @@ import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifes
 import { kubeRequest } from '../../kube/request.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { setEndpoints, SpeakerProcess, speakerConfigYaml } from '../cluster/speaker-process.js';
+import { retryWrite } from '../cluster/retry-write.js';
+import { eventually } from '../lab/eventually.js';
+
+/** Polls a synchronous check (see eventually). */
+const until = (what: string, check: () => boolean, timeoutMs: number): Promise<boolean> => eventually(what, async () => check(), timeoutMs);
 
 const N = Number(process.env.HERALD_BENCH_SERVICES ?? 10_000);
 const STEADY_MS = 20_000;
@@ -36,29 +41,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Retries a write the overloaded API server timed out or failed (5xx, transport); 409 on create means done. */
-async function retry(what: string, fn: () => Promise<unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await fn();
-      return;
-    } catch (err) {
-      const e = err as { code?: number; status?: number };
-      const status = e.status ?? e.code ?? 0;
-      if (status === 409) return;
-      if ((status !== 0 && status < 500) || attempt >= 8) throw new Error(`${what}: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 500 * attempt));
-    }
-  }
-}
 
 /** The V8 heap and off-heap memory of a speaker, from its process metrics (MB). */
 async function memoryBreakdown(metricsUrl: string): Promise<Record<string, number>> {
@@ -131,16 +113,16 @@ try {
     const indices = Array.from({ length: n - created }, (_, i) => created + i);
     await pool(indices, 16, async (i) => {
       const name = `s-${i}`;
-      await retry(`create ${name}`, () =>
+      await retryWrite(`create ${name}`, () =>
         core.createNamespacedService({ namespace: ns, body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] } } }),
       );
-      await retry(`status of ${name}`, () =>
+      await retryWrite(`status of ${name}`, () =>
         kubeRequest(kc, 'PATCH', `/api/v1/namespaces/${ns}/services/${name}/status`, {
           body: { status: { loadBalancer: { ingress: [{ ip: `2001:db8::${(i + 1).toString(16)}` }] } } },
           contentType: 'application/merge-patch+json',
         }),
       );
-      await retry(`endpoints of ${name}`, () => setEndpoints(kc, ns, name, [{ node: 'elsewhere', ready: true }]));
+      await retryWrite(`endpoints of ${name}`, () => setEndpoints(kc, ns, name, [{ node: 'elsewhere', ready: true }]));
     });
     created = n;
     const written = performance.now();
