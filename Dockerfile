@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY binding.gyp tsconfig.json tsconfig.build.json ./
 COPY cli ./cli
+COPY allocator ./allocator
 COPY controller ./controller
 COPY speaker ./speaker
 COPY protocols ./protocols

@@ -8,8 +8,8 @@ import { Command, Option } from 'commander';
 import yaml from 'js-yaml';
 import { parseConfig } from '../config/parse.js';
 import { ConfigError, type Config, type ConfigIssue, type Peer } from '../config/model.js';
-import { Allocator, type AssignmentCheck, type PoolStats, type RestoreEntry } from '../controller/allocator.js';
-import { isLoadBalancer, serviceIngressIps, serviceKey, serviceRequest, ServiceRequestError, type ServiceObject } from '../controller/service-request.js';
+import { Allocator, type AssignmentCheck, type PoolStats, type RestoreEntry } from '../allocator/allocator.js';
+import { isLoadBalancer, serviceIngressIps, serviceKey, serviceRequest, ServiceRequestError, type ServiceObject } from '../allocator/service-request.js';
 
 interface CheckOpts {
   file: string;

@@ -4,7 +4,7 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { parseConfig } from '../config/parse.js';
 import { ConfigError, type Config, type ConfigIssue } from '../config/model.js';
-import type { Allocator, AssignmentCheck } from './allocator.js';
+import type { Allocator, AssignmentCheck } from '../allocator/allocator.js';
 
 export type ConfigVerdict =
   /** The ConfigMap does not exist: keep the last config. */

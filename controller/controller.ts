@@ -14,7 +14,7 @@ import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
 import { updateServiceStatus } from '../kube/status.js';
 import { WorkQueue } from '../kube/workqueue.js';
-import { Allocator, type Assignment } from './allocator.js';
+import { Allocator, type Assignment } from '../allocator/allocator.js';
 import { breakingNotes, configMapText, evaluateConfig, invalidNotes } from './config-reload.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';

@@ -2,8 +2,8 @@
 // informer sees it. Changes only the allocator (allocate / release); the caller writes the status
 // and records the Events the decision names. No I/O, no clock: unit-testable as is.
 import type { V1Service } from '@kubernetes/client-node';
-import { AllocationError, type Allocator, type Assignment } from './allocator.js';
-import { serviceRequest, ServiceRequestError, type ServiceObject } from './service-request.js';
+import { AllocationError, type Allocator, type Assignment } from '../allocator/allocator.js';
+import { serviceRequest, ServiceRequestError, type ServiceObject } from '../allocator/service-request.js';
 import { sameIps, statusIps } from './service-status.js';
 
 export interface ReconcileOptions {

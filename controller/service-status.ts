@@ -1,7 +1,7 @@
 // What a Service's status says it holds, and the status that says it holds something else.
 // Only `ip` entries are ours; hostname-only entries (another load balancer's) are ignored.
 import type { V1Service, V1ServiceStatus } from '@kubernetes/client-node';
-import { canonicalIp } from './allocator-ip.js';
+import { canonicalIp } from '../allocator/ip.js';
 
 /** The addresses in `status.loadBalancer.ingress`, canonical (unparsable ones are kept verbatim so they differ from any assignment). */
 export function statusIps(svc: V1Service | undefined): string[] {

@@ -3,9 +3,9 @@
 // in the same run. Run with `tsx --expose-gc` (make bench). One figure per line: name value.
 import { loadavg } from 'node:os';
 import type { AddressPool, Config } from '../../config/model.js';
-import { Allocator } from '../../controller/allocator.js';
-import { formatIp, parseIp } from '../../controller/allocator-ip.js';
-import type { ServiceRequest } from '../../controller/service-request.js';
+import { Allocator } from '../../allocator/allocator.js';
+import { formatIp, parseIp } from '../../allocator/ip.js';
+import type { ServiceRequest } from '../../allocator/service-request.js';
 
 const COUNT = 100_000;
 const NAIVE_BUDGET_SECONDS = 10;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the test cluster needs and builds kube-apiserver from Debian's `kubernetes`
-# source package, offline, once: the binary is cached outside the repo, keyed by the source
-# version, so later runs (and later sessions on the same machine) reuse it.
-# Prints progress on stderr and the path of the cached binary as its last stdout line.
+# Installs what the test cluster needs and builds the Kubernetes server binaries (kube-apiserver,
+# and for the real-cluster lab kube-controller-manager, kube-scheduler, kubelet, kube-proxy) from
+# Debian's `kubernetes` source package, offline, once, in one Go build cache: each binary is cached
+# outside the repo, keyed by the source version, so later runs (and later sessions on the same
+# machine) reuse them.
+# Prints progress on stderr and the path of the cached kube-apiserver as its last stdout line (the
+# others lie beside it: $CACHE_DIR/<component>-<version>).
 # Env: HERALD_CACHE_DIR (default /var/cache/herald).
 set -euo pipefail
 
@@ -49,7 +52,9 @@ for v in $versions; do
   if [ -z "$version" ] || dpkg --compare-versions "$v" gt "$version"; then version=$v; fi
 done
 bin="$CACHE_DIR/kube-apiserver-$version"
-if [ -x "$bin" ]; then
+COMPONENTS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy"
+all_cached() { for c in $COMPONENTS; do [ -x "$CACHE_DIR/$c-$version" ] || return 1; done; }
+if all_cached; then
   log "cached: $bin"
   echo "$bin"; exit 0
 fi
@@ -61,7 +66,7 @@ major=${upstream%%.*}; minor=${upstream#*.}; minor=${minor%%.*}
 mkdir -p "$CACHE_DIR"
 exec 9>"$CACHE_DIR/build.lock"
 log "waiting for build lock" ; flock 9
-if [ -x "$bin" ]; then log "built meanwhile: $bin"; echo "$bin"; exit 0; fi
+if all_cached; then log "built meanwhile: $bin"; echo "$bin"; exit 0; fi
 
 work="$CACHE_DIR/build-$version"
 gopath="$work/gopath"
@@ -80,27 +85,33 @@ fi
 export PATH="$GO_BIN:$PATH" GOPATH="$gopath" GO111MODULE=off GOPROXY=off CGO_ENABLED=0
 export GOCACHE="$work/gocache"
 cd "$tree"
-if [ ! -f .herald-openapi ]; then
-  log "generating OpenAPI code (make gen_openapi)"
-  nice make gen_openapi >&2 9>&- || die "make gen_openapi"
-  touch .herald-openapi
-fi
-
 pkg=k8s.io/kubernetes/vendor/k8s.io
 ldflags="-s -w"
 for p in component-base/version client-go/pkg/version; do
   ldflags="$ldflags -X $pkg/$p.gitVersion=v$upstream -X $pkg/$p.gitMajor=$major -X $pkg/$p.gitMinor=$minor"
   ldflags="$ldflags -X $pkg/$p.gitTreeState=clean -X $pkg/$p.buildDate=1970-01-01T00:00:00Z"
 done
-log "go build ./cmd/kube-apiserver (several minutes on 2 cores)"
-# providerless: leave out the in-tree cloud providers (AWS, Azure, GCE, vSphere SDKs), a large
-# share of the build that kube-apiserver does not need here.
-nice go build -tags providerless -o "$bin.tmp" -ldflags "$ldflags" ./cmd/kube-apiserver >&2 9>&- || die "go build ./cmd/kube-apiserver"
-mv "$bin.tmp" "$bin"
-"$bin" --version >&2 || die "built binary does not run"
+n=0
+for c in $COMPONENTS; do
+  n=$((n + 1))
+  out="$CACHE_DIR/$c-$version"
+  [ -x "$out" ] && { log "cached: $out"; continue; }
+  if [ "$c" = kube-apiserver ] && [ ! -f .herald-openapi ]; then
+    # Only kube-apiserver serves the generated OpenAPI (needs rsync, else openapi-gen is empty).
+    log "generating OpenAPI code (make gen_openapi)"
+    nice make gen_openapi >&2 9>&- || die "make gen_openapi"
+    touch .herald-openapi
+  fi
+  log "[$n/5] go build ./cmd/$c (several minutes on 2 cores)"
+  # providerless: leave out the in-tree cloud providers (AWS, Azure, GCE, vSphere SDKs), a large
+  # share of the build; dockerless: no dockershim in the kubelet (containerd via CRI instead).
+  nice go build -tags "providerless dockerless" -o "$out.tmp" -ldflags "$ldflags" "./cmd/$c" >&2 9>&- || die "go build ./cmd/$c"
+  mv "$out.tmp" "$out"
+  "$out" --version >&2 || die "built $c does not run"
+done
 # Recorded for `make bench` (cluster.build.first.seconds), with the machine it was measured on.
 echo "$(( $(date +%s) - start )) $(nproc) $(date -u +%Y-%m-%d)" > "$bin.build-seconds"
-log "built $bin in $(( $(date +%s) - start )) s"
+log "built $COMPONENTS in $(( $(date +%s) - start )) s"
 cd /
-rm -rf "$work" # source tree and Go build cache (about 1.5 GB); only the binary is kept
+rm -rf "$work" # source tree and Go build cache (about 1.5 GB); only the binaries are kept
 echo "$bin"

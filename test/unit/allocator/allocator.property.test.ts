@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AddressPool, Config, Family } from '../../../config/model.js';
-import { AllocationError, Allocator } from '../../../controller/allocator.js';
-import { formatIp, isBuggyIp, parseIp } from '../../../controller/allocator-ip.js';
-import type { ServiceRequest } from '../../../controller/service-request.js';
+import { AllocationError, Allocator } from '../../../allocator/allocator.js';
+import { formatIp, isBuggyIp, parseIp } from '../../../allocator/ip.js';
+import type { ServiceRequest } from '../../../allocator/service-request.js';
 import { ReferenceAllocator, type RefResult } from './reference-model.js';
 
 // Small blocks that straddle .255/.0 so avoid-buggy-ips matters, spaced so pools never overlap.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AllocationError, Allocator, type AllocationReason } from '../../../controller/allocator.js';
+import { AllocationError, Allocator, type AllocationReason } from '../../../allocator/allocator.js';
 import { config, pool, req } from './helpers.js';
 
 function failure(fn: () => unknown): AllocationError {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FreeSpace } from '../../../controller/allocator-free-space.js';
+import { FreeSpace } from '../../../allocator/free-space.js';
 
 const list = (f: FreeSpace): [bigint, bigint][] => [...f.intervals()].map((i) => [i.start, i.end]);
 

@@ -1,7 +1,7 @@
 // Builds Config objects and requests for allocator tests without going through the parser.
 import type { AddressPool, AddressRange, Config } from '../../../config/model.js';
-import { parseIp } from '../../../controller/allocator-ip.js';
-import type { ServiceRequest } from '../../../controller/service-request.js';
+import { parseIp } from '../../../allocator/ip.js';
+import type { ServiceRequest } from '../../../allocator/service-request.js';
 
 export function range(source: string): AddressRange {
   if (source.includes('/')) {

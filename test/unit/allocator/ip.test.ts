@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalIp, countBuggy, formatIp, isBuggyIp, parseIp } from '../../../controller/allocator-ip.js';
+import { canonicalIp, countBuggy, formatIp, isBuggyIp, parseIp } from '../../../allocator/ip.js';
 
 describe('allocator IP text', () => {
   it.each([

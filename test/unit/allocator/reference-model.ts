@@ -1,9 +1,9 @@
 // A deliberately naive allocator for property tests: plain sets and linear scans over every address
 // of small pools, implementing the same rules as controller/allocator.ts the obvious way.
 import type { Config, Family } from '../../../config/model.js';
-import { formatIp, isBuggyIp, parseIp } from '../../../controller/allocator-ip.js';
-import { requestSharing, type ServiceRequest } from '../../../controller/service-request.js';
-import { whyIncompatible, type Sharing } from '../../../controller/allocator-sharing.js';
+import { formatIp, isBuggyIp, parseIp } from '../../../allocator/ip.js';
+import { requestSharing, type ServiceRequest } from '../../../allocator/service-request.js';
+import { whyIncompatible, type Sharing } from '../../../allocator/sharing.js';
 
 interface RefRecord {
   key: string;

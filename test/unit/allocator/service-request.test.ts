@@ -8,8 +8,8 @@ import {
   serviceIngressIps,
   serviceRequest,
   type ServiceObject,
-} from '../../../controller/service-request.js';
-import { SHARING_ANNOTATION } from '../../../controller/allocator-sharing.js';
+} from '../../../allocator/service-request.js';
+import { SHARING_ANNOTATION } from '../../../allocator/sharing.js';
 
 function svc(spec: Record<string, unknown> = {}, annotations?: Record<string, string>, extra: Record<string, unknown> = {}): ServiceObject {
   return {

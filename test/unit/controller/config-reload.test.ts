@@ -1,7 +1,7 @@
 // Config reload verdicts: the same parse as `herald config check`, checked against held addresses.
 import { describe, expect, it } from 'vitest';
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { Allocator } from '../../../controller/allocator.js';
+import { Allocator } from '../../../allocator/allocator.js';
 import { breakingNotes, configMapText, evaluateConfig, invalidNotes, NOTE_LIMIT } from '../../../controller/config-reload.js';
 import { check } from '../../../cli/config-check.js';
 import { config, pool, req } from '../allocator/helpers.js';

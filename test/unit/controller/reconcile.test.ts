@@ -1,7 +1,7 @@
 // The per-Service decision: keep, allocate, clear and release, fail (pending), and start-up restore.
 import { describe, expect, it } from 'vitest';
 import type { V1Service } from '@kubernetes/client-node';
-import { Allocator } from '../../../controller/allocator.js';
+import { Allocator } from '../../../allocator/allocator.js';
 import { decide, restoreFromStatuses, whyNotHandled } from '../../../controller/reconcile.js';
 import { sameIps, statusIps, statusWithIps } from '../../../controller/service-status.js';
 import { config, pool } from '../allocator/helpers.js';

@@ -3,17 +3,17 @@
 // Every operation costs O(log n) in the number of held addresses (plus the few Services sharing a key),
 // and memory grows with held addresses only, never with pool size.
 import type { Config, Family, Protocol } from '../config/model.js';
-import { AllocationError, type AllocationFailure } from './allocator-errors.js';
-import { checkAgainst, type AssignmentCheck } from './allocator-config-check.js';
-import { canonicalIp, formatIp, parseIp } from './allocator-ip.js';
-import { FAMILIES, PoolSet, type PoolState } from './allocator-pool.js';
-import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './allocator-records.js';
-import { whyIncompatible, type Sharing, type SharingHolder } from './allocator-sharing.js';
+import { AllocationError, type AllocationFailure } from './errors.js';
+import { checkAgainst, type AssignmentCheck } from './config-check.js';
+import { canonicalIp, formatIp, parseIp } from './ip.js';
+import { FAMILIES, PoolSet, type PoolState } from './pool.js';
+import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './records.js';
+import { whyIncompatible, type Sharing, type SharingHolder } from './sharing.js';
 import { requestSharing, type ServiceRequest } from './service-request.js';
 
-export { AllocationError } from './allocator-errors.js';
-export type { AllocationFailure, AllocationReason } from './allocator-errors.js';
-export type { AssignmentCheck, IpCheck } from './allocator-config-check.js';
+export { AllocationError } from './errors.js';
+export type { AllocationFailure, AllocationReason } from './errors.js';
+export type { AssignmentCheck, IpCheck } from './config-check.js';
 
 /** What a Service holds. */
 export interface Assignment {

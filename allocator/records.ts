@@ -2,7 +2,7 @@
 // Kept lean on purpose (no per-record arrays): memory per Service is the budget that matters
 // when 200,000 Services hold addresses.
 import type { Family } from '../config/model.js';
-import type { Sharing } from './allocator-sharing.js';
+import type { Sharing } from './sharing.js';
 
 /** One held address and the Services holding it (more than one only when shared). Its family and
  * pool are derived (familyOf, PoolSet.lookup) rather than stored: 16 bytes less per address. */

@@ -2,8 +2,8 @@
 // config, is now excluded by avoid-buggy-ips, or no longer lies in the pool its Service names.
 // Renaming, splitting or growing a pool, or changing auto-assign or protocol, moves no address.
 import type { AddressPool } from '../config/model.js';
-import type { PoolSet, PoolState } from './allocator-pool.js';
-import { familyOf, type ServiceRecord, type Slot } from './allocator-records.js';
+import type { PoolSet, PoolState } from './pool.js';
+import { familyOf, type ServiceRecord, type Slot } from './records.js';
 
 export interface IpCheck {
   ip: string;

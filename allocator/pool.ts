@@ -2,8 +2,8 @@
 // lookup, and the usage counters behind stats(). An address listed in two pools belongs to the first
 // (config order), so free space is never handed out twice even if a config overlaps.
 import type { AddressPool, Config, Family } from '../config/model.js';
-import { FreeSpace, type Interval } from './allocator-free-space.js';
-import { countBuggy, isBuggyIp } from './allocator-ip.js';
+import { FreeSpace, type Interval } from './free-space.js';
+import { countBuggy, isBuggyIp } from './ip.js';
 
 export const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
 

@@ -2,8 +2,8 @@
 // Structural types only (no Kubernetes client imports); every field is checked at run time because
 // the object comes from JSON/YAML we do not control.
 import type { Family } from '../config/model.js';
-import { canonicalIp, parseIp } from './allocator-ip.js';
-import { SHARING_ANNOTATION, backendKey, type Sharing } from './allocator-sharing.js';
+import { canonicalIp, parseIp } from './ip.js';
+import { SHARING_ANNOTATION, backendKey, type Sharing } from './sharing.js';
 
 export const POOL_ANNOTATION = 'metallb.universe.tf/address-pool';
 export const IPS_ANNOTATION = 'metallb.universe.tf/loadBalancerIPs';
