@@ -4,7 +4,7 @@
 // and memory grows with held addresses only, never with pool size.
 import type { Config, Family, Protocol } from '../config/model.js';
 import { AllocationError, type AllocationFailure } from './errors.js';
-import { checkAgainst, type AssignmentCheck } from './config-check.js';
+import { checkHeld, type AssignmentCheck, type HeldAddresses } from './config-check.js';
 import { canonicalIp, formatIp, parseIp } from './ip.js';
 import { FAMILIES, PoolSet, type PoolState } from './pool.js';
 import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './records.js';
@@ -13,7 +13,7 @@ import { requestSharing, type ServiceRequest } from './service-request.js';
 
 export { AllocationError } from './errors.js';
 export type { AllocationFailure, AllocationReason } from './errors.js';
-export type { AssignmentCheck, IpCheck } from './config-check.js';
+export type { AssignmentCheck, HeldAddresses, IpCheck } from './config-check.js';
 
 /** What a Service holds. */
 export interface Assignment {
@@ -174,6 +174,11 @@ export class Allocator {
         }
         choices.push({ family: p.family, num: p.num, text, pool: this.pools.lookup(p.family, p.num) });
       }
+      if (!conflict && choices.length === 2 && choices[0].pool && choices[1].pool && choices[0].pool !== choices[1].pool) {
+        // A dual-stack pair is one unit from one pool: a status that splits it is not restored.
+        const [a, b] = choices as [Choice & { pool: PoolState }, Choice & { pool: PoolState }];
+        conflict = { key: request.key, ip: b.text, holders: [], why: `the dual-stack pair is split across pools: ${a.text} in "${a.pool.name}", ${b.text} in "${b.pool.name}"` };
+      }
       if (conflict) conflicts.push(conflict);
       else this.commit(request.key, request.pool, sharing, choices);
     }
@@ -182,7 +187,12 @@ export class Allocator {
 
   /** For every current assignment: would it survive `config`, and why (or why not). Changes nothing. */
   checkConfig(config: Config): AssignmentCheck[] {
-    return checkAgainst(this.byKey.values(), this.pools, new PoolSet(config));
+    return checkHeld(this.held(), this.pools, new PoolSet(config));
+  }
+
+  /** What every Service holds, in the shared config rule's terms. */
+  *held(): Generator<HeldAddresses> {
+    for (const rec of this.byKey.values()) yield { key: rec.key, ips: slotsOf(rec).map((s) => s.text), pool: rec.extra?.pool };
   }
 
   /** Switches to `config`, keeping every assignment (even ones checkConfig calls breaking: refusing is the caller's job). */
@@ -295,11 +305,15 @@ export class Allocator {
   private satisfies(rec: ServiceRecord, req: ServiceRequest, sharing: Sharing | undefined): boolean {
     const slots = slotsOf(rec);
     if (slots.length !== req.families.length) return false;
+    let first: PoolState | undefined;
     for (const slot of slots) {
       const family = familyOf(slot);
       const pool = this.pools.lookup(family, slot.num);
       if (!req.families.includes(family)) return false;
       if (!pool || !pool.usable(family, slot.num)) return false;
+      // Both addresses of a dual-stack Service from one pool (a pair split by a restore is re-allocated).
+      if (first && pool !== first) return false;
+      first = pool;
       if (req.pool !== undefined && pool.name !== req.pool) return false;
       if (slot.users !== rec && whyIncompatible(req.key, sharing, holders(slot)) !== undefined) return false;
     }

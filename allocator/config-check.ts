@@ -1,9 +1,12 @@
-// Would a new config break what Services hold? An address breaks when it is in no pool of the new
-// config, is now excluded by avoid-buggy-ips, or no longer lies in the pool its Service names.
-// Renaming, splitting or growing a pool, or changing auto-assign or protocol, moves no address.
+// Would a new config break what Services hold? The one rule the controller, every speaker and
+// `herald config check --services` apply (MetalLB's SetPools rule, plus the named pool): a Service's
+// addresses break when one is in no pool of the new config, is now excluded by avoid-buggy-ips, no
+// longer lies in the pool the Service names, or when a dual-stack pair would be split across two
+// pools (a Service's addresses are one unit from one pool). Renaming, splitting or growing a pool,
+// or changing auto-assign or protocol, moves no address (the speakers withdraw and re-announce).
 import type { AddressPool } from '../config/model.js';
+import { formatIp, parseIp } from './ip.js';
 import type { PoolSet, PoolState } from './pool.js';
-import { familyOf, type ServiceRecord, type Slot } from './records.js';
 
 export interface IpCheck {
   ip: string;
@@ -19,6 +22,16 @@ export interface AssignmentCheck {
   key: string;
   breaking: boolean;
   ips: IpCheck[];
+}
+
+/** What a Service holds, as its status shows it (or the allocator records it). */
+export interface HeldAddresses {
+  /** `namespace/name`. */
+  key: string;
+  /** The addresses, one per family (canonical or not; unparsable ones are nobody's and skipped). */
+  ips: readonly string[];
+  /** The pool the Service names (address-pool annotation), if any. */
+  pool?: string;
 }
 
 function sameRanges(a: AddressPool, b: AddressPool): boolean {
@@ -43,7 +56,12 @@ function describeMove(from: PoolState | undefined, to: PoolState): string {
   return `${where}: ${changes.join(', ')}`;
 }
 
-export function checkAgainst(records: Iterable<ServiceRecord>, current: PoolSet, next: PoolSet): AssignmentCheck[] {
+/**
+ * For every held Service: would it keep its addresses under `next`, and why (or why not).
+ * `current` (the config in force, if any) only words the reasons of addresses that stay; the
+ * verdicts depend on `next` and `held` alone, so every daemon reading the same statuses agrees.
+ */
+export function checkHeld(held: Iterable<HeldAddresses>, current: PoolSet | undefined, next: PoolSet): AssignmentCheck[] {
   // Most addresses move between the same few pool pairs: describe each pair once.
   const moves = new Map<PoolState | undefined, Map<PoolState, string>>();
   const move = (from: PoolState | undefined, to: PoolState): string => {
@@ -54,33 +72,38 @@ export function checkAgainst(records: Iterable<ServiceRecord>, current: PoolSet,
     return text;
   };
   const out: AssignmentCheck[] = [];
-  const check = (rec: ServiceRecord, slot: Slot): IpCheck => {
-    const family = familyOf(slot);
-    const from = current.lookup(family, slot.num);
-    const to = next.lookup(family, slot.num);
-    const named = rec.extra?.pool;
-    let reason: string;
-    let breaking = true;
-    if (!to) reason = `${slot.text} is in no pool of the new config`;
-    else if (!to.usable(family, slot.num)) reason = `${slot.text} is excluded by avoid-buggy-ips in pool "${to.name}"`;
-    else if (named !== undefined && named !== to.name) {
-      reason = next.get(named)
-        ? `the Service asks for pool "${named}", which no longer contains ${slot.text} (now in "${to.name}")`
-        : `the Service asks for pool "${named}", which the new config does not have`;
-    } else {
-      breaking = false;
-      reason = move(from, to);
+  for (const h of held) {
+    const ips: IpCheck[] = [];
+    const pools: (PoolState | undefined)[] = [];
+    for (const text of h.ips) {
+      const p = parseIp(text);
+      if (!p) continue;
+      const ip = formatIp(p.family, p.num);
+      const from = current?.lookup(p.family, p.num);
+      const to = next.lookup(p.family, p.num);
+      let reason: string;
+      let breaking = true;
+      if (!to) reason = `${ip} is in no pool of the new config`;
+      else if (!to.usable(p.family, p.num)) reason = `${ip} is excluded by avoid-buggy-ips in pool "${to.name}"`;
+      else if (h.pool !== undefined && h.pool !== to.name) {
+        reason = next.get(h.pool)
+          ? `the Service asks for pool "${h.pool}", which no longer contains ${ip} (now in "${to.name}")`
+          : `the Service asks for pool "${h.pool}", which the new config does not have`;
+      } else {
+        breaking = false;
+        reason = current ? move(from, to) : `in pool "${to.name}"`;
+      }
+      ips.push({ ip, pool: from?.name, newPool: to?.name, breaking, reason });
+      pools.push(to);
     }
-    return { ip: slot.text, pool: from?.name, newPool: to?.name, breaking, reason };
-  };
-  for (const rec of records) {
-    const first = check(rec, rec.first);
-    if (!rec.second) {
-      out.push({ key: rec.key, breaking: first.breaking, ips: [first] });
-      continue;
+    if (ips.length === 0) continue;
+    // A dual-stack pair is one unit: both addresses fine alone but in two pools still breaks.
+    if (ips.length === 2 && !ips[0].breaking && !ips[1].breaking && pools[0] !== pools[1]) {
+      const [a, b] = ips;
+      const why = `the dual-stack pair ${a.ip}, ${b.ip} would be split: ${a.ip} in pool "${a.newPool}", ${b.ip} in pool "${b.newPool}" (a Service's addresses come from one pool)`;
+      for (const i of ips) Object.assign(i, { breaking: true, reason: why });
     }
-    const second = check(rec, rec.second);
-    out.push({ key: rec.key, breaking: first.breaking || second.breaking, ips: [first, second] });
+    out.push({ key: h.key, breaking: ips.some((i) => i.breaking), ips });
   }
   return out;
 }

@@ -323,6 +323,22 @@ describe('Allocator: restore', () => {
     expect(a.allocate(req('ns/second')).ips).toEqual(['192.0.2.0']);
   });
 
+  it('does not restore a dual-stack pair split across two pools; a pair restored before the config is re-allocated in one pool', () => {
+    const split = config(pool('v4', ['192.0.2.0/29']), pool('v6', ['2001:db8::/125']), pool('both', ['198.51.100.0/29', '2001:db8:1::/125']));
+    const ds = (key: string) => req(key, { families: ['ipv4', 'ipv6'] });
+    const a = new Allocator(split);
+    expect(a.restore([{ request: ds('ns/ds'), ips: ['192.0.2.1', '2001:db8::1'] }])).toEqual([
+      { key: 'ns/ds', ip: '2001:db8::1', holders: [], why: 'the dual-stack pair is split across pools: 192.0.2.1 in "v4", 2001:db8::1 in "v6"' },
+    ]);
+    expect(a.assignmentOf('ns/ds')).toBeUndefined();
+    // The controller restores before any config is loaded: the pair is kept, then moved into one pool.
+    const b = new Allocator(config());
+    expect(b.restore([{ request: ds('ns/ds'), ips: ['192.0.2.1', '2001:db8::1'] }])).toEqual([]);
+    b.setConfig(split);
+    expect(b.checkConfig(split)[0]).toMatchObject({ key: 'ns/ds', breaking: true });
+    expect(b.allocate(ds('ns/ds'))).toEqual({ key: 'ns/ds', ips: ['198.51.100.0', '2001:db8:1::'], pool: 'both' });
+  });
+
   it('keeps a restored address that is in no pool until the Service is re-allocated', () => {
     const a = new Allocator(config(pool('a', ['192.0.2.0/29'])));
     a.restore([{ request: req('ns/s'), ips: ['203.0.113.9'] }]);
@@ -392,6 +408,19 @@ describe('Allocator: config changes', () => {
       'BREAK: the Service asks for pool "b", which the new config does not have',
     ]);
     expect(results[2].ips[1]).toEqual({ ip: '2001:db8::', pool: 'b', newPool: undefined, breaking: true, reason: '2001:db8:: is in no pool of the new config' });
+  });
+
+  it('breaks a dual-stack pair the new config would split across two pools, though each address stays in a pool', () => {
+    const a = loaded();
+    a.release('ns/ds');
+    expect(a.allocate(req('ns/pair', { families: ['ipv4', 'ipv6'] })).ips).toEqual(['198.51.100.1', '2001:db8::']);
+    const next = config(pool('a', ['192.0.2.0/28']), pool('b', ['198.51.100.0/28']), pool('b6', ['2001:db8::/120']));
+    const why = 'the dual-stack pair 198.51.100.1, 2001:db8:: would be split: 198.51.100.1 in pool "b", 2001:db8:: in pool "b6" (a Service\'s addresses come from one pool)';
+    expect(verdicts(a, next)['ns/pair']).toEqual([`BREAK: ${why}`, `BREAK: ${why}`]);
+    expect(a.checkConfig(next).filter((c) => c.breaking).map((c) => c.key)).toEqual(['ns/pair']);
+    // Both halves moving to one new pool together is fine.
+    const together = config(pool('a', ['192.0.2.0/28']), pool('b2', ['198.51.100.0/28', '2001:db8::/120']));
+    expect(a.checkConfig(together).find((c) => c.key === 'ns/pair')?.breaking).toBe(false);
   });
 
   it('setConfig keeps every assignment and rebuilds the pools around them', () => {

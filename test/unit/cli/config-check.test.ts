@@ -112,6 +112,25 @@ describe('check (in process)', () => {
     expect(exitCode(report)).toBe(1);
   });
 
+  it('a dual-stack Service whose two addresses the config puts in two pools breaks (its addresses are one unit)', () => {
+    const cfg = 'address-pools:\n- {name: v4, protocol: layer2, addresses: [203.0.113.0/24]}\n- {name: v6, protocol: layer2, addresses: ["2001:db8::/64"]}\n';
+    const svc = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'ds', namespace: 'shop' },
+      spec: { type: 'LoadBalancer', ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' },
+      status: { loadBalancer: { ingress: [{ ip: '203.0.113.4' }, { ip: '2001:db8::4' }] } },
+    });
+    const report = check(cfg, svc);
+    expect(report.services!.results).toEqual([{ key: 'shop/ds', status: 'breaking', ips: [expect.objectContaining({ breaking: false }), expect.objectContaining({ breaking: true, reason: expect.stringContaining('split across pools') })] }]);
+    expect(exitCode(report)).toBe(1);
+    // Against the config in force (both in one pool), the checked config's split is named as such.
+    const both = 'address-pools:\n- {name: ds, protocol: layer2, addresses: [203.0.113.0/24, "2001:db8::/64"]}\n';
+    const against = check(cfg, svc, both);
+    expect(against.services!.results[0]).toMatchObject({ status: 'breaking', ips: [{ breaking: true, reason: expect.stringContaining('would be split') }, { breaking: true }] });
+    expect(exitCode(check(both, svc))).toBe(0);
+  });
+
   it('accepts a single Service and several YAML documents', () => {
     const one = JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'a' }, spec: { type: 'LoadBalancer' }, status: { loadBalancer: { ingress: [{ ip: '203.0.113.4' }] } } });
     expect(check(read('config.yaml'), one).services!.checked).toBe(1);

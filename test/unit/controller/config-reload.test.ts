@@ -48,6 +48,15 @@ describe('evaluateConfig', () => {
     expect(evaluateConfig(onlyB, a, undefined).kind).toBe('apply');
   });
 
+  it('breaking: a config that splits a held dual-stack pair across two pools', () => {
+    const a = new Allocator(config(pool('ds', ['192.0.2.0/24', '2001:db8::/64'])));
+    a.allocate(req('ns/pair', { families: ['ipv4', 'ipv6'] }));
+    const v = evaluateConfig(cm(pools(p('v4', '192.0.2.0/24'), p('v6', '"2001:db8::/64"'))), a, undefined);
+    expect(v.kind).toBe('breaking');
+    if (v.kind !== 'breaking') return;
+    expect(breakingNotes(v.breaking)[0]).toContain('ns/pair 192.0.2.0: the dual-stack pair 192.0.2.0, 2001:db8:: would be split');
+  });
+
   it('many Services: the refusal is split over notes under the Event size limit, naming every one', () => {
     const a = new Allocator(config(pool('a', ['192.0.2.0/24'])));
     for (let i = 0; i < 100; i++) a.allocate(req(`namespace-with-a-long-name/service-${i}`));
