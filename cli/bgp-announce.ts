@@ -8,7 +8,8 @@ import { pino, type Logger } from 'pino';
 import type { LargeCommunity } from '../protocols/bgp/attributes.js';
 import { parsePrefix, PrefixError, type Prefix } from '../protocols/bgp/prefix.js';
 import { BgpListener } from '../protocols/bgp/listener.js';
-import { connect as tcpConnect, tcpMd5Support, TransportError } from '../protocols/bgp/transport.js';
+import { ipv6NextHopFor } from '../protocols/bgp/ipv6-next-hop.js';
+import { connect as tcpConnect, sessionTtl, tcpMd5Support, TransportError } from '../protocols/bgp/transport.js';
 import { systemClock } from '../protocols/clock.js';
 import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SocketLike } from '../protocols/bgp/session.js';
 
@@ -160,8 +161,7 @@ function run(opts: AnnounceOpts, cmd: Command): void {
   const log = pino({ level: opts.logLevel, base: { cmd: 'bgp-announce', pid: process.pid } }).child({ peer: opts.peerAddress });
   const connectTimeoutMs = opts.connectTimeout * 1000;
   // eBGP: TTL 1 (the peer is on the link) unless multihop; iBGP: the system default.
-  const ebgp = opts.localAs !== opts.peerAs;
-  let ttl: number | undefined = ebgp ? (opts.ebgpMultihop ? 255 : 1) : undefined;
+  let ttl = sessionTtl(opts.localAs, opts.peerAs, opts.ebgpMultihop === true);
   const socketOptions = tcpMd5Support();
   if (ttl !== undefined && !socketOptions.ok) {
     log.warn({ event: 'ttl-unavailable' }, `cannot set the eBGP TTL, using the system default: ${socketOptions.reason}`);
@@ -210,7 +210,8 @@ function run(opts: AnnounceOpts, cmd: Command): void {
   if (opts.gracefulRestart !== undefined) config.gracefulRestart = { restartTime: opts.gracefulRestart };
   if (opts.passive) config.passive = true;
 
-  const session = new BgpSession(config, { clock: systemClock, connect, log });
+  // IPv6 prefixes over an IPv4 session go with the session interface's global IPv6 address as next hop.
+  const session = new BgpSession(config, { clock: systemClock, connect, log, ipv6NextHop: (local) => ipv6NextHopFor(local) });
   const attrs: RouteAttributes = {};
   if (opts.nextHop !== undefined) attrs.nextHop = opts.nextHop;
   if (opts.localPref !== undefined) attrs.localPref = opts.localPref;

@@ -8,7 +8,8 @@ import { matchesNode } from '../config/selectors.js';
 import type { Logger } from '../kube/log.js';
 import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SessionLogEvent, type SocketLike } from '../protocols/bgp/index.js';
 import type { BgpListener, ListenerPeer } from '../protocols/bgp/listener.js';
-import { connect as tcpConnect } from '../protocols/bgp/transport.js';
+import { ipv6NextHopFor, type Ipv6NextHop } from '../protocols/bgp/ipv6-next-hop.js';
+import { connect as tcpConnect, sessionTtl, tcpMd5Support, type ConnectOptions } from '../protocols/bgp/transport.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
 import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
 import { serviceRoutes, type BgpRoute } from './bgp-advertisements.js';
@@ -23,8 +24,15 @@ export interface BgpAnnouncerOptions {
   log: Logger;
   metrics?: SpeakerMetrics;
   clock?: Clock;
-  /** Opens the TCP connection to a peer (default: protocols/bgp/transport.ts, with TCP-MD5). */
+  /** Opens the TCP connection to a peer (default: `transport` with the peer's connect options). */
   connect?: (peer: Peer) => SocketLike;
+  /**
+   * The transport the default `connect` uses (default: protocols/bgp/transport.ts): it gets the
+   * peer's source address, TCP-MD5 password and TTL (1 for eBGP, 255 with ebgp-multihop).
+   */
+  transport?: (options: ConnectOptions) => SocketLike;
+  /** IPv6 next hop for IPv6 routes over IPv4 sessions (default: the session interface's global IPv6 address). */
+  ipv6NextHop?: (localIpv4: string) => Ipv6NextHop;
   /**
    * Passive side (`herald speaker --bgp-listen`): peers of this node may also connect in; each
    * connection goes to that peer's session (collisions with our own connection resolved by BGP
@@ -45,6 +53,16 @@ interface PeerSession {
 /** Sessions are keyed by where they go. */
 function peerKey(peer: Peer): string {
   return `${peer.peerAddress}:${peer.peerPort}`;
+}
+
+/** How the speaker connects to a peer: its source address, TCP-MD5 key and TTL, as the ConfigMap says. */
+export function peerConnectOptions(peer: Peer, ttlSupported = true): ConnectOptions {
+  const o: ConnectOptions = { peerAddress: peer.peerAddress, peerPort: peer.peerPort };
+  if (peer.sourceAddress !== undefined) o.sourceAddress = peer.sourceAddress;
+  if (peer.password !== undefined) o.password = peer.password;
+  const ttl = sessionTtl(peer.myAsn, peer.peerAsn, peer.ebgpMultihop);
+  if (ttl !== undefined && ttlSupported) o.ttl = ttl;
+  return o;
 }
 
 function attributes(route: BgpRoute): RouteAttributes {
@@ -186,6 +204,21 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     return p;
   }
 
+  private ttlChecked: boolean | undefined;
+
+  /**
+   * Setting the TTL needs the socket addon; without it (and with the default transport) eBGP
+   * sessions go out with the system default TTL, said once in the log, rather than not at all.
+   */
+  private ttlSupported(): boolean {
+    if (this.ttlChecked !== undefined) return this.ttlChecked;
+    if (this.opts.transport) return (this.ttlChecked = true);
+    const support = tcpMd5Support();
+    this.ttlChecked = support.ok;
+    if (!support.ok) this.log.warn({ event: 'ttlUnavailable', reason: support.reason }, 'cannot set the eBGP TTL (1, or 255 with ebgp-multihop): using the system default');
+    return this.ttlChecked;
+  }
+
   private startSession(peer: Peer): PeerSession {
     const config: BgpSessionConfig = {
       localAs: peer.myAsn,
@@ -207,11 +240,9 @@ export class BgpAnnouncer implements DaemonAnnouncer {
       this.log[level]({ event, peer: address }, msg);
     };
     const metrics = this.opts.metrics;
-    const open = this.opts.connect
-      ? () => this.opts.connect!(peer)
-      : () => tcpConnect({ peerAddress: peer.peerAddress, peerPort: peer.peerPort, sourceAddress: peer.sourceAddress, password: peer.password });
+    const open = this.opts.connect ? () => this.opts.connect!(peer) : () => (this.opts.transport ?? tcpConnect)(peerConnectOptions(peer, this.ttlSupported()));
     const connect = (): SocketLike => countUpdates(open(), (n) => metrics?.updateSent(address, n));
-    const session = new BgpSession(config, { clock: this.clock, connect, log });
+    const session = new BgpSession(config, { clock: this.clock, connect, log, ipv6NextHop: this.opts.ipv6NextHop ?? ((local) => ipv6NextHopFor(local)) });
     metrics?.setSessionUp(address, false);
     session.on('state', (_from: string, to: string) => metrics?.setSessionUp(address, to === 'Established'));
     session.on('error', (err: Error) => this.log.warn({ event: 'sessionError', peer: address, err }, 'BGP session error'));

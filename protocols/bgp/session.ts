@@ -10,6 +10,7 @@ import { BgpError, CeaseSubcode, ErrorCode } from './errors.js';
 import { backoffDelayMs, fsmErrorSubcode, nextState, type FsmEvent, type SessionState } from './fsm.js';
 import { MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './header.js';
 import { decode, MessageReader, toBuffer, type BgpMessage } from './message.js';
+import type { Ipv6NextHop } from './ipv6-next-hop.js';
 import { localOpen, negotiate, routerIdFromName, type Negotiated } from './negotiation.js';
 import { shutdownCommunication, shutdownReason, type NotificationMessage } from './notification.js';
 import type { OpenMessage } from './open.js';
@@ -90,6 +91,12 @@ export interface SessionDeps {
   log?: ((event: SessionLogEvent) => void) | SessionLogger;
   /** Jitter source in [0, 1); default Math.random. */
   random?: () => number;
+  /**
+   * IPv6 routes over an IPv4 session: the global IPv6 address of the interface carrying the
+   * session's local IPv4 address (protocols/bgp/ipv6-next-hop.ts), used as their next hop when no
+   * other global IPv6 next hop is given. Without it such routes are refused (logged).
+   */
+  ipv6NextHop?: (localIpv4: string) => Ipv6NextHop;
 }
 
 export interface NotificationEvent {
@@ -144,6 +151,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private readonly rib = new AdjRibOut();
   private readonly encoder = new UpdateEncoder();
   private compiled = new Map<string, CompiledAttributes | null>();
+  /** The last refusal reported per family: a refusal is logged once per change, not per connection or attribute class. */
+  private readonly refusals = new Map<AddressFamily, string>();
   private conn: Connection | undefined;
   private candidate: Connection | undefined;
   private started = false;
@@ -723,8 +732,13 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     let result: CompiledAttributes | null = null;
     try {
       result = compileAttributes(this.pathAttributes(family, attrs), family, this.ctx);
+      this.refusals.delete(family);
     } catch (e) {
-      this.reportError(new Error(`cannot announce ${family} routes: ${(e as Error).message}`));
+      const msg = `cannot announce ${family} routes: ${(e as Error).message}`;
+      if (this.refusals.get(family) !== msg) {
+        this.refusals.set(family, msg);
+        this.reportError(new Error(msg));
+      }
     }
     this.compiled.set(key, result);
     return result;
@@ -745,7 +759,16 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       parseIPv4(nh);
       pa.nextHop = nh;
     } else {
-      const nh = candidates.find((a) => a !== undefined && a.includes(':') && !isLinkLocalV6(parseIPv6(a)));
+      let nh = candidates.find((a) => a !== undefined && a.includes(':') && !isLinkLocalV6(parseIPv6(a)));
+      if (nh === undefined && local !== undefined && !local.includes(':') && this.deps.ipv6NextHop) {
+        // MP-BGP over IPv4: the global IPv6 address of the interface carrying the session (as FRR).
+        const found = this.deps.ipv6NextHop(local);
+        nh = found.address;
+        if (nh === undefined) {
+          const where = found.interface === undefined ? `no interface holds the session's address ${local}` : `interface ${found.interface} (carrying the session from ${local}) has no global IPv6 address`;
+          throw new Error(`no global IPv6 next hop for IPv6 routes over this IPv4 session: ${where}`);
+        }
+      }
       if (nh === undefined) throw new Error('no global IPv6 next hop: the session is not over global IPv6 and no nextHop was given');
       const linkLocal = attrs.nextHopLinkLocal ?? this.config.nextHopLinkLocal ?? (local?.includes(':') && isLinkLocalV6(parseIPv6(local.split('%')[0])) ? local.split('%')[0] : undefined);
       pa.mpReach = { afi: Afi.IPv6, safi: Safi.Unicast, nextHop: nh, nlri: [] };

@@ -14,6 +14,17 @@ import { loadTcpMd5Addon, type TcpMd5Addon } from './native/tcp-md5.js';
 
 export const BGP_PORT = 179;
 
+/**
+ * The IP TTL of a session's packets: 1 towards a directly connected eBGP peer (RFC 4271 §5.1.3's
+ * usual single-hop default, as BIRD and FRR do), 255 with ebgp-multihop, and for iBGP undefined
+ * (the system default: iBGP peers are often several hops away). One rule for `herald bgp announce`
+ * and `herald speaker`.
+ */
+export function sessionTtl(localAs: number, peerAs: number, ebgpMultihop: boolean): number | undefined {
+  if (localAs === peerAs) return undefined;
+  return ebgpMultihop ? 255 : 1;
+}
+
 /** A transport configuration or set-up failure, naming the option at fault. */
 export class TransportError extends Error {
   override readonly name = 'TransportError';
