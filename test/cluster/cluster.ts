@@ -1,6 +1,8 @@
 // A real Kubernetes API for tests and the lab: etcd + kube-apiserver (built from Debian's
 // `kubernetes` source package, see build-kube-apiserver.sh), no kubelet, scheduler or
 // controller-manager. Tests and labs play kubelet and endpoint controllers themselves.
+// HERALD_KUBE_APISERVER=<binary> runs any kube-apiserver from 1.20 to current instead: its flags
+// are chosen by its `--version` (apiserver-flags.ts).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { request as httpsRequest } from 'node:https';
@@ -10,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alive, signalPid } from './pids.js';
+import { apiserverFlags, kubeApiserverVersion, type KubeVersion } from './apiserver-flags.js';
 
 export interface ClusterOptions {
   /** Address etcd and kube-apiserver listen on (a lab address inside a netns, for instance). Default 127.0.0.1. */
@@ -237,6 +240,8 @@ export class TestCluster {
     readonly ports: ClusterPorts,
     private readonly binary: string,
     private readonly opts: ClusterOptions,
+    /** The binary's release: it chooses the flags (apiserver-flags.ts). */
+    readonly version: KubeVersion,
   ) {
     this.kubeconfig = join(dir, 'kubeconfig');
     this.server = `https://${hostPort(address, ports.apiserver)}`;
@@ -248,6 +253,12 @@ export class TestCluster {
   static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
     const log = opts.log ?? defaultLog;
     const binary = await ensureKubeApiserver(log);
+    let version: KubeVersion;
+    try {
+      version = kubeApiserverVersion(binary);
+    } catch (err) {
+      throw new ClusterError(`cannot tell the version of ${binary}: ${(err as Error).message}`);
+    }
     const address = opts.listenAddress ?? '127.0.0.1';
     const pick = async (fixed: number | undefined, dflt: number): Promise<number> =>
       fixed ?? (opts.commandPrefix ? dflt : await freePort(address));
@@ -259,7 +270,7 @@ export class TestCluster {
     const base = opts.baseDir ?? tmpdir();
     mkdirSync(base, { recursive: true });
     const dir = mkdtempSync(join(base, 'herald-cluster-'));
-    const cluster = new TestCluster(dir, address, ports, binary, opts);
+    const cluster = new TestCluster(dir, address, ports, binary, opts, version);
     try {
       const t0 = Date.now();
       makePki(dir, address);
@@ -275,7 +286,7 @@ export class TestCluster {
       if (opts.detached) process.off('exit', cluster.exitHook);
       const s = (a: number, b: number): string => ((b - a) / 1000).toFixed(1);
       log(
-        `test cluster: up at ${cluster.server} in ${s(t0, Date.now())} s (certificates ${s(t0, tPki)}, etcd ${s(tPki, tEtcd)}, ` +
+        `test cluster: kube-apiserver ${version.text} up at ${cluster.server} in ${s(t0, Date.now())} s (certificates ${s(t0, tPki)}, etcd ${s(tPki, tEtcd)}, ` +
           `kube-apiserver ${s(tEtcd, Date.now())}); kubeconfig ${cluster.kubeconfig}`,
       );
       return cluster;
@@ -336,30 +347,9 @@ export class TestCluster {
   }
 
   private apiserverArgs(): string[] {
-    const d = this.dir;
-    return [
-      `--etcd-servers=${this.etcdEndpoint}`,
-      `--bind-address=${this.address}`,
-      `--advertise-address=${this.address}`,
-      `--secure-port=${this.ports.apiserver}`,
-      '--insecure-port=0',
-      `--tls-cert-file=${join(d, 'server.crt')}`,
-      `--tls-private-key-file=${join(d, 'server.key')}`,
-      `--client-ca-file=${this.caFile}`,
-      `--token-auth-file=${join(d, 'tokens.csv')}`,
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${join(d, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(d, 'sa.key')}`,
-      '--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112',
-      '--feature-gates=EndpointSliceNodeName=true,IPv6DualStack=true',
-      // No controller-manager creates default ServiceAccounts, so the admission plugin would reject Pods.
-      '--disable-admission-plugins=ServiceAccount',
-      '--endpoint-reconciler-type=none',
-      '--profiling=false',
-      '--v=1',
-      ...(this.opts.extraApiserverArgs ?? []),
-    ];
+    // One function for the test cluster and the lab (full-lab.ts starts its API server through here).
+    const ctx = { dir: this.dir, address: this.address, port: this.ports.apiserver, etcdEndpoint: this.etcdEndpoint };
+    return apiserverFlags(this.version, ctx, this.opts.extraApiserverArgs ?? []);
   }
 
   /** Starts kube-apiserver against the running etcd and waits for /readyz. */

@@ -1,47 +1,46 @@
-// The three endpoints shapes give the consumer the same per-node readiness. On v1.20 the server
-// offers EndpointSlices only as discovery.k8s.io/v1beta1, so discovery must pick that.
+// The three endpoints shapes give the consumer the same per-node readiness. Which EndpointSlice
+// version a server offers depends on its release (v1beta1 only on 1.20, v1 from 1.21, only v1
+// from 1.25): discovery must pick the best one, and the tests write slices in that version.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { discoverEndpointsApi, ServiceEndpointsInformer } from '../../kube/endpoints.js';
 import { kubeRequest } from '../../kube/request.js';
+import { endpointSlice, serverMinor, sliceApi, slicesPath, type SliceApi } from './endpoint-slices.js';
 import { freshNamespace, kubeConfig, waitFor } from './harness.js';
 
 describe('service endpoints per node', () => {
   let kc: KubeConfig;
   let ns: string;
+  let api: SliceApi;
 
   beforeAll(async () => {
     kc = kubeConfig();
     ns = await freshNamespace('eps');
+    api = await sliceApi(kc);
   });
 
-  it('discovers EndpointSlice v1beta1 on this server', async () => {
-    expect(await discoverEndpointsApi(kc)).toBe('discovery.k8s.io/v1beta1');
+  it('discovers the best EndpointSlice version this server\'s release offers', async () => {
+    const minor = await serverMinor(kc);
+    expect(await discoverEndpointsApi(kc)).toBe(minor >= 21 ? 'discovery.k8s.io/v1' : 'discovery.k8s.io/v1beta1');
   });
 
-  it('v1beta1 EndpointSlices and core Endpoints give the same per-node readiness, and follow changes', async () => {
+  it('EndpointSlices and core Endpoints give the same per-node readiness, and follow changes', async () => {
     const slices = await ServiceEndpointsInformer.create(kc, { namespace: ns });
     const endpoints = await ServiceEndpointsInformer.create(kc, { namespace: ns, api: 'v1' });
-    expect(slices.api).toBe('discovery.k8s.io/v1beta1');
+    expect(slices.api).toBe(api);
     const changed: string[] = [];
     slices.on('change', (k) => changed.push(k));
     await Promise.all([slices.start(), endpoints.start()]);
     try {
       const key = `${ns}/web`;
       // What the endpoint controllers would write for three Pods: two on node-a (one not ready), one on node-b.
-      await kubeRequest(kc, 'POST', `/apis/discovery.k8s.io/v1beta1/namespaces/${ns}/endpointslices`, {
-        body: {
-          apiVersion: 'discovery.k8s.io/v1beta1',
-          kind: 'EndpointSlice',
-          metadata: { name: 'web-abc', labels: { 'kubernetes.io/service-name': 'web' } },
-          addressType: 'IPv4',
-          ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-          endpoints: [
-            { addresses: ['192.0.2.11'], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': 'node-a' } },
-            { addresses: ['192.0.2.12'], conditions: { ready: false }, topology: { 'kubernetes.io/hostname': 'node-a' } },
-            { addresses: ['192.0.2.21'], conditions: { ready: true }, nodeName: 'node-b' },
-          ],
-        },
+      // On v1beta1 node-a is named by topology (1.20's controller) and node-b by nodeName: both decode alike.
+      await kubeRequest(kc, 'POST', slicesPath(api, ns), {
+        body: endpointSlice(api, 'web-abc', 'web', [
+          { ip: '192.0.2.11', ready: true, node: 'node-a', viaTopology: true },
+          { ip: '192.0.2.12', ready: false, node: 'node-a', viaTopology: true },
+          { ip: '192.0.2.21', ready: true, node: 'node-b' },
+        ]),
       });
       await kc.makeApiClient(CoreV1Api).createNamespacedEndpoints({
         namespace: ns,
@@ -68,7 +67,7 @@ describe('service endpoints per node', () => {
       expect(changed).toContain(key);
 
       // node-b's endpoint goes unready in both shapes.
-      await kubeRequest(kc, 'PATCH', `/apis/discovery.k8s.io/v1beta1/namespaces/${ns}/endpointslices/web-abc`, {
+      await kubeRequest(kc, 'PATCH', `${slicesPath(api, ns)}/web-abc`, {
         contentType: 'application/json-patch+json',
         body: [{ op: 'replace', path: '/endpoints/2/conditions/ready', value: false }],
       });
@@ -91,7 +90,7 @@ describe('service endpoints per node', () => {
       expect(slices.byNode(key)).toEqual(endpoints.byNode(key));
       expect(slices.readyByNode(key)).toEqual(new Map([['node-a', ['192.0.2.11']]]));
 
-      await kubeRequest(kc, 'DELETE', `/apis/discovery.k8s.io/v1beta1/namespaces/${ns}/endpointslices/web-abc`);
+      await kubeRequest(kc, 'DELETE', `${slicesPath(api, ns)}/web-abc`);
       await kc.makeApiClient(CoreV1Api).deleteNamespacedEndpoints({ namespace: ns, name: 'web' });
       await waitFor('slice delete', () => slices.byNode(key).size === 0);
       await waitFor('endpoints delete', () => endpoints.byNode(key).size === 0);
@@ -103,14 +102,8 @@ describe('service endpoints per node', () => {
   it('a Service with several slices: readiness is their union, and follows each one', async () => {
     const slices = await ServiceEndpointsInformer.create(kc, { namespace: ns });
     await slices.start();
-    const path = `/apis/discovery.k8s.io/v1beta1/namespaces/${ns}/endpointslices`;
-    const slice = (name: string, node: string, ip: string) => ({
-      apiVersion: 'discovery.k8s.io/v1beta1',
-      kind: 'EndpointSlice',
-      metadata: { name, labels: { 'kubernetes.io/service-name': 'multi' } },
-      addressType: 'IPv4',
-      endpoints: [{ addresses: [ip], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': node } }],
-    });
+    const path = slicesPath(api, ns);
+    const slice = (name: string, node: string, ip: string): Record<string, unknown> => endpointSlice(api, name, 'multi', [{ ip, ready: true, node, viaTopology: true }], []);
     try {
       const key = `${ns}/multi`;
       for (const [name, node, ip] of [['multi-a', 'node-a', '192.0.2.31'], ['multi-b', 'node-b', '192.0.2.32'], ['multi-c', 'node-c', '192.0.2.33']]) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { HERALD_BIN } from './controller-process.js';
+import { endpointSlice, sliceApi } from './endpoint-slices.js';
 import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, serviceAccountKubeConfig, uniqueName, waitFor } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-manifests-cluster-'));
@@ -208,14 +209,7 @@ describe('herald manifests against the API server', () => {
       input: yaml.dump({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }], selector: { app: 'web' } } }),
     });
     kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: yaml.dump({
-        apiVersion: 'discovery.k8s.io/v1beta1',
-        kind: 'EndpointSlice',
-        metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
-        addressType: 'IPv4',
-        ports: [{ port: 80, protocol: 'TCP' }],
-        endpoints: [{ addresses: ['198.51.100.7'], conditions: { ready: true }, nodeName: node, topology: { 'kubernetes.io/hostname': node } }],
-      }),
+      input: yaml.dump(endpointSlice(await sliceApi(admin), 'web-1', 'web', [{ ip: '198.51.100.7', ready: true, node }], [{ port: 80, protocol: 'TCP' }])),
     });
     const core = admin.makeApiClient(CoreV1Api);
     const ip = await waitFor('the Service\'s address', async () => (await core.readNamespacedService({ namespace: ns, name: 'web' })).status?.loadBalancer?.ingress?.[0]?.ip);
