@@ -18,7 +18,7 @@ import { Allocator, type Assignment } from '../allocator/allocator.js';
 import { breakingNotes, configMapText, evaluateConfig, invalidNotes } from './config-reload.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
-import { decide, restoreFromStatuses, type Decision } from './reconcile.js';
+import { decide, planClear, restoreFromStatuses, type Decision } from './reconcile.js';
 import { sameIps, statusIps, statusWithIps } from './service-status.js';
 
 export interface ControllerOptions {
@@ -302,10 +302,12 @@ export class Controller {
       case 'clear': {
         term.pending.delete(key);
         if (d.released) this.released(term);
-        if (d.statusIps.length === 0 || !svc) return;
-        await this.writeStatus(term, svc, []);
-        this.event(svc, 'Normal', 'ClearAssignment', 'Clear', `removed addresses ${d.statusIps.join(', ')}: ${d.reason}`);
-        this.log.info({ event: 'clearAssignment', service: key, ip: d.statusIps.join(','), reason: d.reason }, `cleared ${key}`);
+        if (!svc) return;
+        const plan = planClear(d);
+        if (plan.writeStatus) await this.writeStatus(term, svc, []);
+        if (!plan.report) return;
+        this.event(svc, 'Normal', 'ClearAssignment', 'Clear', plan.report.note);
+        this.log.info({ event: 'clearAssignment', service: key, ip: plan.report.ips.join(','), reason: plan.report.reason }, `cleared ${key}`);
         return;
       }
       case 'assigned': {

@@ -16,8 +16,13 @@ export type Decision =
   | { kind: 'ignore' }
   /** The Service is gone; `released` says whether it held addresses (freed now). */
   | { kind: 'deleted'; released: boolean }
-  /** The Service must not hold addresses any more: clear its status (if `statusIps` is non-empty). */
-  | { kind: 'clear'; reason: string; released: boolean; statusIps: string[] }
+  /**
+   * The Service must not hold addresses any more: clear its status (if `statusIps` is non-empty).
+   * `releasedIps`: what it held here (freed now). `removed`: the addresses to report in the
+   * ClearAssignment Event and log line, whoever emptied the status (1.32 servers empty
+   * status.loadBalancer themselves when a Service stops being a LoadBalancer).
+   */
+  | { kind: 'clear'; reason: string; released: boolean; releasedIps: string[]; statusIps: string[]; removed: string[] }
   /**
    * The Service holds `assignment`; `changed`: its status does not say so yet; `moved`: it held
    * other addresses before (now freed: pending Services may fit, a refused config may fit).
@@ -29,6 +34,25 @@ export type Decision =
    * must be cleared (`statusIps` non-empty).
    */
   | { kind: 'failed'; reason: string; error: AllocationError | ServiceRequestError; released: boolean; statusIps: string[] };
+
+/** What the controller does for a 'clear' decision: write an empty status or not, and what it reports. */
+export interface ClearPlan {
+  writeStatus: boolean;
+  /** The ClearAssignment Event's note and the log line's reason; undefined: nothing to report. */
+  report: { ips: string[]; note: string; reason: string } | undefined;
+}
+
+/**
+ * The status is written only while it still holds addresses; the release is reported either way:
+ * a 1.32 server empties status.loadBalancer itself when a Service stops being a LoadBalancer, so
+ * the update we see has an empty status although we held (and now released) its addresses.
+ */
+export function planClear(d: Extract<Decision, { kind: 'clear' }>): ClearPlan {
+  const writeStatus = d.statusIps.length > 0;
+  if (d.removed.length === 0) return { writeStatus, report: undefined };
+  const reason = writeStatus ? d.reason : `${d.reason} (the API server had already emptied the status)`;
+  return { writeStatus, report: { ips: d.removed, note: `removed addresses ${d.removed.join(', ')}: ${reason}`, reason } };
+}
 
 /** Why this controller does not handle `svc`, or undefined if it does. */
 export function whyNotHandled(svc: V1Service, opts: ReconcileOptions): string | undefined {
@@ -47,11 +71,15 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
   const current = statusIps(svc);
   const notHandled = whyNotHandled(svc, opts);
   if (notHandled !== undefined) {
+    const releasedIps = allocator.assignmentOf(key)?.ips ?? [];
     const released = allocator.release(key);
     // A Service of another class keeps whatever its own controller wrote; one that stopped being a
     // LoadBalancer while we were down (so we never restored it) still gets its stale status cleared.
     const notLb = (svc.spec?.type ?? 'ClusterIP') !== 'LoadBalancer';
-    if (released || (notLb && current.length > 0)) return { kind: 'clear', reason: notHandled, released, statusIps: current };
+    if (released || (notLb && current.length > 0)) {
+      const removed = [...new Set([...current, ...releasedIps])];
+      return { kind: 'clear', reason: notHandled, released, releasedIps: [...releasedIps], statusIps: current, removed };
+    }
     return { kind: 'ignore' };
   }
   const previous = allocator.assignmentOf(key);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Service } from '@kubernetes/client-node';
 import { Allocator } from '../../../allocator/allocator.js';
-import { decide, restoreFromStatuses, whyNotHandled } from '../../../controller/reconcile.js';
+import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision } from '../../../controller/reconcile.js';
 import { sameIps, statusIps, statusWithIps } from '../../../controller/service-status.js';
 import { config, pool } from '../allocator/helpers.js';
 
@@ -77,6 +77,34 @@ describe('decide', () => {
     // Never ours: a foreign class keeps what its controller wrote; a stale non-LB status is cleared.
     expect(decide('ns/f', svc('f', { spec: { loadBalancerClass: 'other' }, ips: ['203.0.113.1'] }), a)).toEqual({ kind: 'ignore' });
     expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' }, ips: ['203.0.113.1'] }), a)).toMatchObject({ kind: 'clear', released: false });
+    expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' } }), a)).toEqual({ kind: 'ignore' });
+  });
+
+  it('a 1.32 server empties the status itself on a type change: the release is still reported', () => {
+    const a = new Allocator(cfg);
+    decide('ns/t', svc('t'), a);
+    // 1.20: the update still carries our status; we clear it and report.
+    const old = decide('ns/t', svc('t', { spec: { type: 'ClusterIP' }, ips: ['192.0.2.0'] }), a) as Extract<Decision, { kind: 'clear' }>;
+    expect(planClear(old)).toEqual({
+      writeStatus: true,
+      report: { ips: ['192.0.2.0'], note: 'removed addresses 192.0.2.0: the Service is of type ClusterIP, not LoadBalancer', reason: 'the Service is of type ClusterIP, not LoadBalancer' },
+    });
+    // 1.32: the update arrives with status.loadBalancer already empty; nothing to write, same report.
+    decide('ns/t', svc('t'), a);
+    const d = decide('ns/t', svc('t', { spec: { type: 'ClusterIP' } }), a) as Extract<Decision, { kind: 'clear' }>;
+    expect(d).toMatchObject({ kind: 'clear', released: true, releasedIps: ['192.0.2.0'], statusIps: [], removed: ['192.0.2.0'] });
+    const plan = planClear(d);
+    expect(plan.writeStatus).toBe(false);
+    expect(plan.report?.ips).toEqual(['192.0.2.0']);
+    expect(plan.report?.note).toBe('removed addresses 192.0.2.0: the Service is of type ClusterIP, not LoadBalancer (the API server had already emptied the status)');
+    // Released: the next Service gets the address.
+    expect(decide('ns/u', svc('u'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
+    // Dual-stack: both addresses are reported.
+    const dual = { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] };
+    decide('ns/d', svc('d', { spec: { ...dual } }), a);
+    const dd = decide('ns/d', svc('d', { spec: { ...dual, type: 'NodePort' } }), a) as Extract<Decision, { kind: 'clear' }>;
+    expect(planClear(dd).report?.ips).toEqual(['192.0.2.1', '2001:db8::']);
+    // Never ours and already empty: nothing to write or report.
     expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' } }), a)).toEqual({ kind: 'ignore' });
   });
 
