@@ -311,7 +311,7 @@ export function birdCommand(sock: string, command: string, timeoutMs = 5000): Pr
   });
 }
 
-function parseBirdRoutes(text: string, peers: RouterPeer[]): RoutePath[] {
+export function parseBirdRoutes(text: string, peers: RouterPeer[]): RoutePath[] {
   const paths: RoutePath[] = [];
   let prefix = '';
   let cur: RoutePath | null = null;
@@ -446,7 +446,7 @@ interface FrrDetail {
 interface FrrPrefix {
   paths?: FrrPathJson[];
 }
-interface FrrPathJson {
+export interface FrrPathJson {
   aspath?: { string?: string; segments?: Array<{ list: number[] }> };
   locPrf?: number;
   metric?: number;
@@ -457,7 +457,7 @@ interface FrrPathJson {
   nexthops?: Array<{ ip: string; scope?: string }>;
 }
 
-function frrPath(prefix: string, p: FrrPathJson): RoutePath {
+export function frrPath(prefix: string, p: FrrPathJson): RoutePath {
   const asPath = (p.aspath?.segments ?? []).flatMap((s) => s.list);
   const path: RoutePath = {
     prefix,
