@@ -3,7 +3,7 @@
 // built once per set of inputs with buildah and exported as a docker-archive tarball under
 // IMAGE_CACHE_DIR, which `ctr -n k8s.io images import` loads into a node's containerd.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildStep } from './build-step.js';
@@ -195,6 +195,7 @@ export async function ensureHeraldImage(log: Log = defaultLog): Promise<ImageRef
     baseInputs,
     readFileSync(join(REPO_ROOT, 'Dockerfile')),
     readFileSync(join(REPO_ROOT, '.dockerignore')),
+    existsSync(join(REPO_ROOT, '.npmrc')) ? readFileSync(join(REPO_ROOT, '.npmrc')) : '',
     ...contextFiles.flatMap((f) => [f, readFileSync(join(REPO_ROOT, f))]),
   ]);
   const tarball = tarballPath('herald', hash);
@@ -210,14 +211,58 @@ export async function ensureHeraldImage(log: Log = defaultLog): Promise<ImageRef
     // and the base are unchanged, so a source change rebuilds only the compile steps.
     await buildStep(
       'buildah',
-      ['bud', '--pull-never', '--network', 'host', '--layers', '--label', `herald.inputs=${hash}`, '-t', name, '-f', join(REPO_ROOT, 'Dockerfile'), REPO_ROOT],
-      { ...step, progress: /^STEP \d+\/\d+/ },
+      [
+        'bud',
+        '--pull-never',
+        '--network',
+        'host',
+        '--layers',
+        ...buildNpmConfigVolumes(),
+        '--label',
+        `herald.inputs=${hash}`,
+        '-t',
+        name,
+        '-f',
+        join(REPO_ROOT, 'Dockerfile'),
+        REPO_ROOT,
+      ],
+      { ...step, progress: /^(\[\d+\/\d+\] )?STEP \d+\/\d+/ },
     );
     await exportTarball(name, tarball, step);
     pruneOld('herald', 2);
     log(`built ${name} in ${secondsSince(started)} s: ${tarball} (${mib(tarball)} MiB)`);
     return { name, tarball };
   });
+}
+
+/** The host's CA bundle: what the host's own node and npm trust (NODE_EXTRA_CA_CERTS, else the system's). */
+function hostCaBundle(): string | null {
+  for (const f of [process.env.NODE_EXTRA_CA_CERTS, '/etc/ssl/certs/ca-certificates.crt']) {
+    if (f && existsSync(f)) return f;
+  }
+  return null;
+}
+
+/**
+ * Build-time npm configuration for the build stage's RUN steps, as bind mounts that never enter a
+ * layer: the repository's .npmrc (omit=peer, which the Dockerfile does not copy) and the host's CA
+ * bundle, since this machine reaches the npm registry through a TLS proxy with its own CA.
+ */
+function buildNpmConfigVolumes(): string[] {
+  const lines: string[] = [];
+  const repoNpmrc = join(REPO_ROOT, '.npmrc');
+  if (existsSync(repoNpmrc)) lines.push(readFileSync(repoNpmrc, 'utf8'));
+  const volumes: string[] = [];
+  const ca = hostCaBundle();
+  if (ca) {
+    volumes.push('--volume', `${ca}:/etc/herald-build-ca.crt:ro`);
+    lines.push('cafile=/etc/herald-build-ca.crt');
+  }
+  const npmrc = join(IMAGE_CACHE_DIR, 'build-npmrc');
+  writeFileSync(npmrc, `${lines.join('\n')}\n`);
+  // The base's npm prefix is /usr/local: this is its global config file.
+  volumes.push('--volume', `${npmrc}:/usr/local/etc/npmrc:ro`);
+  return volumes;
 }
 
 /** Writes the image as a docker-archive that keeps its name (ctr import tags it from manifest.json). */
