@@ -4,10 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import yaml from 'js-yaml';
+import { parseGoDuration } from '../config/duration.js';
 import { ConfigError } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
 import { LOG_LEVELS } from '../kube/log.js';
-import { defaultValues, installManifests, namespaceObject, toYamlStream, type HeraldValues, type PullPolicy } from '../kube/manifests.js';
+import { defaultValues, installManifests, podDisruptionBudgetApiVersion, toYamlStream, type HeraldValues, type PullPolicy } from '../kube/manifests.js';
 
 interface ManifestsOpts {
   namespace: string;
@@ -26,6 +27,15 @@ interface ManifestsOpts {
   gracefulRestart?: string;
   podMonitor?: boolean;
   prometheusRule?: boolean;
+  controllerLeaseDuration?: string;
+  speakerLeaseRenew?: string;
+  speakerLeaseDuration?: string;
+  controllerExtraArg?: string[];
+  speakerExtraArg?: string[];
+  controllerPriorityClass?: string;
+  speakerPriorityClass?: string;
+  kubeVersion?: string;
+  rbac: boolean;
   namespaceObject: boolean;
 }
 
@@ -67,6 +77,28 @@ export function checkFlags(opts: ManifestsOpts): void {
       throw new FlagError(`--exclude-interface: ${(e as Error).message}`);
     }
   }
+  for (const [flag, value] of [
+    ['--controller-lease-duration', opts.controllerLeaseDuration],
+    ['--speaker-lease-renew', opts.speakerLeaseRenew],
+    ['--speaker-lease-duration', opts.speakerLeaseDuration],
+  ] as const) {
+    if (value === undefined) continue;
+    const d = parseGoDuration(value);
+    if (!d.ok) throw new FlagError(`${flag}: ${d.reason}`);
+  }
+  for (const [flag, value] of [
+    ['--controller-priority-class', opts.controllerPriorityClass],
+    ['--speaker-priority-class', opts.speakerPriorityClass],
+  ] as const) {
+    if (value !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value)) throw new FlagError(`${flag}: must be a PriorityClass name (DNS subdomain), got ${JSON.stringify(value)}`);
+  }
+  if (opts.kubeVersion !== undefined) {
+    try {
+      podDisruptionBudgetApiVersion(opts.kubeVersion);
+    } catch (e) {
+      throw new FlagError(`--kube-version: ${(e as Error).message}`);
+    }
+  }
   if (opts.configFile !== undefined && opts.existingConfigMap !== undefined) throw new FlagError('--existing-config-map: cannot be used with --config-file');
 }
 
@@ -96,6 +128,15 @@ export function valuesFromOptions(opts: ManifestsOpts, readFile: (path: string) 
   if (opts.gracefulRestart !== undefined) v.speaker.gracefulRestart = Number(opts.gracefulRestart);
   if (opts.podMonitor) v.podMonitor.enabled = true;
   if (opts.prometheusRule) v.prometheusRule.enabled = true;
+  if (opts.controllerLeaseDuration !== undefined) v.controller.leaseDuration = opts.controllerLeaseDuration;
+  if (opts.speakerLeaseRenew !== undefined) v.speaker.leaseRenew = opts.speakerLeaseRenew;
+  if (opts.speakerLeaseDuration !== undefined) v.speaker.leaseDuration = opts.speakerLeaseDuration;
+  if (opts.controllerExtraArg) v.controller.extraArgs = opts.controllerExtraArg;
+  if (opts.speakerExtraArg) v.speaker.extraArgs = opts.speakerExtraArg;
+  if (opts.controllerPriorityClass !== undefined) v.controller.priorityClassName = opts.controllerPriorityClass;
+  if (opts.speakerPriorityClass !== undefined) v.speaker.priorityClassName = opts.speakerPriorityClass;
+  v.rbac.create = opts.rbac;
+  v.namespaceObject = opts.namespaceObject;
   return v;
 }
 
@@ -122,6 +163,15 @@ export function register(program: Command): void {
     .option('--graceful-restart <seconds>', 'BGP graceful restart time the speaker offers (0: off)')
     .option('--pod-monitor', 'add a PodMonitor (needs the Prometheus Operator CRDs)')
     .option('--prometheus-rule', 'add a PrometheusRule with Herald\'s alerts (needs the Prometheus Operator CRDs)')
+    .option('--controller-lease-duration <duration>', 'controller --lease-duration: the leader Lease duration (default: the daemon\'s, 15s)')
+    .option('--speaker-lease-renew <duration>', 'speaker --lease-renew: how often each speaker renews its Lease (default: the daemon\'s, 1s)')
+    .option('--speaker-lease-duration <duration>', 'speaker --lease-duration: a speaker is dead to the others after this long without a renewal (default: the daemon\'s, 3s)')
+    .option('--controller-extra-arg <arg>', 'another controller flag, e.g. --controller-extra-arg=--services-namespace=apps; repeat for more', collect)
+    .option('--speaker-extra-arg <arg>', 'another speaker flag; repeat for more', collect)
+    .option('--controller-priority-class <name>', 'priorityClassName of the controller pods')
+    .option('--speaker-priority-class <name>', 'priorityClassName of the speaker pods (e.g. system-node-critical)')
+    .option('--kube-version <version>', 'Kubernetes version of the target cluster, MAJOR.MINOR: below 1.21 the PodDisruptionBudget is policy/v1beta1 (default: policy/v1)')
+    .option('--no-rbac', 'leave out the ClusterRoles, Roles and their bindings (RBAC managed elsewhere)')
     .option('--no-namespace-object', 'leave out the Namespace object (e.g. when the namespace is managed elsewhere)')
     .action((opts: ManifestsOpts, cmd: Command) => {
       let values: HeraldValues;
@@ -145,8 +195,7 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const release = { name: opts.name, namespace: opts.namespace, version: cmd.parent?.version() ?? '0.0.0' };
-      const objects = installManifests(values, release);
-      process.stdout.write(toYamlStream(opts.namespaceObject ? [namespaceObject(release), ...objects] : objects));
+      const release = { name: opts.name, namespace: opts.namespace, version: cmd.parent?.version() ?? '0.0.0', ...(opts.kubeVersion ? { kubeVersion: opts.kubeVersion } : {}) };
+      process.stdout.write(toYamlStream(installManifests(values, release)));
     });
 }

@@ -1,6 +1,6 @@
 // The install as Kubernetes objects: what `herald manifests` prints and what the Helm chart in
 // charts/herald/ renders. Both take the same values (HeraldValues mirrors charts/herald/values.yaml;
-// test/unit/chart/ renders the chart's templates and compares them with installManifests()).
+// test/unit/chart/ renders the chart with the real helm and compares the objects with installManifests()).
 // RBAC is least privilege: exactly the API calls kube/ makes for each daemon, nothing more.
 import yaml from 'js-yaml';
 
@@ -16,14 +16,25 @@ export interface Toleration {
 
 export interface DaemonValues {
   metricsPort: number;
+  /** More daemon flags, appended after the chart's own (e.g. `--services-namespace=x`). */
+  extraArgs: string[];
+  /** create: make the ServiceAccount; name: its name (empty: <fullname>-<daemon>, or `default` when not created). */
+  serviceAccount: { create: boolean; name: string };
+  priorityClassName: string;
+  podAnnotations: Record<string, string>;
+  podLabels: Record<string, string>;
   /** Container resources (requests/limits), passed through as is. */
   resources: Record<string, unknown>;
   nodeSelector: Record<string, string>;
   tolerations: Toleration[];
+  /** Pod affinity, passed through as is (controller, when empty: preferred anti-affinity by hostname). */
+  affinity: Record<string, unknown>;
 }
 
 /** The chart's values (charts/herald/values.yaml holds the defaults, defaultValues() the same). */
 export interface HeraldValues {
+  /** The app.kubernetes.io/name label (and selectors); empty: herald. */
+  nameOverride: string;
   /** Prefix of every object name; empty: the release name ("herald" for plain manifests). */
   fullnameOverride: string;
   image: { repository: string; /** empty: the chart's appVersion */ tag: string; pullPolicy: PullPolicy };
@@ -35,8 +46,21 @@ export interface HeraldValues {
   configInline: Record<string, unknown>;
   /** Use this existing ConfigMap (key `config`) instead of creating one from configInline. */
   existingConfigMap: string;
-  controller: DaemonValues & { replicas: number; leaderElect: boolean };
+  /** Also render the release Namespace with the Pod Security labels the speaker needs (privileged). */
+  namespaceObject: boolean;
+  rbac: { create: boolean };
+  controller: DaemonValues & {
+    replicas: number;
+    leaderElect: boolean;
+    /** --lease-duration of the leader Lease (Go duration; empty: the daemon's default, 15s). */
+    leaseDuration: string;
+    /** A PodDisruptionBudget keeping minAvailable controllers up, rendered when replicas > 1. */
+    podDisruptionBudget: { enabled: boolean; minAvailable: number };
+  };
   speaker: DaemonValues & {
+    /** --lease-renew and --lease-duration of the speakers' membership Leases (empty: 1s and 3s). */
+    leaseRenew: string;
+    leaseDuration: string;
     /** The speaker also accepts BGP connections from its peers on port 179 (`--bgp-listen`, with NET_BIND_SERVICE). */
     bgpPassive: boolean;
     /** layer2: serve exactly these interfaces (empty: every eligible one). */
@@ -46,8 +70,13 @@ export interface HeraldValues {
     /** BGP graceful restart time offered to peers, seconds (0: off). */
     gracefulRestart: number;
   };
-  podMonitor: { enabled: boolean; interval: string };
-  prometheusRule: { enabled: boolean; /** Alert when a pool's in-use fraction exceeds this (0..1). */ poolUsageThreshold: number };
+  podMonitor: { enabled: boolean; interval: string; /** e.g. the `release` label kube-prometheus-stack selects on */ additionalLabels: Record<string, string> };
+  prometheusRule: {
+    enabled: boolean;
+    /** Alert when a pool's in-use fraction exceeds this (0..1). */
+    poolUsageThreshold: number;
+    additionalLabels: Record<string, string>;
+  };
 }
 
 export interface Release {
@@ -55,6 +84,8 @@ export interface Release {
   namespace: string;
   /** Chart appVersion (= package version): image tag default and version label. */
   version: string;
+  /** Target Kubernetes version ("1.20"; Helm: .Capabilities.KubeVersion); picks the PodDisruptionBudget API. Default: current. */
+  kubeVersion?: string;
 }
 
 export type KubeObject = {
@@ -66,7 +97,18 @@ export type KubeObject = {
 
 /** Defaults, identical to charts/herald/values.yaml (a unit test holds them equal). */
 export function defaultValues(): HeraldValues {
+  const daemon = (): Omit<DaemonValues, 'metricsPort' | 'tolerations'> => ({
+    extraArgs: [],
+    serviceAccount: { create: true, name: '' },
+    priorityClassName: '',
+    podAnnotations: {},
+    podLabels: {},
+    resources: {},
+    nodeSelector: { 'kubernetes.io/os': 'linux' },
+    affinity: {},
+  });
   return {
+    nameOverride: '',
     fullnameOverride: '',
     image: { repository: 'ghcr.io/herald-lb/herald', tag: '', pullPolicy: 'IfNotPresent' },
     imagePullSecrets: [],
@@ -74,12 +116,15 @@ export function defaultValues(): HeraldValues {
     loadBalancerClass: '',
     configInline: {},
     existingConfigMap: '',
+    namespaceObject: false,
+    rbac: { create: true },
     controller: {
       replicas: 2,
       leaderElect: true,
+      leaseDuration: '',
       metricsPort: 7472,
-      resources: {},
-      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      podDisruptionBudget: { enabled: true, minAvailable: 1 },
+      ...daemon(),
       tolerations: [],
     },
     speaker: {
@@ -88,15 +133,16 @@ export function defaultValues(): HeraldValues {
       interfaces: [],
       excludeInterfaces: [],
       gracefulRestart: 0,
-      resources: {},
-      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      leaseRenew: '',
+      leaseDuration: '',
+      ...daemon(),
       tolerations: [
         { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
         { key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' },
       ],
     },
-    podMonitor: { enabled: false, interval: '30s' },
-    prometheusRule: { enabled: false, poolUsageThreshold: 0.9 },
+    podMonitor: { enabled: false, interval: '30s', additionalLabels: {} },
+    prometheusRule: { enabled: false, poolUsageThreshold: 0.9, additionalLabels: {} },
   };
 }
 
@@ -152,8 +198,26 @@ export function fullname(values: HeraldValues, release: Release): string {
   return values.fullnameOverride || release.name;
 }
 
+/** The app.kubernetes.io/name label. */
+export function appName(values: HeraldValues): string {
+  return values.nameOverride || 'herald';
+}
+
 export function configMapName(values: HeraldValues, release: Release): string {
   return values.existingConfigMap || `${fullname(values, release)}-config`;
+}
+
+/** The ServiceAccount a daemon runs as: the named one, else <fullname>-<daemon> when created, else `default`. */
+export function serviceAccountName(values: HeraldValues, release: Release, component: 'controller' | 'speaker'): string {
+  const sa = values[component].serviceAccount;
+  return sa.name || (sa.create ? `${fullname(values, release)}-${component}` : 'default');
+}
+
+/** policy/v1 PodDisruptionBudget is served from Kubernetes 1.21; 1.20 has only policy/v1beta1. */
+export function podDisruptionBudgetApiVersion(kubeVersion: string | undefined): string {
+  const m = kubeVersion === undefined ? null : /^v?(\d+)\.(\d+)/.exec(kubeVersion);
+  if (kubeVersion !== undefined && !m) throw new Error(`kube version: expected MAJOR.MINOR, got ${JSON.stringify(kubeVersion)}`);
+  return m && Number(m[1]) === 1 && Number(m[2]) < 21 ? 'policy/v1beta1' : 'policy/v1';
 }
 
 /** The ConfigMap's `config` text: the inline config as YAML, keys sorted (as Helm's toYaml does). */
@@ -161,37 +225,49 @@ export function configText(config: Record<string, unknown>): string {
   return yaml.dump(config, { sortKeys: true, lineWidth: -1, noRefs: true });
 }
 
-function labels(release: Release, component?: string): Record<string, string> {
+function labels(v: HeraldValues, release: Release, component?: string): Record<string, string> {
   return {
-    'app.kubernetes.io/name': 'herald',
+    'app.kubernetes.io/name': appName(v),
     'app.kubernetes.io/instance': release.name,
     'app.kubernetes.io/version': release.version,
     ...(component ? { 'app.kubernetes.io/component': component } : {}),
   };
 }
 
-function selector(release: Release, component: string): Record<string, string> {
-  return { 'app.kubernetes.io/name': 'herald', 'app.kubernetes.io/instance': release.name, 'app.kubernetes.io/component': component };
+function selector(v: HeraldValues, release: Release, component: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': appName(v), 'app.kubernetes.io/instance': release.name, 'app.kubernetes.io/component': component };
 }
 
-function meta(name: string, release: Release, component?: string, namespaced = true): KubeObject['metadata'] {
-  return { name, ...(namespaced ? { namespace: release.namespace } : {}), labels: labels(release, component) };
+function meta(v: HeraldValues, name: string, release: Release, component?: string, namespaced = true): KubeObject['metadata'] {
+  return { name, ...(namespaced ? { namespace: release.namespace } : {}), labels: labels(v, release, component) };
 }
 
-function rbac(name: string, release: Release, component: string, clusterRules: Record<string, unknown>[], nsRules: Record<string, unknown>[]): KubeObject[] {
-  const subjects = [{ kind: 'ServiceAccount', name, namespace: release.namespace }];
+function rbac(
+  v: HeraldValues,
+  release: Release,
+  component: 'controller' | 'speaker',
+  clusterRules: Record<string, unknown>[],
+  nsRules: Record<string, unknown>[],
+): KubeObject[] {
+  const name = `${fullname(v, release)}-${component}`;
+  const sa = serviceAccountName(v, release, component);
+  const subjects = [{ kind: 'ServiceAccount', name: sa, namespace: release.namespace }];
   return [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name, release, component) },
-    { apiVersion: RBAC, kind: 'ClusterRole', metadata: meta(name, release, component, false), rules: clusterRules },
-    {
-      apiVersion: RBAC,
-      kind: 'ClusterRoleBinding',
-      metadata: meta(name, release, component, false),
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-      subjects,
-    },
-    { apiVersion: RBAC, kind: 'Role', metadata: meta(name, release, component), rules: nsRules },
-    { apiVersion: RBAC, kind: 'RoleBinding', metadata: meta(name, release, component), roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects },
+    ...(v[component].serviceAccount.create ? [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(v, sa, release, component) }] : []),
+    ...(v.rbac.create
+      ? [
+          { apiVersion: RBAC, kind: 'ClusterRole', metadata: meta(v, name, release, component, false), rules: clusterRules },
+          {
+            apiVersion: RBAC,
+            kind: 'ClusterRoleBinding',
+            metadata: meta(v, name, release, component, false),
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+            subjects,
+          },
+          { apiVersion: RBAC, kind: 'Role', metadata: meta(v, name, release, component), rules: nsRules },
+          { apiVersion: RBAC, kind: 'RoleBinding', metadata: meta(v, name, release, component), roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects },
+        ]
+      : []),
   ];
 }
 
@@ -211,11 +287,36 @@ function probes(): Record<string, unknown> {
   };
 }
 
-function podSpecCommon(v: HeraldValues, d: DaemonValues): Record<string, unknown> {
+/** The pod template's metadata: the chart's labels over podLabels (the schema refuses app.kubernetes.io/ keys there), podAnnotations. */
+function podMeta(v: HeraldValues, release: Release, component: 'controller' | 'speaker'): Record<string, unknown> {
+  const d = v[component];
   return {
+    labels: { ...d.podLabels, ...labels(v, release, component) },
+    ...(Object.keys(d.podAnnotations).length ? { annotations: d.podAnnotations } : {}),
+  };
+}
+
+function podSpecCommon(v: HeraldValues, release: Release, component: 'controller' | 'speaker', affinity: Record<string, unknown>): Record<string, unknown> {
+  const d = v[component];
+  return {
+    serviceAccountName: serviceAccountName(v, release, component),
+    ...(d.priorityClassName ? { priorityClassName: d.priorityClassName } : {}),
     ...(v.imagePullSecrets.length ? { imagePullSecrets: v.imagePullSecrets } : {}),
     nodeSelector: d.nodeSelector,
     ...(d.tolerations.length ? { tolerations: d.tolerations } : {}),
+    ...(Object.keys(affinity).length ? { affinity } : {}),
+  };
+}
+
+/** Two controllers on one node die together: prefer spreading them by hostname (the user's affinity replaces this). */
+function controllerAffinity(v: HeraldValues, release: Release): Record<string, unknown> {
+  if (Object.keys(v.controller.affinity).length) return v.controller.affinity;
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector(v, release, 'controller') } } },
+      ],
+    },
   };
 }
 
@@ -227,24 +328,36 @@ function controllerObjects(v: HeraldValues, release: Release, image: string, cm:
     '--namespace=$(POD_NAMESPACE)',
     `--config-map=${cm}`,
     `--leader-elect=${c.leaderElect}`,
+    ...(c.leaseDuration ? [`--lease-duration=${c.leaseDuration}`] : []),
     `--metrics-address=:${c.metricsPort}`,
     `--log-level=${v.logLevel}`,
     ...(v.loadBalancerClass ? [`--lb-class=${v.loadBalancerClass}`] : []),
+    ...c.extraArgs,
   ];
+  const pdb: KubeObject[] =
+    c.podDisruptionBudget.enabled && c.replicas > 1
+      ? [
+          {
+            apiVersion: podDisruptionBudgetApiVersion(release.kubeVersion),
+            kind: 'PodDisruptionBudget',
+            metadata: meta(v, name, release, 'controller'),
+            spec: { minAvailable: c.podDisruptionBudget.minAvailable, selector: { matchLabels: selector(v, release, 'controller') } },
+          },
+        ]
+      : [];
   return [
-    ...rbac(name, release, 'controller', controllerClusterRules(), controllerNamespaceRules()),
+    ...rbac(v, release, 'controller', controllerClusterRules(), controllerNamespaceRules()),
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: meta(name, release, 'controller'),
+      metadata: meta(v, name, release, 'controller'),
       spec: {
         replicas: c.replicas,
-        selector: { matchLabels: selector(release, 'controller') },
+        selector: { matchLabels: selector(v, release, 'controller') },
         template: {
-          metadata: { labels: labels(release, 'controller') },
+          metadata: podMeta(v, release, 'controller'),
           spec: {
-            serviceAccountName: name,
-            ...podSpecCommon(v, c),
+            ...podSpecCommon(v, release, 'controller', controllerAffinity(v, release)),
             // The image's `node` user; no capability, nothing written to the image.
             securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
@@ -264,7 +377,8 @@ function controllerObjects(v: HeraldValues, release: Release, image: string, cm:
         },
       },
     },
-    metricsService(`${name}-metrics`, release, 'controller', c.metricsPort),
+    ...pdb,
+    metricsService(v, `${name}-metrics`, release, 'controller', c.metricsPort),
   ];
 }
 
@@ -289,28 +403,30 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
     `--metrics-address=:${s.metricsPort}`,
     `--log-level=${v.logLevel}`,
     ...(v.loadBalancerClass ? [`--lb-class=${v.loadBalancerClass}`] : []),
+    ...(s.leaseRenew ? [`--lease-renew=${s.leaseRenew}`] : []),
+    ...(s.leaseDuration ? [`--lease-duration=${s.leaseDuration}`] : []),
     ...s.interfaces.map((i) => `--interface=${i}`),
     ...s.excludeInterfaces.map((x) => `--exclude-interface=${x}`),
     ...(s.gracefulRestart > 0 ? [`--graceful-restart=${s.gracefulRestart}`] : []),
     ...(s.bgpPassive ? ['--bgp-listen'] : []),
+    ...s.extraArgs,
   ];
   return [
-    ...rbac(name, release, 'speaker', speakerClusterRules(), speakerNamespaceRules()),
+    ...rbac(v, release, 'speaker', speakerClusterRules(), speakerNamespaceRules()),
     {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
-      metadata: meta(name, release, 'speaker'),
+      metadata: meta(v, name, release, 'speaker'),
       spec: {
-        selector: { matchLabels: selector(release, 'speaker') },
+        selector: { matchLabels: selector(v, release, 'speaker') },
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
         template: {
-          metadata: { labels: labels(release, 'speaker') },
+          metadata: podMeta(v, release, 'speaker'),
           spec: {
-            serviceAccountName: name,
+            ...podSpecCommon(v, release, 'speaker', s.affinity),
             // ARP/NDP answers and BGP sessions come from the node's own interfaces and addresses.
             hostNetwork: true,
             dnsPolicy: 'ClusterFirstWithHostNet',
-            ...podSpecCommon(v, s),
             securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
             containers: [
               {
@@ -337,29 +453,34 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
         },
       },
     },
-    metricsService(`${name}-metrics`, release, 'speaker', s.metricsPort),
+    metricsService(v, `${name}-metrics`, release, 'speaker', s.metricsPort),
   ];
 }
 
-function metricsService(name: string, release: Release, component: string, port: number): KubeObject {
+function metricsService(v: HeraldValues, name: string, release: Release, component: string, port: number): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(name, release, component),
-    spec: { clusterIP: 'None', selector: selector(release, component), ports: [{ name: 'monitoring', port, targetPort: 'monitoring', protocol: 'TCP' }] },
+    metadata: meta(v, name, release, component),
+    spec: { clusterIP: 'None', selector: selector(v, release, component), ports: [{ name: 'monitoring', port, targetPort: 'monitoring', protocol: 'TCP' }] },
   };
 }
 
+/** Monitoring objects carry additionalLabels (kube-prometheus-stack selects them by e.g. `release`) under the chart's own. */
+function monitoringMeta(v: HeraldValues, release: Release, extra: Record<string, string>): KubeObject['metadata'] {
+  const m = meta(v, fullname(v, release), release);
+  return { ...m, labels: { ...extra, ...m.labels } };
+}
+
 function monitoringObjects(v: HeraldValues, release: Release): KubeObject[] {
-  const name = fullname(v, release);
   const out: KubeObject[] = [];
   if (v.podMonitor.enabled) {
     out.push({
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PodMonitor',
-      metadata: meta(name, release),
+      metadata: monitoringMeta(v, release, v.podMonitor.additionalLabels),
       spec: {
-        selector: { matchLabels: { 'app.kubernetes.io/name': 'herald', 'app.kubernetes.io/instance': release.name } },
+        selector: { matchLabels: { 'app.kubernetes.io/name': appName(v), 'app.kubernetes.io/instance': release.name } },
         podMetricsEndpoints: [{ port: 'monitoring', path: '/metrics', interval: v.podMonitor.interval }],
       },
     });
@@ -368,7 +489,7 @@ function monitoringObjects(v: HeraldValues, release: Release): KubeObject[] {
     out.push({
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PrometheusRule',
-      metadata: meta(name, release),
+      metadata: monitoringMeta(v, release, v.prometheusRule.additionalLabels),
       spec: {
         groups: [
           {
@@ -404,34 +525,40 @@ function monitoringObjects(v: HeraldValues, release: Release): KubeObject[] {
   return out;
 }
 
-/** Every object of the install, in apply order (RBAC before the workloads that use it). */
-export function installManifests(v: HeraldValues, release: Release): KubeObject[] {
-  const image = `${v.image.repository}:${v.image.tag || release.version}`;
-  const cm = configMapName(v, release);
-  const config: KubeObject[] = v.existingConfigMap
-    ? []
-    : [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(cm, release), data: { config: configText(v.configInline) } }];
-  return [...config, ...controllerObjects(v, release, image, cm), ...speakerObjects(v, release, image, cm), ...monitoringObjects(v, release)];
-}
-
 /**
- * The Namespace for plain manifests (Helm installs into one made with --create-namespace). The
- * speaker needs hostNetwork and NET_RAW, which Pod Security "baseline" forbids: label it privileged.
+ * The release Namespace (with namespaceObject). The speaker needs hostNetwork and NET_RAW, which
+ * Pod Security "baseline" forbids: label it privileged.
  */
-export function namespaceObject(release: Release): KubeObject {
+export function namespaceObject(v: HeraldValues, release: Release): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
       name: release.namespace,
       labels: {
-        ...labels(release),
+        ...labels(v, release),
         'pod-security.kubernetes.io/enforce': 'privileged',
         'pod-security.kubernetes.io/audit': 'privileged',
         'pod-security.kubernetes.io/warn': 'privileged',
       },
     },
   };
+}
+
+/** Every object of the install, in apply order (Namespace, then RBAC before the workloads that use it). */
+export function installManifests(v: HeraldValues, release: Release): KubeObject[] {
+  const image = `${v.image.repository}:${v.image.tag || release.version}`;
+  const cm = configMapName(v, release);
+  const config: KubeObject[] = v.existingConfigMap
+    ? []
+    : [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(v, cm, release), data: { config: configText(v.configInline) } }];
+  return [
+    ...(v.namespaceObject ? [namespaceObject(v, release)] : []),
+    ...config,
+    ...controllerObjects(v, release, image, cm),
+    ...speakerObjects(v, release, image, cm),
+    ...monitoringObjects(v, release),
+  ];
 }
 
 /** Objects as one multi-document YAML stream for `kubectl apply -f`. */

@@ -19,9 +19,20 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+let serverMinor: string | undefined;
+
+/** The test server's MAJOR.MINOR, for --kube-version (it picks the PodDisruptionBudget API: 1.20 has only policy/v1beta1). */
+function serverVersion(): string {
+  if (serverMinor === undefined) {
+    const v = (JSON.parse(kubectl(['version', '-o', 'json'])) as { serverVersion: { major: string; minor: string } }).serverVersion;
+    serverMinor = `${v.major}.${v.minor.replace(/\D.*$/, '')}`;
+  }
+  return serverMinor;
+}
+
 function manifests(args: string[]): string {
   if (!existsSync(HERALD_BIN)) throw new Error(`${HERALD_BIN} is missing: run make build first`);
-  const r = spawnSync(process.execPath, [HERALD_BIN, 'manifests', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [HERALD_BIN, 'manifests', '--kube-version', serverVersion(), ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`herald manifests ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
@@ -113,7 +124,7 @@ describe('herald manifests against the API server', () => {
   it('passes kubectl apply --dry-run=server, also with every option', () => {
     const cfg = join(dir, 'pool.yaml');
     writeFileSync(cfg, POOL);
-    for (const extra of [[], ['--bgp-passive', '--lb-class', 'example.com/lb', '--controller-replicas', '1', '--config-file', cfg, '--log-level', 'debug', '--interface', 'eth0', '--exclude-interface', '^lo$', '--graceful-restart', '120', '--image-tag', 'dev', '--image-pull-policy', 'Always'], ['--existing-config-map', 'mine']]) {
+    for (const extra of [[], ['--bgp-passive', '--lb-class', 'example.com/lb', '--controller-replicas', '1', '--config-file', cfg, '--log-level', 'debug', '--interface', 'eth0', '--exclude-interface', '^lo$', '--graceful-restart', '120', '--image-tag', 'dev', '--image-pull-policy', 'Always'], ['--existing-config-map', 'mine'], ['--controller-lease-duration', '30s', '--speaker-lease-renew', '500ms', '--speaker-lease-duration', '2s', '--speaker-extra-arg=--services-namespace=x', '--controller-priority-class', 'system-cluster-critical', '--speaker-priority-class', 'system-node-critical', '--no-rbac']]) {
       const text = manifests(['--namespace', ns, '--name', name, ...extra]);
       const docs = yaml.loadAll(text).filter(Boolean);
       const out = kubectl(['apply', '--dry-run=server', '-f', '-'], { input: text });

@@ -4,7 +4,7 @@
 // $HERALD_CACHE_DIR/tools/<version>/ (default /var/cache/herald, beside kube-apiserver), made visible
 // by one atomic rename so that parallel test workers never see a half-written binary.
 // `tsx test/tools/helm.ts` prints HELM=... and KUBECTL=... (make tools).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -64,6 +64,31 @@ export function helmBinary(): string {
 /** Absolute path of kubectl 1.33 (from the npm package). */
 export function kubectlBinary(): string {
   return join(toolsDir(), 'kubectl');
+}
+
+export interface ToolResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs helm (or kubectl) to completion; never throws for a non-zero exit (callers check code and stderr). */
+export function runTool(binary: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    p.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.stdin.end(opts.input ?? '');
+  });
+}
+
+/** `helm ARGS`: see runTool. */
+export function helm(args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ToolResult> {
+  return runTool(helmBinary(), args, opts);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

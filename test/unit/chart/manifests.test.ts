@@ -163,6 +163,31 @@ describe('herald manifests', () => {
     expect(podSpec(objs, 'DaemonSet').containers[0].args).toContain('--config-map=mine');
   });
 
+  it('maps the Lease timings, extra daemon flags, priority classes, --no-rbac and --kube-version onto the chart values', async () => {
+    const r = await run([
+      '--controller-lease-duration', '30s', '--speaker-lease-renew', '500ms', '--speaker-lease-duration', '2s',
+      '--controller-extra-arg=--services-namespace=apps', '--speaker-extra-arg', '--services-namespace=apps', '--speaker-extra-arg', '--bgp-listen=:1179',
+      '--controller-priority-class', 'system-cluster-critical', '--speaker-priority-class', 'system-node-critical', '--no-rbac', '--kube-version', '1.20',
+    ]);
+    expect(r.err).toBe('');
+    const v = defaultValues();
+    v.namespaceObject = true;
+    v.rbac.create = false;
+    v.controller.leaseDuration = '30s';
+    v.controller.extraArgs = ['--services-namespace=apps'];
+    v.controller.priorityClassName = 'system-cluster-critical';
+    v.speaker.leaseRenew = '500ms';
+    v.speaker.leaseDuration = '2s';
+    v.speaker.extraArgs = ['--services-namespace=apps', '--bgp-listen=:1179'];
+    v.speaker.priorityClassName = 'system-node-critical';
+    const docs = yaml.loadAll(r.out) as KubeObject[];
+    expect(docs).toEqual(installManifests(v, { name: 'herald', namespace: 'herald-system', version: '9.9.9', kubeVersion: '1.20' }));
+    expect(docs.find((d) => d.kind === 'PodDisruptionBudget')?.apiVersion).toBe('policy/v1beta1');
+    expect(docs.some((d) => d.kind.includes('Role'))).toBe(false);
+    const latest = yaml.loadAll((await run(['--no-namespace-object'])).out) as KubeObject[];
+    expect(latest.find((d) => d.kind === 'PodDisruptionBudget')?.apiVersion).toBe('policy/v1');
+  });
+
   it('refuses an invalid config file with exit 1 and the field path', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'address-pools:\n- name: a\n  protocol: layer3\n  addresses: [192.0.2.0/28]\n');
@@ -183,6 +208,10 @@ describe('herald manifests', () => {
       [['--exclude-interface', '(('], '--exclude-interface'],
       [['--config-file', join(dir, 'missing.yaml')], '--config-file'],
       [['--config-file', 'x', '--existing-config-map', 'y'], '--existing-config-map'],
+      [['--speaker-lease-renew', '1 second'], '--speaker-lease-renew'],
+      [['--controller-lease-duration', 'soon'], '--controller-lease-duration'],
+      [['--speaker-priority-class', 'Bad_Class'], '--speaker-priority-class'],
+      [['--kube-version', 'latest'], '--kube-version'],
     ] as const) {
       const r = await run([...args]);
       expect(r.code, args.join(' ')).toBe(2);
