@@ -141,6 +141,32 @@ describeLab('bgp interop: herald bgp announce against BIRD and FRR', () => {
         await r.waitFor('route back', () => r.routes(), (p) => p.length === 1);
       });
 
+      it('IPv6 prefixes over the IPv4 session: MP-BGP with the interface\'s global IPv6 next hop; refused with a clear line without one', async () => {
+        const r = await startRouter([
+          { address: ip('node1'), as: NODE_AS, families: [4, 6] },
+          { address: ip('node2'), as: NODE_AS, families: [4, 6] },
+        ]);
+        const n1 = speaker('node1', nodeArgs('node1', NODE_AS, ['--prefix', VIP, '--prefix', VIP6]));
+        const line = await n1.established();
+        expect(line.families).toEqual(['ipv4', 'ipv6']);
+        const paths = await r.waitFor('2 paths', () => r.routes(), (p) => p.length === 2);
+        expect(byPrefix(paths, VIP6).map((p) => p.nextHop)).toEqual([ip6('node1')]);
+        expect(byPrefix(paths, VIP).map((p) => p.nextHop)).toEqual([ip('node1')]);
+        expect((await r.kernelRoutes(6)).find((k) => k.dst === VIP6)?.nextHops).toEqual([ip6('node1')]);
+        // node2's interface without a global IPv6 address: the IPv4 route goes, the IPv6 one is refused, saying why.
+        const n2 = lab.host('node2');
+        await lab.mustExec('node2', 'ip', ['-6', 'addr', 'del', `${n2.ipv6}/64`, 'dev', n2.iface]);
+        try {
+          const n2s = speaker('node2', nodeArgs('node2', NODE_AS, ['--prefix', VIP2, '--prefix', VIP6]));
+          const refused = await n2s.waitForLog('the IPv6 refusal', (l) => /no global IPv6 next hop/.test(l.msg), 30_000);
+          expect(refused.msg).toContain(`interface ${n2.iface} (carrying the session from ${ip('node2')}) has no global IPv6 address`);
+          await r.waitFor('node2\'s IPv4 route', () => r.routes(), (p) => p.some((x) => x.prefix === VIP2));
+          expect(byPrefix(await r.routes(), VIP6).map((p) => p.nextHop)).toEqual([ip6('node1')]);
+        } finally {
+          await lab.mustExec('node2', 'ip', ['-6', 'addr', 'add', `${n2.ipv6}/64`, 'dev', n2.iface, 'nodad']);
+        }
+      });
+
       it('TCP MD5: a wrong password gives no session and a clear log line; the right one a session', async () => {
         const r = await startRouter([{ address: ip('node1'), as: NODE_AS, password: 'lab-secret' }]);
         const wrong = join(tmp, `${kind}-wrong`);

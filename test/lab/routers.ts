@@ -24,6 +24,8 @@ export interface RouterPeer {
   passive?: boolean;
   /** Configured shut down (admin-down); GoBGP's benchmark enables it later. */
   disabled?: boolean;
+  /** Address families on the session (default: the address's own); [4, 6] = IPv6 unicast too over an IPv4 session. */
+  families?: Array<4 | 6>;
 }
 
 export interface RouterOptions {
@@ -226,7 +228,7 @@ export class BirdRouter extends Router {
         o.gracefulRestart ? 'graceful restart on;' : 'graceful restart off;',
         'connect retry time 1;',
         'error wait time 1, 2;',
-        `ipv${fam} { import all; export none;${ibgp ? ' gateway direct;' : ''} };`,
+        ...(p.families ?? [fam]).map((f) => `ipv${f} { import all; export none;${ibgp ? ' gateway direct;' : ''} };`),
       ].filter(Boolean);
       lines.push(`protocol bgp peer${i} {\n  ${body.join('\n  ')}\n}`);
     }
@@ -372,7 +374,7 @@ export class FrrRouter extends Router {
     }
     for (const fam of [4, 6] as const) {
       l.push(` address-family ipv${fam} unicast`, '  maximum-paths 8', '  maximum-paths ibgp 8');
-      for (const p of o.peers) l.push(`  ${this.peerFamily(p) === fam ? '' : 'no '}neighbor ${p.address} activate`);
+      for (const p of o.peers) l.push(`  ${(p.families ?? [this.peerFamily(p)]).includes(fam) ? '' : 'no '}neighbor ${p.address} activate`);
       if (fam === 4) l.push('  table-map NOKERNEL');
       l.push(' exit-address-family');
     }
