@@ -14,7 +14,7 @@ import { openListener, parseListenAddress, type BgpListener, type ListenAddress 
 import { compileExcludes, DEFAULT_EXCLUDES, InterfaceSelectionError } from '../protocols/layer2/interfaces.js';
 import { RecordingAnnouncer, type AnnounceDecider, type AnnouncerCall } from '../speaker/announcer.js';
 import { SpeakerMetrics } from '../speaker/metrics.js';
-import { Speaker, type SpeakerAnnouncers } from '../speaker/speaker.js';
+import { Speaker, type ServiceEventSink, type SpeakerAnnouncers } from '../speaker/speaker.js';
 
 interface SpeakerCliOpts {
   nodeName?: string;
@@ -78,7 +78,13 @@ function recordingAnnouncers(deciders: { layer2: AnnounceDecider; bgp: AnnounceD
 }
 
 /** The real protocols; loaded only when used (the layer2 one needs the AF_PACKET addon). */
-async function protocolAnnouncers(opts: SpeakerCliOpts, exclude: RegExp[], log: Logger, metrics: SpeakerMetrics, node: string): Promise<(d: { layer2: AnnounceDecider; bgp: AnnounceDecider }) => SpeakerAnnouncers> {
+async function protocolAnnouncers(
+  opts: SpeakerCliOpts,
+  exclude: RegExp[],
+  log: Logger,
+  metrics: SpeakerMetrics,
+  node: string,
+): Promise<(d: { layer2: AnnounceDecider; bgp: AnnounceDecider; serviceEvent?: ServiceEventSink }) => SpeakerAnnouncers> {
   const [{ Layer2Announcer }, { BgpAnnouncer }, { packetSocketIo }, { loadPacketSocketAddon }] = await Promise.all([
     import('../speaker/layer2-announcer.js'),
     import('../speaker/bgp-announcer.js'),
@@ -100,7 +106,15 @@ async function protocolAnnouncers(opts: SpeakerCliOpts, exclude: RegExp[], log: 
     bgpLog.info({ event: 'bgpListening', reason: `${listener.address}:${listener.port}` }, 'accepting BGP connections from configured peers');
   }
   return (d) => ({
-    layer2: new Layer2Announcer({ decide: d.layer2, io: packetSocketIo, include: opts.interface ?? [], exclude, log: createLogger({ component: 'layer2', level: log.level }).child({ node }), metrics }),
+    layer2: new Layer2Announcer({
+      decide: d.layer2,
+      io: packetSocketIo,
+      include: opts.interface ?? [],
+      exclude,
+      log: createLogger({ component: 'layer2', level: log.level }).child({ node }),
+      metrics,
+      serviceEvent: d.serviceEvent,
+    }),
     bgp: new BgpAnnouncer({ decide: d.bgp, node, log: bgpLog, metrics, gracefulRestartSeconds: opts.gracefulRestart, listener }),
   });
 }

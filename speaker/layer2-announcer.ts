@@ -5,7 +5,7 @@
 import type { AddressPool, Config } from '../config/model.js';
 import type { Logger } from '../kube/log.js';
 import { systemClock, type Clock, type TimerHandle } from '../protocols/clock.js';
-import { Announcer as L2Announcer, parseVip, type VipCounters } from '../protocols/layer2/announcer.js';
+import { Announcer as L2Announcer, DROP_REASONS, parseVip, type AddressConflict, type GlobalCounters, type VipCounters } from '../protocols/layer2/announcer.js';
 import { InterfaceWatcher } from '../protocols/layer2/interface-watcher.js';
 import { sysLinkSource, type LinkSource } from '../protocols/layer2/interfaces.js';
 import type { Layer2Io } from '../protocols/layer2/io.js';
@@ -13,7 +13,7 @@ import { formatMac } from '../protocols/rawio/mac.js';
 import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
 import type { SpeakerMetrics } from './metrics.js';
 import type { EndpointsView, ServiceView } from './service-view.js';
-import type { DaemonAnnouncer } from './speaker.js';
+import type { DaemonAnnouncer, ServiceEventSink } from './speaker.js';
 
 export interface Layer2AnnouncerOptions {
   decide: AnnounceDecider;
@@ -27,6 +27,8 @@ export interface Layer2AnnouncerOptions {
   links?: LinkSource;
   /** Interface rescan and counter copy period (default 1000 ms). */
   periodMs?: number;
+  /** Where address-conflict Events go (the daemon's paced Events on the Service). */
+  serviceEvent?: ServiceEventSink;
 }
 
 export class Layer2Announcer implements DaemonAnnouncer {
@@ -40,6 +42,7 @@ export class Layer2Announcer implements DaemonAnnouncer {
   private readonly byService = new Map<string, string[]>();
   /** Counters already copied into the metrics, per VIP. */
   private readonly copied = new Map<string, VipCounters>();
+  private copiedGlobal: GlobalCounters | undefined;
   private timer: TimerHandle | undefined;
 
   constructor(private readonly opts: Layer2AnnouncerOptions) {
@@ -51,7 +54,7 @@ export class Layer2Announcer implements DaemonAnnouncer {
       warn: (o: object, msg: string) => log.warn({ event: 'layer2', reason: JSON.stringify(o) }, msg),
       debug: (o: object, msg: string) => log.debug({ event: 'layer2', reason: JSON.stringify(o) }, msg),
     };
-    this.l2 = new L2Announcer({ io: opts.io, clock: this.clock, log: l2log });
+    this.l2 = new L2Announcer({ io: opts.io, clock: this.clock, log: l2log, onConflict: (c) => this.onConflict(c) });
     this.watcher = new InterfaceWatcher({
       source: opts.links ?? sysLinkSource,
       selection: { include: opts.include, exclude: opts.exclude },
@@ -122,17 +125,37 @@ export class Layer2Announcer implements DaemonAnnouncer {
     if (c) this.copied.set(ip, c);
   }
 
+  /**
+   * Another host claims one of our VIPs. The announcer logged it (once per defence); here each
+   * Service using the VIP gets a Warning Event, at most one per defence interval (the Event pacer
+   * also keeps one pending Event per Service and reason).
+   */
+  private onConflict(c: AddressConflict): void {
+    if (!c.defended) return;
+    const note = `another host (MAC ${c.mac}, on ${c.interface}) claims ${c.vip} (${c.how}); this node defended it once (RFC 5227) and keeps announcing it as the cluster decided`;
+    for (const service of this.users.get(c.vip) ?? []) this.opts.serviceEvent?.(service, 'Warning', 'AddressConflict', 'Announce', note);
+  }
+
   /** Adds the counters' growth since the last copy to the metrics (only for VIPs announced now: withdrawn VIPs' series are gone). */
   private copyCounters(): void {
     const m = this.opts.metrics;
     if (!m) return;
     for (const [ip, c] of this.l2.counters()) {
       if (!this.users.has(ip)) continue;
-      const before = this.copied.get(ip) ?? { requestsReceived: 0, responsesSent: 0, gratuitousSent: 0 };
+      const before = this.copied.get(ip) ?? { requestsReceived: 0, responsesSent: 0, gratuitousSent: 0, conflicts: 0 };
       if (c.requestsReceived > before.requestsReceived) m.layer2RequestsReceived.inc({ ip }, c.requestsReceived - before.requestsReceived);
       if (c.responsesSent > before.responsesSent) m.layer2ResponsesSent.inc({ ip }, c.responsesSent - before.responsesSent);
       if (c.gratuitousSent > before.gratuitousSent) m.layer2GratuitousSent.inc({ ip }, c.gratuitousSent - before.gratuitousSent);
+      if (c.conflicts > before.conflicts) m.layer2Conflicts.inc({ ip }, c.conflicts - before.conflicts);
       this.copied.set(ip, c);
     }
+    const g = this.l2.globalCounters();
+    const was = this.copiedGlobal;
+    for (const reason of DROP_REASONS) {
+      const grew = g.dropped[reason] - (was?.dropped[reason] ?? 0);
+      if (grew > 0) m.layer2FramesDropped.inc({ reason }, grew);
+    }
+    if (g.invalidFrames > (was?.invalidFrames ?? 0)) m.layer2FramesDropped.inc({ reason: 'malformed' }, g.invalidFrames - (was?.invalidFrames ?? 0));
+    this.copiedGlobal = g;
   }
 }

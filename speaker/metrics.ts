@@ -20,6 +20,8 @@ export class SpeakerMetrics extends DaemonMetrics {
   readonly layer2RequestsReceived: Counter<'ip'>;
   readonly layer2ResponsesSent: Counter<'ip'>;
   readonly layer2GratuitousSent: Counter<'ip'>;
+  readonly layer2Conflicts: Counter<'ip'>;
+  readonly layer2FramesDropped: Counter<'reason'>;
   /**
    * protocol -> service -> IPs announced (what herald_speaker_announced currently has). The arrays
    * are the callers' (not copied): with 10,000s of Services a copy per Service is megabytes.
@@ -72,6 +74,18 @@ export class SpeakerMetrics extends DaemonMetrics {
       name: 'herald_layer2_gratuitous_sent_total',
       help: 'Gratuitous ARP / unsolicited neighbor advertisements sent for the VIP (on taking ownership).',
       labelNames: ['ip'],
+      registers,
+    });
+    this.layer2Conflicts = new Counter({
+      name: 'herald_layer2_address_conflicts_total',
+      help: 'Frames from another host claiming the VIP (ARP with the VIP as sender, NA for it, NS from it).',
+      labelNames: ['ip'],
+      registers,
+    });
+    this.layer2FramesDropped = new Counter({
+      name: 'herald_layer2_frames_dropped_total',
+      help: 'ARP/NDP frames dropped unanswered: malformed, or a sender no host can have (reason).',
+      labelNames: ['reason'],
       registers,
     });
   }
@@ -151,6 +165,7 @@ export class SpeakerMetrics extends DaemonMetrics {
     this.layer2RequestsReceived.remove({ ip });
     this.layer2ResponsesSent.remove({ ip });
     this.layer2GratuitousSent.remove({ ip });
+    this.layer2Conflicts.remove({ ip });
   }
 
   private dropAnnounced(service: string, protocol: Protocol, ip: string): void {

@@ -44,6 +44,9 @@ export interface DaemonAnnouncer extends Announcer {
   close?(): void;
 }
 
+/** Lets an announcer raise an Event on a Service by key (`namespace/name`), paced like the daemon's own. */
+export type ServiceEventSink = (service: string, type: EventType, reason: string, action: string, note: string) => void;
+
 export interface SpeakerAnnouncers {
   layer2: DaemonAnnouncer;
   bgp: DaemonAnnouncer;
@@ -66,7 +69,7 @@ export interface SpeakerOptions {
   metrics?: SpeakerMetrics;
   clock?: Clock;
   /** Builds the announcers around the daemon's decisions (the real protocols, or recording ones in tests). */
-  announcers: (deciders: { layer2: AnnounceDecider; bgp: AnnounceDecider }) => SpeakerAnnouncers;
+  announcers: (deciders: { layer2: AnnounceDecider; bgp: AnnounceDecider; serviceEvent?: ServiceEventSink }) => SpeakerAnnouncers;
 }
 
 const REPORTER = 'herald.io/speaker';
@@ -133,6 +136,10 @@ export class Speaker {
         });
       },
       bgp: (service, _ips, pool, endpoints) => (pool.protocol !== 'bgp' ? 'protocolMismatch' : bgpDecision(service, endpoints, self)),
+      serviceEvent: (key, type, reason, action, note) => {
+        const svc = this.services.get(key);
+        if (svc) this.event(svc, type, reason, action, note);
+      },
     });
     this.trackers = { layer2: new AnnouncementTracker(this.announcers.layer2), bgp: new AnnouncementTracker(this.announcers.bgp) };
     const kc = opts.kubeConfig;

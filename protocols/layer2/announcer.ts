@@ -4,14 +4,23 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { gratuitousArpFrames } from '../arp/frames.js';
 import { parseIpv4 } from '../arp/ipv4-address.js';
-import { ARP_FRAME_LENGTH, isAnnouncement, requestTarget, writeArpReply } from '../arp/reply.js';
+import { ARP_FRAME_LENGTH, ARP_REQUEST_OP, arpOperation, isUnusableSenderIpv4, SENDER_IP_OFFSET, SENDER_MAC_OFFSET, TARGET_IP_OFFSET, writeArpReply } from '../arp/reply.js';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV6 } from '../rawio/ethernet.js';
-import { isBroadcastMac, macEquals } from '../rawio/mac.js';
+import { formatMac, isBroadcastMac, isUnusableSourceMac, macEquals } from '../rawio/mac.js';
 import { unsolicitedAdvertisementFrame } from '../ndp/frames.js';
 import { formatIpv6, parseIpv6 } from '../ndp/ipv6-address.js';
 import { solicitedNodeAddress } from '../ndp/multicast.js';
-import { NA_FRAME_LENGTH, NS_WITHOUT_LINK_LAYER, solicitationLinkLayerOffset, TARGET_OFFSET, writeSolicitedAdvertisement } from '../ndp/solicitation.js';
+import {
+  icmpv6Offset,
+  ipv6SourceKind,
+  isSolicitedNodeDestination,
+  NA_FRAME_LENGTH,
+  ndpLinkLayerOffset,
+  NS_WITHOUT_LINK_LAYER,
+  SOURCE_OFFSET,
+  writeSolicitedAdvertisement,
+} from '../ndp/solicitation.js';
 import type { Layer2Io, Layer2Port, LinkInfo } from './io.js';
 
 /** Per-VIP counters (monotonic for the process lifetime, also across withdraw/announce). */
@@ -19,7 +28,37 @@ export interface VipCounters {
   requestsReceived: number;
   responsesSent: number;
   gratuitousSent: number;
+  /** Frames from another MAC claiming the VIP (ARP sender, NA target, NS source). */
+  conflicts: number;
 }
+
+/** Why a well-formed request was dropped unanswered. */
+export type DropReason =
+  /** Ethernet source, ARP sender or link-layer option MAC is multicast, broadcast or zero. */
+  | 'sender-mac'
+  /** ARP sender IP or IPv6 source no neighbour can have (loopback, multicast, broadcast, IPv4-mapped). */
+  | 'sender-ip'
+  /** An NS from :: carrying a source link-layer option (RFC 4861 §7.1.1). */
+  | 'unspecified-with-link-layer'
+  /** A DAD probe (NS from ::) not sent to the target's solicited-node group (RFC 4861 §7.1.1). */
+  | 'dad-destination';
+
+export const DROP_REASONS: readonly DropReason[] = ['sender-mac', 'sender-ip', 'unspecified-with-link-layer', 'dad-destination'];
+
+/** Another host claims a VIP we announce (RFC 5227 §2.4 / RFC 4861 §7.2.5 conflict). */
+export interface AddressConflict {
+  vip: string;
+  interface: string;
+  /** The other host's MAC, `aa:bb:cc:dd:ee:ff`. */
+  mac: string;
+  /** How it claimed it: an ARP packet with the VIP as sender, an NA for it, an NS from it. */
+  how: 'arp' | 'na' | 'ns-source';
+  /** Whether we sent the one defensive announcement (at most one per DEFEND_INTERVAL_MS per VIP). */
+  defended: boolean;
+}
+
+/** RFC 5227's DEFEND_INTERVAL: at most one defensive announcement per VIP in this time. */
+export const DEFEND_INTERVAL_MS = 10_000;
 
 /** Counters not tied to a VIP. */
 export interface GlobalCounters {
@@ -29,6 +68,8 @@ export interface GlobalCounters {
   sendFailures: number;
   /** Requests the kernel dropped before we read them (our receive queue was full). */
   receiveDrops: number;
+  /** Well-formed requests dropped unanswered, by reason. */
+  dropped: Record<DropReason, number>;
 }
 
 /** A VIP's lifecycle: the gratuitous burst runs while `bursting`; withdrawn VIPs are removed. */
@@ -41,6 +82,8 @@ interface Vip {
   readonly bytes: Buffer;
   phase: VipPhase;
   readonly counters: VipCounters;
+  /** Clock time of our last defensive announcement (RFC 5227 §2.4), or -Infinity. */
+  lastDefence: number;
 }
 
 interface Port {
@@ -69,6 +112,8 @@ export interface AnnouncerOptions {
   /** Milliseconds between gratuitous rounds (default 1000). */
   garpIntervalMs?: number;
   log?: AnnouncerLog;
+  /** Called for each conflicting frame (the speaker raises an Event; the log line here is rate-limited). */
+  onConflict?: (c: AddressConflict) => void;
 }
 
 /** A VIP string that is neither IPv4 nor IPv6. */
@@ -111,7 +156,13 @@ export class Announcer {
   private readonly vips6 = new Map<string, Vip>();
   private readonly ports = new Map<string, Port>();
   private readonly allCounters = new Map<string, VipCounters>();
-  private readonly global: GlobalCounters = { invalidFrames: 0, sendFailures: 0, receiveDrops: 0 };
+  private readonly global: GlobalCounters = {
+    invalidFrames: 0,
+    sendFailures: 0,
+    receiveDrops: 0,
+    dropped: { 'sender-mac': 0, 'sender-ip': 0, 'unspecified-with-link-layer': 0, 'dad-destination': 0 },
+  };
+  private readonly onConflict: ((c: AddressConflict) => void) | undefined;
   private closed = false;
 
   constructor(opts: AnnouncerOptions) {
@@ -120,6 +171,7 @@ export class Announcer {
     this.garpCount = opts.garpCount ?? 6;
     this.garpIntervalMs = opts.garpIntervalMs ?? 1000;
     this.log = opts.log ?? silentLog;
+    this.onConflict = opts.onConflict;
     if (!Number.isInteger(this.garpCount) || this.garpCount < 0) throw new RangeError(`garpCount must be an integer >= 0, got ${this.garpCount}`);
     if (!(this.garpIntervalMs > 0)) throw new RangeError(`garpIntervalMs must be > 0, got ${this.garpIntervalMs}`);
   }
@@ -131,10 +183,10 @@ export class Announcer {
     if (this.vips.has(parsed.ip)) return;
     let counters = this.allCounters.get(parsed.ip);
     if (!counters) {
-      counters = { requestsReceived: 0, responsesSent: 0, gratuitousSent: 0 };
+      counters = { requestsReceived: 0, responsesSent: 0, gratuitousSent: 0, conflicts: 0 };
       this.allCounters.set(parsed.ip, counters);
     }
-    const vip: Vip = { ...parsed, phase: { kind: 'steady' }, counters };
+    const vip: Vip = { ...parsed, phase: { kind: 'steady' }, counters, lastDefence: -Infinity };
     this.vips.set(vip.ip, vip);
     if (vip.family === 4) this.vips4.set(vip.bytes.readUInt32BE(0), vip);
     else this.vips6.set(vip.bytes.toString('hex'), vip);
@@ -215,7 +267,7 @@ export class Announcer {
 
   globalCounters(): GlobalCounters {
     for (const port of this.ports.values()) this.collectDrops(port);
-    return { ...this.global };
+    return { ...this.global, dropped: { ...this.global.dropped } };
   }
 
   /** Stops answering everywhere, cancels timers, closes every socket. */
@@ -293,36 +345,115 @@ export class Announcer {
   }
 
   private onArp(port: Port, frame: Buffer): void {
-    const target = requestTarget(frame);
-    if (target < 0) {
-      // The kernel filter passes only requests: anything else here is malformed. Counted without
+    const op = arpOperation(frame);
+    if (op < 0) {
+      // The kernel filter passes only ARP: anything else here is malformed. Counted without
       // decoding it (a FrameError per garbage frame would cost more than the answers under a flood).
       this.global.invalidFrames++;
       return;
     }
+    if (isUnusableSourceMac(frame, 6) || isUnusableSourceMac(frame, SENDER_MAC_OFFSET)) {
+      this.global.dropped['sender-mac']++;
+      return;
+    }
+    const sender = frame.readUInt32BE(SENDER_IP_OFFSET);
+    const claimed = this.vips4.get(sender);
+    if (claimed) {
+      // Another host sends with our VIP as its address (gratuitous ARP, reply, request).
+      if (!macEquals(frame.subarray(SENDER_MAC_OFFSET, SENDER_MAC_OFFSET + 6), port.link.mac)) this.conflict(claimed, port, frame, SENDER_MAC_OFFSET, 'arp');
+      return;
+    }
+    if (op !== ARP_REQUEST_OP) return; // replies are read only to notice conflicts
+    if (isUnusableSenderIpv4(sender)) {
+      this.global.dropped['sender-ip']++;
+      return;
+    }
     const dst = frame.subarray(0, 6);
     if (!isBroadcastMac(dst) && !macEquals(dst, port.link.mac)) return;
-    if (isAnnouncement(frame)) return;
-    const vip = this.vips4.get(target);
+    const vip = this.vips4.get(frame.readUInt32BE(TARGET_IP_OFFSET));
     if (!vip) return;
     vip.counters.requestsReceived++;
     if (this.send(port, writeArpReply(port.scratch4, frame, vip.bytes, port.link.mac))) vip.counters.responsesSent++;
   }
 
   private onNdp(port: Port, frame: Buffer): void {
-    const ll = solicitationLinkLayerOffset(frame);
-    // Without the option it is a DAD probe (or a sender we could not reply to without our own NS).
-    if (ll === NS_WITHOUT_LINK_LAYER) return;
-    if (ll < 0) {
+    const icmp = icmpv6Offset(frame);
+    const ll = ndpLinkLayerOffset(frame, icmp);
+    if (ll === -1) {
       this.global.invalidFrames++;
       return;
     }
+    if (isUnusableSourceMac(frame, 6) || (ll >= 0 && isUnusableSourceMac(frame, ll))) {
+      this.global.dropped['sender-mac']++;
+      return;
+    }
+    const target = icmp + 8;
+    const vip = this.vips6.get(frame.toString('hex', target, target + 16));
+    if (frame[icmp] !== 135) {
+      // An NA: read only to notice another host advertising one of our VIPs.
+      if (vip) {
+        const macAt = ll >= 0 ? ll : 6;
+        if (!macEquals(frame.subarray(macAt, macAt + 6), port.link.mac)) this.conflict(vip, port, frame, macAt, 'na');
+      }
+      return;
+    }
+    const source = ipv6SourceKind(frame);
+    if (source === 'unspecified') {
+      if (ll >= 0) {
+        this.global.dropped['unspecified-with-link-layer']++;
+        return;
+      }
+      if (!vip) return;
+      if (!isSolicitedNodeDestination(frame, target)) {
+        this.global.dropped['dad-destination']++;
+        return;
+      }
+      // Duplicate address detection for our VIP: RFC 4861 §7.2.4 says answer to all-nodes with
+      // Solicited clear, which is our unsolicited advertisement; the prober then sees it is taken.
+      vip.counters.requestsReceived++;
+      if (this.send(port, unsolicitedAdvertisementFrame(vip.bytes, port.link.mac, vip.bytes))) vip.counters.responsesSent++;
+      return;
+    }
+    if (source === 'unusable') {
+      this.global.dropped['sender-ip']++;
+      return;
+    }
+    if (this.vips6.size > 0) {
+      const claimed = this.vips6.get(frame.toString('hex', SOURCE_OFFSET, SOURCE_OFFSET + 16));
+      if (claimed) {
+        const macAt = ll >= 0 ? ll : 6;
+        if (!macEquals(frame.subarray(macAt, macAt + 6), port.link.mac)) this.conflict(claimed, port, frame, macAt, 'ns-source');
+        return;
+      }
+    }
     const dst = frame.subarray(0, 6);
     if (!macEquals(dst, port.link.mac) && !(dst[0] === 0x33 && dst[1] === 0x33)) return;
-    const vip = this.vips6.get(frame.toString('hex', TARGET_OFFSET, TARGET_OFFSET + 16));
     if (!vip) return;
     vip.counters.requestsReceived++;
-    if (this.send(port, writeSolicitedAdvertisement(port.scratch6, frame, ll, vip.bytes, port.link.mac))) vip.counters.responsesSent++;
+    // A unicast NS without the option (neighbour unreachability detection) is answered to its Ethernet source.
+    const replyTo = ll === NS_WITHOUT_LINK_LAYER ? 6 : ll;
+    if (this.send(port, writeSolicitedAdvertisement(port.scratch6, frame, replyTo, vip.bytes, port.link.mac))) vip.counters.responsesSent++;
+  }
+
+  /**
+   * Another MAC claims `vip`. RFC 5227 §2.4 (b): defend with one announcement if we have not in the
+   * last DEFEND_INTERVAL_MS, otherwise stay quiet: no ARP war. Who owns the VIP stays the cluster's
+   * decision; the speaker reports the conflict (Event, metric).
+   */
+  private conflict(vip: Vip, port: Port, frame: Buffer, macAt: number, how: AddressConflict['how']): void {
+    vip.counters.conflicts++;
+    const now = this.clock.now();
+    const defended = now - vip.lastDefence >= DEFEND_INTERVAL_MS;
+    const mac = formatMac(frame.subarray(macAt, macAt + 6));
+    if (defended) {
+      vip.lastDefence = now;
+      const announcement =
+        vip.family === 4 ? gratuitousArpFrames(vip.ip, port.link.mac)[0] : unsolicitedAdvertisementFrame(vip.bytes, port.link.mac, vip.bytes);
+      if (this.send(port, announcement)) vip.counters.gratuitousSent++;
+      // One line per defence: bounded to one per VIP per DEFEND_INTERVAL_MS however fast they come.
+      this.log.warn({ vip: vip.ip, interface: port.link.name, mac, how, conflicts: vip.counters.conflicts }, 'address conflict: another host claims the VIP; defended once');
+    }
+    this.onConflict?.({ vip: vip.ip, interface: port.link.name, mac, how, defended });
   }
 
   // --- interfaces and multicast groups ---

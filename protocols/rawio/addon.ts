@@ -8,10 +8,10 @@ export interface PacketSocketAddon {
   /**
    * Opens an AF_PACKET socket on `ifname`, attaches `filter` (classic BPF, 8 bytes per instruction)
    * before binding, and reads received frames (never our own transmissions) into `ring`: n slots of
-   * RING_SLOT bytes, then n host-order uint32 lengths. Calls `onFrames(count)` from the event loop
+   * `slot` bytes (a multiple of 4, MIN_RING_SLOT..MAX_RING_SLOT), then n host-order uint32 lengths. Calls `onFrames(count)` from the event loop
    * after each batch; the frames are valid only during that call. `err` is set when reading failed.
    */
-  open(ifname: string, filter: Buffer, ring: Buffer, onFrames: (count: number, err?: Error) => void): PacketHandle;
+  open(ifname: string, filter: Buffer, ring: Buffer, slot: number, onFrames: (count: number, err?: Error) => void): PacketHandle;
   /** Sends one whole Ethernet frame; bytes sent, or -errno when the queue is full (EAGAIN/ENOBUFS). */
   send(handle: PacketHandle, frame: Buffer): number;
   /** Joins / leaves an IPv6 multicast group (16 bytes) on the socket's interface. */
@@ -25,8 +25,18 @@ export interface PacketSocketAddon {
 
 const ADDON_FILE = 'herald_packet_socket.node';
 
-/** Bytes per receive slot (SLOT in packet_socket.c). */
-export const RING_SLOT = 2048;
+/** Bounds of a receive slot (MIN_SLOT, MAX_SLOT in packet_socket.c). */
+export const MIN_RING_SLOT = 2048;
+export const MAX_RING_SLOT = 65536;
+
+/**
+ * The receive slot for an interface of `mtu`: the whole frame (Ethernet header, an 802.1Q tag, the
+ * MTU) fits, so jumbo-frame links are read whole; never below 2,048 bytes.
+ */
+export function ringSlotFor(mtu: number): number {
+  const frame = Number.isFinite(mtu) && mtu > 0 ? Math.ceil(mtu) + 14 + 4 : 0;
+  return Math.min(MAX_RING_SLOT, Math.max(MIN_RING_SLOT, Math.ceil(frame / 4) * 4));
+}
 let cached: PacketSocketAddon | Error | undefined;
 
 /** The addon's path, or null when it has not been built. */

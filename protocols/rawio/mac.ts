@@ -27,3 +27,14 @@ export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * Whether the 6 bytes at `offset` cannot be a host's own address: group (multicast or broadcast:
+ * the I/G bit) or all zero. A frame from such an address is forged or broken; answering it would
+ * send our reply to every host (RFC 826 practice; RFC 4861 §7.1.1 for link-layer options).
+ */
+export function isUnusableSourceMac(frame: Uint8Array, offset = 0): boolean {
+  if (frame[offset] & 1) return true;
+  for (let i = 0; i < 6; i++) if (frame[offset + i] !== 0) return false;
+  return true;
+}

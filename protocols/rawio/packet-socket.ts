@@ -1,10 +1,23 @@
 // A raw Ethernet socket on one interface: kernel-filtered receive (BPF), send, IPv6 multicast
 // membership. Thin typed wrapper over our addon; errors carry the errno name in `code`.
 import { encodeFilter, frameFilter, type FrameSelection } from './bpf.js';
-import { loadPacketSocketAddon, RING_SLOT, type PacketHandle, type PacketSocketAddon } from './addon.js';
+import { readFileSync } from 'node:fs';
+import { loadPacketSocketAddon, ringSlotFor, type PacketHandle, type PacketSocketAddon } from './addon.js';
 
 /** Frames read per readable event: bounds one callback's time under a flood. */
 const RING_SLOTS = 256;
+/** Ring memory per socket at most (jumbo MTUs get fewer, larger slots). */
+const RING_BYTES = 1024 * 1024;
+
+/** The interface's MTU from sysfs; 1500 when it cannot be read (the slot is at least 2,048 anyway). */
+export function interfaceMtu(iface: string): number {
+  try {
+    const mtu = Number(readFileSync(`/sys/class/net/${iface}/mtu`, 'utf8').trim());
+    return Number.isInteger(mtu) && mtu > 0 ? mtu : 1500;
+  } catch {
+    return 1500;
+  }
+}
 
 /** A socket-level failure (open, send, membership): `code` is the errno name, e.g. ENODEV, EPERM. */
 export class RawIoError extends Error {
@@ -31,6 +44,8 @@ export interface PacketSocketOptions {
   onFrame: (frame: Buffer) => void;
   /** A read failure (rare: the interface went away). */
   onError?: (err: RawIoError) => void;
+  /** The link MTU, which sizes the receive slots (default: read from sysfs). */
+  mtu?: number;
 }
 
 export class PacketSocket {
@@ -50,12 +65,14 @@ export class PacketSocket {
     if (addon instanceof Error) throw new RawIoError(opts.iface, 'ENOADDON', addon.message);
     const filter = encodeFilter(frameFilter(opts.select));
     // Frames land in this ring without a per-frame allocation; lengths follow the slots.
-    const ring = Buffer.alloc(RING_SLOTS * (RING_SLOT + 4));
-    const lengths = new Uint32Array(ring.buffer, ring.byteOffset + RING_SLOTS * RING_SLOT, RING_SLOTS);
+    const slot = ringSlotFor(opts.mtu ?? interfaceMtu(opts.iface));
+    const slots = Math.max(16, Math.min(RING_SLOTS, Math.floor(RING_BYTES / slot)));
+    const ring = Buffer.alloc(slots * (slot + 4));
+    const lengths = new Uint32Array(ring.buffer, ring.byteOffset + slots * slot, slots);
     let handle: PacketHandle;
     try {
-      handle = addon.open(opts.iface, filter, ring, (count, err) => {
-        for (let i = 0; i < count; i++) opts.onFrame(ring.subarray(i * RING_SLOT, i * RING_SLOT + lengths[i]));
+      handle = addon.open(opts.iface, filter, ring, slot, (count, err) => {
+        for (let i = 0; i < count; i++) opts.onFrame(ring.subarray(i * slot, i * slot + lengths[i]));
         if (err) opts.onError?.(wrap(opts.iface, err));
       });
     } catch (e) {

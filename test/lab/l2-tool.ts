@@ -7,6 +7,9 @@
 //          random, truncated and mangled ARP/NDP frames, broadcast and unicast to M2.
 //   rawio  --iface I
 //          exercises the packet socket's error paths and multicast membership; reports what it saw.
+//   hostile --iface I --src-mac M --src-ip4 A --src-ip6 A6 --owner-mac M2 --vip4 V --vip6 V6 [--wait-ms W]
+//          every crafted frame class of hostile-frames.ts, one at a time; counts the owner's frames after each,
+//          and after each conflict class a second claim of that VIP (inside the defend interval: no answer due).
 // Prints one JSON object on stdout. Bounded in count and time; sends only on the given lab interface.
 import { execFileSync } from 'node:child_process';
 import { arpRequestFrame, decodeArpFrame } from '../../protocols/arp/frames.js';
@@ -16,7 +19,9 @@ import { decodeNdpFrame, solicitationFrame } from '../../protocols/ndp/frames.js
 import { formatIpv6, parseIpv6 } from '../../protocols/ndp/ipv6-address.js';
 import { ICMPV6_NEIGHBOR_ADVERTISEMENT } from '../../protocols/ndp/messages.js';
 import { PacketSocket } from '../../protocols/rawio/packet-socket.js';
-import { parseMac } from '../../protocols/rawio/mac.js';
+import { macEquals, parseMac } from '../../protocols/rawio/mac.js';
+import { claimFrames, hostileCases } from './hostile-frames.js';
+import { parseIpv4 } from '../../protocols/arp/ipv4-address.js';
 
 function args(): Map<string, string> {
   const out = new Map<string, string>();
@@ -255,9 +260,54 @@ async function rawio(m: Map<string, string>): Promise<object> {
   };
 }
 
+async function hostile(m: Map<string, string>): Promise<object> {
+  const iface = need(m, 'iface');
+  const params = {
+    clientMac: parseMac(need(m, 'src-mac')),
+    clientIp4: need(m, 'src-ip4'),
+    clientIp6: need(m, 'src-ip6'),
+    ownerMac: parseMac(need(m, 'owner-mac')),
+    vip4: need(m, 'vip4'),
+    vip6: need(m, 'vip6'),
+  };
+  const waitMs = Math.min(Number(m.get('wait-ms') ?? 300), 2000);
+  let bucket: string | null = null;
+  const seen: Record<string, number> = {};
+  const vip4 = parseIpv4(params.vip4);
+  const vip6 = parseIpv6(params.vip6);
+  // Everything the owner sends: replies, NAs, and gratuitous (defensive) ARP requests.
+  const sock = PacketSocket.open({
+    iface,
+    select: { arpOps: [1, 2], icmp6Types: [ICMPV6_NEIGHBOR_ADVERTISEMENT] },
+    onFrame: (f) => {
+      // The owner's frames about the VIPs (its kernel also answers the client's kernel for its own address).
+      if (bucket === null || !macEquals(f.subarray(6, 12), params.ownerMac)) return;
+      const aboutVip = f.readUInt16BE(12) === 0x0806 ? f.subarray(28, 32).equals(vip4) : f.length >= 78 && f.subarray(62, 78).equals(vip6);
+      if (aboutVip) seen[bucket] = (seen[bucket] ?? 0) + 1;
+    },
+  });
+  const sizes: Record<string, number> = {};
+  const claims = claimFrames(params);
+  const send = async (name: string, frame: Buffer) => {
+    bucket = name;
+    seen[name] = 0;
+    sizes[name] = frame.length;
+    sock.send(frame);
+    await sleep(waitMs);
+  };
+  for (const c of hostileCases(params)) {
+    await send(c.name, c.frame);
+    // A second claim right after (inside the defend interval) must get no answer: no ARP war.
+    if (c.expect === 'conflict') await send(`${c.name}: claimed again`, c.family === 4 ? claims.arp : claims.na);
+  }
+  bucket = null;
+  sock.close();
+  return { seen, sizes };
+}
+
 const cmd = process.argv[2];
 const m = args();
-const run = cmd === 'flood' ? flood(m) : cmd === 'rtt4' ? rtt(m, 4) : cmd === 'rtt6' ? rtt(m, 6) : cmd === 'fuzz' ? fuzz(m) : cmd === 'rawio' ? rawio(m) : Promise.reject(new Error(`unknown command ${cmd}`));
+const run = cmd === 'flood' ? flood(m) : cmd === 'rtt4' ? rtt(m, 4) : cmd === 'rtt6' ? rtt(m, 6) : cmd === 'fuzz' ? fuzz(m) : cmd === 'rawio' ? rawio(m) : cmd === 'hostile' ? hostile(m) : Promise.reject(new Error(`unknown command ${cmd}`));
 run.then(
   (r) => {
     process.stdout.write(`${JSON.stringify(r)}\n`);

@@ -23,9 +23,11 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-// Receive ring slot: ARP and NS frames are far smaller; a longer frame is cut to the slot
-// (and then fails to decode, as it should: we only filter small control frames in).
-#define SLOT 2048
+// Receive ring slots are sized by the caller (the interface MTU plus headers, at least MIN_SLOT),
+// so a frame as long as the link carries (jumbo frames) is read whole; a longer one is cut to the
+// slot (and then fails to decode, as it should).
+#define MIN_SLOT 2048
+#define MAX_SLOT 65536
 
 #define CHECK(call)                                                  \
   do {                                                               \
@@ -47,7 +49,8 @@ typedef struct {
   napi_ref callback;
   napi_ref ring_ref;  // keeps the JS-owned receive ring alive
   napi_async_context async;
-  unsigned char* ring;  // slots of SLOT bytes; frame i at i * SLOT
+  unsigned char* ring;  // slots of `slot` bytes; frame i at i * slot
+  uint32_t slot;
   uint32_t* lengths;    // after the slots: the length of each frame of the batch
   uint32_t slots;
 } rawsock;
@@ -125,7 +128,7 @@ static void on_readable(uv_poll_t* h, int status, int events) {
   while (n < s->slots) {
     struct sockaddr_ll from;
     socklen_t fromlen = sizeof from;
-    ssize_t len = recvfrom(s->fd, s->ring + (size_t)n * SLOT, SLOT, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
+    ssize_t len = recvfrom(s->fd, s->ring + (size_t)n * s->slot, s->slot, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
     if (len < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -177,17 +180,17 @@ static rawsock* get_sock(napi_env env, napi_value v) {
   return s;
 }
 
-// open(ifname: string, filter: Buffer (struct sock_filter[]), ring: Buffer (n * (SLOT + 4) bytes),
-//      onFrames: (count: number, err?: Error) => void): External
+// open(ifname: string, filter: Buffer (struct sock_filter[]), ring: Buffer (n * (slot + 4) bytes),
+//      slot: number (multiple of 4, MIN_SLOT..MAX_SLOT), onFrames: (count: number, err?: Error) => void): External
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char ifname[IF_NAMESIZE + 1];
   size_t iflen = 0;
-  if (argc < 4 || napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &iflen) != napi_ok || iflen == 0 ||
+  if (argc < 5 || napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &iflen) != napi_ok || iflen == 0 ||
       iflen >= IF_NAMESIZE) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open(ifname, filter, onFrames): bad interface name");
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open(ifname, filter, ring, slot, onFrames): bad interface name");
     return NULL;
   }
   void* fdata = NULL;
@@ -199,16 +202,21 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: filter must be a non-empty array of 8-byte BPF instructions");
     return NULL;
   }
+  uint32_t slot = 0;
+  if (napi_get_value_uint32(env, argv[3], &slot) != napi_ok || slot < MIN_SLOT || slot > MAX_SLOT || slot % 4 != 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: slot must be a multiple of 4 from 2048 to 65536");
+    return NULL;
+  }
   void* ring = NULL;
   size_t ringlen = 0;
   napi_is_buffer(env, argv[2], &is_buf);
-  if (!is_buf || napi_get_buffer_info(env, argv[2], &ring, &ringlen) != napi_ok || ringlen < SLOT + 4 ||
-      ringlen % (SLOT + 4) != 0 || ((uintptr_t)ring % 4) != 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: ring must be a 4-byte aligned Buffer of n * 2052 bytes");
+  if (!is_buf || napi_get_buffer_info(env, argv[2], &ring, &ringlen) != napi_ok || ringlen < slot + 4 ||
+      ringlen % (slot + 4) != 0 || ((uintptr_t)ring % 4) != 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: ring must be a 4-byte aligned Buffer of n * (slot + 4) bytes");
     return NULL;
   }
   napi_valuetype t;
-  napi_typeof(env, argv[3], &t);
+  napi_typeof(env, argv[4], &t);
   if (t != napi_function) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "open: onFrames must be a function");
     return NULL;
@@ -261,10 +269,11 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   s->poll.data = s;
-  s->slots = (uint32_t)(ringlen / (SLOT + 4));
+  s->slot = slot;
+  s->slots = (uint32_t)(ringlen / (slot + 4));
   s->ring = (unsigned char*)ring;
-  s->lengths = (uint32_t*)((unsigned char*)ring + (size_t)s->slots * SLOT);
-  napi_create_reference(env, argv[3], 1, &s->callback);
+  s->lengths = (uint32_t*)((unsigned char*)ring + (size_t)s->slots * slot);
+  napi_create_reference(env, argv[4], 1, &s->callback);
   napi_create_reference(env, argv[2], 1, &s->ring_ref);
   napi_create_string_utf8(env, "herald.PacketSocket", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &s->async);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { arpReplyFrame, arpRequestFrame, decodeArpFrame, encodeArpFrame, gratuitousArpFrames } from '../../../protocols/arp/frames.js';
 import { formatIpv4, parseIpv4 } from '../../../protocols/arp/ipv4-address.js';
 import * as arp from '../../../protocols/arp/packet.js';
-import { ARP_FRAME_LENGTH, isAnnouncement, requestTarget, writeArpReply } from '../../../protocols/arp/reply.js';
+import { ARP_FRAME_LENGTH, arpOperation, requestTarget, writeArpReply } from '../../../protocols/arp/reply.js';
 import * as ethernet from '../../../protocols/rawio/ethernet.js';
 import { FrameError } from '../../../protocols/rawio/frame-error.js';
 import { formatMac, parseMac } from '../../../protocols/rawio/mac.js';
@@ -127,10 +127,11 @@ describe('ARP reply hot path', () => {
         const t = requestTarget(frame);
         if (p.op !== 1) {
           expect(t).toBe(-1);
+          expect(arpOperation(frame)).toBe(p.op === 2 ? 2 : -1);
           return;
         }
         expect(t).toBe(parseIpv4(p.targetIp).readUInt32BE(0));
-        expect(isAnnouncement(frame)).toBe(p.senderIp === p.targetIp);
+        expect(arpOperation(frame)).toBe(1);
         const fast = writeArpReply(scratch, frame, parseIpv4(vip), ours);
         expect(fast.toString('hex')).toBe(arpReplyFrame(p, vip, ours).toString('hex'));
       }),

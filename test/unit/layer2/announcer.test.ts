@@ -37,17 +37,17 @@ describe('Announcer: ARP', () => {
     expect(formatMac(r.eth.src)).toBe(formatMac(MAC1));
     expect(r.arp).toMatchObject({ op: 2, senderIp: V4, targetIp: '192.0.2.10' });
     expect(formatMac(r.arp.senderMac)).toBe(formatMac(MAC1));
-    expect(a.counters().get(V4)).toEqual({ requestsReceived: 1, responsesSent: 1, gratuitousSent: 0 });
+    expect(a.counters().get(V4)).toEqual({ requestsReceived: 1, responsesSent: 1, gratuitousSent: 0, conflicts: 0 });
   });
 
-  it('ignores VIPs it does not own, replies, foreign unicast and announcements', () => {
+  it('ignores VIPs it does not own, replies, foreign unicast and announcements of other addresses', () => {
     const { a, eth0 } = setup({ garpCount: 0 });
     a.announce(V4);
     eth0.deliver(who('203.0.113.11'));
     const f = decodeArpFrame(who(V4));
     eth0.deliver(encodeArpFrame({ eth: f.eth, arp: { ...f.arp, op: 2 } }));
     eth0.deliver(encodeArpFrame({ eth: { ...f.eth, dst: MAC2 }, arp: f.arp }));
-    eth0.deliver(encodeArpFrame({ eth: f.eth, arp: { ...f.arp, senderIp: V4 } }));
+    eth0.deliver(encodeArpFrame({ eth: f.eth, arp: { ...f.arp, senderIp: '203.0.113.11', targetIp: '203.0.113.11' } }));
     expect(eth0.sent).toHaveLength(0);
     // unicast to our own MAC is answered (a client refreshing its entry)
     eth0.deliver(encodeArpFrame({ eth: { ...f.eth, dst: MAC1 }, arp: f.arp }));
@@ -81,14 +81,13 @@ describe('Announcer: NDP', () => {
     expect(r.msg).toEqual({ type: 136, router: false, solicited: true, override: true, target: parseIpv6(V6), targetLinkLayer: MAC1 });
   });
 
-  it('ignores DAD probes (no source link-layer option), other targets and NAs', () => {
+  it('ignores other targets, NAs for other addresses and NS to another MAC', () => {
     const { a, eth0 } = setup({ garpCount: 0 });
     a.announce(V6);
     const f = decodeNdpFrame(ns(V6));
-    const dad = encodeNdpFrame({ eth: f.eth, ip: { ...f.ip, src: Buffer.alloc(16) }, msg: { type: 135, target: parseIpv6(V6) } });
-    eth0.deliver(dad);
     eth0.deliver(ns('2001:db8:ffff::11'));
-    eth0.deliver(encodeNdpFrame({ eth: f.eth, ip: f.ip, msg: { type: 136, router: false, solicited: false, override: true, target: parseIpv6(V6), targetLinkLayer: CLIENT } }));
+    const other = parseIpv6('2001:db8:ffff::11');
+    eth0.deliver(encodeNdpFrame({ eth: f.eth, ip: f.ip, msg: { type: 136, router: false, solicited: false, override: true, target: other, targetLinkLayer: CLIENT } }));
     eth0.deliver(encodeNdpFrame({ eth: { ...f.eth, dst: MAC2 }, ip: f.ip, msg: f.msg }));
     expect(eth0.sent).toHaveLength(0);
     expect(a.counters().get(V6)?.requestsReceived).toBe(0);
@@ -218,7 +217,7 @@ describe('Announcer: interfaces', () => {
     eth0.deliver(who(V4));
     eth0.sendResult = new Error('ENETDOWN');
     eth0.deliver(who(V4));
-    expect(a.counters().get(V4)).toEqual({ requestsReceived: 2, responsesSent: 0, gratuitousSent: 0 });
+    expect(a.counters().get(V4)).toEqual({ requestsReceived: 2, responsesSent: 0, gratuitousSent: 0, conflicts: 0 });
     expect(a.globalCounters().sendFailures).toBe(2);
   });
 

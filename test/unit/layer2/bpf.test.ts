@@ -5,6 +5,7 @@ import { solicitationFrame, unsolicitedAdvertisementFrame } from '../../../proto
 import { parseIpv6 } from '../../../protocols/ndp/ipv6-address.js';
 import { encodeFilter, frameFilter, runFilter } from '../../../protocols/rawio/bpf.js';
 import { parseMac } from '../../../protocols/rawio/mac.js';
+import { withExtensionHeaders } from '../../lab/hostile-frames.js';
 
 const mac = parseMac('02:00:00:00:00:01');
 const request = arpRequestFrame('192.0.2.10', mac, '203.0.113.10');
@@ -48,7 +49,7 @@ describe('BPF frame filter', () => {
     const prog = frameFilter({ arpOps: [1], icmp6Types: [135] });
     const frame = fc.oneof(
       fc.uint8Array({ maxLength: 90 }),
-      fc.tuple(fc.constantFrom(request, ns, reply, na), fc.nat(89), fc.nat(255)).map(([f, i, b]) => {
+      fc.tuple(fc.constantFrom(request, ns, reply, na, withExtensionHeaders(ns, [0]), withExtensionHeaders(ns, [60])), fc.nat(97), fc.nat(255)).map(([f, i, b]) => {
         const c = Uint8Array.from(f);
         c[i % c.length] = b;
         return c;
@@ -57,8 +58,11 @@ describe('BPF frame filter', () => {
     fc.assert(
       fc.property(frame, (f) => {
         const et = f.length >= 14 ? (f[12] << 8) | f[13] : -1;
+        const ext = f.length >= 56 && (f[20] === 0 || f[20] === 60) && f[54] === 58 ? 62 + f[55] * 8 : -1;
         const want =
-          (et === 0x0806 && f.length >= 22 && ((f[20] << 8) | f[21]) === 1) || (et === 0x86dd && f.length >= 55 && f[20] === 58 && f[54] === 135);
+          (et === 0x0806 && f.length >= 22 && ((f[20] << 8) | f[21]) === 1) ||
+          (et === 0x86dd && f.length >= 55 && f[20] === 58 && f[54] === 135) ||
+          (et === 0x86dd && ext > 0 && ext < f.length && f[ext] === 135);
         expect(runFilter(prog, f) > 0).toBe(want);
       }),
       { numRuns: 3000 },
@@ -69,7 +73,9 @@ describe('BPF frame filter', () => {
     const prog = frameFilter({ arpOps: [1] });
     const buf = encodeFilter(prog);
     expect(buf.length).toBe(prog.length * 8);
-    expect(buf.readUInt16LE(0)).toBe(0x28); // ldh [12]
-    expect(buf.readUInt32LE(4)).toBe(12);
+    expect(buf.readUInt16LE(0)).toBe(0x30); // ldb vlan_avail (ancillary)
+    expect(buf.readUInt32LE(4)).toBe(0xfffff030);
+    expect(buf.readUInt16LE(5 * 8)).toBe(0x28); // ldh [12]
+    expect(buf.readUInt32LE(5 * 8 + 4)).toBe(12);
   });
 });

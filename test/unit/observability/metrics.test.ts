@@ -46,6 +46,8 @@ describe('metric definitions', () => {
       herald_layer2_requests_received_total: 'counter',
       herald_layer2_responses_sent_total: 'counter',
       herald_layer2_gratuitous_sent_total: 'counter',
+      herald_layer2_address_conflicts_total: 'counter',
+      herald_layer2_frames_dropped_total: 'counter',
     });
   });
 

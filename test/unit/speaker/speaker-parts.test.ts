@@ -9,6 +9,8 @@ import { Layer2Announcer } from '../../../speaker/layer2-announcer.js';
 import { SpeakerMetrics } from '../../../speaker/metrics.js';
 import { poolContaining, poolOfService } from '../../../speaker/pool-lookup.js';
 import { FakeIo } from '../layer2/fake-io.js';
+import { claimFrames, hostileCases } from '../../lab/hostile-frames.js';
+import { parseMac } from '../../../protocols/rawio/mac.js';
 
 const config = parseConfig(`
 address-pools:
@@ -93,5 +95,40 @@ describe('Layer2Announcer', () => {
     expect(port.sent.length).toBe(after); // withdrawn: no more gratuitous rounds
     l2.close();
     expect(port.closed).toBe(true);
+  });
+
+  it('turns a claimed VIP into one Warning Event per Service using it and counts conflicts and drops in the metrics', async () => {
+    const io = new FakeIo();
+    const clock = new ManualClock();
+    const metrics = new SpeakerMetrics({ node: 'n1', processMetrics: false });
+    const events: Array<[string, string, string]> = [];
+    const l2 = new Layer2Announcer({
+      decide: () => null,
+      io,
+      include: ['eth0'],
+      exclude: [],
+      log: createLogger({ component: 'layer2', level: 'silent' }),
+      metrics,
+      clock,
+      links: { links: () => [{ name: 'eth0', flags: 0x1043, type: 1, mac: '02:00:00:00:00:01', hasMaster: false }] },
+      serviceEvent: (service, type, reason) => events.push([service, type, reason]),
+    });
+    l2.start();
+    l2.setBalancer('ns/a', ['192.0.2.1'], config.pools[0]);
+    l2.setBalancer('ns/b', ['192.0.2.1'], config.pools[0]);
+    const port = io.ports.get('eth0')!;
+    const p = { clientMac: parseMac('02:00:00:00:00:99'), clientIp4: '192.0.2.10', clientIp6: '2001:db8::a', ownerMac: parseMac('02:00:00:00:00:01'), vip4: '192.0.2.1', vip6: '2001:db8::1' };
+    port.deliver(claimFrames(p).arp);
+    port.deliver(claimFrames(p).arp);
+    expect(events).toEqual([
+      ['ns/a', 'Warning', 'AddressConflict'],
+      ['ns/b', 'Warning', 'AddressConflict'],
+    ]);
+    for (const c of hostileCases(p).filter((x) => x.name.startsWith('arp: sender IP'))) port.deliver(c.frame);
+    clock.advance(1000); // the counter copy
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('herald_layer2_address_conflicts_total{ip="192.0.2.1"} 2');
+    expect(text).toContain('herald_layer2_frames_dropped_total{reason="sender-ip"} 4');
+    l2.close();
   });
 });
