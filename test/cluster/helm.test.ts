@@ -66,6 +66,14 @@ describe('helm against kube-apiserver 1.20', () => {
     expect(names('poddisruptionbudgets')).toEqual([]);
   });
 
+  it('NOTES.txt leaves out the Pod Security hint when the namespace already has the label', async () => {
+    const ns = await freshNamespace('helm-psa');
+    kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=privileged']);
+    const out = await helmOk(['install', uniqueName('hr'), chartDir, '-n', ns, '--dry-run=server']);
+    expect(out).toMatch(/Herald .* is installed in namespace/);
+    expect(out).not.toMatch(/Pod Security/);
+  });
+
   it('namespaceObject: --create-namespace, the namespace gets the Pod Security labels, and uninstall keeps it', async () => {
     const ns = uniqueName('helm-ns');
     const rel = uniqueName('hr');
