@@ -30,6 +30,9 @@
  *   - deps.clock: `systemClock` or `ManualClock` (protocols/clock.ts). deps.connect(): returns a
  *     `SocketLike` (a net.Socket fits) that will emit 'connect'; throwing counts as a failed
  *     connect. deps.log: a function receiving `SessionLogEvent`s or a pino-style logger.
+ *     deps.ipv6NextHop?(localIpv4): the next hop for IPv6 routes over an IPv4 session (the
+ *     interface's global IPv6 address: `ipv6NextHopFor` in ipv6-next-hop.ts, which reads the host's
+ *     interfaces and so is not exported here); without one they are refused, logged once per change.
  *   - s.start(); s.announce(prefix, attrs?: RouteAttributes); s.withdraw(prefix);
  *     s.stop(reason?, { gracefulRestart? }): Promise<void> (flushes pending changes, sends Cease 6/2
  *     with the RFC 8203 reason unless gracefulRestart, closes); s.acceptIncoming(socket) for

@@ -63,8 +63,8 @@ export const BGP_POOL_DUAL = ['203.0.113.20-203.0.113.29', '2001:db8:203::20-200
 export const L2_POOL_DUAL = ['192.0.2.210-192.0.2.219', '2001:db8:0:1::210-2001:db8:0:1::219'] as const;
 
 /**
- * poolConfig plus the router's IPv6 address as a second peer (IPv6 routes go over an IPv6 session,
- * as with MetalLB) and pools `routed6` (IPv6 bgp), `routed-dual` (bgp) and `lan-dual` (layer2).
+ * poolConfig plus the router's IPv6 address as a second peer (IPv6 routes over an IPv6 session, as
+ * with MetalLB; e2e-wire.test.ts sends them over the IPv4 session instead) and pools `routed6` (IPv6 bgp), `routed-dual` (bgp) and `lan-dual` (layer2).
  * For a router with enableRouterIpv6 (full-router.ts).
  */
 export function dualStackConfig(lab: FullLab): string {
