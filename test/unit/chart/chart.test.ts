@@ -198,7 +198,7 @@ describe('chart values', () => {
       expect(r.stdout, name).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
       expect(r.stdout, name).not.toMatch(/\[(ERROR|WARNING)\]/);
     }
-  });
+  }, 180_000);
 
   it('values.yaml holds exactly the defaults herald manifests uses', () => {
     expect(valuesYaml).toEqual(defaultValues());
@@ -265,7 +265,7 @@ describe('chart values', () => {
       expect(results[i].error, JSON.stringify(over)).toMatch(/values don't meet the specifications of the schema/);
       expect(results[i].error, JSON.stringify(over)).toContain(where);
     });
-  });
+  }, 180_000);
 });
 
 describe('helm template and herald manifests', () => {

