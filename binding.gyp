@@ -6,6 +6,11 @@
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
     },
     {
+      "target_name": "herald_bfd_udp",
+      "sources": ["protocols/bfd/native/bfd_udp.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
       "target_name": "herald_packet_socket",
       "sources": ["protocols/rawio/native/packet_socket.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
