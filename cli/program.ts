@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // subcommand imports (keep one per line):
+import { register as registerBfd } from './bfd.js';
 import { register as registerBgpAnnounce } from './bgp-announce.js';
 import { register as registerConfigCheck } from './config-check.js';
 import { register as registerController } from './controller.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError();
   // subcommand registrations (keep one per line):
+  registerBfd(program);
   registerBgpAnnounce(program);
   registerConfigCheck(program);
   registerController(program);
