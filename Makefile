@@ -6,8 +6,9 @@ export PATH := $(CURDIR)/node_modules/.bin:/usr/lib/go-1.19/bin:$(PATH)
 APT_PACKAGES := etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync bird2 frr gobgpd iproute2 \
 	iputils-arping iputils-ping ndisc6 tcpdump curl jq procps psmisc unzip
 # The real-cluster lab's images (test/lab/real/images.ts): built with buildah from a bookworm rootfs
-# (mmdebstrap), a static C pause (gcc, libc6-dev) and a static Go backend; run by containerd + runc.
-APT_PACKAGES += buildah mmdebstrap uidmap gcc libc6-dev runc containerd
+# (mmdebstrap), a static C pause (gcc, libc6-dev) and a static Go backend; run by containerd + runc
+# (and the CNI plugins) on the lab's nodes.
+APT_PACKAGES += buildah mmdebstrap uidmap gcc libc6-dev runc containerd containernetworking-plugins
 
 .PHONY: deps npm-deps apt-deps tools build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-down
 

@@ -2,7 +2,7 @@
 // in the cache, its progress lines (buildah's "STEP n/m") and a heartbeat go to the caller's log,
 // and a failure throws with the output's tail.
 import { spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import type { Log } from './image-cache.js';
 
 export interface StepOptions {
@@ -24,6 +24,11 @@ export class BuildError extends Error {
 }
 
 const HEARTBEAT_MS = 30_000;
+
+/** Starts a build's log file afresh (one file per image: the last build's whole output). */
+export function startBuildLog(logFile: string, what: string): void {
+  writeFileSync(logFile, `# ${what}, ${new Date().toISOString()}\n`);
+}
 
 /** Runs `cmd args`, resolving with its stdout (trimmed). */
 export async function buildStep(cmd: string, args: readonly string[], o: StepOptions): Promise<string> {

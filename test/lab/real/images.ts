@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildStep } from './build-step.js';
+import { buildStep, startBuildLog } from './build-step.js';
 import { IMAGE_CACHE_DIR, defaultLog, inputHash, isCached, pruneOld, tarballPath, withBuildLock, type Log } from './image-cache.js';
 import { ensureNodeBase, nodeBaseInputs } from './node-base.js';
 
@@ -110,6 +110,7 @@ async function ensureScratchImage(r: ScratchRecipe, extraInputs: string[], log: 
     const started = Date.now();
     log(`building ${r.name} (${r.kind}, inputs ${hash})`);
     const logFile = join(IMAGE_CACHE_DIR, `build-${r.kind}.log`);
+    startBuildLog(logFile, `${r.name} (inputs ${hash})`);
     const work = join(IMAGE_CACHE_DIR, `.work-${r.kind}-${process.pid}`);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
@@ -206,6 +207,7 @@ export async function ensureHeraldImage(log: Log = defaultLog): Promise<ImageRef
     const logFile = join(IMAGE_CACHE_DIR, 'build-herald.log');
     const step = { log, logFile, what: 'herald image' };
     await ensureNodeBase(log);
+    startBuildLog(logFile, `${name} (inputs ${hash})`);
     log(`building ${name} from ${join(REPO_ROOT, 'Dockerfile')} (inputs ${hash}; npm ci and node-gyp inside, several minutes the first time)`);
     // --layers: the apt-get and `npm ci` steps come from buildah's cache while package-lock.json
     // and the base are unchanged, so a source change rebuilds only the compile steps.

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildStep } from './build-step.js';
+import { buildStep, startBuildLog } from './build-step.js';
 import { IMAGE_CACHE_DIR, inputHash, isCached, pruneOld, type Log } from './image-cache.js';
 
 export const NODE_BASE_IMAGE = 'docker.io/library/node:20-slim';
@@ -80,6 +80,7 @@ export async function ensureNodeBase(log: Log): Promise<void> {
   const started = Date.now();
   const logFile = join(IMAGE_CACHE_DIR, 'build-node-base.log');
   const step = { log, logFile, what: 'node:20-slim base' };
+  startBuildLog(logFile, `${NODE_BASE_IMAGE} (inputs ${hash})`);
   const rootfs = await ensureRootfs(log, logFile);
   const { node, npm } = hostVersions();
   log(`making ${NODE_BASE_IMAGE} from ${rootfs} and the host's node ${node} / npm ${npm}`);
