@@ -2,8 +2,8 @@
 // `helm lint` and `helm template` for every values variation, with values.schema.json enforced by
 // helm itself; the rendered objects equal what `herald manifests` (kube/manifests.ts) builds from the
 // same values, for Kubernetes 1.20 and 1.33; and each value operators expect does what it says.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ const valuesYaml = yaml.load(read('values.yaml')) as Record<string, unknown>;
 const chartYaml = yaml.load(read('Chart.yaml')) as { name: string; version: string; appVersion: string };
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 const dir = mkdtempSync(join(tmpdir(), 'herald-chart-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 type Over = DeepPartial<HeraldValues> | Record<string, unknown>;
