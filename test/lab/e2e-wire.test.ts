@@ -2,7 +2,8 @@
 // (`herald speaker` reading the ConfigMap from the API server) and checked at the router: BIRD, or
 // FRR with ROUTER=frr. One full lab; each scenario replaces the ConfigMap's peers and the router's
 // neighbors (the pools stay, so earlier Services stay valid):
-//   A. IPv6 VIPs over the IPv4 sessions (MP-BGP AFI 2), next hop the node's global IPv6 address.
+//   A. IPv6 VIPs over the IPv4 sessions (MP-BGP AFI 2), next hop the node's global IPv6 address;
+//      a node whose interface has none sends only its IPv4 routes and logs why, once.
 //   B. ebgp-multihop across a routed hop (the client namespace forwards), TCP-MD5, hold-time,
 //      keepalive-time, router-id; then a wrong password and a missing ebgp-multihop keep it down.
 //   C. node-selectors, source-address, TTL 1 for direct eBGP, communities, large communities,
@@ -157,6 +158,28 @@ describeLab(`ConfigMap to the wire through herald speaker (router: ${ROUTER})`, 
     const kernel = JSON.parse(await lab.mustExec('router', 'ip', ['-6', '-j', 'route', 'show', vip])) as Array<{ gateway?: string; nexthops?: Array<{ gateway: string }> }>;
     expect((kernel[0]?.nexthops?.map((x) => x.gateway) ?? [kernel[0]?.gateway]).sort()).toEqual(v6Hops);
     expect(NODES as readonly string[]).toContain(await curlFromClient(lab, vip, 3));
+
+    // node3's interface loses its global IPv6 address: its new session (hold-time changed) carries
+    // the IPv4 routes only, and its speaker says why, once.
+    const node3 = lab.host('node3');
+    const refusals = (): string[] => readFileSync(lab.logPath('speaker-node3'), 'utf8').split('\n').filter((l) => l.includes('"sessionError"') && l.includes('has no global IPv6 address'));
+    await lab.mustExec('node3', 'ip', ['-6', 'addr', 'del', `${node3.ipv6}/64`, 'dev', 'eth0']);
+    try {
+      await timed('A refusal', async () => {
+        await lab.kubectl(['apply', '-f', '-'], configMapYaml(config([peer(lab.host('router').ipv4, { 'hold-time': '60s' })])));
+        await eventually('the /128 via node1 and node2 only', async () => (await routerHops(lab, vip)).join() === v6Hops.filter((h) => h !== node3.ipv6).join(), 60_000);
+        await eventually('node3\'s speaker logs the refusal', async () => refusals().length > 0, 30_000);
+      });
+      expect(refusals()).toHaveLength(1);
+      expect(refusals()[0]).toContain('interface eth0 (carrying the session from 192.0.2.14) has no global IPv6 address');
+    } finally {
+      await lab.mustExec('node3', 'ip', ['-6', 'addr', 'add', `${node3.ipv6}/64`, 'dev', 'eth0', 'nodad']);
+    }
+    await timed('A back', async () => {
+      await lab.kubectl(['apply', '-f', '-'], configMapYaml(config([peer(lab.host('router').ipv4)])));
+      await eventually('the /128 via all three nodes again', async () => (await routerHops(lab, vip)).join() === v6Hops.join(), 60_000);
+    });
+    expect(refusals()).toHaveLength(1);
   }, 240_000);
 
   it('B. ebgp-multihop across a routed hop with TCP-MD5, hold-time 9s, keepalive-time 2s, router-id; a wrong password or no multihop keeps it down', async () => {
