@@ -2,6 +2,7 @@
 // Structural types only (no Kubernetes client imports); every field is checked at run time because
 // the object comes from JSON/YAML we do not control.
 import type { Family } from '../config/model.js';
+import type { HeldAddresses } from './config-check.js';
 import { canonicalIp, parseIp } from './ip.js';
 import { SHARING_ANNOTATION, backendKey, type Sharing } from './sharing.js';
 
@@ -99,7 +100,45 @@ export function serviceKey(svc: ServiceObject): string {
 
 /** True for Services the allocator serves: type LoadBalancer without another controller's class. */
 export function isLoadBalancer(svc: ServiceObject): boolean {
-  return svc.spec?.type === 'LoadBalancer' && svc.spec.loadBalancerClass === undefined;
+  return whyNotHandled(svc.spec?.type, svc.spec?.loadBalancerClass) === undefined;
+}
+
+/**
+ * Why a daemon serving `lbClass` (undefined: Services without a class) does not handle a Service of
+ * this type and class, or undefined if it does. The controller and the speakers ask this one rule.
+ */
+export function whyNotHandled(type: string | undefined, cls: string | undefined, lbClass?: string): string | undefined {
+  const t = type ?? 'ClusterIP';
+  if (t !== 'LoadBalancer') return `the Service is of type ${t}, not LoadBalancer`;
+  if (lbClass === undefined && cls !== undefined && cls !== '') return `the Service has loadBalancerClass "${cls}", handled by another controller`;
+  if (lbClass !== undefined && cls !== lbClass) {
+    return cls === undefined || cls === '' ? `the Service has no loadBalancerClass (this controller handles "${lbClass}")` : `the Service has loadBalancerClass "${cls}", not "${lbClass}"`;
+  }
+  return undefined;
+}
+
+/** The pool a Service names by annotation (trimmed), or undefined; tolerant (a bad value names no pool). */
+export function annotatedPool(annotations: unknown): string | undefined {
+  if (!isRecord(annotations)) return undefined;
+  const v = annotations[POOL_ANNOTATION];
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+}
+
+/**
+ * What a Service holds per its status, as the config rule (config-check.ts) reads it, or undefined
+ * when it holds nothing or is not handled by a daemon serving `lbClass`. Tolerant: a malformed
+ * status entry is skipped, never thrown (the rule must not fail on another writer's garbage).
+ */
+export function heldByStatus(svc: ServiceObject, lbClass?: string): HeldAddresses | undefined {
+  if (whyNotHandled(svc.spec?.type, svc.spec?.loadBalancerClass, lbClass) !== undefined) return undefined;
+  const ingress: unknown = svc.status?.loadBalancer?.ingress;
+  if (!Array.isArray(ingress)) return undefined;
+  const ips = ingress.map((e: unknown) => (isRecord(e) && typeof e.ip === 'string' ? e.ip : undefined)).filter((ip): ip is string => ip !== undefined);
+  if (ips.length === 0) return undefined;
+  const md = svc.metadata;
+  const key = `${md?.namespace || 'default'}/${md?.name ?? ''}`;
+  const pool = annotatedPool(md?.annotations);
+  return pool === undefined ? { key, ips } : { key, ips, pool };
 }
 
 const K8S_FAMILY: Record<string, Family> = { IPv4: 'ipv4', IPv6: 'ipv6' };

@@ -1,6 +1,7 @@
 // The controller daemon: informers -> (leader only) restore statuses -> load config -> reconcile
 // Services through the work queue, writing status and Events. Decisions live in reconcile.ts and
-// config-reload.ts; this file only wires them to the API server, the metrics and the logs.
+// allocator/config-verdict.ts (the config rule the speakers share); this file only wires them to the
+// API server, the metrics and the logs.
 import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { decodeObject } from '../kube/decode.js';
@@ -15,7 +16,9 @@ import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.j
 import { updateServiceStatus } from '../kube/status.js';
 import { WorkQueue } from '../kube/workqueue.js';
 import { Allocator, type Assignment } from '../allocator/allocator.js';
-import { breakingNotes, configMapText, evaluateConfig, invalidNotes } from './config-reload.js';
+import { breakingNotes, configMapText, evaluateConfig, invalidNotes } from '../allocator/config-verdict.js';
+import { heldByStatus, type ServiceObject } from '../allocator/service-request.js';
+import type { HeldAddresses } from '../allocator/config-check.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
 import { decide, planClear, restoreFromStatuses, type Decision } from './reconcile.js';
@@ -65,6 +68,11 @@ interface Term {
   pending: Set<string>;
   /** ConfigMap text of the config in force (undefined: none loaded yet). */
   appliedText: string | undefined;
+  /** The config in force and its hash (configHash). */
+  config: Config | undefined;
+  hash: string | undefined;
+  /** Services a refused (breaking) config would break: a change to one re-evaluates it. */
+  refusedKeys: Set<string>;
   /** The last refusal's note, so a re-evaluation with the same outcome logs nothing new. */
   lastRefusal: string | undefined;
   /** A valid config was refused as breaking: releases may make it acceptable. */
@@ -138,7 +146,10 @@ export class Controller {
     }
     const onService = (svc: V1Service): void => {
       this.metrics.k8sUpdates.inc();
-      this.term?.queue.add(objectKey(svc));
+      const key = objectKey(svc);
+      this.term?.queue.add(key);
+      // A refused config is judged on the statuses: it may fit once a Service it breaks changes.
+      if (this.term?.refusedBreaking && this.term.refusedKeys.has(key)) this.term.queue.add(CONFIG_KEY);
     };
     this.services.on('add', onService).on('update', onService).on('delete', onService);
     const onConfigMap = (): void => {
@@ -229,6 +240,9 @@ export class Controller {
       workers: Promise.resolve(),
       pending: new Set(),
       appliedText: undefined,
+      config: undefined,
+      hash: undefined,
+      refusedKeys: new Set(),
       lastRefusal: undefined,
       refusedBreaking: false,
       configMissing: false,
@@ -379,22 +393,32 @@ export class Controller {
     this.metrics.retainPools(stats.map((s) => s.name));
   }
 
-  /** Evaluates the ConfigMap against the current assignments: apply, or refuse and keep the old config. */
+  /** What the handled Services hold per their statuses: the input of the config rule, as every speaker sees it. */
+  private *heldByStatuses(): Generator<HeldAddresses> {
+    for (const svc of this.services.list()) {
+      const held = heldByStatus(svc as ServiceObject, this.opts.lbClass);
+      if (held) yield held;
+    }
+  }
+
+  /** Evaluates the ConfigMap with the rule the speakers share: apply, or refuse and keep the old config. */
   private reloadConfig(term: Term): void {
     const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
-    const verdict = evaluateConfig(cm, term.allocator, term.appliedText);
+    const verdict = evaluateConfig(cm, this.heldByStatuses(), term.appliedText, term.config);
+    const inForce = term.hash ?? 'none';
     const refuse = (note: string, log: () => void): void => {
       this.metrics.configRefused();
       if (note !== term.lastRefusal) log();
       term.lastRefusal = note;
     };
     term.configMissing = verdict.kind === 'missing';
+    if (verdict.kind !== 'breaking') term.refusedKeys.clear();
     switch (verdict.kind) {
       case 'missing':
         term.refusedBreaking = false;
         refuse('missing', () =>
           this.log.warn(
-            { event: 'configMissing', reason: `ConfigMap ${this.opts.namespace}/${this.opts.configMap} not found` },
+            { event: 'configMissing', config: inForce, reason: `ConfigMap ${this.opts.namespace}/${this.opts.configMap} not found` },
             term.appliedText === undefined ? 'no ConfigMap: nothing is allocated until it exists' : 'ConfigMap deleted: keeping the last config',
           ),
         );
@@ -409,17 +433,20 @@ export class Controller {
         const notes = invalidNotes(verdict.issues);
         refuse(notes.join('\n'), () => {
           for (const note of notes) this.configEvent('Warning', 'ConfigInvalid', note);
-          this.log.error({ event: 'configInvalid', reason: verdict.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'config refused: invalid');
+          this.log.error({ event: 'configInvalid', config: inForce, reason: verdict.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, `config refused: invalid; config ${inForce} stays in force`);
         });
         return;
       }
       case 'breaking': {
         term.refusedBreaking = true;
+        term.refusedKeys = new Set(verdict.breaking.map((c) => c.key));
         const notes = breakingNotes(verdict.breaking);
         refuse(notes.join('\n'), () => {
           for (const note of notes) this.configEvent('Warning', 'ConfigRefused', note);
           for (const c of verdict.breaking) {
-            for (const ip of c.ips) this.log.error({ event: 'configRefused', service: c.key, ip: ip.ip, reason: ip.reason }, `config refused: it would break ${c.key}`);
+            for (const ip of c.ips) {
+              this.log.error({ event: 'configRefused', config: inForce, service: c.key, ip: ip.ip, reason: ip.reason }, `config ${verdict.hash} refused: it would break ${c.key}; config ${inForce} stays in force`);
+            }
           }
         });
         return;
@@ -428,12 +455,14 @@ export class Controller {
         const first = term.appliedText === undefined;
         term.allocator.setConfig(verdict.config);
         term.appliedText = configMapText(cm as V1ConfigMap);
+        term.config = verdict.config;
+        term.hash = verdict.hash;
         term.refusedBreaking = false;
         term.lastRefusal = undefined;
-        this.metrics.configApplied();
+        this.metrics.configAccepted(verdict.hash);
         this.poolMetrics(term);
-        this.configEvent('Normal', 'ConfigLoaded', `config loaded: ${verdict.config.pools.length} address pools, ${verdict.config.peers.length} BGP peers`);
-        this.log.info({ event: 'configLoaded', reason: `${verdict.config.pools.length} pools, ${verdict.config.peers.length} peers` }, first ? 'config loaded' : 'config reloaded');
+        this.configEvent('Normal', 'ConfigLoaded', `config ${verdict.hash} loaded: ${verdict.config.pools.length} address pools, ${verdict.config.peers.length} BGP peers`);
+        this.log.info({ event: 'configLoaded', config: verdict.hash, reason: `${verdict.config.pools.length} pools, ${verdict.config.peers.length} peers` }, `config ${verdict.hash} ${first ? 'loaded' : 'reloaded'}`);
         // Every Service (not only pending ones): the first load starts all allocation, and a changed
         // pool may change which addresses satisfy which Service. Unchanged ones write nothing.
         for (const key of this.services.keys()) term.queue.add(key);

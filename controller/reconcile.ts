@@ -3,7 +3,7 @@
 // and records the Events the decision names. No I/O, no clock: unit-testable as is.
 import type { V1Service } from '@kubernetes/client-node';
 import { AllocationError, type Allocator, type Assignment } from '../allocator/allocator.js';
-import { serviceRequest, ServiceRequestError, type ServiceObject } from '../allocator/service-request.js';
+import { serviceRequest, ServiceRequestError, whyNotHandled as whyNotHandledBy, type ServiceObject } from '../allocator/service-request.js';
 import { sameIps, statusIps } from './service-status.js';
 
 export interface ReconcileOptions {
@@ -54,16 +54,9 @@ export function planClear(d: Extract<Decision, { kind: 'clear' }>): ClearPlan {
   return { writeStatus, report: { ips: d.removed, note: `removed addresses ${d.removed.join(', ')}: ${reason}`, reason } };
 }
 
-/** Why this controller does not handle `svc`, or undefined if it does. */
+/** Why this controller does not handle `svc`, or undefined if it does (the rule the speakers use too). */
 export function whyNotHandled(svc: V1Service, opts: ReconcileOptions): string | undefined {
-  const type = svc.spec?.type ?? 'ClusterIP';
-  if (type !== 'LoadBalancer') return `the Service is of type ${type}, not LoadBalancer`;
-  const cls = svc.spec?.loadBalancerClass;
-  if (opts.lbClass === undefined && cls !== undefined && cls !== '') return `the Service has loadBalancerClass "${cls}", handled by another controller`;
-  if (opts.lbClass !== undefined && cls !== opts.lbClass) {
-    return cls === undefined || cls === '' ? `the Service has no loadBalancerClass (this controller handles "${opts.lbClass}")` : `the Service has loadBalancerClass "${cls}", not "${opts.lbClass}"`;
-  }
-  return undefined;
+  return whyNotHandledBy(svc.spec?.type, svc.spec?.loadBalancerClass, opts.lbClass);
 }
 
 export function decide(key: string, svc: V1Service | undefined, allocator: Allocator, opts: ReconcileOptions = {}): Decision {

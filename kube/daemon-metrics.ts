@@ -11,9 +11,11 @@ export class DaemonMetrics {
   readonly registry: Registry;
   readonly configLoaded: Gauge;
   readonly configStale: Gauge;
+  readonly configGeneration: Gauge<'hash'>;
   readonly k8sUpdates: Counter;
   readonly k8sUpdateErrors: Counter;
   readonly leaseRenewFailures: Counter;
+  private accepted = 0;
 
   constructor(options: DaemonMetricsOptions = {}) {
     const registers = [(this.registry = new Registry())];
@@ -26,6 +28,12 @@ export class DaemonMetrics {
     this.configStale = new Gauge({
       name: 'herald_config_stale',
       help: '1 when the config in effect is not the current ConfigMap (invalid, refused as breaking, or deleted).',
+      registers,
+    });
+    this.configGeneration = new Gauge({
+      name: 'herald_config_generation',
+      help: 'Configs this process has put in force so far; the one series\' hash label identifies the config in force (the same hash in every daemon = the same config).',
+      labelNames: ['hash'],
       registers,
     });
     this.k8sUpdates = new Counter({
@@ -51,6 +59,14 @@ export class DaemonMetrics {
   configApplied(): void {
     this.configLoaded.set(1);
     this.configStale.set(0);
+  }
+
+  /** A config (identified by `hash`, see configHash) was put in force: one series, counting accepts. */
+  configAccepted(hash: string): void {
+    this.accepted++;
+    this.configGeneration.reset();
+    this.configGeneration.set({ hash }, this.accepted);
+    this.configApplied();
   }
 
   /** The latest ConfigMap was refused (invalid or breaking) or deleted: the old config stays, stale. */

@@ -23,6 +23,8 @@ export interface LogFields {
   node?: string;
   /** Why (a decision or withdrawal reason, an error code). */
   reason?: string;
+  /** The config in force, by its hash (herald_config_generation's label); on every config accept and refusal. */
+  config?: string;
   /** An error: serialized with type, message and stack. */
   err?: unknown;
 }

@@ -28,7 +28,7 @@ export type WithdrawReason = AnnounceReason | 'serviceDeleted' | 'poolRemoved' |
 
 export interface Announcer {
   readonly protocol: Protocol;
-  /** Apply a new (validated) config; throws a typed error to refuse it. */
+  /** Apply a new config, already accepted by the rule the controller shares (allocator/config-verdict.ts): an announcer never refuses one on its own, or the daemons would run different configs. */
   setConfig(config: Config): void;
   /** null: announce `ips` of `service` from this node; otherwise the reason not to. */
   shouldAnnounce(

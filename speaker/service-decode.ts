@@ -2,6 +2,8 @@
 // decoding the raw watch JSON into one small flat record (instead of the API's nested objects with
 // managedFields, annotations, ports and the status chain) keeps the cache small.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import type { HeldAddresses } from '../allocator/config-check.js';
+import { annotatedPool, whyNotHandled } from '../allocator/service-request.js';
 
 /** What the speaker reads of a Service. */
 export interface SpeakerService extends KubernetesObject {
@@ -15,6 +17,8 @@ export interface SpeakerService extends KubernetesObject {
   local: boolean;
   /** The ip of each status.loadBalancer.ingress entry that has one, in status order. */
   ips: readonly string[];
+  /** The pool the Service names by annotation (the config rule checks held addresses against it). */
+  pool: string | undefined;
 }
 
 type Raw = Record<string, unknown>;
@@ -43,5 +47,18 @@ export function decodeSpeakerService(raw: unknown): SpeakerService {
     local: spec.externalTrafficPolicy === 'Local',
     // slice(): filter's result keeps room for 17 elements (152 bytes per Service); the copy is exact.
     ips: ingress.length > 0 ? ingress.slice() : NO_IPS,
+    pool: annotatedPool(md.annotations),
   };
+}
+
+/** Whether a speaker serving `lbClass` handles the Service (the controller's rule, allocator/service-request.ts). */
+export function handled(svc: SpeakerService, lbClass: string | undefined): boolean {
+  return whyNotHandled(svc.loadBalancer ? 'LoadBalancer' : undefined, svc.loadBalancerClass, lbClass) === undefined;
+}
+
+/** What the Service holds per its status, for the shared config rule: exactly what heldByStatus gives the controller. */
+export function heldOf(svc: SpeakerService, lbClass: string | undefined): HeldAddresses | undefined {
+  if (!handled(svc, lbClass) || svc.ips.length === 0) return undefined;
+  const key = `${svc.metadata.namespace || 'default'}/${svc.metadata.name ?? ''}`;
+  return svc.pool === undefined ? { key, ips: svc.ips } : { key, ips: svc.ips, pool: svc.pool };
 }

@@ -8,8 +8,9 @@
 // Service dirty. Decisions are cheap (no I/O), so a batch over 10,000 Services is one short pass.
 import type { V1ConfigMap, V1Lease, V1Node } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
-import { parseConfig } from '../config/parse.js';
-import { ConfigError, type AddressPool, type Config, type Protocol } from '../config/model.js';
+import type { AddressPool, Config, Protocol } from '../config/model.js';
+import { breakingNotes, configMapText, evaluateConfig, invalidNotes, type ConfigMapObject } from '../allocator/config-verdict.js';
+import type { HeldAddresses } from '../allocator/config-check.js';
 import { decodeObject } from '../kube/decode.js';
 import { ServiceEndpointsInformer } from '../kube/endpoints.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
@@ -21,14 +22,13 @@ import { systemClock, type Clock } from '../protocols/clock.js';
 import { AnnouncementTracker, type AnnouncementChange } from './announcement-tracker.js';
 import type { AnnounceDecider, Announcer } from './announcer.js';
 import { bgpDecision } from './bgp-advertisements.js';
-import { breakingVips, breakingVipsNote } from './config-guard.js';
 import { EventPacer } from './event-pacer.js';
 import { Fencing, type FencingState } from './fencing.js';
 import { layer2Decision, RankingCache } from './layer2-owner.js';
 import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
 import { poolOfService } from './pool-lookup.js';
-import { decodeSpeakerService, type SpeakerService } from './service-decode.js';
+import { decodeSpeakerService, handled, heldOf, type SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
 import { SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
 
@@ -75,11 +75,6 @@ export interface SpeakerOptions {
 const REPORTER = 'herald.io/speaker';
 const PROTOCOLS: readonly Protocol[] = ['layer2', 'bgp'];
 
-/** The ConfigMap as a manifest, parsed exactly as the controller and `herald config check` parse it. */
-function configMapText(cm: V1ConfigMap): string {
-  return JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace }, data: cm.data ?? {} });
-}
-
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
@@ -104,11 +99,14 @@ export class Speaker {
   private readonly pacer: EventPacer;
   private server: MetricsServer | undefined;
   private config: Config | undefined;
+  /** The config in force's hash (configHash: the same in every daemon running the same config). */
+  private hash: string | undefined;
   private appliedText: string | undefined;
-  /** The refused ConfigMap text and its note: re-checked when a withdrawal may have made it acceptable. */
-  private refused: { text: string; note: string; breaking: boolean } | undefined;
+  /** The refused ConfigMap's note; `keys`: the Services a breaking one would break (a change to one re-checks it). */
+  private refused: { note: string; keys: ReadonlySet<string> } | undefined;
   private nodeLabels: Record<string, string> = {};
   private readonly dirty = new Set<string>();
+  private recheckConfig = false;
   private allDirty = false;
   private flushScheduled = false;
   private synced = false;
@@ -217,7 +215,12 @@ export class Speaker {
       this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
     }
     this.endpoints = await ServiceEndpointsInformer.create(kc, { namespace: this.opts.servicesNamespace });
-    const onService = (svc: SpeakerService): void => this.markDirty(objectKey(svc));
+    const onService = (svc: SpeakerService): void => {
+      const key = objectKey(svc);
+      this.markDirty(key);
+      // The config rule reads the statuses: a refused config may fit once a Service it breaks changes.
+      if (this.refused?.keys.has(key)) this.recheckConfig = true;
+    };
     // The ranking cache forgets a first VIP when its Service drops or changes it (a forgotten
     // shared VIP is only re-hashed), read from the informer's old object rather than kept per Service.
     const forgetFirstVip = (...svcs: (SpeakerService | undefined)[]): void => {
@@ -356,7 +359,11 @@ export class Speaker {
       for (const p of PROTOCOLS) for (const [key] of this.trackers[p].entries()) all.add(key);
       keys = all;
     } else keys = this.dirty;
-    const before = this.announcedCount();
+    // The config first: this batch then decides under the config the statuses it sees allow.
+    if (this.recheckConfig) {
+      this.recheckConfig = false;
+      this.reloadConfig();
+    }
     for (const key of [...keys]) {
       try {
         this.syncService(key);
@@ -367,18 +374,14 @@ export class Speaker {
     }
     this.allDirty = false;
     this.dirty.clear();
-    // A refused config may be acceptable once a Service it would break is no longer announced.
-    if (this.refused?.breaking && this.announcedCount() < before) this.reloadConfig();
   }
 
-  /** Announced Services (the trackers hold what is announced; no copy is kept here). */
-  private announcedCount(): number {
-    return this.trackers.layer2.size + this.trackers.bgp.size;
-  }
-
-  /** What this speaker announces now, per Service and protocol (the config guard checks a new config against it). */
-  private *announcedEntries(): Generator<[string, { ips: readonly string[]; pool: string; protocol: Protocol }]> {
-    for (const protocol of PROTOCOLS) for (const [service, a] of this.trackers[protocol].entries()) yield [service, { ips: a.ips, pool: a.pool, protocol }];
+  /** What the handled Services hold per their statuses: the config rule's input, as the controller sees it. */
+  private *heldByStatuses(): Generator<HeldAddresses> {
+    for (const svc of this.services.list()) {
+      const held = heldOf(svc, this.opts.lbClass);
+      if (held) yield held;
+    }
   }
 
   private withdrawAll(key: string, reason: 'serviceDeleted' | 'noIPs' | 'poolRemoved'): void {
@@ -395,8 +398,7 @@ export class Speaker {
       this.metrics.removeService(key);
       return;
     }
-    const handled = svc.loadBalancer && svc.loadBalancerClass === this.opts.lbClass;
-    const ips = handled ? svc.ips : [];
+    const ips = handled(svc, this.opts.lbClass) ? svc.ips : [];
     if (ips.length === 0) {
       this.withdrawAll(key, 'noIPs');
       return;
@@ -452,68 +454,63 @@ export class Speaker {
     this.recorder?.record({ apiVersion: 'v1', kind: 'ConfigMap', name: md.name ?? this.opts.configMap, namespace: this.opts.namespace, uid: md.uid }, type, reason, 'LoadConfig', note);
   }
 
-  /** Refuse `text` once (repeats of the same refusal log nothing new): the old config stays in force. */
-  private refuse(text: string, note: string, breaking: boolean, report: () => void): void {
+  /** Refuse once (repeats of the same refusal log nothing new): the old config stays in force. */
+  private refuse(note: string, keys: ReadonlySet<string>, report: () => void): void {
     this.metrics.configRefused();
-    if (this.refused?.text !== text || this.refused.note !== note) report();
-    this.refused = { text, note, breaking };
+    if (this.refused?.note !== note) report();
+    this.refused = { note, keys };
   }
 
+  /** Decides on the ConfigMap with the controller's rule (allocator/config-verdict.ts) on the same statuses. */
   private reloadConfig(): void {
     const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
-    if (!cm) {
-      this.metrics.configRefused();
-      if (this.refused?.text !== '') {
-        this.log.warn({ event: 'configMissing', reason: `ConfigMap ${this.opts.namespace}/${this.opts.configMap} not found` }, this.config ? 'ConfigMap deleted: keeping the last config' : 'no ConfigMap: nothing is announced until it exists');
+    const verdict = evaluateConfig(cm, this.heldByStatuses(), this.appliedText, this.config);
+    const inForce = this.hash ?? 'none';
+    switch (verdict.kind) {
+      case 'missing':
+        this.refuse('missing', new Set(), () => {
+          this.log.warn(
+            { event: 'configMissing', config: inForce, reason: `ConfigMap ${this.opts.namespace}/${this.opts.configMap} not found` },
+            this.config ? 'ConfigMap deleted: keeping the last config' : 'no ConfigMap: nothing is announced until it exists',
+          );
+        });
+        return;
+      case 'unchanged':
+        this.refused = undefined;
+        this.metrics.configApplied();
+        return;
+      case 'invalid': {
+        const notes = invalidNotes(verdict.issues);
+        this.refuse(notes.join('\n'), new Set(), () => {
+          for (const note of notes) this.configEvent('Warning', 'ConfigInvalid', note);
+          this.log.error({ event: 'configInvalid', config: inForce, reason: verdict.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, `config refused: invalid; config ${inForce} stays in force`);
+        });
+        return;
       }
-      this.refused = { text: '', note: 'missing', breaking: false };
-      return;
+      case 'breaking': {
+        const notes = breakingNotes(verdict.breaking);
+        this.refuse(notes.join('\n'), new Set(verdict.breaking.map((c) => c.key)), () => {
+          for (const note of notes) this.configEvent('Warning', 'ConfigRefused', note);
+          for (const c of verdict.breaking) {
+            for (const ip of c.ips) {
+              this.log.error({ event: 'configRefused', config: inForce, service: c.key, ip: ip.ip, reason: ip.reason }, `config ${verdict.hash} refused: it would break ${c.key}; config ${inForce} stays in force`);
+            }
+          }
+        });
+        return;
+      }
+      case 'apply':
+        break;
     }
-    const text = configMapText(cm);
-    if (text === this.appliedText) {
-      this.refused = undefined;
-      this.metrics.configApplied();
-      return;
-    }
-    let config: Config;
-    try {
-      config = parseConfig(text);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      const note = `config refused, invalid (${err.issues.length} error${err.issues.length === 1 ? '' : 's'}); keeping the config in force: ${err.issues.map((i) => `${i.path || '(document)'}: ${i.message}`).join('; ')}`;
-      this.refuse(text, note, false, () => {
-        this.configEvent('Warning', 'ConfigInvalid', note);
-        this.log.error({ event: 'configInvalid', reason: err.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, 'config refused: invalid');
-      });
-      return;
-    }
-    const breaking = breakingVips(config, this.announcedEntries());
-    if (breaking.length > 0) {
-      const note = breakingVipsNote(breaking);
-      this.refuse(text, note, true, () => {
-        this.configEvent('Warning', 'ConfigRefused', note);
-        for (const b of breaking) this.log.error({ event: 'configRefused', service: b.service, ip: b.ip, reason: b.reason }, `config refused: it would withdraw ${b.service}`);
-      });
-      return;
-    }
-    try {
-      for (const p of PROTOCOLS) this.announcers[p].setConfig(config);
-    } catch (err) {
-      const note = `config refused by the ${err instanceof Error ? err.name : 'announcer'}: ${String(err instanceof Error ? err.message : err)}`;
-      this.refuse(text, note, false, () => {
-        this.configEvent('Warning', 'ConfigRefused', note);
-        this.log.error({ event: 'configRefused', reason: note, err }, 'config refused by an announcer');
-      });
-      // Both announcers keep a consistent config: give back the old one to any that took the new.
-      if (this.config) for (const p of PROTOCOLS) this.announcers[p].setConfig(this.config);
-      return;
-    }
+    const { config, hash } = verdict;
+    for (const p of PROTOCOLS) this.announcers[p].setConfig(config);
     const first = this.config === undefined;
     this.config = config;
-    this.appliedText = text;
+    this.hash = hash;
+    this.appliedText = configMapText(cm as ConfigMapObject);
     this.refused = undefined;
-    this.metrics.configApplied();
-    this.log.info({ event: 'configLoaded', reason: `${config.pools.length} pools, ${config.peers.length} peers` }, first ? 'config loaded' : 'config reloaded');
+    this.metrics.configAccepted(hash);
+    this.log.info({ event: 'configLoaded', config: hash, reason: `${config.pools.length} pools, ${config.peers.length} peers` }, `config ${hash} ${first ? 'loaded' : 'reloaded'}`);
     this.markAll();
   }
 }

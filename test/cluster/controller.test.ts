@@ -159,7 +159,7 @@ describe('herald controller: config refusal', () => {
     kubectl(['patch', 'svc', '-n', ns, 's1', '--type=merge', '-p', JSON.stringify({ spec: { loadBalancerIP: '198.51.100.3' } })]);
     await expectIngress(kc, ns, 's1', ['198.51.100.3']);
     await waitFor('config_stale 0', async () => (await metricValue(url, 'herald_config_stale')) === 0);
-    await ctl.waitForLog('config reloaded', (l) => l.event === 'configLoaded' && l.msg === 'config reloaded');
+    await ctl.waitForLog('config reloaded', (l) => l.event === 'configLoaded' && /^config [0-9a-f]{12} reloaded$/.test(String(l.msg)));
     expect(await metricValue(url, 'herald_allocator_addresses_total', 'pool="a"')).toBeUndefined();
   });
 
@@ -181,5 +181,34 @@ describe('herald controller: config refusal', () => {
     kubectl(['apply', '-f', '-'], { input: serviceYaml(ns, 's3') });
     await expectIngress(kc, ns, 's3', ['198.51.100.1']);
     expect(await metricValue(url, 'herald_config_stale')).toBe(1);
+  });
+});
+
+describe('herald controller: a dual-stack pair is one unit', () => {
+  let kc: KubeConfig;
+  let ns: string;
+  let ctl: ControllerProcess;
+
+  beforeAll(async () => {
+    kc = kubeConfig();
+    ns = await freshNamespace('ctl-pair');
+    kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { ds: ['192.0.2.0/29', '2001:db8::/125'] }) });
+    ctl = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns });
+    await ctl.waitForLog('config loaded', (l) => l.event === 'configLoaded');
+  });
+
+  afterAll(async () => {
+    await ctl?.kill('SIGTERM');
+    kubectl(['delete', 'svc', '--all', '-n', ns, '--wait=false']);
+  });
+
+  it('refuses a config that splits a held pair across two pools, though each address stays in a pool', async () => {
+    kubectl(['apply', '-f', '-'], { input: serviceYaml(ns, 'pair', { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } }) });
+    await expectIngress(kc, ns, 'pair', ['192.0.2.0', '2001:db8::']);
+    kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { v4: ['192.0.2.0/29'], v6: ['2001:db8::/125'] }) });
+    const refused = await waitEvent(kc, ns, 'config', 'ConfigRefused', () => true);
+    expect(refused).toContain(`${ns}/pair 192.0.2.0: the dual-stack pair 192.0.2.0, 2001:db8:: would be split`);
+    await waitFor('config_stale 1', async () => (await metricValue(await ctl.metricsUrl(), 'herald_config_stale')) === 1);
+    expect(await ingress(kc, ns, 'pair')).toEqual(['192.0.2.0', '2001:db8::']);
   });
 });

@@ -123,7 +123,7 @@ describe('speaker processes (record announcer)', () => {
     kubectl(['apply', '-f', '-'], { input: speakerConfigYaml(ns, { l2b: { protocol: 'layer2', addresses: ['198.51.100.0/24'] } }) });
     const refused = await owner.waitForLog('configRefused', (l) => l.event === 'configRefused' && Date.parse(String(l.time)) >= since - 1000);
     expect(before.has(String(refused.service))).toBe(true);
-    expect(refused.reason).toMatch(/no address pool/);
+    expect(refused.reason).toMatch(/in no pool of the new config/);
     kubectl(['apply', '-f', '-'], { input: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\n  namespace: ${ns}\ndata:\n  config: |\n    address-pools: [\n` });
     const invalid = await owner.waitForLog('configInvalid', (l) => l.event === 'configInvalid' && Date.parse(String(l.time)) >= since - 1000);
     expect(invalid.reason).toMatch(/config/);

@@ -149,7 +149,7 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
       // 2. A valid config without the bgp Service's pool: refused as breaking, naming the Service and its IP.
       before = await events(lab, HERALD_NAMESPACE);
       await lab.kubectl(['apply', '-f', '-'], configMapYaml(good.split('- name: routed')[0]));
-      // Every speaker announces the bgp VIP (Cluster policy), so each one's guard refuses too.
+      // Every speaker decides with the controller's rule on the same statuses, so each one refuses too.
       const refused = await configEvents('ConfigRefused Warnings from the controller and the three speakers', before, (e) => e.type === 'Warning' && e.reason === 'ConfigRefused', NODES.length);
       for (const e of [refused.controller, ...refused.speakers]) {
         expect(e.message).toContain(`${NS}/bgp-web ${bgp}`);
@@ -161,7 +161,7 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
       before = await events(lab, HERALD_NAMESPACE);
       await lab.kubectl(['apply', '-f', '-'], configMapYaml(`${good}- name: spare\n  protocol: layer2\n  addresses:\n  - 198.51.100.0/28\n`));
       const loaded = await configEvents('a ConfigLoaded Event from the controller', before, (e) => e.type === 'Normal' && e.reason === 'ConfigLoaded', 0);
-      expect(loaded.controller.message).toBe('config loaded: 4 address pools, 1 BGP peers');
+      expect(loaded.controller.message).toMatch(/^config [0-9a-f]{12} loaded: 4 address pools, 1 BGP peers$/);
       await settle('herald_config_stale 0 on the controller', async () => (await controllerStale()) === 0);
       for (const n of NODES) await settle(`herald_config_stale 0 on speaker-${n}`, async () => (await daemonMetric(lab, n, SPEAKER_METRICS, 'herald_config_stale')) === 0);
     } finally {

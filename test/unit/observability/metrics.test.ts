@@ -21,6 +21,7 @@ describe('metric definitions', () => {
     expect(Object.fromEntries(t)).toEqual({
       herald_config_loaded: 'gauge',
       herald_config_stale: 'gauge',
+      herald_config_generation: 'gauge',
       herald_k8s_updates_total: 'counter',
       herald_k8s_update_errors_total: 'counter',
       herald_lease_renew_failures_total: 'counter',
@@ -36,6 +37,7 @@ describe('metric definitions', () => {
     expect(Object.fromEntries(t)).toEqual({
       herald_config_loaded: 'gauge',
       herald_config_stale: 'gauge',
+      herald_config_generation: 'gauge',
       herald_k8s_updates_total: 'counter',
       herald_k8s_update_errors_total: 'counter',
       herald_lease_renew_failures_total: 'counter',
@@ -60,6 +62,15 @@ describe('metric definitions', () => {
 });
 
 describe('shared metrics', () => {
+  it('herald_config_generation: one series, labelled with the hash of the config in force, counting accepts', async () => {
+    const m = new ControllerMetrics({ processMetrics: false });
+    expect(series(await m.registry.metrics(), 'herald_config_generation')).toEqual([]);
+    m.configAccepted('0123456789ab');
+    m.configAccepted('ba9876543210');
+    expect(series(await m.registry.metrics(), 'herald_config_generation')).toEqual(['herald_config_generation{hash="ba9876543210"} 2']);
+    expect(series(await m.registry.metrics(), 'herald_config_loaded')).toEqual(['herald_config_loaded 1']);
+  });
+
   it('config loaded / stale follow apply and refuse', async () => {
     const m = new ControllerMetrics({ processMetrics: false });
     const read = async () => {

@@ -14,13 +14,14 @@ describe('decodeSpeakerService', () => {
       loadBalancerClass: 'herald.io/lb',
       local: true,
       ips: ['192.0.2.1', '2001:db8::1'],
+      pool: undefined,
     });
   });
 
   it('reads other types and policies as not LoadBalancer / Cluster, and tolerates missing or malformed parts', () => {
     const svc = decodeSpeakerService({ metadata: { name: 'a', namespace: 'ns' }, spec: { type: 'ClusterIP', externalTrafficPolicy: 'Cluster' }, status: { loadBalancer: { ingress: 'nope' } } });
     expect(svc).toMatchObject({ loadBalancer: false, loadBalancerClass: undefined, local: false, ips: [] });
-    expect(decodeSpeakerService(null)).toEqual({ metadata: {}, loadBalancer: false, loadBalancerClass: undefined, local: false, ips: [] });
+    expect(decodeSpeakerService(null)).toEqual({ metadata: {}, loadBalancer: false, loadBalancerClass: undefined, local: false, ips: [], pool: undefined });
     expect(decodeSpeakerService({ spec: { type: 7 }, status: { loadBalancer: { ingress: [null, { ip: 5 }] } } })).toMatchObject({ loadBalancer: false, ips: [] });
   });
 });

@@ -1,10 +1,9 @@
-// The daemon's small parts: pool lookup by VIP, the speaker's config guard, lean Service decoding,
+// The daemon's small parts: pool lookup by VIP, lean Service decoding,
 // and the layer2 announcer's per-VIP reference counting over a fake Layer2Io.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../config/parse.js';
 import { createLogger } from '../../../kube/log.js';
 import { ManualClock } from '../../../protocols/clock.js';
-import { breakingVips, breakingVipsNote } from '../../../speaker/config-guard.js';
 import { Layer2Announcer } from '../../../speaker/layer2-announcer.js';
 import { SpeakerMetrics } from '../../../speaker/metrics.js';
 import { poolContaining, poolOfService } from '../../../speaker/pool-lookup.js';
@@ -35,32 +34,6 @@ describe('pool lookup', () => {
     expect(poolOfService(config, ['192.0.2.1', '2001:db8::5'])).toMatchObject({ pool: { name: 'l2' } });
     expect(poolOfService(config, ['192.0.2.1', '198.51.100.1'])).toMatchObject({ pool: null, ip: '198.51.100.1' });
     expect(poolOfService(config, ['203.0.113.1'])).toMatchObject({ pool: null, ip: '203.0.113.1' });
-  });
-});
-
-describe('speaker config guard', () => {
-  const announced = new Map([
-    ['ns/a', { ips: ['192.0.2.1'], pool: 'l2', protocol: 'layer2' }],
-    ['ns/b', { ips: ['198.51.100.1'], pool: 'b', protocol: 'bgp' }],
-  ]);
-
-  it('accepts a config that keeps every announced VIP in a pool of the same protocol', () => {
-    expect(breakingVips(config, announced)).toEqual([]);
-  });
-
-  it('names each Service and VIP a new config would drop or move to the other protocol', () => {
-    const next = parseConfig(`
-address-pools:
-- name: b
-  protocol: layer2
-  addresses: [198.51.100.0/24]
-`);
-    const breaking = breakingVips(next, announced);
-    expect(breaking.map((b) => [b.service, b.ip])).toEqual([
-      ['ns/a', '192.0.2.1'],
-      ['ns/b', '198.51.100.1'],
-    ]);
-    expect(breakingVipsNote(breaking)).toMatch(/2 Services.*ns\/a 192\.0\.2\.1: .*no address pool.*ns\/b 198\.51\.100\.1: .*by layer2, not bgp/);
   });
 });
 

@@ -1,10 +1,20 @@
-// Whether a ConfigMap may replace the config in force: parsed exactly as `herald config check`
-// parses a manifest, then checked against what Services hold now (after a restart: the restored
-// statuses), so a config that would take an address away is refused, never half-applied.
-import type { V1ConfigMap } from '@kubernetes/client-node';
+// Whether a ConfigMap may replace the config in force: ONE rule for the controller and every
+// speaker (pure; its inputs are the ConfigMap and what the Services' statuses show they hold, which
+// every daemon sees through its Service informer), so they run the same config. Parsed exactly as
+// `herald config check` parses a manifest, then checked with checkHeld: a config that would take
+// an address away is refused (the old one stays in force everywhere), never half-applied.
+import { createHash } from 'node:crypto';
 import { parseConfig } from '../config/parse.js';
+import { renderConfig } from '../config/render.js';
 import { ConfigError, type Config, type ConfigIssue } from '../config/model.js';
-import type { Allocator, AssignmentCheck } from '../allocator/allocator.js';
+import { checkHeld, type AssignmentCheck, type HeldAddresses } from './config-check.js';
+import { PoolSet } from './pool.js';
+
+/** The part of a core/v1 ConfigMap the verdict reads (structural: no Kubernetes imports here). */
+export interface ConfigMapObject {
+  metadata?: { name?: string; namespace?: string };
+  data?: Record<string, string>;
+}
 
 export type ConfigVerdict =
   /** The ConfigMap does not exist: keep the last config. */
@@ -13,22 +23,31 @@ export type ConfigVerdict =
   | { kind: 'unchanged' }
   | { kind: 'invalid'; issues: ConfigIssue[] }
   /** Valid, but Services would lose addresses: `breaking` lists them (only their breaking addresses). */
-  | { kind: 'breaking'; config: Config; breaking: AssignmentCheck[] }
-  | { kind: 'apply'; config: Config };
+  | { kind: 'breaking'; config: Config; hash: string; breaking: AssignmentCheck[] }
+  | { kind: 'apply'; config: Config; hash: string };
 
 /**
  * The ConfigMap as the manifest text `herald config check -f` would read (JSON is YAML), so the
- * controller and the CLI give the same verdict and the same issue paths (`data.config`, ...).
+ * daemons and the CLI give the same verdict and the same issue paths (`data.config`, ...).
  */
-export function configMapText(cm: V1ConfigMap): string {
+export function configMapText(cm: ConfigMapObject): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace }, data: cm.data ?? {} });
 }
 
 /**
- * The verdict on `cm` given the allocator's current assignments. `lastText` is the ConfigMap text
- * of the config in force, so an unchanged ConfigMap (a resync) is not evaluated again.
+ * The config's identity across daemons and restarts: the first 12 hex digits of the SHA-256 of its
+ * canonical rendering (every default spelled out), so formatting and comments do not change it.
  */
-export function evaluateConfig(cm: V1ConfigMap | undefined, allocator: Allocator, lastText: string | undefined): ConfigVerdict {
+export function configHash(config: Config): string {
+  return createHash('sha256').update(renderConfig(config)).digest('hex').slice(0, 12);
+}
+
+/**
+ * The verdict on `cm`. `held`: what the Services this daemon handles hold per their statuses (the
+ * verdict depends only on it and `cm`); `current`: the config in force, which only words the reasons.
+ * `lastText`: the ConfigMap text of the config in force, so a resync is not evaluated again.
+ */
+export function evaluateConfig(cm: ConfigMapObject | undefined, held: Iterable<HeldAddresses>, lastText: string | undefined, current?: Config): ConfigVerdict {
   if (!cm) return { kind: 'missing' };
   const text = configMapText(cm);
   if (text === lastText) return { kind: 'unchanged' };
@@ -39,12 +58,12 @@ export function evaluateConfig(cm: V1ConfigMap | undefined, allocator: Allocator
     if (!(err instanceof ConfigError)) throw err;
     return { kind: 'invalid', issues: err.issues };
   }
-  const breaking = allocator
-    .checkConfig(config)
+  const hash = configHash(config);
+  const breaking = checkHeld(held, current && new PoolSet(current), new PoolSet(config))
     .filter((c) => c.breaking)
     .map((c) => ({ ...c, ips: c.ips.filter((i) => i.breaking) }));
-  if (breaking.length > 0) return { kind: 'breaking', config, breaking };
-  return { kind: 'apply', config };
+  if (breaking.length > 0) return { kind: 'breaking', config, hash, breaking };
+  return { kind: 'apply', config, hash };
 }
 
 /** Event notes are capped at 1 KiB: split a list over several notes, each naming its part. */

@@ -1,10 +1,10 @@
-// Config reload verdicts: the same parse as `herald config check`, checked against held addresses.
+// The shared config verdict (controller and speakers): the same parse as `herald config check`, checked against held addresses.
 import { describe, expect, it } from 'vitest';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Allocator } from '../../../allocator/allocator.js';
-import { breakingNotes, configMapText, evaluateConfig, invalidNotes, NOTE_LIMIT } from '../../../controller/config-reload.js';
+import { breakingNotes, configMapText, evaluateConfig, invalidNotes, NOTE_LIMIT } from '../../../allocator/config-verdict.js';
 import { check } from '../../../cli/config-check.js';
-import { config, pool, req } from '../allocator/helpers.js';
+import { config, pool, req } from './helpers.js';
 
 const cm = (text: string | undefined): V1ConfigMap => ({ metadata: { name: 'config', namespace: 'herald' }, data: text === undefined ? {} : { config: text } });
 const pools = (...lines: string[]): string => `address-pools:\n${lines.join('')}`;
@@ -13,25 +13,25 @@ const p = (name: string, range: string): string => `- name: ${name}\n  protocol:
 describe('evaluateConfig', () => {
   it('missing, unchanged, apply', () => {
     const a = new Allocator(config());
-    expect(evaluateConfig(undefined, a, undefined)).toEqual({ kind: 'missing' });
+    expect(evaluateConfig(undefined, a.held(), undefined)).toEqual({ kind: 'missing' });
     const m = cm(pools(p('a', '192.0.2.0/24')));
-    const v = evaluateConfig(m, a, undefined);
+    const v = evaluateConfig(m, a.held(), undefined);
     expect(v.kind).toBe('apply');
-    expect(evaluateConfig(m, a, configMapText(m))).toEqual({ kind: 'unchanged' });
+    expect(evaluateConfig(m, a.held(), configMapText(m))).toEqual({ kind: 'unchanged' });
   });
 
   it('invalid: every issue with its path, the same as config check reports for the manifest', () => {
     const a = new Allocator(config());
     const bad = cm(pools(p('a', '192.0.2.0/33'), '- name: b\n  protocol: carrier-pigeon\n  addresses: [198.51.100.0/24]\n'));
-    const v = evaluateConfig(bad, a, undefined);
+    const v = evaluateConfig(bad, a.held(), undefined);
     expect(v.kind).toBe('invalid');
     if (v.kind !== 'invalid') return;
     expect(v.issues.map((i) => i.path)).toEqual(check(configMapText(bad)).errors.map((i) => i.path));
     expect(v.issues.length).toBeGreaterThanOrEqual(2);
     expect(invalidNotes(v.issues)).toEqual([expect.stringContaining('address-pools[1].protocol')]);
-    const garbage = evaluateConfig(cm('address-pools: [\n  - {name: x\n'), a, undefined);
+    const garbage = evaluateConfig(cm('address-pools: [\n  - {name: x\n'), a.held(), undefined);
     expect(garbage.kind === 'invalid' && garbage.issues[0].path).toBe('data.config');
-    expect(evaluateConfig(cm(undefined), a, undefined)).toMatchObject({ kind: 'invalid', issues: [{ path: 'data.config' }] });
+    expect(evaluateConfig(cm(undefined), a.held(), undefined)).toMatchObject({ kind: 'invalid', issues: [{ path: 'data.config' }] });
   });
 
   it('breaking: names each Service and address; acceptable once the Service moved', () => {
@@ -39,19 +39,19 @@ describe('evaluateConfig', () => {
     a.allocate(req('ns/s1'));
     a.allocate(req('ns/s2', { pool: 'b' }));
     const onlyB = cm(pools(p('b', '198.51.100.0/24')));
-    const v = evaluateConfig(onlyB, a, undefined);
+    const v = evaluateConfig(onlyB, a.held(), undefined);
     expect(v.kind).toBe('breaking');
     if (v.kind !== 'breaking') return;
     expect(v.breaking.map((c) => c.key)).toEqual(['ns/s1']);
     expect(breakingNotes(v.breaking)[0]).toContain('ns/s1 192.0.2.0: 192.0.2.0 is in no pool of the new config');
     a.allocate(req('ns/s1', { requestedIps: ['198.51.100.7'] }));
-    expect(evaluateConfig(onlyB, a, undefined).kind).toBe('apply');
+    expect(evaluateConfig(onlyB, a.held(), undefined).kind).toBe('apply');
   });
 
   it('breaking: a config that splits a held dual-stack pair across two pools', () => {
     const a = new Allocator(config(pool('ds', ['192.0.2.0/24', '2001:db8::/64'])));
     a.allocate(req('ns/pair', { families: ['ipv4', 'ipv6'] }));
-    const v = evaluateConfig(cm(pools(p('v4', '192.0.2.0/24'), p('v6', '"2001:db8::/64"'))), a, undefined);
+    const v = evaluateConfig(cm(pools(p('v4', '192.0.2.0/24'), p('v6', '"2001:db8::/64"'))), a.held(), undefined);
     expect(v.kind).toBe('breaking');
     if (v.kind !== 'breaking') return;
     expect(breakingNotes(v.breaking)[0]).toContain('ns/pair 192.0.2.0: the dual-stack pair 192.0.2.0, 2001:db8:: would be split');
@@ -60,7 +60,7 @@ describe('evaluateConfig', () => {
   it('many Services: the refusal is split over notes under the Event size limit, naming every one', () => {
     const a = new Allocator(config(pool('a', ['192.0.2.0/24'])));
     for (let i = 0; i < 100; i++) a.allocate(req(`namespace-with-a-long-name/service-${i}`));
-    const v = evaluateConfig(cm(pools(p('b', '198.51.100.0/24'))), a, undefined);
+    const v = evaluateConfig(cm(pools(p('b', '198.51.100.0/24'))), a.held(), undefined);
     if (v.kind !== 'breaking') throw new Error(v.kind);
     const notes = breakingNotes(v.breaking);
     expect(notes.length).toBeGreaterThan(1);
