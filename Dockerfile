@@ -10,7 +10,7 @@ RUN apt-get update \
 # The image ships Node's headers: node-gyp uses them instead of downloading any.
 ENV npm_config_nodedir=/usr/local
 WORKDIR /src
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci
 COPY binding.gyp tsconfig.json tsconfig.build.json ./
 COPY cli ./cli
