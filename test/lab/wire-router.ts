@@ -146,12 +146,12 @@ export interface CapturedPacket {
 }
 
 /**
- * Captures up to `count` BGP segments carrying data (OPEN, KEEPALIVE, UPDATE) that `from` sends to
- * the router's port 179, on the router's eth0 (tcpdump -v prints each packet's IP TTL), for at most
- * `seconds`.
+ * Captures up to `count` BGP KEEPALIVEs (TCP payload of exactly 19 bytes, so an UPDATE burst cannot
+ * pass for one) that `from` sends to the router's port 179, on the router's eth0 (tcpdump -v prints
+ * each packet's IP TTL), for at most `seconds`.
  */
 export async function captureAtRouter(lab: FullLab, from: string, count: number, seconds: number): Promise<{ packets: CapturedPacket[]; raw: string }> {
-  const filter = `src host ${from} and tcp dst port 179 and (tcp[tcpflags] & tcp-push != 0)`;
+  const filter = `src host ${from} and tcp dst port 179 and (ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2)) = 19`;
   const r = await lab.exec('router', 'timeout', [String(seconds), 'tcpdump', '-i', 'eth0', '-n', '-l', '-tt', '-v', '-c', String(count), filter], (seconds + 5) * 1000);
   const packets = [...r.stdout.matchAll(/^(\d+\.\d+) IP \(.*?ttl (\d+),.*\n\s+(\S+?)\.\d+ >/gm)].map((m) => ({ time: Number(m[1]), ttl: Number(m[2]), src: m[3] }));
   return { packets, raw: r.stdout };
