@@ -13,6 +13,7 @@ import { configMapInformer, leaseInformer, serviceInformer } from '../kube/infor
 import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
+import { apiRetry } from '../kube/api-retry.js';
 import { updateServiceStatus } from '../kube/status.js';
 import { WorkQueue } from '../kube/workqueue.js';
 import { Allocator, type Assignment } from '../allocator/allocator.js';
@@ -95,6 +96,8 @@ export class Controller {
   private synced = false;
   private starting = false;
   private stopped = false;
+  /** Ends start-up retries (an API server unreachable at start) when the controller stops. */
+  private readonly startAbort = new AbortController();
 
   constructor(private readonly opts: ControllerOptions) {
     this.log = opts.logger;
@@ -135,14 +138,25 @@ export class Controller {
   }
 
   async start(): Promise<void> {
-    this.recorder = await EventRecorder.create(this.opts.kubeConfig, {
-      reportingController: REPORTER,
-      reportingInstance: this.opts.identity,
-      onError: (err) => this.log.warn({ event: 'eventWriteFailed', err }, 'writing an Event failed'),
-    });
+    // The HTTP endpoint first: /healthz must answer while the API server is unreachable (a liveness
+    // probe would restart us); only a bad --metrics-address ends the start here.
     if (this.opts.metricsAddress !== undefined) {
       this.server = await startMetricsServer({ address: this.opts.metricsAddress, registry: this.metrics.registry, ready: () => this.ready() });
       this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
+    }
+    try {
+      this.recorder = await EventRecorder.create(this.opts.kubeConfig, {
+        reportingController: REPORTER,
+        reportingInstance: this.opts.identity,
+        retry: apiRetry(this.log, this.metrics, 'discovering the Events API', this.startAbort.signal),
+        onError: (err) => {
+          this.metrics.k8sApiErrors.inc({ operation: 'event_write' });
+          this.log.warn({ event: 'eventWriteFailed', err }, 'writing an Event failed');
+        },
+      });
+    } catch (err) {
+      if (this.stopped) return; // stopped while the API server was unreachable
+      throw err;
     }
     const onService = (svc: V1Service): void => {
       this.metrics.k8sUpdates.inc();
@@ -159,7 +173,12 @@ export class Controller {
     this.configMaps.on('add', onConfigMap).on('update', onConfigMap).on('delete', onConfigMap);
     const onLease = (lease: Parameters<LeaderElector['observe']>[0]): void => this.elector?.observe(lease);
     this.leases?.on('add', onLease).on('update', onLease).on('delete', () => onLease(undefined));
-    for (const inf of [this.services, this.configMaps, this.leases]) inf?.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
+    for (const inf of [this.services, this.configMaps, this.leases]) {
+      inf?.on('error', (err) => {
+        this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
+        this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying');
+      });
+    }
     await Promise.all([this.services.start(), this.configMaps.start(), this.leases?.start()]);
     if (this.stopped) return;
     this.synced = true;
@@ -196,6 +215,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.startAbort.abort(new Error('controller stopped'));
     await this.elector?.stop();
     this.endTerm('shutting down');
     await Promise.all([this.services.stop(), this.configMaps.stop(), this.leases?.stop()]);

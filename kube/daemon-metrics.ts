@@ -15,6 +15,7 @@ export class DaemonMetrics {
   readonly k8sUpdates: Counter;
   readonly k8sUpdateErrors: Counter;
   readonly leaseRenewFailures: Counter;
+  readonly k8sApiErrors: Counter<'operation'>;
   private accepted = 0;
 
   constructor(options: DaemonMetricsOptions = {}) {
@@ -49,6 +50,12 @@ export class DaemonMetrics {
     this.leaseRenewFailures = new Counter({
       name: 'herald_lease_renew_failures_total',
       help: 'Failed attempts to renew this process\'s Lease (speaker membership Lease, controller leader Lease).',
+      registers,
+    });
+    this.k8sApiErrors = new Counter({
+      name: 'herald_k8s_api_errors_total',
+      help: 'Failed API server requests that are retried with backoff (network errors included), by operation: discovery, list_watch, event_write.',
+      labelNames: ['operation'],
       registers,
     });
     this.configLoaded.set(0);

@@ -8,6 +8,7 @@ import { decodeObject } from './decode.js';
 import { Informer, objectKey } from './informer.js';
 import type { InformerTuning } from './informers.js';
 import { errorStatus, kubeRequest } from './request.js';
+import { retrying, type RetryOptions } from './retry.js';
 
 export type EndpointsApi = 'discovery.k8s.io/v1' | 'discovery.k8s.io/v1beta1' | 'v1';
 
@@ -182,10 +183,14 @@ export class ServiceEndpointsInformer {
     }
   }
 
-  /** Discovers the API (unless `api` forces one) and builds the informer; call start() next. */
-  static async create(kc: KubeAccess, opts: InformerTuning & { api?: EndpointsApi; namespace?: string } = {}): Promise<ServiceEndpointsInformer> {
-    const api = opts.api ?? (await discoverEndpointsApi(kc));
-    return new ServiceEndpointsInformer(api, kc, opts);
+  /**
+   * Discovers the API (unless `api` forces one), retrying until it succeeds (`retry.onRetry`
+   * reports each failure), and builds the informer; call start() next.
+   */
+  static async create(kc: KubeAccess, opts: InformerTuning & { api?: EndpointsApi; namespace?: string; retry?: RetryOptions } = {}): Promise<ServiceEndpointsInformer> {
+    const { retry, ...tuning } = opts;
+    const api = opts.api ?? (await retrying(() => discoverEndpointsApi(kc), retry));
+    return new ServiceEndpointsInformer(api, kc, tuning);
   }
 
   private serviceOf(s: EndpointSliceLike): string | undefined {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { KubeAccess } from './access.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { errorStatus, kubeRequest } from './request.js';
+import { retrying, type RetryOptions } from './retry.js';
 import { microTime, wholeSecondsTime } from './timestamps.js';
 
 export type EventsApi = 'events.k8s.io/v1' | 'v1';
@@ -28,6 +29,8 @@ export interface EventRecorderOptions {
   reportingInstance: string;
   /** Force an API instead of discovering it. */
   api?: EventsApi;
+  /** Discovery is retried until it succeeds (an unreachable API server must not end a daemon); onRetry reports each failure. */
+  retry?: RetryOptions;
   clock?: Clock;
   /** Repeats are written at most this often per event. Default 10 s. */
   flushIntervalMs?: number;
@@ -81,7 +84,7 @@ export class EventRecorder {
   }
 
   static async create(kc: KubeAccess, opts: EventRecorderOptions): Promise<EventRecorder> {
-    return new EventRecorder(kc, opts.api ?? (await discoverEventsApi(kc)), opts);
+    return new EventRecorder(kc, opts.api ?? (await retrying(() => discoverEventsApi(kc), opts.retry)), opts);
   }
 
   /** Records one occurrence; returns at once (writes happen in the background, see flush()). */

@@ -14,9 +14,31 @@ export class KubeApiError extends Error {
     /** metav1.Status reason, e.g. 'Conflict', 'Expired', 'NotFound'. */
     readonly reason: string | undefined,
     message: string,
+    /** Transport failures: the errno name (ENETUNREACH, ECONNREFUSED, ECONNRESET, ...) or ETIMEDOUT for our own timeout. */
+    readonly code?: string,
   ) {
     super(`${method} ${path}: ${status ? `${status} ` : ''}${message}`);
   }
+}
+
+/** What openRequest needs of a client request (node's ClientRequest fits; tests inject failing fakes). */
+export interface OutgoingRequest {
+  on(event: 'timeout', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  write(chunk: Buffer): unknown;
+  end(): unknown;
+  destroy(err?: Error): unknown;
+}
+
+/** Sends one request (http or https by the URL); default: node's http(s).request. */
+export type KubeTransport = (url: URL, options: RequestOptions, onResponse: (res: IncomingMessage) => void) => OutgoingRequest;
+
+const nodeTransport: KubeTransport = (url, options, onResponse) => (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, onResponse);
+
+/** The errno name of a socket error, if any. */
+export function errnoOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** HTTP status of an error from our requests or from the generated client (ApiException.code). */
@@ -71,11 +93,19 @@ export async function openRequest(kc: KubeAccess, method: string, path: string, 
     if (https) reqOpts.agent = keepAliveAgent(kc, reqOpts);
     else delete reqOpts.agent;
   }
-  const send = https ? httpsRequest : httpRequest;
+  const send = kc.transport ?? nodeTransport;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     let response: IncomingMessage | undefined;
-    const req = send(url, { ...reqOpts, timeout: timeoutMs, signal: opts.signal }, (res) => {
+    let req: OutgoingRequest;
+    try {
+      req = send(url, { ...reqOpts, timeout: timeoutMs, signal: opts.signal }, onResponse);
+    } catch (e) {
+      // A synchronous throw (e.g. an invalid header) is a failed request like any other.
+      reject(new KubeApiError(0, method, path, undefined, (e as Error).message, errnoOf(e)));
+      return;
+    }
+    function onResponse(res: IncomingMessage): void {
       response = res;
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) {
@@ -92,16 +122,20 @@ export async function openRequest(kc: KubeAccess, method: string, path: string, 
           }
           reject(new KubeApiError(status, method, path, st.reason, st.message ?? (text.slice(0, 200) || res.statusMessage || 'error')));
         },
-        (e: Error) => reject(new KubeApiError(status, method, path, undefined, e.message)),
+        (e: Error) => reject(new KubeApiError(status, method, path, undefined, e.message, errnoOf(e))),
       );
-    });
+    }
     req.on('timeout', () => {
       // Also fail a response being read (a watch), with this reason rather than a bare 'aborted'.
-      const err = new Error(`timed out after ${timeoutMs} ms without data`);
+      const err = Object.assign(new Error(`timed out after ${timeoutMs} ms without data`), { code: 'ETIMEDOUT' });
       response?.destroy(err);
       req.destroy(err);
     });
-    req.on('error', (e) => reject(new KubeApiError(0, method, path, undefined, e.message)));
+    // The errno name goes into the message too: "connect ENETUNREACH 10.96.0.1:443" says it already, a reset often does not.
+    req.on('error', (e) => {
+      const code = errnoOf(e);
+      reject(new KubeApiError(0, method, path, undefined, code && !e.message.includes(code) ? `${e.message} (${code})` : e.message, code));
+    });
     if (payload) req.write(payload);
     req.end();
   });
@@ -123,7 +157,7 @@ export async function kubeRequest(kc: KubeAccess, method: string, path: string, 
   try {
     text = await readBody(res);
   } catch (err) {
-    throw new KubeApiError(0, method, path, undefined, (err as Error).message);
+    throw new KubeApiError(0, method, path, undefined, (err as Error).message, errnoOf(err));
   }
   if (!text) return undefined;
   try {

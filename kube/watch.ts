@@ -2,7 +2,7 @@
 // transport, handed to a callback as they arrive.
 import { StringDecoder } from 'node:string_decoder';
 import type { KubeAccess } from './access.js';
-import { KubeApiError, openRequest } from './request.js';
+import { errnoOf, KubeApiError, openRequest } from './request.js';
 
 export interface WatchEvent {
   /** ADDED, MODIFIED, DELETED, BOOKMARK or ERROR. */
@@ -91,7 +91,7 @@ export async function watchStream(kc: KubeAccess, path: string, opts: WatchOptio
       if (rest.trim() && !line(rest)) return;
       finish();
     });
-    res.on('error', (e) => finish(opts.signal.aborted ? opts.signal.reason : new KubeApiError(0, 'WATCH', path, undefined, e.message)));
+    res.on('error', (e) => finish(opts.signal.aborted ? opts.signal.reason : new KubeApiError(0, 'WATCH', path, undefined, e.message, errnoOf(e))));
     res.on('close', () => {
       if (!res.complete) finish(opts.signal.aborted ? opts.signal.reason : new KubeApiError(0, 'WATCH', path, undefined, 'connection closed mid-stream'));
     });

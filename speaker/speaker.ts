@@ -18,6 +18,7 @@ import { Informer, objectKey } from '../kube/informer.js';
 import { configMapInformer, leaseInformer } from '../kube/informers.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
+import { apiRetry } from '../kube/api-retry.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
 import { AnnouncementTracker, type AnnouncementChange } from './announcement-tracker.js';
 import type { AnnounceDecider, Announcer } from './announcer.js';
@@ -111,6 +112,8 @@ export class Speaker {
   private flushScheduled = false;
   private synced = false;
   private stopping = false;
+  /** Ends start-up retries (an API server unreachable at start) when the speaker stops. */
+  private readonly startAbort = new AbortController();
 
   constructor(private readonly opts: SpeakerOptions) {
     this.log = opts.logger;
@@ -193,6 +196,12 @@ export class Speaker {
 
   async start(): Promise<void> {
     const kc = this.opts.kubeConfig;
+    // The HTTP endpoint first: /healthz must answer while the API server is unreachable (a liveness
+    // probe would restart us); only a bad --metrics-address ends the start here.
+    if (this.opts.metricsAddress !== undefined) {
+      this.server = await startMetricsServer({ address: this.opts.metricsAddress, registry: this.metrics.registry, ready: () => this.ready() });
+      this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
+    }
     // Renew first: the other speakers count us as soon as possible.
     this.lease.start();
     for (const p of PROTOCOLS) this.announcers[p].start?.();
@@ -205,16 +214,24 @@ export class Speaker {
         'an API server that hangs requests may look like peers dying before this speaker notices it cannot renew; use a lease duration of at least 2.5 x the renew interval',
       );
     }
-    this.recorder = await EventRecorder.create(kc, {
-      reportingController: REPORTER,
-      reportingInstance: this.opts.node,
-      onError: (err) => this.log.warn({ event: 'eventWriteFailed', err }, 'writing an Event failed'),
-    });
-    if (this.opts.metricsAddress !== undefined) {
-      this.server = await startMetricsServer({ address: this.opts.metricsAddress, registry: this.metrics.registry, ready: () => this.ready() });
-      this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
+    try {
+      this.recorder = await EventRecorder.create(kc, {
+        reportingController: REPORTER,
+        reportingInstance: this.opts.node,
+        retry: apiRetry(this.log, this.metrics, 'discovering the Events API', this.startAbort.signal),
+        onError: (err) => {
+          this.metrics.k8sApiErrors.inc({ operation: 'event_write' });
+          this.log.warn({ event: 'eventWriteFailed', err }, 'writing an Event failed');
+        },
+      });
+      this.endpoints = await ServiceEndpointsInformer.create(kc, {
+        namespace: this.opts.servicesNamespace,
+        retry: apiRetry(this.log, this.metrics, 'discovering the endpoints API', this.startAbort.signal),
+      });
+    } catch (err) {
+      if (this.stopping) return; // stopped while the API server was unreachable
+      throw err;
     }
-    this.endpoints = await ServiceEndpointsInformer.create(kc, { namespace: this.opts.servicesNamespace });
     const onService = (svc: SpeakerService): void => {
       const key = objectKey(svc);
       this.markDirty(key);
@@ -252,10 +269,12 @@ export class Speaker {
       const name = lease.metadata?.name ?? '';
       if (name.startsWith(SPEAKER_LEASE_PREFIX)) this.membership.remove(name.slice(SPEAKER_LEASE_PREFIX.length));
     });
-    for (const inf of [this.services, this.nodes, this.configMaps, this.leases]) {
-      inf.on('error', (err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
-    }
-    this.endpoints.onError((err) => this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying'));
+    const onWatchError = (err: Error): void => {
+      this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
+      this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying');
+    };
+    for (const inf of [this.services, this.nodes, this.configMaps, this.leases]) inf.on('error', onWatchError);
+    this.endpoints.onError(onWatchError);
     await Promise.all([this.services.start(), this.nodes.start(), this.configMaps.start(), this.leases.start(), this.endpoints.start()]);
     if (this.stopping) return;
     if (!this.nodes.get(this.opts.node)) {
@@ -274,6 +293,7 @@ export class Speaker {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.startAbort.abort(new Error('speaker stopped'));
     this.allDirty = false;
     this.dirty.clear();
     for (const change of this.trackers.layer2.removeAll('shutdown')) this.applyChange(change);

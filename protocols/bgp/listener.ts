@@ -24,6 +24,7 @@ export interface ListenerPeer {
 /** What the listener needs of a listening server (net.Server fits). */
 export interface ListeningServer {
   on(event: 'connection', listener: (socket: net.Socket) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
   close(callback?: (err?: Error) => void): unknown;
   address(): net.AddressInfo | string | null;
 }
@@ -66,7 +67,16 @@ export class BgpListener {
     private readonly keyed: boolean,
   ) {
     server.on('connection', (socket) => this.handle(socket));
+    // A listening server reports accept failures (EMFILE, ENFILE, ...) as 'error' events: without a
+    // listener they would end the process. The socket keeps listening; the next accept may work.
+    server.on('error', (err) => {
+      this.acceptErrors++;
+      this.opts.log?.error({ event: 'acceptError', code: (err as { code?: string }).code }, `accepting a BGP connection failed: ${err.message}; still listening`);
+    });
   }
+
+  /** Accept failures seen while listening (each logged). */
+  acceptErrors = 0;
 
   /**
    * Listens (rejects with a TransportError naming the cause, e.g. EACCES below port 1024 without
