@@ -4,7 +4,7 @@
 // `herald config check` parses a manifest, then checked with checkHeld: a config that would take
 // an address away is refused (the old one stays in force everywhere), never half-applied.
 import { createHash } from 'node:crypto';
-import { parseConfig } from '../config/parse.js';
+import { parseConfigWithWarnings } from '../config/parse.js';
 import { renderConfig } from '../config/render.js';
 import { ConfigError, type Config, type ConfigIssue } from '../config/model.js';
 import { checkHeld, type AssignmentCheck, type HeldAddresses } from './config-check.js';
@@ -24,7 +24,8 @@ export type ConfigVerdict =
   | { kind: 'invalid'; issues: ConfigIssue[] }
   /** Valid, but Services would lose addresses: `breaking` lists them (only their breaking addresses). */
   | { kind: 'breaking'; config: Config; hash: string; breaking: AssignmentCheck[] }
-  | { kind: 'apply'; config: Config; hash: string };
+  /** `warnings`: allowed but probably not meant, each with its path (logged, and a Warning Event from the controller). */
+  | { kind: 'apply'; config: Config; hash: string; warnings: ConfigIssue[] };
 
 /**
  * The ConfigMap as the manifest text `herald config check -f` would read (JSON is YAML), so the
@@ -52,8 +53,9 @@ export function evaluateConfig(cm: ConfigMapObject | undefined, held: Iterable<H
   const text = configMapText(cm);
   if (text === lastText) return { kind: 'unchanged' };
   let config: Config;
+  let warnings: ConfigIssue[];
   try {
-    config = parseConfig(text);
+    ({ config, warnings } = parseConfigWithWarnings(text));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { kind: 'invalid', issues: err.issues };
@@ -63,7 +65,7 @@ export function evaluateConfig(cm: ConfigMapObject | undefined, held: Iterable<H
     .filter((c) => c.breaking)
     .map((c) => ({ ...c, ips: c.ips.filter((i) => i.breaking) }));
   if (breaking.length > 0) return { kind: 'breaking', config, hash, breaking };
-  return { kind: 'apply', config, hash };
+  return { kind: 'apply', config, hash, warnings };
 }
 
 /** Event notes are capped at 1 KiB: split a list over several notes, each naming its part. */
@@ -89,6 +91,12 @@ function notes(header: string, lines: string[], limit = NOTE_LIMIT): string[] {
 export function invalidNotes(issues: ConfigIssue[]): string[] {
   const header = `config refused, invalid (${issues.length} error${issues.length === 1 ? '' : 's'}); keeping the config in force`;
   return notes(header, issues.map((i) => `${i.path || '(document)'}: ${i.message}`));
+}
+
+/** Event notes for the warnings of a loaded config: each with its path. */
+export function warningNotes(warnings: ConfigIssue[]): string[] {
+  const header = `config loaded with ${warnings.length} warning${warnings.length === 1 ? '' : 's'}`;
+  return notes(header, warnings.map((w) => `${w.path || '(document)'}: ${w.message}`));
 }
 
 /** Event notes for a breaking config: each Service, address and why. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import yaml from 'js-yaml';
-import { parseConfig } from '../config/parse.js';
+import { parseConfig, parseConfigWithWarnings } from '../config/parse.js';
 import { ConfigError, type Config, type ConfigIssue, type Peer } from '../config/model.js';
 import { Allocator, type AssignmentCheck, type PoolStats, type RestoreEntry } from '../allocator/allocator.js';
 import { isLoadBalancer, serviceIngressIps, serviceKey, serviceRequest, ServiceRequestError, type ServiceObject } from '../allocator/service-request.js';
@@ -50,6 +50,8 @@ export type ServiceVerdict =
 export interface CheckReport {
   valid: boolean;
   errors: ConfigIssue[];
+  /** Allowed, but probably not meant (e.g. an aggregate announcing addresses outside its pool); exit code unaffected. */
+  warnings: ConfigIssue[];
   pools: PoolSummary[];
   peers: PeerSummary[];
   services?: { checked: number; breaking: number; errors: number; results: ServiceVerdict[] };
@@ -106,16 +108,18 @@ export function exitCode(report: CheckReport): number {
 /** The whole check, pure: config text, optional Services and current config text in, report out. */
 export function check(configText: string, servicesText?: string, currentText?: string): CheckReport {
   let config: Config;
+  let warnings: ConfigIssue[];
   try {
-    config = parseConfig(configText);
+    ({ config, warnings } = parseConfigWithWarnings(configText));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    return { valid: false, errors: e.issues, pools: [], peers: [] };
+    return { valid: false, errors: e.issues, warnings: [], pools: [], peers: [] };
   }
   const allocator = new Allocator(config);
   const report: CheckReport = {
     valid: true,
     errors: [],
+    warnings,
     pools: summarizePools(config, allocator.stats()),
     peers: config.peers.map(summarizePeer),
   };
@@ -253,7 +257,9 @@ export function renderText(r: CheckReport): string {
     for (const e of r.errors) out.push(`  ${e.path || '(document)'}: ${e.message}`);
     return `${out.join('\n')}\n`;
   }
-  out.push(`config: valid, ${plural(r.pools.length, 'address pool')}, ${plural(r.peers.length, 'BGP peer')}`);
+  const warned = r.warnings.length > 0 ? `, ${plural(r.warnings.length, 'warning')}` : '';
+  out.push(`config: valid, ${plural(r.pools.length, 'address pool')}, ${plural(r.peers.length, 'BGP peer')}${warned}`);
+  for (const w of r.warnings) out.push(`  warning ${w.path || '(document)'}: ${w.message}`);
   for (const p of r.pools) {
     const flags = [p.protocol, p.autoAssign ? 'auto-assign' : 'no auto-assign', ...(p.avoidBuggyIps ? ['avoid-buggy-ips'] : [])];
     const sizes = [...(p.size.ipv4 ? [`ipv4 ${sizeText(p.size.ipv4)}`] : []), ...(p.size.ipv6 ? [`ipv6 ${sizeText(p.size.ipv6)}`] : [])];

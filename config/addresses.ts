@@ -118,16 +118,3 @@ export function rangeToCidrs(family: Family, first: bigint, last: bigint): { fir
   }
   return blocks;
 }
-
-/**
- * The longest prefix among the blocks an entry splits into (the shortest aggregation length it allows),
- * and that block as text (a function: formatting is only needed for an error message).
- */
-export function longestBlockPrefix(range: AddressRange): { prefixLength: number; block: () => string } {
-  if (range.prefixLength !== undefined) return { prefixLength: range.prefixLength, block: () => range.source };
-  let worst = { first: range.first, prefixLength: -1 };
-  for (const block of rangeToCidrs(range.family, range.first, range.last)) {
-    if (block.prefixLength > worst.prefixLength) worst = block;
-  }
-  return { prefixLength: worst.prefixLength, block: () => `${formatIp(range.family, worst.first)}/${worst.prefixLength}` };
-}

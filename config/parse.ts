@@ -3,9 +3,10 @@
 import { checkKeys, describe, expectMapping, isAbsent, readList } from './fields.js';
 import { Issues, indexPath, keyPath } from './issues.js';
 import { locateConfig } from './manifest.js';
-import { type Community, type Config, ConfigError, type AddressPool, type Peer } from './model.js';
+import { type Community, type Config, ConfigError, type AddressPool, type ConfigIssue } from './model.js';
 import { checkOverlaps, type LocatedRange } from './overlaps.js';
 import { parseCommunity } from './communities.js';
+import { checkPeerConflicts, type LocatedPeer } from './peer-conflicts.js';
 import { parsePeer } from './peers.js';
 import { parsePool } from './pools.js';
 import { checkShape } from './shape.js';
@@ -17,11 +18,27 @@ function fail(issues: Issues): never {
   throw new ConfigError(issues.list);
 }
 
+/** A valid config and its warnings: what it allows that is probably not meant, each with its path. */
+export interface ParsedConfig {
+  config: Config;
+  warnings: ConfigIssue[];
+}
+
+/** The config of `text` (see parseConfigWithWarnings); warnings are dropped. */
+export function parseConfig(text: string): Config {
+  return parseConfigWithWarnings(text).config;
+}
+
+/** The config of an already-loaded bare document (see parseConfigObjectWithWarnings); warnings are dropped. */
+export function parseConfigObject(value: unknown): Config {
+  return parseConfigObjectWithWarnings(value).config;
+}
+
 /**
  * Parses a ConfigMap manifest (YAML, possibly several documents: the one with `kind: ConfigMap` is used and
  * its `data.config` parsed) or a bare config document. An empty document is an empty config.
  */
-export function parseConfig(text: string): Config {
+export function parseConfigWithWarnings(text: string): ParsedConfig {
   const issues = new Issues();
   if (typeof text !== 'string') {
     issues.add('', `expected the config as text, got ${describe(text)}`);
@@ -33,7 +50,7 @@ export function parseConfig(text: string): Config {
   if (!documents.every((d) => checkShape(d, '', issues))) fail(issues);
   const source = locateConfig(documents, issues);
   if (!source) fail(issues);
-  if (source.kind === 'bare') return parseConfigObject(source.document);
+  if (source.kind === 'bare') return parseConfigObjectWithWarnings(source.document);
 
   const inner = loadYamlDocuments(source.text, 'data.config', issues);
   if (!inner) fail(issues);
@@ -42,7 +59,7 @@ export function parseConfig(text: string): Config {
     issues.add('data.config', `data.config holds ${docs.length} YAML documents; expected one config document`);
     fail(issues);
   }
-  return parseConfigObject(docs[0] ?? null);
+  return parseConfigObjectWithWarnings(docs[0] ?? null);
 }
 
 function parseCommunityAliases(value: unknown, issues: Issues): Map<string, Community> {
@@ -65,10 +82,11 @@ function parseCommunityAliases(value: unknown, issues: Issues): Map<string, Comm
 }
 
 /** Parses an already-loaded bare config document (the value under data.config, or JSON). */
-export function parseConfigObject(value: unknown): Config {
+export function parseConfigObjectWithWarnings(value: unknown): ParsedConfig {
   const issues = new Issues();
+  const warnings = new Issues();
   if (!checkShape(value, '', issues)) fail(issues);
-  if (isAbsent(value)) return { peers: [], bgpCommunities: {}, pools: [] };
+  if (isAbsent(value)) return { config: { peers: [], bgpCommunities: {}, pools: [] }, warnings: [] };
   const root = expectMapping(value, '', issues, 'a config document');
   if (!root) fail(issues);
   checkKeys(root, '', TOP_LEVEL_KEYS, issues);
@@ -80,18 +98,20 @@ export function parseConfigObject(value: unknown): Config {
 
   const aliases = parseCommunityAliases(root['bgp-communities'], issues);
 
-  const peers: Peer[] = [];
+  const peers: LocatedPeer[] = [];
   readList(root, 'peers', '', issues, 'peers')?.forEach((p, i) => {
-    const peer = parsePeer(p, indexPath('peers', i), issues);
-    if (peer) peers.push(peer);
+    const path = indexPath('peers', i);
+    const peer = parsePeer(p, path, issues);
+    if (peer) peers.push({ peer, path });
   });
+  checkPeerConflicts(peers, issues);
 
   const pools: AddressPool[] = [];
   const located: LocatedRange[] = [];
   const namePaths = new Map<string, string>();
   readList(root, 'address-pools', '', issues, 'address pools')?.forEach((p, i) => {
     const at = indexPath('address-pools', i);
-    const parsed = parsePool(p, at, issues, aliases);
+    const parsed = parsePool(p, at, issues, aliases, warnings);
     if (!parsed) return;
     if (parsed.name !== undefined && parsed.name !== '') {
       const first = namePaths.get(parsed.name);
@@ -105,5 +125,5 @@ export function parseConfigObject(value: unknown): Config {
   checkOverlaps(located, issues);
 
   if (issues.count > 0) fail(issues);
-  return { peers, bgpCommunities: Object.fromEntries(aliases), pools };
+  return { config: { peers: peers.map((p) => p.peer), bgpCommunities: Object.fromEntries(aliases), pools }, warnings: warnings.list };
 }

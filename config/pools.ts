@@ -1,7 +1,8 @@
 // One `address-pools[]` entry: its addresses, flags and (for bgp) advertisements, with MetalLB's rules.
-import { longestBlockPrefix, parseAddressEntry } from './addresses.js';
+import { parseAddressEntry } from './addresses.js';
+import { checkAggregation } from './aggregation.js';
 import { parseCommunity, sameCommunity } from './communities.js';
-import { checkKeys, describe, expectMapping, readBoolean, readInteger, readList, readString } from './fields.js';
+import { checkKeys, describe, expectMapping, isAbsent, readBoolean, readInteger, readList, readString } from './fields.js';
 import { Issues, indexPath, keyPath, quote } from './issues.js';
 import type { AddressPool, AddressRange, BgpAdvertisement, Community, Protocol } from './model.js';
 
@@ -29,6 +30,8 @@ function parseAdvertisement(
   issues: Issues,
   aliases: ReadonlyMap<string, Community>,
 ): BgpAdvertisement | undefined {
+  // A bare `-` is an advertisement with every default, as in MetalLB (a null struct in Go).
+  if (isAbsent(value)) return defaultAdvertisement();
   const obj = expectMapping(value, path, issues, 'a BGP advertisement');
   if (!obj) return undefined;
   checkKeys(obj, path, ADVERTISEMENT_KEYS, issues);
@@ -38,42 +41,44 @@ function parseAdvertisement(
     readInteger(obj, 'aggregation-length-v6', path, issues, { min: 0, max: 128, what: 'IPv6 aggregation prefix length' }) ?? 128;
   const localPref = readInteger(obj, 'localpref', path, issues, { min: 0, max: 4294967295, what: 'BGP LOCAL_PREF' });
   if (localPref !== undefined) adv.localPref = localPref;
+  const written = new Map<string, string>();
   readList(obj, 'communities', path, issues, 'communities')?.forEach((c, i) => {
     const at = indexPath(keyPath(path, 'communities'), i);
     if (typeof c !== 'string') {
       issues.add(at, `expected a community alias or literal like "64512:100" (a string), got ${describe(c)}`);
       return;
     }
+    // MetalLB v0.12 refuses the same text twice; an alias and a literal of one value are announced once.
+    const first = written.get(c);
+    if (first !== undefined) {
+      issues.add(at, `community ${quote(c)} is listed twice in one advertisement (first at ${first}); remove one`);
+      return;
+    }
+    written.set(c, at);
     const community = resolveCommunity(c, aliases);
     if (typeof community === 'string') issues.add(at, community);
-    // Listing a community twice is harmless; it is announced once (MetalLB keeps a set).
     else if (!adv.communities.some((x) => sameCommunity(x, community))) adv.communities.push(community);
   });
   return adv;
 }
 
-/** MetalLB's rule: aggregating to a prefix shorter than an entry's blocks would announce addresses outside the pool. */
-function checkAggregation(
-  adv: BgpAdvertisement,
-  advPath: string,
-  addresses: { range: AddressRange; path: string }[],
-  issues: Issues,
-): void {
-  for (const { range, path } of addresses) {
-    const v6 = range.family === 'ipv6';
-    const length = v6 ? adv.aggregationLengthV6 : adv.aggregationLength;
-    const { prefixLength, block } = longestBlockPrefix(range);
-    if (length >= prefixLength) continue;
-    const key = v6 ? 'aggregation-length-v6' : 'aggregation-length';
-    const what =
-      range.prefixLength !== undefined
-        ? `the prefix length of ${range.source} (${path})`
-        : `the prefix length of ${block()}, a block of the range ${range.source} (${path})`;
-    issues.add(
-      keyPath(advPath, key),
-      `${key} ${length} is shorter than ${what}: the aggregate would announce addresses outside the pool; use at least ${prefixLength}`,
-    );
-  }
+/**
+ * What MetalLB v0.12 compares to find a duplicate advertisement: the entry as written (Go's DeepEqual
+ * of the raw struct), so `{}` and `{aggregation-length: 32}` differ, and a bare `-` equals `{}`.
+ */
+function writtenAdvertisement(value: unknown): string {
+  const obj = isAbsent(value) ? {} : (value as Record<string, unknown>);
+  return JSON.stringify(ADVERTISEMENT_KEYS.map((k) => obj[k] ?? null));
+}
+
+function sameAdvertisement(a: BgpAdvertisement, b: BgpAdvertisement): boolean {
+  return (
+    a.aggregationLength === b.aggregationLength &&
+    a.aggregationLengthV6 === b.aggregationLengthV6 &&
+    a.localPref === b.localPref &&
+    a.communities.length === b.communities.length &&
+    a.communities.every((c, i) => sameCommunity(c, b.communities[i]))
+  );
 }
 
 export interface ParsedPool {
@@ -90,6 +95,7 @@ export function parsePool(
   path: string,
   issues: Issues,
   aliases: ReadonlyMap<string, Community>,
+  warnings: Issues,
 ): ParsedPool | undefined {
   const obj = expectMapping(value, path, issues, 'an address pool');
   if (!obj) return undefined;
@@ -129,12 +135,21 @@ export function parsePool(
     issues.add(advPath, 'a layer2 pool cannot have bgp-advertisements (layer2 announces by ARP/NDP); remove them or use protocol: bgp');
   }
   const advertisements: BgpAdvertisement[] = [];
+  const writtenPaths = new Map<string, string>();
   advList.forEach((a, i) => {
     const at = indexPath(advPath, i);
+    const before = issues.count;
     const adv = parseAdvertisement(a, at, issues, aliases);
     if (!adv) return;
-    checkAggregation(adv, at, addressPaths, issues);
-    advertisements.push(adv);
+    if (issues.count === before) {
+      const written = writtenAdvertisement(a);
+      const first = writtenPaths.get(written);
+      if (first !== undefined) issues.add(at, `duplicate advertisement: the same as ${first}; remove one`);
+      else writtenPaths.set(written, at);
+    }
+    checkAggregation(adv, at, addressPaths, issues, warnings);
+    // Written differently but equal ({} and {aggregation-length: 32}) gives the same routes: keep one.
+    if (!advertisements.some((x) => sameAdvertisement(x, adv))) advertisements.push(adv);
   });
 
   if (name === undefined || name === '' || protocol === undefined) return { name, addressPaths };

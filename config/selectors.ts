@@ -90,6 +90,11 @@ export function parseNodeSelectors(list: unknown[], path: string, issues: Issues
   const selectors: NodeSelector[] = [];
   list.forEach((item, i) => {
     const at = indexPath(path, i);
+    // A bare `-` selects every node, as in MetalLB (an empty selector is labels.Everything()).
+    if (isAbsent(item)) {
+      selectors.push({ matchLabels: {}, matchExpressions: [] });
+      return;
+    }
     const sel = expectMapping(item, at, issues, 'a node selector');
     if (!sel) return;
     checkKeys(sel, at, ['match-labels', 'match-expressions'], issues);
@@ -137,4 +142,80 @@ function matchesOne(selector: NodeSelector, labels: Record<string, string>): boo
 export function matchesNode(selectors: readonly NodeSelector[], labels: Record<string, string>): boolean {
   if (selectors.length === 0) return true;
   return selectors.some((s) => matchesOne(s, labels));
+}
+
+/** What one selector asks of one label key: the conjunction of its requirements on that key. */
+interface KeyConstraint {
+  present: boolean;
+  absent: boolean;
+  /** The value must be in this set (the intersection of In lists and match-labels), when set. */
+  allowed?: Set<string>;
+  excluded: Set<string>;
+}
+
+/** One selector as constraints per label key, and whether any labels satisfy it alone. */
+interface SelectorConstraint {
+  keys: Map<string, KeyConstraint>;
+  satisfiable: boolean;
+}
+
+/** A peer's node-selectors, prepared once for many pairwise checks (empty = every node). */
+export type NodeSelection = SelectorConstraint[];
+
+/** Whether one value can satisfy both constraints on a key (label values are unbounded strings). */
+function keyCompatible(x: KeyConstraint, y: KeyConstraint | undefined): boolean {
+  const present = x.present || (y?.present ?? false);
+  const absent = x.absent || (y?.absent ?? false);
+  if (present && absent) return false;
+  const a = x.allowed;
+  const b = y?.allowed;
+  if (!a && !b) return true;
+  const [small, other] = a && b ? (a.size <= b.size ? [a, b] : [b, a]) : [(a ?? b) as Set<string>, undefined];
+  for (const v of small) if ((!other || other.has(v)) && !x.excluded.has(v) && !(y?.excluded.has(v) ?? false)) return true;
+  return false;
+}
+
+function constraintOf(s: NodeSelector): SelectorConstraint {
+  const keys = new Map<string, KeyConstraint>();
+  const on = (key: string): KeyConstraint => {
+    let c = keys.get(key);
+    if (!c) keys.set(key, (c = { present: false, absent: false, excluded: new Set() }));
+    return c;
+  };
+  const allow = (c: KeyConstraint, values: readonly string[]) => {
+    c.present = true;
+    c.allowed = new Set(c.allowed ? values.filter((v) => c.allowed?.has(v)) : values);
+  };
+  for (const key of Object.keys(s.matchLabels)) allow(on(key), [s.matchLabels[key]]);
+  for (const req of s.matchExpressions) {
+    const c = on(req.key);
+    if (req.operator === 'In') allow(c, req.values);
+    else if (req.operator === 'NotIn') for (const v of req.values) c.excluded.add(v);
+    else if (req.operator === 'Exists') c.present = true;
+    else c.absent = true;
+  }
+  return { keys, satisfiable: [...keys.values()].every((c) => keyCompatible(c, undefined)) };
+}
+
+export function nodeSelection(selectors: readonly NodeSelector[]): NodeSelection {
+  return selectors.length > 0 ? selectors.map(constraintOf) : [{ keys: new Map(), satisfiable: true }];
+}
+
+function bothSatisfiable(x: SelectorConstraint, y: SelectorConstraint): boolean {
+  if (!x.satisfiable || !y.satisfiable) return false;
+  const [small, big] = x.keys.size <= y.keys.size ? [x, y] : [y, x];
+  for (const [key, c] of small.keys) if (!keyCompatible(c, big.keys.get(key))) return false;
+  return true;
+}
+
+/**
+ * Whether one node could be selected by both (selectors OR'd; none = every node): decided from the
+ * selectors alone, exactly, so it holds for any labels the cluster's nodes may ever have.
+ */
+export function selectionsCanShareNode(a: NodeSelection, b: NodeSelection): boolean {
+  return a.some((x) => b.some((y) => bothSatisfiable(x, y)));
+}
+
+export function selectorsCanShareNode(a: readonly NodeSelector[], b: readonly NodeSelector[]): boolean {
+  return selectionsCanShareNode(nodeSelection(a), nodeSelection(b));
 }

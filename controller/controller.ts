@@ -17,7 +17,7 @@ import { apiRetry } from '../kube/api-retry.js';
 import { updateServiceStatus } from '../kube/status.js';
 import { WorkQueue } from '../kube/workqueue.js';
 import { Allocator, type Assignment } from '../allocator/allocator.js';
-import { breakingNotes, configMapText, evaluateConfig, invalidNotes } from '../allocator/config-verdict.js';
+import { breakingNotes, configMapText, evaluateConfig, invalidNotes, warningNotes } from '../allocator/config-verdict.js';
 import { heldByStatus, type ServiceObject } from '../allocator/service-request.js';
 import type { HeldAddresses } from '../allocator/config-check.js';
 import { LeaderElector } from './leader.js';
@@ -483,6 +483,8 @@ export class Controller {
         this.poolMetrics(term);
         this.configEvent('Normal', 'ConfigLoaded', `config ${verdict.hash} loaded: ${verdict.config.pools.length} address pools, ${verdict.config.peers.length} BGP peers`);
         this.log.info({ event: 'configLoaded', config: verdict.hash, reason: `${verdict.config.pools.length} pools, ${verdict.config.peers.length} peers` }, `config ${verdict.hash} ${first ? 'loaded' : 'reloaded'}`);
+        if (verdict.warnings.length > 0) for (const note of warningNotes(verdict.warnings)) this.configEvent('Warning', 'ConfigWarning', note);
+        for (const w of verdict.warnings) this.log.warn({ event: 'configWarning', config: verdict.hash, reason: `${w.path}: ${w.message}` }, 'config warning');
         // Every Service (not only pending ones): the first load starts all allocation, and a changed
         // pool may change which addresses satisfy which Service. Unchanged ones write nothing.
         for (const key of this.services.keys()) term.queue.add(key);

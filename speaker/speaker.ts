@@ -522,7 +522,7 @@ export class Speaker {
       case 'apply':
         break;
     }
-    const { config, hash } = verdict;
+    const { config, hash, warnings } = verdict;
     for (const p of PROTOCOLS) this.announcers[p].setConfig(config);
     const first = this.config === undefined;
     this.config = config;
@@ -531,6 +531,8 @@ export class Speaker {
     this.refused = undefined;
     this.metrics.configAccepted(hash);
     this.log.info({ event: 'configLoaded', config: hash, reason: `${config.pools.length} pools, ${config.peers.length} peers` }, `config ${hash} ${first ? 'loaded' : 'reloaded'}`);
+    // The controller writes these as a ConfigWarning Event; each speaker only logs them.
+    for (const w of warnings) this.log.warn({ event: 'configWarning', config: hash, reason: `${w.path}: ${w.message}` }, 'config warning');
     this.markAll();
   }
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { Allocator } from '../../../allocator/allocator.js';
-import { breakingNotes, configMapText, evaluateConfig, invalidNotes, NOTE_LIMIT } from '../../../allocator/config-verdict.js';
+import { breakingNotes, configMapText, evaluateConfig, invalidNotes, NOTE_LIMIT, warningNotes } from '../../../allocator/config-verdict.js';
 import { check } from '../../../cli/config-check.js';
 import { config, pool, req } from './helpers.js';
 
@@ -32,6 +32,19 @@ describe('evaluateConfig', () => {
     const garbage = evaluateConfig(cm('address-pools: [\n  - {name: x\n'), a.held(), undefined);
     expect(garbage.kind === 'invalid' && garbage.issues[0].path).toBe('data.config');
     expect(evaluateConfig(cm(undefined), a.held(), undefined)).toMatchObject({ kind: 'invalid', issues: [{ path: 'data.config' }] });
+  });
+
+  it('apply carries the warnings config check prints, and their Event notes name each path', () => {
+    const a = new Allocator(config());
+    const text = 'address-pools:\n- {name: r, protocol: bgp, addresses: [198.51.100.2-198.51.100.254], bgp-advertisements: [{aggregation-length: 26}]}\n';
+    const v = evaluateConfig(cm(text), a.held(), undefined);
+    if (v.kind !== 'apply') throw new Error(v.kind);
+    expect(v.warnings).toEqual(check(configMapText(cm(text))).warnings);
+    expect(v.warnings.map((w) => w.path)).toEqual(['address-pools[0].bgp-advertisements[0].aggregation-length']);
+    expect(warningNotes(v.warnings)).toEqual([
+      expect.stringMatching(/^config loaded with 1 warning: address-pools\[0\]\.bgp-advertisements\[0\]\.aggregation-length: aggregation-length 26 on range 198\.51\.100\.2-198\.51\.100\.254 .* announces 198\.51\.100\.0\/26 \(covering 198\.51\.100\.0-198\.51\.100\.1 outside the pool\)/),
+    ]);
+    expect(evaluateConfig(cm(pools(p('a', '192.0.2.0/24'))), a.held(), undefined)).toMatchObject({ kind: 'apply', warnings: [] });
   });
 
   it('breaking: names each Service and address; acceptable once the Service moved', () => {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { check, exitCode, type CheckReport } from '../../../cli/config-check.js';
+import { check, exitCode, renderText, type CheckReport } from '../../../cli/config-check.js';
 
 const root = join(import.meta.dirname, '../../..');
 const fixture = (name: string): string => join('test/fixtures/services', name);
@@ -129,6 +129,19 @@ describe('check (in process)', () => {
     const against = check(cfg, svc, both);
     expect(against.services!.results[0]).toMatchObject({ status: 'breaking', ips: [{ breaking: true, reason: expect.stringContaining('would be split') }, { breaking: true }] });
     expect(exitCode(check(both, svc))).toBe(0);
+  });
+
+  it('a valid config with warnings: listed in the text and JSON reports, exit 0; none for a plain config', () => {
+    const report = check('address-pools:\n- {name: r, protocol: bgp, addresses: [198.51.100.2-198.51.100.254], bgp-advertisements: [{aggregation-length: 26}]}\n');
+    expect(report.valid).toBe(true);
+    expect(exitCode(report)).toBe(0);
+    expect(report.warnings.map((w) => w.path)).toEqual(['address-pools[0].bgp-advertisements[0].aggregation-length']);
+    const lines = renderText(report).split('\n');
+    expect(lines[0]).toBe('config: valid, 1 address pool, 0 BGP peers, 1 warning');
+    expect(lines[1]).toMatch(/^ {2}warning address-pools\[0\]\.bgp-advertisements\[0\]\.aggregation-length: aggregation-length 26 on range .* announces 198\.51\.100\.0\/26 \(covering 198\.51\.100\.0-198\.51\.100\.1 outside the pool\), 198\.51\.100\.192\/26 \(covering 198\.51\.100\.255 outside the pool\)/);
+    expect(JSON.parse(JSON.stringify(report))).toMatchObject({ valid: true, errors: [], warnings: [{ path: 'address-pools[0].bgp-advertisements[0].aggregation-length' }] });
+    expect(check(read('config.yaml')).warnings).toEqual([]);
+    expect(check('peers: 3\n').warnings).toEqual([]);
   });
 
   it('accepts a single Service and several YAML documents', () => {

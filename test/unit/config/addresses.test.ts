@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIp, longestBlockPrefix, parseAddressEntry, parseIp, rangeToCidrs } from '../../../config/addresses.js';
+import { formatIp, parseAddressEntry, parseIp, rangeToCidrs } from '../../../config/addresses.js';
 
 describe('parseIp', () => {
   it.each([
@@ -106,16 +106,5 @@ describe('rangeToCidrs', () => {
       expect(cursor).toBe(b + 1n);
       expect(blocks.length).toBeLessThanOrEqual(64);
     }
-  });
-
-  it('longestBlockPrefix is the prefix of a CIDR, or the longest block of a range', () => {
-    const cidr = parseAddressEntry('198.51.100.0/26');
-    const range = parseAddressEntry('198.51.100.0-198.51.100.127');
-    const odd = parseAddressEntry('198.51.100.0-198.51.100.128');
-    if (!cidr.ok || !range.ok || !odd.ok) throw new Error('fixture');
-    const show = (r: ReturnType<typeof longestBlockPrefix>) => [r.prefixLength, r.block()];
-    expect(show(longestBlockPrefix(cidr.value))).toEqual([26, '198.51.100.0/26']);
-    expect(show(longestBlockPrefix(range.value))).toEqual([25, '198.51.100.0/25']);
-    expect(show(longestBlockPrefix(odd.value))).toEqual([32, '198.51.100.128/32']);
   });
 });

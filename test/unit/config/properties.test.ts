@@ -149,14 +149,25 @@ function genConfig(g: Gen): Config {
       avoidBuggyIps: g(fc.boolean),
       autoAssign: g(fc.boolean),
       bgpAdvertisements:
-        protocol === 'layer2' ? [] : g(() => fc.array(fc.gen().map((gg) => genAdvertisement(gg, need('ipv4', 32), need('ipv6', 128))), { minLength: 1, maxLength: 3 })),
+        // Equal advertisements are one in the model (duplicates written alike are refused, as in MetalLB v0.12).
+        protocol === 'layer2'
+          ? []
+          : g(() =>
+              fc.uniqueArray(fc.gen().map((gg) => genAdvertisement(gg, need('ipv4', 32), need('ipv6', 128))), {
+                minLength: 1,
+                maxLength: 3,
+                selector: (a) => JSON.stringify({ ...a, communities: a.communities.map(formatCommunity) }),
+              }),
+            ),
     });
   }
   const aliases = g(() => fc.uniqueArray(fc.tuple(aliasName, fc.gen().map(genCommunity)), {
     maxLength: 4,
     selector: ([k]) => k,
   }));
-  return { peers: g(() => fc.array(fc.gen().map(genPeer), { maxLength: 4 })), bgpCommunities: Object.fromEntries(aliases), pools };
+  // Two peers with one address and port on a node are refused (one session each), so keep them apart.
+  const peers = g(() => fc.uniqueArray(fc.gen().map(genPeer), { maxLength: 4, selector: (p) => `${p.peerAddress} ${p.peerPort}` }));
+  return { peers, bgpCommunities: Object.fromEntries(aliases), pools };
 }
 
 /** The generated model without fast-check's bookkeeping (a clone-method symbol on generated arrays). */
