@@ -65,6 +65,8 @@ export class Allocator {
   private readonly byIp = new Map<string, Slot>();
   /** Sharing key -> Services using it, to find an address to join. */
   private readonly bySharingKey = new Map<string, Set<ServiceRecord>>();
+  /** Services we do not handle that hold addresses (their status): those addresses are taken. */
+  private readonly foreign = new Map<string, ServiceRecord>();
 
   constructor(config: Config) {
     this.pools = new PoolSet(config);
@@ -106,6 +108,43 @@ export class Allocator {
     if (!rec) return false;
     this.detach(rec);
     return true;
+  }
+
+  /**
+   * Records what a Service we do not handle (another loadBalancerClass) holds per its status, so
+   * those addresses are never handed out; replaces what was recorded for `key` (empty `ips`: forget
+   * it). Returns whether addresses were freed, and the addresses one of our Services holds too (a
+   * conflict another controller made: ours keeps its address, the caller reports it).
+   */
+  holdForeign(key: string, ips: readonly string[]): { freed: boolean; conflicts: { ip: string; holders: string[] }[] } {
+    const old = this.foreign.get(key);
+    // One address per family, as for our own records (a status with more is another controller's business).
+    const next: Choice[] = [];
+    for (const ip of ips) {
+      const p = parseIp(ip);
+      if (p && !next.some((c) => c.family === p.family)) next.push({ family: p.family, num: p.num, text: formatIp(p.family, p.num), pool: undefined });
+    }
+    const same = old !== undefined && slotsOf(old).map((s) => s.text).join() === next.map((c) => c.text).join();
+    if (!same) {
+      if (old) {
+        this.detachSlot(old, old.first);
+        if (old.second) this.detachSlot(old, old.second);
+        this.foreign.delete(key);
+      }
+      if (next.length > 0) {
+        const rec: ServiceRecord = { key, first: undefined as unknown as Slot, second: undefined, extra: { pool: undefined, sharing: undefined, foreign: true } };
+        rec.first = this.attachSlot(rec, { text: next[0].text, num: next[0].num, users: rec });
+        if (next[1]) rec.second = this.attachSlot(rec, { text: next[1].text, num: next[1].num, users: rec });
+        this.foreign.set(key, rec);
+      }
+    }
+    const rec = this.foreign.get(key);
+    const conflicts: { ip: string; holders: string[] }[] = [];
+    for (const slot of rec ? slotsOf(rec) : []) {
+      const ours = usersOf(slot).filter((u) => !u.extra?.foreign).map((u) => u.key);
+      if (ours.length > 0) conflicts.push({ ip: slot.text, holders: ours });
+    }
+    return { freed: old !== undefined && !same && slotsOf(old).some((s) => !this.byIp.has(s.text)), conflicts };
   }
 
   assignmentOf(key: string): Assignment | undefined {
@@ -315,7 +354,8 @@ export class Allocator {
       if (first && pool !== first) return false;
       first = pool;
       if (req.pool !== undefined && pool.name !== req.pool) return false;
-      if (slot.users !== rec && whyIncompatible(req.key, sharing, holders(slot)) !== undefined) return false;
+      // A Service we do not handle claiming our address later does not move ours (holdForeign reports it).
+      if (slot.users !== rec && whyIncompatible(req.key, sharing, holders(slot).filter((h) => !h.foreign)) !== undefined) return false;
     }
     for (const ip of req.requestedIps) {
       const text = canonicalIp(ip);
@@ -404,7 +444,7 @@ export class Allocator {
 }
 
 function holders(slot: Slot): SharingHolder[] {
-  return usersOf(slot).map((u) => ({ key: u.key, sharing: u.extra?.sharing }));
+  return usersOf(slot).map((u) => (u.extra?.foreign ? { key: u.key, sharing: undefined, foreign: true } : { key: u.key, sharing: u.extra?.sharing }));
 }
 
 function invalid(field: string, problem: string, key: string): AllocationError {

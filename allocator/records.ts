@@ -31,6 +31,8 @@ export interface RecordExtra {
   /** The pool the Service names, if any. */
   pool: string | undefined;
   sharing: Sharing | undefined;
+  /** A Service we do not handle (another loadBalancerClass): its addresses are only kept from being handed out. */
+  foreign?: true;
 }
 
 export function makeExtra(pool: string | undefined, sharing: Sharing | undefined): RecordExtra | undefined {

@@ -16,6 +16,8 @@ export interface Sharing {
 export interface SharingHolder {
   key: string;
   sharing: Sharing | undefined;
+  /** A Service this controller does not handle: nobody may share its address. */
+  foreign?: boolean;
 }
 
 export function backendKey(externalTrafficPolicy: 'Cluster' | 'Local', selector: Record<string, string>): string {
@@ -35,6 +37,7 @@ function describeBackend(backend: string): string {
 export function whyIncompatible(key: string, sharing: Sharing | undefined, holders: readonly SharingHolder[]): string | undefined {
   for (const h of holders) {
     if (h.key === key) continue;
+    if (h.foreign) return `${h.key}, a Service this controller does not handle (another loadBalancerClass), holds it`;
     if (!h.sharing) return `${h.key} does not allow sharing (no ${SHARING_ANNOTATION} annotation)`;
     if (!sharing) return `this Service does not allow sharing (no ${SHARING_ANNOTATION} annotation)`;
     if (h.sharing.key !== sharing.key) return `sharing key "${sharing.key}" differs from ${h.key}'s "${h.sharing.key}"`;

@@ -325,6 +325,10 @@ export class Controller {
     switch (d.kind) {
       case 'ignore':
         term.pending.delete(key);
+        if (d.released) this.released(term);
+        for (const c of d.conflicts ?? []) {
+          this.log.warn({ event: 'foreignConflict', service: key, ip: c.ip, reason: `also held by ${c.holders.join(', ')}` }, `${key} (not ours) holds ${c.ip}, which ${c.holders.join(', ')} hold${c.holders.length === 1 ? 's' : ''} too: ours keep it`);
+        }
         return;
       case 'deleted':
         term.pending.delete(key);

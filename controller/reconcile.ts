@@ -12,8 +12,12 @@ export interface ReconcileOptions {
 }
 
 export type Decision =
-  /** Not ours and holding nothing of ours: leave it alone. */
-  | { kind: 'ignore' }
+  /**
+   * Not ours and holding nothing of ours: leave it alone. A LoadBalancer of another class keeps the
+   * addresses its status shows from being handed out (Allocator.holdForeign): `released` when that
+   * freed some, `conflicts` when one of our Services holds one of them too.
+   */
+  | { kind: 'ignore'; released?: boolean; conflicts?: { ip: string; holders: string[] }[] }
   /** The Service is gone; `released` says whether it held addresses (freed now). */
   | { kind: 'deleted'; released: boolean }
   /**
@@ -60,21 +64,31 @@ export function whyNotHandled(svc: V1Service, opts: ReconcileOptions): string | 
 }
 
 export function decide(key: string, svc: V1Service | undefined, allocator: Allocator, opts: ReconcileOptions = {}): Decision {
-  if (!svc) return { kind: 'deleted', released: allocator.release(key) };
+  if (!svc) {
+    const released = allocator.release(key);
+    return { kind: 'deleted', released: allocator.holdForeign(key, []).freed || released };
+  }
   const current = statusIps(svc);
   const notHandled = whyNotHandled(svc, opts);
   if (notHandled !== undefined) {
     const releasedIps = allocator.assignmentOf(key)?.ips ?? [];
     const released = allocator.release(key);
-    // A Service of another class keeps whatever its own controller wrote; one that stopped being a
-    // LoadBalancer while we were down (so we never restored it) still gets its stale status cleared.
+    // A Service of another class keeps whatever its own controller wrote, and those addresses are
+    // taken (never handed out twice); one that stopped being a LoadBalancer while we were down (so we
+    // never restored it) still gets its stale status cleared.
     const notLb = (svc.spec?.type ?? 'ClusterIP') !== 'LoadBalancer';
+    const foreign = allocator.holdForeign(key, notLb || released ? [] : current);
     if (released || (notLb && current.length > 0)) {
       const removed = [...new Set([...current, ...releasedIps])];
-      return { kind: 'clear', reason: notHandled, released, releasedIps: [...releasedIps], statusIps: current, removed };
+      return { kind: 'clear', reason: notHandled, released: released || foreign.freed, releasedIps: [...releasedIps], statusIps: current, removed };
     }
-    return { kind: 'ignore' };
+    const d: Extract<Decision, { kind: 'ignore' }> = { kind: 'ignore' };
+    if (foreign.freed) d.released = true;
+    if (foreign.conflicts.length > 0) d.conflicts = foreign.conflicts;
+    return d;
   }
+  // Ours now (e.g. its type changed back): nothing of it is foreign any more.
+  allocator.holdForeign(key, []);
   const previous = allocator.assignmentOf(key);
   let assignment: Assignment;
   try {
@@ -98,8 +112,14 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
  */
 export function restoreFromStatuses(allocator: Allocator, services: Iterable<V1Service>, opts: ReconcileOptions = {}): { key: string; why: string }[] {
   const entries: { created: number; key: string; svc: V1Service; ips: string[] }[] = [];
+  const foreign: { key: string; ips: string[] }[] = [];
   for (const svc of services) {
-    if (whyNotHandled(svc, opts) !== undefined) continue;
+    if (whyNotHandled(svc, opts) !== undefined) {
+      // Another class's LoadBalancer: its addresses are taken (recorded after ours: ours keep theirs).
+      const ips = (svc.spec?.type ?? 'ClusterIP') === 'LoadBalancer' ? statusIps(svc) : [];
+      if (ips.length > 0) foreign.push({ key: `${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`, ips });
+      continue;
+    }
     const ips = statusIps(svc);
     if (ips.length === 0) continue;
     const created = svc.metadata?.creationTimestamp;
@@ -118,5 +138,10 @@ export function restoreFromStatuses(allocator: Allocator, services: Iterable<V1S
     }
   }
   for (const c of allocator.restore(restorable)) problems.push({ key: c.key, why: `${c.ip}: ${c.why}${c.holders.length ? ` (held by ${c.holders.join(', ')})` : ''}` });
+  for (const f of foreign) {
+    for (const c of allocator.holdForeign(f.key, f.ips).conflicts) {
+      problems.push({ key: f.key, why: `${c.ip}: held by ${c.holders.join(', ')} too, which keep${c.holders.length === 1 ? 's' : ''} it (this Service has another loadBalancerClass)` });
+    }
+  }
   return problems;
 }

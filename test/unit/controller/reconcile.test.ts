@@ -118,6 +118,55 @@ describe('decide', () => {
   });
 });
 
+describe('addresses held by Services we do not handle', () => {
+  const other = (name: string, ips: string[]) => svc(name, { spec: { loadBalancerClass: 'other.io/lb' }, ips });
+
+  it('are never handed out: not as the lowest free address, not when requested, not to a shared key', () => {
+    const a = new Allocator(cfg);
+    expect(decide('ns/f', other('f', ['192.0.2.0', '2001:db8::']), a)).toEqual({ kind: 'ignore' });
+    expect(decide('ns/a', svc('a'), a)).toMatchObject({ assignment: { ips: ['192.0.2.1'] } });
+    const asked = decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.0' } }), a);
+    expect(asked).toMatchObject({ kind: 'failed', reason: expect.stringContaining('ns/f, a Service this controller does not handle (another loadBalancerClass), holds it') });
+    const shared = { 'metallb.universe.tf/allow-shared-ip': 'k' };
+    expect(decide('ns/s', svc('s', { annotations: shared, spec: { loadBalancerIP: '192.0.2.0' } }), a)).toMatchObject({ kind: 'failed' });
+    expect(decide('ns/d', svc('d', { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv6', 'IPv4'] } }), a)).toMatchObject({ assignment: { ips: ['2001:db8::1', '192.0.2.2'] } });
+    expect(a.stats()[0].ipv4!.inUse).toBe(3);
+  });
+
+  it('follow the Service: a changed status moves the hold, deletion frees it (released, so pending Services retry)', () => {
+    const a = new Allocator(cfg);
+    decide('ns/f', other('f', ['192.0.2.0']), a);
+    expect(decide('ns/f', other('f', ['192.0.2.3']), a)).toEqual({ kind: 'ignore', released: true });
+    expect(decide('ns/f', other('f', ['192.0.2.3']), a)).toEqual({ kind: 'ignore' });
+    expect(decide('ns/a', svc('a'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
+    expect(decide('ns/f', undefined, a)).toEqual({ kind: 'deleted', released: true });
+    expect(decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.3' } }), a)).toMatchObject({ kind: 'assigned' });
+  });
+
+  it('one of ours already holding the address keeps it; the conflict is reported', () => {
+    const a = new Allocator(cfg);
+    decide('ns/a', svc('a'), a);
+    expect(decide('ns/f', other('f', ['192.0.2.0']), a)).toEqual({ kind: 'ignore', conflicts: [{ ip: '192.0.2.0', holders: ['ns/a'] }] });
+    expect(decide('ns/a', svc('a', { ips: ['192.0.2.0'] }), a)).toMatchObject({ kind: 'assigned', changed: false });
+    // Ours goes: the address stays taken by the other Service.
+    decide('ns/a', undefined, a);
+    expect(decide('ns/b', svc('b'), a)).toMatchObject({ assignment: { ips: ['192.0.2.1'] } });
+  });
+
+  it('restore: counted as taken, after our own Services (which keep a conflicting address)', () => {
+    const a = new Allocator(cfg);
+    const problems = restoreFromStatuses(a, [other('f', ['192.0.2.1']), svc('mine', { ips: ['192.0.2.2'] }), other('g', ['192.0.2.2', '2001:db8::'])]);
+    expect(problems).toEqual([{ key: 'ns/g', why: '192.0.2.2: held by ns/mine too, which keeps it (this Service has another loadBalancerClass)' }]);
+    expect(a.assignmentOf('ns/mine')?.ips).toEqual(['192.0.2.2']);
+    a.setConfig(cfg);
+    expect(decide('ns/new', svc('new'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
+    expect(decide('ns/new2', svc('new2'), a)).toMatchObject({ assignment: { ips: ['192.0.2.3'] } });
+    expect(decide('ns/new3', svc('new3'), a)).toMatchObject({ kind: 'failed' });
+    // Foreign holds are not ours to keep: no config change is refused for them.
+    expect(a.checkConfig(config(pool('elsewhere', ['198.51.100.0/24']))).map((c) => c.key)).toEqual(['ns/mine', 'ns/new', 'ns/new2']);
+  });
+});
+
 describe('restoreFromStatuses', () => {
   it('records held addresses before any allocation; the oldest claimant wins a conflict', () => {
     const a = new Allocator(cfg);
@@ -132,9 +181,9 @@ describe('restoreFromStatuses', () => {
     expect(problems[0].key).toBe('ns/young');
     expect(a.assignmentOf('ns/old')?.ips).toEqual(['192.0.2.1']);
     expect(a.assignmentOf('ns/dual')?.ips).toEqual(['2001:db8::3', '192.0.2.3']);
-    // The next allocation skips every restored address.
-    expect(decide('ns/new', svc('new'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
-    expect(decide('ns/new2', svc('new2'), a)).toMatchObject({ assignment: { ips: ['192.0.2.2'] } });
+    // The next allocation skips every restored address, and the one another class's Service holds.
+    expect(decide('ns/new', svc('new'), a)).toMatchObject({ assignment: { ips: ['192.0.2.2'] } });
+    expect(decide('ns/new2', svc('new2'), a)).toMatchObject({ kind: 'failed', reason: 'no auto-assign address pool has a free ipv4 address' });
     // The loser is re-allocated (status change), the winner keeps its address.
     expect(decide('ns/old', svc('old', { ips: ['192.0.2.1'] }), a)).toMatchObject({ kind: 'assigned', changed: false });
     expect(decide('ns/young', svc('young', { ips: ['192.0.2.1'] }), a)).toMatchObject({ kind: 'failed' });
