@@ -1,0 +1,4 @@
+// ConfigMap fields on the wire through herald speaker, checked at FRR (scenarios in e2e-wire.ts).
+import { describeWire } from './e2e-wire.js';
+
+describeWire('frr');
