@@ -15,12 +15,12 @@ export class CuttableProxy {
     this.server = createServer((client) => this.relay(client));
   }
 
-  /** Listens on 127.0.0.1 (free port) and relays to targetHost:targetPort. */
-  static async start(targetHost: string, targetPort: number): Promise<CuttableProxy> {
+  /** Listens on 127.0.0.1 (`listenPort`, default a free one) and relays to targetHost:targetPort. */
+  static async start(targetHost: string, targetPort: number, listenPort = 0): Promise<CuttableProxy> {
     const proxy = new CuttableProxy(targetHost, targetPort);
     await new Promise<void>((resolve, reject) => {
       proxy.server.once('error', reject);
-      proxy.server.listen(0, '127.0.0.1', () => resolve());
+      proxy.server.listen(listenPort, '127.0.0.1', () => resolve());
     });
     const addr = proxy.server.address();
     proxy.port = typeof addr === 'object' && addr ? addr.port : 0;
