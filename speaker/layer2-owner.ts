@@ -9,6 +9,14 @@
 // no ties. Because each node's rank depends only on its own name and the VIP, removing a node that
 // does not own a Service never moves that Service, and removing the owner moves only the Services
 // it owned (rendezvous hashing).
+//
+// No flap back: a node that returns after a failure must not take its VIPs back from the interim
+// owner. Candidates are therefore tried in two tiers: first the live, eligible speakers that joined
+// (began their current life: Lease acquireTime) before the Service was created (its
+// creationTimestamp); only when none of them is eligible, every live, eligible speaker. A returning
+// speaker joined after every existing Service was created, so it is in the second tier for all of
+// them and wins none while an older speaker can serve; the hash still places each new Service over
+// every speaker. Both timestamps are in objects every speaker sees, so all agree on the owner.
 import { hash } from 'node:crypto';
 import type { AnnounceReason } from './announcer.js';
 import { hasReadyEndpoint, hasReadyEndpointOn, type EndpointsView, type ServiceView } from './service-view.js';
@@ -23,6 +31,11 @@ export interface Layer2State {
   liveSpeakers: readonly string[] | ReadonlySet<string>;
   /** Whether a node matches the pool's / peers' node selectors. */
   nodeSelected: (node: string) => boolean;
+  /**
+   * When `node` began its current life (ms since the epoch, its Lease's acquireTime); undefined when
+   * unknown (such a node is never in the first tier). Without it, ownership is the plain ranking.
+   */
+  joinedAt?: (node: string) => number | undefined;
   /** Optional cache of rankings per VIP: same answers, without re-hashing on every resync. */
   ranking?: RankingCache;
 }
@@ -112,29 +125,53 @@ export function layer2Owner(service: ServiceView, endpoints: EndpointsView, stat
   const firstVip = service.ips[0];
   if (firstVip === undefined) return { owner: null, reason: 'noIPs' };
   if (!hasReadyEndpoint(endpoints)) return { owner: null, reason: 'noEndpoints' };
-  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers));
-  let best: { node: string; digest: Buffer } | undefined;
+  const veteran = veteranTest(service, state);
+  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers), veteran);
+  let best: { node: string; digest: Buffer; veteran: boolean } | undefined;
   let anySelected = false;
   // Duplicates in liveSpeakers are harmless: the same node has the same digest.
   for (const node of state.liveSpeakers) {
     if (state.nodeSelected(node)) anySelected = true;
     if (!eligible(node, service, endpoints, state)) continue;
+    const isVeteran = veteran(node);
+    if (best && best.veteran && !isVeteran) continue;
     const digest = ownerDigest(node, firstVip);
-    if (!best || Buffer.compare(digest, best.digest) < 0) best = { node, digest };
+    if (!best || (isVeteran && !best.veteran) || Buffer.compare(digest, best.digest) < 0) best = { node, digest, veteran: isVeteran };
   }
   if (best) return { owner: best.node };
   const reason = anySelected && service.externalTrafficPolicy === 'Local' ? 'noLocalEndpoints' : 'noEligibleSpeakers';
   return { owner: null, reason };
 }
 
-function ownerFromRanking(service: ServiceView, endpoints: EndpointsView, state: Layer2State, ranked: readonly string[]): OwnerResult {
+/** Whether a node is in the first tier for `service`: it joined before the Service was created. */
+function veteranTest(service: ServiceView, state: Layer2State): (node: string) => boolean {
+  const created = service.createdAt;
+  const joinedAt = state.joinedAt;
+  if (created === undefined || joinedAt === undefined) return () => false;
+  return (node) => {
+    const joined = joinedAt(node);
+    return joined !== undefined && joined < created;
+  };
+}
+
+function ownerFromRanking(
+  service: ServiceView,
+  endpoints: EndpointsView,
+  state: Layer2State,
+  ranked: readonly string[],
+  veteran: (node: string) => boolean,
+): OwnerResult {
   const live = toSet(state.liveSpeakers);
   let anySelected = false;
+  let fallback: string | undefined;
   for (const node of ranked) {
     if (!live.has(node)) continue;
     if (state.nodeSelected(node)) anySelected = true;
-    if (eligible(node, service, endpoints, state)) return { owner: node };
+    if (!eligible(node, service, endpoints, state)) continue;
+    if (veteran(node)) return { owner: node };
+    fallback ??= node;
   }
+  if (fallback !== undefined) return { owner: fallback };
   const reason = anySelected && service.externalTrafficPolicy === 'Local' ? 'noLocalEndpoints' : 'noEligibleSpeakers';
   return { owner: null, reason };
 }

@@ -36,7 +36,7 @@ export interface MembershipChange {
   node: string;
   live: boolean;
   /** Why it stopped being live: its Lease was not renewed in time, or was deleted. */
-  cause: 'renewed' | 'expired' | 'deleted';
+  cause: 'renewed' | 'rejoined' | 'expired' | 'deleted';
 }
 
 /** Whether this speaker can judge peers' silence (see the file comment). */
@@ -63,6 +63,8 @@ interface Member {
   /** Fell due while frozen: still live, waiting for judging to resume. */
   deferred: boolean;
   timer: TimerHandle | undefined;
+  /** When the node began its current life (its Lease's acquireTime, ms since the epoch); undefined: unknown. */
+  joinedAt: number | undefined;
 }
 
 export class MembershipError extends Error {
@@ -117,17 +119,21 @@ export class Membership {
    * resourceVersion). A new node or a changed version counts as a renewal at local now; the same
    * version again (an informer resync, a re-list) changes nothing, so a dead speaker whose Lease
    * object still exists is not revived by resyncs. A change of our own Lease resumes judging.
+   * `joinedAt` is when the node's current life began (its Lease's acquireTime): the layer2 owner
+   * prefers speakers that joined before a Service was created (layer2-owner.ts).
    */
-  observe(node: string, version: string): void {
+  observe(node: string, version: string, joinedAt?: number): void {
     const now = this.clock.now();
     const member = this.members.get(node);
     if (member && member.version === version) return;
     if (member?.timer) this.clock.clearTimeout(member.timer);
     const wasLive = member?.live ?? false;
-    const next: Member = { version, changedAt: now, live: true, deferred: false, timer: undefined };
+    const next: Member = { version, changedAt: now, live: true, deferred: false, timer: undefined, joinedAt };
     next.timer = this.clock.setTimeout(() => this.due(node, next), this.leaseDurationMs);
     this.members.set(node, next);
     if (!wasLive) this.emit({ node, live: true, cause: 'renewed' });
+    // A new life changes every Service's candidate tiers: listeners must re-decide, as on a live-set change.
+    else if (member?.joinedAt !== joinedAt) this.emit({ node, live: true, cause: 'rejoined' });
     if (node === this.self) this.selfSeen(now);
   }
 
@@ -167,6 +173,11 @@ export class Membership {
     const out: string[] = [];
     for (const [node, m] of this.members) if (m.live) out.push(node);
     return out.sort();
+  }
+
+  /** When `node`'s current life began (ms since the epoch, its Lease's acquireTime); undefined when unknown. */
+  joinedAt(node: string): number | undefined {
+    return this.members.get(node)?.joinedAt;
   }
 
   /** Milliseconds since `node`'s Lease last changed, by the local clock; undefined when unknown. */

@@ -17,6 +17,8 @@ export interface SpeakerService extends KubernetesObject {
   local: boolean;
   /** The ip of each status.loadBalancer.ingress entry that has one, in status order. */
   ips: readonly string[];
+  /** metadata.creationTimestamp as ms since the epoch (the API server's clock); undefined when absent or unparsable. */
+  createdAt: number | undefined;
   /** The pool the Service names by annotation (the config rule checks held addresses against it). */
   pool: string | undefined;
 }
@@ -33,6 +35,12 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+function timestamp(v: unknown): number | undefined {
+  if (typeof v !== 'string') return undefined;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 /** The fields of a Service the speaker decides on: identity, type, class, traffic policy, ingress IPs. */
 export function decodeSpeakerService(raw: unknown): SpeakerService {
   const r = obj(raw);
@@ -47,6 +55,7 @@ export function decodeSpeakerService(raw: unknown): SpeakerService {
     local: spec.externalTrafficPolicy === 'Local',
     // slice(): filter's result keeps room for 17 elements (152 bytes per Service); the copy is exact.
     ips: ingress.length > 0 ? ingress.slice() : NO_IPS,
+    createdAt: timestamp(md.creationTimestamp),
     pool: annotatedPool(md.annotations),
   };
 }

@@ -11,6 +11,8 @@ export interface ServiceView {
   /** Name of the pool the VIPs came from. */
   pool: string;
   externalTrafficPolicy: TrafficPolicy;
+  /** metadata.creationTimestamp, ms since the epoch (the layer2 owner's first tier, layer2-owner.ts); undefined when unknown. */
+  createdAt?: number;
 }
 
 export interface EndpointsView {

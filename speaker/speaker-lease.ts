@@ -1,6 +1,8 @@
 // The speaker's own membership Lease `herald-speaker-<node>`: created at start, replaced every
 // renew interval (one write per interval, whatever the number of Services), deleted on graceful
-// shutdown so the other speakers drop this node at once. Each success reports the monotonic time
+// shutdown so the other speakers drop this node at once. spec.acquireTime is when this speaker's
+// current life began (set at start, and again after it fenced itself, since the others have then
+// dropped it): the layer2 owner rule keeps VIPs with speakers older than the Service (layer2-owner.ts). Each success reports the monotonic time
 // its request was *sent* to Fencing; failures only count (fencing follows from time passing).
 // It also reports whether renewals are healthy, so that the speaker's Events yield to the Lease:
 // unhealthy from start until the first success, while a renewal is in flight longer than `slowMs`,
@@ -55,6 +57,8 @@ export class SpeakerLease {
   private inFlight: Promise<void> | undefined;
   private slowTimer: TimerHandle | undefined;
   private healthy = false;
+  /** acquireTime of this life (wall clock, MicroTime string). */
+  private life = microTime(Date.now());
   /** Lease writes sent (a benchmark figure: it must not grow with Services). */
   writes = 0;
 
@@ -66,6 +70,7 @@ export class SpeakerLease {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.life = microTime(Date.now());
     this.tick();
   }
 
@@ -116,6 +121,14 @@ export class SpeakerLease {
     });
   }
 
+  /**
+   * Begin a new life (acquireTime = now on the next write): the speaker fenced itself, so the others
+   * dropped it and handed its VIPs over; coming back it must not count as older than their Services.
+   */
+  newLife(): void {
+    this.life = microTime(Date.now());
+  }
+
   /** Whether renewals are healthy now (see the header). */
   get isHealthy(): boolean {
     return this.healthy;
@@ -138,13 +151,14 @@ export class SpeakerLease {
       holderIdentity: this.opts.node,
       leaseDurationSeconds: Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000)),
       renewTime: now,
+      acquireTime: this.life,
     };
     if (this.current) return { ...this.current, spec: { ...this.current.spec, ...spec } };
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name: this.name, namespace: this.opts.namespace, labels: { [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE } },
-      spec: { ...spec, acquireTime: now },
+      spec,
     };
   }
 

@@ -76,6 +76,13 @@ export interface SpeakerOptions {
 const REPORTER = 'herald.io/speaker';
 const PROTOCOLS: readonly Protocol[] = ['layer2', 'bgp'];
 
+/** A speaker Lease's acquireTime (when that speaker's current life began), ms since the epoch. */
+function leaseAcquired(lease: V1Lease): number | undefined {
+  const t: unknown = lease.spec?.acquireTime;
+  const ms = typeof t === 'string' ? Date.parse(t) : t instanceof Date ? t.getTime() : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
@@ -131,6 +138,7 @@ export class Speaker {
           self,
           fenced: this.fencing.isFenced(),
           liveSpeakers: this.membership.liveSet(),
+          joinedAt: (node) => this.membership.joinedAt(node),
           // MetalLB's legacy format has no layer2 node selectors: every speaker node may own a VIP.
           nodeSelected: () => true,
           ranking: this.ranking,
@@ -262,7 +270,7 @@ export class Speaker {
     this.configMaps.on('add', onConfig).on('update', onConfig).on('delete', onConfig);
     const onLease = (lease: V1Lease): void => {
       const name = lease.metadata?.name ?? '';
-      if (name.startsWith(SPEAKER_LEASE_PREFIX)) this.membership.observe(name.slice(SPEAKER_LEASE_PREFIX.length), lease.metadata?.resourceVersion ?? '');
+      if (name.startsWith(SPEAKER_LEASE_PREFIX)) this.membership.observe(name.slice(SPEAKER_LEASE_PREFIX.length), lease.metadata?.resourceVersion ?? '', leaseAcquired(lease));
     };
     this.leases.on('add', onLease).on('update', onLease);
     this.leases.on('delete', (lease) => {
@@ -318,6 +326,7 @@ export class Speaker {
     if (state.kind === 'fenced') {
       const { count, lastError } = this.fencing.failuresSinceSuccess();
       this.log.warn({ event: 'fenced', reason: state.reason, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
+      this.lease.newLife();
     } else {
       this.log.info({ event: 'unfenced' }, 'Lease renewed: answering for layer2 VIPs again');
     }
@@ -431,7 +440,7 @@ export class Speaker {
       return;
     }
     const pool: AddressPool = found.pool;
-    const view: ServiceView = { key, ips, pool: pool.name, externalTrafficPolicy: svc.local ? 'Local' : 'Cluster' };
+    const view: ServiceView = { key, ips, pool: pool.name, externalTrafficPolicy: svc.local ? 'Local' : 'Cluster', createdAt: svc.createdAt };
     const endpoints = endpointsView(this.endpoints?.byNode(key) ?? new Map());
     for (const p of PROTOCOLS) {
       const tracker = this.trackers[p];
