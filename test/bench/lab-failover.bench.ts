@@ -15,8 +15,8 @@
 // serving the VIP, so curl keeps answering from it until the entry moves; and a client entry that
 // is not refreshed by a gratuitous ARP only changes through Linux's neighbour timers (STALE -> DELAY
 // 5 s -> unicast probes), which would add seconds that are not the speaker's.
-// After each round the speaker is restarted; it gets the VIP back (ownership is a ranking of the
-// live speakers), and the next round starts once the client's entry points at it again.
+// After each round the speaker is restarted; the VIP stays with the interim owner (no flap back:
+// speaker/layer2-owner.ts), checked, and the next round kills whoever owns it then.
 import { NODES, type FullLab, type NodeName } from '../lab/full-lab.js';
 import { addVipToNodes, placePods, serviceYaml, waitForServiceIps } from '../lab/full-kube.js';
 import { curlFromClient, startSpeaker, waitForBgpSessions, type HeraldLab } from '../lab/full-setup.js';
@@ -91,13 +91,14 @@ async function round(h: HeraldLab, vip: string, neigh: LineWatch, sig: 'SIGKILL'
   // The entry must name the node that answered.
   const entry = await clientEntry(lab, vip);
   if (entry.node !== next) throw new Error(`${NAME}: ${sig}: curl answered from ${next} but the entry says ${entry.line}`);
-  // Back to three speakers: the restarted one takes the VIP back (its gratuitous ARP moves the entry).
+  // Back to three speakers: the VIP stays with the interim owner (no flap back); the next round kills whoever owns it.
   if (sig === 'SIGTERM') await until(`speaker-${owner} to exit`, lab, async () => (lab.alive(`speaker-${owner}`) ? null : true), 15_000);
   startSpeaker(h, owner);
   await waitForBgpSessions(lab);
-  await until(`the VIP back on ${owner}`, lab, async () => ((await clientEntry(lab, vip)).node === owner ? true : null));
   // A few Lease renewals of the returning speaker before the next kill.
   await sleep(2000);
+  const after = await clientEntry(lab, vip);
+  if (after.node !== next) throw new Error(`${NAME}: ${sig}: the VIP moved again after ${owner} came back: ${after.line}`);
   return { owner, next, neighMs: neighAt - t0, curlMs: curlAt - t0, state: moved.text.trim().split(/\s+/).pop() ?? '' };
 }
 

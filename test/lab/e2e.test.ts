@@ -102,7 +102,7 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
     await eventually('no ARP answer', async () => (await arpOwner(lab, l2)).node === null);
   });
 
-  it('SIGKILL of the layer2 owner: another speaker takes the VIP over, BIRD drops the dead node; it comes back', async () => {
+  it('SIGKILL of the layer2 owner: another speaker takes the VIP over, BIRD drops the dead node; it comes back and the VIP stays (no flap back)', async () => {
     const vip = await service('failover', 'lan', NODES);
     const bgp = await service('failover-bgp', 'routed', NODES);
     await eventually('three BGP paths', async () => (await birdHops(bgp)).length === 3);
@@ -120,12 +120,28 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
     });
     expect(NODES as readonly string[]).toContain(next);
     expect((await arpOwner(lab, vip)).node).toBe(next);
+    // From the first failover on, a client probe every ~100 ms: every answer must come from the interim owner.
+    const answers: Array<string | null> = [];
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        answers.push(await curlFromClient(lab, vip, 1));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
     await eventually('the dead node out of BIRD', async () => !(await birdHops(bgp)).includes(lab.host(owner).ipv4));
     startSpeaker(h, owner);
     await waitForBgpSessions(lab);
     await eventually('three BGP paths again', async () => (await birdHops(bgp)).length === 3);
-    // Ownership is a deterministic ranking of live speakers: the returning one gets the VIP back.
-    await eventually('the owner back', async () => (await arpOwner(lab, vip)).node === owner);
+    // The returning speaker's Lease is live by now (its BGP session needs its config); give it a few
+    // more renewals in which it could (wrongly) claim the VIP back.
+    await new Promise((r) => setTimeout(r, 5000));
+    probing = false;
+    await probe;
+    expect((await arpOwner(lab, vip)).node).toBe(next);
+    const wrong = answers.filter((a) => a !== next);
+    expect(wrong, `${answers.length} probes after the failover: ${JSON.stringify(answers)}\n${logs()}`).toEqual([]);
+    expect(answers.length).toBeGreaterThan(10);
   });
 
   it('SIGTERM of a speaker withdraws its BGP routes and hands its layer2 VIPs over', async () => {
