@@ -4,8 +4,10 @@
 import type { Family } from '../config/model.js';
 import type { HeldAddresses } from './config-check.js';
 import { canonicalIp, parseIp } from './ip.js';
-import { SHARING_ANNOTATION, backendKey, type Sharing } from './sharing.js';
+import { metallbAnnotation } from './annotations.js';
+import { backendKey, type Sharing } from './sharing.js';
 
+/** The deprecated names (metallb.universe.tf/); the current metallb.io/ ones win when set (annotations.ts). */
 export const POOL_ANNOTATION = 'metallb.universe.tf/address-pool';
 export const IPS_ANNOTATION = 'metallb.universe.tf/loadBalancerIPs';
 
@@ -120,7 +122,7 @@ export function whyNotHandled(type: string | undefined, cls: string | undefined,
 /** The pool a Service names by annotation (trimmed), or undefined; tolerant (a bad value names no pool). */
 export function annotatedPool(annotations: unknown): string | undefined {
   if (!isRecord(annotations)) return undefined;
-  const v = annotations[POOL_ANNOTATION];
+  const v = metallbAnnotation(annotations, 'address-pool')?.value;
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
 
@@ -174,14 +176,16 @@ function families(spec: Record<string, unknown>, requested: { family: Family }[]
 
 function requestedIps(spec: Record<string, unknown>, annotations: Record<string, string>, key: string): { family: Family; ip: string; field: string }[] {
   const fromSpec = spec.loadBalancerIP;
-  const fromAnnotation = annotations[IPS_ANNOTATION];
+  const ann = metallbAnnotation(annotations, 'loadBalancerIPs');
+  const fromAnnotation = ann?.value as string | undefined;
+  const annField = `metadata.annotations["${ann?.key ?? IPS_ANNOTATION}"]`;
   if (fromSpec !== undefined && typeof fromSpec !== 'string') throw new ServiceRequestError('spec.loadBalancerIP', 'must be a string', key);
   const specSet = typeof fromSpec === 'string' && fromSpec !== '';
   const annotationSet = fromAnnotation !== undefined && fromAnnotation.trim() !== '';
   if (specSet && annotationSet) {
-    throw new ServiceRequestError(`metadata.annotations["${IPS_ANNOTATION}"]`, 'cannot be used together with spec.loadBalancerIP', key);
+    throw new ServiceRequestError(annField, 'cannot be used together with spec.loadBalancerIP', key);
   }
-  const field = specSet ? 'spec.loadBalancerIP' : `metadata.annotations["${IPS_ANNOTATION}"]`;
+  const field = specSet ? 'spec.loadBalancerIP' : annField;
   const text = specSet ? (fromSpec as string) : annotationSet ? fromAnnotation : '';
   if (text === '') return [];
   const out: { family: Family; ip: string; field: string }[] = [];
@@ -241,12 +245,13 @@ export function serviceRequest(svc: ServiceObject): ServiceRequest {
     externalTrafficPolicy: etp,
     selector: stringMap(spec.selector, 'spec.selector', key),
   };
-  const pool = annotations[POOL_ANNOTATION];
-  if (pool !== undefined) {
-    if (pool.trim() === '') throw new ServiceRequestError(`metadata.annotations["${POOL_ANNOTATION}"]`, 'must name a pool', key);
+  const poolAnn = metallbAnnotation(annotations, 'address-pool');
+  if (poolAnn !== undefined) {
+    const pool = poolAnn.value as string;
+    if (pool.trim() === '') throw new ServiceRequestError(`metadata.annotations["${poolAnn.key}"]`, 'must name a pool', key);
     request.pool = pool.trim();
   }
-  const sharingKey = annotations[SHARING_ANNOTATION];
+  const sharingKey = metallbAnnotation(annotations, 'allow-shared-ip')?.value as string | undefined;
   if (sharingKey !== undefined && sharingKey !== '') request.sharingKey = sharingKey;
   return request;
 }

@@ -22,7 +22,8 @@ import { heldByStatus, type ServiceObject } from '../allocator/service-request.j
 import type { HeldAddresses } from '../allocator/config-check.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
-import { decide, planClear, restoreFromStatuses, type Decision } from './reconcile.js';
+import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision } from './reconcile.js';
+import { annotationConflicts } from '../allocator/annotations.js';
 import { sameIps, statusIps, statusWithIps } from './service-status.js';
 
 export interface ControllerOptions {
@@ -93,6 +94,8 @@ export class Controller {
   private elector: LeaderElector | undefined;
   private term: Term | undefined;
   private gen = 0;
+  /** The annotation conflict last reported per Service (only Services that have one). */
+  private readonly annotationNotes = new Map<string, string>();
   private synced = false;
   private starting = false;
   private stopped = false;
@@ -317,6 +320,7 @@ export class Controller {
     // Nothing is allocated (or cleared) before a config is in force: queued again when one is applied.
     if (term.appliedText === undefined) return;
     const svc = this.services.get(key);
+    this.reportAnnotationConflicts(key, svc);
     const decision = decide(key, svc, term.allocator, { lbClass: this.opts.lbClass });
     await this.apply(term, key, svc, decision);
   }
@@ -371,6 +375,23 @@ export class Controller {
         return;
       }
     }
+  }
+
+  /**
+   * A Service with a MetalLB annotation under both names, with different values: a Warning Event
+   * and a log line say which one is used and why, once per distinct conflict (not on every resync).
+   */
+  private reportAnnotationConflicts(key: string, svc: V1Service | undefined): void {
+    const notes = svc && whyNotHandled(svc, { lbClass: this.opts.lbClass }) === undefined ? annotationConflicts(svc.metadata?.annotations) : [];
+    const text = notes.join('; ');
+    if (text === (this.annotationNotes.get(key) ?? '')) return;
+    if (text === '') {
+      this.annotationNotes.delete(key);
+      return;
+    }
+    this.annotationNotes.set(key, text);
+    this.event(svc as V1Service, 'Warning', 'AnnotationConflict', 'Allocate', text);
+    this.log.warn({ event: 'annotationConflict', service: key, reason: text }, `${key}: ${text}`);
   }
 
   private logAssigned(key: string, a: Assignment): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   IPS_ANNOTATION,
   POOL_ANNOTATION,
+  annotatedPool,
   ServiceRequestError,
   isLoadBalancer,
   requestSharing,
@@ -10,6 +11,7 @@ import {
   type ServiceObject,
 } from '../../../allocator/service-request.js';
 import { SHARING_ANNOTATION } from '../../../allocator/sharing.js';
+import { annotationConflicts } from '../../../allocator/annotations.js';
 
 function svc(spec: Record<string, unknown> = {}, annotations?: Record<string, string>, extra: Record<string, unknown> = {}): ServiceObject {
   return {
@@ -134,5 +136,41 @@ describe('serviceRequest', () => {
     expect(isLoadBalancer(svc())).toBe(true);
     expect(isLoadBalancer(svc({ type: 'ClusterIP' }))).toBe(false);
     expect(isLoadBalancer(svc({ loadBalancerClass: 'other.example/lb' }))).toBe(false);
+  });
+});
+
+describe('MetalLB annotations under both names (metallb.io/ and metallb.universe.tf/)', () => {
+  it('the current metallb.io/ names work alone', () => {
+    const r = serviceRequest(svc({}, { 'metallb.io/address-pool': 'edge', 'metallb.io/allow-shared-ip': 'dns', 'metallb.io/loadBalancerIPs': '192.0.2.10' }));
+    expect(r).toMatchObject({ pool: 'edge', sharingKey: 'dns', requestedIps: ['192.0.2.10'] });
+  });
+
+  it('when both are set the current name wins, even when empty (as MetalLB), and the conflict is described', () => {
+    const both = {
+      'metallb.io/address-pool': 'new',
+      [POOL_ANNOTATION]: 'old',
+      'metallb.io/loadBalancerIPs': '192.0.2.1',
+      [IPS_ANNOTATION]: '192.0.2.2',
+      'metallb.io/allow-shared-ip': '',
+      [SHARING_ANNOTATION]: 'legacy-key',
+    };
+    const r = serviceRequest(svc({}, both));
+    expect(r.pool).toBe('new');
+    expect(r.requestedIps).toEqual(['192.0.2.1']);
+    expect(r.sharingKey).toBeUndefined();
+    expect(annotationConflicts(both)).toEqual([
+      'metallb.io/address-pool "new" is used, not metallb.universe.tf/address-pool "old": the current name wins when both are set, as in MetalLB (remove one to silence this)',
+      'metallb.io/loadBalancerIPs "192.0.2.1" is used, not metallb.universe.tf/loadBalancerIPs "192.0.2.2": the current name wins when both are set, as in MetalLB (remove one to silence this)',
+      'metallb.io/allow-shared-ip "" is used, not metallb.universe.tf/allow-shared-ip "legacy-key": the current name wins when both are set, as in MetalLB (remove one to silence this)',
+    ]);
+    expect(annotationConflicts({ 'metallb.io/address-pool': 'a', [POOL_ANNOTATION]: 'a' })).toEqual([]);
+    expect(annotationConflicts(undefined)).toEqual([]);
+  });
+
+  it('errors name the annotation actually used; the config rule reads the pool the same way', () => {
+    expect(fieldError(svc({}, { 'metallb.io/address-pool': ' ', [POOL_ANNOTATION]: 'old' })).field).toBe('metadata.annotations["metallb.io/address-pool"]');
+    expect(fieldError(svc({ loadBalancerIP: '192.0.2.1' }, { 'metallb.io/loadBalancerIPs': '192.0.2.2' })).field).toBe('metadata.annotations["metallb.io/loadBalancerIPs"]');
+    expect(annotatedPool({ 'metallb.io/address-pool': 'new', [POOL_ANNOTATION]: 'old' })).toBe('new');
+    expect(annotatedPool({ [POOL_ANNOTATION]: 'old' })).toBe('old');
   });
 });

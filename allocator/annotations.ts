@@ -1,0 +1,35 @@
+// MetalLB's Service annotations under both names: the current `metallb.io/` one and the deprecated
+// `metallb.universe.tf/` one. As in MetalLB (controller/service.go, valueForAnnotation and
+// SharingKey), the current name wins whenever its key is present, even empty; the deprecated one
+// counts only without it. Herald also says so when both are set and differ (annotationConflicts).
+
+export type AnnotationName = 'address-pool' | 'loadBalancerIPs' | 'allow-shared-ip';
+
+export const CURRENT_PREFIX = 'metallb.io/';
+export const DEPRECATED_PREFIX = 'metallb.universe.tf/';
+const NAMES: readonly AnnotationName[] = ['address-pool', 'loadBalancerIPs', 'allow-shared-ip'];
+
+/** The annotation in force for `name` (its key and value), or undefined when neither key is set. */
+export function metallbAnnotation(annotations: Readonly<Record<string, unknown>>, name: AnnotationName): { key: string; value: unknown } | undefined {
+  for (const prefix of [CURRENT_PREFIX, DEPRECATED_PREFIX]) {
+    const key = prefix + name;
+    if (Object.prototype.hasOwnProperty.call(annotations, key)) return { key, value: annotations[key] };
+  }
+  return undefined;
+}
+
+/** One sentence per annotation set under both names with different values: which one is used, and why. */
+export function annotationConflicts(annotations: Readonly<Record<string, unknown>> | undefined): string[] {
+  if (!annotations) return [];
+  const out: string[] = [];
+  for (const name of NAMES) {
+    const current = annotations[CURRENT_PREFIX + name];
+    const old = annotations[DEPRECATED_PREFIX + name];
+    if (current === undefined || old === undefined || current === old) continue;
+    out.push(
+      `${CURRENT_PREFIX}${name} ${JSON.stringify(current)} is used, not ${DEPRECATED_PREFIX}${name} ${JSON.stringify(old)}: ` +
+        `the current name wins when both are set, as in MetalLB (remove one to silence this)`,
+    );
+  }
+  return out;
+}
