@@ -88,6 +88,12 @@ export interface FullLabOptions {
   dir: string;
   /** BGP router: BIRD (default) or FRR. */
   router?: 'bird' | 'frr';
+  /**
+   * 'stand-in' (default): the API server on `control` and the lab playing kube-proxy (kube-ipvs0 on
+   * every node). 'none': only namespaces, link, router forwarding and the client's route; the real
+   * cluster (real/real-cluster.ts) brings its own control plane, kubelets and kube-proxies.
+   */
+  kube?: 'stand-in' | 'none';
   log?: (line: string) => void;
 }
 
@@ -135,8 +141,10 @@ export class FullLab {
     lab.save();
     try {
       await lab.wire();
-      await lab.plumbNodes();
+      await lab.plumbRouter();
       log(`lab: namespaces ${Object.values(hosts).map((h) => h.ns).join(' ')} on bridge ${lab.state.bridgeNs}`);
+      if (opts.kube === 'none') return lab;
+      await lab.plumbNodes();
       const control = hosts.control;
       const cluster = await TestCluster.start({
         listenAddress: control.ipv4,
@@ -193,6 +201,10 @@ export class FullLab {
       await run('ip', ['-n', ns, 'link', 'set', 'kube-ipvs0', 'up']);
       await run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.eth0.arp_announce=2']);
     }
+  }
+
+  /** The router forwards (BGP VIPs to the nodes); the client reaches the BGP VIPs through it. */
+  private async plumbRouter(): Promise<void> {
     const router = this.host('router');
     await run('ip', ['netns', 'exec', router.ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0']);
     await run('ip', ['-n', this.host('client').ns, 'route', 'add', BGP_NET, 'via', router.ipv4]);
