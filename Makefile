@@ -9,6 +9,8 @@ APT_PACKAGES := etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync bird2
 # (mmdebstrap), a static C pause (gcc, libc6-dev) and a static Go backend; run by containerd + runc
 # (and the CNI plugins) on the lab's nodes.
 APT_PACKAGES += buildah mmdebstrap uidmap gcc libc6-dev runc containerd containernetworking-plugins
+# The nodes' kube-proxy (test/lab/real/kube-node.ts) runs in iptables mode and clears conntrack entries.
+APT_PACKAGES += iptables conntrack
 
 .PHONY: deps npm-deps apt-deps tools build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-down
 

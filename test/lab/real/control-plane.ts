@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { kubectlBinary } from '../../tools/helm.js';
 import type { FullLab } from '../full-lab.js';
 import { Pki } from './pki.js';
 import { RealClusterError, logTail, sleep, startDetached } from './processes.js';
@@ -148,7 +149,7 @@ export async function startControlPlane(lab: FullLab, apiserverBin: string, log:
   // The token controller's first work: the `default` ServiceAccount with its token Secret.
   const t1 = Date.now();
   for (;;) {
-    const r = await runIn(lab, ['kubectl', '--kubeconfig', adminKubeconfig, 'get', 'serviceaccount', 'default', '-o', 'jsonpath={.secrets[0].name}']);
+    const r = await runIn(lab, [kubectlBinary(), '--kubeconfig', adminKubeconfig, 'get', 'serviceaccount', 'default', '-o', 'jsonpath={.secrets[0].name}']);
     if (r.code === 0 && r.stdout.trim()) break;
     if (Date.now() - t1 > 120_000) throw new RealClusterError(`kube-controller-manager made no default ServiceAccount in 120 s:\n${logTail(lab.logPath('kube-controller-manager'))}`);
     await sleep(250);

@@ -15,6 +15,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureKubeApiserver } from '../../cluster/cluster.js';
+import { kubectlBinary } from '../../tools/helm.js';
 import { FullLab, NODES, type NodeName } from '../full-lab.js';
 import { startRouter, type LabRouterKind } from '../full-router.js';
 import { POD_CIDRS, startControlPlane, type ControlPlane } from './control-plane.js';
@@ -128,12 +129,12 @@ export class RealCluster {
     }
   }
 
-  /** kubectl as the cluster admin (in the control namespace, where the API server listens). */
+  /** kubectl 1.33 (the npm package's) as the cluster admin, in the control namespace where the API server listens. */
   kubectl(args: string[], input?: string, timeoutMs = 60_000): Promise<string> {
     return new Promise((resolve, reject) => {
       const child = execFile(
         'ip',
-        ['netns', 'exec', this.lab.host('control').ns, 'kubectl', '--kubeconfig', this.kubeconfig, ...args],
+        ['netns', 'exec', this.lab.host('control').ns, kubectlBinary(), '--kubeconfig', this.kubeconfig, ...args],
         { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
         (err, stdout, stderr) => {
           if (err) reject(new RealClusterError(`kubectl ${args.join(' ')} failed: ${(stderr || err.message).trim()}`));
