@@ -13,9 +13,9 @@ import { waitForBgpSessions } from '../full-setup.js';
 import { eventually } from '../eventually.js';
 import { describeLab } from '../netns.js';
 import { ensureImages, type RealImages } from './images.js';
-import { HERALD_NAMESPACE, helmInstall, releaseValues } from './herald-release.js';
+import { HERALD_NAMESPACE, configInline, helm, helmInstall, helmUninstall, helmUpgrade, releaseValues } from './herald-release.js';
 import { RealCluster } from './real-cluster.js';
-import { deployApp } from './workloads.js';
+import { deployApp, readyPodNodes } from './workloads.js';
 
 const NS = 'apps';
 const figures: Record<string, number> = {};
@@ -24,6 +24,9 @@ function figure(name: string, value: number): void {
   figures[name] = value;
   process.stdout.write(`real cluster figure: ${name} = ${value.toFixed(1)}\n`);
 }
+
+/** Install values: BGP graceful restart long enough to span a speaker pod's restart. */
+const SPEAKER = { gracefulRestart: 30 };
 
 describeLab('real cluster: Herald installed with helm, traffic through kube-proxy to real pods', () => {
   let cluster: RealCluster;
@@ -45,6 +48,62 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     return r.code === 0 && r.stdout.startsWith('pod=') ? r.stdout.trim() : null;
   }
 
+  const ipOf = (n: NodeName): string => cluster.lab.host(n).ipv4;
+
+  /** The node whose MAC answers ARP for `vip` (exactly one answering MAC), or null. */
+  async function arpOwner(vip: string): Promise<NodeName | null> {
+    const macs = await arpMacs(vip);
+    return macs.length === 1 ? (nodeOfMac(macs[0]) ?? null) : null;
+  }
+
+  /**
+   * Curls each VIP from the client in a loop until stopped; counts the failures. Each probe is a new
+   * TCP connection through the VIP, the node's kube-proxy and a pod.
+   */
+  function prober(vips: string[]): { stop: () => Promise<{ ok: number; failed: string[] }> } {
+    let running = true;
+    let ok = 0;
+    const failed: string[] = [];
+    const loop = (async (): Promise<void> => {
+      while (running) {
+        for (const vip of vips) {
+          const t = Date.now();
+          if (await curl(vip)) ok++;
+          else failed.push(`${vip} at ${new Date(t).toISOString()}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        await loop;
+        return { ok, failed };
+      },
+    };
+  }
+
+  async function speakerPods(): Promise<Array<{ name: string; node: string; ready: boolean }>> {
+    const out = await cluster.kubectl([
+      '-n',
+      HERALD_NAMESPACE,
+      'get',
+      'pods',
+      '-l',
+      'app.kubernetes.io/component=speaker',
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\\n"}{end}',
+    ]);
+    return out
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' '))
+      .map(([name, node, ready, deleting]) => ({ name, node, ready: ready === 'True' && !deleting }));
+  }
+
+  const vips: Record<'l2' | 'bgp', string> = { l2: '', bgp: '' };
+
   beforeAll(async () => {
     const log = (l: string): void => void process.stderr.write(`${l}\n`);
     const t0 = Date.now();
@@ -52,7 +111,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     const dir = mkdtempSync(join(tmpdir(), 'herald-real-'));
     cluster = await RealCluster.start({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, images, log });
     figure('cluster start (s)', cluster.startSeconds);
-    figure('helm install --wait (s)', await helmInstall(cluster, releaseValues(cluster, images.herald.name, { speaker: { gracefulRestart: 60 } })));
+    figure('helm install --wait (s)', await helmInstall(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER })));
     await cluster.kubectl(['create', 'namespace', NS]);
     figure('images + cluster + install (s)', (Date.now() - t0) / 1000);
   }, 1_800_000);
@@ -73,6 +132,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
   it('layer2: exactly one node answers ARP for the VIP, and the client reaches the pods through it', async () => {
     const t0 = Date.now();
     const vip = await deployApp(cluster, { namespace: NS, name: 'web-l2', image: images.backend.name, replicas: 3, pool: 'lan' });
+    vips.l2 = vip;
     expect(vip).toMatch(/^192\.0\.2\.20\d$/);
     const first = await eventually('an answer through the layer2 VIP', () => curl(vip), 60_000, 200);
     figure('deploy + first answer through a layer2 VIP (s)', (Date.now() - t0) / 1000);
@@ -89,6 +149,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
   it('bgp: every node announces the VIP, the router holds an ECMP route via the nodes, curl answers', async () => {
     await waitForBgpSessions(cluster.lab, 60_000);
     const vip = await deployApp(cluster, { namespace: NS, name: 'web-bgp', image: images.backend.name, replicas: 3, pool: 'routed' });
+    vips.bgp = vip;
     expect(vip).toMatch(/^203\.0\.113\.1\d$/);
     const all = NODES.map((n) => cluster.lab.host(n).ipv4).sort();
     await eventually('ECMP route via all three nodes', async () => JSON.stringify(await routerHops(cluster.lab, vip)) === JSON.stringify(all), 60_000, 250);
@@ -96,4 +157,126 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     for (const a of all) expect(kernel).toContain(a);
     expect(await eventually('an answer through the bgp VIP', () => curl(vip), 30_000, 200)).toMatch(/^pod=web-bgp-\S+ node=node[123]$/);
   });
+
+  it('externalTrafficPolicy Local: only nodes with a ready pod announce, answers come from a local pod, scaling moves the announcements', async () => {
+    const app = 'web-local';
+    const vip = await deployApp(cluster, { namespace: NS, name: app, image: images.backend.name, replicas: 1, pool: 'routed', policy: 'Local' });
+    const expectHops = async (what: string): Promise<NodeName[]> => {
+      const nodes = [...new Set(await readyPodNodes(cluster, NS, app))].sort();
+      const want = JSON.stringify(nodes.map(ipOf).sort());
+      await eventually(`router hops = the nodes with a ready pod (${what}: ${nodes.join(', ')})`, async () => JSON.stringify(await routerHops(cluster.lab, vip)) === want, 60_000, 250);
+      return nodes;
+    };
+    const one = await expectHops('1 replica');
+    expect(one).toHaveLength(1);
+    for (let i = 0; i < 5; i++) expect(await eventually('an answer', () => curl(vip), 20_000, 200)).toMatch(new RegExp(`node=${one[0]}$`));
+    await cluster.kubectl(['-n', NS, 'scale', `deployment/${app}`, '--replicas=3']);
+    await cluster.kubectl(['-n', NS, 'rollout', 'status', `deployment/${app}`, '--timeout=120s'], undefined, 130_000);
+    const three = await expectHops('3 replicas');
+    expect(three.length).toBeGreaterThan(1);
+    for (let i = 0; i < 5; i++) expect((await eventually('an answer', () => curl(vip), 20_000, 200))?.split('node=')[1]).toBeOneOf(three);
+    await cluster.kubectl(['-n', NS, 'scale', `deployment/${app}`, '--replicas=1']);
+    await eventually('one ready pod left', async () => (await readyPodNodes(cluster, NS, app)).length === 1, 60_000, 300);
+    expect(await expectHops('scaled back to 1')).toHaveLength(1);
+
+    // layer2 with Local: the one answering node is the pod's node, and so is the answer.
+    const l2 = await deployApp(cluster, { namespace: NS, name: 'web-local-l2', image: images.backend.name, replicas: 1, pool: 'lan', policy: 'Local' });
+    const [podNode] = await readyPodNodes(cluster, NS, 'web-local-l2');
+    expect(await eventually('the pod node answering ARP', async () => (await arpOwner(l2)) === podNode, 30_000, 300)).toBe(true);
+    expect(await eventually('an answer', () => curl(l2), 20_000, 200)).toMatch(new RegExp(`node=${podNode}$`));
+    await cluster.kubectl(['-n', NS, 'delete', 'deployment,service', 'web-local', 'web-local-l2', '--wait=false']);
+  });
+
+  it("deleting the owner's speaker pod: the VIP moves within the Lease timing, the DaemonSet recreates the pod, the VIP comes back", async () => {
+    const vip = vips.l2;
+    const owner = await eventually('an ARP owner', () => arpOwner(vip), 20_000, 300);
+    const pod = (await speakerPods()).find((p) => p.node === owner)!;
+    const t0 = Date.now();
+    await cluster.kubectl(['-n', HERALD_NAMESPACE, 'delete', 'pod', pod.name, '--wait=false']);
+    await eventually('the VIP on another node', async () => {
+      const o = await arpOwner(vip);
+      return o !== null && o !== owner;
+    }, 30_000, 100);
+    const moved = (Date.now() - t0) / 1000;
+    figure('speaker pod deleted: layer2 VIP moved (s)', moved);
+    await eventually('a new ready speaker pod on the node', async () => (await speakerPods()).some((p) => p.node === owner && p.name !== pod.name && p.ready), 120_000, 500);
+    await eventually('the VIP back on its node', async () => (await arpOwner(vip)) === owner, 60_000, 200);
+    figure('speaker pod deleted: layer2 VIP back (s)', (Date.now() - t0) / 1000);
+    // Graceful: the Lease is deleted on SIGTERM, so the move does not wait out the 3 s Lease duration.
+    expect(moved).toBeLessThan(15);
+    expect(await curl(vip)).not.toBeNull();
+  });
+
+  it('helm upgrade rolling the speaker DaemonSet: zero failed probes (graceful handover, BGP graceful restart)', async () => {
+    await waitForBgpSessions(cluster.lab, 60_000);
+    const before = new Set((await speakerPods()).map((p) => p.name));
+    const probe = prober([vips.l2, vips.bgp]);
+    await new Promise((r) => setTimeout(r, 1000));
+    const seconds = await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER, logLevel: 'debug' }), 'roll');
+    await new Promise((r) => setTimeout(r, 3000));
+    const { ok, failed } = await probe.stop();
+    figure('helm upgrade rolling all speakers --wait (s)', seconds);
+    figure('helm upgrade: failed probes', failed.length);
+    const after = await speakerPods();
+    expect(after.filter((p) => p.ready)).toHaveLength(NODES.length);
+    expect(after.some((p) => before.has(p.name))).toBe(false);
+    expect(ok).toBeGreaterThan(10);
+    expect(failed).toEqual([]);
+  }, 600_000);
+
+  it('a breaking configInline change through helm upgrade is refused: Events in kubectl get events, traffic unaffected', async () => {
+    const broken = configInline(cluster) as { 'address-pools': Array<{ name: string }> };
+    // Dropping the pool that web-l2's address comes from would take it away: refused.
+    broken['address-pools'] = broken['address-pools'].filter((p) => p.name !== 'lan');
+    const probe = prober([vips.l2, vips.bgp]);
+    await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER, logLevel: 'debug', configInline: broken }), 'broken');
+    const events = await eventually(
+      'a ConfigRefused Event',
+      async () => {
+        const out = await cluster.kubectl(['get', 'events', '-A', '--field-selector', 'reason=ConfigRefused', '-o', 'jsonpath={range .items[*]}{.involvedObject.kind}/{.involvedObject.name}: {.message}{"\\n"}{end}']);
+        return out.trim() || null;
+      },
+      60_000,
+      500,
+    );
+    process.stdout.write(`ConfigRefused Events:\n${events}\n`);
+    expect(events).toMatch(/lan|web-l2/);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await cluster.kubectl(['-n', NS, 'get', 'service', 'web-l2', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).toBe(vips.l2);
+    await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER, logLevel: 'debug' }), 'restored');
+    const { ok, failed } = await probe.stop();
+    expect(ok).toBeGreaterThan(5);
+    expect(failed).toEqual([]);
+  }, 300_000);
+
+  it('a whole node dies (all its processes killed, its link cut): the layer2 VIP fails over, the router drops the node', async () => {
+    const vip = vips.l2;
+    const owner = await eventually('an ARP owner', () => arpOwner(vip), 20_000, 300);
+    const t0 = Date.now();
+    await cluster.killNode(owner);
+    await eventually('the VIP on another node', async () => {
+      const o = await arpOwner(vip);
+      return o !== null && o !== owner;
+    }, 60_000, 100);
+    figure('node death: layer2 VIP moved (s)', (Date.now() - t0) / 1000);
+    // Until the dead node's pods leave the endpoints (node-monitor-grace-period 20 s), some connections still go to them.
+    await eventually('answers again', () => curl(vip), 60_000, 200);
+    figure('node death: first answer through the layer2 VIP (s)', (Date.now() - t0) / 1000);
+    const alive = NODES.filter((n) => n !== owner).map(ipOf).sort();
+    await eventually('the router without the dead node', async () => JSON.stringify(await routerHops(cluster.lab, vips.bgp)) === JSON.stringify(alive), 120_000, 250);
+    figure('node death: router dropped the node from the bgp route (s)', (Date.now() - t0) / 1000);
+    // What an operator does for a node that is gone for good: its pods are then garbage-collected.
+    await cluster.kubectl(['delete', 'node', owner]);
+    expect(await eventually('an answer through the bgp VIP', () => curl(vips.bgp), 30_000, 200)).not.toBeNull();
+  }, 300_000);
+
+  it('helm uninstall: Herald is gone, the VIPs are no longer answered or routed', async () => {
+    figure('helm uninstall --wait (s)', await helmUninstall(cluster));
+    expect((await helm(cluster, ['list', '--namespace', HERALD_NAMESPACE, '-q'])).trim()).toBe('');
+    // helm deletes the DaemonSet; the garbage collector then deletes its pods.
+    await eventually('no speaker pods', async () => (await speakerPods()).length === 0, 60_000, 500);
+    await eventually('no ARP answer for the layer2 VIP', async () => (await arpMacs(vips.l2)).length === 0, 30_000, 500);
+    // Graceful restart: the router keeps the paths as stale until the restart time runs out.
+    await eventually('no route for the bgp VIP', async () => (await routerHops(cluster.lab, vips.bgp)).length === 0, 90_000, 500);
+  }, 240_000);
 });
