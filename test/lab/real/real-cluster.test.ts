@@ -109,7 +109,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     const t0 = Date.now();
     images = await ensureImages(log);
     const dir = mkdtempSync(join(tmpdir(), 'herald-real-'));
-    cluster = await RealCluster.start({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, images, log });
+    cluster = await RealCluster.start({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, images, log, router: process.env.ROUTER === 'frr' ? 'frr' : 'bird' });
     figure('cluster start (s)', cluster.startSeconds);
     figure('helm install --wait (s)', await helmInstall(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER })));
     await cluster.kubectl(['create', 'namespace', NS]);
@@ -118,7 +118,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
 
   afterAll(async () => {
     await cluster?.stop();
-  });
+  }, 300_000);
 
   it('helm install: two controller replicas and one speaker per node, all ready', async () => {
     const out = await cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', 'pods', '-o', 'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{"\\n"}{end}']);
