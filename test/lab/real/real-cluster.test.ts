@@ -103,6 +103,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
   }
 
   const vips: Record<'l2' | 'bgp', string> = { l2: '', bgp: '' };
+  let deadNode: NodeName | undefined;
 
   beforeAll(async () => {
     const log = (l: string): void => void process.stderr.write(`${l}\n`);
@@ -253,6 +254,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     const vip = vips.l2;
     const owner = await eventually('an ARP owner', () => arpOwner(vip), 20_000, 300);
     const t0 = Date.now();
+    deadNode = owner;
     await cluster.killNode(owner);
     await eventually('the VIP on another node', async () => {
       const o = await arpOwner(vip);
@@ -273,8 +275,10 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
   it('helm uninstall: Herald is gone, the VIPs are no longer answered or routed', async () => {
     figure('helm uninstall --wait (s)', await helmUninstall(cluster));
     expect((await helm(cluster, ['list', '--namespace', HERALD_NAMESPACE, '-q'])).trim()).toBe('');
-    // helm deletes the DaemonSet; the garbage collector then deletes its pods.
-    await eventually('no speaker pods', async () => (await speakerPods()).length === 0, 60_000, 500);
+    expect((await cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', 'daemonsets,deployments,configmaps', '-l', 'app.kubernetes.io/name=herald', '-o', 'name'])).trim()).toBe('');
+    // helm deletes the DaemonSet; the garbage collector then deletes its pods (the dead node's pod
+    // only after the pod GC's quarantine for a deleted Node, 40 s: not waited for).
+    await eventually('no speaker pods on the live nodes', async () => (await speakerPods()).filter((p) => p.node !== deadNode).length === 0, 90_000, 500);
     await eventually('no ARP answer for the layer2 VIP', async () => (await arpMacs(vips.l2)).length === 0, 30_000, 500);
     // Graceful restart: the router keeps the paths as stale until the restart time runs out.
     await eventually('no route for the bgp VIP', async () => (await routerHops(cluster.lab, vips.bgp)).length === 0, 90_000, 500);

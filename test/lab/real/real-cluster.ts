@@ -189,6 +189,11 @@ export class RealCluster {
     return rec;
   }
 
+  /** Let the cluster outlive this process (no teardown at exit); RealCluster.destroy(dir) removes it later. */
+  keep(): void {
+    live.delete(this.dir);
+  }
+
   async stop(): Promise<void> {
     RealCluster.destroy(this.dir);
     live.delete(this.dir);
