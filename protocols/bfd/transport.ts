@@ -64,6 +64,8 @@ export interface BfdEndpointOptions {
   random?: () => number;
   log?: BfdLogger;
   onStateChange?: (peer: BfdPeer, change: BfdStateChange) => void;
+  /** Called after each packet sent (benchmarks time the intervals with it). */
+  onTransmit?: (peer: BfdPeer, session: BfdSession) => void;
 }
 
 /** A socket-level failure; `code` is the errno name (EADDRINUSE, EPERM...) or ENOADDON. */
@@ -169,7 +171,10 @@ export class BfdEndpoint {
           if (n < 0) {
             this.counters.txErrors++;
             this.rateLimitedLog(`tx:${n}`, { event: 'send-error', errno: -n, peer: peer.peerAddress }, `cannot send to ${peer.peerAddress}`);
-          } else this.counters.txPackets++;
+          } else {
+            this.counters.txPackets++;
+            this.opts.onTransmit?.(peer, session);
+          }
         },
         onStateChange: (change) => this.opts.onStateChange?.(peer, change),
       },

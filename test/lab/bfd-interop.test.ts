@@ -42,8 +42,8 @@ describeLab('bfd interop: herald bfd against BIRD and FRR', () => {
 
   const state = (to: string) => (l: LogLine) => l.event === 'state' && l.to === to;
 
-  async function startRouter(kind: 'bird' | 'frr'): Promise<BfdRouter> {
-    router = createBfdRouter(kind, lab, { host: 'router', peers: [{ address: ip('node1'), local: ip('router') }], intervalMs: INTERVAL, multiplier: MULT });
+  async function startRouter(kind: 'bird' | 'frr', multihop = false): Promise<BfdRouter> {
+    router = createBfdRouter(kind, lab, { host: 'router', peers: [{ address: ip('node1'), local: ip('router') }], intervalMs: INTERVAL, multiplier: MULT, multihop });
     await router.start();
     return router;
   }
@@ -116,6 +116,18 @@ describeLab('bfd interop: herald bfd against BIRD and FRR', () => {
         const seen = await r.waitForState(ip('node1'), 'Down', 10_000, 20);
         // Well under a Detection Time: the AdminDown packet, not the timer, brought it down.
         console.log(`[bfd ${kind}] herald SIGTERM (AdminDown) -> ${kind} Down seen: ${seen - at} ms`);
+      });
+
+      it('multihop (RFC 5883, port 4784, minimum TTL 254): Up; router killed -> Herald Down', async () => {
+        const r = await startRouter(kind, true);
+        const h = herald(['--multihop']);
+        const start = await h.waitForLog('start', (l) => l.event === 'start');
+        expect(start).toMatchObject({ port: 4784, multihop: true });
+        await h.waitForLog('Up', state('Up'), 30_000);
+        await r.waitForState(ip('node1'), 'Up');
+        const mark = h.lines.length;
+        r.kill();
+        await h.waitForLog('Down', (l) => state('Down')(l) && l.diag === 'control-detection-time-expired', 10_000, mark);
       });
     });
   }

@@ -21,6 +21,8 @@ export interface BfdRouterOptions {
   peers: BfdRouterPeer[];
   intervalMs: number;
   multiplier: number;
+  /** RFC 5883 multihop sessions (port 4784) instead of single hop. */
+  multihop?: boolean;
 }
 
 export type BfdRouterState = 'Up' | 'Down' | 'Init' | 'AdminDown' | 'absent';
@@ -120,7 +122,8 @@ export class BirdBfd extends BfdRouter {
     const iface = this.lab.host(o.host).iface;
     const lines = [`log "${join(this.dir, 'bird.log')}" all;`, `router id ${this.lab.host(o.host).ipv4};`, 'protocol device { scan time 10; }', 'protocol bfd lab {'];
     lines.push(`  interface "${iface}" { min rx interval ${o.intervalMs} ms; min tx interval ${o.intervalMs} ms; idle tx interval 1000 ms; multiplier ${o.multiplier}; };`);
-    for (const p of o.peers) lines.push(`  neighbor ${p.address} dev "${iface}" local ${p.local};`);
+    if (o.multihop) lines.push(`  multihop { min rx interval ${o.intervalMs} ms; min tx interval ${o.intervalMs} ms; idle tx interval 1000 ms; multiplier ${o.multiplier}; };`);
+    for (const p of o.peers) lines.push(o.multihop ? `  neighbor ${p.address} local ${p.local} multihop on;` : `  neighbor ${p.address} dev "${iface}" local ${p.local};`);
     lines.push('}');
     return lines.join('\n') + '\n';
   }
@@ -155,7 +158,7 @@ export class FrrBfd extends BfdRouter {
     const o = this.opts;
     const l = [`hostname ${o.host}`, 'bfd'];
     for (const p of o.peers) {
-      l.push(` peer ${p.address} local-address ${p.local}`, `  receive-interval ${o.intervalMs}`, `  transmit-interval ${o.intervalMs}`, `  detect-multiplier ${o.multiplier}`, ' exit');
+      l.push(` peer ${p.address}${o.multihop ? ' multihop' : ''} local-address ${p.local}`, `  receive-interval ${o.intervalMs}`, `  transmit-interval ${o.intervalMs}`, `  detect-multiplier ${o.multiplier}`, ' exit');
     }
     l.push('exit');
     return l.join('\n') + '\n';
