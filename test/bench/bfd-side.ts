@@ -68,7 +68,7 @@ emit({ event: 'started', role, sessions: N });
 let worst = 0;
 let downsTotal = 0;
 setInterval(() => {
-  if (process.env.BFD_BENCH_TRACE) process.stderr.write(`${role} t=${Math.round(performance.now())} up=${up} worstLate=${worst.toFixed(1)} downs=${downsTotal} drops=${JSON.stringify(endpoint.counters.dropped)} rx=${endpoint.counters.rxPackets} tx=${endpoint.counters.txPackets}\n`);
+  if (process.env.BFD_BENCH_TRACE) process.stderr.write(`${role} t=${Math.round(performance.now())} up=${up} worstLate=${worst.toFixed(1)} downs=${downsTotal} drops=${JSON.stringify(endpoint.counters.dropped)} rx=${endpoint.counters.rxPackets} tx=${endpoint.counters.txPackets} txErr=${endpoint.counters.txErrors}\n`);
   worst = 0;
 }, 1000).unref();
 

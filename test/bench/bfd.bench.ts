@@ -49,13 +49,14 @@ async function main(): Promise<void> {
     // timers measure the scheduler's queue, not Herald (nice +10: median lateness 127 ms, false Downs).
     const renice = String(NICE - getPriority());
     const side = (host: string, role: string, cpu: number) =>
-      lab.spawn(host, 'nice', ['-n', renice, ...(PIN ? ['taskset', '-c', String(cpu)] : []), TSX, join(HERE, 'bfd-side.ts'), role, String(N), String(SECONDS), String(INTERVAL), String(MULT)]);
+      lab.spawn(host, 'nice', ['-n', renice, ...(PIN ? ['taskset', '-c', String(cpu)] : []), TSX, ...(process.env.BFD_BENCH_TRACE_GC ? ['--trace-gc'] : []), join(HERE, 'bfd-side.ts'), role, String(N), String(SECONDS), String(INTERVAL), String(MULT)]);
     const peer = side('peer', 'peer', 1);
     const measure = side('measure', 'measure', 0);
     for (const c of [peer, measure]) c.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
-    peer.stdout?.resume();
+    onLines(peer.stdout, (line) => void (line.startsWith('{') || process.stderr.write(`peer: ${line}\n`)));
     const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
       onLines(measure.stdout, (line) => {
+        if (!line.startsWith('{')) return void process.stderr.write(`measure: ${line}\n`); // --trace-gc lines
         const o = JSON.parse(line) as Record<string, unknown>;
         if (o.event === 'up') console.log(`# ${String(o.up)}/${N} sessions Up after ${String(o.afterMs)} ms; measuring ${SECONDS} s`);
         if (o.event === 'result') resolve(o);

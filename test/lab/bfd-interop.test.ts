@@ -118,9 +118,11 @@ describeLab('bfd interop: herald bfd against BIRD and FRR', () => {
         console.log(`[bfd ${kind}] herald SIGTERM (AdminDown) -> ${kind} Down seen: ${seen - at} ms`);
       });
 
-      it('multihop (RFC 5883, port 4784, minimum TTL 254): Up; router killed -> Herald Down', async () => {
+      it('multihop (RFC 5883, port 4784, minimum TTL checked): Up; router killed -> Herald Down', async () => {
         const r = await startRouter(kind, true);
-        const h = herald(['--multihop']);
+        // FRR sends multihop BFD with TTL 255 (our default minimum 254 passes); BIRD with the system
+        // default TTL 64, which the default minimum drops (counted as `ttl`): accept 64 for BIRD.
+        const h = herald(['--multihop', ...(kind === 'bird' ? ['--min-ttl', '64'] : [])]);
         const start = await h.waitForLog('start', (l) => l.event === 'start');
         expect(start).toMatchObject({ port: 4784, multihop: true });
         await h.waitForLog('Up', state('Up'), 30_000);
