@@ -117,6 +117,9 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     server.once('error', onError);
     server.listen({ host, port }, () => {
       server.off('error', onError);
+      // Later errors are accept failures (EMFILE, ...): without a listener they would end the
+      // daemon; the server keeps listening and the next scrape may get through.
+      server.on('error', () => undefined);
       resolve();
     });
   });
