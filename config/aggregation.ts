@@ -40,11 +40,41 @@ function uncovered(first: bigint, last: bigint, sorted: readonly AddressRange[])
   return gaps;
 }
 
+/** The CIDR blocks of an entry and its widest one (the shortest prefix). */
+function widestBlock(range: AddressRange): { blocks: { first: bigint; prefixLength: number }[]; widest: { first: bigint; prefixLength: number } } {
+  const blocks = blocksOf(range);
+  let widest = blocks[0];
+  for (const b of blocks) if (b.prefixLength < widest.prefixLength) widest = b;
+  return { blocks, widest };
+}
+
+function lengthOf(adv: BgpAdvertisement, range: AddressRange): { length: number; key: string } {
+  return range.family === 'ipv6' ? { length: adv.aggregationLengthV6, key: 'aggregation-length-v6' } : { length: adv.aggregationLength, key: 'aggregation-length' };
+}
+
+/** Records an error for each entry the advertisement's aggregation length is too short for (MetalLB v0.12's rule). */
+export function checkAggregation(adv: BgpAdvertisement, advPath: string, entries: readonly LocatedEntry[], issues: Issues): void {
+  for (const { range, path } of entries) {
+    const { length, key } = lengthOf(adv, range);
+    const { widest } = widestBlock(range);
+    if (length >= widest.prefixLength) continue;
+    const what =
+      range.prefixLength !== undefined
+        ? `the prefix length of ${range.source} (${path})`
+        : `the prefix length of ${formatIp(range.family, widest.first)}/${widest.prefixLength}, the widest block of the range ${range.source} (${path})`;
+    issues.add(
+      keyPath(advPath, key),
+      `${key} ${length} is shorter than ${what}: the aggregate would announce addresses outside the pool; use at least ${widest.prefixLength}`,
+    );
+  }
+}
+
 /**
- * Records an error for each entry the advertisement's aggregation length is too short for, and a
- * warning for each dash range whose aggregates cover addresses outside the pool (naming them).
+ * Records a warning for each dash range whose aggregates cover addresses outside the pool, naming
+ * them. Only for a pool checkAggregation accepted: then every entry holds a block at least as wide
+ * as an aggregate, so each aggregate meets few entries and the walk stays short even for hostile input.
  */
-export function checkAggregation(adv: BgpAdvertisement, advPath: string, entries: readonly LocatedEntry[], issues: Issues, warnings: Issues): void {
+export function aggregationWarnings(adv: BgpAdvertisement, advPath: string, entries: readonly LocatedEntry[], warnings: Issues): void {
   const sortedByFamily = new Map<Family, AddressRange[]>();
   for (const family of ['ipv4', 'ipv6'] as const) {
     sortedByFamily.set(
@@ -56,24 +86,8 @@ export function checkAggregation(adv: BgpAdvertisement, advPath: string, entries
     );
   }
   for (const { range, path } of entries) {
-    const v6 = range.family === 'ipv6';
-    const length = v6 ? adv.aggregationLengthV6 : adv.aggregationLength;
-    const key = v6 ? 'aggregation-length-v6' : 'aggregation-length';
-    const blocks = blocksOf(range);
-    let widest = blocks[0];
-    for (const b of blocks) if (b.prefixLength < widest.prefixLength) widest = b;
-    if (length < widest.prefixLength) {
-      const what =
-        range.prefixLength !== undefined
-          ? `the prefix length of ${range.source} (${path})`
-          : `the prefix length of ${formatIp(range.family, widest.first)}/${widest.prefixLength}, the widest block of the range ${range.source} (${path})`;
-      issues.add(
-        keyPath(advPath, key),
-        `${key} ${length} is shorter than ${what}: the aggregate would announce addresses outside the pool; use at least ${widest.prefixLength}`,
-      );
-      continue;
-    }
-    // Accepted (MetalLB v0.12); now name what the narrower blocks' aggregates reach outside the pool.
+    const { length, key } = lengthOf(adv, range);
+    const { blocks } = widestBlock(range);
     // The narrower blocks sit at the range's two ends, so there are at most two such aggregates.
     const hostBits = BigInt(bitsOf(range.family) - length);
     const aggregates = new Set<bigint>();

@@ -1,6 +1,6 @@
 // One `address-pools[]` entry: its addresses, flags and (for bgp) advertisements, with MetalLB's rules.
 import { parseAddressEntry } from './addresses.js';
-import { checkAggregation } from './aggregation.js';
+import { aggregationWarnings, checkAggregation } from './aggregation.js';
 import { parseCommunity, sameCommunity } from './communities.js';
 import { checkKeys, describe, expectMapping, isAbsent, readBoolean, readInteger, readList, readString } from './fields.js';
 import { Issues, indexPath, keyPath, quote } from './issues.js';
@@ -136,6 +136,7 @@ export function parsePool(
   }
   const advertisements: BgpAdvertisement[] = [];
   const writtenPaths = new Map<string, string>();
+  const located: { adv: BgpAdvertisement; at: string }[] = [];
   advList.forEach((a, i) => {
     const at = indexPath(advPath, i);
     const before = issues.count;
@@ -147,10 +148,13 @@ export function parsePool(
       if (first !== undefined) issues.add(at, `duplicate advertisement: the same as ${first}; remove one`);
       else writtenPaths.set(written, at);
     }
-    checkAggregation(adv, at, addressPaths, issues, warnings);
+    checkAggregation(adv, at, addressPaths, issues);
+    located.push({ adv, at });
     // Written differently but equal ({} and {aggregation-length: 32}) gives the same routes: keep one.
     if (!advertisements.some((x) => sameAdvertisement(x, adv))) advertisements.push(adv);
   });
+  // Warnings only for a config that can still be valid: an invalid one is refused with its errors.
+  if (issues.count === 0) for (const { adv, at } of located) aggregationWarnings(adv, at, addressPaths, warnings);
 
   if (name === undefined || name === '' || protocol === undefined) return { name, addressPaths };
   const bgpAdvertisements = protocol === 'layer2' ? [] : advertisements.length > 0 ? advertisements : [defaultAdvertisement()];
