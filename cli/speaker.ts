@@ -11,6 +11,7 @@ import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLogger, logLevelOption, parseLogLevel, type Logger } from '../kube/log.js';
 import { runDaemon } from './run-daemon.js';
 import { openListener, parseListenAddress, type BgpListener, type ListenAddress } from '../protocols/bgp/listener.js';
+import { BgpResources } from '../protocols/bgp/resources.js';
 import { compileExcludes, DEFAULT_EXCLUDES, InterfaceSelectionError } from '../protocols/layer2/interfaces.js';
 import { RecordingAnnouncer, type AnnounceDecider, type AnnouncerCall } from '../speaker/announcer.js';
 import { SpeakerMetrics } from '../speaker/metrics.js';
@@ -95,9 +96,11 @@ async function protocolAnnouncers(
   if (addon instanceof Error) throw addon;
   const bgpLog = createLogger({ component: 'bgp', level: log.level }).child({ node });
   let listener: BgpListener | undefined;
+  // One set of counters for the listener and every session (herald_bgp_sockets_open, ...).
+  const resources = new BgpResources();
   if (opts.bgpListen) {
     try {
-      listener = await openListener(opts.bgpListen, { log: bgpLog });
+      listener = await openListener(opts.bgpListen, { log: bgpLog, resources });
     } catch (err) {
       const hint = (err as { code?: string }).code === 'EACCES' ? ' (a port below 1024 needs CAP_NET_BIND_SERVICE)' : '';
       log.fatal({ event: 'startFailed', err }, `--bgp-listen: cannot listen on ${opts.bgpListen.address ?? '*'}:${opts.bgpListen.port}: ${(err as Error).message}${hint}`);
@@ -115,7 +118,7 @@ async function protocolAnnouncers(
       metrics,
       serviceEvent: d.serviceEvent,
     }),
-    bgp: new BgpAnnouncer({ decide: d.bgp, node, log: bgpLog, metrics, gracefulRestartSeconds: opts.gracefulRestart, listener }),
+    bgp: new BgpAnnouncer({ decide: d.bgp, node, log: bgpLog, metrics, gracefulRestartSeconds: opts.gracefulRestart, listener, resources }),
   });
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../kube/log.js';
 import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SessionLogEvent, type SocketLike } from '../protocols/bgp/index.js';
 import type { BgpListener, ListenerPeer } from '../protocols/bgp/listener.js';
 import { ipv6NextHopFor, type Ipv6NextHop } from '../protocols/bgp/ipv6-next-hop.js';
+import { BgpResources } from '../protocols/bgp/resources.js';
 import { connect as tcpConnect, sessionTtl, tcpMd5Support, type ConnectOptions } from '../protocols/bgp/transport.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
 import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
@@ -41,6 +42,10 @@ export interface BgpAnnouncerOptions {
   listener?: Pick<BgpListener, 'setPeers' | 'close'>;
   /** Offer graceful restart (RFC 4724) with this restart time; on shutdown, peers that negotiated it keep our routes. */
   gracefulRestartSeconds?: number;
+  /** Counters shared with the listener (sockets, refusals, destroys); exported as metrics. Default: its own. */
+  resources?: BgpResources;
+  /** Per-session limits (tests and benchmarks): queued-byte cap, close grace, back-off. */
+  sessionLimits?: Pick<BgpSessionConfig, 'maxQueuedBytes' | 'closeGraceMs' | 'connectRetry'>;
 }
 
 interface PeerSession {
@@ -107,10 +112,18 @@ export class BgpAnnouncer implements DaemonAnnouncer {
   private configured = false;
   private started = false;
   private closed = false;
+  readonly resources: BgpResources;
 
   constructor(private readonly opts: BgpAnnouncerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
+    this.resources = opts.resources ?? new BgpResources();
+    opts.metrics?.watchBgpResources({ resources: this.resources, queuedBytes: () => this.queuedBytes() });
+  }
+
+  /** Bytes queued towards each peer (the herald_bgp_queued_bytes gauge). */
+  *queuedBytes(): Iterable<[string, number]> {
+    for (const s of this.sessions.values()) yield [s.peer.peerAddress, s.session.queuedBytes];
   }
 
   /** Peers with a session now (peer addresses). */
@@ -234,15 +247,16 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     if (peer.routerId !== undefined) config.routerId = peer.routerId;
     if (peer.password !== undefined) config.password = peer.password;
     if (this.opts.gracefulRestartSeconds !== undefined) config.gracefulRestart = { restartTime: this.opts.gracefulRestartSeconds };
+    Object.assign(config, this.opts.sessionLimits);
     const address = peer.peerAddress;
     const log = (e: SessionLogEvent): void => {
-      const { level, event, msg } = e;
-      this.log[level]({ event, peer: address }, msg);
+      const { level, event, msg, peer: _peer, ...fields } = e;
+      this.log[level]({ event, peer: address, ...fields }, msg);
     };
     const metrics = this.opts.metrics;
     const open = this.opts.connect ? () => this.opts.connect!(peer) : () => (this.opts.transport ?? tcpConnect)(peerConnectOptions(peer, this.ttlSupported()));
     const connect = (): SocketLike => countUpdates(open(), (n) => metrics?.updateSent(address, n));
-    const session = new BgpSession(config, { clock: this.clock, connect, log, ipv6NextHop: this.opts.ipv6NextHop ?? ((local) => ipv6NextHopFor(local)) });
+    const session = new BgpSession(config, { clock: this.clock, connect, log, resources: this.resources, ipv6NextHop: this.opts.ipv6NextHop ?? ((local) => ipv6NextHopFor(local)) });
     metrics?.setSessionUp(address, false);
     session.on('state', (_from: string, to: string) => metrics?.setSessionUp(address, to === 'Established'));
     session.on('error', (err: Error) => this.log.warn({ event: 'sessionError', peer: address, err }, 'BGP session error'));

@@ -3,6 +3,14 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Protocol } from '../config/model.js';
 import { DaemonMetrics, type DaemonMetricsOptions } from '../kube/daemon-metrics.js';
+import type { BgpResources } from '../protocols/bgp/resources.js';
+
+/** What the BGP metrics read at scrape time (speaker/bgp-announcer.ts provides the queues). */
+export interface BgpResourceSource {
+  resources: BgpResources;
+  /** Bytes queued towards each peer with a session. */
+  queuedBytes(): Iterable<[peer: string, bytes: number]>;
+}
 
 const PROTOCOLS: readonly Protocol[] = ['layer2', 'bgp'];
 
@@ -17,6 +25,12 @@ export class SpeakerMetrics extends DaemonMetrics {
   readonly bgpSessionUp: Gauge<'peer'>;
   readonly bgpUpdates: Counter<'peer'>;
   readonly bgpAnnouncedPrefixes: Gauge<'peer'>;
+  readonly bgpSocketsOpen: Gauge;
+  readonly bgpQueuedBytes: Gauge<'peer'>;
+  readonly bgpConnectionsRefused: Counter<'reason'>;
+  readonly bgpConnectionsDestroyed: Counter;
+  readonly bgpSessionsOutOfResources: Counter<'peer'>;
+  private bgpSource: BgpResourceSource | undefined;
   readonly layer2RequestsReceived: Counter<'ip'>;
   readonly layer2ResponsesSent: Counter<'ip'>;
   readonly layer2GratuitousSent: Counter<'ip'>;
@@ -57,6 +71,64 @@ export class SpeakerMetrics extends DaemonMetrics {
       help: 'Prefixes currently advertised to the peer.',
       labelNames: ['peer'],
       registers,
+    });
+    // Read from the BGP resource counters at scrape time (protocols/bgp/resources.ts).
+    const source = (): BgpResourceSource | undefined => this.bgpSource;
+    this.bgpSocketsOpen = new Gauge({
+      name: 'herald_bgp_sockets_open',
+      help: 'BGP TCP connections (incoming and outgoing) holding a descriptor.',
+      registers,
+      collect() {
+        const s = source();
+        if (s) this.set(s.resources.socketsOpen);
+      },
+    });
+    this.bgpQueuedBytes = new Gauge({
+      name: 'herald_bgp_queued_bytes',
+      help: 'Bytes written to the peer and not yet taken by its TCP stack (capped; beyond the cap: Cease/Out of Resources).',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        const s = source();
+        if (!s) return;
+        this.reset();
+        for (const [peer, bytes] of s.queuedBytes()) this.set({ peer }, bytes);
+      },
+    });
+    this.bgpConnectionsRefused = new Counter({
+      name: 'herald_bgp_connections_refused_total',
+      help: 'Incoming BGP connections closed at once: not-a-peer, ambiguous-local-address, listener-closed, back-off (the peer\'s sessions keep failing), stopped.',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const s = source();
+        if (!s) return;
+        this.reset();
+        for (const [reason, n] of s.resources.connectionsRefused) this.inc({ reason }, n);
+      },
+    });
+    this.bgpConnectionsDestroyed = new Counter({
+      name: 'herald_bgp_connections_destroyed_total',
+      help: 'BGP connections destroyed because the peer did not close its end within the grace period after ours.',
+      registers,
+      collect() {
+        const s = source();
+        if (!s) return;
+        this.reset();
+        if (s.resources.connectionsDestroyed > 0) this.inc(s.resources.connectionsDestroyed);
+      },
+    });
+    this.bgpSessionsOutOfResources = new Counter({
+      name: 'herald_bgp_sessions_out_of_resources_total',
+      help: 'Sessions torn down with Cease/Out of Resources: the peer did not read and the queued bytes passed the cap.',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        const s = source();
+        if (!s) return;
+        this.reset();
+        for (const [peer, n] of s.resources.sessionsOutOfResources) this.inc({ peer }, n);
+      },
     });
     this.layer2RequestsReceived = new Counter({
       name: 'herald_layer2_requests_received_total',
@@ -117,6 +189,11 @@ export class SpeakerMetrics extends DaemonMetrics {
   /** The Service was deleted: every series naming it goes (and the layer2 counters of VIPs nobody announces now). */
   removeService(service: string): void {
     this.withdrawn(service);
+  }
+
+  /** Export the BGP resource counters and queues of this source. */
+  watchBgpResources(source: BgpResourceSource): void {
+    this.bgpSource = source;
   }
 
   setSessionUp(peer: string, up: boolean): void {

@@ -102,6 +102,8 @@ export interface MalformedAttribute {
   action: MalformedAction;
   /** The error RFC 4271 alone would have sent; kept for logs. */
   error: BgpError;
+  /** The attribute's type code, when the attribute header could be read. */
+  attrType?: number;
 }
 
 // ---------------------------------------------------------------- encoding
@@ -386,11 +388,16 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
   const a: PathAttributes = {};
   const malformed: MalformedAttribute[] = [];
   const seen = new Set<number>();
+  /** Type of the attribute being decoded (undefined while its header is not read). */
+  let current: number | undefined;
   const mark = (action: MalformedAction, subcode: number, why: string, data: Buffer, at: number): void => {
-    malformed.push({ action, error: new BgpError(ErrorCode.UpdateMessage, subcode, why, data, at) });
+    const m: MalformedAttribute = { action, error: new BgpError(ErrorCode.UpdateMessage, subcode, why, data, at) };
+    if (current !== undefined) m.attrType = current;
+    malformed.push(m);
   };
   let o = start;
   while (o < end) {
+    current = undefined;
     const remaining = end - o;
     const flags = buf[o];
     const headerLen = flags & AttrFlag.ExtendedLength ? 4 : 3;
@@ -400,6 +407,7 @@ export function decodeAttributes(buf: Buffer, start: number, end: number, ctx: C
       break;
     }
     const type = buf[o + 1];
+    current = type;
     const len = headerLen === 4 ? buf.readUInt16BE(o + 2) : buf[o + 2];
     const v = o + headerLen;
     if (v + len > end) {

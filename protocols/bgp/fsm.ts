@@ -20,6 +20,7 @@ export type FsmEvent =
   | 'NotifMsg' // NOTIFICATION received
   | 'ProtocolError' // we sent a NOTIFICATION (bad message, bad OPEN, FSM error)
   | 'HoldTimerExpires'
+  | 'ResourceLimit' // the peer does not read: queued bytes over the cap, Cease/Out of Resources sent
   | 'CollisionLost'; // RFC 4271 §6.8: the other connection won; continue on it from OpenSent
 
 type Table = Record<SessionState, Partial<Record<FsmEvent, SessionState>>>;
@@ -46,6 +47,7 @@ export const transitions: Table = {
     ManualStop: 'Idle',
   },
   OpenSent: {
+    ResourceLimit: 'Idle',
     BgpOpen: 'OpenConfirm',
     CollisionLost: 'OpenSent',
     TcpConnectionFails: 'Active',
@@ -55,6 +57,7 @@ export const transitions: Table = {
     ManualStop: 'Idle',
   },
   OpenConfirm: {
+    ResourceLimit: 'Idle',
     KeepAliveMsg: 'Established',
     CollisionLost: 'OpenSent',
     TcpConnectionFails: 'Idle',
@@ -64,6 +67,7 @@ export const transitions: Table = {
     ManualStop: 'Idle',
   },
   Established: {
+    ResourceLimit: 'Idle',
     KeepAliveMsg: 'Established',
     UpdateMsg: 'Established',
     RouteRefreshMsg: 'Established',
@@ -78,6 +82,19 @@ export const transitions: Table = {
 /** The next state, or undefined when the event is not allowed in this state. */
 export function nextState(state: SessionState, event: FsmEvent): SessionState | undefined {
   return transitions[state][event];
+}
+
+/** Message types (RFC 4271 §4.1 codes) a state expects; any other is an FSM error (RFC 6608). */
+const expected: Partial<Record<SessionState, readonly number[]>> = {
+  OpenSent: [1, 3], // OPEN, NOTIFICATION
+  OpenConfirm: [3, 4], // NOTIFICATION, KEEPALIVE
+  Established: [2, 3, 4, 5], // UPDATE, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH
+};
+
+/** Whether a message of this type may arrive in this state (checked before its body is decoded). */
+export function expectedIn(state: SessionState, type: number): boolean {
+  const types = expected[state];
+  return types === undefined || types.includes(type);
 }
 
 /** RFC 6608 subcode for an unexpected message in a state. */

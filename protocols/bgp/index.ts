@@ -66,3 +66,5 @@ export * from './fsm.js';
 export * from './negotiation.js';
 export * from './adj-rib-out.js';
 export * from './session.js';
+export * from './resources.js';
+export * from './log-limiter.js';

@@ -1,9 +1,14 @@
 // Passive BGP: one listening socket for all configured peers. A connection is handed to the
 // session of the peer it comes from (which resolves a collision with its own outgoing connection
-// per RFC 4271 §6.8); a connection from anyone else is closed at once and logged. With TCP MD5,
+// per RFC 4271 §6.8); a connection from anyone else is destroyed at once, counted, and logged at a
+// limited rate (one line per reason per minute plus a summary), so a scanner holds no descriptor
+// and cannot fill the logs. With TCP MD5,
 // each peer's key sits on the listening socket, so the kernel drops unsigned or wrongly signed
 // SYNs before we ever see them; keys follow setPeers() while the socket listens.
 import net from 'node:net';
+import { systemClock, type Clock } from '../clock.js';
+import { LogLimiter } from './log-limiter.js';
+import type { BgpResources, RefuseReason } from './resources.js';
 import type { SessionLogger, SocketLike } from './session.js';
 import { BGP_PORT, listen as tcpListen, setListenKey, tcpMd5Support, type ListenOptions } from './transport.js';
 
@@ -42,6 +47,10 @@ export interface BgpListenerOptions {
   /** Test seams: the socket (default protocols/bgp/transport.ts) and how keys reach it. */
   listen?: (opts: ListenOptions) => Promise<ListeningServer>;
   setKey?: (server: ListeningServer, peerAddress: string, password: string | Buffer | undefined) => void;
+  /** Counters shared with the sessions (open sockets, refusals). */
+  resources?: BgpResources;
+  /** Clock of the refusal log's rate limit (default: the system clock). */
+  clock?: Clock;
 }
 
 /** "::ffff:192.0.2.1" (an IPv4 peer on a dual-stack socket) -> "192.0.2.1". */
@@ -59,6 +68,7 @@ export class BgpListener {
   /** The key now on the socket per peer address ('' = none). */
   private readonly keys = new Map<string, string>();
   private closed = false;
+  private readonly limiter: LogLimiter;
 
   private constructor(
     private readonly server: ListeningServer,
@@ -66,6 +76,7 @@ export class BgpListener {
     /** Whether keys can be set on this socket (the TCP-MD5 addon is there). */
     private readonly keyed: boolean,
   ) {
+    this.limiter = new LogLimiter(opts.clock ?? systemClock);
     server.on('connection', (socket) => this.handle(socket));
     // A listening server reports accept failures (EMFILE, ENFILE, ...) as 'error' events: without a
     // listener they would end the process. The socket keeps listening; the next accept may work.
@@ -129,11 +140,19 @@ export class BgpListener {
     const candidates = this.closed ? [] : this.peers.filter((p) => p.address === from);
     const peer = candidates.length > 1 ? candidates.find((p) => p.sourceAddress === local) : candidates[0];
     if (!peer) {
-      const reason = this.closed ? 'the listener is closed' : candidates.length > 1 ? `several peers are configured at ${from} and none uses local address ${local}` : 'not a configured peer of this node';
-      this.opts.log?.warn({ event: 'incomingRefused', peer: from, local }, `refusing a BGP connection from ${from}: ${reason}`);
+      const reason: RefuseReason = this.closed ? 'listener-closed' : candidates.length > 1 ? 'ambiguous-local-address' : 'not-a-peer';
+      const why = this.closed ? 'the listener is closed' : candidates.length > 1 ? `several peers are configured at ${from} and none uses local address ${local}` : 'not a configured peer of this node';
+      // Destroyed at once (no NOTIFICATION to flush): a refused connection holds no descriptor.
       socket.destroy();
+      this.opts.resources?.refused(reason);
+      this.limiter.note(
+        reason,
+        () => this.opts.log?.warn({ event: 'incomingRefused', peer: from, local, reason }, `refusing a BGP connection from ${from}: ${why}`),
+        (n, ms) => this.opts.log?.warn({ event: 'incomingRefused', reason, count: n }, `refused ${n} more BGP connections (${reason}) in the last ${ms / 1000} s`),
+      );
       return;
     }
+    this.opts.resources?.track(socket);
     this.opts.log?.info({ event: 'incomingAccepted', peer: from, local }, `BGP connection from ${from}`);
     peer.accept(socket);
   }
@@ -141,6 +160,7 @@ export class BgpListener {
   /** Stops listening; accepted connections stay with their sessions. */
   close(): Promise<void> {
     this.closed = true;
+    this.limiter.close();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 

@@ -79,11 +79,19 @@ function families(caps: readonly Capability[]): Set<string> {
 export function negotiate(peer: OpenMessage, check: OpenCheck): Negotiated {
   const four = peer.capabilities.find((c): c is Extract<Capability, { kind: 'four-octet-as' }> => c.kind === 'four-octet-as');
   const peerAs = four ? four.asn : peer.myAs;
-  if (peerAs !== check.peerAs) {
+  const badPeerAs = (why: string): BgpError => {
     const data = Buffer.alloc(2);
     data.writeUInt16BE(peer.myAs);
-    throw new BgpError(ErrorCode.OpenMessage, OpenSubcode.BadPeerAs, `peer AS ${peerAs}, configured ${check.peerAs}`, data);
+    return new BgpError(ErrorCode.OpenMessage, OpenSubcode.BadPeerAs, why, data);
+  };
+  // RFC 6793 §4.1: My AS is AS_TRANS when the real ASN needs 4 octets, else the ASN itself; RFC 7607: AS 0 is never valid.
+  if (four && four.asn !== 0) {
+    const expectedMyAs = four.asn > 0xffff ? AS_TRANS : four.asn;
+    if (peer.myAs !== expectedMyAs) throw badPeerAs(`My AS ${peer.myAs} disagrees with the 4-octet AS capability ${four.asn} (expected ${expectedMyAs})`);
+    if (four.asn === AS_TRANS) throw badPeerAs(`the 4-octet AS capability carries AS_TRANS (${AS_TRANS})`);
   }
+  if (peerAs === 0) throw badPeerAs('peer AS 0 (RFC 7607)');
+  if (peerAs !== check.peerAs) throw badPeerAs(`peer AS ${peerAs}, configured ${check.peerAs}`);
   if (peer.holdTime === 1 || peer.holdTime === 2) {
     const data = Buffer.alloc(2);
     data.writeUInt16BE(peer.holdTime);

@@ -7,15 +7,17 @@ import { AdjRibOut, NO_ATTRIBUTES, type RibDeltaSink, type RouteAttributes } fro
 import { Afi, Safi } from './capabilities.js';
 import { Origin, type CodecContext, type PathAttributes } from './attributes.js';
 import { BgpError, CeaseSubcode, ErrorCode } from './errors.js';
-import { backoffDelayMs, fsmErrorSubcode, nextState, type FsmEvent, type SessionState } from './fsm.js';
-import { MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './header.js';
+import { backoffDelayMs, expectedIn, fsmErrorSubcode, nextState, type FsmEvent, type SessionState } from './fsm.js';
+import { checkHeader, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './header.js';
+import { LogLimiter } from './log-limiter.js';
 import { decode, MessageReader, toBuffer, type BgpMessage } from './message.js';
 import type { Ipv6NextHop } from './ipv6-next-hop.js';
 import { localOpen, negotiate, routerIdFromName, type Negotiated } from './negotiation.js';
 import { shutdownCommunication, shutdownReason, type NotificationMessage } from './notification.js';
 import type { OpenMessage } from './open.js';
 import { isLinkLocalV6, parseIPv4, parseIPv6, Prefix, type AddressFamily } from './prefix.js';
-import { endOfRib, isTreatAsWithdraw } from './update.js';
+import type { BgpResources } from './resources.js';
+import { endOfRib, type UpdateMessage } from './update.js';
 import { compileAttributes, UpdateEncoder, type CompiledAttributes } from './update-encoder.js';
 
 export type { SessionState } from './fsm.js';
@@ -28,7 +30,9 @@ export interface SocketLike {
   destroy(error?: Error): unknown;
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'connect' | 'close', listener: () => void): unknown;
+  on(event: 'connect' | 'close' | 'drain', listener: () => void): unknown;
+  /** Bytes written and not yet taken by the kernel (net.Socket has it); absent = 0. */
+  readonly writableLength?: number;
   readonly remoteAddress?: string | undefined;
   readonly localAddress?: string | undefined;
 }
@@ -49,8 +53,19 @@ export interface BgpSessionConfig {
   holdTime?: number;
   /** Seconds; default holdTime / 3 (never more). */
   keepaliveTime?: number;
-  /** Connect-retry back-off bounds in ms (default 1000..120000). */
-  connectRetry?: { minMs?: number; maxMs?: number };
+  /**
+   * Back-off between failed attempts and sessions (RFC 4271 IdleHoldTimer, §8.1.1 damping), in ms:
+   * doubling from minMs (1000) to maxMs (120000), jittered; reset once a session has stayed
+   * Established for stableMs (60000). While it runs, the peer's incoming connections are refused.
+   */
+  connectRetry?: { minMs?: number; maxMs?: number; stableMs?: number };
+  /**
+   * Cap on bytes written to the socket and not yet taken by the peer (default 32 MiB): beyond it
+   * the session is torn down with Cease/Out of Resources (RFC 4486 subcode 8).
+   */
+  maxQueuedBytes?: number;
+  /** How long a closed connection may wait for the peer's FIN before it is destroyed (default 1500 ms). */
+  closeGraceMs?: number;
   /** Give up an outgoing connection attempt that has not connected after this long (default 30000). */
   connectTimeoutMs?: number;
   /** RFC 4724: advertise graceful restart with this restart time (s); restarting sets the R bit. */
@@ -97,6 +112,10 @@ export interface SessionDeps {
    * other global IPv6 next hop is given. Without it such routes are refused (logged).
    */
   ipv6NextHop?: (localIpv4: string) => Ipv6NextHop;
+  /** Counters shared with the listener and other sessions (sockets, refusals, destroys). */
+  resources?: BgpResources;
+  /** Rate limit for repeated log lines (default: one per kind per minute, on deps.clock). */
+  logLimiter?: LogLimiter;
 }
 
 export interface NotificationEvent {
@@ -119,6 +138,10 @@ export interface BgpSessionEvents {
 const OPEN_HOLD_MS = 240_000;
 /** How long stop() waits for the socket to close after end() before destroying it. */
 const CLOSE_WAIT_MS = 2_000;
+/** Default grace for a NOTIFICATION to flush and the peer to close, before we destroy the socket. */
+const CLOSE_GRACE_MS = 1_500;
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+const STABLE_MS = 60_000;
 /** Output chunk UPDATEs are encoded into; slices of it are handed to socket.write. */
 const OUTPUT_CHUNK = 4 * MAX_EXTENDED_MESSAGE_LENGTH;
 /**
@@ -133,7 +156,11 @@ class Connection {
   readonly reader = new MessageReader();
   peerOpen: OpenMessage | undefined;
   keepaliveSeen = false;
+  /** We are done with it (closing or closed): its events are ignored. */
   closed = false;
+  /** The socket emitted 'close': its descriptor is gone. */
+  socketClosed = false;
+  graceTimer: TimerHandle | undefined;
   constructor(
     readonly socket: SocketLike,
     readonly direction: 'outgoing' | 'incoming',
@@ -158,6 +185,14 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private started = false;
   private stopped = false;
   private failures = 0;
+  /** Until then (clock ms) the peer's incoming connections are refused: the back-off runs. */
+  private holdOffUntil = 0;
+  private readonly limiter: LogLimiter;
+  /** Families asked for by ROUTE-REFRESH, answered once the socket has taken what it was given. */
+  private readonly refreshPending = new Set<AddressFamily>();
+  /** A flush waits for the socket's 'drain'. */
+  private flushOnDrain = false;
+  private endOfRibPending = false;
   private localRouterId = 0;
   private ourOpen: OpenMessage | undefined;
   private negotiated: Negotiated | undefined;
@@ -166,6 +201,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private keepaliveTimer: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
   private flushTimer: TimerHandle | undefined;
+  private stableTimer: TimerHandle | undefined;
   private out: Buffer = Buffer.allocUnsafe(OUTPUT_CHUNK);
   private outOffset = 0;
   /** Start of the bytes in `out` not yet handed to the socket (before it: owned by the socket). */
@@ -178,6 +214,13 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     if (config.routerId !== undefined) parseIPv4(config.routerId);
     this.config = config;
     this.deps = deps;
+    this.limiter = deps.logLimiter ?? new LogLimiter(deps.clock);
+  }
+
+  /** Bytes written to the current connection and not yet taken by the peer's TCP stack. */
+  get queuedBytes(): number {
+    const c = this.conn;
+    return c && !c.socketClosed ? (c.socket.writableLength ?? 0) : 0;
   }
 
   get state(): SessionState {
@@ -201,6 +244,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.started = true;
     this.stopped = false;
     this.failures = 0;
+    this.holdOffUntil = 0;
     if (this.config.passive) this.fire('ManualStartPassive', 'start (passive)');
     else {
       this.fire('ManualStart', 'start');
@@ -234,6 +278,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.conn = undefined;
     this.clearSessionTimers();
     this.fire('ManualStop', reason);
+    this.limiter.close();
     if (!c || c.closed) return;
     const closed = new Promise<void>((resolve) => {
       c.socket.on('close', () => resolve());
@@ -257,8 +302,13 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const c = new Connection(socket, 'incoming');
     this.attach(c);
     if (!this.started || this.stopped) {
-      this.log('info', 'incoming-rejected', 'incoming connection while stopped');
-      this.closeConnection(c, this.cease(CeaseSubcode.ConnectionRejected, ''));
+      this.refuse(c, 'stopped', 'incoming connection while stopped');
+      return;
+    }
+    const wait = this.holdOffUntil - this.deps.clock.now();
+    if (wait > 0 && (this._state === 'Idle' || this._state === 'Connect' || this._state === 'Active')) {
+      // RFC 4271 §8.1.1 damping: a peer whose sessions keep failing cannot skip the back-off by connecting in.
+      this.refuse(c, 'back-off', `incoming connection during the back-off after a failed session (${Math.ceil(wait)} ms left)`);
       return;
     }
     switch (this._state) {
@@ -319,7 +369,18 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
-  private clearTimer(name: 'holdTimer' | 'keepaliveTimer' | 'retryTimer' | 'flushTimer'): void {
+  /** Close an incoming connection at once with Cease/Connection Rejected; counted, logged at a limited rate. */
+  private refuse(c: Connection, reason: 'stopped' | 'back-off', msg: string): void {
+    this.deps.resources?.refused(reason);
+    this.limiter.note(
+      `incoming-rejected:${reason}`,
+      () => this.log('info', 'incoming-rejected', msg, { reason }),
+      (n, ms) => this.log('info', 'incoming-rejected', `${n} more incoming connections refused (${reason}) in the last ${ms / 1000} s`, { reason, count: n }),
+    );
+    this.closeConnection(c, this.cease(CeaseSubcode.ConnectionRejected, ''), true, false);
+  }
+
+  private clearTimer(name: 'holdTimer' | 'keepaliveTimer' | 'retryTimer' | 'flushTimer' | 'stableTimer'): void {
     const t = this[name];
     if (t !== undefined) this.deps.clock.clearTimeout(t);
     this[name] = undefined;
@@ -329,18 +390,28 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.clearTimer('holdTimer');
     this.clearTimer('keepaliveTimer');
     this.clearTimer('flushTimer');
+    this.clearTimer('stableTimer');
+    this.refreshPending.clear();
+    this.flushOnDrain = false;
+    this.endOfRibPending = false;
   }
 
-  private nextDelay(): number {
+  /**
+   * The next back-off delay. After a failed session (the TCP connection was up), the peer's
+   * incoming connections are refused for as long; a connect attempt that never got through does not
+   * hold off a router that connects in.
+   */
+  private nextDelay(sessionFailed: boolean): number {
     const delay = backoffDelayMs(this.failures, (this.deps.random ?? Math.random)(), this.config.connectRetry?.minMs, this.config.connectRetry?.maxMs);
     this.failures++;
+    if (sessionFailed) this.holdOffUntil = this.deps.clock.now() + delay;
     return delay;
   }
 
   /** After an error in Idle: start again once the back-off delay has passed. */
   private scheduleRestart(): void {
     if (this.stopped) return;
-    const delay = this.nextDelay();
+    const delay = this.nextDelay(true);
     this.log('info', 'restart-scheduled', `reconnecting in ${delay} ms`, { delayMs: delay });
     this.clearTimer('retryTimer');
     this.retryTimer = this.deps.clock.setTimeout(() => {
@@ -354,9 +425,13 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   /** In Active after a failed connection: retry once the back-off delay has passed. */
-  private scheduleConnectRetry(): void {
-    if (this.stopped || this.config.passive) return;
-    const delay = this.nextDelay();
+  private scheduleConnectRetry(sessionFailed: boolean): void {
+    if (this.stopped) return;
+    const delay = this.nextDelay(sessionFailed);
+    if (this.config.passive) {
+      this.log('info', 'hold-off', `refusing the peer's connections for ${delay} ms`, { delayMs: delay });
+      return;
+    }
     this.log('info', 'connect-retry-scheduled', `connecting again in ${delay} ms`, { delayMs: delay });
     this.clearTimer('retryTimer');
     this.retryTimer = this.deps.clock.setTimeout(() => {
@@ -375,12 +450,13 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     } catch (e) {
       this.log('warn', 'connect-failed', `connect: ${(e as Error).message}`);
       this.fire('TcpConnectionFails', `connect failed: ${(e as Error).message}`);
-      this.scheduleConnectRetry();
+      this.scheduleConnectRetry(false);
       return;
     }
     const c = new Connection(socket, 'outgoing');
     this.conn = c;
     this.attach(c);
+    if (c.closed) return;
     // A SYN that is never answered (e.g. a TCP-MD5 mismatch, a firewall) must not hang us in Connect.
     this.holdTimer = this.deps.clock.setTimeout(() => {
       this.holdTimer = undefined;
@@ -398,25 +474,60 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   private attach(c: Connection): void {
+    this.deps.resources?.track(c.socket);
     c.socket.on('data', (chunk) => this.onData(c, chunk));
     c.socket.on('error', (err) => {
-      this.log('warn', 'socket-error', `socket: ${err.message}`, { direction: c.direction });
+      this.limiter.note(
+        `socket-error:${c.direction}`,
+        () => this.log('warn', 'socket-error', `socket: ${err.message}`, { direction: c.direction }),
+        (n, ms) => this.log('warn', 'socket-error', `${n} more socket errors in the last ${ms / 1000} s`, { direction: c.direction, count: n }),
+      );
       this.onClosed(c, `socket error: ${err.message}`);
     });
-    c.socket.on('close', () => this.onClosed(c, 'connection closed'));
+    c.socket.on('close', () => {
+      c.socketClosed = true;
+      if (c.graceTimer !== undefined) this.deps.clock.clearTimeout(c.graceTimer);
+      c.graceTimer = undefined;
+      this.onClosed(c, 'connection closed');
+    });
+    c.socket.on('drain', () => this.onDrain(c));
   }
 
-  /** Close c, first sending a NOTIFICATION if given. Marks it closed so its events are ignored. */
-  private closeConnection(c: Connection, notification: NotificationMessage | undefined, graceful = true): void {
+  /**
+   * Close c, first sending a NOTIFICATION if given. Marks it closed so its events are ignored.
+   * A graceful close ends our side and gives the peer closeGraceMs to flush and close its side;
+   * then the socket is destroyed, so a peer that keeps its end open cannot hold our descriptor.
+   */
+  private closeConnection(c: Connection, notification: NotificationMessage | undefined, graceful = true, logged = true): void {
     if (c.closed) return;
     c.closed = true;
-    if (notification) {
-      this.write(c, toBuffer(notification));
+    if (notification && !c.socketClosed) {
+      c.socket.write(toBuffer(notification));
       this.emit('notification', { direction: 'sent', code: notification.code, subcode: notification.subcode, data: notification.data, ...reasonOf(notification) });
-      this.log('warn', 'notification-sent', `sent NOTIFICATION ${notification.code}/${notification.subcode}`, { code: notification.code, subcode: notification.subcode });
+      if (logged) this.log('warn', 'notification-sent', `sent NOTIFICATION ${notification.code}/${notification.subcode}`, { code: notification.code, subcode: notification.subcode });
     }
-    if (graceful) c.socket.end();
-    else c.socket.destroy();
+    if (c.socketClosed) return;
+    if (!graceful) {
+      c.socket.destroy();
+      return;
+    }
+    c.socket.end();
+    if (c.socketClosed || c.graceTimer !== undefined) return;
+    c.graceTimer = this.deps.clock.setTimeout(() => {
+      c.graceTimer = undefined;
+      if (c.socketClosed) return;
+      this.deps.resources?.destroyed();
+      this.limiter.note(
+        'connection-destroyed',
+        () => this.log('info', 'connection-destroyed', `the peer did not close within ${this.closeGraceMs} ms: connection destroyed`, { direction: c.direction }),
+        (n, ms) => this.log('info', 'connection-destroyed', `${n} more connections destroyed after the close grace in the last ${ms / 1000} s`, { count: n }),
+      );
+      c.socket.destroy();
+    }, this.closeGraceMs);
+  }
+
+  private get closeGraceMs(): number {
+    return this.config.closeGraceMs ?? CLOSE_GRACE_MS;
   }
 
   private cease(subcode: number, reason: string): NotificationMessage {
@@ -425,7 +536,38 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   private write(c: Connection, data: Buffer): void {
+    if (c.closed || c.socketClosed) return;
     c.socket.write(data);
+    const queued = c.socket.writableLength ?? 0;
+    const cap = this.config.maxQueuedBytes ?? MAX_QUEUED_BYTES;
+    if (queued > cap) this.outOfResources(c, queued, cap);
+  }
+
+  /**
+   * The peer does not take what we send and the queue passed the cap: Cease/Out of Resources
+   * (RFC 4486), the socket destroyed at once (what it holds could never be flushed), back-off.
+   */
+  private outOfResources(c: Connection, queued: number, cap: number): void {
+    this.deps.resources?.outOfResources(this.config.peerAddress);
+    this.log('warn', 'out-of-resources', `${queued} bytes queued for the peer (cap ${cap}): closing with Cease/Out of Resources`, { queuedBytes: queued, capBytes: cap });
+    this.closeConnection(c, this.cease(CeaseSubcode.OutOfResources, ''), false);
+    if (c === this.candidate) {
+      this.candidate = undefined;
+      return;
+    }
+    if (c !== this.conn) return;
+    this.conn = undefined;
+    this.clearSessionTimers();
+    this.fire('ResourceLimit', 'queued bytes over the cap');
+    if (this.candidate) this.promoteCandidate();
+    else this.scheduleRestart();
+  }
+
+  /** The socket took everything it held: send what waited for it (coalesced changes, refreshes). */
+  private onDrain(c: Connection): void {
+    if (c !== this.conn || c.closed || !this.flushOnDrain) return;
+    this.flushOnDrain = false;
+    this.flush();
   }
 
   /** The connection went away (peer closed, reset, or connect failed). */
@@ -447,7 +589,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       this.promoteCandidate();
       return;
     }
-    if (state === 'Connect' || state === 'OpenSent') this.scheduleConnectRetry();
+    if (state === 'Connect') this.scheduleConnectRetry(false);
+    else if (state === 'OpenSent') this.scheduleConnectRetry(true);
     else this.scheduleRestart();
   }
 
@@ -460,6 +603,13 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       try {
         bytes = c.reader.next();
         if (!bytes) return;
+        // RFC 6608: a message of a type not expected in this state is an FSM error, even when its body is malformed.
+        const state = c === this.candidate ? (c.peerOpen ? 'OpenConfirm' : 'OpenSent') : this._state;
+        const { type } = checkHeader(bytes, 0, c.reader.maxMessageLength);
+        if (!expectedIn(state, type)) {
+          this.protocolError(c, new BgpError(ErrorCode.FsmError, fsmErrorSubcode(state), `unexpected message type ${type} in ${state}`));
+          return;
+        }
         msg = decode(bytes, 0, this.ctx);
       } catch (e) {
         if (e instanceof BgpError) this.protocolError(c, e);
@@ -515,17 +665,35 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       case 'update':
         if (this._state !== 'Established') return this.unexpected(c, msg);
         // We do not use the router's routes; they are validated (above) and dropped.
-        if (isTreatAsWithdraw(msg)) this.log('debug', 'update-treat-as-withdraw', 'malformed UPDATE handled as withdraw (RFC 7606)');
+        if (msg.malformed) this.logMalformed(msg);
         return;
       case 'route-refresh': {
         if (this._state !== 'Established') return this.unexpected(c, msg);
         const family: AddressFamily | undefined = msg.safi !== Safi.Unicast ? undefined : msg.afi === Afi.IPv4 ? 'ipv4' : msg.afi === Afi.IPv6 ? 'ipv6' : undefined;
         if (msg.subtype !== 0 || family === undefined || !this.negotiated?.families.includes(family)) return;
-        this.log('info', 'route-refresh', `ROUTE-REFRESH for ${family}: re-sending ${family} routes`);
-        this.rib.resend(family);
+        // Answered once what the socket holds is flushed; requests meanwhile are one (coalesced).
+        if (this.refreshPending.has(family)) return;
+        this.refreshPending.add(family);
+        this.limiter.note(
+          'route-refresh',
+          () => this.log('info', 'route-refresh', `ROUTE-REFRESH for ${family}: re-sending ${family} routes`),
+          (n, ms) => this.log('info', 'route-refresh', `${n} more ROUTE-REFRESH requests answered or coalesced in the last ${ms / 1000} s`, { count: n }),
+        );
         this.flush();
         return;
       }
+    }
+  }
+
+  /** RFC 7606: what was handled as withdraw or discarded, with the attribute type; rate-limited. */
+  private logMalformed(msg: UpdateMessage): void {
+    for (const m of msg.malformed ?? []) {
+      const attr = m.attrType ?? 'unknown';
+      this.limiter.note(
+        `malformed:${m.action}:${attr}`,
+        () => this.log('warn', `update-${m.action}`, `UPDATE from the peer: ${m.action} for attribute type ${attr} (RFC 7606): ${m.error.message}`, { action: m.action, attributeType: attr }),
+        (n, ms) => this.log('warn', `update-${m.action}`, `${n} more UPDATEs with ${m.action} for attribute type ${attr} in the last ${ms / 1000} s`, { action: m.action, attributeType: attr, count: n }),
+      );
     }
   }
 
@@ -704,13 +872,17 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   // ------------------------------------------------------------ routes
 
   private onEstablished(): void {
-    this.failures = 0;
+    // Damping (RFC 4271 §8.1.1): the back-off is forgotten only once the session has proved stable.
+    this.clearTimer('stableTimer');
+    this.stableTimer = this.deps.clock.setTimeout(() => {
+      this.stableTimer = undefined;
+      this.failures = 0;
+    }, this.config.connectRetry?.stableMs ?? STABLE_MS);
     const n = this.negotiated;
     if (!n) return;
     this.rib.resend();
+    this.endOfRibPending = true;
     this.flush();
-    const c = this.conn;
-    if (c) for (const f of n.families) this.write(c, toBuffer(endOfRib(f), this.ctx));
     const unsent = (['ipv4', 'ipv6'] as const).filter((f) => !n.families.includes(f)).reduce((sum, f) => sum + this.rib.count(f), 0);
     if (unsent > 0) this.log('warn', 'family-not-negotiated', `${unsent} routes of a family the router did not negotiate stay unannounced`, { families: n.families });
     this.emit('established', n);
@@ -783,9 +955,21 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const c = this.conn;
     const n = this.negotiated;
     if (!c || c.closed || this._state !== 'Established' || !n) return;
+    // Back-pressure: while the socket still holds earlier output, changes wait (and coalesce) in the RIB.
+    if ((c.socket.writableLength ?? 0) > 0) {
+      this.flushOnDrain = true;
+      return;
+    }
+    for (const f of this.refreshPending) this.rib.resend(f);
+    this.refreshPending.clear();
     // Streams from the RIB's scratch arrays into the output chunk: no per-route objects.
     this.rib.drain(n.families, this.ribSink);
     this.sendOut(c);
+    // End-of-RIB follows the first full table, even when that waited for the socket.
+    if (this.endOfRibPending) {
+      this.endOfRibPending = false;
+      for (const f of n.families) this.write(c, toBuffer(endOfRib(f), this.ctx));
+    }
   }
 
   /** Where drain() hands the delta: encodes it into the output chunk. */

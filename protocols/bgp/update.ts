@@ -81,6 +81,7 @@ export function decodeUpdate(buf: Buffer, offset: number, ctx: CodecContext = de
         malformed.push({
           action: 'treat-as-withdraw',
           error: new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.MissingWellKnownAttribute, `missing well-known attribute type ${t}`, Buffer.from([t])),
+          attrType: t,
         });
       }
     }

@@ -18,20 +18,43 @@ export class FakeSocket extends EventEmitter {
     this.remoteAddress = remoteAddress;
   }
 
+  /** The peer keeps its end open after ours is ended (no 'close' until destroy()). */
+  holdOpen = false;
+  /** The peer does not read: writes pile up in writableLength until drainAll(). */
+  stalled = false;
+  writableLength = 0;
+  private held: Buffer[] = [];
+
   write(data: Uint8Array): boolean {
     if (this.closed) throw new Error('write after close');
+    if (this.stalled) {
+      this.held.push(Buffer.from(data));
+      this.writableLength += data.length;
+      return false;
+    }
     this.reader.push(Buffer.from(data));
     return true;
   }
 
+  /** The peer reads again: what was held is delivered and 'drain' is emitted. */
+  drainAll(): void {
+    this.stalled = false;
+    for (const b of this.held) this.reader.push(b);
+    this.held = [];
+    this.writableLength = 0;
+    this.emit('drain');
+  }
+
   end(): this {
     this.ended = true;
-    this.close();
+    if (!this.holdOpen) this.close();
     return this;
   }
 
   destroy(): this {
     this.destroyed = true;
+    this.held = [];
+    this.writableLength = 0;
     this.close();
     return this;
   }
