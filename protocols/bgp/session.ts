@@ -477,11 +477,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.deps.resources?.track(c.socket);
     c.socket.on('data', (chunk) => this.onData(c, chunk));
     c.socket.on('error', (err) => {
-      this.limiter.note(
-        `socket-error:${c.direction}`,
-        () => this.log('warn', 'socket-error', `socket: ${err.message}`, { direction: c.direction }),
-        (n, ms) => this.log('warn', 'socket-error', `${n} more socket errors in the last ${ms / 1000} s`, { direction: c.direction, count: n }),
-      );
+      // Not rate-limited: one per connection attempt, and attempts are spaced by the back-off.
+      if (!c.closed) this.log('warn', 'socket-error', `socket: ${err.message}`, { direction: c.direction });
       this.onClosed(c, `socket error: ${err.message}`);
     });
     c.socket.on('close', () => {
