@@ -1,4 +1,4 @@
-// `herald config check -f FILE [--services FILE] [-o text|json]`: validates a config and, given the
+// `herald config check -f FILE [--services FILE] [-o text|json]`: validates a config (ConfigMap or CRs) and, given the
 // Services of a cluster, says which of them the config would break — exactly what the controller
 // would refuse. Exit 0: valid and nothing breaks; 1: invalid, or some Service would break or cannot
 // be checked (a malformed Service: its address would not be protected); 2: a file cannot be read or
@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import yaml from 'js-yaml';
-import { parseConfig, parseConfigWithWarnings } from '../config/parse.js';
+import { parseAnyConfigWithWarnings } from '../config/crs/source.js';
 import { ConfigError, type Config, type ConfigIssue, type Peer } from '../config/model.js';
 import { Allocator, type AssignmentCheck, type PoolStats, type RestoreEntry } from '../allocator/allocator.js';
 import { isLoadBalancer, serviceIngressIps, serviceKey, serviceRequest, ServiceRequestError, type ServiceObject } from '../allocator/service-request.js';
@@ -65,7 +65,7 @@ export function register(program: Command): void {
       'validate a config and print a summary; with --services, also report per Service whether the config keeps its current addresses ' +
         '(exit 0: valid and nothing breaks; 1: invalid config, or a Service would break or cannot be checked; 2: a file cannot be read or holds no Services)',
     )
-    .requiredOption('-f, --file <path>', 'the config: a ConfigMap manifest (data.config in MetalLB\'s legacy format) or a bare config document; "-" reads stdin')
+    .requiredOption('-f, --file <path>', 'the config: a ConfigMap manifest (data.config in MetalLB\'s legacy format), a bare config document, or MetalLB CR manifests (metallb.io IPAddressPool, L2Advertisement, BGPAdvertisement, BGPPeer, Community; several YAML documents); "-" reads stdin')
     .option('--services <path>', 'the cluster\'s Services as `kubectl get svc -A -o json` (or -o yaml) prints them; their current addresses (status.loadBalancer.ingress) are checked against the config')
     .option('--current <path>', 'with --services: the config in force now, so each verdict also says how the address\'s pool changes (renamed, split, protocol...); default: the checked config itself')
     .addOption(new Option('-o, --output <format>', 'report format').choices(['text', 'json']).default('text'))
@@ -110,7 +110,7 @@ export function check(configText: string, servicesText?: string, currentText?: s
   let config: Config;
   let warnings: ConfigIssue[];
   try {
-    ({ config, warnings } = parseConfigWithWarnings(configText));
+    ({ config, warnings } = parseAnyConfigWithWarnings(configText));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     return { valid: false, errors: e.issues, warnings: [], pools: [], peers: [] };
@@ -128,7 +128,7 @@ export function check(configText: string, servicesText?: string, currentText?: s
     let current = allocator;
     if (currentText !== undefined) {
       try {
-        current = new Allocator(parseConfig(currentText));
+        current = new Allocator(parseAnyConfigWithWarnings(currentText).config);
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         throw new InputError(`the current config is invalid:\n${e.message}`);

@@ -1,5 +1,5 @@
 // `herald manifests`: prints the install (the same objects as the Helm chart in charts/herald/ with
-// its default values, plus the Namespace) as plain YAML for `kubectl apply -f -`.
+// its default values, plus the Namespace, and the metallb.io CRDs first) as plain YAML for `kubectl apply -f -`.
 // Exit 0: printed; 1: the --config-file is not a valid config; 2: bad option or unreadable file.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
@@ -7,6 +7,7 @@ import yaml from 'js-yaml';
 import { parseGoDuration } from '../config/duration.js';
 import { ConfigError } from '../config/model.js';
 import { parseConfig } from '../config/parse.js';
+import { crdObjects } from '../kube/crds.js';
 import { LOG_LEVELS } from '../kube/log.js';
 import { defaultValues, installManifests, podDisruptionBudgetApiVersion, toYamlStream, type HeraldValues, type PullPolicy } from '../kube/manifests.js';
 
@@ -36,6 +37,7 @@ interface ManifestsOpts {
   speakerPriorityClass?: string;
   kubeVersion?: string;
   rbac: boolean;
+  crds: boolean;
   namespaceObject: boolean;
 }
 
@@ -171,6 +173,7 @@ export function register(program: Command): void {
     .option('--controller-priority-class <name>', 'priorityClassName of the controller pods')
     .option('--speaker-priority-class <name>', 'priorityClassName of the speaker pods (e.g. system-node-critical)')
     .option('--kube-version <version>', 'Kubernetes version of the target cluster, MAJOR.MINOR: below 1.21 the PodDisruptionBudget is policy/v1beta1 (default: policy/v1)')
+    .option('--no-crds', 'leave out the metallb.io CustomResourceDefinitions (e.g. MetalLB\'s are installed already)')
     .option('--no-rbac', 'leave out the ClusterRoles, Roles and their bindings (RBAC managed elsewhere)')
     .option('--no-namespace-object', 'leave out the Namespace object (e.g. when the namespace is managed elsewhere)')
     .action((opts: ManifestsOpts, cmd: Command) => {
@@ -196,6 +199,6 @@ export function register(program: Command): void {
         return;
       }
       const release = { name: opts.name, namespace: opts.namespace, version: cmd.parent?.version() ?? '0.0.0', ...(opts.kubeVersion ? { kubeVersion: opts.kubeVersion } : {}) };
-      process.stdout.write(toYamlStream(installManifests(values, release)));
+      process.stdout.write(toYamlStream([...(opts.crds ? crdObjects() : []), ...installManifests(values, release)]));
     });
 }

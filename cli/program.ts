@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { register as registerBfd } from './bfd.js';
 import { register as registerBgpAnnounce } from './bgp-announce.js';
 import { register as registerConfigCheck } from './config-check.js';
+import { register as registerConfigConvert } from './config-convert.js';
 import { register as registerController } from './controller.js';
 import { register as registerL2Announce } from './l2-announce.js';
 import { register as registerSpeaker } from './speaker.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerBfd(program);
   registerBgpAnnounce(program);
   registerConfigCheck(program);
+  registerConfigConvert(program);
   registerController(program);
   registerL2Announce(program);
   registerSpeaker(program);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import yaml from 'js-yaml';
 import { register } from '../../../cli/manifests.js';
+import { crdObjects } from '../../../kube/crds.js';
 import { CONTROLLER_LEASE, defaultValues, installManifests, type KubeObject } from '../../../kube/manifests.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -121,7 +122,10 @@ describe('herald manifests', () => {
   it('prints the Namespace (Pod Security: privileged) and the install, versioned by the program', async () => {
     const r = await run(['--namespace', 'lb']);
     expect(r.code).toBe(0);
-    const docs = yaml.loadAll(r.out) as KubeObject[];
+    const all = yaml.loadAll(r.out) as KubeObject[];
+    // The metallb.io CRDs come first (helm installs crds/ before templates, too).
+    expect(all.slice(0, crdObjects().length)).toEqual(crdObjects());
+    const docs = all.slice(crdObjects().length);
     expect(docs[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'lb', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
     expect(docs.slice(1)).toEqual(installManifests(defaultValues(), { name: 'herald', namespace: 'lb', version: '9.9.9' }));
     const none = await run(['--no-namespace-object']);
@@ -136,7 +140,7 @@ describe('herald manifests', () => {
     );
     const r = await run([
       '--name', 'edge', '--image-repository', 'reg/h', '--image-tag', 't1', '--image-pull-policy', 'Always', '--log-level', 'debug',
-      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--interface', 'eth0', '--interface', 'eth1', '--exclude-interface', '^lo$', '--graceful-restart', '90', '--pod-monitor', '--prometheus-rule', '--no-namespace-object',
+      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--interface', 'eth0', '--interface', 'eth1', '--exclude-interface', '^lo$', '--graceful-restart', '90', '--pod-monitor', '--prometheus-rule', '--no-namespace-object', '--no-crds',
     ]);
     expect(r.err).toBe('');
     const v = defaultValues();
@@ -167,7 +171,7 @@ describe('herald manifests', () => {
     const r = await run([
       '--controller-lease-duration', '30s', '--speaker-lease-renew', '500ms', '--speaker-lease-duration', '2s',
       '--controller-extra-arg=--services-namespace=apps', '--speaker-extra-arg', '--services-namespace=apps', '--speaker-extra-arg', '--bgp-listen=:1179',
-      '--controller-priority-class', 'system-cluster-critical', '--speaker-priority-class', 'system-node-critical', '--no-rbac', '--kube-version', '1.20',
+      '--controller-priority-class', 'system-cluster-critical', '--speaker-priority-class', 'system-node-critical', '--no-rbac', '--no-crds', '--kube-version', '1.20',
     ]);
     expect(r.err).toBe('');
     const v = defaultValues();

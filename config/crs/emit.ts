@@ -1,0 +1,98 @@
+// A Config as MetalLB CRs (what `herald config convert` prints for a ConfigMap), and CRs back as a
+// ConfigMap. Both directions compile back to an equal Config (test/unit/config/crs-roundtrip.test.ts).
+// What a CR cannot say (a pool name that is no Kubernetes name, a port above MetalLB's 16384) is an error.
+import { formatCommunity } from '../communities.js';
+import { formatSeconds } from '../duration.js';
+import { Issues, indexPath, keyPath, quote } from '../issues.js';
+import { type Community, type Config, ConfigError, type NodeSelector } from '../model.js';
+import { renderConfig } from '../render.js';
+import { CR_GROUP, MAX_CR_PEER_PORT } from './compile.js';
+
+export type CrManifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string };
+  spec: Record<string, unknown>;
+};
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** MetalLB's spelling: large communities carry the `large:` prefix in CRs. */
+function crCommunity(c: Community): string {
+  return c.kind === 'large' ? `large:${formatCommunity(c)}` : formatCommunity(c);
+}
+
+function selector(s: NodeSelector): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (Object.keys(s.matchLabels).length > 0) out.matchLabels = { ...s.matchLabels };
+  if (s.matchExpressions.length > 0) out.matchExpressions = s.matchExpressions.map((e) => ({ key: e.key, operator: e.operator, values: [...e.values] }));
+  return out;
+}
+
+function object(kind: string, name: string, namespace: string, spec: Record<string, unknown>): CrManifest {
+  const version = kind === 'BGPPeer' ? 'v1beta2' : 'v1beta1';
+  return { apiVersion: `${CR_GROUP}/${version}`, kind, metadata: { name, namespace }, spec };
+}
+
+/** The CRs saying `config`, in `namespace` (MetalLB reads them from its own). */
+export function toCrManifests(config: Config, namespace: string): CrManifest[] {
+  const issues = new Issues();
+  const out: CrManifest[] = [];
+  const aliases = Object.keys(config.bgpCommunities);
+  if (aliases.length > 0) {
+    out.push(object('Community', 'communities', namespace, {
+      communities: aliases.map((name) => ({ name, value: crCommunity(config.bgpCommunities[name]) })),
+    }));
+  }
+  config.peers.forEach((p, i) => {
+    const at = indexPath('peers', i);
+    if (p.peerPort > MAX_CR_PEER_PORT) issues.add(keyPath(at, 'peer-port'), `${p.peerPort} cannot be written in a BGPPeer (MetalLB's CRD allows 0-${MAX_CR_PEER_PORT})`);
+    const spec: Record<string, unknown> = {
+      myASN: p.myAsn,
+      peerASN: p.peerAsn,
+      peerAddress: p.peerAddress,
+      peerPort: p.peerPort,
+      holdTime: formatSeconds(p.holdTime),
+      keepaliveTime: formatSeconds(p.keepaliveTime),
+    };
+    if (p.sourceAddress !== undefined) spec.sourceAddress = p.sourceAddress;
+    if (p.routerId !== undefined) spec.routerID = p.routerId;
+    if (p.nodeSelectors.length > 0) spec.nodeSelectors = p.nodeSelectors.map(selector);
+    if (p.password !== undefined) spec.password = p.password;
+    if (p.ebgpMultihop) spec.ebgpMultiHop = true;
+    out.push(object('BGPPeer', `peer-${i + 1}`, namespace, spec));
+  });
+  config.pools.forEach((pool, i) => {
+    if (pool.name.length > 253 || !DNS_SUBDOMAIN.test(pool.name)) {
+      issues.add(keyPath(indexPath('address-pools', i), 'name'), `pool name ${quote(pool.name)} cannot name an IPAddressPool (lowercase letters, digits, '-' and '.'); rename the pool first`);
+      return;
+    }
+    out.push(object('IPAddressPool', pool.name, namespace, {
+      addresses: pool.addresses.map((a) => a.source),
+      autoAssign: pool.autoAssign,
+      avoidBuggyIPs: pool.avoidBuggyIps,
+    }));
+    if (pool.protocol === 'layer2') {
+      out.push(object('L2Advertisement', pool.name, namespace, { ipAddressPools: [pool.name] }));
+      return;
+    }
+    pool.bgpAdvertisements.forEach((a, j) => {
+      const spec: Record<string, unknown> = {
+        aggregationLength: a.aggregationLength,
+        aggregationLengthV6: a.aggregationLengthV6,
+        ipAddressPools: [pool.name],
+      };
+      if (a.localPref !== undefined) spec.localPref = a.localPref;
+      if (a.communities.length > 0) spec.communities = a.communities.map(crCommunity);
+      const name = pool.bgpAdvertisements.length === 1 ? pool.name : `${pool.name}-${j + 1}`;
+      out.push(object('BGPAdvertisement', name, namespace, spec));
+    });
+  });
+  if (issues.count > 0) throw new ConfigError(issues.list);
+  return out;
+}
+
+/** A MetalLB legacy ConfigMap holding `config`. */
+export function toConfigMap(config: Config, name: string, namespace: string): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { config: renderConfig(config) } };
+}

@@ -1,0 +1,150 @@
+// Round trips between the two config formats (fast-check): a generated Config written as CRs compiles
+// back to it, and as a ConfigMap (via CRs) parses back to it; arbitrary objects only ever give ConfigError.
+import fc from 'fast-check';
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { formatIp } from '../../../config/addresses.js';
+import { formatCommunity } from '../../../config/communities.js';
+import { compileCrs } from '../../../config/crs/compile.js';
+import { toConfigMap, toCrManifests } from '../../../config/crs/emit.js';
+import { parseAnyConfigWithWarnings } from '../../../config/crs/source.js';
+import { type AddressPool, type AddressRange, type Community, type Config, ConfigError, type Peer } from '../../../config/model.js';
+import { parseConfig } from '../../../config/parse.js';
+
+type Gen = fc.GeneratorValue;
+const uint32 = (g: Gen) => g(fc.integer, { min: 0, max: 0xffffffff });
+
+function community(g: Gen): Community {
+  if (g(fc.boolean)) return { kind: 'standard', value: uint32(g) };
+  return { kind: 'large', globalAdmin: uint32(g), localData1: uint32(g), localData2: uint32(g) };
+}
+
+/** Pools live in separate /24s of 203.0.113.0/24's neighbours or /64s of 2001:db8::/32: never overlapping. */
+function range(g: Gen, family: 'ipv4' | 'ipv6', slot: number): AddressRange {
+  if (family === 'ipv4') {
+    const base = 0xc6336400n + (BigInt(slot) << 8n); // 198.51.100.0 + slot*256 (config data only)
+    if (g(fc.boolean)) return { family, first: base, last: base + 255n, source: `${formatIp(family, base)}/24`, prefixLength: 24 };
+    const a = BigInt(g(fc.integer, { min: 0, max: 255 }));
+    const b = BigInt(g(fc.integer, { min: Number(a), max: 255 }));
+    return { family, first: base + a, last: base + b, source: `${formatIp(family, base + a)}-${formatIp(family, base + b)}` };
+  }
+  const base = (0x20010db8n << 96n) + (BigInt(slot) << 64n);
+  return { family, first: base, last: base + (1n << 64n) - 1n, source: `${formatIp(family, base)}/64`, prefixLength: 64 };
+}
+
+function peer(g: Gen, i: number): Peer {
+  const myAsn = g(fc.integer, { min: 1, max: 0xffffffff });
+  const peerAsn = g(fc.boolean) ? myAsn : g(fc.integer, { min: 1, max: 0xffffffff });
+  const holdTime = g(fc.boolean) ? 0 : g(fc.integer, { min: 3, max: 100_000 });
+  const p: Peer = {
+    myAsn,
+    peerAsn,
+    peerAddress: formatIp('ipv4', 0xc0000200n + BigInt(i + 1)),
+    peerPort: g(fc.integer, { min: 1, max: 16384 }),
+    holdTime,
+    keepaliveTime: holdTime === 0 ? 0 : g(fc.integer, { min: 1, max: holdTime }),
+    nodeSelectors: g(() =>
+      fc.array(
+        fc.record({
+          matchLabels: fc.dictionary(fc.constantFrom('rack', 'zone', 'kubernetes.io/hostname'), fc.constantFrom('', 'a', 'b-1')),
+          matchExpressions: fc.array(fc.record({ key: fc.constantFrom('tier', 'example.com/x'), operator: fc.constant('Exists' as const), values: fc.constant([]) }), { maxLength: 2 }),
+        }),
+        { maxLength: 2 },
+      ),
+    ),
+    ebgpMultihop: myAsn !== peerAsn && g(fc.boolean),
+  };
+  if (g(fc.boolean)) p.routerId = formatIp('ipv4', BigInt(g(fc.integer, { min: 1, max: 0xffffffff })));
+  if (g(fc.boolean)) p.sourceAddress = formatIp('ipv4', 0xcb007100n + BigInt(g(fc.integer, { min: 1, max: 254 })));
+  if (g(fc.boolean)) p.password = g(fc.string, { minLength: 1, maxLength: 40, unit: 'grapheme-ascii' });
+  return p;
+}
+
+function genConfig(g: Gen): Config {
+  const pools: AddressPool[] = [];
+  const count = g(fc.integer, { min: 0, max: 4 });
+  for (let i = 0; i < count; i++) {
+    const addresses = [range(g, 'ipv4', i), ...(g(fc.boolean) ? [range(g, 'ipv6', i)] : [])];
+    const protocol = g(fc.constantFrom, 'layer2' as const, 'bgp' as const);
+    const v6 = addresses.some((a) => a.family === 'ipv6') ? 64 : 0;
+    pools.push({
+      name: `pool-${i}${g(fc.constantFrom, '', '.edge', '-x')}`,
+      protocol,
+      addresses,
+      avoidBuggyIps: g(fc.boolean),
+      autoAssign: g(fc.boolean),
+      bgpAdvertisements:
+        protocol === 'layer2'
+          ? []
+          : g(() =>
+              fc.uniqueArray(
+                fc.gen().map((gg) => {
+                  const a = {
+                    aggregationLength: gg(fc.integer, { min: addresses[0].prefixLength ?? 32, max: 32 }),
+                    aggregationLengthV6: gg(fc.integer, { min: Math.max(v6, 0), max: 128 }),
+                    communities: gg(() => fc.uniqueArray(fc.gen().map(community), { maxLength: 3, selector: formatCommunity })),
+                  };
+                  return gg(fc.boolean) ? { ...a, localPref: uint32(gg) } : a;
+                }),
+                { minLength: 1, maxLength: 3, selector: (a) => JSON.stringify({ ...a, communities: a.communities.map(formatCommunity) }) },
+              ),
+            ),
+    });
+  }
+  const aliases = g(() => fc.uniqueArray(fc.tuple(fc.constantFrom('no-adv', 'core', 'X_1', 'edge.a'), fc.gen().map(community)), { maxLength: 3, selector: ([k]) => k }));
+  const peers = Array.from({ length: g(fc.integer, { min: 0, max: 3 }) }, (_, i) => peer(g, i));
+  return { peers, bgpCommunities: Object.fromEntries(aliases), pools };
+}
+
+function plain<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(plain) as T;
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)])) as T;
+  return value;
+}
+
+const validConfig = fc.gen().map((g) => plain(genConfig(g)));
+
+describe('ConfigMap <-> CRs round trips', () => {
+  it('Config -> CRs (through YAML) -> compile gives the same Config', () => {
+    fc.assert(
+      fc.property(validConfig, (config) => {
+        const text = toCrManifests(config, 'metallb-system').map((o) => `---\n${yaml.dump(o)}`).join('');
+        expect(compileCrs(yaml.loadAll(text))).toEqual(config);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('CRs -> ConfigMap parses to the Config the CRs compile to', () => {
+    fc.assert(
+      fc.property(validConfig, (config) => {
+        const compiled = compileCrs(toCrManifests(config, 'metallb-system'));
+        const cm = yaml.dump(toConfigMap(compiled, 'config', 'metallb-system'));
+        expect(parseConfig(cm)).toEqual(config);
+        expect(parseAnyConfigWithWarnings(cm).kind).toBe('configmap');
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('arbitrary objects (and near-valid CRs) only ever give a ConfigError', () => {
+    const kinds = fc.constantFrom('IPAddressPool', 'L2Advertisement', 'BGPAdvertisement', 'BGPPeer', 'Community', 'BFDProfile', 'Secret', 'Other');
+    const doc = fc.record({
+      apiVersion: fc.constantFrom('metallb.io/v1beta1', 'metallb.io/v1beta2', 'v1', 'x/y'),
+      kind: kinds,
+      metadata: fc.oneof(fc.record({ name: fc.string(), namespace: fc.string() }), fc.anything()),
+      spec: fc.oneof(fc.anything(), fc.dictionary(fc.constantFrom('addresses', 'myASN', 'peerAddress', 'ipAddressPools', 'communities', 'passwordSecret', 'holdTime', 'nodeSelectors'), fc.anything())),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(doc, fc.anything()), { maxLength: 6 }), (docs) => {
+        try {
+          compileCrs(docs);
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          expect(e.issues.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

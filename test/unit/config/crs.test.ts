@@ -1,0 +1,186 @@
+// The CR compiler: MetalLB objects -> the same Config the ConfigMap parser gives, every issue naming the
+// object and the CR field path, unsupported fields refused; config check and convert read CR manifests.
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { compileCrs } from '../../../config/crs/compile.js';
+import { parseAnyConfigWithWarnings } from '../../../config/crs/source.js';
+import { ConfigError } from '../../../config/model.js';
+import { parseConfig } from '../../../config/parse.js';
+import { check } from '../../../cli/config-check.js';
+import { convert } from '../../../cli/config-convert.js';
+
+const NS = 'metallb-system';
+const obj = (kind: string, name: string, spec: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  apiVersion: kind === 'BGPPeer' ? 'metallb.io/v1beta2' : 'metallb.io/v1beta1',
+  kind,
+  metadata: { name, namespace: NS, ...extra },
+  spec,
+});
+
+function issues(docs: unknown[]): string[] {
+  try {
+    compileCrs(docs);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const legacy = `
+peers:
+- {my-asn: 64500, peer-asn: 64501, peer-address: 192.0.2.1, hold-time: 9s, password: pw}
+bgp-communities: {no-adv: "65535:65282"}
+address-pools:
+- {name: web, protocol: layer2, addresses: [203.0.113.0/28]}
+- name: bgp
+  protocol: bgp
+  auto-assign: false
+  addresses: [198.51.100.0/24, "2001:db8::/64"]
+  bgp-advertisements:
+  - {aggregation-length: 24, localpref: 100, communities: [no-adv, "64512:7"]}
+  - {}
+`;
+
+const crs = [
+  obj('IPAddressPool', 'web', { addresses: ['203.0.113.0/28'] }),
+  obj('L2Advertisement', 'l2', { ipAddressPools: ['web'] }),
+  obj('IPAddressPool', 'bgp', { addresses: ['198.51.100.0/24', '2001:db8::/64'], autoAssign: false }, { labels: { announce: 'bgp' } }),
+  obj('BGPAdvertisement', 'agg', { aggregationLength: 24, localPref: 100, communities: ['no-adv', '64512:7'], ipAddressPoolSelectors: [{ matchLabels: { announce: 'bgp' } }] }),
+  obj('BGPAdvertisement', 'plain', { ipAddressPools: ['bgp'] }),
+  obj('Community', 'c', { communities: [{ name: 'no-adv', value: '65535:65282' }] }),
+  obj('BGPPeer', 'r1', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.1', holdTime: '9s', passwordSecret: { name: 'bgp-pw' } }),
+  { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/basic-auth', metadata: { name: 'bgp-pw', namespace: NS }, data: { password: Buffer.from('pw').toString('base64') } },
+];
+
+describe('compileCrs', () => {
+  it('compiles to the Config the equivalent ConfigMap parses to', () => {
+    expect(compileCrs(crs)).toEqual(parseConfig(legacy));
+  });
+
+  it('an advertisement with no pool names and no selectors announces every pool', () => {
+    const c = compileCrs([obj('IPAddressPool', 'a', { addresses: ['192.0.2.0/28'] }), obj('L2Advertisement', 'all', {})]);
+    expect(c.pools.map((p) => [p.name, p.protocol])).toEqual([['a', 'layer2']]);
+  });
+
+  it('names the object and the CR field in every issue', () => {
+    const bad = [
+      obj('IPAddressPool', 'p', { addresses: ['198.51.100.1/24'], avoidBuggyIPs: 'yes' }),
+      obj('L2Advertisement', 'l2', { ipAddressPools: ['p'] }),
+      obj('BGPPeer', 'r1', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.300', holdTime: '1s', keepaliveTime: 5, nodeSelectors: [{ matchLabels: { 'bad key!': 'x' } }] }),
+      obj('Community', 'c', { communities: [{ name: 'x', value: '70000:1' }] }),
+    ];
+    const found = issues(bad);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^IPAddressPool metallb-system\/p spec\.addresses\[0\]: .*host bits/),
+        expect.stringMatching(/^IPAddressPool metallb-system\/p spec\.avoidBuggyIPs: expected true or false/),
+        expect.stringMatching(/^BGPPeer metallb-system\/r1 spec\.peerAddress: /),
+        expect.stringMatching(/^BGPPeer metallb-system\/r1 spec\.holdTime: hold time "1s"/),
+        expect.stringMatching(/^BGPPeer metallb-system\/r1 spec\.keepaliveTime: expected a duration/),
+        expect.stringMatching(/^BGPPeer metallb-system\/r1 spec\.nodeSelectors\[0\]\.matchLabels\["bad key!"\]: /),
+        expect.stringMatching(/^Community metallb-system\/c spec\.communities\[0\]\.value: .*out of range/),
+      ]),
+    );
+    expect(found.join('\n')).not.toMatch(/hold-time|node-selectors|avoid-buggy-ips|peer-address/);
+  });
+
+  it('refuses what Herald cannot honour, never ignores it', () => {
+    const found = issues([
+      obj('IPAddressPool', 'p', { addresses: ['192.0.2.0/28'], serviceAllocation: { priority: 1, namespaces: ['a'] } }),
+      obj('L2Advertisement', 'l2', { nodeSelectors: [{ matchLabels: { a: 'b' } }], interfaces: ['eth0'] }),
+      obj('BGPAdvertisement', 'b', { ipAddressPools: ['q'], peers: ['r1'], nodeSelectors: [{}] }),
+      obj('IPAddressPool', 'q', { addresses: ['198.51.100.0/28'] }),
+      obj('BGPPeer', 'r1', { myASN: 64500, dynamicASN: 'external', peerAddress: '192.0.2.1', vrf: 'red', interface: 'eth1', connectTime: '5s', enableGracefulRestart: true, disableMP: true, bfdProfile: 'fast' }),
+      obj('BFDProfile', 'fast', { receiveInterval: 300 }),
+    ]);
+    for (const pattern of [
+      /^IPAddressPool metallb-system\/p spec\.serviceAllocation: serviceAllocation .* not supported/,
+      /^L2Advertisement metallb-system\/l2 spec\.nodeSelectors: /,
+      /^L2Advertisement metallb-system\/l2 spec\.interfaces: /,
+      /^BGPAdvertisement metallb-system\/b spec\.peers: /,
+      /^BGPAdvertisement metallb-system\/b spec\.nodeSelectors: /,
+      /^BGPPeer metallb-system\/r1 spec\.dynamicASN: /,
+      /^BGPPeer metallb-system\/r1 spec\.vrf: /,
+      /^BGPPeer metallb-system\/r1 spec\.interface: /,
+      /^BGPPeer metallb-system\/r1 spec\.connectTime: /,
+      /^BGPPeer metallb-system\/r1 spec\.enableGracefulRestart: /,
+      /^BGPPeer metallb-system\/r1 spec\.disableMP: /,
+      /^BGPPeer metallb-system\/r1 spec\.bfdProfile: BFD is not supported/,
+      /^BFDProfile metallb-system\/fast spec: BFD is not supported/,
+    ]) {
+      expect(found.some((f) => pattern.test(f)), `${pattern} in\n${found.join('\n')}`).toBe(true);
+    }
+  });
+
+  it('a pool announced by both protocols, or by none, is refused with why', () => {
+    const both = issues([obj('IPAddressPool', 'p', { addresses: ['192.0.2.0/28'] }), obj('L2Advertisement', 'l', {}), obj('BGPAdvertisement', 'b', {})]);
+    expect(both.join('\n')).toMatch(/IPAddressPool metallb-system\/p metadata\.name: the pool is announced both by layer2 \(L2Advertisement metallb-system\/l\) and BGP/);
+    const none = issues([obj('IPAddressPool', 'p', { addresses: ['192.0.2.0/28'] }), obj('L2Advertisement', 'l', { ipAddressPools: ['other'] })]);
+    expect(none.join('\n')).toMatch(/IPAddressPool metallb-system\/p metadata\.name: no L2Advertisement or BGPAdvertisement selects this pool/);
+  });
+
+  it('an advertisement problem is reported on the advertisement, once even when it selects several pools', () => {
+    const found = issues([
+      obj('IPAddressPool', 'a', { addresses: ['192.0.2.0/28'] }),
+      obj('IPAddressPool', 'b', { addresses: ['198.51.100.0/28'] }),
+      obj('BGPAdvertisement', 'adv', { communities: ['nope'] }),
+    ]);
+    expect(found.filter((f) => f.startsWith('BGPAdvertisement metallb-system/adv spec.communities[0]: "nope" is neither an alias'))).toHaveLength(1);
+  });
+
+  it('passwordSecret: the basic-auth Secret in the peer namespace; wrong type, missing or both set are refused', () => {
+    const peer = (spec: Record<string, unknown>) => obj('BGPPeer', 'r', { myASN: 1, peerASN: 2, peerAddress: '192.0.2.1', ...spec });
+    expect(issues([peer({ passwordSecret: { name: 's' } })]).join('\n')).toMatch(/spec\.passwordSecret: Secret metallb-system\/s was not found/);
+    const opaque = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: NS }, stringData: { password: 'x' } };
+    expect(issues([peer({ passwordSecret: { name: 's' } }), opaque]).join('\n')).toMatch(/type "Opaque"; a BGP password Secret must be of type kubernetes.io\/basic-auth/);
+    expect(issues([peer({ password: 'a', passwordSecret: { name: 's' } })]).join('\n')).toMatch(/password and passwordSecret are both set/);
+  });
+
+  it('refuses other kinds, wrong versions, unknown fields (with a hint), duplicate objects and overlapping pools across objects', () => {
+    const found = issues([
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' } },
+      { apiVersion: 'metallb.io/v1beta2', kind: 'IPAddressPool', metadata: { name: 'v' }, spec: {} },
+      obj('IPAddressPool', 'a', { addresses: ['192.0.2.0/24'], autoassign: true }),
+      obj('IPAddressPool', 'a', { addresses: ['192.0.2.0/24'] }),
+      obj('IPAddressPool', 'b', { addresses: ['192.0.2.128/25'] }),
+      obj('L2Advertisement', 'l', {}),
+    ]);
+    const text = found.join('\n');
+    expect(text).toMatch(/documents\[0\]: "apps\/v1 Deployment" is not a MetalLB configuration object/);
+    expect(text).toMatch(/IPAddressPool v apiVersion: "metallb.io\/v1beta2" is not a served version of IPAddressPool/);
+    expect(text).toMatch(/IPAddressPool metallb-system\/a spec\.autoassign: unknown key "autoassign"; did you mean "autoAssign"\?/);
+    expect(text).toMatch(/IPAddressPool metallb-system\/a metadata\.name: IPAddressPool metallb-system\/a is defined twice/);
+    expect(text).toMatch(/IPAddressPool metallb-system\/b spec\.addresses\[0\]: .*overlaps/);
+  });
+});
+
+describe('config check and convert read CR manifests', () => {
+  const manifest = crs.map((o) => `---\n${yaml.dump(o)}`).join('');
+
+  it('herald config check accepts a multi-document CR file (and a kind: List)', () => {
+    const r = check(manifest);
+    expect(r.valid).toBe(true);
+    expect(r.pools.map((p) => p.name)).toEqual(['web', 'bgp']);
+    expect(check(yaml.dump({ apiVersion: 'v1', kind: 'List', items: crs })).valid).toBe(true);
+    const bad = check(manifest.replace('203.0.113.0/28', '203.0.113.1/28'));
+    expect(bad.valid).toBe(false);
+    expect(bad.errors[0].path).toBe('IPAddressPool metallb-system/web spec.addresses[0]');
+  });
+
+  it('herald config convert: ConfigMap -> CRs -> ConfigMap keeps the config', () => {
+    const cm = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config}\ndata:\n  config: |\n${legacy.split('\n').map((l) => `    ${l}`).join('\n')}\n`;
+    const out = convert(cm, { namespace: NS, name: 'config' });
+    const objects = yaml.loadAll(out) as { kind: string }[];
+    expect(objects.map((o) => o.kind)).toEqual(['Community', 'BGPPeer', 'IPAddressPool', 'L2Advertisement', 'IPAddressPool', 'BGPAdvertisement', 'BGPAdvertisement']);
+    expect(parseAnyConfigWithWarnings(out).config).toEqual(parseConfig(legacy));
+    const back = convert(out, { namespace: NS, name: 'config' });
+    expect(parseAnyConfigWithWarnings(back)).toMatchObject({ kind: 'configmap', config: parseConfig(legacy) });
+  });
+
+  it('convert refuses what a CR cannot say', () => {
+    expect(() => convert('address-pools: [{name: My_Pool, protocol: layer2, addresses: [192.0.2.0/28]}]', { namespace: NS, name: 'config' })).toThrow(
+      /address-pools\[0\]\.name: pool name "My_Pool" cannot name an IPAddressPool/,
+    );
+  });
+});
