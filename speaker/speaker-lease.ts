@@ -11,6 +11,7 @@ import type { KubeAccess } from '../kube/access.js';
 import { errorStatus, kubeRequest } from '../kube/request.js';
 import { microTime } from '../kube/timestamps.js';
 import type { Clock, TimerHandle } from '../protocols/clock.js';
+import { leaseLabels } from './node-exclusion.js';
 
 /** Label on every speaker Lease, so the speakers' Lease watch sees only each other. */
 export const SPEAKER_LEASE_LABEL = 'app.kubernetes.io/component';
@@ -61,6 +62,8 @@ export class SpeakerLease {
   private life = microTime(Date.now());
   /** Lease writes sent (a benchmark figure: it must not grow with Services). */
   writes = 0;
+  /** This node is excluded from load balancing: published as a Lease label on the next write. */
+  private excluded = false;
 
   constructor(private readonly opts: SpeakerLeaseOptions) {
     this.name = speakerLeaseName(opts.node);
@@ -129,6 +132,11 @@ export class SpeakerLease {
     this.life = microTime(Date.now());
   }
 
+  /** Publish (from the next renewal on) whether this node is excluded from load balancing (node-exclusion.ts). */
+  setExcluded(excluded: boolean): void {
+    this.excluded = excluded;
+  }
+
   /** Whether renewals are healthy now (see the header). */
   get isHealthy(): boolean {
     return this.healthy;
@@ -153,11 +161,14 @@ export class SpeakerLease {
       renewTime: now,
       acquireTime: this.life,
     };
-    if (this.current) return { ...this.current, spec: { ...this.current.spec, ...spec } };
+    if (this.current) {
+      const metadata = { ...this.current.metadata, labels: leaseLabels({ ...this.current.metadata?.labels, [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) };
+      return { ...this.current, metadata, spec: { ...this.current.spec, ...spec } };
+    }
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.name, namespace: this.opts.namespace, labels: { [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE } },
+      metadata: { name: this.name, namespace: this.opts.namespace, labels: leaseLabels({ [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) },
       spec,
     };
   }

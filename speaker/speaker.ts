@@ -28,6 +28,7 @@ import { Fencing, type FencingState } from './fencing.js';
 import { layer2Decision, RankingCache } from './layer2-owner.js';
 import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
+import { EXCLUDE_NODE_LABEL, leaseExcluded, nodeExcluded } from './node-exclusion.js';
 import { poolOfService } from './pool-lookup.js';
 import { decodeSpeakerService, handled, heldOf, type SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
@@ -113,6 +114,8 @@ export class Speaker {
   /** The refused ConfigMap's note; `keys`: the Services a breaking one would break (a change to one re-checks it). */
   private refused: { note: string; keys: ReadonlySet<string> } | undefined;
   private nodeLabels: Record<string, string> = {};
+  /** Nodes whose speaker Lease says they are excluded from load balancing (this node too: node-exclusion.ts). */
+  private readonly excludedNodes = new Set<string>();
   private readonly dirty = new Set<string>();
   private recheckConfig = false;
   private allDirty = false;
@@ -139,12 +142,17 @@ export class Speaker {
           fenced: this.fencing.isFenced(),
           liveSpeakers: this.membership.liveSet(),
           joinedAt: (node) => this.membership.joinedAt(node),
-          // MetalLB's legacy format has no layer2 node selectors: every speaker node may own a VIP.
-          nodeSelected: () => true,
+          // MetalLB's legacy format has no layer2 node selectors: every speaker node may own a VIP,
+          // except nodes excluded from load balancing (the same view on every speaker).
+          nodeSelected: (node) => !this.excludedNodes.has(node),
           ranking: this.ranking,
         });
       },
-      bgp: (service, _ips, pool, endpoints) => (pool.protocol !== 'bgp' ? 'protocolMismatch' : bgpDecision(service, endpoints, self)),
+      bgp: (service, _ips, pool, endpoints) => {
+        if (pool.protocol !== 'bgp') return 'protocolMismatch';
+        if (this.excludedNodes.has(self)) return 'nodeNotSelected';
+        return bgpDecision(service, endpoints, self);
+      },
       serviceEvent: (key, type, reason, action, note) => {
         const svc = this.services.get(key);
         if (svc) this.event(svc, type, reason, action, note);
@@ -270,12 +278,18 @@ export class Speaker {
     this.configMaps.on('add', onConfig).on('update', onConfig).on('delete', onConfig);
     const onLease = (lease: V1Lease): void => {
       const name = lease.metadata?.name ?? '';
-      if (name.startsWith(SPEAKER_LEASE_PREFIX)) this.membership.observe(name.slice(SPEAKER_LEASE_PREFIX.length), lease.metadata?.resourceVersion ?? '', leaseAcquired(lease));
+      if (!name.startsWith(SPEAKER_LEASE_PREFIX)) return;
+      const node = name.slice(SPEAKER_LEASE_PREFIX.length);
+      this.setExcluded(node, leaseExcluded(lease.metadata?.labels));
+      this.membership.observe(node, lease.metadata?.resourceVersion ?? '', leaseAcquired(lease));
     };
     this.leases.on('add', onLease).on('update', onLease);
     this.leases.on('delete', (lease) => {
       const name = lease.metadata?.name ?? '';
-      if (name.startsWith(SPEAKER_LEASE_PREFIX)) this.membership.remove(name.slice(SPEAKER_LEASE_PREFIX.length));
+      if (!name.startsWith(SPEAKER_LEASE_PREFIX)) return;
+      const node = name.slice(SPEAKER_LEASE_PREFIX.length);
+      this.setExcluded(node, false);
+      this.membership.remove(node);
     });
     const onWatchError = (err: Error): void => {
       this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
@@ -353,8 +367,18 @@ export class Speaker {
     }
   }
 
+  /** A node's exclusion as its Lease shows it: every Service is decided again when it changes. */
+  private setExcluded(node: string, excluded: boolean): void {
+    if (excluded === this.excludedNodes.has(node)) return;
+    if (excluded) this.excludedNodes.add(node);
+    else this.excludedNodes.delete(node);
+    this.log.info({ event: excluded ? 'nodeExcluded' : 'nodeIncluded', node }, excluded ? `${node} is excluded from load balancing (${EXCLUDE_NODE_LABEL})` : `${node} takes part in load balancing again`);
+    this.markAll();
+  }
+
   private setNodeLabels(labels: Record<string, string>): void {
     if (sameLabels(labels, this.nodeLabels)) return;
+    this.lease.setExcluded(nodeExcluded(labels));
     this.nodeLabels = { ...labels };
     this.metrics.k8sUpdates.inc();
     this.log.info({ event: 'nodeLabelsChanged' }, 'node labels changed');
