@@ -1,0 +1,384 @@
+// SWIM failure detection among a known member list (the speakers' Leases are the authority for who
+// is a member; this only says, fast, which members answer). One explicit state machine per member:
+//
+//   alive --(no ack, direct or indirect, by the end of a protocol period)--> suspect
+//   suspect --(suspicionMs without a refutation)--> dead
+//   suspect --(alive with a higher incarnation, or any message from it)--> alive
+//   dead --(its Lease shows a new life: setMembers rejoined)--> alive
+//
+// Every periodMs this node probes the next member of a shuffled round-robin list (each member is
+// probed at least once every n periods, and by each of the others on average once per period
+// overall): a ping, and if no ack came within probeTimeoutMs, a ping-req through `indirect` random
+// others, who ping the target and forward its ack (or answer nack). Suspicion and death are
+// piggybacked on every message (at most MAX_UPDATES each, each update sent a bounded number of
+// times), so a node sends one ping, one ack and at most `indirect` ping-reqs per period whatever
+// the cluster size. A member suspected of itself refutes with a higher incarnation.
+//
+// Partition rule (the quorum), by sampling so that it costs nothing more as the cluster grows: over
+// the last quorumWindowMs, the members we heard from (reachable) against the members not declared
+// dead that we asked (ping, ping-req) and that have not answered for probeTimeoutMs since
+// (unreachable). With quorum means 1 (ourselves) + reachable > unreachable: a node cut off hears
+// nobody and every ask goes unanswered, so it loses quorum within about quorumWindowMs (default
+// 1.5 x periodMs + probeTimeoutMs),
+// sooner than the others can declare it dead (at least periodMs + suspicionMs after its last ack).
+// Without quorum a node starts no suspicion (a cut-off node would otherwise declare everyone dead
+// and claim their VIPs), and the speaker stops answering until its Lease vouches for it.
+// Lifeguard's rule too: a probe whose indirect helpers sent neither ack nor nack says more about us
+// than about the target, so it does not start a suspicion either.
+import type { Clock, TimerHandle } from '../clock.js';
+import { MAX_UPDATES, type MemberState, type Message, type Update } from './message.js';
+
+export interface SwimOptions {
+  clock: Clock;
+  self: string;
+  periodMs: number;
+  probeTimeoutMs: number;
+  suspicionMs: number;
+  /** Members asked to probe for us when a direct probe times out. */
+  indirect: number;
+  /** Send `m` to member `to` (the transport knows the address). */
+  send: (to: string, m: Message) => void;
+  /** Random in [0, 1) (injectable for tests). */
+  random?: () => number;
+  /** The quorum's sampling window (see the header). Default: 1.5 x periodMs + probeTimeoutMs. */
+  quorumWindowMs?: number;
+}
+
+export interface SwimChange {
+  name: string;
+  state: MemberState;
+}
+
+interface Member {
+  state: MemberState;
+  incarnation: number;
+  /** Local time we last received an authenticated message from it. */
+  lastHeard: number;
+  /** Local time we last sent it a ping or ping-req (an answer is expected); undefined: never. */
+  askedAt: number | undefined;
+  suspectTimer: TimerHandle | undefined;
+}
+
+interface Probe {
+  seq: number;
+  target: string;
+  acked: boolean;
+  /** Indirect helpers asked, and whether any of them answered (ack or nack). */
+  helpers: number;
+  helperAnswered: boolean;
+  /** Set when we are relaying for another member: answer it when the target acks or not. */
+  relayFor?: { requester: string; seq: number };
+  timer: TimerHandle | undefined;
+}
+
+/** How many times each update is piggybacked (SWIM's lambda log n, at least 3). */
+function retransmits(n: number): number {
+  return Math.max(3, Math.ceil(3 * Math.log10(n + 1)));
+}
+
+export class Swim {
+  private readonly opts: Required<Omit<SwimOptions, 'quorumWindowMs'>> & { quorumWindowMs: number };
+  private readonly members = new Map<string, Member>();
+  private readonly listeners: Array<(c: SwimChange) => void> = [];
+  /** Updates to piggyback, with the sends left each; at most one per member. */
+  private readonly gossip = new Map<string, { update: Update; left: number }>();
+  private readonly probes = new Map<number, Probe>();
+  private order: string[] = [];
+  private seq = 0;
+  private incarnation = 0;
+  private periodTimer: TimerHandle | undefined;
+  private running = false;
+  private quorumTimer: TimerHandle | undefined;
+  private quorum = true;
+  private readonly quorumListeners: Array<(quorum: boolean) => void> = [];
+  /** Counters (metrics). */
+  readonly counts = { sent: 0, received: 0, suspicions: 0, deaths: 0, refutations: 0 };
+
+  constructor(opts: SwimOptions) {
+    for (const k of ['periodMs', 'probeTimeoutMs', 'suspicionMs'] as const) {
+      if (!(opts[k] > 0)) throw new RangeError(`${k}: must be positive, got ${opts[k]}`);
+    }
+    if (opts.probeTimeoutMs >= opts.periodMs) throw new RangeError(`probeTimeoutMs ${opts.probeTimeoutMs} must be below periodMs ${opts.periodMs}`);
+    this.opts = {
+      random: Math.random,
+      ...opts,
+      quorumWindowMs: opts.quorumWindowMs ?? 1.5 * opts.periodMs + opts.probeTimeoutMs,
+    };
+  }
+
+  /** Member state changes; a change about `self` means others declared us suspect or dead. */
+  onChange(listener: (c: SwimChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Quorum lost (false) or regained (true); checked every periodMs / 4. */
+  onQuorumChange(listener: (quorum: boolean) => void): void {
+    this.quorumListeners.push(listener);
+  }
+
+  /**
+   * The members, as the Leases say (self may be included; it is ignored). New ones start alive, as if
+   * just heard from; members no longer listed are forgotten. `rejoined` names members whose Lease
+   * shows a new life: their old verdict (dead) does not apply to the new process.
+   */
+  setMembers(names: Iterable<string>, rejoined: Iterable<string> = []): void {
+    const now = this.opts.clock.now();
+    const wanted = new Set(names);
+    wanted.delete(this.opts.self);
+    for (const [name, m] of this.members) {
+      if (wanted.has(name)) continue;
+      if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
+      this.members.delete(name);
+      this.gossip.delete(name);
+    }
+    for (const name of wanted) if (!this.members.has(name)) this.members.set(name, { state: 'alive', incarnation: 0, lastHeard: now, askedAt: undefined, suspectTimer: undefined });
+    for (const name of rejoined) {
+      const m = this.members.get(name);
+      if (m && m.state !== 'alive') this.setState(name, m, 'alive', m.incarnation);
+    }
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedulePeriod();
+    this.checkQuorum();
+  }
+
+  private checkQuorum(): void {
+    if (!this.running) return;
+    const q = this.hasQuorum();
+    if (q !== this.quorum) {
+      this.quorum = q;
+      for (const l of [...this.quorumListeners]) l(q);
+    }
+    this.quorumTimer = this.opts.clock.setTimeout(() => this.checkQuorum(), this.opts.periodMs / 4);
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.periodTimer) this.opts.clock.clearTimeout(this.periodTimer);
+    if (this.quorumTimer) this.opts.clock.clearTimeout(this.quorumTimer);
+    for (const p of this.probes.values()) if (p.timer) this.opts.clock.clearTimeout(p.timer);
+    this.probes.clear();
+    for (const m of this.members.values()) if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
+  }
+
+  state(name: string): MemberState | undefined {
+    return this.members.get(name)?.state;
+  }
+
+  /** Members declared dead (their VIPs may be taken over, when we have quorum). */
+  dead(): string[] {
+    const out: string[] = [];
+    for (const [name, m] of this.members) if (m.state === 'dead') out.push(name);
+    return out.sort();
+  }
+
+  /** 1 + members heard from > members asked and silent, over quorumWindowMs (see the header). */
+  hasQuorum(): boolean {
+    const now = this.opts.clock.now();
+    const w = this.opts.quorumWindowMs;
+    let reachable = 0;
+    let unreachable = 0;
+    for (const m of this.members.values()) {
+      if (now - m.lastHeard <= w) reachable++;
+      else if (m.state !== 'dead' && m.askedAt !== undefined && m.askedAt > m.lastHeard && now - m.askedAt > this.opts.probeTimeoutMs) unreachable++;
+    }
+    return 1 + reachable > unreachable;
+  }
+
+  /** Pending probes and gossip entries (bounded: tests check it). */
+  get pending(): { probes: number; gossip: number } {
+    return { probes: this.probes.size, gossip: this.gossip.size };
+  }
+
+  /** An authenticated, decoded message arrived (the transport verified the MAC and decoded it). */
+  receive(m: Message): void {
+    const sender = this.members.get(m.from);
+    // Not a member per the Leases: ignore it entirely (bounded state: strangers cost nothing).
+    if (!sender) return;
+    this.counts.received++;
+    sender.lastHeard = this.opts.clock.now();
+    if (sender.state === 'dead') {
+      // Death is final for this life (its VIPs were handed over): only a new Lease life revives it
+      // (setMembers rejoined). Tell it, so that it starts that new life.
+      if (m.type === 'ping' || m.type === 'pingReq') {
+        this.counts.sent++;
+        this.opts.send(m.from, { type: m.type === 'ping' ? 'ack' : 'nack', seq: m.seq, incarnation: this.incarnation, from: this.opts.self, target: m.target, updates: [{ name: m.from, state: 'dead', incarnation: sender.incarnation }] });
+      }
+      return;
+    }
+    // Any message from a member is proof it lives (a suspicion ends), at the incarnation it states.
+    if (sender.state !== 'alive' || m.incarnation > sender.incarnation) this.setState(m.from, sender, 'alive', Math.max(m.incarnation, sender.incarnation));
+    for (const u of m.updates) this.applyUpdate(u);
+    switch (m.type) {
+      case 'ping':
+        this.sendTo(m.from, 'ack', m.seq, m.target);
+        break;
+      case 'pingReq': {
+        if (!this.members.has(m.target) || this.probes.size >= 4 * (this.members.size + 1)) {
+          this.sendTo(m.from, 'nack', m.seq, m.target);
+          break;
+        }
+        const seq = this.nextSeq();
+        const probe: Probe = { seq, target: m.target, acked: false, helpers: 0, helperAnswered: false, relayFor: { requester: m.from, seq: m.seq }, timer: undefined };
+        // The nack must reach the requester before its period ends (it judges then).
+        probe.timer = this.opts.clock.setTimeout(() => {
+          this.probes.delete(seq);
+          this.sendTo(m.from, 'nack', m.seq, m.target);
+        }, (this.opts.periodMs - this.opts.probeTimeoutMs) / 2);
+        this.probes.set(seq, probe);
+        this.sendTo(m.target, 'ping', seq, m.target);
+        break;
+      }
+      case 'ack': {
+        const probe = this.probes.get(m.seq);
+        if (!probe) break;
+        // The target answered (to us directly, or a relay forwarding it).
+        const target = this.members.get(probe.target);
+        if (target && m.from === probe.target) target.lastHeard = this.opts.clock.now();
+        if (probe.relayFor) {
+          if (probe.timer) this.opts.clock.clearTimeout(probe.timer);
+          this.probes.delete(m.seq);
+          this.sendTo(probe.relayFor.requester, 'ack', probe.relayFor.seq, probe.target);
+        } else {
+          probe.acked = true;
+          if (m.from !== probe.target) probe.helperAnswered = true;
+          if (target && target.state === 'suspect') this.setState(probe.target, target, 'alive', target.incarnation);
+        }
+        break;
+      }
+      case 'nack': {
+        const probe = this.probes.get(m.seq);
+        if (probe && !probe.relayFor) probe.helperAnswered = true;
+        break;
+      }
+    }
+  }
+
+  // ---- the protocol period ----------------------------------------------------------------------
+
+  private schedulePeriod(): void {
+    if (!this.running) return;
+    this.periodTimer = this.opts.clock.setTimeout(() => this.period(), this.opts.periodMs);
+  }
+
+  private nextTarget(): string | undefined {
+    // Round-robin over a fresh random permutation: every member probed within n periods.
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.order.length > 0) {
+        const name = this.order.pop() as string;
+        const m = this.members.get(name);
+        if (m && m.state !== 'dead') return name;
+      }
+      this.order = [...this.members.keys()];
+      for (let i = this.order.length - 1; i > 0; i--) {
+        const j = Math.floor(this.opts.random() * (i + 1));
+        [this.order[i], this.order[j]] = [this.order[j] as string, this.order[i] as string];
+      }
+    }
+    return undefined;
+  }
+
+  private period(): void {
+    this.schedulePeriod();
+    const target = this.nextTarget();
+    if (target === undefined) return;
+    const seq = this.nextSeq();
+    const probe: Probe = { seq, target, acked: false, helpers: 0, helperAnswered: false, timer: undefined };
+    this.probes.set(seq, probe);
+    this.sendTo(target, 'ping', seq, target);
+    probe.timer = this.opts.clock.setTimeout(() => {
+      if (probe.acked) return this.finish(probe);
+      // No direct ack: ask others to probe it, and judge at the end of the period.
+      const helpers = this.pick(this.opts.indirect, target);
+      probe.helpers = helpers.length;
+      for (const h of helpers) this.sendTo(h, 'pingReq', seq, target);
+      probe.timer = this.opts.clock.setTimeout(() => this.finish(probe), this.opts.periodMs - this.opts.probeTimeoutMs);
+    }, this.opts.probeTimeoutMs);
+  }
+
+  private finish(probe: Probe): void {
+    this.probes.delete(probe.seq);
+    if (probe.acked) return;
+    const m = this.members.get(probe.target);
+    if (!m || m.state !== 'alive') return;
+    // A node without quorum, or whose helpers were silent too, is the likelier one cut off.
+    if (!this.hasQuorum() || (probe.helpers > 0 && !probe.helperAnswered)) return;
+    this.setState(probe.target, m, 'suspect', m.incarnation);
+  }
+
+  private pick(k: number, except: string): string[] {
+    const pool = [...this.members].filter(([n, m]) => n !== except && m.state === 'alive').map(([n]) => n);
+    const out: string[] = [];
+    while (out.length < k && pool.length > 0) out.push(pool.splice(Math.floor(this.opts.random() * pool.length), 1)[0] as string);
+    return out;
+  }
+
+  // ---- member states (all transitions here) ------------------------------------------------------
+
+  private applyUpdate(u: Update): void {
+    if (u.name === this.opts.self) {
+      // Suspected or declared dead ourselves: refute with a higher incarnation. Being declared
+      // dead is reported: the others have handed our VIPs over (the speaker starts a new life).
+      if (u.state !== 'alive' && u.incarnation >= this.incarnation) {
+        this.incarnation = u.incarnation + 1;
+        this.counts.refutations++;
+        this.queue({ name: this.opts.self, state: 'alive', incarnation: this.incarnation });
+        for (const l of [...this.listeners]) l({ name: this.opts.self, state: u.state });
+      }
+      return;
+    }
+    const m = this.members.get(u.name);
+    if (!m) return;
+    // SWIM's precedence: alive overrides suspect only with a higher incarnation (a refutation);
+    // suspect overrides alive at an equal or higher one; dead overrides both and is final for this
+    // life (the Lease's next life, setMembers rejoined, revives the member).
+    if (m.state === 'dead') return;
+    if (u.state === 'alive' && u.incarnation > m.incarnation) this.setState(u.name, m, 'alive', u.incarnation);
+    else if (u.state === 'suspect' && m.state === 'alive' && u.incarnation >= m.incarnation) this.setState(u.name, m, 'suspect', u.incarnation);
+    else if (u.state === 'dead') this.setState(u.name, m, 'dead', Math.max(u.incarnation, m.incarnation));
+  }
+
+  private setState(name: string, m: Member, state: MemberState, incarnation: number): void {
+    if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
+    m.suspectTimer = undefined;
+    const changed = m.state !== state;
+    m.state = state;
+    m.incarnation = incarnation;
+    if (state === 'suspect') {
+      if (changed) this.counts.suspicions++;
+      m.suspectTimer = this.opts.clock.setTimeout(() => {
+        m.suspectTimer = undefined;
+        if (this.members.get(name) === m && m.state === 'suspect') this.setState(name, m, 'dead', m.incarnation);
+      }, this.opts.suspicionMs);
+    }
+    if (state === 'dead' && changed) this.counts.deaths++;
+    this.queue({ name, state, incarnation });
+    if (changed) for (const l of [...this.listeners]) l({ name, state });
+  }
+
+  private queue(update: Update): void {
+    this.gossip.set(update.name, { update, left: retransmits(this.members.size + 1) });
+  }
+
+  /** Up to MAX_UPDATES updates to piggyback, the least sent first; each counts down and leaves at 0. */
+  private takeUpdates(): Update[] {
+    const entries = [...this.gossip.values()].sort((a, b) => b.left - a.left).slice(0, MAX_UPDATES);
+    for (const e of entries) if (--e.left <= 0) this.gossip.delete(e.update.name);
+    return entries.map((e) => e.update);
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    return this.seq;
+  }
+
+  private sendTo(to: string, type: Message['type'], seq: number, target: string): void {
+    this.counts.sent++;
+    const m = this.members.get(to);
+    if (m && (type === 'ping' || type === 'pingReq') && (m.askedAt === undefined || m.askedAt <= m.lastHeard)) m.askedAt = this.opts.clock.now();
+    this.opts.send(to, { type, seq, incarnation: this.incarnation, from: this.opts.self, target, updates: this.takeUpdates() });
+  }
+}

@@ -1,0 +1,192 @@
+// SWIM on one manual clock: N members exchanging sealed datagrams through a simulated network (1 ms
+// latency, a drop rule for partitions), so every message also passes the codec and the MAC check.
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../protocols/clock.js';
+import { LivenessError, open, seal } from '../../../protocols/liveness/message.js';
+import { Swim, type SwimChange } from '../../../protocols/liveness/swim.js';
+
+const SECRET = Buffer.from('test secret');
+const TIMING = { periodMs: 200, probeTimeoutMs: 80, suspicionMs: 400, indirect: 2 };
+
+function net(n: number, seed = 1) {
+  const clock = new ManualClock();
+  let s = seed;
+  const random = (): number => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
+  const names = Array.from({ length: n }, (_, i) => `node${i + 1}`);
+  const down = new Set<string>(); // processes that neither send nor receive (killed or frozen)
+  let cut: ((from: string, to: string) => boolean) | undefined;
+  const changes = new Map<string, SwimChange[]>();
+  let dropped = 0;
+  let bytes = 0;
+  const nodes = new Map<string, Swim>();
+  for (const name of names) {
+    const swim = new Swim({
+      ...TIMING,
+      clock,
+      self: name,
+      random,
+      send: (to, m) => {
+        if (down.has(name) || cut?.(name, to)) return;
+        const datagram = seal(m, SECRET);
+        bytes += datagram.length;
+        clock.setTimeout(() => {
+          if (down.has(to)) return;
+          try {
+            nodes.get(to)?.receive(open(datagram, SECRET));
+          } catch (e) {
+            if (!(e instanceof LivenessError)) throw e;
+            dropped++;
+          }
+        }, 1);
+      },
+    });
+    swim.setMembers(names);
+    const list: SwimChange[] = [];
+    changes.set(name, list);
+    swim.onChange((c) => list.push(c));
+    nodes.set(name, swim);
+  }
+  for (const swim of nodes.values()) swim.start();
+  const node = (name: string): Swim => nodes.get(name) as Swim;
+  return { clock, names, nodes, node, down, changes, setCut: (f: typeof cut) => (cut = f), stats: () => ({ dropped, bytes }) };
+}
+
+/** Advance in 1 ms steps until `pred`, returning the elapsed ms (or throwing after `limit`). */
+function until(clock: ManualClock, pred: () => boolean, limit = 10_000): number {
+  const t0 = clock.now();
+  while (!pred()) {
+    if (clock.now() - t0 > limit) throw new Error(`not within ${limit} ms`);
+    clock.advance(1);
+  }
+  return clock.now() - t0;
+}
+
+describe('SWIM failure detection', () => {
+  it('a healthy cluster has no suspicion for a minute of simulated time', () => {
+    const c = net(5);
+    c.clock.advance(60_000);
+    for (const name of c.names) expect(c.changes.get(name)).toEqual([]);
+    for (const name of c.names) expect(c.node(name).hasQuorum()).toBe(true);
+  });
+
+  it('a killed member is suspected, then declared dead by every other member, within about a second', () => {
+    const times: number[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = net(3, seed);
+      c.clock.advance(1000 + seed * 7);
+      c.down.add('node2');
+      times.push(until(c.clock, () => ['node1', 'node3'].every((n) => c.node(n).state('node2') === 'dead')));
+      expect(c.changes.get('node1')?.map((x) => x.state)).toEqual(['suspect', 'dead']);
+    }
+    times.sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)] ?? Infinity;
+    // Bounds from the timing: a probe within ~2 periods, then the suspicion time.
+    expect(median).toBeLessThanOrEqual(TIMING.periodMs * 2 + TIMING.suspicionMs + 50);
+    expect(times[times.length - 1]).toBeLessThanOrEqual(TIMING.periodMs * 4 + TIMING.suspicionMs + 50);
+  });
+
+  it('a suspicion ends when the member is heard again; a suspected member refutes with a higher incarnation', () => {
+    const c = net(3);
+    c.clock.advance(1000);
+    c.setCut((from, to) => from === 'node2' || to === 'node2');
+    until(c.clock, () => c.node('node1').state('node2') === 'suspect' || c.node('node3').state('node2') === 'suspect');
+    c.setCut(undefined);
+    c.clock.advance(2000);
+    for (const n of ['node1', 'node3']) expect(c.node(n).state('node2')).toBe('alive');
+    expect(c.node('node1').dead()).toEqual([]);
+    // The refutation itself: told it is suspected at its incarnation, node2 gossips alive at a higher one.
+    const seen: SwimChange[] = [];
+    c.node('node2').onChange((x) => seen.push(x));
+    const before = c.node('node2').counts.refutations;
+    c.node('node2').receive({ type: 'ping', seq: 99, incarnation: 0, from: 'node1', target: 'node2', updates: [{ name: 'node2', state: 'suspect', incarnation: 1000 }] });
+    expect(c.node('node2').counts.refutations).toBe(before + 1);
+    expect(seen).toEqual([{ name: 'node2', state: 'suspect' }]);
+    c.node('node3').receive({ type: 'ack', seq: 1, incarnation: 0, from: 'node1', target: 'node1', updates: [{ name: 'node2', state: 'suspect', incarnation: 1000 }] });
+    expect(c.node('node3').state('node2')).toBe('suspect');
+    c.clock.advance(300); // node2's gossip (alive, incarnation 1) reaches node3 before its suspicion ends
+    expect(c.node('node3').state('node2')).toBe('alive');
+  });
+
+  it('a frozen member (SIGSTOP) is declared dead; when it resumes it stays dead and learns it, until its Lease shows a new life', () => {
+    const c = net(3);
+    c.clock.advance(1000);
+    c.down.add('node2');
+    until(c.clock, () => c.node('node1').state('node2') === 'dead' && c.node('node3').state('node2') === 'dead');
+    const told: SwimChange[] = [];
+    c.node('node2').onChange((x) => x.name === 'node2' && told.push(x));
+    c.down.delete('node2');
+    c.clock.advance(2000);
+    expect(c.node('node1').state('node2')).toBe('dead');
+    expect(told.map((x) => x.state)).toContain('dead');
+    for (const n of ['node1', 'node3']) c.node(n).setMembers(c.names, ['node2']);
+    c.clock.advance(2000);
+    for (const n of ['node1', 'node3']) expect(c.node(n).state('node2')).toBe('alive');
+  });
+
+  it('indirect probes: a member one peer cannot reach directly is not suspected', () => {
+    const c = net(4);
+    c.setCut((from, to) => (from === 'node1' && to === 'node2') || (from === 'node2' && to === 'node1'));
+    c.clock.advance(30_000);
+    expect(c.node('node1').state('node2')).toBe('alive');
+    expect(c.node('node1').counts.suspicions).toBe(0);
+  });
+
+  it('partition: the cut-off member loses quorum before the majority declares it dead, and suspects nobody', () => {
+    const c = net(5);
+    c.clock.advance(2000);
+    const t0 = c.clock.now();
+    const isolated = 'node5';
+    c.setCut((from, to) => from === isolated || to === isolated);
+    const noQuorumAt = until(c.clock, () => !c.node(isolated).hasQuorum());
+    const deadAt = until(c.clock, () => c.names.filter((n) => n !== isolated).every((n) => c.node(n).state(isolated) === 'dead')) + noQuorumAt;
+    expect(noQuorumAt).toBeLessThan(deadAt);
+    c.clock.advance(5000);
+    // It never declared the majority dead, and the majority keeps its quorum.
+    expect(c.node(isolated).dead()).toEqual([]);
+    for (const n of c.names.filter((x) => x !== isolated)) expect(c.node(n).hasQuorum()).toBe(true);
+    expect(c.clock.now() - t0).toBeGreaterThan(0);
+    // Healed: it is heard again and counts as alive (a new message proves life).
+    c.setCut(undefined);
+    c.clock.advance(3000);
+    expect(c.node(isolated).hasQuorum()).toBe(true);
+  });
+
+  it('a member whose Lease shows a new life is alive again; members gone from the Leases are forgotten', () => {
+    const c = net(3);
+    c.clock.advance(1000);
+    c.down.add('node3');
+    until(c.clock, () => c.node('node1').state('node3') === 'dead');
+    c.down.delete('node3');
+    c.node('node1').setMembers(c.names, ['node3']);
+    expect(c.node('node1').state('node3')).toBe('alive');
+    c.node('node1').setMembers(['node1', 'node2']);
+    expect(c.node('node1').state('node3')).toBeUndefined();
+  });
+
+  it('traffic per member does not grow with the cluster size, and state stays bounded', () => {
+    const perNode = (n: number): number => {
+      const c = net(n);
+      c.clock.advance(10_000);
+      const { bytes } = c.stats();
+      for (const name of c.names) {
+        expect(c.node(name).pending.probes).toBeLessThanOrEqual(4 * n);
+        expect(c.node(name).pending.gossip).toBeLessThanOrEqual(n);
+      }
+      return bytes / n / 10; // bytes/s sent per node
+    };
+    const small = perNode(3);
+    const large = perNode(40);
+    expect(large).toBeLessThan(small * 1.5);
+    expect(large).toBeLessThan(1000);
+  });
+
+  it('messages from non-members are ignored', () => {
+    const c = net(2);
+    c.node('node1').receive({ type: 'ping', seq: 1, incarnation: 0, from: 'stranger', target: 'node1', updates: [{ name: 'node2', state: 'dead', incarnation: 9 }] });
+    expect(c.node('node1').state('node2')).toBe('alive');
+    expect(c.node('node1').counts.received).toBe(0);
+  });
+});
