@@ -101,6 +101,16 @@ describe('herald controller: Service lifecycle', () => {
     expect(failed).toContain('not in any address pool');
   });
 
+  it('metallb.io/ annotations: the current name wins over metallb.universe.tf/, with an AnnotationConflict Event', async () => {
+    const annotations = { 'metallb.io/address-pool': 'special', 'metallb.universe.tf/address-pool': 'default' };
+    kubectl(['apply', '-f', '-'], { input: serviceYaml(ns, 'annotated', { annotations }) });
+    await waitFor('an address from pool special', async () => (await ingress(kc, ns, 'annotated'))[0]?.startsWith('198.51.100.'));
+    const note = await waitEvent(kc, ns, 'annotated', 'AnnotationConflict', () => true);
+    expect(note).toBe('metallb.io/address-pool "special" is used, not metallb.universe.tf/address-pool "default": the current name wins when both are set, as in MetalLB (remove one to silence this)');
+    await ctl.waitForLog('annotationConflict', (l) => l.event === 'annotationConflict' && l.service === `${ns}/annotated`);
+    kubectl(['delete', 'svc', '-n', ns, 'annotated']);
+  });
+
   it('a Service that stops being LoadBalancer is cleared; a pending one is served when its pool appears', async () => {
     const core = kc.makeApiClient(CoreV1Api);
     const svc: V1Service = await core.readNamespacedService({ namespace: ns, name: 'again' });
