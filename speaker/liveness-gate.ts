@@ -1,0 +1,93 @@
+// How the speaker combines the Lease (the authority for membership and self-fencing) with the
+// liveness protocol's verdicts (protocols/liveness/swim.ts, fast): one rule, one place.
+//
+// Ownership: a speaker counts for layer2 ownership while its Lease is live (membership.ts) and the
+// liveness protocol has not declared it dead since. A verdict stands until the node's Lease shows
+// a new life (a new acquireTime: the process restarted, or started a new life on learning it was
+// declared dead) or until two Lease changes are observed after it: a dead process can have at most
+// one renewal in flight when it dies, so a second one proves it alive (a node that UDP cannot reach
+// but the API server can; it renews fast while it has no quorum, so this bounds the overlap).
+//
+// Fencing: a speaker that lost the liveness quorum (it reaches too few peers) stops answering at
+// once, and answers again when the quorum is back, or when a Lease renewal *sent after* the loss
+// succeeded (the API server vouches for it: it is the survivor of a failure, not cut off).
+import type { Clock } from '../protocols/clock.js';
+
+interface Verdict {
+  at: number;
+  /** Lease changes observed since the verdict. */
+  changes: number;
+  joinedAt: number | undefined;
+}
+
+export class LivenessGate {
+  private readonly verdicts = new Map<string, Verdict>();
+  private quorumLostAt: number | undefined;
+  private vouched = true;
+  private excludedCache: ReadonlySet<string> | undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** The liveness protocol declared `node` dead; `joinedAt` is its life's acquireTime as last seen. */
+  declaredDead(node: string, joinedAt: number | undefined): void {
+    if (this.verdicts.has(node)) return;
+    this.verdicts.set(node, { at: this.clock.now(), changes: 0, joinedAt });
+    this.excludedCache = undefined;
+  }
+
+  /** A change of `node`'s Lease was observed; true when this ends a verdict (re-decide ownership). */
+  leaseChanged(node: string, joinedAt: number | undefined): boolean {
+    const v = this.verdicts.get(node);
+    if (!v) return false;
+    v.changes++;
+    if (v.changes < 2 && joinedAt === v.joinedAt) return false;
+    this.verdicts.delete(node);
+    this.excludedCache = undefined;
+    return true;
+  }
+
+  /** The node's Lease is gone (deleted or expired): its verdict has no more use. */
+  forget(node: string): void {
+    if (this.verdicts.delete(node)) this.excludedCache = undefined;
+  }
+
+  /** Nodes excluded from ownership by a standing verdict. */
+  excluded(): ReadonlySet<string> {
+    this.excludedCache ??= new Set(this.verdicts.keys());
+    return this.excludedCache;
+  }
+
+  /** The Lease-live speakers that count for ownership. */
+  owners(leaseLive: ReadonlySet<string>): ReadonlySet<string> {
+    const ex = this.excluded();
+    if (ex.size === 0) return leaseLive;
+    const out = new Set<string>();
+    for (const n of leaseLive) if (!ex.has(n)) out.add(n);
+    return out;
+  }
+
+  quorumChanged(quorum: boolean): void {
+    if (quorum) {
+      this.quorumLostAt = undefined;
+      this.vouched = true;
+    } else if (this.quorumLostAt === undefined) {
+      this.quorumLostAt = this.clock.now();
+      this.vouched = false;
+    }
+  }
+
+  /** A Lease renewal sent at `sentAt` (monotonic) succeeded. */
+  renewed(sentAt: number): void {
+    if (this.quorumLostAt !== undefined && sentAt >= this.quorumLostAt) this.vouched = true;
+  }
+
+  /** Without quorum and not vouched for by a renewal since: stop answering. */
+  isFenced(): boolean {
+    return !this.vouched;
+  }
+
+  /** Without quorum (the speaker then renews its Lease at the fast rate). */
+  get quorumLost(): boolean {
+    return this.quorumLostAt !== undefined;
+  }
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../protocols/clock.js';
+import { LivenessGate } from '../../../speaker/liveness-gate.js';
+
+const LIVE = new Set(['a', 'b', 'c']);
+
+describe('liveness gate: Lease authority + liveness verdicts', () => {
+  it('a verdict removes the node from ownership until its Lease shows a new life', () => {
+    const g = new LivenessGate(new ManualClock());
+    g.declaredDead('b', 100);
+    expect([...g.owners(LIVE)].sort()).toEqual(['a', 'c']);
+    // One renewal in flight when it died proves nothing.
+    expect(g.leaseChanged('b', 100)).toBe(false);
+    expect(g.owners(LIVE).has('b')).toBe(false);
+    expect(g.leaseChanged('b', 5000)).toBe(true); // restarted: new acquireTime
+    expect(g.owners(LIVE)).toBe(LIVE);
+  });
+
+  it('two Lease changes after the verdict prove the node alive (reachable by the API, not by UDP)', () => {
+    const g = new LivenessGate(new ManualClock());
+    g.declaredDead('c', 1);
+    expect(g.leaseChanged('c', 1)).toBe(false);
+    expect(g.leaseChanged('c', 1)).toBe(true);
+    expect(g.owners(LIVE).has('c')).toBe(true);
+  });
+
+  it('an expired or deleted Lease forgets the verdict; changes of other nodes do nothing', () => {
+    const g = new LivenessGate(new ManualClock());
+    g.declaredDead('a', 1);
+    expect(g.leaseChanged('b', 1)).toBe(false);
+    g.forget('a');
+    expect(g.excluded().size).toBe(0);
+  });
+
+  it('partition: fenced from the quorum loss until the quorum is back or a renewal sent after the loss succeeds', () => {
+    const clock = new ManualClock(1000);
+    const g = new LivenessGate(clock);
+    expect(g.isFenced()).toBe(false);
+    g.quorumChanged(false);
+    expect(g.isFenced()).toBe(true);
+    expect(g.quorumLost).toBe(true);
+    g.renewed(999); // sent before the loss: it vouches for nothing
+    expect(g.isFenced()).toBe(true);
+    clock.advance(50);
+    g.renewed(1010);
+    expect(g.isFenced()).toBe(false);
+    g.quorumChanged(true);
+    expect(g.quorumLost).toBe(false);
+    g.quorumChanged(false);
+    expect(g.isFenced()).toBe(true);
+    g.quorumChanged(true);
+    expect(g.isFenced()).toBe(false);
+  });
+});
