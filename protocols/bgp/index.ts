@@ -24,9 +24,14 @@
  *   const s = new BgpSession(config: BgpSessionConfig, { clock, connect, log?, random? });
  *   - config: localAs, peerAs, peerAddress, peerPort?, sourceAddress?, routerId? (dotted quad;
  *     default the IPv4 source/local address, else a hash of nodeName), nodeName?, holdTime? (90),
- *     keepaliveTime?, connectRetry? { minMs, maxMs } (1 s..2 min), connectTimeoutMs? (30 s), gracefulRestart?
+ *     keepaliveTime?, connectRetry? { minMs, maxMs, stableMs } (1 s..2 min, forgotten after 60 s
+ *     Established; incoming connections refused while it runs), maxQueuedBytes? (32 MiB, then
+ *     Cease 6/8), closeGraceMs? (1.5 s before a closed socket is destroyed), connectTimeoutMs? (30 s), gracefulRestart?
  *     { restartTime, restarting? }, coalesceMs? (5), passive?, extendedMessages?, nextHopLinkLocal?,
  *     and ebgpMultihop?/password? which only the connect function uses.
+ *   - deps.resources?: a `BgpResources` (resources.ts) shared with the listener: open sockets,
+ *     refusals, destroys, out-of-resources teardowns; deps.logLimiter?: `LogLimiter` (log-limiter.ts).
+ *     s.queuedBytes: bytes the socket holds for the peer.
  *   - deps.clock: `systemClock` or `ManualClock` (protocols/clock.ts). deps.connect(): returns a
  *     `SocketLike` (a net.Socket fits) that will emit 'connect'; throwing counts as a failed
  *     connect. deps.log: a function receiving `SessionLogEvent`s or a pino-style logger.

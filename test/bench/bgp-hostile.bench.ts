@@ -18,6 +18,8 @@ const ROUTES = 10_000;
 interface Stats {
   fds: number;
   rssMb: number;
+  heapMb: number;
+  gc: boolean;
   accepted: number;
   states: Record<string, string>;
   queued: Record<string, number>;
@@ -52,6 +54,8 @@ async function herald(): Promise<void> {
     return {
       fds: openFds(),
       rssMb: process.memoryUsage().rss / 2 ** 20,
+      heapMb: (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers) / 2 ** 20,
+      gc: typeof (globalThis as { gc?: () => void }).gc === 'function',
       accepted: acceptedSockets(listener.port),
       states: Object.fromEntries([...sessions].map(([p, s]) => [p, s.state])),
       queued: Object.fromEntries([...sessions].map(([p, s]) => [p, s.queuedBytes])),
@@ -103,7 +107,7 @@ async function main(): Promise<void> {
   const keepalive = setInterval(() => router.send({ type: 'keepalive' }), 10_000);
 
   const base = await settle(child);
-  console.log(`baseline: descriptors ${base.fds}, RSS ${base.rssMb.toFixed(1)} MB`);
+  console.log(`baseline: descriptors ${base.fds}, RSS ${base.rssMb.toFixed(1)} MB, JS heap + buffers ${base.heapMb.toFixed(1)} MB${base.gc ? '' : ' (no --expose-gc: figures include garbage)'}`);
 
   // Phase 1: hostile session cycles.
   const t1 = performance.now();
@@ -128,6 +132,7 @@ async function main(): Promise<void> {
   console.log(`hostile cycles: refused ${after1.refused}, destroyed after grace ${after1.destroyed}`);
   console.log(`hostile cycles: descriptors ${base.fds} -> ${after1.fds} (${pct(base.fds, after1.fds)}), accepted sockets left ${after1.accepted}`);
   console.log(`hostile cycles: RSS ${base.rssMb.toFixed(1)} -> ${after1.rssMb.toFixed(1)} MB (${pct(base.rssMb, after1.rssMb)})`);
+  console.log(`hostile cycles: JS heap + buffers ${base.heapMb.toFixed(1)} -> ${after1.heapMb.toFixed(1)} MB (${pct(base.heapMb, after1.heapMb)})`);
   console.log(`hostile cycles: well-behaved router still ${after1.states['127.0.0.3']}`);
   console.log(`hostile cycles: a new well-behaved router Established in ${await newcomerGetsIn(port, '127.0.0.6', '198.51.100.6')}`);
 
@@ -148,6 +153,7 @@ async function main(): Promise<void> {
   const after2 = await settle(child);
   console.log(`refresh flood: descriptors ${before2.fds} -> ${after2.fds} (${pct(before2.fds, after2.fds)})`);
   console.log(`refresh flood: RSS ${before2.rssMb.toFixed(1)} -> ${mid.rssMb.toFixed(1)} (during) -> ${after2.rssMb.toFixed(1)} MB (${pct(before2.rssMb, after2.rssMb)})`);
+  console.log(`refresh flood: JS heap + buffers ${before2.heapMb.toFixed(1)} -> ${mid.heapMb.toFixed(1)} (during) -> ${after2.heapMb.toFixed(1)} MB (${pct(before2.heapMb, after2.heapMb)})`);
   console.log(`refresh flood: well-behaved router still ${after2.states['127.0.0.3']}`);
   console.log(`refresh flood: a new well-behaved router Established in ${await newcomerGetsIn(port, '127.0.0.6', '198.51.100.6')}`);
 
