@@ -12,7 +12,7 @@ APT_PACKAGES += buildah mmdebstrap uidmap gcc libc6-dev runc containerd containe
 # The nodes' kube-proxy (test/lab/real/kube-node.ts) runs in iptables mode and clears conntrack entries.
 APT_PACKAGES += iptables conntrack
 
-.PHONY: deps npm-deps apt-deps tools build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-down
+.PHONY: deps npm-deps apt-deps tools build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-lab demo-down
 
 deps: apt-deps npm-deps tools
 
@@ -76,13 +76,20 @@ cluster-up:
 cluster-down:
 	@tsx test/cluster/cli.ts down
 
-# The full lab end to end, narrated (root; installs what is missing, builds, tears down at the end).
-# KEEP=1 leaves the lab up (state in /run/herald-demo) and prints how to use it; make demo-down removes it.
-# ROUTER=frr runs FRR instead of BIRD.
+# Herald on a real Kubernetes cluster, narrated (root; installs what is missing, builds; the first run
+# also builds the Kubernetes binaries and the images, with progress lines): helm install, pods, Services,
+# ARP/routes/curl from the client, a node failure and the failover time; tears down at the end.
+# KEEP=1 leaves it up (state in /var/tmp/herald-real-demo); make demo-down removes it. ROUTER=frr: FRR.
 demo: deps build
+	@KEEP=$(KEEP) ROUTER=$(ROUTER) tsx test/lab/real/demo.ts up
+
+# The stand-in lab's demo (the lab plays kubelet and kube-proxy; state in /run/herald-demo): faster,
+# and shows IPv6 layer2 too.
+demo-lab: deps build
 	@KEEP=$(KEEP) ROUTER=$(ROUTER) tsx test/lab/demo.ts up
 
 demo-down:
+	@tsx test/lab/real/demo.ts down
 	@tsx test/lab/demo.ts down
 
 clean:

@@ -1,7 +1,7 @@
 // `make demo`: Herald on a real Kubernetes cluster, narrated with the real outputs: the images and
 // the cluster (real-cluster.ts), `helm install`, the pods, a layer2 and a bgp Service in front of real
 // pods, ARP, routes and curl from the client, then a whole node failing and the failover time.
-// KEEP=1 leaves the cluster up (state in /run/herald-real-demo); `make demo-down` removes it.
+// KEEP=1 leaves the cluster up (state in /var/tmp/herald-real-demo: not under /run, /var/lib or /var/log, which each node mounts over); `make demo-down` removes it.
 //
 //   tsx test/lab/real/demo.ts [up|down]     (env: KEEP=1; ROUTER=frr runs FRR instead of BIRD)
 import { existsSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { ensureImages } from './images.js';
 import { RealCluster } from './real-cluster.js';
 import { deployApp } from './workloads.js';
 
-const DIR = process.env.HERALD_REAL_DEMO_DIR ?? '/run/herald-real-demo';
+const DIR = process.env.HERALD_REAL_DEMO_DIR ?? '/var/tmp/herald-real-demo';
 const PREFIX = 'hreal';
 const APP_NS = 'demo';
 const keep = process.env.KEEP === '1' || process.env.KEEP === 'true';
@@ -129,7 +129,7 @@ async function demo(): Promise<void> {
     show(`${client} arping -c 1 -I eth0 ${l2Vip}`, (await arpOwner(cluster.lab, l2Vip)).line);
     const deadHop = cluster.lab.host(dead).ipv4;
     while (Date.now() - tKill < 120_000 && (await routerHops(cluster.lab, bgpVip)).includes(deadHop)) await sleep(250);
-    say(`  bgp: ${R} dropped the path via ${deadHop} ${secs(tKill)} s after the failure (hold time 9 s, then graceful restart's 30 s)`);
+    say(`  bgp: ${R} dropped the path via ${deadHop} ${secs(tKill)} s after the failure (${R} keeps the stale path until graceful restart's 30 s run out)`);
     show(...(await routerShow(cluster.lab, { route: bgpVip })));
     show('kubectl get nodes', await cluster.kubectl(['get', 'nodes']));
     ok = true;

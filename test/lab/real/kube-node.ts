@@ -75,6 +75,8 @@ export class KubeNode {
   /** Network, mount namespace, cgroups, containerd with the images; kubelet and kube-proxy come with startKube(). */
   async startRuntime(images: ImageFile[]): Promise<void> {
     const d = this.dir;
+    // The node's mount namespace covers these with its own: the node's files must live elsewhere.
+    if (/^\/(run|var\/run|var\/lib|var\/log)(\/|$)/.test(d)) throw new RealClusterError(`the cluster directory ${d} is under /run, /var/lib or /var/log, which every node mounts over`);
     for (const sub of ['var-lib', 'var-log', 'sysctl', 'cni']) mkdirSync(join(d, sub), { recursive: true });
     for (const [k, v] of Object.entries(SYSCTLS)) writeFileSync(join(d, 'sysctl', k.replace('/', '-')), `${v}\n`);
     await this.plumb();
