@@ -4,7 +4,8 @@
 // (events.k8s.io/v1) or count (core v1, used when events.k8s.io/v1 is not served).
 import { randomBytes } from 'node:crypto';
 import type { KubeAccess } from './access.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { sleep, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { errorStatus, kubeRequest } from './request.js';
 import { retrying, type RetryOptions } from './retry.js';
 import { microTime, wholeSecondsTime } from './timestamps.js';
@@ -40,6 +41,13 @@ export interface EventRecorderOptions {
   maxEntries?: number;
   /** Write failures (events are best effort: never thrown at the caller). */
   onError?: (err: unknown) => void;
+  /**
+   * A failed write (network or API error) is retried this many times with backoff before the
+   * occurrence is given up (each failure goes to onError). Default 8: 1 s doubling to 60 s, about 3 min.
+   */
+  maxRetries?: number;
+  /** Backoff between write retries; default 1 s doubling to 60 s. */
+  retryBackoff?: Partial<BackoffOptions>;
 }
 
 interface Aggregate {
@@ -74,6 +82,8 @@ export async function discoverEventsApi(kc: KubeAccess): Promise<EventsApi> {
 export class EventRecorder {
   private readonly entries = new Map<string, Aggregate>();
   private readonly clock: Clock;
+  /** Aborted by close(): retries waiting for their next attempt give up, so shutdown is not held by an outage. */
+  private readonly closing = new AbortController();
 
   private constructor(
     private readonly kc: KubeAccess,
@@ -112,7 +122,7 @@ export class EventRecorder {
       };
       this.entries.set(key, agg);
       const a = agg;
-      a.chain = a.chain.then(() => this.createEvent(a, subject, type, reason, action, note)).catch((err: unknown) => this.opts.onError?.(err));
+      a.chain = a.chain.then(() => this.withRetries(() => this.createEvent(a, subject, type, reason, action, note)));
       return;
     }
     // Map order is insertion order: re-insert so eviction drops the least recently seen.
@@ -146,16 +156,35 @@ export class EventRecorder {
   }
 
   private writeCount(a: Aggregate): void {
-    a.chain = a.chain
-      .then(async () => {
+    a.chain = a.chain.then(() =>
+      this.withRetries(async () => {
         if (a.count === a.written || a.written === 0) return; // nothing new, or the create failed
         const count = a.count;
         const path = `${this.collection(a.namespace)}/${a.name}`;
         const body = this.api === 'v1' ? { count, lastTimestamp: wholeSecondsTime(a.last) } : { series: { count, lastObservedTime: microTime(a.last) } };
         await kubeRequest(this.kc, 'PATCH', path, { body, contentType: 'application/merge-patch+json' });
         a.written = count;
-      })
-      .catch((err: unknown) => this.opts.onError?.(err));
+      }),
+    );
+  }
+
+  /** Runs one write, retrying failures with backoff (each reported); never rejects. */
+  private async withRetries(write: () => Promise<void>): Promise<void> {
+    const max = this.opts.maxRetries ?? 8;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await write();
+        return;
+      } catch (err) {
+        this.opts.onError?.(err);
+        if (attempt >= max || this.closing.signal.aborted) return;
+      }
+      try {
+        await sleep(this.clock, backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000, ...this.opts.retryBackoff }), this.closing.signal);
+      } catch {
+        return; // closing
+      }
+    }
   }
 
   private async createEvent(a: Aggregate, s: EventSubject, type: EventType, reason: string, action: string, note: string): Promise<void> {
@@ -193,7 +222,12 @@ export class EventRecorder {
             reportingComponent: this.opts.reportingController,
             reportingInstance: this.opts.reportingInstance,
           };
-    await kubeRequest(this.kc, 'POST', this.collection(a.namespace), { body });
+    try {
+      await kubeRequest(this.kc, 'POST', this.collection(a.namespace), { body });
+    } catch (err) {
+      // A retry after a create whose answer was lost: the name is ours alone, so it exists.
+      if (errorStatus(err) !== 409) throw err;
+    }
     a.written = 1;
     if (a.count > count && a.timer === undefined) this.writeCount(a);
   }
@@ -215,8 +249,9 @@ export class EventRecorder {
     await Promise.all([...this.entries.values()].map((a) => a.chain));
   }
 
-  /** Flushes and forgets everything (call on shutdown). */
+  /** Flushes (one attempt per pending write: retries waiting are given up) and forgets everything (call on shutdown). */
   async close(): Promise<void> {
+    this.closing.abort(new Error('event recorder closed'));
     await this.flush();
     this.entries.clear();
   }

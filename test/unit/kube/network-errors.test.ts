@@ -53,6 +53,7 @@ function failing(codes: readonly string[]): { transport: KubeTransport; calls: (
 let server: Server;
 let base: string;
 const leases = new Map<string, Record<string, unknown>>();
+const events: Record<string, unknown>[] = [];
 let rv = 10;
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -79,6 +80,11 @@ beforeAll(async () => {
       }
       if (p === '/api/v1/services') return json(res, 200, { metadata: { resourceVersion: '5' }, items: [{ metadata: { name: 'web', namespace: 'ns', resourceVersion: '5' } }] });
       if (p === '/hang') return; // never answers
+      if (p === '/apis/events.k8s.io/v1/namespaces/ns/events' && req.method === 'POST') {
+        const b = await body(req);
+        events.push(b);
+        return json(res, 201, b);
+      }
       const lease = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/ns\/leases(?:\/(.+))?$/.exec(p);
       if (lease) {
         const name = lease[1];
@@ -145,6 +151,48 @@ describe('retries: every failure reported, success once the server is reachable'
     const rec = await EventRecorder.create(access(f.transport), { reportingController: 'herald.io/test', reportingInstance: 'n1', retry: { ...FAST, onRetry: (e) => seen.push(e) } });
     expect(rec.api).toBe('events.k8s.io/v1');
     expect(seen).toHaveLength(5);
+  });
+
+  it('EventRecorder: an Event whose create fails five ways is retried with backoff and written', async () => {
+    // Discovery is forced; the five failures hit the POST of the Event.
+    const seen: string[] = [];
+    const rec = await EventRecorder.create(access(failing(CODES).transport), {
+      api: 'events.k8s.io/v1',
+      reportingController: 'herald.io/test',
+      reportingInstance: 'n1',
+      retryBackoff: { initialMs: 1, maxMs: 5 },
+      onError: (e) => seen.push((e as KubeApiError).code ?? ''),
+    });
+    rec.record({ kind: 'Service', name: 'web', namespace: 'ns', uid: 'u1' }, 'Normal', 'IPAllocated', 'Allocate', 'retried note');
+    await expect.poll(() => events.some((e) => e.note === 'retried note'), { timeout: 10_000 }).toBe(true);
+    expect(seen).toEqual([...CODES]);
+    await rec.close();
+  });
+
+  it('EventRecorder: retries give up after maxRetries, and close() does not wait for an outage', async () => {
+    const seen: unknown[] = [];
+    const rec = await EventRecorder.create(access(failing(Array(100).fill('ENETUNREACH')).transport), {
+      api: 'events.k8s.io/v1',
+      reportingController: 'herald.io/test',
+      reportingInstance: 'n1',
+      maxRetries: 2,
+      retryBackoff: { initialMs: 1, maxMs: 5 },
+      onError: (e) => seen.push(e),
+    });
+    rec.record({ kind: 'Service', name: 'web', namespace: 'ns' }, 'Normal', 'X', 'Y', 'given up');
+    await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(3);
+    const slow = await EventRecorder.create(access(failing(Array(100).fill('ENETUNREACH')).transport), {
+      api: 'events.k8s.io/v1',
+      reportingController: 'herald.io/test',
+      reportingInstance: 'n1',
+      retryBackoff: { initialMs: 60_000, maxMs: 60_000 },
+    });
+    slow.record({ kind: 'Service', name: 'web', namespace: 'ns' }, 'Normal', 'X', 'Y', 'closing');
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 20));
+    await slow.close();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(events.some((e) => e.note === 'given up' || e.note === 'closing')).toBe(false);
   });
 
   it('ServiceEndpointsInformer.create: discovery retried through the errors', async () => {
