@@ -185,6 +185,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private started = false;
   private stopped = false;
   private failures = 0;
+  /** Failed sessions (TCP was up) since the last stable one: what damping remembers across Established. */
+  private flaps = 0;
   /** Until then (clock ms) the peer's incoming connections are refused: the back-off runs. */
   private holdOffUntil = 0;
   private readonly limiter: LogLimiter;
@@ -244,6 +246,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.started = true;
     this.stopped = false;
     this.failures = 0;
+    this.flaps = 0;
     this.holdOffUntil = 0;
     if (this.config.passive) this.fire('ManualStartPassive', 'start (passive)');
     else {
@@ -404,7 +407,10 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private nextDelay(sessionFailed: boolean): number {
     const delay = backoffDelayMs(this.failures, (this.deps.random ?? Math.random)(), this.config.connectRetry?.minMs, this.config.connectRetry?.maxMs);
     this.failures++;
-    if (sessionFailed) this.holdOffUntil = this.deps.clock.now() + delay;
+    if (sessionFailed) {
+      this.flaps++;
+      this.holdOffUntil = this.deps.clock.now() + delay;
+    }
     return delay;
   }
 
@@ -869,11 +875,14 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   // ------------------------------------------------------------ routes
 
   private onEstablished(): void {
-    // Damping (RFC 4271 §8.1.1): the back-off is forgotten only once the session has proved stable.
+    // Damping (RFC 4271 §8.1.1): failed connect attempts are forgotten now, failed sessions only
+    // once this one has proved stable.
+    this.failures = this.flaps;
     this.clearTimer('stableTimer');
     this.stableTimer = this.deps.clock.setTimeout(() => {
       this.stableTimer = undefined;
       this.failures = 0;
+      this.flaps = 0;
     }, this.config.connectRetry?.stableMs ?? STABLE_MS);
     const n = this.negotiated;
     if (!n) return;
