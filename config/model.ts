@@ -67,6 +67,22 @@ export interface Peer {
   nodeSelectors: NodeSelector[];
   password?: string;
   ebgpMultihop: boolean;
+  /** Name of a `bfd-profiles` entry: the session runs BFD with it and goes down when BFD does. */
+  bfdProfile?: string;
+}
+
+/** A `bfd-profiles` entry (MetalLB's fields; intervals in milliseconds). */
+export interface BfdProfile {
+  name: string;
+  receiveInterval: number;
+  transmitInterval: number;
+  detectMultiplier: number;
+  /** Parsed for MetalLB compatibility; Herald runs asynchronous mode only (a warning says so). */
+  echoInterval: number;
+  echoMode: boolean;
+  /** Wait for the peer's first packet before sending (RFC 5880 passive role). */
+  passiveMode: boolean;
+  minimumTtl: number;
 }
 
 export interface Config {
@@ -74,6 +90,7 @@ export interface Config {
   /** Aliases from `bgp-communities`. */
   bgpCommunities: Record<string, Community>;
   pools: AddressPool[];
+  bfdProfiles: BfdProfile[];
 }
 
 /** One problem in a config document: where (a path like `address-pools[1].addresses[0]`) and what. */

@@ -5,6 +5,7 @@ import { Issues, indexPath, keyPath } from './issues.js';
 import { locateConfig } from './manifest.js';
 import { type Community, type Config, ConfigError, type AddressPool, type ConfigIssue } from './model.js';
 import { checkOverlaps, type LocatedRange } from './overlaps.js';
+import { parseBfdProfiles } from './bfd-profiles.js';
 import { parseCommunity } from './communities.js';
 import { checkPeerConflicts, type LocatedPeer } from './peer-conflicts.js';
 import { parsePeer } from './peers.js';
@@ -86,15 +87,13 @@ export function parseConfigObjectWithWarnings(value: unknown): ParsedConfig {
   const issues = new Issues();
   const warnings = new Issues();
   if (!checkShape(value, '', issues)) fail(issues);
-  if (isAbsent(value)) return { config: { peers: [], bgpCommunities: {}, pools: [] }, warnings: [] };
+  if (isAbsent(value)) return { config: { peers: [], bgpCommunities: {}, pools: [], bfdProfiles: [] }, warnings: [] };
   const root = expectMapping(value, '', issues, 'a config document');
   if (!root) fail(issues);
   checkKeys(root, '', TOP_LEVEL_KEYS, issues);
 
-  const bfd = root['bfd-profiles'];
-  if (!isAbsent(bfd) && !(Array.isArray(bfd) && bfd.length === 0)) {
-    issues.add('bfd-profiles', 'BFD is not supported by Herald yet; remove bfd-profiles (and bfd-profile from peers)');
-  }
+  const bfdList = readList(root, 'bfd-profiles', '', issues, 'BFD profiles');
+  const bfdProfiles = bfdList ? parseBfdProfiles(bfdList, issues, warnings) : [];
 
   const aliases = parseCommunityAliases(root['bgp-communities'], issues);
 
@@ -105,6 +104,16 @@ export function parseConfigObjectWithWarnings(value: unknown): ParsedConfig {
     if (peer) peers.push({ peer, path });
   });
   checkPeerConflicts(peers, issues);
+  // A list that failed to parse names no profiles: report its own error, not one per peer.
+  if (bfdList) {
+    const names = new Set(bfdProfiles.map((b) => b.name));
+    const listed = bfdList.length === bfdProfiles.length;
+    for (const { peer, path } of peers) {
+      if (peer.bfdProfile !== undefined && !names.has(peer.bfdProfile) && listed) {
+        issues.add(keyPath(path, 'bfd-profile'), `BFD profile ${JSON.stringify(peer.bfdProfile)} is not defined in bfd-profiles`);
+      }
+    }
+  }
 
   const pools: AddressPool[] = [];
   const located: LocatedRange[] = [];
@@ -125,5 +134,5 @@ export function parseConfigObjectWithWarnings(value: unknown): ParsedConfig {
   checkOverlaps(located, issues);
 
   if (issues.count > 0) fail(issues);
-  return { config: { peers: peers.map((p) => p.peer), bgpCommunities: Object.fromEntries(aliases), pools }, warnings: warnings.list };
+  return { config: { peers: peers.map((p) => p.peer), bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles }, warnings: warnings.list };
 }

@@ -129,10 +129,8 @@ export function parsePeer(value: unknown, path: string, issues: Issues): Peer | 
     issues.add(keyPath(path, 'ebgp-multihop'), `ebgp-multihop is set on an iBGP peer (my-asn = peer-asn = ${myAsn}); it only applies to eBGP`);
   }
 
-  const bfd = obj['bfd-profile'];
-  if (bfd !== null && bfd !== undefined && bfd !== '') {
-    issues.add(keyPath(path, 'bfd-profile'), 'BFD is not supported by Herald yet; remove bfd-profile (sessions use BGP hold timers only)');
-  }
+  // Whether the profile exists is checked by the caller, which has the bfd-profiles list.
+  const bfdProfile = readString(obj, 'bfd-profile', path, issues, { what: 'BFD profile name' });
 
   if (issues.count > before || myAsn === undefined || peerAsn === undefined || !address?.ok) return undefined;
   const peer: Peer = {
@@ -147,6 +145,7 @@ export function parsePeer(value: unknown, path: string, issues: Issues): Peer | 
   };
   if (source?.ok) peer.sourceAddress = source.value.text;
   if (routerId !== undefined) peer.routerId = routerId;
+  if (bfdProfile) peer.bfdProfile = bfdProfile; // "" means no BFD, as in MetalLB
   if (password) peer.password = password; // "" means no password, as in MetalLB
   return peer;
 }

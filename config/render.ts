@@ -2,7 +2,7 @@
 // so `herald` can show the effective config and tests can round-trip generated configs.
 import { formatCommunity } from './communities.js';
 import { formatSeconds } from './duration.js';
-import type { AddressPool, Config, NodeSelector, Peer } from './model.js';
+import type { AddressPool, BfdProfile, Config, NodeSelector, Peer } from './model.js';
 import { dumpYaml } from './yaml.js';
 
 function selectorDocument(s: NodeSelector): Record<string, unknown> {
@@ -28,6 +28,7 @@ function peerDocument(p: Peer): Record<string, unknown> {
   if (p.nodeSelectors.length > 0) doc['node-selectors'] = p.nodeSelectors.map(selectorDocument);
   if (p.password !== undefined) doc.password = p.password;
   if (p.ebgpMultihop) doc['ebgp-multihop'] = true;
+  if (p.bfdProfile !== undefined) doc['bfd-profile'] = p.bfdProfile;
   return doc;
 }
 
@@ -53,6 +54,19 @@ function poolDocument(p: AddressPool): Record<string, unknown> {
   return doc;
 }
 
+function bfdProfileDocument(b: BfdProfile): Record<string, unknown> {
+  return {
+    name: b.name,
+    'receive-interval': b.receiveInterval,
+    'transmit-interval': b.transmitInterval,
+    'detect-multiplier': b.detectMultiplier,
+    'echo-interval': b.echoInterval,
+    'echo-mode': b.echoMode,
+    'passive-mode': b.passiveMode,
+    'minimum-ttl': b.minimumTtl,
+  };
+}
+
 /** The config as a plain document with MetalLB's keys. */
 export function toConfigDocument(config: Config): Record<string, unknown> {
   const doc: Record<string, unknown> = {};
@@ -61,6 +75,7 @@ export function toConfigDocument(config: Config): Record<string, unknown> {
   if (aliases.length > 0) {
     doc['bgp-communities'] = Object.fromEntries(aliases.map((k) => [k, formatCommunity(config.bgpCommunities[k])]));
   }
+  if (config.bfdProfiles.length > 0) doc['bfd-profiles'] = config.bfdProfiles.map(bfdProfileDocument);
   if (config.pools.length > 0) doc['address-pools'] = config.pools.map(poolDocument);
   return doc;
 }

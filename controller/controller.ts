@@ -57,7 +57,7 @@ export interface ControllerOptions {
 
 const CONFIG_KEY = '#config';
 export const DEFAULT_LEASE_NAME = 'herald-controller';
-const EMPTY_CONFIG: Config = { peers: [], bgpCommunities: {}, pools: [] };
+const EMPTY_CONFIG: Config = { peers: [], bgpCommunities: {}, pools: [], bfdProfiles: [] };
 const REPORTER = 'herald.io/controller';
 
 /** One leadership term: state rebuilt from the cluster each time this replica becomes leader. */

@@ -46,12 +46,14 @@ function pool(name: string, source: string, family: 'ipv4' | 'ipv6', prefixLengt
 const config: Config = {
   peers: [],
   bgpCommunities: {},
+  bfdProfiles: [],
   pools: [pool('v4', '198.18.0.0/15', 'ipv4', 15), pool('v6', '2001:db8::/64', 'ipv6', 64)],
 };
 // The config to check against: pools renamed and grown, nothing breaks (every address is looked up).
 const next: Config = {
   peers: [],
   bgpCommunities: {},
+  bfdProfiles: [],
   pools: [pool('v4-renamed', '198.18.0.0/15', 'ipv4', 15), pool('v6-grown', '2001:db8::/48', 'ipv6', 48)],
 };
 

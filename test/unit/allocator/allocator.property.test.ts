@@ -51,7 +51,7 @@ const configArb: fc.Arbitrary<Config> = fc
         out.push({ name: `p${i}`, protocol: 'layer2', addresses, autoAssign: p.autoAssign, avoidBuggyIps: p.avoidBuggyIps, bgpAdvertisements: [] });
       }
     });
-    return { peers: [], bgpCommunities: {}, pools: out };
+    return { peers: [], bgpCommunities: {}, pools: out, bfdProfiles: [] };
   })
   .filter((c) => c.pools.length > 0);
 
@@ -189,6 +189,7 @@ describe('Allocator properties', () => {
           const config: Config = {
             peers: [],
             bgpCommunities: {},
+            bfdProfiles: [],
             pools: [{ name: 'p', protocol: 'bgp', autoAssign: true, avoidBuggyIps: !v6, bgpAdvertisements: [], addresses: [{ family, first, last: first + 63n, source: 'x' }] }],
           };
           const a = new Allocator(config);

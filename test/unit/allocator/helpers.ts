@@ -31,7 +31,7 @@ export function pool(name: string, addresses: string[], opts: Partial<Omit<Addre
 }
 
 export function config(...pools: AddressPool[]): Config {
-  return { peers: [], bgpCommunities: {}, pools };
+  return { peers: [], bgpCommunities: {}, pools, bfdProfiles: [] };
 }
 
 export function req(key: string, opts: Partial<Omit<ServiceRequest, 'key'>> = {}): ServiceRequest {

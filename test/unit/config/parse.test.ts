@@ -19,7 +19,7 @@ const pool = { name: 'p', protocol: 'layer2', addresses: ['198.51.100.0/24'] };
 
 describe('defaults', () => {
   it('an empty or null document is an empty config', () => {
-    const empty: Config = { peers: [], bgpCommunities: {}, pools: [] };
+    const empty: Config = { peers: [], bgpCommunities: {}, pools: [], bfdProfiles: [] };
     expect(parseConfig('')).toEqual(empty);
     expect(parseConfig('# nothing\n')).toEqual(empty);
     expect(parseConfig('{}')).toEqual(empty);

@@ -9,6 +9,7 @@ import {
   ConfigError,
   type AddressPool,
   type AddressRange,
+  type BfdProfile,
   type BgpAdvertisement,
   type Community,
   type Config,
@@ -117,6 +118,20 @@ function genPeer(g: Gen): Peer {
   return peer;
 }
 
+function genBfdProfile(g: Gen): BfdProfile {
+  const interval = () => g(fc.integer, { min: 10, max: 60000 });
+  return {
+    name: g(() => word),
+    receiveInterval: interval(),
+    transmitInterval: interval(),
+    detectMultiplier: g(fc.integer, { min: 2, max: 255 }),
+    echoInterval: interval(),
+    echoMode: g(fc.boolean),
+    passiveMode: g(fc.boolean),
+    minimumTtl: g(fc.integer, { min: 1, max: 254 }),
+  };
+}
+
 function genAdvertisement(g: Gen, minV4: number, minV6: number): BgpAdvertisement {
   const adv: BgpAdvertisement = {
     aggregationLength: g(fc.integer, { min: minV4, max: 32 }),
@@ -167,7 +182,10 @@ function genConfig(g: Gen): Config {
   }));
   // Two peers with one address and port on a node are refused (one session each), so keep them apart.
   const peers = g(() => fc.uniqueArray(fc.gen().map(genPeer), { maxLength: 4, selector: (p) => `${p.peerAddress} ${p.peerPort}` }));
-  return { peers, bgpCommunities: Object.fromEntries(aliases), pools };
+  const bfdProfiles = g(() => fc.uniqueArray(fc.gen().map(genBfdProfile), { maxLength: 3, selector: (b) => b.name }));
+  // A peer names an existing profile, or none.
+  for (const p of peers) if (bfdProfiles.length > 0 && g(fc.boolean)) p.bfdProfile = bfdProfiles[g(fc.nat, bfdProfiles.length - 1)].name;
+  return { peers, bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles };
 }
 
 /** The generated model without fast-check's bookkeeping (a clone-method symbol on generated arrays). */

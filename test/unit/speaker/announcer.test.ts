@@ -5,7 +5,7 @@ import { layer2Decision } from '../../../speaker/layer2-owner.js';
 import type { EndpointsView, ServiceView } from '../../../speaker/service-view.js';
 
 const l2pool: AddressPool = { name: 'l2', protocol: 'layer2', addresses: [], avoidBuggyIps: false, autoAssign: true, bgpAdvertisements: [] };
-const config: Config = { peers: [], bgpCommunities: {}, pools: [l2pool] };
+const config: Config = { peers: [], bgpCommunities: {}, pools: [l2pool], bfdProfiles: [] };
 const service: ServiceView = { key: 'ns/web', ips: ['192.0.2.10'], pool: 'l2', externalTrafficPolicy: 'Cluster' };
 const endpoints: EndpointsView = { readyByNode: new Map([['node-a', 1]]) };
 
