@@ -203,12 +203,16 @@ function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Ma
     refuseSet(o, 'connectTime', 'connectTime is not supported by Herald (it retries with its own backoff); remove it', issues);
     refuseSet(o, 'enableGracefulRestart', 'per-peer graceful restart is not supported; Herald offers it to every peer with the speaker flag --graceful-restart (chart value speaker.gracefulRestart)', issues);
     refuseSet(o, 'disableMP', 'disableMP is not supported by Herald (each session carries one address family); remove it', issues);
+    // The ConfigMap path runs BFD; wiring BFDProfile CRs into the Config is still to do.
+    if (!isAbsent(o.spec.bfdProfile) && o.spec.bfdProfile !== '') {
+      issues.add(within(o.ref, 'spec.bfdProfile'), 'BFD is not supported by Herald yet in CRs (it is in the ConfigMap: bfd-profiles); remove bfdProfile');
+    }
     const port = o.spec.peerPort;
     if (typeof port === 'number' && port > MAX_CR_PEER_PORT) {
       issues.add(within(o.ref, 'spec.peerPort'), `${port} is out of range: MetalLB's BGPPeer takes a port from 0 to ${MAX_CR_PEER_PORT}`);
     }
     const legacy = toLegacyKeys(o.spec) as Mapping;
-    for (const k of ['dynamicASN', 'vrf', 'interface', 'connectTime', 'enableGracefulRestart', 'disableMP', 'passwordSecret']) delete legacy[k];
+    for (const k of ['dynamicASN', 'vrf', 'interface', 'connectTime', 'enableGracefulRestart', 'disableMP', 'passwordSecret', 'bfd-profile']) delete legacy[k];
     if (!isAbsent(o.spec.passwordSecret)) {
       if (!isAbsent(o.spec.password) && o.spec.password !== '') {
         issues.add(within(o.ref, 'spec.passwordSecret'), 'password and passwordSecret are both set; use one');
@@ -346,7 +350,7 @@ export function compileCrsWithWarnings(documents: readonly unknown[]): { config:
   checkPeerConflicts(peers, issues);
   const pools = compilePools(sorted, aliases, issues, warnings);
   if (issues.count > 0) throw new ConfigError(dedupe(issues.list));
-  return { config: { peers: peers.map((p) => p.peer), bgpCommunities: Object.fromEntries(aliases), pools }, warnings: dedupe(warnings.list) };
+  return { config: { peers: peers.map((p) => p.peer), bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles: [] }, warnings: dedupe(warnings.list) };
 }
 
 export function compileCrs(documents: readonly unknown[]): Config {

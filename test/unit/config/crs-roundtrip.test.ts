@@ -93,7 +93,7 @@ function genConfig(g: Gen): Config {
   }
   const aliases = g(() => fc.uniqueArray(fc.tuple(fc.constantFrom('no-adv', 'core', 'X_1', 'edge.a'), fc.gen().map(community)), { maxLength: 3, selector: ([k]) => k }));
   const peers = Array.from({ length: g(fc.integer, { min: 0, max: 3 }) }, (_, i) => peer(g, i));
-  return { peers, bgpCommunities: Object.fromEntries(aliases), pools };
+  return { peers, bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles: [] };
 }
 
 function plain<T>(value: T): T {
