@@ -5,6 +5,7 @@
 // every balancer set/delete is printed to stdout as a JSON line {"announcer":"layer2"|"bgp",
 // "op":"setBalancer"|"deleteBalancer",...}, so cluster tests can run several speakers on one host.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseGoDuration } from '../config/duration.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
@@ -15,9 +16,15 @@ import { BgpResources } from '../protocols/bgp/resources.js';
 import { compileExcludes, DEFAULT_EXCLUDES, InterfaceSelectionError } from '../protocols/layer2/interfaces.js';
 import { RecordingAnnouncer, type AnnounceDecider, type AnnouncerCall } from '../speaker/announcer.js';
 import { SpeakerMetrics } from '../speaker/metrics.js';
-import { Speaker, type ServiceEventSink, type SpeakerAnnouncers } from '../speaker/speaker.js';
+import { Speaker, type ServiceEventSink, type SpeakerAnnouncers, type SpeakerOptions } from '../speaker/speaker.js';
 
 interface SpeakerCliOpts {
+  livenessPort: number;
+  livenessAddress?: string;
+  livenessSecretFile?: string;
+  livenessPeriod: number;
+  livenessProbeTimeout: number;
+  livenessSuspicion: number;
   nodeName?: string;
   namespace?: string;
   configMap: string;
@@ -139,6 +146,12 @@ export function register(program: Command): void {
         .argParser(parseMillis('--lease-duration'))
         .env('HERALD_LEASE_DURATION'),
     )
+    .addOption(new Option('--liveness-port <port>', 'UDP port of the speaker-to-speaker liveness protocol (SWIM; 0: off, crashes are then detected by the Lease only)').default(0).argParser(uint('--liveness-port', 65535)).env('HERALD_LIVENESS_PORT'))
+    .addOption(new Option('--liveness-address <ip>', "this node's address for the liveness protocol (required with --liveness-port)").env('HERALD_LIVENESS_ADDRESS'))
+    .addOption(new Option('--liveness-secret-file <path>', 'file holding the shared secret that authenticates liveness messages (at least 16 bytes; required with --liveness-port)').env('HERALD_LIVENESS_SECRET_FILE'))
+    .addOption(new Option('--liveness-period <duration>', 'liveness: probe one peer this often').default(200, '200ms').argParser(parseMillis('--liveness-period')).env('HERALD_LIVENESS_PERIOD'))
+    .addOption(new Option('--liveness-probe-timeout <duration>', 'liveness: direct probe timeout before asking others (below the period)').default(80, '80ms').argParser(parseMillis('--liveness-probe-timeout')).env('HERALD_LIVENESS_PROBE_TIMEOUT'))
+    .addOption(new Option('--liveness-suspicion <duration>', 'liveness: a suspect peer not heard from for this long is dead').default(400, '400ms').argParser(parseMillis('--liveness-suspicion')).env('HERALD_LIVENESS_SUSPICION'))
     .addOption(new Option('--interface <name>', 'layer2: serve exactly this interface; repeat for more (default: every eligible one)').argParser(collect))
     .addOption(new Option('--exclude-interface <regex>', `layer2: never serve interfaces matching; repeat for more; replaces the default list (${DEFAULT_EXCLUDES.join(' ')})`).argParser(collect))
     .addOption(new Option('--graceful-restart <seconds>', 'BGP: offer graceful restart (RFC 4724) with this restart time; peers that accept keep our routes across a speaker restart').argParser(uint('--graceful-restart', 4095)))
@@ -151,6 +164,27 @@ export function register(program: Command): void {
       const node = opts.nodeName?.trim();
       if (!node) cmd.error('--node-name: required (or set HERALD_NODE_NAME, e.g. from spec.nodeName)', { exitCode: 2 });
       if (opts.leaseRenew >= opts.leaseDuration) cmd.error(`--lease-renew: must be shorter than --lease-duration (${opts.leaseRenew} ms >= ${opts.leaseDuration} ms)`, { exitCode: 2 });
+      let liveness: SpeakerOptions['liveness'];
+      if (opts.livenessPort > 0) {
+        if (!opts.livenessAddress || isIP(opts.livenessAddress) === 0) cmd.error('--liveness-address: an IP address is required with --liveness-port', { exitCode: 2 });
+        if (!opts.livenessSecretFile) cmd.error('--liveness-secret-file: required with --liveness-port', { exitCode: 2 });
+        if (opts.livenessProbeTimeout >= opts.livenessPeriod) cmd.error('--liveness-probe-timeout: must be below --liveness-period', { exitCode: 2 });
+        let secret = Buffer.alloc(0);
+        try {
+          secret = readFileSync(opts.livenessSecretFile as string);
+        } catch (e) {
+          cmd.error(`--liveness-secret-file: ${(e as Error).message}`, { exitCode: 2 });
+        }
+        if (secret.length < 16) cmd.error(`--liveness-secret-file: the secret must have at least 16 bytes, has ${secret.length}`, { exitCode: 2 });
+        liveness = {
+          address: opts.livenessAddress as string,
+          port: opts.livenessPort,
+          secret,
+          periodMs: opts.livenessPeriod,
+          probeTimeoutMs: opts.livenessProbeTimeout,
+          suspicionMs: opts.livenessSuspicion,
+        };
+      }
       let namespace = opts.namespace;
       if (!namespace && existsSync(SA_NAMESPACE)) namespace = readFileSync(SA_NAMESPACE, 'utf8').trim();
       if (!namespace) cmd.error('--namespace: required outside a Pod (or set HERALD_NAMESPACE)', { exitCode: 2 });
@@ -190,6 +224,7 @@ export function register(program: Command): void {
         lbClass: opts.lbClass,
         leaseRenewMs: opts.leaseRenew,
         leaseDurationMs: opts.leaseDuration,
+        liveness,
         metricsAddress: opts.metricsAddress,
         logger: log,
         metrics,

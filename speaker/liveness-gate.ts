@@ -25,6 +25,7 @@ export class LivenessGate {
   private quorumLostAt: number | undefined;
   private vouched = true;
   private excludedCache: ReadonlySet<string> | undefined;
+  private ownersCache: { live: ReadonlySet<string>; ex: ReadonlySet<string>; out: ReadonlySet<string> } | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -61,8 +62,11 @@ export class LivenessGate {
   owners(leaseLive: ReadonlySet<string>): ReadonlySet<string> {
     const ex = this.excluded();
     if (ex.size === 0) return leaseLive;
+    // Called per Service: rebuilt only when the live set or the verdicts changed.
+    if (this.ownersCache?.live === leaseLive && this.ownersCache.ex === ex) return this.ownersCache.out;
     const out = new Set<string>();
     for (const n of leaseLive) if (!ex.has(n)) out.add(n);
+    this.ownersCache = { live: leaseLive, ex, out };
     return out;
   }
 

@@ -35,6 +35,7 @@ export class SpeakerMetrics extends DaemonMetrics {
   readonly layer2ResponsesSent: Counter<'ip'>;
   readonly layer2GratuitousSent: Counter<'ip'>;
   readonly layer2Conflicts: Counter<'ip'>;
+  readonly livenessDropped: Counter<'reason'>;
   readonly layer2FramesDropped: Counter<'reason'>;
   /**
    * protocol -> service -> IPs announced (what herald_speaker_announced currently has). The arrays
@@ -146,6 +147,12 @@ export class SpeakerMetrics extends DaemonMetrics {
       name: 'herald_layer2_gratuitous_sent_total',
       help: 'Gratuitous ARP / unsolicited neighbor advertisements sent for the VIP (on taking ownership).',
       labelNames: ['ip'],
+      registers,
+    });
+    this.livenessDropped = new Counter({
+      name: 'herald_liveness_dropped_total',
+      help: 'Liveness datagrams dropped unread: wrong MAC (unauthenticated), malformed, too long (reason).',
+      labelNames: ['reason'],
       registers,
     });
     this.layer2Conflicts = new Counter({

@@ -18,6 +18,9 @@ export const SPEAKER_LEASE_LABEL = 'app.kubernetes.io/component';
 export const SPEAKER_LEASE_LABEL_VALUE = 'herald-speaker';
 export const SPEAKER_LEASE_PREFIX = 'herald-speaker-';
 
+/** Annotation on a speaker Lease: where its liveness protocol listens (protocols/liveness). */
+export const LIVENESS_ANNOTATION = 'herald.io/liveness';
+
 export function speakerLeaseName(node: string): string {
   return `${SPEAKER_LEASE_PREFIX}${node}`;
 }
@@ -29,6 +32,8 @@ export interface SpeakerLeaseOptions {
   clock: Clock;
   renewMs: number;
   leaseDurationMs: number;
+  /** Published as the annotation LIVENESS_ANNOTATION ("address:port" of this speaker's liveness socket). */
+  livenessAddress?: string;
   /** A renewal request sent at `sentAt` (monotonic) succeeded. */
   onRenewed: (sentAt: number) => void;
   onFailed: (err: unknown) => void;
@@ -45,7 +50,7 @@ export interface SpeakerLeaseOptions {
 interface LeaseJson {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: Record<string, unknown>;
 }
 
@@ -153,6 +158,11 @@ export class SpeakerLease {
     this.slowTimer = undefined;
   }
 
+  private annotate(metadata: NonNullable<LeaseJson['metadata']>): NonNullable<LeaseJson['metadata']> {
+    if (this.opts.livenessAddress === undefined) return metadata;
+    return { ...metadata, annotations: { ...metadata.annotations, [LIVENESS_ANNOTATION]: this.opts.livenessAddress } };
+  }
+
   private body(): LeaseJson {
     const now = microTime(Date.now()); // wall time: the monotonic clock is for fencing only
     const spec = {
@@ -163,12 +173,12 @@ export class SpeakerLease {
     };
     if (this.current) {
       const metadata = { ...this.current.metadata, labels: leaseLabels({ ...this.current.metadata?.labels, [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) };
-      return { ...this.current, metadata, spec: { ...this.current.spec, ...spec } };
+      return { ...this.current, metadata: this.annotate(metadata), spec: { ...this.current.spec, ...spec } };
     }
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: this.name, namespace: this.opts.namespace, labels: leaseLabels({ [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) },
+      metadata: this.annotate({ name: this.name, namespace: this.opts.namespace, labels: leaseLabels({ [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) }),
       spec,
     };
   }

@@ -28,11 +28,14 @@ import { Fencing, type FencingState } from './fencing.js';
 import { layer2Decision, RankingCache } from './layer2-owner.js';
 import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
+import { LivenessGate } from './liveness-gate.js';
+import { Swim } from '../protocols/liveness/swim.js';
+import { LivenessTransport } from '../protocols/liveness/transport.js';
 import { EXCLUDE_NODE_LABEL, leaseExcluded, nodeExcluded } from './node-exclusion.js';
 import { poolOfService } from './pool-lookup.js';
 import { decodeSpeakerService, handled, heldOf, type SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
-import { SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
+import { LIVENESS_ANNOTATION, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
 
 /** An announcer as the daemon drives it: the protocol interface plus optional daemon hooks. */
 export interface DaemonAnnouncer extends Announcer {
@@ -66,6 +69,8 @@ export interface SpeakerOptions {
   lbClass?: string;
   leaseRenewMs: number;
   leaseDurationMs: number;
+  /** Speaker-to-speaker liveness (protocols/liveness): off when absent. */
+  liveness?: { address: string; port: number; secret: Buffer; periodMs: number; probeTimeoutMs: number; suspicionMs: number };
   metricsAddress?: string;
   logger: Logger;
   metrics?: SpeakerMetrics;
@@ -103,6 +108,9 @@ export class Speaker {
   private endpoints: ServiceEndpointsInformer | undefined;
   private readonly lease: SpeakerLease;
   private readonly ranking = new RankingCache();
+  private readonly gate: LivenessGate;
+  private swim: Swim | undefined;
+  private transport: LivenessTransport | undefined;
   private readonly trackers: Record<Protocol, AnnouncementTracker>;
   private recorder: EventRecorder | undefined;
   private readonly pacer: EventPacer;
@@ -133,14 +141,15 @@ export class Speaker {
     // Events wait for the first healthy Lease renewal, and pause whenever renewals are slow or failing.
     this.pacer = new EventPacer({ clock: this.clock, paused: true });
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
+    this.gate = new LivenessGate(this.clock);
     const self = opts.node;
     this.announcers = opts.announcers({
       layer2: (service, _ips, pool, endpoints) => {
         if (pool.protocol !== 'layer2') return 'protocolMismatch';
         return layer2Decision(service, endpoints, {
           self,
-          fenced: this.fencing.isFenced(),
-          liveSpeakers: this.membership.liveSet(),
+          fenced: this.fencing.isFenced() || this.gate.isFenced(),
+          liveSpeakers: this.gate.owners(this.membership.liveSet()),
           joinedAt: (node) => this.membership.joinedAt(node),
           // MetalLB's legacy format has no layer2 node selectors: every speaker node may own a VIP,
           // except nodes excluded from load balancing (the same view on every speaker).
@@ -184,7 +193,13 @@ export class Speaker {
       clock: this.clock,
       renewMs: opts.leaseRenewMs,
       leaseDurationMs: opts.leaseDurationMs,
-      onRenewed: (sentAt) => this.fencing.renewSucceeded(sentAt),
+      livenessAddress: opts.liveness ? `${opts.liveness.address.includes(':') ? `[${opts.liveness.address}]` : opts.liveness.address}:${opts.liveness.port}` : undefined,
+      onRenewed: (sentAt) => {
+        this.fencing.renewSucceeded(sentAt);
+        const wasFenced = this.gate.isFenced();
+        this.gate.renewed(sentAt);
+        if (wasFenced && !this.gate.isFenced()) this.markAll();
+      },
       onHealth: (healthy) => this.pacer.setPaused(!healthy),
       onFailed: (err) => {
         this.metrics.leaseRenewFailures.inc();
@@ -219,6 +234,7 @@ export class Speaker {
       this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
     }
     // Renew first: the other speakers count us as soon as possible.
+    if (this.opts.liveness) await this.startLiveness(this.opts.liveness);
     this.lease.start();
     for (const p of PROTOCOLS) this.announcers[p].start?.();
     this.fencing.onChange((s) => this.onFencing(s));
@@ -281,7 +297,14 @@ export class Speaker {
       if (!name.startsWith(SPEAKER_LEASE_PREFIX)) return;
       const node = name.slice(SPEAKER_LEASE_PREFIX.length);
       this.setExcluded(node, leaseExcluded(lease.metadata?.labels));
-      this.membership.observe(node, lease.metadata?.resourceVersion ?? '', leaseAcquired(lease));
+      const peer = /^\[?([^\]]+)\]?:(\d+)$/.exec(lease.metadata?.annotations?.[LIVENESS_ANNOTATION] ?? '');
+      if (peer) this.transport?.setPeer(node, peer[1] as string, Number(peer[2]));
+      const joinedAt = leaseAcquired(lease);
+      if (this.gate.leaseChanged(node, joinedAt)) {
+        this.log.info({ event: 'livenessVerdictEnded', reason: node }, `speaker ${node} is back per its Lease`);
+        this.markAll();
+      }
+      this.membership.observe(node, lease.metadata?.resourceVersion ?? '', joinedAt);
     };
     this.leases.on('add', onLease).on('update', onLease);
     this.leases.on('delete', (lease) => {
@@ -325,6 +348,8 @@ export class Speaker {
     } else {
       for (const change of this.trackers.bgp.removeAll('shutdown')) this.applyChange(change);
     }
+    this.swim?.stop();
+    this.transport?.close();
     await this.lease.stop();
     this.log.info({ event: 'leaseDeleted' }, 'speaker Lease deleted');
     for (const p of PROTOCOLS) this.announcers[p].close?.();
@@ -347,7 +372,47 @@ export class Speaker {
     this.markAll();
   }
 
+  private async startLiveness(l: NonNullable<SpeakerOptions['liveness']>): Promise<void> {
+    const transport = new LivenessTransport({
+      secret: l.secret,
+      address: l.address,
+      port: l.port,
+      onMessage: (m) => this.swim?.receive(m),
+      onDrop: (reason) => this.metrics.livenessDropped.inc({ reason }),
+      onSendError: (err) => this.log.debug({ event: 'livenessSendFailed', err }, 'liveness send failed'),
+    });
+    const swim = new Swim({ clock: this.clock, self: this.opts.node, periodMs: l.periodMs, probeTimeoutMs: l.probeTimeoutMs, suspicionMs: l.suspicionMs, indirect: 2, send: (to, m) => transport.send(to, m) });
+    swim.onChange((c) => {
+      if (c.name === this.opts.node) {
+        if (c.state !== 'dead') return;
+        // The others handed our VIPs over: come back as a new life, so they stay where they are.
+        this.log.warn({ event: 'livenessDeclaredDead' }, 'the other speakers declared this one dead; starting a new life');
+        this.lease.newLife();
+        return;
+      }
+      if (c.state !== 'dead') return;
+      this.log.warn({ event: 'livenessDead', reason: c.name }, `speaker ${c.name} declared dead by the liveness protocol`);
+      this.gate.declaredDead(c.name, this.membership.joinedAt(c.name));
+      this.markAll();
+    });
+    swim.onQuorumChange((q) => {
+      this.log.warn({ event: q ? 'livenessQuorum' : 'livenessNoQuorum' }, q ? 'liveness quorum regained' : 'liveness quorum lost: not answering for layer2 VIPs until a Lease renewal vouches for this speaker');
+      this.gate.quorumChanged(q);
+      this.markAll();
+    });
+    await transport.start();
+    this.transport = transport;
+    this.swim = swim;
+    swim.setMembers(this.membership.live());
+    swim.start();
+  }
+
   private onMembership(change: MembershipChange): void {
+    if (!change.live) {
+      this.gate.forget(change.node);
+      this.transport?.removePeer(change.node);
+    }
+    this.swim?.setMembers(this.membership.live(), change.cause === 'rejoined' ? [change.node] : []);
     this.log.info(
       { event: change.live ? 'speakerLive' : 'speakerGone', reason: `${change.node}: ${change.cause}` },
       `speaker ${change.node} ${change.live ? 'is live' : `is gone (${change.cause})`}; live: ${this.membership.live().join(', ')}`,

@@ -9,7 +9,7 @@ export interface LabUpOptions {
   dir: string;
   router?: LabRouterKind;
   log?: (line: string) => void;
-  /** Extra `herald speaker` flags for every speaker, e.g. ['--graceful-restart', '60']. */
+  /** Extra `herald speaker` flags for every speaker, e.g. ['--graceful-restart', '60']; '{node-ipv4}' is replaced per node. */
   speakerArgs?: string[];
 }
 
@@ -73,7 +73,8 @@ export function startSpeaker(h: HeraldLab, node: NodeName): number {
     'eth0',
     '--metrics-address',
     '127.0.0.1:7473',
-    ...(h.speakerArgs ?? []),
+    // '{node-ipv4}' in a flag stands for this node's address (per-node flags such as --liveness-address).
+    ...(h.speakerArgs ?? []).map((a) => a.replace('{node-ipv4}', h.lab.host(node).ipv4)),
   ]);
 }
 
