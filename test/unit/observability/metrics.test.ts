@@ -56,6 +56,7 @@ describe('metric definitions', () => {
       herald_layer2_responses_sent_total: 'counter',
       herald_layer2_gratuitous_sent_total: 'counter',
       herald_layer2_address_conflicts_total: 'counter',
+      herald_liveness_dropped_total: 'counter',
       herald_layer2_frames_dropped_total: 'counter',
     });
   });
