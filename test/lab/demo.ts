@@ -8,6 +8,7 @@ import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from '
 import { arpOwner, curlFromClient, labUp, ndpOwner, startSpeaker, waitForBgpSessions } from './full-setup.js';
 import { routerCliHint, routerHops, routerShow, type LabRouterKind } from './full-router.js';
 import { labUnavailableReason } from './netns.js';
+import { narrator } from './narration.js';
 
 const DIR = process.env.HERALD_DEMO_DIR ?? '/run/herald-demo';
 const PREFIX = 'hdemo';
@@ -15,15 +16,7 @@ const APP_NS = 'demo';
 const keep = process.env.KEEP === '1' || process.env.KEEP === 'true';
 const router = (process.env.ROUTER || 'bird') as LabRouterKind;
 
-const t0 = Date.now();
-const secs = (from: number): string => ((Date.now() - from) / 1000).toFixed(1);
-const say = (line: string): void => void process.stdout.write(`${line}\n`);
-const step = (title: string): void => say(`\n== [${secs(t0)} s] ${title}`);
-const show = (cmd: string, out: string): void => {
-  say(`$ ${cmd}`);
-  say(out.trimEnd().replace(/^/gm, '  '));
-};
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const { t0, secs, say, step, show, sleep } = narrator();
 
 function down(): void {
   if (!existsSync(FullLab.statePath(DIR))) {

@@ -15,6 +15,7 @@ import { CHART, HERALD_NAMESPACE, RELEASE, helmInstall, releaseValues } from './
 import { ensureImages } from './images.js';
 import { RealCluster } from './real-cluster.js';
 import { deployApp } from './workloads.js';
+import { narrator } from '../narration.js';
 
 const DIR = process.env.HERALD_REAL_DEMO_DIR ?? '/var/tmp/herald-real-demo';
 const PREFIX = 'hreal';
@@ -22,15 +23,7 @@ const APP_NS = 'demo';
 const keep = process.env.KEEP === '1' || process.env.KEEP === 'true';
 const router = (process.env.ROUTER || 'bird') as LabRouterKind;
 
-const t0 = Date.now();
-const secs = (from: number): string => ((Date.now() - from) / 1000).toFixed(1);
-const say = (line: string): void => void process.stdout.write(`${line}\n`);
-const step = (title: string): void => say(`\n== [${secs(t0)} s] ${title}`);
-const show = (cmd: string, out: string): void => {
-  say(`$ ${cmd}`);
-  say(out.trimEnd().replace(/^/gm, '  '));
-};
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const { t0, secs, say, step, show, sleep } = narrator();
 
 function down(): void {
   if (!existsSync(join(DIR, 'real.json'))) {
