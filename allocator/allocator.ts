@@ -5,6 +5,7 @@
 import type { Config, Family, Protocol } from '../config/model.js';
 import { AllocationError, type AllocationFailure } from './errors.js';
 import { checkHeld, type AssignmentCheck, type HeldAddresses } from './config-check.js';
+import { neverHost } from '../config/never-host.js';
 import { canonicalIp, formatIp, parseIp } from './ip.js';
 import { FAMILIES, PoolSet, type PoolState } from './pool.js';
 import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './records.js';
@@ -251,6 +252,8 @@ export class Allocator {
       const pool = this.pools.lookup(p.family, p.num);
       if (!pool) throw new AllocationError({ reason: 'ip-not-in-pool', ip: text }, req.key);
       if (!pool.usable(p.family, p.num)) throw new AllocationError({ reason: 'ip-excluded', ip: text, pool: pool.name }, req.key);
+      const never = neverHost(p.family, p.num);
+      if (never !== undefined) throw new AllocationError({ reason: 'ip-excluded', ip: text, pool: pool.name, neverHost: never }, req.key);
       const required = req.pool ?? anchor?.name;
       if (required !== undefined && pool.name !== required) {
         throw new AllocationError({ reason: 'pool-mismatch', ip: text, pool: pool.name, requiredPool: required }, req.key);
@@ -327,7 +330,7 @@ export class Allocator {
       for (const family of families) {
         const slot = familyOf(rec.first) === family ? rec.first : rec.second && familyOf(rec.second) === family ? rec.second : undefined;
         const pool = slot && this.poolOfSlot(slot);
-        if (!slot || !pool || !eligible(pool) || !pool.usable(family, slot.num)) break;
+        if (!slot || !pool || !eligible(pool) || !pool.allocatable(family, slot.num)) break;
         if (slots.length > 0 && slots[0].pool !== pool) break;
         if (whyIncompatible(key, sharing, holders(slot)) !== undefined) break;
         slots.push({ family, num: slot.num, text: slot.text, pool });

@@ -8,8 +8,8 @@ export type AllocationFailure =
   | { reason: 'pool-exhausted'; family: Family; pool?: string }
   /** A requested address lies in no pool. */
   | { reason: 'ip-not-in-pool'; ip: string }
-  /** A requested address is .0 or .255 in a pool with avoid-buggy-ips. */
-  | { reason: 'ip-excluded'; ip: string; pool: string }
+  /** A requested address is .0 or .255 in a pool with avoid-buggy-ips, or (neverHost says what) can never be a host's. */
+  | { reason: 'ip-excluded'; ip: string; pool: string; neverHost?: string }
   /** A requested address lies in another pool than the one the Service names (or than its other address). */
   | { reason: 'pool-mismatch'; ip: string; pool: string; requiredPool: string }
   /** A requested address is held by Services this one may not share with. */
@@ -32,6 +32,7 @@ function describe(f: AllocationFailure): string {
     case 'ip-not-in-pool':
       return `requested address ${f.ip} is not in any address pool`;
     case 'ip-excluded':
+      if (f.neverHost !== undefined) return `requested address ${f.ip} is ${f.neverHost}, never a host's address, though it lies in address pool "${f.pool}"`;
       return `requested address ${f.ip} is excluded by avoid-buggy-ips in address pool "${f.pool}"`;
     case 'pool-mismatch':
       return `requested address ${f.ip} is in address pool "${f.pool}", not in "${f.requiredPool}"`;

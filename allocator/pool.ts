@@ -1,7 +1,9 @@
 // Per-pool allocation state built from a Config: each pool's free space per family, address -> pool
 // lookup, and the usage counters behind stats(). An address listed in two pools belongs to the first
-// (config order), so free space is never handed out twice even if a config overlaps.
+// (config order), so free space is never handed out twice even if a config overlaps. Addresses that can
+// never be a host's (config/never-host.ts) are in no pool's free space, whatever the pool says.
 import type { AddressPool, Config, Family } from '../config/model.js';
+import { neverHost, neverHostBlocks } from '../config/never-host.js';
 import { FreeSpace, type Interval } from './free-space.js';
 import { countBuggy, isBuggyIp } from './ip.js';
 
@@ -11,7 +13,7 @@ export interface FamilySpace {
   /** Disjoint, sorted address intervals this pool owns in this family. */
   ranges: Interval[];
   free: FreeSpace;
-  /** Addresses the pool may hand out (after avoid-buggy-ips). */
+  /** Addresses the pool may hand out (without never-host addresses, after avoid-buggy-ips). */
   total: bigint;
   /** Distinct addresses held by Services. */
   inUse: number;
@@ -31,12 +33,13 @@ export class PoolState {
     for (const family of FAMILIES) {
       const rs = ranges[family];
       if (!rs || rs.length === 0) continue;
+      const hosts = rs.flatMap((r) => subtract(r, neverHostBlocks(family).map((b) => ({ start: b.first, end: b.last }))));
       let total = 0n;
-      for (const r of rs) {
+      for (const r of hosts) {
         total += r.end - r.start + 1n;
         if (family === 'ipv4' && pool.avoidBuggyIps) total -= countBuggy(r.start, r.end);
       }
-      this.spaces[family] = { ranges: rs, free: new FreeSpace(rs), total, inUse: 0 };
+      this.spaces[family] = { ranges: rs, free: new FreeSpace(hosts), total, inUse: 0 };
     }
   }
 
@@ -48,9 +51,14 @@ export class PoolState {
     return this.spaces[family] !== undefined;
   }
 
-  /** False for addresses avoid-buggy-ips excludes. */
+  /** False for addresses avoid-buggy-ips excludes (the config rule: a Service keeps any other address it holds). */
   usable(family: Family, num: bigint): boolean {
     return !(this.pool.avoidBuggyIps && isBuggyIp(family, num));
+  }
+
+  /** Whether the address may be given to a Service now: usable and a host's address. */
+  allocatable(family: Family, num: bigint): boolean {
+    return this.usable(family, num) && neverHost(family, num) === undefined;
   }
 
   /** The lowest free usable address, without taking it. */
@@ -81,7 +89,8 @@ export class PoolState {
 
   unhold(family: Family, num: bigint): void {
     const space = this.spaces[family] as FamilySpace;
-    space.free.release(num);
+    // A never-host address held from an old status was never free space and does not become it.
+    if (neverHost(family, num) === undefined) space.free.release(num);
     space.inUse--;
   }
 }

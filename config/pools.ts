@@ -1,9 +1,10 @@
 // One `address-pools[]` entry: its addresses, flags and (for bgp) advertisements, with MetalLB's rules.
-import { parseAddressEntry } from './addresses.js';
+import { formatIp, parseAddressEntry } from './addresses.js';
 import { aggregationWarnings, checkAggregation } from './aggregation.js';
 import { parseCommunity, sameCommunity } from './communities.js';
 import { checkKeys, describe, expectMapping, isAbsent, readBoolean, readInteger, readList, readString } from './fields.js';
 import { Issues, indexPath, keyPath, quote } from './issues.js';
+import { neverHostWithin } from './never-host.js';
 import type { AddressPool, AddressRange, BgpAdvertisement, Community, Protocol } from './model.js';
 
 export const POOL_KEYS = ['name', 'protocol', 'addresses', 'avoid-buggy-ips', 'auto-assign', 'bgp-advertisements'] as const;
@@ -90,6 +91,14 @@ export interface ParsedPool {
   addressPaths: { range: AddressRange; path: string }[];
 }
 
+/** Warns about an entry that contains addresses that can never be a host's: they are never handed out. */
+function neverHostWarning(range: AddressRange, path: string, warnings: Issues): void {
+  const parts = neverHostWithin(range.family, range.first, range.last);
+  if (parts.length === 0) return;
+  const text = parts.map((p) => `${p.first === p.last ? formatIp(range.family, p.first) : `${formatIp(range.family, p.first)}-${formatIp(range.family, p.last)}`} (${p.what})`);
+  warnings.add(path, `contains ${text.join(', ')}: never a host's address, so never handed out to a Service`);
+}
+
 export function parsePool(
   value: unknown,
   path: string,
@@ -155,6 +164,7 @@ export function parsePool(
   });
   // Warnings only for a config that can still be valid: an invalid one is refused with its errors.
   if (issues.count === 0) for (const { adv, at } of located) aggregationWarnings(adv, at, addressPaths, warnings);
+  if (issues.count === 0) for (const { range, path: at } of addressPaths) neverHostWarning(range, at, warnings);
 
   if (name === undefined || name === '' || protocol === undefined) return { name, addressPaths };
   const bgpAdvertisements = protocol === 'layer2' ? [] : advertisements.length > 0 ? advertisements : [defaultAdvertisement()];

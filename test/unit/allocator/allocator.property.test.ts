@@ -4,12 +4,22 @@ import type { AddressPool, Config, Family } from '../../../config/model.js';
 import { AllocationError, Allocator } from '../../../allocator/allocator.js';
 import { formatIp, isBuggyIp, parseIp } from '../../../allocator/ip.js';
 import type { ServiceRequest } from '../../../allocator/service-request.js';
+import { neverHost } from '../../../config/never-host.js';
 import { ReferenceAllocator, type RefResult } from './reference-model.js';
 
-// Small blocks that straddle .255/.0 so avoid-buggy-ips matters, spaced so pools never overlap.
+// Small blocks that straddle .255/.0 so avoid-buggy-ips matters, spaced so pools never overlap; and
+// blocks at and around addresses that can never be a host's (0.0.0.0, loopback, multicast, 240/4,
+// 255.255.255.255, ::, ::1, ff00::/8), which no pool may hand out whatever it says.
 const V4_BASE = parseIp('198.51.100.250')!.num;
 const V6_BASE = parseIp('2001:db8::')!.num;
 const BLOCKS = 6;
+const V4_TOP = (1n << 32n) - 1n;
+const V6_TOP = (1n << 128n) - 1n;
+const SPECIAL: Record<Family, bigint[]> = {
+  ipv4: ['0.0.0.0', '126.255.255.254', '223.255.255.251', '255.255.255.247'].map((t) => parseIp(t)!.num),
+  ipv6: ['::', 'feff:ffff:ffff:ffff:ffff:ffff:ffff:fffc', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff7', '::100'].map((t) => parseIp(t)!.num),
+};
+const ALL_BLOCKS = BLOCKS + 4;
 
 interface Block {
   family: Family;
@@ -18,12 +28,20 @@ interface Block {
 }
 
 function blockStart(b: { family: Family; index: number }): bigint {
+  if (b.index >= BLOCKS) return SPECIAL[b.family][b.index - BLOCKS];
   return b.family === 'ipv4' ? V4_BASE + 256n * BigInt(b.index) : V6_BASE + 256n * BigInt(b.index);
+}
+
+/** start + offset, kept inside the family's address space. */
+function within(family: Family, start: bigint, offset: number): bigint {
+  const top = family === 'ipv4' ? V4_TOP : V6_TOP;
+  const n = start + BigInt(offset);
+  return n > top ? top : n;
 }
 
 const blockArb: fc.Arbitrary<Block> = fc.record({
   family: fc.constantFrom<Family>('ipv4', 'ipv6'),
-  index: fc.integer({ min: 0, max: BLOCKS - 1 }),
+  index: fc.integer({ min: 0, max: ALL_BLOCKS - 1 }),
   length: fc.integer({ min: 1, max: 9 }),
 });
 
@@ -44,7 +62,7 @@ const configArb: fc.Arbitrary<Config> = fc
         .filter((b) => !used.has(`${b.family}${b.index}`) && used.add(`${b.family}${b.index}`))
         .map((b) => {
           const first = blockStart(b);
-          const last = first + BigInt(b.length) - 1n;
+          const last = within(b.family, first, b.length - 1);
           return { family: b.family, first, last, source: `${formatIp(b.family, first)}-${formatIp(b.family, last)}` };
         });
       if (addresses.length > 0) {
@@ -64,7 +82,7 @@ const requestArb: fc.Arbitrary<ServiceRequest> = fc
     key: fc.constantFrom(...KEYS),
     families: fc.constantFrom<Family[]>(['ipv4'], ['ipv6'], ['ipv4', 'ipv6'], ['ipv6', 'ipv4']),
     pool: fc.option(fc.constantFrom('p0', 'p1', 'p2', 'ghost'), { nil: undefined, freq: 3 }),
-    ask: fc.option(fc.record({ first: fc.boolean(), index: fc.integer({ min: 0, max: BLOCKS - 1 }), offset: fc.integer({ min: 0, max: 10 }) }), { nil: undefined, freq: 2 }),
+    ask: fc.option(fc.record({ first: fc.boolean(), index: fc.integer({ min: 0, max: ALL_BLOCKS - 1 }), offset: fc.integer({ min: 0, max: 10 }) }), { nil: undefined, freq: 2 }),
     sharingKey: fc.option(fc.constantFrom('k1', 'k2'), { nil: undefined, freq: 2 }),
     port: fc.integer({ min: 1, max: 3 }),
     local: fc.boolean(),
@@ -74,7 +92,7 @@ const requestArb: fc.Arbitrary<ServiceRequest> = fc
     const requestedIps: string[] = [];
     if (r.ask) {
       const family = r.ask.first ? r.families[0] : r.families[r.families.length - 1];
-      requestedIps.push(formatIp(family, blockStart({ family, index: r.ask.index }) + BigInt(r.ask.offset)));
+      requestedIps.push(formatIp(family, within(family, blockStart({ family, index: r.ask.index }), r.ask.offset)));
     }
     const req: ServiceRequest = {
       key: r.key,
@@ -126,6 +144,7 @@ function checkInvariants(a: Allocator, config: Config, requests: Map<string, Ser
       if (req.pool !== undefined) expect(poolName).toBe(req.pool);
       const p = parseIp(ip)!;
       if (pool!.avoidBuggyIps) expect(isBuggyIp(p.family, p.num)).toBe(false);
+      expect(neverHost(p.family, p.num)).toBeUndefined();
     }
     expect(pools.size).toBe(1);
     for (const ip of req.requestedIps) expect(asg.ips).toContain(ip);

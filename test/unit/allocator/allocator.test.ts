@@ -437,3 +437,41 @@ describe('Allocator: config changes', () => {
     expect(a.allocate(req('ns/new2')).ips).toEqual(['192.0.2.0']);
   });
 });
+
+describe('Allocator: addresses that can never be a host', () => {
+  it('pools 0.0.0.0/0 and ::/0 never hand out 0.0.0.0, ::, loopback, multicast, 240/4 or 255.255.255.255', () => {
+    const a = new Allocator(config(pool('all4', ['0.0.0.0/0']), pool('all6', ['::/0'])));
+    expect(a.allocate(req('ns/v4')).ips).toEqual(['0.0.0.1']);
+    expect(a.allocate(req('ns/v6', { families: ['ipv6'] })).ips).toEqual(['::2']);
+    for (const ip of ['0.0.0.0', '127.0.0.1', '224.0.0.1', '239.255.255.255', '240.0.0.1', '255.255.255.255', '::', '::1', 'ff02::1']) {
+      const families = ip.includes(':') ? (['ipv6'] as const) : (['ipv4'] as const);
+      expectFailure(() => a.allocate(req(`ns/ask-${ip}`, { families: [...families], requestedIps: [ip] })), 'ip-excluded', /never a host's address/);
+    }
+    // Just outside the excluded blocks is fine.
+    for (const ip of ['126.255.255.255', '128.0.0.0', '223.255.255.255', 'feff::1']) {
+      const families = ip.includes(':') ? (['ipv6'] as const) : (['ipv4'] as const);
+      expect(a.allocate(req(`ns/edge-${ip}`, { families: [...families], requestedIps: [ip] })).ips).toEqual([ip]);
+    }
+    const [v4, v6] = a.stats();
+    expect(v4.ipv4!.total).toBe((1n << 32n) - 1n - (1n << 24n) - (1n << 29n));
+    expect(v6.ipv6!.total).toBe((1n << 128n) - 2n - (1n << 120n));
+  });
+
+  it('keeps .0/.255 to avoid-buggy-ips: allowed without it, next to an excluded block', () => {
+    const a = new Allocator(config(pool('a', ['126.255.255.255-128.0.0.0'])));
+    expect(a.allocate(req('ns/s1')).ips).toEqual(['126.255.255.255']);
+    expect(a.allocate(req('ns/s2')).ips).toEqual(['128.0.0.0']);
+    expectFailure(() => a.allocate(req('ns/s3')), 'pool-exhausted');
+    const b = new Allocator(config(pool('b', ['126.255.255.255-128.0.0.1'], { avoidBuggyIps: true })));
+    expect(b.allocate(req('ns/s1')).ips).toEqual(['128.0.0.1']);
+  });
+
+  it('a restored never-host address stays with its Service and never becomes free space', () => {
+    const a = new Allocator(config(pool('a', ['0.0.0.0/30'])));
+    expect(a.restore([{ request: req('ns/old'), ips: ['0.0.0.0'] }])).toEqual([]);
+    expect(a.allocate(req('ns/old')).ips).toEqual(['0.0.0.0']);
+    expect(a.release('ns/old')).toBe(true);
+    expect(a.allocate(req('ns/new')).ips).toEqual(['0.0.0.1']);
+    expect(a.allocate(req('ns/new2')).ips).toEqual(['0.0.0.2']);
+  });
+});

@@ -2,6 +2,7 @@
 // of small pools, implementing the same rules as controller/allocator.ts the obvious way.
 import type { Config, Family } from '../../../config/model.js';
 import { formatIp, isBuggyIp, parseIp } from '../../../allocator/ip.js';
+import { NEVER_HOST } from '../../../config/never-host.js';
 import { requestSharing, type ServiceRequest } from '../../../allocator/service-request.js';
 import { whyIncompatible, type Sharing } from '../../../allocator/sharing.js';
 
@@ -41,6 +42,11 @@ export class ReferenceAllocator {
 
   private usable(a: Addr): boolean {
     return !(this.config.pools[a.pool].avoidBuggyIps && isBuggyIp(a.family, a.num));
+  }
+
+  /** Usable and not an address that can never be a host's (checked the obvious way: every block, linearly). */
+  private allocatable(a: Addr): boolean {
+    return this.usable(a) && !NEVER_HOST.some((b) => b.family === a.family && a.num >= b.first && a.num <= b.last);
   }
 
   private users(text: string, except: string): RefRecord[] {
@@ -98,7 +104,7 @@ export class ReferenceAllocator {
     for (const ip of req.requestedIps) {
       const a = this.addr(ip);
       if (!a) return { ok: false, reason: 'ip-not-in-pool', ip };
-      if (!this.usable(a)) return { ok: false, reason: 'ip-excluded', ip };
+      if (!this.allocatable(a)) return { ok: false, reason: 'ip-excluded', ip };
       const required = named ?? anchor;
       if (required !== undefined && a.pool !== required) return { ok: false, reason: 'pool-mismatch', ip };
       anchor = a.pool;
@@ -110,13 +116,13 @@ export class ReferenceAllocator {
     if (missing.length === 0) return { ok: true, ips: order(chosen), pool: undefined };
     const hasFamily = (pool: number, f: Family): boolean => this.addrs.some((a) => a.pool === pool && a.family === f);
     const lowestFree = (pool: number, f: Family): Addr | undefined =>
-      this.addrs.find((a) => a.pool === pool && a.family === f && this.usable(a) && this.users(a.text, req.key).length === 0);
+      this.addrs.find((a) => a.pool === pool && a.family === f && this.allocatable(a) && this.users(a.text, req.key).length === 0);
     const join = (eligible: (pool: number) => boolean): Addr[] | undefined => {
       let best: Addr[] | undefined;
       for (const rec of this.records.values()) {
         if (rec.key === req.key || rec.sharing?.key !== sharing?.key) continue;
         const got = missing.map((f) => rec.ips.map((ip) => this.addr(ip)).find((a) => a?.family === f));
-        if (got.some((a) => !a || !eligible(a.pool) || !this.usable(a) || !this.compatible(req.key, sharing, a.text))) continue;
+        if (got.some((a) => !a || !eligible(a.pool) || !this.allocatable(a) || !this.compatible(req.key, sharing, a.text))) continue;
         const addrs = got as Addr[];
         if (addrs.some((a) => a.pool !== addrs[0].pool)) continue;
         if (!best || addrs[0].pool < best[0].pool || (addrs[0].pool === best[0].pool && addrs[0].num < best[0].num)) best = addrs;

@@ -213,3 +213,24 @@ describe('duplicates in bgp-advertisements (MetalLB v0.12 refuses them)', () => 
     expect(config.pools[0].bgpAdvertisements[0].communities).toEqual([{ kind: 'standard', value: 64512 * 65536 + 1234 }]);
   });
 });
+
+describe('pools with addresses that can never be a host (never handed out)', () => {
+  const doc = (addresses: string[]): string =>
+    `address-pools:\n- name: p\n  protocol: layer2\n  addresses:\n${addresses.map((a) => `  - ${a}\n`).join('')}`;
+
+  it('warns per entry, naming the addresses and what they are', () => {
+    const { warnings } = parseConfigWithWarnings(doc(['0.0.0.0/0', '::/0']));
+    expect(warnings.map((w) => w.path)).toEqual(['address-pools[0].addresses[0]', 'address-pools[0].addresses[1]']);
+    expect(warnings[0].message).toBe(
+      "contains 0.0.0.0 (the unspecified address), 127.0.0.0-127.255.255.255 (loopback (127.0.0.0/8)), 224.0.0.0-239.255.255.255 (multicast (224.0.0.0/4)), 240.0.0.0-255.255.255.254 (reserved (240.0.0.0/4)), 255.255.255.255 (the limited broadcast address): never a host's address, so never handed out to a Service",
+    );
+    expect(warnings[1].message).toContain(':: (the unspecified address), ::1 (loopback), ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff (multicast (ff00::/8))');
+    const edge = parseConfigWithWarnings(doc(['198.51.100.0/24', '126.0.0.0-127.0.0.5'])).warnings;
+    expect(edge.map((w) => w.path)).toEqual(['address-pools[0].addresses[1]']);
+    expect(edge[0].message).toContain('127.0.0.0-127.0.0.5 (loopback');
+  });
+
+  it('does not warn about .0/.255 (avoid-buggy-ips decides those)', () => {
+    expect(parseConfigWithWarnings(doc(['192.0.2.0/24', '2001:db8::/64'])).warnings).toEqual([]);
+  });
+});
