@@ -4,7 +4,7 @@
 // `herald config check` parses a manifest, then checked with checkHeld: a config that would take
 // an address away is refused (the old one stays in force everywhere), never half-applied.
 import { createHash } from 'node:crypto';
-import { parseConfigWithWarnings } from '../config/parse.js';
+import { parseConfigMapObjectWithWarnings } from '../config/parse.js';
 import { renderConfig } from '../config/render.js';
 import { ConfigError, type Config, type ConfigIssue } from '../config/model.js';
 import { checkHeld, type AssignmentCheck, type HeldAddresses } from './config-check.js';
@@ -14,6 +14,8 @@ import { PoolSet } from './pool.js';
 export interface ConfigMapObject {
   metadata?: { name?: string; namespace?: string };
   data?: Record<string, string>;
+  /** Counted in the size limit as the API server counts it (base64 text here, as in JSON). */
+  binaryData?: Record<string, string>;
 }
 
 export type ConfigVerdict =
@@ -32,7 +34,14 @@ export type ConfigVerdict =
  * daemons and the CLI give the same verdict and the same issue paths (`data.config`, ...).
  */
 export function configMapText(cm: ConfigMapObject): string {
-  return JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace }, data: cm.data ?? {} });
+  return JSON.stringify(configMapDocument(cm));
+}
+
+/** The ConfigMap as a manifest document: what the verdict parses, and (as JSON) what says it changed. */
+function configMapDocument(cm: ConfigMapObject): Record<string, unknown> {
+  const doc: Record<string, unknown> = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm.metadata?.name ?? '', namespace: cm.metadata?.namespace }, data: cm.data ?? {} };
+  if (cm.binaryData) doc.binaryData = cm.binaryData;
+  return doc;
 }
 
 /**
@@ -55,7 +64,8 @@ export function evaluateConfig(cm: ConfigMapObject | undefined, held: Iterable<H
   let config: Config;
   let warnings: ConfigIssue[];
   try {
-    ({ config, warnings } = parseConfigWithWarnings(text));
+    // The object itself, not `text`: the size limit counts the data as the API server does, not our JSON.
+    ({ config, warnings } = parseConfigMapObjectWithWarnings(configMapDocument(cm)));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { kind: 'invalid', issues: err.issues };

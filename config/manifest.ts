@@ -1,6 +1,7 @@
 // Finds the config in a loaded YAML file: a ConfigMap's `data.config` (MetalLB's legacy format),
 // or a bare config document.
 import { describe, isMapping } from './fields.js';
+import { checkConfigMapSize } from './configmap-size.js';
 import { Issues, quote } from './issues.js';
 
 export type ConfigSource =
@@ -48,6 +49,7 @@ export function locateConfig(documents: readonly unknown[], issues: Issues): Con
     issues.add('data', `ConfigMap ${quote(nameOf(chosen))} has no data mapping; MetalLB reads its configuration from data.config`);
     return undefined;
   }
+  if (!checkConfigMapSize(data, chosen.binaryData, issues)) return undefined;
   const text = data.config;
   if (typeof text !== 'string') {
     const keys = Object.keys(data);

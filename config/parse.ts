@@ -11,7 +11,7 @@ import { checkPeerConflicts, type LocatedPeer } from './peer-conflicts.js';
 import { parsePeer } from './peers.js';
 import { parsePool } from './pools.js';
 import { checkShape } from './shape.js';
-import { loadYamlDocuments } from './yaml.js';
+import { loadYamlDocuments, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from './yaml.js';
 
 export const TOP_LEVEL_KEYS = ['peers', 'bgp-communities', 'address-pools', 'bfd-profiles'] as const;
 
@@ -45,13 +45,32 @@ export function parseConfigWithWarnings(text: string): ParsedConfig {
     issues.add('', `expected the config as text, got ${describe(text)}`);
     fail(issues);
   }
-  const documents = loadYamlDocuments(text, '', issues);
+  const documents = loadYamlDocuments(text, '', issues, MAX_MANIFEST_BYTES);
   if (!documents) fail(issues);
+  return parseDocuments(documents, Buffer.byteLength(text, 'utf8'), issues);
+}
+
+/**
+ * Parses a ConfigMap object as the API returns it (the daemons' path: no re-serialisation, so its
+ * size is counted exactly as the API server counts it and as `config check` counts a manifest's).
+ */
+export function parseConfigMapObjectWithWarnings(configMap: unknown): ParsedConfig {
+  return parseDocuments([configMap], 0, new Issues());
+}
+
+function parseDocuments(documents: unknown[], textBytes: number, issues: Issues): ParsedConfig {
   // Bound the outer file before looking into it: it may itself be the bomb.
   if (!documents.every((d) => checkShape(d, '', issues))) fail(issues);
   const source = locateConfig(documents, issues);
   if (!source) fail(issues);
-  if (source.kind === 'bare') return parseConfigObjectWithWarnings(source.document);
+  if (source.kind === 'bare') {
+    // A bare document is what would go under data.config, so the ConfigMap limit applies to it whole.
+    if (textBytes > MAX_CONFIG_BYTES) {
+      issues.add('', `document is ${textBytes} bytes; the limit is ${MAX_CONFIG_BYTES} (the Kubernetes ConfigMap size limit)`);
+      fail(issues);
+    }
+    return parseConfigObjectWithWarnings(source.document);
+  }
 
   const inner = loadYamlDocuments(source.text, 'data.config', issues);
   if (!inner) fail(issues);

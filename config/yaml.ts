@@ -3,8 +3,18 @@
 import yaml from 'js-yaml';
 import { Issues } from './issues.js';
 
-/** Kubernetes caps a ConfigMap at 1 MiB, so a larger config cannot be real. */
+/**
+ * Kubernetes caps a ConfigMap's data at 1 MiB (the API server sums the bytes of its data and binaryData
+ * values: config/configmap-size.ts), so a larger config cannot be real.
+ */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * A manifest file holding such a ConfigMap is larger than its data (indentation of a block scalar, JSON
+ * escapes, other documents): the file is bounded at 4 MiB only so a bomb cannot cost memory; the rule
+ * on the config's size is the API server's, applied to the data.
+ */
+export const MAX_MANIFEST_BYTES = 4 * MAX_CONFIG_BYTES;
 
 /** A YAML float (`1.5`, `64500.0`, `.inf`): kept apart from integers so `my-asn: 64500.0` can be rejected. */
 export class YamlFloat {
@@ -35,10 +45,11 @@ const SCHEMA = yaml.FAILSAFE_SCHEMA.extend({
  * Every document in `text`, or undefined after recording why it cannot be loaded.
  * `path` names where the text came from (`data.config` for a ConfigMap's config, '' for the file itself).
  */
-export function loadYamlDocuments(text: string, path: string, issues: Issues): unknown[] | undefined {
+export function loadYamlDocuments(text: string, path: string, issues: Issues, maxBytes = MAX_CONFIG_BYTES): unknown[] | undefined {
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_CONFIG_BYTES) {
-    issues.add(path, `document is ${bytes} bytes; the limit is ${MAX_CONFIG_BYTES} (the Kubernetes ConfigMap size limit)`);
+  if (bytes > maxBytes) {
+    const why = maxBytes === MAX_CONFIG_BYTES ? 'the Kubernetes ConfigMap size limit' : `a manifest of a ConfigMap, whose data Kubernetes caps at ${MAX_CONFIG_BYTES} bytes`;
+    issues.add(path, `document is ${bytes} bytes; the limit is ${maxBytes} (${why})`);
     return undefined;
   }
   try {

@@ -5,7 +5,7 @@ import { Issues } from '../issues.js';
 import { ConfigError } from '../model.js';
 import { parseConfigWithWarnings, type ParsedConfig } from '../parse.js';
 import { checkShape } from '../shape.js';
-import { loadYamlDocuments } from '../yaml.js';
+import { loadYamlDocuments, MAX_MANIFEST_BYTES } from '../yaml.js';
 import { compileCrsWithWarnings, isCrDocument } from './compile.js';
 
 export type ConfigKind = 'crs' | 'configmap';
@@ -17,7 +17,7 @@ export function loadManifestDocuments(text: string): unknown[] {
     issues.add('', `expected the config as text, got ${describe(text)}`);
     throw new ConfigError(issues.list);
   }
-  const documents = loadYamlDocuments(text, '', issues);
+  const documents = loadYamlDocuments(text, '', issues, MAX_MANIFEST_BYTES);
   if (!documents || !documents.every((d) => checkShape(d, '', issues))) throw new ConfigError(issues.list);
   return documents.flatMap((d) => (isMapping(d) && d.kind === 'List' && Array.isArray(d.items) ? d.items : [d]));
 }

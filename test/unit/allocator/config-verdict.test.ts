@@ -83,3 +83,41 @@ describe('evaluateConfig', () => {
     for (let i = 0; i < 100; i++) expect(all).toContain(`namespace-with-a-long-name/service-${i} 192.0.2.${i}:`);
   });
 });
+
+describe('the ConfigMap size limit counts what the API server counts (its data values, 1 MiB)', () => {
+  // Comments full of quotes: JSON escapes each, so our JSON re-serialisation is twice the stored size.
+  const padded = (bytes: number): string => {
+    const body = pools(p('a', '192.0.2.0/24'));
+    const line = `# ${'"'.repeat(98)}\n`;
+    let text = body;
+    while (text.length + line.length <= bytes) text += line;
+    return text + '#'.repeat(bytes - text.length - 1) + '\n';
+  };
+  const manifest = (cmObject: V1ConfigMap): string =>
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\n  namespace: herald\ndata:\n  config: |\n${(cmObject.data?.config ?? '').split('\n').filter((l) => l !== '').map((l) => `    ${l}\n`).join('')}`;
+
+  it('a valid 530 kB ConfigMap (1 MiB+ as JSON) is applied by the daemons and accepted by config check', () => {
+    const a = new Allocator(config());
+    const m = cm(padded(530_000));
+    expect(Buffer.byteLength(m.data!.config)).toBe(530_000);
+    expect(configMapText(m).length).toBeGreaterThan(1024 * 1024);
+    expect(evaluateConfig(m, a.held(), undefined)).toMatchObject({ kind: 'apply', warnings: [] });
+    expect(check(manifest(m)).errors).toEqual([]);
+  });
+
+  it('exactly 1 MiB of data is stored, one byte more is refused, with the same issue for both', () => {
+    const a = new Allocator(config());
+    const limit = 1024 * 1024;
+    const fits = cm(padded(limit - 'x'.length));
+    fits.data!.x = 'x';
+    expect(evaluateConfig(fits, a.held(), undefined).kind).toBe('apply');
+    const over = cm(padded(limit - 'x'.length));
+    over.data!.x = 'xy';
+    const v = evaluateConfig(over, a.held(), undefined);
+    expect(v).toMatchObject({ kind: 'invalid', issues: [{ path: 'data', message: `ConfigMap data is ${limit + 1} bytes; the limit is ${limit} (the Kubernetes ConfigMap size limit: the sum of its data and binaryData values)` }] });
+    expect(check(`${manifest(over)}  x: xy\n`).errors).toEqual(v.kind === 'invalid' ? v.issues : []);
+    // binaryData counts its decoded bytes.
+    const binary: V1ConfigMap = { ...cm(padded(limit - 2)), binaryData: { b: Buffer.from('abc').toString('base64') } };
+    expect(evaluateConfig(binary, a.held(), undefined)).toMatchObject({ kind: 'invalid', issues: [{ path: 'data', message: expect.stringContaining(`is ${limit + 1} bytes`) }] });
+  });
+});
