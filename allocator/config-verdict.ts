@@ -78,20 +78,34 @@ export function evaluateConfig(cm: ConfigMapObject | undefined, held: Iterable<H
   return { kind: 'apply', config, hash, warnings };
 }
 
-/** Event notes are capped at 1 KiB: split a list over several notes, each naming its part. */
+/** Event notes are capped at 1 KiB (in bytes): split a list over several notes, each naming its part. */
 export const NOTE_LIMIT = 1000;
+
+/** UTF-8 bytes: the API server counts the note's bytes, not its characters. */
+function bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** `text` cut to at most `max` bytes at a character boundary, with "..." when cut. */
+function cut(text: string, max: number): string {
+  if (bytes(text) <= max) return text;
+  const buf = Buffer.from(text, 'utf8');
+  let end = Math.max(0, max - 3);
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  return `${buf.subarray(0, end).toString('utf8')}...`;
+}
 
 function notes(header: string, lines: string[], limit = NOTE_LIMIT): string[] {
   const parts: string[][] = [[]];
   let size = 0;
   for (const raw of lines) {
-    const line = raw.length > limit - header.length - 40 ? `${raw.slice(0, limit - header.length - 43)}...` : raw;
-    if (parts[parts.length - 1].length > 0 && size + line.length + 2 > limit - header.length - 20) {
+    const line = cut(raw, limit - bytes(header) - 40);
+    if (parts[parts.length - 1].length > 0 && size + bytes(line) + 2 > limit - bytes(header) - 20) {
       parts.push([]);
       size = 0;
     }
     parts[parts.length - 1].push(line);
-    size += line.length + 2;
+    size += bytes(line) + 2;
   }
   if (parts.length === 1) return [`${header}: ${parts[0].join('; ')}`];
   return parts.map((p, i) => `${header} (part ${i + 1}/${parts.length}): ${p.join('; ')}`);

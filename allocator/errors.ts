@@ -37,7 +37,8 @@ function describe(f: AllocationFailure): string {
     case 'pool-mismatch':
       return `requested address ${f.ip} is in address pool "${f.pool}", not in "${f.requiredPool}"`;
     case 'ip-in-use':
-      return `requested address ${f.ip} is in use by ${f.holders.join(', ')}: ${f.why}`;
+      // A few holders, then a count: the why must survive the 1 KiB Event note.
+      return `requested address ${f.ip} is in use by ${f.holders.length > 3 ? `${f.holders.slice(0, 3).join(', ')} and ${f.holders.length - 3} more` : f.holders.join(', ')}: ${f.why}`;
     case 'family-mismatch':
       if (f.ip) return `requested address ${f.ip} is ${f.family}, which the Service's IP families do not include`;
       return f.pool

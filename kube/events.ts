@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { KubeAccess } from './access.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { eventNote, eventReason } from './event-text.js';
 import { errorStatus, kubeRequest } from './request.js';
 import { retrying, type RetryOptions } from './retry.js';
 import { microTime, wholeSecondsTime } from './timestamps.js';
@@ -62,11 +63,6 @@ interface Aggregate {
   timer: TimerHandle | undefined;
 }
 
-const NOTE_MAX = 1024;
-
-function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max - 3)}...`;
-}
 
 /** events.k8s.io/v1 when served, else core v1. */
 export async function discoverEventsApi(kc: KubeAccess): Promise<EventsApi> {
@@ -200,10 +196,10 @@ export class EventRecorder {
             eventTime: microTime(a.first),
             reportingController: this.opts.reportingController,
             reportingInstance: this.opts.reportingInstance,
-            action,
-            reason,
+            action: eventReason(action),
+            reason: eventReason(reason),
             type,
-            note: truncate(note, NOTE_MAX),
+            note: eventNote(note),
             regarding: ref,
           }
         : {
@@ -211,10 +207,10 @@ export class EventRecorder {
             kind: 'Event',
             metadata,
             involvedObject: ref,
-            reason,
-            message: truncate(note, NOTE_MAX),
+            reason: eventReason(reason),
+            message: eventNote(note),
             type,
-            action,
+            action: eventReason(action),
             count: 1,
             firstTimestamp: wholeSecondsTime(a.first),
             lastTimestamp: wholeSecondsTime(a.first),
