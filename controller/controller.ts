@@ -22,6 +22,7 @@ import { heldByStatus, type ServiceObject } from '../allocator/service-request.j
 import type { HeldAddresses } from '../allocator/config-check.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
+import { PendingServices, unblockedBy } from './pending.js';
 import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision } from './reconcile.js';
 import { annotationConflicts } from '../allocator/annotations.js';
 import { sameIps, statusIps, statusWithIps } from './service-status.js';
@@ -66,8 +67,8 @@ interface Term {
   allocator: Allocator;
   queue: WorkQueue;
   workers: Promise<void>;
-  /** Services without addresses, retried on config changes and releases. */
-  pending: Set<string>;
+  /** Services without addresses, retried on config changes and when an address they could use is freed. */
+  pending: PendingServices;
   /** ConfigMap text of the config in force (undefined: none loaded yet). */
   appliedText: string | undefined;
   /** The config in force and its hash (configHash). */
@@ -261,7 +262,7 @@ export class Controller {
       allocator,
       queue,
       workers: Promise.resolve(),
-      pending: new Set(),
+      pending: new PendingServices(),
       appliedText: undefined,
       config: undefined,
       hash: undefined,
@@ -329,7 +330,8 @@ export class Controller {
     switch (d.kind) {
       case 'ignore':
         term.pending.delete(key);
-        if (d.released) this.released(term);
+        // Another class's addresses, whichever they were: every pending Service that waits for space may try.
+        if (d.released) this.released(term, undefined);
         for (const c of d.conflicts ?? []) {
           this.log.warn({ event: 'foreignConflict', service: key, ip: c.ip, reason: `also held by ${c.holders.join(', ')}` }, `${key} (not ours) holds ${c.ip}, which ${c.holders.join(', ')} hold${c.holders.length === 1 ? 's' : ''} too: ours keep it`);
         }
@@ -338,12 +340,12 @@ export class Controller {
         term.pending.delete(key);
         if (d.released) {
           this.log.info({ event: 'ipReleased', service: key, reason: 'serviceDeleted' }, `released the addresses of deleted ${key}`);
-          this.released(term);
+          this.released(term, d.releasedIps);
         }
         return;
       case 'clear': {
         term.pending.delete(key);
-        if (d.released) this.released(term);
+        if (d.released) this.released(term, d.releasedIps);
         if (!svc) return;
         const plan = planClear(d);
         if (plan.writeStatus) await this.writeStatus(term, svc, []);
@@ -354,7 +356,7 @@ export class Controller {
       }
       case 'assigned': {
         term.pending.delete(key);
-        if (d.moved) this.released(term);
+        if (d.moved) this.released(term, d.releasedIps);
         else if (d.changed) this.poolMetrics(term);
         if (!d.changed || !svc) return;
         await this.writeStatus(term, svc, d.assignment.ips);
@@ -363,15 +365,16 @@ export class Controller {
         return;
       }
       case 'failed': {
-        term.pending.add(key);
-        if (d.released) this.released(term);
+        const fresh = term.pending.failed(key, d.reason, unblockedBy(d.error, d.families));
+        if (d.released) this.released(term, d.releasedIps);
         if (!svc) return;
         if (d.statusIps.length > 0) {
           await this.writeStatus(term, svc, []);
           this.event(svc, 'Normal', 'ClearAssignment', 'Clear', `removed addresses ${d.statusIps.join(', ')}: ${d.reason}`);
         }
         this.event(svc, 'Warning', 'AllocationFailed', 'Allocate', `Failed to allocate IP for "${key}": ${d.reason}`);
-        this.log.warn({ event: 'allocationFailed', service: key, reason: d.reason }, `no address for ${key}: ${d.reason}`);
+        // The Event aggregates repeats itself; the log says a failure once, until its reason changes.
+        if (fresh) this.log.warn({ event: 'allocationFailed', service: key, reason: d.reason }, `no address for ${key}: ${d.reason}`);
         return;
       }
     }
@@ -398,10 +401,20 @@ export class Controller {
     this.log.info({ event: 'ipAllocated', service: key, ip: a.ips.join(','), pool: a.pool ?? '' }, `${key} holds ${a.ips.join(', ')}`);
   }
 
-  /** Addresses were freed: pending Services may fit now, and a refused config may have become acceptable. */
-  private released(term: Term): void {
+  /**
+   * Addresses were freed (`ips`; undefined: not known which): the pending Services that could use one
+   * retry, and a refused config may have become acceptable.
+   */
+  private released(term: Term, ips: readonly string[] | undefined): void {
     this.poolMetrics(term);
-    for (const key of term.pending) term.queue.add(key);
+    const pools = term.config?.pools ?? [];
+    const freed =
+      ips &&
+      ips.map((ip) => {
+        const pool = term.allocator.poolOf(ip);
+        return { ip, pool, autoAssign: pools.find((p) => p.name === pool)?.autoAssign ?? false };
+      });
+    for (const key of term.pending.retryFor(freed)) term.queue.add(key);
     if (term.refusedBreaking) term.queue.add(CONFIG_KEY);
   }
 

@@ -4,6 +4,7 @@
 import type { V1Service } from '@kubernetes/client-node';
 import { AllocationError, type Allocator, type Assignment } from '../allocator/allocator.js';
 import { serviceRequest, ServiceRequestError, whyNotHandled as whyNotHandledBy, type ServiceObject } from '../allocator/service-request.js';
+import type { Family } from '../config/model.js';
 import { sameIps, statusIps } from './service-status.js';
 
 export interface ReconcileOptions {
@@ -18,8 +19,11 @@ export type Decision =
    * freed some, `conflicts` when one of our Services holds one of them too.
    */
   | { kind: 'ignore'; released?: boolean; conflicts?: { ip: string; holders: string[] }[] }
-  /** The Service is gone; `released` says whether it held addresses (freed now). */
-  | { kind: 'deleted'; released: boolean }
+  /**
+   * The Service is gone; `released` says whether it held addresses (freed now): `releasedIps`, or
+   * undefined when it was another class's Service (its status's addresses, not known here).
+   */
+  | { kind: 'deleted'; released: boolean; releasedIps: string[] | undefined }
   /**
    * The Service must not hold addresses any more: clear its status (if `statusIps` is non-empty).
    * `releasedIps`: what it held here (freed now). `removed`: the addresses to report in the
@@ -31,13 +35,13 @@ export type Decision =
    * The Service holds `assignment`; `changed`: its status does not say so yet; `moved`: it held
    * other addresses before (now freed: pending Services may fit, a refused config may fit).
    */
-  | { kind: 'assigned'; assignment: Assignment; changed: boolean; moved: boolean }
+  | { kind: 'assigned'; assignment: Assignment; changed: boolean; moved: boolean; releasedIps: string[] }
   /**
    * No address for the Service: it stays pending until something relevant changes. If it held
    * addresses that no longer answer its request they were released (`released`) and its status
    * must be cleared (`statusIps` non-empty).
    */
-  | { kind: 'failed'; reason: string; error: AllocationError | ServiceRequestError; released: boolean; statusIps: string[] };
+  | { kind: 'failed'; reason: string; error: AllocationError | ServiceRequestError; released: boolean; releasedIps: string[]; statusIps: string[]; families: Family[] };
 
 /** What the controller does for a 'clear' decision: write an empty status or not, and what it reports. */
 export interface ClearPlan {
@@ -65,8 +69,10 @@ export function whyNotHandled(svc: V1Service, opts: ReconcileOptions): string | 
 
 export function decide(key: string, svc: V1Service | undefined, allocator: Allocator, opts: ReconcileOptions = {}): Decision {
   if (!svc) {
+    const releasedIps = allocator.assignmentOf(key)?.ips ?? [];
     const released = allocator.release(key);
-    return { kind: 'deleted', released: allocator.holdForeign(key, []).freed || released };
+    const foreignFreed = allocator.holdForeign(key, []).freed;
+    return { kind: 'deleted', released: foreignFreed || released, releasedIps: foreignFreed ? undefined : releasedIps };
   }
   const current = statusIps(svc);
   const notHandled = whyNotHandled(svc, opts);
@@ -91,18 +97,22 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
   allocator.holdForeign(key, []);
   const previous = allocator.assignmentOf(key);
   let assignment: Assignment;
+  let families: Family[] = [];
   try {
-    assignment = allocator.allocate(serviceRequest(svc as ServiceObject));
+    const request = serviceRequest(svc as ServiceObject);
+    families = [...request.families];
+    assignment = allocator.allocate(request);
   } catch (err) {
     if (!(err instanceof AllocationError) && !(err instanceof ServiceRequestError)) throw err;
     // allocate() keeps what a Service holds on failure; a Service that fails while holding something
     // holds addresses its request no longer accepts (requested IP or pool changed), so they go.
     const released = allocator.release(key);
     const reason = err instanceof ServiceRequestError ? `${err.field}: ${err.problem}` : err.message.replace(`${key}: `, '');
-    return { kind: 'failed', reason, error: err, released, statusIps: current };
+    return { kind: 'failed', reason, error: err, released, releasedIps: released ? [...(previous?.ips ?? [])] : [], statusIps: current, families };
   }
   const moved = previous !== undefined && !sameIps(previous.ips, assignment.ips);
-  return { kind: 'assigned', assignment, changed: !sameIps(current, assignment.ips), moved };
+  const releasedIps = moved ? previous.ips.filter((ip) => !assignment.ips.includes(ip)) : [];
+  return { kind: 'assigned', assignment, changed: !sameIps(current, assignment.ips), moved, releasedIps };
 }
 
 /**

@@ -62,9 +62,9 @@ describe('decide', () => {
     decide('ns/a', svc('a'), a);
     decide('ns/b', svc('b'), a);
     expect(decide('ns/c', svc('c'), a)).toMatchObject({ kind: 'failed' });
-    expect(decide('ns/a', undefined, a)).toEqual({ kind: 'deleted', released: true });
+    expect(decide('ns/a', undefined, a)).toEqual({ kind: 'deleted', released: true, releasedIps: ['192.0.2.0'] });
     expect(decide('ns/c', svc('c'), a)).toMatchObject({ kind: 'assigned', assignment: { ips: ['192.0.2.0'] } });
-    expect(decide('ns/gone', undefined, a)).toEqual({ kind: 'deleted', released: false });
+    expect(decide('ns/gone', undefined, a)).toEqual({ kind: 'deleted', released: false, releasedIps: [] });
   });
 
   it('type change and class change clear and release; other classes are left alone', () => {
@@ -139,7 +139,7 @@ describe('addresses held by Services we do not handle', () => {
     expect(decide('ns/f', other('f', ['192.0.2.3']), a)).toEqual({ kind: 'ignore', released: true });
     expect(decide('ns/f', other('f', ['192.0.2.3']), a)).toEqual({ kind: 'ignore' });
     expect(decide('ns/a', svc('a'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
-    expect(decide('ns/f', undefined, a)).toEqual({ kind: 'deleted', released: true });
+    expect(decide('ns/f', undefined, a)).toEqual({ kind: 'deleted', released: true, releasedIps: undefined });
     expect(decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.3' } }), a)).toMatchObject({ kind: 'assigned' });
   });
 
