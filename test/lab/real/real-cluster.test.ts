@@ -15,6 +15,7 @@ import { describeLab } from '../netns.js';
 import { ensureImages, type RealImages } from './images.js';
 import { HERALD_NAMESPACE, configInline, helm, helmInstall, helmUninstall, helmUpgrade, releaseValues } from './herald-release.js';
 import { RealCluster } from './real-cluster.js';
+import * as probes from './probes.js';
 import { deployApp, readyPodNodes } from './workloads.js';
 
 const NS = 'apps';
@@ -32,75 +33,13 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
   let cluster: RealCluster;
   let images: RealImages;
 
-  /** Every MAC that answers one or two ARP requests from the client for `vip` (normally exactly one). */
-  async function arpMacs(vip: string): Promise<string[]> {
-    const r = await cluster.lab.exec('client', 'arping', ['-c', '2', '-w', '3', '-I', 'eth0', vip], 8000);
-    return [...new Set([...r.stdout.matchAll(/reply from \S+ \[([0-9a-f:]{17})\]/gi)].map((m) => m[1].toLowerCase()))];
-  }
-
-  function nodeOfMac(mac: string): NodeName | undefined {
-    return NODES.find((n) => cluster.lab.host(n).mac.toLowerCase() === mac);
-  }
-
-  /** One GET from the client: the backend's "pod=<pod> node=<node>" or null. */
-  async function curl(vip: string): Promise<string | null> {
-    const r = await cluster.lab.exec('client', 'curl', ['-s', '--max-time', '2', `http://${vip}/`], 5000);
-    return r.code === 0 && r.stdout.startsWith('pod=') ? r.stdout.trim() : null;
-  }
-
+  const arpMacs = (vip: string): Promise<string[]> => probes.arpMacs(cluster, vip);
+  const nodeOfMac = (mac: string): NodeName | undefined => probes.nodeOfMac(cluster, mac);
+  const curl = (vip: string): Promise<string | null> => probes.curl(cluster, vip);
+  const arpOwner = (vip: string): Promise<NodeName | null> => probes.arpOwner(cluster, vip);
+  const prober = (v: string[]): ReturnType<typeof probes.prober> => probes.prober(cluster, v);
+  const speakerPods = (): ReturnType<typeof probes.speakerPods> => probes.speakerPods(cluster);
   const ipOf = (n: NodeName): string => cluster.lab.host(n).ipv4;
-
-  /** The node whose MAC answers ARP for `vip` (exactly one answering MAC), or null. */
-  async function arpOwner(vip: string): Promise<NodeName | null> {
-    const macs = await arpMacs(vip);
-    return macs.length === 1 ? (nodeOfMac(macs[0]) ?? null) : null;
-  }
-
-  /**
-   * Curls each VIP from the client in a loop until stopped; counts the failures. Each probe is a new
-   * TCP connection through the VIP, the node's kube-proxy and a pod.
-   */
-  function prober(vips: string[]): { stop: () => Promise<{ ok: number; failed: string[] }> } {
-    let running = true;
-    let ok = 0;
-    const failed: string[] = [];
-    const loop = (async (): Promise<void> => {
-      while (running) {
-        for (const vip of vips) {
-          const t = Date.now();
-          if (await curl(vip)) ok++;
-          else failed.push(`${vip} at ${new Date(t).toISOString()}`);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    return {
-      stop: async () => {
-        running = false;
-        await loop;
-        return { ok, failed };
-      },
-    };
-  }
-
-  async function speakerPods(): Promise<Array<{ name: string; node: string; ready: boolean }>> {
-    const out = await cluster.kubectl([
-      '-n',
-      HERALD_NAMESPACE,
-      'get',
-      'pods',
-      '-l',
-      'app.kubernetes.io/component=speaker',
-      '-o',
-      'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\\n"}{end}',
-    ]);
-    return out
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.split(' '))
-      .map(([name, node, ready, deleting]) => ({ name, node, ready: ready === 'True' && !deleting }));
-  }
 
   const vips: Record<'l2' | 'bgp', string> = { l2: '', bgp: '' };
   let deadNode: NodeName | undefined;
