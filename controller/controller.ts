@@ -81,6 +81,8 @@ interface Term {
   /** A valid config was refused as breaking: releases may make it acceptable. */
   refusedBreaking: boolean;
   configMissing: boolean;
+  /** Services deleted while this term listed and restored: reconciled (so released) once a config is in force. */
+  deletedWhileStarting: Set<string>;
 }
 
 export class Controller {
@@ -100,6 +102,12 @@ export class Controller {
   private synced = false;
   private starting = false;
   private stopped = false;
+  /**
+   * Services deleted while a term is starting (its list in flight): the list may still show them, so
+   * they are restored, and their delete event found no term to queue it in. Recorded only in that
+   * window (so bounded), handed to the term, which reconciles them: they were kept until the next term.
+   */
+  private deletedWhileStarting = new Set<string>();
   /** Ends start-up retries (an API server unreachable at start) when the controller stops. */
   private readonly startAbort = new AbortController();
 
@@ -166,6 +174,7 @@ export class Controller {
       this.metrics.k8sUpdates.inc();
       const key = objectKey(svc);
       this.term?.queue.add(key);
+      if (!this.term && this.starting && !this.services.get(key)) this.deletedWhileStarting.add(key);
       // A refused config is judged on the statuses: it may fit once a Service it breaks changes.
       if (this.term?.refusedBreaking && this.term.refusedKeys.has(key)) this.term.queue.add(CONFIG_KEY);
     };
@@ -235,6 +244,7 @@ export class Controller {
   private async startTerm(): Promise<void> {
     if (this.stopped || this.term || this.starting) return;
     this.starting = true;
+    this.deletedWhileStarting = new Set();
     const gen = ++this.gen;
     const t0 = performance.now();
     let services: V1Service[] | undefined;
@@ -270,7 +280,9 @@ export class Controller {
       lastRefusal: undefined,
       refusedBreaking: false,
       configMissing: false,
+      deletedWhileStarting: this.deletedWhileStarting,
     };
+    this.deletedWhileStarting = new Set();
     this.term = term;
     this.metrics.setLeader(true);
     // The config first (synchronously, before any worker runs): nothing is allocated without one.
@@ -318,8 +330,12 @@ export class Controller {
   private async reconcile(term: Term, key: string): Promise<void> {
     if (!this.current(term)) return;
     if (key === CONFIG_KEY) return this.reloadConfig(term);
-    // Nothing is allocated (or cleared) before a config is in force: queued again when one is applied.
-    if (term.appliedText === undefined) return;
+    // Nothing is allocated (or cleared) before a config is in force: queued again when one is applied
+    // (the informer's keys then, and a deleted Service, gone from them, kept to be released then).
+    if (term.appliedText === undefined) {
+      if (!this.services.get(key)) term.deletedWhileStarting.add(key);
+      return;
+    }
     const svc = this.services.get(key);
     this.reportAnnotationConflicts(key, svc);
     const decision = decide(key, svc, term.allocator, { lbClass: this.opts.lbClass });
@@ -526,6 +542,8 @@ export class Controller {
         // Every Service (not only pending ones): the first load starts all allocation, and a changed
         // pool may change which addresses satisfy which Service. Unchanged ones write nothing.
         for (const key of this.services.keys()) term.queue.add(key);
+        for (const key of term.deletedWhileStarting) term.queue.add(key);
+        term.deletedWhileStarting.clear();
         term.pending.clear();
         return;
       }
