@@ -4,8 +4,7 @@
 // a PKTINFO control message). Node's dgram exposes neither, and Linux ignores IP_MINTTL /
 // IPV6_MINHOPCOUNT for UDP (checked on 6.18 in a namespace), so GTSM (RFC 5082) is done here.
 #define _GNU_SOURCE
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "../../native/napi_addon.h"
 #include <uv.h>
 
 #include <arpa/inet.h>
@@ -24,14 +23,6 @@
 // Per-slot metadata after the slots: len, ttl, port, family (uint32 each), source[16], destination[16].
 #define META 48
 
-#define CHECK(call)                                                  \
-  do {                                                               \
-    if ((call) != napi_ok) {                                         \
-      napi_throw_error(env, "ERR_NAPI", "N-API call failed: " #call); \
-      return NULL;                                                   \
-    }                                                                \
-  } while (0)
-
 typedef struct {
   int fd;
   int family;     // AF_INET or AF_INET6
@@ -48,34 +39,6 @@ typedef struct {
   unsigned char* meta;
   uint32_t slots;
 } udpsock;
-
-static const char* errno_name(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case ENOBUFS: return "ENOBUFS";
-    case EAGAIN: return "EAGAIN";
-    case ENETDOWN: return "ENETDOWN";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case EBADF: return "EBADF";
-    default: return "EUNKNOWN";
-  }
-}
-
-static napi_value throw_errno(napi_env env, const char* what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, errno_name(err), msg);
-  return NULL;
-}
 
 static void on_closed(uv_handle_t* h) {
   udpsock* s = (udpsock*)h->data;
@@ -166,29 +129,7 @@ static void on_readable(uv_poll_t* h, int status, int events) {
     n++;
   }
   if (n == 0 && err == 0) return;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, result, argv[2];
-  napi_get_reference_value(env, s->callback, &cb);
-  napi_get_global(env, &recv);
-  napi_create_uint32(env, n, &argv[0]);
-  if (err != 0) {
-    napi_value code, msg;
-    napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, code, msg, &argv[1]);
-  } else {
-    napi_get_undefined(env, &argv[1]);
-  }
-  napi_make_callback(env, s->async, recv, cb, 2, argv, &result);
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    napi_fatal_exception(env, exc);
-  }
-  napi_close_handle_scope(env, scope);
+  deliver_batch(env, s->async, s->callback, n, err);
 }
 
 static udpsock* get_sock(napi_env env, napi_value v) {

@@ -2,8 +2,7 @@
 // TTL set before the first SYN. Node's `net` has no setsockopt and creates its sockets lazily inside connect(),
 // so the key cannot be set on a net.Socket in time; we create the socket here and hand its fd
 // to `new net.Socket({ fd })` (active) or `server.listen({ fd })` (passive).
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "../../native/napi_addon.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,35 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define CHECK(call)                                                                   \
-  do {                                                                                \
-    if ((call) != napi_ok) {                                                          \
-      napi_throw_error(env, "ERR_NAPI", "N-API call failed: " #call);                \
-      return NULL;                                                                    \
-    }                                                                                 \
-  } while (0)
-
-// Throws an Error whose `code` is the errno name (e.g. EADDRNOTAVAIL) and whose message names the call.
-static napi_value throw_errno(napi_env env, const char* what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  const char* name = "EUNKNOWN";
-  switch (err) {
-    case EINVAL: name = "EINVAL"; break;
-    case EPERM: name = "EPERM"; break;
-    case EACCES: name = "EACCES"; break;
-    case ENOENT: name = "ENOENT"; break;
-    case EADDRINUSE: name = "EADDRINUSE"; break;
-    case EADDRNOTAVAIL: name = "EADDRNOTAVAIL"; break;
-    case EAFNOSUPPORT: name = "EAFNOSUPPORT"; break;
-    case ENOPROTOOPT: name = "ENOPROTOOPT"; break;
-    case EMFILE: name = "EMFILE"; break;
-    case EBADF: name = "EBADF"; break;
-  }
-  napi_throw_error(env, name, msg);
-  return NULL;
-}
 
 // Parses a numeric IPv4/IPv6 address (and port) into a sockaddr_storage; returns its length or 0.
 static socklen_t parse_addr(const char* text, int port, struct sockaddr_storage* ss) {

@@ -2,8 +2,7 @@
 // attached before the socket is bound (so no unfiltered frame is ever queued), polled by libuv
 // (uv_poll, no busy polling), plus send and IPv6 multicast group membership.
 // Node has no AF_PACKET sockets and libuv cannot wrap one as a stream or UDP handle, hence this file.
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "../../native/napi_addon.h"
 #include <uv.h>
 
 #include <arpa/inet.h>
@@ -29,14 +28,6 @@
 #define MIN_SLOT 2048
 #define MAX_SLOT 65536
 
-#define CHECK(call)                                                  \
-  do {                                                               \
-    if ((call) != napi_ok) {                                         \
-      napi_throw_error(env, "ERR_NAPI", "N-API call failed: " #call); \
-      return NULL;                                                   \
-    }                                                                \
-  } while (0)
-
 typedef struct {
   int fd;
   int group_fd;  // AF_INET6 datagram socket holding multicast memberships, -1 until needed
@@ -54,33 +45,6 @@ typedef struct {
   uint32_t* lengths;    // after the slots: the length of each frame of the batch
   uint32_t slots;
 } rawsock;
-
-static const char* errno_name(int err) {
-  switch (err) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENODEV: return "ENODEV";
-    case ENXIO: return "ENXIO";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case ENOBUFS: return "ENOBUFS";
-    case EAGAIN: return "EAGAIN";
-    case ENETDOWN: return "ENETDOWN";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EBADF: return "EBADF";
-    default: return "EUNKNOWN";
-  }
-}
-
-// Throws an Error whose `code` is the errno name and whose message names the call.
-static napi_value throw_errno(napi_env env, const char* what, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, errno_name(err), msg);
-  return NULL;
-}
 
 static void free_if_done(rawsock* s) {
   if (s->finalized && (!s->closing || s->poll.data == NULL)) free(s);
@@ -140,30 +104,7 @@ static void on_readable(uv_poll_t* h, int status, int events) {
     s->lengths[n++] = (uint32_t)len;
   }
   if (n == 0 && err == 0) return;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, result, argv[2];
-  napi_get_reference_value(env, s->callback, &cb);
-  napi_get_global(env, &recv);  // make_callback needs an object receiver
-  napi_create_uint32(env, n, &argv[0]);
-  if (err != 0) {
-    napi_value code, msg;
-    napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, code, msg, &argv[1]);
-  } else {
-    napi_get_undefined(env, &argv[1]);
-  }
-  // make_callback runs the microtask queue afterwards and routes a throw to 'uncaughtException'.
-  napi_make_callback(env, s->async, recv, cb, 2, argv, &result);
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) {
-    napi_value exc;
-    napi_get_and_clear_last_exception(env, &exc);
-    napi_fatal_exception(env, exc);
-  }
-  napi_close_handle_scope(env, scope);
+  deliver_batch(env, s->async, s->callback, n, err);
 }
 
 static rawsock* get_sock(napi_env env, napi_value v) {
