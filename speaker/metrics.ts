@@ -1,6 +1,6 @@
 // The speaker's metrics. Series carrying a Service, a peer or a VIP are removed when that Service,
 // peer or VIP goes away, so dashboards and alerts do not see ghosts of deleted Services.
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Protocol } from '../config/model.js';
 import { DaemonMetrics, type DaemonMetricsOptions } from '../kube/daemon-metrics.js';
 import type { BgpResources } from '../protocols/bgp/resources.js';
@@ -25,11 +25,11 @@ export class SpeakerMetrics extends DaemonMetrics {
   readonly bgpSessionUp: Gauge<'peer'>;
   readonly bgpUpdates: Counter<'peer'>;
   readonly bgpAnnouncedPrefixes: Gauge<'peer'>;
-  readonly bgpSocketsOpen: Gauge;
-  readonly bgpQueuedBytes: Gauge<'peer'>;
-  readonly bgpConnectionsRefused: Counter<'reason'>;
-  readonly bgpConnectionsDestroyed: Counter;
-  readonly bgpSessionsOutOfResources: Counter<'peer'>;
+  readonly bgpSocketsOpen: Gauge<string>;
+  readonly bgpQueuedBytes: Gauge<string>;
+  readonly bgpConnectionsRefused: Counter<string>;
+  readonly bgpConnectionsDestroyed: Counter<string>;
+  readonly bgpSessionsOutOfResources: Counter<string>;
   private bgpSource: BgpResourceSource | undefined;
   readonly layer2RequestsReceived: Counter<'ip'>;
   readonly layer2ResponsesSent: Counter<'ip'>;
@@ -74,63 +74,20 @@ export class SpeakerMetrics extends DaemonMetrics {
       registers,
     });
     // Read from the BGP resource counters at scrape time (protocols/bgp/resources.ts).
-    const source = (): BgpResourceSource | undefined => this.bgpSource;
-    this.bgpSocketsOpen = new Gauge({
-      name: 'herald_bgp_sockets_open',
-      help: 'BGP TCP connections (incoming and outgoing) holding a descriptor.',
+    const scrape = (): BgpResourceSource | undefined => this.bgpSource;
+    this.bgpSocketsOpen = scraped(Gauge, registers, scrape, 'herald_bgp_sockets_open', 'BGP TCP connections (incoming and outgoing) holding a descriptor.', undefined, (s) => [['', s.resources.socketsOpen]]);
+    this.bgpQueuedBytes = scraped(Gauge, registers, scrape, 'herald_bgp_queued_bytes', 'Bytes written to the peer and not yet taken by its TCP stack (capped; beyond the cap: Cease/Out of Resources).', 'peer', (s) => s.queuedBytes());
+    this.bgpConnectionsRefused = scraped(
+      Counter,
       registers,
-      collect() {
-        const s = source();
-        if (s) this.set(s.resources.socketsOpen);
-      },
-    });
-    this.bgpQueuedBytes = new Gauge({
-      name: 'herald_bgp_queued_bytes',
-      help: 'Bytes written to the peer and not yet taken by its TCP stack (capped; beyond the cap: Cease/Out of Resources).',
-      labelNames: ['peer'],
-      registers,
-      collect() {
-        const s = source();
-        if (!s) return;
-        this.reset();
-        for (const [peer, bytes] of s.queuedBytes()) this.set({ peer }, bytes);
-      },
-    });
-    this.bgpConnectionsRefused = new Counter({
-      name: 'herald_bgp_connections_refused_total',
-      help: 'Incoming BGP connections closed at once: not-a-peer, ambiguous-local-address, listener-closed, back-off (the peer\'s sessions keep failing), stopped.',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        const s = source();
-        if (!s) return;
-        this.reset();
-        for (const [reason, n] of s.resources.connectionsRefused) this.inc({ reason }, n);
-      },
-    });
-    this.bgpConnectionsDestroyed = new Counter({
-      name: 'herald_bgp_connections_destroyed_total',
-      help: 'BGP connections destroyed because the peer did not close its end within the grace period after ours.',
-      registers,
-      collect() {
-        const s = source();
-        if (!s) return;
-        this.reset();
-        if (s.resources.connectionsDestroyed > 0) this.inc(s.resources.connectionsDestroyed);
-      },
-    });
-    this.bgpSessionsOutOfResources = new Counter({
-      name: 'herald_bgp_sessions_out_of_resources_total',
-      help: 'Sessions torn down with Cease/Out of Resources: the peer did not read and the queued bytes passed the cap.',
-      labelNames: ['peer'],
-      registers,
-      collect() {
-        const s = source();
-        if (!s) return;
-        this.reset();
-        for (const [peer, n] of s.resources.sessionsOutOfResources) this.inc({ peer }, n);
-      },
-    });
+      scrape,
+      'herald_bgp_connections_refused_total',
+      "Incoming BGP connections closed at once: not-a-peer, ambiguous-local-address, listener-closed, back-off (the peer's sessions keep failing), stopped.",
+      'reason',
+      (s) => s.resources.connectionsRefused,
+    );
+    this.bgpConnectionsDestroyed = scraped(Counter, registers, scrape, 'herald_bgp_connections_destroyed_total', 'BGP connections destroyed because the peer did not close its end within the grace period after ours.', undefined, (s) => [['', s.resources.connectionsDestroyed]]);
+    this.bgpSessionsOutOfResources = scraped(Counter, registers, scrape, 'herald_bgp_sessions_out_of_resources_total', 'Sessions torn down with Cease/Out of Resources: the peer did not read and the queued bytes passed the cap.', 'peer', (s) => s.resources.sessionsOutOfResources);
     this.layer2RequestsReceived = new Counter({
       name: 'herald_layer2_requests_received_total',
       help: 'ARP requests / IPv6 neighbor solicitations received for the VIP.',
@@ -264,4 +221,35 @@ export class SpeakerMetrics extends DaemonMetrics {
     }
     return false;
   }
+}
+
+/**
+ * A metric whose values are read from `read` at scrape time, replacing what it had: `label` names the
+ * key of each pair, or none for one unlabelled value (its key ignored). Nothing until a source is set.
+ */
+function scraped<M extends typeof Counter<string> | typeof Gauge<string>>(
+  Metric: M,
+  registers: Registry[],
+  source: () => BgpResourceSource | undefined,
+  name: string,
+  help: string,
+  label: string | undefined,
+  read: (s: BgpResourceSource) => Iterable<[string, number]>,
+): InstanceType<M> {
+  return new Metric({
+    name,
+    help,
+    labelNames: label ? [label] : [],
+    registers,
+    collect(this: Counter<string> | Gauge<string>) {
+      const s = source();
+      if (!s) return;
+      this.reset();
+      for (const [key, value] of read(s)) {
+        const labels = label ? { [label]: key } : {};
+        if (this instanceof Gauge) this.set(labels, value);
+        else if (value > 0) this.inc(labels, value);
+      }
+    },
+  }) as InstanceType<M>;
 }
