@@ -1,0 +1,56 @@
+// Messages between the scale simulator (test/bench/scale.bench.ts) and its worker processes
+// (test/sim/scale-worker.ts), over the fork() IPC channel. Times are wall-clock milliseconds with
+// sub-millisecond precision (performance.timeOrigin + performance.now()), comparable across the
+// processes of one machine.
+
+export interface SimTiming {
+  renewMs: number;
+  leaseDurationMs: number;
+  periodMs: number;
+  probeTimeoutMs: number;
+  suspicionMs: number;
+}
+
+export type ToWorker =
+  | { type: 'init'; names: string[]; kubeconfig: string; namespace: string; secretHex: string; timing: SimTiming }
+  | { type: 'peers'; ports: Record<string, number> }
+  | { type: 'sample' }
+  | { type: 'kill'; name: string }
+  | { type: 'stop' };
+
+/** Cumulative counters of one worker (the simulator takes differences between two samples). */
+export interface WorkerSample {
+  /** Lease writes sent (SpeakerLease.writes, summed). */
+  leaseWrites: number;
+  /** Liveness bytes sent + received on every member's socket. */
+  livenessBytes: number;
+  livenessPackets: number;
+  /** Datagrams dropped by a transport (bad MAC, undecodable, too long, no address). */
+  dropped: number;
+  /** Suspicions and deaths of members that were never killed, as seen by any member (false verdicts). */
+  falseSuspicions: number;
+  falseDeaths: number;
+  /** A member learned it was suspected or declared dead (it refutes / starts a new life). */
+  selfSuspected: number;
+  /** Quorum lost (a member stops answering until a renewal vouches for it), and members fenced now. */
+  quorumLosses: number;
+  fencedNow: number;
+  leaseFailures: number;
+  /** Per killed member: how many members declared it dead, and the first and last such time. */
+  verdicts: Record<string, { count: number; first: number; last: number }>;
+  /** Event-loop delay since the previous sample (ms): p50, p99, max. */
+  lag: { p50: number; p99: number; max: number };
+  /** CPU seconds (user + system) of the worker process so far. */
+  cpuSeconds: number;
+}
+
+export type FromWorker =
+  | { type: 'ports'; ports: Record<string, number> }
+  | { type: 'started' }
+  | { type: 'sample'; sample: WorkerSample }
+  | { type: 'killed'; name: string; at: number }
+  | { type: 'stopped' };
+
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,206 @@
+// One worker process of the scale simulator: many simulated speakers, each with the real liveness
+// code (protocols/liveness: Swim + LivenessTransport on its own UDP socket on 127.0.0.1, HMAC-sealed
+// datagrams), the real speaker Lease (speaker/speaker-lease.ts: real writes to the test
+// kube-apiserver) and the real liveness gate (speaker/liveness-gate.ts), wired as speaker/speaker.ts
+// wires them. What is not simulated: Services, announcements, and each speaker's Lease watch (the
+// simulator hands every member the member list and the peers' ports once, as the Leases would).
+// Driven by the simulator over the IPC channel (scale-protocol.ts).
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { KubeAccess } from '../../kube/access.js';
+import { loadKubeConfig } from '../../kube/config.js';
+import { systemClock } from '../../protocols/clock.js';
+import { Swim } from '../../protocols/liveness/swim.js';
+import { LivenessTransport } from '../../protocols/liveness/transport.js';
+import { LivenessGate } from '../../speaker/liveness-gate.js';
+import { SpeakerLease } from '../../speaker/speaker-lease.js';
+import { wallNow, type FromWorker, type ToWorker, type WorkerSample } from './scale-protocol.js';
+
+interface SimMember {
+  name: string;
+  swim: Swim;
+  transport: LivenessTransport;
+  lease: SpeakerLease;
+  gate: LivenessGate;
+  port: number;
+  alive: boolean;
+  startTimer?: NodeJS.Timeout;
+  /** Set at a simulated crash: every request of this member fails before it is sent. */
+  crashed: boolean;
+}
+
+const send = (m: FromWorker): void => void process.send?.(m);
+const members = new Map<string, SimMember>();
+const killed = new Set<string>();
+const lag = monitorEventLoopDelay({ resolution: 5 });
+lag.enable();
+const totals = { dropped: 0, falseSuspicions: 0, falseDeaths: 0, selfSuspected: 0, quorumLosses: 0, leaseFailures: 0 };
+const verdicts: WorkerSample['verdicts'] = {};
+let renewMs = 1000;
+
+async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
+  const { kubeConfig } = loadKubeConfig({ kubeconfig: msg.kubeconfig });
+  const secret = Buffer.from(msg.secretHex, 'hex');
+  const t = msg.timing;
+  renewMs = t.renewMs;
+  const ports: Record<string, number> = {};
+  for (const name of msg.names) {
+    // The transport, the state machine and the Lease refer to each other: built in turn, then joined.
+    const ref: { swim?: Swim; member?: SimMember } = {};
+    const transport = new LivenessTransport({
+      secret,
+      address: '127.0.0.1',
+      port: 0,
+      onMessage: (m) => ref.swim?.receive(m),
+      onDrop: () => void totals.dropped++,
+    });
+    const port = await transport.start();
+    ports[name] = port;
+    const gate = new LivenessGate(systemClock);
+    const swim = new Swim({ clock: systemClock, self: name, periodMs: t.periodMs, probeTimeoutMs: t.probeTimeoutMs, suspicionMs: t.suspicionMs, indirect: 2, send: (to, m) => transport.send(to, m) });
+    // One client per member, as each speaker has its own (and its own keep-alive connection).
+    const access: KubeAccess = {
+      getCurrentCluster: () => kubeConfig.getCurrentCluster(),
+      applyToHTTPSOptions: (o) => (ref.member?.crashed ? Promise.reject(new Error('simulated crash')) : kubeConfig.applyToHTTPSOptions(o)),
+    };
+    const lease = new SpeakerLease({
+      kubeConfig: access,
+      namespace: msg.namespace,
+      node: name,
+      clock: systemClock,
+      renewMs: t.renewMs,
+      leaseDurationMs: t.leaseDurationMs,
+      livenessAddress: `127.0.0.1:${port}`,
+      onRenewed: (sentAt) => gate.renewed(sentAt),
+      onFailed: () => void totals.leaseFailures++,
+    });
+    const member: SimMember = { name, swim, transport, lease, gate, port, alive: true, crashed: false };
+    ref.swim = swim;
+    ref.member = member;
+    swim.onChange((c) => {
+      if (!member.alive) return;
+      if (c.name === name) {
+        totals.selfSuspected++;
+        if (c.state === 'dead') lease.newLife();
+        return;
+      }
+      if (killed.has(c.name)) {
+        if (c.state !== 'dead') return;
+        const v = (verdicts[c.name] ??= { count: 0, first: Infinity, last: 0 });
+        const now = wallNow();
+        v.count++;
+        v.first = Math.min(v.first, now);
+        v.last = Math.max(v.last, now);
+        gate.declaredDead(c.name, undefined);
+        return;
+      }
+      if (c.state === 'suspect') totals.falseSuspicions++;
+      if (c.state === 'dead') {
+        totals.falseDeaths++;
+        gate.declaredDead(c.name, undefined);
+      }
+    });
+    swim.onQuorumChange((q) => {
+      if (!q) totals.quorumLosses++;
+      gate.quorumChanged(q);
+    });
+    members.set(name, member);
+  }
+  send({ type: 'ports', ports });
+}
+
+function start(ports: Record<string, number>, renewMs: number): void {
+  const all = Object.keys(ports);
+  for (const m of members.values()) {
+    for (const [peer, port] of Object.entries(ports)) if (peer !== m.name) m.transport.setPeer(peer, '127.0.0.1', port);
+    m.swim.setMembers(all);
+    // Speakers start at unrelated times: spread the first renewals (and probe phases) over one interval.
+    m.startTimer = setTimeout(() => {
+      if (!m.alive) return;
+      m.lease.start();
+      m.swim.start();
+    }, Math.random() * renewMs);
+  }
+  send({ type: 'started' });
+}
+
+function sample(): WorkerSample {
+  let leaseWrites = 0;
+  let livenessBytes = 0;
+  let livenessPackets = 0;
+  let fencedNow = 0;
+  for (const m of members.values()) {
+    leaseWrites += m.lease.writes;
+    livenessBytes += m.transport.traffic.sentBytes + m.transport.traffic.receivedBytes;
+    livenessPackets += m.transport.traffic.sentPackets + m.transport.traffic.receivedPackets;
+    if (m.alive && m.gate.isFenced()) fencedNow++;
+  }
+  const ms = (ns: number): number => ns / 1e6;
+  const s: WorkerSample = {
+    leaseWrites,
+    livenessBytes,
+    livenessPackets,
+    fencedNow,
+    ...totals,
+    verdicts: { ...verdicts },
+    lag: { p50: ms(lag.percentile(50)), p99: ms(lag.percentile(99)), max: ms(lag.max) },
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+  };
+  lag.reset();
+  return s;
+}
+
+/** A crash: the member stops answering and stops renewing (its Lease is left to expire, as after SIGKILL). */
+function kill(name: string): void {
+  killed.add(name);
+  const m = members.get(name);
+  if (!m) return;
+  const at = wallNow();
+  m.alive = false;
+  m.swim.stop();
+  m.transport.close();
+  // SpeakerLease.stop() would delete the Lease (a graceful stop); a crashed process just stops sending.
+  m.crashed = true;
+  clearTimeout(m.startTimer);
+  send({ type: 'killed', name, at });
+}
+
+async function stop(): Promise<void> {
+  await Promise.all(
+    [...members.values()].map(async (m) => {
+      clearTimeout(m.startTimer);
+      if (m.alive) {
+        m.swim.stop();
+        m.transport.close();
+      }
+      // Graceful: delete the Lease, as a speaker does on SIGTERM (a crashed one's request fails fast).
+      await m.lease.stop(5000);
+    }),
+  );
+  send({ type: 'stopped' });
+}
+
+process.on('message', (raw) => {
+  const msg = raw as ToWorker;
+  switch (msg.type) {
+    case 'init':
+      void init(msg).catch((err: unknown) => {
+        process.stderr.write(`scale worker: init failed: ${String(err)}\n`);
+        process.exit(1);
+      });
+      break;
+    case 'peers':
+      start(msg.ports, renewMs);
+      break;
+    case 'sample':
+      send({ type: 'sample', sample: sample() });
+      break;
+    case 'kill':
+      kill(msg.name);
+      break;
+    case 'stop':
+      void stop().then(() => process.exit(0));
+      break;
+  }
+});
+// The simulator died: do not linger.
+process.on('disconnect', () => process.exit(0));
