@@ -8,7 +8,7 @@ import { addVipToNodes, placePods, serviceYaml, tail, waitForServiceIps } from '
 import { arpOwner, curlFromClient, labUp, ndpOwner, startSpeaker, waitForBgpSessions } from './full-setup.js';
 import { routerCliHint, routerHops, routerShow, type LabRouterKind } from './full-router.js';
 import { labUnavailableReason } from './netns.js';
-import { narrator } from './narration.js';
+import { demoCommand, endDemo, narrator } from './narration.js';
 
 const DIR = process.env.HERALD_DEMO_DIR ?? '/run/herald-demo';
 const PREFIX = 'hdemo';
@@ -16,7 +16,8 @@ const APP_NS = 'demo';
 const keep = process.env.KEEP === '1' || process.env.KEEP === 'true';
 const router = (process.env.ROUTER || 'bird') as LabRouterKind;
 
-const { t0, secs, say, step, show, sleep } = narrator();
+const n = narrator();
+const { secs, say, step, show, sleep } = n;
 
 function down(): void {
   if (!existsSync(FullLab.statePath(DIR))) {
@@ -169,21 +170,8 @@ async function demo(): Promise<void> {
       say('  tear down: make demo-down');
     }
   } finally {
-    if (!keep || !ok) {
-      step('tearing down');
-      const gone = FullLab.destroy(DIR);
-      say(`  removed ${gone.length} namespaces and ${DIR}`);
-    }
+    await endDemo(n, ok, keep, () => `  removed ${FullLab.destroy(DIR).length} namespaces and ${DIR}`);
   }
-  say(`\n== demo ${ok ? 'done' : 'FAILED'} in ${secs(t0)} s`);
 }
 
-const cmd = process.argv[2] ?? 'up';
-try {
-  if (cmd === 'down') down();
-  else if (cmd === 'up') await demo();
-  else throw new Error(`usage: demo.ts [up|down] (got ${cmd})`);
-} catch (err) {
-  process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-}
+await demoCommand(demo, down);

@@ -15,7 +15,7 @@ import { CHART, HERALD_NAMESPACE, RELEASE, helmInstall, releaseValues } from './
 import { ensureImages } from './images.js';
 import { RealCluster } from './real-cluster.js';
 import { deployApp } from './workloads.js';
-import { narrator } from '../narration.js';
+import { demoCommand, endDemo, narrator } from '../narration.js';
 
 const DIR = process.env.HERALD_REAL_DEMO_DIR ?? '/var/tmp/herald-real-demo';
 const PREFIX = 'hreal';
@@ -23,7 +23,8 @@ const APP_NS = 'demo';
 const keep = process.env.KEEP === '1' || process.env.KEEP === 'true';
 const router = (process.env.ROUTER || 'bird') as LabRouterKind;
 
-const { t0, secs, say, step, show, sleep } = narrator();
+const n = narrator();
+const { secs, say, step, show, sleep } = n;
 
 function down(): void {
   if (!existsSync(join(DIR, 'real.json'))) {
@@ -138,21 +139,11 @@ async function demo(): Promise<void> {
       say('  tear down: make demo-down');
     }
   } finally {
-    if (!keep || !ok) {
-      step('tearing down');
+    await endDemo(n, ok, keep, async () => {
       await cluster.stop();
-      say(`  removed the cluster and ${DIR}`);
-    }
+      return `  removed the cluster and ${DIR}`;
+    });
   }
-  say(`\n== demo ${ok ? 'done' : 'FAILED'} in ${secs(t0)} s`);
 }
 
-const cmd = process.argv[2] ?? 'up';
-try {
-  if (cmd === 'down') down();
-  else if (cmd === 'up') await demo();
-  else throw new Error(`usage: demo.ts [up|down] (got ${cmd})`);
-} catch (err) {
-  process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-}
+await demoCommand(demo, down);
