@@ -11,6 +11,7 @@ import { BgpListener } from '../protocols/bgp/listener.js';
 import { ipv6NextHopFor } from '../protocols/bgp/ipv6-next-hop.js';
 import { connect as tcpConnect, sessionTtl, tcpMd5Support, TransportError } from '../protocols/bgp/transport.js';
 import { systemClock } from '../protocols/clock.js';
+import type { PeerAs } from '../protocols/bgp/negotiation.js';
 import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SocketLike } from '../protocols/bgp/session.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -35,6 +36,19 @@ function asNumber(flag: string) {
     const n = Number(text);
     if (!/^\d+$/.test(text.trim()) || n < 1 || n > 0xffffffff) throw new InvalidArgumentError(`${flag}: expected an AS number 1..4294967295, got ${JSON.stringify(text)}`);
     return n;
+  };
+}
+
+/** An AS number, or `internal` / `external`: a dynamic peer AS learned from the router's OPEN. */
+function peerAsRule(flag: string) {
+  const number = asNumber(flag);
+  return (text: string): PeerAs => {
+    if (text === 'internal' || text === 'external') return text;
+    try {
+      return number(text);
+    } catch {
+      throw new InvalidArgumentError(`${flag}: expected an AS number 1..4294967295, internal or external, got ${JSON.stringify(text)}`);
+    }
   };
 }
 
@@ -77,8 +91,9 @@ export function readPrefixFile(path: string): Prefix[] {
 interface AnnounceOpts {
   localAs: number;
   peerAddress: string;
-  peerAs: number;
+  peerAs: PeerAs;
   peerPort: number;
+  extendedMessages: boolean;
   sourceAddress?: string;
   routerId?: string;
   holdTime: number;
@@ -105,7 +120,8 @@ export function register(program: Command): void {
     .description('keep one BGP session and announce the prefixes until stopped (SIGTERM/SIGINT: withdraw, Cease, exit 0)')
     .requiredOption('--local-as <n>', 'our AS number', asNumber('--local-as'))
     .requiredOption('--peer-address <address>', "the router's address", address('--peer-address'))
-    .requiredOption('--peer-as <n>', "the router's AS number (same as --local-as: iBGP)", asNumber('--peer-as'))
+    .requiredOption('--peer-as <n>', "the router's AS number (same as --local-as: iBGP), or internal / external: learned from its OPEN, which must carry our AS / another AS", peerAsRule('--peer-as'))
+    .option('--no-extended-messages', 'do not offer RFC 8654 extended messages (UPDATEs up to 65535 bytes when the router offers them too)')
     .addOption(new Option('--peer-port <port>', "the router's TCP port").default(179).argParser(uint('--peer-port', 65535)))
     .option('--source-address <address>', 'local address to connect from', address('--source-address'))
     .option('--router-id <address>', 'BGP identifier (default: the source IPv4 address, else derived from the host name)', address('--router-id'))
@@ -201,6 +217,7 @@ function run(opts: AnnounceOpts, cmd: Command): void {
     peerAddress: opts.peerAddress,
     peerPort: opts.peerPort,
     holdTime: opts.holdTime,
+    extendedMessages: opts.extendedMessages,
   };
   if (opts.sourceAddress !== undefined) config.sourceAddress = opts.sourceAddress;
   if (opts.routerId !== undefined) config.routerId = opts.routerId;
@@ -220,7 +237,10 @@ function run(opts: AnnounceOpts, cmd: Command): void {
   if (largeCommunities.length) attrs.largeCommunities = largeCommunities;
 
   session.on('established', (n) =>
-    log.info({ event: 'established', prefixes: prefixes.length, holdTime: n.holdTime, families: n.families, fourByteAs: n.fourByteAs }, `session established: announcing ${prefixes.length} prefixes`),
+    log.info(
+      { event: 'established', prefixes: prefixes.length, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, fourByteAs: n.fourByteAs, extendedMessages: n.extendedMessages },
+      `session established with AS ${n.peerAs}: announcing ${prefixes.length} prefixes`,
+    ),
   );
   for (const p of prefixes) session.announce(p, attrs);
   if (opts.passive) listenForRouter(opts, password, ttl, session, log);

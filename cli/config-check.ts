@@ -35,7 +35,8 @@ export interface PeerSummary {
   peerAddress: string;
   peerPort: number;
   myAsn: number;
-  peerAsn: number;
+  /** A number, or 'internal' / 'external' for a dynamic ASN. */
+  peerAsn: number | 'internal' | 'external';
   holdTime: number;
   keepaliveTime: number;
   nodeSelectors: number;
@@ -268,7 +269,7 @@ export function renderText(r: CheckReport): string {
   for (const p of r.peers) {
     const nodes = p.nodeSelectors === 0 ? 'all nodes' : `nodes matching ${plural(p.nodeSelectors, 'selector')}`;
     out.push(
-      `  peer ${p.peerAddress} port ${p.peerPort}: AS ${p.myAsn} -> AS ${p.peerAsn}, hold ${p.holdTime}s, keepalive ${p.keepaliveTime}s, ${nodes}${p.password ? ', password set' : ''}`,
+      `  peer ${p.peerAddress} port ${p.peerPort}: AS ${p.myAsn} -> ${typeof p.peerAsn === 'number' ? `AS ${p.peerAsn}` : `AS learned from the peer (dynamic-asn ${p.peerAsn})`}, hold ${p.holdTime}s, keepalive ${p.keepaliveTime}s, ${nodes}${p.password ? ', password set' : ''}`,
     );
   }
   if (r.services) {

@@ -53,9 +53,15 @@ export interface NodeSelector {
   matchExpressions: LabelSelectorRequirement[];
 }
 
+/**
+ * The peer's AS: a number, or (Herald's `dynamic-asn`, MetalLB's `dynamicASN`) 'internal' / 'external':
+ * learned from the peer's OPEN, which must then carry our AS (iBGP) / another AS (eBGP).
+ */
+export type PeerAsn = number | 'internal' | 'external';
+
 export interface Peer {
   myAsn: number;
-  peerAsn: number;
+  peerAsn: PeerAsn;
   peerAddress: string;
   peerPort: number;
   sourceAddress?: string;

@@ -3,12 +3,13 @@ import { parseIp } from './addresses.js';
 import { NANOS_PER_SECOND, parseGoDuration } from './duration.js';
 import { checkKeys, expectMapping, readBoolean, readInteger, readList, readString, describe } from './fields.js';
 import { Issues, keyPath, quote } from './issues.js';
-import type { Peer } from './model.js';
+import type { Peer, PeerAsn } from './model.js';
 import { parseNodeSelectors } from './selectors.js';
 
 export const PEER_KEYS = [
   'my-asn',
   'peer-asn',
+  'dynamic-asn',
   'peer-address',
   'peer-port',
   'source-address',
@@ -52,6 +53,33 @@ function readDuration(obj: Record<string, unknown>, key: string, path: string, i
   return parsed.value;
 }
 
+/**
+ * `peer-asn`, or Herald's extension `dynamic-asn: internal|external` (MetalLB's BGPPeer `dynamicASN`):
+ * exactly one of them.
+ */
+function readPeerAsn(obj: Record<string, unknown>, path: string, issues: Issues): PeerAsn | undefined {
+  const hasNumber = obj['peer-asn'] !== null && obj['peer-asn'] !== undefined;
+  const hasDynamic = obj['dynamic-asn'] !== null && obj['dynamic-asn'] !== undefined;
+  if (hasNumber && hasDynamic) {
+    issues.add(keyPath(path, 'dynamic-asn'), 'dynamic-asn and peer-asn are both set: use peer-asn for a fixed ASN or dynamic-asn (internal|external) to learn it from the peer, not both');
+    return undefined;
+  }
+  if (!hasDynamic) {
+    if (!hasNumber) {
+      issues.add(keyPath(path, 'peer-asn'), `missing required peer ASN, an integer from ${ASN.min} to ${ASN.max} (or dynamic-asn: internal|external)`);
+      return undefined;
+    }
+    return readInteger(obj, 'peer-asn', path, issues, { ...ASN, what: 'peer ASN' });
+  }
+  const mode = readString(obj, 'dynamic-asn', path, issues, { what: 'dynamic ASN mode' });
+  if (mode === undefined) return undefined;
+  if (mode !== 'internal' && mode !== 'external') {
+    issues.add(keyPath(path, 'dynamic-asn'), `${quote(mode)} is not a dynamic ASN mode: expected internal (the peer's AS is ours, iBGP) or external (any other AS, eBGP)`);
+    return undefined;
+  }
+  return mode;
+}
+
 export function parsePeer(value: unknown, path: string, issues: Issues): Peer | undefined {
   const obj = expectMapping(value, path, issues, 'a peer');
   if (!obj) return undefined;
@@ -59,7 +87,7 @@ export function parsePeer(value: unknown, path: string, issues: Issues): Peer | 
   checkKeys(obj, path, PEER_KEYS, issues);
 
   const myAsn = readInteger(obj, 'my-asn', path, issues, { ...ASN, required: true, what: 'local ASN' });
-  const peerAsn = readInteger(obj, 'peer-asn', path, issues, { ...ASN, required: true, what: 'peer ASN' });
+  const peerAsn = readPeerAsn(obj, path, issues);
 
   const addressText = readString(obj, 'peer-address', path, issues, { required: true, what: 'peer IP address' });
   const address = addressText === undefined ? undefined : parseIp(addressText);
@@ -127,6 +155,9 @@ export function parsePeer(value: unknown, path: string, issues: Issues): Peer | 
   const ebgpMultihop = readBoolean(obj, 'ebgp-multihop', path, issues) ?? false;
   if (ebgpMultihop && myAsn !== undefined && myAsn === peerAsn) {
     issues.add(keyPath(path, 'ebgp-multihop'), `ebgp-multihop is set on an iBGP peer (my-asn = peer-asn = ${myAsn}); it only applies to eBGP`);
+  }
+  if (ebgpMultihop && peerAsn === 'internal') {
+    issues.add(keyPath(path, 'ebgp-multihop'), 'ebgp-multihop is set on an iBGP peer (dynamic-asn: internal); it only applies to eBGP');
   }
 
   // Whether the profile exists is checked by the caller, which has the bfd-profiles list.

@@ -17,7 +17,7 @@ function selectorDocument(s: NodeSelector): Record<string, unknown> {
 function peerDocument(p: Peer): Record<string, unknown> {
   const doc: Record<string, unknown> = {
     'my-asn': p.myAsn,
-    'peer-asn': p.peerAsn,
+    ...(typeof p.peerAsn === 'number' ? { 'peer-asn': p.peerAsn } : { 'dynamic-asn': p.peerAsn }),
     'peer-address': p.peerAddress,
     'peer-port': p.peerPort,
     'hold-time': formatSeconds(p.holdTime),

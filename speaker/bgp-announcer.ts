@@ -242,6 +242,8 @@ export class BgpAnnouncer implements DaemonAnnouncer {
       keepaliveTime: peer.keepaliveTime,
       nodeName: this.opts.node,
       ebgpMultihop: peer.ebgpMultihop,
+      // RFC 8654: offered to every peer; used only when the peer offers it too.
+      extendedMessages: true,
     };
     if (peer.sourceAddress !== undefined) config.sourceAddress = peer.sourceAddress;
     if (peer.routerId !== undefined) config.routerId = peer.routerId;
@@ -259,10 +261,17 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     const session = new BgpSession(config, { clock: this.clock, connect, log, resources: this.resources, ipv6NextHop: this.opts.ipv6NextHop ?? ((local) => ipv6NextHopFor(local)) });
     metrics?.setSessionUp(address, false);
     session.on('state', (_from: string, to: string) => metrics?.setSessionUp(address, to === 'Established'));
+    session.on('established', (n) => {
+      metrics?.setPeerAsn(address, n.peerAs);
+      const learned = typeof peer.peerAsn === 'number' ? '' : ` (learned: dynamic-asn ${peer.peerAsn})`;
+      const relation = n.peerAs === peer.myAsn ? 'iBGP' : 'eBGP';
+      const reason = `AS ${n.peerAs}${learned}, ${relation}, extended messages ${n.extendedMessages ? 'on' : 'off'}, families ${n.families.join('+')}`;
+      this.log.info({ event: 'sessionEstablished', peer: address, reason }, `BGP session established with AS ${n.peerAs}${learned}`);
+    });
     session.on('error', (err: Error) => this.log.warn({ event: 'sessionError', peer: address, err }, 'BGP session error'));
     for (const route of this.table.routes()) session.announce(route.prefix, attributes(route));
     metrics?.setAnnouncedPrefixes(address, session.routeCount);
-    this.log.info({ event: 'sessionStart', peer: address, reason: `AS ${peer.myAsn} -> AS ${peer.peerAsn}` }, 'starting BGP session');
+    this.log.info({ event: 'sessionStart', peer: address, reason: `AS ${peer.myAsn} -> ${typeof peer.peerAsn === 'number' ? `AS ${peer.peerAsn}` : `dynamic-asn ${peer.peerAsn}`}` }, 'starting BGP session');
     session.start();
     return { peer, configKey: JSON.stringify(peer), session };
   }

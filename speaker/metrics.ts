@@ -25,6 +25,7 @@ export class SpeakerMetrics extends DaemonMetrics {
   readonly bgpSessionUp: Gauge<'peer'>;
   readonly bgpUpdates: Counter<'peer'>;
   readonly bgpAnnouncedPrefixes: Gauge<'peer'>;
+  readonly bgpPeerAsn: Gauge<'peer'>;
   readonly bgpSocketsOpen: Gauge<string>;
   readonly bgpQueuedBytes: Gauge<string>;
   readonly bgpConnectionsRefused: Counter<string>;
@@ -70,6 +71,12 @@ export class SpeakerMetrics extends DaemonMetrics {
     this.bgpAnnouncedPrefixes = new Gauge({
       name: 'herald_bgp_announced_prefixes',
       help: 'Prefixes currently advertised to the peer.',
+      labelNames: ['peer'],
+      registers,
+    });
+    this.bgpPeerAsn = new Gauge({
+      name: 'herald_bgp_peer_asn',
+      help: "The peer's AS number from its OPEN (learned there for a dynamic-asn peer); absent until a session got that far.",
       labelNames: ['peer'],
       registers,
     });
@@ -175,9 +182,15 @@ export class SpeakerMetrics extends DaemonMetrics {
     this.bgpAnnouncedPrefixes.set({ peer }, count);
   }
 
+  setPeerAsn(peer: string, asn: number): void {
+    this.peers.add(peer);
+    this.bgpPeerAsn.set({ peer }, asn);
+  }
+
   /** The peer was removed from the config (or no longer selects this node): its series go. */
   removePeer(peer: string): void {
     this.bgpSessionUp.remove({ peer });
+    this.bgpPeerAsn.remove({ peer });
     this.bgpUpdates.remove({ peer });
     this.bgpAnnouncedPrefixes.remove({ peer });
     this.peers.delete(peer);

@@ -49,7 +49,7 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
     if (p.peerPort > MAX_CR_PEER_PORT) issues.add(keyPath(at, 'peer-port'), `${p.peerPort} cannot be written in a BGPPeer (MetalLB's CRD allows 0-${MAX_CR_PEER_PORT})`);
     const spec: Record<string, unknown> = {
       myASN: p.myAsn,
-      peerASN: p.peerAsn,
+      ...(typeof p.peerAsn === 'number' ? { peerASN: p.peerAsn } : { dynamicASN: p.peerAsn }),
       peerAddress: p.peerAddress,
       peerPort: p.peerPort,
       holdTime: formatSeconds(p.holdTime),

@@ -14,6 +14,7 @@ const RENAMES: readonly [string, string][] = [
   ['ebgp-multihop', 'ebgpMultiHop'],
   ['peer-address', 'peerAddress'],
   ['match-labels', 'matchLabels'],
+  ['dynamic-asn', 'dynamicASN'],
   ['auto-assign', 'autoAssign'],
   ['bfd-profile', 'bfdProfile'],
   ['peer-port', 'peerPort'],

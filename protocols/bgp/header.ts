@@ -54,6 +54,8 @@ export function checkHeader(buf: Buffer, offset: number, maxLength: number = MAX
   const length = buf.readUInt16BE(offset + 16);
   const type = buf[offset + 18];
   if (length < HEADER_LENGTH || length > maxLength) throw badLength(length, offset, `outside ${HEADER_LENGTH}..${maxLength}`);
+  // RFC 8654 §4: OPEN (and KEEPALIVE, fixed at 19) stay within 4096 even once extended messages are negotiated.
+  if (type === MessageType.Open && length > MAX_MESSAGE_LENGTH) throw badLength(length, offset, `is over ${MAX_MESSAGE_LENGTH}: an OPEN is never an extended message (RFC 8654)`);
   const min = MIN_LENGTH[type];
   if (min === undefined) {
     throw new BgpError(ErrorCode.MessageHeader, HeaderSubcode.BadMessageType, `unknown message type ${type}`, Buffer.from([type]), offset + 18);

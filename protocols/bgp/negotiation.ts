@@ -45,6 +45,7 @@ export function localOpen(o: LocalOpenOptions): OpenMessage {
 
 /** What both sides agreed on, from our OPEN and the peer's. */
 export interface Negotiated {
+  /** The peer's AS from its OPEN (4-octet AS capability, else My AS): learned when the config says dynamic. */
   peerAs: number;
   peerRouterId: string;
   /** Seconds; the minimum of both; 0 = no keepalives and no hold timer. */
@@ -59,9 +60,25 @@ export interface Negotiated {
   peerGracefulRestart?: { restartTime: number; restartState: boolean };
 }
 
+/**
+ * The peer AS we accept: a number, or MetalLB's dynamic ASN (`dynamicASN`): 'internal' accepts only
+ * our own AS (iBGP), 'external' any other (eBGP); the value is learned from the peer's OPEN.
+ */
+export type PeerAs = number | 'internal' | 'external';
+
+/** Whether the session is iBGP: known before the OPEN, since a dynamic peer AS is bound to a relation. */
+export function isIbgp(localAs: number, peerAs: PeerAs): boolean {
+  return peerAs === 'internal' || peerAs === localAs;
+}
+
+/** The configured peer AS as text for logs: `65001`, `internal`, `external`. */
+export function describePeerAs(peerAs: PeerAs): string {
+  return typeof peerAs === 'number' ? String(peerAs) : `dynamic (${peerAs})`;
+}
+
 export interface OpenCheck {
   localAs: number;
-  peerAs: number;
+  peerAs: PeerAs;
   localRouterId: number;
   holdTime: number;
   /** Configured keepalive seconds; default holdTime/3. */
@@ -91,7 +108,11 @@ export function negotiate(peer: OpenMessage, check: OpenCheck): Negotiated {
     if (four.asn === AS_TRANS) throw badPeerAs(`the 4-octet AS capability carries AS_TRANS (${AS_TRANS})`);
   }
   if (peerAs === 0) throw badPeerAs('peer AS 0 (RFC 7607)');
-  if (peerAs !== check.peerAs) throw badPeerAs(`peer AS ${peerAs}, configured ${check.peerAs}`);
+  if (check.peerAs === 'internal') {
+    if (peerAs !== check.localAs) throw badPeerAs(`peer AS ${peerAs} is not our AS ${check.localAs} (dynamic ASN internal: iBGP only)`);
+  } else if (check.peerAs === 'external') {
+    if (peerAs === check.localAs) throw badPeerAs(`peer AS ${peerAs} is our own AS (dynamic ASN external: eBGP only)`);
+  } else if (peerAs !== check.peerAs) throw badPeerAs(`peer AS ${peerAs}, configured ${check.peerAs}`);
   if (peer.holdTime === 1 || peer.holdTime === 2) {
     const data = Buffer.alloc(2);
     data.writeUInt16BE(peer.holdTime);

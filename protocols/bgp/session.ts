@@ -12,7 +12,7 @@ import { checkHeader, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './
 import { LogLimiter } from './log-limiter.js';
 import { decode, MessageReader, toBuffer, type BgpMessage } from './message.js';
 import type { Ipv6NextHop } from './ipv6-next-hop.js';
-import { localOpen, negotiate, routerIdFromName, type Negotiated } from './negotiation.js';
+import { isIbgp, localOpen, negotiate, routerIdFromName, type Negotiated, type PeerAs } from './negotiation.js';
 import { shutdownCommunication, shutdownReason, type NotificationMessage } from './notification.js';
 import type { OpenMessage } from './open.js';
 import { isLinkLocalV6, parseIPv4, parseIPv6, Prefix, type AddressFamily } from './prefix.js';
@@ -39,7 +39,8 @@ export interface SocketLike {
 
 export interface BgpSessionConfig {
   localAs: number;
-  peerAs: number;
+  /** A number, or 'internal' / 'external' (dynamic ASN): the peer's AS is then learned from its OPEN. */
+  peerAs: PeerAs;
   peerAddress: string;
   /** Default 179. Used by the connect function; kept here for logs. */
   peerPort?: number;
@@ -830,6 +831,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.encoder.maxMessageLength = this.ctx.maxMessageLength;
     this.compiled = new Map();
     this.write(c, toBuffer({ type: 'keepalive' }));
+    if (typeof this.config.peerAs !== 'number') {
+      this.log('info', 'peer-as-learned', `peer AS ${n.peerAs} learned from its OPEN (dynamic ASN ${this.config.peerAs})`, { peerAs: n.peerAs, dynamicAsn: this.config.peerAs });
+    }
     this.fire('BgpOpen', `OPEN from AS ${n.peerAs} (${n.peerRouterId}), hold ${n.holdTime} s`);
     if (n.holdTime > 0) this.startHold(n.holdTime * 1000);
     else this.clearTimer('holdTimer');
@@ -923,7 +927,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   private pathAttributes(family: AddressFamily, attrs: RouteAttributes): PathAttributes {
-    const ibgp = this.config.localAs === this.config.peerAs;
+    const ibgp = isIbgp(this.config.localAs, this.config.peerAs);
     const pa: PathAttributes = { origin: Origin.Igp, asPath: ibgp ? [] : [{ type: 2, asns: [this.config.localAs] }] };
     if (attrs.med !== undefined) pa.med = attrs.med;
     if (ibgp) pa.localPref = attrs.localPref ?? 100;

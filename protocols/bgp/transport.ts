@@ -11,6 +11,7 @@
 // `server.listen({ fd })`; everything after that is plain Node streams.
 import net from 'node:net';
 import { loadTcpMd5Addon, type TcpMd5Addon } from './native/tcp-md5.js';
+import { isIbgp, type PeerAs } from './negotiation.js';
 
 export const BGP_PORT = 179;
 
@@ -18,10 +19,11 @@ export const BGP_PORT = 179;
  * The IP TTL of a session's packets: 1 towards a directly connected eBGP peer (RFC 4271 §5.1.3's
  * usual single-hop default, as BIRD and FRR do), 255 with ebgp-multihop, and for iBGP undefined
  * (the system default: iBGP peers are often several hops away). One rule for `herald bgp announce`
- * and `herald speaker`.
+ * and `herald speaker`. A dynamic peer AS is already bound to a relation (internal = iBGP), so the
+ * TTL is known before the OPEN says the number.
  */
-export function sessionTtl(localAs: number, peerAs: number, ebgpMultihop: boolean): number | undefined {
-  if (localAs === peerAs) return undefined;
+export function sessionTtl(localAs: number, peerAs: PeerAs, ebgpMultihop: boolean): number | undefined {
+  if (isIbgp(localAs, peerAs)) return undefined;
   return ebgpMultihop ? 255 : 1;
 }
 

@@ -34,7 +34,8 @@ function range(g: Gen, family: 'ipv4' | 'ipv6', slot: number): AddressRange {
 
 function peer(g: Gen, i: number): Peer {
   const myAsn = g(fc.integer, { min: 1, max: 0xffffffff });
-  const peerAsn = g(fc.boolean) ? myAsn : g(fc.integer, { min: 1, max: 0xffffffff });
+  // A number (sometimes ours: iBGP) or a dynamic ASN (Herald's dynamic-asn, MetalLB's dynamicASN).
+  const peerAsn: Peer['peerAsn'] = g(fc.boolean) ? myAsn : g(() => fc.oneof(fc.integer({ min: 1, max: 0xffffffff }), fc.constantFrom('internal' as const, 'external' as const)));
   const holdTime = g(fc.boolean) ? 0 : g(fc.integer, { min: 3, max: 100_000 });
   const p: Peer = {
     myAsn,
@@ -52,7 +53,7 @@ function peer(g: Gen, i: number): Peer {
         { maxLength: 2 },
       ),
     ),
-    ebgpMultihop: myAsn !== peerAsn && g(fc.boolean),
+    ebgpMultihop: myAsn !== peerAsn && peerAsn !== 'internal' && g(fc.boolean),
   };
   if (g(fc.boolean)) p.routerId = formatIp('ipv4', BigInt(g(fc.integer, { min: 1, max: 0xffffffff })));
   if (g(fc.boolean)) p.sourceAddress = formatIp('ipv4', 0xcb007100n + BigInt(g(fc.integer, { min: 1, max: 254 })));

@@ -100,7 +100,6 @@ describe('compileCrs', () => {
       /^L2Advertisement metallb-system\/l2 spec\.interfaces: /,
       /^BGPAdvertisement metallb-system\/b spec\.peers: /,
       /^BGPAdvertisement metallb-system\/b spec\.nodeSelectors: /,
-      /^BGPPeer metallb-system\/r1 spec\.dynamicASN: /,
       /^BGPPeer metallb-system\/r1 spec\.vrf: /,
       /^BGPPeer metallb-system\/r1 spec\.interface: /,
       /^BGPPeer metallb-system\/r1 spec\.connectTime: /,

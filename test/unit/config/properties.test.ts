@@ -99,7 +99,8 @@ function genSelector(g: Gen): NodeSelector {
 function genPeer(g: Gen): Peer {
   const family = g(fc.constantFrom, 'ipv4' as const, 'ipv6' as const);
   const myAsn = g(fc.integer, { min: 1, max: 0xffffffff });
-  const peerAsn = g(fc.boolean) ? myAsn : g(fc.integer, { min: 1, max: 0xffffffff });
+  // A number (sometimes ours: iBGP) or a dynamic ASN (Herald's dynamic-asn, MetalLB's dynamicASN).
+  const peerAsn: Peer['peerAsn'] = g(fc.boolean) ? myAsn : g(() => fc.oneof(fc.integer({ min: 1, max: 0xffffffff }), fc.constantFrom('internal' as const, 'external' as const)));
   const holdTime = g(fc.boolean) ? 0 : g(fc.integer, { min: 3, max: 200_000 });
   const keepaliveTime = holdTime === 0 ? 0 : g(fc.integer, { min: 1, max: holdTime });
   const peer: Peer = {
@@ -110,7 +111,7 @@ function genPeer(g: Gen): Peer {
     holdTime,
     keepaliveTime,
     nodeSelectors: g(() => fc.array(fc.gen().map(genSelector), { maxLength: 3 })),
-    ebgpMultihop: myAsn !== peerAsn && g(fc.boolean),
+    ebgpMultihop: myAsn !== peerAsn && peerAsn !== 'internal' && g(fc.boolean),
   };
   if (g(fc.boolean)) peer.sourceAddress = genAddress(g, family);
   if (g(fc.boolean)) peer.routerId = formatIp('ipv4', BigInt(g(fc.integer, { min: 1, max: 0xffffffff })));

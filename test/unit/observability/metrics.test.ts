@@ -47,6 +47,7 @@ describe('metric definitions', () => {
       herald_bgp_session_up: 'gauge',
       herald_bgp_updates_total: 'counter',
       herald_bgp_announced_prefixes: 'gauge',
+      herald_bgp_peer_asn: 'gauge',
       herald_bgp_sockets_open: 'gauge',
       herald_bgp_queued_bytes: 'gauge',
       herald_bgp_connections_refused_total: 'counter',
