@@ -130,12 +130,6 @@ export function parseConfigObjectWithWarnings(value: unknown): ParsedConfig {
     for (const { peer, path } of peers) {
       if (peer.bfdProfile !== undefined && !names.has(peer.bfdProfile) && listed) {
         issues.add(keyPath(path, 'bfd-profile'), `BFD profile ${JSON.stringify(peer.bfdProfile)} is not defined in bfd-profiles`);
-      } else if (peer.bfdProfile !== undefined) {
-        // Said, not silently ignored: the profile is valid MetalLB config, but no BFD session runs for it yet.
-        warnings.add(
-          keyPath(path, 'bfd-profile'),
-          `BFD profile ${JSON.stringify(peer.bfdProfile)} is accepted, but the speaker does not run BFD for BGP peers yet: this session's failures are detected by the BGP hold timer only (Herald's BFD runs standalone as \`herald bfd\`)`,
-        );
       }
     }
   }

@@ -3,7 +3,7 @@
 // through the table's deltas (incremental UPDATEs, never a session reset); a change of one peer's
 // config replaces only that peer's session; a label change starts or stops only the sessions whose
 // selection changed.
-import type { AddressPool, Config, Peer } from '../config/model.js';
+import type { AddressPool, BfdProfile, Config, Peer } from '../config/model.js';
 import { matchesNode } from '../config/selectors.js';
 import type { Logger } from '../kube/log.js';
 import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SessionLogEvent, type SocketLike } from '../protocols/bgp/index.js';
@@ -13,6 +13,7 @@ import { BgpResources } from '../protocols/bgp/resources.js';
 import { connect as tcpConnect, sessionTtl, tcpMd5Support, type ConnectOptions } from '../protocols/bgp/transport.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
 import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
+import { BfdPeers, type OpenBfdEndpoint } from './bfd-peers.js';
 import { serviceRoutes, type BgpRoute } from './bgp-advertisements.js';
 import { BgpRouteTable, type RouteDelta } from './bgp-route-table.js';
 import type { SpeakerMetrics } from './metrics.js';
@@ -44,13 +45,15 @@ export interface BgpAnnouncerOptions {
   gracefulRestartSeconds?: number;
   /** Counters shared with the listener (sockets, refusals, destroys); exported as metrics. Default: its own. */
   resources?: BgpResources;
+  /** Opens BFD endpoints for peers with a bfd-profile (default: the UDP addon on 3784/4784). */
+  openBfdEndpoint?: OpenBfdEndpoint;
   /** Per-session limits (tests and benchmarks): queued-byte cap, close grace, back-off. */
   sessionLimits?: Pick<BgpSessionConfig, 'maxQueuedBytes' | 'closeGraceMs' | 'connectRetry'>;
 }
 
 interface PeerSession {
   peer: Peer;
-  /** The peer's config as JSON: a different one means "reset this session". */
+  /** The peer's config as JSON (configKeyOf): a different one means "reset this session". */
   configKey: string;
   session: BgpSession;
 }
@@ -58,6 +61,11 @@ interface PeerSession {
 /** Sessions are keyed by where they go. */
 function peerKey(peer: Peer): string {
   return `${peer.peerAddress}:${peer.peerPort}`;
+}
+
+/** What, when it changes, resets a peer's BGP session: everything but its bfd-profile (BFD follows on its own). */
+function configKeyOf(peer: Peer): string {
+  return JSON.stringify({ ...peer, bfdProfile: undefined });
 }
 
 /** How the speaker connects to a peer: its source address, TCP-MD5 key and TTL, as the ConfigMap says. */
@@ -108,6 +116,9 @@ export class BgpAnnouncer implements DaemonAnnouncer {
   private readonly clock: Clock;
   private readonly log: Logger;
   private peers: Peer[] = [];
+  private bfdProfiles = new Map<string, BfdProfile>();
+  /** BFD for peers with a bfd-profile: it holds a peer's BGP session down while BFD says the path is dead. */
+  readonly bfd: BfdPeers;
   private labels: Record<string, string> = {};
   private configured = false;
   private started = false;
@@ -119,6 +130,7 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     this.log = opts.log;
     this.resources = opts.resources ?? new BgpResources();
     opts.metrics?.watchBgpResources({ resources: this.resources, queuedBytes: () => this.queuedBytes() });
+    this.bfd = new BfdPeers({ clock: this.clock, log: this.log, metrics: opts.metrics, open: opts.openBfdEndpoint, onHoldChange: () => this.reconcileSessions() });
   }
 
   /** Bytes queued towards each peer (the herald_bgp_queued_bytes gauge). */
@@ -138,6 +150,7 @@ export class BgpAnnouncer implements DaemonAnnouncer {
 
   setConfig(config: Config): void {
     this.peers = config.peers;
+    this.bfdProfiles = new Map(config.bfdProfiles.map((b) => [b.name, b]));
     this.configured = true;
     this.reconcileSessions();
   }
@@ -174,6 +187,8 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     );
     for (const s of this.sessions.values()) this.opts.metrics?.removePeer(s.peer.peerAddress);
     this.sessions.clear();
+    // After the BGP sessions: AdminDown tells the routers this is no path failure.
+    this.bfd.close();
     await listening;
   }
 
@@ -190,16 +205,31 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     if (!this.started || !this.configured || this.closed) return;
     const wanted = new Map<string, Peer>();
     for (const peer of this.peers) if (matchesNode(peer.nodeSelectors, this.labels)) wanted.set(peerKey(peer), peer);
+    const bfd: Array<{ key: string; peer: Peer; profile: BfdProfile }> = [];
+    for (const [key, peer] of wanted) {
+      const profile = peer.bfdProfile !== undefined ? this.bfdProfiles.get(peer.bfdProfile) : undefined;
+      if (profile) bfd.push({ key, peer, profile });
+    }
+    // BFD first: a peer that loses its profile is no longer held.
+    this.bfd.setPeers(bfd);
     for (const [key, s] of [...this.sessions]) {
       const next = wanted.get(key);
-      if (next && JSON.stringify(next) === s.configKey) continue;
+      const held = next !== undefined && this.bfd.held(key);
+      if (next && !held && configKeyOf(next) === s.configKey) continue;
       this.sessions.delete(key);
+      if (held) {
+        // The path is dead: a NOTIFICATION would not arrive and a clean close would wait for it. FRR drops TCP too.
+        this.log.warn({ event: 'sessionHeldByBfd', peer: s.peer.peerAddress, reason: 'BFD down' }, 'dropping the BGP session (no NOTIFICATION) until BFD is Up again');
+        void s.session.stop('BFD down', { drop: true });
+        this.opts.metrics?.setSessionUp(s.peer.peerAddress, false);
+        continue;
+      }
       this.log.info({ event: next ? 'sessionReset' : 'sessionRemoved', peer: s.peer.peerAddress, reason: next ? 'peer config changed' : 'peer removed or no longer selects this node' }, 'closing BGP session');
       void s.session.stop(next ? 'peer configuration changed' : 'peer deconfigured');
       if (!next || next.peerAddress !== s.peer.peerAddress) this.opts.metrics?.removePeer(s.peer.peerAddress);
     }
     for (const [key, peer] of wanted) {
-      if (this.sessions.has(key)) continue;
+      if (this.sessions.has(key) || this.bfd.held(key)) continue;
       this.sessions.set(key, this.startSession(peer));
     }
     this.opts.listener?.setPeers([...this.sessions.values()].map((s) => this.listenerPeer(s)));
@@ -273,6 +303,6 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     metrics?.setAnnouncedPrefixes(address, session.routeCount);
     this.log.info({ event: 'sessionStart', peer: address, reason: `AS ${peer.myAsn} -> ${typeof peer.peerAsn === 'number' ? `AS ${peer.peerAsn}` : `dynamic-asn ${peer.peerAsn}`}` }, 'starting BGP session');
     session.start();
-    return { peer, configKey: JSON.stringify(peer), session };
+    return { peer, configKey: configKeyOf(peer), session };
   }
 }

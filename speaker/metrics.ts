@@ -32,6 +32,9 @@ export class SpeakerMetrics extends DaemonMetrics {
   readonly bgpConnectionsDestroyed: Counter<string>;
   readonly bgpSessionsOutOfResources: Counter<string>;
   private bgpSource: BgpResourceSource | undefined;
+  readonly bfdSessionUp: Gauge<'peer'>;
+  readonly bfdTransitions: Counter<'peer' | 'to'>;
+  readonly bfdDetection: Gauge<'peer'>;
   readonly layer2RequestsReceived: Counter<'ip'>;
   readonly layer2ResponsesSent: Counter<'ip'>;
   readonly layer2GratuitousSent: Counter<'ip'>;
@@ -95,6 +98,24 @@ export class SpeakerMetrics extends DaemonMetrics {
     );
     this.bgpConnectionsDestroyed = scraped(Counter, registers, scrape, 'herald_bgp_connections_destroyed_total', 'BGP connections destroyed because the peer did not close its end within the grace period after ours.', undefined, (s) => [['', s.resources.connectionsDestroyed]]);
     this.bgpSessionsOutOfResources = scraped(Counter, registers, scrape, 'herald_bgp_sessions_out_of_resources_total', 'Sessions torn down with Cease/Out of Resources: the peer did not read and the queued bytes passed the cap.', 'peer', (s) => s.resources.sessionsOutOfResources);
+    this.bfdSessionUp = new Gauge({
+      name: 'herald_bfd_session_up',
+      help: '1 when the BFD session to the BGP peer is Up, else 0 (peers with a bfd-profile only).',
+      labelNames: ['peer'],
+      registers,
+    });
+    this.bfdTransitions = new Counter({
+      name: 'herald_bfd_session_transitions_total',
+      help: 'BFD session state changes to the BGP peer, by the state entered (Up, Down, Init, AdminDown).',
+      labelNames: ['peer', 'to'],
+      registers,
+    });
+    this.bfdDetection = new Gauge({
+      name: 'herald_bfd_last_detection_seconds',
+      help: 'At the last Detection Time expiry: seconds from the last packet received to the session declared Down.',
+      labelNames: ['peer'],
+      registers,
+    });
     this.layer2RequestsReceived = new Counter({
       name: 'herald_layer2_requests_received_total',
       help: 'ARP requests / IPv6 neighbor solicitations received for the VIP.',
@@ -200,6 +221,26 @@ export class SpeakerMetrics extends DaemonMetrics {
   retainPeers(peers: Iterable<string>): void {
     const keep = new Set(peers);
     for (const peer of [...this.peers]) if (!keep.has(peer)) this.removePeer(peer);
+  }
+
+  setBfdUp(peer: string, up: boolean): void {
+    this.bfdSessionUp.set({ peer }, up ? 1 : 0);
+  }
+
+  bfdTransition(peer: string, to: string, up: boolean): void {
+    this.bfdTransitions.inc({ peer, to });
+    this.bfdSessionUp.set({ peer }, up ? 1 : 0);
+  }
+
+  setBfdDetection(peer: string, seconds: number): void {
+    this.bfdDetection.set({ peer }, seconds);
+  }
+
+  /** The peer runs no BFD now: its BFD series go. */
+  removeBfdPeer(peer: string): void {
+    this.bfdSessionUp.remove({ peer });
+    this.bfdDetection.remove({ peer });
+    for (const to of ['Up', 'Down', 'Init', 'AdminDown']) this.bfdTransitions.remove({ peer, to });
   }
 
   countLayer2Request(ip: string): void {

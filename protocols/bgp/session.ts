@@ -270,12 +270,15 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
    * Stop: send pending changes (e.g. withdrawals), then Cease/Administrative Shutdown with the
    * reason (RFC 8203) and close. With gracefulRestart the connection is closed without
    * NOTIFICATION, so a router in graceful-restart helper mode keeps our routes for restartTime.
+   * With drop the connection is dropped the same way (no flush, no NOTIFICATION): the path is
+   * known dead (BFD down), as FRR's bgpd does on a BFD down.
    */
-  async stop(reason = 'administrative shutdown', opts: { gracefulRestart?: boolean } = {}): Promise<void> {
+  async stop(reason = 'administrative shutdown', opts: { gracefulRestart?: boolean; drop?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.clearTimer('retryTimer');
     const c = this.conn;
-    if (c && this._state === 'Established' && !opts.gracefulRestart) this.flush();
+    const silent = opts.gracefulRestart === true || opts.drop === true;
+    if (c && this._state === 'Established' && !silent) this.flush();
     if (this.candidate) this.closeConnection(this.candidate, this.cease(CeaseSubcode.AdministrativeShutdown, reason));
     this.candidate = undefined;
     const talking = this._state === 'OpenSent' || this._state === 'OpenConfirm' || this._state === 'Established';
@@ -293,7 +296,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       c.socket.on('close', () => this.deps.clock.clearTimeout(t));
     });
     // A half-open connect attempt or a graceful-restart stop is simply dropped; a live session ends cleanly.
-    const notify = talking && !opts.gracefulRestart;
+    const notify = talking && !silent;
     this.closeConnection(c, notify ? this.cease(CeaseSubcode.AdministrativeShutdown, reason) : undefined, notify);
     await closed;
   }
