@@ -2,13 +2,14 @@
 // Services through the work queue, writing status and Events. Decisions live in reconcile.ts and
 // allocator/config-verdict.ts (the config rule the speakers share); this file only wires them to the
 // API server, the metrics and the logs.
-import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Lease, V1Service, V1ServiceStatus } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { decodeObject } from '../kube/decode.js';
 import { kubeRequest } from '../kube/request.js';
 import type { Config } from '../config/model.js';
-import { EventRecorder, type EventType } from '../kube/events.js';
-import { objectKey, type Informer } from '../kube/informer.js';
+import { EventRecorder, type EventSubject, type EventType } from '../kube/events.js';
+import { objectKey, type InformerSource } from '../kube/informer.js';
+import { sleep, systemClock, type Clock } from '../kube/clock.js';
 import { configMapInformer, leaseInformer, serviceInformer } from '../kube/informers.js';
 import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
@@ -20,12 +21,37 @@ import { Allocator, type Assignment } from '../allocator/allocator.js';
 import { breakingNotes, configMapText, evaluateConfig, invalidNotes, warningNotes } from '../allocator/config-verdict.js';
 import { heldByStatus, type ServiceObject } from '../allocator/service-request.js';
 import type { HeldAddresses } from '../allocator/config-check.js';
-import { LeaderElector } from './leader.js';
+import { LeaderElector, type Lock } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
 import { PendingServices, unblockedBy } from './pending.js';
 import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision } from './reconcile.js';
 import { annotationConflicts } from '../allocator/annotations.js';
 import { sameIps, statusIps, statusWithIps } from './service-status.js';
+
+/** Where the controller's Events go (an EventRecorder by default). */
+export interface EventSink {
+  record(subject: EventSubject, type: EventType, reason: string, action: string, note: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the controller reads from and writes to the API server. By default built on
+ * `kubeConfig`; a test injects its own to deliver API events, answers and errors at chosen moments
+ * of the leader's start-up (test/unit/controller/churn-model.ts).
+ */
+export interface ControllerApi {
+  services: InformerSource<V1Service>;
+  configMaps: InformerSource<V1ConfigMap>;
+  /** The leader Lease, watched (leader election only). */
+  leases?: InformerSource<V1Lease>;
+  /** The leader Lease lock (leader election only). */
+  lock?: Lock;
+  /** Every Service of the watched namespace(s), fresh from the server: what a new leader restores. */
+  listServices(): Promise<V1Service[]>;
+  /** updateServiceStatus()'s contract: `mutate` gets the latest object; undefined writes nothing. */
+  updateStatus(namespace: string, name: string, mutate: (svc: V1Service) => V1ServiceStatus | undefined, current: V1Service): Promise<unknown>;
+  events?: EventSink;
+}
 
 export interface ControllerOptions {
   kubeConfig: KubeAccess;
@@ -54,6 +80,10 @@ export interface ControllerOptions {
    * by the same workers.
    */
   concurrency?: number;
+  /** Test seam: the API (default: the server of `kubeConfig`). */
+  api?: Partial<ControllerApi>;
+  /** Timers of the work queue, leader election and start-up retries (default: the system clock). */
+  clock?: Clock;
 }
 
 const CONFIG_KEY = '#config';
@@ -88,11 +118,12 @@ interface Term {
 export class Controller {
   readonly metrics: ControllerMetrics;
   private readonly log: Logger;
-  private readonly services: Informer<V1Service>;
-  private readonly configMaps: Informer<V1ConfigMap>;
+  private readonly services: InformerSource<V1Service>;
+  private readonly configMaps: InformerSource<V1ConfigMap>;
   /** The leader Lease, watched so a standby sees each renewal when it happens (leader election only). */
-  private readonly leases: ReturnType<typeof leaseInformer> | undefined;
-  private recorder: EventRecorder | undefined;
+  private readonly leases: InformerSource<V1Lease> | undefined;
+  private readonly clock: Clock;
+  private recorder: EventSink | undefined;
   private server: MetricsServer | undefined;
   private elector: LeaderElector | undefined;
   private term: Term | undefined;
@@ -100,7 +131,12 @@ export class Controller {
   /** The annotation conflict last reported per Service (only Services that have one). */
   private readonly annotationNotes = new Map<string, string>();
   private synced = false;
-  private starting = false;
+  /**
+   * The generation of the term whose start (list and restore) is in flight. A start abandoned (its
+   * leadership lost) keeps running until its list returns; a new leadership meanwhile starts anew
+   * (was: it found a start in flight and returned, so the replica held the Lease and never led).
+   */
+  private startingGen: number | undefined;
   private stopped = false;
   /**
    * Services deleted while a term is starting (its list in flight): the list may still show them, so
@@ -114,9 +150,11 @@ export class Controller {
   constructor(private readonly opts: ControllerOptions) {
     this.log = opts.logger;
     this.metrics = opts.metrics ?? new ControllerMetrics();
-    this.services = serviceInformer(opts.kubeConfig, { namespace: opts.servicesNamespace });
-    this.configMaps = configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
-    if (opts.leaderElect) this.leases = leaseInformer(opts.kubeConfig, opts.namespace, { fieldSelector: `metadata.name=${this.leaseName}` });
+    this.clock = opts.clock ?? systemClock;
+    const api = opts.api ?? {};
+    this.services = api.services ?? serviceInformer(opts.kubeConfig, { namespace: opts.servicesNamespace });
+    this.configMaps = api.configMaps ?? configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
+    if (opts.leaderElect) this.leases = api.leases ?? (api.lock ? undefined : leaseInformer(opts.kubeConfig, opts.namespace, { fieldSelector: `metadata.name=${this.leaseName}` }));
   }
 
   private get leaseName(): string {
@@ -157,7 +195,7 @@ export class Controller {
       this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
     }
     try {
-      this.recorder = await EventRecorder.create(this.opts.kubeConfig, {
+      this.recorder = this.opts.api?.events ?? await EventRecorder.create(this.opts.kubeConfig, {
         reportingController: REPORTER,
         reportingInstance: this.opts.identity,
         retry: apiRetry(this.log, this.metrics, 'discovering the Events API', this.startAbort.signal),
@@ -174,7 +212,7 @@ export class Controller {
       this.metrics.k8sUpdates.inc();
       const key = objectKey(svc);
       this.term?.queue.add(key);
-      if (!this.term && this.starting && !this.services.get(key)) this.deletedWhileStarting.add(key);
+      if (!this.term && this.startingGen !== undefined && !this.services.get(key)) this.deletedWhileStarting.add(key);
       // A refused config is judged on the statuses: it may fit once a Service it breaks changes.
       if (this.term?.refusedBreaking && this.term.refusedKeys.has(key)) this.term.queue.add(CONFIG_KEY);
     };
@@ -201,14 +239,17 @@ export class Controller {
       return;
     }
     const durationMs = this.opts.leaseDurationMs ?? 15_000;
-    const lock = new LeaseLock(this.opts.kubeConfig, {
-      namespace: this.opts.namespace,
-      name: this.leaseName,
-      identity: this.opts.identity,
-      durationSeconds: Math.max(1, Math.round(durationMs / 1000)),
-    });
+    const lock =
+      this.opts.api?.lock ??
+      new LeaseLock(this.opts.kubeConfig, {
+        namespace: this.opts.namespace,
+        name: this.leaseName,
+        identity: this.opts.identity,
+        durationSeconds: Math.max(1, Math.round(durationMs / 1000)),
+      });
     this.elector = new LeaderElector({
       lock,
+      clock: this.opts.clock,
       identity: this.opts.identity,
       durationMs,
       onStartedLeading: (took) => {
@@ -242,10 +283,11 @@ export class Controller {
    * taking over sees every status the old leader wrote, however far its watch lags.
    */
   private async startTerm(): Promise<void> {
-    if (this.stopped || this.term || this.starting) return;
-    this.starting = true;
-    this.deletedWhileStarting = new Set();
+    if (this.stopped || this.term || (this.startingGen !== undefined && this.startingGen === this.gen)) return;
+    // Deletes seen during an abandoned start still count: its list may have shown them to nobody yet.
+    if (this.startingGen === undefined) this.deletedWhileStarting = new Set();
     const gen = ++this.gen;
+    this.startingGen = gen;
     const t0 = performance.now();
     let services: V1Service[] | undefined;
     for (let attempt = 0; services === undefined; attempt++) {
@@ -253,20 +295,20 @@ export class Controller {
         services = await this.listServices();
       } catch (err) {
         this.log.warn({ event: 'restoreListFailed', err }, 'listing Services to restore failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** attempt)));
+        await sleep(this.clock, Math.min(5_000, 200 * 2 ** attempt));
       }
       // Leadership lost (or shutdown) meanwhile: this term never starts.
       if (gen !== this.gen || this.stopped || (this.elector !== undefined && !this.elector.leading)) {
-        this.starting = false;
+        if (this.startingGen === gen) this.startingGen = undefined;
         return;
       }
     }
-    this.starting = false;
+    this.startingGen = undefined;
     const allocator = new Allocator(EMPTY_CONFIG);
     const problems = restoreFromStatuses(allocator, services, { lbClass: this.opts.lbClass });
     for (const p of problems) this.log.warn({ event: 'restoreConflict', service: p.key, reason: p.why }, `cannot restore ${p.key}: ${p.why}`);
     this.log.info({ event: 'leading', reason: `restored ${allocator.size} Services in ${(performance.now() - t0).toFixed(0)} ms` }, 'leading: allocations restored from Service statuses');
-    const queue = new WorkQueue({ retryInitialMs: 50, retryMaxMs: 60_000 });
+    const queue = new WorkQueue({ retryInitialMs: 50, retryMaxMs: 60_000, clock: this.clock });
     const term: Term = {
       gen,
       allocator,
@@ -299,6 +341,7 @@ export class Controller {
 
   /** Every Service (of the watched namespace), page by page, read from etcd. */
   private async listServices(): Promise<V1Service[]> {
+    if (this.opts.api?.listServices) return this.opts.api.listServices();
     const ns = this.opts.servicesNamespace;
     const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : '/api/v1/services';
     const out: V1Service[] = [];
@@ -438,16 +481,12 @@ export class Controller {
   private async writeStatus(term: Term, svc: V1Service, ips: string[]): Promise<void> {
     const ns = svc.metadata?.namespace ?? 'default';
     const name = svc.metadata?.name ?? '';
-    await updateServiceStatus(
-      this.opts.kubeConfig,
-      ns,
-      name,
-      (fresh) => {
-        if (!this.current(term)) return undefined;
-        return sameIps(statusIps(fresh), ips) ? undefined : statusWithIps(fresh, ips);
-      },
-      { current: svc },
-    );
+    const mutate = (fresh: V1Service): V1ServiceStatus | undefined => {
+      if (!this.current(term)) return undefined;
+      return sameIps(statusIps(fresh), ips) ? undefined : statusWithIps(fresh, ips);
+    };
+    if (this.opts.api?.updateStatus) await this.opts.api.updateStatus(ns, name, mutate, svc);
+    else await updateServiceStatus(this.opts.kubeConfig, ns, name, mutate, { current: svc });
   }
 
   private event(svc: V1Service, type: EventType, reason: string, action: string, note: string): void {

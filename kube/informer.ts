@@ -51,10 +51,27 @@ export function objectKey(obj: KubernetesObject): string {
   return ns ? `${ns}/${name}` : name;
 }
 
+/**
+ * What a consumer of an informer uses: the cache and its change events. Informer implements it; a
+ * test can drive a daemon with its own source (the controller's model test delivers API events at
+ * chosen moments of the leader's start-up).
+ */
+export interface InformerSource<T extends KubernetesObject> {
+  on(event: 'add' | 'update' | 'delete', handler: InformerEventHandler<T>): this;
+  on(event: 'error', handler: (err: Error) => void): this;
+  /** Resolves when the cache has synced. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  get(key: string): T | undefined;
+  list(namespace?: string): T[];
+  keys(): string[];
+  readonly size: number;
+}
+
 /** Outcome of one watch stream. */
 type WatchEnd = { kind: 'closed'; events: number } | { kind: 'gone' };
 
-export class Informer<T extends KubernetesObject> {
+export class Informer<T extends KubernetesObject> implements InformerSource<T> {
   private store = new Map<string, T>();
   private rv = '';
   private readonly handlers = {
