@@ -40,4 +40,16 @@ describe('controller under churn, faults and restarts (model-based)', () => {
     const v = await runChurn(commands);
     expect(v, v.first).toMatchObject({ duplicates: 0, leaked: 0, outsideConfig: 0, inconsistent: 0 });
   });
+
+  it('leadership lost and won back while the first list is in flight: the replica leads', async () => {
+    const commands: Command[] = [
+      { kind: 'create', name: 'a', shape: 'plain' },
+      { kind: 'loseLease' },
+      { kind: 'tick', ms: 2_500 }, // the renewal finds the Lease taken; the list is still in flight
+      { kind: 'winLease' },
+      { kind: 'tick', ms: 1_500 }, // won back before the list returns
+    ];
+    const v = await runChurn(commands);
+    expect(v, v.first).toMatchObject({ duplicates: 0, leaked: 0, outsideConfig: 0, inconsistent: 0 });
+  });
 });
