@@ -86,19 +86,22 @@ interface Totals {
   dropped: number;
   leaseFailures: number;
   fencedNow: number;
+  rejoins: number;
   cpuSeconds: number;
   lagP99: number;
   lagMax: number;
   verdicts: WorkerSample['verdicts'];
+  deadViews: Record<string, number>;
 }
 
 async function sampleAll(workers: Worker[]): Promise<Totals> {
   const samples = await Promise.all(workers.map(async (w) => (await w.request({ type: 'sample' }, 'sample')).sample));
-  const t: Totals = { leaseWrites: 0, livenessBytes: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, selfSuspected: 0, dropped: 0, leaseFailures: 0, fencedNow: 0, cpuSeconds: 0, lagP99: 0, lagMax: 0, verdicts: {} };
+  const t: Totals = { leaseWrites: 0, livenessBytes: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, selfSuspected: 0, dropped: 0, leaseFailures: 0, fencedNow: 0, rejoins: 0, cpuSeconds: 0, lagP99: 0, lagMax: 0, verdicts: {}, deadViews: {} };
   for (const s of samples) {
-    for (const k of ['leaseWrites', 'livenessBytes', 'falseSuspicions', 'falseDeaths', 'quorumLosses', 'selfSuspected', 'dropped', 'leaseFailures', 'fencedNow', 'cpuSeconds'] as const) t[k] += s[k];
+    for (const k of ['leaseWrites', 'livenessBytes', 'falseSuspicions', 'falseDeaths', 'quorumLosses', 'selfSuspected', 'dropped', 'leaseFailures', 'fencedNow', 'rejoins', 'cpuSeconds'] as const) t[k] += s[k];
     t.lagP99 = Math.max(t.lagP99, s.lag.p99);
     t.lagMax = Math.max(t.lagMax, s.lag.max);
+    for (const [name, c] of Object.entries(s.deadViews)) t.deadViews[name] = (t.deadViews[name] ?? 0) + c;
     for (const [name, v] of Object.entries(s.verdicts)) {
       const e = (t.verdicts[name] ??= { count: 0, first: Infinity, last: 0 });
       e.count += v.count;
@@ -143,6 +146,8 @@ async function runSize(cluster: TestCluster, apiserverPid: number, n: number, ti
     out(`scale.${n}.false_deaths`, b.falseDeaths - a.falseDeaths, 0);
     out(`scale.${n}.self_suspected`, b.selfSuspected - a.selfSuspected, 0);
     out(`scale.${n}.quorum_losses`, b.quorumLosses - a.quorumLosses, 0);
+    out(`scale.${n}.fenced_at_end`, b.fencedNow, 0);
+    out(`scale.${n}.new_lives_seen`, (b.rejoins - a.rejoins) / WORKERS, 0);
     out(`scale.${n}.lease_failures`, b.leaseFailures - a.leaseFailures, 0);
     out(`scale.${n}.dropped_datagrams`, b.dropped - a.dropped, 0);
     out(`scale.${n}.worker_cpu_percent`, ((b.cpuSeconds - a.cpuSeconds) / secs / WORKERS) * 100, 1);
@@ -170,12 +175,13 @@ async function runSize(cluster: TestCluster, apiserverPid: number, n: number, ti
         s = await sampleAll(workers);
         lagMax = Math.max(lagMax, s.lagMax);
         const v = s.verdicts[victim];
-        if ((v && v.count >= n - killed.length) || wallNow() > deadline) break;
+        if ((v && (s.deadViews[victim] ?? 0) >= n - killed.length) || wallNow() > deadline) break;
       }
       const at = w.killedAt.get(victim) as number;
       const v = s.verdicts[victim];
+      if (v && v.first < at) note(`${victim} was declared dead before it was killed (a false verdict)`);
       if (v) detect.push(v.first - at);
-      if (v && v.count >= n - killed.length) agree.push(v.last - at);
+      if (v && (s.deadViews[victim] ?? 0) >= n - killed.length) agree.push(v.last - at);
       else incomplete++;
       await sleep(1000);
     }

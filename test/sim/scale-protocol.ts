@@ -35,9 +35,13 @@ export interface WorkerSample {
   /** Quorum lost (a member stops answering until a renewal vouches for it), and members fenced now. */
   quorumLosses: number;
   fencedNow: number;
+  /** Lease watch events showing a new life (a member declared dead started one), seen by the worker's watch. */
+  rejoins: number;
   leaseFailures: number;
   /** Per killed member: how many members declared it dead, and the first and last such time. */
   verdicts: Record<string, { count: number; first: number; last: number }>;
+  /** Per killed member: how many live members hold it dead now. */
+  deadViews: Record<string, number>;
   /** Event-loop delay since the previous sample (ms): p50, p99, max. */
   lag: { p50: number; p99: number; max: number };
   /** CPU seconds (user + system) of the worker process so far. */

@@ -2,17 +2,23 @@
 // code (protocols/liveness: Swim + LivenessTransport on its own UDP socket on 127.0.0.1, HMAC-sealed
 // datagrams), the real speaker Lease (speaker/speaker-lease.ts: real writes to the test
 // kube-apiserver) and the real liveness gate (speaker/liveness-gate.ts), wired as speaker/speaker.ts
-// wires them. What is not simulated: Services, announcements, and each speaker's Lease watch (the
-// simulator hands every member the member list and the peers' ports once, as the Leases would).
+// wires them. What is not simulated: Services, announcements, and one Lease watch per speaker: the
+// simulator hands every member the member list and the peers' ports once, and one Lease watch per
+// worker stands for its members' watches (a Lease that shows a new life, as a member declared dead
+// starts one, revives it in every local member's view, as speaker.ts does with `rejoined`; every
+// Lease change is passed to the liveness gates).
 // Driven by the simulator over the IPC channel (scale-protocol.ts).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { KubeAccess } from '../../kube/access.js';
 import { loadKubeConfig } from '../../kube/config.js';
+import { leaseInformer } from '../../kube/informers.js';
+import type { Informer } from '../../kube/informer.js';
 import { systemClock } from '../../protocols/clock.js';
 import { Swim } from '../../protocols/liveness/swim.js';
 import { LivenessTransport } from '../../protocols/liveness/transport.js';
 import { LivenessGate } from '../../speaker/liveness-gate.js';
-import { SpeakerLease } from '../../speaker/speaker-lease.js';
+import { SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SpeakerLease } from '../../speaker/speaker-lease.js';
+import type { V1Lease } from '@kubernetes/client-node';
 import { wallNow, type FromWorker, type ToWorker, type WorkerSample } from './scale-protocol.js';
 
 interface SimMember {
@@ -36,9 +42,32 @@ lag.enable();
 const totals = { dropped: 0, falseSuspicions: 0, falseDeaths: 0, selfSuspected: 0, quorumLosses: 0, leaseFailures: 0 };
 const verdicts: WorkerSample['verdicts'] = {};
 let renewMs = 1000;
+let allNames: string[] = [];
+let access: KubeAccess | undefined;
+let namespace = '';
+let leases: Informer<V1Lease> | undefined;
+/** acquireTime per node, as the watch last showed it. */
+const lives = new Map<string, string>();
+let rejoins = 0;
+
+function leaseSeen(lease: V1Lease): void {
+  const node = lease.spec?.holderIdentity;
+  const life = String(lease.spec?.acquireTime ?? '');
+  if (!node) return;
+  const before = lives.get(node);
+  lives.set(node, life);
+  const joinedAt = Date.parse(life);
+  for (const m of members.values()) if (m.alive && m.name !== node) m.gate.leaseChanged(node, joinedAt);
+  if (before === undefined || before === life) return;
+  // A new life: the old verdict does not apply to the new process (speaker.ts: setMembers rejoined).
+  rejoins++;
+  for (const m of members.values()) if (m.alive && m.name !== node) m.swim.setMembers(allNames, [node]);
+}
 
 async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   const { kubeConfig } = loadKubeConfig({ kubeconfig: msg.kubeconfig });
+  access = kubeConfig;
+  namespace = msg.namespace;
   const secret = Buffer.from(msg.secretHex, 'hex');
   const t = msg.timing;
   renewMs = t.renewMs;
@@ -108,8 +137,12 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   send({ type: 'ports', ports });
 }
 
-function start(ports: Record<string, number>, renewMs: number): void {
+function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeAccess, namespace: string): void {
   const all = Object.keys(ports);
+  allNames = all;
+  leases = leaseInformer(kubeConfig, namespace, { labelSelector: `${SPEAKER_LEASE_LABEL}=${SPEAKER_LEASE_LABEL_VALUE}` });
+  leases.on('add', leaseSeen).on('update', leaseSeen).on('error', () => undefined);
+  void leases.start().catch(() => undefined);
   for (const m of members.values()) {
     for (const [peer, port] of Object.entries(ports)) if (peer !== m.name) m.transport.setPeer(peer, '127.0.0.1', port);
     m.swim.setMembers(all);
@@ -140,8 +173,10 @@ function sample(): WorkerSample {
     livenessBytes,
     livenessPackets,
     fencedNow,
+    rejoins,
     ...totals,
     verdicts: { ...verdicts },
+    deadViews: Object.fromEntries([...killed].map((k) => [k, [...members.values()].filter((m) => m.alive && m.swim.state(k) === 'dead').length])),
     lag: { p50: ms(lag.percentile(50)), p99: ms(lag.percentile(99)), max: ms(lag.max) },
     cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
   };
@@ -165,6 +200,7 @@ function kill(name: string): void {
 }
 
 async function stop(): Promise<void> {
+  await leases?.stop();
   await Promise.all(
     [...members.values()].map(async (m) => {
       clearTimeout(m.startTimer);
@@ -189,7 +225,7 @@ process.on('message', (raw) => {
       });
       break;
     case 'peers':
-      start(msg.ports, renewMs);
+      start(msg.ports, renewMs, access as KubeAccess, namespace);
       break;
     case 'sample':
       send({ type: 'sample', sample: sample() });
