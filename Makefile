@@ -11,6 +11,8 @@ APT_PACKAGES := etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync bird2
 APT_PACKAGES += buildah mmdebstrap uidmap gcc libc6-dev runc containerd containernetworking-plugins
 # The nodes' kube-proxy (test/lab/real/kube-node.ts) runs in iptables mode and clears conntrack entries.
 APT_PACKAGES += iptables conntrack
+# The layer2 flood benchmark's sender (test/bench/l2-flood.bench.ts): trafgen.
+APT_PACKAGES += netsniff-ng
 
 .PHONY: deps npm-deps apt-deps tools build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-lab demo-down
 

@@ -10,8 +10,12 @@
 //   hostile --iface I --src-mac M --src-ip4 A --src-ip6 A6 --owner-mac M2 --vip4 V --vip6 V6 [--wait-ms W]
 //          every crafted frame class of hostile-frames.ts, one at a time; counts the owner's frames after each,
 //          and after each conflict class a second claim of that VIP (inside the defend interval: no answer due).
+//   answers --iface I --owner-mac M --vip4 V --vip6 V6 --ready-file F --stop-file F2
+//          counts the owner's ARP replies and NAs (for V / V6, and for any other address) until F2 exists;
+//          creates F once its socket is open (the flood benchmark's capture, while trafgen sends).
 // Prints one JSON object on stdout. Bounded in count and time; sends only on the given lab interface.
 import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { arpRequestFrame, decodeArpFrame } from '../../protocols/arp/frames.js';
 import { ARP_REPLY } from '../../protocols/arp/packet.js';
 import { icmpv6Checksum } from '../../protocols/ndp/checksum.js';
@@ -305,9 +309,45 @@ async function hostile(m: Map<string, string>): Promise<object> {
   return { seen, sizes };
 }
 
+async function answers(m: Map<string, string>): Promise<object> {
+  const iface = need(m, 'iface');
+  const ownerMac = parseMac(need(m, 'owner-mac'));
+  const vip4 = parseIpv4(need(m, 'vip4'));
+  const vip6 = parseIpv6(need(m, 'vip6'));
+  const stopFile = need(m, 'stop-file');
+  let valid4 = 0;
+  let valid6 = 0;
+  let gratuitous = 0;
+  const others: Record<string, number> = {};
+  const sock = PacketSocket.open({
+    iface,
+    select: { arpOps: [1, 2], icmp6Types: [ICMPV6_NEIGHBOR_ADVERTISEMENT] },
+    onFrame: (f) => {
+      if (!macEquals(f.subarray(6, 12), ownerMac)) return;
+      if (f.readUInt16BE(12) === 0x0806) {
+        if (f.readUInt16BE(20) !== ARP_REPLY) gratuitous++;
+        else if (f.subarray(28, 32).equals(vip4)) valid4++;
+        else others[Array.from(f.subarray(28, 32)).join('.')] = (others[Array.from(f.subarray(28, 32)).join('.')] ?? 0) + 1;
+      } else if (f.length >= 78) {
+        if (f.subarray(62, 78).equals(vip6)) valid6++;
+        else {
+          const t = formatIpv6(Buffer.from(f.subarray(62, 78)));
+          others[t] = (others[t] ?? 0) + 1;
+        }
+      }
+    },
+  });
+  writeFileSync(need(m, 'ready-file'), 'ready\n');
+  const end = performance.now() + 120_000; // never run away
+  while (!existsSync(stopFile) && performance.now() < end) await sleep(20);
+  const stats = sock.stats();
+  sock.close();
+  return { valid4, valid6, gratuitous, others, captureKernelDrops: stats.drops };
+}
+
 const cmd = process.argv[2];
 const m = args();
-const run = cmd === 'flood' ? flood(m) : cmd === 'rtt4' ? rtt(m, 4) : cmd === 'rtt6' ? rtt(m, 6) : cmd === 'fuzz' ? fuzz(m) : cmd === 'rawio' ? rawio(m) : cmd === 'hostile' ? hostile(m) : Promise.reject(new Error(`unknown command ${cmd}`));
+const run = cmd === 'flood' ? flood(m) : cmd === 'rtt4' ? rtt(m, 4) : cmd === 'rtt6' ? rtt(m, 6) : cmd === 'fuzz' ? fuzz(m) : cmd === 'rawio' ? rawio(m) : cmd === 'hostile' ? hostile(m) : cmd === 'answers' ? answers(m) : Promise.reject(new Error(`unknown command ${cmd}`));
 run.then(
   (r) => {
     process.stdout.write(`${JSON.stringify(r)}\n`);
