@@ -51,11 +51,13 @@ const mutated: fc.Arbitrary<Buffer> = fc
 const random = fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a));
 const input = fc.oneof({ arbitrary: mutated, weight: 4 }, { arbitrary: random, weight: 1 });
 
-function onlyBgpError(fn: () => unknown): void {
+/** Returns, or throws a BgpError; one naming a byte offset must name one inside `input`. */
+function onlyBgpError(fn: () => unknown, input?: Buffer): void {
   try {
     fn();
   } catch (e) {
     if (!(e instanceof BgpError)) throw e;
+    if (input !== undefined && e.offset !== undefined && (e.offset < 0 || e.offset > input.length)) throw new Error(`offset ${e.offset} outside the ${input.length}-byte input: ${e.message}`);
   }
 }
 
@@ -75,7 +77,7 @@ const decoders: Array<[string, (b: Buffer) => unknown]> = [
 describe('fuzz: every decoder returns or throws BgpError', () => {
   for (const [name, fn] of decoders) {
     it(name, () => {
-      fc.assert(fc.property(input, (b) => onlyBgpError(() => fn(b))), budget);
+      fc.assert(fc.property(input, (b) => onlyBgpError(() => fn(b), b)), budget);
     });
   }
 
