@@ -12,6 +12,7 @@ import { ipv6NextHopFor } from '../protocols/bgp/ipv6-next-hop.js';
 import { connect as tcpConnect, sessionTtl, tcpMd5Support, TransportError } from '../protocols/bgp/transport.js';
 import { systemClock } from '../protocols/clock.js';
 import type { PeerAs } from '../protocols/bgp/negotiation.js';
+import { countUpdates } from '../speaker/bgp-announcer.js';
 import { BgpSession, type BgpSessionConfig, type RouteAttributes, type SocketLike } from '../protocols/bgp/session.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -208,8 +209,10 @@ function run(opts: AnnounceOpts, cmd: Command): void {
     socket.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'ETIMEDOUT') log.warn({ event: 'connect-error', code: e.code }, `connection to ${opts.peerAddress}:${opts.peerPort} failed: ${e.message}`);
     });
-    return socket;
+    // UPDATE messages on the wire, for the 'established' line (prefixes per UPDATE in the benchmark).
+    return countUpdates(socket, (n) => (updatesSent += n));
   };
+  let updatesSent = 0;
 
   const config: BgpSessionConfig = {
     localAs: opts.localAs,
@@ -236,9 +239,10 @@ function run(opts: AnnounceOpts, cmd: Command): void {
   if (communities.length) attrs.communities = communities;
   if (largeCommunities.length) attrs.largeCommunities = largeCommunities;
 
+  // Emitted once the whole table and End-of-RIB are handed to the socket: updatesSent counts them.
   session.on('established', (n) =>
     log.info(
-      { event: 'established', prefixes: prefixes.length, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, fourByteAs: n.fourByteAs, extendedMessages: n.extendedMessages },
+      { event: 'established', prefixes: prefixes.length, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, fourByteAs: n.fourByteAs, extendedMessages: n.extendedMessages, updatesSent },
       `session established with AS ${n.peerAs}: announcing ${prefixes.length} prefixes`,
     ),
   );

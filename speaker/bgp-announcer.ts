@@ -93,7 +93,7 @@ const BGP_UPDATE = 2;
  * herald_bgp_updates_total counts UPDATE messages on the wire: the session writes whole messages
  * (packed several to a chunk), so the headers of each written chunk say how many were UPDATEs.
  */
-function countUpdates(socket: SocketLike, counted: (n: number) => void): SocketLike {
+export function countUpdates<S extends SocketLike>(socket: S, counted: (n: number) => void): S {
   const write = socket.write.bind(socket);
   socket.write = (data: Uint8Array): boolean => {
     let n = 0;

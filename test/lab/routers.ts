@@ -17,7 +17,10 @@ export type RouterKind = 'bird' | 'frr' | 'gobgp';
 export interface RouterPeer {
   /** The neighbor's address (IPv4 or IPv6); the session's address family follows it. */
   address: string;
-  as: number;
+  /** The neighbor's AS, or internal / external (BIRD `neighbor X internal|external`, FRR `remote-as internal|external`). */
+  as: number | 'internal' | 'external';
+  /** RFC 8654 extended messages: BIRD only offers them when told (`enable extended messages on`); FRR always does. */
+  extendedMessages?: boolean;
   /** TCP MD5 password. */
   password?: string;
   /** The router only waits for the neighbor to connect (default true: our speaker connects). */
@@ -216,10 +219,11 @@ export class BirdRouter extends Router {
     lines.push(`protocol kernel k6 { ipv6 { import none; export ${o.kernelExport ? 'filter { if source = RTS_BGP then accept; reject; }' : 'none'}; }; merge paths on; }`);
     for (const [i, p] of o.peers.entries()) {
       const fam = this.peerFamily(p);
-      const ibgp = p.as === o.as;
+      const ibgp = p.as === o.as || p.as === 'internal';
       const body = [
         `local ${this.localAddress(p)} as ${o.as};`,
-        `neighbor ${p.address} as ${p.as};`,
+        typeof p.as === 'number' ? `neighbor ${p.address} as ${p.as};` : `neighbor ${p.address} ${p.as};`,
+        p.extendedMessages ? 'enable extended messages on;' : '',
         // Next hops are on the shared link: resolve them directly (iBGP would otherwise look them up recursively).
         'direct;',
         p.passive === false ? '' : 'passive on;',
@@ -361,7 +365,7 @@ export class FrrRouter extends Router {
 
   bgpdConfig(): string {
     const o = this.opts;
-    const l = [`hostname ${this.host}`, `router bgp ${o.as}`, ` bgp router-id ${o.routerId}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check'];
+    const l = [`hostname ${this.host}`, `router bgp ${o.as}`, ` bgp router-id ${o.routerId}`, ' no bgp ebgp-requires-policy', ' no bgp network import-check', ' bgp log-neighbor-changes'];
     if (o.gracefulRestart) l.push(' bgp graceful-restart');
     l.push(' bgp bestpath as-path multipath-relax');
     for (const p of o.peers) {
