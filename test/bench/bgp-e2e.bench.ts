@@ -2,6 +2,8 @@
 // session starts connecting) until the router holds all N = 100,000 /32s, for BIRD and for FRR;
 // in the same run the same N sent by GoBGP (gobgpd), and the ratio; also withdrawal time.
 //
+// Then (part `extended`) RFC 8654 extended messages on and off against BIRD in the same run.
+//
 // Routes come from 198.18.0.0/15 (RFC 2544): BGP payload only, never exported to a kernel table
 // (the routers run with kernel export off; BIRD and FRR filter 198.18.0.0/15 regardless).
 //
@@ -20,6 +22,10 @@ import { BENCH_V4, BirdRouter, FrrRouter, GobgpRouter, sleep, type Router } from
 import { assertCliBuilt, startSpeaker, type Speaker } from '../lab/bgp-speaker.js';
 
 const N = Number(process.env.BGP_E2E_ROUTES ?? 100_000);
+/** Which parts run: `routers` (BIRD and FRR against GoBGP), `extended` (RFC 8654 on/off against BIRD); default both. */
+const PARTS = new Set((process.env.BGP_E2E_PARTS ?? 'routers,extended').split(','));
+/** Rounds of the extended-messages comparison (each: one run with, one without, alternating). */
+const EXTENDED_ROUNDS = Number(process.env.BGP_E2E_EXTENDED_ROUNDS ?? 3);
 const ROUTER_AS = 65000;
 const HERALD_AS = 65001;
 const GOBGP_AS = 65002;
@@ -76,7 +82,8 @@ async function main(): Promise<void> {
   const speakers: Speaker[] = [];
   try {
     const ip = (h: string): string => lab.host(h).ipv4;
-    for (const kind of ['bird', 'frr'] as const) {
+    if (PARTS.has('extended')) await extendedMessages(lab, prefixFile, k, speakers);
+    for (const kind of PARTS.has('routers') ? (['bird', 'frr'] as const) : []) {
       const peers = [
         { address: ip('node1'), as: HERALD_AS },
         { address: ip('gobgp'), as: GOBGP_AS },
@@ -155,6 +162,54 @@ async function main(): Promise<void> {
     await lab.destroy();
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/**
+ * RFC 8654 against BIRD (`enable extended messages on`), same run: herald with and without the
+ * capability, alternating, EXTENDED_ROUNDS times. Figures: prefixes per UPDATE (from the UPDATEs
+ * herald wrote, End-of-RIB excluded) and the time from the router seeing Established until it holds all N.
+ */
+async function extendedMessages(lab: Lab, prefixFile: string, k: string, speakers: Speaker[]): Promise<void> {
+  const ip = (h: string): string => lab.host(h).ipv4;
+  const router = new BirdRouter(lab, { as: ROUTER_AS, peers: [{ address: ip('node1'), as: HERALD_AS, extendedMessages: true }], kernelExport: false });
+  await router.start();
+  const times: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  const perUpdate: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  try {
+    for (let round = 0; round < EXTENDED_ROUNDS; round++) {
+      for (const mode of ['on', 'off'] as const) {
+        const args = ['--local-as', String(HERALD_AS), '--peer-address', ip('router'), '--peer-as', String(ROUTER_AS), '--source-address', ip('node1'), '--prefix-file', prefixFile];
+        const h = startSpeaker(lab, 'node1', mode === 'on' ? args : [...args, '--no-extended-messages']);
+        speakers.push(h);
+        await router.waitFor('Established', () => router.peerState(ip('node1')), (st) => st === 'Established', 60_000, POLL_MS);
+        const up = Date.now();
+        const all = await until(router, (n) => n >= N, `extended ${mode}`, 120_000);
+        const flushed = await h.established(10_000);
+        if (flushed.extendedMessages !== (mode === 'on')) throw new Error(`extended messages ${mode}: the session negotiated ${String(flushed.extendedMessages)}`);
+        times[mode].push((all - up) / 1000);
+        perUpdate[mode].push(N / (Number(flushed.updatesSent) - 1));
+        h.child.kill('SIGKILL');
+        await h.exited;
+        await until(router, (n) => n === 0, 'flush after the speaker went', 120_000);
+      }
+    }
+  } finally {
+    await router.close();
+  }
+  const name = 'bgp.e2e.bird.extended';
+  for (const mode of ['on', 'off'] as const) {
+    // Average over the UPDATEs carrying routes (the last one is partial): N / messages.
+    console.log(`${name}.${mode}.updates ${Math.round(N / median(perUpdate[mode]))}`);
+    console.log(`${name}.${mode}.prefixes_per_update ${Math.round(median(perUpdate[mode]))}`);
+    console.log(`${name}.${mode}.established_to_all.${k}.seconds ${fmt(median(times[mode]))} (runs: ${times[mode].map(fmt).join(', ')})`);
+  }
+  console.log(`${name}.established_to_all.off_over_on.ratio ${fmt(median(times.off) / median(times.on))}`);
+  console.log(`bgp.e2e.loadavg1.after_extended ${loadavg()[0].toFixed(2)}`);
 }
 
 main().then(
