@@ -186,9 +186,9 @@ async function runSize(cluster: TestCluster, apiserverPid: number, n: number, ti
       await sleep(1000);
     }
     out(`scale.${n}.detect_ms.median`, percentile(detect, 0.5), 0);
-    out(`scale.${n}.detect_ms.max`, Math.max(...detect), 0);
+    out(`scale.${n}.detect_ms.max`, detect.length ? Math.max(...detect) : NaN, 0);
     out(`scale.${n}.agree_ms.median`, percentile(agree, 0.5), 0);
-    out(`scale.${n}.agree_ms.max`, Math.max(...agree), 0);
+    out(`scale.${n}.agree_ms.max`, agree.length ? Math.max(...agree) : NaN, 0);
     out(`scale.${n}.kills_not_agreed_in_15s`, incomplete, 0);
     out(`scale.${n}.kills_worker_lag_max_ms`, lagMax, 1);
   } finally {
