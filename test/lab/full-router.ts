@@ -228,7 +228,7 @@ export function routerCliHint(lab: FullLab): string {
  * sessions drop without NOTIFICATION and the routes BIRD put in the router's kernel table stay there.
  */
 export async function stopRouter(lab: FullLab, signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 10_000): Promise<void> {
-  const names = lab.state.router === 'bird' ? ['bird'] : ['bgpd', 'zebra'];
+  const names = lab.state.router === 'bird' ? ['bird'] : ['bgpd', 'bfdd', 'zebra'];
   for (const name of names) if (lab.alive(name)) lab.signal(name, signal);
   const deadline = Date.now() + timeoutMs;
   while (names.some((n) => lab.alive(n))) {
@@ -271,9 +271,12 @@ export async function restartRouter(lab: FullLab, timeoutMs = 15_000): Promise<v
     await answers(() => birdCommand(birdSock(lab), 'show status'));
   } else {
     const args = (name: string): string[] => ['-d', '--vty_socket', dir, '-z', join(dir, 'zserv.api'), '-i', join(dir, `${name}.pid`), '-f', join(dir, `${name}.conf`), '-u', 'frr', '-g', 'frr', '-P', '0', '--log', `file:${join(dir, `${name}.log`)}`];
-    for (const name of ['zebra', 'bgpd']) {
+    // bfdd (BGP's `neighbor bfd` goes to it through zebra) only when a test wrote its config; its control socket stays in the dir.
+    const bfdd = existsSync(join(dir, 'bfdd.conf'));
+    if (!bfdd) delete lab.state.pids.bfdd;
+    for (const name of ['zebra', ...(bfdd ? ['bfdd'] : []), 'bgpd']) {
       const old = pidOf(name);
-      await lab.mustExec('router', `/usr/lib/frr/${name}`, args(name));
+      await lab.mustExec('router', `/usr/lib/frr/${name}`, [...args(name), ...(name === 'bfdd' ? ['--bfdctl', join(dir, 'bfdd.sock')] : [])]);
       lab.state.pids[name] = await newPid(name, old);
     }
     await answers(() => frrCommand(bgpdVty(lab), 'show bgp summary'));

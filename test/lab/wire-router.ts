@@ -4,7 +4,7 @@
 // (zebra + bgpd) is restarted on the new bgpd.conf. Also the router-side views the scenarios read:
 // one neighbor's session as the router reports it, the paths of one prefix, and packets captured
 // at the router (TTL and arrival times).
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROUTER_AS, type FullLab } from './full-lab.js';
 import { restartRouter, stopRouter } from './full-router.js';
@@ -24,7 +24,12 @@ export interface WireNeighbor {
   password?: string;
   /** Also IPv6 unicast on this (IPv4) session. */
   ipv6?: boolean;
+  /** BFD for this session (300 ms x 3, the default profile): BIRD's `bfd on`, FRR's `neighbor bfd` (bfdd runs). */
+  bfd?: boolean;
 }
+
+/** The router's BFD timers for `bfd` neighbors: MetalLB's (FRR's) defaults. */
+export const ROUTER_BFD = { intervalMs: 300, multiplier: 3 };
 
 const dir = (lab: FullLab): string => join(lab.dir, lab.state.router);
 const birdSock = (lab: FullLab): string => join(dir(lab), 'bird.ctl');
@@ -38,6 +43,10 @@ function birdConfig(lab: FullLab, neighbors: readonly WireNeighbor[]): string {
     'protocol kernel k4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }',
     'protocol kernel k6 { ipv6 { import none; export where source = RTS_BGP; }; merge paths on; }',
   ];
+  const { intervalMs, multiplier } = ROUTER_BFD;
+  if (neighbors.some((n) => n.bfd)) {
+    lines.push(`protocol bfd { interface "*" { min rx interval ${intervalMs} ms; min tx interval ${intervalMs} ms; multiplier ${multiplier}; }; multihop { min rx interval ${intervalMs} ms; min tx interval ${intervalMs} ms; multiplier ${multiplier}; }; }`);
+  }
   for (const n of neighbors) {
     const ibgp = (n.localAs ?? ROUTER_AS) === n.remoteAs;
     const body = [
@@ -47,6 +56,7 @@ function birdConfig(lab: FullLab, neighbors: readonly WireNeighbor[]): string {
       // Next hops are on the link: resolve them directly (multihop and iBGP would look them up recursively).
       n.multihop ? 'multihop;' : 'direct;',
       n.password ? `password "${n.password}";` : '',
+      n.bfd ? 'bfd on;' : '',
       'connect retry time 1;',
       'error wait time 1, 2;',
       `ipv4 { import all; export none;${ibgp ? ' gateway direct;' : ''} };`,
@@ -64,6 +74,7 @@ function frrConfig(lab: FullLab, neighbors: readonly WireNeighbor[]): string {
     l.push(` neighbor ${n.remote} remote-as ${n.remoteAs}`, ` neighbor ${n.remote} passive`, ` neighbor ${n.remote} timers connect 1`);
     if (n.multihop) l.push(` neighbor ${n.remote} ebgp-multihop 255`);
     if (n.password) l.push(` neighbor ${n.remote} password ${n.password}`);
+    if (n.bfd) l.push(` neighbor ${n.remote} bfd ${ROUTER_BFD.multiplier} ${ROUTER_BFD.intervalMs} ${ROUTER_BFD.intervalMs}`);
   }
   l.push(' address-family ipv4 unicast', '  maximum-paths 8', '  maximum-paths ibgp 8', ' exit-address-family');
   l.push(' address-family ipv6 unicast', '  maximum-paths 8', ...neighbors.filter((n) => n.ipv6).map((n) => `  neighbor ${n.remote} activate`), ' exit-address-family');
@@ -80,6 +91,9 @@ export async function configureRouter(lab: FullLab, neighbors: readonly WireNeig
   }
   await stopRouter(lab, 'SIGTERM');
   writeFileSync(join(dir(lab), 'bgpd.conf'), frrConfig(lab, neighbors), { mode: 0o644 });
+  // bfdd runs (restartRouter starts it) while a bfdd.conf is there: only for BFD neighbors.
+  if (neighbors.some((n) => n.bfd)) writeFileSync(join(dir(lab), 'bfdd.conf'), 'hostname router\nbfd\nexit\n', { mode: 0o644 });
+  else rmSync(join(dir(lab), 'bfdd.conf'), { force: true });
   await restartRouter(lab);
 }
 
