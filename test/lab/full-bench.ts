@@ -9,6 +9,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FullLab, LabError, NODES, type HostName } from './full-lab.js';
 import { tail } from './full-kube.js';
+import type { LabRouterKind } from './full-router.js';
 import { labUp, type HeraldLab } from './full-setup.js';
 import { LineWatch } from './l2-lab.js';
 import { labUnavailableReason } from './netns.js';
@@ -19,7 +20,7 @@ import { labUnavailableReason } from './netns.js';
  * Where no lab can run: fails under CI=true, else prints the reason as a comment line and returns.
  * LAB_BENCH_LOGS=<dir> keeps the daemons' logs (copied there before the teardown) for a timeline.
  */
-export async function withBenchLab(name: string, body: (h: HeraldLab) => Promise<void>): Promise<void> {
+export async function withBenchLab(name: string, body: (h: HeraldLab) => Promise<void>, opts: { router?: LabRouterKind } = {}): Promise<void> {
   const reason = labUnavailableReason();
   if (reason !== null) {
     if (process.env.CI === 'true') throw new Error(`${name} cannot run: ${reason}`);
@@ -44,7 +45,7 @@ export async function withBenchLab(name: string, body: (h: HeraldLab) => Promise
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const h = await labUp({ prefix: `hb${randomBytes(2).toString('hex')}`, dir, log: () => undefined });
+    const h = await labUp({ prefix: `hb${randomBytes(2).toString('hex')}`, dir, router: opts.router, log: () => undefined });
     await body(h);
   } finally {
     teardown();
