@@ -1,6 +1,7 @@
 // BFD benchmark: N sessions (default 1,000) at 300 ms x 3 between two Herald BFD instances (two
 // processes, bfd-side.ts, one core each via taskset) over IPv6 between two lab namespaces, for
-// BFD_BENCH_SECONDS (default 60; the issue's target run is 600). Prints the interval between
+// BFD_BENCH_SECONDS (default 600: the issue's target, 1,000 sessions for 10 minutes without a false
+// Down; `make bench` only, never `make test`; shorter runs print the duration they ran). Prints the interval between
 // consecutive packets of each session (median/p99/max; RFC 5880 wants 75-100 % of 300 ms), how
 // many exceeded it, timer lateness, the measured side's CPU and false Downs. Root (namespace).
 // BFD_BENCH_SESSIONS, BFD_BENCH_SECONDS, BFD_BENCH_INTERVAL, BFD_BENCH_MULT, BFD_BENCH_NICE change the run.
@@ -12,7 +13,7 @@ import { onLines } from '../cluster/lines.js';
 import { Lab, labUnavailableReason } from '../lab/netns.js';
 
 const N = Number(process.env.BFD_BENCH_SESSIONS ?? 1000);
-const SECONDS = Number(process.env.BFD_BENCH_SECONDS ?? 60);
+const SECONDS = Number(process.env.BFD_BENCH_SECONDS ?? 600);
 const INTERVAL = Number(process.env.BFD_BENCH_INTERVAL ?? 300);
 const MULT = Number(process.env.BFD_BENCH_MULT ?? 3);
 const NICE = Number(process.env.BFD_BENCH_NICE ?? -10);
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     const iv = result.intervalMs as Record<string, number>;
     const late = result.timerLatenessMs as Record<string, number>;
     console.log(`# ${N} sessions at ${INTERVAL} ms x ${MULT}, ${SECONDS} s, nice ${NICE}, load average ${load} (2 shared cores)`);
+    print('bfd_run_seconds', SECONDS);
     print('bfd_sessions_up_at_start', result.upAtStart as number);
     print('bfd_false_downs', result.falseDowns as number);
     print('bfd_packets_sent', result.packetsSent as number);
