@@ -10,8 +10,9 @@
 // (V8 compiles the hot paths and sizes its young generation, glibc sizes its arenas). Then a
 // checkpoint every tenth: wait past the close grace, force two full GCs, read /proc/self/fd, RSS,
 // heapUsed and the V8 spaces. "start" is the median of the first three checkpoints, "end" the median
-// of the last three. HOSTILE_HERALD_ARGS adds Node flags to Herald's process (e.g.
-// --max-semi-space-size=1, to show how much of RSS is V8's young generation).
+// of the last three. Herald's process runs as the speaker is deployed (SPEAKER_NODE_FLAGS, glibc
+// MALLOC_ARENA_MAX=2, kube/manifests.ts); HOSTILE_NODE_DEFAULTS=1 runs it with Node's defaults instead,
+// to show what V8's young generation (up to 16 MB per semi-space) does to RSS.
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { systemClock } from '../../protocols/clock.js';
 import { BgpListener } from '../../protocols/bgp/listener.js';
 import { BgpResources, BgpSession } from '../../protocols/bgp/index.js';
+import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
 import { birdCommand } from '../lab/routers.js';
 import { acceptedSockets, HostileConnection, openFds, peerOpen, sleep } from '../unit/bgp/hostile-peer.js';
 
@@ -218,9 +220,11 @@ async function newcomerGetsIn(port: number, from: string, id: string): Promise<s
 }
 
 async function main(): Promise<void> {
-  const extra = (process.env.HOSTILE_HERALD_ARGS ?? '').split(' ').filter(Boolean);
-  console.log(`hostile: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Herald's Node flags: --expose-gc ${extra.join(' ')}`);
-  const child = fork(process.argv[1], [], { env: { ...process.env, HOSTILE_ROLE: 'herald' }, execArgv: [...process.execArgv, '--expose-gc', ...extra] });
+  const asDeployed = process.env.HOSTILE_NODE_DEFAULTS !== '1';
+  const extra = asDeployed ? [...SPEAKER_NODE_FLAGS] : [];
+  const env = { ...process.env, HOSTILE_ROLE: 'herald', ...(asDeployed ? { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } : {}) };
+  console.log(`hostile: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Herald's process: ${asDeployed ? `as the speaker is deployed (${extra.join(' ')}, MALLOC_ARENA_MAX=${SPEAKER_MALLOC_ARENA_MAX})` : "Node's defaults"}, plus --expose-gc`);
+  const child = fork(process.argv[1], [], { env, execArgv: [...process.execArgv, '--expose-gc', ...extra] });
   const bird = new Bird();
   try {
     const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })));
