@@ -203,8 +203,8 @@ export class BfdPeers {
     this.running.delete(r.spec.key);
     this.byPeer.delete(r.bfdPeer);
     this.opts.metrics?.removeBfdPeer(r.spec.peer.peerAddress);
+    // A hold ends with its session; setPeers' caller (the announcer's reconcile) reads held() afterwards.
     this.opts.log.info({ event: 'bfdStop', peer: r.spec.peer.peerAddress, reason }, 'stopping BFD session');
-    if (r.held) this.opts.onHoldChange(r.spec.key);
   }
 
   private closeUnused(): void {

@@ -195,10 +195,21 @@ describe('BFD for BGP peers', () => {
     expect(await t.metric('bgpSessionUp')).toBe(1);
     expect(await t.transitions('Up')).toBe(2);
 
+    // Held again, then the profile goes: the hold goes with it and BGP reconnects at once.
+    t.link.up = false;
+    t.clock.advance(2000);
+    expect(t.last().closed).toBe(true);
+    const held = t.sockets.length;
+    t.announcer.setConfig(parseConfig(config({ profile: '' })));
+    expect(t.sockets.length).toBe(held + 1);
+    t.establish();
+    t.link.up = true;
+
     // Shutdown: Cease on BGP, then AdminDown on BFD.
     const done = t.announcer.shutdown();
     t.clock.advance(5000);
     await done;
+    // The endpoint closed with AdminDown when the last BFD peer went.
     expect(t.link.closedWithAdminDown).toEqual([true]);
   });
 
