@@ -8,6 +8,8 @@
 //      keepalive-time, router-id; then a wrong password and a missing ebgp-multihop keep it down.
 //   C. node-selectors, source-address, TTL 1 for direct eBGP, communities, large communities,
 //      aggregation, and local-pref on an iBGP peer.
+//   D. dynamic-asn (issue 18): external towards the router, internal towards an iBGP address; the
+//      AS is learned from the OPEN (speakers' logs) and the routes go as eBGP / iBGP.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -301,6 +303,42 @@ export function describeWire(ROUTER: 'bird' | 'frr'): void {
       expect(fromIbgp.communities).toEqual(['64513:200']);
       // eBGP carries no LOCAL_PREF: the router applies its own default (100).
       expect(fromEbgp.localPref ?? 100).toBe(100);
+    }, 300_000);
+
+    it('D. dynamic-asn: external towards the router and internal towards an iBGP peer; the AS learned from the OPEN, the routes as eBGP / iBGP', async () => {
+      const dynamic = (address: string, mode: 'internal' | 'external', myAsn: number, nodes: NodeName[]): string =>
+        [
+          `- peer-address: ${address}`,
+          `  my-asn: ${myAsn}`,
+          `  dynamic-asn: ${mode}`,
+          '  node-selectors:',
+          '  - match-expressions:',
+          `    - {key: kubernetes.io/hostname, operator: In, values: [${nodes.join(', ')}]}`,
+        ].join('\n');
+      // node3 peers only with the iBGP address: BIRD matches an incoming session by the node's address alone.
+      const external = nodeNeighbors('dyn', lab.host('router').ipv4).slice(0, 2);
+      const internal: WireNeighbor = { name: 'dynibgp3', local: IBGP_PEER, remote: lab.host('node3').ipv4, remoteAs: ROUTER_AS };
+      await timed('D sessions', async () => {
+        await apply([dynamic(lab.host('router').ipv4, 'external', NODE_AS, ['node1', 'node2']), dynamic(IBGP_PEER, 'internal', ROUTER_AS, ['node3'])], [...external, internal]);
+        await established([...external, internal]);
+      });
+      const learned = (node: NodeName, address: string, text: string): boolean =>
+        readFileSync(lab.logPath(`speaker-${node}`), 'utf8')
+          .split('\n')
+          .some((l) => l.includes('"sessionEstablished"') && l.includes(`"peer":"${address}"`) && l.includes(text));
+      await eventually('node1 and node2 log the learned eBGP AS', async () => (['node1', 'node2'] as const).every((n) => learned(n, lab.host('router').ipv4, `AS ${ROUTER_AS} (learned: dynamic-asn external), eBGP`)), 30_000);
+      await eventually('node3 logs the learned iBGP AS', async () => learned('node3', IBGP_PEER, `AS ${ROUTER_AS} (learned: dynamic-asn internal), iBGP`), 30_000);
+      const [vip] = await timed('D route', () => createService(lab, NS, 'dyn', 'routed'));
+      const fromEbgp = ROUTER === 'bird' ? 'dyn1' : lab.host('node1').ipv4;
+      const fromIbgp = ROUTER === 'bird' ? 'dynibgp3' : lab.host('node3').ipv4;
+      const paths = await eventually(`${vip}/32 over both relations`, async () => {
+        const ps = await routerPaths(lab, `${vip}/32`);
+        return ps.some((p) => p.peer === fromEbgp) && ps.some((p) => p.peer === fromIbgp) ? ps : null;
+      }, 60_000);
+      expect(paths.find((p) => p.peer === fromEbgp)?.asPath).toEqual([NODE_AS]);
+      const ibgp = paths.find((p) => p.peer === fromIbgp);
+      expect(ibgp?.asPath).toEqual([]);
+      expect(ibgp?.localPref).toBe(100);
     }, 300_000);
   });
 }
