@@ -225,6 +225,7 @@ export class Controller {
     const onLease = (lease: Parameters<LeaderElector['observe']>[0]): void => this.elector?.observe(lease);
     this.leases?.on('add', onLease).on('update', onLease).on('delete', () => onLease(undefined));
     for (const inf of [this.services, this.configMaps, this.leases]) {
+      if (inf) this.metrics.watchInformer(inf);
       inf?.on('error', (err) => {
         this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
         this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying');

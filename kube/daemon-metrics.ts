@@ -16,7 +16,10 @@ export class DaemonMetrics {
   readonly k8sUpdateErrors: Counter;
   readonly leaseRenewFailures: Counter;
   readonly k8sApiErrors: Counter<'operation'>;
+  readonly watchLastEvent: Gauge<'resource'>;
   private accepted = 0;
+  /** resource -> seconds since its list/watch last showed life (the informers this daemon runs). */
+  private readonly watches = new Map<string, () => number | undefined>();
 
   constructor(options: DaemonMetricsOptions = {}) {
     const registers = [(this.registry = new Registry())];
@@ -58,8 +61,27 @@ export class DaemonMetrics {
       labelNames: ['operation'],
       registers,
     });
+    const watches = this.watches;
+    this.watchLastEvent = new Gauge({
+      name: 'herald_watch_last_event_seconds',
+      help: 'Seconds since the list/watch of the resource last showed life (a list, a watch accepted, an event or a bookmark). Bookmarks come about every minute and watches are renewed every 5 min: far above that, the daemon is blind to that resource.',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [resource, age] of watches) {
+          const s = age();
+          if (s !== undefined) this.set({ resource }, Math.round(s * 10) / 10);
+        }
+      },
+    });
     this.configLoaded.set(0);
     this.configStale.set(0);
+  }
+
+  /** Exports `herald_watch_last_event_seconds{resource}` for an informer. */
+  watchInformer(inf: { resource?: string; lastEventAgeSeconds?(): number | undefined }): void {
+    if (inf.resource && inf.lastEventAgeSeconds) this.watches.set(inf.resource, () => inf.lastEventAgeSeconds?.());
   }
 
   /** A config was applied: loaded, not stale. */

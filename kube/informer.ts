@@ -7,7 +7,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeAccess } from './access.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
-import { errorStatus, KubeApiError, kubeRequest } from './request.js';
+import { errorStatus, KubeApiError, kubeRequest, onApiSuccess } from './request.js';
 import { watchStream, type WatchEvent } from './watch.js';
 
 export interface InformerOptions<T extends KubernetesObject> {
@@ -66,6 +66,10 @@ export interface InformerSource<T extends KubernetesObject> {
   list(namespace?: string): T[];
   keys(): string[];
   readonly size: number;
+  /** The resource watched (services, configmaps, leases, ...): the metrics label. */
+  readonly resource?: string;
+  /** Seconds since the last sign of life of the list/watch (undefined before the first list). */
+  lastEventAgeSeconds?(): number | undefined;
 }
 
 /** Outcome of one watch stream. */
@@ -91,8 +95,12 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
   private readonly clock: Clock;
   private readonly backoff: Backoff;
   private readonly name: string;
+  /** When the list/watch last showed life: a list, a watch accepted, any event or bookmark (clock time). */
+  private lastEventAt: number | undefined;
+  readonly resource: string;
 
   constructor(private readonly opts: InformerOptions<T>) {
+    this.resource = opts.path.split('/').pop() ?? opts.path;
     this.clock = opts.clock ?? systemClock;
     this.backoff = new Backoff({ initialMs: 200, maxMs: 30_000, ...opts.backoff });
     this.name = opts.name ?? opts.path;
@@ -144,6 +152,10 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
     return this.store.size;
   }
 
+  lastEventAgeSeconds(): number | undefined {
+    return this.lastEventAt === undefined ? undefined : Math.max(0, (this.clock.now() - this.lastEventAt) / 1000);
+  }
+
   /** The resourceVersion the cache is at ('' before the first list and after a 410). */
   get resourceVersion(): string {
     return this.rv;
@@ -173,12 +185,31 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
         this.stats.errors++;
         this.emitError(err);
         try {
-          await sleep(this.clock, this.backoff.next(), signal);
+          // Unreachable (no HTTP answer): retry as soon as another request reaches the server.
+          await this.pause(this.backoff.next(), signal, errorStatus(err) === 0);
         } catch {
           break;
         }
       }
     }
+  }
+
+  /** Waits `ms`, or less if `wakeOnSuccess` and another request to the same server succeeds meanwhile. */
+  private async pause(ms: number, signal: AbortSignal, wakeOnSuccess: boolean): Promise<void> {
+    if (!wakeOnSuccess) return sleep(this.clock, ms, signal);
+    const wake = new AbortController();
+    const off = onApiSuccess(this.opts.kubeConfig, () => wake.abort());
+    const onAbort = (): void => wake.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await sleep(this.clock, ms, wake.signal);
+    } catch {
+      // woken early (or stopped: checked below)
+    } finally {
+      off();
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (signal.aborted) throw signal.reason;
   }
 
   private emitError(err: unknown): void {
@@ -224,6 +255,9 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
     }
     if (!rv) throw new KubeApiError(0, 'GET', this.opts.path, undefined, 'list returned no resourceVersion');
     this.stats.lists++;
+    // The server answers again: the next failure starts over from the shortest delay.
+    this.backoff.reset();
+    this.lastEventAt = this.clock.now();
     const old = this.store;
     const next = new Map<string, T>();
     for (const obj of items) next.set(objectKey(obj), obj);
@@ -304,9 +338,11 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
         labelSelector: this.opts.labelSelector,
       },
       signal,
+      onOpen: () => (this.lastEventAt = this.clock.now()),
       // The server ends the stream after timeoutSeconds; silence well past that is a dead connection.
       idleTimeoutMs: (timeoutSeconds + 30) * 1000,
       onEvent: (ev) => {
+        this.lastEventAt = this.clock.now();
         if (this.apply(ev) === 'gone') {
           gone = true;
           return 'stop';

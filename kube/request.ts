@@ -64,6 +64,24 @@ export interface RequestOpts {
 // taken per request).
 const agents = new WeakMap<KubeAccess, { key: string; agent: Agent }>();
 
+// Who wants to know that the server of a KubeAccess answers again: an informer waiting out a long
+// reconnect back-off after connection errors retries at once when another request succeeds (the
+// Lease renewal every 1-2 s), instead of staying blind for up to its 30 s ceiling after an outage.
+const reachableListeners = new WeakMap<KubeAccess, Set<() => void>>();
+
+/** Calls `fn` on every 2xx answer from the server of `kc` (any request); returns the unsubscribe. */
+export function onApiSuccess(kc: KubeAccess, fn: () => void): () => void {
+  let set = reachableListeners.get(kc);
+  if (!set) reachableListeners.set(kc, (set = new Set()));
+  set.add(fn);
+  return () => set.delete(fn);
+}
+
+function notifySuccess(kc: KubeAccess): void {
+  const set = reachableListeners.get(kc);
+  if (set) for (const fn of [...set]) fn();
+}
+
 function keepAliveAgent(kc: KubeAccess, o: RequestOptions): Agent {
   const key = JSON.stringify([o.ca, o.cert, o.key, o.rejectUnauthorized, o.servername].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
   const cached = agents.get(kc);
@@ -110,6 +128,7 @@ export async function openRequest(kc: KubeAccess, method: string, path: string, 
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) {
         resolve(res);
+        notifySuccess(kc);
         return;
       }
       readBody(res).then(

@@ -16,6 +16,8 @@ export interface WatchOptions {
   signal: AbortSignal;
   /** The stream fails when nothing arrives for this long (a dead connection the kernel has not noticed). */
   idleTimeoutMs: number;
+  /** Called once the server accepted the watch (2xx headers), before any event. */
+  onOpen?: () => void;
   /** Called per event; 'stop' ends the stream (resolved). A throw ends it with that error. */
   onEvent: (ev: WatchEvent) => 'stop' | void;
 }
@@ -34,6 +36,7 @@ export async function watchStream(kc: KubeAccess, path: string, opts: WatchOptio
   } catch (err) {
     throw opts.signal.aborted ? opts.signal.reason : err;
   }
+  opts.onOpen?.();
   return new Promise<void>((resolve, reject) => {
     let done = false;
     const finish = (err?: unknown): void => {

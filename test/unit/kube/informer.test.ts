@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { Informer } from '../../../kube/informer.js';
 import { decodeObject } from '../../../kube/decode.js';
+import { kubeRequest } from '../../../kube/request.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => void;
 
@@ -46,7 +47,7 @@ class FakeApi {
   server!: Server;
   port = 0;
 
-  async start(): Promise<void> {
+  async start(port = 0): Promise<void> {
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       const q = url.searchParams;
@@ -58,7 +59,7 @@ class FakeApi {
       if (h) h(req, res, q);
       else watch([], true)(req, res, q); // nothing scripted: an idle open watch (or list)
     });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => this.server.listen(port, '127.0.0.1', () => r()));
     const a = this.server.address();
     this.port = typeof a === 'object' && a ? a.port : 0;
   }
@@ -173,5 +174,44 @@ describe('Informer (fake API server)', () => {
     expect(api.requests.slice(1, 3)).toEqual(['WATCH resourceVersion=10', 'WATCH resourceVersion=30']);
     expect(inf!.stats.bookmarks).toBe(1);
     expect(inf!.size).toBe(0);
+  });
+
+  it('unreachable, it retries as soon as another request succeeds, not after its back-off (issue 16.3: blind up to 30 s after an outage)', async () => {
+    api = new FakeApi();
+    await api.start();
+    const port = api.port;
+    const kc = api.kubeConfig();
+    await api.stop(); // the server is down: connections refused
+    inf = new Informer<V1ConfigMap>({ kubeConfig: kc, path: PATH, decode: decodeObject<V1ConfigMap>, backoff: { initialMs: 600_000, maxMs: 600_000 } });
+    const errors: string[] = [];
+    inf.on('error', (e) => errors.push(e.message));
+    const synced = inf.start();
+    await until('the refused list', () => errors.length === 1);
+    expect(inf.lastEventAgeSeconds()).toBeUndefined();
+    api = new FakeApi();
+    api.lists = [list([], '1'), list([cm('a', '5')], '10')]; // ours first, then the informer's
+    await api.start(port); // back, on the same address
+    await new Promise((r) => setTimeout(r, 50));
+    expect(inf.hasSynced()).toBe(false); // still waiting out its 10-minute back-off
+    await kubeRequest(kc, 'GET', `${PATH}?limit=1`); // another request (e.g. a Lease renewal) gets through
+    await synced;
+    expect(inf.get('ns/a')).toBeDefined();
+    expect(inf.lastEventAgeSeconds()).toBeLessThan(5);
+  });
+
+  it('an HTTP error (the server answered) waits out the back-off', async () => {
+    api = new FakeApi();
+    api.lists = [status(500, 'InternalError'), list([], '1'), list([cm('a', '5')], '10')];
+    await api.start();
+    const kc = api.kubeConfig();
+    inf = new Informer<V1ConfigMap>({ kubeConfig: kc, path: PATH, decode: decodeObject<V1ConfigMap>, backoff: { initialMs: 600_000, maxMs: 600_000 } });
+    const errors: string[] = [];
+    inf.on('error', (e) => errors.push(e.message));
+    void inf.start();
+    await until('the 500', () => errors.length === 1);
+    await kubeRequest(kc, 'GET', `${PATH}?limit=1`);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(inf.hasSynced()).toBe(false);
+    expect(api.requests.filter((r) => r.startsWith('LIST'))).toHaveLength(2); // its own and ours
   });
 });
