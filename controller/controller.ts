@@ -5,7 +5,7 @@
 import type { V1ConfigMap, V1Lease, V1Service, V1ServiceStatus } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { decodeObject } from '../kube/decode.js';
-import { kubeRequest } from '../kube/request.js';
+import { kubeRequest, onApiThrottled, type Throttled } from '../kube/request.js';
 import type { Config } from '../config/model.js';
 import { EventRecorder, type EventSubject, type EventType } from '../kube/events.js';
 import { objectKey, type InformerSource } from '../kube/informer.js';
@@ -144,6 +144,10 @@ export class Controller {
    * window (so bounded), handed to the term, which reconciles them: they were kept until the next term.
    */
   private deletedWhileStarting = new Set<string>();
+  private stopThrottleWatch: (() => void) | undefined;
+  /** 429s waited out since the last apiThrottled line (logged at most every 10 s). */
+  private throttledSinceLog = 0;
+  private lastThrottleLog = -Infinity;
   /** Ends start-up retries (an API server unreachable at start) when the controller stops. */
   private readonly startAbort = new AbortController();
 
@@ -194,6 +198,7 @@ export class Controller {
       this.server = await startMetricsServer({ address: this.opts.metricsAddress, registry: this.metrics.registry, ready: () => this.ready() });
       this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
     }
+    this.stopThrottleWatch = onApiThrottled(this.opts.kubeConfig, (t) => this.throttled(t));
     try {
       this.recorder = this.opts.api?.events ?? await EventRecorder.create(this.opts.kubeConfig, {
         reportingController: REPORTER,
@@ -268,8 +273,24 @@ export class Controller {
     this.elector.start();
   }
 
+  /** A 429 waited out: counted; logged once, then at most every 10 s with how many since. */
+  private throttled(t: Throttled): void {
+    this.metrics.k8sApiThrottled.inc();
+    this.throttledSinceLog++;
+    const now = this.clock.now();
+    if (now - this.lastThrottleLog < 10_000) return;
+    const n = this.throttledSinceLog;
+    this.throttledSinceLog = 0;
+    this.lastThrottleLog = now;
+    this.log.warn(
+      { event: 'apiThrottled', reason: `${t.method} ${t.path.split('?')[0]}: 429, retry ${t.attempt} in ${t.delayMs} ms` },
+      `the API server is throttling us (429 Too Many Requests): ${n} request${n === 1 ? '' : 's'} waiting out Retry-After since the last such line`,
+    );
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopThrottleWatch?.();
     this.startAbort.abort(new Error('controller stopped'));
     await this.elector?.stop();
     this.endTerm('shutting down');

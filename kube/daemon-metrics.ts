@@ -17,6 +17,7 @@ export class DaemonMetrics {
   readonly leaseRenewFailures: Counter;
   readonly k8sApiErrors: Counter<'operation'>;
   readonly watchLastEvent: Gauge<'resource'>;
+  readonly k8sApiThrottled: Counter;
   private accepted = 0;
   /** resource -> seconds since its list/watch last showed life (the informers this daemon runs). */
   private readonly watches = new Map<string, () => number | undefined>();
@@ -59,6 +60,11 @@ export class DaemonMetrics {
       name: 'herald_k8s_api_errors_total',
       help: 'Failed API server requests that are retried with backoff (network errors included), by operation: discovery, list_watch, event_write.',
       labelNames: ['operation'],
+      registers,
+    });
+    this.k8sApiThrottled = new Counter({
+      name: 'herald_k8s_api_throttled_total',
+      help: 'API server answers 429 Too Many Requests, each waited out (its Retry-After) and retried, up to 10 times per request.',
       registers,
     });
     const watches = this.watches;

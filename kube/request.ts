@@ -16,6 +16,8 @@ export class KubeApiError extends Error {
     message: string,
     /** Transport failures: the errno name (ENETUNREACH, ECONNREFUSED, ECONNRESET, ...) or ETIMEDOUT for our own timeout. */
     readonly code?: string,
+    /** The server's Retry-After, in ms (429 Too Many Requests). */
+    readonly retryAfterMs?: number,
   ) {
     super(`${method} ${path}: ${status ? `${status} ` : ''}${message}`);
   }
@@ -82,6 +84,54 @@ function notifySuccess(kc: KubeAccess): void {
   if (set) for (const fn of [...set]) fn();
 }
 
+/** A 429 answer that openRequest waits out and retries (the daemons count and log them). */
+export interface Throttled {
+  method: string;
+  path: string;
+  /** The wait before the retry (the server's Retry-After). */
+  delayMs: number;
+  /** 1 for the first retry of this request. */
+  attempt: number;
+}
+
+const throttleListeners = new WeakMap<KubeAccess, Set<(t: Throttled) => void>>();
+
+/** Calls `fn` for every 429 that a request to the server of `kc` waits out; returns the unsubscribe. */
+export function onApiThrottled(kc: KubeAccess, fn: (t: Throttled) => void): () => void {
+  let set = throttleListeners.get(kc);
+  if (!set) throttleListeners.set(kc, (set = new Set()));
+  set.add(fn);
+  return () => set.delete(fn);
+}
+
+/** client-go's rule: a 429 is retried after its Retry-After (1 s without one), up to 10 times. */
+export const MAX_THROTTLE_RETRIES = 10;
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Retry-After in ms: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+$/.test(v.trim())) return Math.min(MAX_RETRY_AFTER_MS, Number(v.trim()) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - now));
+}
+
+function waitMs(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 function keepAliveAgent(kc: KubeAccess, o: RequestOptions): Agent {
   const key = JSON.stringify([o.ca, o.cert, o.key, o.rejectUnauthorized, o.servername].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
   const cached = agents.get(kc);
@@ -98,6 +148,22 @@ function keepAliveAgent(kc: KubeAccess, o: RequestOptions): Agent {
  * reason. `timeoutMs` bounds socket inactivity (default 60 s).
  */
 export async function openRequest(kc: KubeAccess, method: string, path: string, opts: RequestOpts = {}): Promise<IncomingMessage> {
+  // 429 Too Many Requests (API Priority and Fairness, max-inflight limits): the server asks us to
+  // come back after Retry-After; the request never ran, so any method may be sent again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openOnce(kc, method, path, opts);
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status !== 429 || attempt > MAX_THROTTLE_RETRIES) throw err;
+      const delayMs = err.retryAfterMs ?? 1_000;
+      const set = throttleListeners.get(kc);
+      if (set) for (const fn of [...set]) fn({ method, path, delayMs, attempt });
+      await waitMs(delayMs, opts.signal);
+    }
+  }
+}
+
+async function openOnce(kc: KubeAccess, method: string, path: string, opts: RequestOpts): Promise<IncomingMessage> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new KubeApiError(0, method, path, undefined, 'no current cluster');
   const url = new URL(cluster.server + path);
@@ -139,7 +205,8 @@ export async function openRequest(kc: KubeAccess, method: string, path: string, 
           } catch {
             // not a metav1.Status: the text itself is the message
           }
-          reject(new KubeApiError(status, method, path, st.reason, st.message ?? (text.slice(0, 200) || res.statusMessage || 'error')));
+          const retryAfter = status === 429 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+          reject(new KubeApiError(status, method, path, st.reason, st.message ?? (text.slice(0, 200) || res.statusMessage || 'error'), undefined, retryAfter));
         },
         (e: Error) => reject(new KubeApiError(status, method, path, undefined, e.message, errnoOf(e))),
       );
