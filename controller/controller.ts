@@ -5,7 +5,7 @@
 import type { V1ConfigMap, V1Lease, V1Service, V1ServiceStatus } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { decodeObject } from '../kube/decode.js';
-import { kubeRequest, onApiThrottled, type Throttled } from '../kube/request.js';
+import { KubeApiError, kubeRequest, onApiThrottled, type Throttled } from '../kube/request.js';
 import type { Config } from '../config/model.js';
 import { EventRecorder, type EventSubject, type EventType } from '../kube/events.js';
 import { objectKey, type InformerSource } from '../kube/informer.js';
@@ -404,7 +404,15 @@ export class Controller {
     const svc = this.services.get(key);
     this.reportAnnotationConflicts(key, svc);
     const decision = decide(key, svc, term.allocator, { lbClass: this.opts.lbClass });
-    await this.apply(term, key, svc, decision);
+    try {
+      await this.apply(term, key, svc, decision);
+    } catch (err) {
+      // A throttled status write: reconciled again (recomputed, in this term only) after Retry-After.
+      if (!(err instanceof KubeApiError) || err.status !== 429) throw err;
+      const delayMs = err.retryAfterMs ?? 1_000;
+      this.throttled({ method: err.method, path: err.path, delayMs, attempt: 1 });
+      term.queue.addAfter(key, delayMs);
+    }
   }
 
   private async apply(term: Term, key: string, svc: V1Service | undefined, d: Decision): Promise<void> {

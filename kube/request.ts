@@ -104,7 +104,7 @@ export function onApiThrottled(kc: KubeAccess, fn: (t: Throttled) => void): () =
   return () => set.delete(fn);
 }
 
-/** client-go's rule: a 429 is retried after its Retry-After (1 s without one), up to 10 times. */
+/** client-go's rule: a 429 is retried after its Retry-After (1 s without one), up to 10 times (reads only here). */
 export const MAX_THROTTLE_RETRIES = 10;
 const MAX_RETRY_AFTER_MS = 60_000;
 
@@ -149,12 +149,15 @@ function keepAliveAgent(kc: KubeAccess, o: RequestOptions): Agent {
  */
 export async function openRequest(kc: KubeAccess, method: string, path: string, opts: RequestOpts = {}): Promise<IncomingMessage> {
   // 429 Too Many Requests (API Priority and Fairness, max-inflight limits): the server asks us to
-  // come back after Retry-After; the request never ran, so any method may be sent again.
+  // come back after Retry-After. Only reads are sent again here: a write's body was computed for a
+  // moment that may be gone after the wait (the controller's leadership term may have ended, and a
+  // new leader restored without it: a duplicate address), so a throttled write goes back to its
+  // caller with retryAfterMs, to recompute.
   for (let attempt = 1; ; attempt++) {
     try {
       return await openOnce(kc, method, path, opts);
     } catch (err) {
-      if (!(err instanceof KubeApiError) || err.status !== 429 || attempt > MAX_THROTTLE_RETRIES) throw err;
+      if (method !== 'GET' || !(err instanceof KubeApiError) || err.status !== 429 || attempt > MAX_THROTTLE_RETRIES) throw err;
       const delayMs = err.retryAfterMs ?? 1_000;
       const set = throttleListeners.get(kc);
       if (set) for (const fn of [...set]) fn({ method, path, delayMs, attempt });
