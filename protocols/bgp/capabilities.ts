@@ -4,6 +4,7 @@ import { BgpError, ErrorCode, OpenSubcode } from './errors.js';
 export const CapabilityCode = {
   Multiprotocol: 1, // RFC 4760
   RouteRefresh: 2, // RFC 2918
+  ExtendedNextHop: 5, // RFC 8950 (decoded and encoded; not offered or negotiated yet)
   ExtendedMessage: 6, // RFC 8654
   GracefulRestart: 64, // RFC 4724
   FourOctetAs: 65, // RFC 6793
@@ -20,11 +21,19 @@ export interface GracefulRestartFamily {
   forwardingState: boolean;
 }
 
+/** One RFC 8950 tuple: routes of (afi, safi) may carry a next hop of nextHopAfi (e.g. IPv4 unicast via IPv6). */
+export interface ExtendedNextHopFamily {
+  afi: number;
+  safi: number;
+  nextHopAfi: number;
+}
+
 export type Capability =
   | { kind: 'multiprotocol'; afi: number; safi: number }
   | { kind: 'route-refresh' }
   | { kind: 'route-refresh-cisco' }
   | { kind: 'extended-message' }
+  | { kind: 'extended-next-hop'; families: ExtendedNextHopFamily[] }
   | { kind: 'four-octet-as'; asn: number }
   | {
       kind: 'graceful-restart';
@@ -50,6 +59,8 @@ export function capabilityEncodingLength(c: Capability): number {
       return 2;
     case 'graceful-restart':
       return 4 + 4 * c.families.length;
+    case 'extended-next-hop':
+      return 2 + 6 * c.families.length;
     case 'unknown':
       return 2 + c.value.length;
   }
@@ -79,6 +90,17 @@ export function encodeCapability(c: Capability, buf: Buffer, offset: number): nu
       buf[offset] = CapabilityCode.FourOctetAs;
       buf.writeUInt32BE(c.asn, v);
       break;
+    case 'extended-next-hop': {
+      buf[offset] = CapabilityCode.ExtendedNextHop;
+      let o = v;
+      for (const f of c.families) {
+        buf.writeUInt16BE(f.afi, o);
+        buf.writeUInt16BE(f.safi, o + 2); // RFC 8950: the SAFI takes two octets here
+        buf.writeUInt16BE(f.nextHopAfi, o + 4);
+        o += 6;
+      }
+      break;
+    }
     case 'graceful-restart': {
       buf[offset] = CapabilityCode.GracefulRestart;
       const flags = (c.restartState ? 0x8 : 0) | (c.notification ? 0x4 : 0);
@@ -134,6 +156,13 @@ export function decodeCapabilities(buf: Buffer, start: number, end: number): Cap
         want(0);
         out.push({ kind: 'extended-message' });
         break;
+      case CapabilityCode.ExtendedNextHop: {
+        if (len === 0 || len % 6 !== 0) throw malformed(code, o, `length ${len} is not a non-zero multiple of 6`);
+        const families: ExtendedNextHopFamily[] = [];
+        for (let f = v; f < v + len; f += 6) families.push({ afi: buf.readUInt16BE(f), safi: buf.readUInt16BE(f + 2), nextHopAfi: buf.readUInt16BE(f + 4) });
+        out.push({ kind: 'extended-next-hop', families });
+        break;
+      }
       case CapabilityCode.FourOctetAs:
         want(4);
         out.push({ kind: 'four-octet-as', asn: buf.readUInt32BE(v) });

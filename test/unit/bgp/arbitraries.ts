@@ -78,12 +78,13 @@ export function update(ctx: CodecContext): fc.Arbitrary<UpdateMessage> {
     });
 }
 
-const KNOWN_CAPS = new Set([1, 2, 6, 64, 65, 128]);
+const KNOWN_CAPS = new Set([1, 2, 5, 6, 64, 65, 128]);
 export const capability: fc.Arbitrary<Capability> = fc.oneof(
   fc.record({ kind: fc.constant('multiprotocol' as const), afi: u16, safi: u8 }),
   fc.constant({ kind: 'route-refresh' as const }),
   fc.constant({ kind: 'route-refresh-cisco' as const }),
   fc.constant({ kind: 'extended-message' as const }),
+  fc.record({ kind: fc.constant('extended-next-hop' as const), families: fc.array(fc.record({ afi: u16, safi: u16, nextHopAfi: u16 }), { minLength: 1, maxLength: 4 }) }),
   fc.record({ kind: fc.constant('four-octet-as' as const), asn: u32 }),
   fc.record({
     kind: fc.constant('graceful-restart' as const),
