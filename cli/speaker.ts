@@ -16,7 +16,7 @@ import { BgpResources } from '../protocols/bgp/resources.js';
 import { compileExcludes, DEFAULT_EXCLUDES, InterfaceSelectionError } from '../protocols/layer2/interfaces.js';
 import { RecordingAnnouncer, type AnnounceDecider, type AnnouncerCall } from '../speaker/announcer.js';
 import { SpeakerMetrics } from '../speaker/metrics.js';
-import { Speaker, type ServiceEventSink, type SpeakerAnnouncers, type SpeakerOptions } from '../speaker/speaker.js';
+import { Speaker, type SpeakerAnnouncers, type SpeakerDeciders, type SpeakerOptions } from '../speaker/speaker.js';
 
 interface SpeakerCliOpts {
   livenessPort: number;
@@ -92,7 +92,7 @@ async function protocolAnnouncers(
   log: Logger,
   metrics: SpeakerMetrics,
   node: string,
-): Promise<(d: { layer2: AnnounceDecider; bgp: AnnounceDecider; serviceEvent?: ServiceEventSink }) => SpeakerAnnouncers> {
+): Promise<(d: SpeakerDeciders) => SpeakerAnnouncers> {
   const [{ Layer2Announcer }, { BgpAnnouncer }, { packetSocketIo }, { loadPacketSocketAddon }] = await Promise.all([
     import('../speaker/layer2-announcer.js'),
     import('../speaker/bgp-announcer.js'),
@@ -118,6 +118,7 @@ async function protocolAnnouncers(
   return (d) => ({
     layer2: new Layer2Announcer({
       decide: d.layer2,
+      mayAnswer: d.mayAnswer,
       io: packetSocketIo,
       include: opts.interface ?? [],
       exclude,

@@ -17,6 +17,8 @@ import type { DaemonAnnouncer, ServiceEventSink } from './speaker.js';
 
 export interface Layer2AnnouncerOptions {
   decide: AnnounceDecider;
+  /** Asked before every answer and gratuitous frame (the speaker's fencing, read when needed). */
+  mayAnswer?: () => boolean;
   io: Layer2Io;
   /** Serve exactly these interfaces (empty: every eligible one). */
   include: string[];
@@ -54,7 +56,7 @@ export class Layer2Announcer implements DaemonAnnouncer {
       warn: (o: object, msg: string) => log.warn({ event: 'layer2', reason: JSON.stringify(o) }, msg),
       debug: (o: object, msg: string) => log.debug({ event: 'layer2', reason: JSON.stringify(o) }, msg),
     };
-    this.l2 = new L2Announcer({ io: opts.io, clock: this.clock, log: l2log, onConflict: (c) => this.onConflict(c) });
+    this.l2 = new L2Announcer({ io: opts.io, clock: this.clock, log: l2log, mayAnswer: opts.mayAnswer, onConflict: (c) => this.onConflict(c) });
     this.watcher = new InterfaceWatcher({
       source: opts.links ?? sysLinkSource,
       selection: { include: opts.include, exclude: opts.exclude },

@@ -11,6 +11,11 @@
 // Fencing: a speaker that lost the liveness quorum (it reaches too few peers) stops answering at
 // once, and answers again when the quorum is back, or when a Lease renewal *sent after* the loss
 // succeeded (the API server vouches for it: it is the survivor of a failure, not cut off).
+//
+// This speaker itself: told it was declared dead, it stops answering at once (before its next
+// decisions withdraw the VIPs) until its Lease shows its new life; and it does not answer while the
+// liveness protocol says it stalled (swim.ts: resumed after a freeze, before a peer answered it).
+// Both are read when asked, not cached: after a freeze the answer path runs before any timer.
 import type { Clock } from '../protocols/clock.js';
 
 interface Verdict {
@@ -27,13 +32,25 @@ export class LivenessGate {
   private excludedCache: ReadonlySet<string> | undefined;
   private ownersCache: { live: ReadonlySet<string>; ex: ReadonlySet<string>; out: ReadonlySet<string> } | undefined;
 
-  constructor(private readonly clock: Clock) {}
+  /** Polled by isFenced(): true while stalled (the liveness protocol's awake() + stalled). */
+  private stalled: () => boolean = () => false;
 
-  /** The liveness protocol declared `node` dead; `joinedAt` is its life's acquireTime as last seen. */
-  declaredDead(node: string, joinedAt: number | undefined): void {
-    if (this.verdicts.has(node)) return;
+  constructor(
+    private readonly clock: Clock,
+    private readonly self = '',
+  ) {}
+
+  /** How to ask whether this speaker stalled (swim.ts); polled on every isFenced(). */
+  setStallCheck(stalled: () => boolean): void {
+    this.stalled = stalled;
+  }
+
+  /** The liveness protocol declared `node` dead; `joinedAt` is its life's acquireTime as last seen. False: already. */
+  declaredDead(node: string, joinedAt: number | undefined): boolean {
+    if (this.verdicts.has(node)) return false;
     this.verdicts.set(node, { at: this.clock.now(), changes: 0, joinedAt });
     this.excludedCache = undefined;
+    return true;
   }
 
   /** A change of `node`'s Lease was observed; true when this ends a verdict (re-decide ownership). */
@@ -50,6 +67,11 @@ export class LivenessGate {
   /** The node's Lease is gone (deleted or expired): its verdict has no more use. */
   forget(node: string): void {
     if (this.verdicts.delete(node)) this.excludedCache = undefined;
+  }
+
+  /** Fenced for a reason other than the stall (what the decisions see: a stall ends within a round trip). */
+  isFencedByVerdict(): boolean {
+    return this.verdicts.has(this.self) || !this.vouched;
   }
 
   /** Nodes excluded from ownership by a standing verdict. */
@@ -85,9 +107,12 @@ export class LivenessGate {
     if (this.quorumLostAt !== undefined && sentAt >= this.quorumLostAt) this.vouched = true;
   }
 
-  /** Without quorum and not vouched for by a renewal since: stop answering. */
+  /**
+   * Stop answering: stalled, declared dead ourselves (until our new life shows), or without quorum
+   * and not vouched for by a renewal since.
+   */
   isFenced(): boolean {
-    return !this.vouched;
+    return this.stalled() || this.verdicts.has(this.self) || !this.vouched;
   }
 
   /** Without quorum (the speaker then renews its Lease at the fast rate). */

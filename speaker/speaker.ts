@@ -57,6 +57,15 @@ export interface SpeakerAnnouncers {
   bgp: DaemonAnnouncer;
 }
 
+/** What the daemon hands its announcers: the decisions, the per-answer check and the Event sink. */
+export interface SpeakerDeciders {
+  layer2: AnnounceDecider;
+  bgp: AnnounceDecider;
+  /** Layer2: may this speaker answer for its VIPs right now (checked per answer; default yes). */
+  mayAnswer?: () => boolean;
+  serviceEvent?: ServiceEventSink;
+}
+
 export interface SpeakerOptions {
   kubeConfig: KubeAccess;
   node: string;
@@ -76,7 +85,7 @@ export interface SpeakerOptions {
   metrics?: SpeakerMetrics;
   clock?: Clock;
   /** Builds the announcers around the daemon's decisions (the real protocols, or recording ones in tests). */
-  announcers: (deciders: { layer2: AnnounceDecider; bgp: AnnounceDecider; serviceEvent?: ServiceEventSink }) => SpeakerAnnouncers;
+  announcers: (deciders: SpeakerDeciders) => SpeakerAnnouncers;
 }
 
 const REPORTER = 'herald.io/speaker';
@@ -141,14 +150,14 @@ export class Speaker {
     // Events wait for the first healthy Lease renewal, and pause whenever renewals are slow or failing.
     this.pacer = new EventPacer({ clock: this.clock, paused: true });
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
-    this.gate = new LivenessGate(this.clock);
+    this.gate = new LivenessGate(this.clock, opts.node);
     const self = opts.node;
     this.announcers = opts.announcers({
       layer2: (service, _ips, pool, endpoints) => {
         if (pool.protocol !== 'layer2') return 'protocolMismatch';
         return layer2Decision(service, endpoints, {
           self,
-          fenced: this.fencing.isFenced() || this.gate.isFenced(),
+          fenced: this.fencing.isFenced() || this.gate.isFencedByVerdict(),
           liveSpeakers: this.gate.owners(this.membership.liveSet()),
           joinedAt: (node) => this.membership.joinedAt(node),
           // MetalLB's legacy format has no layer2 node selectors: every speaker node may own a VIP,
@@ -162,6 +171,8 @@ export class Speaker {
         if (this.excludedNodes.has(self)) return 'nodeNotSelected';
         return bgpDecision(service, endpoints, self);
       },
+      // Asked before every ARP/NDP answer and gratuitous frame: a stall shows here first (liveness-gate.ts).
+      mayAnswer: () => !this.fencing.isFenced() && !this.gate.isFenced(),
       serviceEvent: (key, type, reason, action, note) => {
         const svc = this.services.get(key);
         if (svc) this.event(svc, type, reason, action, note);
@@ -385,15 +396,26 @@ export class Speaker {
     swim.onChange((c) => {
       if (c.name === this.opts.node) {
         if (c.state !== 'dead') return;
-        // The others handed our VIPs over: come back as a new life, so they stay where they are.
+        // The others handed our VIPs over: stop answering now, and come back as a new life, so they
+        // stay where they are (the verdict on ourselves ends when our Lease shows the new life).
+        if (!this.gate.declaredDead(this.opts.node, this.membership.joinedAt(this.opts.node))) return; // told again
         this.log.warn({ event: 'livenessDeclaredDead' }, 'the other speakers declared this one dead; starting a new life');
         this.lease.newLife();
+        this.markAll();
         return;
       }
       if (c.state !== 'dead') return;
       this.log.warn({ event: 'livenessDead', reason: c.name }, `speaker ${c.name} declared dead by the liveness protocol`);
       this.gate.declaredDead(c.name, this.membership.joinedAt(c.name));
       this.markAll();
+    });
+    this.gate.setStallCheck(() => {
+      swim.awake();
+      return swim.stalled;
+    });
+    swim.onStall((stalled, gapMs) => {
+      if (stalled) this.log.warn({ event: 'livenessStall', reason: `${Math.round(gapMs)} ms` }, `this speaker did not run for ${Math.round(gapMs)} ms: not answering for layer2 VIPs until a peer answers (the others may have declared it dead meanwhile)`);
+      else this.log.info({ event: 'livenessStallEnded' }, 'a peer answered after the stall: answering per the decisions again');
     });
     swim.onQuorumChange((q) => {
       this.log.warn({ event: q ? 'livenessQuorum' : 'livenessNoQuorum' }, q ? 'liveness quorum regained' : 'liveness quorum lost: not answering for layer2 VIPs until a Lease renewal vouches for this speaker');

@@ -70,6 +70,8 @@ export interface GlobalCounters {
   receiveDrops: number;
   /** Well-formed requests dropped unanswered, by reason. */
   dropped: Record<DropReason, number>;
+  /** Answers and gratuitous frames held back because mayAnswer() said no (the speaker was fenced). */
+  notAnswering: number;
 }
 
 /** A VIP's lifecycle: the gratuitous burst runs while `bursting`; withdrawn VIPs are removed. */
@@ -114,6 +116,12 @@ export interface AnnouncerOptions {
   log?: AnnouncerLog;
   /** Called for each conflicting frame (the speaker raises an Event; the log line here is rate-limited). */
   onConflict?: (c: AddressConflict) => void;
+  /**
+   * Asked before every answer and gratuitous frame; false: stay silent (counted as `notAnswering`).
+   * The caller's fencing, read when needed rather than pushed: a process resumed after a freeze
+   * reads its queued requests before any timer could have withdrawn its VIPs.
+   */
+  mayAnswer?: () => boolean;
 }
 
 /** A VIP string that is neither IPv4 nor IPv6. */
@@ -160,9 +168,11 @@ export class Announcer {
     invalidFrames: 0,
     sendFailures: 0,
     receiveDrops: 0,
+    notAnswering: 0,
     dropped: { 'sender-mac': 0, 'sender-ip': 0, 'unspecified-with-link-layer': 0, 'dad-destination': 0 },
   };
   private readonly onConflict: ((c: AddressConflict) => void) | undefined;
+  private readonly mayAnswer: () => boolean;
   private closed = false;
 
   constructor(opts: AnnouncerOptions) {
@@ -172,6 +182,7 @@ export class Announcer {
     this.garpIntervalMs = opts.garpIntervalMs ?? 1000;
     this.log = opts.log ?? silentLog;
     this.onConflict = opts.onConflict;
+    this.mayAnswer = opts.mayAnswer ?? (() => true);
     if (!Number.isInteger(this.garpCount) || this.garpCount < 0) throw new RangeError(`garpCount must be an integer >= 0, got ${this.garpCount}`);
     if (!(this.garpIntervalMs > 0)) throw new RangeError(`garpIntervalMs must be > 0, got ${this.garpIntervalMs}`);
   }
@@ -320,6 +331,11 @@ export class Announcer {
   }
 
   private send(port: Port, frame: Buffer): boolean {
+    // Every frame we send claims a VIP (answer, gratuitous, defence): one check covers them all.
+    if (!this.mayAnswer()) {
+      this.global.notAnswering++;
+      return false;
+    }
     try {
       if (port.io.send(frame)) return true;
     } catch (e) {
@@ -443,7 +459,7 @@ export class Announcer {
   private conflict(vip: Vip, port: Port, frame: Buffer, macAt: number, how: AddressConflict['how']): void {
     vip.counters.conflicts++;
     const now = this.clock.now();
-    const defended = now - vip.lastDefence >= DEFEND_INTERVAL_MS;
+    const defended = now - vip.lastDefence >= DEFEND_INTERVAL_MS && this.mayAnswer();
     const mac = formatMac(frame.subarray(macAt, macAt + 6));
     if (defended) {
       vip.lastDefence = now;

@@ -25,6 +25,21 @@
 // and claim their VIPs), and the speaker stops answering until its Lease vouches for it.
 // Lifeguard's rule too: a probe whose indirect helpers sent neither ack nor nack says more about us
 // than about the target, so it does not start a suspicion either.
+//
+// Stalls: a process that was not run for a while (SIGSTOP, a frozen VM, a long pause) may have been
+// declared dead meanwhile, and on resuming it reads its queued I/O (ARP requests, old datagrams)
+// before any timer runs, so a quorum state computed before the stall would let it answer for VIPs
+// the others have handed over. So every entry point (timers, received messages, and the speaker's
+// answer path through awake()) first compares the clock with the last time this ran: a gap over
+// stallMs is a stall. The node then pings every member at once and is `stalled` until each has
+// answered (an answer carries that member's verdict on us, applied before the stall ends; any one
+// of them may be the one that declared us dead and took over, so one answer is not enough), or for
+// at most periodMs + suspicionMs (a member silent that long cannot tell us anything; the sampled
+// quorum then decides as for a cut-off node), or until no member is left that could answer. Our
+// pings also end any suspicion of us still running elsewhere. Datagrams queued during the stall
+// prove nothing: they answer requests sent before it. A Lease renewal does
+// not end it either: it says the API server hears us, not what the other speakers decided. A
+// stalled node starts no suspicion (the silence was its own) and the speaker does not answer.
 import type { Clock, TimerHandle } from '../clock.js';
 import { MAX_UPDATES, type MemberState, type Message, type Update } from './message.js';
 
@@ -42,6 +57,11 @@ export interface SwimOptions {
   random?: () => number;
   /** The quorum's sampling window (see the header). Default: 1.5 x periodMs + probeTimeoutMs. */
   quorumWindowMs?: number;
+  /**
+   * A gap this long between two runs is a stall (see the header). Default: suspicionMs, below the
+   * least silence after which the others can declare us dead (about periodMs + suspicionMs).
+   */
+  stallMs?: number;
 }
 
 export interface SwimChange {
@@ -66,6 +86,8 @@ interface Probe {
   /** Indirect helpers asked, and whether any of them answered (ack or nack). */
   helpers: number;
   helperAnswered: boolean;
+  /** A ping sent on detecting a stall (see the header): its ack only counts the member as heard. */
+  stallCheck?: boolean;
   /** Set when we are relaying for another member: answer it when the target acks or not. */
   relayFor?: { requester: string; seq: number };
   timer: TimerHandle | undefined;
@@ -77,7 +99,7 @@ function retransmits(n: number): number {
 }
 
 export class Swim {
-  private readonly opts: Required<Omit<SwimOptions, 'quorumWindowMs'>> & { quorumWindowMs: number };
+  private readonly opts: Required<SwimOptions>;
   private readonly members = new Map<string, Member>();
   private readonly listeners: Array<(c: SwimChange) => void> = [];
   /** Updates to piggyback, with the sends left each; at most one per member. */
@@ -90,9 +112,14 @@ export class Swim {
   private running = false;
   private quorumTimer: TimerHandle | undefined;
   private quorum = true;
+  /** Local time this last ran (any timer, message or awake()). */
+  private lastRun = 0;
+  /** Set by a stall: the members whose answer to our post-stall ping we wait for, and the time-out. */
+  private stall: { waiting: Set<string>; timer: TimerHandle } | undefined;
+  private readonly stallListeners: Array<(stalled: boolean, gapMs: number) => void> = [];
   private readonly quorumListeners: Array<(quorum: boolean) => void> = [];
   /** Counters (metrics). */
-  readonly counts = { sent: 0, received: 0, suspicions: 0, deaths: 0, refutations: 0 };
+  readonly counts = { sent: 0, received: 0, suspicions: 0, deaths: 0, refutations: 0, stalls: 0 };
 
   constructor(opts: SwimOptions) {
     for (const k of ['periodMs', 'probeTimeoutMs', 'suspicionMs'] as const) {
@@ -103,12 +130,61 @@ export class Swim {
       random: Math.random,
       ...opts,
       quorumWindowMs: opts.quorumWindowMs ?? 1.5 * opts.periodMs + opts.probeTimeoutMs,
+      stallMs: opts.stallMs ?? opts.suspicionMs,
     };
   }
 
   /** Member state changes; a change about `self` means others declared us suspect or dead. */
   onChange(listener: (c: SwimChange) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** A stall began (`gapMs`: how long this did not run) or ended (a member answered; gapMs 0). */
+  onStall(listener: (stalled: boolean, gapMs: number) => void): void {
+    this.stallListeners.push(listener);
+  }
+
+  /**
+   * Notes that this process runs now; detects a stall (see the header). The speaker calls it before
+   * answering for a VIP, since its queued requests are read before any timer of ours runs.
+   */
+  awake(): void {
+    if (!this.running) return;
+    const now = this.opts.clock.now();
+    const gap = now - this.lastRun;
+    this.lastRun = now;
+    if (this.stall !== undefined && !this.anyoneToAnswer()) this.endStall();
+    if (gap <= this.opts.stallMs || this.stall !== undefined || !this.anyoneToAnswer()) return;
+    const waiting = new Set<string>();
+    this.stall = { waiting, timer: this.opts.clock.setTimeout(() => this.endStall(), this.opts.periodMs + this.opts.suspicionMs) };
+    this.counts.stalls++;
+    for (const l of [...this.stallListeners]) l(true, gap);
+    for (const [name, m] of this.members) {
+      if (m.state === 'dead') continue;
+      const seq = this.nextSeq();
+      this.probes.set(seq, { seq, target: name, acked: false, helpers: 0, helperAnswered: false, stallCheck: true, timer: undefined });
+      waiting.add(name);
+      this.sendTo(name, 'ping', seq, name);
+    }
+  }
+
+  /** Some member could answer us (alone, or with every other member dead, nobody took over). */
+  private anyoneToAnswer(): boolean {
+    for (const m of this.members.values()) if (m.state !== 'dead') return true;
+    return false;
+  }
+
+  private endStall(): void {
+    if (!this.stall) return;
+    this.opts.clock.clearTimeout(this.stall.timer);
+    this.stall = undefined;
+    for (const [seq, p] of this.probes) if (p.stallCheck) this.probes.delete(seq);
+    for (const l of [...this.stallListeners]) l(false, 0);
+  }
+
+  /** True while a stall has not been answered for (see the header). */
+  get stalled(): boolean {
+    return this.stall !== undefined;
   }
 
   /** Quorum lost (false) or regained (true); checked every periodMs / 4. */
@@ -141,12 +217,14 @@ export class Swim {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.lastRun = this.opts.clock.now();
     this.schedulePeriod();
     this.checkQuorum();
   }
 
   private checkQuorum(): void {
     if (!this.running) return;
+    this.awake();
     const q = this.hasQuorum();
     if (q !== this.quorum) {
       this.quorum = q;
@@ -155,6 +233,8 @@ export class Swim {
     this.quorumTimer = this.opts.clock.setTimeout(() => this.checkQuorum(), this.opts.periodMs / 4);
   }
 
+
+
   stop(): void {
     this.running = false;
     if (this.periodTimer) this.opts.clock.clearTimeout(this.periodTimer);
@@ -162,6 +242,8 @@ export class Swim {
     for (const p of this.probes.values()) if (p.timer) this.opts.clock.clearTimeout(p.timer);
     this.probes.clear();
     for (const m of this.members.values()) if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
+    if (this.stall) this.opts.clock.clearTimeout(this.stall.timer);
+    this.stall = undefined;
   }
 
   state(name: string): MemberState | undefined {
@@ -198,6 +280,7 @@ export class Swim {
     const sender = this.members.get(m.from);
     // Not a member per the Leases: ignore it entirely (bounded state: strangers cost nothing).
     if (!sender) return;
+    this.awake();
     this.counts.received++;
     sender.lastHeard = this.opts.clock.now();
     if (sender.state === 'dead') {
@@ -205,7 +288,9 @@ export class Swim {
       // (setMembers rejoined). Tell it, so that it starts that new life.
       if (m.type === 'ping' || m.type === 'pingReq') {
         this.counts.sent++;
-        this.opts.send(m.from, { type: m.type === 'ping' ? 'ack' : 'nack', seq: m.seq, incarnation: this.incarnation, from: this.opts.self, target: m.target, updates: [{ name: m.from, state: 'dead', incarnation: sender.incarnation }] });
+        // At the incarnation it states now: a member resumed from a freeze may have refuted a suspicion
+        // from its queued gossip meanwhile, and would ignore a verdict at its older incarnation.
+        this.opts.send(m.from, { type: m.type === 'ping' ? 'ack' : 'nack', seq: m.seq, incarnation: this.incarnation, from: this.opts.self, target: m.target, updates: [{ name: m.from, state: 'dead', incarnation: Math.max(m.incarnation, sender.incarnation) }] });
       }
       return;
     }
@@ -235,6 +320,12 @@ export class Swim {
       case 'ack': {
         const probe = this.probes.get(m.seq);
         if (!probe) break;
+        if (probe.stallCheck) {
+          this.probes.delete(m.seq);
+          this.stall?.waiting.delete(m.from);
+          if (this.stall?.waiting.size === 0) this.endStall();
+          break;
+        }
         // The target answered (to us directly, or a relay forwarding it).
         const target = this.members.get(probe.target);
         if (target && m.from === probe.target) target.lastHeard = this.opts.clock.now();
@@ -282,6 +373,7 @@ export class Swim {
   }
 
   private period(): void {
+    this.awake();
     this.schedulePeriod();
     const target = this.nextTarget();
     if (target === undefined) return;
@@ -290,6 +382,7 @@ export class Swim {
     this.probes.set(seq, probe);
     this.sendTo(target, 'ping', seq, target);
     probe.timer = this.opts.clock.setTimeout(() => {
+      this.awake();
       if (probe.acked) return this.finish(probe);
       // No direct ack: ask others to probe it, and judge at the end of the period.
       const helpers = this.pick(this.opts.indirect, target);
@@ -300,12 +393,13 @@ export class Swim {
   }
 
   private finish(probe: Probe): void {
+    this.awake();
     this.probes.delete(probe.seq);
     if (probe.acked) return;
     const m = this.members.get(probe.target);
     if (!m || m.state !== 'alive') return;
     // A node without quorum, or whose helpers were silent too, is the likelier one cut off.
-    if (!this.hasQuorum() || (probe.helpers > 0 && !probe.helperAnswered)) return;
+    if (this.stall !== undefined || !this.hasQuorum() || (probe.helpers > 0 && !probe.helperAnswered)) return;
     this.setState(probe.target, m, 'suspect', m.incarnation);
   }
 
@@ -320,10 +414,11 @@ export class Swim {
 
   private applyUpdate(u: Update): void {
     if (u.name === this.opts.self) {
-      // Suspected or declared dead ourselves: refute with a higher incarnation. Being declared
-      // dead is reported: the others have handed our VIPs over (the speaker starts a new life).
-      if (u.state !== 'alive' && u.incarnation >= this.incarnation) {
-        this.incarnation = u.incarnation + 1;
+      // Suspected ourselves: refute with a higher incarnation. Declared dead: reported whatever its
+      // incarnation (death is final for a life, and we may have refuted a suspicion from queued
+      // gossip since, after a freeze): the others handed our VIPs over, the speaker starts a new life.
+      if (u.state === 'dead' || (u.state === 'suspect' && u.incarnation >= this.incarnation)) {
+        this.incarnation = Math.max(this.incarnation, u.incarnation + 1);
         this.counts.refutations++;
         this.queue({ name: this.opts.self, state: 'alive', incarnation: this.incarnation });
         for (const l of [...this.listeners]) l({ name: this.opts.self, state: u.state });

@@ -15,7 +15,7 @@ const CLIENT6 = parseIpv6('2001:db8:0:1::a');
 const V4 = '203.0.113.10';
 const V6 = '2001:db8:ffff::10';
 
-function setup(opts: { garpCount?: number; garpIntervalMs?: number } = {}) {
+function setup(opts: { garpCount?: number; garpIntervalMs?: number; mayAnswer?: () => boolean } = {}) {
   const io = new FakeIo();
   const clock = new ManualClock();
   const a = new Announcer({ io, clock, ...opts });
@@ -65,6 +65,21 @@ describe('Announcer: ARP', () => {
     eth0.deliver(who(V4));
     expect(eth0.sent).toHaveLength(1);
     expect(a.counters().get(V4)?.requestsReceived).toBe(1);
+  });
+
+  it('sends nothing for a VIP while mayAnswer() says no (answers, gratuitous rounds, defences), read per frame', () => {
+    let may = false;
+    const { a, eth0, clock } = setup({ garpCount: 3, garpIntervalMs: 100, mayAnswer: () => may });
+    a.announce(V4);
+    eth0.deliver(who(V4));
+    // Another host claims the VIP: no defence either.
+    eth0.deliver(encodeArpFrame({ eth: { dst: parseMac('ff:ff:ff:ff:ff:ff'), src: MAC2, etherType: 0x0806 }, arp: { op: 2, senderMac: MAC2, senderIp: V4, targetMac: parseMac('ff:ff:ff:ff:ff:ff'), targetIp: V4 } }));
+    clock.advance(100);
+    expect(eth0.sent).toHaveLength(0);
+    expect(a.globalCounters().notAnswering).toBe(5); // two gratuitous rounds of 2 frames and the answer (a defence is not even tried)
+    may = true;
+    eth0.deliver(who(V4));
+    expect(eth0.sent).toHaveLength(1);
   });
 });
 

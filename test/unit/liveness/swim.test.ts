@@ -1,15 +1,50 @@
 // SWIM on one manual clock: N members exchanging sealed datagrams through a simulated network (1 ms
 // latency, a drop rule for partitions), so every message also passes the codec and the MAC check.
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../protocols/clock.js';
+import { ManualClock, type Clock, type TimerHandle } from '../../../protocols/clock.js';
 import { LivenessError, open, seal } from '../../../protocols/liveness/message.js';
 import { Swim, type SwimChange } from '../../../protocols/liveness/swim.js';
 
 const SECRET = Buffer.from('test secret');
 const TIMING = { periodMs: 200, probeTimeoutMs: 80, suspicionMs: 400, indirect: 2 };
 
+/**
+ * One member's view of the shared clock that can be frozen like a SIGSTOPped process: its timers
+ * and deliveries wait, and on resume the deliveries run first (libuv reads queued I/O before timers).
+ */
+class FreezableClock implements Clock {
+  frozen = false;
+  private readonly io: Array<() => void> = [];
+  private readonly timers: Array<{ fn: () => void; cancelled: boolean }> = [];
+  constructor(private readonly base: ManualClock) {}
+  now(): number {
+    return this.base.now();
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const t = { fn, cancelled: false, handle: undefined as TimerHandle | undefined };
+    t.handle = this.base.setTimeout(() => (this.frozen ? this.timers.push(t) : t.cancelled || fn()), ms);
+    return t;
+  }
+  clearTimeout(handle: TimerHandle): void {
+    const t = handle as { cancelled: boolean; handle: TimerHandle };
+    t.cancelled = true;
+    this.base.clearTimeout(t.handle);
+  }
+  /** A datagram arriving for this member (queued while frozen). */
+  deliver(fn: () => void): void {
+    if (this.frozen) this.io.push(fn);
+    else fn();
+  }
+  resume(): void {
+    this.frozen = false;
+    for (const fn of this.io.splice(0)) fn();
+    for (const t of this.timers.splice(0)) if (!t.cancelled) t.fn();
+  }
+}
+
 function net(n: number, seed = 1) {
   const clock = new ManualClock();
+  const clocks = new Map<string, FreezableClock>();
   let s = seed;
   const random = (): number => {
     s = (s * 1103515245 + 12345) % 2 ** 31;
@@ -22,10 +57,11 @@ function net(n: number, seed = 1) {
   let dropped = 0;
   let bytes = 0;
   const nodes = new Map<string, Swim>();
+  for (const name of names) clocks.set(name, new FreezableClock(clock));
   for (const name of names) {
     const swim = new Swim({
       ...TIMING,
-      clock,
+      clock: clocks.get(name) as FreezableClock,
       self: name,
       random,
       send: (to, m) => {
@@ -34,12 +70,14 @@ function net(n: number, seed = 1) {
         bytes += datagram.length;
         clock.setTimeout(() => {
           if (down.has(to)) return;
-          try {
-            nodes.get(to)?.receive(open(datagram, SECRET));
-          } catch (e) {
-            if (!(e instanceof LivenessError)) throw e;
-            dropped++;
-          }
+          clocks.get(to)?.deliver(() => {
+            try {
+              nodes.get(to)?.receive(open(datagram, SECRET));
+            } catch (e) {
+              if (!(e instanceof LivenessError)) throw e;
+              dropped++;
+            }
+          });
         }, 1);
       },
     });
@@ -51,7 +89,8 @@ function net(n: number, seed = 1) {
   }
   for (const swim of nodes.values()) swim.start();
   const node = (name: string): Swim => nodes.get(name) as Swim;
-  return { clock, names, nodes, node, down, changes, setCut: (f: typeof cut) => (cut = f), stats: () => ({ dropped, bytes }) };
+  const freezable = (name: string): FreezableClock => clocks.get(name) as FreezableClock;
+  return { clock, names, nodes, node, down, changes, freezable, setCut: (f: typeof cut) => (cut = f), stats: () => ({ dropped, bytes }) };
 }
 
 /** Advance in 1 ms steps until `pred`, returning the elapsed ms (or throwing after `limit`). */
@@ -124,6 +163,48 @@ describe('SWIM failure detection', () => {
     for (const n of ['node1', 'node3']) c.node(n).setMembers(c.names, ['node2']);
     c.clock.advance(2000);
     for (const n of ['node1', 'node3']) expect(c.node(n).state('node2')).toBe('alive');
+  });
+
+  it('a process resumed after a freeze is stalled until a peer answers a request sent after it; the answer carries its death first', () => {
+    const c = net(3);
+    c.clock.advance(1000);
+    const events: string[] = [];
+    c.node('node2').onStall((stalled, gap) => events.push(stalled ? `stall ${gap}` : 'stall ended'));
+    c.node('node2').onChange((x) => x.name === 'node2' && events.push(`self ${x.state}`));
+    c.freezable('node2').frozen = true;
+    until(c.clock, () => c.node('node1').state('node2') === 'dead' && c.node('node3').state('node2') === 'dead');
+    const frozenFor = c.clock.now() - 1000;
+    // Resumed: the queued datagrams (pings from before its death, gossip suspecting it) are read
+    // first; they refute the suspicion (a higher incarnation) but end no stall.
+    c.freezable('node2').resume();
+    expect(c.node('node2').stalled).toBe(true);
+    expect(events[0]).toMatch(/^stall \d+/);
+    expect(Number(events[0]?.split(' ')[1])).toBeGreaterThanOrEqual(frozenFor - 60);
+    // Its next ping is answered with its death (at the incarnation it states now, so the refutation
+    // does not hide it), applied before the stall ends.
+    until(c.clock, () => !c.node('node2').stalled, 1000);
+    // Every member was asked; each answered with its verdict (dead) before the stall ended.
+    const ended = events.indexOf('stall ended');
+    expect(ended).toBeGreaterThan(0);
+    expect(events.slice(1, ended).filter((e) => e === 'self dead')).toHaveLength(2);
+    // Stalled, it suspected nobody.
+    expect(c.node('node2').dead()).toEqual([]);
+  });
+
+  it('a short pause is no stall; a stall with nobody left to answer ends at once', () => {
+    const c = net(3);
+    c.clock.advance(1000);
+    c.freezable('node2').frozen = true;
+    c.clock.advance(TIMING.suspicionMs - 100);
+    c.freezable('node2').resume();
+    expect(c.node('node2').stalled).toBe(false);
+    const alone = new Swim({ ...TIMING, clock: c.clock, self: 'solo', send: () => undefined });
+    alone.start();
+    c.clock.advance(100);
+    (c.clock as unknown as { current: number }).current += 5000; // not run for 5 s
+    alone.awake();
+    expect(alone.stalled).toBe(false);
+    alone.stop();
   });
 
   it('indirect probes: a member one peer cannot reach directly is not suspected', () => {

@@ -51,4 +51,34 @@ describe('liveness gate: Lease authority + liveness verdicts', () => {
     g.quorumChanged(true);
     expect(g.isFenced()).toBe(false);
   });
+
+  it('declared dead itself: fenced at once, until its own Lease shows the new life; a renewal does not vouch for that', () => {
+    const clock = new ManualClock(1000);
+    const g = new LivenessGate(clock, 'a');
+    g.declaredDead('a', 100);
+    expect(g.isFenced()).toBe(true);
+    expect(g.isFencedByVerdict()).toBe(true);
+    g.renewed(2000);
+    expect(g.isFenced()).toBe(true);
+    expect(g.leaseChanged('a', 100)).toBe(false); // the renewal sent before it learnt
+    expect(g.leaseChanged('a', 5000)).toBe(true); // the new life
+    expect(g.isFenced()).toBe(false);
+  });
+
+  it('a stall fences the answers (read when asked), not the decisions', () => {
+    const g = new LivenessGate(new ManualClock(), 'a');
+    let stalled = true;
+    let asked = 0;
+    g.setStallCheck(() => {
+      asked++;
+      return stalled;
+    });
+    expect(g.isFenced()).toBe(true);
+    expect(g.isFencedByVerdict()).toBe(false);
+    g.renewed(10); // the API server hears us: says nothing about the others' verdict
+    expect(g.isFenced()).toBe(true);
+    stalled = false;
+    expect(g.isFenced()).toBe(false);
+    expect(asked).toBe(3);
+  });
 });
