@@ -36,6 +36,9 @@ interface ManifestsOpts {
   controllerPriorityClass?: string;
   speakerPriorityClass?: string;
   kubeVersion?: string;
+  liveness: boolean;
+  livenessPort?: string;
+  livenessSecret?: string;
   rbac: boolean;
   crds: boolean;
   namespaceObject: boolean;
@@ -101,6 +104,12 @@ export function checkFlags(opts: ManifestsOpts): void {
       throw new FlagError(`--kube-version: ${(e as Error).message}`);
     }
   }
+  if (opts.livenessPort !== undefined && !(/^[0-9]{1,5}$/.test(opts.livenessPort) && Number(opts.livenessPort) >= 1 && Number(opts.livenessPort) <= 65535)) {
+    throw new FlagError(`--liveness-port: expected a port 1..65535, got ${JSON.stringify(opts.livenessPort)}`);
+  }
+  if (opts.livenessSecret !== undefined && (!/^[A-Za-z0-9+/]+={0,2}$/.test(opts.livenessSecret) || Buffer.from(opts.livenessSecret, 'base64').length < 16)) {
+    throw new FlagError('--liveness-secret: expected base64 of at least 16 bytes (the installed one: kubectl get secret <name>-liveness -o jsonpath={.data.secret})');
+  }
   if (opts.configFile !== undefined && opts.existingConfigMap !== undefined) throw new FlagError('--existing-config-map: cannot be used with --config-file');
 }
 
@@ -137,6 +146,8 @@ export function valuesFromOptions(opts: ManifestsOpts, readFile: (path: string) 
   if (opts.speakerExtraArg) v.speaker.extraArgs = opts.speakerExtraArg;
   if (opts.controllerPriorityClass !== undefined) v.controller.priorityClassName = opts.controllerPriorityClass;
   if (opts.speakerPriorityClass !== undefined) v.speaker.priorityClassName = opts.speakerPriorityClass;
+  v.speaker.liveness.enabled = opts.liveness;
+  if (opts.livenessPort !== undefined) v.speaker.liveness.port = Number(opts.livenessPort);
   v.rbac.create = opts.rbac;
   v.namespaceObject = opts.namespaceObject;
   return v;
@@ -166,8 +177,11 @@ export function register(program: Command): void {
     .option('--pod-monitor', 'add a PodMonitor (needs the Prometheus Operator CRDs)')
     .option('--prometheus-rule', 'add a PrometheusRule with Herald\'s alerts (needs the Prometheus Operator CRDs)')
     .option('--controller-lease-duration <duration>', 'controller --lease-duration: the leader Lease duration (default: the daemon\'s, 15s)')
-    .option('--speaker-lease-renew <duration>', 'speaker --lease-renew: how often each speaker renews its Lease (default: the daemon\'s, 1s)')
-    .option('--speaker-lease-duration <duration>', 'speaker --lease-duration: a speaker is dead to the others after this long without a renewal (default: the daemon\'s, 3s)')
+    .option('--speaker-lease-renew <duration>', 'speaker --lease-renew: how often each speaker renews its Lease (default: the daemon\'s, 10s with liveness, 1s without)')
+    .option('--speaker-lease-duration <duration>', 'speaker --lease-duration: a speaker is dead to the others after this long without a renewal (default: the daemon\'s, 30s with liveness, 3s without)')
+    .option('--no-liveness', 'speakers without the liveness protocol (crashes detected by the Lease alone: renew 1s, duration 3s)')
+    .option('--liveness-port <port>', 'UDP port of the speakers\' liveness protocol on every node (default: 7947)')
+    .option('--liveness-secret <base64>', 'the liveness Secret\'s value; default: a new random one, so pass the installed one when applying again (kubectl get secret <name>-liveness -o jsonpath={.data.secret})')
     .option('--controller-extra-arg <arg>', 'another controller flag, e.g. --controller-extra-arg=--services-namespace=apps; repeat for more', collect)
     .option('--speaker-extra-arg <arg>', 'another speaker flag; repeat for more', collect)
     .option('--controller-priority-class <name>', 'priorityClassName of the controller pods')
@@ -198,7 +212,13 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const release = { name: opts.name, namespace: opts.namespace, version: cmd.parent?.version() ?? '0.0.0', ...(opts.kubeVersion ? { kubeVersion: opts.kubeVersion } : {}) };
+      const release = {
+        name: opts.name,
+        namespace: opts.namespace,
+        version: cmd.parent?.version() ?? '0.0.0',
+        ...(opts.kubeVersion ? { kubeVersion: opts.kubeVersion } : {}),
+        ...(opts.livenessSecret ? { livenessSecret: opts.livenessSecret } : {}),
+      };
       process.stdout.write(toYamlStream([...(opts.crds ? crdObjects() : []), ...installManifests(values, release)]));
     });
 }

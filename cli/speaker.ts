@@ -64,6 +64,10 @@ function uint(flag: string, max: number): (text: string) => number {
   };
 }
 
+/** Lease timings when liveness is on (README: the split-brain bound with liveness). */
+export const LIVENESS_LEASE_RENEW_MS = 10_000;
+export const LIVENESS_LEASE_DURATION_MS = 30_000;
+
 function listenAddress(text: string): ListenAddress {
   try {
     return parseListenAddress(text);
@@ -140,10 +144,10 @@ export function register(program: Command): void {
     .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then in-cluster)'))
     .addOption(new Option('--lb-class <class>', 'handle Services with this spec.loadBalancerClass (default: only Services without one)').env('HERALD_LB_CLASS'))
     .addOption(new Option('--services-namespace <ns>', 'handle Services of this namespace only (default: all namespaces)').env('HERALD_SERVICES_NAMESPACE'))
-    .addOption(new Option('--lease-renew <duration>', 'how often this speaker renews its Lease herald-speaker-<node>').default(1000, '1s').argParser(parseMillis('--lease-renew')).env('HERALD_LEASE_RENEW'))
+    .addOption(new Option('--lease-renew <duration>', 'how often this speaker renews its Lease herald-speaker-<node>').default(1000, '1s; 10s with --liveness-port').argParser(parseMillis('--lease-renew')).env('HERALD_LEASE_RENEW'))
     .addOption(
       new Option('--lease-duration <duration>', 'a speaker whose Lease did not change for this long is dead to the others (and fences itself)')
-        .default(3000, '3s')
+        .default(3000, '3s; 30s with --liveness-port')
         .argParser(parseMillis('--lease-duration'))
         .env('HERALD_LEASE_DURATION'),
     )
@@ -164,6 +168,10 @@ export function register(program: Command): void {
       const level = parseLogLevel(opts.logLevel);
       const node = opts.nodeName?.trim();
       if (!node) cmd.error('--node-name: required (or set HERALD_NODE_NAME, e.g. from spec.nodeName)', { exitCode: 2 });
+      // With liveness the Lease only carries membership and self-fencing: renewed at the kubelet's
+      // rate (0.1 writes/s per node), fast only while without the liveness quorum (README: liveness).
+      if (opts.livenessPort > 0 && cmd.getOptionValueSource('leaseRenew') === 'default') opts.leaseRenew = LIVENESS_LEASE_RENEW_MS;
+      if (opts.livenessPort > 0 && cmd.getOptionValueSource('leaseDuration') === 'default') opts.leaseDuration = LIVENESS_LEASE_DURATION_MS;
       if (opts.leaseRenew >= opts.leaseDuration) cmd.error(`--lease-renew: must be shorter than --lease-duration (${opts.leaseRenew} ms >= ${opts.leaseDuration} ms)`, { exitCode: 2 });
       let liveness: SpeakerOptions['liveness'];
       if (opts.livenessPort > 0) {

@@ -2,6 +2,7 @@
 // charts/herald/ renders. Both take the same values (HeraldValues mirrors charts/herald/values.yaml;
 // test/unit/chart/ renders the chart with the real helm and compares the objects with installManifests()).
 // RBAC is least privilege: exactly the API calls kube/ makes for each daemon, nothing more.
+import { randomBytes } from 'node:crypto';
 import yaml from 'js-yaml';
 
 export type PullPolicy = 'IfNotPresent' | 'Always' | 'Never';
@@ -69,6 +70,8 @@ export interface HeraldValues {
     excludeInterfaces: string[];
     /** BGP graceful restart time offered to peers, seconds (0: off). */
     gracefulRestart: number;
+    /** Speaker-to-speaker liveness (UDP `port` on the node's IP, secret in the Secret <fullname>-liveness). */
+    liveness: { enabled: boolean; port: number };
   };
   podMonitor: { enabled: boolean; interval: string; /** e.g. the `release` label kube-prometheus-stack selects on */ additionalLabels: Record<string, string> };
   prometheusRule: {
@@ -84,6 +87,11 @@ export interface Release {
   namespace: string;
   /** Chart appVersion (= package version): image tag default and version label. */
   version: string;
+  /**
+   * The liveness Secret's value (base64 of the shared secret). Default: a new random one (helm keeps
+   * the installed one on upgrade by looking it up; plain manifests cannot).
+   */
+  livenessSecret?: string;
   /** Target Kubernetes version ("1.20"; Helm: .Capabilities.KubeVersion); picks the PodDisruptionBudget API. Default: current. */
   kubeVersion?: string;
 }
@@ -135,6 +143,7 @@ export function defaultValues(): HeraldValues {
       gracefulRestart: 0,
       leaseRenew: '',
       leaseDuration: '',
+      liveness: { enabled: true, port: LIVENESS_PORT },
       ...daemon(),
       tolerations: [
         { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
@@ -392,9 +401,26 @@ export const SPEAKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1',
 /** glibc malloc arenas: the default (8 per core) costs the speaker ~8 MB RSS for nothing. */
 export const SPEAKER_MALLOC_ARENA_MAX = '2';
 
+/** The liveness UDP port: not 7946, which MetalLB's memberlist uses on the same host network. */
+export const LIVENESS_PORT = 7947;
+/** Where the speaker reads the liveness secret (the Secret mounted as a volume). */
+const LIVENESS_DIR = '/etc/herald/liveness';
+
+/** 48 random letters and digits, base64 (what the chart's `randAlphaNum 48 | b64enc` makes). */
+export function randomLivenessSecret(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let out = '';
+  while (out.length < 48) {
+    for (const b of randomBytes(64)) if (b < 248 && out.length < 48) out += alphabet[b % 62];
+  }
+  return Buffer.from(out).toString('base64');
+}
+
 function speakerObjects(v: HeraldValues, release: Release, image: string, cm: string): KubeObject[] {
   const name = `${fullname(v, release)}-speaker`;
   const s = v.speaker;
+  const live = s.liveness.enabled;
+  const secretName = `${fullname(v, release)}-liveness`;
   const args = [
     'speaker',
     '--node-name=$(NODE_NAME)',
@@ -405,14 +431,19 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
     ...(v.loadBalancerClass ? [`--lb-class=${v.loadBalancerClass}`] : []),
     ...(s.leaseRenew ? [`--lease-renew=${s.leaseRenew}`] : []),
     ...(s.leaseDuration ? [`--lease-duration=${s.leaseDuration}`] : []),
+    ...(live ? [`--liveness-port=${s.liveness.port}`, '--liveness-address=$(HOST_IP)', `--liveness-secret-file=${LIVENESS_DIR}/secret`] : []),
     ...s.interfaces.map((i) => `--interface=${i}`),
     ...s.excludeInterfaces.map((x) => `--exclude-interface=${x}`),
     ...(s.gracefulRestart > 0 ? [`--graceful-restart=${s.gracefulRestart}`] : []),
     ...(s.bgpPassive ? ['--bgp-listen'] : []),
     ...s.extraArgs,
   ];
+  const secret: KubeObject[] = live
+    ? [{ apiVersion: 'v1', kind: 'Secret', metadata: meta(v, secretName, release, 'speaker'), type: 'Opaque', data: { secret: release.livenessSecret ?? randomLivenessSecret() } }]
+    : [];
   return [
     ...rbac(v, release, 'speaker', speakerClusterRules(), speakerNamespaceRules()),
+    ...secret,
     {
       apiVersion: 'apps/v1',
       kind: 'DaemonSet',
@@ -435,8 +466,17 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
                 imagePullPolicy: v.image.pullPolicy,
                 command: ['node', ...SPEAKER_NODE_FLAGS, '/app/dist/cli/herald.js'],
                 args,
-                env: [...env(false), { name: 'MALLOC_ARENA_MAX', value: SPEAKER_MALLOC_ARENA_MAX }],
-                ports: [{ name: 'monitoring', containerPort: s.metricsPort, protocol: 'TCP' }],
+                env: [
+                  ...env(false),
+                  { name: 'MALLOC_ARENA_MAX', value: SPEAKER_MALLOC_ARENA_MAX },
+                  // The node's address: the liveness socket binds it (host network).
+                  ...(live ? [{ name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }] : []),
+                ],
+                ports: [
+                  { name: 'monitoring', containerPort: s.metricsPort, protocol: 'TCP' },
+                  ...(live ? [{ name: 'liveness', containerPort: s.liveness.port, protocol: 'UDP' }] : []),
+                ],
+                ...(live ? { volumeMounts: [{ name: 'liveness-secret', mountPath: LIVENESS_DIR, readOnly: true }] } : {}),
                 ...probes(),
                 resources: s.resources,
                 securityContext: {
@@ -449,6 +489,7 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
                 },
               },
             ],
+            ...(live ? { volumes: [{ name: 'liveness-secret', secret: { secretName, defaultMode: 0o400 } }] } : {}),
           },
         },
       },

@@ -31,6 +31,8 @@ export interface SpeakerLeaseOptions {
   node: string;
   clock: Clock;
   renewMs: number;
+  /** The interval while setFast(true) (the liveness gate, without quorum: see liveness-gate.ts). Default renewMs. */
+  fastRenewMs?: number;
   leaseDurationMs: number;
   /** Published as the annotation LIVENESS_ANNOTATION ("address:port" of this speaker's liveness socket). */
   livenessAddress?: string;
@@ -69,6 +71,7 @@ export class SpeakerLease {
   writes = 0;
   /** This node is excluded from load balancing: published as a Lease label on the next write. */
   private excluded = false;
+  private fast = false;
 
   constructor(private readonly opts: SpeakerLeaseOptions) {
     this.name = speakerLeaseName(opts.node);
@@ -124,9 +127,25 @@ export class SpeakerLease {
     void this.inFlight.then(() => {
       if (!this.running) return;
       // Next renewal renewMs after this one was sent (not after it finished), so slow answers do not stretch the interval.
-      const wait = Math.max(0, sentAt + this.opts.renewMs - this.opts.clock.now());
-      this.timer = this.opts.clock.setTimeout(() => this.tick(), wait);
+      const wait = Math.max(0, sentAt + (this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.opts.renewMs) - this.opts.clock.now());
+      this.timer = this.opts.clock.setTimeout(() => {
+        this.timer = undefined;
+        this.tick();
+      }, wait);
     });
+  }
+
+  /**
+   * Renew at the fast interval (true) or the normal one. Switching to fast renews at once unless a
+   * renewal is in flight: the liveness gate waits for a renewal sent after the quorum loss.
+   */
+  setFast(fast: boolean): void {
+    if (fast === this.fast) return;
+    this.fast = fast;
+    if (!fast || !this.running || !this.timer) return;
+    this.opts.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.tick();
   }
 
   /**

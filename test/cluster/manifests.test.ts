@@ -206,13 +206,21 @@ describe('herald manifests against the API server', () => {
     // The daemons run with the container args of the manifests (so the flags must exist), $(VAR)s
     // expanded as the kubelet would, plus what a Pod gets from its environment: the API server and
     // the token, Services limited to this namespace, metrics on a free loopback port (later flags win).
+    // The liveness Secret as the kubelet mounts it (a file with the decoded value), the node IP as
+    // 127.0.0.1 (status.hostIP), and a free UDP port instead of the fixed one (later flags win).
+    const secret = (yaml.loadAll(install) as { kind: string; data?: { secret: string } }[]).find((d) => d.kind === 'Secret');
+    const secretFile = join(dir, 'liveness-secret');
+    writeFileSync(secretFile, Buffer.from(secret?.data?.secret ?? '', 'base64'));
     const argsOf = (kind: string): string[] => {
       const o = (yaml.loadAll(install) as { kind: string; spec: { template: { spec: { containers: { args: string[] }[] } } } }[]).find((d) => d.kind === kind);
-      return (o?.spec.template.spec.containers[0].args ?? []).map((a) => a.replace('$(POD_NAMESPACE)', ns).replace('$(NODE_NAME)', node));
+      return (o?.spec.template.spec.containers[0].args ?? []).map((a) =>
+        a.replace('$(POD_NAMESPACE)', ns).replace('$(NODE_NAME)', node).replace('$(HOST_IP)', '127.0.0.1').replace('/etc/herald/liveness/secret', secretFile),
+      );
     };
     const local = ['--services-namespace', ns, '--metrics-address', '127.0.0.1:0'];
+    const livenessPort = ['--liveness-port', String(20_000 + Math.floor(Math.random() * 20_000))];
     const controller = daemon([...argsOf('Deployment'), '--kubeconfig', await tokenKubeconfig(ns, `${name}-controller`), ...local]);
-    const speaker = daemon([...argsOf('DaemonSet'), '--kubeconfig', await tokenKubeconfig(ns, `${name}-speaker`), ...local, '--announcer', 'record']);
+    const speaker = daemon([...argsOf('DaemonSet'), '--kubeconfig', await tokenKubeconfig(ns, `${name}-speaker`), ...local, ...livenessPort, '--announcer', 'record']);
     expect(argsOf('DaemonSet')).toContain(`--node-name=${node}`);
     await controller.waitFor('leadership', (l) => l.event === 'leading');
     await speaker.waitFor('config with the pool', (l) => l.op === 'setConfig' && l.pools === 1);

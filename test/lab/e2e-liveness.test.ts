@@ -1,6 +1,6 @@
 // Speaker-to-speaker liveness (protocols/liveness) on the full lab: speakers run with
-// --liveness-port; the Lease keeps its default timings (renew 1 s, duration 3 s), so a takeover that
-// the speakers log as `livenessDead` came from the liveness protocol, not from the Lease expiring.
+// --liveness-port and so the Lease timings that go with it (renew 10 s, duration 30 s): a takeover
+// within seconds, which the speakers log as `livenessDead`, came from the liveness protocol.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -35,7 +35,7 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
     lab = h.lab;
     await waitForBgpSessions(lab);
     await lab.kubectl(['create', 'namespace', NS]);
-  });
+  }, 300_000);
 
   afterAll(() => {
     FullLab.destroy(dir);
@@ -59,7 +59,7 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
       throw new Error(`${(e as Error).message}\n${logs()}`);
     });
     const ms = Date.now() - t0;
-    process.stdout.write(`liveness lab: ${sig} of speaker-${owner}: ${next} answers curl for ${vip} after ${ms} ms (Lease: renew 1 s, duration 3 s)\n`);
+    process.stdout.write(`liveness lab: ${sig} of speaker-${owner}: ${next} answers curl for ${vip} after ${ms} ms (Lease: renew 10 s, duration 30 s: the liveness defaults)\n`);
     const others = NODES.filter((n) => n !== owner);
     expect(others.some((n) => tail(lab.logPath(`speaker-${n}`), 200).includes('"livenessDead"')), logs()).toBe(true);
     return { owner, next, ms, vip };
@@ -69,7 +69,7 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
     const { owner } = await takeover('kill', 'SIGKILL');
     startSpeaker(h, owner);
     await waitForBgpSessions(lab);
-  });
+  }, 180_000);
 
   it('SIGSTOP of the owner\'s speaker (a frozen node): the others take over, and the resumed speaker does not take its VIP back', async () => {
     // Every ARP frame on the client's link and every change of its neighbour table, from before the freeze.
@@ -77,7 +77,7 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
     const neigh = await monitorIn(lab, 'client', 'neigh');
     try {
       const { owner, next, vip } = await takeover('freeze', 'SIGSTOP');
-      // Resumed after about a second, well inside its Lease (3 s): the case where it could still
+      // Resumed after about a second, well inside its Lease (30 s): the case where it could still
       // believe it owns the VIP. Its ARP requests and liveness datagrams queued meanwhile are read first.
       const resumedAt = Date.now();
       lab.signal(`speaker-${owner}`, 'SIGCONT');
@@ -105,5 +105,5 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
       await arp.stop();
       await neigh.stop();
     }
-  });
+  }, 180_000);
 });

@@ -95,6 +95,13 @@ function normalize(objects: KubeObject[]): KubeObject[] {
     .map((o) => {
       const s = strip(o) as KubeObject;
       if (s.kind === 'ConfigMap') s.data = { config: yaml.load((s.data as { config: string }).config) };
+      // The liveness secret is random in both (helm template cannot look the installed one up):
+      // checked for its form here, then compared as a placeholder.
+      if (s.kind === 'Secret') {
+        const value = Buffer.from((s.data as { secret: string }).secret, 'base64').toString();
+        if (!/^[A-Za-z0-9]{48}$/.test(value)) throw new Error(`liveness secret: not 48 random letters and digits: ${JSON.stringify(value)}`);
+        s.data = { secret: '<random>' };
+      }
       return s;
     })
     .sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
@@ -174,6 +181,8 @@ const variations: [string, Over][] = [
   ['no PodDisruptionBudget, three replicas', { controller: { replicas: 3, podDisruptionBudget: { enabled: false } } }],
   ['PodDisruptionBudget minAvailable 2 of 3', { controller: { replicas: 3, podDisruptionBudget: { minAvailable: 2 } } }],
   ['the namespace with Pod Security labels', { namespaceObject: true }],
+  ['liveness off', { speaker: { liveness: { enabled: false } } }],
+  ['liveness on another port', { speaker: { liveness: { port: 7950 } } }],
 ];
 
 const KUBE_VERSIONS = ['1.20.0', '1.33.0'] as const;
@@ -296,6 +305,7 @@ describe('helm template and herald manifests', () => {
       'Role/herald-speaker',
       'RoleBinding/herald-controller',
       'RoleBinding/herald-speaker',
+      'Secret/herald-liveness',
       'Service/herald-controller-metrics',
       'Service/herald-speaker-metrics',
       'ServiceAccount/herald-controller',
@@ -353,6 +363,30 @@ describe('values operators expect (helm template)', () => {
     ]);
     expect(s.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
     expect(workload(at('defaults'), 'Deployment').spec.template.spec.tolerations).toBeUndefined();
+  });
+
+  it('liveness is on by default: the Secret mounted as the secret file, the node IP from the downward API, the UDP port', () => {
+    type Container = { args: string[]; env: { name: string; valueFrom?: unknown }[]; ports: { name: string; containerPort: number; protocol: string }[]; volumeMounts?: unknown[] };
+    const spec = (objs: KubeObject[]) => workload(objs, 'DaemonSet').spec.template.spec as unknown as { containers: Container[]; volumes?: unknown[] };
+    const on = spec(at('defaults'));
+    const c = on.containers[0];
+    expect(c.args).toEqual(expect.arrayContaining(['--liveness-port=7947', '--liveness-address=$(HOST_IP)', '--liveness-secret-file=/etc/herald/liveness/secret']));
+    expect(c.env).toContainEqual({ name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } });
+    expect(c.ports).toContainEqual({ name: 'liveness', containerPort: 7947, protocol: 'UDP' });
+    expect(c.volumeMounts).toEqual([{ name: 'liveness-secret', mountPath: '/etc/herald/liveness', readOnly: true }]);
+    expect(on.volumes).toEqual([{ name: 'liveness-secret', secret: { secretName: 'herald-liveness', defaultMode: 0o400 } }]);
+    // No Lease flags: the daemon picks its liveness timings (10 s / 30 s) itself.
+    expect(c.args.some((a) => a.startsWith('--lease-'))).toBe(false);
+    expect(spec(at('liveness on another port')).containers[0].ports).toContainEqual({ name: 'liveness', containerPort: 7950, protocol: 'UDP' });
+    const off = at('liveness off');
+    expect(find(off, 'Secret')).toBeUndefined();
+    expect(spec(off).containers[0].args.some((a) => a.startsWith('--liveness'))).toBe(false);
+    expect(spec(off).volumes).toBeUndefined();
+  });
+
+  it('the liveness secret is random per render (helm template cannot look up the installed one)', () => {
+    const secretOf = (objs: KubeObject[]): string => (find(objs, 'Secret') as KubeObject & { data: { secret: string } }).data.secret;
+    expect(secretOf(at('defaults'))).not.toBe(secretOf(at('defaults', '1.20.0')));
   });
 
   it('Lease timings and extraArgs reach the daemons, after the chart\'s own flags', () => {

@@ -81,7 +81,10 @@ describe('pod security of the install', () => {
 
   it('daemons get the node name, namespace and ConfigMap as flags they define', () => {
     const speaker = podSpec(objs, 'DaemonSet').containers[0];
-    expect(speaker.args).toEqual(['speaker', '--node-name=$(NODE_NAME)', '--namespace=$(POD_NAMESPACE)', '--config-map=herald-config', '--metrics-address=:7473', '--log-level=info']);
+    expect(speaker.args).toEqual([
+      'speaker', '--node-name=$(NODE_NAME)', '--namespace=$(POD_NAMESPACE)', '--config-map=herald-config', '--metrics-address=:7473', '--log-level=info',
+      '--liveness-port=7947', '--liveness-address=$(HOST_IP)', '--liveness-secret-file=/etc/herald/liveness/secret',
+    ]);
     const controller = podSpec(objs, 'Deployment').containers[0];
     expect(controller.args).toEqual(['controller', '--namespace=$(POD_NAMESPACE)', '--config-map=herald-config', '--leader-elect=true', '--metrics-address=:7472', '--log-level=info']);
     expect(controller.image).toBe('ghcr.io/herald-lb/herald:0.1.0');
@@ -118,16 +121,19 @@ describe('Dockerfile (no container engine here: checked for consistency with the
   });
 });
 
+/** A fixed liveness secret (the default is random per run). */
+const SECRET = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL').toString('base64');
+
 describe('herald manifests', () => {
   it('prints the Namespace (Pod Security: privileged) and the install, versioned by the program', async () => {
-    const r = await run(['--namespace', 'lb']);
+    const r = await run(['--namespace', 'lb', '--liveness-secret', SECRET]);
     expect(r.code).toBe(0);
     const all = yaml.loadAll(r.out) as KubeObject[];
     // The metallb.io CRDs come first (helm installs crds/ before templates, too).
     expect(all.slice(0, crdObjects().length)).toEqual(crdObjects());
     const docs = all.slice(crdObjects().length);
     expect(docs[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'lb', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
-    expect(docs.slice(1)).toEqual(installManifests(defaultValues(), { name: 'herald', namespace: 'lb', version: '9.9.9' }));
+    expect(docs.slice(1)).toEqual(installManifests(defaultValues(), { name: 'herald', namespace: 'lb', version: '9.9.9', livenessSecret: SECRET }));
     const none = await run(['--no-namespace-object']);
     expect((yaml.loadAll(none.out) as KubeObject[]).some((d) => d.kind === 'Namespace')).toBe(false);
   });
@@ -140,7 +146,7 @@ describe('herald manifests', () => {
     );
     const r = await run([
       '--name', 'edge', '--image-repository', 'reg/h', '--image-tag', 't1', '--image-pull-policy', 'Always', '--log-level', 'debug',
-      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--interface', 'eth0', '--interface', 'eth1', '--exclude-interface', '^lo$', '--graceful-restart', '90', '--pod-monitor', '--prometheus-rule', '--no-namespace-object', '--no-crds',
+      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--interface', 'eth0', '--interface', 'eth1', '--exclude-interface', '^lo$', '--graceful-restart', '90', '--pod-monitor', '--prometheus-rule', '--no-namespace-object', '--no-crds', '--liveness-port', '7950', '--liveness-secret', SECRET,
     ]);
     expect(r.err).toBe('');
     const v = defaultValues();
@@ -155,7 +161,8 @@ describe('herald manifests', () => {
     v.speaker.gracefulRestart = 90;
     v.podMonitor.enabled = true;
     v.prometheusRule.enabled = true;
-    expect(yaml.loadAll(r.out)).toEqual(installManifests(v, { name: 'edge', namespace: 'herald-system', version: '9.9.9' }));
+    v.speaker.liveness.port = 7950;
+    expect(yaml.loadAll(r.out)).toEqual(installManifests(v, { name: 'edge', namespace: 'herald-system', version: '9.9.9', livenessSecret: SECRET }));
     const bare = join(dir, 'bare.yaml');
     writeFileSync(bare, 'address-pools:\n- name: b\n  protocol: bgp\n  addresses: [198.51.100.0/24]\n');
     const b = await run(['--config-file', bare, '--no-namespace-object']);
@@ -171,7 +178,7 @@ describe('herald manifests', () => {
     const r = await run([
       '--controller-lease-duration', '30s', '--speaker-lease-renew', '500ms', '--speaker-lease-duration', '2s',
       '--controller-extra-arg=--services-namespace=apps', '--speaker-extra-arg', '--services-namespace=apps', '--speaker-extra-arg', '--bgp-listen=:1179',
-      '--controller-priority-class', 'system-cluster-critical', '--speaker-priority-class', 'system-node-critical', '--no-rbac', '--no-crds', '--kube-version', '1.20',
+      '--controller-priority-class', 'system-cluster-critical', '--speaker-priority-class', 'system-node-critical', '--no-rbac', '--no-crds', '--kube-version', '1.20', '--no-liveness',
     ]);
     expect(r.err).toBe('');
     const v = defaultValues();
@@ -184,12 +191,25 @@ describe('herald manifests', () => {
     v.speaker.leaseDuration = '2s';
     v.speaker.extraArgs = ['--services-namespace=apps', '--bgp-listen=:1179'];
     v.speaker.priorityClassName = 'system-node-critical';
+    v.speaker.liveness.enabled = false;
     const docs = yaml.loadAll(r.out) as KubeObject[];
     expect(docs).toEqual(installManifests(v, { name: 'herald', namespace: 'herald-system', version: '9.9.9', kubeVersion: '1.20' }));
     expect(docs.find((d) => d.kind === 'PodDisruptionBudget')?.apiVersion).toBe('policy/v1beta1');
     expect(docs.some((d) => d.kind.includes('Role'))).toBe(false);
     const latest = yaml.loadAll((await run(['--no-namespace-object'])).out) as KubeObject[];
     expect(latest.find((d) => d.kind === 'PodDisruptionBudget')?.apiVersion).toBe('policy/v1');
+  });
+
+  it('liveness: a new random Secret per run unless --liveness-secret names the installed one; a bad one is refused', async () => {
+    const secretOf = async (args: string[]): Promise<string> =>
+      ((yaml.loadAll((await run(['--no-crds', ...args])).out) as KubeObject[]).find((o) => o.kind === 'Secret') as KubeObject & { data: { secret: string } }).data.secret;
+    const [a, b] = [await secretOf([]), await secretOf([])];
+    expect(a).not.toBe(b);
+    expect(Buffer.from(a, 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+    expect(await secretOf(['--liveness-secret', SECRET])).toBe(SECRET);
+    const bad = await run(['--liveness-secret', 'c2hvcnQ=']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--liveness-secret: expected base64 of at least 16 bytes/);
   });
 
   it('refuses an invalid config file with exit 1 and the field path', async () => {

@@ -43,6 +43,16 @@ describe('herald speaker options', () => {
     expect(await parseError(['--node-name', 'n1', '--namespace', 'x', '--kubeconfig', '/nonexistent/kubeconfig'])).toMatchObject({ code: 2, message: expect.stringMatching(/--kubeconfig/) });
   });
 
+  it('with --liveness-port the Lease defaults become renew 10 s, duration 30 s (flags and env still win)', async () => {
+    const live = ['--node-name', 'n1', '--namespace', 'x', '--liveness-port', '7947', '--liveness-address', '127.0.0.1', '--liveness-secret-file', '/nonexistent/secret'];
+    // The default renew is now 10 s: a 5 s duration is refused against it.
+    expect(await parseError([...live, '--lease-duration', '5s'])).toMatchObject({ code: 2, message: expect.stringMatching(/10000 ms >= 5000 ms/) });
+    expect(await parseError([...live, '--lease-renew', '40s'])).toMatchObject({ code: 2, message: expect.stringMatching(/40000 ms >= 30000 ms/) });
+    expect(await parseError(live, { HERALD_LEASE_DURATION: '5s' })).toMatchObject({ code: 2, message: expect.stringMatching(/10000 ms >= 5000 ms/) });
+    // Without liveness: 1 s and 3 s as before.
+    expect(await parseError(['--node-name', 'n1', '--namespace', 'x', '--lease-duration', '900ms'])).toMatchObject({ code: 2, message: expect.stringMatching(/1000 ms >= 900 ms/) });
+  });
+
   it('takes the node name and namespace from the environment', async () => {
     // Gets past the node-name and namespace checks to the kubeconfig one.
     expect(await parseError(['--kubeconfig', '/nonexistent/kubeconfig'], { HERALD_NODE_NAME: 'n1', HERALD_NAMESPACE: 'x' })).toMatchObject({ code: 2, message: expect.stringMatching(/--kubeconfig/) });
