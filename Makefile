@@ -13,6 +13,9 @@ APT_PACKAGES += buildah mmdebstrap uidmap gcc libc6-dev runc containerd containe
 APT_PACKAGES += iptables conntrack
 # The layer2 flood benchmark's sender (test/bench/l2-flood.bench.ts): trafgen.
 APT_PACKAGES += netsniff-ng
+# Laid over the Kubernetes 1.20 tree's vendored copies (build-kube-apiserver.sh): the vendored
+# reflect2 1.0.1 crashes under Go 1.19.
+APT_PACKAGES += golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
 
 .PHONY: deps npm-deps apt-deps tools build native lint typecheck test unit bench cluster-up cluster-down clean demo demo-lab demo-down
 

@@ -4,8 +4,13 @@
 # Debian's `kubernetes` source package, offline, once, in one Go build cache: each binary is cached
 # outside the repo, keyed by the source version, so later runs (and later sessions on the same
 # machine) reuse them.
+# Go 1.19 breaks the reflect2 1.0.1 vendored by Kubernetes 1.20 (its map iterator links to a runtime
+# function whose signature changed in Go 1.18): every component SIGSEGVs when json-iterator encodes a
+# map, e.g. kube-apiserver decoding any custom resource. So the tree's vendored reflect2 and
+# json-iterator are replaced with Debian's reflect2 1.0.2 and json-iterator 1.1.12 (the versions
+# Kubernetes itself moved to for Go 1.18), and their Debian versions are part of the cache key.
 # Prints progress on stderr and the path of the cached kube-apiserver as its last stdout line (the
-# others lie beside it: $CACHE_DIR/<component>-<version>).
+# others lie beside it: $CACHE_DIR/<component>-<key>).
 # Env: HERALD_CACHE_DIR (default /var/cache/herald).
 set -euo pipefail
 
@@ -18,7 +23,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
 # 1. Packages (idempotent: only what is missing).
 missing=""
-for p in etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync; do
+for p in etcd-server etcd-client golang-1.19 openssl dpkg-dev rsync golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
@@ -51,9 +56,18 @@ version=""
 for v in $versions; do
   if [ -z "$version" ] || dpkg --compare-versions "$v" gt "$version"; then version=$v; fi
 done
-bin="$CACHE_DIR/kube-apiserver-$version"
+# The Go packages laid over vendor/ (Debian package, import path); their versions join the key, so
+# binaries built without them (or with older ones) are never reused, and are left in place for
+# whoever still runs them.
+OVERLAYS="golang-github-modern-go-reflect2-dev:github.com/modern-go/reflect2 golang-github-json-iterator-go-dev:github.com/json-iterator/go"
+key=$version
+for o in $OVERLAYS; do
+  v=$(dpkg-query -W -f='${Version}' "${o%%:*}") || die "${o%%:*} is not installed"
+  imp=${o##*:}; key="$key+$(echo "${imp#github.com/}" | tr / -)-$v"
+done
+bin="$CACHE_DIR/kube-apiserver-$key"
 COMPONENTS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy"
-all_cached() { for c in $COMPONENTS; do [ -x "$CACHE_DIR/$c-$version" ] || return 1; done; }
+all_cached() { for c in $COMPONENTS; do [ -x "$CACHE_DIR/$c-$key" ] || return 1; done; }
 if all_cached; then
   log "cached: $bin"
   echo "$bin"; exit 0
@@ -68,7 +82,7 @@ exec 9>"$CACHE_DIR/build.lock"
 log "waiting for build lock" ; flock 9
 if all_cached; then log "built meanwhile: $bin"; echo "$bin"; exit 0; fi
 
-work="$CACHE_DIR/build-$version"
+work="$CACHE_DIR/build-$key"
 gopath="$work/gopath"
 tree="$gopath/src/k8s.io/kubernetes"
 start=$(date +%s)
@@ -79,6 +93,14 @@ if [ ! -f "$tree/.herald-unpacked" ]; then
   dir=$(find "$work/src" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -1)
   [ -n "$dir" ] || die "no unpacked source tree in $work/src"
   mv "$dir" "$tree"
+  for o in $OVERLAYS; do
+    imp=${o##*:}; vendored="$tree/vendor/$imp"
+    [ -d "$vendored" ] || die "no vendored $imp in the source tree"
+    log "replacing vendor/$imp with ${o%%:*}"
+    # The package's own files only (not its tests or sub-packages), as vendoring keeps them.
+    rm -f "$vendored"/*.go "$vendored"/*.s
+    find "/usr/share/gocode/src/$imp" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) ! -name '*_test.go' -exec cp {} "$vendored/" \;
+  done
   touch "$tree/.herald-unpacked"
 fi
 
@@ -94,7 +116,7 @@ done
 n=0
 for c in $COMPONENTS; do
   n=$((n + 1))
-  out="$CACHE_DIR/$c-$version"
+  out="$CACHE_DIR/$c-$key"
   [ -x "$out" ] && { log "cached: $out"; continue; }
   if [ "$c" = kube-apiserver ] && [ ! -f .herald-openapi ]; then
     # Only kube-apiserver serves the generated OpenAPI (needs rsync, else openapi-gen is empty).
