@@ -1,9 +1,11 @@
-// Whether a ConfigMap may replace the config in force: ONE rule for the controller and every
-// speaker (pure; its inputs are the ConfigMap and what the Services' statuses show they hold, which
-// every daemon sees through its Service informer), so they run the same config. Parsed exactly as
-// `herald config check` parses a manifest, then checked with checkHeld: a config that would take
-// an address away is refused (the old one stays in force everywhere), never half-applied.
+// Whether a ConfigMap (or a set of metallb.io objects) may replace the config in force: ONE rule for
+// the controller and every speaker (pure; its inputs are the config source's objects and what the
+// Services' statuses show they hold, which every daemon sees through its Service informer), so they
+// run the same config. Parsed exactly as `herald config check` parses a manifest, then checked with
+// checkHeld: a config that would take an address away is refused (the old one stays in force
+// everywhere), never half-applied.
 import { createHash } from 'node:crypto';
+import { compileCrsWithWarnings } from '../config/crs/compile.js';
 import { parseConfigMapObjectWithWarnings } from '../config/parse.js';
 import { renderConfig } from '../config/render.js';
 import { ConfigError, type Config, type ConfigIssue } from '../config/model.js';
@@ -52,6 +54,129 @@ export function configHash(config: Config): string {
   return createHash('sha256').update(renderConfig(config)).digest('hex').slice(0, 12);
 }
 
+/** Where the daemons read their config from (`--config-source`). */
+export type ConfigSourceKind = 'configmap' | 'crds';
+export const CONFIG_SOURCE_KINDS: readonly ConfigSourceKind[] = ['configmap', 'crds'];
+
+/** A metallb.io object, or a Secret a BGPPeer may name, as an informer holds it (structural). */
+export interface SourceObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  spec?: unknown;
+  type?: string;
+  data?: Record<string, string>;
+}
+
+/**
+ * What the daemon's config source holds. Both sources are looked at whichever is active: a config
+ * in both is refused (one would be silently ignored otherwise), naming both.
+ */
+export type ConfigInput =
+  | { source: 'configmap'; configMap: ConfigMapObject | undefined; crs: readonly SourceObject[] }
+  | { source: 'crds'; crs: readonly SourceObject[]; secrets: readonly SourceObject[]; configMap: ConfigMapObject | undefined };
+
+function refOf(o: SourceObject): string {
+  const md = o.metadata ?? {};
+  return `${o.kind ?? '?'} ${md.namespace ? `${md.namespace}/` : ''}${md.name ?? ''}`;
+}
+
+/** The objects as the compiler reads them, in a stable order, without server-set fields (resourceVersion, status). */
+function crDocuments(input: Extract<ConfigInput, { source: 'crds' }>): Record<string, unknown>[] {
+  const crs = input.crs.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, labels: o.metadata?.labels ?? {} }, spec: o.spec ?? {} }));
+  const secrets = input.secrets.map((o) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace }, type: o.type, data: o.data ?? {} }));
+  const key = (d: { kind?: string; metadata: { namespace?: string; name?: string } }): string => `${d.kind ?? ''}/${d.metadata.namespace ?? ''}/${d.metadata.name ?? ''}`;
+  return [...crs, ...secrets].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** The source's text, compared to say it changed (a resync of the same objects is not evaluated again). */
+export function inputText(input: ConfigInput): string | undefined {
+  if (input.source === 'configmap') return input.configMap ? configMapText(input.configMap) : undefined;
+  return JSON.stringify(crDocuments(input));
+}
+
+/** Both sources hold config: refused, naming both and how to choose. */
+function bothSources(input: ConfigInput, cm: ConfigMapObject): ConfigIssue {
+  const where = `ConfigMap ${cm.metadata?.namespace ?? ''}/${cm.metadata?.name ?? ''}`;
+  const crs = input.crs.map(refOf).sort();
+  const listed = `${crs.slice(0, 5).join(', ')}${crs.length > 5 ? ` and ${crs.length - 5} more` : ''}`;
+  const fix =
+    input.source === 'configmap'
+      ? 'delete the metallb.io objects, or convert (herald config convert) and run with --config-source crds (chart value configSource: crds) without the ConfigMap'
+      : 'delete the ConfigMap (convert it first with herald config convert if it is the one you mean), or run with --config-source configmap without the metallb.io objects';
+  return {
+    path: '',
+    message: `both the ${where} and metallb.io objects (${listed}) hold configuration; Herald reads one source (--config-source ${input.source}) and will not guess which is meant: ${fix}`,
+  };
+}
+
+/**
+ * The verdict on the config source's objects: evaluateConfig for the ConfigMap, or the metallb.io
+ * objects compiled by config/crs/ (the same model and the same checks against held addresses).
+ */
+export function evaluateInput(input: ConfigInput, held: Iterable<HeldAddresses>, lastText: string | undefined, current?: Config): ConfigVerdict {
+  if (input.configMap && input.crs.length > 0) return { kind: 'invalid', issues: [bothSources(input, input.configMap)] };
+  if (input.source === 'configmap') return evaluateConfig(input.configMap, held, lastText, current);
+  if (input.crs.length === 0) return { kind: 'missing' };
+  const documents = crDocuments(input);
+  if (JSON.stringify(documents) === lastText) return { kind: 'unchanged' };
+  let parsed: { config: Config; warnings: ConfigIssue[] };
+  try {
+    parsed = compileCrsWithWarnings(documents);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { kind: 'invalid', issues: err.issues };
+  }
+  return judge(parsed.config, parsed.warnings, held, current);
+}
+
+/** The object an issue of compiled CRs is about (its path starts with `Kind namespace/name`), if any. */
+export interface ObjectRef {
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+const ISSUE_OBJECT = /^(IPAddressPool|L2Advertisement|BGPAdvertisement|BGPPeer|Community|BFDProfile) (?:([^\s/]+)\/)?(\S+)(?:\s|$)/;
+
+export function issueObject(path: string): ObjectRef | undefined {
+  const m = ISSUE_OBJECT.exec(path);
+  if (!m) return undefined;
+  return { kind: m[1], name: m[3], ...(m[2] ? { namespace: m[2] } : {}) };
+}
+
+/** Issues grouped by the object they name (undefined: the source as a whole), in first-seen order. */
+export function issuesByObject(issues: readonly ConfigIssue[]): { about: ObjectRef | undefined; issues: ConfigIssue[] }[] {
+  const groups = new Map<string, { about: ObjectRef | undefined; issues: ConfigIssue[] }>();
+  for (const i of issues) {
+    const about = issueObject(i.path);
+    const k = about ? `${about.kind}/${about.namespace ?? ''}/${about.name}` : '';
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { about, issues: [] }));
+    g.issues.push(i);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * A breaking config's Services grouped by the pool that loses their addresses (CRs: the IPAddressPool
+ * to put the Event on); `pool` undefined when no pool of the config in force held the address.
+ */
+export function breakingByPool(breaking: readonly AssignmentCheck[]): { pool: string | undefined; breaking: AssignmentCheck[] }[] {
+  const groups = new Map<string | undefined, AssignmentCheck[]>();
+  for (const c of breaking) {
+    for (const ip of c.ips) {
+      const pool = ip.pool ?? ip.newPool;
+      let list = groups.get(pool);
+      if (!list) groups.set(pool, (list = []));
+      const last = list[list.length - 1];
+      if (last?.key === c.key) last.ips.push(ip);
+      else list.push({ ...c, ips: [ip] });
+    }
+  }
+  return [...groups].map(([pool, list]) => ({ pool, breaking: list }));
+}
+
 /**
  * The verdict on `cm`. `held`: what the Services this daemon handles hold per their statuses (the
  * verdict depends only on it and `cm`); `current`: the config in force, which only words the reasons.
@@ -70,6 +195,11 @@ export function evaluateConfig(cm: ConfigMapObject | undefined, held: Iterable<H
     if (!(err instanceof ConfigError)) throw err;
     return { kind: 'invalid', issues: err.issues };
   }
+  return judge(config, warnings, held, current);
+}
+
+/** A valid config against what the Services hold: applied, or refused as breaking. */
+function judge(config: Config, warnings: ConfigIssue[], held: Iterable<HeldAddresses>, current: Config | undefined): ConfigVerdict {
   const hash = configHash(config);
   const breaking = checkHeld(held, current && new PoolSet(current), new PoolSet(config))
     .filter((c) => c.breaking)
@@ -127,4 +257,44 @@ export function warningNotes(warnings: ConfigIssue[]): string[] {
 export function breakingNotes(breaking: AssignmentCheck[]): string[] {
   const header = `config refused, it would take addresses from ${breaking.length} Service${breaking.length === 1 ? '' : 's'}; keeping the config in force until they are freed or moved`;
   return notes(header, breaking.flatMap((c) => c.ips.map((i) => `${c.key} ${i.ip}: ${i.reason}`)));
+}
+
+/** An Event a verdict calls for: `about` the object it goes on (undefined: the source as a whole). */
+export interface VerdictEvent {
+  about: ObjectRef | undefined;
+  type: 'Normal' | 'Warning';
+  reason: 'ConfigInvalid' | 'ConfigRefused' | 'ConfigLoaded' | 'ConfigWarning';
+  note: string;
+}
+
+/**
+ * The Events of a refusal, on the objects at fault: with CRs each issue on the object it names and a
+ * breaking change on the IPAddressPool that loses the addresses; with the ConfigMap all on it.
+ */
+export function refusalEvents(verdict: ConfigVerdict, source: ConfigSourceKind): VerdictEvent[] {
+  if (verdict.kind === 'invalid') {
+    const groups = source === 'crds' ? issuesByObject(verdict.issues) : [{ about: undefined, issues: verdict.issues }];
+    return groups.flatMap((g) => invalidNotes(g.issues).map((note): VerdictEvent => ({ about: g.about, type: 'Warning', reason: 'ConfigInvalid', note })));
+  }
+  if (verdict.kind === 'breaking') {
+    const groups =
+      source === 'crds'
+        ? breakingByPool(verdict.breaking).map((g) => ({ about: g.pool === undefined ? undefined : { kind: 'IPAddressPool', name: g.pool }, breaking: g.breaking }))
+        : [{ about: undefined, breaking: verdict.breaking }];
+    return groups.flatMap((g) => breakingNotes(g.breaking).map((note): VerdictEvent => ({ about: g.about, type: 'Warning', reason: 'ConfigRefused', note })));
+  }
+  return [];
+}
+
+/** The Events of an applied config: ConfigLoaded on the source, each warning on the object it names. */
+export function loadedEvents(verdict: ConfigVerdict, source: ConfigSourceKind): VerdictEvent[] {
+  if (verdict.kind !== 'apply') return [];
+  const loaded: VerdictEvent = {
+    about: undefined,
+    type: 'Normal',
+    reason: 'ConfigLoaded',
+    note: `config ${verdict.hash} loaded: ${verdict.config.pools.length} address pools, ${verdict.config.peers.length} BGP peers`,
+  };
+  const groups = source === 'crds' ? issuesByObject(verdict.warnings) : verdict.warnings.length > 0 ? [{ about: undefined, issues: verdict.warnings }] : [];
+  return [loaded, ...groups.flatMap((g) => warningNotes(g.issues).map((note): VerdictEvent => ({ about: g.about, type: 'Warning', reason: 'ConfigWarning', note })))];
 }

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { CONFIG_SOURCE_KINDS, type ConfigSourceKind } from '../allocator/config-verdict.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { NANOS_PER_SECOND, parseGoDuration } from '../config/duration.js';
 import { Controller, DEFAULT_LEASE_NAME } from '../controller/controller.js';
@@ -14,6 +15,7 @@ import { runDaemon } from './run-daemon.js';
 interface ControllerCliOpts {
   namespace?: string;
   configMap: string;
+  configSource: ConfigSourceKind;
   kubeconfig?: string;
   lbClass?: string;
   servicesNamespace?: string;
@@ -60,6 +62,12 @@ export function register(program: Command): void {
     .description('allocate addresses to LoadBalancer Services from the ConfigMap\'s pools and write them to the Services\' status')
     .addOption(new Option('--namespace <ns>', 'namespace of the ConfigMap and the leader Lease (default: the service account\'s namespace)').env('HERALD_NAMESPACE'))
     .addOption(new Option('--config-map <name>', 'name of the ConfigMap (MetalLB legacy format, key data.config)').default('config').env('HERALD_CONFIG_MAP'))
+    .addOption(
+      new Option('--config-source <source>', 'read the config from the ConfigMap, or from the metallb.io objects (IPAddressPool, L2Advertisement, ...) of --namespace; a config in both is refused')
+        .choices(CONFIG_SOURCE_KINDS)
+        .default('configmap')
+        .env('HERALD_CONFIG_SOURCE'),
+    )
     .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then in-cluster)'))
     .addOption(new Option('--lb-class <class>', 'handle Services with this spec.loadBalancerClass (default: only Services without one)').env('HERALD_LB_CLASS'))
     .addOption(new Option('--services-namespace <ns>', 'handle Services of this namespace only (default: all namespaces)').env('HERALD_SERVICES_NAMESPACE'))
@@ -96,6 +104,7 @@ export function register(program: Command): void {
         kubeConfig,
         namespace: namespace as string,
         configMap: opts.configMap,
+        configSource: opts.configSource,
         lbClass: opts.lbClass,
         servicesNamespace: opts.servicesNamespace,
         leaderElect: opts.leaderElect,
@@ -106,7 +115,7 @@ export function register(program: Command): void {
         logger: log,
         metrics: new ControllerMetrics(),
       });
-      log.info({ event: 'starting', node: identity, reason: `namespace ${namespace}, config map ${opts.configMap}, leader election ${opts.leaderElect}` }, 'starting');
+      log.info({ event: 'starting', node: identity, reason: `namespace ${namespace}, config ${opts.configSource === 'crds' ? 'from metallb.io objects' : `map ${opts.configMap}`}, leader election ${opts.leaderElect}` }, 'starting');
       await runDaemon(controller, log, 'stopping');
     });
 }

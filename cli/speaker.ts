@@ -6,6 +6,7 @@
 // "op":"setBalancer"|"deleteBalancer",...}, so cluster tests can run several speakers on one host.
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { CONFIG_SOURCE_KINDS, type ConfigSourceKind } from '../allocator/config-verdict.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseGoDuration } from '../config/duration.js';
 import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
@@ -28,6 +29,7 @@ interface SpeakerCliOpts {
   nodeName?: string;
   namespace?: string;
   configMap: string;
+  configSource: ConfigSourceKind;
   kubeconfig?: string;
   servicesNamespace?: string;
   lbClass?: string;
@@ -141,6 +143,12 @@ export function register(program: Command): void {
     .addOption(new Option('--node-name <name>', 'this node\'s name (required)').env('HERALD_NODE_NAME'))
     .addOption(new Option('--namespace <ns>', 'namespace of the ConfigMap and the speaker Leases (default: the service account\'s namespace)').env('HERALD_NAMESPACE'))
     .addOption(new Option('--config-map <name>', 'name of the ConfigMap (MetalLB legacy format, key data.config)').default('config').env('HERALD_CONFIG_MAP'))
+    .addOption(
+      new Option('--config-source <source>', 'read the config from the ConfigMap, or from the metallb.io objects (IPAddressPool, L2Advertisement, ...) of --namespace; a config in both is refused')
+        .choices(CONFIG_SOURCE_KINDS)
+        .default('configmap')
+        .env('HERALD_CONFIG_SOURCE'),
+    )
     .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then in-cluster)'))
     .addOption(new Option('--lb-class <class>', 'handle Services with this spec.loadBalancerClass (default: only Services without one)').env('HERALD_LB_CLASS'))
     .addOption(new Option('--services-namespace <ns>', 'handle Services of this namespace only (default: all namespaces)').env('HERALD_SERVICES_NAMESPACE'))
@@ -229,6 +237,7 @@ export function register(program: Command): void {
         node: node as string,
         namespace: namespace as string,
         configMap: opts.configMap,
+        configSource: opts.configSource,
         servicesNamespace: opts.servicesNamespace,
         lbClass: opts.lbClass,
         leaseRenewMs: opts.leaseRenew,
@@ -239,7 +248,7 @@ export function register(program: Command): void {
         metrics,
         announcers,
       });
-      log.info({ event: 'starting', reason: `namespace ${namespace}, config map ${opts.configMap}, lease renew ${opts.leaseRenew} ms, duration ${opts.leaseDuration} ms, announcer ${opts.announcer}` }, 'starting');
+      log.info({ event: 'starting', reason: `namespace ${namespace}, config ${opts.configSource === 'crds' ? 'from metallb.io objects' : `map ${opts.configMap}`}, lease renew ${opts.leaseRenew} ms, duration ${opts.leaseDuration} ms, announcer ${opts.announcer}` }, 'starting');
       await runDaemon(speaker, log, 'withdrawing and stopping');
     });
 }

@@ -10,7 +10,8 @@ import type { Config } from '../config/model.js';
 import { EventRecorder, type EventSubject, type EventType } from '../kube/events.js';
 import { objectKey, type InformerSource } from '../kube/informer.js';
 import { sleep, systemClock, type Clock } from '../kube/clock.js';
-import { configMapInformer, leaseInformer, serviceInformer } from '../kube/informers.js';
+import { ConfigSource } from '../kube/config-source.js';
+import { leaseInformer, serviceInformer } from '../kube/informers.js';
 import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
@@ -18,7 +19,7 @@ import { apiRetry } from '../kube/api-retry.js';
 import { updateServiceStatus } from '../kube/status.js';
 import { WorkQueue } from '../kube/workqueue.js';
 import { Allocator, type Assignment } from '../allocator/allocator.js';
-import { breakingNotes, configMapText, evaluateConfig, invalidNotes, warningNotes } from '../allocator/config-verdict.js';
+import { evaluateInput, inputText, loadedEvents, refusalEvents, type ConfigSourceKind, type VerdictEvent } from '../allocator/config-verdict.js';
 import { heldByStatus, type ServiceObject } from '../allocator/service-request.js';
 import type { HeldAddresses } from '../allocator/config-check.js';
 import { LeaderElector, type Lock } from './leader.js';
@@ -55,9 +56,11 @@ export interface ControllerApi {
 
 export interface ControllerOptions {
   kubeConfig: KubeAccess;
-  /** Namespace of the ConfigMap and the leader Lease. */
+  /** Namespace of the ConfigMap (or metallb.io objects) and the leader Lease. */
   namespace: string;
   configMap: string;
+  /** Where the config comes from (default configmap): the ConfigMap, or the metallb.io objects of `namespace`. */
+  configSource?: ConfigSourceKind;
   /** Watch Services of this namespace only (default: all namespaces). */
   servicesNamespace?: string;
   lbClass?: string;
@@ -99,7 +102,7 @@ interface Term {
   workers: Promise<void>;
   /** Services without addresses, retried on config changes and when an address they could use is freed. */
   pending: PendingServices;
-  /** ConfigMap text of the config in force (undefined: none loaded yet). */
+  /** Source text (inputText) of the config in force (undefined: none loaded yet). */
   appliedText: string | undefined;
   /** The config in force and its hash (configHash). */
   config: Config | undefined;
@@ -119,7 +122,7 @@ export class Controller {
   readonly metrics: ControllerMetrics;
   private readonly log: Logger;
   private readonly services: InformerSource<V1Service>;
-  private readonly configMaps: InformerSource<V1ConfigMap>;
+  private readonly source: ConfigSource;
   /** The leader Lease, watched so a standby sees each renewal when it happens (leader election only). */
   private readonly leases: InformerSource<V1Lease> | undefined;
   private readonly clock: Clock;
@@ -157,7 +160,15 @@ export class Controller {
     this.clock = opts.clock ?? systemClock;
     const api = opts.api ?? {};
     this.services = api.services ?? serviceInformer(opts.kubeConfig, { namespace: opts.servicesNamespace });
-    this.configMaps = api.configMaps ?? configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
+    this.source = new ConfigSource({
+      kubeConfig: opts.kubeConfig,
+      namespace: opts.namespace,
+      configMap: opts.configMap,
+      source: opts.configSource ?? 'configmap',
+      retry: apiRetry(this.log, this.metrics, 'discovering the metallb.io CRDs', this.startAbort.signal),
+      // An injected API serves no metallb.io kinds.
+      ...(api.configMaps ? { configMaps: api.configMaps, discover: async () => [] } : {}),
+    });
     if (opts.leaderElect) this.leases = api.leases ?? (api.lock ? undefined : leaseInformer(opts.kubeConfig, opts.namespace, { fieldSelector: `metadata.name=${this.leaseName}` }));
   }
 
@@ -222,22 +233,30 @@ export class Controller {
       if (this.term?.refusedBreaking && this.term.refusedKeys.has(key)) this.term.queue.add(CONFIG_KEY);
     };
     this.services.on('add', onService).on('update', onService).on('delete', onService);
-    const onConfigMap = (): void => {
+    this.source.onChange(() => {
       this.metrics.k8sUpdates.inc();
       this.term?.queue.add(CONFIG_KEY);
-    };
-    this.configMaps.on('add', onConfigMap).on('update', onConfigMap).on('delete', onConfigMap);
+    });
     const onLease = (lease: Parameters<LeaderElector['observe']>[0]): void => this.elector?.observe(lease);
     this.leases?.on('add', onLease).on('update', onLease).on('delete', () => onLease(undefined));
-    for (const inf of [this.services, this.configMaps, this.leases]) {
+    const onWatchError = (err: Error): void => {
+      this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
+      this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying');
+    };
+    for (const inf of [this.services, this.leases]) {
       if (inf) this.metrics.watchInformer(inf);
-      inf?.on('error', (err) => {
-        this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
-        this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying');
-      });
+      inf?.on('error', onWatchError);
     }
-    await Promise.all([this.services.start(), this.configMaps.start(), this.leases?.start()]);
+    this.source.onError(onWatchError);
+    try {
+      await Promise.all([this.services.start(), this.source.start(), this.leases?.start()]);
+    } catch (err) {
+      if (this.stopped) return; // stopped while discovery was retrying
+      throw err;
+    }
     if (this.stopped) return;
+    for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
+    this.log.info({ event: 'configSource', reason: this.source.resources.map((r) => `${r.plural}/${r.version}`).join(', ') || 'no metallb.io kinds served' }, `config source: ${this.source.describe()}`);
     this.synced = true;
     this.log.info({ event: 'informersSynced' }, `informers synced (${this.services.size} Services)`);
     if (!this.opts.leaderElect) {
@@ -294,7 +313,7 @@ export class Controller {
     this.startAbort.abort(new Error('controller stopped'));
     await this.elector?.stop();
     this.endTerm('shutting down');
-    await Promise.all([this.services.stop(), this.configMaps.stop(), this.leases?.stop()]);
+    await Promise.all([this.services.stop(), this.source.stop(), this.leases?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
   }
@@ -524,10 +543,9 @@ export class Controller {
     this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note);
   }
 
-  private configEvent(type: EventType, reason: string, note: string): void {
-    const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
-    const md = cm?.metadata ?? {};
-    this.recorder?.record({ apiVersion: 'v1', kind: 'ConfigMap', name: md.name ?? this.opts.configMap, namespace: this.opts.namespace, uid: md.uid }, type, reason, 'LoadConfig', note);
+  /** Each Event on the object it is about (the ConfigMap, or the metallb.io object at fault). */
+  private configEvents(events: VerdictEvent[]): void {
+    for (const e of events) for (const subject of this.source.subjects(e.about)) this.recorder?.record(subject, e.type, e.reason, 'LoadConfig', e.note);
   }
 
   private poolMetrics(term: Term): void {
@@ -544,10 +562,10 @@ export class Controller {
     }
   }
 
-  /** Evaluates the ConfigMap with the rule the speakers share: apply, or refuse and keep the old config. */
+  /** Evaluates the config source with the rule the speakers share: apply, or refuse and keep the old config. */
   private reloadConfig(term: Term): void {
-    const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
-    const verdict = evaluateConfig(cm, this.heldByStatuses(), term.appliedText, term.config);
+    const input = this.source.input();
+    const verdict = evaluateInput(input, this.heldByStatuses(), term.appliedText, term.config);
     const inForce = term.hash ?? 'none';
     const refuse = (note: string, log: () => void): void => {
       this.metrics.configRefused();
@@ -561,8 +579,8 @@ export class Controller {
         term.refusedBreaking = false;
         refuse('missing', () =>
           this.log.warn(
-            { event: 'configMissing', config: inForce, reason: `ConfigMap ${this.opts.namespace}/${this.opts.configMap} not found` },
-            term.appliedText === undefined ? 'no ConfigMap: nothing is allocated until it exists' : 'ConfigMap deleted: keeping the last config',
+            { event: 'configMissing', config: inForce, reason: `${this.source.describe()} not found` },
+            term.appliedText === undefined ? `no config (${this.source.describe()}): nothing is allocated until it exists` : `config deleted (${this.source.describe()}): keeping the last config`,
           ),
         );
         return;
@@ -573,9 +591,9 @@ export class Controller {
         return;
       case 'invalid': {
         term.refusedBreaking = false;
-        const notes = invalidNotes(verdict.issues);
-        refuse(notes.join('\n'), () => {
-          for (const note of notes) this.configEvent('Warning', 'ConfigInvalid', note);
+        const events = refusalEvents(verdict, this.source.source);
+        refuse(events.map((e) => e.note).join('\n'), () => {
+          this.configEvents(events);
           this.log.error({ event: 'configInvalid', config: inForce, reason: verdict.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, `config refused: invalid; config ${inForce} stays in force`);
         });
         return;
@@ -583,9 +601,9 @@ export class Controller {
       case 'breaking': {
         term.refusedBreaking = true;
         term.refusedKeys = new Set(verdict.breaking.map((c) => c.key));
-        const notes = breakingNotes(verdict.breaking);
-        refuse(notes.join('\n'), () => {
-          for (const note of notes) this.configEvent('Warning', 'ConfigRefused', note);
+        const events = refusalEvents(verdict, this.source.source);
+        refuse(events.map((e) => e.note).join('\n'), () => {
+          this.configEvents(events);
           for (const c of verdict.breaking) {
             for (const ip of c.ips) {
               this.log.error({ event: 'configRefused', config: inForce, service: c.key, ip: ip.ip, reason: ip.reason }, `config ${verdict.hash} refused: it would break ${c.key}; config ${inForce} stays in force`);
@@ -597,16 +615,15 @@ export class Controller {
       case 'apply': {
         const first = term.appliedText === undefined;
         term.allocator.setConfig(verdict.config);
-        term.appliedText = configMapText(cm as V1ConfigMap);
+        term.appliedText = inputText(input);
         term.config = verdict.config;
         term.hash = verdict.hash;
         term.refusedBreaking = false;
         term.lastRefusal = undefined;
         this.metrics.configAccepted(verdict.hash);
         this.poolMetrics(term);
-        this.configEvent('Normal', 'ConfigLoaded', `config ${verdict.hash} loaded: ${verdict.config.pools.length} address pools, ${verdict.config.peers.length} BGP peers`);
+        this.configEvents(loadedEvents(verdict, this.source.source));
         this.log.info({ event: 'configLoaded', config: verdict.hash, reason: `${verdict.config.pools.length} pools, ${verdict.config.peers.length} peers` }, `config ${verdict.hash} ${first ? 'loaded' : 'reloaded'}`);
-        if (verdict.warnings.length > 0) for (const note of warningNotes(verdict.warnings)) this.configEvent('Warning', 'ConfigWarning', note);
         for (const w of verdict.warnings) this.log.warn({ event: 'configWarning', config: verdict.hash, reason: `${w.path}: ${w.message}` }, 'config warning');
         // Every Service (not only pending ones): the first load starts all allocation, and a changed
         // pool may change which addresses satisfy which Service. Unchanged ones write nothing.

@@ -215,3 +215,8 @@ export function crdObjects(): KubeObject[] {
 
 /** The metallb.io kinds with their plural (resource) names, for RBAC and informers. */
 export const CR_KINDS: readonly { kind: string; plural: string }[] = KINDS.map((k) => ({ kind: k.kind, plural: k.plural }));
+
+/** The versions of a kind Herald reads, most preferred first (BGPPeer: v1beta2, then the deprecated v1beta1). */
+export function servedVersions(kind: string): readonly string[] {
+  return kind === 'BGPPeer' ? ['v1beta2', 'v1beta1'] : ['v1beta1'];
+}

@@ -6,16 +6,17 @@
 // Scheduling: Service keys are marked dirty by informer events and processed in one synchronous
 // batch per event-loop turn; a change of the live set, of fencing or of the config marks every
 // Service dirty. Decisions are cheap (no I/O), so a batch over 10,000 Services is one short pass.
-import type { V1ConfigMap, V1Lease, V1Node } from '@kubernetes/client-node';
+import type { V1Lease, V1Node } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import type { AddressPool, Config, Protocol } from '../config/model.js';
-import { breakingNotes, configMapText, evaluateConfig, invalidNotes, type ConfigMapObject } from '../allocator/config-verdict.js';
+import { evaluateInput, inputText, refusalEvents, type ConfigSourceKind, type VerdictEvent } from '../allocator/config-verdict.js';
+import { ConfigSource } from '../kube/config-source.js';
 import type { HeldAddresses } from '../allocator/config-check.js';
 import { decodeObject } from '../kube/decode.js';
 import { ServiceEndpointsInformer } from '../kube/endpoints.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
 import { Informer, objectKey } from '../kube/informer.js';
-import { configMapInformer, leaseInformer } from '../kube/informers.js';
+import { leaseInformer } from '../kube/informers.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
 import { apiRetry } from '../kube/api-retry.js';
@@ -75,6 +76,8 @@ export interface SpeakerOptions {
   /** Namespace of the ConfigMap and of the speaker Leases. */
   namespace: string;
   configMap: string;
+  /** Where the config comes from (default configmap): the ConfigMap, or the metallb.io objects of `namespace`. */
+  configSource?: ConfigSourceKind;
   /** Watch Services (and endpoints) of this namespace only (default: all). */
   servicesNamespace?: string;
   /** Handle Services with this spec.loadBalancerClass (default: only those without one). */
@@ -115,7 +118,7 @@ export class Speaker {
   private readonly clock: Clock;
   private readonly services: Informer<SpeakerService>;
   private readonly nodes: Informer<V1Node>;
-  private readonly configMaps: Informer<V1ConfigMap>;
+  private readonly source: ConfigSource;
   private readonly leases: Informer<V1Lease>;
   private endpoints: ServiceEndpointsInformer | undefined;
   private readonly lease: SpeakerLease;
@@ -198,7 +201,13 @@ export class Speaker {
       decode: decodeObject<V1Node>,
       name: `node ${self}`,
     });
-    this.configMaps = configMapInformer(kc, opts.namespace, opts.configMap);
+    this.source = new ConfigSource({
+      kubeConfig: kc,
+      namespace: opts.namespace,
+      configMap: opts.configMap,
+      source: opts.configSource ?? 'configmap',
+      retry: apiRetry(this.log, this.metrics, 'discovering the metallb.io CRDs', this.startAbort.signal),
+    });
     this.leases = leaseInformer(kc, opts.namespace, { labelSelector: `${SPEAKER_LEASE_LABEL}=${SPEAKER_LEASE_LABEL_VALUE}` });
     this.lease = new SpeakerLease({
       kubeConfig: kc,
@@ -307,7 +316,7 @@ export class Speaker {
       this.metrics.k8sUpdates.inc();
       if (this.synced) this.reloadConfig();
     };
-    this.configMaps.on('add', onConfig).on('update', onConfig).on('delete', onConfig);
+    this.source.onChange(onConfig);
     const onLease = (lease: V1Lease): void => {
       const name = lease.metadata?.name ?? '';
       if (!name.startsWith(SPEAKER_LEASE_PREFIX)) return;
@@ -334,10 +343,17 @@ export class Speaker {
       this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
       this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying');
     };
-    for (const inf of [this.services, this.nodes, this.configMaps, this.leases]) inf.on('error', onWatchError);
+    for (const inf of [this.services, this.nodes, this.leases]) inf.on('error', onWatchError);
     this.endpoints.onError(onWatchError);
-    await Promise.all([this.services.start(), this.nodes.start(), this.configMaps.start(), this.leases.start(), this.endpoints.start()]);
+    this.source.onError(onWatchError);
+    try {
+      await Promise.all([this.services.start(), this.nodes.start(), this.source.start(), this.leases.start(), this.endpoints.start()]);
+    } catch (err) {
+      if (this.stopping) return; // stopped while discovery was retrying
+      throw err;
+    }
     if (this.stopping) return;
+    this.log.info({ event: 'configSource', reason: this.source.resources.map((r) => `${r.plural}/${r.version}`).join(', ') || 'no metallb.io kinds served' }, `config source: ${this.source.describe()}`);
     if (!this.nodes.get(this.opts.node)) {
       this.log.warn({ event: 'nodeMissing' }, `Node ${this.opts.node} not found: no labels, so only BGP peers without node-selectors select it`);
     }
@@ -372,7 +388,7 @@ export class Speaker {
     this.fencing.close();
     this.membership.close();
     this.pacer.close();
-    await Promise.all([this.services.stop(), this.nodes.stop(), this.configMaps.stop(), this.leases.stop(), this.endpoints?.stop()]);
+    await Promise.all([this.services.stop(), this.nodes.stop(), this.source.stop(), this.leases.stop(), this.endpoints?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
   }
@@ -594,10 +610,9 @@ export class Speaker {
     this.pacer.push(`${md.namespace ?? ''}/${md.name ?? ''}/${reason}`, () => this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note));
   }
 
-  private configEvent(type: EventType, reason: string, note: string): void {
-    const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
-    const md = cm?.metadata ?? {};
-    this.recorder?.record({ apiVersion: 'v1', kind: 'ConfigMap', name: md.name ?? this.opts.configMap, namespace: this.opts.namespace, uid: md.uid }, type, reason, 'LoadConfig', note);
+  /** Each Event on the object it is about (the ConfigMap, or the metallb.io object at fault). */
+  private configEvents(events: VerdictEvent[]): void {
+    for (const e of events) for (const subject of this.source.subjects(e.about)) this.recorder?.record(subject, e.type, e.reason, 'LoadConfig', e.note);
   }
 
   /** Refuse once (repeats of the same refusal log nothing new): the old config stays in force. */
@@ -609,15 +624,15 @@ export class Speaker {
 
   /** Decides on the ConfigMap with the controller's rule (allocator/config-verdict.ts) on the same statuses. */
   private reloadConfig(): void {
-    const cm = this.configMaps.get(`${this.opts.namespace}/${this.opts.configMap}`);
-    const verdict = evaluateConfig(cm, this.heldByStatuses(), this.appliedText, this.config);
+    const input = this.source.input();
+    const verdict = evaluateInput(input, this.heldByStatuses(), this.appliedText, this.config);
     const inForce = this.hash ?? 'none';
     switch (verdict.kind) {
       case 'missing':
         this.refuse('missing', new Set(), () => {
           this.log.warn(
-            { event: 'configMissing', config: inForce, reason: `ConfigMap ${this.opts.namespace}/${this.opts.configMap} not found` },
-            this.config ? 'ConfigMap deleted: keeping the last config' : 'no ConfigMap: nothing is announced until it exists',
+            { event: 'configMissing', config: inForce, reason: `${this.source.describe()} not found` },
+            this.config ? `config deleted (${this.source.describe()}): keeping the last config` : `no config (${this.source.describe()}): nothing is announced until it exists`,
           );
         });
         return;
@@ -626,17 +641,17 @@ export class Speaker {
         this.metrics.configApplied();
         return;
       case 'invalid': {
-        const notes = invalidNotes(verdict.issues);
-        this.refuse(notes.join('\n'), new Set(), () => {
-          for (const note of notes) this.configEvent('Warning', 'ConfigInvalid', note);
+        const events = refusalEvents(verdict, this.source.source);
+        this.refuse(events.map((e) => e.note).join('\n'), new Set(), () => {
+          this.configEvents(events);
           this.log.error({ event: 'configInvalid', config: inForce, reason: verdict.issues.map((i) => `${i.path}: ${i.message}`).join('; ') }, `config refused: invalid; config ${inForce} stays in force`);
         });
         return;
       }
       case 'breaking': {
-        const notes = breakingNotes(verdict.breaking);
-        this.refuse(notes.join('\n'), new Set(verdict.breaking.map((c) => c.key)), () => {
-          for (const note of notes) this.configEvent('Warning', 'ConfigRefused', note);
+        const events = refusalEvents(verdict, this.source.source);
+        this.refuse(events.map((e) => e.note).join('\n'), new Set(verdict.breaking.map((c) => c.key)), () => {
+          this.configEvents(events);
           for (const c of verdict.breaking) {
             for (const ip of c.ips) {
               this.log.error({ event: 'configRefused', config: inForce, service: c.key, ip: ip.ip, reason: ip.reason }, `config ${verdict.hash} refused: it would break ${c.key}; config ${inForce} stays in force`);
@@ -653,7 +668,7 @@ export class Speaker {
     const first = this.config === undefined;
     this.config = config;
     this.hash = hash;
-    this.appliedText = configMapText(cm as ConfigMapObject);
+    this.appliedText = inputText(input);
     this.refused = undefined;
     this.metrics.configAccepted(hash);
     this.log.info({ event: 'configLoaded', config: hash, reason: `${config.pools.length} pools, ${config.peers.length} peers` }, `config ${hash} ${first ? 'loaded' : 'reloaded'}`);
