@@ -22,6 +22,7 @@ interface ManifestsOpts {
   controllerReplicas?: string;
   configFile?: string;
   existingConfigMap?: string;
+  configSource?: string;
   bgpPassive?: boolean;
   interface?: string[];
   excludeInterface?: string[];
@@ -111,6 +112,10 @@ export function checkFlags(opts: ManifestsOpts): void {
     throw new FlagError('--liveness-secret: expected base64 of at least 16 bytes (the installed one: kubectl get secret <name>-liveness -o jsonpath={.data.secret})');
   }
   if (opts.configFile !== undefined && opts.existingConfigMap !== undefined) throw new FlagError('--existing-config-map: cannot be used with --config-file');
+  if (opts.configSource !== undefined && opts.configSource !== 'configmap' && opts.configSource !== 'crds') {
+    throw new FlagError(`--config-source: expected configmap or crds, got ${JSON.stringify(opts.configSource)}`);
+  }
+  if (opts.configSource === 'crds' && opts.configFile !== undefined) throw new FlagError('--config-file: fills the ConfigMap, which --config-source crds does not use (apply the metallb.io objects instead)');
 }
 
 /** The config object for configInline from a file holding a ConfigMap manifest or a bare config document; validated first. */
@@ -132,6 +137,7 @@ export function valuesFromOptions(opts: ManifestsOpts, readFile: (path: string) 
   if (opts.lbClass !== undefined) v.loadBalancerClass = opts.lbClass;
   if (opts.controllerReplicas !== undefined) v.controller.replicas = Number(opts.controllerReplicas);
   if (opts.existingConfigMap !== undefined) v.existingConfigMap = opts.existingConfigMap;
+  if (opts.configSource !== undefined) v.configSource = opts.configSource as HeraldValues['configSource'];
   if (opts.configFile !== undefined) v.configInline = configFromFile(readFile(opts.configFile));
   if (opts.bgpPassive) v.speaker.bgpPassive = true;
   if (opts.interface) v.speaker.interfaces = opts.interface;
@@ -170,6 +176,7 @@ export function register(program: Command): void {
     .option('--controller-replicas <n>', 'controller replicas (leader election picks the one that writes; default: 2)')
     .option('--config-file <path>', 'put this config (a ConfigMap manifest or a bare MetalLB-format config; "-" reads stdin) into the ConfigMap; default: an empty config')
     .option('--existing-config-map <name>', 'use this existing ConfigMap (key `config`) instead of creating one')
+    .option('--config-source <source>', 'where the daemons read the config: configmap (default) or crds (the metallb.io objects of the namespace; no ConfigMap, and the Roles may read basic-auth Secrets for BGPPeer passwords)')
     .option('--bgp-passive', 'the speaker also accepts BGP connections from its peers on port 179 (speaker --bgp-listen, adds NET_BIND_SERVICE)')
     .option('--interface <name>', 'layer2: the speaker serves exactly this interface; repeat for more', collect)
     .option('--exclude-interface <regex>', 'layer2: the speaker never serves matching interfaces; repeat for more (replaces its default list)', collect)

@@ -4,6 +4,7 @@
 // RBAC is least privilege: exactly the API calls kube/ makes for each daemon, nothing more.
 import { randomBytes } from 'node:crypto';
 import yaml from 'js-yaml';
+import { CR_KINDS, CRD_GROUP } from './crds.js';
 
 export type PullPolicy = 'IfNotPresent' | 'Always' | 'Never';
 
@@ -47,6 +48,8 @@ export interface HeraldValues {
   configInline: Record<string, unknown>;
   /** Use this existing ConfigMap (key `config`) instead of creating one from configInline. */
   existingConfigMap: string;
+  /** `--config-source`: the ConfigMap, or the metallb.io objects of the release namespace (no ConfigMap rendered then). */
+  configSource: 'configmap' | 'crds';
   /** Also render the release Namespace with the Pod Security labels the speaker needs (privileged). */
   namespaceObject: boolean;
   rbac: { create: boolean };
@@ -124,6 +127,7 @@ export function defaultValues(): HeraldValues {
     loadBalancerClass: '',
     configInline: {},
     existingConfigMap: '',
+    configSource: 'configmap',
     namespaceObject: false,
     rbac: { create: true },
     controller: {
@@ -175,11 +179,24 @@ function controllerClusterRules(): Record<string, unknown>[] {
  * by name). A standby watches the Lease (list/watch with a metadata.name field selector, which RBAC
  * matches against resourceNames) to see the leader's renewals.
  */
-function controllerNamespaceRules(): Record<string, unknown>[] {
+function controllerNamespaceRules(v: HeraldValues): Record<string, unknown>[] {
   return [
     { apiGroups: [''], resources: ['configmaps'], verbs: READ },
+    ...configObjectRules(v),
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'list', 'watch', 'update'] },
+  ];
+}
+
+/**
+ * The metallb.io objects of the namespace, read whichever source is active (kube/config-source.ts:
+ * a config in both is refused); with the crds source also Secrets, for BGPPeer passwordSecret (the
+ * daemons list only type kubernetes.io/basic-auth, which RBAC cannot express).
+ */
+function configObjectRules(v: HeraldValues): Record<string, unknown>[] {
+  return [
+    { apiGroups: [CRD_GROUP], resources: CR_KINDS.map((k) => k.plural), verbs: READ },
+    ...(v.configSource === 'crds' ? [{ apiGroups: [''], resources: ['secrets'], verbs: READ }] : []),
   ];
 }
 
@@ -196,9 +213,10 @@ function speakerClusterRules(): Record<string, unknown>[] {
 }
 
 /** ...and in its namespace the ConfigMap and the per-node membership Leases (its own and the others'). */
-function speakerNamespaceRules(): Record<string, unknown>[] {
+function speakerNamespaceRules(v: HeraldValues): Record<string, unknown>[] {
   return [
     { apiGroups: [''], resources: ['configmaps'], verbs: READ },
+    ...configObjectRules(v),
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'list', 'watch', 'update', 'delete'] },
   ];
 }
@@ -336,6 +354,7 @@ function controllerObjects(v: HeraldValues, release: Release, image: string, cm:
     'controller',
     '--namespace=$(POD_NAMESPACE)',
     `--config-map=${cm}`,
+    ...(v.configSource === 'crds' ? ['--config-source=crds'] : []),
     `--leader-elect=${c.leaderElect}`,
     ...(c.leaseDuration ? [`--lease-duration=${c.leaseDuration}`] : []),
     `--metrics-address=:${c.metricsPort}`,
@@ -355,7 +374,7 @@ function controllerObjects(v: HeraldValues, release: Release, image: string, cm:
         ]
       : [];
   return [
-    ...rbac(v, release, 'controller', controllerClusterRules(), controllerNamespaceRules()),
+    ...rbac(v, release, 'controller', controllerClusterRules(), controllerNamespaceRules(v)),
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -426,6 +445,7 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
     '--node-name=$(NODE_NAME)',
     '--namespace=$(POD_NAMESPACE)',
     `--config-map=${cm}`,
+    ...(v.configSource === 'crds' ? ['--config-source=crds'] : []),
     `--metrics-address=:${s.metricsPort}`,
     `--log-level=${v.logLevel}`,
     ...(v.loadBalancerClass ? [`--lb-class=${v.loadBalancerClass}`] : []),
@@ -442,7 +462,7 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
     ? [{ apiVersion: 'v1', kind: 'Secret', metadata: meta(v, secretName, release, 'speaker'), type: 'Opaque', data: { secret: release.livenessSecret ?? randomLivenessSecret() } }]
     : [];
   return [
-    ...rbac(v, release, 'speaker', speakerClusterRules(), speakerNamespaceRules()),
+    ...rbac(v, release, 'speaker', speakerClusterRules(), speakerNamespaceRules(v)),
     ...secret,
     {
       apiVersion: 'apps/v1',
@@ -590,7 +610,7 @@ export function namespaceObject(v: HeraldValues, release: Release): KubeObject {
 export function installManifests(v: HeraldValues, release: Release): KubeObject[] {
   const image = `${v.image.repository}:${v.image.tag || release.version}`;
   const cm = configMapName(v, release);
-  const config: KubeObject[] = v.existingConfigMap
+  const config: KubeObject[] = v.existingConfigMap || v.configSource === 'crds'
     ? []
     : [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(v, cm, release), data: { config: configText(v.configInline) } }];
   return [

@@ -183,6 +183,7 @@ const variations: [string, Over][] = [
   ['the namespace with Pod Security labels', { namespaceObject: true }],
   ['liveness off', { speaker: { liveness: { enabled: false } } }],
   ['liveness on another port', { speaker: { liveness: { port: 7950 } } }],
+  ['metallb.io objects as the config source', { configSource: 'crds' }],
 ];
 
 const KUBE_VERSIONS = ['1.20.0', '1.33.0'] as const;
@@ -433,6 +434,23 @@ describe('values operators expect (helm template)', () => {
     const rb = find(named, 'RoleBinding', 'herald-speaker') as KubeObject & { subjects: { name: string }[] };
     expect(rb.subjects[0].name).toBe('spk');
     expect(workload(named, 'DaemonSet').spec.template.spec.serviceAccountName).toBe('spk');
+  });
+
+  it('configSource crds: both daemons get --config-source=crds, no ConfigMap is rendered, the Roles add Secrets; both sources read metallb.io objects', () => {
+    type Role = KubeObject & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    const plurals = ['bfdprofiles', 'bgpadvertisements', 'bgppeers', 'communities', 'ipaddresspools', 'l2advertisements'];
+    for (const [name, crds] of [['defaults', false], ['metallb.io objects as the config source', true]] as const) {
+      const objs = at(name);
+      expect(find(objs, 'ConfigMap') !== undefined).toBe(!crds);
+      for (const kind of ['Deployment', 'DaemonSet'] as const) {
+        expect(workload(objs, kind).spec.template.spec.containers[0].args.includes('--config-source=crds')).toBe(crds);
+      }
+      for (const role of ['herald-controller', 'herald-speaker']) {
+        const rules = (find(objs, 'Role', role) as Role).rules;
+        expect(rules).toContainEqual({ apiGroups: ['metallb.io'], resources: plurals, verbs: ['get', 'list', 'watch'] });
+        expect(rules.some((r) => r.resources.includes('secrets'))).toBe(crds);
+      }
+    }
   });
 
   it('additionalLabels go on the PodMonitor and the PrometheusRule (kube-prometheus-stack selects on them)', () => {

@@ -172,6 +172,12 @@ describe('herald manifests', () => {
     const objs = yaml.loadAll(e.out) as KubeObject[];
     expect(objs.some((o) => o.kind === 'ConfigMap')).toBe(false);
     expect(podSpec(objs, 'DaemonSet').containers[0].args).toContain('--config-map=mine');
+    const c = await run(['--config-source', 'crds', '--no-namespace-object']);
+    const v2 = defaultValues();
+    v2.namespaceObject = false;
+    v2.configSource = 'crds';
+    expect((yaml.loadAll(c.out) as KubeObject[]).slice(crdObjects().length)).toEqual(installManifests(v2, { name: 'herald', namespace: 'herald-system', version: '9.9.9' }));
+    expect(podSpec(yaml.loadAll(c.out) as KubeObject[], 'Deployment').containers[0].args).toContain('--config-source=crds');
   });
 
   it('maps the Lease timings, extra daemon flags, priority classes, --no-rbac and --kube-version onto the chart values', async () => {
@@ -236,6 +242,8 @@ describe('herald manifests', () => {
       [['--controller-lease-duration', 'soon'], '--controller-lease-duration'],
       [['--speaker-priority-class', 'Bad_Class'], '--speaker-priority-class'],
       [['--kube-version', 'latest'], '--kube-version'],
+      [['--config-source', 'etcd'], '--config-source'],
+      [['--config-source', 'crds', '--config-file', 'x'], '--config-file'],
     ] as const) {
       const r = await run([...args]);
       expect(r.code, args.join(' ')).toBe(2);
