@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { HERALD_BIN } from './controller-process.js';
+import { installCrds } from './crd-objects.js';
 import { endpointSlice, sliceApi } from './endpoint-slices.js';
 import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, serviceAccountKubeConfig, uniqueName, waitFor } from './harness.js';
 
@@ -114,17 +115,21 @@ const POOL = 'address-pools:\n- name: lab\n  protocol: layer2\n  addresses: [192
 
 describe('herald manifests against the API server', () => {
   let ns: string;
+  let nsConfigMap: string;
   let name: string;
 
   beforeAll(async () => {
+    // The daemons watch the metallb.io kinds whenever they are served: install the CRDs so both sources are exercised.
+    await installCrds();
     ns = await freshNamespace('manifests');
+    nsConfigMap = ns;
     name = uniqueName('hm');
-  });
+  }, 120_000);
 
   it('passes kubectl apply --dry-run=server, also with every option', () => {
     const cfg = join(dir, 'pool.yaml');
     writeFileSync(cfg, POOL);
-    for (const extra of [[], ['--bgp-passive', '--lb-class', 'example.com/lb', '--controller-replicas', '1', '--config-file', cfg, '--log-level', 'debug', '--interface', 'eth0', '--exclude-interface', '^lo$', '--graceful-restart', '120', '--image-tag', 'dev', '--image-pull-policy', 'Always'], ['--existing-config-map', 'mine'], ['--controller-lease-duration', '30s', '--speaker-lease-renew', '500ms', '--speaker-lease-duration', '2s', '--speaker-extra-arg=--services-namespace=x', '--controller-priority-class', 'system-cluster-critical', '--speaker-priority-class', 'system-node-critical', '--no-rbac']]) {
+    for (const extra of [[], ['--bgp-passive', '--lb-class', 'example.com/lb', '--controller-replicas', '1', '--config-file', cfg, '--log-level', 'debug', '--interface', 'eth0', '--exclude-interface', '^lo$', '--graceful-restart', '120', '--image-tag', 'dev', '--image-pull-policy', 'Always'], ['--existing-config-map', 'mine'], ['--config-source', 'crds'], ['--controller-lease-duration', '30s', '--speaker-lease-renew', '500ms', '--speaker-lease-duration', '2s', '--speaker-extra-arg=--services-namespace=x', '--controller-priority-class', 'system-cluster-critical', '--speaker-priority-class', 'system-node-critical', '--no-rbac']]) {
       const text = manifests(['--namespace', ns, '--name', name, ...extra]);
       const docs = yaml.loadAll(text).filter(Boolean);
       const out = kubectl(['apply', '--dry-run=server', '-f', '-'], { input: text });
@@ -164,6 +169,12 @@ describe('herald manifests against the API server', () => {
     row(controller, ['list'], 'nodes', other, false);
     row(controller, ['get', 'list'], 'secrets', ns, false);
     row(controller, ['list'], 'pods', other, false);
+    // Both daemons read the metallb.io objects of their namespace (either config source), never write them.
+    for (const sa of [controller, speaker]) {
+      for (const kind of ['ipaddresspools', 'l2advertisements', 'bgpadvertisements', 'bgppeers', 'communities', 'bfdprofiles']) row(sa, ['get', 'list', 'watch'], `${kind}.metallb.io`, ns, true);
+      row(sa, ['create', 'update', 'delete'], 'ipaddresspools.metallb.io', ns, false);
+      row(sa, ['list'], 'ipaddresspools.metallb.io', other, false);
+    }
     // speaker: Services, endpoints, Nodes (read), Events, its ConfigMap and the membership Leases.
     row(speaker, ['get', 'list', 'watch'], 'services', other, true);
     row(speaker, ['update', 'patch'], 'services', other, false, 'status');
@@ -193,53 +204,66 @@ describe('herald manifests against the API server', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('the controller and the speaker work under their ServiceAccounts\' tokens', async () => {
-    const admin = kubeConfig();
-    const cfg = join(dir, 'pool-real.yaml');
-    writeFileSync(cfg, POOL);
-    const install = manifests(['--namespace', ns, '--name', name, '--config-file', cfg, '--no-namespace-object']);
-    kubectl(['apply', '-f', '-'], { input: install });
-    const node = uniqueName('node');
-    kubectl(['apply', '-f', '-'], {
-      input: yaml.dump({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node } } }),
-    });
-    // The daemons run with the container args of the manifests (so the flags must exist), $(VAR)s
-    // expanded as the kubelet would, plus what a Pod gets from its environment: the API server and
-    // the token, Services limited to this namespace, metrics on a free loopback port (later flags win).
-    // The liveness Secret as the kubelet mounts it (a file with the decoded value), the node IP as
-    // 127.0.0.1 (status.hostIP), and a free UDP port instead of the fixed one (later flags win).
-    const secret = (yaml.loadAll(install) as { kind: string; data?: { secret: string } }[]).find((d) => d.kind === 'Secret');
-    const secretFile = join(dir, 'liveness-secret');
-    writeFileSync(secretFile, Buffer.from(secret?.data?.secret ?? '', 'base64'));
-    const argsOf = (kind: string): string[] => {
-      const o = (yaml.loadAll(install) as { kind: string; spec: { template: { spec: { containers: { args: string[] }[] } } } }[]).find((d) => d.kind === kind);
-      return (o?.spec.template.spec.containers[0].args ?? []).map((a) =>
-        a.replace('$(POD_NAMESPACE)', ns).replace('$(NODE_NAME)', node).replace('$(HOST_IP)', '127.0.0.1').replace('/etc/herald/liveness/secret', secretFile),
-      );
-    };
-    const local = ['--services-namespace', ns, '--metrics-address', '127.0.0.1:0'];
-    const livenessPort = ['--liveness-port', String(20_000 + Math.floor(Math.random() * 20_000))];
-    const controller = daemon([...argsOf('Deployment'), '--kubeconfig', await tokenKubeconfig(ns, `${name}-controller`), ...local]);
-    const speaker = daemon([...argsOf('DaemonSet'), '--kubeconfig', await tokenKubeconfig(ns, `${name}-speaker`), ...local, ...livenessPort, '--announcer', 'record']);
-    expect(argsOf('DaemonSet')).toContain(`--node-name=${node}`);
-    await controller.waitFor('leadership', (l) => l.event === 'leading');
-    await speaker.waitFor('config with the pool', (l) => l.op === 'setConfig' && l.pools === 1);
-    kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: yaml.dump({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }], selector: { app: 'web' } } }),
-    });
-    kubectl(['apply', '-n', ns, '-f', '-'], {
-      input: yaml.dump(endpointSlice(await sliceApi(admin), 'web-1', 'web', [{ ip: '198.51.100.7', ready: true, node }], [{ port: 80, protocol: 'TCP' }])),
-    });
-    const core = admin.makeApiClient(CoreV1Api);
-    const ip = await waitFor('the Service\'s address', async () => (await core.readNamespacedService({ namespace: ns, name: 'web' })).status?.loadBalancer?.ingress?.[0]?.ip);
-    expect(ip).toMatch(/^192\.0\.2\.(1[6-9]|2[0-3])$/);
-    // The speaker decides to announce it (its own membership Lease, Nodes, endpoints read under its token).
-    await speaker.waitFor(`an announcement of ${ip}`, (l) => l.announcer === 'layer2' && JSON.stringify(l).includes(ip));
-    const lease = await waitFor('the speaker\'s Lease', () => kubectl(['get', 'leases', '-n', ns, '-o', 'name']).includes(`herald-speaker-${node}`));
-    expect(lease).toBe(true);
-    const forbidden = [...controller.lines, ...speaker.lines].filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
-    expect(forbidden).toEqual([]);
-    await Promise.all([controller.kill(), speaker.kill()]);
-    kubectl(['delete', 'node', node]);
-  });
+  for (const source of ['configmap', 'crds'] as const) {
+    it(`the controller and the speaker work under their ServiceAccounts' tokens (--config-source ${source})`, async () => {
+      const admin = kubeConfig();
+      const cfg = join(dir, 'pool-real.yaml');
+      writeFileSync(cfg, POOL);
+      // Each source in its own namespace: the crds install has no ConfigMap, and a Role that may read Secrets.
+      const ns = source === 'configmap' ? nsConfigMap : await freshNamespace('manifests-crds');
+      const rel = source === 'configmap' ? name : uniqueName('hmc');
+      const install = manifests(['--namespace', ns, '--name', rel, '--no-namespace-object', ...(source === 'configmap' ? ['--config-file', cfg] : ['--config-source', 'crds', '--no-crds'])]);
+      kubectl(['apply', '-f', '-'], { input: install });
+      if (source === 'crds') {
+        kubectl(['apply', '-n', ns, '-f', '-'], {
+          input: [
+            { apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name: 'lab' }, spec: { addresses: ['192.0.2.16/29'] } },
+            { apiVersion: 'metallb.io/v1beta1', kind: 'L2Advertisement', metadata: { name: 'lab' }, spec: {} },
+          ].map((o) => JSON.stringify(o)).join('\n'),
+        });
+      }
+      const node = uniqueName('node');
+      kubectl(['apply', '-f', '-'], {
+        input: yaml.dump({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/hostname': node } } }),
+      });
+      // The daemons run with the container args of the manifests (so the flags must exist), $(VAR)s
+      // expanded as the kubelet would, plus what a Pod gets from its environment: the API server and
+      // the token, Services limited to this namespace, metrics on a free loopback port (later flags win).
+      // The liveness Secret as the kubelet mounts it (a file with the decoded value), the node IP as
+      // 127.0.0.1 (status.hostIP), and a free UDP port instead of the fixed one (later flags win).
+      const secret = (yaml.loadAll(install) as { kind: string; data?: { secret: string } }[]).find((d) => d.kind === 'Secret');
+      const secretFile = join(dir, `liveness-secret-${source}`);
+      writeFileSync(secretFile, Buffer.from(secret?.data?.secret ?? '', 'base64'));
+      const argsOf = (kind: string): string[] => {
+        const o = (yaml.loadAll(install) as { kind: string; spec: { template: { spec: { containers: { args: string[] }[] } } } }[]).find((d) => d.kind === kind);
+        return (o?.spec.template.spec.containers[0].args ?? []).map((a) =>
+          a.replace('$(POD_NAMESPACE)', ns).replace('$(NODE_NAME)', node).replace('$(HOST_IP)', '127.0.0.1').replace('/etc/herald/liveness/secret', secretFile),
+        );
+      };
+      const local = ['--services-namespace', ns, '--metrics-address', '127.0.0.1:0'];
+      const livenessPort = ['--liveness-port', String(20_000 + Math.floor(Math.random() * 20_000))];
+      const controller = daemon([...argsOf('Deployment'), '--kubeconfig', await tokenKubeconfig(ns, `${rel}-controller`), ...local]);
+      const speaker = daemon([...argsOf('DaemonSet'), '--kubeconfig', await tokenKubeconfig(ns, `${rel}-speaker`), ...local, ...livenessPort, '--announcer', 'record']);
+      expect(argsOf('DaemonSet')).toContain(`--node-name=${node}`);
+      await controller.waitFor('leadership', (l) => l.event === 'leading');
+      await speaker.waitFor('config with the pool', (l) => l.op === 'setConfig' && l.pools === 1);
+      kubectl(['apply', '-n', ns, '-f', '-'], {
+        input: yaml.dump({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { type: 'LoadBalancer', ports: [{ port: 80 }], selector: { app: 'web' } } }),
+      });
+      kubectl(['apply', '-n', ns, '-f', '-'], {
+        input: yaml.dump(endpointSlice(await sliceApi(admin), 'web-1', 'web', [{ ip: '198.51.100.7', ready: true, node }], [{ port: 80, protocol: 'TCP' }])),
+      });
+      const core = admin.makeApiClient(CoreV1Api);
+      const ip = await waitFor('the Service\'s address', async () => (await core.readNamespacedService({ namespace: ns, name: 'web' })).status?.loadBalancer?.ingress?.[0]?.ip);
+      expect(ip).toMatch(/^192\.0\.2\.(1[6-9]|2[0-3])$/);
+      // The speaker decides to announce it (its own membership Lease, Nodes, endpoints read under its token).
+      await speaker.waitFor(`an announcement of ${ip}`, (l) => l.announcer === 'layer2' && JSON.stringify(l).includes(ip));
+      const lease = await waitFor('the speaker\'s Lease', () => kubectl(['get', 'leases', '-n', ns, '-o', 'name']).includes(`herald-speaker-${node}`));
+      expect(lease).toBe(true);
+      const forbidden = [...controller.lines, ...speaker.lines].filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
+      expect(forbidden).toEqual([]);
+      await Promise.all([controller.kill(), speaker.kill()]);
+      kubectl(['delete', 'node', node]);
+    }, 180_000);
+  }
 });
