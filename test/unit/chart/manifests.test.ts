@@ -172,11 +172,11 @@ describe('herald manifests', () => {
     const objs = yaml.loadAll(e.out) as KubeObject[];
     expect(objs.some((o) => o.kind === 'ConfigMap')).toBe(false);
     expect(podSpec(objs, 'DaemonSet').containers[0].args).toContain('--config-map=mine');
-    const c = await run(['--config-source', 'crds', '--no-namespace-object']);
+    const c = await run(['--config-source', 'crds', '--no-namespace-object', '--liveness-secret', SECRET]);
     const v2 = defaultValues();
     v2.namespaceObject = false;
     v2.configSource = 'crds';
-    expect((yaml.loadAll(c.out) as KubeObject[]).slice(crdObjects().length)).toEqual(installManifests(v2, { name: 'herald', namespace: 'herald-system', version: '9.9.9' }));
+    expect((yaml.loadAll(c.out) as KubeObject[]).slice(crdObjects().length)).toEqual(installManifests(v2, { name: 'herald', namespace: 'herald-system', version: '9.9.9', livenessSecret: SECRET }));
     expect(podSpec(yaml.loadAll(c.out) as KubeObject[], 'Deployment').containers[0].args).toContain('--config-source=crds');
   });
 
