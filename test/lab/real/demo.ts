@@ -119,7 +119,7 @@ async function demo(): Promise<void> {
       }
       await sleep(100);
     }
-    say(`  layer2: ${l2Vip} answered by another node after ${moved ?? 'more than 60 s'}; first curl answer after ${answered ?? '(none)'} s (speaker Lease duration 3 s)`);
+    say(`  layer2: ${l2Vip} answered by another node after ${moved ?? 'more than 60 s'}; first curl answer after ${answered ?? '(none)'} s (speaker liveness: about 1 s; the 30 s Lease is the fallback)`);
     show(`${client} arping -c 1 -I eth0 ${l2Vip}`, (await arpOwner(cluster.lab, l2Vip)).line);
     const deadHop = cluster.lab.host(dead).ipv4;
     while (Date.now() - tKill < 120_000 && (await routerHops(cluster.lab, bgpVip)).includes(deadHop)) await sleep(250);
