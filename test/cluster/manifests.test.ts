@@ -139,7 +139,17 @@ describe('herald manifests against the API server', () => {
   });
 
   it('applies for real, and the ServiceAccounts can do exactly what their daemon needs', async () => {
-    const out = kubectl(['apply', '-f', '-'], { input: manifests(['--namespace', ns, '--name', name]) });
+    // Other files apply the same cluster-scoped CRDs at the same time: a write conflict is retried.
+    let out = '';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        out = kubectl(['apply', '-f', '-'], { input: manifests(['--namespace', ns, '--name', name]) });
+        break;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
     expect(out).toMatch(/clusterrolebinding.rbac.authorization.k8s.io\/.*-speaker created/);
     const controller = `${name}-controller`;
     const speaker = `${name}-speaker`;
