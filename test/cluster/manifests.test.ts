@@ -150,7 +150,7 @@ describe('herald manifests against the API server', () => {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
-    expect(out).toMatch(/clusterrolebinding.rbac.authorization.k8s.io\/.*-speaker created/);
+    expect(out).toMatch(/clusterrolebinding.rbac.authorization.k8s.io\/.*-speaker (created|unchanged|configured)/);
     const controller = `${name}-controller`;
     const speaker = `${name}-speaker`;
     const other = 'default';
