@@ -3,7 +3,6 @@
 // 30 s restart; a Service is created when the server is back. Prints, one figure per line, the time
 // from the server being back to that Service's address in its status, per run.
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { writeFileSync } from 'node:fs';
 import { configMapYaml, ControllerProcess, ingressOf } from '../cluster/controller-process.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { CuttableProxy } from '../cluster/proxy.js';
@@ -22,13 +21,7 @@ try {
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name: ns } } });
   kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { default: ['192.0.2.0/26'] }), kubeconfig: cluster.kubeconfig });
-  const viaProxy = new KubeConfig();
-  viaProxy.loadFromFile(cluster.kubeconfig);
-  const c = viaProxy.getCurrentCluster();
-  if (!c) throw new Error('no cluster in kubeconfig');
-  viaProxy.clusters = viaProxy.clusters.map((x) => (x.name === c.name ? { ...x, server: `https://127.0.0.1:${proxy.port}` } : x));
-  const kubeconfig = `${cluster.kubeconfig}.proxied`;
-  writeFileSync(kubeconfig, viaProxy.exportConfig());
+  const kubeconfig = proxy.kubeconfigThrough(cluster.kubeconfig);
   ctl = new ControllerProcess({ kubeconfig, namespace: ns, leaseDuration: '15s' });
   await ctl.leading(120_000);
   const ipOf = async (name: string): Promise<string[]> => ingressOf(await core.readNamespacedService({ namespace: ns, name }));

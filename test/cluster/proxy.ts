@@ -1,5 +1,7 @@
 // A loopback TCP relay that a test can cut and restore: a network partition between one client
 // (e.g. an informer) and the API server, while other clients keep talking to the server directly.
+import { KubeConfig } from '@kubernetes/client-node';
+import { writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export class CuttableProxy {
@@ -25,6 +27,18 @@ export class CuttableProxy {
     const addr = proxy.server.address();
     proxy.port = typeof addr === 'object' && addr ? addr.port : 0;
     return proxy;
+  }
+
+  /** Writes `<kubeconfig>.proxied`: the same credentials, the server reached through this relay; returns its path. */
+  kubeconfigThrough(kubeconfig: string): string {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const current = kc.getCurrentCluster();
+    if (!current) throw new Error(`no cluster in ${kubeconfig}`);
+    kc.clusters = kc.clusters.map((c) => (c.name === current.name ? { ...c, server: `https://127.0.0.1:${this.port}` } : c));
+    const path = `${kubeconfig}.proxied`;
+    writeFileSync(path, kc.exportConfig());
+    return path;
   }
 
   private relay(client: Socket): void {

@@ -4,7 +4,6 @@
 // connections while the server is down, as a stopped server's address does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { writeFileSync } from 'node:fs';
 import { configMapYaml, ControllerProcess, ingressOf, metricValue } from './controller-process.js';
 import { TestCluster } from './cluster.js';
 import { CuttableProxy } from './proxy.js';
@@ -46,13 +45,7 @@ describe('watch recovery after a kube-apiserver restart (private cluster)', () =
   it('a Service created right after the restart gets its address within 10 s (was 12.5 s here, up to 30 s)', async () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
     kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { default: ['192.0.2.0/28'] }), kubeconfig: cluster.kubeconfig });
-    const viaProxy = new KubeConfig();
-    viaProxy.loadFromFile(cluster.kubeconfig);
-    const c = viaProxy.getCurrentCluster();
-    if (!c) throw new Error('no cluster in kubeconfig');
-    viaProxy.clusters = viaProxy.clusters.map((x) => (x.name === c.name ? { ...x, server: `https://127.0.0.1:${proxy.port}` } : x));
-    const kubeconfig = `${cluster.kubeconfig}.proxied`;
-    writeFileSync(kubeconfig, viaProxy.exportConfig());
+    const kubeconfig = proxy.kubeconfigThrough(cluster.kubeconfig);
     ctl = new ControllerProcess({ kubeconfig, namespace: ns, leaseDuration: '15s' });
     await ctl.leading(60_000);
     await service('before');
