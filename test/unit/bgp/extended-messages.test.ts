@@ -2,10 +2,8 @@
 // 65,535 bytes, and what a session sends and accepts with and without the capability negotiated.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../protocols/clock.js';
 import {
   BgpError,
-  BgpSession,
   checkHeader,
   compileAttributes,
   decode,
@@ -26,7 +24,7 @@ import {
   type PathAttributes,
   type UpdateMessage,
 } from '../../../protocols/bgp/index.js';
-import { FakeSocket, routerOpen } from './fake-socket.js';
+import { fakeSession, routerOpen } from './fake-socket.js';
 
 const EXT: CodecContext = { fourByteAs: true, maxMessageLength: MAX_EXTENDED_MESSAGE_LENGTH };
 const v4Attrs: PathAttributes = { origin: 0, asPath: [{ type: 2, asns: [65001] }], nextHop: '192.0.2.1' };
@@ -200,20 +198,7 @@ describe('UpdateEncoder at 65535 bytes', () => {
 });
 
 function sessionSetup(cfg: Partial<BgpSessionConfig> = {}) {
-  const clock = new ManualClock();
-  const sockets: FakeSocket[] = [];
-  const session = new BgpSession(
-    { localAs: 64512, peerAs: 65001, peerAddress: '192.0.2.1', holdTime: 90, ...cfg },
-    {
-      clock,
-      connect: () => {
-        const s = new FakeSocket();
-        sockets.push(s);
-        return s;
-      },
-      random: () => 0.5,
-    },
-  );
+  const { clock, sockets, session } = fakeSession(cfg);
   session.start();
   const s = sockets[0];
   s.connect();

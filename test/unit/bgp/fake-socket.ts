@@ -3,6 +3,8 @@
 import { EventEmitter } from 'node:events';
 import { decode, MessageReader, toBuffer, type BgpMessage, type CodecContext, type OpenMessage } from '../../../protocols/bgp/index.js';
 import { parseIPv4 } from '../../../protocols/bgp/index.js';
+import { BgpSession, type BgpSessionConfig, type SessionDeps } from '../../../protocols/bgp/session.js';
+import { ManualClock } from '../../../protocols/clock.js';
 
 export class FakeSocket extends EventEmitter {
   localAddress: string;
@@ -95,4 +97,29 @@ export function routerOpen(o: { as?: number; id?: string; hold?: number; ipv6?: 
   if (o.fourByte !== false) caps.push({ kind: 'four-octet-as', asn: as });
   caps.push(...(o.extra ?? []));
   return { type: 'open', version: 4, myAs: as > 0xffff ? 23456 : as, holdTime: o.hold ?? 90, bgpIdentifier: parseIPv4(o.id ?? '192.0.2.1'), capabilities: caps };
+}
+
+/**
+ * A session to 192.0.2.1 (AS 64512 -> 65001, hold 90 unless `cfg` says otherwise) on a manual clock
+ * whose every connection is a new FakeSocket (`sockets`, newest by `last()`); `deps` adds or replaces
+ * session dependencies (random defaults to 0.5).
+ */
+export function fakeSession(cfg: Partial<BgpSessionConfig> = {}, deps: Partial<SessionDeps> = {}, socket: { local?: string; remote?: string } = {}) {
+  const clock = new ManualClock();
+  const sockets: FakeSocket[] = [];
+  const session = new BgpSession(
+    { localAs: 64512, peerAs: 65001, peerAddress: '192.0.2.1', holdTime: 90, ...cfg },
+    {
+      clock,
+      connect: () => {
+        const s = new FakeSocket(socket.local, socket.remote);
+        sockets.push(s);
+        return s;
+      },
+      random: () => 0.5,
+      ...deps,
+    },
+  );
+  const last = (): FakeSocket => sockets[sockets.length - 1];
+  return { clock, sockets, session, last };
 }

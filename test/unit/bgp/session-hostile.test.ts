@@ -2,7 +2,6 @@
 // session holds (descriptors, queued bytes), how it backs off, and what it answers (RFC 6608,
 // RFC 6793, RFC 7606, RFC 4486). Each case here failed before the hardening of issue 16.
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../protocols/clock.js';
 import {
   BgpResources,
   BgpSession,
@@ -12,27 +11,12 @@ import {
   type NotificationMessage,
   type SessionLogEvent,
 } from '../../../protocols/bgp/index.js';
-import { FakeSocket, routerOpen } from './fake-socket.js';
+import { fakeSession, FakeSocket, routerOpen } from './fake-socket.js';
 
 function setup(cfg: Partial<BgpSessionConfig> = {}) {
-  const clock = new ManualClock();
-  const sockets: FakeSocket[] = [];
   const resources = new BgpResources();
   const logs: SessionLogEvent[] = [];
-  const session = new BgpSession(
-    { localAs: 64512, peerAs: 65001, peerAddress: '192.0.2.1', holdTime: 90, ...cfg },
-    {
-      clock,
-      connect: () => {
-        const s = new FakeSocket();
-        sockets.push(s);
-        return s;
-      },
-      random: () => 0.5,
-      resources,
-      log: (e) => logs.push(e),
-    },
-  );
+  const { clock, sockets, session } = fakeSession(cfg, { resources, log: (e) => logs.push(e) });
   const sent: Array<{ direction: string; code: number; subcode: number }> = [];
   session.on('notification', (n) => sent.push(n));
   const last = (): FakeSocket => sockets[sockets.length - 1];

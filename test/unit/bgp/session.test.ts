@@ -12,23 +12,10 @@ import {
   type OpenMessage,
   type UpdateMessage,
 } from '../../../protocols/bgp/index.js';
-import { FakeSocket, routerOpen } from './fake-socket.js';
+import { fakeSession, FakeSocket, routerOpen } from './fake-socket.js';
 
 function setup(cfg: Partial<BgpSessionConfig> = {}, opts: { random?: () => number; local?: string; remote?: string } = {}) {
-  const clock = new ManualClock();
-  const sockets: FakeSocket[] = [];
-  const session = new BgpSession(
-    { localAs: 64512, peerAs: 65001, peerAddress: '192.0.2.1', holdTime: 90, ...cfg },
-    {
-      clock,
-      connect: () => {
-        const s = new FakeSocket(opts.local, opts.remote);
-        sockets.push(s);
-        return s;
-      },
-      random: opts.random ?? (() => 0.5),
-    },
-  );
+  const { clock, sockets, session } = fakeSession(cfg, opts.random ? { random: opts.random } : {}, opts);
   const states: string[] = [];
   const notifications: Array<{ direction: string; code: number; subcode: number; reason?: string }> = [];
   session.on('state', (_from, to) => states.push(to));
