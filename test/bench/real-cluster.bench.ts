@@ -6,9 +6,11 @@
 //   real.rss.{speaker,controller}.idle.max_mib / .services.max_mib
 //                                       summed VmRSS of the container's processes (read from /proc via the
 //                                       container's cgroup on its node), max over the pods; idle = the two
-//                                       app Services, then with as many more LoadBalancer Services as the
-//                                       cluster lets exist (the Service CIDR is a /26: 62 ClusterIPs, and a
-//                                       LoadBalancer Service cannot be headless)
+//                                       app Services, then with 1,000 more IPv6 SingleStack LoadBalancer
+//                                       Services (layer2 pool many6; ClusterIPs from the IPv6 /112)
+//   real.services.{created,with_ip,create.seconds,all_ips.seconds}
+//                                       the 1,000 Services: created (batches of 50, 4 at a time), with an
+//                                       address, seconds to create them / until all have an address
 //   real.helm_upgrade.{seconds,failed_probes,ok_probes}
 //                                       `helm upgrade --wait` rolling the speaker DaemonSet (and controllers)
 //                                       with curl probes to both VIPs; target 0 failed
@@ -36,7 +38,7 @@ import { ensureImages, type RealImages } from '../lab/real/images.js';
 import { arpOwner, clientNeighbour, curl, heraldPods, prober } from '../lab/real/probes.js';
 import { cgroupHierarchies } from '../lab/real/processes.js';
 import { RealCluster } from '../lab/real/real-cluster.js';
-import { deployApp, readyPodNodes } from '../lab/real/workloads.js';
+import { deployApp, readyPodNodes, serviceManifest } from '../lab/real/workloads.js';
 
 const ROUNDS = Number(process.env.REAL_BENCH_ROUNDS ?? 5);
 const SERVICES = 1000;
@@ -135,33 +137,35 @@ async function rssFigures(cluster: RealCluster, label: string): Promise<void> {
   }
 }
 
-/** LoadBalancer Services in front of web-l2's pods, created in batches until the API server refuses (no ClusterIP left) or `count`. */
+/**
+ * `count` IPv6 SingleStack LoadBalancer Services (pool many6, 1,024 addresses; ClusterIPs from the
+ * IPv6 /112) in front of web-l2's dual-stack pods, created in batches of 50, 4 batches at a time.
+ */
 async function manyServices(cluster: RealCluster, count: number): Promise<number> {
-  let created = 0;
-  for (let i = 0; i < count; i += 50) {
-    const docs = [];
-    for (let j = i; j < Math.min(count, i + 50); j++) {
-      docs.push(
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Service',
-          metadata: { name: `many-${j}`, namespace: NS, labels: { bench: 'many' } },
-          spec: { type: 'LoadBalancer', selector: { app: 'web-l2' }, ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] },
-        }),
-      );
+  const BATCH = 50;
+  const PARALLEL = 4;
+  const batches: number[][] = [];
+  for (let i = 0; i < count; i += BATCH) batches.push(Array.from({ length: Math.min(BATCH, count - i) }, (_, k) => i + k));
+  const refusals: string[] = [];
+  const worker = async (): Promise<void> => {
+    for (let b = batches.shift(); b; b = batches.shift()) {
+      const items = b.map((j) => {
+        const svc = serviceManifest({ namespace: NS, name: `many-${j}`, app: 'web-l2', pool: 'many6', family: 6 }) as { metadata: Record<string, unknown> };
+        svc.metadata.labels = { bench: 'many' };
+        return svc;
+      });
+      await cluster.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), 300_000).catch((err: Error) => void refusals.push(err.message.split('\n').slice(-1)[0]));
     }
-    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs.map((d) => JSON.parse(d) as unknown) });
-    const refused = await cluster.kubectl(['create', '-f', '-'], list, 300_000).then(
-      () => '',
-      (err: Error) => err.message,
-    );
-    created = Number((await cluster.kubectl(['-n', NS, 'get', 'services', '-l', 'bench=many', '-o', 'name'])).trim().split('\n').filter(Boolean).length);
-    if (refused) {
-      process.stdout.write(`# real.services: the API server refused Service ${created + 1}: ${/range is full|[^\n]*failed to allocate[^\n]*/.exec(refused)?.[0] ?? refused.split('\n').slice(-1)[0]}\n`);
-      break;
-    }
-  }
-  return created;
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  if (refusals.length) process.stdout.write(`# real.services: ${refusals.length} batches refused, the last: ${refusals[refusals.length - 1]}\n`);
+  return (await cluster.kubectl(['-n', NS, 'get', 'services', '-l', 'bench=many', '-o', 'name'])).trim().split('\n').filter(Boolean).length;
+}
+
+/** How many of the many-* Services have an ingress IP. */
+async function servicesWithIp(cluster: RealCluster): Promise<number> {
+  const out = await cluster.kubectl(['-n', NS, 'get', 'services', '-l', 'bench=many', '-o', 'jsonpath={range .items[*]}{.status.loadBalancer.ingress[0].ip}{"\\n"}{end}'], undefined, 120_000);
+  return out.split('\n').filter(Boolean).length;
 }
 
 interface Round {
@@ -251,10 +255,15 @@ async function main(): Promise<void> {
       if (first) {
         await sleep(10_000);
         await rssFigures(cluster, 'idle');
+        const t0 = Date.now();
         const created = await manyServices(cluster, SERVICES);
         figure('real.services.created', created);
-        const withIp = (await cluster.kubectl(['-n', NS, 'get', 'services', '-l', 'bench=many', '-o', 'jsonpath={range .items[*]}{.status.loadBalancer.ingress[0].ip}{"\\n"}{end}'])).split('\n').filter(Boolean).length;
+        figure('real.services.create.seconds', since(t0));
+        // Every Service gets its address from the controller (the pool holds 1,024).
+        let withIp = 0;
+        await eventually(`${created} Services with an address`, async () => (withIp = await servicesWithIp(cluster)) >= created, 600_000, 2000).catch(() => undefined);
         figure('real.services.with_ip', withIp);
+        figure('real.services.all_ips.seconds', since(t0));
         await sleep(20_000);
         await rssFigures(cluster, 'services');
         await cluster.kubectl(['-n', NS, 'delete', 'services', '-l', 'bench=many'], undefined, 300_000);

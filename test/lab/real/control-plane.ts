@@ -17,8 +17,24 @@ export const CLUSTER_CIDR = '198.51.100.0/24';
 export const SERVICE_CIDR = '198.51.100.192/26';
 /** The `kubernetes` Service's ClusterIP: the first address of the Service range. */
 export const KUBERNETES_SERVICE_IP = '198.51.100.193';
-/** Alpha in 1.20, needed for EndpointSlice nodeName (Herald also reads the v1beta1 topology). */
-export const FEATURE_GATES = 'EndpointSliceNodeName=true';
+/**
+ * Dual stack (IPv4 first, so Services without ipFamilies stay IPv4): every pod also gets an IPv6
+ * address from its node's /64 in 2001:db8:10::/56, IPv6 Services get ClusterIPs from a /112 (65,536:
+ * room for the benchmark's 1,000 IPv6 LoadBalancer Services, which the IPv4 /26 has not).
+ */
+export const POD_CIDRS_V6 = { node1: '2001:db8:10:1::/64', node2: '2001:db8:10:2::/64', node3: '2001:db8:10:3::/64' } as const;
+export const CLUSTER_CIDR_V6 = '2001:db8:10::/56';
+export const SERVICE_CIDR_V6 = '2001:db8:20::/112';
+/** Dual-stack ranges as the 1.20 flags take them: IPv4,IPv6. */
+export const CLUSTER_CIDRS = `${CLUSTER_CIDR},${CLUSTER_CIDR_V6}`;
+export const SERVICE_CIDRS = `${SERVICE_CIDR},${SERVICE_CIDR_V6}`;
+/**
+ * EndpointSliceNodeName: alpha in 1.20, needed for EndpointSlice nodeName (Herald also reads the
+ * v1beta1 topology). IPv6DualStack: alpha in 1.20, on every component that takes it.
+ */
+export const FEATURE_GATES: Readonly<Record<string, boolean>> = { EndpointSliceNodeName: true, IPv6DualStack: true };
+/** The gates as the command-line flag's value. */
+export const featureGatesFlag = (): string => Object.entries(FEATURE_GATES).map(([k, v]) => `${k}=${v}`).join(',');
 
 /** Where the Kubernetes 1.20 binaries are, from the kube-apiserver path build-kube-apiserver.sh prints. */
 export function kubeBinary(apiserver: string, component: string): string {
@@ -85,12 +101,12 @@ export async function startControlPlane(lab: FullLab, apiserverBin: string, log:
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${f('sa.pub')}`,
       `--service-account-signing-key-file=${f('sa.key')}`,
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      `--service-cluster-ip-range=${SERVICE_CIDRS}`,
       `--kubelet-client-certificate=${f('apiserver-kubelet.crt')}`,
       `--kubelet-client-key=${f('apiserver-kubelet.key')}`,
       '--kubelet-preferred-address-types=InternalIP',
       '--allow-privileged=true',
-      `--feature-gates=${FEATURE_GATES}`,
+      `--feature-gates=${featureGatesFlag()}`,
       '--profiling=false',
       '--v=1',
     ]),
@@ -118,13 +134,16 @@ export async function startControlPlane(lab: FullLab, apiserverBin: string, log:
       `--service-account-private-key-file=${f('sa.key')}`,
       `--root-ca-file=${f('ca.crt')}`,
       '--use-service-account-credentials=true',
-      `--cluster-cidr=${CLUSTER_CIDR}`,
+      `--cluster-cidr=${CLUSTER_CIDRS}`,
+      // The nodes' pod ranges are static (kube-node.ts's CNI config); the sizes match them.
       '--allocate-node-cidrs=false',
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      '--node-cidr-mask-size-ipv4=26',
+      '--node-cidr-mask-size-ipv6=64',
+      `--service-cluster-ip-range=${SERVICE_CIDRS}`,
       // A dead node's pods leave the endpoints after 20 s instead of 40 (node-death test).
       '--node-monitor-period=2s',
       '--node-monitor-grace-period=20s',
-      `--feature-gates=${FEATURE_GATES}`,
+      `--feature-gates=${featureGatesFlag()}`,
       '--profiling=false',
       '--v=1',
     ]),

@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { helmBinary } from '../../tools/helm.js';
-import { BGP_POOL, HERALD_NAMESPACE, L2_POOL, NODE_AS, ROUTER_AS } from '../full-lab.js';
+import { BGP_POOL, HERALD_NAMESPACE, L2_POOL, L2_POOL_V6, NODE_AS, ROUTER_AS } from '../full-lab.js';
+import { BGP_POOL_DUAL } from '../full-kube.js';
 import type { RealCluster } from './real-cluster.js';
 import { RealClusterError } from './processes.js';
 
@@ -16,14 +17,26 @@ export const RELEASE = 'herald';
 export const CHART = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'charts', 'herald');
 export { HERALD_NAMESPACE };
 
-/** The MetalLB-format configuration the release carries: `lan` (layer2) and `routed` (bgp). */
+/** IPv6 layer2 pool of 1,024 addresses on the node link, for the benchmark's 1,000 IPv6 Services. */
+export const MANY_POOL_V6 = '2001:db8:0:1::1:0-2001:db8:0:1::1:3ff';
+
+/**
+ * The MetalLB-format configuration the release carries: `lan` (layer2) and `routed` (bgp); for dual
+ * stack `lan6` (IPv6 layer2), `routed-dual` (bgp, an IPv4 and an IPv6 range) and `many6` (IPv6 layer2,
+ * 1,024 addresses), with the router's IPv6 address as a second peer (IPv6 routes over IPv6 sessions).
+ */
 export function configInline(cluster: RealCluster): Record<string, unknown> {
+  const router = cluster.lab.host('router');
+  // A short hold time: a dead node's session (and, after the graceful-restart time, its routes) goes in seconds.
+  const peer = (address: string): Record<string, unknown> => ({ 'peer-address': address, 'peer-asn': ROUTER_AS, 'my-asn': NODE_AS, 'hold-time': '9s' });
   return {
-    // A short hold time: a dead node's session (and, after the graceful-restart time, its routes) goes in seconds.
-    peers: [{ 'peer-address': cluster.lab.host('router').ipv4, 'peer-asn': ROUTER_AS, 'my-asn': NODE_AS, 'hold-time': '9s' }],
+    peers: [peer(router.ipv4), peer(router.ipv6)],
     'address-pools': [
       { name: 'lan', protocol: 'layer2', addresses: [L2_POOL] },
       { name: 'routed', protocol: 'bgp', addresses: [BGP_POOL] },
+      { name: 'lan6', protocol: 'layer2', addresses: [L2_POOL_V6] },
+      { name: 'routed-dual', protocol: 'bgp', addresses: [...BGP_POOL_DUAL] },
+      { name: 'many6', protocol: 'layer2', addresses: [MANY_POOL_V6] },
     ],
   };
 }

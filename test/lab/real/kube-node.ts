@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from 'node:path';
 import type { FullLab, NodeName } from '../full-lab.js';
 import { NODES } from '../full-lab.js';
-import { CLUSTER_CIDR, FEATURE_GATES, POD_CIDRS, SERVICE_CIDR, kubeBinary, type ControlPlane } from './control-plane.js';
+import { CLUSTER_CIDRS, FEATURE_GATES, POD_CIDRS, POD_CIDRS_V6, SERVICE_CIDR, SERVICE_CIDR_V6, kubeBinary, type ControlPlane } from './control-plane.js';
 import { RealClusterError, cgroupHierarchies, killAll, logTail, namespaceOf, netnsIdentity, pidsInCgroup, pidsInNamespace, removeCgroup, sleep, startDetached } from './processes.js';
 
 /** An image the nodes import: its reference and a docker-archive/OCI tarball. */
@@ -157,7 +157,7 @@ export class KubeNode {
         'clusterDomain: cluster.local',
         'nodeStatusUpdateFrequency: 4s',
         'maxPods: 60',
-        `featureGates: { ${FEATURE_GATES.replace('=', ': ')} }`,
+        `featureGates: ${JSON.stringify(FEATURE_GATES)}`,
         '',
       ].join('\n'),
     );
@@ -168,7 +168,8 @@ export class KubeNode {
         'kind: KubeProxyConfiguration',
         `clientConnection: { kubeconfig: ${proxyKubeconfig} }`,
         'mode: iptables',
-        `clusterCIDR: ${CLUSTER_CIDR}`,
+        // Both families: with IPv6DualStack kube-proxy runs an iptables and an ip6tables proxier.
+        `clusterCIDR: "${CLUSTER_CIDRS}"`,
         `hostnameOverride: ${this.node}`,
         `bindAddress: ${host.ipv4}`,
         'healthzBindAddress: 127.0.0.1:10256',
@@ -176,7 +177,7 @@ export class KubeNode {
         // 0: leave the host-global conntrack table size and timeouts as they are.
         'conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s }',
         'iptables: { minSyncPeriod: 0s, syncPeriod: 30s }',
-        `featureGates: { ${FEATURE_GATES.replace('=', ': ')} }`,
+        `featureGates: ${JSON.stringify(FEATURE_GATES)}`,
         '',
       ].join('\n'),
     );
@@ -186,7 +187,8 @@ export class KubeNode {
         `--config=${join(d, 'kubelet.yaml')}`,
         `--kubeconfig=${kubeletKubeconfig}`,
         `--hostname-override=${this.node}`,
-        `--node-ip=${host.ipv4}`,
+        // Dual-stack node IPs (1.20 takes "v4,v6" with IPv6DualStack): hostNetwork pods get both.
+        `--node-ip=${host.ipv4},${host.ipv6}`,
         '--container-runtime=remote',
         '--container-runtime-endpoint=unix:///run/containerd/containerd.sock',
         `--cert-dir=${join(d, 'kubelet-pki')}`,
@@ -204,13 +206,15 @@ export class KubeNode {
   /** Forwarding, routes to the other nodes' pod subnets and to the Service range (hostNetwork pods connect to ClusterIPs). */
   private async plumb(): Promise<void> {
     const ns = this.lab.host(this.node).ns;
-    await sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    await sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
     for (const other of NODES) {
       if (other === this.node) continue;
       await sh(['ip', '-n', ns, 'route', 'replace', POD_CIDRS[other], 'via', this.lab.host(other).ipv4]);
+      await sh(['ip', '-n', ns, '-6', 'route', 'replace', POD_CIDRS_V6[other], 'via', this.lab.host(other).ipv6]);
     }
     // Without a route kube-proxy's DNAT never runs: connect() fails with ENETUNREACH first.
     await sh(['ip', '-n', ns, 'route', 'replace', SERVICE_CIDR, 'via', this.lab.host('control').ipv4]);
+    await sh(['ip', '-n', ns, '-6', 'route', 'replace', SERVICE_CIDR_V6, 'via', this.lab.host('control').ipv6]);
   }
 
   private makeCgroups(): void {
@@ -235,7 +239,12 @@ export class KubeNode {
           isGateway: true,
           ipMasq: false,
           hairpinMode: true,
-          ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDRS[this.node] }]], routes: [{ dst: '0.0.0.0/0' }] },
+          // Dual stack: one address of each family per pod, each family's gateway on cni0.
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: POD_CIDRS[this.node] }], [{ subnet: POD_CIDRS_V6[this.node] }]],
+            routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }],
+          },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],

@@ -21,16 +21,29 @@ export async function arpOwner(cluster: RealCluster, vip: string): Promise<NodeN
   return macs.length === 1 ? (nodeOfMac(cluster, macs[0]) ?? null) : null;
 }
 
-/** The node the client's neighbour entry for `vip` points at (by MAC), or null (no entry, FAILED, unknown MAC). */
+/** Every MAC that answers one Neighbor Solicitation (ndisc6) from the client for an IPv6 `vip`. */
+export async function ndpMacs(cluster: RealCluster, vip: string): Promise<string[]> {
+  const r = await cluster.lab.exec('client', 'ndisc6', ['-m', '-r', '1', '-w', '1500', vip, 'eth0'], 5000);
+  return [...new Set([...r.stdout.matchAll(/Target link-layer address:\s*([0-9A-Fa-f:]{17})/g)].map((m) => m[1].toLowerCase()))];
+}
+
+/** The node whose MAC answers NDP for an IPv6 `vip` (exactly one answering MAC), or null. */
+export async function ndpOwner(cluster: RealCluster, vip: string): Promise<NodeName | null> {
+  const macs = await ndpMacs(cluster, vip);
+  return macs.length === 1 ? (nodeOfMac(cluster, macs[0]) ?? null) : null;
+}
+
+/** The node the client's neighbour entry (ARP or NDP) for `vip` points at (by MAC), or null (no entry, FAILED, unknown MAC). */
 export async function clientNeighbour(cluster: RealCluster, vip: string): Promise<NodeName | null> {
-  const r = await cluster.lab.exec('client', 'ip', ['-4', 'neigh', 'show', vip, 'dev', 'eth0'], 5000);
+  const r = await cluster.lab.exec('client', 'ip', [vip.includes(':') ? '-6' : '-4', 'neigh', 'show', vip, 'dev', 'eth0'], 5000);
   const mac = /lladdr ([0-9a-f:]{17})/i.exec(r.stdout)?.[1];
   return mac ? (nodeOfMac(cluster, mac) ?? null) : null;
 }
 
-/** One GET from the client: the backend's "pod=<pod> node=<node>" or null. */
+/** One GET from the client (`curl -6` to an IPv6 VIP): the backend's "pod=<pod> node=<node>" or null. */
 export async function curl(cluster: RealCluster, vip: string): Promise<string | null> {
-  const r = await cluster.lab.exec('client', 'curl', ['-s', '--max-time', '2', `http://${vip}/`], 5000);
+  const url = vip.includes(':') ? ['-6', '-g', `http://[${vip}]/`] : [`http://${vip}/`];
+  const r = await cluster.lab.exec('client', 'curl', ['-s', '--max-time', '2', ...url], 5000);
   return r.code === 0 && r.stdout.startsWith('pod=') ? r.stdout.trim() : null;
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NODES, type NodeName } from '../full-lab.js';
-import { routerHops } from '../full-router.js';
+import { routerHops, routerSessions } from '../full-router.js';
 import { waitForBgpSessions } from '../full-setup.js';
 import { eventually } from '../eventually.js';
 import { describeLab } from '../netns.js';
@@ -16,7 +16,7 @@ import { ensureImages, type RealImages } from './images.js';
 import { HERALD_NAMESPACE, configInline, helm, helmInstall, helmUninstall, helmUpgrade, releaseValues } from './herald-release.js';
 import { RealCluster } from './real-cluster.js';
 import * as probes from './probes.js';
-import { deployApp, readyPodNodes } from './workloads.js';
+import { deployApp, readyPodNodes, serviceManifest, waitForIngresses } from './workloads.js';
 
 const NS = 'apps';
 const figures: Record<string, number> = {};
@@ -125,6 +125,49 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     expect(await eventually('the pod node answering ARP', async () => (await arpOwner(l2)) === podNode, 30_000, 300)).toBe(true);
     expect(await eventually('an answer', () => curl(l2), 20_000, 200)).toMatch(new RegExp(`node=${podNode}$`));
     await cluster.kubectl(['-n', NS, 'delete', 'deployment,service', 'web-local', 'web-local-l2', '--wait=false']);
+  });
+
+  it('IPv6 layer2 (SingleStack IPv6): one node answers NDP for the VIP, the client reaches dual-stack pods with curl -6', async () => {
+    // Pods with an address of each family (the CNI's two ranges), reported by the 1.20 kubelet in podIPs.
+    await deployApp(cluster, { namespace: NS, name: 'web6', image: images.backend.name, replicas: 3, pool: 'lan6', family: 6 });
+    const podIps = await cluster.kubectl(['-n', NS, 'get', 'pods', '-l', 'app=web6', '-o', 'jsonpath={range .items[*]}{.status.podIPs[*].ip}{"\\n"}{end}']);
+    for (const line of podIps.trim().split('\n')) expect(line).toMatch(/^198\.51\.100\.\d+ 2001:db8:10:[123]::[0-9a-f]+$/);
+    const [vip] = await waitForIngresses(cluster, NS, 'web6', 1);
+    expect(vip).toMatch(/^2001:db8:0:1::20[0-9]$/);
+    // The ClusterIP comes from the IPv6 Service range: the API server runs dual stack.
+    expect(await cluster.kubectl(['-n', NS, 'get', 'service', 'web6', '-o', 'jsonpath={.spec.clusterIPs[*]}'])).toMatch(/^2001:db8:20::[0-9a-f]+$/);
+    const owner = await eventually('exactly one node answering NDP', () => probes.ndpOwner(cluster, vip), 60_000, 300);
+    expect(await probes.ndpMacs(cluster, vip)).toHaveLength(1);
+    expect(await eventually('an answer through the IPv6 layer2 VIP (curl -6)', () => curl(vip), 60_000, 200)).toMatch(/^pod=web6-\S+ node=node[123]$/);
+    // The client's neighbour entry for the VIP is the owner's MAC (ip -6 neigh).
+    expect(await probes.clientNeighbour(cluster, vip)).toBe(owner);
+    // kube-proxy's ip6tables rules spread the connections over the pods.
+    const pods = new Set<string>();
+    for (let i = 0; i < 30 && pods.size < 2; i++) pods.add((await curl(vip)) ?? '');
+    expect(pods.size).toBeGreaterThan(1);
+  });
+
+  it('dual-stack bgp (RequireDualStack): the router holds the /32 and the /128 ECMP via all nodes, curl answers over both families', async () => {
+    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(serviceManifest({ namespace: NS, name: 'web-dual', app: 'web6', pool: 'routed-dual', family: 'dual' })));
+    const ips = await waitForIngresses(cluster, NS, 'web-dual', 2);
+    const v4 = ips.find((ip) => !ip.includes(':'))!;
+    const v6 = ips.find((ip) => ip.includes(':'))!;
+    expect(v4).toMatch(/^203\.0\.113\.2\d$/);
+    expect(v6).toMatch(/^2001:db8:203::2[0-9a-f]$/);
+    expect(await cluster.kubectl(['-n', NS, 'get', 'service', 'web-dual', '-o', 'jsonpath={.spec.ipFamilies[*]} {.spec.ipFamilyPolicy}'])).toBe('IPv4 IPv6 RequireDualStack');
+    await eventually("every node's IPv6 BGP session Established", async () => [...(await routerSessions(cluster.lab, 6)).values()].every((st) => st === 'Established'), 60_000, 500);
+    const hops4 = NODES.map((n) => cluster.lab.host(n).ipv4).sort();
+    const hops6 = NODES.map((n) => cluster.lab.host(n).ipv6).sort();
+    await eventually('the /32 ECMP via all three nodes', async () => JSON.stringify(await routerHops(cluster.lab, v4)) === JSON.stringify(hops4), 60_000, 250);
+    await eventually('the /128 ECMP via all three nodes', async () => JSON.stringify(await routerHops(cluster.lab, v6)) === JSON.stringify(hops6), 60_000, 250);
+    // BIRD's kernel protocol put both into the router's tables.
+    const k4 = await cluster.lab.mustExec('router', 'ip', ['-4', 'route', 'show', `${v4}/32`]);
+    const k6 = await cluster.lab.mustExec('router', 'ip', ['-6', 'route', 'show', `${v6}/128`]);
+    for (const a of hops4) expect(k4).toContain(a);
+    for (const a of hops6) expect(k6).toContain(a);
+    expect(await eventually('an answer over IPv4', () => curl(v4), 30_000, 200)).toMatch(/^pod=web6-\S+ node=node[123]$/);
+    expect(await eventually('an answer over IPv6 (curl -6)', () => curl(v6), 30_000, 200)).toMatch(/^pod=web6-\S+ node=node[123]$/);
+    await cluster.kubectl(['-n', NS, 'delete', 'deployment,service', 'web6', 'web-dual', '--ignore-not-found', '--wait=false']);
   });
 
   it("deleting the owner's speaker pod: the VIP moves within the Lease timing, the DaemonSet recreates the pod, the VIP stays put (no flap back)", async () => {

@@ -3,11 +3,12 @@
 //
 //   control  192.0.2.10  etcd, kube-apiserver (:6443), kube-controller-manager, kube-scheduler
 //   router   192.0.2.11  BIRD or FRR (full-router.ts), AS 64512, ECMP routes to the nodes
-//   node1..3 192.0.2.12-14  containerd + runc, kubelet, kube-proxy (iptables), bridge CNI;
-//                        pods in 198.51.100.0/26, .64/26, .128/26 (routed between the nodes)
-//   client   192.0.2.15  curl / arping; 203.0.113.0/24 routed via the router
+//   node1..3 192.0.2.12-14  containerd + runc, kubelet, kube-proxy (iptables + ip6tables), bridge CNI;
+//                        pods in 198.51.100.0/26, .64/26, .128/26 and 2001:db8:10:1-3::/64 (routed between the nodes)
+//   client   192.0.2.15  curl / arping / ndisc6; 203.0.113.0/24 and 2001:db8:203::/120 routed via the router
 //
-// Services get ClusterIPs from 198.51.100.192/26. Documentation addresses only, nothing on the root
+// Dual stack (IPv6DualStack, IPv4 first): every host also has 2001:db8:0:1::a-f/64 on the link, the
+// router an IPv6 BGP session per node. Services get ClusterIPs from 198.51.100.192/26 and 2001:db8:20::/112. Documentation addresses only, nothing on the root
 // namespace's interfaces, routes or sysctls. Teardown (stop(), the exit and signal hooks, a failed
 // start) kills only processes in the cluster's namespaces and cgroups, removes the cgroups and the
 // namespaces.
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { ensureKubeApiserver } from '../../cluster/cluster.js';
 import { kubectlBinary } from '../../tools/helm.js';
 import { FullLab, NODES, type NodeName } from '../full-lab.js';
-import { startRouter, type LabRouterKind } from '../full-router.js';
+import { enableRouterIpv6, startRouter, type LabRouterKind } from '../full-router.js';
 import { POD_CIDRS, startControlPlane, type ControlPlane } from './control-plane.js';
 import { KubeNode, killNode, type ImageFile, type NodeRecord } from './kube-node.js';
 import { RealClusterError, namespaceOf, sleep } from './processes.js';
@@ -118,6 +119,8 @@ export class RealCluster {
       log(`real cluster: containerd up on ${NODES.length} nodes, images imported in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
       for (const n of NODES) cluster.nodes.get(n)!.startKube(cp, apiserverBin);
       await startRouter(lab);
+      // IPv6 sessions to every node and IPv6 forwarding: IPv6 bgp VIPs are routed like IPv4 ones.
+      await enableRouterIpv6(lab);
       await cluster.waitNodesReady(180_000);
       cluster.startSeconds = (Date.now() - t0) / 1000;
       log(`real cluster: ${NODES.length} nodes Ready, ${cluster.startSeconds.toFixed(1)} s after start`);

@@ -16,6 +16,33 @@ export interface AppOptions {
   policy?: 'Cluster' | 'Local';
   /** Pin the pods to these nodes (node affinity); default anywhere. */
   nodes?: readonly NodeName[];
+  /** The Service's families: 4 (default, SingleStack IPv4), 6 (SingleStack IPv6), 'dual' (RequireDualStack, IPv4 first). */
+  family?: ServiceFamily;
+}
+
+export type ServiceFamily = 4 | 6 | 'dual';
+
+/** The 1.20 Service fields (IPv6DualStack): ipFamilyPolicy and ipFamilies. */
+export function familySpec(family: ServiceFamily = 4): Record<string, unknown> {
+  if (family === 4) return {};
+  if (family === 6) return { ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv6'] };
+  return { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] };
+}
+
+/** A LoadBalancer Service (port 80 -> the backend's 8080) for the pods labelled app=<app>, asking Herald for an address from `pool`. */
+export function serviceManifest(o: { namespace: string; name: string; app: string; pool: string; policy?: 'Cluster' | 'Local'; family?: ServiceFamily }): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: o.name, namespace: o.namespace, annotations: { 'metallb.universe.tf/address-pool': o.pool } },
+    spec: {
+      type: 'LoadBalancer',
+      externalTrafficPolicy: o.policy ?? 'Cluster',
+      ...familySpec(o.family),
+      selector: { app: o.app },
+      ports: [{ name: 'http', port: 80, targetPort: BACKEND_PORT, protocol: 'TCP' }],
+    },
+  };
 }
 
 /** Deployment + LoadBalancer Service (port 80 -> the backend's 8080). */
@@ -53,17 +80,7 @@ export function appManifest(o: AppOptions): string {
       },
     },
   };
-  const service = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: o.name, namespace: o.namespace, annotations: { 'metallb.universe.tf/address-pool': o.pool } },
-    spec: {
-      type: 'LoadBalancer',
-      externalTrafficPolicy: o.policy ?? 'Cluster',
-      selector: labels,
-      ports: [{ name: 'http', port: 80, targetPort: BACKEND_PORT, protocol: 'TCP' }],
-    },
-  };
+  const service = serviceManifest({ namespace: o.namespace, name: o.name, app: o.name, pool: o.pool, policy: o.policy, family: o.family });
   return `${yaml.dump(deployment)}---\n${yaml.dump(service)}`;
 }
 
@@ -76,11 +93,17 @@ export async function deployApp(cluster: RealCluster, o: AppOptions, timeoutMs =
 
 /** The Service's first status.loadBalancer.ingress IP, once Herald has set it. */
 export async function waitForIngress(cluster: RealCluster, namespace: string, name: string, timeoutMs = 60_000): Promise<string> {
+  return (await waitForIngresses(cluster, namespace, name, 1, timeoutMs))[0];
+}
+
+/** The Service's status.loadBalancer.ingress IPs, once Herald has set at least `count` (2 for a dual-stack Service). */
+export async function waitForIngresses(cluster: RealCluster, namespace: string, name: string, count: number, timeoutMs = 60_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ip = (await cluster.kubectl(['-n', namespace, 'get', 'service', name, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']).catch(() => '')).trim();
-    if (ip) return ip;
-    if (Date.now() > deadline) throw new Error(`Service ${namespace}/${name} got no ingress IP in ${timeoutMs} ms`);
+    const out = await cluster.kubectl(['-n', namespace, 'get', 'service', name, '-o', 'jsonpath={range .status.loadBalancer.ingress[*]}{.ip}{"\\n"}{end}']).catch(() => '');
+    const ips = out.split('\n').map((l) => l.trim()).filter(Boolean);
+    if (ips.length >= count) return ips;
+    if (Date.now() > deadline) throw new Error(`Service ${namespace}/${name} got ${ips.length} of ${count} ingress IPs in ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 300));
   }
 }
