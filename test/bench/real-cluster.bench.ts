@@ -8,9 +8,10 @@
 //                                       container's cgroup on its node), max over the pods; idle = the two
 //                                       app Services, then with 1,000 more IPv6 SingleStack LoadBalancer
 //                                       Services (layer2 pool many6; ClusterIPs from the IPv6 /112)
-//   real.services.{created,with_ip,create.seconds,all_ips.seconds}
+//   real.services.{created,with_ip,create.seconds,all_ips.seconds,delete.seconds}
 //                                       the 1,000 Services: created (batches of 50, 4 at a time), with an
-//                                       address, seconds to create them / until all have an address
+//                                       address, seconds to create them / until all have an address / to
+//                                       delete them all (same batches) until none is left
 //   real.helm_upgrade.{seconds,failed_probes,ok_probes}
 //                                       `helm upgrade --wait` rolling the speaker DaemonSet (and controllers)
 //                                       with curl probes to both VIPs; target 0 failed
@@ -137,29 +138,48 @@ async function rssFigures(cluster: RealCluster, label: string): Promise<void> {
   }
 }
 
+const BATCH = 50;
+const PARALLEL = 4;
+
+/** Runs `work` over the batches of 0..count-1, PARALLEL batches at a time (the API server is the bottleneck, kubectl's one request at a time per process). */
+async function inBatches(count: number, work: (batch: number[]) => Promise<void>): Promise<void> {
+  const batches: number[][] = [];
+  for (let i = 0; i < count; i += BATCH) batches.push(Array.from({ length: Math.min(BATCH, count - i) }, (_, k) => i + k));
+  const worker = async (): Promise<void> => {
+    for (let b = batches.shift(); b; b = batches.shift()) await work(b);
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, worker));
+}
+
+/** How many many-* Services exist. */
+async function manyCount(cluster: RealCluster): Promise<number> {
+  return (await cluster.kubectl(['-n', NS, 'get', 'services', '-l', 'bench=many', '-o', 'name'], undefined, 120_000)).trim().split('\n').filter(Boolean).length;
+}
+
 /**
  * `count` IPv6 SingleStack LoadBalancer Services (pool many6, 1,024 addresses; ClusterIPs from the
  * IPv6 /112) in front of web-l2's dual-stack pods, created in batches of 50, 4 batches at a time.
  */
 async function manyServices(cluster: RealCluster, count: number): Promise<number> {
-  const BATCH = 50;
-  const PARALLEL = 4;
-  const batches: number[][] = [];
-  for (let i = 0; i < count; i += BATCH) batches.push(Array.from({ length: Math.min(BATCH, count - i) }, (_, k) => i + k));
   const refusals: string[] = [];
-  const worker = async (): Promise<void> => {
-    for (let b = batches.shift(); b; b = batches.shift()) {
-      const items = b.map((j) => {
-        const svc = serviceManifest({ namespace: NS, name: `many-${j}`, app: 'web-l2', pool: 'many6', family: 6 }) as { metadata: Record<string, unknown> };
-        svc.metadata.labels = { bench: 'many' };
-        return svc;
-      });
-      await cluster.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), 300_000).catch((err: Error) => void refusals.push(err.message.split('\n').slice(-1)[0]));
-    }
-  };
-  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  await inBatches(count, async (b) => {
+    const items = b.map((j) => {
+      const svc = serviceManifest({ namespace: NS, name: `many-${j}`, app: 'web-l2', pool: 'many6', family: 6 }) as { metadata: Record<string, unknown> };
+      svc.metadata.labels = { bench: 'many' };
+      return svc;
+    });
+    await cluster.kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }), 300_000).catch((err: Error) => void refusals.push(err.message.split('\n').slice(-1)[0]));
+  });
   if (refusals.length) process.stdout.write(`# real.services: ${refusals.length} batches refused, the last: ${refusals[refusals.length - 1]}\n`);
-  return (await cluster.kubectl(['-n', NS, 'get', 'services', '-l', 'bench=many', '-o', 'name'])).trim().split('\n').filter(Boolean).length;
+  return manyCount(cluster);
+}
+
+/** Deletes the many-* Services the same way (1.20 Services have no deletecollection); resolves once they are gone. */
+async function deleteManyServices(cluster: RealCluster, count: number): Promise<void> {
+  await inBatches(count, async (b) => {
+    await cluster.kubectl(['-n', NS, 'delete', 'services', '--ignore-not-found', '--wait=false', ...b.map((j) => `many-${j}`)], undefined, 300_000);
+  });
+  await eventually('the many-* Services gone', async () => (await manyCount(cluster)) === 0, 600_000, 2000);
 }
 
 /** How many of the many-* Services have an ingress IP. */
@@ -266,7 +286,9 @@ async function main(): Promise<void> {
         figure('real.services.all_ips.seconds', since(t0));
         await sleep(20_000);
         await rssFigures(cluster, 'services');
-        await cluster.kubectl(['-n', NS, 'delete', 'services', '-l', 'bench=many'], undefined, 300_000);
+        const tDelete = Date.now();
+        await deleteManyServices(cluster, SERVICES);
+        figure('real.services.delete.seconds', since(tDelete));
 
         await waitForBgpSessions(cluster.lab, 120_000);
         const probe = prober(cluster, [vips.l2, vips.bgp]);
