@@ -28,7 +28,8 @@ export const BFD_DEFAULTS = {
 
 const INTERVAL = { min: 10, max: 60000 };
 
-function parseProfile(value: unknown, path: string, issues: Issues, warnings: Issues): BfdProfile | undefined {
+/** One profile (a `bfd-profiles` entry, or a BFDProfile CR's spec with its name, in legacy keys). */
+export function parseBfdProfile(value: unknown, path: string, issues: Issues, warnings: Issues): BfdProfile | undefined {
   const obj = expectMapping(value, path, issues, 'a BFD profile');
   if (!obj) return undefined;
   const before = issues.count;
@@ -62,7 +63,7 @@ export function parseBfdProfiles(list: readonly unknown[], issues: Issues, warni
   const seen = new Map<string, string>();
   list.forEach((p, i) => {
     const at = indexPath('bfd-profiles', i);
-    const profile = parseProfile(p, at, issues, warnings);
+    const profile = parseBfdProfile(p, at, issues, warnings);
     if (!profile) return;
     const first = seen.get(profile.name);
     if (first !== undefined) {

@@ -5,8 +5,9 @@
 // the object (`BGPPeer metallb-system/r1 spec.holdTime`). What Herald cannot honour is refused, never ignored.
 import { checkKeys, describe, expectMapping, isAbsent, isMapping, readList, type Mapping } from '../fields.js';
 import { Issues, indexPath, keyPath, quote } from '../issues.js';
-import { type AddressPool, type Community, type Config, ConfigError, type ConfigIssue, type NodeSelector } from '../model.js';
+import { type AddressPool, type BfdProfile, type Community, type Config, ConfigError, type ConfigIssue, type NodeSelector } from '../model.js';
 import { checkOverlaps, type LocatedRange } from '../overlaps.js';
+import { parseBfdProfile } from '../bfd-profiles.js';
 import { parseCommunity } from '../communities.js';
 import { checkPeerConflicts, type LocatedPeer } from '../peer-conflicts.js';
 import { parsePeer } from '../peers.js';
@@ -162,6 +163,20 @@ function compileCommunities(list: readonly CrObject[], issues: Issues): Map<stri
   return aliases;
 }
 
+/** BFDProfile objects: the ConfigMap's bfd-profiles entries (the object's name is the profile's). */
+function compileBfdProfiles(list: readonly CrObject[], issues: Issues, warnings: Issues): BfdProfile[] {
+  const profiles: BfdProfile[] = [];
+  for (const o of list) {
+    const local = new Issues();
+    const localWarnings = new Issues();
+    const profile = parseBfdProfile({ ...(toLegacyKeys(o.spec) as Mapping), name: o.name }, 'spec', local, localWarnings);
+    relocate(local.list, issues, (p) => within(o.ref, p === 'spec.name' ? 'metadata.name' : p));
+    relocate(localWarnings.list, warnings, (p) => within(o.ref, p));
+    if (profile) profiles.push(profile);
+  }
+  return profiles;
+}
+
 function secretPassword(o: CrObject, secrets: ReadonlyMap<string, Mapping>, issues: Issues): string | undefined {
   const ref = o.spec.passwordSecret;
   const at = within(o.ref, 'spec.passwordSecret');
@@ -193,7 +208,7 @@ function secretPassword(o: CrObject, secrets: ReadonlyMap<string, Mapping>, issu
   return undefined;
 }
 
-function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Mapping>, issues: Issues): LocatedPeer[] {
+function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Mapping>, bfdProfiles: ReadonlySet<string>, issues: Issues): LocatedPeer[] {
   const located: LocatedPeer[] = [];
   for (const o of list) {
     const before = issues.count;
@@ -202,16 +217,16 @@ function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Ma
     refuseSet(o, 'connectTime', 'connectTime is not supported by Herald (it retries with its own backoff); remove it', issues);
     refuseSet(o, 'enableGracefulRestart', 'per-peer graceful restart is not supported; Herald offers it to every peer with the speaker flag --graceful-restart (chart value speaker.gracefulRestart)', issues);
     refuseSet(o, 'disableMP', 'disableMP is not supported by Herald (each session carries one address family); remove it', issues);
-    // The ConfigMap path runs BFD; wiring BFDProfile CRs into the Config is still to do.
-    if (!isAbsent(o.spec.bfdProfile) && o.spec.bfdProfile !== '') {
-      issues.add(within(o.ref, 'spec.bfdProfile'), 'BFD is not supported by Herald yet in CRs (it is in the ConfigMap: bfd-profiles); remove bfdProfile');
+    const profile = o.spec.bfdProfile;
+    if (typeof profile === 'string' && profile !== '' && !bfdProfiles.has(profile)) {
+      issues.add(within(o.ref, 'spec.bfdProfile'), `no BFDProfile is named ${quote(profile)} in ${o.namespace ?? 'the namespace'}; create it or remove bfdProfile`);
     }
     const port = o.spec.peerPort;
     if (typeof port === 'number' && port > MAX_CR_PEER_PORT) {
       issues.add(within(o.ref, 'spec.peerPort'), `${port} is out of range: MetalLB's BGPPeer takes a port from 0 to ${MAX_CR_PEER_PORT}`);
     }
     const legacy = toLegacyKeys(o.spec) as Mapping;
-    for (const k of ['vrf', 'interface', 'connectTime', 'enableGracefulRestart', 'disableMP', 'passwordSecret', 'bfd-profile']) delete legacy[k];
+    for (const k of ['vrf', 'interface', 'connectTime', 'enableGracefulRestart', 'disableMP', 'passwordSecret']) delete legacy[k];
     if (!isAbsent(o.spec.passwordSecret)) {
       if (!isAbsent(o.spec.password) && o.spec.password !== '') {
         issues.add(within(o.ref, 'spec.passwordSecret'), 'password and passwordSecret are both set; use one');
@@ -341,15 +356,13 @@ export function compileCrsWithWarnings(documents: readonly unknown[]): { config:
   const issues = new Issues();
   const warnings = new Issues();
   const sorted = sortObjects(documents, issues);
-  for (const o of sorted.objects.get('BFDProfile') ?? []) {
-    issues.add(within(o.ref, 'spec'), 'BFD is not supported by Herald yet; remove the BFDProfile (and bfdProfile from BGPPeers)');
-  }
+  const bfdProfiles = compileBfdProfiles(sorted.objects.get('BFDProfile') ?? [], issues, warnings);
   const aliases = compileCommunities(sorted.objects.get('Community') ?? [], issues);
-  const peers = compilePeers(sorted.objects.get('BGPPeer') ?? [], sorted.secrets, issues);
+  const peers = compilePeers(sorted.objects.get('BGPPeer') ?? [], sorted.secrets, new Set((sorted.objects.get('BFDProfile') ?? []).map((o) => o.name)), issues);
   checkPeerConflicts(peers, issues);
   const pools = compilePools(sorted, aliases, issues, warnings);
   if (issues.count > 0) throw new ConfigError(dedupe(issues.list));
-  return { config: { peers: peers.map((p) => p.peer), bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles: [] }, warnings: dedupe(warnings.list) };
+  return { config: { peers: peers.map((p) => p.peer), bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles }, warnings: dedupe(warnings.list) };
 }
 
 export function compileCrs(documents: readonly unknown[]): Config {

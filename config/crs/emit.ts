@@ -44,6 +44,21 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
       communities: aliases.map((name) => ({ name, value: crCommunity(config.bgpCommunities[name]) })),
     }));
   }
+  config.bfdProfiles.forEach((b, i) => {
+    if (b.name.length > 253 || !DNS_SUBDOMAIN.test(b.name)) {
+      issues.add(keyPath(indexPath('bfd-profiles', i), 'name'), `BFD profile name ${quote(b.name)} cannot name a BFDProfile (lowercase letters, digits, '-' and '.'); rename the profile first`);
+      return;
+    }
+    out.push(object('BFDProfile', b.name, namespace, {
+      receiveInterval: b.receiveInterval,
+      transmitInterval: b.transmitInterval,
+      detectMultiplier: b.detectMultiplier,
+      echoInterval: b.echoInterval,
+      echoMode: b.echoMode,
+      passiveMode: b.passiveMode,
+      minimumTtl: b.minimumTtl,
+    }));
+  });
   config.peers.forEach((p, i) => {
     const at = indexPath('peers', i);
     if (p.peerPort > MAX_CR_PEER_PORT) issues.add(keyPath(at, 'peer-port'), `${p.peerPort} cannot be written in a BGPPeer (MetalLB's CRD allows 0-${MAX_CR_PEER_PORT})`);
@@ -60,6 +75,7 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
     if (p.nodeSelectors.length > 0) spec.nodeSelectors = p.nodeSelectors.map(selector);
     if (p.password !== undefined) spec.password = p.password;
     if (p.ebgpMultihop) spec.ebgpMultiHop = true;
+    if (p.bfdProfile !== undefined) spec.bfdProfile = p.bfdProfile;
     out.push(object('BGPPeer', `peer-${i + 1}`, namespace, spec));
   });
   config.pools.forEach((pool, i) => {

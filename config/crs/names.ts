@@ -6,6 +6,13 @@
 const RENAMES: readonly [string, string][] = [
   ['aggregation-length-v6', 'aggregationLengthV6'],
   ['aggregation-length', 'aggregationLength'],
+  ['detect-multiplier', 'detectMultiplier'],
+  ['transmit-interval', 'transmitInterval'],
+  ['receive-interval', 'receiveInterval'],
+  ['echo-interval', 'echoInterval'],
+  ['passive-mode', 'passiveMode'],
+  ['minimum-ttl', 'minimumTtl'],
+  ['echo-mode', 'echoMode'],
   ['match-expressions', 'matchExpressions'],
   ['avoid-buggy-ips', 'avoidBuggyIPs'],
   ['keepalive-time', 'keepaliveTime'],

@@ -8,7 +8,7 @@ import { formatCommunity } from '../../../config/communities.js';
 import { compileCrs } from '../../../config/crs/compile.js';
 import { toConfigMap, toCrManifests } from '../../../config/crs/emit.js';
 import { parseAnyConfigWithWarnings } from '../../../config/crs/source.js';
-import { type AddressPool, type AddressRange, type Community, type Config, ConfigError, type Peer } from '../../../config/model.js';
+import { type AddressPool, type AddressRange, type BfdProfile, type Community, type Config, ConfigError, type Peer } from '../../../config/model.js';
 import { parseConfig } from '../../../config/parse.js';
 
 type Gen = fc.GeneratorValue;
@@ -32,7 +32,7 @@ function range(g: Gen, family: 'ipv4' | 'ipv6', slot: number): AddressRange {
   return { family, first: base, last: base + (1n << 64n) - 1n, source: `${formatIp(family, base)}/64`, prefixLength: 64 };
 }
 
-function peer(g: Gen, i: number): Peer {
+function peer(g: Gen, i: number, profiles: readonly BfdProfile[]): Peer {
   const myAsn = g(fc.integer, { min: 1, max: 0xffffffff });
   // A number (sometimes ours: iBGP) or a dynamic ASN (Herald's dynamic-asn, MetalLB's dynamicASN).
   const peerAsn: Peer['peerAsn'] = g(fc.boolean) ? myAsn : g(() => fc.oneof(fc.integer({ min: 1, max: 0xffffffff }), fc.constantFrom('internal' as const, 'external' as const)));
@@ -58,7 +58,22 @@ function peer(g: Gen, i: number): Peer {
   if (g(fc.boolean)) p.routerId = formatIp('ipv4', BigInt(g(fc.integer, { min: 1, max: 0xffffffff })));
   if (g(fc.boolean)) p.sourceAddress = formatIp('ipv4', 0xcb007100n + BigInt(g(fc.integer, { min: 1, max: 254 })));
   if (g(fc.boolean)) p.password = g(fc.string, { minLength: 1, maxLength: 40, unit: 'grapheme-ascii' });
+  if (profiles.length > 0 && g(fc.boolean)) p.bfdProfile = g(fc.constantFrom, ...profiles.map((b) => b.name));
   return p;
+}
+
+function bfdProfile(g: Gen, name: string): BfdProfile {
+  const ms = () => g(fc.integer, { min: 10, max: 60000 });
+  return {
+    name,
+    receiveInterval: ms(),
+    transmitInterval: ms(),
+    detectMultiplier: g(fc.integer, { min: 2, max: 255 }),
+    echoInterval: ms(),
+    echoMode: g(fc.boolean),
+    passiveMode: g(fc.boolean),
+    minimumTtl: g(fc.integer, { min: 1, max: 254 }),
+  };
 }
 
 function genConfig(g: Gen): Config {
@@ -93,8 +108,9 @@ function genConfig(g: Gen): Config {
     });
   }
   const aliases = g(() => fc.uniqueArray(fc.tuple(fc.constantFrom('no-adv', 'core', 'X_1', 'edge.a'), fc.gen().map(community)), { maxLength: 3, selector: ([k]) => k }));
-  const peers = Array.from({ length: g(fc.integer, { min: 0, max: 3 }) }, (_, i) => peer(g, i));
-  return { peers, bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles: [] };
+  const bfdProfiles = g(() => fc.uniqueArray(fc.constantFrom('fast', 'slow', 'bfd.edge'), { maxLength: 2 })).map((name) => bfdProfile(g, name));
+  const peers = Array.from({ length: g(fc.integer, { min: 0, max: 3 }) }, (_, i) => peer(g, i, bfdProfiles));
+  return { peers, bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles };
 }
 
 function plain<T>(value: T): T {

@@ -2,7 +2,7 @@
 // object and the CR field path, unsupported fields refused; config check and convert read CR manifests.
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { compileCrs } from '../../../config/crs/compile.js';
+import { compileCrs, compileCrsWithWarnings } from '../../../config/crs/compile.js';
 import { parseAnyConfigWithWarnings } from '../../../config/crs/source.js';
 import { ConfigError } from '../../../config/model.js';
 import { parseConfig } from '../../../config/parse.js';
@@ -91,8 +91,7 @@ describe('compileCrs', () => {
       obj('L2Advertisement', 'l2', { nodeSelectors: [{ matchLabels: { a: 'b' } }], interfaces: ['eth0'] }),
       obj('BGPAdvertisement', 'b', { ipAddressPools: ['q'], peers: ['r1'], nodeSelectors: [{}] }),
       obj('IPAddressPool', 'q', { addresses: ['198.51.100.0/28'] }),
-      obj('BGPPeer', 'r1', { myASN: 64500, dynamicASN: 'external', peerAddress: '192.0.2.1', vrf: 'red', interface: 'eth1', connectTime: '5s', enableGracefulRestart: true, disableMP: true, bfdProfile: 'fast' }),
-      obj('BFDProfile', 'fast', { receiveInterval: 300 }),
+      obj('BGPPeer', 'r1', { myASN: 64500, dynamicASN: 'external', peerAddress: '192.0.2.1', vrf: 'red', interface: 'eth1', connectTime: '5s', enableGracefulRestart: true, disableMP: true }),
     ]);
     for (const pattern of [
       /^IPAddressPool metallb-system\/p spec\.serviceAllocation: serviceAllocation .* not supported/,
@@ -105,11 +104,42 @@ describe('compileCrs', () => {
       /^BGPPeer metallb-system\/r1 spec\.connectTime: /,
       /^BGPPeer metallb-system\/r1 spec\.enableGracefulRestart: /,
       /^BGPPeer metallb-system\/r1 spec\.disableMP: /,
-      /^BGPPeer metallb-system\/r1 spec\.bfdProfile: BFD is not supported/,
-      /^BFDProfile metallb-system\/fast spec: BFD is not supported/,
     ]) {
       expect(found.some((f) => pattern.test(f)), `${pattern} in\n${found.join('\n')}`).toBe(true);
     }
+  });
+
+  it('BFDProfile objects are the bfd-profiles entries and BGPPeer.bfdProfile names one (as the ConfigMap)', () => {
+    const cm = parseConfig(`
+bfd-profiles:
+- {name: fast, receive-interval: 100, transmit-interval: 150, detect-multiplier: 5, passive-mode: true, minimum-ttl: 250}
+- {name: plain}
+peers:
+- {my-asn: 64500, peer-asn: 64501, peer-address: 192.0.2.1, bfd-profile: fast}
+`);
+    const compiled = compileCrs([
+      obj('BFDProfile', 'fast', { receiveInterval: 100, transmitInterval: 150, detectMultiplier: 5, passiveMode: true, minimumTtl: 250 }),
+      obj('BFDProfile', 'plain', {}),
+      obj('BGPPeer', 'r1', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.1', bfdProfile: 'fast' }),
+    ]);
+    expect(compiled).toEqual(cm);
+    const found = issues([
+      obj('BFDProfile', 'bad', { detectMultiplier: 1, receiveInterval: 5 }),
+      obj('BGPPeer', 'r1', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.1', bfdProfile: 'missing' }),
+    ]);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^BFDProfile metallb-system\/bad spec\.detectMultiplier: 1 is out of range/),
+        expect.stringMatching(/^BFDProfile metallb-system\/bad spec\.receiveInterval: 5 is out of range/),
+        expect.stringMatching(/^BGPPeer metallb-system\/r1 spec\.bfdProfile: no BFDProfile is named "missing"/),
+      ]),
+    );
+    expect(found.join('\n')).not.toMatch(/detect-multiplier|receive-interval|bfd-profile/);
+  });
+
+  it('BFDProfile echoMode is accepted with the ConfigMap\'s warning, on the object', () => {
+    const { warnings } = compileCrsWithWarnings([obj('BFDProfile', 'echo', { echoMode: true })]);
+    expect(warnings.map((w) => `${w.path}: ${w.message}`).join('\n')).toMatch(/^BFDProfile metallb-system\/echo spec\.echoMode: BFD profile "echo" sets echoMode/);
   });
 
   it('a pool announced by both protocols, or by none, is refused with why', () => {
