@@ -5,8 +5,9 @@ import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV6, type EthernetHeader } from '../
 import { FrameError } from '../rawio/frame-error.js';
 import type { Mac } from '../rawio/mac.js';
 import { icmpv6Checksum } from './checksum.js';
+import { decodeIcmpv6Envelope, ICMP_OFFSET } from './icmpv6-frame.js';
 import * as ipv6 from './ipv6.js';
-import { IPV6_HEADER_LENGTH, NEXT_HEADER_ICMPV6, type Ipv6Header } from './ipv6.js';
+import { NEXT_HEADER_ICMPV6, type Ipv6Header } from './ipv6.js';
 import * as ndp from './messages.js';
 import { ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, type NdpMessage } from './messages.js';
 import { ALL_NODES, multicastMac, solicitedNodeAddress } from './multicast.js';
@@ -17,28 +18,9 @@ export interface NdpFrame {
   msg: NdpMessage;
 }
 
-const ICMP_OFFSET = ETHERNET_HEADER_LENGTH + IPV6_HEADER_LENGTH;
-
 /** Decodes and validates an Ethernet frame carrying NS or NA; throws FrameError otherwise. */
 export function decodeNdpFrame(frame: Buffer): NdpFrame {
-  const eth = ethernet.decode(frame, 0);
-  if (eth.etherType !== ETHERTYPE_IPV6) {
-    throw new FrameError('ethernet', 'ethernet.etherType', `expected 0x86dd (IPv6), got 0x${eth.etherType.toString(16)}`, 12);
-  }
-  const ip = ipv6.decode(frame, ETHERNET_HEADER_LENGTH);
-  if (ip.nextHeader !== NEXT_HEADER_ICMPV6) {
-    throw new FrameError('ipv6', 'ipv6.nextHeader', `expected 58 (ICMPv6), got ${ip.nextHeader}`, ETHERNET_HEADER_LENGTH + 6);
-  }
-  // Only a neighbour on the link can send hop limit 255: rejects forwarded spoofs.
-  if (ip.hopLimit !== 255) throw new FrameError('ipv6', 'ipv6.hopLimit', `must be 255, got ${ip.hopLimit}`, ETHERNET_HEADER_LENGTH + 7);
-  const end = ICMP_OFFSET + ip.payloadLength;
-  if (end > frame.length) {
-    throw new FrameError('ipv6', 'ipv6.payloadLength', `${ip.payloadLength} exceeds the ${frame.length - ICMP_OFFSET} bytes present`, ETHERNET_HEADER_LENGTH + 4);
-  }
-  const icmp = frame.subarray(ICMP_OFFSET, end);
-  if (icmp.length >= 4 && icmpv6Checksum(ip.src, ip.dst, icmp) !== 0) {
-    throw new FrameError('icmpv6', 'icmpv6.checksum', `bad checksum 0x${icmp.readUInt16BE(2).toString(16)}`, ICMP_OFFSET + 2);
-  }
+  const { eth, ip, end } = decodeIcmpv6Envelope(frame);
   return { eth, ip, msg: ndp.decode(frame, ICMP_OFFSET, end) };
 }
 

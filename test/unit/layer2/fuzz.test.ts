@@ -3,7 +3,8 @@
 // extended, plus raw random bytes. The codecs may only return or throw a FrameError whose offset
 // lies inside the input; the announcer (fed what the kernel's BPF filter passes) may never throw,
 // and whatever it sends must be an answer a host can use: an ARP reply about a VIP to a unicast
-// MAC, a gratuitous ARP for a VIP, or an NA for a VIP to a unicast address or all nodes.
+// MAC, a gratuitous ARP for a VIP, or an NA for a VIP to a unicast address or all nodes. The RS/RA
+// decoders (router-frames.ts) run over the same inputs, seeded with an RA and an RS as well.
 // Bounded per CI run: FUZZ_MS per target (HERALD_FUZZ_MS changes it).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,9 +13,11 @@ import * as arp from '../../../protocols/arp/packet.js';
 import { ManualClock } from '../../../protocols/clock.js';
 import { Announcer } from '../../../protocols/layer2/announcer.js';
 import { decodeNdpFrame } from '../../../protocols/ndp/frames.js';
-import { formatIpv6 } from '../../../protocols/ndp/ipv6-address.js';
+import { formatIpv6, parseIpv6 } from '../../../protocols/ndp/ipv6-address.js';
 import * as ipv6 from '../../../protocols/ndp/ipv6.js';
 import * as ndp from '../../../protocols/ndp/messages.js';
+import * as ra from '../../../protocols/ndp/router-advertisement.js';
+import { decodeRouterFrame, routerAdvertisementFrame, routerSolicitationFrame } from '../../../protocols/ndp/router-frames.js';
 import { frameFilter, runFilter } from '../../../protocols/rawio/bpf.js';
 import * as ethernet from '../../../protocols/rawio/ethernet.js';
 import { FrameError } from '../../../protocols/rawio/frame-error.js';
@@ -36,7 +39,17 @@ const params: HostileParams = {
   jumboLength: 2100,
 };
 const claims = claimFrames(params);
-const seeds = [...hostileCases(params).map((c) => c.frame), claims.arp, claims.na];
+const RA_SRC = parseIpv6('fe80::99');
+// RS/RA seeds too (router-frames.ts), with every option the decoder reads.
+const routerSeeds = [
+  routerAdvertisementFrame(params.clientMac, RA_SRC, {
+    routerLifetime: 9,
+    mtu: 1500,
+    prefixes: [{ prefixLength: 64, onLink: true, autonomous: true, validLifetime: 3600, preferredLifetime: 1800, prefix: parseIpv6('2001:db8:0:1::') }],
+  }),
+  routerSolicitationFrame(params.clientMac, RA_SRC),
+];
+const seeds = [...hostileCases(params).map((c) => c.frame), claims.arp, claims.na, ...routerSeeds];
 
 /** A crafted frame with a few edits: byte flips, a truncation or an extension. */
 const mutated: fc.Arbitrary<Buffer> = fc
@@ -66,6 +79,8 @@ const decoders: Array<[string, (b: Buffer) => unknown]> = [
   ['ARP packet decode (at 0 and behind an Ethernet header)', (b) => (onlyFrameError(b, () => arp.decode(b, 0)), arp.decode(b, Math.min(14, b.length)))],
   ['decodeNdpFrame', (b) => decodeNdpFrame(b)],
   ['NDP message decode', (b) => (onlyFrameError(b, () => ndp.decode(b, 0)), ndp.decode(b, Math.min(54, b.length)))],
+  ['decodeRouterFrame', (b) => decodeRouterFrame(b)],
+  ['RS/RA message decode', (b) => (onlyFrameError(b, () => ra.decode(b, 0)), ra.decode(b, Math.min(54, b.length)))],
   ['IPv6 and Ethernet header decode', (b) => (onlyFrameError(b, () => ethernet.decode(b, 0)), ipv6.decode(b, Math.min(14, b.length)))],
 ];
 

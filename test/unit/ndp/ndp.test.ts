@@ -10,6 +10,7 @@ import { multicastMac, solicitedNodeAddress } from '../../../protocols/ndp/multi
 import { NA_FRAME_LENGTH, NS_WITHOUT_LINK_LAYER, solicitationLinkLayerOffset, writeSolicitedAdvertisement } from '../../../protocols/ndp/solicitation.js';
 import { FrameError } from '../../../protocols/rawio/frame-error.js';
 import { formatMac, parseMac } from '../../../protocols/rawio/mac.js';
+import { addr16, mac, unicast16 } from './arbitraries.js';
 
 // Captured on a veth in a lab namespace (tcpdump -xx): Linux's NS for 2001:db8:0:1::b and the NA it got back from Linux.
 const KERNEL_NS = Buffer.from(
@@ -25,9 +26,6 @@ const KERNEL_NA = Buffer.from(
   'hex',
 );
 
-const addr16 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((a) => Buffer.from(a));
-const unicast16 = addr16.filter((a) => a[0] !== 0xff);
-const mac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((a) => Buffer.from(a));
 const message: fc.Arbitrary<NdpMessage> = fc.oneof(
   fc.record({ type: fc.constant(135 as const), target: unicast16, sourceLinkLayer: mac }),
   fc.record({ type: fc.constant(135 as const), target: unicast16 }),
