@@ -4,8 +4,7 @@
 // a PKTINFO control message). Node's dgram exposes neither, and Linux ignores IP_MINTTL /
 // IPV6_MINHOPCOUNT for UDP (checked on 6.18 in a namespace), so GTSM (RFC 5082) is done here.
 #define _GNU_SOURCE
-#include "../../native/napi_addon.h"
-#include <uv.h>
+#include "../../native/polled_socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,59 +23,18 @@
 #define META 48
 
 typedef struct {
-  int fd;
-  int family;     // AF_INET or AF_INET6
-  int polling;    // uv_poll initialised
-  int open;       // 1 until close()
-  int finalized;  // the JS External is gone
-  int closing;    // uv_close called, waiting for on_closed
-  uv_poll_t poll;
-  napi_env env;
-  napi_ref callback;
-  napi_ref ring_ref;
-  napi_async_context async;
+  polled_socket base;  // first: a udpsock* is a polled_socket*
+  int family;          // AF_INET or AF_INET6
   unsigned char* ring;
   unsigned char* meta;
   uint32_t slots;
 } udpsock;
 
-static void on_closed(uv_handle_t* h) {
-  udpsock* s = (udpsock*)h->data;
-  s->poll.data = NULL;
-  if (s->finalized) free(s);
-}
-
-static void do_close(napi_env env, udpsock* s) {
-  if (!s->open) return;
-  s->open = 0;
-  if (s->polling) {
-    uv_poll_stop(&s->poll);
-    s->closing = 1;
-    uv_close((uv_handle_t*)&s->poll, on_closed);
-  }
-  close(s->fd);
-  s->fd = -1;
-  if (s->callback) napi_delete_reference(env, s->callback);
-  s->callback = NULL;
-  if (s->ring_ref) napi_delete_reference(env, s->ring_ref);
-  s->ring_ref = NULL;
-  if (s->async) napi_async_destroy(env, s->async);
-  s->async = NULL;
-}
-
-static void finalize(napi_env env, void* data, void* hint) {
-  udpsock* s = (udpsock*)data;
-  do_close(env, s);
-  s->finalized = 1;
-  if (!s->closing || s->poll.data == NULL) free(s);
-}
-
 // Reads up to one ring's worth of datagrams with their TTL and addresses, then calls
 // onPackets(count, err) once; the JS side reads them synchronously from the ring.
 static void on_readable(uv_poll_t* h, int status, int events) {
   udpsock* s = (udpsock*)h->data;
-  if (s == NULL || !s->open) return;
-  napi_env env = s->env;
+  if (s == NULL || !s->base.open) return;
   uint32_t n = 0;
   int err = 0;
   while (n < s->slots) {
@@ -88,7 +46,7 @@ static void on_readable(uv_poll_t* h, int status, int events) {
     } control;
     struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
                          .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    ssize_t len = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+    ssize_t len = recvmsg(s->base.fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
     if (len < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -129,22 +87,10 @@ static void on_readable(uv_poll_t* h, int status, int events) {
     n++;
   }
   if (n == 0 && err == 0) return;
-  deliver_batch(env, s->async, s->callback, n, err);
+  deliver_batch(s->base.env, s->base.async, s->base.callback, n, err);
 }
 
-static udpsock* get_sock(napi_env env, napi_value v) {
-  void* data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a BFD socket handle");
-    return NULL;
-  }
-  udpsock* s = (udpsock*)data;
-  if (!s->open) {
-    napi_throw_error(env, "EBADF", "BFD socket is closed");
-    return NULL;
-  }
-  return s;
-}
+static udpsock* get_sock(napi_env env, napi_value v) { return (udpsock*)polled_get(env, v, "BFD socket"); }
 
 // Fills a sockaddr from a numeric address (empty: the wildcard) and port; 0 when unparsable.
 static socklen_t make_addr(int family, const char* text, int port, struct sockaddr_storage* ss) {
@@ -250,43 +196,16 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "bind", last);
   }
-  udpsock* s = (udpsock*)calloc(1, sizeof *s);
-  if (s == NULL) {
-    close(fd);
-    return throw_errno(env, "calloc", ENOMEM);
-  }
-  s->fd = fd;
+  udpsock* s = (udpsock*)polled_new(env, sizeof(udpsock), fd, "BFD socket");
+  if (s == NULL) return NULL;
   s->family = af;
-  s->open = 1;
-  s->env = env;
-  napi_value result;
   if (receiving) {
-    uv_loop_t* loop;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
-      close(fd);
-      free(s);
-      napi_throw_error(env, "ERR_UV", "uv_poll_init failed");
-      return NULL;
-    }
-    s->polling = 1;
-    s->poll.data = s;
+    if (!polled_receive(env, &s->base, argv[4], argv[5], "herald.BfdSocket")) return NULL;
     s->slots = (uint32_t)(ringlen / (SLOT + META));
     s->ring = (unsigned char*)ring;
     s->meta = (unsigned char*)ring + (size_t)s->slots * SLOT;
-    napi_value resource_name;
-    napi_create_reference(env, argv[5], 1, &s->callback);
-    napi_create_reference(env, argv[4], 1, &s->ring_ref);
-    napi_create_string_utf8(env, "herald.BfdSocket", NAPI_AUTO_LENGTH, &resource_name);
-    napi_async_init(env, NULL, resource_name, &s->async);
   }
-  if (napi_create_external(env, s, finalize, NULL, &result) != napi_ok) {
-    s->finalized = 1;
-    do_close(env, s);
-    napi_throw_error(env, "ERR_NAPI", "napi_create_external failed");
-    return NULL;
-  }
-  if (receiving) uv_poll_start(&s->poll, UV_READABLE, on_readable);
-  return result;
+  return polled_wrap(env, &s->base, on_readable);
 }
 
 // localPort(handle): the bound port.
@@ -298,7 +217,7 @@ static napi_value LocalPort(napi_env env, napi_callback_info info) {
   if (s == NULL) return NULL;
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
-  if (getsockname(s->fd, (struct sockaddr*)&ss, &sl) < 0) return throw_errno(env, "getsockname", errno);
+  if (getsockname(s->base.fd, (struct sockaddr*)&ss, &sl) < 0) return throw_errno(env, "getsockname", errno);
   int port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in*)&ss)->sin_port) : ntohs(((struct sockaddr_in6*)&ss)->sin6_port);
   napi_value out;
   CHECK(napi_create_int32(env, port, &out));
@@ -381,7 +300,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   }
   msg.msg_namelen = tolen;
   ssize_t n;
-  do n = sendmsg(s->fd, &msg, MSG_DONTWAIT);
+  do n = sendmsg(s->base.fd, &msg, MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   int e = errno;
   if (n < 0 && e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS && e != ENETUNREACH && e != EHOSTUNREACH && e != ECONNREFUSED &&
@@ -392,25 +311,12 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void* data = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "close(handle)");
-    return NULL;
-  }
-  do_close(env, (udpsock*)data);
-  return NULL;
-}
-
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, Open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localPort", NULL, LocalPort, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, polled_close_call, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -2,8 +2,7 @@
 // attached before the socket is bound (so no unfiltered frame is ever queued), polled by libuv
 // (uv_poll, no busy polling), plus send and IPv6 multicast group membership.
 // Node has no AF_PACKET sockets and libuv cannot wrap one as a stream or UDP handle, hence this file.
-#include "../../native/napi_addon.h"
-#include <uv.h>
+#include "../../native/polled_socket.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,70 +28,32 @@
 #define MAX_SLOT 65536
 
 typedef struct {
-  int fd;
-  int group_fd;  // AF_INET6 datagram socket holding multicast memberships, -1 until needed
+  polled_socket base;  // first: a rawsock* is a polled_socket*
+  int group_fd;        // AF_INET6 datagram socket holding multicast memberships, -1 until needed
   int ifindex;
-  int open;       // 1 until close()
-  int finalized;  // the JS External is gone
-  int closing;    // uv_close called, waiting for on_closed
-  uv_poll_t poll;
-  napi_env env;
-  napi_ref callback;
-  napi_ref ring_ref;  // keeps the JS-owned receive ring alive
-  napi_async_context async;
   unsigned char* ring;  // slots of `slot` bytes; frame i at i * slot
   uint32_t slot;
   uint32_t* lengths;    // after the slots: the length of each frame of the batch
   uint32_t slots;
 } rawsock;
 
-static void free_if_done(rawsock* s) {
-  if (s->finalized && (!s->closing || s->poll.data == NULL)) free(s);
-}
-
-static void on_closed(uv_handle_t* h) {
-  rawsock* s = (rawsock*)h->data;
-  s->poll.data = NULL;  // marks the close as complete
-  if (s->finalized) free(s);
-}
-
-static void do_close(napi_env env, rawsock* s) {
-  if (!s->open) return;
-  s->open = 0;
-  uv_poll_stop(&s->poll);
-  s->closing = 1;
-  uv_close((uv_handle_t*)&s->poll, on_closed);
-  close(s->fd);
-  s->fd = -1;
+static void release_groups(polled_socket* base) {
+  rawsock* s = (rawsock*)base;
   if (s->group_fd >= 0) close(s->group_fd);  // drops every membership it held
   s->group_fd = -1;
-  if (s->callback) napi_delete_reference(env, s->callback);
-  s->callback = NULL;
-  if (s->ring_ref) napi_delete_reference(env, s->ring_ref);
-  s->ring_ref = NULL;
-  if (s->async) napi_async_destroy(env, s->async);
-  s->async = NULL;
-}
-
-static void finalize(napi_env env, void* data, void* hint) {
-  rawsock* s = (rawsock*)data;
-  do_close(env, s);
-  s->finalized = 1;
-  free_if_done(s);
 }
 
 // Reads up to one ring's worth of frames straight into the JS-owned ring (no allocation per frame),
 // then calls onFrames(count, err) once: the JS side reads the frames synchronously from the ring.
 static void on_readable(uv_poll_t* h, int status, int events) {
   rawsock* s = (rawsock*)h->data;
-  if (s == NULL || !s->open) return;
-  napi_env env = s->env;
+  if (s == NULL || !s->base.open) return;
   uint32_t n = 0;
   int err = 0;
   while (n < s->slots) {
     struct sockaddr_ll from;
     socklen_t fromlen = sizeof from;
-    ssize_t len = recvfrom(s->fd, s->ring + (size_t)n * s->slot, s->slot, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
+    ssize_t len = recvfrom(s->base.fd, s->ring + (size_t)n * s->slot, s->slot, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
     if (len < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
@@ -104,22 +65,10 @@ static void on_readable(uv_poll_t* h, int status, int events) {
     s->lengths[n++] = (uint32_t)len;
   }
   if (n == 0 && err == 0) return;
-  deliver_batch(env, s->async, s->callback, n, err);
+  deliver_batch(s->base.env, s->base.async, s->base.callback, n, err);
 }
 
-static rawsock* get_sock(napi_env env, napi_value v) {
-  void* data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a packet socket handle");
-    return NULL;
-  }
-  rawsock* s = (rawsock*)data;
-  if (!s->open) {
-    napi_throw_error(env, "EBADF", "packet socket is closed");
-    return NULL;
-  }
-  return s;
-}
+static rawsock* get_sock(napi_env env, napi_value v) { return (rawsock*)polled_get(env, v, "packet socket"); }
 
 // open(ifname: string, filter: Buffer (struct sock_filter[]), ring: Buffer (n * (slot + 4) bytes),
 //      slot: number (multiple of 4, MIN_SLOT..MAX_SLOT), onFrames: (count: number, err?: Error) => void): External
@@ -191,41 +140,17 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "bind(AF_PACKET)", e);
   }
 
-  rawsock* s = (rawsock*)calloc(1, sizeof *s);
-  if (s == NULL) {
-    close(fd);
-    return throw_errno(env, "calloc", ENOMEM);
-  }
-  s->fd = fd;
+  rawsock* s = (rawsock*)polled_new(env, sizeof(rawsock), fd, "packet socket");
+  if (s == NULL) return NULL;
   s->group_fd = -1;
   s->ifindex = (int)ifindex;
-  s->open = 1;
-  s->env = env;
-  uv_loop_t* loop;
-  napi_value result, resource_name;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
-    close(fd);
-    free(s);
-    napi_throw_error(env, "ERR_UV", "uv_poll_init failed");
-    return NULL;
-  }
-  s->poll.data = s;
+  s->base.release = release_groups;
+  if (!polled_receive(env, &s->base, argv[2], argv[4], "herald.PacketSocket")) return NULL;
   s->slot = slot;
   s->slots = (uint32_t)(ringlen / (slot + 4));
   s->ring = (unsigned char*)ring;
   s->lengths = (uint32_t*)((unsigned char*)ring + (size_t)s->slots * slot);
-  napi_create_reference(env, argv[4], 1, &s->callback);
-  napi_create_reference(env, argv[2], 1, &s->ring_ref);
-  napi_create_string_utf8(env, "herald.PacketSocket", NAPI_AUTO_LENGTH, &resource_name);
-  napi_async_init(env, NULL, resource_name, &s->async);
-  if (napi_create_external(env, s, finalize, NULL, &result) != napi_ok) {
-    s->finalized = 1;
-    do_close(env, s);
-    napi_throw_error(env, "ERR_NAPI", "napi_create_external failed");
-    return NULL;
-  }
-  uv_poll_start(&s->poll, UV_READABLE, on_readable);
-  return result;
+  return polled_wrap(env, &s->base, on_readable);
 }
 
 // send(handle, frame: Buffer): number — bytes sent, or -errno for EAGAIN/ENOBUFS (queue full: caller counts a drop).
@@ -248,7 +173,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ssize_t n;
-  do n = send(s->fd, data, len, MSG_DONTWAIT);
+  do n = send(s->base.fd, data, len, MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) return throw_errno(env, "send(AF_PACKET)", errno);
   napi_value result;
@@ -304,7 +229,7 @@ static napi_value Stats(napi_env env, napi_callback_info info) {
   if (s == NULL) return NULL;
   struct tpacket_stats st;
   socklen_t sl = sizeof st;
-  if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0) return throw_errno(env, "getsockopt(PACKET_STATISTICS)", errno);
+  if (getsockopt(s->base.fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0) return throw_errno(env, "getsockopt(PACKET_STATISTICS)", errno);
   napi_value obj, v;
   CHECK(napi_create_object(env, &obj));
   CHECK(napi_create_uint32(env, st.tp_packets, &v));
@@ -314,20 +239,6 @@ static napi_value Stats(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-// close(handle): idempotent.
-static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void* data = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "close(handle)");
-    return NULL;
-  }
-  do_close(env, (rawsock*)data);
-  return NULL;
-}
-
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, Open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -335,7 +246,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"joinGroup", NULL, JoinGroup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"leaveGroup", NULL, LeaveGroup, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, Stats, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, polled_close_call, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
