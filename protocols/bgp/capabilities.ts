@@ -4,7 +4,7 @@ import { BgpError, ErrorCode, OpenSubcode } from './errors.js';
 export const CapabilityCode = {
   Multiprotocol: 1, // RFC 4760
   RouteRefresh: 2, // RFC 2918
-  ExtendedNextHop: 5, // RFC 8950 (decoded and encoded; not offered or negotiated yet)
+  ExtendedNextHop: 5, // RFC 8950 (offered with BgpSessionConfig.extendedNextHop: unnumbered sessions)
   ExtendedMessage: 6, // RFC 8654
   GracefulRestart: 64, // RFC 4724
   FourOctetAs: 65, // RFC 6793

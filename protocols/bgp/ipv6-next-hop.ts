@@ -17,12 +17,15 @@ function isLinkLocal(address: string): boolean {
 }
 
 /**
- * The global IPv6 address on the interface that holds `localIpv4` (the first one the kernel lists),
- * from `interfaces` (default: this network namespace's, os.networkInterfaces()).
+ * The global IPv6 address on the interface that holds `localAddress` (the session's IPv4 address,
+ * or its IPv6 link-local one on an unnumbered session; the first global the kernel lists), from
+ * `interfaces` (default: this network namespace's, os.networkInterfaces()).
  */
-export function ipv6NextHopFor(localIpv4: string, interfaces: Interfaces = os.networkInterfaces()): Ipv6NextHop {
+export function ipv6NextHopFor(localAddress: string, interfaces: Interfaces = os.networkInterfaces()): Ipv6NextHop {
+  const family = localAddress.includes(':') ? 'IPv6' : 'IPv4';
+  const wanted = localAddress.split('%')[0].toLowerCase();
   for (const [name, addrs] of Object.entries(interfaces)) {
-    if (!addrs?.some((a) => a.family === 'IPv4' && a.address === localIpv4)) continue;
+    if (!addrs?.some((a) => a.family === family && a.address.toLowerCase() === wanted)) continue;
     const global = addrs.find((a) => a.family === 'IPv6' && !a.internal && a.scopeid === 0 && !isLinkLocal(a.address) && a.address !== '::1');
     return global ? { interface: name, address: global.address } : { interface: name };
   }

@@ -1,6 +1,6 @@
 // The OPEN we send, and the checks and capability negotiation on the OPEN we receive
 // (RFC 4271 §6.2, RFC 5492, RFC 4760, RFC 6793, RFC 8654, RFC 4724).
-import { Afi, Safi, type Capability } from './capabilities.js';
+import { Afi, Safi, type Capability, type ExtendedNextHopFamily } from './capabilities.js';
 import { BgpError, ErrorCode, OpenSubcode } from './errors.js';
 import { AS_TRANS, type OpenMessage } from './open.js';
 import type { AddressFamily } from './prefix.js';
@@ -12,10 +12,20 @@ export interface LocalOpenOptions {
   /** BGP Identifier as an unsigned 32-bit number. */
   routerId: number;
   extendedMessages?: boolean;
+  /** Offer RFC 8950 Extended Next Hop for IPv4 unicast with an IPv6 next hop (unnumbered and IPv6 sessions). */
+  extendedNextHop?: boolean;
   /** RFC 4724 restart time in seconds; absent = no graceful restart capability. */
   gracefulRestartTime?: number;
   /** Set the R bit: this speaker has just restarted. */
   restarting?: boolean;
+}
+
+/** The RFC 8950 tuple we offer and look for: IPv4 unicast routes may carry an IPv6 next hop. */
+const IPV4_VIA_IPV6: ExtendedNextHopFamily = { afi: Afi.IPv4, safi: Safi.Unicast, nextHopAfi: Afi.IPv6 };
+
+/** Whether these capabilities offer IPv4 unicast with an IPv6 next hop. */
+function offersIpv4ViaIpv6(caps: readonly Capability[]): boolean {
+  return caps.some((c) => c.kind === 'extended-next-hop' && c.families.some((f) => f.afi === IPV4_VIA_IPV6.afi && f.safi === IPV4_VIA_IPV6.safi && f.nextHopAfi === IPV4_VIA_IPV6.nextHopAfi));
 }
 
 /** The OPEN we send: IPv4 and IPv6 unicast, route refresh, 4-octet AS, and the optional ones. */
@@ -27,6 +37,7 @@ export function localOpen(o: LocalOpenOptions): OpenMessage {
     { kind: 'four-octet-as', asn: o.localAs },
   ];
   if (o.extendedMessages) capabilities.push({ kind: 'extended-message' });
+  if (o.extendedNextHop) capabilities.push({ kind: 'extended-next-hop', families: [IPV4_VIA_IPV6] });
   if (o.gracefulRestartTime !== undefined) {
     capabilities.push({
       kind: 'graceful-restart',
@@ -54,6 +65,8 @@ export interface Negotiated {
   keepaliveMs: number;
   fourByteAs: boolean;
   extendedMessages: boolean;
+  /** RFC 8950: both sides offered IPv4 unicast with an IPv6 next hop (MP_REACH_NLRI AFI 1, 16/32-octet next hop). */
+  extendedNextHop: boolean;
   /** Families both sides support (IPv4 implied when the peer sends no multiprotocol capability). */
   families: AddressFamily[];
   peerRouteRefresh: boolean;
@@ -143,6 +156,7 @@ export function negotiate(peer: OpenMessage, check: OpenCheck): Negotiated {
     keepaliveMs: Math.floor(keepaliveSeconds * 1000),
     fourByteAs: four !== undefined && has(check.ours.capabilities, 'four-octet-as'),
     extendedMessages: has(peer.capabilities, 'extended-message') && has(check.ours.capabilities, 'extended-message'),
+    extendedNextHop: offersIpv4ViaIpv6(check.ours.capabilities) && offersIpv4ViaIpv6(peer.capabilities),
     families: common,
     peerRouteRefresh: has(peer.capabilities, 'route-refresh') || has(peer.capabilities, 'route-refresh-cisco'),
   };

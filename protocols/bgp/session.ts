@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock.js';
 import { AdjRibOut, NO_ATTRIBUTES, type RibDeltaSink, type RouteAttributes } from './adj-rib-out.js';
 import { Afi, Safi } from './capabilities.js';
-import { Origin, type CodecContext, type PathAttributes } from './attributes.js';
+import { Origin, type CodecContext, type MpReach, type PathAttributes } from './attributes.js';
 import { BgpError, CeaseSubcode, ErrorCode } from './errors.js';
 import { backoffDelayMs, expectedIn, fsmErrorSubcode, nextState, type FsmEvent, type SessionState } from './fsm.js';
 import { checkHeader, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './header.js';
@@ -79,6 +79,12 @@ export interface BgpSessionConfig {
   extendedMessages?: boolean;
   /** Our IPv6 link-local address towards the router, added as second next hop for IPv6 routes. */
   nextHopLinkLocal?: string;
+  /**
+   * Offer RFC 8950 Extended Next Hop: over an IPv6 session without an IPv4 next hop (unnumbered),
+   * IPv4 routes then go in MP_REACH_NLRI AFI 1 with our IPv6 next hop(s) and are withdrawn in
+   * MP_UNREACH_NLRI.
+   */
+  extendedNextHop?: boolean;
   /** Transport concerns (TTL, TCP MD5): the session only carries them for the connect function. */
   ebgpMultihop?: boolean;
   password?: string;
@@ -803,6 +809,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       holdTime: this.config.holdTime ?? 90,
       routerId: this.localRouterId,
       extendedMessages: this.config.extendedMessages,
+      extendedNextHop: this.config.extendedNextHop,
       gracefulRestartTime: this.config.gracefulRestart?.restartTime,
       restarting: this.config.gracefulRestart?.restarting,
     });
@@ -936,11 +943,16 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     if (ibgp) pa.localPref = attrs.localPref ?? 100;
     if (attrs.communities?.length) pa.communities = attrs.communities;
     if (attrs.largeCommunities?.length) pa.largeCommunities = attrs.largeCommunities;
-    const local = stripMapped(this.conn?.socket.localAddress);
+    // A link-local address may carry its zone (fe80::1%eth0): next hops are bare addresses.
+    const local = stripMapped(this.conn?.socket.localAddress)?.split('%')[0];
     const candidates = [attrs.nextHop, local, this.config.sourceAddress];
     if (family === 'ipv4') {
       const nh = candidates.find((a) => a !== undefined && !a.includes(':'));
-      if (nh === undefined) throw new Error('no IPv4 next hop: the session is not over IPv4 and no nextHop was given');
+      if (nh === undefined && this.negotiated?.extendedNextHop) {
+        pa.mpReach = this.ipv4ViaIpv6NextHop(candidates, local);
+        return pa;
+      }
+      if (nh === undefined) throw new Error('no IPv4 next hop: the session is not over IPv4, no nextHop was given and the router did not negotiate Extended Next Hop (RFC 8950)');
       parseIPv4(nh);
       pa.nextHop = nh;
     } else {
@@ -960,6 +972,29 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       if (linkLocal !== undefined) pa.mpReach.nextHopLinkLocal = linkLocal;
     }
     return pa;
+  }
+
+  /**
+   * RFC 8950 next hop of IPv4 routes over an IPv6 session: our global IPv6 address (given, the
+   * session's own, or the one on the interface of our link-local address) and our link-local one
+   * (32 octets with both, else 16 octets with either).
+   */
+  private ipv4ViaIpv6NextHop(candidates: ReadonlyArray<string | undefined>, local: string | undefined): MpReach {
+    const v6 = candidates.filter((a): a is string => a !== undefined && a.includes(':')).map((a) => a.split('%')[0]);
+    let global = v6.find((a) => !isLinkLocalV6(parseIPv6(a)));
+    const linkLocal = v6.find((a) => isLinkLocalV6(parseIPv6(a)));
+    if (global === undefined && local !== undefined && linkLocal !== undefined && this.deps.ipv6NextHop) global = this.deps.ipv6NextHop(local).address;
+    const nextHop = global ?? linkLocal;
+    if (nextHop === undefined) throw new Error('no IPv6 next hop for IPv4 routes over Extended Next Hop: the session is not over IPv6 and no nextHop was given');
+    const mp: MpReach = { afi: Afi.IPv4, safi: Safi.Unicast, nextHop, nlri: [] };
+    if (global !== undefined && linkLocal !== undefined) mp.nextHopLinkLocal = linkLocal;
+    return mp;
+  }
+
+  /** IPv4 routes ride in MP_REACH/MP_UNREACH (RFC 8950): negotiated, and the session has no IPv4 address of ours. */
+  private ipv4ViaMp(): boolean {
+    if (!this.negotiated?.extendedNextHop) return false;
+    return ![stripMapped(this.conn?.socket.localAddress), this.config.sourceAddress].some((a) => a !== undefined && !a.includes(':'));
   }
 
   /** Send every pending RIB change as packed UPDATEs (withdrawals first). */
@@ -1021,10 +1056,11 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private readonly withdrawScratch: Prefix[] = [];
 
   private encodeWithdraw(family: AddressFamily, prefixes: readonly Prefix[], start: number, end: number): void {
+    const mp = family === 'ipv6' || this.ipv4ViaMp();
     let i = start;
     while (i < end) {
       this.ensureRoom();
-      this.outOffset += this.encoder.encodeWithdraw(family, prefixes, i, end, this.window(), this.outOffset);
+      this.outOffset += this.encoder.encodeWithdraw(family, prefixes, i, end, this.window(), this.outOffset, mp);
       i = this.encoder.next;
     }
   }

@@ -11,22 +11,23 @@ export interface CompiledAttributes {
   readonly family: AddressFamily;
   /**
    * Marker, header (length left 0), withdrawn length 0, total attribute length (of the fixed
-   * attributes), the attributes, and for IPv6 the MP_REACH_NLRI attribute head (extended length,
-   * value length left 0) with AFI/SAFI/next hop/reserved. Copied to the start of each message.
+   * attributes), the attributes, and when the prefixes ride in MP_REACH_NLRI (IPv6, or IPv4 with
+   * an IPv6 next hop, RFC 8950) its head (extended length, value length left 0) with
+   * AFI/SAFI/next hop/reserved. Copied to the start of each message.
    */
   readonly template: Buffer;
-  /** Offset in template of the MP_REACH_NLRI value length (IPv6 only, else -1). */
+  /** Offset in template of the MP_REACH_NLRI value length (prefixes in MP_REACH_NLRI), else -1. */
   readonly mpLengthAt: number;
 }
 
 /**
- * Compile the attributes of one advertisement class. For IPv4 they must carry NEXT_HOP; for
- * IPv6 they must carry `mpReach` (next hops; its nlri is ignored), which goes last so prefixes
- * are appended linearly.
+ * Compile the attributes of one advertisement class. IPv4 attributes carry NEXT_HOP, or
+ * `mpReach` with an IPv6 next hop (RFC 8950: AFI 1 in MP_REACH_NLRI, 16- or 32-octet next hop);
+ * IPv6 ones carry `mpReach`. mpReach's nlri is ignored; it goes last so prefixes are appended linearly.
  */
 export function compileAttributes(attrs: PathAttributes, family: AddressFamily, ctx: CodecContext): CompiledAttributes {
-  if (family === 'ipv4') {
-    if (attrs.nextHop === undefined) throw new RangeError('IPv4 attributes need a nextHop');
+  if (family === 'ipv4' && attrs.mpReach === undefined) {
+    if (attrs.nextHop === undefined) throw new RangeError('IPv4 attributes need a nextHop (or mpReach with an IPv6 next hop)');
     const { mpReach: _r, mpUnreach: _u, ...rest } = attrs;
     const attrLen = attributesEncodingLength(rest, ctx);
     const template = Buffer.alloc(HEADER_LENGTH + 4 + attrLen);
@@ -38,7 +39,9 @@ export function compileAttributes(attrs: PathAttributes, family: AddressFamily, 
   }
   if (attrs.mpReach === undefined) throw new RangeError('IPv6 attributes need mpReach (the next hops)');
   const { mpReach, mpUnreach: _u, nextHop: _n, ...rest } = attrs;
-  const mpHead = mpReachHeaderBytes({ afi: Afi.IPv6, safi: Safi.Unicast, nextHop: mpReach.nextHop, nextHopLinkLocal: mpReach.nextHopLinkLocal });
+  if (family === 'ipv4' && !mpReach.nextHop.includes(':')) throw new RangeError('IPv4 attributes with mpReach need an IPv6 next hop (RFC 8950); an IPv4 one goes in nextHop');
+  const afi = family === 'ipv6' ? Afi.IPv6 : Afi.IPv4;
+  const mpHead = mpReachHeaderBytes({ afi, safi: Safi.Unicast, nextHop: mpReach.nextHop, nextHopLinkLocal: mpReach.nextHopLinkLocal });
   const fixedLen = attributesEncodingLength(rest, ctx);
   const template = Buffer.alloc(HEADER_LENGTH + 4 + fixedLen + 4 + mpHead.length);
   template.fill(0xff, 0, 16);
@@ -52,9 +55,19 @@ export function compileAttributes(attrs: PathAttributes, family: AddressFamily, 
   return { family, template, mpLengthAt };
 }
 
+/** After the prefixes of one message are written: the MP_REACH value length and the total attribute length, which includes it. */
+function fixMpLengths(buf: Buffer, msgStart: number, mpLengthAt: number, w: number): void {
+  const mpLen = w - (msgStart + mpLengthAt + 2);
+  buf[msgStart + mpLengthAt] = mpLen >>> 8;
+  buf[msgStart + mpLengthAt + 1] = mpLen & 0xff;
+  const attrLen = w - msgStart - HEADER_LENGTH - 4;
+  buf[msgStart + HEADER_LENGTH + 2] = attrLen >>> 8;
+  buf[msgStart + HEADER_LENGTH + 3] = attrLen & 0xff;
+}
+
 const IPV4_WITHDRAW_OVERHEAD = HEADER_LENGTH + 4;
 // header, withdrawn length, attribute length, MP_UNREACH flags/type/2-octet length, AFI, SAFI
-const IPV6_WITHDRAW_OVERHEAD = HEADER_LENGTH + 4 + 4 + 3;
+const MP_WITHDRAW_OVERHEAD = HEADER_LENGTH + 4 + 4 + 3;
 
 /**
  * Writes packed UPDATEs. Each call writes whole messages into buf from offset until the prefixes
@@ -80,6 +93,7 @@ export class UpdateEncoder {
     const tlen = t.length;
     const v6 = attrs.family === 'ipv6';
     const mpLengthAt = attrs.mpLengthAt;
+    const mp = mpLengthAt >= 0;
     let i = start;
     let o = offset;
     let messages = 0;
@@ -97,15 +111,7 @@ export class UpdateEncoder {
       const length = w - msgStart;
       buf[msgStart + 16] = length >>> 8;
       buf[msgStart + 17] = length & 0xff;
-      if (v6) {
-        // MP_REACH value length, and the total attribute length which now includes it.
-        const mpLen = w - (msgStart + mpLengthAt + 2);
-        buf[msgStart + mpLengthAt] = mpLen >>> 8;
-        buf[msgStart + mpLengthAt + 1] = mpLen & 0xff;
-        const attrLen = length - HEADER_LENGTH - 4;
-        buf[msgStart + HEADER_LENGTH + 2] = attrLen >>> 8;
-        buf[msgStart + HEADER_LENGTH + 3] = attrLen & 0xff;
-      }
+      if (mp) fixMpLengths(buf, msgStart, mpLengthAt, w);
       o = w;
       messages++;
     }
@@ -123,6 +129,7 @@ export class UpdateEncoder {
     if (attrs.family !== 'ipv4') throw new RangeError('encodeAnnounceV4 needs IPv4 attributes');
     const t = attrs.template;
     const tlen = t.length;
+    const mpLengthAt = attrs.mpLengthAt;
     let i = start;
     let o = offset;
     let messages = 0;
@@ -138,6 +145,7 @@ export class UpdateEncoder {
       const length = w - msgStart;
       buf[msgStart + 16] = length >>> 8;
       buf[msgStart + 17] = length & 0xff;
+      if (mpLengthAt >= 0) fixMpLengths(buf, msgStart, mpLengthAt, w);
       o = w;
       messages++;
     }
@@ -146,10 +154,13 @@ export class UpdateEncoder {
     return o - offset;
   }
 
-  /** Withdraw prefixes[start, end) of one family (IPv4 in the Withdrawn Routes field, IPv6 in MP_UNREACH_NLRI). */
-  encodeWithdraw(family: AddressFamily, prefixes: readonly Prefix[], start: number, end: number, buf: Buffer, offset: number): number {
+  /**
+   * Withdraw prefixes[start, end) of one family: IPv6 in MP_UNREACH_NLRI; IPv4 in the Withdrawn
+   * Routes field, or with `mp` in MP_UNREACH_NLRI AFI 1 (as announced over RFC 8950).
+   */
+  encodeWithdraw(family: AddressFamily, prefixes: readonly Prefix[], start: number, end: number, buf: Buffer, offset: number, mp: boolean = family === 'ipv6'): number {
     const v6 = family === 'ipv6';
-    const overhead = v6 ? IPV6_WITHDRAW_OVERHEAD : IPV4_WITHDRAW_OVERHEAD;
+    const overhead = mp ? MP_WITHDRAW_OVERHEAD : IPV4_WITHDRAW_OVERHEAD;
     let i = start;
     let o = offset;
     let messages = 0;
@@ -161,16 +172,16 @@ export class UpdateEncoder {
       buf.fill(0xff, msgStart, msgStart + 16);
       buf[msgStart + 18] = MessageType.Update;
       let w: number;
-      if (v6) {
+      if (mp) {
         const a = msgStart + HEADER_LENGTH;
         buf[a] = 0;
         buf[a + 1] = 0; // no IPv4 withdrawn routes
         buf[a + 4] = AttrFlag.Optional | AttrFlag.ExtendedLength;
         buf[a + 5] = AttrType.MpUnreachNlri;
         buf[a + 8] = 0;
-        buf[a + 9] = Afi.IPv6;
+        buf[a + 9] = v6 ? Afi.IPv6 : Afi.IPv4;
         buf[a + 10] = Safi.Unicast;
-        w = writeV6(prefixes, i, end, buf, msgStart + overhead, limit, this);
+        w = v6 ? writeV6(prefixes, i, end, buf, msgStart + overhead, limit, this) : writeV4(prefixes, i, end, buf, msgStart + overhead, limit, this);
         const mpLen = w - (a + 8);
         buf[a + 6] = mpLen >>> 8;
         buf[a + 7] = mpLen & 0xff;

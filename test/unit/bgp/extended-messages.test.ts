@@ -76,7 +76,7 @@ describe('extended message capability (code 6)', () => {
   });
 });
 
-describe('extended next hop capability (code 5, RFC 8950): the codec the unnumbered step builds on', () => {
+describe('extended next hop capability (code 5, RFC 8950): the codec', () => {
   it('encodes IPv4 unicast via IPv6 as 05 06 0001 0001 0002 and decodes it back; a length not a multiple of 6 is an OPEN error', () => {
     const cap = { kind: 'extended-next-hop' as const, families: [{ afi: 1, safi: 1, nextHopAfi: 2 }] };
     const buf = Buffer.alloc(8);
@@ -84,7 +84,7 @@ describe('extended next hop capability (code 5, RFC 8950): the codec the unnumbe
     expect(buf.toString('hex')).toBe('0506000100010002');
     expect(decodeCapabilities(buf, 0, 8)).toEqual([cap]);
     expect(thrown(() => decodeCapabilities(Buffer.from('050400010001', 'hex'), 0, 6))).toMatchObject({ code: 2, subcode: 0 });
-    // Not offered until the session can send IPv4 routes with an IPv6 next hop.
+    // Offered only when configured (unnumbered sessions): see extended-next-hop.test.ts.
     expect(localOpen({ localAs: 64512, holdTime: 90, routerId: 1, extendedMessages: true }).capabilities.some((c) => c.kind === 'extended-next-hop')).toBe(false);
   });
 });

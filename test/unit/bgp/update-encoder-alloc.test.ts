@@ -67,14 +67,23 @@ describe('UpdateEncoder allocation', () => {
     expect(g.heap).toBeLessThan(8 * 1024);
   });
 
-  it('the typed-array IPv4 path allocates ~0 bytes per UPDATE too', () => {
+  // The second: IPv4 in MP_REACH_NLRI with an IPv6 next hop (RFC 8950, unnumbered sessions).
+  const viaIpv6 = compileAttributes(
+    { origin: 0, asPath: [{ type: 2, asns: [64512] }], mpReach: { afi: 1, safi: 1, nextHop: 'fe80::1', nlri: [] } },
+    'ipv4',
+    { fourByteAs: true, maxMessageLength: 4096 },
+  );
+  it.each([
+    ['NEXT_HOP', compiled],
+    ['MP_REACH_NLRI with an IPv6 next hop', viaIpv6],
+  ])('the typed-array IPv4 path allocates ~0 bytes per UPDATE too (%s)', (_, attrs) => {
     const addresses = Uint32Array.from(prefixes, (p) => p.v4);
     const enc = new UpdateEncoder();
     const all = (): number => {
       let i = 0;
       let messages = 0;
       while (i < N) {
-        enc.encodeAnnounceV4(compiled, addresses, undefined, i, N, buf, 0);
+        enc.encodeAnnounceV4(attrs, addresses, undefined, i, N, buf, 0);
         i = enc.next;
         messages += enc.messages;
       }
