@@ -27,7 +27,8 @@
  *     keepaliveTime?, connectRetry? { minMs, maxMs, stableMs } (1 s..2 min, forgotten after 60 s
  *     Established; incoming connections refused while it runs), maxQueuedBytes? (32 MiB, then
  *     Cease 6/8), closeGraceMs? (1.5 s before a closed socket is destroyed), connectTimeoutMs? (30 s), gracefulRestart?
- *     { restartTime, restarting? }, coalesceMs? (5), passive?, extendedMessages?, nextHopLinkLocal?,
+ *     { restartTime, restarting? }, coalesceMs? (5), passive?, extendedMessages?, nextHopLinkLocal?, extendedNextHop? (RFC 8950: IPv4 routes
+ *     with an IPv6 next hop over an unnumbered/IPv6 session),
  *     and ebgpMultihop?/password? which only the connect function uses.
  *   - deps.resources?: a `BgpResources` (resources.ts) shared with the listener: open sockets,
  *     refusals, destroys, out-of-resources teardowns; deps.logLimiter?: `LogLimiter` (log-limiter.ts).
