@@ -9,6 +9,7 @@ import { neverHost } from '../config/never-host.js';
 import { canonicalIp, formatIp, parseIp } from './ip.js';
 import { FAMILIES, PoolSet, type PoolState } from './pool.js';
 import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './records.js';
+import { SlotIndex } from './slot-index.js';
 import { whyIncompatible, type Sharing, type SharingHolder } from './sharing.js';
 import { requestSharing, type ServiceRequest } from './service-request.js';
 
@@ -63,7 +64,7 @@ interface Choice {
 export class Allocator {
   private pools: PoolSet;
   private readonly byKey = new Map<string, ServiceRecord>();
-  private readonly byIp = new Map<string, Slot>();
+  private readonly byIp = new SlotIndex();
   /** Sharing key -> Services using it, to find an address to join. */
   private readonly bySharingKey = new Map<string, Set<ServiceRecord>>();
   /** Services we do not handle that hold addresses (their status): those addresses are taken. */
@@ -145,7 +146,7 @@ export class Allocator {
       const ours = usersOf(slot).filter((u) => !u.extra?.foreign).map((u) => u.key);
       if (ours.length > 0) conflicts.push({ ip: slot.text, holders: ours });
     }
-    return { freed: old !== undefined && !same && slotsOf(old).some((s) => !this.byIp.has(s.text)), conflicts };
+    return { freed: old !== undefined && !same && slotsOf(old).some((s) => !this.byIp.get(familyOf(s), s.num)), conflicts };
   }
 
   assignmentOf(key: string): Assignment | undefined {
@@ -206,7 +207,7 @@ export class Allocator {
           conflict = { key: request.key, ip: text, holders: [], why: `the Service holds more than one ${p.family} address` };
           break;
         }
-        const slot = this.byIp.get(text);
+        const slot = this.byIp.get(p.family, p.num);
         const why = slot && whyIncompatible(request.key, sharing, holders(slot));
         if (slot && why) {
           conflict = { key: request.key, ip: text, holders: usersOf(slot).map((u) => u.key), why };
@@ -259,7 +260,7 @@ export class Allocator {
         throw new AllocationError({ reason: 'pool-mismatch', ip: text, pool: pool.name, requiredPool: required }, req.key);
       }
       anchor = pool;
-      const slot = this.byIp.get(text);
+      const slot = this.byIp.get(p.family, p.num);
       const why = slot && whyIncompatible(req.key, sharing, holders(slot));
       if (slot && why) throw new AllocationError({ reason: 'ip-in-use', ip: text, holders: usersOf(slot).map((u) => u.key), why }, req.key);
       choices.push({ family: p.family, num: p.num, text, pool });
@@ -387,14 +388,14 @@ export class Allocator {
   }
 
   private attachSlot(rec: ServiceRecord, own: Slot): Slot {
-    const held = this.byIp.get(own.text);
+    const held = this.byIp.get(familyOf(own), own.num);
     if (held) {
       addUser(held, rec);
       return held;
     }
     own.users = rec;
     this.poolOfSlot(own)?.hold(familyOf(own), own.num);
-    this.byIp.set(own.text, own);
+    this.byIp.add(own);
     return own;
   }
 
@@ -408,7 +409,7 @@ export class Allocator {
 
   private detachSlot(rec: ServiceRecord, slot: Slot): void {
     if (removeUser(slot, rec) > 0) return;
-    this.byIp.delete(slot.text);
+    this.byIp.delete(slot);
     this.poolOfSlot(slot)?.unhold(familyOf(slot), slot.num);
   }
 

@@ -97,6 +97,9 @@ export function parseIp(text: string): ParsedIp | undefined {
   return v4 === undefined ? undefined : { family: 'ipv4', num: BigInt(v4) };
 }
 
+/** Scratch for formatIp (never escapes it). */
+const GROUPS: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+
 /** Canonical text: dotted quad, or RFC 5952 (lowercase, longest zero run of >= 2 compressed, first on ties). */
 export function formatIp(family: Family, num: bigint): string {
   if (family === 'ipv4') {
@@ -104,34 +107,43 @@ export function formatIp(family: Family, num: bigint): string {
     // join() yields a flat string; a template can yield a cons string that costs twice the memory once hashed.
     return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
   }
-  const hex = num.toString(16).padStart(32, '0');
-  const groups: string[] = [];
-  for (let i = 0; i < 32; i += 4) {
-    // Drop leading zeros, keeping at least one digit.
-    let j = i;
-    while (j < i + 3 && hex.charCodeAt(j) === 48) j++;
-    groups.push(hex.slice(j, i + 4));
+  // Groups as numbers (four 32-bit words), not hex substrings: this runs once per IPv6 allocation.
+  const groups = GROUPS;
+  let rest = num;
+  for (let k = 6; k >= 0; k -= 2) {
+    const word = Number(BigInt.asUintN(32, rest));
+    groups[k] = word >>> 16;
+    groups[k + 1] = word & 0xffff;
+    rest >>= 32n;
   }
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
+    if (groups[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && groups[j] === '0') j++;
+    while (j < 8 && groups[j] === 0) j++;
     if (j - i > bestLen) {
       bestStart = i;
       bestLen = j - i;
     }
     i = j;
   }
-  if (bestStart < 0) return groups.join(':');
   // One join, so the result is a flat string (see the IPv4 case); empty parts make the "::".
-  const head = groups.slice(0, bestStart);
-  const tail = groups.slice(bestStart + bestLen);
-  return [...(head.length > 0 ? head : ['']), '', ...(tail.length > 0 ? tail : [''])].join(':');
+  const parts: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    if (i !== bestStart) {
+      parts.push(groups[i].toString(16));
+      continue;
+    }
+    parts.push('');
+    if (i === 0) parts.push('');
+    i += bestLen - 1;
+    if (i === 7) parts.push('');
+  }
+  return parts.join(':');
 }
 
 /** Canonical form of an address text, or undefined when it is not an address. */

@@ -41,6 +41,30 @@ describe('allocator IP text', () => {
     );
   });
 
+  it('formats IPv6 as a plain RFC 5952 reference does, zero runs of every length included (property)', () => {
+    // The reference: hex substrings, longest run of >= 2 zero groups compressed, the first on ties.
+    const reference = (n: bigint): string => {
+      const hex = n.toString(16).padStart(32, '0');
+      const groups = Array.from({ length: 8 }, (_, i) => hex.slice(4 * i, 4 * i + 4).replace(/^0+(?=.)/, ''));
+      let best = { start: -1, len: 1 };
+      for (let i = 0; i < 8; i++) {
+        let j = i;
+        while (j < 8 && groups[j] === '0') j++;
+        if (j - i > best.len) best = { start: i, len: j - i };
+      }
+      if (best.start < 0) return groups.join(':');
+      return `${groups.slice(0, best.start).join(':')}::${groups.slice(best.start + best.len).join(':')}`;
+    };
+    const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+    const address = fc.array(group, { minLength: 8, maxLength: 8 }).map((gs) => gs.reduce((n, g) => (n << 16n) | BigInt(g), 0n));
+    fc.assert(
+      fc.property(address, (n) => {
+        expect(formatIp('ipv6', n)).toBe(reference(n));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('marks .0 and .255 as buggy, IPv4 only', () => {
     expect(isBuggyIp('ipv4', parseIp('192.0.2.0')!.num)).toBe(true);
     expect(isBuggyIp('ipv4', parseIp('192.0.2.255')!.num)).toBe(true);

@@ -1,0 +1,42 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Family } from '../../../config/model.js';
+import { formatIp } from '../../../allocator/ip.js';
+import type { ServiceRecord, Slot } from '../../../allocator/records.js';
+import { SlotIndex } from '../../../allocator/slot-index.js';
+
+const owner = { key: 'ns/a', first: undefined, second: undefined, extra: undefined } as unknown as ServiceRecord;
+const slot = (family: Family, num: bigint): Slot => ({ text: formatIp(family, num), num, users: owner });
+
+describe('SlotIndex', () => {
+  it('matches a Map by (family, address), IPv6 addresses sharing their low 32 bits included (property)', () => {
+    // Few distinct low words and high parts, so buckets hold several addresses and IPv4 meets IPv6.
+    const address = fc.record({
+      family: fc.constantFrom<Family>('ipv4', 'ipv6'),
+      high: fc.integer({ min: 0, max: 3 }),
+      low: fc.constantFrom(0n, 1n, 0x7fffffffn, 0x80000000n, 0xffffffffn),
+    });
+    const op = fc.record({ kind: fc.constantFrom('add', 'delete', 'get'), address });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const index = new SlotIndex();
+        const model = new Map<string, Slot>();
+        for (const { kind, address: a } of ops) {
+          const num = a.family === 'ipv4' ? a.low : (BigInt(a.high) << 100n) | a.low;
+          const id = `${a.family}/${num}`;
+          if (kind === 'add') {
+            if (model.has(id)) continue; // add() is for addresses not held yet
+            const s = slot(a.family, num);
+            index.add(s);
+            model.set(id, s);
+          } else if (kind === 'delete') {
+            expect(index.delete(slot(a.family, num))).toBe(model.delete(id));
+          }
+          expect(index.get(a.family, num)).toBe(model.get(id));
+          expect(index.size).toBe(model.size);
+        }
+        expect(new Set(index.values())).toEqual(new Set(model.values()));
+      }),
+    );
+  });
+});
