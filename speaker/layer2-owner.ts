@@ -185,6 +185,12 @@ export interface Layer2Self extends Layer2State {
   self: string;
   /** This speaker has fenced itself (speaker/fencing.ts). */
   fenced: boolean;
+  /**
+   * When this speaker's current life began (the acquireTime it writes), known locally before its
+   * own watch shows it: a restarted speaker first lists its old Lease with the old acquireTime, and
+   * judged by that it would count as older than the Services and take its VIPs back (a flap back).
+   */
+  selfJoinedAt?: number;
 }
 
 /**
@@ -198,7 +204,12 @@ export function layer2Decision(service: ServiceView, endpoints: EndpointsView, s
   if (!hasReadyEndpoint(endpoints)) return 'noEndpoints';
   if (!state.nodeSelected(state.self)) return 'nodeNotSelected';
   if (service.externalTrafficPolicy === 'Local' && !hasReadyEndpointOn(endpoints, state.self)) return 'noLocalEndpoints';
-  const result = layer2Owner(service, endpoints, state);
+  const { self, selfJoinedAt, joinedAt } = state;
+  const result = layer2Owner(
+    service,
+    endpoints,
+    selfJoinedAt === undefined || joinedAt === undefined ? state : { ...state, joinedAt: (node) => (node === self ? selfJoinedAt : joinedAt(node)) },
+  );
   if (result.owner === state.self) return null;
   // Not among the live speakers: others do not count this node, so it must not answer either.
   return toSet(state.liveSpeakers).has(state.self) ? 'notOwner' : 'notLive';

@@ -65,8 +65,9 @@ export class SpeakerLease {
   private inFlight: Promise<void> | undefined;
   private slowTimer: TimerHandle | undefined;
   private healthy = false;
-  /** acquireTime of this life (wall clock, MicroTime string). */
-  private life = microTime(Date.now());
+  /** When this life began (wall clock, ms) and the same as the Lease's acquireTime (MicroTime string). */
+  private lifeMs = Date.now();
+  private life = microTime(this.lifeMs);
   /** Lease writes sent (a benchmark figure: it must not grow with Services). */
   writes = 0;
   /** This node is excluded from load balancing: published as a Lease label on the next write. */
@@ -81,7 +82,7 @@ export class SpeakerLease {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.life = microTime(Date.now());
+    this.newLife();
     this.tick();
   }
 
@@ -153,7 +154,13 @@ export class SpeakerLease {
    * dropped it and handed its VIPs over; coming back it must not count as older than their Services.
    */
   newLife(): void {
-    this.life = microTime(Date.now());
+    this.lifeMs = Date.now();
+    this.life = microTime(this.lifeMs);
+  }
+
+  /** When this life began (ms since the epoch): the acquireTime of our next writes. */
+  get lifeStartedAt(): number {
+    return this.lifeMs;
   }
 
   /** Publish (from the next renewal on) whether this node is excluded from load balancing (node-exclusion.ts). */

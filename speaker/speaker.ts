@@ -166,6 +166,7 @@ export class Speaker {
           fenced: this.fencing.isFenced() || this.gate.isFencedByVerdict(),
           liveSpeakers: this.gate.owners(this.membership.liveSet()),
           joinedAt: (node) => this.membership.joinedAt(node),
+          selfJoinedAt: this.lease.lifeStartedAt,
           // MetalLB's legacy format has no layer2 node selectors: every speaker node may own a VIP,
           // except nodes excluded from load balancing (the same view on every speaker).
           nodeSelected: (node) => !this.excludedNodes.has(node),

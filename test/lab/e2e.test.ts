@@ -119,7 +119,8 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
       throw new Error(`${(e as Error).message}\n${logs()}`);
     });
     expect(NODES as readonly string[]).toContain(next);
-    expect((await arpOwner(lab, vip)).node).toBe(next);
+    const first = await arpOwner(lab, vip);
+    expect(first.node, `arping after the failover: ${first.line}\n${logs()}`).toBe(next);
     // From the first failover on, a client probe every ~100 ms: every answer must come from the interim owner.
     const answers: Array<string | null> = [];
     let probing = true;
@@ -138,7 +139,8 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
     await new Promise((r) => setTimeout(r, 5000));
     probing = false;
     await probe;
-    expect((await arpOwner(lab, vip)).node).toBe(next);
+    const last = await arpOwner(lab, vip);
+    expect(last.node, `arping after the return: ${last.line}\n${logs()}`).toBe(next);
     const wrong = answers.filter((a) => a !== next);
     expect(wrong, `${answers.length} probes after the failover: ${JSON.stringify(answers)}\n${logs()}`).toEqual([]);
     expect(answers.length).toBeGreaterThan(10);

@@ -87,6 +87,32 @@ describe('layer2 ownership does not flap back (issue 13.3)', () => {
     expect(fresh.map((s) => c.owner('node-b', s))).toContain(victim);
   });
 
+  it('a restarted speaker that first lists its own old Lease (old acquireTime) still claims none of its VIPs back', () => {
+    const c = cluster();
+    for (const n of NODES) c.start(n);
+    c.advance(5000);
+    const services = Array.from({ length: 60 }, (_, i) => service(i + 1, c.wall()));
+    c.advance(2000);
+    const victim = 'node-a';
+    const oldLife = c.alive.get(victim)?.joinedAt ?? 0;
+    const hers = services.filter((s) => c.owner('node-b', s) === victim);
+    expect(hers.length).toBeGreaterThan(0);
+    c.kill(victim);
+    c.advance(DURATION + 2 * RENEW);
+    // The new process: a fresh view from the first list, where its own Lease still has the old
+    // acquireTime (its first write with the new one has not come back through the watch yet).
+    const newLife = c.wall();
+    const fresh = new Membership({ clock: c.clock, leaseDurationMs: DURATION, self: victim, renewMs: RENEW });
+    for (const [node, lease] of c.alive) fresh.observe(node, `${node}-${lease.version}`, lease.joinedAt);
+    fresh.observe(victim, 'stale', oldLife);
+    const state = { liveSpeakers: fresh.liveSet(), nodeSelected: () => true, joinedAt: (n: string) => fresh.joinedAt(n), self: victim, fenced: false };
+    for (const s of hers) {
+      // Judged by the listed Lease alone it would take the VIP back: the flap this field prevents.
+      expect(layer2Decision(s, EPS, state)).toBeNull();
+      expect(layer2Decision(s, EPS, { ...state, selfJoinedAt: newLife })).toBe('notOwner');
+    }
+  });
+
   it('any sequence of kills and returns moves a Service only when its owner dies', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...NODES), { minLength: 1, maxLength: 6 }), (sequence) => {
