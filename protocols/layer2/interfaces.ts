@@ -103,6 +103,15 @@ function readAttr(dir: string, attr: string): string | undefined {
   }
 }
 
+/** One interface's facts from /sys/class/net, or undefined when it is not there (or vanished while reading). */
+export function readLinkFacts(name: string): LinkFacts | undefined {
+  const dir = `/sys/class/net/${name}`;
+  const flags = readAttr(dir, 'flags');
+  const type = readAttr(dir, 'type');
+  if (flags === undefined || type === undefined) return undefined;
+  return { name, flags: parseInt(flags, 16), type: Number(type), mac: readAttr(dir, 'address') ?? '', hasMaster: existsSync(`${dir}/master`) };
+}
+
 /** /sys/class/net of the current network namespace. */
 export const sysLinkSource: LinkSource = {
   links(): LinkFacts[] {
@@ -114,11 +123,8 @@ export const sysLinkSource: LinkSource = {
     }
     const out: LinkFacts[] = [];
     for (const name of names) {
-      const dir = `/sys/class/net/${name}`;
-      const flags = readAttr(dir, 'flags');
-      const type = readAttr(dir, 'type');
-      if (flags === undefined || type === undefined) continue; // vanished while reading
-      out.push({ name, flags: parseInt(flags, 16), type: Number(type), mac: readAttr(dir, 'address') ?? '', hasMaster: existsSync(`${dir}/master`) });
+      const f = readLinkFacts(name);
+      if (f) out.push(f);
     }
     return out;
   },

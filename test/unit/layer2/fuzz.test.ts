@@ -18,11 +18,13 @@ import * as ipv6 from '../../../protocols/ndp/ipv6.js';
 import * as ndp from '../../../protocols/ndp/messages.js';
 import * as ra from '../../../protocols/ndp/router-advertisement.js';
 import { decodeRouterFrame, routerAdvertisementFrame, routerSolicitationFrame } from '../../../protocols/ndp/router-frames.js';
+import { startRouterLink } from '../../../protocols/ndp/router-link.js';
 import { frameFilter, runFilter } from '../../../protocols/rawio/bpf.js';
 import * as ethernet from '../../../protocols/rawio/ethernet.js';
 import { FrameError } from '../../../protocols/rawio/frame-error.js';
 import { formatMac, parseMac } from '../../../protocols/rawio/mac.js';
 import { claimFrames, hostileCases, type HostileParams } from '../../lab/hostile-frames.js';
+import { FakeRouterIo } from '../ndp/fake-router-io.js';
 import { FakeIo } from './fake-io.js';
 
 const FUZZ_MS = Number(process.env.HERALD_FUZZ_MS ?? 1000);
@@ -135,5 +137,35 @@ describe('fuzz: the announcer never throws and only sends usable answers', () =>
     );
     // Not vacuous: many mutated requests are still valid, and answered.
     expect(sent).toBeGreaterThan(0);
+  });
+});
+
+describe('fuzz: the router link never throws and learns only from valid RAs', () => {
+  it('whatever the kernel filter passes', () => {
+    const filter = frameFilter({ icmp6Types: [133, 134] });
+    const io = new FakeRouterIo({ mac: OWNER, linkLocal: parseIpv6('fe80::1') });
+    const clock = new ManualClock();
+    const link = startRouterLink({ ifname: 'eth0', io, clock, sendAdvertisements: true, onRouter: () => {} });
+    let learned = 0;
+    fc.assert(
+      fc.property(input, (frame) => {
+        if (runFilter(filter, frame) === 0) return;
+        const before = { received: link.counters.raReceived, router: link.router() };
+        let valid = true;
+        try {
+          valid = decodeRouterFrame(frame).msg.type === 134;
+        } catch {
+          valid = false;
+        }
+        io.port.deliver(frame);
+        if (!valid) expect({ received: link.counters.raReceived, router: link.router() }).toEqual(before);
+        if (link.router() !== before.router) learned++;
+        // Now and then past any router's lifetime, so learning happens more than once.
+        clock.advance(60_000);
+      }),
+      budget,
+    );
+    expect(link.state()).toBe('up');
+    expect(learned).toBeGreaterThan(0);
   });
 });
