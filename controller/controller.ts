@@ -28,6 +28,8 @@ import { PendingServices, unblockedBy } from './pending.js';
 import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision } from './reconcile.js';
 import { annotationConflicts } from '../allocator/annotations.js';
 import { sameIps, statusIps, statusWithIps } from './service-status.js';
+import { configStateOf } from '../allocator/config-state.js';
+import { ConfigurationStateWriter } from '../kube/configuration-state.js';
 
 /** Where the controller's Events go (an EventRecorder by default). */
 export interface EventSink {
@@ -85,6 +87,8 @@ export interface ControllerOptions {
   concurrency?: number;
   /** Test seam: the API (default: the server of `kubeConfig`). */
   api?: Partial<ControllerApi>;
+  /** Write the ConfigurationState object `controller` (default: yes, unless the API is injected). */
+  configurationState?: boolean;
   /** Timers of the work queue, leader election and start-up retries (default: the system clock). */
   clock?: Clock;
 }
@@ -127,6 +131,8 @@ export class Controller {
   private readonly leases: InformerSource<V1Lease> | undefined;
   private readonly clock: Clock;
   private recorder: EventSink | undefined;
+  /** The ConfigurationState `controller`: written by the leader from each config verdict. */
+  private readonly state: ConfigurationStateWriter | undefined;
   private server: MetricsServer | undefined;
   private elector: LeaderElector | undefined;
   private term: Term | undefined;
@@ -169,6 +175,21 @@ export class Controller {
       // An injected API serves no metallb.io kinds.
       ...(api.configMaps ? { configMaps: api.configMaps, discover: async () => [] } : {}),
     });
+    if (opts.configurationState ?? !opts.api) {
+      this.state = new ConfigurationStateWriter({
+        kubeConfig: opts.kubeConfig,
+        namespace: opts.namespace,
+        name: 'controller',
+        component: 'controller',
+        clock: this.clock,
+        onError: (err) => {
+          this.metrics.k8sApiErrors.inc({ operation: 'configuration_state' });
+          this.log.warn({ event: 'configurationStateFailed', err }, 'writing the ConfigurationState failed; retrying');
+        },
+        onSynced: (state, wrote) => this.log.info({ event: 'configurationState', config: state.configHash, reason: `${state.result} ${state.reason}: ${wrote ? 'written' : 'already stored'}` }, `ConfigurationState ${wrote ? 'written' : 'unchanged'}: ${state.result}`),
+        onUnavailable: () => this.log.info({ event: 'configurationStateUnavailable' }, 'the metallb.io ConfigurationState kind is not served (CRDs not installed): the config verdict is in the logs and Events only'),
+      });
+    }
     if (opts.leaderElect) this.leases = api.leases ?? (api.lock ? undefined : leaseInformer(opts.kubeConfig, opts.namespace, { fieldSelector: `metadata.name=${this.leaseName}` }));
   }
 
@@ -313,6 +334,7 @@ export class Controller {
     this.startAbort.abort(new Error('controller stopped'));
     await this.elector?.stop();
     this.endTerm('shutting down');
+    this.state?.close();
     await Promise.all([this.services.stop(), this.source.stop(), this.leases?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
@@ -567,6 +589,9 @@ export class Controller {
     const input = this.source.input();
     const verdict = evaluateInput(input, this.heldByStatuses(), term.appliedText, term.config);
     const inForce = term.hash ?? 'none';
+    // Where a CR user looks beside the Events; the same verdict gives the same state, so a restart or
+    // a resync writes nothing (kube/configuration-state.ts compares first).
+    this.state?.report(configStateOf(verdict, this.source.source, term.config && term.hash ? { config: term.config, hash: term.hash } : undefined, this.source.describe()));
     const refuse = (note: string, log: () => void): void => {
       this.metrics.configRefused();
       if (note !== term.lastRefusal) log();

@@ -115,10 +115,76 @@ const bgpPeerSpec = object(
 interface Kind {
   kind: string;
   plural: string;
-  spec: Schema;
+  /** Undefined: a status-only kind (ConfigurationState), no spec. */
+  spec?: Schema;
   status?: Schema;
   columns: { name: string; jsonPath: string; type: string }[];
 }
+
+// The status kinds (MetalLB v0.14+): written by the daemons, read by operators. MetalLB's fields; the
+// daemons never read them back except to compare before writing (speaker/status-objects.ts,
+// kube/configuration-state.ts).
+const serviceStatusFields = {
+  node: str('The node announcing the Service.'),
+  serviceName: str('The Service this status is about.'),
+  serviceNamespace: str('The namespace of the Service.'),
+};
+const serviceL2Status = object({ ...serviceStatusFields, interfaces: list(object({ name: str() }), 'Interfaces the node answers ARP/NDP on for the Service.') });
+const serviceBgpStatus = object({ ...serviceStatusFields, peers: list(str(), 'BGP peers this node advertises the Service to (when their sessions are up).') });
+const configurationStateStatus = object({
+  result: { type: 'string', enum: ['Valid', 'Invalid', 'Unknown'], description: 'Valid: the objects as they are now are the config in force.' },
+  lastError: str('Why the objects as they are now are not in force (empty when Valid).'),
+  configHash: str('The config in force (the hash in the daemons\' logs and herald_config_generation).'),
+  conditions: list(
+    object(
+      {
+        type: str(),
+        status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+        reason: str(),
+        message: str(),
+        lastTransitionTime: { type: 'string', format: 'date-time' },
+        observedGeneration: { type: 'integer', format: 'int64' },
+      },
+      ['type', 'status'],
+    ),
+  ),
+});
+const STATUS_KINDS: Kind[] = [
+  {
+    kind: 'ConfigurationState',
+    plural: 'configurationstates',
+    status: configurationStateStatus,
+    columns: [
+      { name: 'Result', jsonPath: '.status.result', type: 'string' },
+      { name: 'Config', jsonPath: '.status.configHash', type: 'string' },
+      { name: 'LastError', jsonPath: '.status.lastError', type: 'string' },
+    ],
+  },
+  {
+    kind: 'ServiceBGPStatus',
+    plural: 'servicebgpstatuses',
+    spec: object({}),
+    status: serviceBgpStatus,
+    columns: [
+      { name: 'Node', jsonPath: '.status.node', type: 'string' },
+      { name: 'Service Name', jsonPath: '.status.serviceName', type: 'string' },
+      { name: 'Service Namespace', jsonPath: '.status.serviceNamespace', type: 'string' },
+      { name: 'Peers', jsonPath: '.status.peers', type: 'string' },
+    ],
+  },
+  {
+    kind: 'ServiceL2Status',
+    plural: 'servicel2statuses',
+    spec: object({}),
+    status: serviceL2Status,
+    columns: [
+      { name: 'Allocated Node', jsonPath: '.status.node', type: 'string' },
+      { name: 'Service Name', jsonPath: '.status.serviceName', type: 'string' },
+      { name: 'Service Namespace', jsonPath: '.status.serviceNamespace', type: 'string' },
+      { name: 'Interfaces', jsonPath: '.status.interfaces[*].name', type: 'string' },
+    ],
+  },
+];
 
 const KINDS: Kind[] = [
   {
@@ -178,7 +244,7 @@ export function storageVersion(kind: string): string {
 }
 
 function version(k: Kind, name: string, storage: boolean): Record<string, unknown> {
-  const root: Schema = object({ apiVersion: str(), kind: str(), metadata: { type: 'object' }, spec: k.spec, ...(k.status ? { status: k.status } : {}) });
+  const root: Schema = object({ apiVersion: str(), kind: str(), metadata: { type: 'object' }, ...(k.spec ? { spec: k.spec } : {}), ...(k.status ? { status: k.status } : {}) });
   return {
     name,
     served: true,
@@ -208,12 +274,19 @@ function crd(k: Kind): KubeObject {
   } as KubeObject;
 }
 
-/** Every metallb.io CustomResourceDefinition, in name order. */
+/** Every metallb.io CustomResourceDefinition (configuration and status kinds), in name order. */
 export function crdObjects(): KubeObject[] {
-  return KINDS.map(crd);
+  return [...KINDS, ...STATUS_KINDS].sort((a, b) => (a.plural < b.plural ? -1 : 1)).map(crd);
 }
 
-/** The metallb.io kinds with their plural (resource) names, for RBAC and informers. */
+/** The status kinds' plural (resource) names, for RBAC. */
+export const STATUS_PLURALS = {
+  configurationStates: 'configurationstates',
+  serviceL2Statuses: 'servicel2statuses',
+  serviceBgpStatuses: 'servicebgpstatuses',
+} as const;
+
+/** The metallb.io configuration kinds with their plural (resource) names, for RBAC and informers. */
 export const CR_KINDS: readonly { kind: string; plural: string }[] = KINDS.map((k) => ({ kind: k.kind, plural: k.plural }));
 
 /** The versions of a kind Herald reads, most preferred first (BGPPeer: v1beta2, then the deprecated v1beta1). */

@@ -4,7 +4,7 @@
 // RBAC is least privilege: exactly the API calls kube/ makes for each daemon, nothing more.
 import { randomBytes } from 'node:crypto';
 import yaml from 'js-yaml';
-import { CR_KINDS, CRD_GROUP } from './crds.js';
+import { CR_KINDS, CRD_GROUP, STATUS_PLURALS } from './crds.js';
 
 export type PullPolicy = 'IfNotPresent' | 'Always' | 'Never';
 
@@ -185,6 +185,9 @@ function controllerNamespaceRules(v: HeraldValues): Record<string, unknown>[] {
     ...configObjectRules(v),
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'list', 'watch', 'update'] },
+    // Its ConfigurationState (kube/configuration-state.ts): create cannot be limited by name, the rest can.
+    { apiGroups: [CRD_GROUP], resources: [STATUS_PLURALS.configurationStates], verbs: ['create'] },
+    { apiGroups: [CRD_GROUP], resources: [STATUS_PLURALS.configurationStates, `${STATUS_PLURALS.configurationStates}/status`], resourceNames: ['controller'], verbs: ['get', 'update'] },
   ];
 }
 
@@ -218,6 +221,9 @@ function speakerNamespaceRules(v: HeraldValues): Record<string, unknown>[] {
     { apiGroups: [''], resources: ['configmaps'], verbs: READ },
     ...configObjectRules(v),
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'get', 'list', 'watch', 'update', 'delete'] },
+    // Its ConfigurationState speaker-<node> (one Role for every node: not limited by name).
+    { apiGroups: [CRD_GROUP], resources: [STATUS_PLURALS.configurationStates], verbs: ['get', 'create'] },
+    { apiGroups: [CRD_GROUP], resources: [`${STATUS_PLURALS.configurationStates}/status`], verbs: ['update'] },
   ];
 }
 

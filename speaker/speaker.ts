@@ -22,6 +22,8 @@ import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.j
 import { apiRetry } from '../kube/api-retry.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
 import { AnnouncementTracker, type AnnouncementChange } from './announcement-tracker.js';
+import { configStateOf } from '../allocator/config-state.js';
+import { ConfigurationStateWriter } from '../kube/configuration-state.js';
 import type { AnnounceDecider, Announcer } from './announcer.js';
 import { bgpDecision } from './bgp-advertisements.js';
 import { EventPacer } from './event-pacer.js';
@@ -90,6 +92,8 @@ export interface SpeakerOptions {
   logger: Logger;
   metrics?: SpeakerMetrics;
   clock?: Clock;
+  /** Write the ConfigurationState object `speaker-<node>` (default true). */
+  configurationState?: boolean;
   /** Builds the announcers around the daemon's decisions (the real protocols, or recording ones in tests). */
   announcers: (deciders: SpeakerDeciders) => SpeakerAnnouncers;
 }
@@ -129,6 +133,8 @@ export class Speaker {
   private readonly trackers: Record<Protocol, AnnouncementTracker>;
   private recorder: EventRecorder | undefined;
   private readonly pacer: EventPacer;
+  /** The ConfigurationState `speaker-<node>`, from each config verdict. */
+  private readonly state: ConfigurationStateWriter | undefined;
   private server: MetricsServer | undefined;
   private config: Config | undefined;
   /** The config in force's hash (configHash: the same in every daemon running the same config). */
@@ -209,6 +215,22 @@ export class Speaker {
       source: opts.configSource ?? 'configmap',
       retry: apiRetry(this.log, this.metrics, 'discovering the metallb.io CRDs', this.startAbort.signal),
     });
+    if (opts.configurationState ?? true) {
+      this.state = new ConfigurationStateWriter({
+        kubeConfig: kc,
+        namespace: opts.namespace,
+        name: `speaker-${self}`,
+        component: 'speaker',
+        node: self,
+        clock: this.clock,
+        onError: (err) => {
+          this.metrics.k8sApiErrors.inc({ operation: 'configuration_state' });
+          this.log.warn({ event: 'configurationStateFailed', err }, 'writing the ConfigurationState failed; retrying');
+        },
+        onSynced: (state, wrote) => this.log.info({ event: 'configurationState', config: state.configHash, reason: `${state.result} ${state.reason}: ${wrote ? 'written' : 'already stored'}` }, `ConfigurationState ${wrote ? 'written' : 'unchanged'}: ${state.result}`),
+        onUnavailable: () => this.log.info({ event: 'configurationStateUnavailable' }, 'the metallb.io ConfigurationState kind is not served (CRDs not installed): the config verdict is in the logs only'),
+      });
+    }
     this.leases = leaseInformer(kc, opts.namespace, { labelSelector: `${SPEAKER_LEASE_LABEL}=${SPEAKER_LEASE_LABEL_VALUE}` });
     this.lease = new SpeakerLease({
       kubeConfig: kc,
@@ -389,6 +411,7 @@ export class Speaker {
     this.fencing.close();
     this.membership.close();
     this.pacer.close();
+    this.state?.close();
     await Promise.all([this.services.stop(), this.nodes.stop(), this.source.stop(), this.leases.stop(), this.endpoints?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
@@ -628,6 +651,7 @@ export class Speaker {
     const input = this.source.input();
     const verdict = evaluateInput(input, this.heldByStatuses(), this.appliedText, this.config);
     const inForce = this.hash ?? 'none';
+    this.state?.report(configStateOf(verdict, this.source.source, this.config && this.hash ? { config: this.config, hash: this.hash } : undefined, this.source.describe()));
     switch (verdict.kind) {
       case 'missing':
         this.refuse('missing', new Set(), () => {

@@ -8,7 +8,7 @@ import { Informer } from '../../kube/informer.js';
 import { decodeObject } from '../../kube/decode.js';
 import type { CrItem } from '../../kube/config-source.js';
 import { discoverCrResources } from '../../kube/config-source.js';
-import { installCrds, KINDS } from './crd-objects.js';
+import { installCrds, KINDS, STATUS_KINDS } from './crd-objects.js';
 import { freshNamespace, kubeconfigPath, kubectl, waitFor } from './harness.js';
 
 describe('metallb.io CRDs on kube-apiserver 1.20', () => {
@@ -26,7 +26,8 @@ describe('metallb.io CRDs on kube-apiserver 1.20', () => {
 
   it('serves every kind at MetalLB\'s versions (kubectl api-resources, and the daemons\' discovery)', async () => {
     const out = kubectl(['api-resources', '--api-group=metallb.io', '-o', 'name']).trim().split('\n').sort();
-    expect(out).toEqual(KINDS.split(',').sort());
+    expect(out).toEqual([...KINDS.split(','), ...STATUS_KINDS.split(',')].sort());
+    expect(kubectl(['get', '-n', ns, STATUS_KINDS])).toBe('');
     const versions = kubectl(['api-versions']).split('\n').filter((v) => v.startsWith('metallb.io/')).sort();
     expect(versions).toEqual(['metallb.io/v1beta1', 'metallb.io/v1beta2']);
     expect(kubectl(['get', '-n', ns, KINDS])).toBe('');

@@ -185,6 +185,16 @@ describe('herald manifests against the API server', () => {
       row(sa, ['create', 'update', 'delete'], 'ipaddresspools.metallb.io', ns, false);
       row(sa, ['list'], 'ipaddresspools.metallb.io', other, false);
     }
+    // Each daemon writes its own ConfigurationState (the controller's limited by name; create cannot be).
+    row(controller, ['create'], 'configurationstates.metallb.io', ns, true);
+    row(controller, ['get', 'update'], 'configurationstates.metallb.io/controller', ns, true);
+    row(controller, ['update'], 'configurationstates.metallb.io/controller', ns, true, 'status');
+    row(controller, ['update', 'delete'], 'configurationstates.metallb.io/speaker-node1', ns, false);
+    row(controller, ['list', 'delete'], 'configurationstates.metallb.io', ns, false);
+    row(speaker, ['get', 'create'], 'configurationstates.metallb.io', ns, true);
+    row(speaker, ['update'], 'configurationstates.metallb.io', ns, true, 'status');
+    row(speaker, ['delete'], 'configurationstates.metallb.io', ns, false);
+    row(speaker, ['create'], 'configurationstates.metallb.io', other, false);
     // speaker: Services, endpoints, Nodes (read), Events, its ConfigMap and the membership Leases.
     row(speaker, ['get', 'list', 'watch'], 'services', other, true);
     row(speaker, ['update', 'patch'], 'services', other, false, 'status');
@@ -270,6 +280,10 @@ describe('herald manifests against the API server', () => {
       await speaker.waitFor(`an announcement of ${ip}`, (l) => l.announcer === 'layer2' && JSON.stringify(l).includes(ip));
       const lease = await waitFor('the speaker\'s Lease', () => kubectl(['get', 'leases', '-n', ns, '-o', 'name']).includes(`herald-speaker-${node}`));
       expect(lease).toBe(true);
+      // Each daemon wrote its ConfigurationState under its token.
+      for (const state of ['controller', `speaker-${node}`]) {
+        await waitFor(`ConfigurationState ${state} Valid`, () => kubectl(['get', '-n', ns, 'configurationstates.metallb.io', state, '-o', 'jsonpath={.status.result}', '--ignore-not-found']) === 'Valid');
+      }
       const forbidden = [...controller.lines, ...speaker.lines].filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
       expect(forbidden).toEqual([]);
       await Promise.all([controller.kill(), speaker.kill()]);

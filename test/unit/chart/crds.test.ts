@@ -44,8 +44,11 @@ describe('metallb.io CRDs', () => {
       { name: 'bgpadvertisements.metallb.io', kind: 'BGPAdvertisement', versions: ['v1beta1*'], scope: 'Namespaced' },
       { name: 'bgppeers.metallb.io', kind: 'BGPPeer', versions: ['v1beta1', 'v1beta2*'], scope: 'Namespaced' },
       { name: 'communities.metallb.io', kind: 'Community', versions: ['v1beta1*'], scope: 'Namespaced' },
+      { name: 'configurationstates.metallb.io', kind: 'ConfigurationState', versions: ['v1beta1*'], scope: 'Namespaced' },
       { name: 'ipaddresspools.metallb.io', kind: 'IPAddressPool', versions: ['v1beta1*'], scope: 'Namespaced' },
       { name: 'l2advertisements.metallb.io', kind: 'L2Advertisement', versions: ['v1beta1*'], scope: 'Namespaced' },
+      { name: 'servicebgpstatuses.metallb.io', kind: 'ServiceBGPStatus', versions: ['v1beta1*'], scope: 'Namespaced' },
+      { name: 'servicel2statuses.metallb.io', kind: 'ServiceL2Status', versions: ['v1beta1*'], scope: 'Namespaced' },
     ]);
     for (const c of crds) {
       expect(c.spec.group).toBe('metallb.io');
