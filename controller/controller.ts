@@ -159,6 +159,8 @@ export class Controller {
   private lastThrottleLog = -Infinity;
   /** Ends start-up retries (an API server unreachable at start) when the controller stops. */
   private readonly startAbort = new AbortController();
+  /** Whether every informer synced (false: start gave up, stopped). */
+  private informersSynced: Promise<boolean> = Promise.resolve(false);
 
   constructor(private readonly opts: ControllerOptions) {
     this.log = opts.logger;
@@ -269,8 +271,16 @@ export class Controller {
       inf?.on('error', onWatchError);
     }
     this.source.onError(onWatchError);
+    const informers = Promise.all([this.services.start(), this.source.start(), this.leases?.start()]);
+    this.informersSynced = informers.then(
+      () => true,
+      () => false,
+    );
+    // Leading (and so the leader's list of Services) starts now, overlapping the informers' lists
+    // (was: after they synced, one full list after the other); startTerm orders the two lists.
+    const term = this.opts.leaderElect ? this.startElector() : this.startTerm();
     try {
-      await Promise.all([this.services.start(), this.source.start(), this.leases?.start()]);
+      await informers;
     } catch (err) {
       if (this.stopped) return; // stopped while discovery was retrying
       throw err;
@@ -280,10 +290,10 @@ export class Controller {
     this.log.info({ event: 'configSource', reason: this.source.resources.map((r) => `${r.plural}/${r.version}`).join(', ') || 'no metallb.io kinds served' }, `config source: ${this.source.describe()}`);
     this.synced = true;
     this.log.info({ event: 'informersSynced' }, `informers synced (${this.services.size} Services)`);
-    if (!this.opts.leaderElect) {
-      await this.startTerm();
-      return;
-    }
+    await term;
+  }
+
+  private startElector(): Promise<void> {
     const durationMs = this.opts.leaseDurationMs ?? 15_000;
     const lock =
       this.opts.api?.lock ??
@@ -311,6 +321,7 @@ export class Controller {
       onLeaderObserved: (holder) => this.log.info({ event: 'leaderObserved', node: holder }, `${holder} is the leader`),
     });
     this.elector.start();
+    return Promise.resolve();
   }
 
   /** A 429 waited out: counted; logged once, then at most every 10 s with how many since. */
@@ -355,8 +366,9 @@ export class Controller {
     let services: V1Service[] | undefined;
     for (let attempt = 0; services === undefined; attempt++) {
       try {
-        services = await this.listServices();
+        services = await this.listForRestore();
       } catch (err) {
+        if (this.stopped) return;
         this.log.warn({ event: 'restoreListFailed', err }, 'listing Services to restore failed; retrying');
         await sleep(this.clock, Math.min(5_000, 200 * 2 ** attempt));
       }
@@ -399,6 +411,33 @@ export class Controller {
         this.metrics.k8sUpdateErrors.inc();
         this.log.warn({ event: 'reconcileFailed', service: key, err }, `reconcile of ${key} failed; retrying`);
       },
+    });
+  }
+
+  /**
+   * The Services to restore, with the caches synced. The list is sent once the Service informer's own
+   * list has its snapshot fixed, so it reads a state at least as new as the one the cache starts from:
+   * a Service deleted after the cache's snapshot shows as a delete event (deletedWhileStarting), and
+   * the two lists overlap. A cache that synced from a later list (the informer listed again after an
+   * error) may be newer than ours, a delete in between seen by neither: then listed again.
+   */
+  private async listForRestore(): Promise<V1Service[]> {
+    const snapshot = this.services.listSnapshot ? await this.whileRunning(this.services.listSnapshot()) : undefined;
+    if (snapshot === undefined) await this.whileRunning(this.informersSynced);
+    const services = await this.listServices();
+    if (!(await this.whileRunning(this.informersSynced))) throw new Error('informers stopped');
+    if (snapshot !== undefined && (this.services.syncedFromList ?? 0) > snapshot) return this.listServices();
+    return services;
+  }
+
+  /** `p`, or a rejection once the controller stops (a start-up wait never outlives it). */
+  private whileRunning<T>(p: Promise<T>): Promise<T> {
+    const signal = this.startAbort.signal;
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
   }
 

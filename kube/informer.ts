@@ -70,6 +70,14 @@ export interface InformerSource<T extends KubernetesObject> {
   readonly resource?: string;
   /** Seconds since the last sign of life of the list/watch (undefined before the first list). */
   lastEventAgeSeconds?(): number | undefined;
+  /**
+   * Resolves, with the list's number (1 for the first), once a list's snapshot is fixed: its first
+   * page answered, so later pages show the same resourceVersion. A request sent after it reads a
+   * state at least as new as that list's. Resolves at once when one is fixed already (the latest).
+   */
+  listSnapshot?(): Promise<number>;
+  /** The number of the list the cache first synced from (undefined before it). */
+  readonly syncedFromList?: number;
 }
 
 /** Outcome of one watch stream. */
@@ -98,6 +106,10 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
   /** When the list/watch last showed life: a list, a watch accepted, any event or bookmark (clock time). */
   private lastEventAt: number | undefined;
   readonly resource: string;
+  /** Lists whose first page was answered (their snapshot fixed), and who waits for the next one. */
+  private snapshots = 0;
+  private snapshotWaiters: ((list: number) => void)[] = [];
+  syncedFromList: number | undefined;
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.resource = opts.path.split('/').pop() ?? opts.path;
@@ -154,6 +166,11 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
 
   lastEventAgeSeconds(): number | undefined {
     return this.lastEventAt === undefined ? undefined : Math.max(0, (this.clock.now() - this.lastEventAt) / 1000);
+  }
+
+  listSnapshot(): Promise<number> {
+    if (this.snapshots > 0) return Promise.resolve(this.snapshots);
+    return new Promise((resolve) => this.snapshotWaiters.push(resolve));
   }
 
   /** The resourceVersion the cache is at ('' before the first list and after a 410). */
@@ -248,6 +265,7 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
         }
         throw err;
       }
+      if (!cont) this.snapshotFixed();
       for (const raw of page.items ?? []) items.push(this.opts.decode(raw));
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue ?? '';
@@ -271,8 +289,17 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
     for (const [key, prev] of old) if (!next.has(key)) this.emit('delete', prev, undefined);
     if (!this.syncedFlag) {
       this.syncedFlag = true;
+      this.syncedFromList = this.snapshots;
       this.resolveSynced();
     }
+  }
+
+  /** A list's first page is answered: its snapshot is fixed (an unpaginated restart counts as a new list). */
+  private snapshotFixed(): void {
+    this.snapshots++;
+    const waiters = this.snapshotWaiters;
+    this.snapshotWaiters = [];
+    for (const w of waiters) w(this.snapshots);
   }
 
   private emit(event: 'add' | 'update' | 'delete', obj: T, old: T | undefined): void {

@@ -113,6 +113,8 @@ interface LogEntry {
 
 type Request =
   | { kind: 'list'; snapshot: V1Service[]; resolve: (v: V1Service[]) => void; reject: (e: unknown) => void }
+  /** The Service informer's list: its snapshot is what the server held when the request arrived. */
+  | { kind: 'informerList'; resolve: () => void; reject: () => void }
   | {
       kind: 'write';
       name: string;
@@ -121,10 +123,21 @@ type Request =
       reject: (e: unknown) => void;
     };
 
-/** The informer of one controller process: its own cache, fed from the API server's event log. */
+/**
+ * The informer of one controller process: its own cache, fed from the API server's event log. The
+ * ConfigMap's first list is answered at once; the Services' is a request the model answers when it
+ * chooses (a fault makes the informer list again, with a new snapshot), so a leader's own list of
+ * Services overlaps it in either order.
+ */
 class ModelInformer<T extends V1Service | V1ConfigMap> implements InformerSource<T> {
   private store = new Map<string, T>();
   private cursor = 0;
+  private synced = false;
+  private stopped = false;
+  private lists = 0;
+  private snapshotWaiters: ((list: number) => void)[] = [];
+  private resolveStart: (() => void) | undefined;
+  syncedFromList: number | undefined;
   private readonly handlers = { add: [] as InformerEventHandler<T>[], update: [] as InformerEventHandler<T>[], delete: [] as InformerEventHandler<T>[] };
 
   constructor(
@@ -137,20 +150,47 @@ class ModelInformer<T extends V1Service | V1ConfigMap> implements InformerSource
     return this;
   }
 
-  /** The first list: the cache is what the server holds now; events after it are delivered later. */
+  /** The first list: the cache is what the server held at its snapshot; events after it are delivered later. */
   start(): Promise<void> {
-    this.store = new Map(this.api.current(this.kind).map((o) => [objectKey(o), structuredClone(o) as T]));
-    this.cursor = this.api.log.length;
-    for (const o of this.store.values()) for (const h of this.handlers.add) h(o, undefined);
-    return Promise.resolve();
+    return new Promise((resolve) => {
+      this.resolveStart = resolve;
+      this.request();
+    });
+  }
+
+  private request(): void {
+    if (this.stopped) return;
+    const list = ++this.lists;
+    const snapshot = this.api.current(this.kind).map((o) => structuredClone(o) as T);
+    const cursor = this.api.log.length;
+    for (const w of this.snapshotWaiters.splice(0)) w(list);
+    const sync = (): void => {
+      if (this.stopped) return;
+      this.store = new Map(snapshot.map((o) => [objectKey(o), o]));
+      this.cursor = cursor;
+      this.synced = true;
+      this.syncedFromList = list;
+      for (const o of this.store.values()) for (const h of this.handlers.add) h(o, undefined);
+      this.resolveStart?.();
+    };
+    if (this.kind === 'configmap') sync();
+    else this.api.inFlight.push({ kind: 'informerList', resolve: sync, reject: () => this.request() });
+  }
+
+  listSnapshot(): Promise<number> {
+    if (this.lists > 0) return Promise.resolve(this.lists);
+    return new Promise((resolve) => this.snapshotWaiters.push(resolve));
   }
 
   stop(): Promise<void> {
+    this.stopped = true;
+    this.resolveStart?.();
     return Promise.resolve();
   }
 
-  /** Delivers the next event of this kind; false if none is waiting. */
+  /** Delivers the next event of this kind; false if none is waiting (or the cache has not synced: no watch yet). */
   deliverOne(): boolean {
+    if (!this.synced) return false;
     while (this.cursor < this.api.log.length) {
       const e = this.api.log[this.cursor++];
       if (e.kind !== this.kind) continue;
@@ -266,6 +306,15 @@ export class ModelApi {
     const req = answerable[index % answerable.length];
     this.inFlight.splice(this.inFlight.indexOf(req), 1);
     const fault = this.faults.shift();
+    if (fault && req.kind === 'informerList') {
+      this.faultsServed++;
+      req.reject();
+      return true;
+    }
+    if (req.kind === 'informerList') {
+      req.resolve();
+      return true;
+    }
     if (fault) {
       this.faultsServed++;
       const path = req.kind === 'list' ? '/api/v1/services' : `/api/v1/namespaces/${NS}/services/${req.name}/status`;
@@ -317,6 +366,8 @@ const noAccess = {} as KubeAccess; // never used: every request goes through the
 /** One controller process against the model API server. */
 interface Process {
   controller: Controller;
+  /** controller.start(), awaited when the process stops (a failed start fails the run). */
+  started: Promise<void>;
   services: ModelInformer<V1Service>;
   configMaps: ModelInformer<V1ConfigMap>;
 }
@@ -347,6 +398,17 @@ export class ChurnRun {
     this.clock.advance(1_700_000_000_000); // a plausible epoch for timestamps
     this.api.putConfig(CONFIGS[0]);
     await this.startProcess();
+    // The first process starts with its Service cache synced (later starts overlap the leader's list).
+    this.answerInformerLists();
+    await flush();
+  }
+
+  /** Answers every Service informer list in flight. */
+  answerInformerLists(): void {
+    for (const r of this.api.inFlight.filter((x) => x.kind === 'informerList')) {
+      this.api.inFlight.splice(this.api.inFlight.indexOf(r), 1);
+      r.resolve();
+    }
   }
 
   private async startProcess(): Promise<void> {
@@ -372,8 +434,9 @@ export class ChurnRun {
         updateStatus: (ns, name, mutate) => this.api.updateStatus(ns, name, mutate),
       },
     });
-    this.proc = { controller, services, configMaps };
-    await controller.start();
+    // start() returns once the informers synced: the model answers the Service list later.
+    const started = controller.start();
+    this.proc = { controller, services, configMaps, started };
     await flush();
   }
 
@@ -419,7 +482,7 @@ export class ChurnRun {
         this.lock.available = true;
         break;
       case 'restart':
-        await this.proc?.controller.stop();
+        await this.stopProcess();
         await this.startProcess();
         break;
       case 'calm':
@@ -527,8 +590,14 @@ export class ChurnRun {
     }
   }
 
-  async stop(): Promise<void> {
+  private async stopProcess(): Promise<void> {
     await this.proc?.controller.stop();
+    await this.proc?.services.stop();
+    await this.proc?.started;
+  }
+
+  async stop(): Promise<void> {
+    await this.stopProcess();
     this.proc = undefined;
   }
 }

@@ -41,6 +41,50 @@ describe('controller under churn, faults and restarts (model-based)', () => {
     expect(v, v.first).toMatchObject({ duplicates: 0, leaked: 0, outsideConfig: 0, inconsistent: 0 });
   });
 
+  // A restart's two lists overlap: the Service informer's and the new leader's (sent once the
+  // informer's snapshot is fixed). A held Service is deleted while both are in flight, and they are
+  // answered in either order.
+  const heldA: Command[] = [
+    { kind: 'create', name: 'a', shape: 'plain' },
+    { kind: 'deliver', count: 1 },
+    { kind: 'answer', index: 0 }, // the first leader's list
+    { kind: 'tick', ms: 100 },
+    { kind: 'answer', index: 0 }, // a's status write: 192.0.2.0
+    { kind: 'deliver', count: 2 },
+  ];
+  it.each([
+    ['the informer list first', [0, 0]],
+    ['the leader list first', [1, 0]],
+  ])('a Service deleted while both lists of a restart are in flight is released (%s)', async (_, order) => {
+    const commands: Command[] = [
+      ...heldA,
+      { kind: 'restart' }, // in flight: the informer's list (index 0), the leader's (index 1); both show a
+      { kind: 'delete', name: 'a' },
+      { kind: 'answer', index: order[0] },
+      { kind: 'deliver', count: 1 }, // the delete reaches the informer (once it synced)
+      { kind: 'answer', index: order[1] },
+      { kind: 'deliver', count: 1 },
+      { kind: 'create', name: 'b', shape: 'ip-192.0.2.0' },
+    ];
+    const v = await runChurn(commands);
+    expect(v, v.first).toMatchObject({ duplicates: 0, leaked: 0, outsideConfig: 0, inconsistent: 0 });
+  });
+
+  it("the informer's list fails while the leader's is in flight: a Service deleted in between is released (listed again)", async () => {
+    const commands: Command[] = [
+      ...heldA,
+      { kind: 'restart' }, // in flight: the informer's list, the leader's; both show a
+      { kind: 'delete', name: 'a' },
+      { kind: 'faults', count: 1, fault: 'http500' },
+      { kind: 'answer', index: 0 }, // the informer's list fails; its next list shows no a, and no delete event follows
+      { kind: 'answer', index: 0 }, // the leader's list (restores a)
+      { kind: 'answer', index: 0 }, // the informer's second list: synced from a list newer than the leader's
+      { kind: 'create', name: 'b', shape: 'ip-192.0.2.0' },
+    ];
+    const v = await runChurn(commands);
+    expect(v, v.first).toMatchObject({ duplicates: 0, leaked: 0, outsideConfig: 0, inconsistent: 0 });
+  });
+
   it('leadership lost and won back while the first list is in flight: the replica leads', async () => {
     const commands: Command[] = [
       { kind: 'create', name: 'a', shape: 'plain' },

@@ -164,6 +164,23 @@ describe('Informer (fake API server)', () => {
     expect(inf!.resourceVersion).toBe('11');
   });
 
+  it("fixes a list's snapshot at its first page; a list started over is a new one (listSnapshot, syncedFromList: the controller orders its own list after it)", async () => {
+    api = new FakeApi();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    api.lists = [list([cm('a', '1')], '10', 'tok1'), (req, res, q) => void held.then(() => status(410, 'Expired')(req, res, q)), list([cm('a', '1'), cm('b', '2')], '11')];
+    await setup(1);
+    const snapshot = inf!.listSnapshot();
+    const started = inf!.start();
+    expect(await snapshot).toBe(1); // the first page answered, the second still held
+    expect(inf!.hasSynced()).toBe(false);
+    expect(inf!.syncedFromList).toBeUndefined();
+    release();
+    await started;
+    expect(inf!.syncedFromList).toBe(2);
+    expect(await inf!.listSnapshot()).toBe(2);
+  });
+
   it('moves its resourceVersion with bookmarks', async () => {
     api = new FakeApi();
     api.lists = [list([], '10')];
