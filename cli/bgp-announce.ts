@@ -6,7 +6,9 @@ import net from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import type { LargeCommunity } from '../protocols/bgp/attributes.js';
-import { parsePrefix, PrefixError, type Prefix } from '../protocols/bgp/prefix.js';
+import { isLinkLocalV6, parseIPv6, parsePrefix, PrefixError, type Prefix } from '../protocols/bgp/prefix.js';
+import { checkInterfaceName, followRouter, unnumberedPeerAddress, type RouterLinkHandle } from '../protocols/bgp/unnumbered.js';
+import { startRouterLink } from '../protocols/ndp/router-link.js';
 import { BgpListener } from '../protocols/bgp/listener.js';
 import { ipv6NextHopFor } from '../protocols/bgp/ipv6-next-hop.js';
 import { connect as tcpConnect, sessionTtl, tcpMd5Support, TransportError } from '../protocols/bgp/transport.js';
@@ -91,7 +93,8 @@ export function readPrefixFile(path: string): Prefix[] {
 
 interface AnnounceOpts {
   localAs: number;
-  peerAddress: string;
+  peerAddress?: string;
+  interface?: string;
   peerAs: PeerAs;
   peerPort: number;
   extendedMessages: boolean;
@@ -120,7 +123,8 @@ export function register(program: Command): void {
     .command('announce')
     .description('keep one BGP session and announce the prefixes until stopped (SIGTERM/SIGINT: withdraw, Cease, exit 0)')
     .requiredOption('--local-as <n>', 'our AS number', asNumber('--local-as'))
-    .requiredOption('--peer-address <address>', "the router's address", address('--peer-address'))
+    .option('--peer-address <address>', "the router's address (or, with --interface, its link-local address, when it is not to be learned)", address('--peer-address'))
+    .option('--interface <ifname>', 'unnumbered (RFC 8950): peer with the router on this interface over IPv6 link-local, its address learned from its Router Advertisements (we send ours); IPv4 routes go with our IPv6 next hop')
     .requiredOption('--peer-as <n>', "the router's AS number (same as --local-as: iBGP), or internal / external: learned from its OPEN, which must carry our AS / another AS", peerAsRule('--peer-as'))
     .option('--no-extended-messages', 'do not offer RFC 8654 extended messages (UPDATEs up to 65535 bytes when the router offers them too)')
     .addOption(new Option('--peer-port <port>', "the router's TCP port").default(179).argParser(uint('--peer-port', 65535)))
@@ -169,13 +173,24 @@ function run(opts: AnnounceOpts, cmd: Command): void {
     if (!md5.ok) fail(`--password-file: TCP MD5 is not available: ${md5.reason}`);
   }
   if (opts.holdTime !== 0 && opts.holdTime < 3) fail(`--hold-time: must be 0 or >= 3, got ${opts.holdTime}`);
-  const family = net.isIP(opts.peerAddress);
+  const ifname = opts.interface;
+  if (ifname === undefined && opts.peerAddress === undefined) fail('one of --peer-address and --interface is required');
+  if (ifname !== undefined) {
+    const bad = checkInterfaceName(ifname);
+    if (bad) fail(`--interface: ${bad}`);
+    if (opts.peerAddress !== undefined && !(net.isIPv6(opts.peerAddress) && isLinkLocalV6(parseIPv6(opts.peerAddress.split('%')[0])))) {
+      fail(`--peer-address: with --interface it is the router's IPv6 link-local address, got ${opts.peerAddress}`);
+    }
+    if (opts.passive) fail('--passive: not with --interface (the router link connects both ways)');
+  }
+  const family = opts.peerAddress === undefined ? 6 : net.isIP(opts.peerAddress);
   if (opts.sourceAddress !== undefined && net.isIP(opts.sourceAddress) !== family) fail(`--source-address: ${opts.sourceAddress} is not of the peer address's family`);
   const communities = opts.community ?? [];
   const largeCommunities = opts.largeCommunity ?? [];
 
+  const rootLog = pino({ level: opts.logLevel, base: { cmd: 'bgp-announce', pid: process.pid } });
   // The session adds `peer` to its own lines; ours carry it too.
-  const log = pino({ level: opts.logLevel, base: { cmd: 'bgp-announce', pid: process.pid } }).child({ peer: opts.peerAddress });
+  const log = rootLog.child({ peer: opts.peerAddress ?? ifname });
   const connectTimeoutMs = opts.connectTimeout * 1000;
   // eBGP: TTL 1 (the peer is on the link) unless multihop; iBGP: the system default.
   let ttl = sessionTtl(opts.localAs, opts.peerAs, opts.ebgpMultihop === true);
@@ -187,10 +202,10 @@ function run(opts: AnnounceOpts, cmd: Command): void {
 
   // Our connect: the transport (with TCP-MD5 when configured) plus a connect timeout. A router
   // with a different MD5 key drops our SYNs silently, so a timeout is all we ever see: say so.
-  const connect = (): net.Socket => {
+  const connectTo = (peerAddress: string, log: Logger) => (): net.Socket => {
     let socket: net.Socket;
     try {
-      socket = tcpConnect({ peerAddress: opts.peerAddress, peerPort: opts.peerPort, sourceAddress: opts.sourceAddress, password, ttl });
+      socket = tcpConnect({ peerAddress, peerPort: opts.peerPort, sourceAddress: opts.sourceAddress, password, ttl });
     } catch (e) {
       const err = e as TransportError;
       log.error({ event: 'connect-error', code: err.code, field: err.field }, `cannot connect: ${err.message}`);
@@ -198,7 +213,7 @@ function run(opts: AnnounceOpts, cmd: Command): void {
     }
     const timer = setTimeout(() => {
       const hint = password !== undefined ? ' (TCP MD5 is on: a password mismatch looks exactly like this, the router drops unsigned or wrongly signed SYNs)' : '';
-      log.warn({ event: 'connect-timeout', timeoutMs: connectTimeoutMs, md5: password !== undefined }, `no answer from ${opts.peerAddress}:${opts.peerPort} within ${opts.connectTimeout} s${hint}`);
+      log.warn({ event: 'connect-timeout', timeoutMs: connectTimeoutMs, md5: password !== undefined }, `no answer from ${peerAddress}:${opts.peerPort} within ${opts.connectTimeout} s${hint}`);
       socket.destroy(Object.assign(new Error(`connect timed out after ${opts.connectTimeout} s`), { code: 'ETIMEDOUT' }));
     }, connectTimeoutMs);
     socket.once('connect', () => {
@@ -207,31 +222,13 @@ function run(opts: AnnounceOpts, cmd: Command): void {
     });
     socket.once('close', () => clearTimeout(timer));
     socket.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ETIMEDOUT') log.warn({ event: 'connect-error', code: e.code }, `connection to ${opts.peerAddress}:${opts.peerPort} failed: ${e.message}`);
+      if (e.code !== 'ETIMEDOUT') log.warn({ event: 'connect-error', code: e.code }, `connection to ${peerAddress}:${opts.peerPort} failed: ${e.message}`);
     });
     // UPDATE messages on the wire, for the 'established' line (prefixes per UPDATE in the benchmark).
     return countUpdates(socket, (n) => (updatesSent += n));
   };
   let updatesSent = 0;
 
-  const config: BgpSessionConfig = {
-    localAs: opts.localAs,
-    peerAs: opts.peerAs,
-    peerAddress: opts.peerAddress,
-    peerPort: opts.peerPort,
-    holdTime: opts.holdTime,
-    extendedMessages: opts.extendedMessages,
-  };
-  if (opts.sourceAddress !== undefined) config.sourceAddress = opts.sourceAddress;
-  if (opts.routerId !== undefined) config.routerId = opts.routerId;
-  if (opts.keepaliveTime !== undefined) config.keepaliveTime = opts.keepaliveTime;
-  if (opts.ebgpMultihop) config.ebgpMultihop = true;
-  if (password !== undefined) config.password = password;
-  if (opts.gracefulRestart !== undefined) config.gracefulRestart = { restartTime: opts.gracefulRestart };
-  if (opts.passive) config.passive = true;
-
-  // IPv6 prefixes over an IPv4 session go with the session interface's global IPv6 address as next hop.
-  const session = new BgpSession(config, { clock: systemClock, connect, log, ipv6NextHop: (local) => ipv6NextHopFor(local) });
   const attrs: RouteAttributes = {};
   if (opts.nextHop !== undefined) attrs.nextHop = opts.nextHop;
   if (opts.localPref !== undefined) attrs.localPref = opts.localPref;
@@ -239,17 +236,63 @@ function run(opts: AnnounceOpts, cmd: Command): void {
   if (communities.length) attrs.communities = communities;
   if (largeCommunities.length) attrs.largeCommunities = largeCommunities;
 
-  // Emitted once the whole table and End-of-RIB are handed to the socket: updatesSent counts them.
-  session.on('established', (n) =>
-    log.info(
-      { event: 'established', prefixes: prefixes.length, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, fourByteAs: n.fourByteAs, extendedMessages: n.extendedMessages, updatesSent },
-      `session established with AS ${n.peerAs}: announcing ${prefixes.length} prefixes`,
-    ),
-  );
-  for (const p of prefixes) session.announce(p, attrs);
-  if (opts.passive) listenForRouter(opts, password, ttl, session, log);
-  log.info({ event: 'start', prefixes: prefixes.length, md5: password !== undefined, ttl: ttl ?? 'default', holdTime: opts.holdTime, passive: opts.passive === true }, 'starting');
-  session.start();
+  /** One session to the router at peerAddress, announcing every prefix. */
+  const startSession = (peerAddress: string): BgpSession => {
+    const config: BgpSessionConfig = {
+      localAs: opts.localAs,
+      peerAs: opts.peerAs,
+      peerAddress,
+      peerPort: opts.peerPort,
+      holdTime: opts.holdTime,
+      extendedMessages: opts.extendedMessages,
+    };
+    if (ifname !== undefined) config.extendedNextHop = true;
+    if (opts.sourceAddress !== undefined) config.sourceAddress = opts.sourceAddress;
+    if (opts.routerId !== undefined) config.routerId = opts.routerId;
+    if (opts.keepaliveTime !== undefined) config.keepaliveTime = opts.keepaliveTime;
+    if (opts.ebgpMultihop) config.ebgpMultihop = true;
+    if (password !== undefined) config.password = password;
+    if (opts.gracefulRestart !== undefined) config.gracefulRestart = { restartTime: opts.gracefulRestart };
+    if (opts.passive) config.passive = true;
+    const sessionLog = ifname === undefined ? log : rootLog.child({ peer: peerAddress });
+    // IPv6 prefixes over an IPv4 session (and IPv4 ones over an unnumbered one) go with the
+    // session interface's global IPv6 address as next hop.
+    const session = new BgpSession(config, { clock: systemClock, connect: connectTo(peerAddress, sessionLog), log: sessionLog, ipv6NextHop: (local) => ipv6NextHopFor(local) });
+    // Emitted once the whole table and End-of-RIB are handed to the socket: updatesSent counts them.
+    session.on('established', (n) =>
+      sessionLog.info(
+        { event: 'established', prefixes: prefixes.length, peerAs: n.peerAs, holdTime: n.holdTime, families: n.families, fourByteAs: n.fourByteAs, extendedMessages: n.extendedMessages, extendedNextHop: n.extendedNextHop, updatesSent },
+        `session established with AS ${n.peerAs}: announcing ${prefixes.length} prefixes`,
+      ),
+    );
+    for (const p of prefixes) session.announce(p, attrs);
+    if (opts.passive) listenForRouter(opts, peerAddress, password, ttl, session, sessionLog);
+    session.start();
+    return session;
+  };
+
+  log.info({ event: 'start', prefixes: prefixes.length, md5: password !== undefined, ttl: ttl ?? 'default', holdTime: opts.holdTime, passive: opts.passive === true, interface: ifname }, 'starting');
+  let session: BgpSession | undefined;
+  let routerLink: RouterLinkHandle | undefined;
+  if (ifname !== undefined && opts.peerAddress === undefined) {
+    // Unnumbered: the router's address comes from its Router Advertisements; a new address or a
+    // lost router restarts this session only.
+    routerLink = followRouter(
+      ifname,
+      startRouterLink,
+      (peerAddress) => {
+        log.info({ event: 'router', interface: ifname, router: peerAddress ?? null }, peerAddress ? `router on ${ifname}: ${peerAddress}` : `no router on ${ifname} now`);
+        const old = session;
+        session = undefined;
+        if (old) void old.stop(peerAddress ? 'router address changed' : 'router gone', { drop: true });
+        if (peerAddress !== undefined) session = startSession(peerAddress);
+      },
+      log,
+    );
+  } else {
+    const peerAddress = opts.peerAddress as string;
+    session = startSession(ifname === undefined ? peerAddress : unnumberedPeerAddress(peerAddress, ifname));
+  }
   // The session's timers do not hold the process open (a library must not); the command must,
   // or it would exit while waiting to reconnect. process.exit() ends it.
   setInterval(() => undefined, 1 << 30);
@@ -259,9 +302,10 @@ function run(opts: AnnounceOpts, cmd: Command): void {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'shutdown', signal }, `${signal}: withdrawing ${prefixes.length} prefixes and closing`);
-    for (const p of prefixes) session.withdraw(p);
-    session
-      .stop(`herald bgp announce: ${signal}`)
+    routerLink?.close();
+    const s = session;
+    if (s) for (const p of prefixes) s.withdraw(p);
+    (s ? s.stop(`herald bgp announce: ${signal}`) : Promise.resolve())
       .then(() => {
         log.info({ event: 'exit' }, 'stopped');
         log.flush();
@@ -278,11 +322,11 @@ function run(opts: AnnounceOpts, cmd: Command): void {
 }
 
 /** Passive mode: the router connects in; connections from anyone else are closed at once. */
-function listenForRouter(opts: AnnounceOpts, password: string | undefined, ttl: number | undefined, session: BgpSession, log: Logger): void {
-  const address = opts.sourceAddress ?? (net.isIPv6(opts.peerAddress) ? '::' : '0.0.0.0');
-  const peer = { address: opts.peerAddress, accept: (socket: SocketLike) => session.acceptIncoming(socket), ...(password !== undefined ? { password } : {}) };
+function listenForRouter(opts: AnnounceOpts, peerAddress: string, password: string | undefined, ttl: number | undefined, session: BgpSession, log: Logger): void {
+  const address = opts.sourceAddress ?? (net.isIPv6(peerAddress) ? '::' : '0.0.0.0');
+  const peer = { address: peerAddress, accept: (socket: SocketLike) => session.acceptIncoming(socket), ...(password !== undefined ? { password } : {}) };
   BgpListener.open({ address, port: opts.peerPort, peers: [peer], log, ...(ttl !== undefined ? { ttl } : {}) }).then(
-    () => log.info({ event: 'listening', address, port: opts.peerPort }, `waiting for ${opts.peerAddress} to connect`),
+    () => log.info({ event: 'listening', address, port: opts.peerPort }, `waiting for ${peerAddress} to connect`),
     (e: unknown) => {
       const err = e as TransportError;
       log.error({ event: 'listen-error', code: err.code }, `cannot listen on ${address}:${opts.peerPort}: ${err.message}`);

@@ -42,6 +42,7 @@ export class TransportError extends Error {
 }
 
 export interface ConnectOptions {
+  /** Numeric; an IPv6 link-local one carries its interface as zone: `fe80::1%eth1` (unnumbered peers). */
   peerAddress: string;
   peerPort?: number;
   sourceAddress?: string;
@@ -82,9 +83,12 @@ function isIpv6Wildcard(address: string): boolean {
   return net.isIPv6(address) && address.split(':').every((g) => /^0*$/.test(g));
 }
 
-/** The address a peer's key is set for: on a dual-stack socket an IPv4 peer is v4-mapped (the kernel then keys it as IPv4). */
+/**
+ * The address a peer's key is set for: on a dual-stack socket an IPv4 peer is v4-mapped (the kernel
+ * then keys it as IPv4); a link-local peer's zone (fe80::1%eth0) is dropped (the key names the address).
+ */
 function keyAddress(peer: string, family: 4 | 6): string {
-  return family === 6 && net.isIPv4(peer) ? `::ffff:${peer}` : peer;
+  return family === 6 && net.isIPv4(peer) ? `::ffff:${peer}` : peer.split('%')[0];
 }
 
 function checkAddress(value: string | undefined, field: string): 0 | 4 | 6 {
@@ -157,7 +161,7 @@ export function connect(opts: ConnectOptions): net.Socket {
   }
   let socket: net.Socket;
   try {
-    if (key) md5.setMd5(fd, opts.peerAddress, key);
+    if (key) md5.setMd5(fd, keyAddress(opts.peerAddress, family as 4 | 6), key);
     if (opts.ttl !== undefined) md5.ttl(fd, family as 4 | 6, opts.ttl);
     socket = new net.Socket({ fd });
   } catch (e) {

@@ -154,6 +154,32 @@ export class Lab {
     }
   }
 
+  /**
+   * A point-to-point veth link between two hosts, up, with no IPv4 address (IPv6 link-local only:
+   * an unnumbered BGP link). Resolves with each end's link-local address.
+   */
+  async link(a: string, ifA: string, b: string, ifB: string): Promise<{ a: string; b: string }> {
+    const nsA = this.host(a).ns;
+    const nsB = this.host(b).ns;
+    await run('ip', ['-n', nsA, 'link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]);
+    await run('ip', ['-n', nsA, 'link', 'set', ifA, 'up']);
+    await run('ip', ['-n', nsB, 'link', 'set', ifB, 'up']);
+    return { a: await this.linkLocal(a, ifA), b: await this.linkLocal(b, ifB) };
+  }
+
+  /** The IPv6 link-local address of a host's interface (waits for the kernel to assign it). */
+  async linkLocal(host: string, ifname: string): Promise<string> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { stdout } = await run('ip', ['-n', this.host(host).ns, '-j', '-6', 'addr', 'show', 'dev', ifname, 'scope', 'link']);
+      const rows = JSON.parse(stdout || '[]') as Array<{ addr_info?: Array<{ local: string; tentative?: boolean }> }>;
+      const ll = rows[0]?.addr_info?.find((x) => !x.tentative)?.local;
+      if (ll) return ll;
+      if (Date.now() > deadline) throw new Error(`${host} ${ifname}: no IPv6 link-local address after 10 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** Runs a command inside a host's namespace; resolves with its output and exit code (never rejects on a non-zero exit). */
   async exec(host: string, cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
     const ns = this.host(host).ns;

@@ -15,8 +15,14 @@ import type { Lab } from './netns.js';
 export type RouterKind = 'bird' | 'frr' | 'gobgp';
 
 export interface RouterPeer {
-  /** The neighbor's address (IPv4 or IPv6); the session's address family follows it. */
+  /** The neighbor's address (IPv4 or IPv6; with `interface`, its IPv6 link-local one); the session's address family follows it. */
   address: string;
+  /**
+   * Unnumbered (RFC 8950): the session runs over IPv6 link-local on this interface of the router,
+   * IPv4 routes with IPv6 next hops. BIRD: `neighbor <address>%<interface>`, `extended next hop on`;
+   * FRR: `neighbor <interface> interface`, `capability extended-nexthop` (the address is learned from RAs).
+   */
+  interface?: string;
   /** The neighbor's AS, or internal / external (BIRD `neighbor X internal|external`, FRR `remote-as internal|external`). */
   as: number | 'internal' | 'external';
   /** RFC 8654 extended messages: BIRD only offers them when told (`enable extended messages on`); FRR always does. */
@@ -145,10 +151,13 @@ export abstract class Router {
   /** The routes in the router namespace's kernel table that our peers' BGP sessions put there. */
   async kernelRoutes(family: 4 | 6): Promise<KernelRoute[]> {
     const out = await this.lab.mustExec(this.host, 'ip', [`-${family}`, '-j', 'route', 'show', 'proto', this.kind === 'bird' ? 'bird' : 'bgp']);
-    const rows = JSON.parse(out || '[]') as Array<{ dst: string; gateway?: string; nexthops?: Array<{ gateway: string }> }>;
+    // A gateway of the other family (RFC 8950: IPv4 via an IPv6 link-local) is `via inet6 fe80::...`: JSON `via.host`.
+    type Hop = { gateway?: string; via?: { family: string; host: string } };
+    const rows = JSON.parse(out || '[]') as Array<{ dst: string; nexthops?: Hop[] } & Hop>;
+    const gw = (h: Hop): string | undefined => h.gateway ?? h.via?.host;
     return rows.map((r) => ({
       dst: r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`,
-      nextHops: (r.nexthops ? r.nexthops.map((n) => n.gateway) : r.gateway ? [r.gateway] : []).sort(),
+      nextHops: (r.nexthops ? r.nexthops.map((n) => gw(n) ?? '') : gw(r) ? [gw(r) as string] : []).sort(),
     }));
   }
 
@@ -220,9 +229,10 @@ export class BirdRouter extends Router {
     for (const [i, p] of o.peers.entries()) {
       const fam = this.peerFamily(p);
       const ibgp = p.as === o.as || p.as === 'internal';
+      const neighbor = p.interface ? `${p.address}%${p.interface}` : p.address;
       const body = [
-        `local ${this.localAddress(p)} as ${o.as};`,
-        typeof p.as === 'number' ? `neighbor ${p.address} as ${p.as};` : `neighbor ${p.address} ${p.as};`,
+        p.interface ? `local as ${o.as};` : `local ${this.localAddress(p)} as ${o.as};`,
+        typeof p.as === 'number' ? `neighbor ${neighbor} as ${p.as};` : `neighbor ${neighbor} ${p.as};`,
         p.extendedMessages ? 'enable extended messages on;' : '',
         // Next hops are on the shared link: resolve them directly (iBGP would otherwise look them up recursively).
         'direct;',
@@ -232,10 +242,13 @@ export class BirdRouter extends Router {
         o.gracefulRestart ? 'graceful restart on;' : 'graceful restart off;',
         'connect retry time 1;',
         'error wait time 1, 2;',
-        ...(p.families ?? [fam]).map((f) => `ipv${f} { import all; export none;${ibgp ? ' gateway direct;' : ''} };`),
+        ...(p.families ?? (p.interface ? [4] : [fam])).map((f) => `ipv${f} { import all; export none;${ibgp ? ' gateway direct;' : ''}${p.interface && f === 4 ? ' extended next hop on;' : ''} };`),
       ].filter(Boolean);
       lines.push(`protocol bgp peer${i} {\n  ${body.join('\n  ')}\n}`);
     }
+    // Unnumbered links: Router Advertisements (lifetime 0: not a default router) tell the speaker our link-local address.
+    const links = o.peers.filter((p) => p.interface).map((p) => `interface "${p.interface}" { max ra interval 4; default lifetime 0; };`);
+    if (links.length) lines.push(`protocol radv {\n  ${links.join('\n  ')}\n}`);
     return lines.join('\n') + '\n';
   }
 
@@ -369,6 +382,11 @@ export class FrrRouter extends Router {
     if (o.gracefulRestart) l.push(' bgp graceful-restart');
     l.push(' bgp bestpath as-path multipath-relax');
     for (const p of o.peers) {
+      if (p.interface) {
+        // The neighbor's address comes from its Router Advertisements (zebra); FRR advertises ours.
+        l.push(` neighbor ${p.interface} interface remote-as ${p.as}`, ` neighbor ${p.interface} capability extended-nexthop`, ` neighbor ${p.interface} timers connect 1`);
+        continue;
+      }
       l.push(` neighbor ${p.address} remote-as ${p.as}`);
       if (p.passive !== false) l.push(` neighbor ${p.address} passive`);
       if (p.password) l.push(` neighbor ${p.address} password ${p.password}`);
@@ -378,7 +396,7 @@ export class FrrRouter extends Router {
     }
     for (const fam of [4, 6] as const) {
       l.push(` address-family ipv${fam} unicast`, '  maximum-paths 8', '  maximum-paths ibgp 8');
-      for (const p of o.peers) l.push(`  ${(p.families ?? [this.peerFamily(p)]).includes(fam) ? '' : 'no '}neighbor ${p.address} activate`);
+      for (const p of o.peers) l.push(`  ${(p.families ?? [p.interface ? 4 : this.peerFamily(p)]).includes(fam) ? '' : 'no '}neighbor ${p.interface ?? p.address} activate`);
       if (fam === 4) l.push('  table-map NOKERNEL');
       l.push(' exit-address-family');
     }
@@ -420,7 +438,7 @@ export class FrrRouter extends Router {
   async peerStates(): Promise<Map<string, string>> {
     const states = new Map<string, string>();
     const j = JSON.parse(await this.cmd('show bgp neighbors json')) as Record<string, { bgpState?: string }>;
-    for (const p of this.opts.peers) states.set(p.address, j[p.address]?.bgpState ?? 'Idle');
+    for (const p of this.opts.peers) states.set(p.address, j[p.interface ?? p.address]?.bgpState ?? 'Idle');
     return states;
   }
 
