@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NODES, type NodeName } from '../full-lab.js';
-import { routerHops, routerSessions } from '../full-router.js';
+import { restartRouter, routerHops, routerSessions, stopRouter } from '../full-router.js';
 import { waitForBgpSessions } from '../full-setup.js';
 import { eventually } from '../eventually.js';
 import { describeLab } from '../netns.js';
@@ -26,8 +26,18 @@ function figure(name: string, value: number): void {
   process.stdout.write(`real cluster figure: ${name} = ${value.toFixed(1)}\n`);
 }
 
-/** Install values: BGP graceful restart long enough to span a speaker pod's restart. */
-const SPEAKER = { gracefulRestart: 30 };
+/**
+ * Install values: BGP graceful restart long enough to span a speaker pod's restart, and the values an
+ * operator sets (issue 11.6) so the install proves them: priority classes, pod labels and annotations,
+ * the release namespace with its Pod Security labels. Every upgrade passes them again (an upgrade
+ * takes only the values it is given: leaving one out would roll the pods).
+ */
+const SPEAKER = { gracefulRestart: 30, priorityClassName: 'system-node-critical', podLabels: { team: 'network' }, podAnnotations: { 'example.org/owner': 'network' } };
+const BASE = {
+  namespaceObject: true,
+  speaker: SPEAKER,
+  controller: { priorityClassName: 'system-cluster-critical', podLabels: { team: 'network' } },
+};
 
 describeLab('real cluster: Herald installed with helm, traffic through kube-proxy to real pods', () => {
   let cluster: RealCluster;
@@ -51,7 +61,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     const dir = mkdtempSync(join(tmpdir(), 'herald-real-'));
     cluster = await RealCluster.start({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, images, log, router: process.env.ROUTER === 'frr' ? 'frr' : 'bird' });
     figure('cluster start (s)', cluster.startSeconds);
-    figure('helm install --wait (s)', await helmInstall(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER })));
+    figure('helm install --wait (s)', await helmInstall(cluster, releaseValues(cluster, images.herald.name, BASE)));
     await cluster.kubectl(['create', 'namespace', NS]);
     figure('images + cluster + install (s)', (Date.now() - t0) / 1000);
   }, 1_800_000);
@@ -67,6 +77,29 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     expect(speakers.map(([, node]) => node).sort()).toEqual([...NODES]);
     expect(pods.filter(([name]) => name.includes('controller'))).toHaveLength(2);
     expect(pods.every(([, , phase]) => phase === 'Running')).toBe(true);
+  });
+
+  it('helm install: the operator values reach the cluster (priority classes, pod labels, PDB, controller anti-affinity, namespace labels, liveness with its Lease timing)', async () => {
+    const get = (what: string[], path: string): Promise<string> => cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', ...what, '-o', `jsonpath=${path}`]);
+    const podLine = '{range .items[*]}{.spec.priorityClassName} {.spec.priority} {.metadata.labels.team} {.spec.nodeName}{"\\n"}{end}';
+    const speakers = (await get(['pods', '-l', 'app.kubernetes.io/component=speaker'], podLine)).trim().split('\n');
+    expect(speakers).toHaveLength(NODES.length);
+    // The API server's Priority admission resolved the class to its value: the class exists and applies.
+    for (const l of speakers) expect(l).toMatch(/^system-node-critical 2000001000 network node[123]$/);
+    expect(await get(['daemonset', 'herald-speaker'], '{.spec.template.metadata.annotations.example\\.org/owner}')).toBe('network');
+    const controllers = (await get(['pods', '-l', 'app.kubernetes.io/component=controller'], podLine)).trim().split('\n');
+    for (const l of controllers) expect(l).toMatch(/^system-cluster-critical 2000000000 network node[123]$/);
+    // Preferred anti-affinity by hostname: the two replicas on two nodes.
+    expect(new Set(controllers.map((l) => l.split(' ')[3])).size).toBe(2);
+    // 1.20 serves policy/v1beta1; the disruption controller counts the two healthy controllers.
+    expect(await get(['poddisruptionbudget', 'herald-controller'], '{.apiVersion} {.spec.minAvailable}')).toBe('policy/v1beta1 1');
+    await eventually('the PDB counting 2 healthy controllers, 1 disruption allowed', async () => (await get(['poddisruptionbudget', 'herald-controller'], '{.status.currentHealthy} {.status.disruptionsAllowed}')) === '2 1', 30_000, 500);
+    expect(await cluster.kubectl(['get', 'namespace', HERALD_NAMESPACE, '-o', 'jsonpath={.metadata.labels.pod-security\\.kubernetes\\.io/enforce}'])).toBe('privileged');
+    // Liveness on by default: its Secret, and each speaker's Lease at the liveness default (30 s).
+    expect(await get(['secret', 'herald-liveness'], '{.type}')).toBe('Opaque');
+    // The Lease also publishes where the speaker's liveness listens: the node's IP (status.hostIP), UDP 7947.
+    const leases = await get(['leases', '-l', 'app.kubernetes.io/component=herald-speaker'], '{range .items[*]}{.metadata.name} {.spec.leaseDurationSeconds} {.metadata.annotations.herald\\.io/liveness}{"\\n"}{end}');
+    expect(leases.trim().split('\n').sort()).toEqual(NODES.map((n) => `herald-speaker-${n} 30 ${ipOf(n)}:7947`));
   });
 
   it('layer2: exactly one node answers ARP for the VIP, and the client reaches the pods through it', async () => {
@@ -170,6 +203,23 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     await cluster.kubectl(['-n', NS, 'delete', 'deployment,service', 'web6', 'web-dual', '--ignore-not-found', '--wait=false']);
   });
 
+  it('router restart: BIRD (or FRR) killed and started again; the sessions come back, the ECMP route and curl answers return', async () => {
+    const vip = vips.bgp;
+    const all = NODES.map(ipOf).sort();
+    const t0 = Date.now();
+    await stopRouter(cluster.lab, 'SIGKILL');
+    await restartRouter(cluster.lab);
+    const tStarted = Date.now();
+    await waitForBgpSessions(cluster.lab, 60_000);
+    figure('router restart: sessions back after its start (s)', (Date.now() - tStarted) / 1000);
+    await eventually('ECMP route via all three nodes again', async () => JSON.stringify(await routerHops(cluster.lab, vip)) === JSON.stringify(all), 60_000, 250);
+    figure('router restart: ECMP route back after its start (s)', (Date.now() - tStarted) / 1000);
+    const kernel = await cluster.lab.mustExec('router', 'ip', ['route', 'show', `${vip}/32`]);
+    for (const a of all) expect(kernel).toContain(a);
+    expect(await eventually('an answer through the bgp VIP', () => curl(vip), 30_000, 200)).toMatch(/^pod=web-bgp-\S+ node=node[123]$/);
+    figure('router restart: killed -> curl answers through the bgp VIP (s)', (Date.now() - t0) / 1000);
+  });
+
   it("deleting the owner's speaker pod: the VIP moves within the Lease timing, the DaemonSet recreates the pod, the VIP stays put (no flap back)", async () => {
     const vip = vips.l2;
     const owner = await eventually('an ARP owner', () => arpOwner(vip), 20_000, 300);
@@ -189,17 +239,42 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
       expect(await arpOwner(vip)).toBe(interim);
       await new Promise((r) => setTimeout(r, 1000));
     }
-    // Graceful: the Lease is deleted on SIGTERM, so the move does not wait out the 3 s Lease duration.
+    // Graceful: the Lease is deleted on SIGTERM, so the move waits for neither liveness nor the Lease duration (30 s with liveness).
     expect(moved).toBeLessThan(15);
     expect(await curl(vip)).not.toBeNull();
+  });
+
+  it("the owner's speaker process SIGKILLed (a crash): the VIP moves, the client's neighbour entry follows, kubelet restarts the container", async () => {
+    const vip = vips.l2;
+    const owner = await eventually('an ARP owner', () => arpOwner(vip), 20_000, 300);
+    const pod = (await speakerPods()).find((p) => p.node === owner && p.ready)!;
+    expect(pod.containerId).not.toBe('');
+    const t0 = Date.now();
+    // containerd's own client on the node: SIGKILL to the container's init process (node), no shutdown code runs.
+    await cluster.nodes.get(owner)!.exec(['ctr', '--address', '/run/containerd/containerd.sock', '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', pod.containerId], 10_000);
+    const next = await eventually('the VIP on another node', async () => {
+      const o = await arpOwner(vip);
+      return o !== null && o !== owner ? o : null;
+    }, 30_000, 100);
+    figure('speaker SIGKILL: layer2 VIP moved (s)', (Date.now() - t0) / 1000);
+    await eventually('an answer through the layer2 VIP', () => curl(vip), 30_000, 200);
+    figure('speaker SIGKILL: first answer through the layer2 VIP (s)', (Date.now() - t0) / 1000);
+    expect(await eventually("the client's neighbour entry on the new owner", async () => (await probes.clientNeighbour(cluster, vip)) === next, 30_000, 200)).toBe(true);
+    // The same pod, its container restarted by the kubelet, ready again.
+    await eventually('the speaker container restarted and ready', async () => {
+      const restarts = await cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', 'pod', pod.name, '-o', 'jsonpath={.status.containerStatuses[0].restartCount}']);
+      return Number(restarts) >= 1 && (await speakerPods()).some((p) => p.name === pod.name && p.ready);
+    }, 120_000, 500);
+    figure('speaker SIGKILL: container restarted and ready (s)', (Date.now() - t0) / 1000);
   });
 
   it('helm upgrade rolling the speaker DaemonSet: zero failed probes (graceful handover, BGP graceful restart)', async () => {
     await waitForBgpSessions(cluster.lab, 60_000);
     const before = new Set((await speakerPods()).map((p) => p.name));
+    const controllersBefore = new Set((await probes.heraldPods(cluster, 'controller')).map((p) => p.name));
     const probe = prober([vips.l2, vips.bgp]);
     await new Promise((r) => setTimeout(r, 1000));
-    const seconds = await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER, logLevel: 'debug' }), 'roll');
+    const seconds = await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { ...BASE, logLevel: 'debug' }), 'roll');
     await new Promise((r) => setTimeout(r, 3000));
     const { ok, failed } = await probe.stop();
     figure('helm upgrade rolling all speakers --wait (s)', seconds);
@@ -207,6 +282,12 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     const after = await speakerPods();
     expect(after.filter((p) => p.ready)).toHaveLength(NODES.length);
     expect(after.some((p) => before.has(p.name))).toBe(false);
+    // Both controllers were replaced too (a controller restart): no Service changed its address.
+    // (An old controller may still be terminating: only the ready ones count.)
+    expect((await probes.heraldPods(cluster, 'controller')).filter((p) => p.ready).map((p) => controllersBefore.has(p.name))).toEqual([false, false]);
+    for (const [svc, vip] of [['web-l2', vips.l2], ['web-bgp', vips.bgp]]) {
+      expect(await cluster.kubectl(['-n', NS, 'get', 'service', svc, '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])).toBe(vip);
+    }
     expect(ok).toBeGreaterThan(10);
     expect(failed).toEqual([]);
   }, 600_000);
@@ -216,7 +297,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     // Dropping the pool that web-l2's address comes from would take it away: refused.
     broken['address-pools'] = broken['address-pools'].filter((p) => p.name !== 'lan');
     const probe = prober([vips.l2, vips.bgp]);
-    await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER, logLevel: 'debug', configInline: broken }), 'broken');
+    await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { ...BASE, logLevel: 'debug', configInline: broken }), 'broken');
     const events = await eventually(
       'a ConfigRefused Event',
       async () => {
@@ -230,7 +311,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     expect(events).toMatch(/lan|web-l2/);
     await new Promise((r) => setTimeout(r, 3000));
     expect(await cluster.kubectl(['-n', NS, 'get', 'service', 'web-l2', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).toBe(vips.l2);
-    await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { speaker: SPEAKER, logLevel: 'debug' }), 'restored');
+    await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { ...BASE, logLevel: 'debug' }), 'restored');
     const { ok, failed } = await probe.stop();
     expect(ok).toBeGreaterThan(5);
     expect(failed).toEqual([]);
