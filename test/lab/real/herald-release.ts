@@ -82,10 +82,10 @@ export async function helmInstall(cluster: RealCluster, values: Record<string, u
   return (Date.now() - t0) / 1000;
 }
 
-/** `helm upgrade --wait` with new values; resolves with the seconds it took. */
-export async function helmUpgrade(cluster: RealCluster, values: Record<string, unknown>, name = 'upgrade'): Promise<number> {
+/** `helm upgrade --wait` with new values (and `extraArgs`, e.g. --force-conflicts); resolves with the seconds it took. */
+export async function helmUpgrade(cluster: RealCluster, values: Record<string, unknown>, name = 'upgrade', extraArgs: string[] = []): Promise<number> {
   const t0 = Date.now();
-  await helm(cluster, ['upgrade', RELEASE, CHART, '--namespace', HERALD_NAMESPACE, '--values', valuesFile(cluster, values, name), '--wait', '--timeout', '5m']);
+  await helm(cluster, ['upgrade', RELEASE, CHART, '--namespace', HERALD_NAMESPACE, '--values', valuesFile(cluster, values, name), '--wait', '--timeout', '5m', ...extraArgs]);
   return (Date.now() - t0) / 1000;
 }
 

@@ -292,7 +292,7 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     expect(failed).toEqual([]);
   }, 600_000);
 
-  it('a breaking configInline change through helm upgrade is refused: Events in kubectl get events, traffic unaffected', async () => {
+  it('a breaking configInline change through helm upgrade, then YAML garbage by kubectl patch: both refused, Events in kubectl get events, traffic unaffected', async () => {
     const broken = configInline(cluster) as { 'address-pools': Array<{ name: string }> };
     // Dropping the pool that web-l2's address comes from would take it away: refused.
     broken['address-pools'] = broken['address-pools'].filter((p) => p.name !== 'lan');
@@ -311,7 +311,19 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     expect(events).toMatch(/lan|web-l2/);
     await new Promise((r) => setTimeout(r, 3000));
     expect(await cluster.kubectl(['-n', NS, 'get', 'service', 'web-l2', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).toBe(vips.l2);
-    await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { ...BASE, logLevel: 'debug' }), 'restored');
+    // An operator's `kubectl patch` of YAML garbage into the ConfigMap: refused as invalid, the parse error in ConfigInvalid Events.
+    await cluster.kubectl(['-n', HERALD_NAMESPACE, 'patch', 'configmap', 'herald-config', '--type', 'merge', '-p', JSON.stringify({ data: { config: 'address-pools:\n- name: lan\n  protocol: [layer2\n  addresses: {{ oops\n' } })]);
+    const invalid = await eventually(
+      'a ConfigInvalid Event',
+      async () => (await cluster.kubectl(['get', 'events', '-A', '--field-selector', 'reason=ConfigInvalid', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}'])).trim() || null,
+      60_000,
+      500,
+    );
+    expect(invalid).toMatch(/invalid YAML at line \d+, column \d+/);
+    expect(await cluster.kubectl(['-n', NS, 'get', 'service', 'web-l2', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).toBe(vips.l2);
+    // The patch took the field from helm's server-side apply: helm upgrade needs --force-conflicts to put the good config back.
+    await helmUpgrade(cluster, releaseValues(cluster, images.herald.name, { ...BASE, logLevel: 'debug' }), 'restored', ['--force-conflicts']);
+    expect(await cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', 'configmap', 'herald-config', '-o', 'jsonpath={.data.config}'])).not.toContain('oops');
     const { ok, failed } = await probe.stop();
     expect(ok).toBeGreaterThan(5);
     expect(failed).toEqual([]);
