@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { helmBinary } from '../../tools/helm.js';
 import { BGP_POOL, HERALD_NAMESPACE, L2_POOL, L2_POOL_V6, NODE_AS, ROUTER_AS } from '../full-lab.js';
-import { BGP_POOL_DUAL } from '../full-kube.js';
+import { BGP_POOL_DUAL, L2_POOL_DUAL } from '../full-kube.js';
 import type { RealCluster } from './real-cluster.js';
 import { RealClusterError } from './processes.js';
 
@@ -22,7 +22,8 @@ export const MANY_POOL_V6 = '2001:db8:0:1::1:0-2001:db8:0:1::1:3ff';
 
 /**
  * The MetalLB-format configuration the release carries: `lan` (layer2) and `routed` (bgp); for dual
- * stack `lan6` (IPv6 layer2), `routed-dual` (bgp, an IPv4 and an IPv6 range) and `many6` (IPv6 layer2,
+ * stack `lan6` (IPv6 layer2), `routed-dual` (bgp, an IPv4 and an IPv6 range), `lan-dual` (layer2, the
+ * same) and `many6` (IPv6 layer2,
  * 1,024 addresses), with the router's IPv6 address as a second peer (IPv6 routes over IPv6 sessions).
  */
 export function configInline(cluster: RealCluster): Record<string, unknown> {
@@ -36,6 +37,7 @@ export function configInline(cluster: RealCluster): Record<string, unknown> {
       { name: 'routed', protocol: 'bgp', addresses: [BGP_POOL] },
       { name: 'lan6', protocol: 'layer2', addresses: [L2_POOL_V6] },
       { name: 'routed-dual', protocol: 'bgp', addresses: [...BGP_POOL_DUAL] },
+      { name: 'lan-dual', protocol: 'layer2', addresses: [...L2_POOL_DUAL] },
       { name: 'many6', protocol: 'layer2', addresses: [MANY_POOL_V6] },
     ],
   };

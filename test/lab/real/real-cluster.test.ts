@@ -200,7 +200,22 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     for (const a of hops6) expect(k6).toContain(a);
     expect(await eventually('an answer over IPv4', () => curl(v4), 30_000, 200)).toMatch(/^pod=web6-\S+ node=node[123]$/);
     expect(await eventually('an answer over IPv6 (curl -6)', () => curl(v6), 30_000, 200)).toMatch(/^pod=web6-\S+ node=node[123]$/);
-    await cluster.kubectl(['-n', NS, 'delete', 'deployment,service', 'web6', 'web-dual', '--ignore-not-found', '--wait=false']);
+  });
+
+  it('dual-stack layer2 (RequireDualStack): ARP and NDP name the same single node, curl answers over both families', async () => {
+    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(serviceManifest({ namespace: NS, name: 'web-l2dual', app: 'web6', pool: 'lan-dual', family: 'dual' })));
+    const ips = await waitForIngresses(cluster, NS, 'web-l2dual', 2);
+    const v4 = ips.find((ip) => !ip.includes(':'))!;
+    const v6 = ips.find((ip) => ip.includes(':'))!;
+    expect(v4).toMatch(/^192\.0\.2\.21\d$/);
+    expect(v6).toMatch(/^2001:db8:0:1::21[0-9]$/);
+    const owner = await eventually('exactly one node answering ARP', () => arpOwner(v4), 60_000, 300);
+    // One owner per Service: the same node answers NDP for the IPv6 address.
+    expect(await eventually('the same node answering NDP', async () => (await probes.ndpOwner(cluster, v6)) === owner, 30_000, 300)).toBe(true);
+    expect(await probes.ndpMacs(cluster, v6)).toHaveLength(1);
+    expect(await eventually('an answer over IPv4', () => curl(v4), 30_000, 200)).toMatch(/^pod=web6-\S+ node=node[123]$/);
+    expect(await eventually('an answer over IPv6 (curl -6)', () => curl(v6), 30_000, 200)).toMatch(/^pod=web6-\S+ node=node[123]$/);
+    await cluster.kubectl(['-n', NS, 'delete', 'deployment,service', 'web6', 'web-dual', 'web-l2dual', '--ignore-not-found', '--wait=false']);
   });
 
   it('router restart: BIRD (or FRR) killed and started again; the sessions come back, the ECMP route and curl answers return', async () => {
