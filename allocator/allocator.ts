@@ -12,6 +12,7 @@ import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type Servic
 import { SlotIndex } from './slot-index.js';
 import { whyIncompatible, type Sharing, type SharingHolder } from './sharing.js';
 import { requestSharing, type ServiceRequest } from './service-request.js';
+import { allows, autoAssignOrder, namespaceOfKey, type ServiceScope } from './pool-choice.js';
 
 export { AllocationError } from './errors.js';
 export type { AllocationFailure, AllocationReason } from './errors.js';
@@ -245,6 +246,7 @@ export class Allocator {
   // --- choosing addresses (no state changes except forgetting unusable free intervals) ---
 
   private choose(req: ServiceRequest, sharing: Sharing | undefined): Choice[] {
+    const scope: ServiceScope = { namespace: namespaceOfKey(req.key), labels: req.labels ?? {}, namespaceLabels: req.namespaceLabels };
     const choices: Choice[] = [];
     let anchor: PoolState | undefined;
     for (const ip of req.requestedIps) {
@@ -259,6 +261,7 @@ export class Allocator {
       if (required !== undefined && pool.name !== required) {
         throw new AllocationError({ reason: 'pool-mismatch', ip: text, pool: pool.name, requiredPool: required }, req.key);
       }
+      permitted(pool, scope, req.key, text);
       anchor = pool;
       const slot = this.byIp.get(p.family, p.num);
       const why = slot && whyIncompatible(req.key, sharing, holders(slot));
@@ -277,32 +280,41 @@ export class Allocator {
       for (const family of missing) {
         if (!pool.hasFamily(family)) throw new AllocationError({ reason: 'family-mismatch', family, pool: pool.name }, req.key);
       }
-      const joined = sharing && this.findJoin(req.key, sharing, missing, (p) => p === pool);
+      const joined = sharing && this.findJoin(req.key, sharing, missing, (p) => (p === pool ? 0 : undefined));
       if (joined) return [...choices, ...joined];
       return [...choices, ...this.fresh(req.key, pool, missing)];
     }
 
     const named = req.pool === undefined ? undefined : this.pools.get(req.pool);
     if (named) {
+      permitted(named, scope, req.key);
       for (const family of missing) {
         if (!named.hasFamily(family)) throw new AllocationError({ reason: 'family-mismatch', family, pool: named.name }, req.key);
       }
     }
+    let order = named ? [named] : [];
+    if (!named) {
+      const auto = autoAssignOrder(this.pools.pools, scope);
+      // Choosing without a Namespace's labels could pick a pool its own pools should have come before.
+      if (auto.unknownNamespace) throw new AllocationError({ reason: 'namespace-unknown', namespace: scope.namespace }, req.key);
+      order = auto.order;
+    }
     if (sharing) {
-      const joined = this.findJoin(req.key, sharing, missing, (p) => (named ? p === named : p.pool.autoAssign));
+      const rank = new Map(order.map((p, i) => [p, i]));
+      const joined = this.findJoin(req.key, sharing, missing, (p) => rank.get(p));
       if (joined) return joined;
     }
     let exhausted: Family | undefined;
-    for (const pool of named ? [named] : this.pools.pools) {
-      if (!named && !(pool.pool.autoAssign && pool.hasFamily(missing[0]) && (missing.length === 1 || pool.hasFamily(missing[1])))) continue;
+    for (const pool of order) {
+      if (!named && !(pool.hasFamily(missing[0]) && (missing.length === 1 || pool.hasFamily(missing[1])))) continue;
       let lacking: Family | undefined;
       for (const f of missing) if (pool.lowest(f) === undefined) lacking ??= f;
       if (lacking === undefined) return this.fresh(req.key, pool, missing);
       exhausted ??= lacking;
     }
     if (exhausted === undefined) {
-      // No auto-assign pool serves all the families asked for.
-      const family = missing.find((f) => !this.pools.pools.some((p) => p.pool.autoAssign && p.hasFamily(f))) ?? missing[0];
+      // No auto-assign pool the Service may use serves all the families asked for.
+      const family = missing.find((f) => !order.some((p) => p.hasFamily(f))) ?? missing[0];
       throw new AllocationError({ reason: 'family-mismatch', family }, req.key);
     }
     throw new AllocationError({ reason: 'pool-exhausted', family: exhausted, pool: named?.name }, req.key);
@@ -321,25 +333,30 @@ export class Allocator {
 
   /**
    * Addresses of another Service with the same sharing key that this one may join: all `families`
-   * from one pool the request may use, compatible with every holder. Lowest (pool order, address) wins.
+   * from one pool the request may use (`rank`: its place in the order the request tries pools, undefined:
+   * not one it may use), compatible with every holder. Lowest (pool order, address) wins.
    */
-  private findJoin(key: string, sharing: Sharing, families: readonly Family[], eligible: (p: PoolState) => boolean): Choice[] | undefined {
+  private findJoin(key: string, sharing: Sharing, families: readonly Family[], rank: (p: PoolState) => number | undefined): Choice[] | undefined {
     let best: Choice[] | undefined;
+    let bestRank = Infinity;
     for (const rec of this.bySharingKey.get(sharing.key) ?? []) {
       if (rec.key === key) continue;
       const slots: Choice[] = [];
       for (const family of families) {
         const slot = familyOf(rec.first) === family ? rec.first : rec.second && familyOf(rec.second) === family ? rec.second : undefined;
         const pool = slot && this.poolOfSlot(slot);
-        if (!slot || !pool || !eligible(pool) || !pool.allocatable(family, slot.num)) break;
+        if (!slot || !pool || rank(pool) === undefined || !pool.allocatable(family, slot.num)) break;
         if (slots.length > 0 && slots[0].pool !== pool) break;
         if (whyIncompatible(key, sharing, holders(slot)) !== undefined) break;
         slots.push({ family, num: slot.num, text: slot.text, pool });
       }
       if (slots.length !== families.length) continue;
       const a = slots[0];
-      const b = best?.[0];
-      if (!b || (a.pool as PoolState).index < (b.pool as PoolState).index || (a.pool === b.pool && a.num < b.num)) best = slots;
+      const r = rank(a.pool as PoolState) as number;
+      if (!best || r < bestRank || (r === bestRank && a.num < best[0].num)) {
+        best = slots;
+        bestRank = r;
+      }
     }
     return best;
   }
@@ -445,6 +462,13 @@ export class Allocator {
     if (sharing) a.sharingKey = sharing.key;
     return a;
   }
+}
+
+/** Throws unless the pool's serviceAllocation lets the Service (named `key`) take addresses from it. */
+function permitted(pool: PoolState, scope: ServiceScope, key: string, ip?: string): void {
+  const ok = allows(pool.pool.serviceAllocation, scope);
+  if (ok === undefined) throw new AllocationError({ reason: 'namespace-unknown', namespace: scope.namespace }, key);
+  if (!ok) throw new AllocationError(ip === undefined ? { reason: 'pool-not-allowed', pool: pool.name } : { reason: 'pool-not-allowed', pool: pool.name, ip }, key);
 }
 
 function holders(slot: Slot): SharingHolder[] {

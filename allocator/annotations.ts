@@ -6,6 +6,8 @@
 export type AnnotationName = 'address-pool' | 'loadBalancerIPs' | 'allow-shared-ip';
 
 export const CURRENT_PREFIX = 'metallb.io/';
+/** Written by the controller on the Services it gives addresses: the pool they came from (MetalLB's name). */
+export const ALLOCATED_FROM_POOL = 'metallb.io/ip-allocated-from-pool';
 export const DEPRECATED_PREFIX = 'metallb.universe.tf/';
 const NAMES: readonly AnnotationName[] = ['address-pool', 'loadBalancerIPs', 'allow-shared-ip'];
 

@@ -16,6 +16,10 @@ export type AllocationFailure =
   | { reason: 'ip-in-use'; ip: string; holders: string[]; why: string }
   /** The families asked for cannot be served: a requested address of the wrong family, or no pool with that family. */
   | { reason: 'family-mismatch'; family: Family; pool?: string; ip?: string }
+  /** The pool's serviceAllocation does not let this Service use it (`ip`: the address asked for in it). */
+  | { reason: 'pool-not-allowed'; pool: string; ip?: string }
+  /** Which pools the Service may use depends on its Namespace's labels, not known yet. */
+  | { reason: 'namespace-unknown'; namespace: string }
   /** The request itself is malformed (only for requests built by hand, not by serviceRequest()). */
   | { reason: 'invalid-request'; field: string; problem: string };
 
@@ -44,6 +48,10 @@ function describe(f: AllocationFailure): string {
       return f.pool
         ? `address pool "${f.pool}" has no ${f.family} addresses`
         : `no address pool the Service may use has ${f.family} addresses`;
+    case 'pool-not-allowed':
+      return `${f.ip ? `requested address ${f.ip} is in address pool "${f.pool}", which` : `address pool "${f.pool}"`} does not serve this Service: its serviceAllocation names other namespaces or Service labels`;
+    case 'namespace-unknown':
+      return `the labels of namespace "${f.namespace}" are not known yet, and an address pool chooses Services by them; retried when the Namespace is seen`;
     case 'invalid-request':
       return `invalid request: ${f.field}: ${f.problem}`;
   }

@@ -33,6 +33,10 @@ export interface ServiceRequest {
   ports: ServicePortRequest[];
   externalTrafficPolicy: 'Cluster' | 'Local';
   selector: Record<string, string>;
+  /** The Service's labels (IPAddressPool serviceAllocation.serviceSelectors); absent: none. */
+  labels?: Record<string, string>;
+  /** Its Namespace's labels (serviceAllocation.namespaceSelectors); absent: not known. */
+  namespaceLabels?: Record<string, string>;
 }
 
 /** The part of a core/v1 Service the allocator reads. */
@@ -43,6 +47,7 @@ export interface ServiceObject {
     name?: string;
     namespace?: string;
     annotations?: Record<string, string>;
+    labels?: Record<string, string>;
   };
   spec?: {
     type?: string;
@@ -217,8 +222,11 @@ function ports(spec: Record<string, unknown>, key: string): ServicePortRequest[]
   });
 }
 
-/** The allocation request of a Service; throws ServiceRequestError naming the bad field. */
-export function serviceRequest(svc: ServiceObject): ServiceRequest {
+/**
+ * The allocation request of a Service; throws ServiceRequestError naming the bad field.
+ * `namespaceLabels`: the labels of its Namespace, when known (pools choose Services by them).
+ */
+export function serviceRequest(svc: ServiceObject, namespaceLabels?: Record<string, string>): ServiceRequest {
   const key = serviceKey(svc);
   const md = svc.metadata as Record<string, unknown>;
   const annotations = stringMap(md.annotations, 'metadata.annotations', key);
@@ -245,6 +253,9 @@ export function serviceRequest(svc: ServiceObject): ServiceRequest {
     externalTrafficPolicy: etp,
     selector: stringMap(spec.selector, 'spec.selector', key),
   };
+  const labels = stringMap(md.labels, 'metadata.labels', key);
+  if (Object.keys(labels).length > 0) request.labels = labels;
+  if (namespaceLabels !== undefined) request.namespaceLabels = namespaceLabels;
   const poolAnn = metallbAnnotation(annotations, 'address-pool');
   if (poolAnn !== undefined) {
     const pool = poolAnn.value as string;

@@ -37,6 +37,21 @@ export interface AddressPool {
   autoAssign: boolean;
   /** Always empty for layer2; at least one (the default) for bgp. */
   bgpAdvertisements: BgpAdvertisement[];
+  /** MetalLB's IPAddressPool `serviceAllocation` (ConfigMap: Herald's `service-allocation`); absent: any Service. */
+  serviceAllocation?: ServiceAllocation;
+}
+
+/**
+ * Which Services may take addresses from a pool, and in which order pools are tried
+ * (allocator/pool-choice.ts). A Service matches when its namespace is listed or its Namespace's labels
+ * match a namespace selector (both empty: any namespace) and, with service selectors, its labels match one.
+ */
+export interface ServiceAllocation {
+  /** Lower is tried first; undefined (MetalLB's 0) comes after every pool with a priority. */
+  priority?: number;
+  namespaces: string[];
+  namespaceSelectors: NodeSelector[];
+  serviceSelectors: NodeSelector[];
 }
 
 export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';

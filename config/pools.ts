@@ -5,9 +5,14 @@ import { parseCommunity, sameCommunity } from './communities.js';
 import { checkKeys, describe, expectMapping, isAbsent, readBoolean, readInteger, readList, readString } from './fields.js';
 import { Issues, indexPath, keyPath, quote } from './issues.js';
 import { neverHostWithin } from './never-host.js';
-import type { AddressPool, AddressRange, BgpAdvertisement, Community, Protocol } from './model.js';
+import type { AddressPool, AddressRange, BgpAdvertisement, Community, Protocol, ServiceAllocation } from './model.js';
+import { parseNodeSelectors } from './selectors.js';
 
-export const POOL_KEYS = ['name', 'protocol', 'addresses', 'avoid-buggy-ips', 'auto-assign', 'bgp-advertisements'] as const;
+export const POOL_KEYS = ['name', 'protocol', 'addresses', 'avoid-buggy-ips', 'auto-assign', 'bgp-advertisements', 'service-allocation'] as const;
+export const SERVICE_ALLOCATION_KEYS = ['priority', 'namespaces', 'namespace-selectors', 'service-selectors'] as const;
+/** MetalLB's priority is a Go int; a pool needs no more than this to be ordered. */
+const MAX_PRIORITY = 2147483647;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const ADVERTISEMENT_KEYS = ['aggregation-length', 'aggregation-length-v6', 'localpref', 'communities'] as const;
 
 export function defaultAdvertisement(): BgpAdvertisement {
@@ -82,6 +87,36 @@ function sameAdvertisement(a: BgpAdvertisement, b: BgpAdvertisement): boolean {
   );
 }
 
+/**
+ * `service-allocation` (MetalLB's IPAddressPool `serviceAllocation`; a Herald extension in the ConfigMap):
+ * priority 0 is MetalLB's "unset" (after every pool with one); a namespace listed twice is an error, as in MetalLB.
+ */
+function parseServiceAllocation(value: unknown, path: string, issues: Issues): ServiceAllocation | undefined {
+  const obj = expectMapping(value, path, issues, 'a service allocation (priority, namespaces, namespace-selectors, service-selectors)');
+  if (!obj) return undefined;
+  checkKeys(obj, path, SERVICE_ALLOCATION_KEYS, issues);
+  const priority = readInteger(obj, 'priority', path, issues, { min: 0, max: MAX_PRIORITY, what: 'priority (lower is tried first; 0 or absent: after every pool with a priority)' });
+  const namespaces: string[] = [];
+  readList(obj, 'namespaces', path, issues, 'namespace names')?.forEach((n, i) => {
+    const at = indexPath(keyPath(path, 'namespaces'), i);
+    if (typeof n !== 'string') return issues.add(at, `expected a namespace name (a string), got ${describe(n)}`);
+    if (n.length > 63 || !DNS_LABEL.test(n)) return issues.add(at, `${quote(n)} is not a namespace name (a DNS label: lowercase letters, digits and '-')`);
+    if (namespaces.includes(n)) return issues.add(at, `namespace ${quote(n)} is listed twice; remove one`);
+    namespaces.push(n);
+  });
+  const selectors = (key: string, what: string) => {
+    const list = readList(obj, key, path, issues, what);
+    return list ? parseNodeSelectors(list, keyPath(path, key), issues) : [];
+  };
+  const sa: ServiceAllocation = {
+    namespaces,
+    namespaceSelectors: selectors('namespace-selectors', 'namespace label selectors'),
+    serviceSelectors: selectors('service-selectors', 'Service label selectors'),
+  };
+  if (priority) sa.priority = priority;
+  return sa;
+}
+
 export interface ParsedPool {
   /** The pool name when it is valid, for the uniqueness check, even if the pool has other problems. */
   name?: string;
@@ -137,6 +172,7 @@ export function parsePool(
 
   const avoidBuggyIps = readBoolean(obj, 'avoid-buggy-ips', path, issues) ?? false;
   const autoAssign = readBoolean(obj, 'auto-assign', path, issues) ?? true;
+  const serviceAllocation = isAbsent(obj['service-allocation']) ? undefined : parseServiceAllocation(obj['service-allocation'], keyPath(path, 'service-allocation'), issues);
 
   const advPath = keyPath(path, 'bgp-advertisements');
   const advList = readList(obj, 'bgp-advertisements', path, issues, 'BGP advertisements') ?? [];
@@ -168,9 +204,7 @@ export function parsePool(
 
   if (name === undefined || name === '' || protocol === undefined) return { name, addressPaths };
   const bgpAdvertisements = protocol === 'layer2' ? [] : advertisements.length > 0 ? advertisements : [defaultAdvertisement()];
-  return {
-    name,
-    pool: { name, protocol, addresses: addressPaths.map((a) => a.range), avoidBuggyIps, autoAssign, bgpAdvertisements },
-    addressPaths,
-  };
+  const pool: AddressPool = { name, protocol, addresses: addressPaths.map((a) => a.range), avoidBuggyIps, autoAssign, bgpAdvertisements };
+  if (serviceAllocation) pool.serviceAllocation = serviceAllocation;
+  return { name, pool, addressPaths };
 }

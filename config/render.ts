@@ -51,6 +51,15 @@ function poolDocument(p: AddressPool): Record<string, unknown> {
       return adv;
     });
   }
+  const sa = p.serviceAllocation;
+  if (sa) {
+    const s: Record<string, unknown> = {};
+    if (sa.priority !== undefined) s.priority = sa.priority;
+    if (sa.namespaces.length > 0) s.namespaces = [...sa.namespaces];
+    if (sa.namespaceSelectors.length > 0) s['namespace-selectors'] = sa.namespaceSelectors.map(selectorDocument);
+    if (sa.serviceSelectors.length > 0) s['service-selectors'] = sa.serviceSelectors.map(selectorDocument);
+    doc['service-allocation'] = s;
+  }
   return doc;
 }
 

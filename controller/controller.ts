@@ -2,7 +2,7 @@
 // Services through the work queue, writing status and Events. Decisions live in reconcile.ts and
 // allocator/config-verdict.ts (the config rule the speakers share); this file only wires them to the
 // API server, the metrics and the logs.
-import type { V1ConfigMap, V1Lease, V1Service, V1ServiceStatus } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Lease, V1Namespace, V1Service, V1ServiceStatus } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { decodeObject } from '../kube/decode.js';
 import { KubeApiError, kubeRequest, onApiThrottled, type Throttled } from '../kube/request.js';
@@ -11,12 +11,13 @@ import { EventRecorder, type EventSubject, type EventType } from '../kube/events
 import { objectKey, type InformerSource } from '../kube/informer.js';
 import { sleep, systemClock, type Clock } from '../kube/clock.js';
 import { ConfigSource } from '../kube/config-source.js';
-import { leaseInformer, serviceInformer } from '../kube/informers.js';
+import { leaseInformer, namespaceInformer, serviceInformer } from '../kube/informers.js';
 import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
 import { apiRetry } from '../kube/api-retry.js';
 import { updateServiceStatus } from '../kube/status.js';
+import { patchServiceAnnotations } from '../kube/service-annotations.js';
 import { WorkQueue } from '../kube/workqueue.js';
 import { Allocator, type Assignment } from '../allocator/allocator.js';
 import { evaluateInput, inputText, loadedEvents, refusalEvents, type ConfigSourceKind, type VerdictEvent } from '../allocator/config-verdict.js';
@@ -27,7 +28,7 @@ import { ControllerMetrics } from './metrics.js';
 import { PendingServices, unblockedBy } from './pending.js';
 import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision } from './reconcile.js';
 import { annotationConflicts } from '../allocator/annotations.js';
-import { sameIps, statusIps, statusWithIps } from './service-status.js';
+import { poolAnnotationPatch, sameIps, statusIps, statusWithIps } from './service-status.js';
 import { configStateOf } from '../allocator/config-state.js';
 import { ConfigurationStateWriter } from '../kube/configuration-state.js';
 
@@ -45,6 +46,8 @@ export interface EventSink {
 export interface ControllerApi {
   services: InformerSource<V1Service>;
   configMaps: InformerSource<V1ConfigMap>;
+  /** Namespaces, for their labels (default: watched unless `services` is injected too). */
+  namespaces?: InformerSource<V1Namespace>;
   /** The leader Lease, watched (leader election only). */
   leases?: InformerSource<V1Lease>;
   /** The leader Lease lock (leader election only). */
@@ -53,6 +56,8 @@ export interface ControllerApi {
   listServices(): Promise<V1Service[]>;
   /** updateServiceStatus()'s contract: `mutate` gets the latest object; undefined writes nothing. */
   updateStatus(namespace: string, name: string, mutate: (svc: V1Service) => V1ServiceStatus | undefined, current: V1Service): Promise<unknown>;
+  /** Sets (or, with null, removes) annotations of a Service; with an injected updateStatus and none of this, no annotation is written. */
+  patchAnnotations?(namespace: string, name: string, annotations: Record<string, string | null>): Promise<unknown>;
   events?: EventSink;
 }
 
@@ -126,6 +131,8 @@ export class Controller {
   readonly metrics: ControllerMetrics;
   private readonly log: Logger;
   private readonly services: InformerSource<V1Service>;
+  /** Namespaces: their labels say which pools a Service may use (IPAddressPool serviceAllocation.namespaceSelectors). */
+  private readonly namespaces: InformerSource<V1Namespace> | undefined;
   private readonly source: ConfigSource;
   /** The leader Lease, watched so a standby sees each renewal when it happens (leader election only). */
   private readonly leases: InformerSource<V1Lease> | undefined;
@@ -168,6 +175,7 @@ export class Controller {
     this.clock = opts.clock ?? systemClock;
     const api = opts.api ?? {};
     this.services = api.services ?? serviceInformer(opts.kubeConfig, { namespace: opts.servicesNamespace });
+    this.namespaces = api.namespaces ?? (api.services ? undefined : namespaceInformer(opts.kubeConfig, { name: opts.servicesNamespace }));
     this.source = new ConfigSource({
       kubeConfig: opts.kubeConfig,
       namespace: opts.namespace,
@@ -256,6 +264,13 @@ export class Controller {
       if (this.term?.refusedBreaking && this.term.refusedKeys.has(key)) this.term.queue.add(CONFIG_KEY);
     };
     this.services.on('add', onService).on('update', onService).on('delete', onService);
+    // A Namespace seen or relabelled: its pending Services may now match (or wait for) other pools.
+    // Services holding addresses keep them (no reshuffle), so only pending ones are retried.
+    const onNamespace = (ns: V1Namespace): void => {
+      const term = this.term;
+      if (term) for (const key of term.pending.inNamespace(ns.metadata?.name ?? '')) term.queue.add(key);
+    };
+    this.namespaces?.on('add', onNamespace).on('update', onNamespace).on('delete', onNamespace);
     this.source.onChange(() => {
       this.metrics.k8sUpdates.inc();
       this.term?.queue.add(CONFIG_KEY);
@@ -266,12 +281,12 @@ export class Controller {
       this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
       this.log.warn({ event: 'watchError', err }, 'list/watch failed; retrying');
     };
-    for (const inf of [this.services, this.leases]) {
+    for (const inf of [this.services, this.namespaces, this.leases]) {
       if (inf) this.metrics.watchInformer(inf);
       inf?.on('error', onWatchError);
     }
     this.source.onError(onWatchError);
-    const informers = Promise.all([this.services.start(), this.source.start(), this.leases?.start()]);
+    const informers = Promise.all([this.services.start(), this.namespaces?.start(), this.source.start(), this.leases?.start()]);
     this.informersSynced = informers.then(
       () => true,
       () => false,
@@ -346,7 +361,7 @@ export class Controller {
     await this.elector?.stop();
     this.endTerm('shutting down');
     this.state?.close();
-    await Promise.all([this.services.stop(), this.source.stop(), this.leases?.stop()]);
+    await Promise.all([this.services.stop(), this.namespaces?.stop(), this.source.stop(), this.leases?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
   }
@@ -483,7 +498,7 @@ export class Controller {
     }
     const svc = this.services.get(key);
     this.reportAnnotationConflicts(key, svc);
-    const decision = decide(key, svc, term.allocator, { lbClass: this.opts.lbClass });
+    const decision = decide(key, svc, term.allocator, { lbClass: this.opts.lbClass, namespaceLabels: (ns) => this.namespaceLabels(ns) });
     try {
       await this.apply(term, key, svc, decision);
     } catch (err) {
@@ -518,6 +533,8 @@ export class Controller {
         if (!svc) return;
         const plan = planClear(d);
         if (plan.writeStatus) await this.writeStatus(term, svc, []);
+        // A Service of another class keeps what its own controller wrote; ours held nothing any more.
+        if (d.released) await this.writePoolAnnotation(term, svc, undefined);
         if (!plan.report) return;
         this.event(svc, 'Normal', 'ClearAssignment', 'Clear', plan.report.note);
         this.log.info({ event: 'clearAssignment', service: key, ip: plan.report.ips.join(','), reason: plan.report.reason }, `cleared ${key}`);
@@ -527,8 +544,13 @@ export class Controller {
         term.pending.delete(key);
         if (d.moved) this.released(term, d.releasedIps);
         else if (d.changed) this.poolMetrics(term);
-        if (!d.changed || !svc) return;
+        if (!svc) return;
+        if (!d.changed) {
+          await this.writePoolAnnotation(term, svc, d.assignment.pool);
+          return;
+        }
         await this.writeStatus(term, svc, d.assignment.ips);
+        await this.writePoolAnnotation(term, svc, d.assignment.pool);
         this.event(svc, 'Normal', 'IPAllocated', 'Allocate', `Assigned IP ${JSON.stringify(d.assignment.ips)} from pool "${d.assignment.pool ?? ''}"`);
         this.logAssigned(key, d.assignment);
         return;
@@ -537,6 +559,7 @@ export class Controller {
         const fresh = term.pending.failed(key, d.reason, unblockedBy(d.error, d.families));
         if (d.released) this.released(term, d.releasedIps);
         if (!svc) return;
+        await this.writePoolAnnotation(term, svc, undefined);
         if (d.statusIps.length > 0) {
           await this.writeStatus(term, svc, []);
           this.event(svc, 'Normal', 'ClearAssignment', 'Clear', `removed addresses ${d.statusIps.join(', ')}: ${d.reason}`);
@@ -564,6 +587,13 @@ export class Controller {
     this.annotationNotes.set(key, text);
     this.event(svc as V1Service, 'Warning', 'AnnotationConflict', 'Allocate', text);
     this.log.warn({ event: 'annotationConflict', service: key, reason: text }, `${key}: ${text}`);
+  }
+
+  /** A Namespace's labels; undefined while it is not known (without a Namespace informer: none, `{}`). */
+  private namespaceLabels(ns: string): Record<string, string> | undefined {
+    if (!this.namespaces) return {};
+    const obj = this.namespaces.get(ns);
+    return obj && (obj.metadata?.labels ?? {});
   }
 
   private logAssigned(key: string, a: Assignment): void {
@@ -597,6 +627,21 @@ export class Controller {
     };
     if (this.opts.api?.updateStatus) await this.opts.api.updateStatus(ns, name, mutate, svc);
     else await updateServiceStatus(this.opts.kubeConfig, ns, name, mutate, { current: svc });
+  }
+
+  /**
+   * `metallb.io/ip-allocated-from-pool` (MetalLB's): the pool of what the Service holds, removed when it
+   * holds nothing. Written only when it differs from what the Service shows (so never at steady state,
+   * nor after a restart), and only while leading this term.
+   */
+  private async writePoolAnnotation(term: Term, svc: V1Service, pool: string | undefined): Promise<void> {
+    const patch = poolAnnotationPatch(svc, pool);
+    if (!patch || !this.current(term)) return;
+    const ns = svc.metadata?.namespace ?? 'default';
+    const name = svc.metadata?.name ?? '';
+    const api = this.opts.api;
+    if (api?.patchAnnotations) await api.patchAnnotations(ns, name, patch);
+    else if (!api?.updateStatus) await patchServiceAnnotations(this.opts.kubeConfig, ns, name, patch);
   }
 
   private event(svc: V1Service, type: EventType, reason: string, action: string, note: string): void {

@@ -14,7 +14,9 @@ export type Unblock =
   /** The address it asks for, held by Services it may not share with. */
   | { kind: 'ip'; ip: string }
   /** A free address of one of `families` in `pool` (undefined: any auto-assign pool). */
-  | { kind: 'space'; families: Family[]; pool: string | undefined };
+  | { kind: 'space'; families: Family[]; pool: string | undefined }
+  /** Its Namespace's labels (retried when the Namespace is seen or changes, as every pending Service of it). */
+  | { kind: 'namespace' };
 
 /** A freed address, with the pool it is in under the config in force. */
 export interface Freed {
@@ -27,6 +29,7 @@ export function unblockedBy(err: AllocationError | ServiceRequestError, families
   if (!(err instanceof AllocationError)) return { kind: 'config' };
   const f = err.failure;
   if (f.reason === 'ip-in-use') return { kind: 'ip', ip: f.ip };
+  if (f.reason === 'namespace-unknown') return { kind: 'namespace' };
   // Every family asked for: with several pools, another family may be what one of them lacks.
   if (f.reason === 'pool-exhausted') return { kind: 'space', families: [...families], pool: f.pool };
   return { kind: 'config' };
@@ -35,6 +38,7 @@ export function unblockedBy(err: AllocationError | ServiceRequestError, families
 function couldUse(u: Unblock, freed: Freed): boolean {
   switch (u.kind) {
     case 'config':
+    case 'namespace':
       return false;
     case 'ip':
       return u.ip === freed.ip;
@@ -73,10 +77,15 @@ export class PendingServices {
     this.waiting.clear();
   }
 
+  /** Every pending Service of `namespace`: its labels changed, so the pools it may use may have. */
+  *inNamespace(namespace: string): Generator<string> {
+    for (const key of this.waiting.keys()) if (key.startsWith(`${namespace}/`)) yield key;
+  }
+
   /** The pending Services that could use one of `freed` (undefined: unknown addresses, so all of them). */
   *retryFor(freed: readonly Freed[] | undefined): Generator<string> {
     for (const [key, w] of this.waiting) {
-      if (freed === undefined ? w.unblock.kind !== 'config' : freed.some((f) => couldUse(w.unblock, f))) yield key;
+      if (freed === undefined ? w.unblock.kind !== 'config' && w.unblock.kind !== 'namespace' : freed.some((f) => couldUse(w.unblock, f))) yield key;
     }
   }
 }

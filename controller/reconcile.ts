@@ -10,6 +10,8 @@ import { sameIps, statusIps } from './service-status.js';
 export interface ReconcileOptions {
   /** Handle Services with this spec.loadBalancerClass; undefined: only Services without a class. */
   lbClass?: string;
+  /** The labels of a Namespace, undefined when not known (IPAddressPool serviceAllocation.namespaceSelectors). */
+  namespaceLabels?: (namespace: string) => Record<string, string> | undefined;
 }
 
 export type Decision =
@@ -99,7 +101,7 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
   let assignment: Assignment;
   let families: Family[] = [];
   try {
-    const request = serviceRequest(svc as ServiceObject);
+    const request = serviceRequest(svc as ServiceObject, opts.namespaceLabels?.(svc.metadata?.namespace || 'default'));
     families = [...request.families];
     assignment = allocator.allocate(request);
   } catch (err) {

@@ -2,6 +2,7 @@
 // Only `ip` entries are ours; hostname-only entries (another load balancer's) are ignored.
 import type { V1Service, V1ServiceStatus } from '@kubernetes/client-node';
 import { canonicalIp } from '../allocator/ip.js';
+import { ALLOCATED_FROM_POOL } from '../allocator/annotations.js';
 
 /** The addresses in `status.loadBalancer.ingress`, canonical (unparsable ones are kept verbatim so they differ from any assignment). */
 export function statusIps(svc: V1Service | undefined): string[] {
@@ -20,4 +21,15 @@ export function sameIps(a: readonly string[], b: readonly string[]): boolean {
 export function statusWithIps(svc: V1Service, ips: readonly string[]): V1ServiceStatus {
   const loadBalancer = ips.length === 0 ? {} : { ingress: ips.map((ip) => ({ ip })) };
   return { ...svc.status, loadBalancer };
+}
+
+/**
+ * The merge patch that makes `metallb.io/ip-allocated-from-pool` say `pool` (undefined: the Service holds
+ * nothing, so the annotation goes), or undefined when it already does: a Service whose annotation is
+ * right costs no write, at steady state as after a restart.
+ */
+export function poolAnnotationPatch(svc: V1Service, pool: string | undefined): Record<string, string | null> | undefined {
+  const current = svc.metadata?.annotations?.[ALLOCATED_FROM_POOL];
+  if (current === pool) return undefined;
+  return { [ALLOCATED_FROM_POOL]: pool ?? null };
 }

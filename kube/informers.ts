@@ -1,5 +1,5 @@
 // The informers Herald's controller and speaker use, one constructor per kind.
-import type { V1ConfigMap, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Lease, V1Namespace, V1Node, V1Service } from '@kubernetes/client-node';
 import type { KubeAccess } from './access.js';
 import { decodeObject } from './decode.js';
 import { Informer, type InformerOptions } from './informer.js';
@@ -15,6 +15,19 @@ export function serviceInformer(kc: KubeAccess, opts: InformerTuning & { namespa
 
 export function nodeInformer(kc: KubeAccess, opts: InformerTuning & { labelSelector?: string } = {}): Informer<V1Node> {
   return new Informer<V1Node>({ ...opts, kubeConfig: kc, path: '/api/v1/nodes', decode: decodeObject<V1Node>, name: 'nodes' });
+}
+
+/** Namespaces (their labels choose address pools: IPAddressPool serviceAllocation.namespaceSelectors); `name`: that one only. */
+export function namespaceInformer(kc: KubeAccess, opts: InformerTuning & { name?: string } = {}): Informer<V1Namespace> {
+  const { name, ...tuning } = opts;
+  return new Informer<V1Namespace>({
+    ...tuning,
+    kubeConfig: kc,
+    path: '/api/v1/namespaces',
+    ...(name ? { fieldSelector: `metadata.name=${name}` } : {}),
+    decode: decodeObject<V1Namespace>,
+    name: 'namespaces',
+  });
 }
 
 /** Exactly one ConfigMap (Herald's configuration), watched by name. */

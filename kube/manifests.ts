@@ -165,10 +165,16 @@ export const CONTROLLER_LEASE = 'herald-controller';
 const RBAC = 'rbac.authorization.k8s.io/v1';
 const READ = ['get', 'list', 'watch'];
 
-/** What the controller needs cluster-wide: Services and their status, Events (both APIs: kube/events.ts falls back to core v1). */
+/**
+ * What the controller needs cluster-wide: Services (patch: the metallb.io/ip-allocated-from-pool
+ * annotation) and their status, Namespaces (their labels choose
+ * address pools: IPAddressPool serviceAllocation.namespaceSelectors), Events (both APIs: kube/events.ts
+ * falls back to core v1).
+ */
 function controllerClusterRules(): Record<string, unknown>[] {
   return [
-    { apiGroups: [''], resources: ['services'], verbs: READ },
+    { apiGroups: [''], resources: ['services'], verbs: [...READ, 'patch'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: READ },
     { apiGroups: [''], resources: ['services/status'], verbs: ['update', 'patch'] },
     { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   ];

@@ -297,7 +297,6 @@ function compilePools(
   const located: LocatedRange[] = [];
   const firstByName = new Map<string, string>();
   for (const o of poolObjects) {
-    refuseSet(o, 'serviceAllocation', 'serviceAllocation (pool choice by priority, namespace or Service labels) is not supported by Herald yet; remove it', issues);
     const first = firstByName.get(o.name);
     if (first !== undefined) issues.add(within(o.ref, 'metadata.name'), `another IPAddressPool is named ${quote(o.name)} (${first}); pool names must be unique`);
     firstByName.set(o.name, o.ref);
@@ -332,6 +331,7 @@ function compilePools(
       addresses: o.spec.addresses,
       'avoid-buggy-ips': o.spec.avoidBuggyIPs,
       'auto-assign': o.spec.autoAssign,
+      ...(isAbsent(o.spec.serviceAllocation) ? {} : { 'service-allocation': toLegacyKeys(o.spec.serviceAllocation) }),
       ...(advDocs.length > 0 ? { 'bgp-advertisements': advDocs } : {}),
     };
     const local = new Issues();

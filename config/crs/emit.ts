@@ -83,11 +83,21 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
       issues.add(keyPath(indexPath('address-pools', i), 'name'), `pool name ${quote(pool.name)} cannot name an IPAddressPool (lowercase letters, digits, '-' and '.'); rename the pool first`);
       return;
     }
-    out.push(object('IPAddressPool', pool.name, namespace, {
+    const spec: Record<string, unknown> = {
       addresses: pool.addresses.map((a) => a.source),
       autoAssign: pool.autoAssign,
       avoidBuggyIPs: pool.avoidBuggyIps,
-    }));
+    };
+    const sa = pool.serviceAllocation;
+    if (sa) {
+      const s: Record<string, unknown> = {};
+      if (sa.priority !== undefined) s.priority = sa.priority;
+      if (sa.namespaces.length > 0) s.namespaces = [...sa.namespaces];
+      if (sa.namespaceSelectors.length > 0) s.namespaceSelectors = sa.namespaceSelectors.map(selector);
+      if (sa.serviceSelectors.length > 0) s.serviceSelectors = sa.serviceSelectors.map(selector);
+      spec.serviceAllocation = s;
+    }
+    out.push(object('IPAddressPool', pool.name, namespace, spec));
     if (pool.protocol === 'layer2') {
       out.push(object('L2Advertisement', pool.name, namespace, { ipAddressPools: [pool.name] }));
       return;

@@ -6,6 +6,9 @@
 const RENAMES: readonly [string, string][] = [
   ['aggregation-length-v6', 'aggregationLengthV6'],
   ['aggregation-length', 'aggregationLength'],
+  ['namespace-selectors', 'namespaceSelectors'],
+  ['service-allocation', 'serviceAllocation'],
+  ['service-selectors', 'serviceSelectors'],
   ['detect-multiplier', 'detectMultiplier'],
   ['transmit-interval', 'transmitInterval'],
   ['receive-interval', 'receiveInterval'],

@@ -80,6 +80,11 @@ describe('herald controller: restart', () => {
     const url = await second.metricsUrl();
     const distinct = new Set([...after.values()].flat()).size;
     await waitFor('in-use metric', async () => (await metricValue(url, 'herald_allocator_addresses_in_use_total', 'pool="main"')) === distinct);
+    // Every Service names its pool (metallb.io/ip-allocated-from-pool), restored ones too: one list per poll.
+    await waitFor('every Service carries metallb.io/ip-allocated-from-pool', async () => {
+      const items = (await kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: ns })).items;
+      return items.length === N && items.every((s) => s.metadata?.annotations?.['metallb.io/ip-allocated-from-pool'] === 'main');
+    }, 60_000);
     await second.kill('SIGTERM');
 
     // A third, in-process controller: its restored allocator holds exactly what the statuses say, and it writes nothing.

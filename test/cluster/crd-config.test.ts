@@ -2,7 +2,9 @@
 // server: objects applied with kubectl give Services addresses (controller) and announcements (a
 // speaker, record announcer); a ConfigMap beside them is refused naming both; a breaking change of an
 // IPAddressPool is refused with an Event on that pool, by the controller and the speaker, and stays
-// refused across a controller restart, which keeps every address; reverting it is accepted.
+// refused across a controller restart, which keeps every address; reverting it is accepted; a pool
+// with serviceAllocation by namespace selector follows the Namespace's labels, and every Service carries
+// metallb.io/ip-allocated-from-pool, which a restarted controller does not write again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ControllerProcess, ingressOf, metricValue } from './controller-process.js';
@@ -102,5 +104,62 @@ describe('--config-source crds: the daemons read metallb.io objects', () => {
     await waitFor('the controller is no longer stale', async () => (await metricValue(await ctl.metricsUrl(), 'herald_config_stale')) === 0, 30_000);
     await waitFor('the speaker is no longer stale', async () => (await metricValue(await speaker.metricsUrl(), 'herald_config_stale')) === 0, 30_000);
     expect(ingressOf(await core.readNamespacedService({ namespace: ns, name: 'web' }))).toEqual(before);
+  }, 240_000);
+
+  it('serviceAllocation by namespace selector: the pool follows the Namespace\'s labels, holders never move, metallb.io/ip-allocated-from-pool names the pool', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    const read = (name: string) => core.readNamespacedService({ namespace: ns, name });
+    const service = (name: string, annotations: Record<string, string> = {}): string =>
+      JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, annotations }, spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] } });
+    const FROM_POOL = 'metallb.io/ip-allocated-from-pool';
+    // web (from the first test) names its pool once the controller is up: restored or allocated, the same annotation.
+    await waitFor('web is annotated with its pool', async () => (await read('web')).metadata?.annotations?.[FROM_POOL] === 'front', 30_000);
+
+    kubectl(['apply', '-f', '-'], {
+      input: [
+        JSON.stringify({
+          apiVersion: 'metallb.io/v1beta1',
+          kind: 'IPAddressPool',
+          metadata: { name: 'team', namespace: ns },
+          spec: { addresses: ['203.0.113.0/28'], serviceAllocation: { priority: 1, namespaceSelectors: [{ matchLabels: { team: 'a' } }] } },
+        }),
+        JSON.stringify({ apiVersion: 'metallb.io/v1beta1', kind: 'L2Advertisement', metadata: { name: 'l2-team', namespace: ns }, spec: { ipAddressPools: ['team'] } }),
+      ].join('\n'),
+    });
+    await ctl.waitForLog('the team pool is loaded', (l) => l.event === 'configLoaded' && /2 pools/.test(String(l.reason)), 60_000);
+    // The namespace has no team label yet: a Service takes the open pool; one naming the team pool is refused.
+    kubectl(['apply', '-f', '-'], { input: `${service('early')}\n${service('named', { 'metallb.io/address-pool': 'team' })}` });
+    const early = await waitFor('early holds an address', async () => {
+      const got = ingressOf(await read('early'));
+      return got.length === 1 ? got : undefined;
+    }, 60_000);
+    expect(early[0]).toMatch(/^(192\.0\.2|198\.51\.100)\./);
+    await ctl.waitForLog('named is refused', (l) => l.event === 'allocationFailed' && l.service === `${ns}/named` && /does not serve this Service/.test(String(l.reason)), 60_000);
+    await waitFor('early is annotated with front', async () => (await read('early')).metadata?.annotations?.[FROM_POOL] === 'front', 30_000);
+
+    // Labelling the Namespace retries the pending Service; new Services take the team pool (priority); early keeps its address.
+    kubectl(['label', 'namespace', ns, 'team=a']);
+    const named = await waitFor('named gets a team address once the Namespace is labelled', async () => {
+      const got = ingressOf(await read('named'));
+      return got.length === 1 ? got : undefined;
+    }, 60_000);
+    expect(named[0]).toMatch(/^203\.0\.113\./);
+    kubectl(['apply', '-f', '-'], { input: service('late') });
+    const late = await waitFor('late holds an address', async () => {
+      const got = ingressOf(await read('late'));
+      return got.length === 1 ? got : undefined;
+    }, 60_000);
+    expect(late[0]).toMatch(/^203\.0\.113\./);
+    await waitFor('late is annotated with team', async () => (await read('late')).metadata?.annotations?.[FROM_POOL] === 'team', 30_000);
+    expect(ingressOf(await read('early'))).toEqual(early);
+
+    // A restarted controller restores every address and writes nothing (annotations and statuses already right).
+    const rv = new Map((await core.listNamespacedService({ namespace: ns })).items.map((s) => [s.metadata?.name, s.metadata?.resourceVersion]));
+    await ctl.kill('SIGKILL');
+    ctl = startController();
+    await ctl.leading(60_000);
+    await ctl.waitForLog('config loaded after the restart', (l) => l.event === 'configLoaded', 60_000);
+    await new Promise((r) => setTimeout(r, 1500)); // queued reconciles run; a write would show in a resourceVersion
+    for (const s of (await core.listNamespacedService({ namespace: ns })).items) expect(s.metadata?.resourceVersion, s.metadata?.name).toBe(rv.get(s.metadata?.name));
   }, 240_000);
 });

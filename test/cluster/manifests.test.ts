@@ -159,10 +159,13 @@ describe('herald manifests against the API server', () => {
     const row = (sa: string, verbs: string[], resource: string, namespace: string, expected: boolean, sub?: string): void => {
       for (const v of verbs) table.push([sa, v, resource, namespace, sub, expected]);
     };
-    // controller: Services everywhere, their status, Events, its ConfigMap and leader Lease.
-    row(controller, ['get', 'list', 'watch'], 'services', other, true);
+    // controller: Services everywhere (patch: metallb.io/ip-allocated-from-pool), their status, Namespaces
+    // (serviceAllocation.namespaceSelectors), Events, its ConfigMap and leader Lease.
+    row(controller, ['get', 'list', 'watch', 'patch'], 'services', other, true);
     row(controller, ['update', 'patch'], 'services', other, true, 'status');
-    row(controller, ['create', 'update', 'patch', 'delete'], 'services', other, false);
+    row(controller, ['create', 'update', 'delete'], 'services', other, false);
+    row(controller, ['get', 'list', 'watch'], 'namespaces', other, true);
+    row(controller, ['create', 'update', 'patch', 'delete'], 'namespaces', other, false);
     row(controller, ['create', 'patch'], 'events', other, true);
     row(controller, ['create', 'patch'], 'events.events.k8s.io', other, true);
     row(controller, ['delete', 'list'], 'events', other, false);

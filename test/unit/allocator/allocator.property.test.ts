@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AddressPool, Config, Family } from '../../../config/model.js';
+import type { AddressPool, Config, Family, NodeSelector, ServiceAllocation } from '../../../config/model.js';
 import { AllocationError, Allocator } from '../../../allocator/allocator.js';
 import { formatIp, isBuggyIp, parseIp } from '../../../allocator/ip.js';
 import type { ServiceRequest } from '../../../allocator/service-request.js';
@@ -45,12 +45,25 @@ const blockArb: fc.Arbitrary<Block> = fc.record({
   length: fc.integer({ min: 1, max: 9 }),
 });
 
+/** Selectors of matchLabels only (the reference evaluates them by hand); priorities collide on purpose. */
+const labelSelectorArb = (key: string, values: string[]): fc.Arbitrary<NodeSelector[]> =>
+  fc.array(fc.constantFrom(...values).map((v) => ({ matchLabels: { [key]: v }, matchExpressions: [] })), { maxLength: 2 });
+const serviceAllocationArb: fc.Arbitrary<ServiceAllocation> = fc
+  .record({
+    priority: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+    namespaces: fc.subarray(['ns', 'team']),
+    namespaceSelectors: labelSelectorArb('team', ['a', 'b']),
+    serviceSelectors: labelSelectorArb('tier', ['web', 'db']),
+  })
+  .map(({ priority, ...rest }) => (priority === undefined ? rest : { priority, ...rest }));
+
 const configArb: fc.Arbitrary<Config> = fc
   .array(
     fc.record({
       blocks: fc.array(blockArb, { minLength: 1, maxLength: 3 }),
       autoAssign: fc.boolean(),
       avoidBuggyIps: fc.boolean(),
+      serviceAllocation: fc.option(serviceAllocationArb, { nil: undefined, freq: 2 }),
     }),
     { minLength: 1, maxLength: 3 },
   )
@@ -66,7 +79,9 @@ const configArb: fc.Arbitrary<Config> = fc
           return { family: b.family, first, last, source: `${formatIp(b.family, first)}-${formatIp(b.family, last)}` };
         });
       if (addresses.length > 0) {
-        out.push({ name: `p${i}`, protocol: 'layer2', addresses, autoAssign: p.autoAssign, avoidBuggyIps: p.avoidBuggyIps, bgpAdvertisements: [] });
+        const pool: AddressPool = { name: `p${i}`, protocol: 'layer2', addresses, autoAssign: p.autoAssign, avoidBuggyIps: p.avoidBuggyIps, bgpAdvertisements: [] };
+        if (p.serviceAllocation) pool.serviceAllocation = p.serviceAllocation;
+        out.push(pool);
       }
     });
     return { peers: [], bgpCommunities: {}, pools: out, bfdProfiles: [] };
@@ -75,7 +90,9 @@ const configArb: fc.Arbitrary<Config> = fc
 
 type Op = { kind: 'allocate'; request: ServiceRequest } | { kind: 'release'; key: string };
 
-const KEYS = ['ns/a', 'ns/b', 'ns/c', 'ns/d', 'ns/e', 'ns/f', 'ns/g', 'ns/h'];
+const KEYS = ['ns/a', 'ns/b', 'ns/c', 'ns/d', 'ns/e', 'team/f', 'team/g', 'other/h'];
+/** Each namespace's labels (fixed for a run, as a Namespace's usually are). */
+const NAMESPACE_LABELS: Record<string, Record<string, string>> = { ns: { team: 'a' }, team: { team: 'b' }, other: {} };
 
 const requestArb: fc.Arbitrary<ServiceRequest> = fc
   .record({
@@ -87,6 +104,7 @@ const requestArb: fc.Arbitrary<ServiceRequest> = fc
     port: fc.integer({ min: 1, max: 3 }),
     local: fc.boolean(),
     app: fc.constantFrom('x', 'y'),
+    tier: fc.option(fc.constantFrom('web', 'db'), { nil: undefined }),
   })
   .map((r) => {
     const requestedIps: string[] = [];
@@ -104,6 +122,8 @@ const requestArb: fc.Arbitrary<ServiceRequest> = fc
     };
     if (r.pool !== undefined) req.pool = r.pool;
     if (r.sharingKey !== undefined) req.sharingKey = r.sharingKey;
+    if (r.tier !== undefined) req.labels = { tier: r.tier };
+    req.namespaceLabels = NAMESPACE_LABELS[r.key.split('/')[0]];
     return req;
   });
 
@@ -119,7 +139,7 @@ function run(a: Allocator, req: ServiceRequest): RefResult {
   } catch (e) {
     if (!(e instanceof AllocationError)) throw e;
     const f = e.failure;
-    return 'ip' in f && (f.reason === 'ip-not-in-pool' || f.reason === 'ip-excluded' || f.reason === 'pool-mismatch' || f.reason === 'ip-in-use')
+    return 'ip' in f && (f.reason === 'ip-not-in-pool' || f.reason === 'ip-excluded' || f.reason === 'pool-mismatch' || f.reason === 'ip-in-use' || f.reason === 'pool-not-allowed')
       ? { ok: false, reason: f.reason, ip: f.ip }
       : { ok: false, reason: f.reason };
   }

@@ -98,6 +98,34 @@ export class ReferenceAllocator {
     return req.requestedIps.every((ip) => rec.ips.includes(ip));
   }
 
+  /**
+   * serviceAllocation, the obvious way (the property test's selectors are matchLabels only): listed
+   * namespace or a namespace selector (neither: any namespace), and a Service selector when there are some.
+   */
+  private allowed(pool: number, req: ServiceRequest): boolean {
+    const sa = this.config.pools[pool].serviceAllocation;
+    if (!sa) return true;
+    const has = (labels: Record<string, string> | undefined, want: Record<string, string>): boolean => Object.entries(want).every(([k, v]) => labels?.[k] === v);
+    const ns = req.key.split('/')[0];
+    const nsOk = (sa.namespaces.length === 0 && sa.namespaceSelectors.length === 0) || sa.namespaces.includes(ns) || sa.namespaceSelectors.some((s) => has(req.namespaceLabels, s.matchLabels));
+    const svcOk = sa.serviceSelectors.length === 0 || sa.serviceSelectors.some((s) => has(req.labels, s.matchLabels));
+    return nsOk && svcOk;
+  }
+
+  /** Auto-assign pools the Service may use: with a matching serviceAllocation by priority (none last), then those without one. */
+  private autoOrder(req: ServiceRequest): number[] {
+    const key = (p: number): [number, number, number] => {
+      const sa = this.config.pools[p].serviceAllocation;
+      return [sa ? 0 : 1, sa?.priority ?? Number.MAX_SAFE_INTEGER, p];
+    };
+    const out: number[] = [];
+    for (let p = 0; p < this.config.pools.length; p++) if (this.config.pools[p].autoAssign && this.allowed(p, req)) out.push(p);
+    return out.sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+    });
+  }
+
   private choose(req: ServiceRequest, sharing: Sharing | undefined, named: number | undefined): RefResult {
     const chosen: Addr[] = [];
     let anchor: number | undefined;
@@ -107,6 +135,7 @@ export class ReferenceAllocator {
       if (!this.allocatable(a)) return { ok: false, reason: 'ip-excluded', ip };
       const required = named ?? anchor;
       if (required !== undefined && a.pool !== required) return { ok: false, reason: 'pool-mismatch', ip };
+      if (!this.allowed(a.pool, req)) return { ok: false, reason: 'pool-not-allowed', ip };
       anchor = a.pool;
       if (!this.compatible(req.key, sharing, ip)) return { ok: false, reason: 'ip-in-use', ip };
       chosen.push(a);
@@ -117,36 +146,38 @@ export class ReferenceAllocator {
     const hasFamily = (pool: number, f: Family): boolean => this.addrs.some((a) => a.pool === pool && a.family === f);
     const lowestFree = (pool: number, f: Family): Addr | undefined =>
       this.addrs.find((a) => a.pool === pool && a.family === f && this.allocatable(a) && this.users(a.text, req.key).length === 0);
-    const join = (eligible: (pool: number) => boolean): Addr[] | undefined => {
+    const join = (pools: number[]): Addr[] | undefined => {
       let best: Addr[] | undefined;
+      const rank = (a: Addr): number => pools.indexOf(a.pool);
       for (const rec of this.records.values()) {
         if (rec.key === req.key || rec.sharing?.key !== sharing?.key) continue;
         const got = missing.map((f) => rec.ips.map((ip) => this.addr(ip)).find((a) => a?.family === f));
-        if (got.some((a) => !a || !eligible(a.pool) || !this.allocatable(a) || !this.compatible(req.key, sharing, a.text))) continue;
+        if (got.some((a) => !a || !pools.includes(a.pool) || !this.allocatable(a) || !this.compatible(req.key, sharing, a.text))) continue;
         const addrs = got as Addr[];
         if (addrs.some((a) => a.pool !== addrs[0].pool)) continue;
-        if (!best || addrs[0].pool < best[0].pool || (addrs[0].pool === best[0].pool && addrs[0].num < best[0].num)) best = addrs;
+        if (!best || rank(addrs[0]) < rank(best[0]) || (addrs[0].pool === best[0].pool && addrs[0].num < best[0].num)) best = addrs;
       }
       return best;
     };
     if (anchor !== undefined) {
       const pool = anchor;
       for (const f of missing) if (!hasFamily(pool, f)) return { ok: false, reason: 'family-mismatch' };
-      const joined = sharing && join((p) => p === pool);
+      const joined = sharing && join([pool]);
       if (joined) return { ok: true, ips: order([...chosen, ...joined]), pool: undefined };
       const fresh = missing.map((f) => lowestFree(pool, f));
       if (fresh.some((a) => !a)) return { ok: false, reason: 'pool-exhausted' };
       return { ok: true, ips: order([...chosen, ...(fresh as Addr[])]), pool: undefined };
     }
+    if (named !== undefined && !this.allowed(named, req)) return { ok: false, reason: 'pool-not-allowed' };
     if (named !== undefined) for (const f of missing) if (!hasFamily(named, f)) return { ok: false, reason: 'family-mismatch' };
-    const eligible = (p: number): boolean => (named !== undefined ? p === named : this.config.pools[p].autoAssign);
+    const pools = named !== undefined ? [named] : this.autoOrder(req);
     if (sharing) {
-      const joined = join(eligible);
+      const joined = join(pools);
       if (joined) return { ok: true, ips: order(joined), pool: undefined };
     }
     let sawCandidate = false;
-    for (let p = 0; p < this.config.pools.length; p++) {
-      if (!eligible(p) || !missing.every((f) => hasFamily(p, f))) continue;
+    for (const p of pools) {
+      if (!missing.every((f) => hasFamily(p, f))) continue;
       sawCandidate = true;
       const fresh = missing.map((f) => lowestFree(p, f));
       if (fresh.every((a) => a)) return { ok: true, ips: order(fresh as Addr[]), pool: undefined };

@@ -8,7 +8,7 @@ import { formatCommunity } from '../../../config/communities.js';
 import { compileCrs } from '../../../config/crs/compile.js';
 import { toConfigMap, toCrManifests } from '../../../config/crs/emit.js';
 import { parseAnyConfigWithWarnings } from '../../../config/crs/source.js';
-import { type AddressPool, type AddressRange, type BfdProfile, type Community, type Config, ConfigError, type Peer } from '../../../config/model.js';
+import { type AddressPool, type AddressRange, type BfdProfile, type Community, type Config, ConfigError, type NodeSelector, type Peer, type ServiceAllocation } from '../../../config/model.js';
 import { parseConfig } from '../../../config/parse.js';
 
 type Gen = fc.GeneratorValue;
@@ -76,6 +76,28 @@ function bfdProfile(g: Gen, name: string): BfdProfile {
   };
 }
 
+function selectors(g: Gen, keys: string[]): NodeSelector[] {
+  return g(() =>
+    fc.array(
+      fc.record({
+        matchLabels: fc.dictionary(fc.constantFrom(...keys), fc.constantFrom('', 'a', 'b-1')),
+        matchExpressions: fc.array(fc.record({ key: fc.constantFrom(...keys), operator: fc.constantFrom('In' as const, 'NotIn' as const), values: fc.uniqueArray(fc.constantFrom('x', 'y.z'), { minLength: 1, maxLength: 2 }) }), { maxLength: 2 }),
+      }),
+      { maxLength: 2 },
+    ),
+  );
+}
+
+function serviceAllocation(g: Gen): ServiceAllocation {
+  const sa: ServiceAllocation = {
+    namespaces: g(() => fc.uniqueArray(fc.constantFrom('default', 'web', 'team-a'), { maxLength: 3 })),
+    namespaceSelectors: selectors(g, ['team', 'kubernetes.io/metadata.name']),
+    serviceSelectors: selectors(g, ['app', 'example.com/tier']),
+  };
+  if (g(fc.boolean)) sa.priority = g(fc.integer, { min: 1, max: 2147483647 });
+  return sa;
+}
+
 function genConfig(g: Gen): Config {
   const pools: AddressPool[] = [];
   const count = g(fc.integer, { min: 0, max: 4 });
@@ -89,6 +111,7 @@ function genConfig(g: Gen): Config {
       addresses,
       avoidBuggyIps: g(fc.boolean),
       autoAssign: g(fc.boolean),
+      ...(g(fc.boolean) ? { serviceAllocation: serviceAllocation(g) } : {}),
       bgpAdvertisements:
         protocol === 'layer2'
           ? []

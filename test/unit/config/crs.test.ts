@@ -87,14 +87,13 @@ describe('compileCrs', () => {
 
   it('refuses what Herald cannot honour, never ignores it', () => {
     const found = issues([
-      obj('IPAddressPool', 'p', { addresses: ['192.0.2.0/28'], serviceAllocation: { priority: 1, namespaces: ['a'] } }),
+      obj('IPAddressPool', 'p', { addresses: ['192.0.2.0/28'] }),
       obj('L2Advertisement', 'l2', { nodeSelectors: [{ matchLabels: { a: 'b' } }], interfaces: ['eth0'] }),
       obj('BGPAdvertisement', 'b', { ipAddressPools: ['q'], peers: ['r1'], nodeSelectors: [{}] }),
       obj('IPAddressPool', 'q', { addresses: ['198.51.100.0/28'] }),
       obj('BGPPeer', 'r1', { myASN: 64500, dynamicASN: 'external', peerAddress: '192.0.2.1', vrf: 'red', interface: 'eth1', connectTime: '5s', enableGracefulRestart: true, disableMP: true }),
     ]);
     for (const pattern of [
-      /^IPAddressPool metallb-system\/p spec\.serviceAllocation: serviceAllocation .* not supported/,
       /^L2Advertisement metallb-system\/l2 spec\.nodeSelectors: /,
       /^L2Advertisement metallb-system\/l2 spec\.interfaces: /,
       /^BGPAdvertisement metallb-system\/b spec\.peers: /,
@@ -107,6 +106,52 @@ describe('compileCrs', () => {
     ]) {
       expect(found.some((f) => pattern.test(f)), `${pattern} in\n${found.join('\n')}`).toBe(true);
     }
+  });
+
+  it('IPAddressPool.serviceAllocation is the ConfigMap\'s service-allocation (Herald extension); problems at the CR field', () => {
+    const cm = parseConfig(`
+address-pools:
+- name: team
+  protocol: layer2
+  addresses: [192.0.2.0/28]
+  service-allocation:
+    priority: 10
+    namespaces: [web]
+    namespace-selectors: [{match-labels: {team: a}}]
+    service-selectors: [{match-expressions: [{key: tier, operator: In, values: [front]}]}]
+- {name: open, protocol: layer2, addresses: [198.51.100.0/28], service-allocation: {priority: 0}}
+`);
+    const compiled = compileCrs([
+      obj('IPAddressPool', 'team', {
+        addresses: ['192.0.2.0/28'],
+        serviceAllocation: { priority: 10, namespaces: ['web'], namespaceSelectors: [{ matchLabels: { team: 'a' } }], serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['front'] }] }] },
+      }),
+      obj('IPAddressPool', 'open', { addresses: ['198.51.100.0/28'], serviceAllocation: { priority: 0 } }),
+      obj('L2Advertisement', 'l2', {}),
+    ]);
+    expect(compiled).toEqual(cm);
+    expect(compiled.pools[0].serviceAllocation).toEqual({
+      priority: 10,
+      namespaces: ['web'],
+      namespaceSelectors: [{ matchLabels: { team: 'a' }, matchExpressions: [] }],
+      serviceSelectors: [{ matchLabels: {}, matchExpressions: [{ key: 'tier', operator: 'In', values: ['front'] }] }],
+    });
+    // MetalLB's 0 is "no priority".
+    expect(compiled.pools[1].serviceAllocation).toEqual({ namespaces: [], namespaceSelectors: [], serviceSelectors: [] });
+    const found = issues([
+      obj('IPAddressPool', 'p', { addresses: ['192.0.2.0/28'], serviceAllocation: { priority: -1, namespaces: ['a', 'a', 'Bad_NS'], namespaceSelectors: [{ matchLabels: { 'bad key!': 'x' } }], servicSelectors: [] } }),
+      obj('L2Advertisement', 'l2', {}),
+    ]);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^IPAddressPool metallb-system\/p spec\.serviceAllocation\.priority: -1 is out of range/),
+        expect.stringMatching(/^IPAddressPool metallb-system\/p spec\.serviceAllocation\.namespaces\[1\]: namespace "a" is listed twice/),
+        expect.stringMatching(/^IPAddressPool metallb-system\/p spec\.serviceAllocation\.namespaces\[2\]: "Bad_NS" is not a namespace name/),
+        expect.stringMatching(/^IPAddressPool metallb-system\/p spec\.serviceAllocation\.namespaceSelectors\[0\]\.matchLabels\["bad key!"\]: /),
+        expect.stringMatching(/^IPAddressPool metallb-system\/p spec\.serviceAllocation\.servicSelectors: unknown key "servicSelectors"; did you mean "serviceSelectors"\?/),
+      ]),
+    );
+    expect(found.join('\n')).not.toMatch(/service-allocation|namespace-selectors|match-labels/);
   });
 
   it('BFDProfile objects are the bfd-profiles entries and BGPPeer.bfdProfile names one (as the ConfigMap)', () => {

@@ -6,6 +6,7 @@ import { Allocator } from '../../../allocator/allocator.js';
 import { PendingServices, unblockedBy, type Freed } from '../../../controller/pending.js';
 import { decide, type Decision } from '../../../controller/reconcile.js';
 import { config, pool } from '../allocator/helpers.js';
+import { poolAnnotationPatch } from '../../../controller/service-status.js';
 
 function svc(name: string, spec: V1Service['spec'] = {}, annotations?: Record<string, string>): V1Service {
   return { metadata: { name, namespace: 'ns', annotations }, spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }], ...spec }, status: {} };
@@ -107,5 +108,40 @@ describe('pending Services', () => {
     expect([...p.retryFor([{ ip: '192.0.2.1', pool: 'x', autoAssign: true }])]).toEqual(['ns/w']);
     // Addresses not known (another class's Service changed): every Service waiting for space tries.
     expect([...p.retryFor(undefined)]).toEqual(['ns/w']);
+  });
+});
+
+describe('pending Services and Namespace labels (IPAddressPool serviceAllocation.namespaceSelectors)', () => {
+  const scoped = config(pool('team', ['192.0.2.0/30'], { serviceAllocation: { namespaces: [], namespaceSelectors: [{ matchLabels: { team: 'a' }, matchExpressions: [] }], serviceSelectors: [] } }), pool('open', ['198.51.100.0/30']));
+
+  it('waits for an unknown Namespace, then takes the pool its labels choose; a relabel moves nobody', () => {
+    const allocator = new Allocator(scoped);
+    const pending = new PendingServices();
+    const labels = new Map<string, Record<string, string>>();
+    const run = (s: V1Service): Decision => decide('ns/a', s, allocator, { namespaceLabels: (ns) => labels.get(ns) });
+    const first = run(svc('a'));
+    expect(first).toMatchObject({ kind: 'failed', reason: expect.stringMatching(/labels of namespace "ns" are not known yet/) });
+    if (first.kind !== 'failed') throw new Error('unreachable');
+    pending.failed('ns/a', first.reason, unblockedBy(first.error, first.families));
+    // Not retried by freed addresses; retried when its Namespace is seen.
+    expect([...pending.retryFor([{ ip: '198.51.100.1', pool: 'open', autoAssign: true }])]).toEqual([]);
+    expect([...pending.retryFor(undefined)]).toEqual([]);
+    expect([...pending.inNamespace('ns')]).toEqual(['ns/a']);
+    expect([...pending.inNamespace('n')]).toEqual([]);
+    labels.set('ns', { team: 'a' });
+    expect(run(svc('a'))).toMatchObject({ kind: 'assigned', assignment: { pool: 'team', ips: ['192.0.2.0'] } });
+    labels.set('ns', { team: 'b' });
+    expect(run(svc('a'))).toMatchObject({ kind: 'assigned', changed: true, moved: false, assignment: { pool: 'team' } });
+  });
+});
+
+describe('metallb.io/ip-allocated-from-pool', () => {
+  it('is patched only when it differs: set to the pool, removed when the Service holds nothing', () => {
+    const s = (annotations?: Record<string, string>): V1Service => ({ metadata: { name: 'a', namespace: 'ns', annotations } });
+    expect(poolAnnotationPatch(s(), 'main')).toEqual({ 'metallb.io/ip-allocated-from-pool': 'main' });
+    expect(poolAnnotationPatch(s({ 'metallb.io/ip-allocated-from-pool': 'main' }), 'main')).toBeUndefined();
+    expect(poolAnnotationPatch(s({ 'metallb.io/ip-allocated-from-pool': 'old' }), 'main')).toEqual({ 'metallb.io/ip-allocated-from-pool': 'main' });
+    expect(poolAnnotationPatch(s({ 'metallb.io/ip-allocated-from-pool': 'main' }), undefined)).toEqual({ 'metallb.io/ip-allocated-from-pool': null });
+    expect(poolAnnotationPatch(s({ other: 'x' }), undefined)).toBeUndefined();
   });
 });
