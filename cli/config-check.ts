@@ -3,6 +3,7 @@
 // would refuse. Exit 0: valid and nothing breaks; 1: invalid, or some Service would break or cannot
 // be checked (a malformed Service: its address would not be protected); 2: a file cannot be read or
 // the Services file is not Services.
+import { poolAnnounced } from '../config/advertisement-scope.js';
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import yaml from 'js-yaml';
@@ -146,7 +147,7 @@ function summarizePools(config: Config, stats: PoolStats[]): PoolSummary[] {
     const size: PoolSummary['size'] = {};
     if (s.ipv4) size.ipv4 = s.ipv4.total.toString();
     if (s.ipv6) size.ipv6 = s.ipv6.total.toString();
-    return { name: p.name, protocol: p.protocol, autoAssign: p.autoAssign, avoidBuggyIps: p.avoidBuggyIps, addresses: p.addresses.map((a) => a.source), size };
+    return { name: p.name, protocol: poolAnnounced(p) ? p.protocol : 'none (not announced)', autoAssign: p.autoAssign, avoidBuggyIps: p.avoidBuggyIps, addresses: p.addresses.map((a) => a.source), size };
   });
 }
 

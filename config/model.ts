@@ -27,6 +27,18 @@ export interface BgpAdvertisement {
   aggregationLengthV6: number;
   localPref?: number;
   communities: Community[];
+  /** MetalLB's BGPAdvertisement.nodeSelectors (OR'd): only matching nodes advertise; absent = every node (the ConfigMap). */
+  nodeSelectors?: NodeSelector[];
+  /** MetalLB's BGPAdvertisement.peers: advertised only to the BGPPeers of these names; absent = every peer (the ConfigMap). */
+  peers?: string[];
+}
+
+/** Where a layer2 pool is announced (MetalLB's L2Advertisement). */
+export interface L2Advertisement {
+  /** OR'd; empty = every node. Only matching nodes may be the layer2 owner. */
+  nodeSelectors: NodeSelector[];
+  /** Interfaces to answer on; empty = every interface the speaker serves (its --interface selection). */
+  interfaces: string[];
 }
 
 export interface AddressPool {
@@ -39,6 +51,13 @@ export interface AddressPool {
   bgpAdvertisements: BgpAdvertisement[];
   /** MetalLB's IPAddressPool `serviceAllocation` (ConfigMap: Herald's `service-allocation`); absent: any Service. */
   serviceAllocation?: ServiceAllocation;
+  /**
+   * Layer2 pools only (CRs): the L2Advertisements selecting the pool, united (a node may own a VIP
+   * when one of them selects it; it answers on the interfaces of those that select it). Absent = every
+   * node and interface (the ConfigMap, or an unrestricted L2Advertisement). Empty = no advertisement
+   * selects the pool: addresses are handed out but nobody announces them (MetalLB's rule).
+   */
+  l2Advertisements?: L2Advertisement[];
 }
 
 /**
@@ -90,6 +109,8 @@ export interface Peer {
   ebgpMultihop: boolean;
   /** Name of a `bfd-profiles` entry: the session runs BFD with it and goes down when BFD does. */
   bfdProfile?: string;
+  /** The BGPPeer's name, kept only when a BGPAdvertisement's `peers` names it (the ConfigMap cannot). */
+  name?: string;
 }
 
 /** A `bfd-profiles` entry (MetalLB's fields; intervals in milliseconds). */

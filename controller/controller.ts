@@ -7,6 +7,7 @@ import type { KubeAccess } from '../kube/access.js';
 import { decodeObject } from '../kube/decode.js';
 import { KubeApiError, kubeRequest, onApiThrottled, type Throttled } from '../kube/request.js';
 import type { Config } from '../config/model.js';
+import { poolAnnounced } from '../config/advertisement-scope.js';
 import { EventRecorder, type EventSubject, type EventType } from '../kube/events.js';
 import { objectKey, type InformerSource } from '../kube/informer.js';
 import { sleep, systemClock, type Clock } from '../kube/clock.js';
@@ -553,6 +554,7 @@ export class Controller {
         await this.writePoolAnnotation(term, svc, d.assignment.pool);
         this.event(svc, 'Normal', 'IPAllocated', 'Allocate', `Assigned IP ${JSON.stringify(d.assignment.ips)} from pool "${d.assignment.pool ?? ''}"`);
         this.logAssigned(key, d.assignment);
+        this.reportNotAnnounced(term, key, svc, d.assignment.pool);
         return;
       }
       case 'failed': {
@@ -570,6 +572,18 @@ export class Controller {
         return;
       }
     }
+  }
+
+  /**
+   * An address from a pool no L2Advertisement or BGPAdvertisement selects: allocated, as MetalLB does,
+   * but no speaker announces it; a Warning Event on the Service and a log line say so at assignment.
+   */
+  private reportNotAnnounced(term: Term, key: string, svc: V1Service, poolName: string | undefined): void {
+    const pool = term.config?.pools.find((p) => p.name === poolName);
+    if (!pool || poolAnnounced(pool)) return;
+    const note = `pool "${pool.name}" is selected by no L2Advertisement or BGPAdvertisement: the address is allocated but not announced (MetalLB's rule); add an advertisement for the pool`;
+    this.event(svc, 'Warning', 'NotAnnounced', 'Allocate', note);
+    this.log.warn({ event: 'notAnnounced', service: key, pool: pool.name }, `${key}: ${note}`);
   }
 
   /**

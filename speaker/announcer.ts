@@ -16,6 +16,8 @@ export type AnnounceReason =
   | 'noLocalEndpoints'
   /** This node does not match the pool's / peers' node selectors. */
   | 'nodeNotSelected'
+  /** No L2Advertisement or BGPAdvertisement selects the pool: its addresses are allocated, not announced (MetalLB). */
+  | 'notAdvertised'
   /** This speaker's own Lease is not (yet) seen as live, so others do not count it either. */
   | 'notLive'
   /** Another live, eligible speaker ranks first for this Service. */

@@ -14,7 +14,8 @@ import { connect as tcpConnect, sessionTtl, tcpMd5Support, type ConnectOptions }
 import { systemClock, type Clock } from '../protocols/clock.js';
 import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
 import { BfdPeers, type OpenBfdEndpoint } from './bfd-peers.js';
-import { serviceRoutes, type BgpRoute } from './bgp-advertisements.js';
+import { sameRoute, serviceRoutes, type BgpRoute } from './bgp-advertisements.js';
+import { anyPeerScoped, bgpAdvertisementsFor } from '../config/advertisement-scope.js';
 import { BgpRouteTable, type RouteDelta } from './bgp-route-table.js';
 import type { SpeakerMetrics } from './metrics.js';
 import type { EndpointsView, ServiceView } from './service-view.js';
@@ -53,6 +54,8 @@ export interface BgpAnnouncerOptions {
 
 interface PeerSession {
   peer: Peer;
+  /** Which routes this session gets: its route table's key (routeView). */
+  view: string;
   /** The peer's config as JSON (configKeyOf): a different one means "reset this session". */
   configKey: string;
   session: BgpSession;
@@ -109,9 +112,23 @@ export function countUpdates<S extends SocketLike>(socket: S, counted: (n: numbe
   return socket;
 }
 
+/** What a Service is announced with: kept so that the routes can be recomputed per view. */
+interface Balancer {
+  ips: readonly string[];
+  pool: AddressPool;
+}
+
 export class BgpAnnouncer implements DaemonAnnouncer {
   readonly protocol = 'bgp' as const;
-  private readonly table = new BgpRouteTable();
+  /**
+   * One route table per view: '' when no BGPAdvertisement of the config names peers (every peer gets
+   * the same routes: one table, as with the ConfigMap), else one per peer name ('peer:NAME'; a peer
+   * without a name gets the advertisements that name no peers).
+   */
+  private tables = new Map<string, BgpRouteTable>();
+  private readonly balancers = new Map<string, Balancer>();
+  private pools = new Map<string, AddressPool>();
+  private peerScoped = false;
   private readonly sessions = new Map<string, PeerSession>();
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -151,13 +168,66 @@ export class BgpAnnouncer implements DaemonAnnouncer {
   setConfig(config: Config): void {
     this.peers = config.peers;
     this.bfdProfiles = new Map(config.bfdProfiles.map((b) => [b.name, b]));
+    this.pools = new Map(config.pools.map((p) => [p.name, p]));
+    this.peerScoped = anyPeerScoped(config.pools);
     this.configured = true;
+    this.rebuild();
     this.reconcileSessions();
   }
 
   nodeLabelsChanged(labels: Record<string, string>): void {
     this.labels = labels;
+    this.rebuild();
     this.reconcileSessions();
+  }
+
+  /** The routes a session to `peer` gets: its table's key. */
+  private viewOf(peer: Peer): string {
+    return this.peerScoped ? `peer:${peer.name ?? ''}` : '';
+  }
+
+  /** The routes of one Service in one view: the pool's advertisements that select this node and go to the view's peer. */
+  private routesFor(view: string, b: Balancer): BgpRoute[] {
+    const peer = view === '' ? undefined : view.slice('peer:'.length) || undefined;
+    const ads = bgpAdvertisementsFor(b.pool, this.labels, peer);
+    // Without peer scoping every advertisement names no peer, so `peer` undefined selects them all.
+    return ads.length === b.pool.bgpAdvertisements.length ? serviceRoutes(b.ips, b.pool) : serviceRoutes(b.ips, { ...b.pool, bgpAdvertisements: ads });
+  }
+
+  private tableFor(view: string): BgpRouteTable {
+    let table = this.tables.get(view);
+    if (!table) {
+      table = new BgpRouteTable();
+      for (const [name, b] of this.balancers) table.set(name, this.routesFor(view, b));
+      this.tables.set(view, table);
+    }
+    return table;
+  }
+
+  /**
+   * Recompute every view after a config or label change (pools may advertise otherwise now, a session's
+   * view may change) and send each session only the difference: no session reset.
+   */
+  private rebuild(): void {
+    for (const [name, b] of this.balancers) {
+      const pool = this.pools.get(b.pool.name);
+      if (pool) this.balancers.set(name, { ips: b.ips, pool });
+    }
+    const old = this.tables;
+    this.tables = new Map();
+    for (const s of this.sessions.values()) {
+      const before = new Map((old.get(s.view)?.routes() ?? []).map((r) => [r.prefix, r]));
+      s.view = this.viewOf(s.peer);
+      const after = this.tableFor(s.view).routes();
+      const delta: RouteDelta = { advertise: [], withdraw: [] };
+      for (const r of after) {
+        const was = before.get(r.prefix);
+        if (!was || !sameRoute(was, r)) delta.advertise.push(r);
+        before.delete(r.prefix);
+      }
+      delta.withdraw = [...before.keys()];
+      this.send(s, delta);
+    }
   }
 
   shouldAnnounce(service: ServiceView, ips: readonly string[], pool: AddressPool, endpoints: EndpointsView): AnnounceReason | null {
@@ -165,11 +235,14 @@ export class BgpAnnouncer implements DaemonAnnouncer {
   }
 
   setBalancer(name: string, ips: readonly string[], pool: AddressPool): void {
-    this.apply(this.table.set(name, serviceRoutes(ips, pool)));
+    const b: Balancer = { ips, pool };
+    this.balancers.set(name, b);
+    for (const [view, table] of this.tables) this.apply(view, table.set(name, this.routesFor(view, b)));
   }
 
   deleteBalancer(name: string, _reason: WithdrawReason): void {
-    this.apply(this.table.delete(name));
+    this.balancers.delete(name);
+    for (const [view, table] of this.tables) this.apply(view, table.delete(name));
   }
 
   /** Withdraw and Cease, except towards peers that negotiated graceful restart: they keep our routes for the restart. */
@@ -180,7 +253,7 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     await Promise.all(
       [...this.sessions.values()].map(async (s) => {
         const graceful = this.opts.gracefulRestartSeconds !== undefined && s.session.negotiation?.peerGracefulRestart !== undefined && s.session.state === 'Established';
-        if (!graceful) for (const route of this.table.routes()) s.session.withdraw(route.prefix);
+        if (!graceful) for (const route of this.tables.get(s.view)?.routes() ?? []) s.session.withdraw(route.prefix);
         this.log.info({ event: graceful ? 'gracefulRestartStop' : 'sessionStop', peer: s.peer.peerAddress }, graceful ? 'stopping with graceful restart: the peer keeps our routes' : 'withdrawing routes and closing');
         await s.session.stop('herald speaker shutting down', { gracefulRestart: graceful });
       }),
@@ -192,13 +265,16 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     await listening;
   }
 
-  private apply(delta: RouteDelta): void {
+  private apply(view: string, delta: RouteDelta): void {
     if (delta.advertise.length === 0 && delta.withdraw.length === 0) return;
-    for (const s of this.sessions.values()) {
-      for (const route of delta.advertise) s.session.announce(route.prefix, attributes(route));
-      for (const prefix of delta.withdraw) s.session.withdraw(prefix);
-      this.opts.metrics?.setAnnouncedPrefixes(s.peer.peerAddress, s.session.routeCount);
-    }
+    for (const s of this.sessions.values()) if (s.view === view) this.send(s, delta);
+  }
+
+  private send(s: PeerSession, delta: RouteDelta): void {
+    if (delta.advertise.length === 0 && delta.withdraw.length === 0) return;
+    for (const route of delta.advertise) s.session.announce(route.prefix, attributes(route));
+    for (const prefix of delta.withdraw) s.session.withdraw(prefix);
+    this.opts.metrics?.setAnnouncedPrefixes(s.peer.peerAddress, s.session.routeCount);
   }
 
   private reconcileSessions(): void {
@@ -233,6 +309,9 @@ export class BgpAnnouncer implements DaemonAnnouncer {
       this.sessions.set(key, this.startSession(peer));
     }
     this.opts.listener?.setPeers([...this.sessions.values()].map((s) => this.listenerPeer(s)));
+    // A view no session uses any more is dropped (rebuilt from the balancers if a session needs it again).
+    const used = new Set([...this.sessions.values()].map((s) => s.view));
+    for (const view of this.tables.keys()) if (!used.has(view)) this.tables.delete(view);
   }
 
   /** What the listener needs to hand an incoming connection to this session. */
@@ -299,10 +378,11 @@ export class BgpAnnouncer implements DaemonAnnouncer {
       this.log.info({ event: 'sessionEstablished', peer: address, reason }, `BGP session established with AS ${n.peerAs}${learned}`);
     });
     session.on('error', (err: Error) => this.log.warn({ event: 'sessionError', peer: address, err }, 'BGP session error'));
-    for (const route of this.table.routes()) session.announce(route.prefix, attributes(route));
+    const view = this.viewOf(peer);
+    for (const route of this.tableFor(view).routes()) session.announce(route.prefix, attributes(route));
     metrics?.setAnnouncedPrefixes(address, session.routeCount);
     this.log.info({ event: 'sessionStart', peer: address, reason: `AS ${peer.myAsn} -> ${typeof peer.peerAsn === 'number' ? `AS ${peer.peerAsn}` : `dynamic-asn ${peer.peerAsn}`}` }, 'starting BGP session');
     session.start();
-    return { peer, configKey: configKeyOf(peer), session };
+    return { peer, view, configKey: configKeyOf(peer), session };
   }
 }

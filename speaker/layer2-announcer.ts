@@ -2,6 +2,7 @@
 // in as `decide`), this class answers ARP/NDP for the balancers it is given through
 // protocols/layer2. VIPs are reference-counted by Service, so two Services sharing an IP keep it
 // announced until both are gone. Per-VIP protocol counters are copied into the metrics periodically.
+import { layer2Interfaces } from '../config/advertisement-scope.js';
 import type { AddressPool, Config } from '../config/model.js';
 import type { Logger } from '../kube/log.js';
 import { systemClock, type Clock, type TimerHandle } from '../protocols/clock.js';
@@ -42,6 +43,10 @@ export class Layer2Announcer implements DaemonAnnouncer {
   /** VIP (canonical text) -> Services announcing it. */
   private readonly users = new Map<string, Set<string>>();
   private readonly byService = new Map<string, string[]>();
+  /** Service -> its pool: the pool's L2Advertisements say on which interfaces its VIPs are answered. */
+  private readonly poolOf = new Map<string, AddressPool>();
+  /** This node's labels (the advertisements' node selectors pick the interfaces per node). */
+  private labels: Record<string, string> = {};
   /** Counters already copied into the metrics, per VIP. */
   private readonly copied = new Map<string, VipCounters>();
   private copiedGlobal: GlobalCounters | undefined;
@@ -77,18 +82,49 @@ export class Layer2Announcer implements DaemonAnnouncer {
     this.timer = this.clock.setTimeout(tick, this.periodMs);
   }
 
-  setConfig(_config: Config): void {
-    // Nothing protocol-specific in the legacy config for layer2: pools only name the protocol.
+  /** A new config: the pools' L2Advertisements may list other interfaces now. */
+  setConfig(config: Config): void {
+    const pools = new Map(config.pools.map((p) => [p.name, p]));
+    for (const [service, pool] of this.poolOf) {
+      const next = pools.get(pool.name);
+      if (next) this.poolOf.set(service, next);
+    }
+    this.reapply();
+  }
+
+  nodeLabelsChanged(labels: Record<string, string>): void {
+    this.labels = labels;
+    this.reapply();
+  }
+
+  /** The interfaces a VIP is answered on now (the speaker's selection, narrowed by L2Advertisement.interfaces). */
+  interfacesOf(ip: string): string[] {
+    return this.l2.interfacesOf(ip);
+  }
+
+  private interfacesFor(pool: AddressPool | undefined): string[] | undefined {
+    return pool ? layer2Interfaces(pool, this.labels) : undefined;
+  }
+
+  private reapply(): void {
+    for (const [ip, services] of this.users) {
+      const first = services.values().next().value;
+      this.l2.announce(ip, this.interfacesFor(first === undefined ? undefined : this.poolOf.get(first)));
+    }
   }
 
   shouldAnnounce(service: ServiceView, ips: readonly string[], pool: AddressPool, endpoints: EndpointsView): AnnounceReason | null {
     return this.opts.decide(service, ips, pool, endpoints);
   }
 
-  setBalancer(name: string, ips: readonly string[], _pool: AddressPool): void {
+  setBalancer(name: string, ips: readonly string[], pool: AddressPool): void {
     const next = ips.map((ip) => parseVip(ip).ip);
     const prev = this.byService.get(name) ?? [];
-    for (const ip of next) if (!prev.includes(ip)) this.use(ip, name);
+    this.poolOf.set(name, pool);
+    for (const ip of next) {
+      if (!prev.includes(ip)) this.use(ip, name, pool);
+      else this.l2.announce(ip, this.interfacesFor(pool)); // the pool (its interfaces) may have changed
+    }
     for (const ip of prev) if (!next.includes(ip)) this.release(ip, name);
     this.byService.set(name, next);
   }
@@ -96,6 +132,7 @@ export class Layer2Announcer implements DaemonAnnouncer {
   deleteBalancer(name: string, _reason: WithdrawReason): void {
     for (const ip of this.byService.get(name) ?? []) this.release(ip, name);
     this.byService.delete(name);
+    this.poolOf.delete(name);
   }
 
   close(): void {
@@ -106,11 +143,12 @@ export class Layer2Announcer implements DaemonAnnouncer {
     this.l2.close();
   }
 
-  private use(ip: string, service: string): void {
+  private use(ip: string, service: string, pool: AddressPool): void {
     let set = this.users.get(ip);
     if (!set) {
       this.users.set(ip, (set = new Set()));
-      this.l2.announce(ip);
+      // Services sharing a VIP share its pool, so the first one's advertisements say where it is answered.
+      this.l2.announce(ip, this.interfacesFor(pool));
     }
     set.add(service);
   }

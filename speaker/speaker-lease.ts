@@ -12,6 +12,7 @@ import { errorStatus, kubeRequest } from '../kube/request.js';
 import { microTime } from '../kube/timestamps.js';
 import type { Clock, TimerHandle } from '../protocols/clock.js';
 import { leaseLabels } from './node-exclusion.js';
+import { encodeNodeLabels, NODE_LABELS_ANNOTATION } from './node-labels.js';
 
 /** Label on every speaker Lease, so the speakers' Lease watch sees only each other. */
 export const SPEAKER_LEASE_LABEL = 'app.kubernetes.io/component';
@@ -72,6 +73,8 @@ export class SpeakerLease {
   writes = 0;
   /** This node is excluded from load balancing: published as a Lease label on the next write. */
   private excluded = false;
+  /** This node's labels, published as NODE_LABELS_ANNOTATION on the next write (node-labels.ts). */
+  private nodeLabels: string | undefined;
   private fast = false;
 
   constructor(private readonly opts: SpeakerLeaseOptions) {
@@ -168,6 +171,11 @@ export class SpeakerLease {
     this.excluded = excluded;
   }
 
+  /** Publish (from the next renewal on) this node's labels (node-labels.ts). */
+  setNodeLabels(labels: Readonly<Record<string, string>>): void {
+    this.nodeLabels = encodeNodeLabels(labels);
+  }
+
   /** Whether renewals are healthy now (see the header). */
   get isHealthy(): boolean {
     return this.healthy;
@@ -185,8 +193,11 @@ export class SpeakerLease {
   }
 
   private annotate(metadata: NonNullable<LeaseJson['metadata']>): NonNullable<LeaseJson['metadata']> {
-    if (this.opts.livenessAddress === undefined) return metadata;
-    return { ...metadata, annotations: { ...metadata.annotations, [LIVENESS_ANNOTATION]: this.opts.livenessAddress } };
+    const annotations = { ...metadata.annotations };
+    if (this.opts.livenessAddress !== undefined) annotations[LIVENESS_ANNOTATION] = this.opts.livenessAddress;
+    if (this.nodeLabels !== undefined) annotations[NODE_LABELS_ANNOTATION] = this.nodeLabels;
+    if (Object.keys(annotations).length === 0) return metadata;
+    return { ...metadata, annotations };
   }
 
   private body(): LeaseJson {

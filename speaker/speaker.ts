@@ -35,6 +35,8 @@ import { LivenessGate } from './liveness-gate.js';
 import { Swim } from '../protocols/liveness/swim.js';
 import { LivenessTransport } from '../protocols/liveness/transport.js';
 import { EXCLUDE_NODE_LABEL, leaseExcluded, nodeExcluded } from './node-exclusion.js';
+import { leaseNodeLabels } from './node-labels.js';
+import { bgpSelects, layer2Selects, poolAnnounced } from '../config/advertisement-scope.js';
 import { poolOfService } from './pool-lookup.js';
 import { decodeSpeakerService, handled, heldOf, type SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
@@ -145,6 +147,8 @@ export class Speaker {
   private nodeLabels: Record<string, string> = {};
   /** Nodes whose speaker Lease says they are excluded from load balancing (this node too: node-exclusion.ts). */
   private readonly excludedNodes = new Set<string>();
+  /** Each speaker's node labels as its Lease publishes them (node-labels.ts): the layer2 node selectors' input. */
+  private readonly leaseLabels = new Map<string, Record<string, string>>();
   private readonly dirty = new Set<string>();
   private recheckConfig = false;
   private allDirty = false;
@@ -167,21 +171,25 @@ export class Speaker {
     this.announcers = opts.announcers({
       layer2: (service, _ips, pool, endpoints) => {
         if (pool.protocol !== 'layer2') return 'protocolMismatch';
+        if (!poolAnnounced(pool)) return 'notAdvertised';
         return layer2Decision(service, endpoints, {
           self,
           fenced: this.fencing.isFenced() || this.gate.isFencedByVerdict(),
           liveSpeakers: this.gate.owners(this.membership.liveSet()),
           joinedAt: (node) => this.membership.joinedAt(node),
           selfJoinedAt: this.lease.lifeStartedAt,
-          // MetalLB's legacy format has no layer2 node selectors: every speaker node may own a VIP,
-          // except nodes excluded from load balancing (the same view on every speaker).
-          nodeSelected: (node) => !this.excludedNodes.has(node),
+          // Nodes excluded from load balancing never own a VIP; the others when an L2Advertisement of
+          // the pool selects them (ConfigMap: every node). Both from the speakers' Leases, so every
+          // speaker sees the same labels of every node (node-labels.ts).
+          nodeSelected: (node) => !this.excludedNodes.has(node) && layer2Selects(pool, this.leaseLabels.get(node) ?? {}),
           ranking: this.ranking,
         });
       },
       bgp: (service, _ips, pool, endpoints) => {
         if (pool.protocol !== 'bgp') return 'protocolMismatch';
-        if (this.excludedNodes.has(self)) return 'nodeNotSelected';
+        if (!poolAnnounced(pool)) return 'notAdvertised';
+        // Only this node's own labels matter here: each node decides for itself, no owner to agree on.
+        if (this.excludedNodes.has(self) || !bgpSelects(pool, this.nodeLabels)) return 'nodeNotSelected';
         return bgpDecision(service, endpoints, self);
       },
       // Asked before every ARP/NDP answer and gratuitous frame: a stall shows here first (liveness-gate.ts).
@@ -345,6 +353,7 @@ export class Speaker {
       if (!name.startsWith(SPEAKER_LEASE_PREFIX)) return;
       const node = name.slice(SPEAKER_LEASE_PREFIX.length);
       this.setExcluded(node, leaseExcluded(lease.metadata?.labels));
+      this.setLeaseLabels(node, leaseNodeLabels(lease.metadata?.annotations));
       const peer = /^\[?([^\]]+)\]?:(\d+)$/.exec(lease.metadata?.annotations?.[LIVENESS_ANNOTATION] ?? '');
       if (peer) this.transport?.setPeer(node, peer[1] as string, Number(peer[2]));
       const joinedAt = leaseAcquired(lease);
@@ -360,6 +369,7 @@ export class Speaker {
       if (!name.startsWith(SPEAKER_LEASE_PREFIX)) return;
       const node = name.slice(SPEAKER_LEASE_PREFIX.length);
       this.setExcluded(node, false);
+      this.setLeaseLabels(node, undefined);
       this.membership.remove(node);
     });
     const onWatchError = (err: Error): void => {
@@ -509,14 +519,27 @@ export class Speaker {
     this.markAll();
   }
 
+  /** A node's labels as its Lease shows them: every Service is decided again when they change (layer2 node selectors). */
+  private setLeaseLabels(node: string, labels: Record<string, string> | undefined): void {
+    const before = this.leaseLabels.get(node);
+    if (labels === undefined ? before === undefined : before !== undefined && sameLabels(before, labels)) return;
+    if (labels === undefined) this.leaseLabels.delete(node);
+    else this.leaseLabels.set(node, labels);
+    if (labels !== undefined) this.log.debug({ event: 'nodeLabelsSeen', node }, `labels of ${node} per its Lease`);
+    this.markAll();
+  }
+
   private setNodeLabels(labels: Record<string, string>): void {
     if (sameLabels(labels, this.nodeLabels)) return;
     this.lease.setExcluded(nodeExcluded(labels));
+    this.lease.setNodeLabels(labels);
     this.nodeLabels = { ...labels };
     this.metrics.k8sUpdates.inc();
     this.log.info({ event: 'nodeLabelsChanged' }, 'node labels changed');
     this.announcers.bgp.nodeLabelsChanged?.(this.nodeLabels);
     this.announcers.layer2.nodeLabelsChanged?.(this.nodeLabels);
+    // BGPAdvertisement node selectors read this node's labels.
+    this.markAll();
   }
 
   private markDirty(key: string): void {

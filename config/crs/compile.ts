@@ -5,7 +5,7 @@
 // the object (`BGPPeer metallb-system/r1 spec.holdTime`). What Herald cannot honour is refused, never ignored.
 import { checkKeys, describe, expectMapping, isAbsent, isMapping, readList, type Mapping } from '../fields.js';
 import { Issues, indexPath, keyPath, quote } from '../issues.js';
-import { type AddressPool, type BfdProfile, type Community, type Config, ConfigError, type ConfigIssue, type NodeSelector } from '../model.js';
+import { type AddressPool, type BfdProfile, type Community, type Config, ConfigError, type ConfigIssue, type L2Advertisement, type NodeSelector } from '../model.js';
 import { checkOverlaps, type LocatedRange } from '../overlaps.js';
 import { parseBfdProfile } from '../bfd-profiles.js';
 import { parseCommunity } from '../communities.js';
@@ -208,8 +208,8 @@ function secretPassword(o: CrObject, secrets: ReadonlyMap<string, Mapping>, issu
   return undefined;
 }
 
-function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Mapping>, bfdProfiles: ReadonlySet<string>, issues: Issues): LocatedPeer[] {
-  const located: LocatedPeer[] = [];
+function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Mapping>, bfdProfiles: ReadonlySet<string>, issues: Issues): (LocatedPeer & { name: string })[] {
+  const located: (LocatedPeer & { name: string })[] = [];
   for (const o of list) {
     const before = issues.count;
     refuseSet(o, 'vrf', 'BGP sessions in a VRF are not supported by Herald (a session bound to a VRF device needs VRF support in the node kernel: see the README, BGP and VRFs); remove vrf to peer from the default routing table', issues);
@@ -238,26 +238,40 @@ function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Ma
     const local = new Issues();
     const peer = parsePeer(legacy, 'spec', local);
     relocate(local.list, issues, (p) => within(o.ref, p));
-    if (peer && issues.count === before) located.push({ peer, path: within(o.ref, 'spec') });
+    if (peer && issues.count === before) located.push({ peer, path: within(o.ref, 'spec'), name: o.name });
   }
   return located;
 }
 
-/** An advertisement's pool choice and the pools it names, checked once. */
+/** An advertisement's pool choice and the pools it names, checked once; and where it announces. */
 interface Advertisement {
   object: CrObject;
   names: string[];
   selectors: NodeSelector[];
+  /** spec.nodeSelectors: which nodes announce (empty: every node). */
+  nodes: NodeSelector[];
+  /** L2Advertisement spec.interfaces (empty: every interface). */
+  interfaces: string[];
+  /** BGPAdvertisement spec.peers: BGPPeer names (empty: every peer). */
+  peers: string[];
 }
 
-function compileAdvertisement(o: CrObject, poolNames: ReadonlySet<string>, issues: Issues, warnings: Issues): Advertisement {
-  if (o.kind === 'L2Advertisement') {
-    refuseSet(o, 'nodeSelectors', 'L2Advertisement nodeSelectors are not supported by Herald yet: every speaker may announce; remove them', issues);
-    refuseSet(o, 'interfaces', 'L2Advertisement interfaces are not supported by Herald yet: use the speaker flag --interface (chart value speaker.interfaces); remove them', issues);
-  } else {
-    refuseSet(o, 'nodeSelectors', 'BGPAdvertisement nodeSelectors are not supported by Herald yet: every speaker announces; remove them', issues);
-    refuseSet(o, 'peers', 'BGPAdvertisement peers are not supported by Herald yet: routes go to every peer; remove them', issues);
-  }
+/** A Linux interface name: 1-15 bytes (IFNAMSIZ), no '/', ':' or whitespace, not '.' or '..'. */
+const INTERFACE_NAME = /^[^\s/:]{1,15}$/;
+
+function readNames(o: CrObject, key: string, what: string, issues: Issues, check: (n: string) => string | undefined): string[] {
+  const out: string[] = [];
+  readList(o.spec, key, within(o.ref, 'spec'), issues, `${what}s`)?.forEach((n, i) => {
+    const at = within(o.ref, indexPath(`spec.${key}`, i));
+    if (typeof n !== 'string' || n === '') return issues.add(at, `expected ${what} (a non-empty string), got ${describe(n)}`);
+    const problem = check(n);
+    if (problem !== undefined) return issues.add(at, problem);
+    if (!out.includes(n)) out.push(n);
+  });
+  return out;
+}
+
+function compileAdvertisement(o: CrObject, poolNames: ReadonlySet<string>, peerNames: ReadonlySet<string>, issues: Issues, warnings: Issues): Advertisement {
   const names: string[] = [];
   readList(o.spec, 'ipAddressPools', within(o.ref, 'spec'), issues, 'pool names')?.forEach((n, i) => {
     const at = within(o.ref, indexPath('spec.ipAddressPools', i));
@@ -268,13 +282,42 @@ function compileAdvertisement(o: CrObject, poolNames: ReadonlySet<string>, issue
   const local = new Issues();
   const list = readList(o.spec, 'ipAddressPoolSelectors', 'spec', local, 'label selectors');
   const selectors = list ? parseNodeSelectors(toLegacyKeys(list) as unknown[], 'spec.ipAddressPoolSelectors', local) : [];
+  const nodeList = readList(o.spec, 'nodeSelectors', 'spec', local, 'node selectors');
+  const nodes = nodeList ? parseNodeSelectors(toLegacyKeys(nodeList) as unknown[], 'spec.nodeSelectors', local) : [];
   relocate(local.list, issues, (p) => within(o.ref, p));
-  return { object: o, names, selectors };
+  let interfaces: string[] = [];
+  let peers: string[] = [];
+  if (o.kind === 'L2Advertisement') {
+    interfaces = readNames(o, 'interfaces', 'an interface name', issues, (n) =>
+      INTERFACE_NAME.test(n) && n !== '.' && n !== '..' ? undefined : `${quote(n)} is not a network interface name (1-15 characters, no '/', ':' or whitespace)`,
+    );
+  } else {
+    peers = readNames(o, 'peers', 'a BGPPeer name', issues, () => undefined);
+    peers.forEach((n, i) => {
+      if (!peerNames.has(n)) warnings.add(within(o.ref, indexPath('spec.peers', i)), `no BGPPeer is named ${quote(n)}; nothing is advertised to it`);
+    });
+  }
+  return { object: o, names, selectors, nodes, interfaces, peers };
 }
 
 function selects(a: Advertisement, pool: CrObject): boolean {
   if (a.names.length === 0 && a.selectors.length === 0) return true;
   return a.names.includes(pool.name) || (a.selectors.length > 0 && matchesNode(a.selectors, pool.labels));
+}
+
+/** The pool's layer2 scope: undefined when one advertisement announces everywhere (the union is then everything). */
+function l2Scope(byL2: readonly Advertisement[]): L2Advertisement[] | undefined {
+  if (byL2.some((a) => a.nodes.length === 0 && a.interfaces.length === 0)) return undefined;
+  const out: L2Advertisement[] = [];
+  const seen = new Set<string>();
+  for (const a of byL2) {
+    const scope: L2Advertisement = { nodeSelectors: a.nodes, interfaces: a.interfaces };
+    const key = JSON.stringify(scope);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(scope);
+  }
+  return out;
 }
 
 function bgpAdvertisementDocument(spec: Mapping): Mapping {
@@ -288,11 +331,14 @@ function compilePools(
   aliases: ReadonlyMap<string, Community>,
   issues: Issues,
   warnings: Issues,
-): AddressPool[] {
+): { pools: AddressPool[]; peerNames: Set<string> } {
   const poolObjects = sorted.objects.get('IPAddressPool') ?? [];
   const poolNames = new Set(poolObjects.map((p) => p.name));
-  const l2 = (sorted.objects.get('L2Advertisement') ?? []).map((o) => compileAdvertisement(o, poolNames, issues, warnings));
-  const bgp = (sorted.objects.get('BGPAdvertisement') ?? []).map((o) => compileAdvertisement(o, poolNames, issues, warnings));
+  const peerNames = new Set((sorted.objects.get('BGPPeer') ?? []).map((p) => p.name));
+  const l2 = (sorted.objects.get('L2Advertisement') ?? []).map((o) => compileAdvertisement(o, poolNames, peerNames, issues, warnings));
+  const bgp = (sorted.objects.get('BGPAdvertisement') ?? []).map((o) => compileAdvertisement(o, poolNames, peerNames, issues, warnings));
+  /** The BGPPeer names some advertisement's peers lists: those peers keep their name in the model. */
+  const named = new Set(bgp.flatMap((a) => a.peers));
   const pools: AddressPool[] = [];
   const located: LocatedRange[] = [];
   const firstByName = new Map<string, string>();
@@ -309,21 +355,26 @@ function compilePools(
       );
       continue;
     }
-    if (byL2.length === 0 && byBgp.length === 0) {
-      issues.add(
-        within(o.ref, 'metadata.name'),
-        'no L2Advertisement or BGPAdvertisement selects this pool; Herald does not hand out addresses it cannot announce: add an advertisement for it',
-      );
-      continue;
+    const unannounced = byL2.length === 0 && byBgp.length === 0;
+    if (unannounced) {
+      // MetalLB's rule: the pool hands out addresses, nobody announces them. Said here (a ConfigWarning
+      // Event on the pool) and by the controller on each Service it gives such an address.
+      warnings.add(within(o.ref, 'metadata.name'), 'no L2Advertisement or BGPAdvertisement selects this pool: its addresses are handed out but not announced (MetalLB\'s rule); add an advertisement to announce them');
     }
     // Advertisements equal as written give the same routes: one of them (not a duplicate to refuse).
+    // The parser reads each distinct document once; advertisements equal but for their scope keep theirs.
     const advDocs: Mapping[] = [];
     const advRefs: string[] = [];
+    const advScopes: { doc: number; nodes: NodeSelector[]; peers: string[] }[] = [];
     for (const a of byBgp) {
-      const doc = bgpAdvertisementDocument(a.object.spec);
-      if (advDocs.some((d) => JSON.stringify(d) === JSON.stringify(doc))) continue;
-      advDocs.push(doc);
-      advRefs.push(a.object.ref);
+      const text = JSON.stringify(bgpAdvertisementDocument(a.object.spec));
+      let doc = advDocs.findIndex((d) => JSON.stringify(d) === text);
+      if (doc < 0) {
+        doc = advDocs.push(bgpAdvertisementDocument(a.object.spec)) - 1;
+        advRefs.push(a.object.ref);
+      }
+      const scope = { doc, nodes: a.nodes, peers: a.peers };
+      if (!advScopes.some((b) => JSON.stringify(b) === JSON.stringify(scope))) advScopes.push(scope);
     }
     const legacy: Mapping = {
       name: o.name,
@@ -345,10 +396,25 @@ function compilePools(
     for (const i of local.list) issues.add(place(i.path), crMessage(i.message));
     for (const i of localWarnings.list) warnings.add(place(i.path), crMessage(i.message));
     for (const a of parsed?.addressPaths ?? []) located.push({ range: a.range, path: place(a.path), order: located.length });
-    if (parsed?.pool) pools.push(parsed.pool);
+    const pool = parsed?.pool;
+    if (!pool) continue;
+    if (pool.protocol === 'bgp') {
+      pool.bgpAdvertisements = advScopes.map((scope) => {
+        const ad = { ...pool.bgpAdvertisements[scope.doc] };
+        if (scope.nodes.length > 0) ad.nodeSelectors = scope.nodes;
+        if (scope.peers.length > 0) ad.peers = scope.peers;
+        return ad;
+      });
+    }
+    if (unannounced) pool.l2Advertisements = [];
+    else if (pool.protocol === 'layer2') {
+      const scope = l2Scope(byL2);
+      if (scope !== undefined) pool.l2Advertisements = scope;
+    }
+    pools.push(pool);
   }
   checkOverlaps(located, issues);
-  return pools;
+  return { pools, peerNames: named };
 }
 
 /** The Config that these objects say, and its warnings; throws ConfigError naming every problem. */
@@ -360,9 +426,10 @@ export function compileCrsWithWarnings(documents: readonly unknown[]): { config:
   const aliases = compileCommunities(sorted.objects.get('Community') ?? [], issues);
   const peers = compilePeers(sorted.objects.get('BGPPeer') ?? [], sorted.secrets, new Set((sorted.objects.get('BFDProfile') ?? []).map((o) => o.name)), issues);
   checkPeerConflicts(peers, issues);
-  const pools = compilePools(sorted, aliases, issues, warnings);
+  const { pools, peerNames } = compilePools(sorted, aliases, issues, warnings);
   if (issues.count > 0) throw new ConfigError(dedupe(issues.list));
-  return { config: { peers: peers.map((p) => p.peer), bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles }, warnings: dedupe(warnings.list) };
+  const peerList = peers.map((p) => (peerNames.has(p.name) ? { ...p.peer, name: p.name } : p.peer));
+  return { config: { peers: peerList, bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles }, warnings: dedupe(warnings.list) };
 }
 
 export function compileCrs(documents: readonly unknown[]): Config {

@@ -4,7 +4,8 @@
 import { formatCommunity } from '../communities.js';
 import { formatSeconds } from '../duration.js';
 import { Issues, indexPath, keyPath, quote } from '../issues.js';
-import { type Community, type Config, ConfigError, type NodeSelector } from '../model.js';
+import { poolAnnounced } from '../advertisement-scope.js';
+import { type Community, type Config, ConfigError, type ConfigIssue, type NodeSelector } from '../model.js';
 import { renderConfig } from '../render.js';
 import { CR_GROUP, MAX_CR_PEER_PORT } from './compile.js';
 
@@ -76,7 +77,7 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
     if (p.password !== undefined) spec.password = p.password;
     if (p.ebgpMultihop) spec.ebgpMultiHop = true;
     if (p.bfdProfile !== undefined) spec.bfdProfile = p.bfdProfile;
-    out.push(object('BGPPeer', `peer-${i + 1}`, namespace, spec));
+    out.push(object('BGPPeer', p.name ?? `peer-${i + 1}`, namespace, spec));
   });
   config.pools.forEach((pool, i) => {
     if (pool.name.length > 253 || !DNS_SUBDOMAIN.test(pool.name)) {
@@ -99,7 +100,14 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
     }
     out.push(object('IPAddressPool', pool.name, namespace, spec));
     if (pool.protocol === 'layer2') {
-      out.push(object('L2Advertisement', pool.name, namespace, { ipAddressPools: [pool.name] }));
+      // No advertisement: the pool is allocated from, not announced. Several: one object each.
+      const scopes = pool.l2Advertisements ?? [{ nodeSelectors: [], interfaces: [] }];
+      scopes.forEach((a, j) => {
+        const spec: Record<string, unknown> = { ipAddressPools: [pool.name] };
+        if (a.nodeSelectors.length > 0) spec.nodeSelectors = a.nodeSelectors.map(selector);
+        if (a.interfaces.length > 0) spec.interfaces = [...a.interfaces];
+        out.push(object('L2Advertisement', scopes.length === 1 ? pool.name : `${pool.name}-${j + 1}`, namespace, spec));
+      });
       return;
     }
     pool.bgpAdvertisements.forEach((a, j) => {
@@ -110,6 +118,8 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
       };
       if (a.localPref !== undefined) spec.localPref = a.localPref;
       if (a.communities.length > 0) spec.communities = a.communities.map(crCommunity);
+      if (a.nodeSelectors !== undefined) spec.nodeSelectors = a.nodeSelectors.map(selector);
+      if (a.peers !== undefined) spec.peers = [...a.peers];
       const name = pool.bgpAdvertisements.length === 1 ? pool.name : `${pool.name}-${j + 1}`;
       out.push(object('BGPAdvertisement', name, namespace, spec));
     });
@@ -118,7 +128,43 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
   return out;
 }
 
-/** A MetalLB legacy ConfigMap holding `config`. */
+/**
+ * What a legacy ConfigMap cannot say (it announces every pool, from every node, on every interface,
+ * to every peer): one issue per pool naming the CR field that would be lost.
+ */
+function inexpressibleInConfigMap(config: Config): ConfigIssue[] {
+  const issues = new Issues();
+  config.pools.forEach((pool, i) => {
+    const at = keyPath(indexPath('address-pools', i), 'name');
+    const lost = (field: string, what: string): void =>
+      issues.add(at, `pool ${quote(pool.name)}: ${field} cannot be written in a ConfigMap (${what}); keep the CRs (--config-source crds)`);
+    if (!poolAnnounced(pool)) lost('no advertisement selects the pool', 'a ConfigMap pool is always announced');
+    for (const a of pool.l2Advertisements ?? []) {
+      if (a.nodeSelectors.length > 0) lost('L2Advertisement spec.nodeSelectors', 'a layer2 pool is announced from every node');
+      if (a.interfaces.length > 0) lost('L2Advertisement spec.interfaces', 'a layer2 pool is announced on every interface the speaker serves');
+    }
+    for (const a of pool.bgpAdvertisements) {
+      if (a.nodeSelectors !== undefined) lost('BGPAdvertisement spec.nodeSelectors', 'every node advertises a bgp pool');
+      if (a.peers !== undefined) lost('BGPAdvertisement spec.peers', 'a bgp pool is advertised to every peer');
+    }
+  });
+  return dedupeIssues(issues.list);
+}
+
+/** Two advertisements of a pool losing the same field say it once. */
+function dedupeIssues(list: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return list.filter((i) => {
+    const key = `${i.path}\n${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** A MetalLB legacy ConfigMap holding `config`; throws ConfigError naming what a ConfigMap cannot say. */
 export function toConfigMap(config: Config, name: string, namespace: string): Record<string, unknown> {
+  const lost = inexpressibleInConfigMap(config);
+  if (lost.length > 0) throw new ConfigError(lost);
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { config: renderConfig(config) } };
 }

@@ -86,6 +86,8 @@ interface Vip {
   readonly counters: VipCounters;
   /** Clock time of our last defensive announcement (RFC 5227 §2.4), or -Infinity. */
   lastDefence: number;
+  /** Answer only on these interfaces (MetalLB's L2Advertisement.interfaces); undefined: on every one. */
+  only: ReadonlySet<string> | undefined;
 }
 
 interface Port {
@@ -187,23 +189,61 @@ export class Announcer {
     if (!(this.garpIntervalMs > 0)) throw new RangeError(`garpIntervalMs must be > 0, got ${this.garpIntervalMs}`);
   }
 
-  /** Starts answering for `ip` on every interface and sends the gratuitous burst. Idempotent. */
-  announce(ip: string): void {
+  /**
+   * Starts answering for `ip` on every interface served, or only on those named in `interfaces`, and
+   * sends the gratuitous burst there. Idempotent; announcing an announced VIP with other interfaces
+   * moves it: it leaves the ones no longer listed, and the newly listed get a gratuitous round.
+   */
+  announce(ip: string, interfaces?: readonly string[]): void {
     this.assertOpen();
     const parsed = parseVip(ip);
-    if (this.vips.has(parsed.ip)) return;
+    const only = interfaces === undefined ? undefined : new Set(interfaces);
+    const known = this.vips.get(parsed.ip);
+    if (known) {
+      this.restrict(known, only);
+      return;
+    }
     let counters = this.allCounters.get(parsed.ip);
     if (!counters) {
       counters = { requestsReceived: 0, responsesSent: 0, gratuitousSent: 0, conflicts: 0 };
       this.allCounters.set(parsed.ip, counters);
     }
-    const vip: Vip = { ...parsed, phase: { kind: 'steady' }, counters, lastDefence: -Infinity };
+    const vip: Vip = { ...parsed, phase: { kind: 'steady' }, counters, lastDefence: -Infinity, only };
     this.vips.set(vip.ip, vip);
     if (vip.family === 4) this.vips4.set(vip.bytes.readUInt32BE(0), vip);
     else this.vips6.set(vip.bytes.toString('hex'), vip);
-    if (vip.family === 6) for (const port of this.ports.values()) this.joinFor(port, vip);
-    this.log.info({ vip: vip.ip, interfaces: [...this.ports.keys()] }, 'announcing');
+    if (vip.family === 6) for (const port of this.portsOf(vip)) this.joinFor(port, vip);
+    this.log.info({ vip: vip.ip, interfaces: this.portsOf(vip).map((p) => p.link.name) }, 'announcing');
     this.startBurst(vip);
+  }
+
+  /** The interfaces `ip` is answered on now (empty when not announced). */
+  interfacesOf(ip: string): string[] {
+    const vip = this.vips.get(parseVip(ip).ip);
+    return vip ? this.portsOf(vip).map((p) => p.link.name) : [];
+  }
+
+  private serves(vip: Vip, port: Port): boolean {
+    return vip.only === undefined || vip.only.has(port.link.name);
+  }
+
+  private portsOf(vip: Vip): Port[] {
+    return [...this.ports.values()].filter((p) => this.serves(vip, p));
+  }
+
+  private restrict(vip: Vip, only: ReadonlySet<string> | undefined): void {
+    const same = only === undefined ? vip.only === undefined : vip.only !== undefined && only.size === vip.only.size && [...only].every((n) => vip.only!.has(n));
+    if (same) return;
+    const before = new Set(this.portsOf(vip));
+    vip.only = only;
+    const after = new Set(this.portsOf(vip));
+    for (const port of before) if (!after.has(port) && vip.family === 6) this.leaveFor(port, vip);
+    for (const port of after) {
+      if (before.has(port)) continue;
+      if (vip.family === 6) this.joinFor(port, vip);
+      this.sendGratuitous(vip, port);
+    }
+    this.log.info({ vip: vip.ip, interfaces: [...after].map((p) => p.link.name) }, 'interfaces changed');
   }
 
   /** Stops answering for `ip` at once (and stops its burst). Idempotent. */
@@ -215,7 +255,7 @@ export class Announcer {
     if (vip.family === 4) this.vips4.delete(vip.bytes.readUInt32BE(0));
     else this.vips6.delete(vip.bytes.toString('hex'));
     this.transition(vip, { kind: 'steady' });
-    if (vip.family === 6) for (const port of this.ports.values()) this.leaveFor(port, vip);
+    if (vip.family === 6) for (const port of this.portsOf(vip)) this.leaveFor(port, vip);
     this.log.info({ vip: vip.ip }, 'withdrawn');
   }
 
@@ -250,6 +290,7 @@ export class Announcer {
       this.ports.set(link.name, port);
       this.log.info({ interface: link.name }, 'interface added');
       for (const vip of this.vips.values()) {
+        if (!this.serves(vip, port)) continue;
         if (vip.family === 6) this.joinFor(port, vip);
         this.sendGratuitous(vip, port);
       }
@@ -305,7 +346,7 @@ export class Announcer {
   }
 
   private burstRound(vip: Vip, roundsLeft: number): void {
-    for (const port of this.ports.values()) this.sendGratuitous(vip, port);
+    for (const port of this.portsOf(vip)) this.sendGratuitous(vip, port);
     const left = roundsLeft - 1;
     if (left <= 0) {
       this.transition(vip, { kind: 'steady' });
@@ -374,7 +415,8 @@ export class Announcer {
     }
     const sender = frame.readUInt32BE(SENDER_IP_OFFSET);
     const claimed = this.vips4.get(sender);
-    if (claimed) {
+    // A VIP not served on this interface is not ours there (another segment may use the address).
+    if (claimed && this.serves(claimed, port)) {
       // Another host sends with our VIP as its address (gratuitous ARP, reply, request).
       if (!macEquals(frame.subarray(SENDER_MAC_OFFSET, SENDER_MAC_OFFSET + 6), port.link.mac)) this.conflict(claimed, port, frame, SENDER_MAC_OFFSET, 'arp');
       return;
@@ -387,7 +429,7 @@ export class Announcer {
     const dst = frame.subarray(0, 6);
     if (!isBroadcastMac(dst) && !macEquals(dst, port.link.mac)) return;
     const vip = this.vips4.get(frame.readUInt32BE(TARGET_IP_OFFSET));
-    if (!vip) return;
+    if (!vip || !this.serves(vip, port)) return;
     vip.counters.requestsReceived++;
     if (this.send(port, writeArpReply(port.scratch4, frame, vip.bytes, port.link.mac))) vip.counters.responsesSent++;
   }
@@ -404,7 +446,8 @@ export class Announcer {
       return;
     }
     const target = icmp + 8;
-    const vip = this.vips6.get(frame.toString('hex', target, target + 16));
+    const found = this.vips6.get(frame.toString('hex', target, target + 16));
+    const vip = found && this.serves(found, port) ? found : undefined;
     if (frame[icmp] !== 135) {
       // An NA: read only to notice another host advertising one of our VIPs.
       if (vip) {
@@ -436,7 +479,7 @@ export class Announcer {
     }
     if (this.vips6.size > 0) {
       const claimed = this.vips6.get(frame.toString('hex', SOURCE_OFFSET, SOURCE_OFFSET + 16));
-      if (claimed) {
+      if (claimed && this.serves(claimed, port)) {
         const macAt = ll >= 0 ? ll : 6;
         if (!macEquals(frame.subarray(macAt, macAt + 6), port.link.mac)) this.conflict(claimed, port, frame, macAt, 'ns-source');
         return;
