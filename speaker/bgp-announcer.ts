@@ -66,9 +66,12 @@ function peerKey(peer: Peer): string {
   return `${peer.peerAddress}:${peer.peerPort}`;
 }
 
-/** What, when it changes, resets a peer's BGP session: everything but its bfd-profile (BFD follows on its own). */
+/**
+ * What, when it changes, resets a peer's BGP session: everything but its bfd-profile (BFD follows on
+ * its own) and its name (it only picks the routes the session gets: sent as a difference, no reset).
+ */
 function configKeyOf(peer: Peer): string {
-  return JSON.stringify({ ...peer, bfdProfile: undefined });
+  return JSON.stringify({ ...peer, bfdProfile: undefined, name: undefined });
 }
 
 /** How the speaker connects to a peer: its source address, TCP-MD5 key and TTL, as the ConfigMap says. */
@@ -215,8 +218,11 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     }
     const old = this.tables;
     this.tables = new Map();
-    for (const s of this.sessions.values()) {
+    for (const [key, s] of this.sessions) {
       const before = new Map((old.get(s.view)?.routes() ?? []).map((r) => [r.prefix, r]));
+      // The same session under the new config (a session to be reset keeps its old peer until then).
+      const same = this.peers.find((p) => peerKey(p) === key && configKeyOf(p) === s.configKey);
+      if (same) s.peer = same;
       s.view = this.viewOf(s.peer);
       const after = this.tableFor(s.view).routes();
       const delta: RouteDelta = { advertise: [], withdraw: [] };
