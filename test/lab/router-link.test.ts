@@ -13,8 +13,14 @@ import { l2LabMissing, Responder } from './l2-lab.js';
 import { describeLab, Lab } from './netns.js';
 import { eventually } from './eventually.js';
 import { frrCommand } from './routers.js';
+import { hostileRouterAdvertisements } from './hostile-router-frames.js';
+import { parseIpv6 } from '../../protocols/ndp/ipv6-address.js';
+import { parseMac } from '../../protocols/rawio/mac.js';
 
 const TOOL = join(REPO_ROOT, 'test', 'lab', 'router-link-tool.ts');
+/** A second "router" on the segment, sending the crafted RAs. */
+const HOSTILE_MAC = '02:00:00:00:00:66';
+const HOSTILE_LL = 'fe80::66';
 
 /** zebra alone, RAs on eth0; its own dir for config, sockets, pid and log. */
 class Zebra {
@@ -83,7 +89,7 @@ describeLab('router link against FRR (RA side of BGP unnumbered)', () => {
     await zebra.start();
     routerLl = await linkLocal(lab, 'router');
     ourLl = await linkLocal(lab, 'speaker');
-    tool = new Responder('speaker', lab.spawn('speaker', process.execPath, ['--import', 'tsx', TOOL, '--iface', 'eth0', '--interval-ms', '2000']));
+    tool = new Responder('speaker', lab.spawn('speaker', process.execPath, ['--import', 'tsx', TOOL, 'link', '--iface', 'eth0', '--interval-ms', '2000']));
   });
 
   afterAll(async () => {
@@ -137,5 +143,24 @@ describeLab('router link against FRR (RA side of BGP unnumbered)', () => {
     }
     // zebra's overdue RA timer fires as soon as it runs again.
     await tool.waitFor(learned(lost.time), 30_000);
+  });
+
+  it('drops and counts every crafted RA class from the wire; a second router is counted, not followed', async () => {
+    const cases = hostileRouterAdvertisements(parseMac(HOSTILE_MAC), parseIpv6(HOSTILE_LL));
+    const r = await lab.exec('router', process.execPath, ['--import', 'tsx', TOOL, 'hostile', '--iface', 'eth0', '--src-mac', HOSTILE_MAC, '--src-ll', HOSTILE_LL]);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ sent: cases.length + 1 });
+    const want: Partial<Record<string, number>> = {};
+    for (const c of cases) if (!c.unitOnly) want[c.drop] = (want[c.drop] ?? 0) + 1;
+    // The tool prints its counters on SIGUSR2; the valid RA went last, so once it is counted all were.
+    const counters = await eventually('the crafted frames to be counted', async () => {
+      const t = Date.now();
+      process.kill(tool.pid, 'SIGUSR2');
+      const line = await tool.waitFor((l) => l.msg === 'counters' && l.time >= t, 30_000);
+      const c = line.counters as { dropped: Record<string, number>; otherRouter: number };
+      return c.otherRouter >= 1 && c;
+    });
+    for (const [reason, n] of Object.entries(want)) expect(counters.dropped[reason], reason).toBeGreaterThanOrEqual(n ?? 0);
+    expect(tool.logs.filter((l) => l.msg === 'router learned').every((l) => l.router === routerLl)).toBe(true);
   });
 });
