@@ -76,6 +76,8 @@ export class SpeakerLease {
   /** This node's labels, published as NODE_LABELS_ANNOTATION on the next write (node-labels.ts). */
   private nodeLabels: string | undefined;
   private fast = false;
+  /** Monotonic time the last renewal was sent. */
+  private lastSentAt = 0;
 
   constructor(private readonly opts: SpeakerLeaseOptions) {
     this.name = speakerLeaseName(opts.node);
@@ -128,15 +130,19 @@ export class SpeakerLease {
         this.opts.onFailed(err);
       },
     );
-    void this.inFlight.then(() => {
-      if (!this.running) return;
-      // Next renewal renewMs after this one was sent (not after it finished), so slow answers do not stretch the interval.
-      const wait = Math.max(0, sentAt + (this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.opts.renewMs) - this.opts.clock.now());
-      this.timer = this.opts.clock.setTimeout(() => {
-        this.timer = undefined;
-        this.tick();
-      }, wait);
-    });
+    this.lastSentAt = sentAt;
+    void this.inFlight.then(() => this.arm());
+  }
+
+  /** The next renewal, one interval after the last was sent (not after it finished), so slow answers do not stretch the interval. */
+  private arm(): void {
+    if (!this.running) return;
+    if (this.timer) this.opts.clock.clearTimeout(this.timer);
+    const wait = Math.max(0, this.lastSentAt + (this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.opts.renewMs) - this.opts.clock.now());
+    this.timer = this.opts.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.tick();
+    }, wait);
   }
 
   /**
@@ -146,7 +152,12 @@ export class SpeakerLease {
   setFast(fast: boolean): void {
     if (fast === this.fast) return;
     this.fast = fast;
-    if (!fast || !this.running || !this.timer) return;
+    // In flight: the interval is picked when it settles.
+    if (!this.running || !this.timer) return;
+    if (!fast) {
+      this.arm(); // back to renewMs after the last one sent, not one more fast renewal
+      return;
+    }
     this.opts.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.tick();

@@ -11,9 +11,11 @@ import { createService, tail } from './full-kube.js';
 import { arpOwner, curlFromClient, labUp, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
 import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
-import { captureIn, monitorIn } from './full-bench.js';
+import { captureIn, monitorIn, watchIn } from './full-bench.js';
+import { claimsVip, frameTimes, heal, isolate, logEventTimes } from './partition.js';
 
 const NS = 'liveness';
+const LIVENESS_PORT = 7946;
 
 describeLab('full lab: layer2 takeover by the liveness protocol', () => {
   let h: HeraldLab;
@@ -30,7 +32,7 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
       prefix: `hl${randomBytes(2).toString('hex')}`,
       dir,
       log: () => undefined,
-      speakerArgs: ['--liveness-port', '7946', '--liveness-address', '{node-ipv4}', '--liveness-secret-file', secret],
+      speakerArgs: ['--liveness-port', String(LIVENESS_PORT), '--liveness-address', '{node-ipv4}', '--liveness-secret-file', secret],
     });
     lab = h.lab;
     await waitForBgpSessions(lab);
@@ -104,6 +106,69 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
     } finally {
       await arp.stop();
       await neigh.stop();
+    }
+  }, 180_000);
+  it('partition: the owner cut off from its peers and the API server (still on the client link) stops answering before another node starts; healed, nothing moves back', async () => {
+    const [vip] = await createService(lab, NS, 'cut', 'lan', { pods: NODES });
+    const owner = (await eventually('an ARP answer', async () => (await arpOwner(lab, vip)).node)) as NodeName;
+    await new Promise((r) => setTimeout(r, 3000));
+    const ownerMac = lab.host(owner).mac;
+    const others = NODES.filter((n) => n !== owner);
+    const byOther = (line: string): boolean => others.some((n) => claimsVip(vip, lab.host(n).mac)(line));
+    const byOwner = claimsVip(vip, ownerMac);
+    const arp = await captureIn(lab, 'client', 'arp');
+    const neigh = await monitorIn(lab, 'client', 'neigh');
+    // The client asks for the VIP by broadcast every 50 ms all along: whoever answers shows in the capture.
+    const asking = watchIn(lab, 'client', 'arping', ['-b', '-i', '0.05', '-w', '120', '-I', 'eth0', vip]);
+    const report = (extra = ''): string =>
+      `${extra}\nclient ARP frames about ${vip}:\n${arp.lines.filter((l) => l.text.includes(vip) && !/Request who-has \S+ tell 192\.0\.2\.15,/.test(l.text)).map((l) => l.text).join('\n')}\n` +
+      `client neighbour changes:\n${neigh.lines.map((l) => l.text).join('\n')}\n${logs()}\n--- speaker-${owner} (cut)\n${tail(lab.logPath(`speaker-${owner}`), 40)}`;
+    try {
+      await eventually('the owner answering the client\'s requests', async () => frameTimes(arp.lines, byOwner).length > 0);
+      const cutAt = Date.now();
+      await isolate(lab, owner, LIVENESS_PORT);
+      // Another node claims the VIP (its gratuitous ARP, then its answers).
+      await eventually('another node claiming the VIP', async () => frameTimes(arp.lines, byOther).some((t) => t >= cutAt), 30_000).catch((e: unknown) => {
+        throw new Error(report((e as Error).message));
+      });
+      // Cut for a few seconds more: the owner stays silent (no quorum, and no renewal vouches for it).
+      await new Promise((r) => setTimeout(r, 3000));
+      const healAt = Date.now();
+      await heal(lab, owner);
+      // Healed: for 6 s and at least 20 probes, every curl is answered by the new owner.
+      const firstNewAt = Math.min(...frameTimes(arp.lines, byOther).filter((t) => t >= cutAt));
+      const next = others.find((n) => frameTimes(arp.lines, claimsVip(vip, lab.host(n).mac)).includes(firstNewAt)) as NodeName;
+      const answers: string[] = [];
+      while (Date.now() - healAt < 6000 || answers.length < 20) answers.push((await curlFromClient(lab, vip, 3)) ?? 'none');
+      await new Promise((r) => setTimeout(r, 300));
+      const ownerFrames = frameTimes(arp.lines, byOwner);
+      const lastOldAt = Math.max(...ownerFrames.filter((t) => t < firstNewAt), 0);
+      const noQuorumAt = logEventTimes(lab.logPath(`speaker-${owner}`), 'livenessNoQuorum').find((t) => t >= cutAt);
+      const deadAt = others.flatMap((n) => logEventTimes(lab.logPath(`speaker-${n}`), 'livenessDead').filter((t) => t >= cutAt));
+      const r = report(
+        `cut at ${new Date(cutAt).toISOString()}, healed at ${new Date(healAt).toISOString()}; ${owner} lost quorum at ${noQuorumAt === undefined ? 'never' : new Date(noQuorumAt).toISOString()}, last claimed ${new Date(lastOldAt).toISOString()}; ${next} first claimed ${new Date(firstNewAt).toISOString()}\nanswers after the heal: ${answers.join(', ')}`,
+      );
+      // The cut owner noticed (no quorum) and said nothing about the VIP from then on, cut or healed
+      // (20 ms: a frame sent just before the log line reaches the client's capture just after it).
+      expect(noQuorumAt, r).toBeDefined();
+      expect(ownerFrames.filter((t) => t > (noQuorumAt ?? 0) + 20).map((t) => new Date(t).toISOString()), r).toEqual([]);
+      // The others declared it dead by the liveness protocol, and the new owner claimed after that.
+      expect(deadAt.length, r).toBeGreaterThan(0);
+      // No overlap: the old owner's last claim came before the new owner's first.
+      const gapMs = firstNewAt - lastOldAt;
+      process.stdout.write(`liveness lab: partition of ${owner}: quorum lost ${noQuorumAt === undefined ? '?' : Math.round(noQuorumAt - cutAt)} ms after the cut began, its last answer ${Math.round(lastOldAt - cutAt)} ms, ${next}'s first claim ${Math.round(firstNewAt - cutAt)} ms: ${gapMs >= 0 ? `silent for ${Math.round(gapMs)} ms in between (no overlap)` : `OVERLAP ${Math.round(-gapMs)} ms`}\n`);
+      expect(gapMs, r).toBeGreaterThan(0);
+      // Healed: the client's entry never went back, and every probe was answered by the new owner.
+      const back = neigh.lines.filter((l) => l.at >= healAt && l.text.includes(`${vip} `) && l.text.toLowerCase().includes(ownerMac.toLowerCase()));
+      expect(back.map((l) => l.text), r).toEqual([]);
+      expect(answers.filter((a) => a !== next), r).toEqual([]);
+      const self = tail(lab.logPath(`speaker-${owner}`), 400);
+      process.stdout.write(`liveness lab: healed ${owner}: ${self.includes('"livenessDeclaredDead"') ? 'learnt it was declared dead, started a new life' : 'was not told it was declared dead'}; ${answers.length} probes all answered by ${next}\n`);
+    } finally {
+      await asking.stop();
+      await arp.stop();
+      await neigh.stop();
+      await heal(lab, owner).catch(() => undefined);
     }
   }, 180_000);
 });

@@ -1,0 +1,136 @@
+// SpeakerLease timing on a manual clock with a fake API (every request a promise the test settles):
+// the fast renewal while the liveness quorum is lost (setFast), and the life it publishes and
+// reports (joinedAt), which the speaker judges itself by.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ManualClock } from '../../../protocols/clock.js';
+
+interface Call {
+  method: string;
+  body: { spec?: { acquireTime?: string } } | undefined;
+  /** Clock time the request was sent. */
+  at: number;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+const calls: Call[] = [];
+let clock = new ManualClock();
+vi.mock('../../../kube/request.js', () => ({
+  errorStatus: (err: unknown) => (err as { status?: number }).status,
+  kubeRequest: (_kc: unknown, method: string, _path: string, opts?: { body?: Call['body'] }) =>
+    new Promise((resolve, reject) => {
+      calls.push({ method, body: opts?.body, at: clock.now(), resolve, reject });
+    }),
+}));
+const { SpeakerLease } = await import('../../../speaker/speaker-lease.js');
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Answers the oldest open request with the Lease (as the API server returns it). */
+async function answer(ok = true): Promise<Call> {
+  const c = calls.shift();
+  if (!c) throw new Error('no request in flight');
+  if (ok) c.resolve({ metadata: { name: 'herald-speaker-n1', resourceVersion: String(c.at) }, spec: c.body?.spec ?? {} });
+  else c.reject(Object.assign(new Error('boom'), { status: 500 }));
+  await settle();
+  return c;
+}
+
+/** Runs the clock to `t`, answering every request at once; returns the send times of the PUTs. */
+async function runTo(t: number): Promise<number[]> {
+  const puts: number[] = [];
+  for (;;) {
+    while (calls.length > 0) {
+      const c = await answer();
+      if (c.method === 'PUT') puts.push(c.at);
+    }
+    if (clock.now() >= t) break;
+    clock.advance(Math.min(10, t - clock.now()));
+  }
+  return puts;
+}
+
+/** Stops the Lease, answering its DELETE. */
+async function stop(lease: InstanceType<typeof SpeakerLease>): Promise<void> {
+  const done = lease.stop();
+  for (let i = 0; i < 5 && calls.length === 0; i++) await settle();
+  while (calls.length > 0) await answer();
+  await done;
+}
+
+function setup() {
+  clock = new ManualClock();
+  const renewed: number[] = [];
+  const lease = new SpeakerLease({
+    kubeConfig: {} as never,
+    namespace: 'ns',
+    node: 'n1',
+    clock,
+    renewMs: 10_000,
+    fastRenewMs: 1000,
+    leaseDurationMs: 30_000,
+    onRenewed: (sentAt) => renewed.push(sentAt),
+    onFailed: () => undefined,
+  });
+  return { lease, renewed };
+}
+
+describe('SpeakerLease', () => {
+  afterEach(() => {
+    calls.length = 0;
+  });
+
+  it('renews every renewMs; setFast(true) renews at once, then every fastRenewMs; setFast(false) goes back to renewMs', async () => {
+    const { lease, renewed } = setup();
+    lease.start();
+    expect(calls[0].method).toBe('GET');
+    expect(await runTo(25_000)).toEqual([0, 10_000, 20_000]);
+    lease.setFast(true); // at 25,000: no renewal in flight, so one at once
+    expect(calls.map((c) => [c.method, c.at])).toEqual([['PUT', 25_000]]);
+    expect(await runTo(28_500)).toEqual([25_000, 26_000, 27_000, 28_000]);
+    lease.setFast(true); // no change: no extra renewal
+    expect(calls).toEqual([]);
+    lease.setFast(false); // at 28,500: the next renewal renewMs after the last one sent
+    expect(await runTo(45_000)).toEqual([38_000]);
+    expect(renewed).toEqual([0, 10_000, 20_000, 25_000, 26_000, 27_000, 28_000, 38_000]);
+    await stop(lease);
+  });
+
+  it('setFast(true) while a renewal is in flight waits for it, then renews fast from its send time', async () => {
+    const { lease } = setup();
+    lease.start();
+    await runTo(9_995); // the first renewal (at 0) answered
+    clock.advance(5);
+    expect(calls.map((c) => [c.method, c.at])).toEqual([['PUT', 10_000]]);
+    clock.advance(300); // still in flight (a slow API server)
+    lease.setFast(true);
+    expect(calls.length).toBe(1); // no second request while one is in flight
+    await answer();
+    // The next one is fastRenewMs after the in-flight one was sent: 11,000.
+    expect(await runTo(12_500)).toEqual([11_000, 12_000]);
+    await stop(lease);
+  });
+
+  it('publishes acquireTime = lifeStartedAt, the same on every renewal; newLife() moves it forward from the next write', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-12-06T10:00:00.123Z'));
+      const { lease } = setup();
+      lease.start();
+      const start = Date.parse('2026-12-06T10:00:00.123Z');
+      expect(lease.lifeStartedAt).toBe(start);
+      await answer(); // GET
+      const first = await answer(); // PUT
+      expect(first.body?.spec?.acquireTime).toBe('2026-12-06T10:00:00.123000Z');
+      vi.setSystemTime(new Date('2026-12-06T10:00:20.456Z'));
+      clock.advance(10_000);
+      expect((await answer()).body?.spec?.acquireTime).toBe('2026-12-06T10:00:00.123000Z');
+      lease.newLife();
+      expect(lease.lifeStartedAt).toBe(Date.parse('2026-12-06T10:00:20.456Z'));
+      clock.advance(10_000);
+      expect((await answer()).body?.spec?.acquireTime).toBe('2026-12-06T10:00:20.456000Z');
+      await stop(lease);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
