@@ -78,6 +78,8 @@ export class SpeakerLease {
   private fast = false;
   /** Monotonic time the last renewal was sent. */
   private lastSentAt = 0;
+  /** Write again as soon as the renewal in flight settles (renewSoon). */
+  private soon = false;
 
   constructor(private readonly opts: SpeakerLeaseOptions) {
     this.name = speakerLeaseName(opts.node);
@@ -87,7 +89,8 @@ export class SpeakerLease {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.newLife();
+    this.lifeMs = Date.now();
+    this.life = microTime(this.lifeMs);
     this.tick();
   }
 
@@ -138,7 +141,9 @@ export class SpeakerLease {
   private arm(): void {
     if (!this.running) return;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
-    const wait = Math.max(0, this.lastSentAt + (this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.opts.renewMs) - this.opts.clock.now());
+    const interval = this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.opts.renewMs;
+    const wait = this.soon ? 0 : Math.max(0, this.lastSentAt + interval - this.opts.clock.now());
+    this.soon = false;
     this.timer = this.opts.clock.setTimeout(() => {
       this.timer = undefined;
       this.tick();
@@ -170,6 +175,23 @@ export class SpeakerLease {
   newLife(): void {
     this.lifeMs = Date.now();
     this.life = microTime(this.lifeMs);
+    this.renewSoon();
+  }
+
+  /**
+   * The next write as soon as possible (at once, or right after the one in flight): the others end
+   * their verdict on this speaker, and count it as a candidate again, only once they see the new
+   * life, which must not wait up to a whole renew interval (10 s with liveness).
+   */
+  private renewSoon(): void {
+    if (!this.running) return;
+    if (!this.timer) {
+      this.soon = true; // in flight
+      return;
+    }
+    this.opts.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.tick();
   }
 
   /** When this life began (ms since the epoch): the acquireTime of our next writes. */

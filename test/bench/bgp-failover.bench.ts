@@ -9,11 +9,10 @@
 // Each timed from the event to the router's kernel route for the VIP losing (or regaining) the
 // node's next hop, polled in the router namespace (`ip -j route show <vip>`, about every 20 ms plus
 // one `ip` run under the machine's load). A wait is capped at CAP_S: a capped figure prints as >= cap.
-import { execFileSync } from 'node:child_process';
 import { bfdUp, HOLD_S, logEvents, setupBfdLab } from '../lab/bfd-lab.js';
 import { NODES, type FullLab, type NodeName } from '../lab/full-lab.js';
 import { startSpeaker, type HeraldLab } from '../lab/full-setup.js';
-import { figure, loadComment, median, withBenchLab } from '../lab/full-bench.js';
+import { figure, loadComment, median, namespacePids as nsPids, withBenchLab } from '../lab/full-bench.js';
 
 const ROUNDS = Number(process.env.BGP_FAILOVER_ROUNDS ?? 5);
 const ROUTERS = (process.env.BGP_FAILOVER_ROUTERS ?? 'bird,frr').split(',') as Array<'bird' | 'frr'>;
@@ -46,14 +45,6 @@ async function settled(lab: FullLab, vip: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`${NAME}: ${vip} not via every node after 120 s: ${(await kernelHops(lab, vip)).join(', ')}`);
     await sleep(200);
   }
-}
-
-/** Every process in the node's namespace (the speaker and the node's backend): the whole node. */
-function nsPids(lab: FullLab, node: NodeName): number[] {
-  return execFileSync('ip', ['netns', 'pids', lab.host(node).ns], { encoding: 'utf8' })
-    .split('\n')
-    .filter(Boolean)
-    .map(Number);
 }
 
 type Mode = 'kill' | 'freeze' | 'cut' | 'back';

@@ -1,14 +1,14 @@
 // Speaker-to-speaker liveness (protocols/liveness) on the full lab: speakers run with
 // --liveness-port and so the Lease timings that go with it (renew 10 s, duration 30 s): a takeover
 // within seconds, which the speakers log as `livenessDead`, came from the liveness protocol.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES, type NodeName } from './full-lab.js';
 import { createService, tail } from './full-kube.js';
-import { arpOwner, curlFromClient, labUp, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
+import { arpOwner, curlFromClient, labUp, livenessSpeakerArgs, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
 import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
 import { captureIn, monitorIn, watchIn } from './full-bench.js';
@@ -26,14 +26,7 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-liveness-'));
     process.once('exit', () => FullLab.destroy(dir));
-    const secret = join(dir, 'liveness-secret');
-    writeFileSync(secret, randomBytes(32));
-    h = await labUp({
-      prefix: `hl${randomBytes(2).toString('hex')}`,
-      dir,
-      log: () => undefined,
-      speakerArgs: ['--liveness-port', String(LIVENESS_PORT), '--liveness-address', '{node-ipv4}', '--liveness-secret-file', secret],
-    });
+    h = await labUp({ prefix: `hl${randomBytes(2).toString('hex')}`, dir, log: () => undefined, speakerArgs: livenessSpeakerArgs(dir, LIVENESS_PORT) });
     lab = h.lab;
     await waitForBgpSessions(lab);
     await lab.kubectl(['create', 'namespace', NS]);

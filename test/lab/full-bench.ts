@@ -2,12 +2,12 @@
 // every way out (normal end, exception, Ctrl-C, process exit), watchers that timestamp what the
 // kernel tells a lab host (`ip monitor`, tcpdump), kubectl timed at the API request itself, and the
 // figure printing / quantiles the benches share.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FullLab, LabError, NODES, type HostName } from './full-lab.js';
+import { FullLab, HOSTS, LabError, NODES, type HostName, type NodeName } from './full-lab.js';
 import { tail } from './full-kube.js';
 import type { LabRouterKind } from './full-router.js';
 import { labUp, type HeraldLab } from './full-setup.js';
@@ -20,7 +20,11 @@ import { labUnavailableReason } from './netns.js';
  * Where no lab can run: fails under CI=true, else prints the reason as a comment line and returns.
  * LAB_BENCH_LOGS=<dir> keeps the daemons' logs (copied there before the teardown) for a timeline.
  */
-export async function withBenchLab(name: string, body: (h: HeraldLab) => Promise<void>, opts: { router?: LabRouterKind } = {}): Promise<void> {
+export async function withBenchLab(
+  name: string,
+  body: (h: HeraldLab) => Promise<void>,
+  opts: { router?: LabRouterKind; speakerArgs?: (dir: string) => string[] } = {},
+): Promise<void> {
   const reason = labUnavailableReason();
   if (reason !== null) {
     if (process.env.CI === 'true') throw new Error(`${name} cannot run: ${reason}`);
@@ -45,7 +49,7 @@ export async function withBenchLab(name: string, body: (h: HeraldLab) => Promise
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const h = await labUp({ prefix: `hb${randomBytes(2).toString('hex')}`, dir, router: opts.router, log: () => undefined });
+    const h = await labUp({ prefix: `hb${randomBytes(2).toString('hex')}`, dir, router: opts.router, log: () => undefined, speakerArgs: opts.speakerArgs?.(dir) });
     await body(h);
   } finally {
     teardown();
@@ -142,4 +146,17 @@ export function loadComment(name: string, when: string): void {
 /** The daemons' last log lines, for failure messages. */
 export function daemonLogs(lab: FullLab, lines = 12): string {
   return ['controller', ...NODES.map((n) => `speaker-${n}`)].map((d) => `--- ${d}\n${tail(lab.logPath(d), lines)}`).join('\n');
+}
+
+/** Every process in the node's namespace (the speaker and the node's backend): the whole node. */
+export function namespacePids(lab: FullLab, node: NodeName): number[] {
+  return execFileSync('ip', ['netns', 'pids', lab.host(node).ns], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
+}
+
+/** Sets the bridge's port for `host` (the switch end of its cable) down or up: its eth0 loses or regains carrier. */
+export function setBridgePort(lab: FullLab, host: HostName, up: boolean): void {
+  execFileSync('ip', ['-n', lab.state.bridgeNs, 'link', 'set', `p${HOSTS.indexOf(host)}`, up ? 'up' : 'down']);
 }

@@ -1,5 +1,8 @@
 // Brings the full lab (full-lab.ts) up to "Herald running": RBAC, ServiceAccount kubeconfigs, Nodes,
 // backends, BIRD, the controller and one speaker per node; shared by `make demo` and the e2e tests.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NODES, FullLab, HERALD_NAMESPACE, CONFIG_MAP, type NodeName } from './full-lab.js';
 import { createNodes, installRbac, poolConfigMap, serviceAccountKubeconfig, tail } from './full-kube.js';
 import { routerSessions, routerShow, startRouter, type LabRouterKind } from './full-router.js';
@@ -41,6 +44,16 @@ export async function labUp(opts: LabUpOptions): Promise<HeraldLab> {
     FullLab.destroy(opts.dir);
     throw err;
   }
+}
+
+/**
+ * Speaker flags for the liveness protocol (protocols/liveness) on UDP `port`, with a random shared
+ * secret written into `dir`; the speakers then take the liveness Lease timings (renew 10 s, duration 30 s).
+ */
+export function livenessSpeakerArgs(dir: string, port = 7946): string[] {
+  const secret = join(dir, 'liveness-secret');
+  writeFileSync(secret, randomBytes(32));
+  return ['--liveness-port', String(port), '--liveness-address', '{node-ipv4}', '--liveness-secret-file', secret];
 }
 
 export function startController(h: HeraldLab): number {

@@ -35,8 +35,11 @@ export function frameTimes(lines: ReadonlyArray<{ text: string }>, pred: (line: 
   return lines.filter((l) => pred(l.text)).map((l) => captureTime(l.text));
 }
 
-/** Epoch ms of each line of a daemon's JSON log with `"event":"<event>"` (the time the daemon logged it). */
-export function logEventTimes(logFile: string, event: string): number[] {
+/**
+ * Epoch ms of each line of a daemon's JSON log with `"event":"<event>"` (the time the daemon logged
+ * it), and with `"reason":"<reason>"` when given.
+ */
+export function logEventTimes(logFile: string, event: string, reason?: string): number[] {
   let text = '';
   try {
     text = readFileSync(logFile, 'utf8');
@@ -46,6 +49,7 @@ export function logEventTimes(logFile: string, event: string): number[] {
   const out: number[] = [];
   for (const line of text.split('\n')) {
     if (!line.includes(`"event":"${event}"`)) continue;
+    if (reason !== undefined && !line.includes(`"reason":${JSON.stringify(reason)}`)) continue;
     const t = /"time":"([^"]+)"/.exec(line)?.[1];
     if (t !== undefined) out.push(Date.parse(t));
   }

@@ -1,6 +1,6 @@
 // SpeakerLease timing on a manual clock with a fake API (every request a promise the test settles):
 // the fast renewal while the liveness quorum is lost (setFast), and the life it publishes and
-// reports (joinedAt), which the speaker judges itself by.
+// reports (lifeStartedAt), which the speaker judges itself by.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../protocols/clock.js';
 
@@ -110,7 +110,7 @@ describe('SpeakerLease', () => {
     await stop(lease);
   });
 
-  it('publishes acquireTime = lifeStartedAt, the same on every renewal; newLife() moves it forward from the next write', async () => {
+  it('publishes acquireTime = lifeStartedAt, the same on every renewal; newLife() moves it forward and writes it at once (or right after the renewal in flight)', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       vi.setSystemTime(new Date('2026-12-06T10:00:00.123Z'));
@@ -124,10 +124,23 @@ describe('SpeakerLease', () => {
       vi.setSystemTime(new Date('2026-12-06T10:00:20.456Z'));
       clock.advance(10_000);
       expect((await answer()).body?.spec?.acquireTime).toBe('2026-12-06T10:00:00.123000Z');
-      lease.newLife();
+      lease.newLife(); // at 10,000, nothing in flight: written at once, not at the next interval
       expect(lease.lifeStartedAt).toBe(Date.parse('2026-12-06T10:00:20.456Z'));
+      const renewal = await answer();
+      expect([renewal.at, renewal.body?.spec?.acquireTime]).toEqual([10_000, '2026-12-06T10:00:20.456000Z']);
+      // With a renewal in flight: the new life is written right after it settles.
       clock.advance(10_000);
+      expect(calls.map((c) => c.at)).toEqual([20_000]);
+      vi.setSystemTime(new Date('2026-12-06T10:00:40.789Z'));
+      lease.newLife();
+      expect(calls.length).toBe(1);
+      clock.advance(50);
       expect((await answer()).body?.spec?.acquireTime).toBe('2026-12-06T10:00:20.456000Z');
+      clock.advance(0); // the re-armed timer, due at once
+      const next = await answer();
+      expect([next.at, next.body?.spec?.acquireTime]).toEqual([20_050, '2026-12-06T10:00:40.789000Z']);
+      // Then the normal interval again, from that write.
+      expect(await runTo(35_000)).toEqual([30_050]);
       await stop(lease);
     } finally {
       vi.useRealTimers();
