@@ -10,7 +10,9 @@
 //
 // Fencing: a speaker that lost the liveness quorum (it reaches too few peers) stops answering at
 // once, and answers again when the quorum is back, or when a Lease renewal *sent after* the loss
-// succeeded (the API server vouches for it: it is the survivor of a failure, not cut off).
+// succeeded (the API server vouches for it: it is the survivor of a failure, not cut off) and its
+// peers, asked at that moment (swim.ts recheck: the stall check), answered without a verdict on it
+// or could not answer within periodMs + suspicionMs.
 //
 // This speaker itself: told it was declared dead, it stops answering at once (before its next
 // decisions withdraw the VIPs) until its Lease shows its new life; and it does not answer while the
@@ -100,6 +102,11 @@ export class LivenessGate {
       this.quorumLostAt = this.clock.now();
       this.vouched = false;
     }
+  }
+
+  /** Whether a renewal sent at `sentAt` would vouch for this speaker now (it lost the quorum and is not vouched yet). */
+  vouches(sentAt: number): boolean {
+    return this.quorumLostAt !== undefined && !this.vouched && sentAt >= this.quorumLostAt;
   }
 
   /** A Lease renewal sent at `sentAt` (monotonic) succeeded. */

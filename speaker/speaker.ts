@@ -252,9 +252,12 @@ export class Speaker {
       livenessAddress: opts.liveness ? `${opts.liveness.address.includes(':') ? `[${opts.liveness.address}]` : opts.liveness.address}:${opts.liveness.port}` : undefined,
       onRenewed: (sentAt) => {
         this.fencing.renewSucceeded(sentAt);
-        const wasFenced = this.gate.isFenced();
+        const wasFenced = this.gate.isFencedByVerdict();
+        // Vouched for after a quorum loss: first ask the peers whether they declared us dead (a
+        // healed link may bring this renewal before their answers); silent until they answered.
+        if (this.gate.vouches(sentAt)) this.swim?.recheck();
         this.gate.renewed(sentAt);
-        if (wasFenced && !this.gate.isFenced()) this.markAll();
+        if (wasFenced && !this.gate.isFencedByVerdict()) this.markAll();
       },
       onHealth: (healthy) => this.pacer.setPaused(!healthy),
       onFailed: (err) => {
@@ -469,8 +472,9 @@ export class Speaker {
       return swim.stalled;
     });
     swim.onStall((stalled, gapMs) => {
-      if (stalled) this.log.warn({ event: 'livenessStall', reason: `${Math.round(gapMs)} ms` }, `this speaker did not run for ${Math.round(gapMs)} ms: not answering for layer2 VIPs until a peer answers (the others may have declared it dead meanwhile)`);
-      else this.log.info({ event: 'livenessStallEnded' }, 'a peer answered after the stall: answering per the decisions again');
+      if (stalled && gapMs === 0) this.log.info({ event: 'livenessRecheck' }, 'a Lease renewal vouches for this speaker without the liveness quorum: asking every peer for its verdict first, not answering meanwhile');
+      else if (stalled) this.log.warn({ event: 'livenessStall', reason: `${Math.round(gapMs)} ms` }, `this speaker did not run for ${Math.round(gapMs)} ms: not answering for layer2 VIPs until a peer answers (the others may have declared it dead meanwhile)`);
+      else this.log.info({ event: 'livenessStallEnded' }, 'the peers answered (or could not): answering per the decisions again');
     });
     swim.onQuorumChange((q) => {
       this.log.warn({ event: q ? 'livenessQuorum' : 'livenessNoQuorum' }, q ? 'liveness quorum regained' : 'liveness quorum lost: not answering for layer2 VIPs until a Lease renewal vouches for this speaker');

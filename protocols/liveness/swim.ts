@@ -155,9 +155,26 @@ export class Swim {
     this.lastRun = now;
     if (this.stall !== undefined && !this.anyoneToAnswer()) this.endStall();
     if (gap <= this.opts.stallMs || this.stall !== undefined || !this.anyoneToAnswer()) return;
+    this.counts.stalls++;
+    this.askEveryone(gap);
+  }
+
+  /**
+   * Asks every member for its verdict on us and is `stalled` until each answered (or periodMs +
+   * suspicionMs), as after a stall. For a node that lost the quorum and is about to be vouched for
+   * by a Lease renewal: the others may have declared it dead meanwhile, and a link that comes back
+   * can carry the renewal (TCP retransmitting it) before any of their answers; once they answered
+   * with no verdict, or could not (still cut off: the renewal then vouches alone), it may answer.
+   * Listeners hear a stall with gapMs 0.
+   */
+  recheck(): void {
+    if (!this.running || this.stall !== undefined || !this.anyoneToAnswer()) return;
+    this.askEveryone(0);
+  }
+
+  private askEveryone(gap: number): void {
     const waiting = new Set<string>();
     this.stall = { waiting, timer: this.opts.clock.setTimeout(() => this.endStall(), this.opts.periodMs + this.opts.suspicionMs) };
-    this.counts.stalls++;
     for (const l of [...this.stallListeners]) l(true, gap);
     for (const [name, m] of this.members) {
       if (m.state === 'dead') continue;

@@ -117,7 +117,9 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
       `${extra}\nclient ARP frames about ${vip}:\n${arp.lines.filter((l) => l.text.includes(vip) && !/Request who-has \S+ tell 192\.0\.2\.15,/.test(l.text)).map((l) => l.text).join('\n')}\n` +
       `client neighbour changes:\n${neigh.lines.map((l) => l.text).join('\n')}\n${logs()}\n--- speaker-${owner} (cut)\n${tail(lab.logPath(`speaker-${owner}`), 40)}`;
     try {
-      await eventually('the owner answering the client\'s requests', async () => frameTimes(arp.lines, byOwner).length > 0);
+      await eventually('the owner answering the client\'s requests', async () => frameTimes(arp.lines, byOwner).length > 0).catch((e: unknown) => {
+        throw new Error(report(`${(e as Error).message}; arping: ${asking.child.exitCode ?? 'running'} ${asking.err} ${asking.lines.slice(-3).map((l) => l.text).join(' | ')}`));
+      });
       const cutAt = Date.now();
       await isolate(lab, owner, LIVENESS_PORT);
       // Another node claims the VIP (its gratuitous ARP, then its answers).

@@ -235,6 +235,29 @@ describe('SWIM failure detection', () => {
     expect(c.node(isolated).hasQuorum()).toBe(true);
   });
 
+  it('recheck after a partition heals: the cut-off member asks everyone, is stalled until they answered, and learns its death first', () => {
+    const c = net(3);
+    c.clock.advance(1000);
+    const isolated = 'node3';
+    const events: string[] = [];
+    c.node(isolated).onStall((stalled, gap) => events.push(stalled ? `recheck ${gap}` : 'recheck ended'));
+    c.node(isolated).onChange((x) => x.name === isolated && events.push(`self ${x.state}`));
+    c.setCut((from, to) => from === isolated || to === isolated);
+    until(c.clock, () => c.node('node1').state(isolated) === 'dead' && c.node('node2').state(isolated) === 'dead');
+    // Still cut off: a recheck finds nobody to answer and ends after periodMs + suspicionMs.
+    c.node(isolated).recheck();
+    expect(c.node(isolated).stalled).toBe(true);
+    const alone = until(c.clock, () => !c.node(isolated).stalled);
+    expect(alone).toBe(TIMING.periodMs + TIMING.suspicionMs);
+    expect(events).toEqual(['recheck 0', 'recheck ended']);
+    // Healed: the next recheck ends only once both answered, each with its verdict (dead) first.
+    c.setCut(undefined);
+    c.node(isolated).recheck();
+    until(c.clock, () => !c.node(isolated).stalled, 100);
+    expect(events.slice(2)).toEqual(['recheck 0', 'self dead', 'self dead', 'recheck ended']);
+    expect(c.node(isolated).counts.stalls).toBe(0); // a recheck is no stall
+  });
+
   it('a member whose Lease shows a new life is alive again; members gone from the Leases are forgotten', () => {
     const c = net(3);
     c.clock.advance(1000);

@@ -39,11 +39,14 @@ describe('liveness gate: Lease authority + liveness verdicts', () => {
     g.quorumChanged(false);
     expect(g.isFenced()).toBe(true);
     expect(g.quorumLost).toBe(true);
+    expect(g.vouches(999)).toBe(false);
     g.renewed(999); // sent before the loss: it vouches for nothing
     expect(g.isFenced()).toBe(true);
     clock.advance(50);
+    expect(g.vouches(1010)).toBe(true); // the speaker asks its peers first (swim recheck)
     g.renewed(1010);
     expect(g.isFenced()).toBe(false);
+    expect(g.vouches(1020)).toBe(false); // vouched already
     g.quorumChanged(true);
     expect(g.quorumLost).toBe(false);
     g.quorumChanged(false);
