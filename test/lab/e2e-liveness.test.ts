@@ -11,7 +11,7 @@ import { createService, tail } from './full-kube.js';
 import { arpOwner, curlFromClient, labUp, livenessSpeakerArgs, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
 import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
-import { captureIn, monitorIn, watchIn } from './full-bench.js';
+import { captureIn, monitorIn } from './full-bench.js';
 import { claimsVip, frameTimes, heal, isolate, logEventTimes } from './partition.js';
 
 const NS = 'liveness';
@@ -108,12 +108,17 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const arp = await captureIn(lab, 'client', 'arp');
     const neigh = await monitorIn(lab, 'client', 'neigh');
-    // The client asks for the VIP by broadcast every 50 ms all along: whoever answers shows in the capture.
-    const asking = watchIn(lab, 'client', 'arping', ['-b', '-i', '0.05', '-w', '120', '-I', 'eth0', vip]);
+    // The client asks for the VIP all along, three arpings at a time (iputils' arping takes whole
+    // seconds as its interval): whoever answers shows in the capture.
+    let asking = true;
+    const ask = async (): Promise<void> => {
+      while (asking) await lab.exec('client', 'arping', ['-f', '-c', '1', '-w', '1', '-I', 'eth0', vip], 5000);
+    };
+    const askers = [ask(), ask(), ask()];
     const claimer = (line: string): NodeName | undefined => NODES.find((n) => claimsVip(vip, lab.host(n).mac)(line));
     const report = (extra = ''): string =>
       `${extra}\nclient ARP frames about ${vip}:\n${arp.lines.filter((l) => l.text.includes(vip) && !/Request who-has \S+ tell 192\.0\.2\.15,/.test(l.text)).map((l) => l.text).join('\n')}\n` +
-      `client neighbour changes:\n${neigh.lines.map((l) => l.text).join('\n')}\n${logs()}\narping: ${asking.child.exitCode ?? 'running'} ${asking.err}`;
+      `client neighbour changes:\n${neigh.lines.map((l) => l.text).join('\n')}\n${logs()}`;
     let owner: NodeName = 'node1';
     try {
       // The owner per the capture itself: the node that answered the last 5 requests (settled: a
@@ -172,7 +177,8 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
       const self = tail(lab.logPath(`speaker-${owner}`), 400);
       process.stdout.write(`liveness lab: healed ${owner}: ${self.includes('"livenessDeclaredDead"') ? 'learnt it was declared dead, started a new life' : 'was not told it was declared dead'}; ${answers.length} probes all answered by ${next}\n`);
     } finally {
-      await asking.stop();
+      asking = false;
+      await Promise.all(askers);
       await arp.stop();
       await neigh.stop();
       await heal(lab, owner).catch(() => undefined);
