@@ -96,7 +96,13 @@ export type PeerAsn = number | 'internal' | 'external';
 export interface Peer {
   myAsn: number;
   peerAsn: PeerAsn;
+  /**
+   * The router's address; for an unnumbered peer (`interface`) `%<ifname>` (its key and label): the
+   * session's address, the router's link-local `fe80::x%<ifname>`, is learned on that interface.
+   */
   peerAddress: string;
+  /** Herald's `interface` (MetalLB's BGPPeer `interface`): unnumbered peering (RFC 8950) on this interface. */
+  interface?: string;
   peerPort: number;
   sourceAddress?: string;
   /** Seconds; 0 (no keepalives) or >= 3. */

@@ -11,6 +11,7 @@ export const PEER_KEYS = [
   'peer-asn',
   'dynamic-asn',
   'peer-address',
+  'interface',
   'peer-port',
   'source-address',
   'hold-time',
@@ -23,6 +24,13 @@ export const PEER_KEYS = [
 ] as const;
 
 export const DEFAULT_HOLD_TIME = 90;
+
+/** Linux interface names: 1..15 bytes, none of whitespace, '/', ':' or '%' (the zone separator). */
+function interfaceNameProblem(name: string): string | undefined {
+  if (name.length === 0 || Buffer.byteLength(name) > 15) return `interface name ${quote(name)} must be 1 to 15 bytes (a Linux interface name)`;
+  if (/[\s/:%]/.test(name) || name === '.' || name === '..') return `interface name ${quote(name)} has a character Linux does not allow in an interface name`;
+  return undefined;
+}
 export const DEFAULT_PEER_PORT = 179;
 /** Linux TCP_MD5SIG_MAXKEYLEN. */
 export const MAX_PASSWORD_BYTES = 80;
@@ -89,7 +97,19 @@ export function parsePeer(value: unknown, path: string, issues: Issues): Peer | 
   const myAsn = readInteger(obj, 'my-asn', path, issues, { ...ASN, required: true, what: 'local ASN' });
   const peerAsn = readPeerAsn(obj, path, issues);
 
-  const addressText = readString(obj, 'peer-address', path, issues, { required: true, what: 'peer IP address' });
+  // Herald's `interface` (MetalLB's BGPPeer `interface`): an unnumbered peer, named by the link instead of an address.
+  const ifname = readString(obj, 'interface', path, issues, { what: 'interface name' });
+  if (ifname !== undefined) {
+    const bad = interfaceNameProblem(ifname);
+    if (bad) issues.add(keyPath(path, 'interface'), bad);
+    if (obj['peer-address'] !== undefined && obj['peer-address'] !== null) {
+      issues.add(keyPath(path, 'interface'), 'interface and peer-address are mutually exclusive: an unnumbered peer (interface) learns the router\'s link-local address on that interface; remove one');
+    }
+    for (const k of ['source-address', 'bfd-profile', 'ebgp-multihop'] as const) {
+      if (obj[k] !== undefined && obj[k] !== null && obj[k] !== '' && obj[k] !== false) issues.add(keyPath(path, k), `${k} is not supported with interface (unnumbered peering runs over the link's IPv6 link-local address, one hop); remove it`);
+    }
+  }
+  const addressText = ifname !== undefined ? undefined : readString(obj, 'peer-address', path, issues, { required: true, what: 'peer IP address' });
   const address = addressText === undefined ? undefined : parseIp(addressText);
   if (address && !address.ok) issues.add(keyPath(path, 'peer-address'), address.reason);
 
@@ -163,17 +183,18 @@ export function parsePeer(value: unknown, path: string, issues: Issues): Peer | 
   // Whether the profile exists is checked by the caller, which has the bfd-profiles list.
   const bfdProfile = readString(obj, 'bfd-profile', path, issues, { what: 'BFD profile name' });
 
-  if (issues.count > before || myAsn === undefined || peerAsn === undefined || !address?.ok) return undefined;
+  if (issues.count > before || myAsn === undefined || peerAsn === undefined || (ifname === undefined && !address?.ok)) return undefined;
   const peer: Peer = {
     myAsn,
     peerAsn,
-    peerAddress: address.value.text,
+    peerAddress: ifname !== undefined ? `%${ifname}` : address?.ok ? address.value.text : '',
     peerPort,
     holdTime,
     keepaliveTime,
     nodeSelectors,
     ebgpMultihop,
   };
+  if (ifname !== undefined) peer.interface = ifname;
   if (source?.ok) peer.sourceAddress = source.value.text;
   if (routerId !== undefined) peer.routerId = routerId;
   if (bfdProfile) peer.bfdProfile = bfdProfile; // "" means no BFD, as in MetalLB

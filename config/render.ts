@@ -18,7 +18,7 @@ function peerDocument(p: Peer): Record<string, unknown> {
   const doc: Record<string, unknown> = {
     'my-asn': p.myAsn,
     ...(typeof p.peerAsn === 'number' ? { 'peer-asn': p.peerAsn } : { 'dynamic-asn': p.peerAsn }),
-    'peer-address': p.peerAddress,
+    ...(p.interface !== undefined ? { interface: p.interface } : { 'peer-address': p.peerAddress }),
     'peer-port': p.peerPort,
     'hold-time': formatSeconds(p.holdTime),
     'keepalive-time': formatSeconds(p.keepaliveTime),

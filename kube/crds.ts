@@ -107,9 +107,10 @@ const bgpPeerSpec = object(
     ebgpMultiHop: bool(),
     vrf: str(),
     disableMP: { ...bool(), default: false },
-    interface: str(),
+    interface: str('Unnumbered peering (RFC 8950): the interface whose router is the peer, instead of peerAddress.'),
   },
-  ['myASN', 'peerAddress'],
+  // peerAddress or interface: the config compiler says which is missing.
+  ['myASN'],
 );
 
 interface Kind {

@@ -12,6 +12,8 @@ import { ipv6NextHopFor, type Ipv6NextHop } from '../protocols/bgp/ipv6-next-hop
 import { BgpResources } from '../protocols/bgp/resources.js';
 import { connect as tcpConnect, sessionTtl, tcpMd5Support, type ConnectOptions } from '../protocols/bgp/transport.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
+import { followRouter, type RouterLinkHandle, type StartRouterLink } from '../protocols/bgp/unnumbered.js';
+import { startRouterLink } from '../protocols/ndp/router-link.js';
 import type { AnnounceDecider, AnnounceReason, WithdrawReason } from './announcer.js';
 import { BfdPeers, type OpenBfdEndpoint } from './bfd-peers.js';
 import { sameRoute, serviceRoutes, type BgpRoute } from './bgp-advertisements.js';
@@ -48,6 +50,11 @@ export interface BgpAnnouncerOptions {
   resources?: BgpResources;
   /** Opens BFD endpoints for peers with a bfd-profile (default: the UDP addon on 3784/4784). */
   openBfdEndpoint?: OpenBfdEndpoint;
+  /**
+   * Unnumbered peers (`interface`): learns the router's link-local address on the interface from its
+   * Router Advertisements and advertises ours (default: protocols/ndp/router-link.ts).
+   */
+  startRouterLink?: StartRouterLink;
   /** Per-session limits (tests and benchmarks): queued-byte cap, close grace, back-off. */
   sessionLimits?: Pick<BgpSessionConfig, 'maxQueuedBytes' | 'closeGraceMs' | 'connectRetry'>;
 }
@@ -140,6 +147,8 @@ export class BgpAnnouncer implements DaemonAnnouncer {
   /** BFD for peers with a bfd-profile: it holds a peer's BGP session down while BFD says the path is dead. */
   readonly bfd: BfdPeers;
   private labels: Record<string, string> = {};
+  /** Unnumbered peers' interfaces: the router link and the router's session address (`fe80::x%if`) once known. */
+  private readonly routerLinks = new Map<string, { link: RouterLinkHandle; peerAddress: string | undefined }>();
   private configured = false;
   private started = false;
   private closed = false;
@@ -266,6 +275,7 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     );
     for (const s of this.sessions.values()) this.opts.metrics?.removePeer(s.peer.peerAddress);
     this.sessions.clear();
+    this.syncRouterLinks(new Set());
     // After the BGP sessions: AdminDown tells the routers this is no path failure.
     this.bfd.close();
     await listening;
@@ -283,10 +293,50 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     this.opts.metrics?.setAnnouncedPrefixes(s.peer.peerAddress, s.session.routeCount);
   }
 
+  /**
+   * Router links for the interfaces of this node's unnumbered peers (started and closed with the
+   * config); each change of a router's address reconciles, which restarts only that peer's session.
+   */
+  private syncRouterLinks(interfaces: ReadonlySet<string>): void {
+    for (const [ifname, r] of this.routerLinks) {
+      if (interfaces.has(ifname) && !this.closed) continue;
+      r.link.close();
+      this.routerLinks.delete(ifname);
+    }
+    if (this.closed) return;
+    for (const ifname of interfaces) {
+      if (this.routerLinks.has(ifname)) continue;
+      const entry: { link: RouterLinkHandle; peerAddress: string | undefined } = { link: { router: () => undefined, close: () => undefined }, peerAddress: undefined };
+      this.routerLinks.set(ifname, entry);
+      entry.link = followRouter(
+        ifname,
+        this.opts.startRouterLink ?? startRouterLink,
+        (peerAddress) => {
+          entry.peerAddress = peerAddress;
+          this.log.info({ event: 'unnumberedRouter', peer: `%${ifname}`, reason: peerAddress ? `router ${peerAddress}` : 'no router' }, peerAddress ? `router on ${ifname}: ${peerAddress}` : `no router on ${ifname} now`);
+          this.reconcileSessions();
+        },
+        this.log,
+      );
+    }
+  }
+
+  /** The peer with the address its session goes to: an unnumbered one only once its router is known. */
+  private resolvePeer(peer: Peer): Peer | undefined {
+    if (peer.interface === undefined) return peer;
+    const peerAddress = this.routerLinks.get(peer.interface)?.peerAddress;
+    return peerAddress === undefined ? undefined : { ...peer, peerAddress };
+  }
+
   private reconcileSessions(): void {
     if (!this.started || !this.configured || this.closed) return;
+    const mine = this.peers.filter((peer) => matchesNode(peer.nodeSelectors, this.labels));
+    this.syncRouterLinks(new Set(mine.flatMap((p) => (p.interface === undefined ? [] : [p.interface]))));
     const wanted = new Map<string, Peer>();
-    for (const peer of this.peers) if (matchesNode(peer.nodeSelectors, this.labels)) wanted.set(peerKey(peer), peer);
+    for (const peer of mine) {
+      const resolved = this.resolvePeer(peer);
+      if (resolved) wanted.set(peerKey(resolved), resolved);
+    }
     const bfd: Array<{ key: string; peer: Peer; profile: BfdProfile }> = [];
     for (const [key, peer] of wanted) {
       const profile = peer.bfdProfile !== undefined ? this.bfdProfiles.get(peer.bfdProfile) : undefined;
@@ -306,7 +356,8 @@ export class BgpAnnouncer implements DaemonAnnouncer {
         this.opts.metrics?.setSessionUp(s.peer.peerAddress, false);
         continue;
       }
-      this.log.info({ event: next ? 'sessionReset' : 'sessionRemoved', peer: s.peer.peerAddress, reason: next ? 'peer config changed' : 'peer removed or no longer selects this node' }, 'closing BGP session');
+      const reason = next ? 'peer config changed' : s.peer.interface !== undefined ? `peer removed, no longer selects this node, or its router on ${s.peer.interface} changed address or went` : 'peer removed or no longer selects this node';
+      this.log.info({ event: next ? 'sessionReset' : 'sessionRemoved', peer: s.peer.peerAddress, reason }, 'closing BGP session');
       void s.session.stop(next ? 'peer configuration changed' : 'peer deconfigured');
       if (!next || next.peerAddress !== s.peer.peerAddress) this.opts.metrics?.removePeer(s.peer.peerAddress);
     }
@@ -360,6 +411,8 @@ export class BgpAnnouncer implements DaemonAnnouncer {
       // RFC 8654: offered to every peer; used only when the peer offers it too.
       extendedMessages: true,
     };
+    // Unnumbered: IPv4 routes go with our IPv6 next hop (RFC 8950).
+    if (peer.interface !== undefined) config.extendedNextHop = true;
     if (peer.sourceAddress !== undefined) config.sourceAddress = peer.sourceAddress;
     if (peer.routerId !== undefined) config.routerId = peer.routerId;
     if (peer.password !== undefined) config.password = peer.password;

@@ -66,7 +66,7 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
     const spec: Record<string, unknown> = {
       myASN: p.myAsn,
       ...(typeof p.peerAsn === 'number' ? { peerASN: p.peerAsn } : { dynamicASN: p.peerAsn }),
-      peerAddress: p.peerAddress,
+      ...(p.interface !== undefined ? { interface: p.interface } : { peerAddress: p.peerAddress }),
       peerPort: p.peerPort,
       holdTime: formatSeconds(p.holdTime),
       keepaliveTime: formatSeconds(p.keepaliveTime),
