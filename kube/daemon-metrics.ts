@@ -1,6 +1,8 @@
 // Metrics both daemons expose (config state, Kubernetes update processing, Lease renewals), each
 // daemon in its own prom-client Registry. speaker/metrics.ts and controller/metrics.ts add theirs.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { KubeAccess } from './access.js';
+import { onApiThrottled } from './request.js';
 
 export interface DaemonMetricsOptions {
   /** Also export prom-client's default process_* and nodejs_* metrics (default true). */
@@ -88,6 +90,11 @@ export class DaemonMetrics {
   /** Exports `herald_watch_last_event_seconds{resource}` for an informer. */
   watchInformer(inf: { resource?: string; lastEventAgeSeconds?(): number | undefined }): void {
     if (inf.resource && inf.lastEventAgeSeconds) this.watches.set(inf.resource, () => inf.lastEventAgeSeconds?.());
+  }
+
+  /** Counts every 429 a request to the server of `kc` waits out (herald_k8s_api_throttled_total); returns the unsubscribe. */
+  countThrottled(kc: KubeAccess): () => void {
+    return onApiThrottled(kc, () => this.k8sApiThrottled.inc());
   }
 
   /** A config was applied: loaded, not stale. */

@@ -155,6 +155,11 @@ export class ServiceEndpointsInformer {
   /** service key -> key of its slice, or keys when it has several (one is the common case: no Set each). */
   private readonly sliceIndex = new Map<string, string | Set<string>>();
 
+  /** The informer behind it (EndpointSlices or Endpoints), for herald_watch_last_event_seconds. */
+  get informer(): Informer<EndpointSliceLike> | Informer<V1Endpoints> {
+    return (this.slices ?? this.endpoints) as Informer<EndpointSliceLike> | Informer<V1Endpoints>;
+  }
+
   private constructor(
     readonly api: EndpointsApi,
     kc: KubeAccess,

@@ -154,6 +154,8 @@ export class Speaker {
   private allDirty = false;
   private flushScheduled = false;
   private synced = false;
+  /** Ends the count of 429s (herald_k8s_api_throttled_total). */
+  private stopThrottleCount: (() => void) | undefined;
   private stopping = false;
   /** Ends start-up retries (an API server unreachable at start) when the speaker stops. */
   private readonly startAbort = new AbortController();
@@ -292,6 +294,7 @@ export class Speaker {
       this.server = await startMetricsServer({ address: this.opts.metricsAddress, registry: this.metrics.registry, ready: () => this.ready() });
       this.log.info({ event: 'metricsListening', reason: this.server.url }, `metrics on ${this.server.url}`);
     }
+    this.stopThrottleCount = this.metrics.countThrottled(kc);
     // Renew first: the other speakers count us as soon as possible.
     if (this.opts.liveness) await this.startLiveness(this.opts.liveness);
     this.lease.start();
@@ -323,6 +326,7 @@ export class Speaker {
       if (this.stopping) return; // stopped while the API server was unreachable
       throw err;
     }
+    for (const inf of [this.services, this.nodes, this.leases, this.endpoints.informer]) this.metrics.watchInformer(inf);
     const onService = (svc: SpeakerService): void => {
       const key = objectKey(svc);
       this.markDirty(key);
@@ -389,6 +393,7 @@ export class Speaker {
       throw err;
     }
     if (this.stopping) return;
+    for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
     this.log.info({ event: 'configSource', reason: this.source.resources.map((r) => `${r.plural}/${r.version}`).join(', ') || 'no metallb.io kinds served' }, `config source: ${this.source.describe()}`);
     if (!this.nodes.get(this.opts.node)) {
       this.log.warn({ event: 'nodeMissing' }, `Node ${this.opts.node} not found: no labels, so only BGP peers without node-selectors select it`);
@@ -406,6 +411,7 @@ export class Speaker {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopThrottleCount?.();
     this.startAbort.abort(new Error('speaker stopped'));
     this.allDirty = false;
     this.dirty.clear();

@@ -114,6 +114,11 @@ describe('speaker processes (record announcer)', () => {
     const mine = [...speakers[0].announced().keys()];
     for (const service of mine) expect(await metricValue(url, 'herald_speaker_announced', `service="${service}"`)).toBe(1);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // Every informer the speaker runs reports how long ago its list/watch showed life (one minute of bookmarks at most).
+    for (const resource of ['services', 'nodes', 'leases', 'endpointslices', 'configmaps']) {
+      expect(await metricValue(url, 'herald_watch_last_event_seconds', `resource="${resource}"`), resource).toBeLessThan(120);
+    }
+    expect(await metricValue(url, 'herald_k8s_api_throttled_total')).toBe(0);
   });
 
   it('refuses a config that would take a Service\'s VIP away, and YAML garbage; keeps announcing under the old one', async () => {
