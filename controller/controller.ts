@@ -287,6 +287,8 @@ export class Controller {
       inf?.on('error', onWatchError);
     }
     this.source.onError(onWatchError);
+    // Without leader election this process leads from its start: every list its informer makes comes after.
+    const leadingSince = this.services.listsRequested;
     const informers = Promise.all([this.services.start(), this.namespaces?.start(), this.source.start(), this.leases?.start()]);
     this.informersSynced = informers.then(
       () => true,
@@ -294,7 +296,7 @@ export class Controller {
     );
     // Leading (and so the leader's list of Services) starts now, overlapping the informers' lists
     // (was: after they synced, one full list after the other); startTerm orders the two lists.
-    const term = this.opts.leaderElect ? this.startElector() : this.startTerm();
+    const term = this.opts.leaderElect ? this.startElector() : this.startTerm(leadingSince);
     try {
       await informers;
     } catch (err) {
@@ -372,7 +374,7 @@ export class Controller {
    * reconcile. The statuses come from a fresh (quorum) list, not the informer cache, so a standby
    * taking over sees every status the old leader wrote, however far its watch lags.
    */
-  private async startTerm(): Promise<void> {
+  private async startTerm(leadingSince = this.services.listsRequested): Promise<void> {
     if (this.stopped || this.term || (this.startingGen !== undefined && this.startingGen === this.gen)) return;
     // Deletes seen during an abandoned start still count: its list may have shown them to nobody yet.
     if (this.startingGen === undefined) this.deletedWhileStarting = new Set();
@@ -382,7 +384,7 @@ export class Controller {
     let services: V1Service[] | undefined;
     for (let attempt = 0; services === undefined; attempt++) {
       try {
-        services = await this.listForRestore();
+        services = await this.listForRestore(leadingSince);
       } catch (err) {
         if (this.stopped) return;
         this.log.warn({ event: 'restoreListFailed', err }, 'listing Services to restore failed; retrying');
@@ -436,12 +438,21 @@ export class Controller {
    * a Service deleted after the cache's snapshot shows as a delete event (deletedWhileStarting), and
    * the two lists overlap. A cache that synced from a later list (the informer listed again after an
    * error) may be newer than ours, a delete in between seen by neither: then listed again.
+   * No list of our own when the cache synced from a list requested after this replica began to lead
+   * (`leadingSince`: lists requested then; always so without leader election): that list is as fresh
+   * as ours would be, and the cache is it plus the events since (was: a second full list at every start).
    */
-  private async listForRestore(): Promise<V1Service[]> {
+  private async listForRestore(leadingSince: number | undefined): Promise<V1Service[]> {
+    const cacheIsFresh = (): boolean => leadingSince !== undefined && (this.services.syncedFromList ?? 0) > leadingSince;
+    if (leadingSince === 0 && this.services.listSnapshot) {
+      if (!(await this.whileRunning(this.informersSynced))) throw new Error('informers stopped');
+      if (cacheIsFresh()) return this.services.list();
+    }
     const snapshot = this.services.listSnapshot ? await this.whileRunning(this.services.listSnapshot()) : undefined;
     if (snapshot === undefined) await this.whileRunning(this.informersSynced);
     const services = await this.listServices();
     if (!(await this.whileRunning(this.informersSynced))) throw new Error('informers stopped');
+    if (cacheIsFresh()) return this.services.list();
     if (snapshot !== undefined && (this.services.syncedFromList ?? 0) > snapshot) return this.listServices();
     return services;
   }

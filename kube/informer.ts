@@ -78,6 +78,8 @@ export interface InformerSource<T extends KubernetesObject> {
   listSnapshot?(): Promise<number>;
   /** The number of the list the cache first synced from (undefined before it). */
   readonly syncedFromList?: number;
+  /** Lists requested so far (a list is numbered when its first page is requested). */
+  readonly listsRequested?: number;
 }
 
 /** Outcome of one watch stream. */
@@ -106,7 +108,8 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
   /** When the list/watch last showed life: a list, a watch accepted, any event or bookmark (clock time). */
   private lastEventAt: number | undefined;
   readonly resource: string;
-  /** Lists whose first page was answered (their snapshot fixed), and who waits for the next one. */
+  /** Lists requested so far, the latest whose first page was answered (its snapshot fixed), and who waits for the next one. */
+  listsRequested = 0;
   private snapshots = 0;
   private snapshotWaiters: ((list: number) => void)[] = [];
   syncedFromList: number | undefined;
@@ -253,6 +256,7 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
       if (paginate) params.limit = String(pageSize);
       if (cont) params.continue = cont;
       let page: { metadata?: { resourceVersion?: string; continue?: string }; items?: unknown[] };
+      if (!cont) this.listsRequested++;
       try {
         page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${this.opts.path}?${this.query(params)}`, { signal })) as typeof page;
       } catch (err) {
@@ -289,14 +293,14 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
     for (const [key, prev] of old) if (!next.has(key)) this.emit('delete', prev, undefined);
     if (!this.syncedFlag) {
       this.syncedFlag = true;
-      this.syncedFromList = this.snapshots;
+      this.syncedFromList = this.listsRequested;
       this.resolveSynced();
     }
   }
 
   /** A list's first page is answered: its snapshot is fixed (an unpaginated restart counts as a new list). */
   private snapshotFixed(): void {
-    this.snapshots++;
+    this.snapshots = this.listsRequested;
     const waiters = this.snapshotWaiters;
     this.snapshotWaiters = [];
     for (const w of waiters) w(this.snapshots);

@@ -177,6 +177,10 @@ class ModelInformer<T extends V1Service | V1ConfigMap> implements InformerSource
     else this.api.inFlight.push({ kind: 'informerList', resolve: sync, reject: () => this.request() });
   }
 
+  get listsRequested(): number {
+    return this.lists;
+  }
+
   listSnapshot(): Promise<number> {
     if (this.lists > 0) return Promise.resolve(this.lists);
     return new Promise((resolve) => this.snapshotWaiters.push(resolve));
@@ -392,6 +396,9 @@ export class ChurnRun {
   private readonly lock = new ModelLock();
   private proc: Process | undefined;
   private generation = 0;
+
+  /** `leaderElect` false: every process leads from its start (and restores from its informer's first list). */
+  constructor(private readonly leaderElect = true) {}
   readonly violations: Violations = { duplicates: 0, leaked: 0, outsideConfig: 0, inconsistent: 0 };
 
   async start(): Promise<void> {
@@ -418,7 +425,7 @@ export class ChurnRun {
       kubeConfig: noAccess,
       namespace: 'herald',
       configMap: 'config',
-      leaderElect: true,
+      leaderElect: this.leaderElect,
       identity: `model-${++this.generation}`,
       leaseDurationMs: 15_000,
       logger: createLogger({ component: 'controller', level: 'silent' }),
@@ -608,8 +615,8 @@ async function flush(): Promise<void> {
 }
 
 /** Runs a whole sequence, then settles; returns the violations. */
-export async function runChurn(commands: readonly Command[]): Promise<Violations> {
-  const run = new ChurnRun();
+export async function runChurn(commands: readonly Command[], opts: { leaderElect?: boolean } = {}): Promise<Violations> {
+  const run = new ChurnRun(opts.leaderElect);
   try {
     await run.start();
     for (const cmd of commands) await run.run(cmd);

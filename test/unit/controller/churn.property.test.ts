@@ -20,6 +20,16 @@ describe('controller under churn, faults and restarts (model-based)', () => {
     );
   });
 
+  it('without leader election (each process restores from its informer\'s first list): never duplicates, leaks or strays outside the config', async () => {
+    await fc.assert(
+      fc.asyncProperty(commandsArb, async (commands) => {
+        const v = await runChurn(commands, { leaderElect: false });
+        expect(v, v.first).toMatchObject({ duplicates: 0, leaked: 0, outsideConfig: 0, inconsistent: 0 });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('a Service deleted while the new leader lists is released (the case of da4fa18)', async () => {
     const commands: Command[] = [
       { kind: 'create', name: 'a', shape: 'plain' },
@@ -53,9 +63,10 @@ describe('controller under churn, faults and restarts (model-based)', () => {
     { kind: 'deliver', count: 2 },
   ];
   it.each([
-    ['the informer list first', [0, 0]],
-    ['the leader list first', [1, 0]],
-  ])('a Service deleted while both lists of a restart are in flight is released (%s)', async (_, order) => {
+    ['the informer list first', [0, 0], true],
+    ['the leader list first', [1, 0], true],
+    ['without leader election: one list, the informer\'s', [0, 0], false],
+  ])('a Service deleted while both lists of a restart are in flight is released (%s)', async (_, order, leaderElect) => {
     const commands: Command[] = [
       ...heldA,
       { kind: 'restart' }, // in flight: the informer's list (index 0), the leader's (index 1); both show a
@@ -66,7 +77,7 @@ describe('controller under churn, faults and restarts (model-based)', () => {
       { kind: 'deliver', count: 1 },
       { kind: 'create', name: 'b', shape: 'ip-192.0.2.0' },
     ];
-    const v = await runChurn(commands);
+    const v = await runChurn(commands, { leaderElect });
     expect(v, v.first).toMatchObject({ duplicates: 0, leaked: 0, outsideConfig: 0, inconsistent: 0 });
   });
 
