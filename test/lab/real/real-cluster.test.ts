@@ -229,8 +229,11 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     figure('router restart: sessions back after its start (s)', (Date.now() - tStarted) / 1000);
     await eventually('ECMP route via all three nodes again', async () => JSON.stringify(await routerHops(cluster.lab, vip)) === JSON.stringify(all), 60_000, 250);
     figure('router restart: ECMP route back after its start (s)', (Date.now() - tStarted) / 1000);
-    const kernel = await cluster.lab.mustExec('router', 'ip', ['route', 'show', `${vip}/32`]);
-    for (const a of all) expect(kernel).toContain(a);
+    // The router's kernel follows its RIB a moment later (FRR's zebra installs the first path, then the ECMP set).
+    await eventually("the router's kernel route via all three nodes again", async () => {
+      const kernel = await cluster.lab.mustExec('router', 'ip', ['route', 'show', `${vip}/32`]);
+      return all.every((a) => kernel.includes(a));
+    }, 30_000, 250);
     expect(await eventually('an answer through the bgp VIP', () => curl(vip), 30_000, 200)).toMatch(/^pod=web-bgp-\S+ node=node[123]$/);
     figure('router restart: killed -> curl answers through the bgp VIP (s)', (Date.now() - t0) / 1000);
   });
