@@ -22,8 +22,8 @@ import { BENCH_V4, BirdRouter, FrrRouter, GobgpRouter, sleep, type Router } from
 import { assertCliBuilt, startSpeaker, type Speaker } from '../lab/bgp-speaker.js';
 
 const N = Number(process.env.BGP_E2E_ROUTES ?? 100_000);
-/** Which parts run: `routers` (BIRD and FRR against GoBGP), `extended` (RFC 8654 on/off against BIRD); default both. */
-const PARTS = new Set((process.env.BGP_E2E_PARTS ?? 'routers,extended').split(','));
+/** Which parts run: `routers` (BIRD and FRR against GoBGP), `extended` (RFC 8654 on/off against BIRD), `unnumbered` (RFC 8950 against numbered, BIRD); default all. */
+const PARTS = new Set((process.env.BGP_E2E_PARTS ?? 'routers,extended,unnumbered').split(','));
 /** Rounds of the extended-messages comparison (each: one run with, one without, alternating). */
 const EXTENDED_ROUNDS = Number(process.env.BGP_E2E_EXTENDED_ROUNDS ?? 3);
 const ROUTER_AS = 65000;
@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   try {
     const ip = (h: string): string => lab.host(h).ipv4;
     if (PARTS.has('extended')) await extendedMessages(lab, prefixFile, k, speakers);
+    if (PARTS.has('unnumbered')) await unnumbered(lab, prefixFile, k, speakers);
     for (const kind of PARTS.has('routers') ? (['bird', 'frr'] as const) : []) {
       const peers = [
         { address: ip('node1'), as: HERALD_AS },
@@ -210,6 +211,54 @@ async function extendedMessages(lab: Lab, prefixFile: string, k: string, speaker
   }
   console.log(`${name}.established_to_all.off_over_on.ratio ${fmt(median(times.off) / median(times.on))}`);
   console.log(`bgp.e2e.loadavg1.after_extended ${loadavg()[0].toFixed(2)}`);
+}
+
+/**
+ * Unnumbered (RFC 8950) against numbered, same run, against BIRD: the same N /32s over an IPv6
+ * link-local session on a point-to-point link (IPv4 routes in MP_REACH_NLRI with an IPv6 next hop)
+ * and over the IPv4 session, alternating. Target: unnumbered within 1.2x of numbered.
+ */
+async function unnumbered(lab: Lab, prefixFile: string, k: string, speakers: Speaker[]): Promise<void> {
+  const ip = (h: string): string => lab.host(h).ipv4;
+  const ll = await lab.link('router', 'u1', 'node1', 'u0');
+  const router = new BirdRouter(lab, {
+    as: ROUTER_AS,
+    peers: [
+      { address: ip('node1'), as: HERALD_AS, extendedMessages: true },
+      { address: ll.b, interface: 'u1', as: HERALD_AS, extendedMessages: true },
+    ],
+    kernelExport: false,
+  });
+  await router.start();
+  const times: Record<'numbered' | 'unnumbered', number[]> = { numbered: [], unnumbered: [] };
+  try {
+    for (let round = 0; round < EXTENDED_ROUNDS; round++) {
+      for (const mode of ['numbered', 'unnumbered'] as const) {
+        const common = ['--local-as', String(HERALD_AS), '--peer-as', String(ROUTER_AS), '--prefix-file', prefixFile];
+        const args = mode === 'numbered' ? [...common, '--peer-address', ip('router'), '--source-address', ip('node1')] : [...common, '--interface', 'u0', '--peer-address', ll.a];
+        const h = startSpeaker(lab, 'node1', args);
+        speakers.push(h);
+        const peer = mode === 'numbered' ? ip('node1') : ll.b;
+        await router.waitFor('Established', () => router.peerState(peer), (st) => st === 'Established', 60_000, POLL_MS);
+        const up = Date.now();
+        const all = await until(router, (n) => n >= N, mode, 120_000);
+        const flushed = await h.established(10_000);
+        if (mode === 'unnumbered' && flushed.extendedNextHop !== true) throw new Error('unnumbered: Extended Next Hop was not negotiated');
+        times[mode].push((all - up) / 1000);
+        h.child.kill('SIGKILL');
+        await h.exited;
+        await until(router, (n) => n === 0, 'flush after the speaker went', 120_000);
+      }
+    }
+  } finally {
+    await router.close();
+  }
+  const name = 'bgp.e2e.bird.unnumbered';
+  for (const mode of ['numbered', 'unnumbered'] as const) {
+    console.log(`${name}.${mode}.established_to_all.${k}.seconds ${fmt(median(times[mode]))} (runs: ${times[mode].map(fmt).join(', ')})`);
+  }
+  console.log(`${name}.unnumbered_over_numbered.ratio ${fmt(median(times.unnumbered) / median(times.numbered))} (target <= 1.2)`);
+  console.log(`bgp.e2e.loadavg1.after_unnumbered ${loadavg()[0].toFixed(2)}`);
 }
 
 main().then(
