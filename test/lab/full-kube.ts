@@ -11,11 +11,17 @@ import { BGP_POOL, CONFIG_MAP, HERALD_NAMESPACE, L2_POOL, L2_POOL_V6, NODE_AS, N
 
 const RBAC_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
-/** Applies the install's Namespace, ServiceAccounts and RBAC (no Deployment/DaemonSet: the lab runs the daemons itself). */
-export async function installRbac(lab: FullLab): Promise<string> {
-  const all = execFileSync(process.execPath, [HERALD_CLI, 'manifests', '--namespace', HERALD_NAMESPACE], { encoding: 'utf8' });
-  const docs = yaml.loadAll(all).filter((d): d is { kind: string } => typeof d === 'object' && d !== null && RBAC_KINDS.has((d as { kind?: string }).kind ?? ''));
-  return lab.kubectl(['apply', '-f', '-'], docs.map((d) => yaml.dump(d)).join('---\n'));
+/**
+ * Applies the install's Namespace, ServiceAccounts and RBAC (no Deployment/DaemonSet: the lab runs the
+ * daemons itself); with `configSource: 'crds'` also the metallb.io CRDs, as `herald manifests` renders them.
+ */
+export async function installRbac(lab: FullLab, configSource: 'configmap' | 'crds' = 'configmap'): Promise<string> {
+  const all = execFileSync(process.execPath, [HERALD_CLI, 'manifests', '--namespace', HERALD_NAMESPACE, '--config-source', configSource], { encoding: 'utf8' });
+  const kinds = configSource === 'crds' ? new Set([...RBAC_KINDS, 'CustomResourceDefinition']) : RBAC_KINDS;
+  const docs = yaml.loadAll(all).filter((d): d is { kind: string } => typeof d === 'object' && d !== null && kinds.has((d as { kind?: string }).kind ?? ''));
+  const out = await lab.kubectl(['apply', '-f', '-'], docs.map((d) => yaml.dump(d)).join('---\n'));
+  if (configSource === 'crds') await lab.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  return out;
 }
 
 /** A kubeconfig file authenticated as ServiceAccount `sa` (token from the TokenRequest API). */

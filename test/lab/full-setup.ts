@@ -14,6 +14,8 @@ export interface LabUpOptions {
   log?: (line: string) => void;
   /** Extra `herald speaker` flags for every speaker, e.g. ['--graceful-restart', '60']; '{node-ipv4}' is replaced per node. */
   speakerArgs?: string[];
+  /** With `crds`: the metallb.io CRDs are installed, these CR manifests applied instead of the ConfigMap, and the daemons run --config-source crds. */
+  crs?: (lab: FullLab) => string;
 }
 
 export interface HeraldLab {
@@ -22,6 +24,8 @@ export interface HeraldLab {
   speakerKubeconfig: string;
   /** Extra flags startSpeaker passes (also when a test starts a speaker again). */
   speakerArgs?: string[];
+  /** The daemons read the metallb.io objects (--config-source crds). */
+  crds?: boolean;
 }
 
 /** Everything up to the daemons; on failure the lab is torn down and the error rethrown. */
@@ -29,14 +33,14 @@ export async function labUp(opts: LabUpOptions): Promise<HeraldLab> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const lab = await FullLab.create({ prefix: opts.prefix, dir: opts.dir, router: opts.router, log });
   try {
-    await installRbac(lab);
+    await installRbac(lab, opts.crs !== undefined ? 'crds' : 'configmap');
     const controllerKubeconfig = await serviceAccountKubeconfig(lab, 'herald-controller');
     const speakerKubeconfig = await serviceAccountKubeconfig(lab, 'herald-speaker');
     await createNodes(lab);
-    await lab.kubectl(['apply', '-f', '-'], poolConfigMap(lab));
+    await lab.kubectl(['apply', '-f', '-'], opts.crs ? opts.crs(lab) : poolConfigMap(lab));
     lab.startBackends();
     await startRouter(lab);
-    const h: HeraldLab = { lab, controllerKubeconfig, speakerKubeconfig, speakerArgs: opts.speakerArgs };
+    const h: HeraldLab = { lab, controllerKubeconfig, speakerKubeconfig, speakerArgs: opts.speakerArgs, crds: opts.crs !== undefined };
     startController(h);
     for (const n of NODES) startSpeaker(h, n);
     return h;
@@ -67,6 +71,7 @@ export function startController(h: HeraldLab): number {
     CONFIG_MAP,
     '--metrics-address',
     '127.0.0.1:7472',
+    ...(h.crds ? ['--config-source', 'crds'] : []),
   ]);
 }
 
@@ -86,6 +91,7 @@ export function startSpeaker(h: HeraldLab, node: NodeName): number {
     'eth0',
     '--metrics-address',
     '127.0.0.1:7473',
+    ...(h.crds ? ['--config-source', 'crds'] : []),
     // '{node-ipv4}' in a flag stands for this node's address (per-node flags such as --liveness-address).
     ...(h.speakerArgs ?? []).map((a) => a.replace('{node-ipv4}', h.lab.host(node).ipv4)),
   ]);
