@@ -56,7 +56,7 @@ describeLab('full lab on CRs: node and interface scoping of L2Advertisements, pe
     lab = h.lab;
     await waitForBgpSessions(lab, 60_000);
     await lab.kubectl(['create', 'namespace', NS]);
-  }, 180_000);
+  }, 300_000);
 
   afterAll(() => {
     FullLab.destroy(dir);

@@ -8,7 +8,7 @@ import { formatCommunity } from '../../../config/communities.js';
 import { compileCrs } from '../../../config/crs/compile.js';
 import { toConfigMap, toCrManifests } from '../../../config/crs/emit.js';
 import { parseAnyConfigWithWarnings } from '../../../config/crs/source.js';
-import { type AddressPool, type AddressRange, type BfdProfile, type Community, type Config, ConfigError, type NodeSelector, type Peer, type ServiceAllocation } from '../../../config/model.js';
+import { type AddressPool, type AddressRange, type BfdProfile, type Community, type Config, ConfigError, type LabelSelectorRequirement, type NodeSelector, type Peer, type ServiceAllocation } from '../../../config/model.js';
 import { parseConfig } from '../../../config/parse.js';
 
 type Gen = fc.GeneratorValue;
@@ -98,7 +98,37 @@ function serviceAllocation(g: Gen): ServiceAllocation {
   return sa;
 }
 
-function genConfig(g: Gen): Config {
+const selectorArb: fc.Arbitrary<NodeSelector> = fc.record({
+  matchLabels: fc.dictionary(fc.constantFrom('rack', 'kubernetes.io/hostname'), fc.constantFrom('a', 'b-1'), { minKeys: 1 }),
+  matchExpressions: fc.constant([]).map((): LabelSelectorRequirement[] => []),
+});
+
+/** MetalLB's scoping (CRs only): L2Advertisement nodeSelectors/interfaces, BGPAdvertisement nodeSelectors/peers, unannounced pools. */
+function scope(g: Gen, pool: AddressPool, peers: Peer[]): void {
+  if (pool.protocol === 'layer2') {
+    const kind = g(fc.constantFrom, 'open' as const, 'none' as const, 'scoped' as const);
+    if (kind === 'none') pool.l2Advertisements = [];
+    if (kind === 'scoped') {
+      pool.l2Advertisements = g(() =>
+        fc.uniqueArray(
+          fc.record({ nodeSelectors: fc.array(selectorArb, { minLength: 1, maxLength: 2 }), interfaces: fc.uniqueArray(fc.constantFrom('eth0', 'eth1', 'bond0'), { maxLength: 2 }) }),
+          { minLength: 1, maxLength: 2, selector: (a) => JSON.stringify(a) },
+        ),
+      );
+    }
+    return;
+  }
+  for (const ad of pool.bgpAdvertisements) {
+    if (g(fc.boolean)) ad.nodeSelectors = g(() => fc.array(selectorArb, { minLength: 1, maxLength: 2 }));
+    if (peers.length > 0 && g(fc.boolean)) {
+      const named = g(() => fc.subarray(peers, { minLength: 1 }));
+      for (const p of named) p.name = `peer-${peers.indexOf(p) + 1}`;
+      ad.peers = named.map((p) => p.name!);
+    }
+  }
+}
+
+function genConfig(g: Gen, scoped = false): Config {
   const pools: AddressPool[] = [];
   const count = g(fc.integer, { min: 0, max: 4 });
   for (let i = 0; i < count; i++) {
@@ -133,6 +163,7 @@ function genConfig(g: Gen): Config {
   const aliases = g(() => fc.uniqueArray(fc.tuple(fc.constantFrom('no-adv', 'core', 'X_1', 'edge.a'), fc.gen().map(community)), { maxLength: 3, selector: ([k]) => k }));
   const bfdProfiles = g(() => fc.uniqueArray(fc.constantFrom('fast', 'slow', 'bfd.edge'), { maxLength: 2 })).map((name) => bfdProfile(g, name));
   const peers = Array.from({ length: g(fc.integer, { min: 0, max: 3 }) }, (_, i) => peer(g, i, bfdProfiles));
+  if (scoped) for (const p of pools) scope(g, p, peers);
   return { peers, bgpCommunities: Object.fromEntries(aliases), pools, bfdProfiles };
 }
 
@@ -143,11 +174,22 @@ function plain<T>(value: T): T {
 }
 
 const validConfig = fc.gen().map((g) => plain(genConfig(g)));
+const scopedConfig = fc.gen().map((g) => plain(genConfig(g, true)));
 
 describe('ConfigMap <-> CRs round trips', () => {
   it('Config -> CRs (through YAML) -> compile gives the same Config', () => {
     fc.assert(
       fc.property(validConfig, (config) => {
+        const text = toCrManifests(config, 'metallb-system').map((o) => `---\n${yaml.dump(o)}`).join('');
+        expect(compileCrs(yaml.loadAll(text))).toEqual(config);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('with MetalLB scoping (nodes, interfaces, peers, unannounced pools): Config -> CRs -> compile gives the same Config', () => {
+    fc.assert(
+      fc.property(scopedConfig, (config) => {
         const text = toCrManifests(config, 'metallb-system').map((o) => `---\n${yaml.dump(o)}`).join('');
         expect(compileCrs(yaml.loadAll(text))).toEqual(config);
       }),
