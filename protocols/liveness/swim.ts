@@ -86,6 +86,8 @@ interface Probe {
   /** Indirect helpers asked, and whether any of them answered (ack or nack). */
   helpers: number;
   helperAnswered: boolean;
+  /** Our own probe: whether we had the quorum when we sent it (no suspicion from one sent without). */
+  sentWithQuorum?: boolean;
   /** A ping sent on detecting a stall (see the header): its ack only counts the member as heard. */
   stallCheck?: boolean;
   /** Set when we are relaying for another member: answer it when the target acks or not. */
@@ -395,7 +397,7 @@ export class Swim {
     const target = this.nextTarget();
     if (target === undefined) return;
     const seq = this.nextSeq();
-    const probe: Probe = { seq, target, acked: false, helpers: 0, helperAnswered: false, timer: undefined };
+    const probe: Probe = { seq, target, acked: false, helpers: 0, helperAnswered: false, timer: undefined, sentWithQuorum: this.hasQuorum() };
     this.probes.set(seq, probe);
     this.sendTo(target, 'ping', seq, target);
     probe.timer = this.opts.clock.setTimeout(() => {
@@ -415,8 +417,10 @@ export class Swim {
     if (probe.acked) return;
     const m = this.members.get(probe.target);
     if (!m || m.state !== 'alive') return;
-    // A node without quorum, or whose helpers were silent too, is the likelier one cut off.
-    if (this.stall !== undefined || !this.hasQuorum() || (probe.helpers > 0 && !probe.helperAnswered)) return;
+    // A node without quorum (now, or when it sent the probe: a link that comes back mid-period would
+    // otherwise turn the ping it lost into a suspicion), or whose helpers were silent too, is the
+    // likelier one cut off. The target cannot refute: it holds us dead and reads none of our gossip.
+    if (this.stall !== undefined || !this.hasQuorum() || probe.sentWithQuorum === false || (probe.helpers > 0 && !probe.helperAnswered)) return;
     this.setState(probe.target, m, 'suspect', m.incarnation);
   }
 

@@ -229,10 +229,14 @@ describe('SWIM failure detection', () => {
     expect(c.node(isolated).dead()).toEqual([]);
     for (const n of c.names.filter((x) => x !== isolated)) expect(c.node(n).hasQuorum()).toBe(true);
     expect(c.clock.now() - t0).toBeGreaterThan(0);
-    // Healed: it is heard again and counts as alive (a new message proves life).
+    // Healed: it is heard again and counts as alive (a new message proves life), and the probes it
+    // lost while cut off start no suspicion (the others hold it dead and would not hear a refutation).
+    const suspicions = c.node(isolated).counts.suspicions;
     c.setCut(undefined);
     c.clock.advance(3000);
     expect(c.node(isolated).hasQuorum()).toBe(true);
+    expect(c.node(isolated).counts.suspicions).toBe(suspicions);
+    expect(c.node(isolated).dead()).toEqual([]);
   });
 
   it('recheck after a partition heals: the cut-off member asks everyone, is stalled until they answered, and learns its death first', () => {
