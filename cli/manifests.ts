@@ -24,6 +24,7 @@ interface ManifestsOpts {
   existingConfigMap?: string;
   configSource?: string;
   bgpPassive?: boolean;
+  serviceStatus: boolean;
   interface?: string[];
   excludeInterface?: string[];
   gracefulRestart?: string;
@@ -140,6 +141,7 @@ export function valuesFromOptions(opts: ManifestsOpts, readFile: (path: string) 
   if (opts.configSource !== undefined) v.configSource = opts.configSource as HeraldValues['configSource'];
   if (opts.configFile !== undefined) v.configInline = configFromFile(readFile(opts.configFile));
   if (opts.bgpPassive) v.speaker.bgpPassive = true;
+  if (!opts.serviceStatus) v.speaker.serviceStatus = false;
   if (opts.interface) v.speaker.interfaces = opts.interface;
   if (opts.excludeInterface) v.speaker.excludeInterfaces = opts.excludeInterface;
   if (opts.gracefulRestart !== undefined) v.speaker.gracefulRestart = Number(opts.gracefulRestart);
@@ -177,6 +179,7 @@ export function register(program: Command): void {
     .option('--config-file <path>', 'put this config (a ConfigMap manifest or a bare MetalLB-format config; "-" reads stdin) into the ConfigMap; default: an empty config')
     .option('--existing-config-map <name>', 'use this existing ConfigMap (key `config`) instead of creating one')
     .option('--config-source <source>', 'where the daemons read the config: configmap (default) or crds (the metallb.io objects of the namespace; no ConfigMap, and the Roles may read basic-auth Secrets for BGPPeer passwords)')
+    .option('--no-service-status', 'no ServiceL2Status/ServiceBGPStatus objects (speaker --service-status=off, and no RBAC for them)')
     .option('--bgp-passive', 'the speaker also accepts BGP connections from its peers on port 179 (speaker --bgp-listen, adds NET_BIND_SERVICE)')
     .option('--interface <name>', 'layer2: the speaker serves exactly this interface; repeat for more', collect)
     .option('--exclude-interface <regex>', 'layer2: the speaker never serves matching interfaces; repeat for more (replaces its default list)', collect)

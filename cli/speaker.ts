@@ -42,6 +42,9 @@ interface SpeakerCliOpts {
   metricsAddress: string;
   logLevel: string;
   announcer: 'protocols' | 'record';
+  serviceStatus: 'on' | 'off';
+  podName?: string;
+  podUid?: string;
 }
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -79,14 +82,15 @@ function listenAddress(text: string): ListenAddress {
 }
 
 /** Recording announcers that stream their balancer calls to stdout (decisions stay the daemon's). */
-function recordingAnnouncers(deciders: { layer2: AnnounceDecider; bgp: AnnounceDecider }, node: string): SpeakerAnnouncers {
+function recordingAnnouncers(deciders: { layer2: AnnounceDecider; bgp: AnnounceDecider }, node: string, interfaces: readonly string[]): SpeakerAnnouncers {
   const out = (announcer: string) => (call: AnnouncerCall) => {
     if (call.op === 'shouldAnnounce') return;
     const line = call.op === 'setConfig' ? { announcer, op: call.op, node, pools: call.config.pools.length } : { announcer, node, ...call };
     process.stdout.write(`${JSON.stringify({ ...line, t: Date.now() })}\n`);
   };
   return {
-    layer2: new RecordingAnnouncer('layer2', { decide: deciders.layer2, onCall: out('layer2'), keepCalls: false }),
+    // Without sockets the --interface names stand for the interfaces served (ServiceL2Status).
+    layer2: Object.assign(new RecordingAnnouncer('layer2', { decide: deciders.layer2, onCall: out('layer2'), keepCalls: false }), { interfaces: () => interfaces }),
     bgp: new RecordingAnnouncer('bgp', { decide: deciders.bgp, onCall: out('bgp'), keepCalls: false }),
   };
 }
@@ -170,6 +174,14 @@ export function register(program: Command): void {
     .addOption(new Option('--graceful-restart <seconds>', 'BGP: offer graceful restart (RFC 4724) with this restart time; peers that accept keep our routes across a speaker restart').argParser(uint('--graceful-restart', 4095)))
     .addOption(new Option('--bgp-listen [address]', "BGP: also accept connections from this node's peers at [ADDRESS][:PORT] (default: all addresses, port 179; ports below 1024 need CAP_NET_BIND_SERVICE)").preset('').argParser(listenAddress))
     .addOption(new Option('--metrics-address <host:port>', 'listen address of /metrics, /healthz, /readyz').default(':7473').env('HERALD_METRICS_ADDRESS'))
+    .addOption(
+      new Option('--service-status <on|off>', 'write a ServiceL2Status / ServiceBGPStatus object per Service this node announces (metallb.io; writes only on announcement changes)')
+        .choices(['on', 'off'])
+        .default('on')
+        .env('HERALD_SERVICE_STATUS'),
+    )
+    .addOption(new Option('--pod-name <name>', 'this speaker\'s Pod, owner of its status objects (with --pod-uid; the chart sets both)').env('HERALD_POD_NAME'))
+    .addOption(new Option('--pod-uid <uid>', 'the UID of --pod-name').env('HERALD_POD_UID'))
     .addOption(logLevelOption())
     .addOption(new Option('--announcer <kind>', 'protocols, or record (print decisions as JSON lines; tests)').choices(['protocols', 'record']).default('protocols').env('HERALD_ANNOUNCER').hideHelp())
     .action(async (opts: SpeakerCliOpts, cmd: Command) => {
@@ -223,7 +235,7 @@ export function register(program: Command): void {
       const log = createLogger({ component: 'speaker', level }).child({ node });
       const metrics = new SpeakerMetrics({ node: node as string });
       let announcers: (d: { layer2: AnnounceDecider; bgp: AnnounceDecider }) => SpeakerAnnouncers;
-      if (opts.announcer === 'record') announcers = (d) => recordingAnnouncers(d, node as string);
+      if (opts.announcer === 'record') announcers = (d) => recordingAnnouncers(d, node as string, opts.interface ?? []);
       else {
         try {
           announcers = await protocolAnnouncers(opts, exclude, log, metrics, node as string);
@@ -247,6 +259,8 @@ export function register(program: Command): void {
         logger: log,
         metrics,
         announcers,
+        serviceStatus: opts.serviceStatus === 'on',
+        pod: opts.podName && opts.podUid ? { name: opts.podName, uid: opts.podUid } : undefined,
       });
       log.info({ event: 'starting', reason: `namespace ${namespace}, config ${opts.configSource === 'crds' ? 'from metallb.io objects' : `map ${opts.configMap}`}, lease renew ${opts.leaseRenew} ms, duration ${opts.leaseDuration} ms, announcer ${opts.announcer}` }, 'starting');
       await runDaemon(speaker, log, 'withdrawing and stopping');

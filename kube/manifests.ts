@@ -75,6 +75,8 @@ export interface HeraldValues {
     gracefulRestart: number;
     /** Speaker-to-speaker liveness (UDP `port` on the node's IP, secret in the Secret <fullname>-liveness). */
     liveness: { enabled: boolean; port: number };
+    /** ServiceL2Status / ServiceBGPStatus objects for the Services each node announces (`--service-status`). */
+    serviceStatus: boolean;
   };
   podMonitor: { enabled: boolean; interval: string; /** e.g. the `release` label kube-prometheus-stack selects on */ additionalLabels: Record<string, string> };
   prometheusRule: {
@@ -148,6 +150,7 @@ export function defaultValues(): HeraldValues {
       leaseRenew: '',
       leaseDuration: '',
       liveness: { enabled: true, port: LIVENESS_PORT },
+      serviceStatus: true,
       ...daemon(),
       tolerations: [
         { key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' },
@@ -230,6 +233,13 @@ function speakerNamespaceRules(v: HeraldValues): Record<string, unknown>[] {
     // Its ConfigurationState speaker-<node> (one Role for every node: not limited by name).
     { apiGroups: [CRD_GROUP], resources: [STATUS_PLURALS.configurationStates], verbs: ['get', 'create'] },
     { apiGroups: [CRD_GROUP], resources: [`${STATUS_PLURALS.configurationStates}/status`], verbs: ['update'] },
+    // The ServiceL2Status/ServiceBGPStatus objects of its node (listed by label at start).
+    ...(v.speaker.serviceStatus
+      ? [
+          { apiGroups: [CRD_GROUP], resources: [STATUS_PLURALS.serviceL2Statuses, STATUS_PLURALS.serviceBgpStatuses], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+          { apiGroups: [CRD_GROUP], resources: [`${STATUS_PLURALS.serviceL2Statuses}/status`, `${STATUS_PLURALS.serviceBgpStatuses}/status`], verbs: ['update'] },
+        ]
+      : []),
   ];
 }
 
@@ -468,6 +478,7 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
     ...s.excludeInterfaces.map((x) => `--exclude-interface=${x}`),
     ...(s.gracefulRestart > 0 ? [`--graceful-restart=${s.gracefulRestart}`] : []),
     ...(s.bgpPassive ? ['--bgp-listen'] : []),
+    ...(s.serviceStatus ? [] : ['--service-status=off']),
     ...s.extraArgs,
   ];
   const secret: KubeObject[] = live
@@ -500,6 +511,9 @@ function speakerObjects(v: HeraldValues, release: Release, image: string, cm: st
                 args,
                 env: [
                   ...env(false),
+                  // The speaker Pod owns its ServiceL2Status/ServiceBGPStatus objects (deleted with it).
+                  { name: 'HERALD_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'HERALD_POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
                   { name: 'MALLOC_ARENA_MAX', value: SPEAKER_MALLOC_ARENA_MAX },
                   // The node's address: the liveness socket binds it (host network).
                   ...(live ? [{ name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } }] : []),

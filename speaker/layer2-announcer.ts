@@ -102,6 +102,11 @@ export class Layer2Announcer implements DaemonAnnouncer {
     return this.l2.interfacesOf(ip);
   }
 
+  /** The interfaces a Service's VIPs are answered on now (ServiceL2Status.status.interfaces). */
+  interfaces(service: string): readonly string[] {
+    return [...new Set((this.byService.get(service) ?? []).flatMap((ip) => this.l2.interfacesOf(ip)))];
+  }
+
   private interfacesFor(pool: AddressPool | undefined): string[] | undefined {
     return pool ? layer2Interfaces(pool, this.labels) : undefined;
   }

@@ -24,6 +24,8 @@ import { systemClock, type Clock } from '../protocols/clock.js';
 import { AnnouncementTracker, type AnnouncementChange } from './announcement-tracker.js';
 import { configStateOf } from '../allocator/config-state.js';
 import { ConfigurationStateWriter } from '../kube/configuration-state.js';
+import { ServiceStatusObjects, type PodRef } from './service-status-objects.js';
+import { matchesNode } from '../config/selectors.js';
 import type { AnnounceDecider, Announcer } from './announcer.js';
 import { bgpDecision } from './bgp-advertisements.js';
 import { EventPacer } from './event-pacer.js';
@@ -48,6 +50,8 @@ export interface DaemonAnnouncer extends Announcer {
   nodeLabelsChanged?(labels: Record<string, string>): void;
   /** Graceful shutdown of the protocol (BGP: withdraw, or keep with graceful restart). Without it the daemon withdraws every balancer. */
   shutdown?(): Promise<void>;
+  /** Layer2: the interfaces it answers a Service's VIPs on now (for ServiceL2Status). */
+  interfaces?(service: string): readonly string[];
   /** Start protocol work (sockets, sessions); called once the daemon starts. */
   start?(): void;
   /** Release sockets and timers, after shutdown. */
@@ -94,6 +98,10 @@ export interface SpeakerOptions {
   logger: Logger;
   metrics?: SpeakerMetrics;
   clock?: Clock;
+  /** Write ServiceL2Status / ServiceBGPStatus objects for the Services this node announces (default true). */
+  serviceStatus?: boolean;
+  /** The speaker Pod (owner of those objects), when running in one. */
+  pod?: PodRef;
   /** Write the ConfigurationState object `speaker-<node>` (default true). */
   configurationState?: boolean;
   /** Builds the announcers around the daemon's decisions (the real protocols, or recording ones in tests). */
@@ -137,6 +145,8 @@ export class Speaker {
   private readonly pacer: EventPacer;
   /** The ConfigurationState `speaker-<node>`, from each config verdict. */
   private readonly state: ConfigurationStateWriter | undefined;
+  /** The ServiceL2Status / ServiceBGPStatus objects of this node. */
+  private readonly statusObjects: ServiceStatusObjects | undefined;
   private server: MetricsServer | undefined;
   private config: Config | undefined;
   /** The config in force's hash (configHash: the same in every daemon running the same config). */
@@ -153,6 +163,8 @@ export class Speaker {
   private recheckConfig = false;
   private allDirty = false;
   private flushScheduled = false;
+  /** The status objects are compared with what is announced once this speaker counts itself live (its decisions settled). */
+  private statusStarted = false;
   private synced = false;
   /** Ends the count of 429s (herald_k8s_api_throttled_total). */
   private stopThrottleCount: (() => void) | undefined;
@@ -241,6 +253,22 @@ export class Speaker {
         onUnavailable: () => this.log.info({ event: 'configurationStateUnavailable' }, 'the metallb.io ConfigurationState kind is not served (CRDs not installed): the config verdict is in the logs only'),
       });
     }
+    if (opts.serviceStatus ?? true) {
+      this.statusObjects = new ServiceStatusObjects({
+        kubeConfig: kc,
+        namespace: opts.namespace,
+        node: self,
+        clock: this.clock,
+        pod: opts.pod,
+        paused: true,
+        onError: (err) => {
+          this.metrics.k8sApiErrors.inc({ operation: 'service_status' });
+          this.log.warn({ event: 'serviceStatusFailed', err }, 'writing a ServiceL2Status/ServiceBGPStatus failed; retrying');
+        },
+        onListed: (stored) => this.log.info({ event: 'serviceStatusListed', reason: `${stored} objects` }, `${stored} ServiceL2Status/ServiceBGPStatus objects of this node stored; writing only differences`),
+        onUnavailable: (kind) => this.log.info({ event: 'serviceStatusUnavailable', reason: kind }, `the metallb.io ${kind} kind is not served (CRDs not installed): no ${kind} objects`),
+      });
+    }
     this.leases = leaseInformer(kc, opts.namespace, { labelSelector: `${SPEAKER_LEASE_LABEL}=${SPEAKER_LEASE_LABEL_VALUE}` });
     this.lease = new SpeakerLease({
       kubeConfig: kc,
@@ -261,7 +289,10 @@ export class Speaker {
         this.gate.renewed(sentAt);
         if (wasFenced && !this.gate.isFencedByVerdict()) this.markAll();
       },
-      onHealth: (healthy) => this.pacer.setPaused(!healthy),
+      onHealth: (healthy) => {
+        this.pacer.setPaused(!healthy);
+        this.statusObjects?.setPaused(!healthy);
+      },
       onFailed: (err) => {
         this.metrics.leaseRenewFailures.inc();
         this.fencing.renewFailed(err);
@@ -413,6 +444,9 @@ export class Speaker {
     this.stopping = true;
     this.stopThrottleCount?.();
     this.startAbort.abort(new Error('speaker stopped'));
+    // The status objects stay as they are: the next life of this speaker (or, for a deleted Pod, the
+    // garbage collector) settles them; deleting them here would rewrite them all on every restart.
+    this.statusObjects?.close();
     this.allDirty = false;
     this.dirty.clear();
     for (const change of this.trackers.layer2.removeAll('shutdown')) this.applyChange(change);
@@ -593,6 +627,12 @@ export class Speaker {
     }
     this.allDirty = false;
     this.dirty.clear();
+    // Before this speaker sees its own Lease it announces nothing (notLive): comparing then would
+    // delete every stored object of a restarted speaker, to write them again a moment later.
+    if (!this.statusStarted && this.statusObjects && this.membership.live().includes(this.opts.node)) {
+      this.statusStarted = true;
+      void this.statusObjects.start();
+    }
   }
 
   /** What the handled Services hold per their statuses: the config rule's input, as the controller sees it. */
@@ -636,7 +676,22 @@ export class Speaker {
       const tracker = this.trackers[p];
       const change = p === pool.protocol ? tracker.sync(view, pool, endpoints) : tracker.remove(key, 'protocolMismatch');
       if (change) this.applyChange(change, svc);
+      // Compared with what was set before: nothing is written unless it differs.
+      if (tracker.isAnnounced(key)) this.statusObjects?.set(p, key, this.announcedVia(p, key, pool));
     }
+  }
+
+  /**
+   * Where this node announces a Service: the layer2 interfaces, or (by address) the BGP peers that
+   * select this node and that an advertisement of the pool selecting this node sends it to.
+   */
+  private announcedVia(p: Protocol, key: string, pool: AddressPool): readonly string[] {
+    if (p === 'layer2') return this.announcers.layer2.interfaces?.(key) ?? [];
+    const ads = pool.bgpAdvertisements.filter((ad) => !ad.nodeSelectors?.length || matchesNode(ad.nodeSelectors, this.nodeLabels));
+    return (this.config?.peers ?? [])
+      .filter((peer) => matchesNode(peer.nodeSelectors, this.nodeLabels))
+      .filter((peer) => ads.some((ad) => !ad.peers?.length || (peer.name !== undefined && ad.peers.includes(peer.name))))
+      .map((peer) => (peer.peerPort === 179 ? peer.peerAddress : `${peer.peerAddress}:${peer.peerPort}`));
   }
 
   private applyChange(change: AnnouncementChange, svc?: SpeakerService): void {
@@ -655,6 +710,7 @@ export class Speaker {
         return;
       }
       case 'withdrawn':
+        this.statusObjects?.delete(protocol, service);
         this.metrics.withdrawn(service, protocol);
         this.log.info({ ...fields, event: 'serviceWithdrawn', reason: `${protocol}: ${change.reason}` }, `withdrew ${service} (${protocol}): ${change.reason}`);
         return;

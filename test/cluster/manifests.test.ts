@@ -198,6 +198,14 @@ describe('herald manifests against the API server', () => {
     row(speaker, ['update'], 'configurationstates.metallb.io', ns, true, 'status');
     row(speaker, ['delete'], 'configurationstates.metallb.io', ns, false);
     row(speaker, ['create'], 'configurationstates.metallb.io', other, false);
+    // The speaker writes the ServiceL2Status/ServiceBGPStatus objects of its node; the controller none.
+    for (const kind of ['servicel2statuses.metallb.io', 'servicebgpstatuses.metallb.io']) {
+      row(speaker, ['get', 'list', 'create', 'update', 'delete'], kind, ns, true);
+      row(speaker, ['update'], kind, ns, true, 'status');
+      row(speaker, ['watch', 'patch'], kind, ns, false);
+      row(speaker, ['list', 'create'], kind, other, false);
+      row(controller, ['list', 'create', 'delete'], kind, ns, false);
+    }
     // speaker: Services, endpoints, Nodes (read), Events, its ConfigMap and the membership Leases.
     row(speaker, ['get', 'list', 'watch'], 'services', other, true);
     row(speaker, ['update', 'patch'], 'services', other, false, 'status');
@@ -287,6 +295,8 @@ describe('herald manifests against the API server', () => {
       for (const state of ['controller', `speaker-${node}`]) {
         await waitFor(`ConfigurationState ${state} Valid`, () => kubectl(['get', '-n', ns, 'configurationstates.metallb.io', state, '-o', 'jsonpath={.status.result}', '--ignore-not-found']) === 'Valid');
       }
+      // ...and the ServiceL2Status of the Service it announces.
+      await waitFor('a ServiceL2Status for web', () => kubectl(['get', '-n', ns, 'servicel2statuses.metallb.io', '-o', 'jsonpath={.items[*].status.serviceName}']) === 'web');
       const forbidden = [...controller.lines, ...speaker.lines].filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
       expect(forbidden).toEqual([]);
       await Promise.all([controller.kill(), speaker.kill()]);

@@ -1,12 +1,14 @@
 // Status for operators on a real API server (a controller and two speakers as processes, configured by
-// metallb.io objects): each daemon's ConfigurationState says Valid with the config in force, a
+// metallb.io objects): ServiceL2Status / ServiceBGPStatus objects appear for a layer2 and a BGP
+// Service on the nodes announcing them, move when the announcement moves, are not rewritten by a
+// restarted speaker, and go with the Service; each daemon's ConfigurationState says Valid with the config in force, a
 // breaking change makes it Invalid / ConfigRefused naming the Service, still so after a controller
 // restart; Valid again once fixed; and a restart that reaches the same verdict writes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControllerProcess } from './controller-process.js';
 import { installCrds } from './crd-objects.js';
-import { freshNamespace, kubeconfigPath, kubectl, waitFor } from './harness.js';
-import { SpeakerProcess } from './speaker-process.js';
+import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, waitFor } from './harness.js';
+import { setEndpoints, SpeakerProcess } from './speaker-process.js';
 
 interface Condition { type: string; status: string; reason: string; message: string; lastTransitionTime: string }
 interface StateObject { metadata: { resourceVersion: string; labels?: Record<string, string> }; status?: { result?: string; lastError?: string; configHash?: string; conditions?: Condition[] } }
@@ -105,4 +107,100 @@ describe('status for operators: ConfigurationState', () => {
     expect(synced.reason).toBe('Valid ConfigLoaded: already stored');
     expect(state(ns, 'controller')?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
   }, 240_000);
+});
+
+interface ServiceStatus { metadata: { name: string; resourceVersion: string; labels: Record<string, string> }; status?: { node?: string; serviceName?: string; serviceNamespace?: string; interfaces?: { name: string }[]; peers?: string[] } }
+
+/** The status objects of `kind` in `ns`, as node/service -> object. */
+function statuses(ns: string, kind: 'servicel2statuses' | 'servicebgpstatuses'): Map<string, ServiceStatus> {
+  const list = JSON.parse(kubectl(['get', '-n', ns, `${kind}.metallb.io`, '-o', 'json'])) as { items: ServiceStatus[] };
+  return new Map(list.items.map((o) => [`${o.status?.node ?? '?'}:${o.status?.serviceNamespace ?? '?'}/${o.status?.serviceName ?? '?'}`, o]));
+}
+const keys = (m: Map<string, unknown>): string => [...m.keys()].sort().join(',');
+
+describe('status for operators: ServiceL2Status and ServiceBGPStatus', () => {
+  let ns: string;
+  let ctl: ControllerProcess;
+  let speakers: SpeakerProcess[];
+  const startSpeaker = (n: string): SpeakerProcess => new SpeakerProcess({ kubeconfig: kubeconfigPath(), node: `${ns}-${n}`, namespace: ns, extraArgs: ['--config-source', 'crds', '--interface', `eth-${n}`] });
+
+  beforeAll(async () => {
+    await installCrds();
+    ns = await freshNamespace('svcstatus');
+    kubectl(['apply', '-f', '-'], {
+      input: [
+        objects(ns),
+        pool(ns, 'routed', ['198.51.100.0/28']),
+        JSON.stringify({ apiVersion: 'metallb.io/v1beta1', kind: 'BGPAdvertisement', metadata: { name: 'bgp', namespace: ns }, spec: { ipAddressPools: ['routed'] } }),
+        JSON.stringify({ apiVersion: 'metallb.io/v1beta2', kind: 'BGPPeer', metadata: { name: 'tor', namespace: ns }, spec: { myASN: 64500, peerASN: 64501, peerAddress: '203.0.113.1' } }),
+      ].join('\n'),
+    });
+    ctl = new ControllerProcess({ kubeconfig: kubeconfigPath(), namespace: ns, extraArgs: ['--config-source', 'crds'] });
+    speakers = ['a', 'b'].map(startSpeaker);
+    await ctl.leading(60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([ctl?.kill('SIGKILL'), ...(speakers ?? []).map((s) => s.kill('SIGKILL'))]);
+  });
+
+  it('appear for a layer2 and a BGP Service where they are announced, move with the announcement, survive a speaker restart unwritten, and go with the Services', async () => {
+    const [a, b] = speakers;
+    const svc = (name: string, pool: string, local: boolean): string =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, namespace: ns, annotations: { 'metallb.io/address-pool': pool } },
+        spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }], ...(local ? { externalTrafficPolicy: 'Local' } : {}) },
+      });
+    kubectl(['apply', '-f', '-'], { input: `${svc('web', 'front', true)}\n${svc('api', 'routed', false)}` });
+    const kc = kubeConfig();
+    // web (layer2, Local): only node a has an endpoint, so only a announces it. api (BGP): both nodes.
+    await setEndpoints(kc, ns, 'web', [{ node: a.node, ready: true }]);
+    await setEndpoints(kc, ns, 'api', [{ node: a.node, ready: true }, { node: b.node, ready: true }]);
+    await waitFor('a announces web by layer2', () => a.announced('layer2').has(`${ns}/web`), 60_000);
+    const l2 = await waitFor('one ServiceL2Status, from node a', () => {
+      const m = statuses(ns, 'servicel2statuses');
+      return keys(m) === `${a.node}:${ns}/web` ? m : undefined;
+    }, 60_000);
+    const web = l2.get(`${a.node}:${ns}/web`);
+    expect(web?.status).toEqual({ node: a.node, serviceName: 'web', serviceNamespace: ns, interfaces: [{ name: 'eth-a' }] });
+    expect(web?.metadata.labels).toEqual({ 'metallb.io/node': a.node, 'metallb.io/service-name': 'web', 'metallb.io/service-namespace': ns });
+    const bgp = await waitFor('a ServiceBGPStatus from each node', () => {
+      const m = statuses(ns, 'servicebgpstatuses');
+      return keys(m) === [`${a.node}:${ns}/api`, `${b.node}:${ns}/api`].sort().join(',') ? m : undefined;
+    }, 60_000);
+    for (const n of [a, b]) expect(bgp.get(`${n.node}:${ns}/api`)?.status).toEqual({ node: n.node, serviceName: 'api', serviceNamespace: ns, peers: ['203.0.113.1'] });
+    // What an operator types.
+    expect(kubectl(['get', 'servicel2statuses', '-A'])).toMatch(new RegExp(`${a.node}\\s+web\\s+${ns}\\s+eth-a`));
+    expect(kubectl(['get', 'servicebgpstatuses', '-n', ns])).toMatch(new RegExp(`${b.node}\\s+api\\s+${ns}\\s+\\["203.0.113.1"\\]`));
+
+    // The announcement moves: web's endpoint is now on node b only.
+    await setEndpoints(kc, ns, 'web', [{ node: b.node, ready: true }]);
+    await waitFor('b announces web', () => b.announced('layer2').has(`${ns}/web`), 60_000);
+    const moved = await waitFor('the ServiceL2Status moved to node b', () => {
+      const m = statuses(ns, 'servicel2statuses');
+      return keys(m) === `${b.node}:${ns}/web` ? m : undefined;
+    }, 60_000);
+    expect(moved.get(`${b.node}:${ns}/web`)?.status?.interfaces).toEqual([{ name: 'eth-b' }]);
+
+    // A restarted speaker b announces what it did and finds its objects stored: nothing rewritten.
+    const before = new Map([...statuses(ns, 'servicel2statuses'), ...statuses(ns, 'servicebgpstatuses')].map(([k, o]) => [k, o.metadata.resourceVersion]));
+    await b.kill('SIGKILL');
+    const b2 = startSpeaker('b');
+    speakers[1] = b2;
+    const listed = await b2.waitForLog('b lists its status objects', (l) => l.event === 'serviceStatusListed', 60_000);
+    expect(listed.reason).toBe('2 objects');
+    await waitFor('b announces web again', () => b2.announced('layer2').has(`${ns}/web`), 60_000);
+    await waitFor('b announces api again', () => b2.announced('bgp').has(`${ns}/api`), 60_000);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const after = new Map([...statuses(ns, 'servicel2statuses'), ...statuses(ns, 'servicebgpstatuses')].map(([k, o]) => [k, o.metadata.resourceVersion]));
+    expect(after).toEqual(before);
+    expect(b2.logs.filter((l) => l.event === 'serviceStatusFailed')).toEqual([]);
+
+    // The Services go: so do their status objects.
+    kubectl(['delete', '-n', ns, 'service', 'web', 'api']);
+    await waitFor('no ServiceL2Status left', () => statuses(ns, 'servicel2statuses').size === 0, 60_000);
+    await waitFor('no ServiceBGPStatus left', () => statuses(ns, 'servicebgpstatuses').size === 0, 60_000);
+  }, 300_000);
 });

@@ -184,6 +184,7 @@ const variations: [string, Over][] = [
   ['liveness off', { speaker: { liveness: { enabled: false } } }],
   ['liveness on another port', { speaker: { liveness: { port: 7950 } } }],
   ['metallb.io objects as the config source', { configSource: 'crds' }],
+  ['no service status objects', { speaker: { serviceStatus: false } }],
 ];
 
 const KUBE_VERSIONS = ['1.20.0', '1.33.0'] as const;

@@ -146,7 +146,7 @@ describe('herald manifests', () => {
     );
     const r = await run([
       '--name', 'edge', '--image-repository', 'reg/h', '--image-tag', 't1', '--image-pull-policy', 'Always', '--log-level', 'debug',
-      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--interface', 'eth0', '--interface', 'eth1', '--exclude-interface', '^lo$', '--graceful-restart', '90', '--pod-monitor', '--prometheus-rule', '--no-namespace-object', '--no-crds', '--liveness-port', '7950', '--liveness-secret', SECRET,
+      '--lb-class', 'x/y', '--controller-replicas', '3', '--config-file', cfg, '--bgp-passive', '--no-service-status', '--interface', 'eth0', '--interface', 'eth1', '--exclude-interface', '^lo$', '--graceful-restart', '90', '--pod-monitor', '--prometheus-rule', '--no-namespace-object', '--no-crds', '--liveness-port', '7950', '--liveness-secret', SECRET,
     ]);
     expect(r.err).toBe('');
     const v = defaultValues();
@@ -156,6 +156,7 @@ describe('herald manifests', () => {
     v.controller.replicas = 3;
     v.configInline = { 'address-pools': [{ name: 'a', protocol: 'layer2', addresses: ['192.0.2.0/28'] }] };
     v.speaker.bgpPassive = true;
+    v.speaker.serviceStatus = false;
     v.speaker.interfaces = ['eth0', 'eth1'];
     v.speaker.excludeInterfaces = ['^lo$'];
     v.speaker.gracefulRestart = 90;

@@ -1,0 +1,304 @@
+// The speaker's ServiceL2Status / ServiceBGPStatus objects (metallb.io/v1beta1, MetalLB v0.14+'s
+// kinds, in the speaker's namespace): one per Service this node announces and protocol, saying the
+// node, the Service and the interfaces (layer2) or BGP peers it is announced on, with MetalLB's labels
+// metallb.io/node, metallb.io/service-name, metallb.io/service-namespace and, in a Pod, an owner
+// reference to the speaker Pod (the garbage collector deletes them with it). Deleted when the node
+// stops announcing the Service.
+//
+// Cost (issue #17): nothing per Service at steady state. At start one list per kind (this node's
+// objects, by label); then writes only where what is stored differs from what is announced, so a
+// restart that announces what it announced before writes nothing. Writes go through a token bucket
+// (EventPacer: `ratePerSecond`, paused while the speaker's Lease renewals are unhealthy, one pending
+// write per object, the newest state winning) and never delay an announcement.
+import { createHash } from 'node:crypto';
+import type { Protocol } from '../config/model.js';
+import type { KubeAccess } from '../kube/access.js';
+import { Backoff } from '../kube/backoff.js';
+import { errorStatus, kubeRequest } from '../kube/request.js';
+import type { Clock } from '../protocols/clock.js';
+import { EventPacer } from './event-pacer.js';
+
+export const NODE_LABEL = 'metallb.io/node';
+export const SERVICE_NAME_LABEL = 'metallb.io/service-name';
+export const SERVICE_NAMESPACE_LABEL = 'metallb.io/service-namespace';
+
+const KINDS: Record<Protocol, { kind: string; plural: string; prefix: string; field: 'interfaces' | 'peers' }> = {
+  layer2: { kind: 'ServiceL2Status', plural: 'servicel2statuses', prefix: 'l2', field: 'interfaces' },
+  bgp: { kind: 'ServiceBGPStatus', plural: 'servicebgpstatuses', prefix: 'bgp', field: 'peers' },
+};
+
+/** The speaker Pod, owner of the objects (absent outside a Pod: the objects then stay until this node's speaker deletes them). */
+export interface PodRef {
+  name: string;
+  uid: string;
+}
+
+interface StoredObject {
+  metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string>; ownerReferences?: { uid?: string }[] };
+  status?: { node?: string; serviceName?: string; serviceNamespace?: string; interfaces?: { name?: string }[]; peers?: string[] };
+}
+
+export interface ServiceStatusObjectsOptions {
+  kubeConfig: KubeAccess;
+  namespace: string;
+  node: string;
+  clock: Clock;
+  pod?: PodRef;
+  /** Writes per second in the long run (default 10); at most `burst` (default 10) at once. */
+  ratePerSecond?: number;
+  burst?: number;
+  /** Start with writes held back (the speaker: until its first healthy Lease renewal). */
+  paused?: boolean;
+  onError: (err: unknown) => void;
+  /** This node's objects were listed (`stored`: how many): from now on only differences are written. */
+  onListed?: (stored: number) => void;
+  /** A kind is not served (CRDs not installed, or MetalLB's older ones): said once per kind. */
+  onUnavailable?: (kind: string) => void;
+}
+
+/** `namespace/name` of a Service and the protocol: one object. */
+function keyOf(protocol: Protocol, service: string): string {
+  return `${protocol}|${service}`;
+}
+
+function split(key: string): { protocol: Protocol; namespace: string; name: string } {
+  const [protocol, service] = key.split('|') as [Protocol, string];
+  const slash = service.indexOf('/');
+  return { protocol, namespace: service.slice(0, slash), name: service.slice(slash + 1) };
+}
+
+/** Same name on every start (so a restart finds its objects without generateName's guesswork): a hash of node and Service. */
+export function statusObjectName(protocol: Protocol, node: string, service: string): string {
+  return `${KINDS[protocol].prefix}-${createHash('sha256').update(`${node}\n${service}`).digest('hex').slice(0, 16)}`;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export class ServiceStatusObjects {
+  /** What is announced: key -> interfaces or peers (sorted). */
+  private readonly desired = new Map<string, readonly string[]>();
+  /** What is stored: key -> the object as last listed, read or written. */
+  private readonly stored = new Map<string, StoredObject>();
+  private listed = false;
+  private readonly inFlight = new Set<string>();
+  /** Keys changed while their write was in flight: synced again after it. */
+  private readonly again = new Set<string>();
+  private readonly pacer: EventPacer;
+  private readonly unavailable = new Set<Protocol>();
+  private readonly backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000 });
+  private closed = false;
+  /** API writes sent (create, update, status update, delete). */
+  writes = 0;
+
+  constructor(private readonly opts: ServiceStatusObjectsOptions) {
+    this.pacer = new EventPacer({ clock: opts.clock, ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.burst ?? 10, paused: opts.paused ?? false });
+  }
+
+  /** Objects stored now (for metrics and tests). */
+  get size(): number {
+    return this.stored.size;
+  }
+
+  /** Writes waiting for the pacer. */
+  get queued(): number {
+    return this.pacer.queued;
+  }
+
+  /** This node announces `service` by `protocol` on `via` (interfaces or peers). */
+  set(protocol: Protocol, service: string, via: readonly string[]): void {
+    const key = keyOf(protocol, service);
+    const sorted = [...via].sort();
+    const prev = this.desired.get(key);
+    if (prev && sameList(prev, sorted)) return;
+    this.desired.set(key, sorted);
+    this.mark(key);
+  }
+
+  /** This node no longer announces `service` by `protocol`. */
+  delete(protocol: Protocol, service: string): void {
+    const key = keyOf(protocol, service);
+    if (!this.desired.delete(key)) return;
+    this.mark(key);
+  }
+
+  /** Hold writes back while the speaker's Lease renewals are unhealthy (the Lease goes first). */
+  setPaused(paused: boolean): void {
+    this.pacer.setPaused(paused);
+  }
+
+  /** Lists this node's objects (retrying), then writes only the differences. */
+  async start(): Promise<void> {
+    for (const protocol of ['layer2', 'bgp'] as const) {
+      for (;;) {
+        if (this.closed) return;
+        try {
+          await this.list(protocol);
+          this.backoff.reset();
+          break;
+        } catch (err) {
+          if (errorStatus(err) === 404) {
+            this.unavailable.add(protocol);
+            this.opts.onUnavailable?.(KINDS[protocol].kind);
+            break;
+          }
+          this.opts.onError(err);
+          await new Promise<void>((r) => this.opts.clock.setTimeout(r, this.backoff.next()));
+        }
+      }
+    }
+    this.listed = true;
+    this.opts.onListed?.(this.stored.size);
+    for (const key of new Set([...this.desired.keys(), ...this.stored.keys()])) this.mark(key);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pacer.close();
+  }
+
+  private path(protocol: Protocol, name?: string): string {
+    return `/apis/metallb.io/v1beta1/namespaces/${encodeURIComponent(this.opts.namespace)}/${KINDS[protocol].plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
+  }
+
+  private async list(protocol: Protocol): Promise<void> {
+    const q = new URLSearchParams({ labelSelector: `${NODE_LABEL}=${this.opts.node}` });
+    const page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${this.path(protocol)}?${q.toString()}`)) as { items?: StoredObject[] };
+    for (const o of page.items ?? []) {
+      const labels = o.metadata?.labels ?? {};
+      const service = `${labels[SERVICE_NAMESPACE_LABEL] ?? ''}/${labels[SERVICE_NAME_LABEL] ?? ''}`;
+      const key = keyOf(protocol, service);
+      // Not under our name (e.g. written by MetalLB with generateName): ours replaces it.
+      if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) this.stored.set(`${key}|${o.metadata?.name ?? ''}`, o);
+      else this.stored.set(key, o);
+    }
+  }
+
+  private mark(key: string): void {
+    if (!this.listed || this.closed) return;
+    const p = split(key).protocol;
+    if (this.unavailable.has(p)) return;
+    if (this.inSync(key)) return;
+    this.pacer.push(key, () => void this.sync(key));
+  }
+
+  /** Whether what is stored for `key` is what is announced (nothing to write). */
+  private inSync(key: string): boolean {
+    const want = this.desired.get(key);
+    const have = this.stored.get(key);
+    if (!want || !have) return !want && !have;
+    const { protocol } = split(key);
+    const s = have.status ?? {};
+    const via = protocol === 'layer2' ? (s.interfaces ?? []).map((i) => i.name ?? '') : (s.peers ?? []);
+    const owners = have.metadata?.ownerReferences ?? [];
+    const ownerOk = this.opts.pod ? owners.length === 1 && owners[0]?.uid === this.opts.pod.uid : true;
+    return ownerOk && s.node === this.opts.node && sameList(via, want);
+  }
+
+  private async sync(key: string): Promise<void> {
+    if (this.closed) return;
+    if (this.inFlight.has(key)) {
+      this.again.add(key);
+      return;
+    }
+    this.inFlight.add(key);
+    let retry = false;
+    try {
+      await this.write(key);
+      this.backoff.reset();
+    } catch (err) {
+      this.opts.onError(err);
+      retry = true;
+    } finally {
+      this.inFlight.delete(key);
+    }
+    if (this.closed) return;
+    if (retry) {
+      this.opts.clock.setTimeout(() => this.mark(key), this.backoff.next());
+      return;
+    }
+    if (this.again.delete(key)) this.mark(key);
+  }
+
+  private async write(key: string): Promise<void> {
+    const { protocol, namespace, name } = split(key);
+    if (key.split('|').length > 2) {
+      // A stray object of this node under another name: deleted.
+      await this.remove(key, protocol);
+      return;
+    }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (this.inSync(key)) return;
+      const want = this.desired.get(key);
+      if (!want) {
+        await this.remove(key, protocol);
+        return;
+      }
+      const objName = statusObjectName(protocol, this.opts.node, `${namespace}/${name}`);
+      const k = KINDS[protocol];
+      const metadata = {
+        name: objName,
+        namespace: this.opts.namespace,
+        labels: { [NODE_LABEL]: this.opts.node, [SERVICE_NAME_LABEL]: name, [SERVICE_NAMESPACE_LABEL]: namespace },
+        ...(this.opts.pod ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: this.opts.pod.name, uid: this.opts.pod.uid }] } : {}),
+      };
+      try {
+        let have = this.stored.get(key);
+        if (!have) {
+          this.writes++;
+          have = (await kubeRequest(this.opts.kubeConfig, 'POST', this.path(protocol), { body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata, spec: {} } })) as StoredObject;
+          this.stored.set(key, have);
+        } else if (this.opts.pod && have.metadata?.ownerReferences?.[0]?.uid !== this.opts.pod.uid) {
+          // A new speaker Pod adopts the objects its predecessor left (before the garbage collector takes them).
+          this.writes++;
+          have = (await kubeRequest(this.opts.kubeConfig, 'PUT', this.path(protocol, objName), {
+            body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { ...metadata, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status: have.status },
+          })) as StoredObject;
+          this.stored.set(key, have);
+          if (this.inSync(key)) return;
+        }
+        const status = {
+          node: this.opts.node,
+          serviceName: name,
+          serviceNamespace: namespace,
+          ...(want.length > 0 ? { [k.field]: protocol === 'layer2' ? want.map((n) => ({ name: n })) : [...want] } : {}),
+        };
+        this.writes++;
+        const written = (await kubeRequest(this.opts.kubeConfig, 'PUT', `${this.path(protocol, objName)}/status`, {
+          body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { name: objName, namespace: this.opts.namespace, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status },
+        })) as StoredObject;
+        this.stored.set(key, written);
+        return;
+      } catch (err) {
+        const code = errorStatus(err);
+        if (code !== 409 && code !== 404) throw err;
+        // Changed, created or deleted by someone else meanwhile: read it again (404: create it).
+        await this.reread(key, protocol, objName);
+      }
+    }
+    throw new Error(`${KINDS[protocol].plural} ${this.opts.namespace} for ${namespace}/${name}: still conflicting after 5 attempts`);
+  }
+
+  private async reread(key: string, protocol: Protocol, objName: string): Promise<void> {
+    try {
+      this.stored.set(key, (await kubeRequest(this.opts.kubeConfig, 'GET', this.path(protocol, objName))) as StoredObject);
+    } catch (err) {
+      if (errorStatus(err) !== 404) throw err;
+      this.stored.delete(key);
+    }
+  }
+
+  private async remove(key: string, protocol: Protocol): Promise<void> {
+    const have = this.stored.get(key);
+    const objName = have?.metadata?.name;
+    if (!objName) return;
+    this.writes++;
+    try {
+      await kubeRequest(this.opts.kubeConfig, 'DELETE', this.path(protocol, objName));
+    } catch (err) {
+      if (errorStatus(err) !== 404) throw err;
+    }
+    this.stored.delete(key);
+  }
+}

@@ -1,0 +1,128 @@
+// ServiceL2Status / ServiceBGPStatus objects of one speaker: created with MetalLB's labels and the
+// speaker Pod as owner, deleted when the node stops announcing; a restarted speaker lists its objects
+// and writes only the differences (none when it announces what it did); pending writes coalesce.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { systemClock } from '../../../protocols/clock.js';
+import { ServiceStatusObjects, statusObjectName } from '../../../speaker/service-status-objects.js';
+import { FakeObjectStore } from '../kube/fake-object-store.js';
+
+const L2 = 'ns/servicel2statuses';
+const BGP = 'ns/servicebgpstatuses';
+const pod = { name: 'speaker-x1', uid: 'uid-1' };
+
+let store: FakeObjectStore;
+const open: ServiceStatusObjects[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) o.close();
+  await store.stop();
+});
+
+async function objects(opts: { pod?: typeof pod; paused?: boolean } = {}): Promise<ServiceStatusObjects> {
+  const kc = await store.start();
+  const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, pod: 'pod' in opts ? opts.pod : pod, paused: opts.paused, ratePerSecond: 1000, burst: 1000, onError: () => undefined });
+  open.push(o);
+  return o;
+}
+
+type Obj = { metadata: { name: string; labels: Record<string, string>; ownerReferences?: { uid: string; kind: string; name: string }[] }; status?: Record<string, unknown> };
+const all = (collection: string): Obj[] => store.list(collection) as unknown as Obj[];
+
+describe('ServiceStatusObjects', () => {
+  it('one object per announced Service and protocol, with MetalLB\'s fields and labels, owned by the speaker Pod; deleted when withdrawn', async () => {
+    store = new FakeObjectStore();
+    const o = await objects();
+    await o.start();
+    o.set('layer2', 'default/web', ['eth1', 'eth0']);
+    o.set('bgp', 'default/api', ['192.0.2.1']);
+    await vi.waitFor(() => expect(all(L2)[0]?.status).toEqual({ node: 'n1', serviceName: 'web', serviceNamespace: 'default', interfaces: [{ name: 'eth0' }, { name: 'eth1' }] }));
+    await vi.waitFor(() => expect(all(BGP)[0]?.status).toEqual({ node: 'n1', serviceName: 'api', serviceNamespace: 'default', peers: ['192.0.2.1'] }));
+    const l2 = all(L2)[0];
+    expect(l2.metadata.name).toBe(statusObjectName('layer2', 'n1', 'default/web'));
+    expect(l2.metadata.name).toMatch(/^l2-[0-9a-f]{16}$/);
+    expect(l2.metadata.labels).toEqual({ 'metallb.io/node': 'n1', 'metallb.io/service-name': 'web', 'metallb.io/service-namespace': 'default' });
+    expect(l2.metadata.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Pod', name: 'speaker-x1', uid: 'uid-1' }]);
+    expect(store.writes).toHaveLength(4); // two creates, two status writes
+    // The same again: nothing.
+    o.set('layer2', 'default/web', ['eth0', 'eth1']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.writes).toHaveLength(4);
+    o.delete('bgp', 'default/api');
+    await vi.waitFor(() => expect(all(BGP)).toEqual([]));
+    expect(store.writes.at(-1)).toMatch(/^DELETE .*servicebgpstatuses\/bgp-/);
+  });
+
+  it('a restart announcing the same writes nothing; it fixes what differs, deletes what it no longer announces and strays', async () => {
+    store = new FakeObjectStore();
+    const first = await objects();
+    await first.start();
+    for (const s of ['a', 'b', 'c']) first.set('layer2', `default/${s}`, ['eth0']);
+    await vi.waitFor(() => expect(all(L2).filter((x) => x.status)).toHaveLength(3));
+    first.close();
+    await store.stop();
+    // Someone else's object of this node under another name (e.g. MetalLB's generateName).
+    store.put(L2, { metadata: { name: 'l2-abcde', namespace: 'ns', labels: { 'metallb.io/node': 'n1', 'metallb.io/service-name': 'a', 'metallb.io/service-namespace': 'default' } } });
+    // Another node's object is not ours.
+    store.put(L2, { metadata: { name: 'l2-other', namespace: 'ns', labels: { 'metallb.io/node': 'n2', 'metallb.io/service-name': 'z', 'metallb.io/service-namespace': 'default' } } });
+    store.writes.length = 0;
+
+    const second = await objects();
+    // Decided before the list came back (as the speaker does): compared once the list is in.
+    second.set('layer2', 'default/a', ['eth0']);
+    second.set('layer2', 'default/b', ['eth0', 'eth1']);
+    await second.start();
+    await vi.waitFor(() => expect(store.writes).toHaveLength(3));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.writes.sort()).toEqual([
+      `DELETE /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/${statusObjectName('layer2', 'n1', 'default/c')}`,
+      'DELETE /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/l2-abcde',
+      `PUT /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/${statusObjectName('layer2', 'n1', 'default/b')}/status`,
+    ]);
+    expect(all(L2).map((x) => x.metadata.labels['metallb.io/service-name']).sort()).toEqual(['a', 'b', 'z']);
+  });
+
+  it('a new speaker Pod adopts its node\'s objects (owner reference) before the garbage collector takes them', async () => {
+    store = new FakeObjectStore();
+    const first = await objects();
+    await first.start();
+    first.set('layer2', 'default/web', ['eth0']);
+    await vi.waitFor(() => expect(all(L2)[0]?.status).toBeDefined());
+    first.close();
+    await store.stop();
+    store.writes.length = 0;
+    const second = await objects({ pod: { name: 'speaker-x2', uid: 'uid-2' } });
+    second.set('layer2', 'default/web', ['eth0']);
+    await second.start();
+    await vi.waitFor(() => expect(all(L2)[0]?.metadata.ownerReferences?.[0]?.uid).toBe('uid-2'));
+    expect(store.writes).toEqual([`PUT /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/${statusObjectName('layer2', 'n1', 'default/web')}`]);
+  });
+
+  it('while paused (Lease renewals unhealthy) nothing is written; changes meanwhile coalesce to the newest', async () => {
+    store = new FakeObjectStore();
+    const o = await objects({ paused: true });
+    await o.start();
+    o.set('layer2', 'default/web', ['eth0']);
+    o.set('layer2', 'default/web', ['eth1']);
+    o.set('bgp', 'default/gone', ['192.0.2.1']);
+    o.delete('bgp', 'default/gone');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.writes).toEqual([]);
+    o.setPaused(false);
+    await vi.waitFor(() => expect(all(L2)[0]?.status?.interfaces).toEqual([{ name: 'eth1' }]));
+    expect(store.writes).toHaveLength(2);
+    expect(all(BGP)).toEqual([]);
+  });
+
+  it('the kind not served: said once, nothing written', async () => {
+    store = new FakeObjectStore();
+    const kc = await store.start();
+    const unavailable: string[] = [];
+    const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, onError: () => undefined, onUnavailable: (k) => unavailable.push(k) });
+    open.push(o);
+    store.failWith = 404;
+    await o.start();
+    o.set('layer2', 'default/web', ['eth0']);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unavailable).toEqual(['ServiceL2Status', 'ServiceBGPStatus']);
+    expect(store.writes).toEqual([]);
+  });
+});
