@@ -117,6 +117,12 @@ export interface Peer {
   bfdProfile?: string;
   /** The BGPPeer's name, kept only when a BGPAdvertisement's `peers` names it (the ConfigMap cannot). */
   name?: string;
+  /** Seconds between connection attempts (RFC 4271 ConnectRetryTime), fixed; absent: the session's back-off. */
+  connectTime?: number;
+  /** Offer graceful restart (RFC 4724) to this peer even without the speaker's --graceful-restart; only `true` is kept. */
+  enableGracefulRestart?: true;
+  /** One address family per session (the peer address's), not IPv4 and IPv6 on one; only `true` is kept. */
+  disableMp?: true;
 }
 
 /** A `bfd-profiles` entry (MetalLB's fields; intervals in milliseconds). */

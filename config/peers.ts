@@ -21,7 +21,13 @@ export const PEER_KEYS = [
   'password',
   'ebgp-multihop',
   'bfd-profile',
+  'connect-time',
+  'enable-graceful-restart',
+  'disable-mp',
 ] as const;
+
+/** MetalLB's BGPPeer connectTime bounds (its CRD's validation), in seconds. */
+export const CONNECT_TIME = { min: 1, max: 65535 };
 
 export const DEFAULT_HOLD_TIME = 90;
 
@@ -180,6 +186,19 @@ export function parsePeer(value: unknown, path: string, issues: Issues): Peer | 
     issues.add(keyPath(path, 'ebgp-multihop'), 'ebgp-multihop is set on an iBGP peer (dynamic-asn: internal); it only applies to eBGP');
   }
 
+  // MetalLB's BGPPeer connectTime (FRR's "timers connect"): whole seconds from 1 to 65535.
+  const connectNanos = readDuration(obj, 'connect-time', path, issues);
+  let connectTime: number | undefined;
+  if (connectNanos !== undefined) {
+    const text = quote(String(obj['connect-time']));
+    if (connectNanos % NANOS_PER_SECOND !== 0n) issues.add(keyPath(path, 'connect-time'), `connect time ${text} is not a whole number of seconds`);
+    else if (connectNanos < BigInt(CONNECT_TIME.min) * NANOS_PER_SECOND || connectNanos > BigInt(CONNECT_TIME.max) * NANOS_PER_SECOND) {
+      issues.add(keyPath(path, 'connect-time'), `connect time ${text} is out of range: from ${CONNECT_TIME.min}s to ${CONNECT_TIME.max}s`);
+    } else connectTime = Number(connectNanos / NANOS_PER_SECOND);
+  }
+  const enableGracefulRestart = readBoolean(obj, 'enable-graceful-restart', path, issues) ?? false;
+  const disableMp = readBoolean(obj, 'disable-mp', path, issues) ?? false;
+
   // Whether the profile exists is checked by the caller, which has the bfd-profiles list.
   const bfdProfile = readString(obj, 'bfd-profile', path, issues, { what: 'BFD profile name' });
 
@@ -199,5 +218,8 @@ export function parsePeer(value: unknown, path: string, issues: Issues): Peer | 
   if (routerId !== undefined) peer.routerId = routerId;
   if (bfdProfile) peer.bfdProfile = bfdProfile; // "" means no BFD, as in MetalLB
   if (password) peer.password = password; // "" means no password, as in MetalLB
+  if (connectTime !== undefined) peer.connectTime = connectTime;
+  if (enableGracefulRestart) peer.enableGracefulRestart = true;
+  if (disableMp) peer.disableMp = true;
   return peer;
 }

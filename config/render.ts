@@ -29,6 +29,9 @@ function peerDocument(p: Peer): Record<string, unknown> {
   if (p.password !== undefined) doc.password = p.password;
   if (p.ebgpMultihop) doc['ebgp-multihop'] = true;
   if (p.bfdProfile !== undefined) doc['bfd-profile'] = p.bfdProfile;
+  if (p.connectTime !== undefined) doc['connect-time'] = formatSeconds(p.connectTime);
+  if (p.enableGracefulRestart) doc['enable-graceful-restart'] = true;
+  if (p.disableMp) doc['disable-mp'] = true;
   return doc;
 }
 

@@ -73,6 +73,19 @@ function peerKey(peer: Peer): string {
   return `${peer.peerAddress}:${peer.peerPort}`;
 }
 
+/** FRR's default restart time, for a peer with enableGracefulRestart on a speaker without --graceful-restart. */
+export const DEFAULT_RESTART_TIME = 120;
+
+/**
+ * The graceful restart time offered to `peer`, or undefined for none: the speaker's --graceful-restart
+ * offers it to every peer (with its time); a BGPPeer's enableGracefulRestart offers it to that peer too
+ * (with --graceful-restart's time when set, else FRR's 120 s). The field can add, never remove.
+ */
+export function gracefulRestartTime(flagSeconds: number | undefined, peer: Peer): number | undefined {
+  if (flagSeconds !== undefined) return flagSeconds;
+  return peer.enableGracefulRestart ? DEFAULT_RESTART_TIME : undefined;
+}
+
 /**
  * What, when it changes, resets a peer's BGP session: everything but its bfd-profile (BFD follows on
  * its own) and its name (it only picks the routes the session gets: sent as a difference, no reset).
@@ -267,7 +280,7 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     const listening = this.opts.listener?.close();
     await Promise.all(
       [...this.sessions.values()].map(async (s) => {
-        const graceful = this.opts.gracefulRestartSeconds !== undefined && s.session.negotiation?.peerGracefulRestart !== undefined && s.session.state === 'Established';
+        const graceful = gracefulRestartTime(this.opts.gracefulRestartSeconds, s.peer) !== undefined && s.session.negotiation?.peerGracefulRestart !== undefined && s.session.state === 'Established';
         if (!graceful) for (const route of this.tables.get(s.view)?.routes() ?? []) s.session.withdraw(route.prefix);
         this.log.info({ event: graceful ? 'gracefulRestartStop' : 'sessionStop', peer: s.peer.peerAddress }, graceful ? 'stopping with graceful restart: the peer keeps our routes' : 'withdrawing routes and closing');
         await s.session.stop('herald speaker shutting down', { gracefulRestart: graceful });
@@ -416,7 +429,10 @@ export class BgpAnnouncer implements DaemonAnnouncer {
     if (peer.sourceAddress !== undefined) config.sourceAddress = peer.sourceAddress;
     if (peer.routerId !== undefined) config.routerId = peer.routerId;
     if (peer.password !== undefined) config.password = peer.password;
-    if (this.opts.gracefulRestartSeconds !== undefined) config.gracefulRestart = { restartTime: this.opts.gracefulRestartSeconds };
+    const restartTime = gracefulRestartTime(this.opts.gracefulRestartSeconds, peer);
+    if (restartTime !== undefined) config.gracefulRestart = { restartTime };
+    if (peer.connectTime !== undefined) config.connectRetry = { minMs: peer.connectTime * 1000, maxMs: peer.connectTime * 1000 };
+    if (peer.disableMp) config.families = [peer.peerAddress.includes(':') ? 'ipv6' : 'ipv4'];
     Object.assign(config, this.opts.sessionLimits);
     const address = peer.peerAddress;
     const log = (e: SessionLogEvent): void => {

@@ -213,9 +213,6 @@ function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Ma
   for (const o of list) {
     const before = issues.count;
     refuseSet(o, 'vrf', 'BGP sessions in a VRF are not supported by Herald (a session bound to a VRF device needs VRF support in the node kernel: see the README, BGP and VRFs); remove vrf to peer from the default routing table', issues);
-    refuseSet(o, 'connectTime', 'connectTime is not supported by Herald (it retries with its own backoff); remove it', issues);
-    refuseSet(o, 'enableGracefulRestart', 'per-peer graceful restart is not supported; Herald offers it to every peer with the speaker flag --graceful-restart (chart value speaker.gracefulRestart)', issues);
-    refuseSet(o, 'disableMP', 'disableMP is not supported by Herald (each session carries one address family); remove it', issues);
     const profile = o.spec.bfdProfile;
     if (typeof profile === 'string' && profile !== '' && !bfdProfiles.has(profile)) {
       issues.add(within(o.ref, 'spec.bfdProfile'), `no BFDProfile is named ${quote(profile)} in ${o.namespace ?? 'the namespace'}; create it or remove bfdProfile`);
@@ -225,7 +222,7 @@ function compilePeers(list: readonly CrObject[], secrets: ReadonlyMap<string, Ma
       issues.add(within(o.ref, 'spec.peerPort'), `${port} is out of range: MetalLB's BGPPeer takes a port from 0 to ${MAX_CR_PEER_PORT}`);
     }
     const legacy = toLegacyKeys(o.spec) as Mapping;
-    for (const k of ['vrf', 'connectTime', 'enableGracefulRestart', 'disableMP', 'passwordSecret']) delete legacy[k];
+    for (const k of ['vrf', 'passwordSecret']) delete legacy[k];
     if (!isAbsent(o.spec.passwordSecret)) {
       if (!isAbsent(o.spec.password) && o.spec.password !== '') {
         issues.add(within(o.ref, 'spec.passwordSecret'), 'password and passwordSecret are both set; use one');

@@ -77,6 +77,9 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
     if (p.password !== undefined) spec.password = p.password;
     if (p.ebgpMultihop) spec.ebgpMultiHop = true;
     if (p.bfdProfile !== undefined) spec.bfdProfile = p.bfdProfile;
+    if (p.connectTime !== undefined) spec.connectTime = formatSeconds(p.connectTime);
+    if (p.enableGracefulRestart) spec.enableGracefulRestart = true;
+    if (p.disableMp) spec.disableMP = true;
     out.push(object('BGPPeer', p.name ?? `peer-${i + 1}`, namespace, spec));
   });
   config.pools.forEach((pool, i) => {

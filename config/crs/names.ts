@@ -5,6 +5,7 @@
 /** Legacy key -> CR field name (longest first so `aggregation-length-v6` is not cut at `aggregation-length`). */
 const RENAMES: readonly [string, string][] = [
   ['aggregation-length-v6', 'aggregationLengthV6'],
+  ['enable-graceful-restart', 'enableGracefulRestart'],
   ['aggregation-length', 'aggregationLength'],
   ['namespace-selectors', 'namespaceSelectors'],
   ['service-allocation', 'serviceAllocation'],
@@ -27,6 +28,8 @@ const RENAMES: readonly [string, string][] = [
   ['dynamic-asn', 'dynamicASN'],
   ['auto-assign', 'autoAssign'],
   ['bfd-profile', 'bfdProfile'],
+  ['connect-time', 'connectTime'],
+  ['disable-mp', 'disableMP'],
   ['peer-port', 'peerPort'],
   ['hold-time', 'holdTime'],
   ['router-id', 'routerID'],

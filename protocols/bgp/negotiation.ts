@@ -18,6 +18,8 @@ export interface LocalOpenOptions {
   gracefulRestartTime?: number;
   /** Set the R bit: this speaker has just restarted. */
   restarting?: boolean;
+  /** The unicast families offered (default both: IPv4 and IPv6 on one session, MP-BGP). */
+  families?: readonly AddressFamily[];
 }
 
 /** The RFC 8950 tuple we offer and look for: IPv4 unicast routes may carry an IPv6 next hop. */
@@ -28,16 +30,18 @@ function offersIpv4ViaIpv6(caps: readonly Capability[]): boolean {
   return caps.some((c) => c.kind === 'extended-next-hop' && c.families.some((f) => f.afi === IPV4_VIA_IPV6.afi && f.safi === IPV4_VIA_IPV6.safi && f.nextHopAfi === IPV4_VIA_IPV6.nextHopAfi));
 }
 
-/** The OPEN we send: IPv4 and IPv6 unicast, route refresh, 4-octet AS, and the optional ones. */
+/** The OPEN we send: IPv4 and IPv6 unicast (or the families asked for), route refresh, 4-octet AS, and the optional ones. */
 export function localOpen(o: LocalOpenOptions): OpenMessage {
+  const families = o.families ?? ['ipv4', 'ipv6'];
+  const afis = families.map((f) => (f === 'ipv4' ? Afi.IPv4 : Afi.IPv6));
   const capabilities: Capability[] = [
-    { kind: 'multiprotocol', afi: Afi.IPv4, safi: Safi.Unicast },
-    { kind: 'multiprotocol', afi: Afi.IPv6, safi: Safi.Unicast },
+    ...afis.map((afi): Capability => ({ kind: 'multiprotocol', afi, safi: Safi.Unicast })),
     { kind: 'route-refresh' },
     { kind: 'four-octet-as', asn: o.localAs },
   ];
   if (o.extendedMessages) capabilities.push({ kind: 'extended-message' });
-  if (o.extendedNextHop) capabilities.push({ kind: 'extended-next-hop', families: [IPV4_VIA_IPV6] });
+  // IPv4 routes over an IPv6 next hop only where IPv4 routes are offered at all.
+  if (o.extendedNextHop && families.includes('ipv4')) capabilities.push({ kind: 'extended-next-hop', families: [IPV4_VIA_IPV6] });
   if (o.gracefulRestartTime !== undefined) {
     capabilities.push({
       kind: 'graceful-restart',
@@ -45,10 +49,7 @@ export function localOpen(o: LocalOpenOptions): OpenMessage {
       notification: false,
       restartTime: Math.min(4095, o.gracefulRestartTime),
       // F bit set: forwarding is done by the node's kernel, which outlives a speaker restart.
-      families: [
-        { afi: Afi.IPv4, safi: Safi.Unicast, forwardingState: true },
-        { afi: Afi.IPv6, safi: Safi.Unicast, forwardingState: true },
-      ],
+      families: afis.map((afi) => ({ afi, safi: Safi.Unicast, forwardingState: true })),
     });
   }
   return { type: 'open', version: 4, myAs: o.localAs > 0xffff ? AS_TRANS : o.localAs, holdTime: o.holdTime, bgpIdentifier: o.routerId >>> 0, capabilities };

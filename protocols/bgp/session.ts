@@ -71,6 +71,8 @@ export interface BgpSessionConfig {
   connectTimeoutMs?: number;
   /** RFC 4724: advertise graceful restart with this restart time (s); restarting sets the R bit. */
   gracefulRestart?: { restartTime: number; restarting?: boolean };
+  /** Unicast families offered (default IPv4 and IPv6 on one session); routes of another family are never sent here. */
+  families?: AddressFamily[];
   /** Window in ms over which announce()/withdraw() calls are batched. Default 5. */
   coalesceMs?: number;
   /** Never connect; wait for acceptIncoming(). */
@@ -812,6 +814,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       extendedNextHop: this.config.extendedNextHop,
       gracefulRestartTime: this.config.gracefulRestart?.restartTime,
       restarting: this.config.gracefulRestart?.restarting,
+      families: this.config.families,
     });
     this.write(c, toBuffer(this.ourOpen));
   }
@@ -903,7 +906,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.rib.resend();
     this.endOfRibPending = true;
     this.flush();
-    const unsent = (['ipv4', 'ipv6'] as const).filter((f) => !n.families.includes(f)).reduce((sum, f) => sum + this.rib.count(f), 0);
+    // A family left out on purpose (families, MetalLB's disableMP) is not a router's refusal.
+    const unsent = (this.config.families ?? (['ipv4', 'ipv6'] as const)).filter((f) => !n.families.includes(f)).reduce((sum, f) => sum + this.rib.count(f), 0);
     if (unsent > 0) this.log('warn', 'family-not-negotiated', `${unsent} routes of a family the router did not negotiate stay unannounced`, { families: n.families });
     this.emit('established', n);
   }

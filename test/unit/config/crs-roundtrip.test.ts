@@ -59,6 +59,9 @@ function peer(g: Gen, i: number, profiles: readonly BfdProfile[]): Peer {
   if (g(fc.boolean)) p.sourceAddress = formatIp('ipv4', 0xcb007100n + BigInt(g(fc.integer, { min: 1, max: 254 })));
   if (g(fc.boolean)) p.password = g(fc.string, { minLength: 1, maxLength: 40, unit: 'grapheme-ascii' });
   if (profiles.length > 0 && g(fc.boolean)) p.bfdProfile = g(fc.constantFrom, ...profiles.map((b) => b.name));
+  if (g(fc.boolean)) p.connectTime = g(fc.integer, { min: 1, max: 65535 });
+  if (g(fc.boolean)) p.enableGracefulRestart = true;
+  if (g(fc.boolean)) p.disableMp = true;
   return p;
 }
 

@@ -91,14 +91,11 @@ describe('compileCrs', () => {
       obj('L2Advertisement', 'l2', { nodeSelectors: [{ matchLabels: { a: 'b' } }], interfaces: ['eth0'] }),
       obj('BGPAdvertisement', 'b', { ipAddressPools: ['q'], peers: ['r1'], nodeSelectors: [{}] }),
       obj('IPAddressPool', 'q', { addresses: ['198.51.100.0/28'] }),
-      obj('BGPPeer', 'r1', { myASN: 64500, dynamicASN: 'external', peerAddress: '192.0.2.1', vrf: 'red', interface: 'eth1', connectTime: '5s', enableGracefulRestart: true, disableMP: true }),
+      obj('BGPPeer', 'r1', { myASN: 64500, dynamicASN: 'external', peerAddress: '192.0.2.1', vrf: 'red', interface: 'eth1' }),
     ]);
     for (const pattern of [
       /^BGPPeer metallb-system\/r1 spec\.vrf: /,
       /^BGPPeer metallb-system\/r1 spec\.interface: /,
-      /^BGPPeer metallb-system\/r1 spec\.connectTime: /,
-      /^BGPPeer metallb-system\/r1 spec\.enableGracefulRestart: /,
-      /^BGPPeer metallb-system\/r1 spec\.disableMP: /,
     ]) {
       expect(found.some((f) => pattern.test(f)), `${pattern} in\n${found.join('\n')}`).toBe(true);
     }
@@ -148,6 +145,33 @@ address-pools:
       ]),
     );
     expect(found.join('\n')).not.toMatch(/service-allocation|namespace-selectors|match-labels/);
+  });
+
+  it('BGPPeer connectTime, enableGracefulRestart, disableMP are the ConfigMap\'s connect-time, enable-graceful-restart, disable-mp', () => {
+    const cm = parseConfig(`
+peers:
+- {my-asn: 64500, peer-asn: 64501, peer-address: 192.0.2.1, connect-time: 10s, enable-graceful-restart: true, disable-mp: true}
+- {my-asn: 64500, peer-asn: 64501, peer-address: 192.0.2.2}
+`);
+    const compiled = compileCrs([
+      obj('BGPPeer', 'r1', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.1', connectTime: '10s', enableGracefulRestart: true, disableMP: true }),
+      obj('BGPPeer', 'r2', { myASN: 64500, peerASN: 64501, peerAddress: '192.0.2.2', enableGracefulRestart: false, disableMP: false }),
+    ]);
+    expect(compiled).toEqual(cm);
+    expect(compiled.peers[0]).toMatchObject({ connectTime: 10, enableGracefulRestart: true, disableMp: true });
+    expect(compiled.peers[1]).not.toHaveProperty('connectTime');
+    const found = issues([
+      obj('BGPPeer', 'a', { myASN: 1, peerASN: 2, peerAddress: '192.0.2.1', connectTime: '1500ms' }),
+      obj('BGPPeer', 'b', { myASN: 1, peerASN: 2, peerAddress: '192.0.2.2', connectTime: '19h' }),
+      obj('BGPPeer', 'c', { myASN: 1, peerASN: 2, peerAddress: '192.0.2.3', disableMP: 'yes' }),
+    ]);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^BGPPeer metallb-system\/a spec\.connectTime: connect time "1500ms" is not a whole number of seconds/),
+        expect.stringMatching(/^BGPPeer metallb-system\/b spec\.connectTime: connect time "19h" is out of range: from 1s to 65535s/),
+        expect.stringMatching(/^BGPPeer metallb-system\/c spec\.disableMP: expected true or false/),
+      ]),
+    );
   });
 
   it('BFDProfile objects are the bfd-profiles entries and BGPPeer.bfdProfile names one (as the ConfigMap)', () => {

@@ -9,7 +9,7 @@ import { createLogger } from '../../../kube/log.js';
 import { ManualClock } from '../../../protocols/clock.js';
 import { formatIPv4, type BgpMessage, type OpenMessage, type UpdateMessage } from '../../../protocols/bgp/index.js';
 import type { ConnectOptions } from '../../../protocols/bgp/transport.js';
-import { BgpAnnouncer, peerConnectOptions } from '../../../speaker/bgp-announcer.js';
+import { BgpAnnouncer, DEFAULT_RESTART_TIME, gracefulRestartTime, peerConnectOptions } from '../../../speaker/bgp-announcer.js';
 import { bgpDecision } from '../../../speaker/bgp-advertisements.js';
 import { FakeSocket, routerOpen } from '../bgp/fake-socket.js';
 
@@ -122,6 +122,54 @@ describe('speaker BGP sessions follow the ConfigMap on the wire', () => {
       expect(v6.attributes.mpReach?.nextHop).toBe('2001:db8:0:1::10');
       expect(v6.attributes.localPref).toBe(ibgp ? 250 : undefined);
     }
+  });
+
+  it('BGPPeer connectTime, enableGracefulRestart and disableMP (ConfigMap connect-time, enable-graceful-restart, disable-mp) on the wire', () => {
+    const t = setup('2001:db8:0:1::10');
+    const cfg = parseConfig(`
+peers:
+- {peer-address: 192.0.2.1, peer-asn: 65001, my-asn: 64512, connect-time: 7s, enable-graceful-restart: true, disable-mp: true}
+- {peer-address: 192.0.2.3, peer-asn: 65001, my-asn: 64512}
+address-pools:
+- {name: b, protocol: bgp, addresses: [203.0.113.0/24, 2001:db8:203::/120]}
+`);
+    t.announcer.start();
+    t.announcer.setConfig(cfg);
+    t.announcer.setBalancer('ns/a', ['203.0.113.5', '2001:db8:203::5'], cfg.pools[0]);
+    // connectTime: a failed attempt is retried after exactly 7 s (no back-off, no jitter), again and again.
+    const first = t.sockets.get('192.0.2.1')!;
+    first.close();
+    t.clock.advance(6999);
+    expect(t.sockets.get('192.0.2.1')).toBe(first);
+    t.clock.advance(1);
+    const second = t.sockets.get('192.0.2.1')!;
+    expect(second).not.toBe(first);
+    second.close();
+    t.clock.advance(7000);
+    expect(t.sockets.get('192.0.2.1')).not.toBe(second);
+
+    const sent = t.establish('192.0.2.1');
+    const open = sent.find((m): m is OpenMessage => m.type === 'open')!;
+    // disableMP: IPv4 unicast only on a session to an IPv4 address; graceful restart offered (120 s, no --graceful-restart).
+    expect(open.capabilities.filter((c) => c.kind === 'multiprotocol')).toEqual([{ kind: 'multiprotocol', afi: 1, safi: 1 }]);
+    expect(open.capabilities).toContainEqual(expect.objectContaining({ kind: 'graceful-restart', restartTime: 120, families: [{ afi: 1, safi: 1, forwardingState: true }] }));
+    const v4only = updates(sent);
+    expect(v4only.some((u) => u.attributes.mpReach !== undefined)).toBe(false);
+    expect(v4only.flatMap((u) => u.nlri.map(String))).toEqual(['203.0.113.5/32']);
+    // The other peer: both families on one session, no graceful restart.
+    const other = t.establish('192.0.2.3');
+    const otherOpen = other.find((m): m is OpenMessage => m.type === 'open')!;
+    expect(otherOpen.capabilities.filter((c) => c.kind === 'multiprotocol')).toHaveLength(2);
+    expect(otherOpen.capabilities.some((c) => c.kind === 'graceful-restart')).toBe(false);
+    expect(updates(other).some((u) => u.attributes.mpReach !== undefined)).toBe(true);
+  });
+
+  it('graceful restart: --graceful-restart offers it to every peer with its time; enableGracefulRestart adds it for one peer (120 s)', () => {
+    const peer = parseConfig('peers: [{peer-address: 192.0.2.1, peer-asn: 1, my-asn: 2}]').peers[0];
+    expect(gracefulRestartTime(undefined, peer)).toBeUndefined();
+    expect(gracefulRestartTime(300, peer)).toBe(300);
+    expect(gracefulRestartTime(undefined, { ...peer, enableGracefulRestart: true })).toBe(DEFAULT_RESTART_TIME);
+    expect(gracefulRestartTime(300, { ...peer, enableGracefulRestart: true })).toBe(300);
   });
 
   it('refuses IPv6 routes over IPv4 with one log line when the session interface has no global IPv6 address', () => {
