@@ -35,7 +35,7 @@ function encodeAll(enc: UpdateEncoder, attrs: CompiledAttributes): number {
 }
 
 /** Smallest heap and ArrayBuffer growth while running fn, over a few rounds each after a full GC. */
-function growth(fn: () => void, rounds = 3): { heap: number; arrayBuffers: number } {
+function growth(fn: () => void, rounds = 5): { heap: number; arrayBuffers: number } {
   let heap = Infinity;
   let arrayBuffers = Infinity;
   for (let r = 0; r < rounds; r++) {
