@@ -4,6 +4,7 @@
 // config/advertisement-scope.ts that the controller and the speakers share.
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { crIssues, crObject, CR_NAMESPACE } from './config-issues.js';
 import { advertisesTo, anyPeerScoped, bgpAdvertisementsFor, bgpSelects, layer2Interfaces, layer2Selects, poolAnnounced } from '../../../config/advertisement-scope.js';
 import { compileCrs, compileCrsWithWarnings } from '../../../config/crs/compile.js';
 import { toConfigMap, toCrManifests } from '../../../config/crs/emit.js';
@@ -11,23 +12,9 @@ import { ConfigError } from '../../../config/model.js';
 import { parseConfig } from '../../../config/parse.js';
 import { convert } from '../../../cli/config-convert.js';
 
-const NS = 'metallb-system';
-const obj = (kind: string, name: string, spec: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  apiVersion: kind === 'BGPPeer' ? 'metallb.io/v1beta2' : 'metallb.io/v1beta1',
-  kind,
-  metadata: { name, namespace: NS, ...extra },
-  spec,
-});
-
-function issues(docs: unknown[]): string[] {
-  try {
-    compileCrs(docs);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
+const NS = CR_NAMESPACE;
+const obj = crObject;
+const issues = crIssues;
 
 const pool = (name: string, addresses: string[]) => obj('IPAddressPool', name, { addresses });
 const peer = (name: string, address: string, spec: Record<string, unknown> = {}) => obj('BGPPeer', name, { myASN: 64500, peerASN: 64501, peerAddress: address, ...spec });

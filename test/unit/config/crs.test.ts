@@ -2,30 +2,16 @@
 // object and the CR field path, unsupported fields refused; config check and convert read CR manifests.
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { crIssues, crObject, CR_NAMESPACE } from './config-issues.js';
 import { compileCrs, compileCrsWithWarnings } from '../../../config/crs/compile.js';
 import { parseAnyConfigWithWarnings } from '../../../config/crs/source.js';
-import { ConfigError } from '../../../config/model.js';
 import { parseConfig } from '../../../config/parse.js';
 import { check } from '../../../cli/config-check.js';
 import { convert } from '../../../cli/config-convert.js';
 
-const NS = 'metallb-system';
-const obj = (kind: string, name: string, spec: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  apiVersion: kind === 'BGPPeer' ? 'metallb.io/v1beta2' : 'metallb.io/v1beta1',
-  kind,
-  metadata: { name, namespace: NS, ...extra },
-  spec,
-});
-
-function issues(docs: unknown[]): string[] {
-  try {
-    compileCrs(docs);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
+const NS = CR_NAMESPACE;
+const obj = crObject;
+const issues = crIssues;
 
 const legacy = `
 peers:

@@ -2,22 +2,12 @@
 // MetalLB's BGPPeer `dynamicASN`; exactly one of the two; VRFs refused naming the field.
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { issuesOf } from './config-issues.js';
 import { compileCrs } from '../../../config/crs/compile.js';
 import { toCrManifests } from '../../../config/crs/emit.js';
-import { ConfigError } from '../../../config/model.js';
 import { parseConfig } from '../../../config/parse.js';
 import { renderConfig } from '../../../config/render.js';
 import { peerConnectOptions } from '../../../speaker/bgp-announcer.js';
-
-function issuesOf(f: () => unknown): string[] {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ConfigError) return e.issues.map((i) => `${i.path}: ${i.message}`);
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const peerDoc = (fields: string): string => `peers:\n- {my-asn: 64500, peer-address: 192.0.2.1${fields}}\n`;
 const bgpPeer = (spec: Record<string, unknown>) => ({ apiVersion: 'metallb.io/v1beta2', kind: 'BGPPeer', metadata: { name: 'tor', namespace: 'metallb-system' }, spec: { myASN: 64500, peerAddress: '192.0.2.1', ...spec } });

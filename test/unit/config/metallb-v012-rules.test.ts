@@ -2,22 +2,12 @@
 // entries meaning defaults, aggregation-length on ranges (v0.12's widest-block rule, plus a warning
 // naming what an aggregate covers outside the pool), duplicate advertisements and communities.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../config/model.js';
+import { issuesOf } from './config-issues.js';
 import { parseConfig, parseConfigObject, parseConfigObjectWithWarnings, parseConfigWithWarnings } from '../../../config/parse.js';
 import { renderConfig } from '../../../config/render.js';
 import { MAX_PEERS_PER_SESSION } from '../../../config/peer-conflicts.js';
 import { matchesNode, selectorsCanShareNode } from '../../../config/selectors.js';
 import type { NodeSelector } from '../../../config/model.js';
-
-function issues(run: () => unknown): string[] {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const peer = { 'my-asn': 64500, 'peer-asn': 64501, 'peer-address': '192.0.2.1' };
 const bgpPool = (addresses: string[], advertisements?: unknown[]) => ({
@@ -34,7 +24,7 @@ const expr = (key: string, operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist',
 
 describe('peers one node would open the same session for', () => {
   it('identical peers are refused naming both entries (MetalLB: peer #2 already exists)', () => {
-    expect(issues(() => parseConfigObject({ peers: [peer, { ...peer }] }))).toEqual([
+    expect(issuesOf(() => parseConfigObject({ peers: [peer, { ...peer }] }))).toEqual([
       'peers[1]: peer 192.0.2.1 port 179 is identical to peers[0]; remove one',
     ]);
   });
@@ -42,7 +32,7 @@ describe('peers one node would open the same session for', () => {
   it('identical after defaults and canonical forms, whatever the label order', () => {
     const sel = (xFirst: boolean) => [{ 'match-labels': xFirst ? { x: '1', y: '2' } : { y: '2', x: '1' }, 'match-expressions': [] }];
     expect(
-      issues(() =>
+      issuesOf(() =>
         parseConfigObject({
           peers: [
             { ...peer, 'node-selectors': sel(true) },
@@ -54,10 +44,10 @@ describe('peers one node would open the same session for', () => {
   });
 
   it('the same address and port with other settings, on nodes both select, is refused naming both', () => {
-    const result = issues(() => parseConfigObject({ peers: [peer, { ...peer, 'hold-time': '30s' }] }));
+    const result = issuesOf(() => parseConfigObject({ peers: [peer, { ...peer, 'hold-time': '30s' }] }));
     expect(result).toHaveLength(1);
     expect(result[0]).toMatch(/^peers\[1\]: peer 192\.0\.2\.1 port 179 is also configured at peers\[0\], and a node can match the node-selectors of both/);
-    const overlapping = issues(() =>
+    const overlapping = issuesOf(() =>
       parseConfigObject({
         peers: [
           { ...peer, 'node-selectors': [{ 'match-labels': { rack: 'a' } }] },
@@ -85,7 +75,7 @@ describe('peers one node would open the same session for', () => {
 
   it('more than MAX_PEERS_PER_SESSION peers to one address and port is an error (pairwise comparison stays bounded)', () => {
     const peers = Array.from({ length: MAX_PEERS_PER_SESSION + 2 }, (_, i) => ({ ...peer, 'node-selectors': [{ 'match-labels': { 'kubernetes.io/hostname': `node-${i}` } }] }));
-    expect(issues(() => parseConfigObject({ peers }))).toEqual([`peers[${MAX_PEERS_PER_SESSION}]: more than ${MAX_PEERS_PER_SESSION} peers with address 192.0.2.1 and port 179`]);
+    expect(issuesOf(() => parseConfigObject({ peers }))).toEqual([`peers[${MAX_PEERS_PER_SESSION}]: more than ${MAX_PEERS_PER_SESSION} peers with address 192.0.2.1 and port 179`]);
   });
 
   it('selectorsCanShareNode decides from the selectors alone', () => {
@@ -122,19 +112,19 @@ describe('null list entries', () => {
   });
 
   it('null stays an error where MetalLB refuses it: a pool, a peer, an address, a community, a match expression', () => {
-    expect(issues(() => parseConfig('address-pools:\n-\n'))).toEqual(['address-pools[0]: expected an address pool (a mapping), got null']);
-    expect(issues(() => parseConfig('peers:\n-\n'))).toEqual(['peers[0]: expected a peer (a mapping), got null']);
-    expect(issues(() => parseConfigObject({ 'address-pools': [bgpPool([null as unknown as string])] }))[0]).toMatch(/^address-pools\[0\]\.addresses\[0\]: /);
-    expect(issues(() => parseConfigObject({ 'address-pools': [bgpPool(['198.51.100.0/24'], [{ communities: [null] }])] }))[0]).toMatch(
+    expect(issuesOf(() => parseConfig('address-pools:\n-\n'))).toEqual(['address-pools[0]: expected an address pool (a mapping), got null']);
+    expect(issuesOf(() => parseConfig('peers:\n-\n'))).toEqual(['peers[0]: expected a peer (a mapping), got null']);
+    expect(issuesOf(() => parseConfigObject({ 'address-pools': [bgpPool([null as unknown as string])] }))[0]).toMatch(/^address-pools\[0\]\.addresses\[0\]: /);
+    expect(issuesOf(() => parseConfigObject({ 'address-pools': [bgpPool(['198.51.100.0/24'], [{ communities: [null] }])] }))[0]).toMatch(
       /^address-pools\[0\]\.bgp-advertisements\[0\]\.communities\[0\]: /,
     );
-    expect(issues(() => parseConfigObject({ peers: [{ ...peer, 'node-selectors': [{ 'match-expressions': [null] }] }] }))[0]).toMatch(
+    expect(issuesOf(() => parseConfigObject({ peers: [{ ...peer, 'node-selectors': [{ 'match-expressions': [null] }] }] }))[0]).toMatch(
       /^peers\[0\]\.node-selectors\[0\]\.match-expressions\[0\]: /,
     );
   });
 
   it('a null entry is still an advertisement on a layer2 pool (an error there, as in MetalLB)', () => {
-    expect(issues(() => parseConfigObject({ 'address-pools': [{ ...bgpPool(['198.51.100.0/24'], [null]), protocol: 'layer2' }] }))[0]).toContain(
+    expect(issuesOf(() => parseConfigObject({ 'address-pools': [{ ...bgpPool(['198.51.100.0/24'], [null]), protocol: 'layer2' }] }))[0]).toContain(
       'a layer2 pool cannot have bgp-advertisements',
     );
   });
@@ -157,7 +147,7 @@ describe('aggregation-length on ranges (MetalLB v0.12: the widest block of each 
   });
 
   it('refuses an aggregate wider than the widest block (case 31), naming that block', () => {
-    expect(issues(() => parse(['3.3.3.2-3.3.3.254'], { 'aggregation-length': 24 }))).toEqual([
+    expect(issuesOf(() => parse(['3.3.3.2-3.3.3.254'], { 'aggregation-length': 24 }))).toEqual([
       'address-pools[0].bgp-advertisements[0].aggregation-length: aggregation-length 24 is shorter than the prefix length of 3.3.3.64/26, the widest block of the range 3.3.3.2-3.3.3.254 (address-pools[0].addresses[0]): the aggregate would announce addresses outside the pool; use at least 26',
     ]);
   });
@@ -186,10 +176,10 @@ describe('aggregation-length on ranges (MetalLB v0.12: the widest block of each 
 
 describe('duplicates in bgp-advertisements (MetalLB v0.12 refuses them)', () => {
   it('two advertisements written alike are refused naming both (case 48); a bare `-` equals {}', () => {
-    expect(issues(() => parseConfigObject({ 'address-pools': [bgpPool(['10.20.0.0/16'], [{ 'aggregation-length': 26 }, { 'aggregation-length': 26 }])] }))).toEqual([
+    expect(issuesOf(() => parseConfigObject({ 'address-pools': [bgpPool(['10.20.0.0/16'], [{ 'aggregation-length': 26 }, { 'aggregation-length': 26 }])] }))).toEqual([
       'address-pools[0].bgp-advertisements[1]: duplicate advertisement: the same as address-pools[0].bgp-advertisements[0]; remove one',
     ]);
-    expect(issues(() => parseConfigObject({ 'address-pools': [bgpPool(['10.20.0.0/16'], [{}, null])] }))).toEqual([
+    expect(issuesOf(() => parseConfigObject({ 'address-pools': [bgpPool(['10.20.0.0/16'], [{}, null])] }))).toEqual([
       'address-pools[0].bgp-advertisements[1]: duplicate advertisement: the same as address-pools[0].bgp-advertisements[0]; remove one',
     ]);
   });
@@ -205,7 +195,7 @@ describe('duplicates in bgp-advertisements (MetalLB v0.12 refuses them)', () => 
 
   it('a community listed twice in one advertisement is refused naming both (case 49); alias and literal of one value are kept once', () => {
     expect(
-      issues(() => parseConfigObject({ 'bgp-communities': { bar: '64512:1234' }, 'address-pools': [bgpPool(['10.20.0.0/16'], [{ communities: ['bar', 'bar'] }])] })),
+      issuesOf(() => parseConfigObject({ 'bgp-communities': { bar: '64512:1234' }, 'address-pools': [bgpPool(['10.20.0.0/16'], [{ communities: ['bar', 'bar'] }])] })),
     ).toEqual([
       'address-pools[0].bgp-advertisements[0].communities[1]: community "bar" is listed twice in one advertisement (first at address-pools[0].bgp-advertisements[0].communities[0]); remove one',
     ]);

@@ -1,18 +1,9 @@
 // Schema rules and defaults of parseConfig / parseConfigObject beyond the fixture table.
 import { describe, expect, it } from 'vitest';
+import { issuesOf } from './config-issues.js';
 import { ConfigError, type Config } from '../../../config/model.js';
 import { parseConfig, parseConfigObject } from '../../../config/parse.js';
 import { renderConfig } from '../../../config/render.js';
-
-function issues(run: () => unknown) {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const peer = { 'my-asn': 64500, 'peer-asn': 64501, 'peer-address': '192.0.2.1' };
 const pool = { name: 'p', protocol: 'layer2', addresses: ['198.51.100.0/24'] };
@@ -48,7 +39,7 @@ describe('defaults', () => {
   it('a bare 0 is a duration (Go accepts unitless "0"); other bare numbers are not', () => {
     expect(parseConfigObject({ peers: [{ ...peer, 'hold-time': 0 }] }).peers[0]).toMatchObject({ holdTime: 0, keepaliveTime: 0 });
     expect(parseConfig('peers:\n- {my-asn: 1, peer-asn: 2, peer-address: 192.0.2.1, hold-time: 0}\n').peers[0].holdTime).toBe(0);
-    expect(issues(() => parseConfigObject({ peers: [{ ...peer, 'hold-time': 0, 'keepalive-time': 3 }] }))).toEqual([
+    expect(issuesOf(() => parseConfigObject({ peers: [{ ...peer, 'hold-time': 0, 'keepalive-time': 3 }] }))).toEqual([
       'peers[0].keepalive-time: expected a duration string like "90s" or "3m", got an integer (3); a bare number has no unit',
     ]);
   });
@@ -142,7 +133,7 @@ describe('values', () => {
 
   it('match-labels keys like __proto__ stay ordinary keys', () => {
     const doc = JSON.parse('{"peers":[{"my-asn":1,"peer-asn":2,"peer-address":"192.0.2.1","node-selectors":[{"match-labels":{"__proto__":"x"}}]}]}') as unknown;
-    const result = issues(() => parseConfigObject(doc));
+    const result = issuesOf(() => parseConfigObject(doc));
     expect(result).toEqual([`peers[0].node-selectors[0].match-labels.__proto__: label key "__proto__" is invalid: expected [prefix/]name, name at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric`]);
   });
 });
@@ -166,24 +157,24 @@ describe('errors', () => {
   });
 
   it('floats and strings for integers are rejected with the value shown', () => {
-    expect(issues(() => parseConfig('peers:\n- {my-asn: 1e3, peer-asn: 2, peer-address: 192.0.2.1}\n'))).toEqual([
+    expect(issuesOf(() => parseConfig('peers:\n- {my-asn: 1e3, peer-asn: 2, peer-address: 192.0.2.1}\n'))).toEqual([
       'peers[0].my-asn: expected local ASN, an integer from 1 to 4294967295, got a float (1e3)',
     ]);
-    expect(issues(() => parseConfigObject({ peers: [{ ...peer, 'peer-port': 179.5 }] }))).toEqual([
+    expect(issuesOf(() => parseConfigObject({ peers: [{ ...peer, 'peer-port': 179.5 }] }))).toEqual([
       'peers[0].peer-port: expected TCP port, an integer from 1 to 65535, got a float (179.5)',
     ]);
   });
 
   it('a bare document with apiVersion/kind that is not a ConfigMap is named', () => {
-    expect(issues(() => parseConfig('apiVersion: v1\nkind: Secret\n'))).toEqual([
+    expect(issuesOf(() => parseConfig('apiVersion: v1\nkind: Secret\n'))).toEqual([
       'kind: expected a ConfigMap (kind: ConfigMap) or a bare config document, got kind Secret',
     ]);
   });
 
   it('several documents without a ConfigMap, or several ConfigMaps with config, are ambiguous', () => {
-    expect(issues(() => parseConfig('a: 1\n---\nb: 2\n'))[0]).toContain('found 2 YAML documents and no ConfigMap');
+    expect(issuesOf(() => parseConfig('a: 1\n---\nb: 2\n'))[0]).toContain('found 2 YAML documents and no ConfigMap');
     const cm = (name: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\ndata:\n  config: "{}"\n`;
-    expect(issues(() => parseConfig(`${cm('a')}---\n${cm('b')}`))).toEqual([': found several ConfigMaps ("a", "b"); expected exactly one with data.config']);
+    expect(issuesOf(() => parseConfig(`${cm('a')}---\n${cm('b')}`))).toEqual([': found several ConfigMaps ("a", "b"); expected exactly one with data.config']);
   });
 
   it('picks the one ConfigMap with data.config among several', () => {
@@ -192,28 +183,28 @@ describe('errors', () => {
   });
 
   it('data.config must be one YAML string document', () => {
-    expect(issues(() => parseConfig('kind: ConfigMap\ndata:\n  config: {a: 1}\n'))).toEqual([
+    expect(issuesOf(() => parseConfig('kind: ConfigMap\ndata:\n  config: {a: 1}\n'))).toEqual([
       'data.config: expected the config as a YAML string (config: |), got a mapping',
     ]);
-    expect(issues(() => parseConfig('kind: ConfigMap\ndata:\n  config: "a: 1\\n---\\nb: 2\\n"\n'))).toEqual([
+    expect(issuesOf(() => parseConfig('kind: ConfigMap\ndata:\n  config: "a: 1\\n---\\nb: 2\\n"\n'))).toEqual([
       'data.config: data.config holds 2 YAML documents; expected one config document',
     ]);
-    expect(issues(() => parseConfig('kind: ConfigMap\nmetadata: {name: config}\n'))).toEqual([
+    expect(issuesOf(() => parseConfig('kind: ConfigMap\nmetadata: {name: config}\n'))).toEqual([
       'data: ConfigMap "config" has no data mapping; MetalLB reads its configuration from data.config',
     ]);
   });
 
   it('YAML-only types (timestamps, binary, sets) are not accepted', () => {
-    expect(issues(() => parseConfig('peers: !!binary aGVsbG8=\n'))[0]).toContain('unknown tag');
+    expect(issuesOf(() => parseConfig('peers: !!binary aGVsbG8=\n'))[0]).toContain('unknown tag');
     // A date-looking scalar stays a string under the core schema, so it is a type error, not a Date.
-    expect(issues(() => parseConfigObject({ 'address-pools': [{ ...pool, name: 'p', addresses: [new Date(0)] }] }))[0]).toContain(
+    expect(issuesOf(() => parseConfigObject({ 'address-pools': [{ ...pool, name: 'p', addresses: [new Date(0)] }] }))[0]).toContain(
       'a config holds only mappings, lists, strings, numbers and booleans',
     );
     expect(parseConfig('address-pools:\n- {name: 2001-12-14, protocol: layer2, addresses: [192.0.2.0/24]}\n').pools[0].name).toBe('2001-12-14');
   });
 
   it('parseConfig rejects non-string input with a ConfigError', () => {
-    expect(issues(() => parseConfig(42 as unknown as string))).toEqual([': expected the config as text, got an integer (42)']);
+    expect(issuesOf(() => parseConfig(42 as unknown as string))).toEqual([': expected the config as text, got an integer (42)']);
   });
 });
 

@@ -2,6 +2,7 @@
 // the layer2 owner is chosen only among nodes its node selectors select (labels as the speaker Leases
 // publish them), and BGP routes go only to the peers a BGPAdvertisement names, from selected nodes.
 import { describe, expect, it } from 'vitest';
+import { crObject } from '../config/config-issues.js';
 import { layer2Selects } from '../../../config/advertisement-scope.js';
 import { compileCrs } from '../../../config/crs/compile.js';
 import { createLogger } from '../../../kube/log.js';
@@ -18,13 +19,7 @@ import type { ServiceView } from '../../../speaker/service-view.js';
 import { FakeSocket, routerOpen } from '../bgp/fake-socket.js';
 import { FakeIo } from '../layer2/fake-io.js';
 
-const NS = 'metallb-system';
-const obj = (kind: string, name: string, spec: Record<string, unknown>) => ({
-  apiVersion: kind === 'BGPPeer' ? 'metallb.io/v1beta2' : 'metallb.io/v1beta1',
-  kind,
-  metadata: { name, namespace: NS },
-  spec,
-});
+const obj = crObject;
 
 describe('layer2: interfaces', () => {
   const CLIENT = parseMac('02:00:00:00:00:99');
