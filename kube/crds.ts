@@ -164,7 +164,7 @@ const STATUS_KINDS: Kind[] = [
   {
     kind: 'ServiceBGPStatus',
     plural: 'servicebgpstatuses',
-    spec: object({}),
+    spec: { type: 'object' }, // no properties: the API server drops an empty map, and helm v4's server-side apply then conflicts with an earlier kubectl apply
     status: serviceBgpStatus,
     columns: [
       { name: 'Node', jsonPath: '.status.node', type: 'string' },
@@ -176,7 +176,7 @@ const STATUS_KINDS: Kind[] = [
   {
     kind: 'ServiceL2Status',
     plural: 'servicel2statuses',
-    spec: object({}),
+    spec: { type: 'object' }, // no properties: the API server drops an empty map, and helm v4's server-side apply then conflicts with an earlier kubectl apply
     status: serviceL2Status,
     columns: [
       { name: 'Allocated Node', jsonPath: '.status.node', type: 'string' },

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { helm } from '../tools/helm.js';
+import { installCrds } from './crd-objects.js';
 import { freshNamespace, kubeconfigPath, kubectl, uniqueName } from './harness.js';
 
 const chartDir = join(dirname(fileURLToPath(import.meta.url)), '../../charts/herald');
@@ -28,6 +29,9 @@ type DaemonSet = { metadata: { generation: number }; spec: { template: { spec: {
 
 describe('helm against kube-apiserver 1.20', () => {
   it('installs, upgrades (speaker DaemonSet rolls), refuses a bad upgrade, uninstalls', async () => {
+    // The CRDs already there from a kubectl apply (as other files and many users have them): helm v4
+    // applies crds/ server-side and must find nothing in conflict (it did: an empty properties map).
+    await installCrds();
     const ns = await freshNamespace('helm');
     const rel = uniqueName('hr');
     const sel = `app.kubernetes.io/instance=${rel}`;
