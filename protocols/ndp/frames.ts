@@ -1,13 +1,10 @@
 // Whole Ethernet frames carrying NS/NA: parse a received frame (with the RFC 4861 §7.1 validity
 // checks: hop limit 255, checksum, code 0), build solicited and unsolicited advertisements.
-import * as ethernet from '../rawio/ethernet.js';
-import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV6, type EthernetHeader } from '../rawio/ethernet.js';
+import { ETHERTYPE_IPV6, type EthernetHeader } from '../rawio/ethernet.js';
 import { FrameError } from '../rawio/frame-error.js';
 import type { Mac } from '../rawio/mac.js';
-import { icmpv6Checksum } from './checksum.js';
-import { decodeIcmpv6Envelope, ICMP_OFFSET } from './icmpv6-frame.js';
-import * as ipv6 from './ipv6.js';
-import { NEXT_HEADER_ICMPV6, type Ipv6Header } from './ipv6.js';
+import { decodeIcmpv6Envelope, encodeIcmpv6Frame, ICMP_OFFSET } from './icmpv6-frame.js';
+import type { Ipv6Header } from './ipv6.js';
 import * as ndp from './messages.js';
 import { ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, type NdpMessage } from './messages.js';
 import { ALL_NODES, multicastMac, solicitedNodeAddress } from './multicast.js';
@@ -26,13 +23,7 @@ export function decodeNdpFrame(frame: Buffer): NdpFrame {
 
 /** Builds the frame, computing payload length and checksum (the given ip.payloadLength is ignored). */
 export function encodeNdpFrame(f: { eth: EthernetHeader; ip: Omit<Ipv6Header, 'payloadLength' | 'nextHeader'>; msg: NdpMessage }): Buffer {
-  const payloadLength = ndp.encodingLength(f.msg);
-  const buf = Buffer.alloc(ICMP_OFFSET + payloadLength);
-  ethernet.encode({ ...f.eth, etherType: ETHERTYPE_IPV6 }, buf, 0);
-  ipv6.encode({ ...f.ip, payloadLength, nextHeader: NEXT_HEADER_ICMPV6 }, buf, ETHERNET_HEADER_LENGTH);
-  ndp.encode(f.msg, buf, ICMP_OFFSET);
-  buf.writeUInt16BE(icmpv6Checksum(f.ip.src, f.ip.dst, buf.subarray(ICMP_OFFSET)), ICMP_OFFSET + 2);
-  return buf;
+  return encodeIcmpv6Frame(ndp, f);
 }
 
 /**

@@ -1,6 +1,6 @@
 // The Ethernet + IPv6 envelope of every NDP message we receive (RFC 4861 §6.1, §7.1): Ethernet II
 // with type IPv6, next header ICMPv6, hop limit 255, a payload length that fits the frame and a
-// valid ICMPv6 checksum. One check for NS/NA (frames.ts) and RS/RA (router-frames.ts).
+// valid ICMPv6 checksum. One check, and one builder, for NS/NA (frames.ts) and RS/RA (router-frames.ts).
 import * as ethernet from '../rawio/ethernet.js';
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV6, type EthernetHeader } from '../rawio/ethernet.js';
 import { FrameError } from '../rawio/frame-error.js';
@@ -38,4 +38,21 @@ export function decodeIcmpv6Envelope(frame: Buffer): Icmpv6Envelope {
     throw new FrameError('icmpv6', 'icmpv6.checksum', `bad checksum 0x${icmp.readUInt16BE(2).toString(16)}`, ICMP_OFFSET + 2);
   }
   return { eth, ip, end };
+}
+
+/** An ICMPv6 message codec: NS/NA (messages.ts) or RS/RA (router-advertisement.ts). */
+export interface Icmpv6Codec<M> {
+  encodingLength(m: M): number;
+  encode(m: M, buf: Buffer, offset: number): number;
+}
+
+/** Builds the frame around `msg`, computing payload length and checksum. */
+export function encodeIcmpv6Frame<M>(codec: Icmpv6Codec<M>, f: { eth: EthernetHeader; ip: Omit<Ipv6Header, 'payloadLength' | 'nextHeader'>; msg: M }): Buffer {
+  const payloadLength = codec.encodingLength(f.msg);
+  const buf = Buffer.alloc(ICMP_OFFSET + payloadLength);
+  ethernet.encode({ ...f.eth, etherType: ETHERTYPE_IPV6 }, buf, 0);
+  ipv6.encode({ ...f.ip, payloadLength, nextHeader: NEXT_HEADER_ICMPV6 }, buf, ETHERNET_HEADER_LENGTH);
+  codec.encode(f.msg, buf, ICMP_OFFSET);
+  buf.writeUInt16BE(icmpv6Checksum(f.ip.src, f.ip.dst, buf.subarray(ICMP_OFFSET)), ICMP_OFFSET + 2);
+  return buf;
 }

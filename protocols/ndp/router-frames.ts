@@ -1,14 +1,11 @@
 // Whole Ethernet frames carrying RS/RA: parse a received frame with the validity checks of RFC 4861
 // §6.1.1 (RS) and §6.1.2 (RA), build the RS and RA an unnumbered BGP link sends. A frame failing a
 // check throws a FrameError whose field routerDropReason() maps to a counter.
-import * as ethernet from '../rawio/ethernet.js';
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV6, type EthernetHeader } from '../rawio/ethernet.js';
 import { FrameError } from '../rawio/frame-error.js';
 import { isUnusableSourceMac, type Mac } from '../rawio/mac.js';
-import { icmpv6Checksum } from './checksum.js';
-import { decodeIcmpv6Envelope, ICMP_OFFSET } from './icmpv6-frame.js';
-import * as ipv6 from './ipv6.js';
-import { NEXT_HEADER_ICMPV6, type Ipv6Header } from './ipv6.js';
+import { decodeIcmpv6Envelope, encodeIcmpv6Frame, ICMP_OFFSET } from './icmpv6-frame.js';
+import type { Ipv6Header } from './ipv6.js';
 import { ALL_NODES, multicastMac } from './multicast.js';
 import * as router from './router-advertisement.js';
 import { ICMPV6_ROUTER_ADVERTISEMENT, ICMPV6_ROUTER_SOLICITATION, type RouterAdvertisement, type RouterMessage } from './router-advertisement.js';
@@ -79,13 +76,7 @@ export function routerDropReason(err: FrameError): RouterDropReason {
 
 /** Builds the frame, computing payload length and checksum. */
 export function encodeRouterFrame(f: { eth: EthernetHeader; ip: Omit<Ipv6Header, 'payloadLength' | 'nextHeader'>; msg: RouterMessage }): Buffer {
-  const payloadLength = router.encodingLength(f.msg);
-  const buf = Buffer.alloc(ICMP_OFFSET + payloadLength);
-  ethernet.encode({ ...f.eth, etherType: ETHERTYPE_IPV6 }, buf, 0);
-  ipv6.encode({ ...f.ip, payloadLength, nextHeader: NEXT_HEADER_ICMPV6 }, buf, ETHERNET_HEADER_LENGTH);
-  router.encode(f.msg, buf, ICMP_OFFSET);
-  buf.writeUInt16BE(icmpv6Checksum(f.ip.src, f.ip.dst, buf.subarray(ICMP_OFFSET)), ICMP_OFFSET + 2);
-  return buf;
+  return encodeIcmpv6Frame(router, f);
 }
 
 /** A Router Solicitation to all routers (ff02::2) from `src` (a link-local address) with our MAC. */
