@@ -150,6 +150,10 @@ const configurationStateStatus = object({
     ),
   ),
 });
+/** The status kinds' spec: no fields, and no empty properties map (the API server drops it, and helm
+ *  v4's server-side apply of crds/ then conflicts with the same CRDs an earlier kubectl apply created). */
+const NO_SPEC: Schema = { type: 'object' };
+
 const STATUS_KINDS: Kind[] = [
   {
     kind: 'ConfigurationState',
@@ -164,7 +168,7 @@ const STATUS_KINDS: Kind[] = [
   {
     kind: 'ServiceBGPStatus',
     plural: 'servicebgpstatuses',
-    spec: { type: 'object' }, // no properties: the API server drops an empty map, and helm v4's server-side apply then conflicts with an earlier kubectl apply
+    spec: NO_SPEC,
     status: serviceBgpStatus,
     columns: [
       { name: 'Node', jsonPath: '.status.node', type: 'string' },
@@ -176,7 +180,7 @@ const STATUS_KINDS: Kind[] = [
   {
     kind: 'ServiceL2Status',
     plural: 'servicel2statuses',
-    spec: { type: 'object' }, // no properties: the API server drops an empty map, and helm v4's server-side apply then conflicts with an earlier kubectl apply
+    spec: NO_SPEC,
     status: serviceL2Status,
     columns: [
       { name: 'Allocated Node', jsonPath: '.status.node', type: 'string' },
