@@ -246,7 +246,6 @@ export class Allocator {
   // --- choosing addresses (no state changes except forgetting unusable free intervals) ---
 
   private choose(req: ServiceRequest, sharing: Sharing | undefined): Choice[] {
-    const scope: ServiceScope = { namespace: namespaceOfKey(req.key), labels: req.labels ?? {}, namespaceLabels: req.namespaceLabels };
     const choices: Choice[] = [];
     let anchor: PoolState | undefined;
     for (const ip of req.requestedIps) {
@@ -261,7 +260,7 @@ export class Allocator {
       if (required !== undefined && pool.name !== required) {
         throw new AllocationError({ reason: 'pool-mismatch', ip: text, pool: pool.name, requiredPool: required }, req.key);
       }
-      permitted(pool, scope, req.key, text);
+      permitted(pool, scopeOf(req), req.key, text);
       anchor = pool;
       const slot = this.byIp.get(p.family, p.num);
       const why = slot && whyIncompatible(req.key, sharing, holders(slot));
@@ -287,18 +286,12 @@ export class Allocator {
 
     const named = req.pool === undefined ? undefined : this.pools.get(req.pool);
     if (named) {
-      permitted(named, scope, req.key);
+      permitted(named, scopeOf(req), req.key);
       for (const family of missing) {
         if (!named.hasFamily(family)) throw new AllocationError({ reason: 'family-mismatch', family, pool: named.name }, req.key);
       }
     }
-    let order = named ? [named] : [];
-    if (!named) {
-      const auto = autoAssignOrder(this.pools.pools, scope);
-      // Choosing without a Namespace's labels could pick a pool its own pools should have come before.
-      if (auto.unknownNamespace) throw new AllocationError({ reason: 'namespace-unknown', namespace: scope.namespace }, req.key);
-      order = auto.order;
-    }
+    const order = named ? [named] : (this.pools.autoOrder ?? this.autoOrderFor(req));
     if (sharing) {
       const rank = new Map(order.map((p, i) => [p, i]));
       const joined = this.findJoin(req.key, sharing, missing, (p) => rank.get(p));
@@ -318,6 +311,15 @@ export class Allocator {
       throw new AllocationError({ reason: 'family-mismatch', family }, req.key);
     }
     throw new AllocationError({ reason: 'pool-exhausted', family: exhausted, pool: named?.name }, req.key);
+  }
+
+  /** The pools a request naming none tries, in order, when that depends on the Service. */
+  private autoOrderFor(req: ServiceRequest): PoolState[] {
+    const scope = scopeOf(req);
+    const auto = autoAssignOrder(this.pools.pools, scope);
+    // Choosing without a Namespace's labels could pick a pool its own pools should have come before.
+    if (auto.unknownNamespace) throw new AllocationError({ reason: 'namespace-unknown', namespace: scope.namespace }, req.key);
+    return auto.order;
   }
 
   /** The lowest free address of each family in `pool`. */
@@ -462,6 +464,11 @@ export class Allocator {
     if (sharing) a.sharingKey = sharing.key;
     return a;
   }
+}
+
+/** What of the request the serviceAllocation rules read. */
+function scopeOf(req: ServiceRequest): ServiceScope {
+  return { namespace: namespaceOfKey(req.key), labels: req.labels ?? {}, namespaceLabels: req.namespaceLabels };
 }
 
 /** Throws unless the pool's serviceAllocation lets the Service (named `key`) take addresses from it. */

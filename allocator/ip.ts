@@ -97,25 +97,58 @@ export function parseIp(text: string): ParsedIp | undefined {
   return v4 === undefined ? undefined : { family: 'ipv4', num: BigInt(v4) };
 }
 
-/** Scratch for formatIp (never escapes it). */
+const OCTET: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
+/** The last /24 formatted ("a.b.c."): allocations walk addresses in order, so it is nearly always this one. */
+let v4Block = -1;
+let v4Prefix = '';
+
+/**
+ * A dotted quad from a table of octets and the cached /24 prefix. Only results shorter than 13
+ * characters are concatenated: V8 makes those flat, longer ones a cons string that costs twice the
+ * memory once flattened, so those are joined (join yields a flat string).
+ */
+function formatV4(n: number): string {
+  const block = n >>> 8;
+  if (block !== v4Block) {
+    v4Block = block;
+    v4Prefix = `${OCTET[n >>> 24]}.${OCTET[(n >>> 16) & 255]}.${OCTET[block & 255]}.`;
+  }
+  const last = OCTET[n & 255];
+  return v4Prefix.length + last.length < 13 ? v4Prefix + last : [v4Prefix, last].join('');
+}
+
+/** Scratch for formatV6 (never escapes it). */
 const GROUPS: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+const TEXT = Buffer.alloc(39);
+const HEX_DIGIT = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
+
+/** The high 64 bits last formatted (their groups stay in GROUPS[0..3]): a pool's addresses nearly always share them. */
+let v6High: bigint | undefined;
 
 /** Canonical text: dotted quad, or RFC 5952 (lowercase, longest zero run of >= 2 compressed, first on ties). */
 export function formatIp(family: Family, num: bigint): string {
-  if (family === 'ipv4') {
-    const n = Number(num);
-    // join() yields a flat string; a template can yield a cons string that costs twice the memory once hashed.
-    return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return family === 'ipv4' ? formatV4(Number(num)) : formatV6(num);
+}
+
+function setWord(k: number, word: number): void {
+  GROUPS[k] = word >>> 16;
+  GROUPS[k + 1] = word & 0xffff;
+}
+
+// Groups as numbers (four 32-bit words), written as ASCII into one buffer and decoded once: this runs
+// once per IPv6 allocation, and per-group hex strings joined cost twice as much (and give the same flat string).
+function formatV6(num: bigint): string {
+  const high = num >> 64n;
+  if (high !== v6High) {
+    v6High = high;
+    setWord(0, Number(high >> 32n));
+    setWord(2, Number(BigInt.asUintN(32, high)));
   }
-  // Groups as numbers (four 32-bit words), not hex substrings: this runs once per IPv6 allocation.
+  const low = BigInt.asUintN(64, num);
+  setWord(4, Number(low >> 32n));
+  setWord(6, Number(BigInt.asUintN(32, low)));
   const groups = GROUPS;
-  let rest = num;
-  for (let k = 6; k >= 0; k -= 2) {
-    const word = Number(BigInt.asUintN(32, rest));
-    groups[k] = word >>> 16;
-    groups[k + 1] = word & 0xffff;
-    rest >>= 32n;
-  }
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
@@ -131,19 +164,23 @@ export function formatIp(family: Family, num: bigint): string {
     }
     i = j;
   }
-  // One join, so the result is a flat string (see the IPv4 case); empty parts make the "::".
-  const parts: string[] = [];
+  const out = TEXT;
+  let o = 0;
   for (let i = 0; i < 8; i++) {
-    if (i !== bestStart) {
-      parts.push(groups[i].toString(16));
+    if (i === bestStart) {
+      out[o++] = 58;
+      out[o++] = 58;
+      i += bestLen - 1;
       continue;
     }
-    parts.push('');
-    if (i === 0) parts.push('');
-    i += bestLen - 1;
-    if (i === 7) parts.push('');
+    if (i > 0 && i !== bestStart + bestLen) out[o++] = 58;
+    const g = groups[i];
+    if (g >= 0x1000) out[o++] = HEX_DIGIT[g >>> 12];
+    if (g >= 0x100) out[o++] = HEX_DIGIT[(g >>> 8) & 15];
+    if (g >= 0x10) out[o++] = HEX_DIGIT[(g >>> 4) & 15];
+    out[o++] = HEX_DIGIT[g & 15];
   }
-  return parts.join(':');
+  return out.toString('latin1', 0, o);
 }
 
 /** Canonical form of an address text, or undefined when it is not an address. */

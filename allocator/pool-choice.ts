@@ -54,6 +54,16 @@ export function autoAssignOrder<P extends { readonly pool: AddressPool; readonly
   return { order: [...matching, ...open], unknownNamespace };
 }
 
+/**
+ * The order autoAssignOrder gives every Service when it cannot depend on the Service (no auto-assign pool
+ * has a serviceAllocation), or undefined when it can: computed once per config, so the common case pays
+ * no per-allocation scope, arrays or sort.
+ */
+export function serviceFreeOrder<P extends { readonly pool: AddressPool; readonly index: number }>(pools: readonly P[]): P[] | undefined {
+  if (pools.some((p) => p.pool.autoAssign && p.pool.serviceAllocation)) return undefined;
+  return autoAssignOrder(pools, { namespace: '', labels: {}, namespaceLabels: undefined }).order;
+}
+
 /** The namespace of a `namespace/name` key. */
 export function namespaceOfKey(key: string): string {
   const slash = key.indexOf('/');

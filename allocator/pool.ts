@@ -6,6 +6,7 @@ import type { AddressPool, Config, Family } from '../config/model.js';
 import { neverHost, neverHostBlocks } from '../config/never-host.js';
 import { FreeSpace, type Interval } from './free-space.js';
 import { countBuggy, isBuggyIp } from './ip.js';
+import { serviceFreeOrder } from './pool-choice.js';
 
 export const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
 
@@ -133,6 +134,8 @@ export class PoolSet {
   readonly pools: PoolState[] = [];
   private readonly byName = new Map<string, PoolState>();
   private readonly owned: Record<Family, Owned[]> = { ipv4: [], ipv6: [] };
+  /** The auto-assign order when it is the same for every Service (see serviceFreeOrder). */
+  readonly autoOrder: PoolState[] | undefined;
 
   constructor(config: Config) {
     const claimed: Record<Family, Interval[]> = { ipv4: [], ipv6: [] };
@@ -153,6 +156,7 @@ export class PoolSet {
       }
     });
     for (const family of FAMILIES) this.owned[family].sort((a, b) => (a.start < b.start ? -1 : 1));
+    this.autoOrder = serviceFreeOrder(this.pools);
   }
 
   get(name: string): PoolState | undefined {

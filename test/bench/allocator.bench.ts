@@ -1,6 +1,7 @@
 // Allocator benchmark: 100,000 IPv4 and 100,000 IPv6 allocations, heap for the 200,000, checkConfig
 // against them, and MetalLB's method (walk from the pool start to the first free address) measured
 // in the same run. Run with `tsx --expose-gc` (make bench). One figure per line: name value.
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { AddressPool, Config } from '../../config/model.js';
 import { Allocator } from '../../allocator/allocator.js';
@@ -23,15 +24,30 @@ function figure(name: string, value: number, digits = 3): void {
   console.log(`${name} ${value.toFixed(digits)}`);
 }
 
-/** Runs fn, printing its wall time and the process CPU time it used (the latter is steadier on a busy machine). */
+/** CPU time of the main thread alone (Linux schedstat, ns), without the GC and compiler threads process.cpuUsage() adds. */
+function mainThreadSeconds(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs fn, printing its wall time, the process CPU time it used and the main thread's CPU time (the
+ * latter two are steadier on a busy machine; the last is the loop's own work plus the GC pauses it takes).
+ */
 function timed(name: string, fn: () => void): number {
   const cpu = process.cpuUsage();
+  const main = mainThreadSeconds();
   const t = performance.now();
   fn();
   const wall = (performance.now() - t) / 1000;
   const used = process.cpuUsage(cpu);
+  const mainAfter = mainThreadSeconds();
   figure(`${name}.seconds`, wall);
   figure(`${name}.cpu-seconds`, (used.user + used.system) / 1e6);
+  if (main !== undefined && mainAfter !== undefined) figure(`${name}.main-thread-cpu-seconds`, mainAfter - main);
   return wall;
 }
 
