@@ -54,6 +54,11 @@ export function errorStatus(err: unknown): number | undefined {
   return undefined;
 }
 
+/** The server's Retry-After (ms) carried by a 429 error of ours, if any. */
+export function retryAfterOf(err: unknown): number | undefined {
+  return err instanceof KubeApiError && err.status === 429 ? err.retryAfterMs ?? 1_000 : undefined;
+}
+
 export interface RequestOpts {
   body?: unknown;
   contentType?: string;

@@ -7,8 +7,12 @@
 // It also reports whether renewals are healthy, so that the speaker's Events yield to the Lease:
 // unhealthy from start until the first success, while a renewal is in flight longer than `slowMs`,
 // and after a renewal that failed or took longer; healthy again after a success within `slowMs`.
+// A failed renewal is tried again before the next interval (renewal 10 s, duration 30 s: waiting a
+// whole interval left two attempts before fencing), after a backoff from RETRY_MS doubling, never
+// before the server's Retry-After (a throttled API server, 429), and spread by jitter over [d, 2d)
+// so that the speakers a throttled server turned away together do not come back together.
 import type { KubeAccess } from '../kube/access.js';
-import { errorStatus, kubeRequest } from '../kube/request.js';
+import { errorStatus, kubeRequest, retryAfterOf } from '../kube/request.js';
 import { microTime } from '../kube/timestamps.js';
 import type { Clock, TimerHandle } from '../protocols/clock.js';
 import { leaseLabels } from './node-exclusion.js';
@@ -21,6 +25,9 @@ export const SPEAKER_LEASE_PREFIX = 'herald-speaker-';
 
 /** Annotation on a speaker Lease: where its liveness protocol listens (protocols/liveness). */
 export const LIVENESS_ANNOTATION = 'herald.io/liveness';
+
+/** First retry delay after a failed renewal (then doubling, at most the renew interval). */
+export const RETRY_MS = 1000;
 
 export function speakerLeaseName(node: string): string {
   return `${SPEAKER_LEASE_PREFIX}${node}`;
@@ -48,6 +55,8 @@ export interface SpeakerLeaseOptions {
    * more slower than usual, still well before fencing (leaseDurationMs after the last success).
    */
   slowMs?: number;
+  /** Jitter source in [0, 1) for retries after a failure; injectable for tests. Default Math.random. */
+  random?: () => number;
 }
 
 interface LeaseJson {
@@ -80,6 +89,11 @@ export class SpeakerLease {
   private lastSentAt = 0;
   /** Write again as soon as the renewal in flight settles (renewSoon). */
   private soon = false;
+  /** Failed renewals in a row, and when to try again after the last one (monotonic). */
+  private failuresInRow = 0;
+  private retryAt: number | undefined;
+  /** No write before this (the last failure's Retry-After), whatever asks for one. */
+  private notBefore = 0;
 
   constructor(private readonly opts: SpeakerLeaseOptions) {
     this.name = speakerLeaseName(opts.node);
@@ -121,13 +135,20 @@ export class SpeakerLease {
     this.inFlight = this.renew().then(
       () => {
         this.clearSlowTimer();
+        this.failuresInRow = 0;
+        this.retryAt = undefined;
         if (!this.running) return;
         this.setHealthy(this.opts.clock.now() - sentAt <= slowMs);
         this.opts.onRenewed(sentAt);
       },
       (err: unknown) => {
         this.clearSlowTimer();
-        this.current = undefined; // re-read before the next write
+        // Re-read before the next write (it may have happened), unless it was turned away (429).
+        if (errorStatus(err) !== 429) this.current = undefined;
+        this.failuresInRow++;
+        const now = this.opts.clock.now();
+        this.retryAt = now + this.retryDelay(err);
+        this.notBefore = now + (retryAfterOf(err) ?? 0);
         if (!this.running) return;
         this.setHealthy(false);
         this.opts.onFailed(err);
@@ -142,7 +163,8 @@ export class SpeakerLease {
     if (!this.running) return;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
     const interval = this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.opts.renewMs;
-    const wait = this.soon ? 0 : Math.max(0, this.lastSentAt + interval - this.opts.clock.now());
+    const due = this.soon ? 0 : Math.min(this.lastSentAt + interval, this.retryAt ?? Infinity);
+    const wait = Math.max(0, due - this.opts.clock.now(), this.notBefore - this.opts.clock.now());
     this.soon = false;
     this.timer = this.opts.clock.setTimeout(() => {
       this.timer = undefined;
@@ -163,9 +185,16 @@ export class SpeakerLease {
       this.arm(); // back to renewMs after the last one sent, not one more fast renewal
       return;
     }
-    this.opts.clock.clearTimeout(this.timer);
+    this.writeNow();
+  }
+
+  /** Write at once, or when the last 429's Retry-After has passed. */
+  private writeNow(): void {
+    if (this.timer) this.opts.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    this.tick();
+    if (this.notBefore <= this.opts.clock.now()) return this.tick();
+    this.soon = true;
+    this.arm();
   }
 
   /**
@@ -189,9 +218,16 @@ export class SpeakerLease {
       this.soon = true; // in flight
       return;
     }
-    this.opts.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.tick();
+    this.writeNow();
+  }
+
+  /** After a failure: the backoff, at least the server's Retry-After, jittered over [d, 2d) but not past the interval unless Retry-After says so. */
+  private retryDelay(err: unknown): number {
+    const interval = this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.opts.renewMs;
+    const retryAfter = retryAfterOf(err) ?? 0;
+    const backoff = RETRY_MS * 2 ** Math.min(this.failuresInRow - 1, 16);
+    const base = Math.max(retryAfter, backoff);
+    return Math.max(retryAfter, Math.min(interval, base * (1 + (this.opts.random ?? Math.random)())));
   }
 
   /** When this life began (ms since the epoch): the acquireTime of our next writes. */

@@ -16,19 +16,27 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg, cpus } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadKubeConfig } from '../../kube/config.js';
 import { kubeRequest } from '../../kube/request.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { speakerTimingDefaults } from '../sim/speaker-defaults.js';
 import type { FromWorker, SimTiming, ToWorker, WorkerSample } from '../sim/scale-protocol.js';
+import { runVirtual } from '../sim/virtual-liveness.js';
 
-const SIZES = (process.env.HERALD_BENCH_SCALE_N ?? '100,500,1000').split(',').map(Number);
+const SIZES = (process.env.HERALD_BENCH_SCALE_N ?? '100,500,1000').split(',').filter((x) => x.trim() !== '').map(Number);
 const LONG = process.env.HERALD_BENCH_LONG === '1';
 const WORKERS = Number(process.env.HERALD_BENCH_SCALE_WORKERS ?? 2);
 const KILLS = Number(process.env.HERALD_BENCH_SCALE_KILLS ?? 10);
 const WINDOW_S = Number(process.env.HERALD_BENCH_SCALE_WINDOW_S ?? 30);
+/** Real-time members run the liveness protocol over real UDP up to this N; above it, Lease-only (the protocol's figures: virtual time). */
+const UDP_MAX = Number(process.env.HERALD_BENCH_SCALE_UDP_MAX ?? 100);
+/** The throttling run (issue 17.4): N Lease-only members against an API server at low in-flight limits; 0: skipped. */
+const THROTTLE_N = Number(process.env.HERALD_BENCH_SCALE_THROTTLE_N ?? 1000);
+const THROTTLE_INFLIGHT = Number(process.env.HERALD_BENCH_SCALE_THROTTLE_INFLIGHT ?? 5);
+const THROTTLE_WINDOW_S = Number(process.env.HERALD_BENCH_SCALE_THROTTLE_WINDOW_S ?? 120);
 const WORKER = fileURLToPath(new URL('../sim/scale-worker.ts', import.meta.url));
 
 const out = (name: string, value: number, digits = 2): void => void process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
@@ -54,7 +62,8 @@ class Worker {
 
   constructor(readonly names: string[]) {
     // Each worker is a process of its own (a core each), run by tsx as the bench itself is.
-    this.child = fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const prof = process.env.HERALD_BENCH_SCALE_PROF;
+    this.child = fork(WORKER, [], { execArgv: ['--import', 'tsx', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (raw) => {
       const m = raw as FromWorker;
       if (m.type === 'killed') this.killedAt.set(m.name, m.at);
@@ -92,13 +101,20 @@ interface Totals {
   lagMax: number;
   verdicts: WorkerSample['verdicts'];
   deadViews: Record<string, number>;
+  unhealthy: number;
+  leaseFailuresBy: Record<string, number>;
+  leaseFenced: WorkerSample['leaseFenced'];
 }
 
 async function sampleAll(workers: Worker[]): Promise<Totals> {
   const samples = await Promise.all(workers.map(async (w) => (await w.request({ type: 'sample' }, 'sample')).sample));
-  const t: Totals = { leaseWrites: 0, livenessBytes: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, selfSuspected: 0, dropped: 0, leaseFailures: 0, fencedNow: 0, rejoins: 0, cpuSeconds: 0, lagP99: 0, lagMax: 0, verdicts: {}, deadViews: {} };
+  const t: Totals = { leaseWrites: 0, livenessBytes: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, selfSuspected: 0, dropped: 0, leaseFailures: 0, fencedNow: 0, rejoins: 0, cpuSeconds: 0, lagP99: 0, lagMax: 0, verdicts: {}, deadViews: {}, unhealthy: 0, leaseFailuresBy: {}, leaseFenced: { episodes: 0, members: 0, totalMs: 0, maxMs: 0, now: 0 } };
   for (const s of samples) {
     for (const k of ['leaseWrites', 'livenessBytes', 'falseSuspicions', 'falseDeaths', 'quorumLosses', 'selfSuspected', 'dropped', 'leaseFailures', 'fencedNow', 'rejoins', 'cpuSeconds'] as const) t[k] += s[k];
+    t.unhealthy += s.unhealthy;
+    for (const [c, k] of Object.entries(s.leaseFailuresBy)) t.leaseFailuresBy[c] = (t.leaseFailuresBy[c] ?? 0) + k;
+    for (const k of ['episodes', 'members', 'totalMs', 'now'] as const) t.leaseFenced[k] += s.leaseFenced[k];
+    t.leaseFenced.maxMs = Math.max(t.leaseFenced.maxMs, s.leaseFenced.maxMs);
     t.lagP99 = Math.max(t.lagP99, s.lag.p99);
     t.lagMax = Math.max(t.lagMax, s.lag.max);
     for (const [name, c] of Object.entries(s.deadViews)) t.deadViews[name] = (t.deadViews[name] ?? 0) + c;
@@ -112,17 +128,16 @@ async function sampleAll(workers: Worker[]): Promise<Totals> {
   return t;
 }
 
-async function runSize(cluster: TestCluster, apiserverPid: number, n: number, timing: SimTiming, windowS: number): Promise<void> {
-  const namespace = `scale-${n}`;
-  const { kubeConfig } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
-  await kubeRequest(kubeConfig, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } } });
+async function runSize(cluster: TestCluster, apiserverPid: number, n: number, timing: SimTiming, windowS: number, run: { prefix: string; namespace: string; kubeconfig: string; udp: boolean; kills: number }): Promise<void> {
+  const { namespace, udp } = run;
+  const p = run.prefix;
   const names = Array.from({ length: n }, (_, i) => `node-${String(i).padStart(4, '0')}`);
   const workers = Array.from({ length: WORKERS }, (_, w) => new Worker(names.filter((_, i) => i % WORKERS === w)));
   const owner = new Map<string, Worker>();
   for (const w of workers) for (const name of w.names) owner.set(name, w);
   try {
     const secretHex = randomBytes(32).toString('hex');
-    const replies = await Promise.all(workers.map((w) => w.request({ type: 'init', names: w.names, kubeconfig: cluster.kubeconfig, namespace, secretHex, timing }, 'ports')));
+    const replies = await Promise.all(workers.map((w) => w.request({ type: 'init', names: w.names, kubeconfig: run.kubeconfig, namespace, secretHex, timing, udp }, 'ports')));
     const ports = Object.assign({}, ...replies.map((r) => r.ports)) as Record<string, number>;
     await Promise.all(workers.map((w) => w.request({ type: 'peers', ports }, 'started')));
     // Every member started and renewed at least once, and its probing settled.
@@ -136,23 +151,27 @@ async function runSize(cluster: TestCluster, apiserverPid: number, n: number, ti
     const b = await sampleAll(workers);
     const secs = (performance.now() - tA) / 1000;
     const cpuB = cpuSeconds(apiserverPid);
-    note(`N=${n}: ${WORKERS} worker processes, steady window ${secs.toFixed(1)} s, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    out(`scale.${n}.lease_writes_per_s`, (b.leaseWrites - a.leaseWrites) / secs);
-    out(`scale.${n}.lease_writes_per_s_per_node`, (b.leaseWrites - a.leaseWrites) / secs / n, 3);
-    out(`scale.${n}.apiserver_cpu_percent`, ((cpuB - cpuA) / secs) * 100, 1);
-    out(`scale.${n}.liveness_bytes_per_s_per_node`, (b.livenessBytes - a.livenessBytes) / secs / n, 0);
-    out(`scale.${n}.window_s`, secs, 0);
-    out(`scale.${n}.false_suspicions`, b.falseSuspicions - a.falseSuspicions, 0);
-    out(`scale.${n}.false_deaths`, b.falseDeaths - a.falseDeaths, 0);
-    out(`scale.${n}.self_suspected`, b.selfSuspected - a.selfSuspected, 0);
-    out(`scale.${n}.quorum_losses`, b.quorumLosses - a.quorumLosses, 0);
-    out(`scale.${n}.fenced_at_end`, b.fencedNow, 0);
-    out(`scale.${n}.new_lives_seen`, (b.rejoins - a.rejoins) / WORKERS, 0);
-    out(`scale.${n}.lease_failures`, b.leaseFailures - a.leaseFailures, 0);
-    out(`scale.${n}.dropped_datagrams`, b.dropped - a.dropped, 0);
-    out(`scale.${n}.worker_cpu_percent`, ((b.cpuSeconds - a.cpuSeconds) / secs / WORKERS) * 100, 1);
-    out(`scale.${n}.worker_lag_p99_ms`, b.lagP99, 1);
-    out(`scale.${n}.worker_lag_max_ms`, b.lagMax, 1);
+    note(`${p}: N=${n} real-time members (${udp ? 'liveness over real UDP + Lease' : 'Lease only'}), ${WORKERS} worker processes, steady window ${secs.toFixed(1)} s, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    out(`${p}.lease_writes_per_s`, (b.leaseWrites - a.leaseWrites) / secs);
+    out(`${p}.lease_writes_per_s_per_node`, (b.leaseWrites - a.leaseWrites) / secs / n, 3);
+    out(`${p}.apiserver_cpu_percent`, ((cpuB - cpuA) / secs) * 100, 1);
+    out(`${p}.liveness_bytes_per_s_per_node`, (b.livenessBytes - a.livenessBytes) / secs / n, 0);
+    out(`${p}.window_s`, secs, 0);
+    out(`${p}.false_suspicions`, b.falseSuspicions - a.falseSuspicions, 0);
+    out(`${p}.false_deaths`, b.falseDeaths - a.falseDeaths, 0);
+    out(`${p}.self_suspected`, b.selfSuspected - a.selfSuspected, 0);
+    out(`${p}.quorum_losses`, b.quorumLosses - a.quorumLosses, 0);
+    out(`${p}.fenced_at_end`, b.fencedNow, 0);
+    out(`${p}.new_lives_seen`, (b.rejoins - a.rejoins) / WORKERS, 0);
+    out(`${p}.lease_failures`, b.leaseFailures - a.leaseFailures, 0);
+    note(`${p}: Lease failures by cause since start: ${JSON.stringify(b.leaseFailuresBy)}; renewals turned unhealthy (Events paused) ${b.unhealthy}`);
+    out(`${p}.lease_fenced_members`, b.leaseFenced.members, 0);
+    out(`${p}.lease_fenced_episodes`, b.leaseFenced.episodes, 0);
+    out(`${p}.lease_fenced_max_ms`, b.leaseFenced.maxMs, 0);
+    out(`${p}.dropped_datagrams`, b.dropped - a.dropped, 0);
+    out(`${p}.worker_cpu_percent`, ((b.cpuSeconds - a.cpuSeconds) / secs / WORKERS) * 100, 1);
+    out(`${p}.worker_lag_p99_ms`, b.lagP99, 1);
+    out(`${p}.worker_lag_max_ms`, b.lagMax, 1);
 
     // Kills: one member at a time crashes (stops answering and renewing); wait until every live
     // member has declared it dead (or 15 s), then a pause so the gossip settles before the next.
@@ -161,7 +180,7 @@ async function runSize(cluster: TestCluster, apiserverPid: number, n: number, ti
     let incomplete = 0;
     const killed: string[] = [];
     let lagMax = 0;
-    for (let k = 0; k < KILLS && k < n - 2; k++) {
+    for (let k = 0; k < run.kills && k < n - 2; k++) {
       let victim: string;
       do victim = names[Math.floor(Math.random() * n)] as string;
       while (killed.includes(victim));
@@ -185,27 +204,97 @@ async function runSize(cluster: TestCluster, apiserverPid: number, n: number, ti
       else incomplete++;
       await sleep(1000);
     }
-    out(`scale.${n}.detect_ms.median`, percentile(detect, 0.5), 0);
-    out(`scale.${n}.detect_ms.max`, detect.length ? Math.max(...detect) : NaN, 0);
-    out(`scale.${n}.agree_ms.median`, percentile(agree, 0.5), 0);
-    out(`scale.${n}.agree_ms.max`, agree.length ? Math.max(...agree) : NaN, 0);
-    out(`scale.${n}.kills_not_agreed_in_15s`, incomplete, 0);
-    out(`scale.${n}.kills_worker_lag_max_ms`, lagMax, 1);
+    if (run.kills === 0) return;
+    out(`${p}.detect_ms.median`, percentile(detect, 0.5), 0);
+    out(`${p}.detect_ms.max`, detect.length ? Math.max(...detect) : NaN, 0);
+    out(`${p}.agree_ms.median`, percentile(agree, 0.5), 0);
+    out(`${p}.agree_ms.max`, agree.length ? Math.max(...agree) : NaN, 0);
+    out(`${p}.kills_not_agreed_in_15s`, incomplete, 0);
+    out(`${p}.kills_worker_lag_max_ms`, lagMax, 1);
   } finally {
     await Promise.all(workers.map((w) => w.request({ type: 'stop' }, 'stopped', 60_000).catch(() => w.child.kill('SIGKILL'))));
   }
 }
 
+async function namespaceFor(cluster: TestCluster, name: string): Promise<void> {
+  const { kubeConfig } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
+  await kubeRequest(kubeConfig, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+}
+
+/**
+ * A kubeconfig of a ServiceAccount allowed the speaker's Lease verbs in `namespace`: the admin is in
+ * system:masters, which kube-apiserver's in-flight limit never throttles (nor APF's exempt level).
+ */
+async function speakerKubeconfig(cluster: TestCluster, namespace: string): Promise<string> {
+  const { kubeConfig } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
+  const post = (path: string, body: unknown): Promise<unknown> => kubeRequest(kubeConfig, 'POST', path, { body });
+  await post(`/api/v1/namespaces/${namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'speaker' } });
+  const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}`;
+  await post(`${rbac}/roles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'speaker' }, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] }] });
+  await post(`${rbac}/rolebindings`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'speaker' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'speaker' }, subjects: [{ kind: 'ServiceAccount', name: 'speaker', namespace }] });
+  const tr = (await post(`/api/v1/namespaces/${namespace}/serviceaccounts/speaker/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds: 7200 } })) as { status?: { token?: string } };
+  const token = tr.status?.token;
+  if (!token) throw new Error('TokenRequest returned no token');
+  const text = readFileSync(cluster.kubeconfig, 'utf8');
+  if (!text.includes(`token: ${cluster.token}`)) throw new Error('admin kubeconfig: token line not found');
+  const path = join(cluster.dir, `speaker-${namespace}.kubeconfig`);
+  writeFileSync(path, text.replace(`token: ${cluster.token}`, `token: ${token}`));
+  return path;
+}
+
+function runVirtualSize(n: number, timing: SimTiming, windowS: number): void {
+  const r = runVirtual({ n, timing, secret: randomBytes(32), windowS, kills: KILLS });
+  const p = `scale.${n}.virtual`;
+  note(`${p}: N=${n} members in virtual time (real SWIM, codec and HMAC; one-way latency 0.2-0.8 ms), ${r.virtualS.toFixed(0)} s simulated in ${r.cpuS.toFixed(1)} s CPU`);
+  out(`${p}.liveness_bytes_per_s_per_node`, r.bytesPerSecPerNode, 0);
+  out(`${p}.liveness_datagrams_per_s_per_node`, r.datagramsPerSecPerNode, 1);
+  out(`${p}.window_s`, r.windowS, 0);
+  out(`${p}.false_suspicions`, r.falseSuspicions, 0);
+  out(`${p}.false_deaths`, r.falseDeaths, 0);
+  out(`${p}.quorum_losses`, r.quorumLosses, 0);
+  out(`${p}.detect_ms.median`, percentile(r.detectMs, 0.5), 0);
+  out(`${p}.detect_ms.max`, r.detectMs.length ? Math.max(...r.detectMs) : NaN, 0);
+  out(`${p}.agree_ms.median`, percentile(r.agreeMs, 0.5), 0);
+  out(`${p}.agree_ms.max`, r.agreeMs.length ? Math.max(...r.agreeMs) : NaN, 0);
+  out(`${p}.kills_not_agreed_in_15s`, r.notAgreed, 0);
+}
+
 const timing = speakerTimingDefaults();
-note(`${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-note(`herald speaker defaults: lease renew ${timing.renewMs} ms, duration ${timing.leaseDurationMs} ms; liveness period ${timing.periodMs} ms, probe timeout ${timing.probeTimeoutMs} ms, suspicion ${timing.suspicionMs} ms`);
+const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+note(`${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.version}, load average ${load()}`);
+note(`herald speaker defaults with liveness: lease renew ${timing.renewMs} ms (${timing.fastRenewMs} ms without quorum), duration ${timing.leaseDurationMs} ms; liveness period ${timing.periodMs} ms, probe timeout ${timing.probeTimeoutMs} ms, suspicion ${timing.suspicionMs} ms`);
+// Liveness in virtual time first: no API server, the same code.
+for (const n of SIZES) runVirtualSize(n, timing, LONG && n === Math.max(...SIZES) ? 600 : WINDOW_S);
+
 const cluster = await TestCluster.start({ log: () => undefined });
 try {
   const apiserverPid = cluster.state().apiserverPid;
   for (const n of SIZES) {
-    const windowS = Math.max(LONG && n === Math.max(...SIZES) ? 600 : WINDOW_S, (3 * timing.renewMs) / 1000);
-    await runSize(cluster, apiserverPid, n, timing, windowS);
+    const windowS = Math.max(WINDOW_S, (3 * timing.renewMs) / 1000);
+    const namespace = `scale-${n}`;
+    await namespaceFor(cluster, namespace);
+    const udp = n <= UDP_MAX;
+    await runSize(cluster, apiserverPid, n, timing, windowS, { prefix: `scale.${n}`, namespace, kubeconfig: cluster.kubeconfig, udp, kills: udp ? KILLS : 0 });
+    // The API server's watch fan-out: every speaker watches every speaker Lease.
+    note(`scale.${n}: with one Lease watch per speaker the API server sends N x writes/s = ${((n * n * 1000) / timing.renewMs).toFixed(0)} watch events/s (here: one watch per worker process, ${WORKERS})`);
   }
 } finally {
   await cluster.stop();
+}
+
+// Issue 17.4: the API server at low in-flight limits (the classic max-inflight filter: APF off, so
+// that the flags alone bound it; its 429s carry Retry-After: 1), N members renewing as a
+// ServiceAccount. How many fence, how long, and why.
+if (THROTTLE_N > 0) {
+  const limit = THROTTLE_INFLIGHT;
+  const throttled = await TestCluster.start({ log: () => undefined, extraApiserverArgs: ['--enable-priority-and-fairness=false', `--max-requests-inflight=${limit}`, `--max-mutating-requests-inflight=${limit}`] });
+  try {
+    const namespace = `throttle-${THROTTLE_N}`;
+    await namespaceFor(throttled, namespace);
+    const kubeconfig = await speakerKubeconfig(throttled, namespace);
+    note(`scale.throttle: kube-apiserver --max-requests-inflight=${limit} --max-mutating-requests-inflight=${limit} (APF off), ${THROTTLE_N} Lease-only members as a ServiceAccount, load average ${load()}`);
+    await runSize(throttled, throttled.state().apiserverPid, THROTTLE_N, timing, Math.max(THROTTLE_WINDOW_S, (3 * timing.leaseDurationMs) / 1000), { prefix: `scale.throttle.${THROTTLE_N}`, namespace, kubeconfig, udp: false, kills: 0 });
+  } finally {
+    await throttled.stop();
+  }
 }

@@ -6,13 +6,15 @@
 export interface SimTiming {
   renewMs: number;
   leaseDurationMs: number;
+  /** Renewal interval without the liveness quorum (speaker.ts: LIVENESS_FAST_RENEW_MS). */
+  fastRenewMs: number;
   periodMs: number;
   probeTimeoutMs: number;
   suspicionMs: number;
 }
 
 export type ToWorker =
-  | { type: 'init'; names: string[]; kubeconfig: string; namespace: string; secretHex: string; timing: SimTiming }
+  | { type: 'init'; names: string[]; kubeconfig: string; namespace: string; secretHex: string; timing: SimTiming; udp: boolean }
   | { type: 'peers'; ports: Record<string, number> }
   | { type: 'sample' }
   | { type: 'kill'; name: string }
@@ -38,6 +40,12 @@ export interface WorkerSample {
   /** Lease watch events showing a new life (a member declared dead started one), seen by the worker's watch. */
   rejoins: number;
   leaseFailures: number;
+  /** Lease renewal failures by cause: HTTP status ("429", "500"), or the errno (ETIMEDOUT, ECONNRESET). */
+  leaseFailuresBy: Record<string, number>;
+  /** Renewals that turned unhealthy (slow or failed: Events and status writes pause), summed. */
+  unhealthy: number;
+  /** Self-fencing by the Lease (fencing.ts: no successful renewal for the lease duration), not by the liveness gate. */
+  leaseFenced: { episodes: number; members: number; totalMs: number; maxMs: number; now: number };
   /** Per killed member: how many members declared it dead, and the first and last such time. */
   verdicts: Record<string, { count: number; first: number; last: number }>;
   /** Per killed member: how many live members hold it dead now. */

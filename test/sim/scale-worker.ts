@@ -18,6 +18,8 @@ import { Swim } from '../../protocols/liveness/swim.js';
 import { LivenessTransport } from '../../protocols/liveness/transport.js';
 import { LivenessGate } from '../../speaker/liveness-gate.js';
 import { SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SpeakerLease } from '../../speaker/speaker-lease.js';
+import { Fencing } from '../../speaker/fencing.js';
+import { KubeApiError } from '../../kube/request.js';
 import type { V1Lease } from '@kubernetes/client-node';
 import { wallNow, type FromWorker, type ToWorker, type WorkerSample } from './scale-protocol.js';
 
@@ -27,6 +29,9 @@ interface SimMember {
   transport: LivenessTransport;
   lease: SpeakerLease;
   gate: LivenessGate;
+  fencing: Fencing;
+  /** Since when the Lease fenced this member (wall ms), while it is. */
+  leaseFencedSince?: number;
   port: number;
   alive: boolean;
   startTimer?: NodeJS.Timeout;
@@ -39,9 +44,18 @@ const members = new Map<string, SimMember>();
 const killed = new Set<string>();
 const lag = monitorEventLoopDelay({ resolution: 5 });
 lag.enable();
-const totals = { dropped: 0, falseSuspicions: 0, falseDeaths: 0, selfSuspected: 0, quorumLosses: 0, leaseFailures: 0 };
+const totals = { dropped: 0, falseSuspicions: 0, falseDeaths: 0, selfSuspected: 0, quorumLosses: 0, leaseFailures: 0, unhealthy: 0 };
+const leaseFailuresBy: Record<string, number> = {};
+const leaseFenced = { episodes: 0, members: 0, totalMs: 0, maxMs: 0 };
+const everLeaseFenced = new Set<string>();
+
+function failureCause(err: unknown): string {
+  if (err instanceof KubeApiError) return err.status ? String(err.status) : (err.code ?? 'transport');
+  return 'other';
+}
 const verdicts: WorkerSample['verdicts'] = {};
 let renewMs = 1000;
+let udp = true;
 let allNames: string[] = [];
 let access: KubeAccess | undefined;
 let namespace = '';
@@ -71,6 +85,7 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   const secret = Buffer.from(msg.secretHex, 'hex');
   const t = msg.timing;
   renewMs = t.renewMs;
+  udp = msg.udp;
   const ports: Record<string, number> = {};
   for (const name of msg.names) {
     // The transport, the state machine and the Lease refer to each other: built in turn, then joined.
@@ -82,9 +97,11 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
       onMessage: (m) => ref.swim?.receive(m),
       onDrop: () => void totals.dropped++,
     });
-    const port = await transport.start();
+    // Lease-only members (udp off): the state machine is built but never started, no socket bound.
+    const port = msg.udp ? await transport.start() : 0;
     ports[name] = port;
-    const gate = new LivenessGate(systemClock);
+    const gate = new LivenessGate(systemClock, name);
+    const fencing = new Fencing({ clock: systemClock, leaseDurationMs: t.leaseDurationMs });
     const swim = new Swim({ clock: systemClock, self: name, periodMs: t.periodMs, probeTimeoutMs: t.probeTimeoutMs, suspicionMs: t.suspicionMs, indirect: 2, send: (to, m) => transport.send(to, m) });
     // One client per member, as each speaker has its own (and its own keep-alive connection).
     const access: KubeAccess = {
@@ -97,12 +114,42 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
       node: name,
       clock: systemClock,
       renewMs: t.renewMs,
+      fastRenewMs: t.fastRenewMs,
       leaseDurationMs: t.leaseDurationMs,
       livenessAddress: `127.0.0.1:${port}`,
-      onRenewed: (sentAt) => gate.renewed(sentAt),
-      onFailed: () => void totals.leaseFailures++,
+      // As speaker.ts wires it: the renewal feeds the Lease fencing and may vouch for the member.
+      onRenewed: (sentAt) => {
+        fencing.renewSucceeded(sentAt);
+        if (gate.vouches(sentAt)) swim.recheck();
+        gate.renewed(sentAt);
+      },
+      onHealth: (healthy) => void (healthy || totals.unhealthy++),
+      onFailed: (err) => {
+        totals.leaseFailures++;
+        fencing.renewFailed(err);
+        const cause = failureCause(err);
+        leaseFailuresBy[cause] = (leaseFailuresBy[cause] ?? 0) + 1;
+      },
     });
-    const member: SimMember = { name, swim, transport, lease, gate, port, alive: true, crashed: false };
+    const member: SimMember = { name, swim, transport, lease, gate, fencing, port, alive: true, crashed: false };
+    fencing.onChange((st) => {
+      if (!member.alive) return;
+      if (st.kind === 'fenced' && st.reason === 'renewOverdue') {
+        member.leaseFencedSince = wallNow();
+        leaseFenced.episodes++;
+        if (!everLeaseFenced.has(name)) leaseFenced.members++;
+        everLeaseFenced.add(name);
+      } else if (st.kind === 'active' && member.leaseFencedSince !== undefined) {
+        const ms = wallNow() - member.leaseFencedSince;
+        member.leaseFencedSince = undefined;
+        leaseFenced.totalMs += ms;
+        leaseFenced.maxMs = Math.max(leaseFenced.maxMs, ms);
+      }
+    });
+    gate.setStallCheck(() => {
+      swim.awake();
+      return swim.stalled;
+    });
     ref.swim = swim;
     ref.member = member;
     swim.onChange((c) => {
@@ -131,6 +178,7 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
     swim.onQuorumChange((q) => {
       if (!q) totals.quorumLosses++;
       gate.quorumChanged(q);
+      lease.setFast(!q);
     });
     members.set(name, member);
   }
@@ -144,13 +192,13 @@ function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeA
   leases.on('add', leaseSeen).on('update', leaseSeen).on('error', () => undefined);
   void leases.start().catch(() => undefined);
   for (const m of members.values()) {
-    for (const [peer, port] of Object.entries(ports)) if (peer !== m.name) m.transport.setPeer(peer, '127.0.0.1', port);
+    if (udp) for (const [peer, port] of Object.entries(ports)) if (peer !== m.name) m.transport.setPeer(peer, '127.0.0.1', port);
     m.swim.setMembers(all);
     // Speakers start at unrelated times: spread the first renewals (and probe phases) over one interval.
     m.startTimer = setTimeout(() => {
       if (!m.alive) return;
       m.lease.start();
-      m.swim.start();
+      if (udp) m.swim.start();
     }, Math.random() * renewMs);
   }
   send({ type: 'started' });
@@ -161,7 +209,14 @@ function sample(): WorkerSample {
   let livenessBytes = 0;
   let livenessPackets = 0;
   let fencedNow = 0;
+  let leaseFencedNow = 0;
+  let openMs = 0;
+  const now = wallNow();
   for (const m of members.values()) {
+    if (m.alive && m.leaseFencedSince !== undefined) {
+      leaseFencedNow++;
+      openMs = Math.max(openMs, now - m.leaseFencedSince);
+    }
     leaseWrites += m.lease.writes;
     livenessBytes += m.transport.traffic.sentBytes + m.transport.traffic.receivedBytes;
     livenessPackets += m.transport.traffic.sentPackets + m.transport.traffic.receivedPackets;
@@ -175,6 +230,8 @@ function sample(): WorkerSample {
     fencedNow,
     rejoins,
     ...totals,
+    leaseFailuresBy: { ...leaseFailuresBy },
+    leaseFenced: { ...leaseFenced, maxMs: Math.max(leaseFenced.maxMs, openMs), now: leaseFencedNow },
     verdicts: { ...verdicts },
     deadViews: Object.fromEntries([...killed].map((k) => [k, [...members.values()].filter((m) => m.alive && m.swim.state(k) === 'dead').length])),
     lag: { p50: ms(lag.percentile(50)), p99: ms(lag.percentile(99)), max: ms(lag.max) },
@@ -192,7 +249,8 @@ function kill(name: string): void {
   const at = wallNow();
   m.alive = false;
   m.swim.stop();
-  m.transport.close();
+  if (udp) m.transport.close();
+  m.fencing.close();
   // SpeakerLease.stop() would delete the Lease (a graceful stop); a crashed process just stops sending.
   m.crashed = true;
   clearTimeout(m.startTimer);
@@ -206,7 +264,7 @@ async function stop(): Promise<void> {
       clearTimeout(m.startTimer);
       if (m.alive) {
         m.swim.stop();
-        m.transport.close();
+        if (udp) m.transport.close();
       }
       // Graceful: delete the Lease, as a speaker does on SIGTERM (a crashed one's request fails fast).
       await m.lease.stop(5000);

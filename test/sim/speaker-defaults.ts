@@ -1,7 +1,10 @@
-// The timing defaults `herald speaker` runs with, read from its command definition (cli/speaker.ts)
-// rather than copied, so the simulator follows whatever the daemon's defaults become.
+// The timing defaults `herald speaker` runs with when liveness is on (as the chart and manifests run
+// it), read from its command definition (cli/speaker.ts) rather than copied, so the simulator follows
+// whatever the daemon's defaults become: the liveness options' defaults, and the Lease renewal and
+// duration the command switches to with --liveness-port (LIVENESS_LEASE_RENEW_MS / _DURATION_MS).
 import { Command } from 'commander';
-import { register } from '../../cli/speaker.js';
+import { LIVENESS_LEASE_DURATION_MS, LIVENESS_LEASE_RENEW_MS, register } from '../../cli/speaker.js';
+import { LIVENESS_FAST_RENEW_MS } from '../../speaker/speaker.js';
 import type { SimTiming } from './scale-protocol.js';
 
 export function speakerTimingDefaults(): SimTiming {
@@ -16,8 +19,9 @@ export function speakerTimingDefaults(): SimTiming {
     return v;
   };
   return {
-    renewMs: ms('--lease-renew'),
-    leaseDurationMs: ms('--lease-duration'),
+    renewMs: Number(process.env.HERALD_BENCH_SCALE_RENEW_MS ?? LIVENESS_LEASE_RENEW_MS),
+    leaseDurationMs: Number(process.env.HERALD_BENCH_SCALE_LEASE_DURATION_MS ?? LIVENESS_LEASE_DURATION_MS),
+    fastRenewMs: Math.min(Number(process.env.HERALD_BENCH_SCALE_RENEW_MS ?? LIVENESS_LEASE_RENEW_MS), LIVENESS_FAST_RENEW_MS),
     periodMs: ms('--liveness-period'),
     probeTimeoutMs: ms('--liveness-probe-timeout'),
     suspicionMs: ms('--liveness-suspicion'),

@@ -1,6 +1,7 @@
 // SpeakerLease timing on a manual clock with a fake API (every request a promise the test settles):
 // the fast renewal while the liveness quorum is lost (setFast), and the life it publishes and
-// reports (lifeStartedAt), which the speaker judges itself by.
+// reports (lifeStartedAt), which the speaker judges itself by; retries after a failure (backoff with
+// jitter, never before a 429's Retry-After).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../protocols/clock.js';
 
@@ -14,23 +15,24 @@ interface Call {
 }
 const calls: Call[] = [];
 let clock = new ManualClock();
-vi.mock('../../../kube/request.js', () => ({
-  errorStatus: (err: unknown) => (err as { status?: number }).status,
+vi.mock('../../../kube/request.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../../kube/request.js')>()),
   kubeRequest: (_kc: unknown, method: string, _path: string, opts?: { body?: Call['body'] }) =>
     new Promise((resolve, reject) => {
       calls.push({ method, body: opts?.body, at: clock.now(), resolve, reject });
     }),
 }));
 const { SpeakerLease } = await import('../../../speaker/speaker-lease.js');
+const { KubeApiError } = await import('../../../kube/request.js');
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Answers the oldest open request with the Lease (as the API server returns it). */
-async function answer(ok = true): Promise<Call> {
+async function answer(ok: boolean | Error = true): Promise<Call> {
   const c = calls.shift();
   if (!c) throw new Error('no request in flight');
-  if (ok) c.resolve({ metadata: { name: 'herald-speaker-n1', resourceVersion: String(c.at) }, spec: c.body?.spec ?? {} });
-  else c.reject(Object.assign(new Error('boom'), { status: 500 }));
+  if (ok === true) c.resolve({ metadata: { name: 'herald-speaker-n1', resourceVersion: String(c.at) }, spec: c.body?.spec ?? {} });
+  else c.reject(ok === false ? Object.assign(new Error('boom'), { status: 500 }) : ok);
   await settle();
   return c;
 }
@@ -57,7 +59,7 @@ async function stop(lease: InstanceType<typeof SpeakerLease>): Promise<void> {
   await done;
 }
 
-function setup() {
+function setup(random?: () => number) {
   clock = new ManualClock();
   const renewed: number[] = [];
   const lease = new SpeakerLease({
@@ -70,6 +72,7 @@ function setup() {
     leaseDurationMs: 30_000,
     onRenewed: (sentAt) => renewed.push(sentAt),
     onFailed: () => undefined,
+    random,
   });
   return { lease, renewed };
 }
@@ -145,5 +148,58 @@ describe('SpeakerLease', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  const throttled = (retryAfterMs?: number): Error => new KubeApiError(429, 'PUT', '/leases/x', 'TooManyRequests', 'too many requests', undefined, retryAfterMs);
+
+  /** Fails every request sent until `t` with `err()` (the GET after a non-429 failure included); returns the send times. */
+  async function failUntil(t: number, err: () => Error): Promise<Array<[string, number]>> {
+    const sent: Array<[string, number]> = [];
+    for (;;) {
+      while (calls.length > 0) {
+        const c = calls[0] as Call;
+        sent.push([c.method, c.at]);
+        await answer(err());
+      }
+      if (clock.now() >= t) return sent;
+      clock.advance(Math.min(10, t - clock.now()));
+    }
+  }
+
+  it('after a failure retries before the next interval: 1 s doubling, jittered over [d, 2d), at most the interval; a success ends it', async () => {
+    const { lease } = setup(() => 0.5);
+    lease.start();
+    expect(await runTo(9_995)).toEqual([0]);
+    clock.advance(5); // failures answered when sent: times on the 10 ms grid
+    // From 10,000 on every write fails (500): retries 1.5 s, 3 s, 6 s, then capped at 10 s after each failure.
+    const sent = await failUntil(30_000, () => Object.assign(new Error('boom'), { status: 500 }));
+    // After a 500 the Lease is read again (GET) before the write, each GET failing too.
+    expect(sent.map(([, at]) => at)).toEqual([10_000, 11_500, 14_500, 20_500, 30_500].filter((at) => at <= 30_000));
+    // The retry at 30,500 succeeds: then the normal interval from it.
+    clock.advance(500);
+    expect(await runTo(45_000)).toEqual([30_500, 40_500]);
+    await stop(lease);
+  });
+
+  it('a 429 is retried no sooner than its Retry-After (jittered above it), keeps the Lease it has (no re-read), and holds back a fast renewal meanwhile', async () => {
+    const { lease } = setup(() => 0.25);
+    lease.start();
+    expect(await runTo(9_995)).toEqual([0]);
+    clock.advance(5);
+    expect(calls.map((c) => [c.method, c.at])).toEqual([['PUT', 10_000]]);
+    await answer(throttled(4_000)); // Retry-After 4 s: base max(4 s, 1 s) = 4 s, jittered to 5 s
+    lease.setFast(true); // would renew at once: waits for Retry-After
+    expect(calls).toEqual([]);
+    clock.advance(3_990);
+    expect(calls).toEqual([]);
+    clock.advance(10); // 14,000: Retry-After passed; the fast renewal goes (still a PUT: no GET after a 429)
+    expect(calls.map((c) => [c.method, c.at])).toEqual([['PUT', 14_000]]);
+    await answer(throttled()); // no Retry-After header: 1 s (client-go's default); backoff 2 s, jittered 2.5 s, capped at the fast interval 1 s, but not before Retry-After
+    clock.advance(990);
+    expect(calls).toEqual([]);
+    clock.advance(10);
+    expect(calls.map((c) => [c.method, c.at])).toEqual([['PUT', 15_000]]);
+    expect(await runTo(16_500)).toEqual([15_000, 16_000]);
+    await stop(lease);
   });
 });
