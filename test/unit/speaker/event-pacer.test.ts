@@ -7,8 +7,8 @@ import { EventPacer, EventPacerError } from '../../../speaker/event-pacer.js';
 
 // SpeakerLease writes through kubeRequest: each call here returns a promise the test settles.
 const calls: { method: string; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
-vi.mock('../../../kube/request.js', () => ({
-  errorStatus: (err: unknown) => (err as { status?: number }).status,
+vi.mock('../../../kube/request.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../../kube/request.js')>()),
   kubeRequest: (_kc: unknown, method: string) =>
     new Promise((resolve, reject) => {
       calls.push({ method, resolve, reject });
