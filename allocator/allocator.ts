@@ -114,12 +114,14 @@ export class Allocator {
   }
 
   /**
-   * Records what a Service we do not handle (another loadBalancerClass) holds per its status, so
-   * those addresses are never handed out; replaces what was recorded for `key` (empty `ips`: forget
-   * it). Returns whether addresses were freed, and the addresses one of our Services holds too (a
-   * conflict another controller made: ours keeps its address, the caller reports it).
+   * Records addresses a Service's status shows that it does not hold here, so they are never handed
+   * out while a status shows them: a Service we do not handle (another loadBalancerClass), or one of
+   * ours whose status is being cleared (`clearing`: its addresses stay taken until the write lands).
+   * Replaces what was recorded for `key` (empty `ips`: forget it). Returns whether addresses were
+   * freed, and the addresses one of our Services holds too (a conflict another controller made: ours
+   * keeps its address, the caller reports it).
    */
-  holdForeign(key: string, ips: readonly string[]): { freed: boolean; conflicts: { ip: string; holders: string[] }[] } {
+  holdForeign(key: string, ips: readonly string[], clearing = false): { freed: boolean; conflicts: { ip: string; holders: string[] }[] } {
     const old = this.foreign.get(key);
     // One address per family, as for our own records (a status with more is another controller's business).
     const next: Choice[] = [];
@@ -127,7 +129,7 @@ export class Allocator {
       const p = parseIp(ip);
       if (p && !next.some((c) => c.family === p.family)) next.push({ family: p.family, num: p.num, text: formatIp(p.family, p.num), pool: undefined });
     }
-    const same = old !== undefined && slotsOf(old).map((s) => s.text).join() === next.map((c) => c.text).join();
+    const same = old !== undefined && (old.extra?.clearing ?? false) === clearing && slotsOf(old).map((s) => s.text).join() === next.map((c) => c.text).join();
     if (!same) {
       if (old) {
         this.detachSlot(old, old.first);
@@ -135,7 +137,7 @@ export class Allocator {
         this.foreign.delete(key);
       }
       if (next.length > 0) {
-        const rec: ServiceRecord = { key, first: undefined as unknown as Slot, second: undefined, extra: { pool: undefined, sharing: undefined, foreign: true } };
+        const rec: ServiceRecord = { key, first: undefined as unknown as Slot, second: undefined, extra: { pool: undefined, sharing: undefined, foreign: true, ...(clearing ? { clearing: true as const } : {}) } };
         rec.first = this.attachSlot(rec, { text: next[0].text, num: next[0].num, users: rec });
         if (next[1]) rec.second = this.attachSlot(rec, { text: next[1].text, num: next[1].num, users: rec });
         this.foreign.set(key, rec);
@@ -148,6 +150,19 @@ export class Allocator {
       if (ours.length > 0) conflicts.push({ ip: slot.text, holders: ours });
     }
     return { freed: old !== undefined && !same && slotsOf(old).some((s) => !this.byIp.get(familyOf(s), s.num)), conflicts };
+  }
+
+  /** Every address `key` takes: what it holds and what holdForeign keeps for it. */
+  addressesOf(key: string): string[] {
+    const own = this.byKey.get(key);
+    const held = this.foreign.get(key);
+    return [...(own ? slotsOf(own) : []), ...(held ? slotsOf(held) : [])].map((s) => s.text);
+  }
+
+  /** Whether anything takes `ip` (held, shared, or kept by holdForeign). */
+  isTaken(ip: string): boolean {
+    const p = parseIp(ip);
+    return p !== undefined && this.byIp.get(p.family, p.num) !== undefined;
   }
 
   assignmentOf(key: string): Assignment | undefined {
@@ -479,7 +494,9 @@ function permitted(pool: PoolState, scope: ServiceScope, key: string, ip?: strin
 }
 
 function holders(slot: Slot): SharingHolder[] {
-  return usersOf(slot).map((u) => (u.extra?.foreign ? { key: u.key, sharing: undefined, foreign: true } : { key: u.key, sharing: u.extra?.sharing }));
+  return usersOf(slot).map((u) =>
+    u.extra?.foreign ? { key: u.key, sharing: undefined, foreign: true, ...(u.extra.clearing ? { clearing: true } : {}) } : { key: u.key, sharing: u.extra?.sharing },
+  );
 }
 
 function invalid(field: string, problem: string, key: string): AllocationError {

@@ -36,6 +36,8 @@ export interface RecordExtra {
   sharing: Sharing | undefined;
   /** A Service we do not handle (another loadBalancerClass): its addresses are only kept from being handed out. */
   foreign?: true;
+  /** With `foreign`: one of our Services whose status still shows the address while it is being cleared. */
+  clearing?: true;
 }
 
 export function makeExtra(pool: string | undefined, sharing: Sharing | undefined): RecordExtra | undefined {

@@ -18,6 +18,8 @@ export interface SharingHolder {
   sharing: Sharing | undefined;
   /** A Service this controller does not handle: nobody may share its address. */
   foreign?: boolean;
+  /** With `foreign`: its status still shows the address, and the write that clears it is under way. */
+  clearing?: boolean;
 }
 
 export function backendKey(externalTrafficPolicy: 'Cluster' | 'Local', selector: Record<string, string>): string {
@@ -37,6 +39,7 @@ function describeBackend(backend: string): string {
 export function whyIncompatible(key: string, sharing: Sharing | undefined, holders: readonly SharingHolder[]): string | undefined {
   for (const h of holders) {
     if (h.key === key) continue;
+    if (h.foreign && h.clearing) return `${h.key}'s status still shows it until the status write that clears it lands`;
     if (h.foreign) return `${h.key}, a Service this controller does not handle (another loadBalancerClass), holds it`;
     if (!h.sharing) return `${h.key} does not allow sharing (no ${SHARING_ANNOTATION} annotation)`;
     if (!sharing) return `this Service does not allow sharing (no ${SHARING_ANNOTATION} annotation)`;

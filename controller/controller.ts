@@ -526,22 +526,22 @@ export class Controller {
     switch (d.kind) {
       case 'ignore':
         term.pending.delete(key);
-        // Another class's addresses, whichever they were: every pending Service that waits for space may try.
-        if (d.released) this.released(term, undefined);
+        if (d.freed.length > 0) this.released(term, d.freed);
         for (const c of d.conflicts ?? []) {
           this.log.warn({ event: 'foreignConflict', service: key, ip: c.ip, reason: `also held by ${c.holders.join(', ')}` }, `${key} (not ours) holds ${c.ip}, which ${c.holders.join(', ')} hold${c.holders.length === 1 ? 's' : ''} too: ours keep it`);
         }
         return;
       case 'deleted':
         term.pending.delete(key);
-        if (d.released) {
-          this.log.info({ event: 'ipReleased', service: key, reason: 'serviceDeleted' }, `released the addresses of deleted ${key}`);
-          this.released(term, d.releasedIps);
+        if (d.freed.length > 0) {
+          this.log.info({ event: 'ipReleased', service: key, ip: d.freed.join(','), reason: 'serviceDeleted' }, `released the addresses of deleted ${key}`);
+          this.released(term, d.freed);
         }
         return;
       case 'clear': {
         term.pending.delete(key);
-        if (d.released) this.released(term, d.releasedIps);
+        if (d.freed.length > 0) this.released(term, d.freed);
+        else if (d.released) this.poolMetrics(term);
         if (!svc) return;
         const plan = planClear(d);
         if (plan.writeStatus) await this.writeStatus(term, svc, []);
@@ -554,7 +554,7 @@ export class Controller {
       }
       case 'assigned': {
         term.pending.delete(key);
-        if (d.moved) this.released(term, d.releasedIps);
+        if (d.freed.length > 0) this.released(term, d.freed);
         else if (d.changed) this.poolMetrics(term);
         if (!svc) return;
         if (!d.changed) {
@@ -570,7 +570,8 @@ export class Controller {
       }
       case 'failed': {
         const fresh = term.pending.failed(key, d.reason, unblockedBy(d.error, d.families));
-        if (d.released) this.released(term, d.releasedIps);
+        if (d.freed.length > 0) this.released(term, d.freed);
+        else if (d.released) this.poolMetrics(term);
         if (!svc) return;
         await this.writePoolAnnotation(term, svc, undefined);
         if (d.statusIps.length > 0) {

@@ -14,36 +14,39 @@ export interface ReconcileOptions {
   namespaceLabels?: (namespace: string) => Record<string, string> | undefined;
 }
 
+/**
+ * Every decision says which addresses it `freed`: taken by the Service before, taken by nobody now.
+ * An address a Service's status still shows is not free (Allocator.holdForeign keeps it, `clearing`
+ * for ours) until the status write that clears it lands and its update is seen: handing it out
+ * earlier would let two statuses show one address while the writes race.
+ */
 export type Decision =
   /**
    * Not ours and holding nothing of ours: leave it alone. A LoadBalancer of another class keeps the
-   * addresses its status shows from being handed out (Allocator.holdForeign): `released` when that
-   * freed some, `conflicts` when one of our Services holds one of them too.
+   * addresses its status shows from being handed out (Allocator.holdForeign), `conflicts` when one of
+   * our Services holds one of them too.
    */
-  | { kind: 'ignore'; released?: boolean; conflicts?: { ip: string; holders: string[] }[] }
-  /**
-   * The Service is gone; `released` says whether it held addresses (freed now): `releasedIps`, or
-   * undefined when it was another class's Service (its status's addresses, not known here).
-   */
-  | { kind: 'deleted'; released: boolean; releasedIps: string[] | undefined }
+  | { kind: 'ignore'; freed: string[]; conflicts?: { ip: string; holders: string[] }[] }
+  /** The Service is gone; whatever it took is `freed`. */
+  | { kind: 'deleted'; freed: string[] }
   /**
    * The Service must not hold addresses any more: clear its status (if `statusIps` is non-empty).
-   * `releasedIps`: what it held here (freed now). `removed`: the addresses to report in the
+   * `released`: it held `releasedIps` here (released now). `removed`: the addresses to report in the
    * ClearAssignment Event and log line, whoever emptied the status (1.32 servers empty
    * status.loadBalancer themselves when a Service stops being a LoadBalancer).
    */
-  | { kind: 'clear'; reason: string; released: boolean; releasedIps: string[]; statusIps: string[]; removed: string[] }
+  | { kind: 'clear'; reason: string; released: boolean; releasedIps: string[]; statusIps: string[]; removed: string[]; freed: string[] }
   /**
    * The Service holds `assignment`; `changed`: its status does not say so yet; `moved`: it held
-   * other addresses before (now freed: pending Services may fit, a refused config may fit).
+   * other addresses before (freed once its status no longer shows them).
    */
-  | { kind: 'assigned'; assignment: Assignment; changed: boolean; moved: boolean; releasedIps: string[] }
+  | { kind: 'assigned'; assignment: Assignment; changed: boolean; moved: boolean; freed: string[] }
   /**
    * No address for the Service: it stays pending until something relevant changes. If it held
    * addresses that no longer answer its request they were released (`released`) and its status
    * must be cleared (`statusIps` non-empty).
    */
-  | { kind: 'failed'; reason: string; error: AllocationError | ServiceRequestError; released: boolean; releasedIps: string[]; statusIps: string[]; families: Family[] };
+  | { kind: 'failed'; reason: string; error: AllocationError | ServiceRequestError; released: boolean; statusIps: string[]; families: Family[]; freed: string[] };
 
 /** What the controller does for a 'clear' decision: write an empty status or not, and what it reports. */
 export interface ClearPlan {
@@ -70,11 +73,12 @@ export function whyNotHandled(svc: V1Service, opts: ReconcileOptions): string | 
 }
 
 export function decide(key: string, svc: V1Service | undefined, allocator: Allocator, opts: ReconcileOptions = {}): Decision {
+  const before = allocator.addressesOf(key);
+  const freed = (): string[] => before.filter((ip) => !allocator.isTaken(ip));
   if (!svc) {
-    const releasedIps = allocator.assignmentOf(key)?.ips ?? [];
-    const released = allocator.release(key);
-    const foreignFreed = allocator.holdForeign(key, []).freed;
-    return { kind: 'deleted', released: foreignFreed || released, releasedIps: foreignFreed ? undefined : releasedIps };
+    allocator.release(key);
+    allocator.holdForeign(key, []);
+    return { kind: 'deleted', freed: freed() };
   }
   const current = statusIps(svc);
   const notHandled = whyNotHandled(svc, opts);
@@ -83,19 +87,18 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
     const released = allocator.release(key);
     // A Service of another class keeps whatever its own controller wrote, and those addresses are
     // taken (never handed out twice); one that stopped being a LoadBalancer while we were down (so we
-    // never restored it) still gets its stale status cleared.
+    // never restored it) still gets its stale status cleared, and what it shows stays taken till then.
     const notLb = (svc.spec?.type ?? 'ClusterIP') !== 'LoadBalancer';
-    const foreign = allocator.holdForeign(key, notLb || released ? [] : current);
+    const foreign = allocator.holdForeign(key, current, notLb || released);
     if (released || (notLb && current.length > 0)) {
       const removed = [...new Set([...current, ...releasedIps])];
-      return { kind: 'clear', reason: notHandled, released: released || foreign.freed, releasedIps: [...releasedIps], statusIps: current, removed };
+      return { kind: 'clear', reason: notHandled, released, releasedIps: [...releasedIps], statusIps: current, removed, freed: freed() };
     }
-    const d: Extract<Decision, { kind: 'ignore' }> = { kind: 'ignore' };
-    if (foreign.freed) d.released = true;
+    const d: Extract<Decision, { kind: 'ignore' }> = { kind: 'ignore', freed: freed() };
     if (foreign.conflicts.length > 0) d.conflicts = foreign.conflicts;
     return d;
   }
-  // Ours now (e.g. its type changed back): nothing of it is foreign any more.
+  // Ours now (e.g. its type changed back): what its status shows may be chosen again.
   allocator.holdForeign(key, []);
   const previous = allocator.assignmentOf(key);
   let assignment: Assignment;
@@ -109,12 +112,17 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
     // allocate() keeps what a Service holds on failure; a Service that fails while holding something
     // holds addresses its request no longer accepts (requested IP or pool changed), so they go.
     const released = allocator.release(key);
+    allocator.holdForeign(key, current, true);
     const reason = err instanceof ServiceRequestError ? `${err.field}: ${err.problem}` : err.message.replace(`${key}: `, '');
-    return { kind: 'failed', reason, error: err, released, releasedIps: released ? [...(previous?.ips ?? [])] : [], statusIps: current, families };
+    return { kind: 'failed', reason, error: err, released, statusIps: current, families, freed: freed() };
   }
+  allocator.holdForeign(
+    key,
+    current.filter((ip) => !assignment.ips.includes(ip)),
+    true,
+  );
   const moved = previous !== undefined && !sameIps(previous.ips, assignment.ips);
-  const releasedIps = moved ? previous.ips.filter((ip) => !assignment.ips.includes(ip)) : [];
-  return { kind: 'assigned', assignment, changed: !sameIps(current, assignment.ips), moved, releasedIps };
+  return { kind: 'assigned', assignment, changed: !sameIps(current, assignment.ips), moved, freed: freed() };
 }
 
 /**

@@ -27,8 +27,7 @@ class Harness {
     if (d.kind === 'failed') {
       if (this.pending.failed(key, d.reason, unblockedBy(d.error, d.families))) this.warnLines++;
     } else this.pending.delete(key);
-    const freed = d.kind === 'deleted' || d.kind === 'assigned' || d.kind === 'failed' || d.kind === 'clear' ? (d.releasedIps ?? []) : [];
-    if (freed.length > 0) this.release(freed);
+    if (d.freed.length > 0) this.release(d.freed);
     return d;
   }
 
@@ -66,7 +65,7 @@ describe('pending Services', () => {
     expect(h.warnLines).toBe(9);
     for (let i = 0; i < 1115; i++) {
       expect(h.add(svc(`churn${i}`))).toMatchObject({ kind: 'assigned' });
-      expect(h.remove(`churn${i}`)).toMatchObject({ kind: 'deleted', released: true });
+      expect(h.remove(`churn${i}`)).toMatchObject({ kind: 'deleted', freed: [expect.any(String)] });
     }
     expect(h.retries).toBe(0);
     expect(h.warnLines).toBe(9);

@@ -30,20 +30,46 @@ describe('decide', () => {
     expect(d).toMatchObject({ kind: 'assigned', assignment: { ips: ['2001:db8::', '192.0.2.0'] } });
   });
 
-  it('a changed requested IP moves the Service (moved: the old address is free)', () => {
+  it('a changed requested IP moves the Service (moved: the old address is free once its status no longer shows it)', () => {
     const a = new Allocator(cfg);
     decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.1' } }), a);
     const d = decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.2' }, ips: ['192.0.2.1'] }), a);
-    expect(d).toMatchObject({ kind: 'assigned', changed: true, moved: true, assignment: { ips: ['192.0.2.2'] } });
+    expect(d).toMatchObject({ kind: 'assigned', changed: true, moved: true, assignment: { ips: ['192.0.2.2'] }, freed: [] });
     expect(decide('ns/x', svc('x'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
-    expect(decide('ns/y', svc('y'), a)).toMatchObject({ assignment: { ips: ['192.0.2.1'] } });
+    // r's status still shows 192.0.2.1 until the write lands: not handed out.
+    expect(decide('ns/y', svc('y'), a)).toMatchObject({ assignment: { ips: ['192.0.2.3'] } });
+    expect(decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.2' }, ips: ['192.0.2.2'] }), a)).toMatchObject({ kind: 'assigned', changed: false, freed: ['192.0.2.1'] });
+    expect(decide('ns/z', svc('z'), a)).toMatchObject({ assignment: { ips: ['192.0.2.1'] } });
+  });
+
+  it('an address a status still shows is handed out only once the write that clears it is seen (two statuses never show one address)', () => {
+    const a = new Allocator(cfg);
+    decide('ns/f', svc('f'), a);
+    const waiting = decide('ns/a', svc('a', { spec: { loadBalancerIP: '192.0.2.0' } }), a);
+    expect(waiting).toMatchObject({ kind: 'failed', reason: expect.stringContaining('in use by ns/f') });
+    // f now asks for an address outside the pools: it releases 192.0.2.0, but its status still shows it.
+    const d = decide('ns/f', svc('f', { spec: { loadBalancerIP: '203.0.113.1' }, ips: ['192.0.2.0'] }), a);
+    expect(d).toMatchObject({ kind: 'failed', released: true, statusIps: ['192.0.2.0'], freed: [] });
+    expect(decide('ns/a', svc('a', { spec: { loadBalancerIP: '192.0.2.0' } }), a)).toMatchObject({
+      kind: 'failed',
+      reason: "requested address 192.0.2.0 is in use by ns/f: ns/f's status still shows it until the status write that clears it lands",
+    });
+    expect(decide('ns/f', svc('f', { spec: { loadBalancerIP: '203.0.113.1' } }), a)).toMatchObject({ kind: 'failed', released: false, freed: ['192.0.2.0'] });
+    expect(decide('ns/a', svc('a', { spec: { loadBalancerIP: '192.0.2.0' } }), a)).toMatchObject({ kind: 'assigned', assignment: { ips: ['192.0.2.0'] } });
+  });
+
+  it('a Service whose request changes back takes the address its status still shows', () => {
+    const a = new Allocator(cfg);
+    decide('ns/f', svc('f'), a);
+    decide('ns/f', svc('f', { spec: { loadBalancerIP: '203.0.113.1' }, ips: ['192.0.2.0'] }), a);
+    expect(decide('ns/f', svc('f', { ips: ['192.0.2.0'] }), a)).toMatchObject({ kind: 'assigned', changed: false, assignment: { ips: ['192.0.2.0'] }, freed: [] });
   });
 
   it('a requested IP outside the pools: the held address is released and the status must be cleared', () => {
     const a = new Allocator(cfg);
     decide('ns/r', svc('r'), a);
     const d = decide('ns/r', svc('r', { spec: { loadBalancerIP: '203.0.113.9' }, ips: ['192.0.2.0'] }), a);
-    expect(d).toMatchObject({ kind: 'failed', released: true, statusIps: ['192.0.2.0'] });
+    expect(d).toMatchObject({ kind: 'failed', released: true, statusIps: ['192.0.2.0'], freed: [] });
     if (d.kind === 'failed') expect(d.reason).toBe('requested address 203.0.113.9 is not in any address pool');
     expect(a.assignmentOf('ns/r')).toBeUndefined();
   });
@@ -62,9 +88,9 @@ describe('decide', () => {
     decide('ns/a', svc('a'), a);
     decide('ns/b', svc('b'), a);
     expect(decide('ns/c', svc('c'), a)).toMatchObject({ kind: 'failed' });
-    expect(decide('ns/a', undefined, a)).toEqual({ kind: 'deleted', released: true, releasedIps: ['192.0.2.0'] });
+    expect(decide('ns/a', undefined, a)).toEqual({ kind: 'deleted', freed: ['192.0.2.0'] });
     expect(decide('ns/c', svc('c'), a)).toMatchObject({ kind: 'assigned', assignment: { ips: ['192.0.2.0'] } });
-    expect(decide('ns/gone', undefined, a)).toEqual({ kind: 'deleted', released: false, releasedIps: [] });
+    expect(decide('ns/gone', undefined, a)).toEqual({ kind: 'deleted', freed: [] });
   });
 
   it('type change and class change clear and release; other classes are left alone', () => {
@@ -75,9 +101,9 @@ describe('decide', () => {
     decide('ns/c', svc('c'), a);
     expect(decide('ns/c', svc('c', { spec: { loadBalancerClass: 'other' }, ips: ['192.0.2.0'] }), a)).toMatchObject({ kind: 'clear', released: true });
     // Never ours: a foreign class keeps what its controller wrote; a stale non-LB status is cleared.
-    expect(decide('ns/f', svc('f', { spec: { loadBalancerClass: 'other' }, ips: ['203.0.113.1'] }), a)).toEqual({ kind: 'ignore' });
+    expect(decide('ns/f', svc('f', { spec: { loadBalancerClass: 'other' }, ips: ['203.0.113.1'] }), a)).toEqual({ kind: 'ignore', freed: [] });
     expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' }, ips: ['203.0.113.1'] }), a)).toMatchObject({ kind: 'clear', released: false });
-    expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' } }), a)).toEqual({ kind: 'ignore' });
+    expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' } }), a)).toEqual({ kind: 'ignore', freed: [] });
   });
 
   it('a 1.32 server empties the status itself on a type change: the release is still reported', () => {
@@ -105,7 +131,7 @@ describe('decide', () => {
     const dd = decide('ns/d', svc('d', { spec: { ...dual, type: 'NodePort' } }), a) as Extract<Decision, { kind: 'clear' }>;
     expect(planClear(dd).report?.ips).toEqual(['192.0.2.1', '2001:db8::']);
     // Never ours and already empty: nothing to write or report.
-    expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' } }), a)).toEqual({ kind: 'ignore' });
+    expect(decide('ns/n', svc('n', { spec: { type: 'NodePort' } }), a)).toEqual({ kind: 'ignore', freed: [] });
   });
 
   it('--lb-class: only Services of that class', () => {
@@ -114,7 +140,7 @@ describe('decide', () => {
     expect(whyNotHandled(svc('x', { spec: { loadBalancerClass: 'herald' } }), { lbClass: 'herald' })).toBeUndefined();
     expect(whyNotHandled(svc('x', { spec: { loadBalancerClass: 'herald' } }), {})).toContain('handled by another controller');
     expect(decide('ns/x', svc('x', { spec: { loadBalancerClass: 'herald' } }), a, { lbClass: 'herald' })).toMatchObject({ kind: 'assigned' });
-    expect(decide('ns/y', svc('y'), a, { lbClass: 'herald' })).toEqual({ kind: 'ignore' });
+    expect(decide('ns/y', svc('y'), a, { lbClass: 'herald' })).toEqual({ kind: 'ignore', freed: [] });
   });
 });
 
@@ -123,7 +149,7 @@ describe('addresses held by Services we do not handle', () => {
 
   it('are never handed out: not as the lowest free address, not when requested, not to a shared key', () => {
     const a = new Allocator(cfg);
-    expect(decide('ns/f', other('f', ['192.0.2.0', '2001:db8::']), a)).toEqual({ kind: 'ignore' });
+    expect(decide('ns/f', other('f', ['192.0.2.0', '2001:db8::']), a)).toEqual({ kind: 'ignore', freed: [] });
     expect(decide('ns/a', svc('a'), a)).toMatchObject({ assignment: { ips: ['192.0.2.1'] } });
     const asked = decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.0' } }), a);
     expect(asked).toMatchObject({ kind: 'failed', reason: expect.stringContaining('ns/f, a Service this controller does not handle (another loadBalancerClass), holds it') });
@@ -136,17 +162,17 @@ describe('addresses held by Services we do not handle', () => {
   it('follow the Service: a changed status moves the hold, deletion frees it (released, so pending Services retry)', () => {
     const a = new Allocator(cfg);
     decide('ns/f', other('f', ['192.0.2.0']), a);
-    expect(decide('ns/f', other('f', ['192.0.2.3']), a)).toEqual({ kind: 'ignore', released: true });
-    expect(decide('ns/f', other('f', ['192.0.2.3']), a)).toEqual({ kind: 'ignore' });
+    expect(decide('ns/f', other('f', ['192.0.2.3']), a)).toEqual({ kind: 'ignore', freed: ['192.0.2.0'] });
+    expect(decide('ns/f', other('f', ['192.0.2.3']), a)).toEqual({ kind: 'ignore', freed: [] });
     expect(decide('ns/a', svc('a'), a)).toMatchObject({ assignment: { ips: ['192.0.2.0'] } });
-    expect(decide('ns/f', undefined, a)).toEqual({ kind: 'deleted', released: true, releasedIps: undefined });
+    expect(decide('ns/f', undefined, a)).toEqual({ kind: 'deleted', freed: ['192.0.2.3'] });
     expect(decide('ns/r', svc('r', { spec: { loadBalancerIP: '192.0.2.3' } }), a)).toMatchObject({ kind: 'assigned' });
   });
 
   it('one of ours already holding the address keeps it; the conflict is reported', () => {
     const a = new Allocator(cfg);
     decide('ns/a', svc('a'), a);
-    expect(decide('ns/f', other('f', ['192.0.2.0']), a)).toEqual({ kind: 'ignore', conflicts: [{ ip: '192.0.2.0', holders: ['ns/a'] }] });
+    expect(decide('ns/f', other('f', ['192.0.2.0']), a)).toEqual({ kind: 'ignore', freed: [], conflicts: [{ ip: '192.0.2.0', holders: ['ns/a'] }] });
     expect(decide('ns/a', svc('a', { ips: ['192.0.2.0'] }), a)).toMatchObject({ kind: 'assigned', changed: false });
     // Ours goes: the address stays taken by the other Service.
     decide('ns/a', undefined, a);
