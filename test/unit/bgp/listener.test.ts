@@ -107,6 +107,20 @@ describe('BgpListener: accept and refuse', () => {
     expect(entries.at(-1)?.msg).toMatch(/several peers are configured at 192\.0\.2\.1 and none uses local address 192\.0\.2\.12/);
   });
 
+  it('unnumbered peers: a connection from the router\'s link-local address goes to the session on the interface it came in on (Node gives the zone)', async () => {
+    // Routers often use the same link-local address (fe80::1) on every link: the zone tells them apart.
+    const u0 = peer('fe80::1%u0');
+    const u1 = peer('fe80::1%u1');
+    const { listener } = await fakeListener([u0, u1]);
+    const via1 = new FakeSocket('fe80::a%u1', 'fe80::1%u1');
+    listener.handle(via1);
+    expect(u1.got).toEqual([via1]);
+    expect(u0.got).toEqual([]);
+    const elsewhere = new FakeSocket('fe80::a%u2', 'fe80::1%u2');
+    listener.handle(elsewhere);
+    expect(elsewhere.destroyed).toBe(true);
+  });
+
   it('refuses everything once closed, and closes the server', async () => {
     const p1 = peer('192.0.2.1');
     const { listener, server } = await fakeListener([p1]);
