@@ -56,6 +56,19 @@ function runIn(lab: FullLab, args: string[], timeoutMs = 10_000): Promise<{ code
   });
 }
 
+/** Polls the API server's /readyz as the admin (every 250 ms) until it answers ok; rejects after `timeoutMs` with the logs' tails. */
+export async function waitApiserverReady(lab: FullLab, timeoutMs: number): Promise<void> {
+  const f = (name: string): string => join(lab.dir, 'control', name);
+  const server = `https://${lab.host('control').ipv4}:6443`;
+  const t0 = Date.now();
+  for (;;) {
+    const r = await runIn(lab, ['curl', '-s', '--max-time', '2', '--cacert', f('ca.crt'), '--cert', f('admin.crt'), '--key', f('admin.key'), `${server}/readyz`], 5000);
+    if (r.code === 0 && r.stdout.trim() === 'ok') return;
+    if (Date.now() - t0 > timeoutMs) throw new RealClusterError(`kube-apiserver not ready after ${timeoutMs / 1000} s:\n${logTail(lab.logPath('kube-apiserver'))}\netcd:\n${logTail(lab.logPath('etcd'))}`);
+    await sleep(250);
+  }
+}
+
 /** Starts the control plane; resolves once the API server is ready and the controllers made the `default` ServiceAccount. */
 export async function startControlPlane(lab: FullLab, apiserverBin: string, log: (l: string) => void): Promise<ControlPlane> {
   const dir = join(lab.dir, 'control');
@@ -114,12 +127,7 @@ export async function startControlPlane(lab: FullLab, apiserverBin: string, log:
   );
   lab.save();
   const t0 = Date.now();
-  for (;;) {
-    const r = await runIn(lab, ['curl', '-s', '--max-time', '2', '--cacert', f('ca.crt'), '--cert', f('admin.crt'), '--key', f('admin.key'), `${server}/readyz`], 5000);
-    if (r.code === 0 && r.stdout.trim() === 'ok') break;
-    if (Date.now() - t0 > 120_000) throw new RealClusterError(`kube-apiserver not ready after 120 s:\n${logTail(lab.logPath('kube-apiserver'))}\netcd:\n${logTail(lab.logPath('etcd'))}`);
-    await sleep(250);
-  }
+  await waitApiserverReady(lab, 120_000);
   log(`real cluster: kube-apiserver ready at ${server} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   lab.state.pids['kube-controller-manager'] = startDetached(

@@ -71,16 +71,16 @@ export function helm(cluster: RealCluster, args: string[], timeoutMs = 360_000):
   });
 }
 
-function valuesFile(cluster: RealCluster, values: Record<string, unknown>, name: string): string {
+export function valuesFile(cluster: RealCluster, values: Record<string, unknown>, name: string): string {
   const path = join(cluster.dir, `${name}.values.yaml`);
   writeFileSync(path, yaml.dump(values));
   return path;
 }
 
 /** `helm install --wait` (creates the namespace); resolves with the seconds it took. */
-export async function helmInstall(cluster: RealCluster, values: Record<string, unknown>): Promise<number> {
+export async function helmInstall(cluster: RealCluster, values: Record<string, unknown>, name = 'install'): Promise<number> {
   const t0 = Date.now();
-  await helm(cluster, ['install', RELEASE, CHART, '--namespace', HERALD_NAMESPACE, '--create-namespace', '--values', valuesFile(cluster, values, 'install'), '--wait', '--timeout', '5m']);
+  await helm(cluster, ['install', RELEASE, CHART, '--namespace', HERALD_NAMESPACE, '--create-namespace', '--values', valuesFile(cluster, values, name), '--wait', '--timeout', '5m']);
   return (Date.now() - t0) / 1000;
 }
 

@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import yaml from 'js-yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { NODES, type NodeName } from '../full-lab.js';
 import { restartRouter, routerHops, routerSessions, stopRouter } from '../full-router.js';
@@ -13,12 +14,15 @@ import { waitForBgpSessions } from '../full-setup.js';
 import { eventually } from '../eventually.js';
 import { describeLab } from '../netns.js';
 import { ensureImages, type RealImages } from './images.js';
-import { HERALD_NAMESPACE, configInline, helm, helmInstall, helmUninstall, helmUpgrade, releaseValues } from './herald-release.js';
+import { CHART, HERALD_NAMESPACE, RELEASE, configInline, helm, helmInstall, helmUninstall, helmUpgrade, releaseValues, valuesFile } from './herald-release.js';
 import { RealCluster } from './real-cluster.js';
 import * as probes from './probes.js';
 import { deployApp, readyPodNodes, serviceManifest, waitForIngresses } from './workloads.js';
 
 const NS = 'apps';
+/** The speakers' Lease timing with liveness on (the chart's default): renew 10 s, duration 30 s. */
+const SPEAKER_LEASE_RENEW_S = 10;
+const SPEAKER_LEASE_DURATION_S = 30;
 const figures: Record<string, number> = {};
 
 function figure(name: string, value: number): void {
@@ -52,6 +56,25 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
   const ipOf = (n: NodeName): string => cluster.lab.host(n).ipv4;
 
   const vips: Record<'l2' | 'bgp', string> = { l2: '', bgp: '' };
+
+  /** Every Service in NS with its ingress IPs ("" while it has none). */
+  const lbStatuses = async (): Promise<Record<string, string>> => {
+    const out = await cluster.kubectl(['-n', NS, 'get', 'services', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.loadBalancer.ingress[*].ip}{"\\n"}{end}']);
+    return Object.fromEntries(out.trim().split('\n').filter(Boolean).map((l) => l.split('=') as [string, string]));
+  };
+  /** Services of `before` still there in `after` whose addresses changed (Services being deleted may be gone: no change). */
+  const changed = (before: Record<string, string>, after: Record<string, string>): string[] =>
+    Object.keys(before).filter((n) => n in after && after[n] !== before[n]).map((n) => `${n}: ${before[n]} -> ${after[n]}`);
+  /** A Herald pod's log lines (JSON) with this event, at or after `since` (ms). */
+  const podEvents = async (pod: string, event: string, since: number): Promise<Array<Record<string, unknown>>> => {
+    const out = await cluster.kubectl(['-n', HERALD_NAMESPACE, 'logs', pod], undefined, 30_000).catch(() => '');
+    return out
+      .split('\n')
+      .filter((l) => l.includes(`"event":"${event}"`))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => Date.parse(String(e.time)) >= since);
+  };
+  const leaderHolder = async (): Promise<string> => (await cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', 'lease', 'herald-controller', '-o', 'jsonpath={.spec.holderIdentity}'])).trim();
   let deadNode: NodeName | undefined;
 
   beforeAll(async () => {
@@ -286,6 +309,127 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     figure('speaker SIGKILL: container restarted and ready (s)', (Date.now() - t0) / 1000);
   });
 
+  it('kube-apiserver restarted (its process stopped and started again by pid): the speakers keep answering (no fencing within the 30 s Lease), BGP stays, the controller resumes, a new Service gets an IP, no address changes', async () => {
+    await waitForBgpSessions(cluster.lab, 60_000);
+    const before = await lbStatuses();
+    const owner = await eventually('an ARP owner', () => arpOwner(vips.l2), 20_000, 300);
+    const ownerMac = cluster.lab.host(owner).mac.toLowerCase();
+    const speakers = await speakerPods();
+    const controllers = await probes.heraldPods(cluster, 'controller');
+    const probe = prober([vips.l2, vips.bgp]);
+    // ARP for the layer2 VIP throughout: who answers, and when (arping waits up to 3 s when nobody does).
+    const arp: Array<{ t: number; end: number; macs: string[] }> = [];
+    let watching = true;
+    const watcher = (async (): Promise<void> => {
+      while (watching) {
+        const t = Date.now();
+        const macs = await arpMacs(vips.l2);
+        arp.push({ t, end: Date.now(), macs });
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 2000));
+    const tStop = Date.now();
+    const how = await cluster.stopApiserver();
+    const tDown = Date.now();
+    await cluster.startApiserver();
+    const tUp = Date.now();
+    figure('kube-apiserver restart: stopped (s)', (tDown - tStop) / 1000);
+    figure('kube-apiserver restart: stop -> ready again (s)', (tUp - tStop) / 1000);
+    process.stdout.write(`kube-apiserver stopped by ${how}\n`);
+    // The controller resumes: a Service created now gets an address (and is routed: curl answers).
+    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(serviceManifest({ namespace: NS, name: 'after-apiserver', app: 'web-bgp', pool: 'routed' })), 60_000);
+    const [fresh] = await waitForIngresses(cluster, NS, 'after-apiserver', 1, 120_000);
+    figure('kube-apiserver restart: ready -> new Service has its IP (s)', (Date.now() - tUp) / 1000);
+    expect(await eventually('an answer through the new Service', () => curl(fresh), 60_000, 200)).toMatch(/^pod=web-bgp-\S+ node=node[123]$/);
+    await new Promise((r) => setTimeout(r, 2000));
+    watching = false;
+    await watcher;
+    const { ok, failed } = await probe.stop();
+    const after = await lbStatuses();
+    figure('kube-apiserver restart: failed curl probes', failed.length);
+
+    // What the speakers logged meanwhile.
+    const fenced: Array<{ node: string; at: number }> = [];
+    const unfenced: Array<{ node: string; at: number }> = [];
+    const claims: Array<{ node: string; at: number }> = [];
+    for (const p of speakers) {
+      for (const e of await podEvents(p.name, 'fenced', tStop)) fenced.push({ node: p.node, at: Date.parse(String(e.time)) });
+      for (const e of await podEvents(p.name, 'unfenced', tStop)) unfenced.push({ node: p.node, at: Date.parse(String(e.time)) });
+      for (const e of await podEvents(p.name, 'nodeAssigned', tStop)) if (/web-l2"/.test(JSON.stringify(e))) claims.push({ node: p.node, at: Date.parse(String(e.time)) });
+    }
+    const stoppedLeading: string[] = [];
+    for (const c of controllers) for (const e of await podEvents(c.name, 'stoppedLeading', tStop)) stoppedLeading.push(`${c.name}: ${String(e.reason)}`);
+    const rel = (xs: Array<{ node: string; at: number }>): string => xs.map((x) => `${x.node} +${((x.at - tStop) / 1000).toFixed(1)} s`).join(', ') || 'none';
+    const macNode = (m: string): string => nodeOfMac(m) ?? m;
+    const arpRuns: string[] = [];
+    for (const a of arp) {
+      const who = a.macs.map(macNode).join('+') || 'silent';
+      const last = arpRuns[arpRuns.length - 1];
+      if (!last?.startsWith(`${who} `)) arpRuns.push(`${who} from +${((a.t - tStop) / 1000).toFixed(1)} s`);
+    }
+    const ownerFence = fenced.find((f) => f.node === owner)?.at;
+    process.stdout.write(
+      `kube-apiserver restart (owner ${owner}): fenced ${rel(fenced)}; unfenced ${rel(unfenced)}; web-l2 claimed ${rel(claims)}; ARP ${arpRuns.join(', ')}; ` +
+        `controllers stopped leading: ${stoppedLeading.join('; ') || 'none'}; leader now ${await leaderHolder()}\n`,
+    );
+    figure('kube-apiserver restart: speakers fenced', new Set(fenced.map((f) => f.node)).size);
+    // The rule (README, "During an API server outage", with liveness): a speaker fences itself a Lease
+    // duration after the send time of its last successful renewal, at most one renew period before the stop.
+    for (const f of fenced) expect(f.at - tStop, `${f.node} fenced too early`).toBeGreaterThanOrEqual((SPEAKER_LEASE_DURATION_S - SPEAKER_LEASE_RENEW_S - 1) * 1000);
+    // Never two nodes answering at once.
+    expect(arp.filter((a) => a.macs.length > 1).map((a) => new Date(a.t).toISOString())).toEqual([]);
+    if (ownerFence === undefined) {
+      // The owner did not fence: it answered throughout, nobody else claimed, not one probe failed.
+      expect(claims.filter((c) => c.node !== owner), 'web-l2 claimed by a non-owner').toEqual([]);
+      expect(arp.filter((a) => a.macs.length !== 1 || a.macs[0] !== ownerMac).map((a) => new Date(a.t).toISOString()), 'ARP not answered by the owner').toEqual([]);
+      expect(failed).toEqual([]);
+    } else {
+      // The owner fenced (the outage outlasted its Lease): it came back as a new life, so another
+      // node may take the VIP (no flap back); nobody else answered before the owner fenced.
+      expect(claims.filter((c) => c.node !== owner && c.at < ownerFence), 'web-l2 claimed by a non-owner before the owner fenced').toEqual([]);
+      expect(arp.filter((a) => a.end < ownerFence && a.macs.some((m) => m !== ownerMac)).map((a) => new Date(a.t).toISOString())).toEqual([]);
+      expect(failed.filter((f) => !f.startsWith(vips.l2))).toEqual([]);
+      expect(await eventually('exactly one node answering ARP for the layer2 VIP', () => arpOwner(vips.l2), 30_000, 300)).not.toBeNull();
+      expect(await eventually('an answer through the layer2 VIP', () => curl(vips.l2), 30_000, 200)).not.toBeNull();
+    }
+    expect(ok).toBeGreaterThan(10);
+    // No address changed; the new Service's is new.
+    expect(changed(before, after)).toEqual([]);
+    expect(Object.values(before).join(' ').split(' ')).not.toContain(fresh);
+    await cluster.kubectl(['-n', NS, 'delete', 'service', 'after-apiserver', '--wait=false']);
+  }, 300_000);
+
+  it('the leader controller SIGKILLed (a crash): a controller leads again, a Service created at once gets an IP, no address changes, traffic unaffected', async () => {
+    const before = await lbStatuses();
+    const holder = await leaderHolder();
+    const leader = (await probes.heraldPods(cluster, 'controller')).find((p) => p.name === holder && p.ready);
+    expect(leader, `the leader ${holder} among the ready controller pods`).toBeDefined();
+    const restartsBefore = Number(await cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', 'pod', leader!.name, '-o', 'jsonpath={.status.containerStatuses[0].restartCount}']));
+    const probe = prober([vips.l2, vips.bgp]);
+    const t0 = Date.now();
+    // containerd's client on the leader's node: SIGKILL to the container's init process, no shutdown code runs (the Lease is not released).
+    await cluster.nodes.get(leader!.node as NodeName)!.exec(['ctr', '--address', '/run/containerd/containerd.sock', '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', leader!.containerId], 10_000);
+    // Created at once: only a controller that leads after the kill can give it an address.
+    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(serviceManifest({ namespace: NS, name: 'after-controller-kill', app: 'web-bgp', pool: 'routed' })));
+    const [fresh] = await waitForIngresses(cluster, NS, 'after-controller-kill', 1, 120_000);
+    figure('controller SIGKILL: a Service created at the kill has its IP (s)', (Date.now() - t0) / 1000);
+    const newHolder = await leaderHolder();
+    // Either the standby (after the Lease's 15 s) or the killed pod's restarted container (same identity) took over first.
+    process.stdout.write(`controller SIGKILL: leader was ${holder}, now ${newHolder}\n`);
+    expect(await eventually('an answer through the new Service', () => curl(fresh), 60_000, 200)).toMatch(/^pod=web-bgp-\S+ node=node[123]$/);
+    await eventually('the killed controller container restarted and ready', async () => {
+      const restarts = Number(await cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', 'pod', leader!.name, '-o', 'jsonpath={.status.containerStatuses[0].restartCount}']));
+      return restarts > restartsBefore && (await probes.heraldPods(cluster, 'controller')).some((p) => p.name === leader!.name && p.ready);
+    }, 120_000, 500);
+    figure('controller SIGKILL: container restarted and ready (s)', (Date.now() - t0) / 1000);
+    const { ok, failed } = await probe.stop();
+    expect(changed(before, await lbStatuses())).toEqual([]);
+    expect(Object.values(before).join(' ').split(' ')).not.toContain(fresh);
+    expect(ok).toBeGreaterThan(10);
+    expect(failed).toEqual([]);
+    await cluster.kubectl(['-n', NS, 'delete', 'service', 'after-controller-kill', '--wait=false']);
+  }, 300_000);
+
   it('helm upgrade rolling the speaker DaemonSet: zero failed probes (graceful handover, BGP graceful restart)', async () => {
     await waitForBgpSessions(cluster.lab, 60_000);
     const before = new Set((await speakerPods()).map((p) => p.name));
@@ -380,4 +524,60 @@ describeLab('real cluster: Herald installed with helm, traffic through kube-prox
     // Graceful restart: the router keeps the paths as stale until the restart time runs out.
     await eventually('no route for the bgp VIP', async () => (await routerHops(cluster.lab, vips.bgp)).length === 0, 90_000, 500);
   }, 240_000);
+  it('helm install again with the operator values only helm template proved before: extraArgs (Lease timings, in the args and on the Leases), nameOverride, rbac.create=false and serviceAccount.create=false with a pre-created ServiceAccount and RBAC', async () => {
+    // The operator's own ServiceAccounts and RBAC, made before the install (here: the chart's rules, by
+    // helm template, under other names), applied with kubectl: not part of the release.
+    const sa = { controller: 'ops-herald-controller', speaker: 'ops-herald-speaker' };
+    const rendered = await helm(cluster, ['template', RELEASE, CHART, '--namespace', HERALD_NAMESPACE, '--values', valuesFile(cluster, releaseValues(cluster, images.herald.name, { controller: { serviceAccount: { name: sa.controller } }, speaker: { serviceAccount: { name: sa.speaker } } }), 'rbac-template')]);
+    const rbacKinds = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+    type Obj = { kind: string; metadata: { name: string; labels?: Record<string, string> }; roleRef?: { name: string } };
+    const own = (yaml.loadAll(rendered) as Array<Obj | null>)
+      .filter((o): o is Obj => o !== null && rbacKinds.has(o.kind))
+      .map((o) => {
+        delete o.metadata.labels;
+        if (o.kind !== 'ServiceAccount') o.metadata.name = `ops-${o.metadata.name}`;
+        if (o.roleRef) o.roleRef.name = `ops-${o.roleRef.name}`;
+        return o;
+      });
+    expect(own.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'ServiceAccount', 'ServiceAccount']);
+    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: own }));
+    const values = releaseValues(cluster, images.herald.name, {
+      ...BASE,
+      nameOverride: 'lb',
+      rbac: { create: false },
+      controller: { ...BASE.controller, serviceAccount: { create: false, name: sa.controller }, extraArgs: ['--lease-duration=12s'] },
+      speaker: { ...SPEAKER, serviceAccount: { create: false, name: sa.speaker }, extraArgs: ['--lease-renew=4s', '--lease-duration=20s'] },
+    });
+    figure('helm install with operator values --wait (s)', await helmInstall(cluster, values, 'operator'));
+    const manifest = await helm(cluster, ['get', 'manifest', RELEASE, '--namespace', HERALD_NAMESPACE]);
+    const kinds = (yaml.loadAll(manifest) as Array<Obj | null>).filter((o): o is Obj => o !== null).map((o) => o.kind);
+    expect(kinds.filter((k) => rbacKinds.has(k))).toEqual([]);
+    const get = (what: string[], path: string): Promise<string> => cluster.kubectl(['-n', HERALD_NAMESPACE, 'get', ...what, '-o', `jsonpath=${path}`]);
+    const podLine = '{range .items[*]}{.spec.serviceAccountName} {.spec.containers[0].args}{"\\n"}{end}';
+    // nameOverride: the pods (and the selectors) carry app.kubernetes.io/name=lb.
+    const live = NODES.filter((n) => n !== deadNode);
+    const speakerLines = (await get(['pods', '-l', 'app.kubernetes.io/name=lb,app.kubernetes.io/component=speaker'], podLine)).trim().split('\n');
+    expect(speakerLines).toHaveLength(live.length);
+    for (const l of speakerLines) expect(l).toMatch(new RegExp(`^${sa.speaker} .*"--lease-renew=4s","--lease-duration=20s"`));
+    const controllerLines = (await get(['pods', '-l', 'app.kubernetes.io/name=lb,app.kubernetes.io/component=controller'], podLine)).trim().split('\n');
+    expect(controllerLines).toHaveLength(2);
+    for (const l of controllerLines) expect(l).toMatch(new RegExp(`^${sa.controller} .*"--lease-duration=12s"`));
+    expect(await get(['daemonset', 'herald-speaker'], '{.spec.selector.matchLabels.app\\.kubernetes\\.io/name}')).toBe('lb');
+    // The flags' behaviour: the daemons write their Leases with those durations (the liveness default is 30 s, the controller's 15 s).
+    await eventually('every live speaker Lease at 20 s', async () => {
+      const leases = await get(['leases', '-l', 'app.kubernetes.io/component=herald-speaker'], '{range .items[*]}{.metadata.name} {.spec.leaseDurationSeconds}{"\\n"}{end}');
+      const got = new Map(leases.trim().split('\n').map((l) => l.split(' ') as [string, string]));
+      return live.every((n) => got.get(`herald-speaker-${n}`) === '20');
+    }, 60_000, 500);
+    await eventually('the controller leader Lease at 12 s', async () => (await get(['lease', 'herald-controller'], '{.spec.leaseDurationSeconds}')) === '12', 60_000, 500);
+    // The pre-created RBAC is enough: the controller restored web-l2's address and gives a new Service
+    // one, the speakers announce them (ARP answered, curl answers through kube-proxy).
+    expect(await eventually('an answer through the layer2 VIP again', () => curl(vips.l2), 60_000, 200)).toMatch(/^pod=web-l2-\S+ node=node[123]$/);
+    await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(serviceManifest({ namespace: NS, name: 'after-reinstall', app: 'web-l2', pool: 'lan' })));
+    const [fresh] = await waitForIngresses(cluster, NS, 'after-reinstall', 1, 60_000);
+    expect(fresh).toMatch(/^192\.0\.2\.20\d$/);
+    expect(fresh).not.toBe(vips.l2);
+    expect(await eventually('an answer through the new layer2 VIP', () => curl(fresh), 60_000, 200)).toMatch(/^pod=web-l2-\S+ node=node[123]$/);
+    expect(await arpMacs(fresh)).toHaveLength(1);
+  }, 300_000);
 });

@@ -19,9 +19,9 @@ import { ensureKubeApiserver } from '../../cluster/cluster.js';
 import { kubectlBinary } from '../../tools/helm.js';
 import { FullLab, NODES, type NodeName } from '../full-lab.js';
 import { enableRouterIpv6, startRouter, type LabRouterKind } from '../full-router.js';
-import { POD_CIDRS, startControlPlane, type ControlPlane } from './control-plane.js';
+import { POD_CIDRS, startControlPlane, waitApiserverReady, type ControlPlane } from './control-plane.js';
 import { KubeNode, killNode, type ImageFile, type NodeRecord } from './kube-node.js';
-import { RealClusterError, namespaceOf, sleep } from './processes.js';
+import { RealClusterError, namespaceOf, sleep, startDetached } from './processes.js';
 
 export interface RealClusterImages {
   /** The sandbox image: imported first, containerd's sandbox_image. */
@@ -184,6 +184,23 @@ export class RealCluster {
     await new Promise<void>((resolve, reject) =>
       execFile('ip', ['-n', this.lab.state.bridgeNs, 'link', 'set', `p${idx}`, 'down'], (err) => (err ? reject(err) : resolve())),
     );
+  }
+
+  /**
+   * Stops the kube-apiserver process the cluster started (by its pid: SIGTERM, SIGKILL after 5 s);
+   * etcd, the other components, the nodes and Herald keep running. Resolves with the signal that ended it.
+   */
+  stopApiserver(): Promise<NodeJS.Signals> {
+    return this.lab.stopApiserver();
+  }
+
+  /** Starts kube-apiserver again on the command line it had (same address, certificates, etcd); resolves when /readyz is ok. */
+  async startApiserver(timeoutMs = 120_000): Promise<void> {
+    const argv = this.lab.state.apiserverArgv;
+    if (!argv?.length) throw new RealClusterError('startApiserver: no stopped kube-apiserver (stopApiserver first)');
+    this.lab.state.pids['kube-apiserver'] = startDetached(['ip', 'netns', 'exec', this.lab.host('control').ns, ...argv], this.lab.logPath('kube-apiserver'));
+    this.lab.save();
+    await waitApiserverReady(this.lab, timeoutMs);
   }
 
   private record(node: NodeName): NodeRecord {
