@@ -9,7 +9,7 @@
 // Each timed from the event to the router's kernel route for the VIP losing (or regaining) the
 // node's next hop, polled in the router namespace (`ip -j route show <vip>`, about every 20 ms plus
 // one `ip` run under the machine's load). A wait is capped at CAP_S: a capped figure prints as >= cap.
-import { bfdUp, HOLD_S, logEvents, setupBfdLab } from '../lab/bfd-lab.js';
+import { bfdSettled, HOLD_S, logEvents, setupBfdLab } from '../lab/bfd-lab.js';
 import { NODES, type FullLab, type NodeName } from '../lab/full-lab.js';
 import { startSpeaker, type HeraldLab } from '../lab/full-setup.js';
 import { figure, loadComment, median, namespacePids as nsPids, withBenchLab } from '../lab/full-bench.js';
@@ -52,11 +52,22 @@ type Mode = 'kill' | 'freeze' | 'cut' | 'back';
 async function rounds(h: HeraldLab, vip: string, node: NodeName, bfd: boolean): Promise<Record<Mode, number[]>> {
   const { lab } = h;
   const r: Record<Mode, number[]> = { kill: [], freeze: [], cut: [], back: [] };
-  /** Settled again after an event: every path back, and with BFD its session Up again (logged after `mark`). */
+  const present = async (): Promise<boolean> => (await kernelHops(lab, vip)).length === NODES.length;
+  /**
+   * Settled again after an event: every path back, and with BFD its session Up again (logged after
+   * `mark`) before a path that stays (bfdSettled: after a restart quicker than the router's Detection
+   * Time, the router drops the new BGP session once more; a freeze timed from a path already gone
+   * measured nothing and left the bench waiting for a BFD change that never came).
+   */
   const readyAgain = async (mark?: number): Promise<void> => {
-    await settled(lab, vip);
-    if (bfd && mark !== undefined) await bfdUp(lab, [node], { [node]: mark }, 60_000);
-    await sleep(1000);
+    for (let attempt = 1; ; attempt++) {
+      if (bfd && mark !== undefined) await bfdSettled(lab, node, mark, present, 60_000);
+      else await settled(lab, vip);
+      await sleep(1000);
+      // Each event is timed from a path that is there: one already gone would measure nothing.
+      if (await present()) return;
+      if (attempt === 3) throw new Error(`${NAME}: the path via ${node} keeps going away before the next event: ${(await kernelHops(lab, vip)).join(', ')}`);
+    }
   };
   const mark = (): number => logEvents(lab, node, 'bfdState').length;
   await readyAgain();

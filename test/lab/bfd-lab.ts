@@ -42,6 +42,31 @@ export async function bfdUp(lab: FullLab, nodes: readonly NodeName[], from: Reco
   await eventually(`BFD Up on ${nodes.join(', ')}`, async () => nodes.every((n) => logEvents(lab, n, 'bfdState').slice(from[n] ?? 0).some((e) => e.to === 'Up')), timeoutMs);
 }
 
+/**
+ * Ready for the next failure after one on `node`: its BFD Up again (logged after `from`), then `present`
+ * (the router has the path via every node) true and still true `steadyMs` later, polled, else waited
+ * for again. In that order because a speaker restarted within the router's Detection Time gets its new
+ * BGP session Established while the router's BFD session to the old process is still Up (the router
+ * ignores the new session's packets, Your Discriminator 0, until then: RFC 5880 §6.8.6): the router
+ * drops that BGP session once when the old BFD session expires, and only then can our new one come
+ * Up. A path seen before our BFD is Up may be about to go; one still there a moment after it stays.
+ */
+export async function bfdSettled(lab: FullLab, node: NodeName, from: number, present: () => Promise<boolean>, timeoutMs = 60_000, steadyMs = 1500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await bfdUp(lab, [node], { [node]: from }, timeoutMs);
+  for (;;) {
+    await eventually('the path via every node', present, Math.max(deadline - Date.now(), 1000), 50);
+    const since = Date.now();
+    let steady = true;
+    while (steady && Date.now() - since < steadyMs) {
+      await new Promise((r) => setTimeout(r, 100));
+      steady = await present();
+    }
+    if (steady) return;
+    if (Date.now() > deadline) throw new Error(`the path via every node came and went for ${timeoutMs} ms after ${node}'s BFD was Up`);
+  }
+}
+
 /** ConfigMap and router for BFD, one BGP Service; resolves with its VIP once every node's path and BFD are up. */
 export async function setupBfdLab(lab: FullLab, namespace: string): Promise<string> {
   await lab.kubectl(['create', 'namespace', namespace]);

@@ -335,6 +335,61 @@ describe('BFD session', () => {
     expect(h.sent.length).toBe(n);
   });
 
+  // Issue 13's FRR freeze: the router declares us Down while our process is stopped and says so with
+  // Your Discriminator 0 (it forgets ours, §6.8.1); on SIGCONT our timers and the queued packets run
+  // in either order. Either way we go Down (never stay Up) and come back Up with the router.
+  for (const order of ['timers first', 'packets first'] as const) {
+    it(`resumed after a freeze the router took for a failure (${order}): Down, then Up again`, () => {
+      const clock = new ManualClock();
+      // Timers that fall due while frozen run only at the resume, as a stopped process's would.
+      let frozen = false;
+      const late: Array<() => void> = [];
+      const laggy = {
+        now: () => clock.now(),
+        setTimeout: (fn: () => void, ms: number) => clock.setTimeout(() => (frozen ? late.push(fn) : fn()), ms),
+        clearTimeout: (t: ReturnType<ManualClock['setTimeout']>) => clock.clearTimeout(t),
+      };
+      const changes: BfdStateChange[] = [];
+      const session = new BfdSession({ transmitIntervalMs: 300, receiveIntervalMs: 300, detectMultiplier: 3, localDiscriminator: 0x1111 }, { clock: laggy, send: () => undefined, onStateChange: (c) => changes.push(c), random: () => 0.5 });
+      session.start();
+      session.receive(remote('Init'));
+      session.receive(remote('Up', { final: true }));
+      expect(session.state).toBe('Up');
+      const before = changes.length;
+      frozen = true;
+      // The router's packets queue up: Up until its Detection Time, then Down with Your Discriminator 0.
+      const queued = [remote('Up'), remote('Up'), remote('Down', { diag: Diag.ControlDetectionTimeExpired, yourDiscriminator: 0 })];
+      clock.advance(1000);
+      frozen = false;
+      const runLate = (): void => {
+        for (const fn of late.splice(0)) fn();
+      };
+      if (order === 'timers first') runLate();
+      for (const p of queued) session.receive(p);
+      runLate();
+      expect(changes[before]).toMatchObject({ from: 'Up', to: 'Down', diag: order === 'timers first' ? Diag.ControlDetectionTimeExpired : Diag.NeighborSignaledSessionDown });
+      expect(session.state).not.toBe('Up');
+      // The router answers our Down/Init as FRR does: Init, then Up.
+      session.receive(remote(session.state === 'Init' ? 'Up' : 'Init'));
+      if (session.state === 'Init') session.receive(remote('Up'));
+      expect(session.state).toBe('Up');
+    });
+  }
+
+  it('a peer that restarted its session (new My Discriminator, Down with Your Discriminator 0) takes an Up session Down, then Up with the new one', () => {
+    const h = harness(new ManualClock());
+    h.session.start();
+    h.session.receive(remote('Init'));
+    expect(h.session.state).toBe('Up');
+    h.session.receive(remote('Down', { myDiscriminator: 0x3333, yourDiscriminator: 0 }));
+    expect(h.changes.at(-1)).toMatchObject({ from: 'Up', to: 'Down', diag: Diag.NeighborSignaledSessionDown });
+    h.session.receive(remote('Down', { myDiscriminator: 0x3333, yourDiscriminator: 0 }));
+    expect(h.session.state).toBe('Init');
+    expect(h.sent.at(-1)?.p).toMatchObject({ state: 'Init', yourDiscriminator: 0x3333 });
+    h.session.receive(remote('Up', { myDiscriminator: 0x3333 }));
+    expect(h.session.state).toBe('Up');
+  });
+
   it('drops packets with the A bit (no authentication configured) and a foreign Your Discriminator', () => {
     const h = harness(new ManualClock());
     h.session.start();
