@@ -4,17 +4,19 @@
 // BGP session runs on the 9 s hold timer alone (the comparison, and "never Up holds nothing", live).
 //   1. A frozen speaker (SIGSTOP): the router drops node1's path within about a second (BFD), and
 //      node3's only after its hold time.
-//   2. The router's BFD cut (its BFD packets dropped by iptables in the router namespace, BGP's TCP
+//   2. The same after a SIGKILL and restart of that speaker (a new BFD session, a new discriminator,
+//      while the router may still hold the old one): the freeze takes BFD Down on both sides.
+//   3. The router's BFD cut (its BFD packets dropped by iptables in the router namespace, BGP's TCP
 //      untouched): the speakers drop their BGP sessions at once and reconnect when BFD is back.
 import { mkdtempSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { allEstablished, allHops, BFD_NODES, bfdNeighbors, bfdUp, HOLD_S, logEvents, setupBfdLab } from './bfd-lab.js';
+import { allEstablished, allHops, BFD_NODES, bfdNeighbors, bfdSettled, bfdUp, HOLD_S, logEvents, setupBfdLab } from './bfd-lab.js';
 import { FullLab, NODES, type NodeName } from './full-lab.js';
 import { routerHops } from './full-router.js';
-import { labUp } from './full-setup.js';
+import { labUp, startSpeaker, type HeraldLab } from './full-setup.js';
 import { routerNeighbor } from './wire-router.js';
 import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
@@ -23,6 +25,7 @@ const NS = 'e2e-bfd';
 
 export function describeBfd(ROUTER: 'bird' | 'frr'): void {
   describeLab(`BFD for BGP through herald speaker (router: ${ROUTER})`, () => {
+    let h: HeraldLab;
     let lab: FullLab;
     let dir: string;
     let vip: string;
@@ -39,7 +42,7 @@ export function describeBfd(ROUTER: 'bird' | 'frr'): void {
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'herald-e2e-bfd-'));
       process.once('exit', () => FullLab.destroy(dir));
-      const h = await labUp({ prefix: `hb${randomBytes(2).toString('hex')}`, dir, router: ROUTER, log: () => undefined });
+      h = await labUp({ prefix: `hb${randomBytes(2).toString('hex')}`, dir, router: ROUTER, log: () => undefined });
       lab = h.lab;
       vip = await setupBfdLab(lab, NS);
     }, 300_000);
@@ -73,6 +76,32 @@ export function describeBfd(ROUTER: 'bird' | 'frr'): void {
       await bfdUp(lab, ['node1'], from);
       await allHops(lab, vip, 90_000);
     }, 180_000);
+
+    it('a restarted speaker, then frozen: BFD goes Down on both sides and the path goes within about a second', async () => {
+      const every = async (): Promise<boolean> => (await routerHops(lab, vip)).length === NODES.length;
+      let from = logEvents(lab, 'node1', 'bfdState').length;
+      lab.signal('speaker-node1', 'SIGKILL');
+      await eventually('node1 speaker gone', async () => !lab.alive('speaker-node1'), 10_000, 20);
+      startSpeaker(h, 'node1');
+      // A new BFD session Up, then a path that stays (a restart within the router's Detection Time has the router drop the new BGP session once).
+      await bfdSettled(lab, 'node1', from, every, 90_000);
+      from = logEvents(lab, 'node1', 'bfdState').length;
+      let gone: number;
+      try {
+        const t0 = Date.now();
+        lab.signal('speaker-node1', 'SIGSTOP');
+        gone = await pathGone('node1', t0, 10_000);
+      } finally {
+        lab.signal('speaker-node1', 'SIGCONT');
+      }
+      report.push(`restarted then frozen speaker, BFD 300 ms x 3: path gone after ${gone} ms`);
+      expect(gone).toBeLessThan(3000);
+      // Our side saw it too: Down (the Detection Time, or the router's Down), then Up again.
+      await bfdUp(lab, ['node1'], { node1: from });
+      const after = logEvents(lab, 'node1', 'bfdState').slice(from);
+      expect(after.findIndex((e) => e.from === 'Up' && e.to === 'Down'), JSON.stringify(after)).toBe(0);
+      await allHops(lab, vip, 90_000);
+    }, 240_000);
 
     it("the router's BFD cut: the speakers drop their BGP sessions at once and reconnect when BFD is back", async () => {
       const held = Object.fromEntries(NODES.map((n) => [n, logEvents(lab, n, 'sessionHeldByBfd').length]));
