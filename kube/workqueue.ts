@@ -16,7 +16,13 @@ export interface WorkQueueOptions {
 }
 
 export class WorkQueue {
-  private readonly queue: string[] = [];
+  /**
+   * Keys ready, in order, from `head` on. Not Array.shift(): a backing store that large (100,000 keys
+   * queued at a restart) lives in V8's large-object space, where shift() moves every element: the
+   * restart's reconcile pass was quadratic (8.8 s of 10 s CPU at 100,000 Services).
+   */
+  private queue: string[] = [];
+  private head = 0;
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly waiting = new Map<string, { at: number; timer: TimerHandle }>();
@@ -98,7 +104,7 @@ export class WorkQueue {
 
   /** Next key to process (marked in flight until done()), or undefined once shut down. */
   get(): Promise<string | undefined> {
-    const key = this.queue.shift();
+    const key = this.shift();
     if (key !== undefined) {
       this.dirty.delete(key);
       this.processing.add(key);
@@ -106,6 +112,20 @@ export class WorkQueue {
     }
     if (this.shuttingDown) return Promise.resolve(undefined);
     return new Promise((resolve) => this.getters.push(resolve));
+  }
+
+  private shift(): string | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const key = this.queue[this.head++];
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      // Drop the consumed half: amortized O(1) per key, and memory bounded by twice what is queued.
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return key;
   }
 
   /** Marks `key` finished; if it was added meanwhile it is queued again. */
@@ -116,7 +136,7 @@ export class WorkQueue {
 
   /** Keys ready to be processed (not counting in-flight or delayed ones). */
   get length(): number {
-    return this.queue.length;
+    return this.queue.length - this.head;
   }
 
   /** Keys waiting for a delayed add. */

@@ -1,0 +1,260 @@
+// Controller restart with every Service already allocated, at 100,000 Services, in process: the test
+// kube-apiserver here creates 100-190 Services/s under load, so 100,000 would take 9-17 minutes to create
+// (services.bench.ts measures the same restart against a real API server at the N it can hold).
+// What runs is the real Controller (no leader election: the one-list start), fed by a Service source
+// that does what kube/informer.ts's list does with the API server's answer: JSON.parse of each 500-item
+// page as the server sends it (managedFields included), decodeObject, the cache Map, one add event per
+// Service. Not measured: the API server producing the pages and the bytes on the wire.
+// Figures (one per line): the list's parse+decode, restart -> leading (restored), restart -> ready (a
+// Service created at the restart allocated: every Service queued before it reconciled), status writes
+// (target 0), main-thread CPU of each, and heap. HERALD_BENCH_RESTART_N overrides 100,000.
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import type { V1ConfigMap, V1Service, V1ServiceStatus } from '@kubernetes/client-node';
+import { Controller, type EventSink } from '../../controller/controller.js';
+import { ControllerMetrics } from '../../controller/metrics.js';
+import type { KubeAccess } from '../../kube/access.js';
+import { formatIp } from '../../allocator/ip.js';
+import { decodeObject } from '../../kube/decode.js';
+import { objectKey, type InformerEventHandler, type InformerSource } from '../../kube/informer.js';
+import { createLogger } from '../../kube/log.js';
+
+const N = Number(process.env.HERALD_BENCH_RESTART_N ?? 100_000);
+const PAGE = 500;
+const NS = 'bench';
+
+const out = (name: string, value: number, digits = 3): void => void process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
+
+function mainThreadSeconds(): number {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+}
+
+const hex = (i: number): string => i.toString(16);
+const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
+const VIPS = 0x20010db8000100000000000000000000n;
+
+/** One Service as kube-apiserver 1.20 lists it after Herald wrote its status (IPv6 ClusterIP and VIP, as services.bench.ts). */
+function serviceJson(i: number): string {
+  const name = `svc-${i}`;
+  const time = '2026-12-06T17:00:00Z';
+  return JSON.stringify({
+    metadata: {
+      name,
+      namespace: NS,
+      uid: `6f1c${hex(i).padStart(4, '0')}-1a2b-4c3d-8e9f-${hex(i).padStart(12, '0')}`,
+      resourceVersion: String(1000 + 2 * i),
+      creationTimestamp: time,
+      managedFields: [
+        {
+          manager: 'node',
+          operation: 'Update',
+          apiVersion: 'v1',
+          time,
+          fieldsType: 'FieldsV1',
+          fieldsV1: {
+            'f:spec': {
+              'f:allocateLoadBalancerNodePorts': {},
+              'f:externalTrafficPolicy': {},
+              'f:ports': { '.': {}, 'k:{"port":80,"protocol":"TCP"}': { '.': {}, 'f:port': {}, 'f:protocol': {}, 'f:targetPort': {} } },
+              'f:selector': { '.': {}, 'f:app': {} },
+              'f:sessionAffinity': {},
+              'f:type': {},
+            },
+          },
+        },
+        { manager: 'herald', operation: 'Update', apiVersion: 'v1', time, fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:loadBalancer': { 'f:ingress': {} } } } },
+      ],
+    },
+    spec: {
+      ports: [{ protocol: 'TCP', port: 80, targetPort: 80 }],
+      selector: { app: 'bench' },
+      clusterIP: formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1)),
+      clusterIPs: [formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1))],
+      type: 'LoadBalancer',
+      sessionAffinity: 'None',
+      externalTrafficPolicy: 'Cluster',
+      ipFamilies: ['IPv6'],
+      ipFamilyPolicy: 'SingleStack',
+      allocateLoadBalancerNodePorts: false,
+    },
+    // The lowest addresses in creation order: what the cold start gave them.
+    status: { loadBalancer: { ingress: [{ ip: formatIp('ipv6', VIPS + BigInt(i)) }] } },
+  });
+}
+
+/** The list's pages as the API server sends them (text), built before the clock starts. */
+const pages: string[] = [];
+for (let start = 0; start < N; start += PAGE) {
+  const items: string[] = [];
+  for (let i = start; i < Math.min(N, start + PAGE); i++) items.push(serviceJson(i));
+  const cont = start + PAGE < N ? `,"continue":"page-${start + PAGE}"` : '';
+  pages.push(`{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"${1000 + 2 * N}"${cont}},"items":[${items.join(',')}]}`);
+}
+const listBytes = pages.reduce((n, p) => n + p.length, 0);
+
+/** A Service source whose one list is the pages above, parsed and decoded the way kube/informer.ts does. */
+class ListedServices implements InformerSource<V1Service> {
+  private store = new Map<string, V1Service>();
+  private readonly handlers = { add: [] as InformerEventHandler<V1Service>[], update: [] as InformerEventHandler<V1Service>[], delete: [] as InformerEventHandler<V1Service>[] };
+  readonly resource = 'services';
+  listsRequested = 0;
+  syncedFromList: number | undefined;
+  /** Seconds (wall, main-thread CPU) the list's parse + decode + cache took. */
+  listWall = 0;
+  listCpu = 0;
+
+  on(event: 'add' | 'update' | 'delete' | 'error', handler: InformerEventHandler<V1Service> | ((err: Error) => void)): this {
+    if (event !== 'error') this.handlers[event].push(handler as InformerEventHandler<V1Service>);
+    return this;
+  }
+
+  async start(): Promise<void> {
+    this.listsRequested++;
+    const t = performance.now();
+    const c = mainThreadSeconds();
+    const items: V1Service[] = [];
+    for (const text of pages) {
+      // Each page arrives as its own response: the event loop turns between them.
+      await new Promise((r) => setImmediate(r));
+      const page = JSON.parse(text) as { items: unknown[] };
+      for (const raw of page.items) items.push(decodeObject<V1Service>(raw));
+    }
+    const next = new Map<string, V1Service>();
+    for (const obj of items) next.set(objectKey(obj), obj);
+    this.store = next;
+    this.syncedFromList = this.listsRequested;
+    this.listWall = (performance.now() - t) / 1000;
+    this.listCpu = mainThreadSeconds() - c;
+    for (const obj of next.values()) for (const h of this.handlers.add) h(obj, undefined);
+  }
+
+  listSnapshot(): Promise<number> {
+    return Promise.resolve(Math.max(1, this.listsRequested));
+  }
+
+  /** A Service created after the list (a watch event). */
+  add(obj: V1Service): void {
+    this.store.set(objectKey(obj), obj);
+    for (const h of this.handlers.add) h(obj, undefined);
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+  get(key: string): V1Service | undefined {
+    return this.store.get(key);
+  }
+  list(): V1Service[] {
+    return [...this.store.values()];
+  }
+  keys(): string[] {
+    return [...this.store.keys()];
+  }
+  get size(): number {
+    return this.store.size;
+  }
+}
+
+/** The ConfigMap (legacy MetalLB format): the pool the statuses' addresses came from. */
+class OneConfigMap implements InformerSource<V1ConfigMap> {
+  private readonly cm: V1ConfigMap = {
+    metadata: { name: 'config', namespace: 'herald', resourceVersion: '1' },
+    data: { config: 'address-pools:\n- name: p\n  protocol: layer2\n  addresses: [2001:db8:1::/96]\n' },
+  };
+  private readonly adds: InformerEventHandler<V1ConfigMap>[] = [];
+  on(event: 'add' | 'update' | 'delete' | 'error', handler: InformerEventHandler<V1ConfigMap> | ((err: Error) => void)): this {
+    if (event === 'add') this.adds.push(handler as InformerEventHandler<V1ConfigMap>);
+    return this;
+  }
+  start(): Promise<void> {
+    for (const h of this.adds) h(this.cm, undefined);
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+  get(key: string): V1ConfigMap | undefined {
+    return key === 'herald/config' ? this.cm : undefined;
+  }
+  list(): V1ConfigMap[] {
+    return [this.cm];
+  }
+  keys(): string[] {
+    return ['herald/config'];
+  }
+  get size(): number {
+    return 1;
+  }
+}
+
+const CANARY = 'canary';
+const noEvents: EventSink = { record: () => undefined, close: () => Promise.resolve() };
+let writes = 0;
+let resolveCanary!: () => void;
+const canaryAllocated = new Promise<void>((r) => (resolveCanary = r));
+
+out('bench.loadavg.1min', loadavg()[0], 2);
+out('restart.services.count', N, 0);
+out('restart.list.megabytes', listBytes / 2 ** 20, 1);
+
+let leadingAt: number | undefined;
+let leadingCpu: number | undefined;
+let restoreNote = '';
+function onLogLine(line: string): void {
+  if (leadingAt !== undefined || !line.includes('"event":"leading"')) return;
+  leadingAt = performance.now();
+  leadingCpu = mainThreadSeconds();
+  restoreNote = (JSON.parse(line) as { reason?: string }).reason ?? '';
+}
+
+const services = new ListedServices();
+const heap0 = process.memoryUsage().heapUsed;
+const controller = new Controller({
+  kubeConfig: {} as KubeAccess, // never used: every request goes through `api`
+  namespace: 'herald',
+  configMap: 'config',
+  leaderElect: false,
+  identity: 'bench',
+  // The "leading" line marks the end of the restore (the term starts synchronously after it).
+  logger: createLogger({ component: 'controller', level: 'info', destination: { write: onLogLine } }),
+  metrics: new ControllerMetrics({ processMetrics: false }),
+  api: {
+    services,
+    configMaps: new OneConfigMap(),
+    events: noEvents,
+    listServices: () => Promise.reject(new Error('the one-list start sends no list of its own')),
+    updateStatus: (_ns: string, name: string, mutate: (svc: V1Service) => V1ServiceStatus | undefined, current: V1Service) => {
+      if (mutate(current) === undefined) return Promise.resolve(undefined);
+      if (name === CANARY) resolveCanary();
+      else writes++;
+      return Promise.resolve(undefined);
+    },
+  },
+});
+
+const t0 = performance.now();
+const c0 = mainThreadSeconds();
+const started = controller.start();
+await started;
+// The canary is created at the restart: its event arrives once the list is in the cache.
+services.add({
+  metadata: { name: CANARY, namespace: NS, uid: 'canary', resourceVersion: String(1001 + 2 * N) },
+  spec: { type: 'LoadBalancer', ports: [{ protocol: 'TCP', port: 80 }], ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' },
+});
+await canaryAllocated;
+const readyAt = performance.now();
+const readyCpu = mainThreadSeconds();
+
+out('restart.list.parse-decode.seconds', services.listWall);
+out('restart.list.parse-decode.main-thread-cpu-seconds', services.listCpu);
+if (leadingAt !== undefined && leadingCpu !== undefined) {
+  out('restart.to-leading.seconds', (leadingAt - t0) / 1000);
+  out('restart.to-leading.main-thread-cpu-seconds', leadingCpu - c0);
+}
+process.stdout.write(`# ${restoreNote}\n`);
+out('restart.to-ready.seconds', (readyAt - t0) / 1000);
+out('restart.to-ready.main-thread-cpu-seconds', readyCpu - c0);
+out('restart.status-writes.count', writes, 0);
+out('restart.heap.megabytes', (process.memoryUsage().heapUsed - heap0) / 2 ** 20, 1);
+out('restart.rss.megabytes', process.memoryUsage().rss / 2 ** 20, 1);
+await controller.stop();
