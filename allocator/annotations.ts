@@ -11,10 +11,16 @@ export const ALLOCATED_FROM_POOL = 'metallb.io/ip-allocated-from-pool';
 export const DEPRECATED_PREFIX = 'metallb.universe.tf/';
 const NAMES: readonly AnnotationName[] = ['address-pool', 'loadBalancerIPs', 'allow-shared-ip'];
 
+/** Both keys of each name, current first, built once: this runs several times per Service at a restart of 100,000. */
+const KEYS: Readonly<Record<AnnotationName, readonly [string, string]>> = {
+  'address-pool': [CURRENT_PREFIX + 'address-pool', DEPRECATED_PREFIX + 'address-pool'],
+  loadBalancerIPs: [CURRENT_PREFIX + 'loadBalancerIPs', DEPRECATED_PREFIX + 'loadBalancerIPs'],
+  'allow-shared-ip': [CURRENT_PREFIX + 'allow-shared-ip', DEPRECATED_PREFIX + 'allow-shared-ip'],
+};
+
 /** The annotation in force for `name` (its key and value), or undefined when neither key is set. */
 export function metallbAnnotation(annotations: Readonly<Record<string, unknown>>, name: AnnotationName): { key: string; value: unknown } | undefined {
-  for (const prefix of [CURRENT_PREFIX, DEPRECATED_PREFIX]) {
-    const key = prefix + name;
+  for (const key of KEYS[name]) {
     if (Object.prototype.hasOwnProperty.call(annotations, key)) return { key, value: annotations[key] };
   }
   return undefined;

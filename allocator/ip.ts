@@ -83,8 +83,12 @@ function parseV6(text: string): bigint | undefined {
   }
   if (gap < 0 ? groups.length !== 8 : groups.length > 7) return undefined;
   if (gap >= 0) groups.splice(gap, 0, ...new Array<number>(8 - groups.length).fill(0));
-  const word = (k: number): bigint => BigInt(groups[k] * 65536 + groups[k + 1]);
-  return (word(0) << 96n) | (word(2) << 64n) | (word(4) << 32n) | word(6);
+  // Inline, not a helper closure: this runs once per address parsed (every status at a restart).
+  const w0 = BigInt(groups[0] * 65536 + groups[1]);
+  const w1 = BigInt(groups[2] * 65536 + groups[3]);
+  const w2 = BigInt(groups[4] * 65536 + groups[5]);
+  const w3 = BigInt(groups[6] * 65536 + groups[7]);
+  return (w0 << 96n) | (w1 << 64n) | (w2 << 32n) | w3;
 }
 
 /** Parses an IPv4 or IPv6 address (no prefix, no zone); undefined when it is not one. */
