@@ -1,7 +1,7 @@
 // Speaker-to-speaker liveness (protocols/liveness) on the full lab: speakers run with
 // --liveness-port and so the Lease timings that go with it (renew 10 s, duration 30 s): a takeover
 // within seconds, which the speakers log as `livenessDead`, came from the liveness protocol.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +181,93 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
       await Promise.all(askers);
       await arp.stop();
       await neigh.stop();
+      await heal(lab, owner).catch(() => undefined);
+    }
+  }, 180_000);
+
+  it('UDP cut, API fine: the owner is vouched for by its Lease and answers again, the others take over meanwhile; the overlap ends when their verdict does', async () => {
+    const [vip] = await createService(lab, NS, 'udpcut', 'lan', { pods: NODES });
+    await eventually('an ARP answer', async () => (await arpOwner(lab, vip)).node);
+    await new Promise((r) => setTimeout(r, 3000));
+    const arp = await captureIn(lab, 'client', 'arp');
+    let asking = true;
+    const ask = async (): Promise<void> => {
+      while (asking) await lab.exec('client', 'arping', ['-f', '-c', '1', '-w', '1', '-I', 'eth0', vip], 5000);
+    };
+    const askers = [ask(), ask(), ask()];
+    const claimer = (line: string): NodeName | undefined => NODES.find((n) => claimsVip(vip, lab.host(n).mac)(line));
+    const report = (extra = ''): string =>
+      `${extra}\nclient ARP frames about ${vip}:\n${arp.lines.filter((l) => l.text.includes(vip) && !/Request who-has \S+ tell 192\.0\.2\.15,/.test(l.text)).map((l) => l.text).join('\n')}\n${logs()}`;
+    let owner: NodeName = 'node1';
+    try {
+      owner = await eventually(
+        'a settled owner answering the client\'s requests',
+        async () => {
+          const last = arp.lines.map((l) => claimer(l.text)).filter((n) => n !== undefined).slice(-5);
+          return last.length === 5 && last.every((n) => n === last[0]) ? last[0] : null;
+        },
+        60_000,
+      ).catch((e: unknown) => {
+        throw new Error(report((e as Error).message));
+      });
+      const others = NODES.filter((n) => n !== owner);
+      const byOther = (line: string): boolean => others.some((n) => claimsVip(vip, lab.host(n).mac)(line));
+      const byOwner = claimsVip(vip, lab.host(owner).mac);
+      const cutAt = Date.now();
+      await isolate(lab, owner, LIVENESS_PORT, { keepApi: true });
+      await eventually('another node claiming the VIP', async () => frameTimes(arp.lines, byOther).some((t) => t >= cutAt), 30_000).catch((e: unknown) => {
+        throw new Error(report((e as Error).message));
+      });
+      const firstNewAt = Math.min(...frameTimes(arp.lines, byOther).filter((t) => t >= cutAt));
+      const next = others.find((n) => frameTimes(arp.lines, claimsVip(vip, lab.host(n).mac)).includes(firstNewAt)) as NodeName;
+      // Their verdict on the owner ends with its second Lease change observed after it (it renews every 1 s without quorum).
+      const verdictEnded = async (): Promise<number | undefined> => logEventTimes(lab.logPath(`speaker-${next}`), 'livenessVerdictEnded', owner).find((t) => t >= cutAt);
+      await eventually(`${next} ending its verdict on ${owner}`, verdictEnded, 60_000).catch((e: unknown) => {
+        throw new Error(report((e as Error).message));
+      });
+      // A few more seconds with the UDP still cut: whoever answers then is the steady state.
+      await new Promise((r) => setTimeout(r, 3000));
+      asking = false;
+      await Promise.all(askers);
+      await new Promise((r) => setTimeout(r, 300));
+      const endedAt = (await verdictEnded()) as number;
+      const deadAt = logEventTimes(lab.logPath(`speaker-${next}`), 'livenessDead', owner).find((t) => t >= cutAt);
+      // When the new owner withdrew the VIP again (its log line, from the re-decision the verdict's end caused).
+      const withdrawnAt = readFileSync(lab.logPath(`speaker-${next}`), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"event":"serviceWithdrawn"') && l.includes(`"service":"${NS}/udpcut"`) && l.includes('"reason":"layer2'))
+        .map((l) => Date.parse(/"time":"([^"]+)"/.exec(l)?.[1] ?? ''))
+        .find((t) => t >= firstNewAt);
+      const noQuorumAt = logEventTimes(lab.logPath(`speaker-${owner}`), 'livenessNoQuorum').find((t) => t >= cutAt);
+      const newFrames = frameTimes(arp.lines, claimsVip(vip, lab.host(next).mac)).filter((t) => t >= firstNewAt);
+      const lastNewAt = Math.max(...newFrames);
+      const oldFrames = frameTimes(arp.lines, byOwner).filter((t) => t >= cutAt);
+      // The overlap: the old owner's claims between the new owner's first and last.
+      const during = oldFrames.filter((t) => t >= firstNewAt && t <= lastNewAt);
+      const overlapMs = during.length === 0 ? 0 : Math.min(lastNewAt, Math.max(...during)) - Math.max(firstNewAt, Math.min(...during));
+      const iso = (t: number | undefined): string => (t === undefined ? 'never' : new Date(t).toISOString());
+      const r = report(
+        `cut at ${iso(cutAt)}; ${owner} lost quorum ${iso(noQuorumAt)}; ${next} declared it dead ${iso(deadAt)}, first claimed ${iso(firstNewAt)}, ended its verdict ${iso(endedAt)}, withdrew ${iso(withdrawnAt)}, last claimed ${iso(lastNewAt)}; ${owner}'s claims after the cut: ${oldFrames.map(iso).join(' ')}\n--- speaker-${owner}\n${tail(lab.logPath(`speaker-${owner}`), 40)}`,
+      );
+      process.stdout.write(
+        `liveness lab: UDP cut of ${owner} (API fine): quorum lost ${noQuorumAt === undefined ? '?' : Math.round(noQuorumAt - cutAt)} ms after the cut, ${next} claimed after ${Math.round(firstNewAt - cutAt)} ms and its verdict lasted ${deadAt === undefined ? '?' : Math.round(endedAt - deadAt)} ms, it withdrew ${withdrawnAt === undefined ? '?' : Math.round(withdrawnAt - endedAt)} ms after; both answered for ${Math.round(overlapMs)} ms (${during.length} claims by ${owner} meanwhile)\n`,
+      );
+      expect(noQuorumAt, r).toBeDefined();
+      expect(deadAt, r).toBeDefined();
+      expect(withdrawnAt, r).toBeDefined();
+      // The bound, from the daemons' own events: the new owner claims only while its verdict on the
+      // cut owner stands (it withdraws on the verdict's end, not before; 200 ms for frames already
+      // sent when it logged the withdrawal), so the overlap is at most the verdict's life: two of the
+      // cut owner's fast (1 s) Lease renewals seen through the watch.
+      expect(withdrawnAt as number, r).toBeGreaterThanOrEqual(endedAt);
+      expect(lastNewAt - (withdrawnAt as number), r).toBeLessThan(200);
+      expect(overlapMs, r).toBeLessThanOrEqual((withdrawnAt as number) - (deadAt as number) + 200);
+      // Vouched for by the API server, the cut owner answers again: it is the owner at the end.
+      expect(claimer(arp.lines.filter((l) => claimer(l.text) !== undefined).at(-1)?.text ?? ''), r).toBe(owner);
+    } finally {
+      asking = false;
+      await Promise.all(askers);
+      await arp.stop();
       await heal(lab, owner).catch(() => undefined);
     }
   }, 180_000);
