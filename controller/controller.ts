@@ -32,6 +32,8 @@ import { annotationConflicts } from '../allocator/annotations.js';
 import { poolAnnotationPatch, sameIps, statusIps, statusWithIps } from './service-status.js';
 import { configStateOf } from '../allocator/config-state.js';
 import { ConfigurationStateWriter } from '../kube/configuration-state.js';
+import { PoolStatusWriter, type PoolCounts } from '../kube/pool-status.js';
+import { poolCountsOf } from './pool-status.js';
 
 /** Where the controller's Events go (an EventRecorder by default). */
 export interface EventSink {
@@ -95,6 +97,10 @@ export interface ControllerOptions {
   api?: Partial<ControllerApi>;
   /** Write the ConfigurationState object `controller` (default: yes, unless the API is injected). */
   configurationState?: boolean;
+  /** Write IPAddressPool status counts (crds source; default: yes, unless the API is injected). */
+  poolStatus?: boolean;
+  /** Least time between two IPAddressPool status flushes (default 1 s). */
+  poolStatusIntervalMs?: number;
   /** Timers of the work queue, leader election and start-up retries (default: the system clock). */
   clock?: Clock;
 }
@@ -141,6 +147,8 @@ export class Controller {
   private recorder: EventSink | undefined;
   /** The ConfigurationState `controller`: written by the leader from each config verdict. */
   private readonly state: ConfigurationStateWriter | undefined;
+  /** IPAddressPool status counts (crds source): written by the leader, paced, only on change. */
+  private readonly poolStatus: PoolStatusWriter | undefined;
   private server: MetricsServer | undefined;
   private elector: LeaderElector | undefined;
   private term: Term | undefined;
@@ -199,6 +207,24 @@ export class Controller {
         },
         onSynced: (state, wrote) => this.log.info({ event: 'configurationState', config: state.configHash, reason: `${state.result} ${state.reason}: ${wrote ? 'written' : 'already stored'}` }, `ConfigurationState ${wrote ? 'written' : 'unchanged'}: ${state.result}`),
         onUnavailable: () => this.log.info({ event: 'configurationStateUnavailable' }, 'the metallb.io ConfigurationState kind is not served (CRDs not installed): the config verdict is in the logs and Events only'),
+      });
+    }
+    if ((opts.configSource ?? 'configmap') === 'crds' && (opts.poolStatus ?? !opts.api)) {
+      this.poolStatus = new PoolStatusWriter({
+        kubeConfig: opts.kubeConfig,
+        namespace: opts.namespace,
+        clock: this.clock,
+        minIntervalMs: opts.poolStatusIntervalMs,
+        stored: (name) => {
+          const o = this.source.find('IPAddressPool', name) as { metadata?: { uid?: string }; status?: Partial<PoolCounts> } | undefined;
+          return o && { uid: o.metadata?.uid, status: o.status };
+        },
+        onError: (err) => {
+          this.metrics.k8sApiErrors.inc({ operation: 'pool_status' });
+          this.log.warn({ event: 'poolStatusFailed', err }, 'writing an IPAddressPool status failed; retrying');
+        },
+        onWritten: (pool, c) =>
+          this.log.debug({ event: 'poolStatusWritten', pool, reason: `assignedIPv4 ${c.assignedIPv4}, assignedIPv6 ${c.assignedIPv6}, availableIPv4 ${c.availableIPv4}, availableIPv6 ${c.availableIPv6}` }, `IPAddressPool ${pool} status written`),
       });
     }
     if (opts.leaderElect) this.leases = api.leases ?? (api.lock ? undefined : leaseInformer(opts.kubeConfig, opts.namespace, { fieldSelector: `metadata.name=${this.leaseName}` }));
@@ -275,6 +301,8 @@ export class Controller {
     this.source.onChange(() => {
       this.metrics.k8sUpdates.inc();
       this.term?.queue.add(CONFIG_KEY);
+      // A pool object created again under its name shows no status yet: the same counts are due.
+      if (this.term) this.reportPoolStatus(this.term);
     });
     const onLease = (lease: Parameters<LeaderElector['observe']>[0]): void => this.elector?.observe(lease);
     this.leases?.on('add', onLease).on('update', onLease).on('delete', () => onLease(undefined));
@@ -364,6 +392,7 @@ export class Controller {
     await this.elector?.stop();
     this.endTerm('shutting down');
     this.state?.close();
+    this.poolStatus?.close();
     await Promise.all([this.services.stop(), this.namespaces?.stop(), this.source.stop(), this.leases?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
@@ -491,6 +520,7 @@ export class Controller {
     if (!term) return;
     this.term = undefined;
     term.queue.shutDown();
+    this.poolStatus?.reset();
     this.metrics.setLeader(false);
     this.log.info({ event: 'stoppedLeading', reason: why }, `not leading any more: ${why}`);
   }
@@ -684,6 +714,13 @@ export class Controller {
     const stats = term.allocator.stats();
     for (const s of stats) this.metrics.setPool(s.name, (s.ipv4?.total ?? 0n) + (s.ipv6?.total ?? 0n), (s.ipv4?.inUse ?? 0) + (s.ipv6?.inUse ?? 0));
     this.metrics.retainPools(stats.map((s) => s.name));
+    this.reportPoolStatus(term, stats);
+  }
+
+  /** The leader's counts per pool in force, to the IPAddressPools' status (only what changed is written). */
+  private reportPoolStatus(term: Term, stats = term.allocator.stats()): void {
+    if (!this.poolStatus || !this.current(term)) return;
+    this.poolStatus.report(new Map(stats.map((s) => [s.name, poolCountsOf(s)])));
   }
 
   /** What the handled Services hold per their statuses: the input of the config rule, as every speaker sees it. */

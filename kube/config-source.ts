@@ -56,6 +56,18 @@ export async function discoverCrResources(kc: KubeAccess): Promise<CrResource[]>
   return out;
 }
 
+/**
+ * An update that changed neither the spec nor the labels (the compiler reads nothing else): a status
+ * write, or metadata such as annotations. The API server bumps `generation` for spec changes only (the
+ * CRDs have a status subresource).
+ */
+function sameSpecAndLabels(obj: CrItem, old: CrItem | undefined): boolean {
+  const a = obj.metadata;
+  const b = old?.metadata;
+  if (!a || !b || a.generation === undefined || a.generation !== b.generation) return false;
+  return JSON.stringify(a.labels ?? {}) === JSON.stringify(b.labels ?? {});
+}
+
 export interface ConfigSourceOptions {
   kubeConfig: KubeAccess;
   namespace: string;
@@ -101,11 +113,14 @@ export class ConfigSource {
     return this;
   }
 
-  private wire<T extends KubernetesObject>(inf: InformerSource<T>): void {
+  private wire<T extends KubernetesObject>(inf: InformerSource<T>, statusOnly?: (obj: T, old: T | undefined) => boolean): void {
     const changed = (): void => {
       for (const h of this.changeHandlers) h();
     };
-    inf.on('add', changed).on('update', changed).on('delete', changed);
+    inf.on('add', changed).on('delete', changed);
+    inf.on('update', (obj, old) => {
+      if (!statusOnly?.(obj, old)) changed();
+    });
     inf.on('error', (err) => {
       for (const h of this.errorHandlers) h(err);
     });
@@ -126,7 +141,8 @@ export class ConfigSource {
         decode: (raw) => ({ ...decodeObject<CrItem>(raw), apiVersion: `${CRD_GROUP}/${resource.version}`, kind: resource.kind }),
         name: `${resource.plural}.${CRD_GROUP} in ${this.opts.namespace}`,
       });
-      this.wire(informer);
+      // The controller's own IPAddressPool status writes (kube/pool-status.ts) are no config change.
+      this.wire(informer, sameSpecAndLabels);
       this.crs.push({ resource, informer });
     }
     if (this.opts.source === 'crds') {
@@ -191,7 +207,8 @@ export class ConfigSource {
     return this.opts.source === 'configmap' ? `ConfigMap ${this.opts.namespace}/${this.opts.configMap}` : `metallb.io objects in ${this.opts.namespace}`;
   }
 
-  private find(kind: string, name: string, namespace: string | undefined): CrItem | undefined {
+  /** The metallb.io object `kind` `name` as cached (namespace: the source's). */
+  find(kind: string, name: string, namespace?: string): CrItem | undefined {
     const c = this.crs.find((x) => x.resource.kind === kind);
     return c?.informer.get(objectKey({ metadata: { name, namespace: namespace ?? this.opts.namespace } }));
   }

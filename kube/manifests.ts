@@ -192,6 +192,8 @@ function controllerNamespaceRules(v: HeraldValues): Record<string, unknown>[] {
   return [
     { apiGroups: [''], resources: ['configmaps'], verbs: READ },
     ...configObjectRules(v),
+    // The counts in the IPAddressPools' status (crds source: the pools are those objects).
+    ...(v.configSource === 'crds' ? [{ apiGroups: [CRD_GROUP], resources: ['ipaddresspools/status'], verbs: ['patch'] }] : []),
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [CONTROLLER_LEASE], verbs: ['get', 'list', 'watch', 'update'] },
     // Its ConfigurationState (kube/configuration-state.ts): create cannot be limited by name, the rest can.

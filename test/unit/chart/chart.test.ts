@@ -437,7 +437,7 @@ describe('values operators expect (helm template)', () => {
     expect(workload(named, 'DaemonSet').spec.template.spec.serviceAccountName).toBe('spk');
   });
 
-  it('configSource crds: both daemons get --config-source=crds, no ConfigMap is rendered, the Roles add Secrets; both sources read metallb.io objects', () => {
+  it('configSource crds: both daemons get --config-source=crds, no ConfigMap is rendered, the Roles add Secrets (and the controller ipaddresspools/status); both sources read metallb.io objects', () => {
     type Role = KubeObject & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
     const plurals = ['bfdprofiles', 'bgpadvertisements', 'bgppeers', 'communities', 'ipaddresspools', 'l2advertisements'];
     for (const [name, crds] of [['defaults', false], ['metallb.io objects as the config source', true]] as const) {
@@ -450,6 +450,8 @@ describe('values operators expect (helm template)', () => {
         const rules = (find(objs, 'Role', role) as Role).rules;
         expect(rules).toContainEqual({ apiGroups: ['metallb.io'], resources: plurals, verbs: ['get', 'list', 'watch'] });
         expect(rules.some((r) => r.resources.includes('secrets'))).toBe(crds);
+        // Only the controller writes the IPAddressPools' status counts, and only from them.
+        expect(rules.some((r) => r.resources.includes('ipaddresspools/status') && r.verbs.join() === 'patch')).toBe(crds && role === 'herald-controller');
       }
     }
   });
