@@ -1,5 +1,5 @@
 // A minimal API server for one custom-resource group in memory (GET object and list with a label
-// selector, POST, PUT, PUT .../status, DELETE, with resourceVersion preconditions and a status
+// selector, POST, PUT, PUT and merge-PATCH .../status, DELETE, with resourceVersion preconditions and a status
 // subresource that create and update ignore): what the status writers' unit tests talk to, counting writes.
 import { createServer, type Server } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -80,6 +80,12 @@ export class FakeObjectStore {
           if (body.metadata.resourceVersion !== existing.metadata.resourceVersion) return fail(409, 'Conflict');
           const next: Obj = p.sub === 'status' ? { ...existing, status: body.status } : { ...body, status: existing.status };
           this.put(p.collection, next);
+          return send(200, this.objects.get(p.key));
+        }
+        if (method === 'PATCH' && p.sub === 'status' && body) {
+          // A JSON merge patch of the status (what kube/pool-status.ts sends).
+          const status = { ...(existing.status as Record<string, unknown> | undefined), ...(body.status as Record<string, unknown>) };
+          this.put(p.collection, { ...existing, status });
           return send(200, this.objects.get(p.key));
         }
         return fail(405, 'MethodNotAllowed');
