@@ -3,7 +3,7 @@
 // (config-verdict.ts), as a result and one condition. Pure and deterministic, so the same verdict gives
 // the same state in every daemon and after a restart, and an unchanged state is never written again.
 import type { Config } from '../config/model.js';
-import { refusalEvents, type ConfigSourceKind, type ConfigVerdict } from './config-verdict.js';
+import { refusalEvents, unreadNote, type ConfigSourceKind, type ConfigVerdict } from './config-verdict.js';
 
 export type ConfigResult = 'Valid' | 'Invalid' | 'Unknown';
 export type ConfigStateReason = 'ConfigLoaded' | 'ConfigInvalid' | 'ConfigRefused' | 'ConfigMissing';
@@ -48,7 +48,7 @@ export function configStateOf(verdict: ConfigVerdict, source: ConfigSourceKind, 
     case 'unchanged':
       return inForce ? loaded(inForce.config, inForce.hash) : { result: 'Unknown', reason: 'ConfigMissing', message: `${where}: no config is in force`, configHash: '' };
     case 'missing':
-      return { result: 'Unknown', reason: 'ConfigMissing', message: `${where} not found; ${kept}`, configHash: hash };
+      return { result: 'Unknown', reason: 'ConfigMissing', message: capped(`${where} not found; ${kept}${verdict.unread ? `. ${unreadNote(verdict.unread)}` : ''}`), configHash: hash };
     case 'invalid':
     case 'breaking': {
       const notes = refusalEvents(verdict, source).map((e) => e.note);

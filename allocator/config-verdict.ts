@@ -21,8 +21,11 @@ export interface ConfigMapObject {
 }
 
 export type ConfigVerdict =
-  /** The ConfigMap does not exist: keep the last config. */
-  | { kind: 'missing' }
+  /**
+   * The ConfigMap does not exist (or, crds source, no metallb.io object does): keep the last config.
+   * `unread`: configmap source, metallb.io objects that do exist (`Kind ns/name`), which it does not read.
+   */
+  | { kind: 'missing'; unread?: string[] }
   /** Unchanged since the last verdict: nothing to do. */
   | { kind: 'unchanged' }
   | { kind: 'invalid'; issues: ConfigIssue[] }
@@ -95,6 +98,15 @@ export function inputText(input: ConfigInput): string | undefined {
   return JSON.stringify(crDocuments(input));
 }
 
+/**
+ * Why a configmap-source daemon without its ConfigMap has no config although metallb.io objects exist
+ * (MetalLB >= 0.13 users installing Herald with the defaults): what they are and the one switch.
+ */
+export function unreadNote(unread: readonly string[]): string {
+  const listed = `${unread.slice(0, 5).join(', ')}${unread.length > 5 ? ` and ${unread.length - 5} more` : ''}`;
+  return `metallb.io objects exist (${listed}) but are not read: --config-source configmap reads only the ConfigMap; to configure Herald with them run both daemons with --config-source crds (chart value configSource: crds)`;
+}
+
 /** Both sources hold config: refused, naming both and how to choose. */
 function bothSources(input: ConfigInput, cm: ConfigMapObject): ConfigIssue {
   const where = `ConfigMap ${cm.metadata?.namespace ?? ''}/${cm.metadata?.name ?? ''}`;
@@ -116,7 +128,10 @@ function bothSources(input: ConfigInput, cm: ConfigMapObject): ConfigIssue {
  */
 export function evaluateInput(input: ConfigInput, held: Iterable<HeldAddresses>, lastText: string | undefined, current?: Config): ConfigVerdict {
   if (input.configMap && input.crs.length > 0) return { kind: 'invalid', issues: [bothSources(input, input.configMap)] };
-  if (input.source === 'configmap') return evaluateConfig(input.configMap, held, lastText, current);
+  if (input.source === 'configmap') {
+    if (!input.configMap && input.crs.length > 0) return { kind: 'missing', unread: input.crs.map(refOf).sort() };
+    return evaluateConfig(input.configMap, held, lastText, current);
+  }
   if (input.crs.length === 0) return { kind: 'missing' };
   const documents = crDocuments(input);
   if (JSON.stringify(documents) === lastText) return { kind: 'unchanged' };

@@ -7,7 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 interface Obj {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string>; ownerReferences?: unknown[] };
+  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; ownerReferences?: unknown[] };
   spec?: unknown;
   status?: unknown;
 }
