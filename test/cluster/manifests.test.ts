@@ -295,6 +295,8 @@ describe('herald manifests against the API server', () => {
       for (const state of ['controller', `speaker-${node}`]) {
         await waitFor(`ConfigurationState ${state} Valid`, () => kubectl(['get', '-n', ns, 'configurationstates.metallb.io', state, '-o', 'jsonpath={.status.result}', '--ignore-not-found']) === 'Valid');
       }
+      // The controller wrote the pool's counts under its token (crds: the pool is an IPAddressPool).
+      if (source === 'crds') await waitFor('IPAddressPool lab shows 1 assigned', () => kubectl(['get', '-n', ns, 'ipaddresspools.metallb.io', 'lab', '-o', 'jsonpath={.status.assignedIPv4}']) === '1');
       // ...and the ServiceL2Status of the Service it announces.
       await waitFor('a ServiceL2Status for web', () => kubectl(['get', '-n', ns, 'servicel2statuses.metallb.io', '-o', 'jsonpath={.items[*].status.serviceName}']) === 'web');
       const forbidden = [...controller.lines, ...speaker.lines].filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));

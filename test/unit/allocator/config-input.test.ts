@@ -7,6 +7,7 @@ import {
   issueObject,
   loadedEvents,
   refusalEvents,
+  unreadNote,
   type ConfigInput,
   type ConfigMapObject,
   type SourceObject,
@@ -82,8 +83,10 @@ describe('evaluateInput (crds)', () => {
       expect(v.issues[0].message).toContain(`--config-source ${input.source}`);
       expect(refusalEvents(v, input.source).map((e) => e.about)).toEqual([undefined]);
     }
-    // Only the other source's objects: nothing for this source.
-    expect(evaluateInput({ source: 'configmap', configMap: undefined, crs: [pool('a', ['192.0.2.0/28'])] }, [], undefined)).toEqual({ kind: 'missing' });
+    // Only the other source's objects: nothing for this source, and the verdict names them (not read).
+    expect(evaluateInput({ source: 'configmap', configMap: undefined, crs: [pool('a', ['192.0.2.0/28'])] }, [], undefined)).toEqual({ kind: 'missing', unread: ['IPAddressPool herald-system/a'] });
+    expect(unreadNote(['IPAddressPool herald-system/a'])).toMatch(/metallb\.io objects exist \(IPAddressPool herald-system\/a\) but are not read: .*--config-source crds \(chart value configSource: crds\)/);
+    expect(evaluateInput({ source: 'crds', configMap: undefined, crs: [], secrets: [] }, [], undefined)).toEqual({ kind: 'missing' });
   });
 
   it('a BGPPeer password from a basic-auth Secret; a changed Secret is a change', () => {
