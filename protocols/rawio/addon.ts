@@ -7,11 +7,14 @@ export type PacketHandle = { readonly __packetHandle: unique symbol };
 export interface PacketSocketAddon {
   /**
    * Opens an AF_PACKET socket on `ifname`, attaches `filter` (classic BPF, 8 bytes per instruction)
-   * before binding, and reads received frames (never our own transmissions) into `ring`: n slots of
-   * `slot` bytes (a multiple of 4, MIN_RING_SLOT..MAX_RING_SLOT), then n host-order uint32 lengths. Calls `onFrames(count)` from the event loop
-   * after each batch; the frames are valid only during that call. `err` is set when reading failed.
+   * before binding, receives through a kernel TPACKET_V3 ring of about `kernelRingBytes` (fixed;
+   * frames that do not fit are dropped and counted by `stats`), and copies received frames (never our
+   * own transmissions) into `ring`: n slots of `slot` bytes (a multiple of 4,
+   * MIN_RING_SLOT..MAX_RING_SLOT), then n host-order uint32 lengths. Calls `onFrames(count)` from the
+   * event loop after each batch; the frames are valid only during that call. `err` is set when
+   * reading failed.
    */
-  open(ifname: string, filter: Buffer, ring: Buffer, slot: number, onFrames: (count: number, err?: Error) => void): PacketHandle;
+  open(ifname: string, filter: Buffer, ring: Buffer, slot: number, onFrames: (count: number, err?: Error) => void, kernelRingBytes: number): PacketHandle;
   /** Sends one whole Ethernet frame; bytes sent, or -errno when the queue is full (EAGAIN/ENOBUFS). */
   send(handle: PacketHandle, frame: Buffer): number;
   /** Joins / leaves an IPv6 multicast group (16 bytes) on the socket's interface. */

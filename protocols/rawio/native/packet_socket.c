@@ -1,6 +1,10 @@
 // Minimal N-API addon: one AF_PACKET socket bound to one interface, with a classic BPF filter
 // attached before the socket is bound (so no unfiltered frame is ever queued), polled by libuv
 // (uv_poll, no busy polling), plus send and IPv6 multicast group membership.
+// Frames are received through a TPACKET_V3 ring (PACKET_RX_RING, mmap'd blocks): the kernel writes
+// frames into blocks and wakes us once per filled block (or after RETIRE_BLOCK_MS at low rates), so
+// a flood costs no system call per frame; the ring is fixed at open (its size the caller's bound), and
+// what does not fit is dropped by the kernel and counted (PACKET_STATISTICS).
 // Node has no AF_PACKET sockets and libuv cannot wrap one as a stream or UDP handle, hence this file.
 #include "../../native/polled_socket.h"
 
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +32,14 @@
 #define MIN_SLOT 2048
 #define MAX_SLOT 65536
 
+// The kernel ring: blocks of BLOCK_SIZE (more for jumbo slots: at least two frames a block), as many as
+// fit in the caller's ring bytes (MIN_BLOCKS at least). A block not yet full is handed over after
+// RETIRE_BLOCK_MS, so an answer at low rates waits at most that long.
+#define BLOCK_SIZE (64 * 1024)
+#define MIN_BLOCKS 4
+#define MAX_RING_BYTES (64u * 1024 * 1024)
+#define RETIRE_BLOCK_MS 1
+
 typedef struct {
   polled_socket base;  // first: a rawsock* is a polled_socket*
   int group_fd;        // AF_INET6 datagram socket holding multicast memberships, -1 until needed
@@ -35,52 +48,84 @@ typedef struct {
   uint32_t slot;
   uint32_t* lengths;    // after the slots: the length of each frame of the batch
   uint32_t slots;
+  unsigned char* map;   // the kernel's TPACKET_V3 ring, mmap'd
+  size_t map_len;
+  uint32_t block_size;
+  uint32_t block_nr;
+  uint32_t block;       // the block read next (blocks are handed over in order)
+  uint32_t frame;       // frames of that block already read (a batch can end inside a block)
+  uint32_t offset;      // where its next frame starts, from the block's start
 } rawsock;
 
 static void release_groups(polled_socket* base) {
   rawsock* s = (rawsock*)base;
   if (s->group_fd >= 0) close(s->group_fd);  // drops every membership it held
   s->group_fd = -1;
+  if (s->map != NULL) munmap(s->map, s->map_len);
+  s->map = NULL;
 }
 
-// Reads up to one ring's worth of frames straight into the JS-owned ring (no allocation per frame),
-// then calls onFrames(count, err) once: the JS side reads the frames synchronously from the ring.
+static struct tpacket_block_desc* block_at(rawsock* s, uint32_t i) {
+  return (struct tpacket_block_desc*)(s->map + (size_t)i * s->block_size);
+}
+
+// Copies up to one JS ring's worth of frames out of the kernel's blocks (a block goes back to the
+// kernel as soon as its frames are copied), then calls onFrames(count, err) once: the JS side reads
+// the frames synchronously from its ring. A batch may end inside a block; the rest waits for the next
+// readable event (the socket stays readable while a filled block is ours).
 static void on_readable(uv_poll_t* h, int status, int events) {
   rawsock* s = (rawsock*)h->data;
   if (s == NULL || !s->base.open) return;
   uint32_t n = 0;
   int err = 0;
   while (n < s->slots) {
-    struct sockaddr_ll from;
-    socklen_t fromlen = sizeof from;
-    ssize_t len = recvfrom(s->base.fd, s->ring + (size_t)n * s->slot, s->slot, MSG_DONTWAIT, (struct sockaddr*)&from, &fromlen);
-    if (len < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
-      break;
+    struct tpacket_block_desc* b = block_at(s, s->block);
+    if ((__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
+    uint32_t count = b->hdr.bh1.num_pkts;
+    if (s->frame == 0) s->offset = b->hdr.bh1.offset_to_first_pkt;
+    while (s->frame < count && n < s->slots) {
+      struct tpacket3_hdr* f = (struct tpacket3_hdr*)((unsigned char*)b + s->offset);
+      const struct sockaddr_ll* from = (const struct sockaddr_ll*)((unsigned char*)f + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
+      // Our own transmissions are looped back to packet sockets; kernels before 4.20 ignore
+      // PACKET_IGNORE_OUTGOING, so check here as well. A frame longer than the slot is cut to it.
+      if (from->sll_pkttype != PACKET_OUTGOING) {
+        uint32_t len = f->tp_snaplen < s->slot ? f->tp_snaplen : s->slot;
+        memcpy(s->ring + (size_t)n * s->slot, (unsigned char*)f + f->tp_mac, len);
+        s->lengths[n++] = len;
+      }
+      s->offset += f->tp_next_offset;
+      s->frame++;
     }
-    // Our own transmissions are looped back to packet sockets; kernels before 4.20 ignore
-    // PACKET_IGNORE_OUTGOING, so check here as well.
-    if (from.sll_pkttype == PACKET_OUTGOING) continue;
-    s->lengths[n++] = (uint32_t)len;
+    if (s->frame < count) break;  // the JS ring is full: the rest of this block next time
+    __atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    s->block = (s->block + 1) % s->block_nr;
+    s->frame = 0;
   }
-  if (n == 0 && err == 0) return;
+  if (status < 0 || n == 0) {
+    // An error on the socket (the interface went away: libuv reports POLLERR as UV_EBADF and stops
+    // polling). SO_ERROR says which, and reading it clears it, so the poll never spins on it.
+    socklen_t len = sizeof err;
+    if (getsockopt(s->base.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err == 0 && status < 0) err = -status;
+    if (n == 0 && err == 0) return;
+  }
   deliver_batch(s->base.env, s->base.async, s->base.callback, n, err);
 }
 
 static rawsock* get_sock(napi_env env, napi_value v) { return (rawsock*)polled_get(env, v, "packet socket"); }
 
 // open(ifname: string, filter: Buffer (struct sock_filter[]), ring: Buffer (n * (slot + 4) bytes),
-//      slot: number (multiple of 4, MIN_SLOT..MAX_SLOT), onFrames: (count: number, err?: Error) => void): External
+//      slot: number (multiple of 4, MIN_SLOT..MAX_SLOT), onFrames: (count: number, err?: Error) => void,
+//      kernelRingBytes: number): External
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char ifname[IF_NAMESIZE + 1];
   size_t iflen = 0;
-  if (argc < 5 || napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &iflen) != napi_ok || iflen == 0 ||
+  if (argc < 6 || napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &iflen) != napi_ok || iflen == 0 ||
       iflen >= IF_NAMESIZE) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open(ifname, filter, ring, slot, onFrames): bad interface name");
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open(ifname, filter, ring, slot, onFrames, kernelRingBytes): bad interface name");
     return NULL;
   }
   void* fdata = NULL;
@@ -111,6 +156,16 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "open: onFrames must be a function");
     return NULL;
   }
+  uint32_t ring_bytes = 0;
+  if (napi_get_value_uint32(env, argv[5], &ring_bytes) != napi_ok || ring_bytes == 0 || ring_bytes > MAX_RING_BYTES) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: kernelRingBytes must be from 1 to 64 MiB");
+    return NULL;
+  }
+  // A kernel frame: its header, the link-layer address, the frame itself (at most a slot).
+  uint32_t frame_size = TPACKET_ALIGN(TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + sizeof(struct sockaddr_ll) + 16 + slot);
+  uint32_t block_size = BLOCK_SIZE;
+  while (block_size < 2 * frame_size) block_size *= 2;
+  uint32_t block_nr = ring_bytes / block_size < MIN_BLOCKS ? MIN_BLOCKS : ring_bytes / block_size;
   unsigned int ifindex = if_nametoindex(ifname);
   if (ifindex == 0) return throw_errno(env, "if_nametoindex", errno == 0 ? ENODEV : errno);
 
@@ -125,10 +180,27 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   }
   int one = 1;
   setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);  // best effort (Linux >= 4.20)
-  // A deeper receive queue absorbs request bursts; FORCE needs CAP_NET_ADMIN, fall back quietly.
-  int rcvbuf = 4 * 1024 * 1024;
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  int version = TPACKET_V3;
+  struct tpacket_req3 req;
+  memset(&req, 0, sizeof req);
+  req.tp_block_size = block_size;
+  req.tp_block_nr = block_nr;
+  req.tp_frame_size = frame_size;
+  req.tp_frame_nr = (block_size / frame_size) * block_nr;
+  req.tp_retire_blk_tov = RETIRE_BLOCK_MS;
+  if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0 ||
+      setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "setsockopt(PACKET_RX_RING)", e);
+  }
+  size_t map_len = (size_t)block_size * block_nr;
+  unsigned char* map = (unsigned char*)mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "mmap(PACKET_RX_RING)", e);
+  }
   struct sockaddr_ll addr;
   memset(&addr, 0, sizeof addr);
   addr.sll_family = AF_PACKET;
@@ -136,16 +208,27 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   addr.sll_ifindex = (int)ifindex;
   if (bind(fd, (struct sockaddr*)&addr, sizeof addr) < 0) {
     int e = errno;
+    munmap(map, map_len);
     close(fd);
     return throw_errno(env, "bind(AF_PACKET)", e);
   }
 
   rawsock* s = (rawsock*)polled_new(env, sizeof(rawsock), fd, "packet socket");
-  if (s == NULL) return NULL;
+  if (s == NULL) {
+    munmap(map, map_len);
+    return NULL;
+  }
   s->group_fd = -1;
+  s->map = map;
+  s->map_len = map_len;
+  s->block_size = block_size;
+  s->block_nr = block_nr;
   s->ifindex = (int)ifindex;
   s->base.release = release_groups;
-  if (!polled_receive(env, &s->base, argv[2], argv[4], "herald.PacketSocket")) return NULL;
+  if (!polled_receive(env, &s->base, argv[2], argv[4], "herald.PacketSocket")) {
+    munmap(map, map_len);  // the socket is gone, its release never ran
+    return NULL;
+  }
   s->slot = slot;
   s->slots = (uint32_t)(ringlen / (slot + 4));
   s->ring = (unsigned char*)ring;
@@ -227,7 +310,7 @@ static napi_value Stats(napi_env env, napi_callback_info info) {
   }
   rawsock* s = get_sock(env, argv[0]);
   if (s == NULL) return NULL;
-  struct tpacket_stats st;
+  struct tpacket_stats_v3 st;
   socklen_t sl = sizeof st;
   if (getsockopt(s->base.fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0) return throw_errno(env, "getsockopt(PACKET_STATISTICS)", errno);
   napi_value obj, v;
