@@ -201,6 +201,8 @@ export class Layer2Announcer implements DaemonAnnouncer {
       if (grew > 0) m.layer2FramesDropped.inc({ reason }, grew);
     }
     if (g.invalidFrames > (was?.invalidFrames ?? 0)) m.layer2FramesDropped.inc({ reason: 'malformed' }, g.invalidFrames - (was?.invalidFrames ?? 0));
+    // Dropped by the kernel before we read them: the receive ring was full (a flood, or starved of CPU).
+    if (g.receiveDrops > (was?.receiveDrops ?? 0)) m.layer2FramesDropped.inc({ reason: 'ring-full' }, g.receiveDrops - (was?.receiveDrops ?? 0));
     this.copiedGlobal = g;
   }
 }

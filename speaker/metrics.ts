@@ -148,7 +148,7 @@ export class SpeakerMetrics extends DaemonMetrics {
     });
     this.layer2FramesDropped = new Counter({
       name: 'herald_layer2_frames_dropped_total',
-      help: 'ARP/NDP frames dropped unanswered: malformed, or a sender no host can have (reason).',
+      help: 'ARP/NDP frames dropped unanswered: malformed, a sender no host can have, or ring-full (the kernel receive ring overflowed) (reason).',
       labelNames: ['reason'],
       registers,
     });

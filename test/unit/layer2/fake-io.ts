@@ -8,6 +8,8 @@ export class FakePort implements Layer2Port {
   closed = false;
   /** When set, send() returns this (false: queue full) or throws it. */
   sendResult: boolean | Error = true;
+  /** Frames the kernel "dropped" (ring full), handed out once by stats() as the real socket does. */
+  ringDrops = 0;
 
   constructor(
     readonly link: LinkInfo,
@@ -32,6 +34,12 @@ export class FakePort implements Layer2Port {
   leaveGroup(group: Buffer): void {
     const k = group.toString('hex');
     if (!this.groups.delete(k)) throw new Error(`EADDRNOTAVAIL: not joined ${k}`);
+  }
+
+  stats(): { drops: number } {
+    const drops = this.ringDrops;
+    this.ringDrops = 0;
+    return { drops };
   }
 
   close(): void {

@@ -98,10 +98,12 @@ describe('Layer2Announcer', () => {
       ['ns/b', 'Warning', 'AddressConflict'],
     ]);
     for (const c of hostileCases(p).filter((x) => x.name.startsWith('arp: sender IP'))) port.deliver(c.frame);
+    port.ringDrops = 7; // the kernel ring overflowed
     clock.advance(1000); // the counter copy
     const text = await metrics.registry.metrics();
     expect(text).toContain('herald_layer2_address_conflicts_total{ip="192.0.2.1"} 2');
     expect(text).toContain('herald_layer2_frames_dropped_total{reason="sender-ip"} 4');
+    expect(text).toContain('herald_layer2_frames_dropped_total{reason="ring-full"} 7');
     l2.close();
   });
 });
