@@ -35,6 +35,8 @@ function which(cmd: string): boolean {
 const RATES = (process.env.L2_FLOOD_RATES ?? '100000').split(',').map(Number);
 const SECONDS = Number(process.env.L2_FLOOD_SECONDS ?? 5);
 const NICES = (process.env.L2_FLOOD_NICE ?? '0,-10').split(',').map(Number);
+/** The capture's kernel ring: about 200,000 answers, a whole run's even if the capture gets no CPU. */
+const CAPTURE_RING_BYTES = 32 * 1024 * 1024;
 /** Frames sent before each measured run (a whole number of mix rounds: 33 classes). */
 const WARM_UP_FRAMES = 33 * 1000;
 
@@ -62,6 +64,7 @@ interface Answers {
 
 /** The announcer's counters from its `stopped` log line. */
 interface Stopped {
+  counters?: Record<string, { responsesSent: number }>;
   receiveDrops?: number;
   invalidFrames?: number;
   sendFailures?: number;
@@ -134,7 +137,7 @@ async function main(): Promise<void> {
       const total = Math.floor((rate * SECONDS) / mix.length) * mix.length; // whole rounds of the mix
       const ready = join(tmp, `ready-${rate}-${nice}`);
       const stop = join(tmp, `stop-${rate}-${nice}`);
-      const capture = runTool<Answers>(lab, 'client', 'answers', { iface: 'fl0', 'owner-mac': ownerMac, vip4: VIP4, vip6: VIP6, 'ready-file': ready, 'stop-file': stop }, 180_000);
+      const capture = runTool<Answers>(lab, 'client', 'answers', { iface: 'fl0', 'owner-mac': ownerMac, vip4: VIP4, vip6: VIP6, 'ready-file': ready, 'stop-file': stop, 'ring-bytes': CAPTURE_RING_BYTES }, 180_000);
       for (let i = 0; i < 600 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 50));
       if (!existsSync(ready)) throw new Error('the capture did not start');
       const rx0 = await linkCounter(lab, 'node1', 'fl1', 'rx_packets');
@@ -182,6 +185,11 @@ async function main(): Promise<void> {
       print(`${k}.valid.answered.percent`, (100 * (a.valid4 + a.valid6)) / validSent);
       print(`${k}.invalid.sent`, rounds * invalid.length);
       print(`${k}.invalid.answered`, invalidAnswered);
+      // The announcer's own count (warm-up included), against the capture's: they differ only by
+      // what the capture lost (drops.capture_ring_full) and the warm-up's answers.
+      const sentBy = (ip: string) => st.counters?.[ip]?.responsesSent ?? 0;
+      print(`${k}.announcer.answers_sent.valid_incl_warm_up`, sentBy(VIP4) + sentBy(VIP6));
+      print(`${k}.announcer.answers_sent.invalid_incl_warm_up`, sentBy(VIP4_B) + sentBy(VIP6_B));
       if (invalidAnswered > 0) console.log(`# invalid answered, by address: ${JSON.stringify(a.others)}`);
       // Where frames were lost, by reason: before the wire (qdisc, veth), in the announcer's kernel
       // ring (full), and the announcer's own RFC drops (expected: the invalid classes). The announcer's

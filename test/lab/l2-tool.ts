@@ -10,7 +10,7 @@
 //   hostile --iface I --src-mac M --src-ip4 A --src-ip6 A6 --owner-mac M2 --vip4 V --vip6 V6 [--wait-ms W]
 //          every crafted frame class of hostile-frames.ts, one at a time; counts the owner's frames after each,
 //          and after each conflict class a second claim of that VIP (inside the defend interval: no answer due).
-//   answers --iface I --owner-mac M --vip4 V --vip6 V6 --ready-file F --stop-file F2
+//   answers --iface I --owner-mac M --vip4 V --vip6 V6 --ready-file F --stop-file F2 [--ring-bytes N]
 //          counts the owner's ARP replies and NAs (for V / V6, and for any other address) until F2 exists;
 //          creates F once its socket is open (the flood benchmark's capture, while trafgen sends).
 // Prints one JSON object on stdout. Bounded in count and time; sends only on the given lab interface.
@@ -321,6 +321,9 @@ async function answers(m: Map<string, string>): Promise<object> {
   const others: Record<string, number> = {};
   const sock = PacketSocket.open({
     iface,
+    // A ring that holds every answer of a run even if this process gets no CPU meanwhile: what it
+    // misses would count as unanswered (the count is the measurement, not the thing measured).
+    kernelRingBytes: Number(m.get('ring-bytes') ?? 2 * 1024 * 1024),
     select: { arpOps: [1, 2], icmp6Types: [ICMPV6_NEIGHBOR_ADVERTISEMENT] },
     onFrame: (f) => {
       if (!macEquals(f.subarray(6, 12), ownerMac)) return;
