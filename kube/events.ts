@@ -7,7 +7,7 @@ import type { KubeAccess } from './access.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { eventNote, eventReason } from './event-text.js';
-import { errorStatus, kubeRequest } from './request.js';
+import { errorStatus, kubeRequest, retryAfterOf } from './request.js';
 import { retrying, type RetryOptions } from './retry.js';
 import { microTime, wholeSecondsTime } from './timestamps.js';
 
@@ -168,15 +168,18 @@ export class EventRecorder {
   private async withRetries(write: () => Promise<void>): Promise<void> {
     const max = this.opts.maxRetries ?? 8;
     for (let attempt = 0; ; attempt++) {
+      let retryAfterMs = 0;
       try {
         await write();
         return;
       } catch (err) {
         this.opts.onError?.(err);
         if (attempt >= max || this.closing.signal.aborted) return;
+        // A throttled server (429) is not asked again before its Retry-After; the jitter only lowers the backoff.
+        retryAfterMs = retryAfterOf(err) ?? 0;
       }
       try {
-        await sleep(this.clock, backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000, ...this.opts.retryBackoff }), this.closing.signal);
+        await sleep(this.clock, Math.max(retryAfterMs, backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000, ...this.opts.retryBackoff })), this.closing.signal);
       } catch {
         return; // closing
       }
