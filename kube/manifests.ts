@@ -235,10 +235,11 @@ function speakerNamespaceRules(v: HeraldValues): Record<string, unknown>[] {
     // Its ConfigurationState speaker-<node> (one Role for every node: not limited by name).
     { apiGroups: [CRD_GROUP], resources: [STATUS_PLURALS.configurationStates], verbs: ['get', 'create'] },
     { apiGroups: [CRD_GROUP], resources: [`${STATUS_PLURALS.configurationStates}/status`], verbs: ['update'] },
-    // The ServiceL2Status/ServiceBGPStatus objects of its node (listed by label at start).
+    // The ServiceL2Status/ServiceBGPStatus objects of its node (listed by label at start); every
+    // node's ServiceL2Status watched: who holds which layer2 Service (no flap back).
     ...(v.speaker.serviceStatus
       ? [
-          { apiGroups: [CRD_GROUP], resources: [STATUS_PLURALS.serviceL2Statuses, STATUS_PLURALS.serviceBgpStatuses], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+          { apiGroups: [CRD_GROUP], resources: [STATUS_PLURALS.serviceL2Statuses, STATUS_PLURALS.serviceBgpStatuses], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
           { apiGroups: [CRD_GROUP], resources: [`${STATUS_PLURALS.serviceL2Statuses}/status`, `${STATUS_PLURALS.serviceBgpStatuses}/status`], verbs: ['update'] },
         ]
       : []),

@@ -17,6 +17,17 @@
 // speaker joined after every existing Service was created, so it is in the second tier for all of
 // them and wins none while an older speaker can serve; the hash still places each new Service over
 // every speaker. Both timestamps are in objects every speaker sees, so all agree on the owner.
+//
+// Full turnover: after every speaker has restarted, none is older than the old Services, so the
+// two tiers alone would let a returning hash-preferred node take a VIP back. A tier above them
+// closes that: the *holders*, live and eligible nodes whose ServiceL2Status object for the Service
+// (written by the owner when it took the Service, service-status-objects.ts) was written in the
+// node's current life (the object's life annotation equals its Lease's acquireTime). A returning
+// node's objects are from its previous life, so it holds nothing; the interim owner holds what it
+// took. The objects are watched by every speaker like the Leases, so all still agree; without them
+// (--service-status=false, CRDs not installed, or before a new owner's write lands) the two tiers
+// decide as before. Two holders at once (a node that regained eligibility before deleting its
+// object) are ordered by the ranking.
 import { hash } from 'node:crypto';
 import type { AnnounceReason } from './announcer.js';
 import { hasReadyEndpoint, hasReadyEndpointOn, type EndpointsView, type ServiceView } from './service-view.js';
@@ -36,6 +47,12 @@ export interface Layer2State {
    * unknown (such a node is never in the first tier). Without it, ownership is the plain ranking.
    */
   joinedAt?: (node: string) => number | undefined;
+  /**
+   * The nodes whose ServiceL2Status says they announce `service`, each with the life it was written
+   * in (acquireTime, ms); undefined or empty: no holders tier. Needs `joinedAt` (a record counts only
+   * when its life is the node's current one).
+   */
+  holders?: (service: ServiceView) => ReadonlyMap<string, number> | undefined;
   /** Optional cache of rankings per VIP: same answers, without re-hashing on every resync. */
   ranking?: RankingCache;
 }
@@ -125,32 +142,40 @@ export function layer2Owner(service: ServiceView, endpoints: EndpointsView, stat
   const firstVip = service.ips[0];
   if (firstVip === undefined) return { owner: null, reason: 'noIPs' };
   if (!hasReadyEndpoint(endpoints)) return { owner: null, reason: 'noEndpoints' };
-  const veteran = veteranTest(service, state);
-  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers), veteran);
-  let best: { node: string; digest: Buffer; veteran: boolean } | undefined;
+  const tier = tierTest(service, state);
+  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers), tier);
+  let best: { node: string; digest: Buffer; tier: Tier } | undefined;
   let anySelected = false;
   // Duplicates in liveSpeakers are harmless: the same node has the same digest.
   for (const node of state.liveSpeakers) {
     if (state.nodeSelected(node)) anySelected = true;
     if (!eligible(node, service, endpoints, state)) continue;
-    const isVeteran = veteran(node);
-    if (best && best.veteran && !isVeteran) continue;
+    const t = tier(node);
+    if (best && best.tier < t) continue;
     const digest = ownerDigest(node, firstVip);
-    if (!best || (isVeteran && !best.veteran) || Buffer.compare(digest, best.digest) < 0) best = { node, digest, veteran: isVeteran };
+    if (!best || t < best.tier || Buffer.compare(digest, best.digest) < 0) best = { node, digest, tier: t };
   }
   if (best) return { owner: best.node };
   const reason = anySelected && service.externalTrafficPolicy === 'Local' ? 'noLocalEndpoints' : 'noEligibleSpeakers';
   return { owner: null, reason };
 }
 
-/** Whether a node is in the first tier for `service`: it joined before the Service was created. */
-function veteranTest(service: ServiceView, state: Layer2State): (node: string) => boolean {
+/** 0: holds the Service in its current life; 1: joined before the Service was created; 2: the others. */
+type Tier = 0 | 1 | 2;
+
+/** Each node's tier for `service` (see the file comment); the lowest non-empty tier wins. */
+function tierTest(service: ServiceView, state: Layer2State): (node: string) => Tier {
   const created = service.createdAt;
   const joinedAt = state.joinedAt;
-  if (created === undefined || joinedAt === undefined) return () => false;
+  if (joinedAt === undefined) return () => 2;
+  const holders = state.holders?.(service);
+  const held = holders !== undefined && holders.size > 0 ? holders : undefined;
+  if (created === undefined && !held) return () => 2;
   return (node) => {
     const joined = joinedAt(node);
-    return joined !== undefined && joined < created;
+    if (joined === undefined) return 2;
+    if (held?.get(node) === joined) return 0;
+    return created !== undefined && joined < created ? 1 : 2;
   };
 }
 
@@ -159,19 +184,23 @@ function ownerFromRanking(
   endpoints: EndpointsView,
   state: Layer2State,
   ranked: readonly string[],
-  veteran: (node: string) => boolean,
+  tier: (node: string) => Tier,
 ): OwnerResult {
   const live = toSet(state.liveSpeakers);
   let anySelected = false;
+  let veteran: string | undefined;
   let fallback: string | undefined;
   for (const node of ranked) {
     if (!live.has(node)) continue;
     if (state.nodeSelected(node)) anySelected = true;
     if (!eligible(node, service, endpoints, state)) continue;
-    if (veteran(node)) return { owner: node };
+    const t = tier(node);
+    if (t === 0) return { owner: node };
+    if (t === 1) veteran ??= node;
     fallback ??= node;
   }
-  if (fallback !== undefined) return { owner: fallback };
+  const owner = veteran ?? fallback;
+  if (owner !== undefined) return { owner };
   const reason = anySelected && service.externalTrafficPolicy === 'Local' ? 'noLocalEndpoints' : 'noEligibleSpeakers';
   return { owner: null, reason };
 }

@@ -10,6 +10,12 @@
 // restart that announces what it announced before writes nothing. Writes go through a token bucket
 // (EventPacer: `ratePerSecond`, paused while the speaker's Lease renewals are unhealthy, one pending
 // write per object, the newest state winning) and never delay an announcement.
+//
+// Layer2 objects carry the life they were written in (LIFE_ANNOTATION: the speaker Lease's
+// acquireTime, ms): every speaker reads them as who holds which Service (layer2-holders.ts). A new
+// life (restart, fenced) makes the objects of the old one hold nothing; each Service the new life
+// announces again has its annotation rewritten once (a main-resource write, as for adopting the
+// objects of a previous Pod), never per second.
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../config/model.js';
 import type { KubeAccess } from '../kube/access.js';
@@ -21,6 +27,8 @@ import { EventPacer } from './event-pacer.js';
 export const NODE_LABEL = 'metallb.io/node';
 export const SERVICE_NAME_LABEL = 'metallb.io/service-name';
 export const SERVICE_NAMESPACE_LABEL = 'metallb.io/service-namespace';
+/** On layer2 objects: the writer's life (its Lease's acquireTime, ms since the epoch, decimal). */
+export const LIFE_ANNOTATION = 'herald.io/speaker-life';
 
 const KINDS: Record<Protocol, { kind: string; plural: string; prefix: string; field: 'interfaces' | 'peers' }> = {
   layer2: { kind: 'ServiceL2Status', plural: 'servicel2statuses', prefix: 'l2', field: 'interfaces' },
@@ -34,7 +42,7 @@ export interface PodRef {
 }
 
 interface StoredObject {
-  metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string>; ownerReferences?: { uid?: string }[] };
+  metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: { uid?: string }[] };
   status?: { node?: string; serviceName?: string; serviceNamespace?: string; interfaces?: { name?: string }[]; peers?: string[] };
 }
 
@@ -44,6 +52,8 @@ export interface ServiceStatusObjectsOptions {
   node: string;
   clock: Clock;
   pod?: PodRef;
+  /** This speaker's current life (acquireTime, ms): written on layer2 objects (LIFE_ANNOTATION). Absent: not written. */
+  life?: () => number;
   /** Writes per second in the long run (default 10); at most `burst` (default 10) at once. */
   ratePerSecond?: number;
   burst?: number;
@@ -123,6 +133,11 @@ export class ServiceStatusObjects {
     this.mark(key);
   }
 
+  /** A new life began: the layer2 objects still announced get the new life written (once each). */
+  lifeChanged(): void {
+    for (const key of this.desired.keys()) this.mark(key);
+  }
+
   /** Hold writes back while the speaker's Lease renewals are unhealthy (the Lease goes first). */
   setPaused(paused: boolean): void {
     this.pacer.setPaused(paused);
@@ -191,9 +206,18 @@ export class ServiceStatusObjects {
     const { protocol } = split(key);
     const s = have.status ?? {};
     const via = protocol === 'layer2' ? (s.interfaces ?? []).map((i) => i.name ?? '') : (s.peers ?? []);
+    return this.metadataOk(protocol, have) && s.node === this.opts.node && sameList(via, want);
+  }
+
+  /** The stored object's owner (the speaker Pod) and, for layer2, life are this speaker's. */
+  private metadataOk(protocol: Protocol, have: StoredObject): boolean {
     const owners = have.metadata?.ownerReferences ?? [];
     const ownerOk = this.opts.pod ? owners.length === 1 && owners[0]?.uid === this.opts.pod.uid : true;
-    return ownerOk && s.node === this.opts.node && sameList(via, want);
+    return ownerOk && have.metadata?.annotations?.[LIFE_ANNOTATION] === this.lifeText(protocol);
+  }
+
+  private lifeText(protocol: Protocol): string | undefined {
+    return protocol === 'layer2' && this.opts.life ? String(this.opts.life()) : undefined;
   }
 
   private async sync(key: string): Promise<void> {
@@ -237,10 +261,12 @@ export class ServiceStatusObjects {
       }
       const objName = statusObjectName(protocol, this.opts.node, `${namespace}/${name}`);
       const k = KINDS[protocol];
+      const life = this.lifeText(protocol);
       const metadata = {
         name: objName,
         namespace: this.opts.namespace,
         labels: { [NODE_LABEL]: this.opts.node, [SERVICE_NAME_LABEL]: name, [SERVICE_NAMESPACE_LABEL]: namespace },
+        ...(life !== undefined ? { annotations: { [LIFE_ANNOTATION]: life } } : {}),
         ...(this.opts.pod ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: this.opts.pod.name, uid: this.opts.pod.uid }] } : {}),
       };
       try {
@@ -249,8 +275,9 @@ export class ServiceStatusObjects {
           this.writes++;
           have = (await kubeRequest(this.opts.kubeConfig, 'POST', this.path(protocol), { body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata, spec: {} } })) as StoredObject;
           this.stored.set(key, have);
-        } else if (this.opts.pod && have.metadata?.ownerReferences?.[0]?.uid !== this.opts.pod.uid) {
-          // A new speaker Pod adopts the objects its predecessor left (before the garbage collector takes them).
+        } else if (!this.metadataOk(protocol, have)) {
+          // A new speaker Pod adopts the objects its predecessor left (before the garbage collector
+          // takes them); a new life writes itself on the objects it announces again.
           this.writes++;
           have = (await kubeRequest(this.opts.kubeConfig, 'PUT', this.path(protocol, objName), {
             body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { ...metadata, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status: have.status },

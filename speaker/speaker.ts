@@ -31,6 +31,7 @@ import { bgpDecision } from './bgp-advertisements.js';
 import { EventPacer } from './event-pacer.js';
 import { Fencing, type FencingState } from './fencing.js';
 import { layer2Decision, RankingCache } from './layer2-owner.js';
+import { Layer2Holders } from './layer2-holders.js';
 import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
 import { LivenessGate } from './liveness-gate.js';
@@ -147,6 +148,8 @@ export class Speaker {
   private readonly state: ConfigurationStateWriter | undefined;
   /** The ServiceL2Status / ServiceBGPStatus objects of this node. */
   private readonly statusObjects: ServiceStatusObjects | undefined;
+  /** Every speaker's ServiceL2Status objects: who holds which Service (the layer2 owner's first tier). */
+  private readonly holders: Layer2Holders | undefined;
   private server: MetricsServer | undefined;
   private config: Config | undefined;
   /** The config in force's hash (configHash: the same in every daemon running the same config). */
@@ -192,6 +195,7 @@ export class Speaker {
           liveSpeakers: this.gate.owners(this.membership.liveSet()),
           joinedAt: (node) => this.membership.joinedAt(node),
           selfJoinedAt: this.lease.lifeStartedAt,
+          holders: this.holders ? (svc) => this.holders?.of(svc.key) : undefined,
           // Nodes excluded from load balancing never own a VIP; the others when an L2Advertisement of
           // the pool selects them (ConfigMap: every node). Both from the speakers' Leases, so every
           // speaker sees the same labels of every node (node-labels.ts).
@@ -260,6 +264,7 @@ export class Speaker {
         node: self,
         clock: this.clock,
         pod: opts.pod,
+        life: () => this.lease.lifeStartedAt,
         paused: true,
         onError: (err) => {
           this.metrics.k8sApiErrors.inc({ operation: 'service_status' });
@@ -267,6 +272,20 @@ export class Speaker {
         },
         onListed: (stored) => this.log.info({ event: 'serviceStatusListed', reason: `${stored} objects` }, `${stored} ServiceL2Status/ServiceBGPStatus objects of this node stored; writing only differences`),
         onUnavailable: (kind) => this.log.info({ event: 'serviceStatusUnavailable', reason: kind }, `the metallb.io ${kind} kind is not served (CRDs not installed): no ${kind} objects`),
+      });
+      this.holders = new Layer2Holders({
+        kubeConfig: kc,
+        namespace: opts.namespace,
+        onChange: (service) => this.markDirty(service),
+        onUnavailable: (status) =>
+          this.log.warn(
+            { event: 'layer2HoldersUnavailable', reason: status === 404 ? 'not served' : 'forbidden' },
+            `ServiceL2Status ${status === 404 ? 'is not served (CRDs not installed)' : 'cannot be listed and watched (RBAC)'}: layer2 ownership falls back to the seniority rule (a Service older than every speaker can move back to a returning node)`,
+          ),
+        onError: (err) => {
+          this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
+          this.log.warn({ event: 'watchError', err }, 'list/watch of ServiceL2Status failed; retrying');
+        },
       });
     }
     this.leases = leaseInformer(kc, opts.namespace, { labelSelector: `${SPEAKER_LEASE_LABEL}=${SPEAKER_LEASE_LABEL_VALUE}` });
@@ -418,7 +437,8 @@ export class Speaker {
     this.endpoints.onError(onWatchError);
     this.source.onError(onWatchError);
     try {
-      await Promise.all([this.services.start(), this.nodes.start(), this.source.start(), this.leases.start(), this.endpoints.start()]);
+      // The holders before any decision: a restarted speaker deciding without them would take back what the others hold.
+      await Promise.all([this.services.start(), this.nodes.start(), this.source.start(), this.leases.start(), this.endpoints.start(), this.holders?.start()]);
     } catch (err) {
       if (this.stopping) return; // stopped while discovery was retrying
       throw err;
@@ -465,7 +485,7 @@ export class Speaker {
     this.membership.close();
     this.pacer.close();
     this.state?.close();
-    await Promise.all([this.services.stop(), this.nodes.stop(), this.source.stop(), this.leases.stop(), this.endpoints?.stop()]);
+    await Promise.all([this.services.stop(), this.nodes.stop(), this.source.stop(), this.leases.stop(), this.endpoints?.stop(), this.holders?.stop()]);
     await this.recorder?.close();
     await this.server?.close();
   }
@@ -475,6 +495,7 @@ export class Speaker {
       const { count, lastError } = this.fencing.failuresSinceSuccess();
       this.log.warn({ event: 'fenced', reason: state.reason, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
       this.lease.newLife();
+      this.statusObjects?.lifeChanged();
     } else {
       this.log.info({ event: 'unfenced' }, 'Lease renewed: answering for layer2 VIPs again');
     }
@@ -499,6 +520,7 @@ export class Speaker {
         if (!this.gate.declaredDead(this.opts.node, this.membership.joinedAt(this.opts.node))) return; // told again
         this.log.warn({ event: 'livenessDeclaredDead' }, 'the other speakers declared this one dead; starting a new life');
         this.lease.newLife();
+        this.statusObjects?.lifeChanged();
         this.markAll();
         return;
       }

@@ -96,6 +96,37 @@ describe('ServiceStatusObjects', () => {
     expect(store.writes).toEqual([`PUT /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/${statusObjectName('layer2', 'n1', 'default/web')}`]);
   });
 
+  it('layer2 objects carry the writer\'s life; a new life rewrites it once on each object still announced, BGP objects carry none', async () => {
+    store = new FakeObjectStore();
+    const kc = await store.start();
+    let life = 1_800_000_000_123;
+    const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, pod, life: () => life, ratePerSecond: 1000, burst: 1000, onError: () => undefined });
+    open.push(o);
+    await o.start();
+    o.set('layer2', 'default/web', ['eth0']);
+    o.set('layer2', 'default/db', ['eth0']);
+    o.set('bgp', 'default/api', ['192.0.2.1']);
+    await vi.waitFor(() => expect([...all(L2), ...all(BGP)].filter((x) => x.status)).toHaveLength(3));
+    const lifeOf = (x: Obj | undefined): string | undefined => (x?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations?.['herald.io/speaker-life'];
+    expect(all(L2).map(lifeOf)).toEqual(['1800000000123', '1800000000123']);
+    expect(lifeOf(all(BGP)[0])).toBeUndefined();
+    store.writes.length = 0;
+    o.lifeChanged(); // same life: nothing
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.writes).toEqual([]);
+    life = 1_800_000_009_999;
+    o.delete('layer2', 'default/db');
+    o.lifeChanged();
+    await vi.waitFor(() => expect(store.writes).toHaveLength(2));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.writes.sort()).toEqual([
+      `DELETE /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/${statusObjectName('layer2', 'n1', 'default/db')}`,
+      `PUT /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/${statusObjectName('layer2', 'n1', 'default/web')}`,
+    ]);
+    expect(all(L2).map(lifeOf)).toEqual(['1800000009999']);
+    expect(all(L2)[0]?.status?.interfaces).toEqual([{ name: 'eth0' }]);
+  });
+
   it('while paused (Lease renewals unhealthy) nothing is written; changes meanwhile coalesce to the newest', async () => {
     store = new FakeObjectStore();
     const o = await objects({ paused: true });

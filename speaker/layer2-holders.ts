@@ -1,0 +1,126 @@
+// Which nodes hold which Service, as every speaker reads it: the ServiceL2Status objects of all
+// speakers (service-status-objects.ts writes this node's, one per Service it announces, with the
+// life it was written in). The layer2 owner's first tier (layer2-owner.ts): a live, eligible node
+// holding a Service in its current life keeps it, so a returning node takes nothing back even when
+// no speaker is older than the Service (after a full rolling restart).
+//
+// Cost: one list + watch of the kind in the speakers' namespace (one object per announced Service:
+// memory grows with Services, not with time); no writes. Objects without the life annotation
+// (MetalLB's own, or written by an older Herald) hold nothing.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeAccess } from '../kube/access.js';
+import { KubeDecodeError } from '../kube/decode.js';
+import { Informer, type InformerSource } from '../kube/informer.js';
+import { errorStatus } from '../kube/request.js';
+import { LIFE_ANNOTATION, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, statusObjectName } from './service-status-objects.js';
+
+/** One holding: `node` announces `service` (namespace/name) since its life `life` (acquireTime, ms). */
+export interface Holding extends KubernetesObject {
+  node: string;
+  service: string;
+  /** undefined: no (valid) life annotation, holds nothing. */
+  life: number | undefined;
+}
+
+/** Decode a ServiceL2Status into what the holders tier needs (labels and the life annotation). */
+export function decodeHolding(raw: unknown): Holding {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new KubeDecodeError('ServiceL2Status: expected an API object');
+  const md = (raw as KubernetesObject).metadata ?? {};
+  const labels = md.labels ?? {};
+  const node = labels[NODE_LABEL] ?? '';
+  const service = `${labels[SERVICE_NAMESPACE_LABEL] ?? ''}/${labels[SERVICE_NAME_LABEL] ?? ''}`;
+  const text = md.annotations?.[LIFE_ANNOTATION];
+  const life = text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : undefined;
+  // Only Herald's own objects (its name for that node and Service) count: a copy under another name holds nothing.
+  const ours = node !== '' && md.name === statusObjectName('layer2', node, service);
+  return { metadata: { name: md.name, namespace: md.namespace, resourceVersion: md.resourceVersion }, node, service, life: ours ? life : undefined };
+}
+
+export interface Layer2HoldersOptions {
+  kubeConfig: KubeAccess;
+  namespace: string;
+  /** The holders of these Services changed: decide them again. */
+  onChange: (service: string) => void;
+  /** The kind is not served (404: CRDs not installed) or not readable (403: RBAC without list/watch): no holders tier, said once. */
+  onUnavailable: (status: 403 | 404) => void;
+  onError: (err: Error) => void;
+  /** The objects' source (tests); default a list + watch of the kind in `namespace`. */
+  source?: InformerSource<Holding>;
+}
+
+export class Layer2Holders {
+  private readonly informer: InformerSource<Holding>;
+  /** Service key -> node -> life. */
+  private readonly byService = new Map<string, Map<string, number>>();
+  private unavailable = false;
+
+  constructor(private readonly opts: Layer2HoldersOptions) {
+    this.informer = opts.source ?? new Informer<Holding>({
+      kubeConfig: opts.kubeConfig,
+      path: `/apis/metallb.io/v1beta1/namespaces/${encodeURIComponent(opts.namespace)}/servicel2statuses`,
+      decode: decodeHolding,
+      name: 'servicel2statuses',
+    });
+    this.informer.on('add', (h) => this.put(undefined, h));
+    this.informer.on('update', (h, old) => this.put(old, h));
+    this.informer.on('delete', (h, old) => {
+      this.drop(old ?? h);
+      if (old && old !== h) this.drop(h);
+    });
+  }
+
+  /** Resolves once synced, or once the kind turns out not to be served or readable (then nothing is held). */
+  async start(): Promise<void> {
+    let notServed!: () => void;
+    const gone = new Promise<void>((resolve) => (notServed = resolve));
+    this.informer.on('error', (err) => {
+      const status = errorStatus(err);
+      if ((status === 404 || status === 403) && !this.unavailable) {
+        this.unavailable = true;
+        void this.informer.stop();
+        this.opts.onUnavailable(status);
+        notServed();
+        return;
+      }
+      this.opts.onError(err);
+    });
+    await Promise.race([this.informer.start(), gone]);
+  }
+
+  async stop(): Promise<void> {
+    await this.informer.stop();
+  }
+
+  /** The nodes holding `service` and the life each holding was written in. */
+  of(service: string): ReadonlyMap<string, number> | undefined {
+    return this.byService.get(service);
+  }
+
+  /** Number of holdings indexed (for tests). */
+  get size(): number {
+    let n = 0;
+    for (const m of this.byService.values()) n += m.size;
+    return n;
+  }
+
+  private put(old: Holding | undefined, h: Holding): void {
+    if (old && (old.service !== h.service || old.node !== h.node)) this.drop(old);
+    const prev = this.byService.get(h.service)?.get(h.node);
+    if (h.life === undefined) {
+      if (prev !== undefined) this.drop(h);
+      return;
+    }
+    if (prev === h.life) return;
+    let nodes = this.byService.get(h.service);
+    if (!nodes) this.byService.set(h.service, (nodes = new Map()));
+    nodes.set(h.node, h.life);
+    this.opts.onChange(h.service);
+  }
+
+  private drop(h: Holding): void {
+    const nodes = this.byService.get(h.service);
+    if (!nodes?.delete(h.node)) return;
+    if (nodes.size === 0) this.byService.delete(h.service);
+    this.opts.onChange(h.service);
+  }
+}

@@ -1,0 +1,111 @@
+// Who holds which layer2 Service, from every speaker's ServiceL2Status objects: only Herald's own
+// objects (its name for node and Service) with a life annotation hold; each change names the
+// Service to decide again; a kind not served (404) or not readable (403) ends the start at once.
+import { describe, expect, it } from 'vitest';
+import type { InformerEventHandler, InformerSource } from '../../../kube/informer.js';
+import { KubeApiError } from '../../../kube/request.js';
+import { decodeHolding, Layer2Holders, type Holding } from '../../../speaker/layer2-holders.js';
+import { LIFE_ANNOTATION, statusObjectName } from '../../../speaker/service-status-objects.js';
+
+function raw(node: string, service: string, life?: string, name = statusObjectName('layer2', node, service)): unknown {
+  const [namespace, svc] = service.split('/');
+  return {
+    metadata: {
+      name,
+      namespace: 'ns',
+      labels: { 'metallb.io/node': node, 'metallb.io/service-name': svc, 'metallb.io/service-namespace': namespace },
+      ...(life !== undefined ? { annotations: { [LIFE_ANNOTATION]: life } } : {}),
+    },
+    status: { node },
+  };
+}
+
+/** An informer the test drives by hand. */
+class HandSource implements InformerSource<Holding> {
+  private readonly handlers: Record<string, Array<(...a: never[]) => void>> = { add: [], update: [], delete: [], error: [] };
+  startResult: Promise<void> = Promise.resolve();
+  stopped = false;
+  on(event: 'add' | 'update' | 'delete', handler: InformerEventHandler<Holding>): this;
+  on(event: 'error', handler: (err: Error) => void): this;
+  on(event: string, handler: (...a: never[]) => void): this {
+    this.handlers[event]?.push(handler);
+    return this;
+  }
+  fire(event: 'add' | 'update' | 'delete', obj: Holding, old?: Holding): void {
+    for (const h of this.handlers[event] ?? []) (h as InformerEventHandler<Holding>)(obj, old);
+  }
+  error(err: Error): void {
+    for (const h of this.handlers.error ?? []) (h as (e: Error) => void)(err);
+  }
+  start(): Promise<void> {
+    return this.startResult;
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
+  get(): undefined {
+    return undefined;
+  }
+  list(): Holding[] {
+    return [];
+  }
+  keys(): string[] {
+    return [];
+  }
+  readonly size = 0;
+}
+
+function holders(source: HandSource) {
+  const changed: string[] = [];
+  const unavailable: number[] = [];
+  const h = new Layer2Holders({ kubeConfig: undefined as never, namespace: 'ns', source, onChange: (s) => changed.push(s), onUnavailable: (s) => unavailable.push(s), onError: () => undefined });
+  return { h, changed, unavailable };
+}
+
+describe('Layer2Holders', () => {
+  it('decodes node, Service and life; objects under another name or without a life hold nothing', () => {
+    expect(decodeHolding(raw('n1', 'default/web', '1800000000123'))).toMatchObject({ node: 'n1', service: 'default/web', life: 1800000000123 });
+    expect(decodeHolding(raw('n1', 'default/web')).life).toBeUndefined();
+    expect(decodeHolding(raw('n1', 'default/web', 'yesterday')).life).toBeUndefined();
+    expect(decodeHolding(raw('n1', 'default/web', '5', 'l2-metallb-x')).life).toBeUndefined();
+    expect(() => decodeHolding(null)).toThrow(/ServiceL2Status/);
+  });
+
+  it('indexes holdings per Service and names each Service whose holders change', async () => {
+    const source = new HandSource();
+    const { h, changed } = holders(source);
+    await h.start();
+    const a = decodeHolding(raw('n1', 'default/web', '100'));
+    const b = decodeHolding(raw('n2', 'default/web', '200'));
+    source.fire('add', a);
+    source.fire('add', b);
+    expect(h.of('default/web')).toEqual(new Map([['n1', 100], ['n2', 200]]));
+    // A new life written on n1's object.
+    const a2 = decodeHolding(raw('n1', 'default/web', '150'));
+    source.fire('update', a2, a);
+    expect(h.of('default/web')?.get('n1')).toBe(150);
+    // The same again (a resync): no change.
+    source.fire('update', a2, a2);
+    source.fire('delete', b, b);
+    expect(h.of('default/web')).toEqual(new Map([['n1', 150]]));
+    source.fire('delete', a2, a2);
+    expect(h.of('default/web')).toBeUndefined();
+    expect(h.size).toBe(0);
+    expect(changed).toEqual(['default/web', 'default/web', 'default/web', 'default/web', 'default/web']);
+  });
+
+  it('the kind not served or not readable: the start ends at once, said once, nothing held', async () => {
+    for (const status of [404, 403] as const) {
+      const source = new HandSource();
+      source.startResult = new Promise(() => undefined); // a list that would retry forever
+      const { h, unavailable } = holders(source);
+      const started = h.start();
+      source.error(new KubeApiError(status, 'GET', '/apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses', undefined, 'nope'));
+      source.error(new KubeApiError(status, 'GET', '/apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses', undefined, 'nope'));
+      await started;
+      expect(unavailable).toEqual([status]);
+      expect(source.stopped).toBe(true);
+      expect(h.of('default/web')).toBeUndefined();
+    }
+  });
+});
