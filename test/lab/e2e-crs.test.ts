@@ -6,6 +6,9 @@
 // - BGPAdvertisement.nodeSelectors and .peers: pool `routed` is advertised to BGPPeer `router` from node3
 //   only (one next hop at the router); pool `hidden` goes only to BGPPeer `elsewhere`, so the router never
 //   has it, until the advertisement names `router` too (then from all three nodes).
+// - No flap back after a full turnover (issue 13.3): pool `turn` (every node) keeps its VIP with the
+//   interim owner after every speaker was restarted (none older than the Service) and the owner is
+//   SIGKILLed and comes back: the ServiceL2Status objects say who holds it (layer2-holders.ts).
 // Assertions poll (eventually) and judge "not answered / not routed" only after the daemons' logs show
 // the decision was made, so they hold under load. One lab.
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -17,13 +20,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BGP_POOL, FullLab, HERALD_NAMESPACE, L2_POOL, NODE_AS, NODES, ROUTER_AS } from './full-lab.js';
 import { createService, tail } from './full-kube.js';
 import { routerHops } from './full-router.js';
-import { arpOwner, labUp, waitForBgpSessions } from './full-setup.js';
+import { arpOwner, curlFromClient, labUp, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
 import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
 
 const NS = 'e2e-crs';
 const WIRED_POOL = '192.0.2.220-192.0.2.222';
 const HIDDEN_POOL = '203.0.113.30-203.0.113.39';
+const TURN_POOL = '192.0.2.230-192.0.2.231';
 
 const cr = (kind: string, name: string, spec: Record<string, unknown>): string =>
   yaml.dump({ apiVersion: kind === 'BGPPeer' ? 'metallb.io/v1beta2' : 'metallb.io/v1beta1', kind, metadata: { name, namespace: HERALD_NAMESPACE }, spec });
@@ -35,6 +39,8 @@ function objects(routerIpv4: string, wiredInterface: string, hiddenPeers: string
     cr('L2Advertisement', 'lan', { ipAddressPools: ['lan'], nodeSelectors: [host('node2')] }),
     cr('IPAddressPool', 'wired', { addresses: [WIRED_POOL] }),
     cr('L2Advertisement', 'wired', { ipAddressPools: ['wired'], interfaces: [wiredInterface] }),
+    cr('IPAddressPool', 'turn', { addresses: [TURN_POOL] }),
+    cr('L2Advertisement', 'turn', { ipAddressPools: ['turn'] }),
     cr('IPAddressPool', 'routed', { addresses: [BGP_POOL] }),
     cr('IPAddressPool', 'hidden', { addresses: [HIDDEN_POOL] }),
     cr('BGPPeer', 'router', { myASN: NODE_AS, peerASN: ROUTER_AS, peerAddress: routerIpv4 }),
@@ -47,12 +53,13 @@ function objects(routerIpv4: string, wiredInterface: string, hiddenPeers: string
 
 describeLab('full lab on CRs: node and interface scoping of L2Advertisements, peer and node scoping of BGPAdvertisements', () => {
   let lab: FullLab;
+  let h: HeraldLab;
   let dir: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-e2e-crs-'));
     process.once('exit', () => FullLab.destroy(dir));
-    const h = await labUp({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, log: () => undefined, crs: (l) => objects(l.host('router').ipv4, 'eth9', ['elsewhere']) });
+    h = await labUp({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, log: () => undefined, crs: (l) => objects(l.host('router').ipv4, 'eth9', ['elsewhere']) });
     lab = h.lab;
     await waitForBgpSessions(lab, 60_000);
     await lab.kubectl(['create', 'namespace', NS]);
@@ -113,4 +120,66 @@ describeLab('full lab on CRs: node and interface scoping of L2Advertisements, pe
     }, 60_000, 500);
     expect(all).toEqual(NODES.map((n) => lab.host(n).ipv4).sort());
   }, 240_000);
+
+  /** How often `event` is in a speaker's log (the log is appended to across its restarts). */
+  const count = (node: string, event: string): number => logOf(`speaker-${node}`).split(`"event":"${event}"`).length - 1;
+  /** The nodes whose ServiceL2Status for `name` carries a life (what every speaker reads as holders). */
+  const holders = async (name: string): Promise<string[]> => {
+    const out = await lab.kubectl(['-n', HERALD_NAMESPACE, 'get', 'servicel2statuses', '-l', `metallb.io/service-name=${name},metallb.io/service-namespace=${NS}`, '-o', 'json']);
+    const items = (JSON.parse(out) as { items: Array<{ metadata: { annotations?: Record<string, string> }; status?: { node?: string } }> }).items;
+    return items.filter((i) => i.metadata.annotations?.['herald.io/speaker-life'] !== undefined).map((i) => i.status?.node ?? '').sort();
+  };
+  /** Starts a speaker again and waits until it counts itself live (it then compares its status objects). */
+  const restart = async (node: string): Promise<void> => {
+    const before = count(node, 'serviceStatusListed');
+    startSpeaker(h, node as (typeof NODES)[number]);
+    await eventually(`speaker-${node} live again`, async () => count(node, 'serviceStatusListed') > before, 60_000, 250);
+  };
+
+  it('no flap back after a full turnover: every speaker restarted, then the owner SIGKILLed twice and back, the VIP stays with each interim owner', async () => {
+    const [vip] = await createService(lab, NS, 'turn', 'turn');
+    await eventually(`${vip} answered`, async () => (await arpOwner(lab, vip)).node, 60_000, 500);
+    // Rolling restart: SIGTERM each speaker, start it again; afterwards no speaker is older than the Service.
+    for (const n of NODES) {
+      await lab.stopDaemon(`speaker-${n}`, 'SIGTERM', 15_000);
+      await restart(n);
+    }
+    // Round 1 kills the owner after the turnover; the hash then hands the VIP to the best-ranked live
+    // node, which round 2 kills: its return is what the seniority rule alone gave the VIP back to.
+    for (let round = 1; round <= 2; round++) {
+      const owner = (await eventually(`round ${round}: ${vip} answered`, async () => (await arpOwner(lab, vip)).node, 60_000, 500)) as string;
+      await eventually(`round ${round}: ${owner} holds turn`, async () => (await holders('turn')).includes(owner), 60_000, 250);
+      lab.signal(`speaker-${owner}`, 'SIGKILL');
+      const next = await eventually(`round ${round}: another node answering curl`, async () => {
+        const a = await curlFromClient(lab, vip, 0.5);
+        return a !== null && a !== owner ? a : null;
+      }, 60_000, 100).catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}\n${logs()}`);
+      });
+      // The interim owner's object written (a return before that falls back to the seniority rule: README).
+      await eventually(`round ${round}: ${next} holds turn`, async () => (await holders('turn')).includes(next), 60_000, 250);
+      const answers: Array<string | null> = [];
+      let probing = true;
+      const probe = (async () => {
+        while (probing) {
+          answers.push(await curlFromClient(lab, vip, 1));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      try {
+        await restart(owner);
+        // The returned speaker decided every Service by now; give it a few more renewals to (wrongly) claim it back.
+        await new Promise((r) => setTimeout(r, 5000));
+      } finally {
+        probing = false;
+        await probe;
+      }
+      const last = await arpOwner(lab, vip);
+      expect(last.node, `round ${round}: arping after the return: ${last.line}\n${logs()}`).toBe(next);
+      expect(answers.filter((a) => a !== next), `round ${round}: ${answers.length} probes: ${JSON.stringify(answers)}\n${logs()}`).toEqual([]);
+      expect(answers.length).toBeGreaterThan(10);
+      // Its stale object from the previous life is gone: one holder.
+      await eventually(`round ${round}: ${owner}'s old object deleted`, async () => (await holders('turn')).join() === next, 60_000, 250);
+    }
+  }, 420_000);
 });
