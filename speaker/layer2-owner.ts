@@ -142,8 +142,8 @@ export function layer2Owner(service: ServiceView, endpoints: EndpointsView, stat
   const firstVip = service.ips[0];
   if (firstVip === undefined) return { owner: null, reason: 'noIPs' };
   if (!hasReadyEndpoint(endpoints)) return { owner: null, reason: 'noEndpoints' };
-  const tier = tierTest(service, state);
-  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers), tier);
+  const { tier, holders } = tierTest(service, state);
+  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers), tier, holders);
   let best: { node: string; digest: Buffer; tier: Tier } | undefined;
   let anySelected = false;
   // Duplicates in liveSpeakers are harmless: the same node has the same digest.
@@ -163,20 +163,21 @@ export function layer2Owner(service: ServiceView, endpoints: EndpointsView, stat
 /** 0: holds the Service in its current life; 1: joined before the Service was created; 2: the others. */
 type Tier = 0 | 1 | 2;
 
-/** Each node's tier for `service` (see the file comment); the lowest non-empty tier wins. */
-function tierTest(service: ServiceView, state: Layer2State): (node: string) => Tier {
+/** Each node's tier for `service` (see the file comment; the lowest non-empty tier wins), and whether tier 0 can have members. */
+function tierTest(service: ServiceView, state: Layer2State): { tier: (node: string) => Tier; holders: boolean } {
   const created = service.createdAt;
   const joinedAt = state.joinedAt;
-  if (joinedAt === undefined) return () => 2;
-  const holders = state.holders?.(service);
-  const held = holders !== undefined && holders.size > 0 ? holders : undefined;
-  if (created === undefined && !held) return () => 2;
-  return (node) => {
+  if (joinedAt === undefined) return { tier: () => 2, holders: false };
+  const recorded = state.holders?.(service);
+  const held = recorded !== undefined && recorded.size > 0 ? recorded : undefined;
+  if (created === undefined && !held) return { tier: () => 2, holders: false };
+  const tier = (node: string): Tier => {
     const joined = joinedAt(node);
     if (joined === undefined) return 2;
     if (held?.get(node) === joined) return 0;
     return created !== undefined && joined < created ? 1 : 2;
   };
+  return { tier, holders: held !== undefined };
 }
 
 function ownerFromRanking(
@@ -185,6 +186,7 @@ function ownerFromRanking(
   state: Layer2State,
   ranked: readonly string[],
   tier: (node: string) => Tier,
+  holders: boolean,
 ): OwnerResult {
   const live = toSet(state.liveSpeakers);
   let anySelected = false;
@@ -196,6 +198,8 @@ function ownerFromRanking(
     if (!eligible(node, service, endpoints, state)) continue;
     const t = tier(node);
     if (t === 0) return { owner: node };
+    // Without holders the first veteran is the answer: no need to rank the rest.
+    if (t === 1 && !holders) return { owner: node };
     if (t === 1) veteran ??= node;
     fallback ??= node;
   }

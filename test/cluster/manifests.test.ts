@@ -198,11 +198,12 @@ describe('herald manifests against the API server', () => {
     row(speaker, ['update'], 'configurationstates.metallb.io', ns, true, 'status');
     row(speaker, ['delete'], 'configurationstates.metallb.io', ns, false);
     row(speaker, ['create'], 'configurationstates.metallb.io', other, false);
-    // The speaker writes the ServiceL2Status/ServiceBGPStatus objects of its node; the controller none.
+    // The speaker writes the ServiceL2Status/ServiceBGPStatus objects of its node and watches every
+    // node's (ServiceL2Status: who holds which layer2 Service); the controller none.
     for (const kind of ['servicel2statuses.metallb.io', 'servicebgpstatuses.metallb.io']) {
-      row(speaker, ['get', 'list', 'create', 'update', 'delete'], kind, ns, true);
+      row(speaker, ['get', 'list', 'watch', 'create', 'update', 'delete'], kind, ns, true);
       row(speaker, ['update'], kind, ns, true, 'status');
-      row(speaker, ['watch', 'patch'], kind, ns, false);
+      row(speaker, ['patch'], kind, ns, false);
       row(speaker, ['list', 'create'], kind, other, false);
       row(controller, ['list', 'create', 'delete'], kind, ns, false);
     }
