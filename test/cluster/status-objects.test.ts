@@ -1,7 +1,7 @@
 // Status for operators on a real API server (a controller and two speakers as processes, configured by
 // metallb.io objects): ServiceL2Status / ServiceBGPStatus objects appear for a layer2 and a BGP
 // Service on the nodes announcing them, move when the announcement moves, are not rewritten by a
-// restarted speaker, and go with the Service; each daemon's ConfigurationState says Valid with the config in force, a
+// restarted speaker (but the life on its layer2 object, once), and go with the Service; each daemon's ConfigurationState says Valid with the config in force, a
 // breaking change makes it Invalid / ConfigRefused naming the Service, still so after a controller
 // restart; Valid again once fixed; and a restart that reaches the same verdict writes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,7 +109,7 @@ describe('status for operators: ConfigurationState', () => {
   }, 240_000);
 });
 
-interface ServiceStatus { metadata: { name: string; resourceVersion: string; labels: Record<string, string> }; status?: { node?: string; serviceName?: string; serviceNamespace?: string; interfaces?: { name: string }[]; peers?: string[] } }
+interface ServiceStatus { metadata: { name: string; resourceVersion: string; labels: Record<string, string>; annotations?: Record<string, string> }; status?: { node?: string; serviceName?: string; serviceNamespace?: string; interfaces?: { name: string }[]; peers?: string[] } }
 
 /** The status objects of `kind` in `ns`, as node/service -> object. */
 function statuses(ns: string, kind: 'servicel2statuses' | 'servicebgpstatuses'): Map<string, ServiceStatus> {
@@ -184,7 +184,8 @@ describe('status for operators: ServiceL2Status and ServiceBGPStatus', () => {
     }, 60_000);
     expect(moved.get(`${b.node}:${ns}/web`)?.status?.interfaces).toEqual([{ name: 'eth-b' }]);
 
-    // A restarted speaker b announces what it did and finds its objects stored: nothing rewritten.
+    // A restarted speaker b announces what it did and finds its objects stored: nothing rewritten but
+    // the life on its layer2 object (once: what makes the object hold the Service in the new life).
     const before = new Map([...statuses(ns, 'servicel2statuses'), ...statuses(ns, 'servicebgpstatuses')].map(([k, o]) => [k, o.metadata.resourceVersion]));
     await b.kill('SIGKILL');
     const b2 = startSpeaker('b');
@@ -194,8 +195,14 @@ describe('status for operators: ServiceL2Status and ServiceBGPStatus', () => {
     await waitFor('b announces web again', () => b2.announced('layer2').has(`${ns}/web`), 60_000);
     await waitFor('b announces api again', () => b2.announced('bgp').has(`${ns}/api`), 60_000);
     await new Promise((r) => setTimeout(r, 2_000));
-    const after = new Map([...statuses(ns, 'servicel2statuses'), ...statuses(ns, 'servicebgpstatuses')].map(([k, o]) => [k, o.metadata.resourceVersion]));
-    expect(after).toEqual(before);
+    const l2After = statuses(ns, 'servicel2statuses');
+    const after = new Map([...l2After, ...statuses(ns, 'servicebgpstatuses')].map(([k, o]) => [k, o.metadata.resourceVersion]));
+    const webKey = `${b.node}:${ns}/web`;
+    const without = (m: Map<string, string>): Map<string, string> => new Map([...m].filter(([k]) => k !== webKey));
+    expect(without(after)).toEqual(without(before));
+    const acquired = kubectl(['get', '-n', ns, 'lease', `herald-speaker-${b.node}`, '-o', 'jsonpath={.spec.acquireTime}']);
+    expect(l2After.get(webKey)?.metadata.annotations?.['herald.io/speaker-life']).toBe(String(Date.parse(acquired)));
+    expect(l2After.get(webKey)?.status?.interfaces).toEqual([{ name: 'eth-b' }]);
     expect(b2.logs.filter((l) => l.event === 'serviceStatusFailed')).toEqual([]);
 
     // The Services go: so do their status objects.
