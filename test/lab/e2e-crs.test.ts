@@ -144,8 +144,9 @@ describeLab('full lab on CRs: node and interface scoping of L2Advertisements, pe
       await lab.stopDaemon(`speaker-${n}`, 'SIGTERM', 15_000);
       await restart(n);
     }
-    // Round 1 kills the owner after the turnover; the hash then hands the VIP to the best-ranked live
-    // node, which round 2 kills: its return is what the seniority rule alone gave the VIP back to.
+    // One of the two rounds kills the node the hash ranks first for the VIP (the owner after the
+    // turnover, or else the one round 1's failover hands the VIP to): the node the seniority rule
+    // alone gave the VIP back to on its return.
     for (let round = 1; round <= 2; round++) {
       const owner = (await eventually(`round ${round}: ${vip} answered`, async () => (await arpOwner(lab, vip)).node, 60_000, 500)) as string;
       await eventually(`round ${round}: ${owner} holds turn`, async () => (await holders('turn')).includes(owner), 60_000, 250);
