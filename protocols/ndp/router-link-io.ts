@@ -68,6 +68,7 @@ export const systemRouterLinkIo: RouterLinkIo = {
     return ll ? { mac: link.mac, linkLocal: ll } : undefined;
   },
   open(ifname, onFrame, onError): RouterLinkPort {
-    return PacketSocket.open({ iface: ifname, select: { icmp6Types: [ICMPV6_ROUTER_SOLICITATION, ICMPV6_ROUTER_ADVERTISEMENT] }, onFrame, onError });
+    // RS/RA come a few a minute: the smallest kernel ring (4 blocks, 256 KiB), not the flood-sized default.
+    return PacketSocket.open({ iface: ifname, select: { icmp6Types: [ICMPV6_ROUTER_SOLICITATION, ICMPV6_ROUTER_ADVERTISEMENT] }, onFrame, onError, kernelRingBytes: 256 * 1024 });
   },
 };
