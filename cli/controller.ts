@@ -22,6 +22,7 @@ interface ControllerCliOpts {
   leaderElect: boolean;
   leaderElectLeaseName: string;
   leaseDuration: number;
+  crdDiscoveryInterval: number;
   metricsAddress: string;
   logLevel: string;
 }
@@ -56,6 +57,16 @@ function parseSeconds(flag: string): (text: string) => number {
   };
 }
 
+/** A duration of 0s (off) or at least 1s, in ms. */
+function parseInterval(flag: string): (text: string) => number {
+  return (text) => {
+    const d = parseGoDuration(text.trim());
+    if (!d.ok) throw new InvalidArgumentError(`${flag}: ${d.reason}`);
+    if (d.value !== 0n && d.value < NANOS_PER_SECOND) throw new InvalidArgumentError(`${flag}: must be 0s (off) or at least 1s, got ${JSON.stringify(text)}`);
+    return Number(d.value / 1_000_000n);
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('controller')
@@ -84,6 +95,12 @@ export function register(program: Command): void {
         .argParser(parseSeconds('--lease-duration'))
         .env('HERALD_LEASE_DURATION'),
     )
+    .addOption(
+      new Option('--crd-discovery-interval <duration>', 'how often the metallb.io kinds the API server serves are discovered again, so CRDs installed or deleted at runtime are watched or dropped (0s: only at start)')
+        .default(30_000, '30s')
+        .argParser(parseInterval('--crd-discovery-interval'))
+        .env('HERALD_CRD_DISCOVERY_INTERVAL'),
+    )
     .addOption(new Option('--metrics-address <host:port>', 'listen address of /metrics, /healthz, /readyz').default(':7472').env('HERALD_METRICS_ADDRESS'))
     .addOption(logLevelOption())
     .action(async (opts: ControllerCliOpts, cmd: Command) => {
@@ -110,6 +127,7 @@ export function register(program: Command): void {
         leaderElect: opts.leaderElect,
         leaseDurationMs: opts.leaseDuration,
         leaseName: opts.leaderElectLeaseName,
+        crdDiscoveryIntervalMs: opts.crdDiscoveryInterval,
         identity,
         metricsAddress: opts.metricsAddress,
         logger: log,

@@ -21,7 +21,7 @@ import { updateServiceStatus } from '../kube/status.js';
 import { patchServiceAnnotations } from '../kube/service-annotations.js';
 import { WorkQueue } from '../kube/workqueue.js';
 import { Allocator, type Assignment } from '../allocator/allocator.js';
-import { evaluateInput, inputText, loadedEvents, refusalEvents, type ConfigSourceKind, type VerdictEvent } from '../allocator/config-verdict.js';
+import { evaluateInput, inputText, loadedEvents, refusalEvents, unreadNote, type ConfigSourceKind, type VerdictEvent } from '../allocator/config-verdict.js';
 import { heldByStatus, type ServiceObject } from '../allocator/service-request.js';
 import type { HeldAddresses } from '../allocator/config-check.js';
 import { LeaderElector, type Lock } from './leader.js';
@@ -99,6 +99,8 @@ export interface ControllerOptions {
   configurationState?: boolean;
   /** Write IPAddressPool status counts (crds source; default: yes, unless the API is injected). */
   poolStatus?: boolean;
+  /** How often the metallb.io kinds served are discovered again (default 30 s; 0: only at start). */
+  crdDiscoveryIntervalMs?: number;
   /** Least time between two IPAddressPool status flushes (default 1 s). */
   poolStatusIntervalMs?: number;
   /** Timers of the work queue, leader election and start-up retries (default: the system clock). */
@@ -191,6 +193,8 @@ export class Controller {
       configMap: opts.configMap,
       source: opts.configSource ?? 'configmap',
       retry: apiRetry(this.log, this.metrics, 'discovering the metallb.io CRDs', this.startAbort.signal),
+      rediscoverMs: opts.crdDiscoveryIntervalMs,
+      clock: this.clock,
       // An injected API serves no metallb.io kinds.
       ...(api.configMaps ? { configMaps: api.configMaps, discover: async () => [] } : {}),
     });
@@ -315,6 +319,13 @@ export class Controller {
       inf?.on('error', onWatchError);
     }
     this.source.onError(onWatchError);
+    // CRDs installed or deleted while running: watched (or dropped) now, said as at start.
+    this.source.onResources((change) => {
+      for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
+      const kinds = (rs: { plural: string; version: string }[]): string => rs.map((r) => `${r.plural}/${r.version}`).join(', ');
+      const what = [change.added.length > 0 ? `now served: ${kinds(change.added)}` : '', change.removed.length > 0 ? `no longer served: ${kinds(change.removed)}` : ''].filter(Boolean).join('; ');
+      this.log.info({ event: 'configSource', reason: kinds([...this.source.resources]) || 'no metallb.io kinds served' }, `config source: ${this.source.describe()}; metallb.io kinds ${what}`);
+    });
     // Without leader election this process leads from its start: every list its informer makes comes after.
     const leadingSince = this.services.listsRequested;
     const informers = Promise.all([this.services.start(), this.namespaces?.start(), this.source.start(), this.leases?.start()]);
@@ -747,15 +758,19 @@ export class Controller {
     term.configMissing = verdict.kind === 'missing';
     if (verdict.kind !== 'breaking') term.refusedKeys.clear();
     switch (verdict.kind) {
-      case 'missing':
+      case 'missing': {
         term.refusedBreaking = false;
-        refuse('missing', () =>
+        const unread = verdict.unread && unreadNote(verdict.unread);
+        refuse(`missing ${unread ?? ''}`, () => {
           this.log.warn(
-            { event: 'configMissing', config: inForce, reason: `${this.source.describe()} not found` },
+            { event: 'configMissing', config: inForce, reason: `${this.source.describe()} not found${unread ? `; ${unread}` : ''}` },
             term.appliedText === undefined ? `no config (${this.source.describe()}): nothing is allocated until it exists` : `config deleted (${this.source.describe()}): keeping the last config`,
-          ),
-        );
+          );
+          // Where a MetalLB user looks: on their objects.
+          if (unread) for (const subject of this.source.crSubjects()) this.recorder?.record(subject, 'Warning', 'ConfigNotRead', 'LoadConfig', unread);
+        });
         return;
+      }
       case 'unchanged':
         term.refusedBreaking = false;
         term.lastRefusal = undefined;

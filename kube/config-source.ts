@@ -12,6 +12,7 @@ import { Informer, objectKey, type InformerSource } from './informer.js';
 import { configMapInformer } from './informers.js';
 import { errorStatus, kubeRequest } from './request.js';
 import { retrying, type RetryOptions } from './retry.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 
 /** A metallb.io object as cached: the fields the compiler reads. */
 export interface CrItem extends KubernetesObject {
@@ -79,6 +80,19 @@ export interface ConfigSourceOptions {
   configMaps?: InformerSource<V1ConfigMap>;
   /** Replaces discovery (tests: an injected API that serves no metallb.io kinds returns []). */
   discover?: () => Promise<CrResource[]>;
+  /**
+   * How often discovery runs again after the start (default 30 s, Kubernetes' own discovery resync;
+   * 0: never), so CRDs installed or deleted while the daemon runs are watched or dropped without a
+   * restart. One GET of /apis/metallb.io per period (and one per served version).
+   */
+  rediscoverMs?: number;
+  clock?: Clock;
+}
+
+/** The metallb.io kinds watched changed at runtime (CRDs installed or deleted). */
+export interface ResourcesChange {
+  added: CrResource[];
+  removed: CrResource[];
 }
 
 export class ConfigSource {
@@ -87,7 +101,9 @@ export class ConfigSource {
   private secrets: Informer<V1Secret> | undefined;
   private readonly changeHandlers: (() => void)[] = [];
   private readonly errorHandlers: ((err: Error) => void)[] = [];
+  private readonly resourceHandlers: ((change: ResourcesChange) => void)[] = [];
   private stopped = false;
+  private rediscoverTimer: TimerHandle | undefined;
 
   constructor(private readonly opts: ConfigSourceOptions) {
     this.configMaps = opts.configMaps ?? configMapInformer(opts.kubeConfig, opts.namespace, opts.configMap);
@@ -105,6 +121,12 @@ export class ConfigSource {
 
   onChange(handler: () => void): this {
     this.changeHandlers.push(handler);
+    return this;
+  }
+
+  /** Called after the kinds watched changed (the new informers synced); a config change is signalled too. */
+  onResources(handler: (change: ResourcesChange) => void): this {
+    this.resourceHandlers.push(handler);
     return this;
   }
 
@@ -133,18 +155,7 @@ export class ConfigSource {
     const cm = this.configMaps.start();
     const resources = await discovered;
     if (this.stopped) return;
-    for (const resource of resources) {
-      const informer = new Informer<CrItem>({
-        kubeConfig: this.opts.kubeConfig,
-        path: `/apis/${CRD_GROUP}/${resource.version}/namespaces/${ns}/${resource.plural}`,
-        // Lists may leave out apiVersion and kind on items: the compiler needs both.
-        decode: (raw) => ({ ...decodeObject<CrItem>(raw), apiVersion: `${CRD_GROUP}/${resource.version}`, kind: resource.kind }),
-        name: `${resource.plural}.${CRD_GROUP} in ${this.opts.namespace}`,
-      });
-      // The controller's own IPAddressPool status writes (kube/pool-status.ts) are no config change.
-      this.wire(informer, sameSpecAndLabels);
-      this.crs.push({ resource, informer });
-    }
+    for (const resource of resources) this.crs.push({ resource, informer: this.crInformer(resource) });
     if (this.opts.source === 'crds') {
       // Only the type BGP passwords use (RBAC cannot narrow a list by type; the field selector does).
       this.secrets = new Informer<V1Secret>({
@@ -157,6 +168,81 @@ export class ConfigSource {
       this.wire(this.secrets);
     }
     await Promise.all([cm, ...this.crs.map((c) => c.informer.start()), this.secrets?.start()]);
+    this.scheduleRediscovery();
+  }
+
+  private crInformer(resource: CrResource): Informer<CrItem> {
+    const informer = new Informer<CrItem>({
+      kubeConfig: this.opts.kubeConfig,
+      path: `/apis/${CRD_GROUP}/${resource.version}/namespaces/${encodeURIComponent(this.opts.namespace)}/${resource.plural}`,
+      // Lists may leave out apiVersion and kind on items: the compiler needs both.
+      decode: (raw) => ({ ...decodeObject<CrItem>(raw), apiVersion: `${CRD_GROUP}/${resource.version}`, kind: resource.kind }),
+      name: `${resource.plural}.${CRD_GROUP} in ${this.opts.namespace}`,
+    });
+    // The controller's own IPAddressPool status writes (kube/pool-status.ts) are no config change.
+    this.wire(informer, sameSpecAndLabels);
+    return informer;
+  }
+
+  private scheduleRediscovery(): void {
+    const every = this.opts.rediscoverMs ?? 30_000;
+    if (every <= 0 || this.stopped) return;
+    const clock = this.opts.clock ?? systemClock;
+    this.rediscoverTimer = clock.setTimeout(() => {
+      this.rediscoverTimer = undefined;
+      void this.rediscover().finally(() => this.scheduleRediscovery());
+    }, every);
+  }
+
+  /**
+   * Discovery again: informers for kinds now served (started and synced before anyone is told), none
+   * any more for kinds gone (deleting a CRD deletes its objects first, so the watch saw them go) or
+   * moved to another version. A failed discovery changes nothing (the next period tries again).
+   */
+  async rediscover(): Promise<ResourcesChange> {
+    const none: ResourcesChange = { added: [], removed: [] };
+    let found: CrResource[];
+    try {
+      found = await (this.opts.discover ?? (() => discoverCrResources(this.opts.kubeConfig)))();
+    } catch (err) {
+      for (const h of this.errorHandlers) h(err as Error);
+      return none;
+    }
+    if (this.stopped) return none;
+    const same = (a: CrResource, b: CrResource): boolean => a.kind === b.kind && a.version === b.version;
+    const removed = this.crs.filter((c) => !found.some((r) => same(r, c.resource)));
+    const added = found.filter((r) => !this.crs.some((c) => same(r, c.resource)));
+    if (removed.length === 0 && added.length === 0) return none;
+    const fresh = added.map((resource) => ({ resource, informer: this.crInformer(resource) }));
+    // A kind that is not served after all (deleted again meanwhile) fails its list, retried until the
+    // informer syncs: given up after a period (stopping it ends its start), found again later.
+    const clock = this.opts.clock ?? systemClock;
+    const synced = await Promise.all(
+      fresh.map(async (c) => {
+        const giveUp = clock.setTimeout(() => void c.informer.stop(), Math.max(this.opts.rediscoverMs ?? 30_000, 10_000));
+        try {
+          await c.informer.start();
+        } catch {
+          // not synced: below
+        } finally {
+          clock.clearTimeout(giveUp);
+        }
+        return c.informer.hasSynced();
+      }),
+    );
+    if (this.stopped) {
+      await Promise.all(fresh.map((c) => c.informer.stop()));
+      return none;
+    }
+    const kept = fresh.filter((_, i) => synced[i]);
+    await Promise.all([...removed, ...fresh.filter((_, i) => !synced[i])].map((c) => c.informer.stop()));
+    const order = (r: CrResource): number => CR_KINDS.findIndex((k) => k.kind === r.kind);
+    this.crs = [...this.crs.filter((c) => !removed.includes(c)), ...kept].sort((a, b) => order(a.resource) - order(b.resource));
+    const change = { added: kept.map((c) => c.resource), removed: removed.map((c) => c.resource) };
+    if (change.added.length === 0 && change.removed.length === 0) return none;
+    for (const h of this.resourceHandlers) h(change);
+    for (const h of this.changeHandlers) h();
+    return change;
   }
 
   /** crds: every kind must be served (retried until the CRDs are installed); configmap: whatever is served. */
@@ -173,6 +259,7 @@ export class ConfigSource {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.rediscoverTimer !== undefined) (this.opts.clock ?? systemClock).clearTimeout(this.rediscoverTimer);
     await Promise.all([this.configMaps.stop(), ...this.crs.map((c) => c.informer.stop()), this.secrets?.stop()]);
   }
 
@@ -234,6 +321,11 @@ export class ConfigSource {
       return [{ apiVersion: `${CRD_GROUP}/${servedVersions(about.kind)[0]}`, kind: about.kind, name: about.name, namespace: about.namespace ?? this.opts.namespace }];
     }
     if (this.opts.source === 'configmap' || this.configMap) return [this.configMapSubject()];
+    return this.crSubjects();
+  }
+
+  /** The metallb.io objects as a whole: every IPAddressPool, else the first object. */
+  crSubjects(): EventSubject[] {
     const pools = this.crs.find((c) => c.resource.kind === 'IPAddressPool')?.informer.list() ?? [];
     return pools.length > 0 ? pools.map((p) => this.subjectOf(p)) : this.crObjects().slice(0, 1).map((o) => this.subjectOf(o));
   }
