@@ -11,7 +11,7 @@ import { poolAnnounced } from '../config/advertisement-scope.js';
 import { EventRecorder, type EventSubject, type EventType } from '../kube/events.js';
 import { objectKey, type InformerSource } from '../kube/informer.js';
 import { sleep, systemClock, type Clock } from '../kube/clock.js';
-import { ConfigSource } from '../kube/config-source.js';
+import { ConfigSource, describeChange, describeResources } from '../kube/config-source.js';
 import { leaseInformer, namespaceInformer, serviceInformer } from '../kube/informers.js';
 import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
@@ -322,9 +322,7 @@ export class Controller {
     // CRDs installed or deleted while running: watched (or dropped) now, said as at start.
     this.source.onResources((change) => {
       for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
-      const kinds = (rs: { plural: string; version: string }[]): string => rs.map((r) => `${r.plural}/${r.version}`).join(', ');
-      const what = [change.added.length > 0 ? `now served: ${kinds(change.added)}` : '', change.removed.length > 0 ? `no longer served: ${kinds(change.removed)}` : ''].filter(Boolean).join('; ');
-      this.log.info({ event: 'configSource', reason: kinds([...this.source.resources]) || 'no metallb.io kinds served' }, `config source: ${this.source.describe()}; metallb.io kinds ${what}`);
+      this.log.info({ event: 'configSource', reason: describeResources(this.source.resources) }, `config source: ${this.source.describe()}; metallb.io kinds ${describeChange(change)}`);
     });
     // Without leader election this process leads from its start: every list its informer makes comes after.
     const leadingSince = this.services.listsRequested;
@@ -344,7 +342,7 @@ export class Controller {
     }
     if (this.stopped) return;
     for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
-    this.log.info({ event: 'configSource', reason: this.source.resources.map((r) => `${r.plural}/${r.version}`).join(', ') || 'no metallb.io kinds served' }, `config source: ${this.source.describe()}`);
+    this.log.info({ event: 'configSource', reason: describeResources(this.source.resources) }, `config source: ${this.source.describe()}`);
     this.synced = true;
     this.log.info({ event: 'informersSynced' }, `informers synced (${this.services.size} Services)`);
     await term;

@@ -69,6 +69,16 @@ function sameSpecAndLabels(obj: CrItem, old: CrItem | undefined): boolean {
   return JSON.stringify(a.labels ?? {}) === JSON.stringify(b.labels ?? {});
 }
 
+/** The kinds watched, for the `configSource` log line (at start and after a change). */
+export function describeResources(rs: readonly CrResource[]): string {
+  return rs.map((r) => `${r.plural}/${r.version}`).join(', ') || 'no metallb.io kinds served';
+}
+
+/** `now served: ...; no longer served: ...`. */
+export function describeChange(change: ResourcesChange): string {
+  return [change.added.length > 0 ? `now served: ${describeResources(change.added)}` : '', change.removed.length > 0 ? `no longer served: ${describeResources(change.removed)}` : ''].filter(Boolean).join('; ');
+}
+
 export interface ConfigSourceOptions {
   kubeConfig: KubeAccess;
   namespace: string;

@@ -10,7 +10,7 @@ import type { V1Lease, V1Node } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import type { AddressPool, Config, Protocol } from '../config/model.js';
 import { evaluateInput, inputText, refusalEvents, type ConfigSourceKind, type VerdictEvent } from '../allocator/config-verdict.js';
-import { ConfigSource } from '../kube/config-source.js';
+import { ConfigSource, describeChange, describeResources } from '../kube/config-source.js';
 import type { HeldAddresses } from '../allocator/config-check.js';
 import { decodeObject } from '../kube/decode.js';
 import { ServiceEndpointsInformer } from '../kube/endpoints.js';
@@ -436,6 +436,11 @@ export class Speaker {
     for (const inf of [this.services, this.nodes, this.leases]) inf.on('error', onWatchError);
     this.endpoints.onError(onWatchError);
     this.source.onError(onWatchError);
+    // CRDs installed or deleted while running (kube/config-source.ts rediscovers): said as at start.
+    this.source.onResources((change) => {
+      for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
+      this.log.info({ event: 'configSource', reason: describeResources(this.source.resources) }, `config source: ${this.source.describe()}; metallb.io kinds ${describeChange(change)}`);
+    });
     try {
       // The holders before any decision: a restarted speaker deciding without them would take back what the others hold.
       await Promise.all([this.services.start(), this.nodes.start(), this.source.start(), this.leases.start(), this.endpoints.start(), this.holders?.start()]);
@@ -445,7 +450,7 @@ export class Speaker {
     }
     if (this.stopping) return;
     for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
-    this.log.info({ event: 'configSource', reason: this.source.resources.map((r) => `${r.plural}/${r.version}`).join(', ') || 'no metallb.io kinds served' }, `config source: ${this.source.describe()}`);
+    this.log.info({ event: 'configSource', reason: describeResources(this.source.resources) }, `config source: ${this.source.describe()}`);
     if (!this.nodes.get(this.opts.node)) {
       this.log.warn({ event: 'nodeMissing' }, `Node ${this.opts.node} not found: no labels, so only BGP peers without node-selectors select it`);
     }
