@@ -43,6 +43,7 @@ interface SpeakerCliOpts {
   logLevel: string;
   announcer: 'protocols' | 'record';
   serviceStatus: 'on' | 'off';
+  layer2Holders: 'on' | 'off';
   podName?: string;
   podUid?: string;
 }
@@ -180,6 +181,15 @@ export function register(program: Command): void {
         .default('on')
         .env('HERALD_SERVICE_STATUS'),
     )
+    .addOption(
+      new Option(
+        '--layer2-holders <on|off>',
+        'layer2: a node that took a Service over from a failed owner keeps it, also after every speaker restarted (reads the ServiceL2Status objects; needs --service-status on). Off by default: the first speaker up would keep every VIP it took while alone',
+      )
+        .choices(['on', 'off'])
+        .default('off')
+        .env('HERALD_LAYER2_HOLDERS'),
+    )
     .addOption(new Option('--pod-name <name>', 'this speaker\'s Pod, owner of its status objects (with --pod-uid; the chart sets both)').env('HERALD_POD_NAME'))
     .addOption(new Option('--pod-uid <uid>', 'the UID of --pod-name').env('HERALD_POD_UID'))
     .addOption(logLevelOption())
@@ -260,6 +270,7 @@ export function register(program: Command): void {
         metrics,
         announcers,
         serviceStatus: opts.serviceStatus === 'on',
+        layer2Holders: opts.layer2Holders === 'on',
         pod: opts.podName && opts.podUid ? { name: opts.podName, uid: opts.podUid } : undefined,
       });
       log.info({ event: 'starting', reason: `namespace ${namespace}, config ${opts.configSource === 'crds' ? 'from metallb.io objects' : `map ${opts.configMap}`}, lease renew ${opts.leaseRenew} ms, duration ${opts.leaseDuration} ms, announcer ${opts.announcer}` }, 'starting');

@@ -101,6 +101,13 @@ export interface SpeakerOptions {
   clock?: Clock;
   /** Write ServiceL2Status / ServiceBGPStatus objects for the Services this node announces (default true). */
   serviceStatus?: boolean;
+  /**
+   * The holders tier of layer2 ownership (speaker/layer2-owner.ts), read from the ServiceL2Status
+   * objects (needs serviceStatus). Default off: at a fresh install the first speaker up takes every
+   * VIP while alone and, as their holder, would keep them all; until a holder counts only for a
+   * Service it took from a failed owner, it is opt-in.
+   */
+  layer2Holders?: boolean;
   /** The speaker Pod (owner of those objects), when running in one. */
   pod?: PodRef;
   /** Write the ConfigurationState object `speaker-<node>` (default true). */
@@ -273,7 +280,7 @@ export class Speaker {
         onListed: (stored) => this.log.info({ event: 'serviceStatusListed', reason: `${stored} objects` }, `${stored} ServiceL2Status/ServiceBGPStatus objects of this node stored; writing only differences`),
         onUnavailable: (kind) => this.log.info({ event: 'serviceStatusUnavailable', reason: kind }, `the metallb.io ${kind} kind is not served (CRDs not installed): no ${kind} objects`),
       });
-      this.holders = new Layer2Holders({
+      if (opts.layer2Holders) this.holders = new Layer2Holders({
         kubeConfig: kc,
         namespace: opts.namespace,
         onChange: (service) => this.markDirty(service),

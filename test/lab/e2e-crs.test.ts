@@ -59,7 +59,7 @@ describeLab('full lab on CRs: node and interface scoping of L2Advertisements, pe
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-e2e-crs-'));
     process.once('exit', () => FullLab.destroy(dir));
-    h = await labUp({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, log: () => undefined, crs: (l) => objects(l.host('router').ipv4, 'eth9', ['elsewhere']) });
+    h = await labUp({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, log: () => undefined, speakerArgs: ['--layer2-holders', 'on'], crs: (l) => objects(l.host('router').ipv4, 'eth9', ['elsewhere']) });
     lab = h.lab;
     await waitForBgpSessions(lab, 60_000);
     await lab.kubectl(['create', 'namespace', NS]);
