@@ -117,11 +117,11 @@ export class Allocator {
    * Records addresses a Service's status shows that it does not hold here, so they are never handed
    * out while a status shows them: a Service we do not handle (another loadBalancerClass), or one of
    * ours whose status is being cleared (`clearing`: its addresses stay taken until the write lands).
-   * Replaces what was recorded for `key` (empty `ips`: forget it). Returns whether addresses were
-   * freed, and the addresses one of our Services holds too (a conflict another controller made: ours
-   * keeps its address, the caller reports it).
+   * Replaces what was recorded for `key` (empty `ips`: forget it). Returns the addresses one of our
+   * Services holds too (a conflict another controller made: ours keeps its address, the caller reports
+   * it); what a change freed, the caller reads with addressesOf and isTaken.
    */
-  holdForeign(key: string, ips: readonly string[], clearing = false): { freed: boolean; conflicts: { ip: string; holders: string[] }[] } {
+  holdForeign(key: string, ips: readonly string[], clearing = false): { conflicts: { ip: string; holders: string[] }[] } {
     const old = this.foreign.get(key);
     // One address per family, as for our own records (a status with more is another controller's business).
     const next: Choice[] = [];
@@ -149,7 +149,7 @@ export class Allocator {
       const ours = usersOf(slot).filter((u) => !u.extra?.foreign).map((u) => u.key);
       if (ours.length > 0) conflicts.push({ ip: slot.text, holders: ours });
     }
-    return { freed: old !== undefined && !same && slotsOf(old).some((s) => !this.byIp.get(familyOf(s), s.num)), conflicts };
+    return { conflicts };
   }
 
   /** Every address `key` takes: what it holds and what holdForeign keeps for it. */

@@ -666,18 +666,16 @@ export class Controller {
   }
 
   /**
-   * Addresses were freed (`ips`; undefined: not known which): the pending Services that could use one
-   * retry, and a refused config may have become acceptable.
+   * Addresses were freed (`ips`): the pending Services that could use one retry, and a refused config
+   * may have become acceptable.
    */
-  private released(term: Term, ips: readonly string[] | undefined): void {
+  private released(term: Term, ips: readonly string[]): void {
     this.poolMetrics(term);
     const pools = term.config?.pools ?? [];
-    const freed =
-      ips &&
-      ips.map((ip) => {
-        const pool = term.allocator.poolOf(ip);
-        return { ip, pool, autoAssign: pools.find((p) => p.name === pool)?.autoAssign ?? false };
-      });
+    const freed = ips.map((ip) => {
+      const pool = term.allocator.poolOf(ip);
+      return { ip, pool, autoAssign: pools.find((p) => p.name === pool)?.autoAssign ?? false };
+    });
     for (const key of term.pending.retryFor(freed)) term.queue.add(key);
     if (term.refusedBreaking) term.queue.add(CONFIG_KEY);
   }
