@@ -32,6 +32,25 @@ async function waitForFile(path: string, timeoutMs = 10_000): Promise<void> {
   }
 }
 
+/**
+ * The pid a daemon wrote to `path`. BIRD creates its pid file before it daemonizes and writes it
+ * after, so the file can exist and still be empty: wait for a number, not for the file.
+ */
+async function waitForPid(path: string, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(path, 'utf8').trim());
+    } catch {
+      // not there yet
+    }
+    if (Number.isInteger(pid) && pid > 0) return pid;
+    if (Date.now() > deadline) throw new LabError(`${path} holds no pid after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Starts the lab's router daemon(s) (they daemonize; their pids go into the lab state). */
 export async function startRouter(lab: FullLab): Promise<void> {
   const dir = routerDir(lab);
@@ -40,8 +59,7 @@ export async function startRouter(lab: FullLab): Promise<void> {
   if (lab.state.router === 'bird') {
     writeFileSync(join(dir, 'bird.conf'), birdConfig(lab, false));
     await lab.mustExec('router', 'bird', ['-c', join(dir, 'bird.conf'), '-s', birdSock(lab), '-P', join(dir, 'bird.pid')]);
-    await waitForFile(join(dir, 'bird.pid'));
-    lab.state.pids.bird = Number(readFileSync(join(dir, 'bird.pid'), 'utf8').trim());
+    lab.state.pids.bird = await waitForPid(join(dir, 'bird.pid'));
   } else {
     // FRR drops privileges to the frr user, which must reach its sockets and read its config
     // (the lab dir itself only needs to be traversable: mkdtemp makes it 0700).
@@ -64,10 +82,9 @@ export async function startRouter(lab: FullLab): Promise<void> {
     await lab.mustExec('router', '/usr/lib/frr/zebra', args('zebra'));
     await waitForFile(join(dir, 'zserv.api'));
     await lab.mustExec('router', '/usr/lib/frr/bgpd', args('bgpd'));
-    await waitForFile(join(dir, 'bgpd.pid'));
+    lab.state.pids.bgpd = await waitForPid(join(dir, 'bgpd.pid'));
     await waitForFile(bgpdVty(lab));
-    lab.state.pids.zebra = Number(readFileSync(join(dir, 'zebra.pid'), 'utf8').trim());
-    lab.state.pids.bgpd = Number(readFileSync(join(dir, 'bgpd.pid'), 'utf8').trim());
+    lab.state.pids.zebra = await waitForPid(join(dir, 'zebra.pid'));
   }
   lab.save();
 }
