@@ -82,10 +82,8 @@ export class PendingServices {
     for (const key of this.waiting.keys()) if (key.startsWith(`${namespace}/`)) yield key;
   }
 
-  /** The pending Services that could use one of `freed` (undefined: unknown addresses, so all of them). */
-  *retryFor(freed: readonly Freed[] | undefined): Generator<string> {
-    for (const [key, w] of this.waiting) {
-      if (freed === undefined ? w.unblock.kind !== 'config' && w.unblock.kind !== 'namespace' : freed.some((f) => couldUse(w.unblock, f))) yield key;
-    }
+  /** The pending Services that could use one of `freed`. */
+  *retryFor(freed: readonly Freed[]): Generator<string> {
+    for (const [key, w] of this.waiting) if (freed.some((f) => couldUse(w.unblock, f))) yield key;
   }
 }

@@ -105,8 +105,6 @@ describe('pending Services', () => {
     expect([...p.retryFor([{ ip: '198.51.100.1', pool: 'manual', autoAssign: false }])]).toEqual([]);
     expect([...p.retryFor([{ ip: '198.51.100.1', pool: undefined, autoAssign: false }])]).toEqual([]);
     expect([...p.retryFor([{ ip: '192.0.2.1', pool: 'x', autoAssign: true }])]).toEqual(['ns/w']);
-    // Addresses not known (another class's Service changed): every Service waiting for space tries.
-    expect([...p.retryFor(undefined)]).toEqual(['ns/w']);
   });
 });
 
@@ -124,7 +122,6 @@ describe('pending Services and Namespace labels (IPAddressPool serviceAllocation
     pending.failed('ns/a', first.reason, unblockedBy(first.error, first.families));
     // Not retried by freed addresses; retried when its Namespace is seen.
     expect([...pending.retryFor([{ ip: '198.51.100.1', pool: 'open', autoAssign: true }])]).toEqual([]);
-    expect([...pending.retryFor(undefined)]).toEqual([]);
     expect([...pending.inNamespace('ns')]).toEqual(['ns/a']);
     expect([...pending.inNamespace('n')]).toEqual([]);
     labels.set('ns', { team: 'a' });
