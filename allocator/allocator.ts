@@ -59,7 +59,10 @@ interface Choice {
   family: Family;
   num: bigint;
   text: string;
+  /** The address's pool under the current config (PoolSet.lookup), undefined when in none. */
   pool: PoolState | undefined;
+  /** Taken from `pool`'s free space (fresh): no Service holds it, so there is no slot to look up. */
+  free?: true;
 }
 
 export class Allocator {
@@ -102,7 +105,7 @@ export class Allocator {
       throw e;
     }
     if (choices.length === 2 && choices[0].family !== request.families[0]) choices.reverse();
-    return this.toAssignment(this.commit(request.key, request.pool, sharing, choices));
+    return this.toAssignment(this.commit(request.key, request.pool, sharing, choices), choices[0].pool);
   }
 
   /** Frees what the Service holds (a shared address only when its last user goes). False if it held nothing. */
@@ -343,7 +346,7 @@ export class Allocator {
     for (const family of families) {
       const num = pool.lowest(family);
       if (num === undefined) throw new AllocationError({ reason: 'pool-exhausted', family, pool: pool.name }, key);
-      out.push({ family, num, text: formatIp(family, num), pool });
+      out.push({ family, num, text: formatIp(family, num), pool, free: true });
     }
     return out;
   }
@@ -406,10 +409,21 @@ export class Allocator {
 
   private commit(key: string, pool: string | undefined, sharing: Sharing | undefined, choices: Choice[]): ServiceRecord {
     const rec: ServiceRecord = { key, first: undefined as unknown as Slot, second: undefined, extra: makeExtra(pool, sharing) };
-    rec.first = { text: choices[0].text, num: choices[0].num, users: rec };
-    if (choices.length > 1) rec.second = { text: choices[1].text, num: choices[1].num, users: rec };
-    this.attach(rec);
+    rec.first = this.take(rec, choices[0]);
+    if (choices.length > 1) rec.second = this.take(rec, choices[1]);
+    this.byKey.set(key, rec);
+    if (sharing) this.indexSharing(rec, sharing.key);
     return rec;
+  }
+
+  /** The slot for a chosen address: a new one for a free address (the common case: no index lookup,
+   * its pool already known), else attachSlot's (join the holders, or take it). */
+  private take(rec: ServiceRecord, c: Choice): Slot {
+    const slot: Slot = { text: c.text, num: c.num, users: rec };
+    if (!c.free) return this.attachSlot(rec, slot);
+    (c.pool as PoolState).hold(c.family, c.num);
+    this.byIp.addFree(c.family, slot);
+    return slot;
   }
 
   /** Adds a record: joins the slots already held for its addresses, or takes them from the pools. */
@@ -472,9 +486,10 @@ export class Allocator {
     return this.pools.lookup(familyOf(slot), slot.num);
   }
 
-  private toAssignment(rec: ServiceRecord): Assignment {
+  /** `pool`: the pool of rec.first when the caller knows it (saves a lookup). */
+  private toAssignment(rec: ServiceRecord, pool = this.poolOfSlot(rec.first)): Assignment {
     const ips = rec.second ? [rec.first.text, rec.second.text] : [rec.first.text];
-    const a: Assignment = { key: rec.key, ips, pool: this.poolOfSlot(rec.first)?.name };
+    const a: Assignment = { key: rec.key, ips, pool: pool?.name };
     const sharing = rec.extra?.sharing;
     if (sharing) a.sharingKey = sharing.key;
     return a;

@@ -41,6 +41,13 @@ export class SlotIndex {
     this.count++;
   }
 
+  /** Adds the slot of `family` for an address that was free space: nothing holds it, and (IPv4) no bucket can exist. */
+  addFree(family: Family, slot: Slot): void {
+    if (family !== 'ipv4') return this.add(slot);
+    this.maps.ipv4.set(Number(slot.num) | 0, slot);
+    this.count++;
+  }
+
   /** Removes the slot holding `slot`'s address; false when none does. */
   delete(slot: Slot): boolean {
     const family = familyOf(slot);

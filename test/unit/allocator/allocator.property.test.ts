@@ -267,4 +267,53 @@ describe('Allocator properties', () => {
       { numRuns: 200 },
     );
   });
+
+  // allocate() takes a fresh address straight from free space without looking it up among the held
+  // ones: this holds only while every held address (ours, foreign, restored, kept across setConfig)
+  // is out of its pool's free space. Mixed with foreign holds and config switches, a newly given
+  // address is never one that something already took.
+  it('never hands out an address something already takes (foreign holds, config switches)', () => {
+    type Mixed = Op | { kind: 'foreign'; key: string; ip: string } | { kind: 'config'; config: Config };
+    const foreignArb = fc.record({ key: fc.constantFrom('x/f1', 'x/f2'), family: fc.constantFrom<Family>('ipv4', 'ipv6'), index: fc.integer({ min: 0, max: BLOCKS - 1 }), offset: fc.integer({ min: 0, max: 10 }) })
+      .map((f) => ({ kind: 'foreign' as const, key: f.key, ip: formatIp(f.family, within(f.family, blockStart(f), f.offset)) }));
+    const mixedArb: fc.Arbitrary<Mixed> = fc.oneof(
+      { weight: 5, arbitrary: opArb },
+      { weight: 1, arbitrary: foreignArb },
+      { weight: 1, arbitrary: configArb.map((config) => ({ kind: 'config' as const, config })) },
+    );
+    fc.assert(
+      fc.property(configArb, fc.array(mixedArb, { maxLength: 60 }), (config, ops) => {
+        const a = new Allocator(config);
+        for (const op of ops) {
+          if (op.kind === 'release') a.release(op.key);
+          else if (op.kind === 'foreign') a.holdForeign(op.key, [op.ip]);
+          else if (op.kind === 'config') a.setConfig(op.config);
+          else {
+            const before = new Set(a.addressesOf(op.request.key));
+            const taken = new Map<string, string[]>();
+            for (const key of [...KEYS, 'x/f1', 'x/f2']) for (const ip of key === op.request.key ? [] : a.addressesOf(key)) taken.set(ip, [...(taken.get(ip) ?? []), key]);
+            const got = run(a, op.request);
+            if (!got.ok) continue;
+            for (const ip of got.ips) {
+              if (before.has(ip) || op.request.requestedIps.includes(ip)) continue;
+              // A fresh address, or one joined under the sharing rules (never a foreign one).
+              const holders = taken.get(ip) ?? [];
+              expect(holders.filter((k) => k.startsWith('x/'))).toEqual([]);
+              if (holders.length > 0) expect(op.request.sharingKey).toBeDefined();
+            }
+          }
+          // Every address anything takes is taken, and counted once in its pool's stats.
+          const all = new Set([...KEYS, 'x/f1', 'x/f2'].flatMap((k) => a.addressesOf(k)));
+          for (const ip of all) expect(a.isTaken(ip)).toBe(true);
+          for (const s of a.stats()) {
+            for (const family of ['ipv4', 'ipv6'] as const) {
+              const held = [...all].filter((ip) => a.poolOf(ip) === s.name && parseIp(ip)!.family === family).length;
+              expect(s[family]?.inUse ?? 0).toBe(held);
+            }
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
