@@ -31,11 +31,12 @@ export function annotationConflicts(annotations: Readonly<Record<string, unknown
   if (!annotations) return [];
   const out: string[] = [];
   for (const name of NAMES) {
-    const current = annotations[CURRENT_PREFIX + name];
-    const old = annotations[DEPRECATED_PREFIX + name];
+    const [currentKey, oldKey] = KEYS[name];
+    const current = annotations[currentKey];
+    const old = annotations[oldKey];
     if (current === undefined || old === undefined || current === old) continue;
     out.push(
-      `${CURRENT_PREFIX}${name} ${JSON.stringify(current)} is used, not ${DEPRECATED_PREFIX}${name} ${JSON.stringify(old)}: ` +
+      `${currentKey} ${JSON.stringify(current)} is used, not ${oldKey} ${JSON.stringify(old)}: ` +
         `the current name wins when both are set, as in MetalLB (remove one to silence this)`,
     );
   }

@@ -81,17 +81,25 @@ export class ServiceRequestError extends Error {
   }
 }
 
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) return true;
+  return false;
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * The map itself once every value is checked to be a string (no copy: informer objects are never
+ * mutated, and copying every Service's annotations and selector cost a third of the request at a
+ * restart of 100,000). A for-in walk, not Object.entries: no pair arrays.
+ */
 function stringMap(value: unknown, field: string, key: string | undefined): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (!isRecord(value)) throw new ServiceRequestError(field, 'must be a map of strings', key);
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw new ServiceRequestError(`${field}["${k}"]`, 'must be a string', key);
-    out[k] = v;
+  for (const k in value) {
+    if (Object.prototype.hasOwnProperty.call(value, k) && typeof value[k] !== 'string') throw new ServiceRequestError(`${field}["${k}"]`, 'must be a string', key);
   }
-  return out;
+  return value as Record<string, string>;
 }
 
 /** `namespace/name` of a Service object (namespace defaults to "default"). */
@@ -160,12 +168,13 @@ function families(spec: Record<string, unknown>, requested: { family: Family }[]
     if (!Array.isArray(spec.ipFamilies) || spec.ipFamilies.length === 0 || spec.ipFamilies.length > 2) {
       throw new ServiceRequestError('spec.ipFamilies', 'must list one or two of IPv4, IPv6', key);
     }
-    spec.ipFamilies.forEach((f: unknown, i: number) => {
-      const family = typeof f === 'string' ? K8S_FAMILY[f] : undefined;
+    for (let i = 0; i < spec.ipFamilies.length; i++) {
+      const f: unknown = spec.ipFamilies[i];
+      const family = typeof f === 'string' && Object.prototype.hasOwnProperty.call(K8S_FAMILY, f) ? K8S_FAMILY[f] : undefined;
       if (!family) throw new ServiceRequestError(`spec.ipFamilies[${i}]`, `must be IPv4 or IPv6, not ${JSON.stringify(f)}`, key);
-      if (out.includes(family)) throw new ServiceRequestError(`spec.ipFamilies[${i}]`, `lists ${f} twice`, key);
+      if (out.includes(family)) throw new ServiceRequestError(`spec.ipFamilies[${i}]`, `lists ${String(f)} twice`, key);
       out.push(family);
-    });
+    }
   } else if (requested.length > 0) {
     out = requested.map((r) => r.family);
   } else {
@@ -254,7 +263,7 @@ export function serviceRequest(svc: ServiceObject, namespaceLabels?: Record<stri
     selector: stringMap(spec.selector, 'spec.selector', key),
   };
   const labels = stringMap(md.labels, 'metadata.labels', key);
-  if (Object.keys(labels).length > 0) request.labels = labels;
+  if (hasKeys(labels)) request.labels = labels;
   if (namespaceLabels !== undefined) request.namespaceLabels = namespaceLabels;
   const poolAnn = metallbAnnotation(annotations, 'address-pool');
   if (poolAnn !== undefined) {

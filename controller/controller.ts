@@ -27,7 +27,7 @@ import type { HeldAddresses } from '../allocator/config-check.js';
 import { LeaderElector, type Lock } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
 import { PendingServices, unblockedBy } from './pending.js';
-import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision } from './reconcile.js';
+import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision, type ReconcileOptions } from './reconcile.js';
 import { annotationConflicts } from '../allocator/annotations.js';
 import { poolAnnotationPatch, sameIps, statusIps, statusWithIps } from './service-status.js';
 import { configStateOf } from '../allocator/config-state.js';
@@ -134,6 +134,8 @@ interface Term {
   configMissing: boolean;
   /** Services deleted while this term listed and restored: reconciled (so released) once a config is in force. */
   deletedWhileStarting: Set<string>;
+  /** What decide() is given (built once per term, with the requests the restore built). */
+  reconcileOpts: ReconcileOptions;
 }
 
 export class Controller {
@@ -436,7 +438,8 @@ export class Controller {
     }
     this.startingGen = undefined;
     const allocator = new Allocator(EMPTY_CONFIG);
-    const problems = restoreFromStatuses(allocator, services, { lbClass: this.opts.lbClass });
+    const reconcileOpts: ReconcileOptions = { lbClass: this.opts.lbClass, namespaceLabels: (ns) => this.namespaceLabels(ns), restored: new WeakMap() };
+    const problems = restoreFromStatuses(allocator, services, reconcileOpts);
     for (const p of problems) this.log.warn({ event: 'restoreConflict', service: p.key, reason: p.why }, `cannot restore ${p.key}: ${p.why}`);
     this.log.info({ event: 'leading', reason: `restored ${allocator.size} Services in ${(performance.now() - t0).toFixed(0)} ms` }, 'leading: allocations restored from Service statuses');
     const queue = new WorkQueue({ retryInitialMs: 50, retryMaxMs: 60_000, clock: this.clock });
@@ -454,6 +457,7 @@ export class Controller {
       refusedBreaking: false,
       configMissing: false,
       deletedWhileStarting: this.deletedWhileStarting,
+      reconcileOpts,
     };
     this.deletedWhileStarting = new Set();
     this.term = term;
@@ -549,7 +553,7 @@ export class Controller {
     }
     const svc = this.services.get(key);
     this.reportAnnotationConflicts(key, svc);
-    const decision = decide(key, svc, term.allocator, { lbClass: this.opts.lbClass, namespaceLabels: (ns) => this.namespaceLabels(ns) });
+    const decision = decide(key, svc, term.allocator, term.reconcileOpts);
     try {
       await this.apply(term, key, svc, decision);
     } catch (err) {

@@ -3,7 +3,7 @@
 // and records the Events the decision names. No I/O, no clock: unit-testable as is.
 import type { V1Service } from '@kubernetes/client-node';
 import { AllocationError, type Allocator, type Assignment } from '../allocator/allocator.js';
-import { serviceRequest, ServiceRequestError, whyNotHandled as whyNotHandledBy, type ServiceObject } from '../allocator/service-request.js';
+import { serviceRequest, ServiceRequestError, whyNotHandled as whyNotHandledBy, type ServiceObject, type ServiceRequest } from '../allocator/service-request.js';
 import type { Family } from '../config/model.js';
 import { sameIps, statusIps } from './service-status.js';
 
@@ -12,6 +12,21 @@ export interface ReconcileOptions {
   lbClass?: string;
   /** The labels of a Namespace, undefined when not known (IPAddressPool serviceAllocation.namespaceSelectors). */
   namespaceLabels?: (namespace: string) => Record<string, string> | undefined;
+  /**
+   * Requests restoreFromStatuses built, by Service object (a request is a function of the object, which
+   * the informer never mutates): the first decide for that object takes its request from here instead
+   * of building it again (half the request work of a restart), and removes it.
+   */
+  restored?: WeakMap<V1Service, ServiceRequest>;
+}
+
+/** The request of `svc`: restoreFromStatuses' (taken once) or a new one. */
+function requestOf(svc: V1Service, labels: Record<string, string> | undefined, restored: WeakMap<V1Service, ServiceRequest> | undefined): ServiceRequest {
+  const r = restored?.get(svc);
+  if (!r) return serviceRequest(svc as ServiceObject, labels);
+  restored!.delete(svc);
+  if (labels !== undefined) r.namespaceLabels = labels;
+  return r;
 }
 
 /**
@@ -104,7 +119,7 @@ export function decide(key: string, svc: V1Service | undefined, allocator: Alloc
   let assignment: Assignment;
   let families: Family[] = [];
   try {
-    const request = serviceRequest(svc as ServiceObject, opts.namespaceLabels?.(svc.metadata?.namespace || 'default'));
+    const request = requestOf(svc, opts.namespaceLabels?.(svc.metadata?.namespace || 'default'), opts.restored);
     families = [...request.families];
     assignment = allocator.allocate(request);
   } catch (err) {
@@ -151,7 +166,9 @@ export function restoreFromStatuses(allocator: Allocator, services: Iterable<V1S
   const restorable = [];
   for (const e of entries) {
     try {
-      restorable.push({ request: serviceRequest(e.svc as ServiceObject), ips: e.ips });
+      const request = serviceRequest(e.svc as ServiceObject);
+      opts.restored?.set(e.svc, request);
+      restorable.push({ request, ips: e.ips });
     } catch (err) {
       if (!(err instanceof ServiceRequestError)) throw err;
       problems.push({ key: e.key, why: `${err.field}: ${err.problem}` });

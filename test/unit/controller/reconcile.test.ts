@@ -5,6 +5,7 @@ import { Allocator } from '../../../allocator/allocator.js';
 import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision } from '../../../controller/reconcile.js';
 import { sameIps, statusIps, statusWithIps } from '../../../controller/service-status.js';
 import { config, pool } from '../allocator/helpers.js';
+import type { ServiceRequest } from '../../../allocator/service-request.js';
 
 function svc(name: string, opts: { spec?: V1Service['spec']; annotations?: Record<string, string>; ips?: string[]; created?: string } = {}): V1Service {
   return {
@@ -224,4 +225,20 @@ describe('service status helpers', () => {
     expect(statusWithIps(s, ['192.0.2.9'])).toEqual({ loadBalancer: { ingress: [{ ip: '192.0.2.9' }] } });
     expect(statusWithIps(s, [])).toEqual({ loadBalancer: {} });
   });
+
+  it('hands the request it built to the first decide of the same object (with its namespace labels), once', () => {
+    const a = new Allocator(cfg);
+    const restored = new WeakMap<V1Service, ServiceRequest>();
+    const s = svc('r', { ips: ['192.0.2.1'] });
+    const labels = { team: 'x' };
+    expect(restoreFromStatuses(a, [s], { restored })).toEqual([]);
+    const built = restored.get(s);
+    expect(built).toMatchObject({ key: 'ns/r', families: ['ipv4'] });
+    expect(decide('ns/r', s, a, { restored, namespaceLabels: () => labels })).toMatchObject({ kind: 'assigned', changed: false, assignment: { ips: ['192.0.2.1'] } });
+    expect(built!.namespaceLabels).toBe(labels);
+    expect(restored.has(s)).toBe(false);
+    // A new object (an update) builds its own request.
+    expect(decide('ns/r', svc('r', { ips: ['192.0.2.1'], spec: { loadBalancerIP: '192.0.2.1' } }), a, { restored })).toMatchObject({ kind: 'assigned', changed: false });
+  });
 });
+
