@@ -1,6 +1,6 @@
 // Speaker processes against the real API server, announcers observed through the protocol
 // interface (--announcer record): one layer2 owner per VIP, takeover after SIGKILL within lease
-// duration + renew, takeover after SIGTERM within 300 ms, Local policy following endpoints, and
+// duration + renew, takeover after SIGTERM on the Lease deletion, Local policy following endpoints, and
 // self-fencing of a speaker cut off from the API server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,9 @@ import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml, 
 
 const LEASE_RENEW_MS = 1000;
 const LEASE_DURATION_MS = 3000;
+// Timers, watch delivery and round trips on a loaded machine (CI runs ~1,500 tests on 2 cores): a wide
+// margin on the durations bounded here; the tight figures are the benchmarks' (bench/).
+const SCHEDULING_SLACK_MS = 2000;
 
 /** Owners of `service` now, by node. */
 function owners(speakers: SpeakerProcess[], service: string): string[] {
@@ -172,13 +175,13 @@ describe('speaker processes (record announcer)', () => {
       const expected = rankSpeakers(others.map((s) => s.node), ip)[0];
       const heir = others.find((s) => s.node === expected)!;
       const rec = await heir.waitFor(`takeover of ${service}`, (r: RecordLine) => r.op === 'setBalancer' && r.name === service && r.t > killedAt, 15_000);
-      expect(rec.t - killedAt).toBeLessThanOrEqual(LEASE_DURATION_MS + LEASE_RENEW_MS);
+      expect(rec.t - killedAt).toBeLessThanOrEqual(LEASE_DURATION_MS + LEASE_RENEW_MS + SCHEDULING_SLACK_MS);
       expect(owners(speakers, service)).toEqual([expected]);
     }
     speakers = others;
   });
 
-  it('SIGTERM of an owner: it withdraws, deletes its Lease, and the next owner announces within 300 ms', async () => {
+  it('SIGTERM of an owner: it withdraws, deletes its Lease, and the next owner announces on the deletion (not the expiry)', async () => {
     const victim = speakers.find((s) => s.announced().size > 0)!;
     const service = [...victim.announced().keys()][0];
     const heir = speakers.find((s) => s !== victim)!;
@@ -187,7 +190,11 @@ describe('speaker processes (record announcer)', () => {
     const withdrawn = victim.records.find((r) => r.op === 'deleteBalancer' && r.name === service && r.reason === 'shutdown');
     expect(withdrawn).toBeDefined();
     const rec = await heir.waitFor(`takeover of ${service}`, (r: RecordLine) => r.op === 'setBalancer' && r.name === service && r.t >= withdrawn!.t, 5000);
-    expect(rec.t - withdrawn!.t).toBeLessThanOrEqual(300);
+    // Handed over on the Lease's deletion, not on its expiry: the heir saw it deleted. The delay is the
+    // watch's delivery (~100 ms on a quiet machine, more on a loaded one): bounded by the lease duration.
+    const gone = await heir.waitForLog(`${victim.node} gone`, (l) => l.event === 'speakerGone' && String(l.reason).startsWith(`${victim.node}: `));
+    expect(gone.reason).toBe(`${victim.node}: deleted`);
+    expect(rec.t - withdrawn!.t).toBeLessThanOrEqual(LEASE_DURATION_MS);
     expect(rec.t).toBeGreaterThanOrEqual(withdrawn!.t);
     expect(kubectl(['get', 'leases', '-n', ns, '-o', 'name'])).not.toContain(`herald-speaker-${victim.node}`);
     speakers = [heir];
@@ -236,7 +243,7 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
     const fenced = await a.waitFor('fenced withdrawal', (r: RecordLine) => r.op === 'deleteBalancer' && r.name === key && r.reason === 'fenced', 15_000);
     const takeover = await b.waitFor('takeover', (r: RecordLine) => r.op === 'setBalancer' && r.name === key && r.t >= cutAt, 15_000);
     // Fenced no later than the lease duration after the cut, and before the other speaker answers.
-    expect(fenced.t - cutAt).toBeLessThanOrEqual(LEASE_DURATION_MS + 500);
+    expect(fenced.t - cutAt).toBeLessThanOrEqual(LEASE_DURATION_MS + SCHEDULING_SLACK_MS);
     expect(fenced.t).toBeLessThanOrEqual(takeover.t);
     expect(overlaps(speakers, key, cutAt)).toEqual([]);
     expect(await metricValue(await a.metricsUrl(), 'herald_lease_renew_failures_total')).toBeGreaterThan(0);
