@@ -147,8 +147,10 @@ describe('herald controller: leader election', () => {
   const DURATION_MS = 3_000;
   // A takeover lands at (last renewal seen) + duration + 25 ms margin, plus the acquire's two round
   // trips: measured from the kill that is duration - (time since that renewal) + those. Slack for
-  // the watch delivery and round trips on a machine shared with other test files.
-  const SLACK_MS = 300;
+  // the watch delivery, round trips and timers on a loaded machine (CI runs ~1,500 tests on 2 cores;
+  // the tight figures are printed here and measured by the benchmarks): a wide margin, the test's
+  // point being never before a full duration, and not waiting for a second one.
+  const SLACK_MS = 2_000;
 
   beforeAll(async () => {
     kc = kubeConfig();
@@ -205,7 +207,10 @@ describe('herald controller: leader election', () => {
         total += 10;
         await waitFor(`${total} allocated`, async () => assigned(await statusesIn(kc, ns)) === total);
         const before = await statusesIn(kc, ns);
-        expect(standby.lines.some((l) => l.event === 'leading' || l.event === 'ipAllocated')).toBe(false);
+        // (A 3 s Lease: a leader whose renewals stall for 2 s under heavy load steps down, and the standby rightly takes over.)
+        const stray = standby.lines.filter((l) => l.event === 'leading' || l.event === 'ipAllocated' || l.event === 'leaseAcquired');
+        const leaderTrouble = leader.lines.filter((l) => l.event === 'stoppedLeading' || l.event === 'leaseRenewFailed');
+        expect(stray, `the standby acted while the leader lived; the leader's Lease troubles: ${JSON.stringify(leaderTrouble)}`).toEqual([]);
 
         const killedAt = Date.now();
         await leader.kill('SIGKILL');
@@ -247,7 +252,9 @@ describe('herald controller: leader election', () => {
       const stoppedAt = Date.now();
       await leader.kill('SIGTERM');
       const cLead = await standby.waitForLog('Lease acquired', (l) => l.event === 'leaseAcquired', 10_000);
-      expect(Date.parse(String(cLead.time)) - stoppedAt).toBeLessThan(1_500);
+      // Released, not expired: the standby found it free (an expired one says whom it took it from).
+      expect(cLead.reason).toBe('the Lease was free');
+      expect(Date.parse(String(cLead.time)) - stoppedAt).toBeLessThan(DURATION_MS + SLACK_MS);
       await standby.leading();
       await createServices(kc, ns, 'last', 2);
       total += 2;
