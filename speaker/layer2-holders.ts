@@ -1,18 +1,21 @@
 // Which nodes hold which Service, as every speaker reads it: the ServiceL2Status objects of all
 // speakers (service-status-objects.ts writes this node's, one per Service it announces, with the
-// life it was written in). The layer2 owner's first tier (layer2-owner.ts): a live, eligible node
-// holding a Service in its current life keeps it, so a returning node takes nothing back even when
-// no speaker is older than the Service (after a full rolling restart).
+// life it was written in and, for a takeover, the failed node it took the Service over from). The
+// layer2 owner's first tier (layer2-owner.ts): a live, eligible node holding a Service it took over,
+// in its current life, keeps it, so a returning node takes nothing back even when no speaker is
+// older than the Service (after a full rolling restart). Which holdings count is decided there; this
+// file only indexes what the objects say.
 //
 // Cost: one list + watch of the kind in the speakers' namespace (one object per announced Service:
 // memory grows with Services, not with time); no writes. Objects without the life annotation
-// (MetalLB's own, or written by an older Herald) hold nothing.
+// (MetalLB's own, or written by an older Herald) are not indexed.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { KubeDecodeError } from '../kube/decode.js';
 import { Informer, type InformerSource } from '../kube/informer.js';
 import { errorStatus } from '../kube/request.js';
-import { LIFE_ANNOTATION, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, statusObjectName } from './service-status-objects.js';
+import type { Hold } from './layer2-owner.js';
+import { LIFE_ANNOTATION, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, statusObjectName, TAKEOVER_ANNOTATION } from './service-status-objects.js';
 
 /** One holding: `node` announces `service` (namespace/name) since its life `life` (acquireTime, ms). */
 export interface Holding extends KubernetesObject {
@@ -20,7 +23,12 @@ export interface Holding extends KubernetesObject {
   service: string;
   /** undefined: no (valid) life annotation, holds nothing. */
   life: number | undefined;
+  /** The failed node it took the Service over from (TAKEOVER_ANNOTATION); undefined: none, or not a node name. */
+  tookOverFrom: string | undefined;
 }
+
+/** A node name as Kubernetes allows it (a DNS subdomain). */
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** Decode a ServiceL2Status into what the holders tier needs (labels and the life annotation). */
 export function decodeHolding(raw: unknown): Holding {
@@ -31,9 +39,11 @@ export function decodeHolding(raw: unknown): Holding {
   const service = `${labels[SERVICE_NAMESPACE_LABEL] ?? ''}/${labels[SERVICE_NAME_LABEL] ?? ''}`;
   const text = md.annotations?.[LIFE_ANNOTATION];
   const life = text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : undefined;
+  const from = md.annotations?.[TAKEOVER_ANNOTATION];
+  const tookOverFrom = from !== undefined && NODE_NAME.test(from) ? from : undefined;
   // Only Herald's own objects (its name for that node and Service) count: a copy under another name holds nothing.
   const ours = node !== '' && md.name === statusObjectName('layer2', node, service);
-  return { metadata: { name: md.name, namespace: md.namespace, resourceVersion: md.resourceVersion }, node, service, life: ours ? life : undefined };
+  return { metadata: { name: md.name, namespace: md.namespace, resourceVersion: md.resourceVersion }, node, service, life: ours ? life : undefined, tookOverFrom };
 }
 
 export interface Layer2HoldersOptions {
@@ -50,8 +60,8 @@ export interface Layer2HoldersOptions {
 
 export class Layer2Holders {
   private readonly informer: InformerSource<Holding>;
-  /** Service key -> node -> life. */
-  private readonly byService = new Map<string, Map<string, number>>();
+  /** Service key -> node -> what its object says. */
+  private readonly byService = new Map<string, Map<string, Hold>>();
   private unavailable = false;
 
   constructor(private readonly opts: Layer2HoldersOptions) {
@@ -91,8 +101,8 @@ export class Layer2Holders {
     await this.informer.stop();
   }
 
-  /** The nodes holding `service` and the life each holding was written in. */
-  of(service: string): ReadonlyMap<string, number> | undefined {
+  /** The nodes with an object for `service`: the life each was written in, and whom it took the Service over from. */
+  of(service: string): ReadonlyMap<string, Hold> | undefined {
     return this.byService.get(service);
   }
 
@@ -110,10 +120,10 @@ export class Layer2Holders {
       if (prev !== undefined) this.drop(h);
       return;
     }
-    if (prev === h.life) return;
+    if (prev !== undefined && prev.life === h.life && prev.tookOverFrom === h.tookOverFrom) return;
     let nodes = this.byService.get(h.service);
     if (!nodes) this.byService.set(h.service, (nodes = new Map()));
-    nodes.set(h.node, h.life);
+    nodes.set(h.node, { life: h.life, tookOverFrom: h.tookOverFrom });
     this.opts.onChange(h.service);
   }
 

@@ -22,15 +22,29 @@
 // two tiers alone would let a returning hash-preferred node take a VIP back. A tier above them
 // closes that: the *holders*, live and eligible nodes whose ServiceL2Status object for the Service
 // (written by the owner when it took the Service, service-status-objects.ts) was written in the
-// node's current life (the object's life annotation equals its Lease's acquireTime). A returning
-// node's objects are from its previous life, so it holds nothing; the interim owner holds what it
-// took. The objects are watched by every speaker like the Leases, so all still agree; without them
+// node's current life (the object's life annotation equals its Lease's acquireTime) *and* says the
+// node took the Service over from a failed owner (the took-over-from annotation). A Service counts
+// as taken over when, with the nodes its taker had seen renewing that are no longer live (Lease
+// expired or deleted, declared dead by liveness, fenced) counted live again, one of those would own
+// it (layer2TakeoverFrom: the same rule, asked once when the taker starts announcing). So a speaker
+// that took every VIP while alone at a fresh install, or one that owns a Service because it ranks
+// first, holds nothing, and the hash places Services as the speakers join; a returning node's
+// objects are from its previous life, so it holds nothing, while the node that took its Services
+// over holds them. The objects are watched by every speaker like the Leases, so all agree (the
+// verdict is written once by the taker, never recomputed by the readers); without them
 // (--service-status=false, CRDs not installed, or before a new owner's write lands) the two tiers
 // decide as before. Two holders at once (a node that regained eligibility before deleting its
 // object) are ordered by the ranking.
 import { hash } from 'node:crypto';
 import type { AnnounceReason } from './announcer.js';
 import { hasReadyEndpoint, hasReadyEndpointOn, type EndpointsView, type ServiceView } from './service-view.js';
+
+/** What a node's ServiceL2Status for a Service says: written in life `life` (acquireTime, ms), taken over from `tookOverFrom`. */
+export interface Hold {
+  life: number;
+  /** The failed node it took the Service over from (layer2TakeoverFrom); undefined: not a takeover, holds nothing. */
+  tookOverFrom: string | undefined;
+}
 
 /** Why a Service has no layer2 owner at all. */
 export type NoOwnerReason = 'noIPs' | 'noEndpoints' | 'noLocalEndpoints' | 'noEligibleSpeakers';
@@ -49,10 +63,10 @@ export interface Layer2State {
   joinedAt?: (node: string) => number | undefined;
   /**
    * The nodes whose ServiceL2Status says they announce `service`, each with the life it was written
-   * in (acquireTime, ms); undefined or empty: no holders tier. Needs `joinedAt` (a record counts only
-   * when its life is the node's current one).
+   * in and whom it took the Service over from; undefined or empty: no holders tier. Needs `joinedAt`
+   * (a record counts only when its life is the node's current one and it names a failed owner).
    */
-  holders?: (service: ServiceView) => ReadonlyMap<string, number> | undefined;
+  holders?: (service: ServiceView) => ReadonlyMap<string, Hold> | undefined;
   /** Optional cache of rankings per VIP: same answers, without re-hashing on every resync. */
   ranking?: RankingCache;
 }
@@ -174,7 +188,9 @@ function tierTest(service: ServiceView, state: Layer2State): { tier: (node: stri
   const tier = (node: string): Tier => {
     const joined = joinedAt(node);
     if (joined === undefined) return 2;
-    if (held?.get(node) === joined) return 0;
+    const hold = held?.get(node);
+    // Only a takeover from a failed owner, written in the node's current life, holds.
+    if (hold !== undefined && hold.tookOverFrom !== undefined && hold.life === joined) return 0;
     return created !== undefined && joined < created ? 1 : 2;
   };
   return { tier, holders: held !== undefined };
@@ -237,13 +253,34 @@ export function layer2Decision(service: ServiceView, endpoints: EndpointsView, s
   if (!hasReadyEndpoint(endpoints)) return 'noEndpoints';
   if (!state.nodeSelected(state.self)) return 'nodeNotSelected';
   if (service.externalTrafficPolicy === 'Local' && !hasReadyEndpointOn(endpoints, state.self)) return 'noLocalEndpoints';
-  const { self, selfJoinedAt, joinedAt } = state;
-  const result = layer2Owner(
-    service,
-    endpoints,
-    selfJoinedAt === undefined || joinedAt === undefined ? state : { ...state, joinedAt: (node) => (node === self ? selfJoinedAt : joinedAt(node)) },
-  );
+  const result = layer2Owner(service, endpoints, judgedByOwnLife(state));
   if (result.owner === state.self) return null;
   // Not among the live speakers: others do not count this node, so it must not answer either.
   return toSet(state.liveSpeakers).has(state.self) ? 'notOwner' : 'notLive';
+}
+
+/** `state` with `self` judged by the life it is in (selfJoinedAt), not by its Lease as last listed. */
+function judgedByOwnLife(state: Layer2Self): Layer2State {
+  const { self, selfJoinedAt, joinedAt } = state;
+  return selfJoinedAt === undefined || joinedAt === undefined ? state : { ...state, joinedAt: (node) => (node === self ? selfJoinedAt : joinedAt(node)) };
+}
+
+/**
+ * Asked when `self` starts announcing `service`: the failed node it takes the Service over from, or
+ * undefined when it is no takeover. `seen`: the nodes `self` has seen renewing their Lease
+ * (Membership.seenRenewing()); those not among the live speakers now failed or left (expired,
+ * deleted, declared dead, fenced). It is a takeover when, with them counted live again, one of them
+ * would own the Service by the same rule (tiers, holders, ranking, eligibility as known now): the
+ * Service is here only because that node failed. A speaker alone since it started, or owning a
+ * Service because it ranks first among every node it has seen, takes nothing over. The taker writes
+ * the answer on its ServiceL2Status (service-status-objects.ts); readers never recompute it.
+ */
+export function layer2TakeoverFrom(service: ServiceView, endpoints: EndpointsView, state: Layer2Self, seen: Iterable<string>): string | undefined {
+  const live = toSet(state.liveSpeakers);
+  const failed = new Set<string>();
+  for (const node of seen) if (node !== state.self && !live.has(node)) failed.add(node);
+  if (failed.size === 0) return undefined;
+  // No ranking cache: this is asked once per assignment, and must not grow the cache's universe.
+  const result = layer2Owner(service, endpoints, { ...judgedByOwnLife(state), liveSpeakers: [...live, ...failed], ranking: undefined });
+  return result.owner !== null && failed.has(result.owner) ? result.owner : undefined;
 }

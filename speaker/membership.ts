@@ -65,6 +65,8 @@ interface Member {
   timer: TimerHandle | undefined;
   /** When the node began its current life (its Lease's acquireTime, ms since the epoch); undefined: unknown. */
   joinedAt: number | undefined;
+  /** Seen renewing: a version change observed after the first sight (a stale Lease listed at start never is). */
+  renewing: boolean;
 }
 
 export class MembershipError extends Error {
@@ -84,6 +86,12 @@ export class Membership {
   private readonly listeners: Array<(change: MembershipChange) => void> = [];
   private readonly judgementListeners: Array<(change: JudgementChange) => void> = [];
   private liveCache: ReadonlySet<string> | undefined;
+  /**
+   * Nodes seen renewing whose Lease was then deleted (graceful leave), oldest first: still counted by
+   * seenRenewing(). Bounded: forgotten when their Lease is seen again, and the oldest beyond
+   * max(16, 2 x members) are dropped, so node churn cannot grow it forever.
+   */
+  private readonly departed = new Set<string>();
   private judgement: JudgementState;
   private freezeTimer: TimerHandle | undefined;
 
@@ -128,7 +136,9 @@ export class Membership {
     if (member && member.version === version) return;
     if (member?.timer) this.clock.clearTimeout(member.timer);
     const wasLive = member?.live ?? false;
-    const next: Member = { version, changedAt: now, live: true, deferred: false, timer: undefined, joinedAt };
+    // A changed version of a known Lease (or one that left gracefully and came back) is a renewal seen.
+    const renewing = member !== undefined || this.departed.delete(node);
+    const next: Member = { version, changedAt: now, live: true, deferred: false, timer: undefined, joinedAt, renewing };
     next.timer = this.clock.setTimeout(() => this.due(node, next), this.leaseDurationMs);
     this.members.set(node, next);
     if (!wasLive) this.emit({ node, live: true, cause: 'renewed' });
@@ -151,7 +161,28 @@ export class Membership {
     if (!member) return;
     if (member.timer) this.clock.clearTimeout(member.timer);
     this.members.delete(node);
+    if (member.renewing) {
+      this.departed.add(node);
+      const max = Math.max(16, 2 * this.members.size);
+      for (const old of this.departed) {
+        if (this.departed.size <= max) break;
+        this.departed.delete(old);
+      }
+    }
     if (member.live) this.emit({ node, live: false, cause: 'deleted' });
+  }
+
+  /**
+   * Nodes this speaker has seen renew their Lease (a change observed, not just a first listing),
+   * live or not, including those that left gracefully since: the layer2 owner asks which of them
+   * failed when it takes a Service (layer2TakeoverFrom). A speaker alone at start, or one that only
+   * listed stale Leases (every speaker restarted at once), has seen none renew.
+   */
+  seenRenewing(): string[] {
+    const out: string[] = [];
+    for (const [node, m] of this.members) if (m.renewing) out.push(node);
+    for (const node of this.departed) out.push(node);
+    return out;
   }
 
   isLive(node: string): boolean {
@@ -204,6 +235,7 @@ export class Membership {
     if (this.freezeTimer) this.clock.clearTimeout(this.freezeTimer);
     this.freezeTimer = undefined;
     this.members.clear();
+    this.departed.clear();
     this.listeners.length = 0;
     this.judgementListeners.length = 0;
     this.liveCache = undefined;

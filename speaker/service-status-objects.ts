@@ -15,7 +15,9 @@
 // acquireTime, ms): every speaker reads them as who holds which Service (layer2-holders.ts). A new
 // life (restart, fenced) makes the objects of the old one hold nothing; each Service the new life
 // announces again has its annotation rewritten once (a main-resource write, as for adopting the
-// objects of a previous Pod), never per second.
+// objects of a previous Pod), never per second. A layer2 object written for a takeover from a failed
+// owner also names that owner (TAKEOVER_ANNOTATION, decided by layer2TakeoverFrom when this node
+// started announcing the Service): only such objects hold.
 import { createHash } from 'node:crypto';
 import type { Protocol } from '../config/model.js';
 import type { KubeAccess } from '../kube/access.js';
@@ -29,6 +31,8 @@ export const SERVICE_NAME_LABEL = 'metallb.io/service-name';
 export const SERVICE_NAMESPACE_LABEL = 'metallb.io/service-namespace';
 /** On layer2 objects: the writer's life (its Lease's acquireTime, ms since the epoch, decimal). */
 export const LIFE_ANNOTATION = 'herald.io/speaker-life';
+/** On layer2 objects of a takeover: the failed node the writer took the Service over from. */
+export const TAKEOVER_ANNOTATION = 'herald.io/took-over-from';
 
 const KINDS: Record<Protocol, { kind: string; plural: string; prefix: string; field: 'interfaces' | 'peers' }> = {
   layer2: { kind: 'ServiceL2Status', plural: 'servicel2statuses', prefix: 'l2', field: 'interfaces' },
@@ -87,8 +91,8 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 export class ServiceStatusObjects {
-  /** What is announced: key -> interfaces or peers (sorted). */
-  private readonly desired = new Map<string, readonly string[]>();
+  /** What is announced: key -> interfaces or peers (sorted), and for layer2 whom it was taken over from. */
+  private readonly desired = new Map<string, { via: readonly string[]; tookOverFrom: string | undefined }>();
   /** What is stored: key -> the object as last listed, read or written. */
   private readonly stored = new Map<string, StoredObject>();
   private listed = false;
@@ -116,13 +120,17 @@ export class ServiceStatusObjects {
     return this.pacer.queued;
   }
 
-  /** This node announces `service` by `protocol` on `via` (interfaces or peers). */
-  set(protocol: Protocol, service: string, via: readonly string[]): void {
+  /**
+   * This node announces `service` by `protocol` on `via` (interfaces or peers); for layer2,
+   * `tookOverFrom` names the failed node it took the Service over from (written only on layer2 objects).
+   */
+  set(protocol: Protocol, service: string, via: readonly string[], tookOverFrom?: string): void {
     const key = keyOf(protocol, service);
     const sorted = [...via].sort();
+    const from = protocol === 'layer2' ? tookOverFrom : undefined;
     const prev = this.desired.get(key);
-    if (prev && sameList(prev, sorted)) return;
-    this.desired.set(key, sorted);
+    if (prev && sameList(prev.via, sorted) && prev.tookOverFrom === from) return;
+    this.desired.set(key, { via: sorted, tookOverFrom: from });
     this.mark(key);
   }
 
@@ -206,14 +214,25 @@ export class ServiceStatusObjects {
     const { protocol } = split(key);
     const s = have.status ?? {};
     const via = protocol === 'layer2' ? (s.interfaces ?? []).map((i) => i.name ?? '') : (s.peers ?? []);
-    return this.metadataOk(protocol, have) && s.node === this.opts.node && sameList(via, want);
+    return this.metadataOk(key, have) && s.node === this.opts.node && sameList(via, want.via);
   }
 
-  /** The stored object's owner (the speaker Pod) and, for layer2, life are this speaker's. */
-  private metadataOk(protocol: Protocol, have: StoredObject): boolean {
+  /** The stored object's owner (the speaker Pod) and, for layer2, life and takeover are this speaker's. */
+  private metadataOk(key: string, have: StoredObject): boolean {
     const owners = have.metadata?.ownerReferences ?? [];
     const ownerOk = this.opts.pod ? owners.length === 1 && owners[0]?.uid === this.opts.pod.uid : true;
-    return ownerOk && have.metadata?.annotations?.[LIFE_ANNOTATION] === this.lifeText(protocol);
+    const annotations = have.metadata?.annotations ?? {};
+    const want = this.annotations(key);
+    return ownerOk && annotations[LIFE_ANNOTATION] === want[LIFE_ANNOTATION] && annotations[TAKEOVER_ANNOTATION] === want[TAKEOVER_ANNOTATION];
+  }
+
+  /** The annotations this speaker writes on the object of `key` (layer2: its life, and the takeover if any). */
+  private annotations(key: string): Record<string, string> {
+    const protocol = split(key).protocol;
+    const life = this.lifeText(protocol);
+    if (life === undefined) return {};
+    const from = this.desired.get(key)?.tookOverFrom;
+    return from !== undefined ? { [LIFE_ANNOTATION]: life, [TAKEOVER_ANNOTATION]: from } : { [LIFE_ANNOTATION]: life };
   }
 
   private lifeText(protocol: Protocol): string | undefined {
@@ -261,12 +280,12 @@ export class ServiceStatusObjects {
       }
       const objName = statusObjectName(protocol, this.opts.node, `${namespace}/${name}`);
       const k = KINDS[protocol];
-      const life = this.lifeText(protocol);
+      const annotations = this.annotations(key);
       const metadata = {
         name: objName,
         namespace: this.opts.namespace,
         labels: { [NODE_LABEL]: this.opts.node, [SERVICE_NAME_LABEL]: name, [SERVICE_NAMESPACE_LABEL]: namespace },
-        ...(life !== undefined ? { annotations: { [LIFE_ANNOTATION]: life } } : {}),
+        ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
         ...(this.opts.pod ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: this.opts.pod.name, uid: this.opts.pod.uid }] } : {}),
       };
       try {
@@ -275,7 +294,7 @@ export class ServiceStatusObjects {
           this.writes++;
           have = (await kubeRequest(this.opts.kubeConfig, 'POST', this.path(protocol), { body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata, spec: {} } })) as StoredObject;
           this.stored.set(key, have);
-        } else if (!this.metadataOk(protocol, have)) {
+        } else if (!this.metadataOk(key, have)) {
           // A new speaker Pod adopts the objects its predecessor left (before the garbage collector
           // takes them); a new life writes itself on the objects it announces again.
           this.writes++;
@@ -289,7 +308,7 @@ export class ServiceStatusObjects {
           node: this.opts.node,
           serviceName: name,
           serviceNamespace: namespace,
-          ...(want.length > 0 ? { [k.field]: protocol === 'layer2' ? want.map((n) => ({ name: n })) : [...want] } : {}),
+          ...(want.via.length > 0 ? { [k.field]: protocol === 'layer2' ? want.via.map((n) => ({ name: n })) : [...want.via] } : {}),
         };
         this.writes++;
         const written = (await kubeRequest(this.opts.kubeConfig, 'PUT', `${this.path(protocol, objName)}/status`, {

@@ -30,7 +30,7 @@ import type { AnnounceDecider, Announcer } from './announcer.js';
 import { bgpDecision } from './bgp-advertisements.js';
 import { EventPacer } from './event-pacer.js';
 import { Fencing, type FencingState } from './fencing.js';
-import { layer2Decision, RankingCache } from './layer2-owner.js';
+import { layer2Decision, layer2TakeoverFrom, RankingCache, type Layer2Self } from './layer2-owner.js';
 import { Layer2Holders } from './layer2-holders.js';
 import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
@@ -157,6 +157,8 @@ export class Speaker {
   private readonly statusObjects: ServiceStatusObjects | undefined;
   /** Every speaker's ServiceL2Status objects: who holds which Service (the layer2 owner's first tier). */
   private readonly holders: Layer2Holders | undefined;
+  /** The layer2 Services this node announces that it took over from a failed node, and from which (layer2TakeoverFrom). */
+  private readonly tookOver = new Map<string, string>();
   private server: MetricsServer | undefined;
   private config: Config | undefined;
   /** The config in force's hash (configHash: the same in every daemon running the same config). */
@@ -196,19 +198,7 @@ export class Speaker {
       layer2: (service, _ips, pool, endpoints) => {
         if (pool.protocol !== 'layer2') return 'protocolMismatch';
         if (!poolAnnounced(pool)) return 'notAdvertised';
-        return layer2Decision(service, endpoints, {
-          self,
-          fenced: this.fencing.isFenced() || this.gate.isFencedByVerdict(),
-          liveSpeakers: this.gate.owners(this.membership.liveSet()),
-          joinedAt: (node) => this.membership.joinedAt(node),
-          selfJoinedAt: this.lease.lifeStartedAt,
-          holders: this.holders ? (svc) => this.holders?.of(svc.key) : undefined,
-          // Nodes excluded from load balancing never own a VIP; the others when an L2Advertisement of
-          // the pool selects them (ConfigMap: every node). Both from the speakers' Leases, so every
-          // speaker sees the same labels of every node (node-labels.ts).
-          nodeSelected: (node) => !this.excludedNodes.has(node) && layer2Selects(pool, this.leaseLabels.get(node) ?? {}),
-          ranking: this.ranking,
-        });
+        return layer2Decision(service, endpoints, this.layer2State(pool));
       },
       bgp: (service, _ips, pool, endpoints) => {
         if (pool.protocol !== 'bgp') return 'protocolMismatch';
@@ -328,6 +318,23 @@ export class Speaker {
         if (count === 1 || count % 10 === 0) this.log.warn({ event: 'leaseRenewFailed', reason: `${count} failures in a row`, err }, 'renewing the speaker Lease failed');
       },
     });
+  }
+
+  /** What this speaker's layer2 decisions (and its takeover verdicts) read, for a Service of `pool`. */
+  private layer2State(pool: AddressPool): Layer2Self {
+    return {
+      self: this.opts.node,
+      fenced: this.fencing.isFenced() || this.gate.isFencedByVerdict(),
+      liveSpeakers: this.gate.owners(this.membership.liveSet()),
+      joinedAt: (node) => this.membership.joinedAt(node),
+      selfJoinedAt: this.lease.lifeStartedAt,
+      holders: this.holders ? (svc) => this.holders?.of(svc.key) : undefined,
+      // Nodes excluded from load balancing never own a VIP; the others when an L2Advertisement of
+      // the pool selects them (ConfigMap: every node). Both from the speakers' Leases, so every
+      // speaker sees the same labels of every node (node-labels.ts).
+      nodeSelected: (node) => !this.excludedNodes.has(node) && layer2Selects(pool, this.leaseLabels.get(node) ?? {}),
+      ranking: this.ranking,
+    };
   }
 
   get metricsUrl(): string | undefined {
@@ -709,9 +716,15 @@ export class Speaker {
     for (const p of PROTOCOLS) {
       const tracker = this.trackers[p];
       const change = p === pool.protocol ? tracker.sync(view, pool, endpoints) : tracker.remove(key, 'protocolMismatch');
+      // Whether this node takes the Service over from a failed one: decided once, as it starts announcing.
+      if (change?.kind === 'assigned' && p === 'layer2' && this.holders) {
+        const from = layer2TakeoverFrom(view, endpoints, this.layer2State(pool), this.membership.seenRenewing());
+        if (from !== undefined) this.tookOver.set(key, from);
+        else this.tookOver.delete(key);
+      }
       if (change) this.applyChange(change, svc);
       // Compared with what was set before: nothing is written unless it differs.
-      if (tracker.isAnnounced(key)) this.statusObjects?.set(p, key, this.announcedVia(p, key, pool));
+      if (tracker.isAnnounced(key)) this.statusObjects?.set(p, key, this.announcedVia(p, key, pool), p === 'layer2' ? this.tookOver.get(key) : undefined);
     }
   }
 
@@ -744,6 +757,7 @@ export class Speaker {
         return;
       }
       case 'withdrawn':
+        if (protocol === 'layer2') this.tookOver.delete(service);
         this.statusObjects?.delete(protocol, service);
         this.metrics.withdrawn(service, protocol);
         this.log.info({ ...fields, event: 'serviceWithdrawn', reason: `${protocol}: ${change.reason}` }, `withdrew ${service} (${protocol}): ${change.reason}`);

@@ -5,16 +5,16 @@ import { describe, expect, it } from 'vitest';
 import type { InformerEventHandler, InformerSource } from '../../../kube/informer.js';
 import { KubeApiError } from '../../../kube/request.js';
 import { decodeHolding, Layer2Holders, type Holding } from '../../../speaker/layer2-holders.js';
-import { LIFE_ANNOTATION, statusObjectName } from '../../../speaker/service-status-objects.js';
+import { LIFE_ANNOTATION, statusObjectName, TAKEOVER_ANNOTATION } from '../../../speaker/service-status-objects.js';
 
-function raw(node: string, service: string, life?: string, name = statusObjectName('layer2', node, service)): unknown {
+function raw(node: string, service: string, life?: string, name = statusObjectName('layer2', node, service), tookOverFrom?: string): unknown {
   const [namespace, svc] = service.split('/');
   return {
     metadata: {
       name,
       namespace: 'ns',
       labels: { 'metallb.io/node': node, 'metallb.io/service-name': svc, 'metallb.io/service-namespace': namespace },
-      ...(life !== undefined ? { annotations: { [LIFE_ANNOTATION]: life } } : {}),
+      annotations: { ...(life !== undefined ? { [LIFE_ANNOTATION]: life } : {}), ...(tookOverFrom !== undefined ? { [TAKEOVER_ANNOTATION]: tookOverFrom } : {}) },
     },
     status: { node },
   };
@@ -71,27 +71,38 @@ describe('Layer2Holders', () => {
     expect(() => decodeHolding(null)).toThrow(/ServiceL2Status/);
   });
 
+  it('decodes the takeover: a node name, or nothing when absent or not a node name', () => {
+    const name = statusObjectName('layer2', 'n1', 'default/web');
+    expect(decodeHolding(raw('n1', 'default/web', '5', name, 'node-a.example')).tookOverFrom).toBe('node-a.example');
+    expect(decodeHolding(raw('n1', 'default/web', '5', name)).tookOverFrom).toBeUndefined();
+    for (const bad of ['', 'Node-A', '-a', 'a b', 'x'.repeat(254)]) expect(decodeHolding(raw('n1', 'default/web', '5', name, bad)).tookOverFrom).toBeUndefined();
+  });
+
   it('indexes holdings per Service and names each Service whose holders change', async () => {
     const source = new HandSource();
     const { h, changed } = holders(source);
     await h.start();
     const a = decodeHolding(raw('n1', 'default/web', '100'));
-    const b = decodeHolding(raw('n2', 'default/web', '200'));
+    const b = decodeHolding(raw('n2', 'default/web', '200', undefined, 'n3'));
     source.fire('add', a);
     source.fire('add', b);
-    expect(h.of('default/web')).toEqual(new Map([['n1', 100], ['n2', 200]]));
+    expect(h.of('default/web')).toEqual(new Map([['n1', { life: 100, tookOverFrom: undefined }], ['n2', { life: 200, tookOverFrom: 'n3' }]]));
     // A new life written on n1's object.
     const a2 = decodeHolding(raw('n1', 'default/web', '150'));
     source.fire('update', a2, a);
-    expect(h.of('default/web')?.get('n1')).toBe(150);
+    expect(h.of('default/web')?.get('n1')).toEqual({ life: 150, tookOverFrom: undefined });
     // The same again (a resync): no change.
     source.fire('update', a2, a2);
+    // The takeover written (or changed) alone is a change too.
+    const a3 = decodeHolding(raw('n1', 'default/web', '150', undefined, 'n2'));
+    source.fire('update', a3, a2);
+    expect(h.of('default/web')?.get('n1')).toEqual({ life: 150, tookOverFrom: 'n2' });
     source.fire('delete', b, b);
-    expect(h.of('default/web')).toEqual(new Map([['n1', 150]]));
-    source.fire('delete', a2, a2);
+    expect(h.of('default/web')).toEqual(new Map([['n1', { life: 150, tookOverFrom: 'n2' }]]));
+    source.fire('delete', a3, a3);
     expect(h.of('default/web')).toBeUndefined();
     expect(h.size).toBe(0);
-    expect(changed).toEqual(['default/web', 'default/web', 'default/web', 'default/web', 'default/web']);
+    expect(changed).toEqual(Array.from({ length: 6 }, () => 'default/web'));
   });
 
   it('the kind not served or not readable: the start ends at once, said once, nothing held', async () => {

@@ -153,6 +153,37 @@ describe('Membership', () => {
     expect(m.live()).toEqual([]);
   });
 
+  it('seen renewing: only a Lease seen changing counts (not one listed once and stale), kept after it expires or is deleted', () => {
+    const { m, advance } = setup();
+    m.observe('stale', 's1');
+    m.observe('a', 'a1');
+    m.observe('b', 'b1');
+    expect(m.seenRenewing().filter((n) => n !== SELF)).toEqual([]);
+    advance(1000);
+    m.observe('a', 'a2');
+    m.observe('b', 'b2');
+    advance(5000); // every peer expired now
+    m.remove('b'); // b's Lease deleted (it left gracefully)
+    expect(m.isLive('a')).toBe(false);
+    expect(m.seenRenewing().filter((n) => n !== SELF).sort()).toEqual(['a', 'b']);
+    // b's Lease back: no longer departed, counted once.
+    m.observe('b', 'b3');
+    expect(m.seenRenewing().filter((n) => n === 'b')).toEqual(['b']);
+  });
+
+  it('departed nodes are bounded: the oldest beyond max(16, 2 x members) are forgotten', () => {
+    const { m } = setup();
+    for (let i = 0; i < 40; i++) {
+      m.observe(`n${i}`, 'v1');
+      m.observe(`n${i}`, 'v2');
+      m.remove(`n${i}`);
+    }
+    const seen = m.seenRenewing().filter((n) => n !== SELF);
+    expect(seen).toHaveLength(16);
+    expect(seen[0]).toBe('n24');
+    expect(seen.at(-1)).toBe('n39');
+  });
+
   it('rejects a non-positive lease duration or renew interval and an empty self with typed errors', () => {
     const clock = new ManualClock();
     expect(() => new Membership({ clock, leaseDurationMs: 0, self: SELF, renewMs: 1000 })).toThrow(MembershipError);

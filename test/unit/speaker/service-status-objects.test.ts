@@ -127,6 +127,30 @@ describe('ServiceStatusObjects', () => {
     expect(all(L2)[0]?.status?.interfaces).toEqual([{ name: 'eth0' }]);
   });
 
+  it('a layer2 takeover names the failed owner on the object (one write when it changes); BGP objects never carry one', async () => {
+    store = new FakeObjectStore();
+    const kc = await store.start();
+    const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, pod, life: () => 1_800_000_000_123, ratePerSecond: 1000, burst: 1000, onError: () => undefined });
+    open.push(o);
+    await o.start();
+    o.set('layer2', 'default/web', ['eth0'], 'n2');
+    o.set('layer2', 'default/db', ['eth0']);
+    o.set('bgp', 'default/api', ['192.0.2.1'], 'n2');
+    await vi.waitFor(() => expect([...all(L2), ...all(BGP)].filter((x) => x.status)).toHaveLength(3));
+    const annotations = (x: Obj | undefined): Record<string, string> | undefined => (x?.metadata as { annotations?: Record<string, string> } | undefined)?.annotations;
+    const byName = (n: string): Obj | undefined => all(L2).find((x) => x.metadata.name === statusObjectName('layer2', 'n1', n));
+    expect(annotations(byName('default/web'))).toEqual({ 'herald.io/speaker-life': '1800000000123', 'herald.io/took-over-from': 'n2' });
+    expect(annotations(byName('default/db'))).toEqual({ 'herald.io/speaker-life': '1800000000123' });
+    expect(annotations(all(BGP)[0])).toBeUndefined();
+    store.writes.length = 0;
+    o.set('layer2', 'default/web', ['eth0'], 'n2'); // the same: nothing
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.writes).toEqual([]);
+    o.set('layer2', 'default/web', ['eth0']); // announced anew, not a takeover: the annotation goes
+    await vi.waitFor(() => expect(annotations(byName('default/web'))).toEqual({ 'herald.io/speaker-life': '1800000000123' }));
+    expect(store.writes).toEqual([`PUT /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/${statusObjectName('layer2', 'n1', 'default/web')}`]);
+  });
+
   it('while paused (Lease renewals unhealthy) nothing is written; changes meanwhile coalesce to the newest', async () => {
     store = new FakeObjectStore();
     const o = await objects({ paused: true });
