@@ -184,7 +184,7 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--layer2-holders <on|off>',
-        'layer2: a node that took a Service over from a failed owner keeps it, also after every speaker restarted (reads the ServiceL2Status objects; needs --service-status on). Off by default: the first speaker up would keep every VIP it took while alone',
+        'layer2: a node that took a Service over from a failed owner keeps it, also after every speaker restarted (reads the ServiceL2Status objects and names the failed owner on its own; needs --service-status on)',
       )
         .choices(['on', 'off'])
         .default('off')

@@ -103,9 +103,7 @@ export interface SpeakerOptions {
   serviceStatus?: boolean;
   /**
    * The holders tier of layer2 ownership (speaker/layer2-owner.ts), read from the ServiceL2Status
-   * objects (needs serviceStatus). Default off: at a fresh install the first speaker up takes every
-   * VIP while alone and, as their holder, would keep them all; until a holder counts only for a
-   * Service it took from a failed owner, it is opt-in.
+   * objects (needs serviceStatus): a node that took a Service over from a failed owner keeps it.
    */
   layer2Holders?: boolean;
   /** The speaker Pod (owner of those objects), when running in one. */

@@ -123,11 +123,17 @@ describeLab('full lab on CRs: node and interface scoping of L2Advertisements, pe
 
   /** How often `event` is in a speaker's log (the log is appended to across its restarts). */
   const count = (node: string, event: string): number => logOf(`speaker-${node}`).split(`"event":"${event}"`).length - 1;
-  /** The nodes whose ServiceL2Status for `name` carries a life (what every speaker reads as holders). */
+  /** The ServiceL2Status objects for `name` that carry a life: `node` or, for a takeover, `node<-failed` (only those hold). */
   const holders = async (name: string): Promise<string[]> => {
     const out = await lab.kubectl(['-n', HERALD_NAMESPACE, 'get', 'servicel2statuses', '-l', `metallb.io/service-name=${name},metallb.io/service-namespace=${NS}`, '-o', 'json']);
     const items = (JSON.parse(out) as { items: Array<{ metadata: { annotations?: Record<string, string> }; status?: { node?: string } }> }).items;
-    return items.filter((i) => i.metadata.annotations?.['herald.io/speaker-life'] !== undefined).map((i) => i.status?.node ?? '').sort();
+    return items
+      .filter((i) => i.metadata.annotations?.['herald.io/speaker-life'] !== undefined)
+      .map((i) => {
+        const from = i.metadata.annotations?.['herald.io/took-over-from'];
+        return `${i.status?.node ?? ''}${from !== undefined ? `<-${from}` : ''}`;
+      })
+      .sort();
   };
   /** Starts a speaker again and waits until it counts itself live (it then compares its status objects). */
   const restart = async (node: string): Promise<void> => {
@@ -149,7 +155,7 @@ describeLab('full lab on CRs: node and interface scoping of L2Advertisements, pe
     // alone gave the VIP back to on its return.
     for (let round = 1; round <= 2; round++) {
       const owner = (await eventually(`round ${round}: ${vip} answered`, async () => (await arpOwner(lab, vip)).node, 60_000, 500)) as string;
-      await eventually(`round ${round}: ${owner} holds turn`, async () => (await holders('turn')).includes(owner), 60_000, 250);
+      await eventually(`round ${round}: ${owner} announces turn`, async () => (await holders('turn')).some((x) => x.split('<-')[0] === owner), 60_000, 250);
       lab.signal(`speaker-${owner}`, 'SIGKILL');
       const next = await eventually(`round ${round}: another node answering curl`, async () => {
         const a = await curlFromClient(lab, vip, 0.5);
@@ -157,8 +163,9 @@ describeLab('full lab on CRs: node and interface scoping of L2Advertisements, pe
       }, 60_000, 100).catch((e: unknown) => {
         throw new Error(`${(e as Error).message}\n${logs()}`);
       });
-      // The interim owner's object written (a return before that falls back to the seniority rule: README).
-      await eventually(`round ${round}: ${next} holds turn`, async () => (await holders('turn')).includes(next), 60_000, 250);
+      // The interim owner's object written, naming the failed owner it took the VIP over from (only
+      // such a holding counts; a return before the write lands falls back to the seniority rule: README).
+      await eventually(`round ${round}: ${next} holds turn, taken over from ${owner}`, async () => (await holders('turn')).includes(`${next}<-${owner}`), 60_000, 250);
       const answers: Array<string | null> = [];
       let probing = true;
       const probe = (async () => {
@@ -180,7 +187,7 @@ describeLab('full lab on CRs: node and interface scoping of L2Advertisements, pe
       expect(answers.filter((a) => a !== next), `round ${round}: ${answers.length} probes: ${JSON.stringify(answers)}\n${logs()}`).toEqual([]);
       expect(answers.length).toBeGreaterThan(10);
       // Its stale object from the previous life is gone: one holder.
-      await eventually(`round ${round}: ${owner}'s old object deleted`, async () => (await holders('turn')).join() === next, 60_000, 250);
+      await eventually(`round ${round}: ${owner}'s old object deleted`, async () => (await holders('turn')).join() === `${next}<-${owner}`, 60_000, 250);
     }
   }, 420_000);
 });
