@@ -15,6 +15,7 @@ import type { KubeAccess } from '../kube/access.js';
 import { errorStatus, kubeRequest, retryAfterOf } from '../kube/request.js';
 import { microTime } from '../kube/timestamps.js';
 import type { Clock, TimerHandle } from '../protocols/clock.js';
+import type { WireVersion } from '../protocols/liveness/message.js';
 import { leaseLabels } from './node-exclusion.js';
 import { encodeNodeLabels, NODE_LABELS_ANNOTATION } from './node-labels.js';
 
@@ -25,6 +26,21 @@ export const SPEAKER_LEASE_PREFIX = 'herald-speaker-';
 
 /** Annotation on a speaker Lease: where its liveness protocol listens (protocols/liveness). */
 export const LIVENESS_ANNOTATION = 'herald.io/liveness';
+
+/**
+ * Annotation on a speaker Lease: the newest liveness wire version its speaker reads, bound to the
+ * Lease's life, `<version>@<acquireTime ms>` (protocols/liveness/wire.ts: the upgrade rule). The
+ * life binds it: a speaker from before version 2 that takes the Lease over keeps annotations it does
+ * not know, with its own new life, and must not be taken to read version 2.
+ */
+export const LIVENESS_WIRE_ANNOTATION = 'herald.io/liveness-wire';
+
+/** The version a Lease advertises (1: none, or one written in another life than the Lease's). */
+export function leaseLivenessWire(annotations: Record<string, string> | undefined, acquiredMs: number | undefined): WireVersion {
+  const m = /^(\d+)@(\d+)$/.exec(annotations?.[LIVENESS_WIRE_ANNOTATION] ?? '');
+  if (!m || acquiredMs === undefined || Number(m[2]) !== acquiredMs) return 1;
+  return Number(m[1]) >= 2 ? 2 : 1;
+}
 
 /** First retry delay after a failed renewal (then doubling, at most the renew interval). */
 export const RETRY_MS = 1000;
@@ -44,6 +60,8 @@ export interface SpeakerLeaseOptions {
   leaseDurationMs: number;
   /** Published as the annotation LIVENESS_ANNOTATION ("address:port" of this speaker's liveness socket). */
   livenessAddress?: string;
+  /** Published as LIVENESS_WIRE_ANNOTATION with this life: the newest liveness wire version the speaker reads. */
+  livenessWire?: WireVersion;
   /** A renewal request sent at `sentAt` (monotonic) succeeded. */
   onRenewed: (sentAt: number) => void;
   onFailed: (err: unknown) => void;
@@ -264,6 +282,7 @@ export class SpeakerLease {
   private annotate(metadata: NonNullable<LeaseJson['metadata']>): NonNullable<LeaseJson['metadata']> {
     const annotations = { ...metadata.annotations };
     if (this.opts.livenessAddress !== undefined) annotations[LIVENESS_ANNOTATION] = this.opts.livenessAddress;
+    if (this.opts.livenessWire !== undefined) annotations[LIVENESS_WIRE_ANNOTATION] = `${this.opts.livenessWire}@${this.lifeMs}`;
     if (this.nodeLabels !== undefined) annotations[NODE_LABELS_ANNOTATION] = this.nodeLabels;
     if (Object.keys(annotations).length === 0) return metadata;
     return { ...metadata, annotations };

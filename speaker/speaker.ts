@@ -35,6 +35,7 @@ import { Layer2Holders } from './layer2-holders.js';
 import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
 import { SpeakerMetrics } from './metrics.js';
 import { LivenessGate } from './liveness-gate.js';
+import { VERSION as LIVENESS_VERSION } from '../protocols/liveness/message.js';
 import { Swim } from '../protocols/liveness/swim.js';
 import { LivenessTransport } from '../protocols/liveness/transport.js';
 import { EXCLUDE_NODE_LABEL, leaseExcluded, nodeExcluded } from './node-exclusion.js';
@@ -43,7 +44,7 @@ import { bgpSelects, layer2Selects, poolAnnounced } from '../config/advertisemen
 import { poolOfService } from './pool-lookup.js';
 import { decodeSpeakerService, handled, heldOf, type SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
-import { LIVENESS_ANNOTATION, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
+import { LIVENESS_ANNOTATION, leaseLivenessWire, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
 
 /** An announcer as the daemon drives it: the protocol interface plus optional daemon hooks. */
 export interface DaemonAnnouncer extends Announcer {
@@ -294,6 +295,7 @@ export class Speaker {
       fastRenewMs: Math.min(opts.leaseRenewMs, LIVENESS_FAST_RENEW_MS),
       leaseDurationMs: opts.leaseDurationMs,
       livenessAddress: opts.liveness ? `${opts.liveness.address.includes(':') ? `[${opts.liveness.address}]` : opts.liveness.address}:${opts.liveness.port}` : undefined,
+      livenessWire: opts.liveness ? LIVENESS_VERSION : undefined,
       onRenewed: (sentAt) => {
         this.fencing.renewSucceeded(sentAt);
         const wasFenced = this.gate.isFencedByVerdict();
@@ -424,8 +426,8 @@ export class Speaker {
       this.setExcluded(node, leaseExcluded(lease.metadata?.labels));
       this.setLeaseLabels(node, leaseNodeLabels(lease.metadata?.annotations));
       const peer = /^\[?([^\]]+)\]?:(\d+)$/.exec(lease.metadata?.annotations?.[LIVENESS_ANNOTATION] ?? '');
-      if (peer) this.transport?.setPeer(node, peer[1] as string, Number(peer[2]));
       const joinedAt = leaseAcquired(lease);
+      if (peer) this.transport?.setPeer(node, peer[1] as string, Number(peer[2]), leaseLivenessWire(lease.metadata?.annotations, joinedAt));
       if (this.gate.leaseChanged(node, joinedAt)) {
         this.log.info({ event: 'livenessVerdictEnded', reason: node }, `speaker ${node} is back per its Lease`);
         this.markAll();

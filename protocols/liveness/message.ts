@@ -1,6 +1,7 @@
 // The speaker-to-speaker liveness message (SWIM: ping, ack, ping-req, nack), one per UDP datagram,
-// every field big-endian, with an HMAC-SHA256 trailer over the shared secret:
+// every field big-endian, with an HMAC-SHA256 trailer over the shared secret. Two wire versions:
 //
+// Version 1 (the first speakers; still read and, to a peer that reads nothing else, sent):
 //   0   magic 'H' 'L'           2   version (1)        3   type (1 ping, 2 ack, 3 ping-req, 4 nack)
 //   4   seq (u32): the probe this message belongs to (ack/nack echo the ping's or ping-req's seq)
 //   8   incarnation (u32) of the sender
@@ -10,13 +11,26 @@
 //       incarnation (u32), length (u8, 1..63) + name
 //   .   mac: HMAC-SHA256(secret, every byte before it), 32 bytes
 //
+// Version 2 (what a speaker sends to a peer that reads it; wire.ts decides):
+//   0   magic 'H' 'L'           2   version (2)        3   type
+//   4   stamp (u48): the sender's message counter, strictly increasing across its restarts (wire.ts):
+//       the receiver drops one it has seen or that is older than its window (a replay)
+//  10   seq (u32)     14   incarnation (u32)     18   from
+//   .   target: ping-req and nack only (the one type that needs it and its answer); a ping is for its
+//       addressee and no receiver reads an ack's target, so they carry none (decoded as '')
+//   .   updates as in version 1
+//   .   mac: HMAC-SHA256 truncated to its first 16 bytes (HMAC-SHA-256-128, RFC 4868 / RFC 2104 §5)
+// A ping between nodes named like `node-0042` is 45 bytes instead of 65.
+//
 // Names are node names (DNS labels, at most 63 bytes here: a longer one is refused when encoding).
-// decode() checks the structure only; verify() checks the MAC, and the receiver drops a datagram
-// that fails either (counted by reason), before anything in it is believed.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// decode() checks the structure only; open() checks the version, then the MAC (constant time), then
+// the structure: the receiver drops a datagram that fails any (counted by reason) before anything
+// in it is believed.
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export type MessageType = 'ping' | 'ack' | 'pingReq' | 'nack';
 export type MemberState = 'alive' | 'suspect' | 'dead';
+export type WireVersion = 1 | 2;
 
 export interface Update {
   name: string;
@@ -33,14 +47,32 @@ export interface Message {
   updates: readonly Update[];
 }
 
-export const VERSION = 1;
+/** One datagram: the message, the wire version it travels in and (version 2) its replay stamp. */
+export interface Datagram {
+  version: WireVersion;
+  /** Version 2: the sender's stamp (u48, see wire.ts). Version 1 has none: 0. */
+  stamp: number;
+  message: Message;
+}
+
+/** The newest version this code speaks (advertised on the speaker's Lease). */
+export const VERSION: WireVersion = 2;
+export const VERSIONS: readonly WireVersion[] = [1, 2];
 export const MAGIC = 0x484c; // 'HL'
-export const MAC_LENGTH = 32;
 export const MAX_NAME = 63;
 /** Updates piggybacked per message: bounds the datagram (< 1,000 bytes) whatever the cluster size. */
 export const MAX_UPDATES = 8;
-export const HEADER_LENGTH = 12;
-export const MAX_LENGTH = HEADER_LENGTH + 2 * (1 + MAX_NAME) + 1 + MAX_UPDATES * (1 + 4 + 1 + MAX_NAME) + MAC_LENGTH;
+export const MAX_STAMP = 2 ** 48 - 1;
+const HEADER = { 1: 12, 2: 18 } as const;
+const MAC = { 1: 32, 2: 16 } as const;
+
+/** Bytes of the MAC trailer in `version`. */
+export function macLength(version: WireVersion): number {
+  return MAC[version];
+}
+
+/** The longest datagram of any version (8 updates, every name 63 bytes): longer ones are dropped unread. */
+export const MAX_LENGTH = Math.max(...VERSIONS.map((v) => HEADER[v] + 2 * (1 + MAX_NAME) + 1 + MAX_UPDATES * (1 + 4 + 1 + MAX_NAME) + MAC[v]));
 
 const TYPES: readonly MessageType[] = ['ping', 'ack', 'pingReq', 'nack'];
 const STATES: readonly MemberState[] = ['alive', 'suspect', 'dead'];
@@ -62,6 +94,11 @@ export class LivenessError extends Error {
   }
 }
 
+/** Whether `type` carries its target in `version` (version 2: ping-req and nack only). */
+function hasTarget(version: WireVersion, type: MessageType): boolean {
+  return version === 1 || type === 'pingReq' || type === 'nack';
+}
+
 function nameLength(name: string, field: string): number {
   const n = Buffer.byteLength(name, 'utf8');
   if (n > MAX_NAME) throw new LivenessError('EncodeRange', field, `${n} bytes, at most ${MAX_NAME}`);
@@ -72,32 +109,40 @@ function checkU32(v: number, field: string): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new LivenessError('EncodeRange', field, `${v} is not a u32`);
 }
 
-/** Bytes `m` takes on the wire, MAC included. */
-export function encodingLength(m: Message): number {
-  let n = HEADER_LENGTH + 1 + nameLength(m.from, 'from') + 1 + nameLength(m.target, 'target') + 1;
+/** Bytes `d` takes on the wire, MAC included. */
+export function encodingLength(d: Datagram): number {
+  const m = d.message;
+  let n = HEADER[d.version] + 1 + nameLength(m.from, 'from') + 1;
+  if (hasTarget(d.version, m.type)) n += 1 + nameLength(m.target, 'target');
   for (const u of m.updates) n += 1 + 4 + 1 + nameLength(u.name, 'update name');
-  return n + MAC_LENGTH;
+  return n + MAC[d.version];
 }
 
 /**
- * Writes `m` at `offset` with a zero MAC (sign() fills it in); returns the bytes written.
- * The caller sizes `buf` with encodingLength.
+ * Writes `d` at `offset` with a zero MAC (LivenessKey.sign fills it in); returns the bytes written.
+ * The caller sizes `buf` with encodingLength. Version 2 drops the target of a ping or an ack.
  */
-export function encode(m: Message, buf: Buffer, offset: number): number {
-  const length = encodingLength(m);
+export function encode(d: Datagram, buf: Buffer, offset: number): number {
+  const m = d.message;
+  if (!VERSIONS.includes(d.version)) throw new LivenessError('EncodeRange', 'version', `${String(d.version)} is not 1 or 2`);
+  const length = encodingLength(d);
   if (m.from === '') throw new LivenessError('EncodeRange', 'from', 'empty name');
   if (m.updates.length > MAX_UPDATES) throw new LivenessError('EncodeRange', 'updates', `${m.updates.length} updates, at most ${MAX_UPDATES}`);
   checkU32(m.seq, 'seq');
   checkU32(m.incarnation, 'incarnation');
+  if (d.version === 1 ? d.stamp !== 0 : !Number.isInteger(d.stamp) || d.stamp < 0 || d.stamp > MAX_STAMP) {
+    throw new LivenessError('EncodeRange', 'stamp', `${d.stamp}: version 1 has none (0), version 2 a u48`);
+  }
   if (buf.length - offset < length) throw new LivenessError('EncodeRange', 'buffer', `needs ${length} bytes from ${offset}, has ${buf.length - offset}`);
   let o = offset;
   o = buf.writeUInt16BE(MAGIC, o);
-  o = buf.writeUInt8(VERSION, o);
+  o = buf.writeUInt8(d.version, o);
   o = buf.writeUInt8(TYPES.indexOf(m.type) + 1, o);
+  if (d.version === 2) o = buf.writeUIntBE(d.stamp, o, 6);
   o = buf.writeUInt32BE(m.seq, o);
   o = buf.writeUInt32BE(m.incarnation, o);
   o = writeName(buf, o, m.from);
-  o = writeName(buf, o, m.target);
+  if (hasTarget(d.version, m.type)) o = writeName(buf, o, m.target);
   o = buf.writeUInt8(m.updates.length, o);
   for (const u of m.updates) {
     if (u.name === '') throw new LivenessError('EncodeRange', 'update name', 'empty name');
@@ -106,8 +151,8 @@ export function encode(m: Message, buf: Buffer, offset: number): number {
     o = buf.writeUInt32BE(u.incarnation, o);
     o = writeName(buf, o, u.name);
   }
-  buf.fill(0, o, o + MAC_LENGTH);
-  return o + MAC_LENGTH - offset;
+  buf.fill(0, o, o + MAC[d.version]);
+  return o + MAC[d.version] - offset;
 }
 
 function writeName(buf: Buffer, o: number, name: string): number {
@@ -117,23 +162,41 @@ function writeName(buf: Buffer, o: number, name: string): number {
 }
 
 /**
- * Decodes one whole datagram `buf` from `offset` to its end (the MAC is its last 32 bytes).
- * Checks the structure only: call verify() before believing it.
+ * The version of the datagram at `offset` (magic and version checked), which fixes its MAC length.
+ * Throws TooShort, BadMagic or BadVersion naming the byte offset.
  */
-export function decode(buf: Buffer, offset: number): Message {
+export function peekVersion(buf: Buffer, offset: number): WireVersion {
+  if (buf.length - offset < 4) throw new LivenessError('TooShort', 'header', `needs 4 bytes, ${Math.max(0, buf.length - offset)} left`, offset);
+  if (buf.readUInt16BE(offset) !== MAGIC) throw new LivenessError('BadMagic', 'magic', `0x${buf.readUInt16BE(offset).toString(16)}, expected 0x484c`, offset);
+  const v = buf[offset + 2];
+  if (v !== 1 && v !== 2) throw new LivenessError('BadVersion', 'version', `${v}, expected 1 or 2`, offset + 2);
+  return v;
+}
+
+/**
+ * Decodes one whole datagram `buf` from `offset` to its end (the MAC is its last 16 or 32 bytes,
+ * per its version). Checks the structure only: open() checks the MAC first.
+ */
+export function decode(buf: Buffer, offset: number): Datagram {
+  const version = peekVersion(buf, offset);
   const end = buf.length;
+  const macAt = end - MAC[version];
   const need = (o: number, n: number, field: string): void => {
-    if (o + n > end - MAC_LENGTH) throw new LivenessError('TooShort', field, `needs ${n} bytes, ${Math.max(0, end - MAC_LENGTH - o)} left before the MAC`, o);
+    if (o + n > macAt) throw new LivenessError('TooShort', field, `needs ${n} bytes, ${Math.max(0, macAt - o)} left before the MAC`, o);
   };
   let o = offset;
-  need(o, HEADER_LENGTH, 'header');
-  if (buf.readUInt16BE(o) !== MAGIC) throw new LivenessError('BadMagic', 'magic', `0x${buf.readUInt16BE(o).toString(16)}, expected 0x484c`, o);
-  if (buf[o + 2] !== VERSION) throw new LivenessError('BadVersion', 'version', `${buf[o + 2]}, expected ${VERSION}`, o + 2);
+  need(o, HEADER[version], 'header');
   const type = TYPES[(buf[o + 3] ?? 0) - 1];
   if (type === undefined) throw new LivenessError('BadType', 'type', `${buf[o + 3]} is not 1-4`, o + 3);
-  const seq = buf.readUInt32BE(o + 4);
-  const incarnation = buf.readUInt32BE(o + 8);
-  o += HEADER_LENGTH;
+  o += 4;
+  let stamp = 0;
+  if (version === 2) {
+    stamp = buf.readUIntBE(o, 6);
+    o += 6;
+  }
+  const seq = buf.readUInt32BE(o);
+  const incarnation = buf.readUInt32BE(o + 4);
+  o += 8;
   const readName = (field: string, min: number): string => {
     need(o, 1, field);
     const n = buf[o] ?? 0;
@@ -145,7 +208,7 @@ export function decode(buf: Buffer, offset: number): Message {
     return name;
   };
   const from = readName('from', 1);
-  const target = readName('target', 0);
+  const target = hasTarget(version, type) ? readName('target', 0) : '';
   need(o, 1, 'updates');
   const count = buf[o] ?? 0;
   if (count > MAX_UPDATES) throw new LivenessError('TooManyUpdates', 'updates', `${count}, at most ${MAX_UPDATES}`, o);
@@ -159,34 +222,54 @@ export function decode(buf: Buffer, offset: number): Message {
     o += 5;
     updates.push({ state, incarnation: inc, name: readName(`update ${i} name`, 1) });
   }
-  if (o !== end - MAC_LENGTH) throw new LivenessError('TrailingBytes', 'length', `${end - MAC_LENGTH - o} bytes between the last field and the MAC`, o);
-  return { type, seq, incarnation, from, target, updates };
+  if (o !== macAt) throw new LivenessError('TrailingBytes', 'length', `${macAt - o} bytes between the last field and the MAC`, o);
+  return { version, stamp, message: { type, seq, incarnation, from, target, updates } };
 }
 
-/** Fills in the MAC of the message in buf[offset, offset + length). */
-export function sign(buf: Buffer, offset: number, length: number, secret: Buffer): void {
-  const macAt = offset + length - MAC_LENGTH;
-  createHmac('sha256', secret).update(buf.subarray(offset, macAt)).digest().copy(buf, macAt);
+/**
+ * The shared secret as a key object, made once: a `createHmac` per seal and per open from the raw
+ * secret cost 21 % of a simulator worker's CPU; from a KeyObject it skips importing the key each time.
+ */
+export class LivenessKey {
+  private readonly key: KeyObject;
+
+  constructor(secret: Buffer) {
+    this.key = createSecretKey(Buffer.from(secret));
+  }
+
+  private digest(data: Buffer): Buffer {
+    return createHmac('sha256', this.key).update(data).digest();
+  }
+
+  /** Fills in the MAC of the `version` datagram in buf[offset, offset + length). */
+  sign(buf: Buffer, offset: number, length: number, version: WireVersion): void {
+    const macAt = offset + length - MAC[version];
+    this.digest(buf.subarray(offset, macAt)).copy(buf, macAt, 0, MAC[version]);
+  }
+
+  /** Whether the `version` datagram `buf` ends with the right MAC (constant time). */
+  verify(buf: Buffer, version: WireVersion): boolean {
+    if (buf.length < MAC[version] + HEADER[version]) return false;
+    const macAt = buf.length - MAC[version];
+    return timingSafeEqual(this.digest(buf.subarray(0, macAt)).subarray(0, MAC[version]), buf.subarray(macAt));
+  }
 }
 
-/** Whether the datagram's MAC is right for `secret` (constant time). */
-export function verify(buf: Buffer, secret: Buffer): boolean {
-  if (buf.length < MAC_LENGTH + HEADER_LENGTH) return false;
-  const macAt = buf.length - MAC_LENGTH;
-  const expected = createHmac('sha256', secret).update(buf.subarray(0, macAt)).digest();
-  return timingSafeEqual(expected, buf.subarray(macAt));
-}
-
-/** A whole signed datagram for `m`. */
-export function seal(m: Message, secret: Buffer): Buffer {
-  const buf = Buffer.alloc(encodingLength(m));
-  encode(m, buf, 0);
-  sign(buf, 0, buf.length, secret);
+/** A whole signed datagram for `d`. */
+export function seal(d: Datagram, key: LivenessKey): Buffer {
+  const buf = Buffer.alloc(encodingLength(d));
+  encode(d, buf, 0);
+  key.sign(buf, 0, buf.length, d.version);
   return buf;
 }
 
-/** Verifies then decodes a datagram: throws LivenessError BadMac or a structure error. */
-export function open(buf: Buffer, secret: Buffer): Message {
-  if (!verify(buf, secret)) throw new LivenessError('BadMac', 'mac', 'HMAC-SHA256 does not match the shared secret', Math.max(0, buf.length - MAC_LENGTH));
+/**
+ * Checks the version, then the MAC, then decodes: throws LivenessError (TooShort, BadMagic,
+ * BadVersion before the MAC, whose length the version fixes; BadMac; or a structure error).
+ */
+export function open(buf: Buffer, key: LivenessKey): Datagram {
+  const version = peekVersion(buf, 0);
+  if (buf.length < HEADER[version] + MAC[version]) throw new LivenessError('TooShort', 'header', `${buf.length} bytes, a version ${version} datagram has at least ${HEADER[version] + MAC[version]}`, 0);
+  if (!key.verify(buf, version)) throw new LivenessError('BadMac', 'mac', `HMAC-SHA256${version === 2 ? '-128' : ''} does not match the shared secret`, buf.length - MAC[version]);
   return decode(buf, 0);
 }

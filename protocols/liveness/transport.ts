@@ -1,15 +1,20 @@
 // SWIM messages over UDP: one socket per speaker on the node network. Every datagram is sealed with
-// the shared secret; a received one is dropped and counted, by reason, when it is too long, fails
-// the MAC or does not decode, before anything in it reaches the state machine. Peers' addresses
-// come from outside (the speakers' Leases); a message to a peer without one is counted, not sent.
+// the shared secret, in the wire version the peer reads (wire.ts); a received one is dropped and
+// counted, by reason, when it is too long, fails the version, the MAC or the structure, or is a
+// replay or a downgrade, before anything in it reaches the state machine. Peers' addresses and
+// versions come from outside (the speakers' Leases); a message to a peer without an address is
+// counted, not sent.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { LivenessError, MAX_LENGTH, open, seal, type LivenessErrorCode, type Message } from './message.js';
+import type { Message, WireVersion } from './message.js';
+import { LivenessWire, type WireDropReason } from './wire.js';
 
-export type DropReason = LivenessErrorCode | 'tooLong' | 'noAddress';
+export type DropReason = WireDropReason | 'noAddress';
 
 export interface LivenessTransportOptions {
   secret: Buffer;
+  /** Wire versions read and sent (default: all; [1] behaves as a speaker from before version 2). */
+  versions?: readonly WireVersion[];
   address: string;
   port: number;
   onMessage: (m: Message, from: { address: string; port: number }) => void;
@@ -24,8 +29,15 @@ export class LivenessTransport {
   /** Datagrams and bytes sent and received (metrics: per-node liveness traffic). */
   readonly traffic = { sentPackets: 0, sentBytes: 0, receivedPackets: 0, receivedBytes: 0 };
 
+  private readonly wire: LivenessWire;
+
   constructor(private readonly opts: LivenessTransportOptions) {
-    if (opts.secret.length < 16) throw new RangeError(`liveness secret: at least 16 bytes, got ${opts.secret.length}`);
+    this.wire = new LivenessWire({ secret: opts.secret, versions: opts.versions });
+  }
+
+  /** The newest wire version this transport reads (the speaker advertises it on its Lease). */
+  get advertises(): WireVersion {
+    return this.wire.advertises;
   }
 
   /** Binds the socket; resolves with the bound port (useful with port 0). */
@@ -44,18 +56,21 @@ export class LivenessTransport {
     return socket.address().port;
   }
 
-  setPeer(name: string, address: string, port: number): void {
+  /** A peer's address and the newest wire version its Lease advertises (1: none). */
+  setPeer(name: string, address: string, port: number, advertised: WireVersion = 1): void {
     this.peers.set(name, { address, port });
+    this.wire.setPeer(name, advertised);
   }
 
   removePeer(name: string): void {
     this.peers.delete(name);
+    this.wire.removePeer(name);
   }
 
   send(to: string, m: Message): void {
     const peer = this.peers.get(to);
     if (!peer || !this.socket) return this.opts.onDrop('noAddress');
-    const datagram = seal(m, this.opts.secret);
+    const datagram = this.wire.seal(to, m);
     this.traffic.sentPackets++;
     this.traffic.sentBytes += datagram.length;
     this.socket.send(datagram, peer.port, peer.address, (err) => {
@@ -71,14 +86,8 @@ export class LivenessTransport {
   private receive(buf: Buffer, rinfo: { address: string; port: number }): void {
     this.traffic.receivedPackets++;
     this.traffic.receivedBytes += buf.length;
-    if (buf.length > MAX_LENGTH) return this.opts.onDrop('tooLong');
-    let m: Message;
-    try {
-      m = open(buf, this.opts.secret);
-    } catch (err) {
-      if (err instanceof LivenessError) return this.opts.onDrop(err.code);
-      throw err;
-    }
-    this.opts.onMessage(m, { address: rinfo.address, port: rinfo.port });
+    const opened = this.wire.open(buf);
+    if (!opened.ok) return this.opts.onDrop(opened.reason);
+    this.opts.onMessage(opened.datagram.message, { address: rinfo.address, port: rinfo.port });
   }
 }

@@ -12,7 +12,10 @@
 //                                          event loops lag, the figures measure the machine, not the protocol
 // Env: HERALD_BENCH_SCALE_N (default "100,500,1000"), HERALD_BENCH_SCALE_WINDOW_S (steady window,
 // default 30 s, at least 3 renew intervals), HERALD_BENCH_LONG=1 (600 s window at the largest N),
-// HERALD_BENCH_SCALE_WORKERS (default 2: one per core), HERALD_BENCH_SCALE_KILLS (default 10).
+// HERALD_BENCH_SCALE_WORKERS (default 2: one per core), HERALD_BENCH_SCALE_KILLS (default 10),
+// HERALD_BENCH_SCALE_OLD (virtual time: how many members speak liveness wire version 1 only, as during a
+// rolling upgrade; default 0), HERALD_BENCH_SCALE_REAL=0 (skip the real-time part; the throttling part
+// has its own knob, HERALD_BENCH_SCALE_THROTTLE_N=0).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg, cpus } from 'node:os';
@@ -33,6 +36,8 @@ const KILLS = Number(process.env.HERALD_BENCH_SCALE_KILLS ?? 10);
 const WINDOW_S = Number(process.env.HERALD_BENCH_SCALE_WINDOW_S ?? 30);
 /** Real-time members run the liveness protocol over real UDP up to this N; above it, Lease-only (the protocol's figures: virtual time). */
 const UDP_MAX = Number(process.env.HERALD_BENCH_SCALE_UDP_MAX ?? 100);
+const OLD = Number(process.env.HERALD_BENCH_SCALE_OLD ?? 0);
+const REAL = process.env.HERALD_BENCH_SCALE_REAL !== '0';
 /** The throttling run (issue 17.4): N Lease-only members against an API server at low in-flight limits; 0: skipped. */
 const THROTTLE_N = Number(process.env.HERALD_BENCH_SCALE_THROTTLE_N ?? 1000);
 const THROTTLE_INFLIGHT = Number(process.env.HERALD_BENCH_SCALE_THROTTLE_INFLIGHT ?? 5);
@@ -243,15 +248,17 @@ async function speakerKubeconfig(cluster: TestCluster, namespace: string): Promi
 }
 
 function runVirtualSize(n: number, timing: SimTiming, windowS: number): void {
-  const r = runVirtual({ n, timing, secret: randomBytes(32), windowS, kills: KILLS });
+  const old = Math.min(OLD, n);
+  const r = runVirtual({ n, timing, secret: randomBytes(32), windowS, kills: KILLS, old });
   const p = `scale.${n}.virtual`;
-  note(`${p}: N=${n} members in virtual time (real SWIM, codec and HMAC; one-way latency 0.2-0.8 ms), ${r.virtualS.toFixed(0)} s simulated in ${r.cpuS.toFixed(1)} s CPU`);
+  note(`${p}: N=${n} members in virtual time (real SWIM, wire and HMAC; one-way latency 0.2-0.8 ms; ${old} of them on wire version 1, the rest version 2), ${r.virtualS.toFixed(0)} s simulated in ${r.cpuS.toFixed(1)} s CPU, load average ${load()}`);
   out(`${p}.liveness_bytes_per_s_per_node`, r.bytesPerSecPerNode, 0);
   out(`${p}.liveness_datagrams_per_s_per_node`, r.datagramsPerSecPerNode, 1);
   out(`${p}.window_s`, r.windowS, 0);
   out(`${p}.false_suspicions`, r.falseSuspicions, 0);
   out(`${p}.false_deaths`, r.falseDeaths, 0);
   out(`${p}.quorum_losses`, r.quorumLosses, 0);
+  out(`${p}.wire_drops`, r.wireDrops, 0);
   out(`${p}.detect_ms.median`, percentile(r.detectMs, 0.5), 0);
   out(`${p}.detect_ms.max`, r.detectMs.length ? Math.max(...r.detectMs) : NaN, 0);
   out(`${p}.agree_ms.median`, percentile(r.agreeMs, 0.5), 0);
@@ -266,20 +273,24 @@ note(`herald speaker defaults with liveness: lease renew ${timing.renewMs} ms ($
 // Liveness in virtual time first: no API server, the same code.
 for (const n of SIZES) runVirtualSize(n, timing, LONG && n === Math.max(...SIZES) ? 600 : WINDOW_S);
 
-const cluster = await TestCluster.start({ log: () => undefined });
-try {
-  const apiserverPid = cluster.state().apiserverPid;
-  for (const n of SIZES) {
-    const windowS = Math.max(WINDOW_S, (3 * timing.renewMs) / 1000);
-    const namespace = `scale-${n}`;
-    await namespaceFor(cluster, namespace);
-    const udp = n <= UDP_MAX;
-    await runSize(cluster, apiserverPid, n, timing, windowS, { prefix: `scale.${n}`, namespace, kubeconfig: cluster.kubeconfig, udp, kills: udp ? KILLS : 0 });
-    // The API server's watch fan-out: every speaker watches every speaker Lease.
-    note(`scale.${n}: with one Lease watch per speaker the API server sends N x writes/s = ${((n * n * 1000) / timing.renewMs).toFixed(0)} watch events/s (here: one watch per worker process, ${WORKERS})`);
+if (REAL) {
+  const cluster = await TestCluster.start({ log: () => undefined });
+  try {
+    const apiserverPid = cluster.state().apiserverPid;
+    for (const n of SIZES) {
+      const windowS = Math.max(WINDOW_S, (3 * timing.renewMs) / 1000);
+      const namespace = `scale-${n}`;
+      await namespaceFor(cluster, namespace);
+      const udp = n <= UDP_MAX;
+      await runSize(cluster, apiserverPid, n, timing, windowS, { prefix: `scale.${n}`, namespace, kubeconfig: cluster.kubeconfig, udp, kills: udp ? KILLS : 0 });
+      // The API server's watch fan-out: every speaker watches every speaker Lease.
+      note(`scale.${n}: with one Lease watch per speaker the API server sends N x writes/s = ${((n * n * 1000) / timing.renewMs).toFixed(0)} watch events/s (here: one watch per worker process, ${WORKERS})`);
+    }
+  } finally {
+    await cluster.stop();
   }
-} finally {
-  await cluster.stop();
+} else {
+  note('scale: real-time part skipped (HERALD_BENCH_SCALE_REAL=0)');
 }
 
 // Issue 17.4: the API server at low in-flight limits (the classic max-inflight filter: APF off, so

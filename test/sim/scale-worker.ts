@@ -192,7 +192,7 @@ function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeA
   leases.on('add', leaseSeen).on('update', leaseSeen).on('error', () => undefined);
   void leases.start().catch(() => undefined);
   for (const m of members.values()) {
-    if (udp) for (const [peer, port] of Object.entries(ports)) if (peer !== m.name) m.transport.setPeer(peer, '127.0.0.1', port);
+    if (udp) for (const [peer, port] of Object.entries(ports)) if (peer !== m.name) m.transport.setPeer(peer, '127.0.0.1', port, m.transport.advertises); // every member runs this code
     m.swim.setMembers(all);
     // Speakers start at unrelated times: spread the first renewals (and probe phases) over one interval.
     m.startTimer = setTimeout(() => {

@@ -1,6 +1,7 @@
 // The liveness part of the scale simulator in virtual time: N members, each the real SWIM state
 // machine (protocols/liveness/swim.ts) on an EventClock, every message sealed and opened by the real
-// codec with HMAC-SHA256 (message.ts seal/open, as LivenessTransport does), delivered after a
+// wire with HMAC-SHA256 (wire.ts and message.ts, as LivenessTransport does: version, MAC, replay and
+// downgrade checks; `old` members read and send version 1 only, as before version 2), delivered after a
 // simulated one-way latency instead of through a UDP socket. Timers and deliveries run in due-time
 // order however long the host takes to compute them, so the figures are the protocol's, not the
 // host's: on this 2-core machine, 1,000 real-time members with real UDP (10,000 datagrams/s, each
@@ -9,8 +10,9 @@
 // real-time part does): the socket, the kernel, the API server.
 // A member declared dead starts a new life, as the speaker does: its Lease write, seen by every other
 // member `leaseRoundTripMs` later, revives it (setMembers rejoined).
-import { open, seal, type Message } from '../../protocols/liveness/message.js';
+import type { Message } from '../../protocols/liveness/message.js';
 import { Swim } from '../../protocols/liveness/swim.js';
+import { LivenessWire } from '../../protocols/liveness/wire.js';
 import { EventClock } from './event-clock.js';
 import type { SimTiming } from './scale-protocol.js';
 
@@ -26,6 +28,8 @@ export interface VirtualOptions {
   /** A member's new-life Lease write until every member saw it (ms). Default 50. */
   leaseRoundTripMs?: number;
   random?: () => number;
+  /** Members (the first `old` names) that read and send wire version 1 only: a rolling upgrade half done. Default 0. */
+  old?: number;
 }
 
 export interface VirtualResult {
@@ -36,6 +40,8 @@ export interface VirtualResult {
   falseDeaths: number;
   quorumLosses: number;
   newLives: number;
+  /** Datagrams a member's wire dropped (version, MAC, replay, downgrade) over the window: 0 expected. */
+  wireDrops: number;
   detectMs: number[];
   agreeMs: number[];
   notAgreed: number;
@@ -58,13 +64,23 @@ export function runVirtual(o: VirtualOptions): VirtualResult {
   const names = Array.from({ length: o.n }, (_, i) => `node-${String(i).padStart(4, '0')}`);
   const members = new Map<string, Member>();
   const killed = new Set<string>();
-  const counts = { bytes: 0, datagrams: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, newLives: 0 };
+  const counts = { bytes: 0, datagrams: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, newLives: 0, wireDrops: 0 };
+  const old = new Set(names.slice(0, o.old ?? 0));
+  // Stamps come from each member's wall clock: virtual time from an arbitrary epoch.
+  const epoch = Date.UTC(2026, 11, 6);
+  const wires = new Map<string, LivenessWire>();
+  for (const name of names) {
+    const wire = new LivenessWire({ secret: o.secret, versions: old.has(name) ? [1] : undefined, wallNow: () => epoch + clock.now() });
+    for (const peer of names) if (peer !== name) wire.setPeer(peer, old.has(peer) ? 1 : 2);
+    wires.set(name, wire);
+  }
   const verdicts = new Map<string, { first: number; count: number }>();
   const t = o.timing;
 
   for (const name of names) {
+    const wire = wires.get(name) as LivenessWire;
     const send = (to: string, m: Message): void => {
-      const datagram = seal(m, o.secret);
+      const datagram = wire.seal(to, m);
       // Sent + received, as the real-time part counts them (a datagram to a crashed member is sent only).
       counts.bytes += datagram.length;
       counts.datagrams++;
@@ -73,7 +89,9 @@ export function runVirtual(o: VirtualOptions): VirtualResult {
         if (!peer?.alive) return;
         counts.bytes += datagram.length;
         counts.datagrams++;
-        peer.swim.receive(open(datagram, o.secret));
+        const opened = (wires.get(to) as LivenessWire).open(datagram);
+        if (opened.ok) peer.swim.receive(opened.datagram.message);
+        else counts.wireDrops++;
       }, lat.base + random() * lat.jitter);
     };
     const swim = new Swim({ clock, self: name, periodMs: t.periodMs, probeTimeoutMs: t.probeTimeoutMs, suspicionMs: t.suspicionMs, indirect: 2, send, random });
@@ -153,6 +171,7 @@ export function runVirtual(o: VirtualOptions): VirtualResult {
     falseDeaths: steady.falseDeaths,
     quorumLosses: steady.quorumLosses,
     newLives: steady.newLives,
+    wireDrops: steady.wireDrops,
     detectMs,
     agreeMs,
     notAgreed,

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -5,16 +6,20 @@ import {
   encode,
   encodingLength,
   LivenessError,
-  MAC_LENGTH,
+  LivenessKey,
+  macLength,
   MAX_LENGTH,
+  MAX_STAMP,
   MAX_UPDATES,
   open,
   seal,
-  verify,
+  type Datagram,
   type Message,
+  type WireVersion,
 } from '../../../protocols/liveness/message.js';
 
 const SECRET = Buffer.from('a shared secret of the speakers');
+const KEY = new LivenessKey(SECRET);
 
 const name = fc.stringMatching(/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/);
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -26,54 +31,125 @@ const message: fc.Arbitrary<Message> = fc.record({
   target: fc.oneof(fc.constant(''), name),
   updates: fc.array(fc.record({ name, state: fc.constantFrom('alive', 'suspect', 'dead'), incarnation: u32 }), { maxLength: MAX_UPDATES }),
 });
+const datagram: fc.Arbitrary<Datagram> = fc.oneof(
+  message.map((m): Datagram => ({ version: 1, stamp: 0, message: m })),
+  fc.tuple(message, fc.integer({ min: 0, max: MAX_STAMP })).map(([m, stamp]): Datagram => ({ version: 2, stamp, message: m })),
+);
+/** What decoding gives back: version 2 carries no target in a ping or an ack. */
+const expected = (d: Datagram): Datagram => (d.version === 2 && (d.message.type === 'ping' || d.message.type === 'ack') ? { ...d, message: { ...d.message, target: '' } } : d);
+
+const errorOf = (f: () => unknown): LivenessError => {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(LivenessError);
+    return e as LivenessError;
+  }
+  throw new Error('no error');
+};
 
 describe('liveness message codec', () => {
-  it('pins the layout of a ping', () => {
-    const m: Message = { type: 'ping', seq: 7, incarnation: 2, from: 'n1', target: 'n2', updates: [{ name: 'n3', state: 'suspect', incarnation: 1 }] };
-    const buf = seal(m, SECRET);
-    expect(buf.subarray(0, buf.length - MAC_LENGTH).toString('hex')).toBe(
-      '484c' + '01' + '01' + '00000007' + '00000002' + '02' + Buffer.from('n1').toString('hex') + '02' + Buffer.from('n2').toString('hex') + '01' + '01' + '00000001' + '02' + Buffer.from('n3').toString('hex'),
-    );
+  const m: Message = { type: 'ping', seq: 7, incarnation: 2, from: 'n1', target: 'n2', updates: [{ name: 'n3', state: 'suspect', incarnation: 1 }] };
+  const body = '02' + Buffer.from('n1').toString('hex');
+  const update = '01' + '01' + '00000001' + '02' + Buffer.from('n3').toString('hex');
+
+  it('pins version 1 as the speakers before version 2 send it, with the whole HMAC-SHA256', () => {
+    const buf = seal({ version: 1, stamp: 0, message: m }, KEY);
+    const head = '484c' + '01' + '01' + '00000007' + '00000002' + body + '02' + Buffer.from('n2').toString('hex') + update;
+    expect(buf.subarray(0, buf.length - 32).toString('hex')).toBe(head);
+    expect(buf.subarray(buf.length - 32)).toEqual(createHmac('sha256', SECRET).update(Buffer.from(head, 'hex')).digest());
   });
 
-  it('round-trips, with encodingLength exact and under MAX_LENGTH (property)', () => {
+  it('pins version 2: stamp, no target in a ping, HMAC-SHA256 truncated to 16 bytes', () => {
+    const buf = seal({ version: 2, stamp: 0x0102030405, message: m }, KEY);
+    const head = '484c' + '02' + '01' + '000102030405' + '00000007' + '00000002' + body + update;
+    expect(buf.subarray(0, buf.length - 16).toString('hex')).toBe(head);
+    expect(buf.subarray(buf.length - 16)).toEqual(createHmac('sha256', SECRET).update(Buffer.from(head, 'hex')).digest().subarray(0, 16));
+    // A ping between two nine-character names: 65 bytes in version 1, 45 in version 2.
+    const ping = (version: WireVersion): number => encodingLength({ version, stamp: 0, message: { type: 'ping', seq: 1, incarnation: 0, from: 'node-0001', target: 'node-0002', updates: [] } });
+    expect([ping(1), ping(2)]).toEqual([65, 45]);
+  });
+
+  it('round-trips both versions, with encodingLength exact and under MAX_LENGTH (property)', () => {
     fc.assert(
-      fc.property(message, fc.nat(16), (m, offset) => {
-        const n = encodingLength(m);
+      fc.property(datagram, fc.nat(16), (d, offset) => {
+        const n = encodingLength(d);
         expect(n).toBeLessThanOrEqual(MAX_LENGTH);
         const buf = Buffer.alloc(offset + n);
-        expect(encode(m, buf, offset)).toBe(n);
-        expect(decode(buf, offset)).toEqual(m);
-        const sealed = seal(m, SECRET);
-        expect(open(sealed, SECRET)).toEqual(m);
+        expect(encode(d, buf, offset)).toBe(n);
+        expect(decode(buf, offset)).toEqual(expected(d));
+        expect(open(seal(d, KEY), KEY)).toEqual(expected(d));
       }),
     );
   });
 
-  it('rejects a wrong secret and any flipped bit as BadMac (property)', () => {
+  it('rejects every truncation of a sealed datagram with a LivenessError (property)', () => {
     fc.assert(
-      fc.property(message, fc.nat(), fc.integer({ min: 0, max: 7 }), (m, at, bit) => {
-        const buf = seal(m, SECRET);
-        expect(verify(buf, Buffer.from('another secret'))).toBe(false);
-        const i = at % buf.length;
-        buf[i] = (buf[i] ?? 0) ^ (1 << bit);
-        expect(() => open(buf, SECRET)).toThrowError(expect.objectContaining({ code: 'BadMac' }) as Error);
+      fc.property(datagram, (d) => {
+        const buf = seal(d, KEY);
+        for (let cut = 0; cut < buf.length; cut++) {
+          const err = errorOf(() => open(buf.subarray(0, cut), KEY));
+          expect(['TooShort', 'BadMac']).toContain(err.code);
+        }
       }),
+      { numRuns: 50 },
     );
   });
 
-  it('decodes arbitrary bytes to a message or a LivenessError naming a byte offset inside the buffer (fuzz)', () => {
+  it('rejects every single flipped bit, in the body or in the MAC, and a wrong secret (property)', () => {
+    const other = new LivenessKey(Buffer.from('another secret of 16+ bytes'));
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+      fc.property(datagram, (d) => {
+        const good = seal(d, KEY);
+        expect(errorOf(() => open(good, other)).code).toBe('BadMac');
+        for (let i = 0; i < good.length; i++) {
+          for (let bit = 0; bit < 8; bit++) {
+            const buf = Buffer.from(good);
+            buf[i] = (buf[i] ?? 0) ^ (1 << bit);
+            // The magic and version are read first (they fix the MAC's length); everything else fails the MAC.
+            const err = errorOf(() => open(buf, KEY));
+            if (i < 2) expect(err.code).toBe('BadMagic');
+            else if (i === 2) expect(err.code).toBe('BadVersion'); // 1 and 2 differ in two bits
+            else expect(err.code).toBe('BadMac');
+          }
+        }
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('rejects a MAC of the other version\'s length, and an unknown version, before anything else', () => {
+    fc.assert(
+      fc.property(datagram, (d) => {
+        const buf = seal(d, KEY);
+        const mac = macLength(d.version);
+        const body = buf.subarray(0, buf.length - mac);
+        const full = createHmac('sha256', SECRET).update(body).digest();
+        // Version 2 with the whole 32-byte HMAC, version 1 with only 16 bytes of it.
+        const wrong = Buffer.concat([body, d.version === 2 ? full : full.subarray(0, 16)]);
+        expect(['BadMac', 'TooShort']).toContain(errorOf(() => open(wrong, KEY)).code);
+        const v3 = Buffer.from(buf);
+        v3[2] = 3;
+        expect(errorOf(() => open(v3, KEY))).toMatchObject({ code: 'BadVersion', offset: 2 });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('decodes arbitrary bytes to a datagram or a LivenessError naming a byte offset inside the buffer (fuzz)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 400 }), fc.uint8Array({ maxLength: 400 }).map((b) => Uint8Array.from([0x48, 0x4c, 1 + (b[0] ?? 0) % 2, ...b]))), (bytes) => {
         const buf = Buffer.from(bytes);
-        try {
-          decode(buf, 0);
-        } catch (e) {
-          expect(e).toBeInstanceOf(LivenessError);
-          const err = e as LivenessError;
-          if (err.offset !== undefined) {
-            expect(err.offset).toBeGreaterThanOrEqual(0);
-            expect(err.offset).toBeLessThanOrEqual(buf.length);
+        for (const f of [() => decode(buf, 0), () => open(buf, KEY)]) {
+          try {
+            f();
+          } catch (e) {
+            expect(e).toBeInstanceOf(LivenessError);
+            const err = e as LivenessError;
+            if (err.offset !== undefined) {
+              expect(err.offset).toBeGreaterThanOrEqual(0);
+              expect(err.offset).toBeLessThanOrEqual(buf.length);
+            }
           }
         }
       }),
@@ -81,10 +157,10 @@ describe('liveness message codec', () => {
     );
   });
 
-  it('decodes mutations of valid messages to a message or a LivenessError (fuzz)', () => {
+  it('decodes mutations of valid datagrams to a datagram or a LivenessError (fuzz)', () => {
     fc.assert(
-      fc.property(message, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.nat(8), (m, edits, cut) => {
-        const buf = Buffer.from(seal(m, SECRET));
+      fc.property(datagram, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }), fc.nat(8), (d, edits, cut) => {
+        const buf = Buffer.from(seal(d, KEY));
         for (const [at, v] of edits) buf[at % buf.length] = v;
         const sliced = buf.subarray(0, Math.max(0, buf.length - cut));
         try {
@@ -98,16 +174,11 @@ describe('liveness message codec', () => {
   });
 
   it('names the field and byte offset of each structural error', () => {
-    const good = seal({ type: 'ack', seq: 1, incarnation: 0, from: 'a', target: 'b', updates: [] }, SECRET);
+    const good = seal({ version: 1, stamp: 0, message: { type: 'ack', seq: 1, incarnation: 0, from: 'a', target: 'b', updates: [] } }, KEY);
     const bad = (edit: (b: Buffer) => void): LivenessError => {
       const b = Buffer.from(good);
       edit(b);
-      try {
-        decode(b, 0);
-      } catch (e) {
-        return e as LivenessError;
-      }
-      throw new Error('decoded');
+      return errorOf(() => decode(b, 0));
     };
     expect(bad((b) => (b[0] = 0))).toMatchObject({ code: 'BadMagic', offset: 0 });
     expect(bad((b) => (b[2] = 9))).toMatchObject({ code: 'BadVersion', offset: 2 });
@@ -115,6 +186,12 @@ describe('liveness message codec', () => {
     expect(bad((b) => (b[12] = 0))).toMatchObject({ code: 'BadName', field: 'from', offset: 12 });
     expect(bad((b) => (b[16] = 9))).toMatchObject({ code: 'TooManyUpdates', offset: 16 });
     expect(() => decode(good.subarray(0, 20), 0)).toThrowError(/at byte/);
-    expect(() => encode({ type: 'ping', seq: 1, incarnation: 0, from: 'x'.repeat(64), target: '', updates: [] }, Buffer.alloc(300), 0)).toThrowError(LivenessError);
+    const v2 = seal({ version: 2, stamp: 9, message: { type: 'nack', seq: 1, incarnation: 0, from: 'a', target: 'b', updates: [] } }, KEY);
+    const b2 = Buffer.from(v2);
+    b2[22] = 9; // the update count, after the header (18), from (2) and target (2)
+    expect(errorOf(() => decode(b2, 0))).toMatchObject({ code: 'TooManyUpdates', offset: 22 });
+    expect(() => encode({ version: 1, stamp: 0, message: { type: 'ping', seq: 1, incarnation: 0, from: 'x'.repeat(64), target: '', updates: [] } }, Buffer.alloc(300), 0)).toThrowError(LivenessError);
+    expect(() => encode({ version: 1, stamp: 5, message: { type: 'ping', seq: 1, incarnation: 0, from: 'x', target: '', updates: [] } }, Buffer.alloc(300), 0)).toThrowError(/stamp/);
+    expect(() => encode({ version: 2, stamp: MAX_STAMP + 1, message: { type: 'ping', seq: 1, incarnation: 0, from: 'x', target: '', updates: [] } }, Buffer.alloc(300), 0)).toThrowError(/stamp/);
   });
 });

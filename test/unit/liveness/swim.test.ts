@@ -1,11 +1,15 @@
 // SWIM on one manual clock: N members exchanging sealed datagrams through a simulated network (1 ms
-// latency, a drop rule for partitions), so every message also passes the codec and the MAC check.
+// latency, a drop rule for partitions), so every message also passes the codec, the MAC check and
+// the wire's version and replay rules (wire.ts). Members named in `old` read and send version 1
+// only, as speakers from before version 2 did: a rolling upgrade mixes both.
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Clock, type TimerHandle } from '../../../protocols/clock.js';
-import { LivenessError, open, seal } from '../../../protocols/liveness/message.js';
+import type { WireVersion } from '../../../protocols/liveness/message.js';
 import { Swim, type SwimChange } from '../../../protocols/liveness/swim.js';
+import { LivenessWire, type WireDropReason } from '../../../protocols/liveness/wire.js';
 
-const SECRET = Buffer.from('test secret');
+const SECRET = Buffer.from('test secret, 16 bytes or more');
+const EPOCH = Date.UTC(2026, 11, 6); // the members' wall clock at manual time 0 (stamps)
 const TIMING = { periodMs: 200, probeTimeoutMs: 80, suspicionMs: 400, indirect: 2 };
 
 /**
@@ -42,7 +46,7 @@ class FreezableClock implements Clock {
   }
 }
 
-function net(n: number, seed = 1) {
+function net(n: number, seed = 1, old: ReadonlySet<string> = new Set()) {
   const clock = new ManualClock();
   const clocks = new Map<string, FreezableClock>();
   let s = seed;
@@ -55,10 +59,32 @@ function net(n: number, seed = 1) {
   let cut: ((from: string, to: string) => boolean) | undefined;
   const changes = new Map<string, SwimChange[]>();
   let dropped = 0;
+  const drops: WireDropReason[] = [];
   let bytes = 0;
+  const sentVersions = new Map<WireVersion, number>();
   const nodes = new Map<string, Swim>();
+  const wires = new Map<string, LivenessWire>();
   for (const name of names) clocks.set(name, new FreezableClock(clock));
+  const oldNow = new Set(old);
+  const makeWire = (name: string): LivenessWire => {
+    const wire = new LivenessWire({ secret: SECRET, versions: oldNow.has(name) ? [1] : undefined, wallNow: () => EPOCH + clock.now() });
+    // Each peer as its Lease shows it: an old speaker advertises no version.
+    for (const peer of names) if (peer !== name) wire.setPeer(peer, oldNow.has(peer) ? 1 : 2);
+    return wire;
+  };
+  /**
+   * `name` restarts into version 2 (a new wire: no state), and the others see its Lease advertise it
+   * `leaseSeenMs` later (until then they send it what it spoke before: version 1).
+   */
+  const upgrade = (name: string, leaseSeenMs: number): void => {
+    oldNow.delete(name);
+    wires.set(name, makeWire(name));
+    clock.setTimeout(() => {
+      for (const [peer, w] of wires) if (peer !== name) w.setPeer(name, 2);
+    }, leaseSeenMs);
+  };
   for (const name of names) {
+    wires.set(name, makeWire(name));
     const swim = new Swim({
       ...TIMING,
       clock: clocks.get(name) as FreezableClock,
@@ -66,17 +92,17 @@ function net(n: number, seed = 1) {
       random,
       send: (to, m) => {
         if (down.has(name) || cut?.(name, to)) return;
-        const datagram = seal(m, SECRET);
+        const datagram = (wires.get(name) as LivenessWire).seal(to, m);
         bytes += datagram.length;
+        const v = datagram[2] as WireVersion;
+        sentVersions.set(v, (sentVersions.get(v) ?? 0) + 1);
         clock.setTimeout(() => {
           if (down.has(to)) return;
           clocks.get(to)?.deliver(() => {
-            try {
-              nodes.get(to)?.receive(open(datagram, SECRET));
-            } catch (e) {
-              if (!(e instanceof LivenessError)) throw e;
-              dropped++;
-            }
+            const opened = wires.get(to)?.open(datagram);
+            if (opened?.ok) return nodes.get(to)?.receive(opened.datagram.message);
+            dropped++;
+            if (opened) drops.push(opened.reason);
           });
         }, 1);
       },
@@ -90,7 +116,7 @@ function net(n: number, seed = 1) {
   for (const swim of nodes.values()) swim.start();
   const node = (name: string): Swim => nodes.get(name) as Swim;
   const freezable = (name: string): FreezableClock => clocks.get(name) as FreezableClock;
-  return { clock, names, nodes, node, down, changes, freezable, setCut: (f: typeof cut) => (cut = f), stats: () => ({ dropped, bytes }) };
+  return { clock, names, nodes, node, down, changes, freezable, upgrade, setCut: (f: typeof cut) => (cut = f), stats: () => ({ dropped, drops, bytes, sentVersions }) };
 }
 
 /** Advance in 1 ms steps until `pred`, returning the elapsed ms (or throwing after `limit`). */
@@ -296,5 +322,59 @@ describe('SWIM failure detection', () => {
     c.node('node1').receive({ type: 'ping', seq: 1, incarnation: 0, from: 'stranger', target: 'node1', updates: [{ name: 'node2', state: 'dead', incarnation: 9 }] });
     expect(c.node('node1').state('node2')).toBe('alive');
     expect(c.node('node1').counts.received).toBe(0);
+  });
+});
+
+describe('SWIM across wire versions (a rolling upgrade mixes old and new speakers)', () => {
+  const verdicts = (c: ReturnType<typeof net>): SwimChange[] => c.names.flatMap((n) => c.changes.get(n) ?? []);
+
+  it('old (version 1 only) and new members: no suspicion and no drop in a minute; old ones are sent version 1 only', () => {
+    const c = net(6, 3, new Set(['node1', 'node2']));
+    c.clock.advance(60_000);
+    expect(verdicts(c)).toEqual([]);
+    const { drops, sentVersions } = c.stats();
+    expect(drops).toEqual([]);
+    // Both versions on the wire; nothing an old member could not read reached one (it would count a drop).
+    expect(sentVersions.get(1)).toBeGreaterThan(0);
+    expect(sentVersions.get(2)).toBeGreaterThan(0);
+  });
+
+  it('detection still works both ways in a mixed cluster: an old member killed, then a new one', () => {
+    const c = net(6, 5, new Set(['node1', 'node2']));
+    c.clock.advance(2000);
+    c.down.add('node1');
+    until(c.clock, () => c.names.filter((n) => n !== 'node1').every((n) => c.node(n).state('node1') === 'dead'), 3000);
+    c.down.add('node5');
+    until(c.clock, () => c.names.filter((n) => !c.down.has(n)).every((n) => c.node(n).state('node5') === 'dead'), 3000);
+    // Nobody else was suspected, and no datagram was dropped.
+    for (const ch of verdicts(c)) expect(['node1', 'node5']).toContain(ch.name);
+    expect(c.stats().drops).toEqual([]);
+  });
+
+  it('a rolling upgrade, one member at a time, the others seeing its Lease late: no suspicion, no drop, all version 2 at the end', () => {
+    for (const seed of [1, 2, 3]) {
+      const c = net(5, seed, new Set(['node1', 'node2', 'node3', 'node4', 'node5']));
+      c.clock.advance(1000);
+      for (const name of c.names) {
+        c.upgrade(name, 150 + seed * 100); // the others see the new Lease 0.25-0.45 s later (watch delay under load)
+        c.clock.advance(3000);
+      }
+      expect(verdicts(c)).toEqual([]);
+      expect(c.stats().drops).toEqual([]);
+      const before = c.stats().sentVersions.get(1) ?? 0;
+      c.clock.advance(5000);
+      expect(c.stats().sentVersions.get(1) ?? 0).toBe(before); // nobody sends version 1 any more
+    }
+  });
+
+  it('version 2 is shorter: a ping between node1 and node2 is 45 bytes instead of 65', () => {
+    const perNode = (old: ReadonlySet<string>): number => {
+      const c = net(3, 1, old);
+      c.clock.advance(10_000);
+      return c.stats().bytes / 3 / 10;
+    };
+    const v1 = perNode(new Set(['node1', 'node2', 'node3']));
+    const v2 = perNode(new Set());
+    expect(v2 / v1).toBeLessThan(0.72);
   });
 });

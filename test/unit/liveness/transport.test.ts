@@ -1,9 +1,10 @@
-// Real UDP on 127.0.0.1: three SWIM members over LivenessTransport; one is closed (a crash) and the
-// others declare it dead; forged and garbage datagrams are dropped and counted by reason.
+// Real UDP on 127.0.0.1: three SWIM members over LivenessTransport, one of them reading version 1
+// only (a speaker from before version 2: a rolling upgrade); it is closed (a crash) and the others
+// declare it dead; forged, garbage and oversized datagrams are dropped and counted by reason.
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../protocols/clock.js';
-import { seal } from '../../../protocols/liveness/message.js';
+import { LivenessKey, seal } from '../../../protocols/liveness/message.js';
 import { Swim } from '../../../protocols/liveness/swim.js';
 import { LivenessTransport, type DropReason } from '../../../protocols/liveness/transport.js';
 
@@ -28,7 +29,7 @@ describe('liveness over UDP (loopback)', () => {
     const nodes = new Map<string, { swim: Swim; transport: LivenessTransport; port: number }>();
     for (const name of names) {
       const box: { swim?: Swim } = {};
-      const transport = new LivenessTransport({ secret: SECRET, address: '127.0.0.1', port: 0, onMessage: (m) => box.swim?.receive(m), onDrop: (r) => drops.push(r) });
+      const transport = new LivenessTransport({ secret: SECRET, versions: name === 'c' ? [1] : undefined, address: '127.0.0.1', port: 0, onMessage: (m) => box.swim?.receive(m), onDrop: (r) => drops.push(r) });
       const swim = (box.swim = new Swim({ clock: systemClock, self: name, periodMs: 100, probeTimeoutMs: 40, suspicionMs: 200, indirect: 1, send: (to, m) => transport.send(to, m) }));
       const port = await transport.start();
       nodes.set(name, { swim, transport, port });
@@ -38,7 +39,7 @@ describe('liveness over UDP (loopback)', () => {
       });
     }
     for (const n of nodes.values()) {
-      for (const [peer, p] of nodes) n.transport.setPeer(peer, '127.0.0.1', p.port);
+      for (const [peer, p] of nodes) n.transport.setPeer(peer, '127.0.0.1', p.port, p.transport.advertises);
       n.swim.setMembers(names);
       n.swim.start();
     }
@@ -48,10 +49,10 @@ describe('liveness over UDP (loopback)', () => {
     const port = nodes.get('a')?.port ?? 0;
     const raw = createSocket('udp4');
     cleanup.push(() => raw.close());
-    const forged = seal({ type: 'ping', seq: 1, incarnation: 0, from: 'b', target: 'a', updates: [{ name: 'c', state: 'dead', incarnation: 99 }] }, Buffer.from('not the shared secret'));
+    const forged = seal({ version: 2, stamp: 1, message: { type: 'ping', seq: 1, incarnation: 0, from: 'b', target: 'a', updates: [{ name: 'c', state: 'dead', incarnation: 99 }] } }, new LivenessKey(Buffer.from('not the shared secret')));
     for (const d of [forged, Buffer.from('garbage'), Buffer.alloc(2000)]) raw.send(d, port, '127.0.0.1');
     await until(() => drops.length >= 3);
-    expect(drops.sort()).toEqual(['BadMac', 'BadMac', 'tooLong']);
+    expect(drops.sort()).toEqual(['BadMac', 'BadMagic', 'tooLong']);
     expect(nodes.get('a')?.swim.state('c')).toBe('alive');
     // Crash of c.
     const c = nodes.get('c');

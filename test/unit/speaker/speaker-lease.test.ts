@@ -7,7 +7,7 @@ import { ManualClock } from '../../../protocols/clock.js';
 
 interface Call {
   method: string;
-  body: { spec?: { acquireTime?: string } } | undefined;
+  body: { metadata?: { annotations?: Record<string, string> }; spec?: { acquireTime?: string } } | undefined;
   /** Clock time the request was sent. */
   at: number;
   resolve: (v: unknown) => void;
@@ -22,7 +22,7 @@ vi.mock('../../../kube/request.js', async (importOriginal) => ({
       calls.push({ method, body: opts?.body, at: clock.now(), resolve, reject });
     }),
 }));
-const { SpeakerLease } = await import('../../../speaker/speaker-lease.js');
+const { SpeakerLease, leaseLivenessWire, LIVENESS_WIRE_ANNOTATION } = await import('../../../speaker/speaker-lease.js');
 const { KubeApiError } = await import('../../../kube/request.js');
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -59,7 +59,7 @@ async function stop(lease: InstanceType<typeof SpeakerLease>): Promise<void> {
   await done;
 }
 
-function setup(random?: () => number) {
+function setup(random?: () => number, livenessWire?: 1 | 2) {
   clock = new ManualClock();
   const renewed: number[] = [];
   const lease = new SpeakerLease({
@@ -73,6 +73,7 @@ function setup(random?: () => number) {
     onRenewed: (sentAt) => renewed.push(sentAt),
     onFailed: () => undefined,
     random,
+    livenessWire,
   });
   return { lease, renewed };
 }
@@ -144,6 +145,32 @@ describe('SpeakerLease', () => {
       expect([next.at, next.body?.spec?.acquireTime]).toEqual([20_050, '2026-12-06T10:00:40.789000Z']);
       // Then the normal interval again, from that write.
       expect(await runTo(35_000)).toEqual([30_050]);
+      await stop(lease);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('advertises its liveness wire version bound to its life; a Lease of another life advertises nothing (an older speaker took it over)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-12-06T10:00:00.123Z'));
+      const { lease } = setup(undefined, 2);
+      lease.start();
+      await answer(); // GET
+      const first = await answer(); // PUT
+      const start = Date.parse('2026-12-06T10:00:00.123Z');
+      expect(first.body?.metadata?.annotations?.[LIVENESS_WIRE_ANNOTATION]).toBe(`2@${start}`);
+      expect(leaseLivenessWire(first.body?.metadata?.annotations, start)).toBe(2);
+      vi.setSystemTime(new Date('2026-12-06T10:00:20.456Z'));
+      lease.newLife();
+      const renewal = await answer();
+      expect(renewal.body?.metadata?.annotations?.[LIVENESS_WIRE_ANNOTATION]).toBe(`2@${lease.lifeStartedAt}`);
+      // The previous life's annotation on a Lease of this life: an older speaker kept it, reads version 1 only.
+      expect(leaseLivenessWire(first.body?.metadata?.annotations, lease.lifeStartedAt)).toBe(1);
+      for (const value of [undefined, '', '2', 'x@1', `2@${start}.5`]) expect(leaseLivenessWire(value === undefined ? undefined : { [LIVENESS_WIRE_ANNOTATION]: value }, start)).toBe(1);
+      expect(leaseLivenessWire({ [LIVENESS_WIRE_ANNOTATION]: `7@${start}` }, start)).toBe(2); // a newer speaker reads version 2 too
+      expect(leaseLivenessWire({ [LIVENESS_WIRE_ANNOTATION]: `2@${start}` }, undefined)).toBe(1);
       await stop(lease);
     } finally {
       vi.useRealTimers();
