@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import type { Protocol } from '../config/model.js';
 import type { KubeAccess } from '../kube/access.js';
 import { Backoff } from '../kube/backoff.js';
-import { errorStatus, kubeRequest } from '../kube/request.js';
+import { errorStatus, kubeRequest, retryAfterOf } from '../kube/request.js';
 import type { Clock } from '../protocols/clock.js';
 import { EventPacer } from './event-pacer.js';
 
@@ -68,6 +68,8 @@ export interface ServiceStatusObjectsOptions {
   onListed?: (stored: number) => void;
   /** A kind is not served (CRDs not installed, or MetalLB's older ones): said once per kind. */
   onUnavailable?: (kind: string) => void;
+  /** Jitter source of the retry backoff, in [0, 1) (tests). Default Math.random. */
+  random?: () => number;
 }
 
 /** `namespace/name` of a Service and the protocol: one object. */
@@ -101,12 +103,13 @@ export class ServiceStatusObjects {
   private readonly again = new Set<string>();
   private readonly pacer: EventPacer;
   private readonly unavailable = new Set<Protocol>();
-  private readonly backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000 });
+  private readonly backoff: Backoff;
   private closed = false;
   /** API writes sent (create, update, status update, delete). */
   writes = 0;
 
   constructor(private readonly opts: ServiceStatusObjectsOptions) {
+    this.backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000, random: opts.random });
     this.pacer = new EventPacer({ clock: opts.clock, ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.burst ?? 10, paused: opts.paused ?? false });
   }
 
@@ -167,7 +170,7 @@ export class ServiceStatusObjects {
             break;
           }
           this.opts.onError(err);
-          await new Promise<void>((r) => this.opts.clock.setTimeout(r, this.backoff.next()));
+          await new Promise<void>((r) => this.opts.clock.setTimeout(r, this.retryDelay(err)));
         }
       }
     }
@@ -246,22 +249,27 @@ export class ServiceStatusObjects {
       return;
     }
     this.inFlight.add(key);
-    let retry = false;
+    let retry: number | undefined;
     try {
       await this.write(key);
       this.backoff.reset();
     } catch (err) {
       this.opts.onError(err);
-      retry = true;
+      retry = this.retryDelay(err);
     } finally {
       this.inFlight.delete(key);
     }
     if (this.closed) return;
-    if (retry) {
-      this.opts.clock.setTimeout(() => this.mark(key), this.backoff.next());
+    if (retry !== undefined) {
+      this.opts.clock.setTimeout(() => this.mark(key), retry);
       return;
     }
     if (this.again.delete(key)) this.mark(key);
+  }
+
+  /** The backoff, floored at a 429's Retry-After (the backoff's jitter only lowers it: as the Event recorder). */
+  private retryDelay(err: unknown): number {
+    return Math.max(retryAfterOf(err) ?? 0, this.backoff.next());
   }
 
   private async write(key: string): Promise<void> {
