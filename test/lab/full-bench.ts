@@ -11,7 +11,7 @@ import { FullLab, HOSTS, LabError, NODES, type HostName, type NodeName } from '.
 import { tail } from './full-kube.js';
 import type { LabRouterKind } from './full-router.js';
 import { labUp, type HeraldLab } from './full-setup.js';
-import { LineWatch } from './l2-lab.js';
+import { LineWatch, monitorSubscribed } from './l2-lab.js';
 import { labUnavailableReason } from './netns.js';
 
 /**
@@ -65,11 +65,12 @@ export function watchIn(lab: FullLab, host: HostName, cmd: string, args: string[
   return new LineWatch(child);
 }
 
-/** `ip -ts monitor <what>` in a lab namespace; resolves once it is subscribed (a moment after start). */
+/** `ip -ts monitor <what>` in a lab namespace; resolves once it is subscribed (it reported a probe change). */
 export async function monitorIn(lab: FullLab, host: HostName, what: 'neigh' | 'route'): Promise<LineWatch> {
   const w = watchIn(lab, host, 'ip', ['-ts', '-4', 'monitor', what]);
-  await new Promise((r) => setTimeout(r, 300));
-  if (w.child.exitCode !== null) throw new LabError(`ip monitor ${what} in ${host} exited: ${w.err}`);
+  await monitorSubscribed(w, what, (args) => lab.mustExec(host, 'ip', args)).catch((e: unknown) => {
+    throw new LabError(`${(e as Error).message} (in ${host})`);
+  });
   return w;
 }
 

@@ -107,7 +107,8 @@ export class Responder {
 export async function startResponder(lab: Lab, host: string, args: string[]): Promise<Responder> {
   const child = lab.spawn(host, process.execPath, [HERALD_CLI, 'l2', 'announce', ...args]);
   const r = new Responder(host, child);
-  await r.waitFor((l) => l.msg === 'ready');
+  // Starting node and the CLI takes seconds on a loaded machine: a wait, not a speed claim.
+  await r.waitFor((l) => l.msg === 'ready', 30_000);
   return r;
 }
 
@@ -180,9 +181,9 @@ export class LineWatch {
   }
 }
 
-/** tcpdump on a host's eth0 with epoch timestamps (-tt), link headers (-e), line-buffered; waits until it listens. */
-export async function startCapture(lab: Lab, host: string, filter: string): Promise<LineWatch> {
-  const w = new LineWatch(lab.spawn(host, 'tcpdump', ['-l', '-tt', '-n', '-e', '-i', 'eth0', filter]));
+/** tcpdump on a host's eth0 (or `iface`) with epoch timestamps (-tt), link headers (-e), line-buffered; waits until it listens. */
+export async function startCapture(lab: Lab, host: string, filter: string, iface = 'eth0'): Promise<LineWatch> {
+  const w = new LineWatch(lab.spawn(host, 'tcpdump', ['-l', '-tt', '-n', '-e', '-i', iface, filter]));
   const deadline = Date.now() + 10_000;
   while (!/listening on/.test(w.err)) {
     if (Date.now() > deadline) throw new Error(`tcpdump in ${host} did not start: ${w.err}`);
@@ -191,11 +192,37 @@ export async function startCapture(lab: Lab, host: string, filter: string): Prom
   return w;
 }
 
-/** `ip -ts monitor neigh` on a host; gives it a moment to subscribe. */
+/** `ip -ts monitor neigh` on a host; resolves once it is subscribed. */
 export async function startNeighMonitor(lab: Lab, host: string): Promise<LineWatch> {
   const w = new LineWatch(lab.spawn(host, 'ip', ['-ts', 'monitor', 'neigh']));
-  await new Promise((r) => setTimeout(r, 500));
+  await monitorSubscribed(w, 'neigh', (args) => lab.mustExec(host, 'ip', args));
   return w;
+}
+
+/** The address of a monitor's subscription handshake: in no lab's plan (documentation range). */
+const MONITOR_PROBE = '198.51.100.253';
+
+/**
+ * Resolves once `ip monitor` (watched by `w`) is subscribed: a probe neighbour entry on eth0 (or an
+ * unreachable route) is added, until the monitor reports it, and removed. A fixed pause after the
+ * start was a race: on a loaded machine the monitor may subscribe later and miss the test's events.
+ */
+export async function monitorSubscribed(w: LineWatch, what: 'neigh' | 'route', ip: (args: string[]) => Promise<unknown>, timeoutMs = 15_000): Promise<void> {
+  const add = what === 'neigh' ? ['neigh', 'replace', MONITOR_PROBE, 'lladdr', '02:00:00:00:00:fd', 'dev', 'eth0', 'nud', 'permanent'] : ['route', 'replace', 'unreachable', `${MONITOR_PROBE}/32`];
+  const del = what === 'neigh' ? ['neigh', 'del', MONITOR_PROBE, 'dev', 'eth0'] : ['route', 'del', 'unreachable', `${MONITOR_PROBE}/32`];
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (w.child.exitCode !== null || w.child.signalCode !== null) throw new Error(`ip monitor ${what} exited: ${w.err}`);
+      await ip(add);
+      if (await w.waitFor((t) => t.includes(MONITOR_PROBE), 500)) return;
+      if (Date.now() > deadline) throw new Error(`ip monitor ${what} did not report a change within ${timeoutMs} ms: ${w.err}`);
+      // Removed so that the next add is a change the monitor reports.
+      await ip(del);
+    }
+  } finally {
+    await ip(del).catch(() => undefined);
+  }
 }
 
 /** Epoch milliseconds of an `ip -ts` line (`[2026-11-22T09:45:25.707110] ...`, local time). */
