@@ -161,9 +161,11 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
         `--- speaker-${owner} (cut)\n${tail(lab.logPath(`speaker-${owner}`), 40)}\ncut at ${new Date(cutAt).toISOString()}, healed at ${new Date(healAt).toISOString()}; ${owner} lost quorum at ${noQuorumAt === undefined ? 'never' : new Date(noQuorumAt).toISOString()}, last claimed ${new Date(lastOldAt).toISOString()}; ${next} first claimed ${new Date(firstNewAt).toISOString()}\nanswers after the heal: ${answers.join(', ')}`,
       );
       // The cut owner noticed (no quorum) and said nothing about the VIP from then on, cut or healed
-      // (20 ms: a frame sent just before the log line reaches the client's capture just after it).
+      // (500 ms: a frame sent just before the log line is stamped by the client's capture when the
+      // kernel delivers it, which on a loaded machine can be a softirq run later; the client asks for
+      // seconds, so an owner that went on answering would still show).
       expect(noQuorumAt, r).toBeDefined();
-      expect(ownerFrames.filter((t) => t > (noQuorumAt ?? 0) + 20).map((t) => new Date(t).toISOString()), r).toEqual([]);
+      expect(ownerFrames.filter((t) => t > (noQuorumAt ?? 0) + 500).map((t) => new Date(t).toISOString()), r).toEqual([]);
       // The others declared it dead by the liveness protocol, and the new owner claimed after that.
       expect(deadAt.length, r).toBeGreaterThan(0);
       // No overlap: the old owner's last claim came before the new owner's first.
@@ -256,12 +258,14 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
       expect(deadAt, r).toBeDefined();
       expect(withdrawnAt, r).toBeDefined();
       // The bound, from the daemons' own events: the new owner claims only while its verdict on the
-      // cut owner stands (it withdraws on the verdict's end, not before; 200 ms for frames already
-      // sent when it logged the withdrawal), so the overlap is at most the verdict's life: two of the
-      // cut owner's fast (1 s) Lease renewals seen through the watch.
+      // cut owner stands (it withdraws on the verdict's end, not before; a margin for frames already
+      // on their way when it logged the withdrawal, wide for a loaded machine: the client keeps asking
+      // for seconds after, so an owner that went on answering would still show), so the overlap is at
+      // most the verdict's life: two of the cut owner's fast (1 s) Lease renewals seen through the watch.
+      const inFlightMs = 1000;
       expect(withdrawnAt as number, r).toBeGreaterThanOrEqual(endedAt);
-      expect(lastNewAt - (withdrawnAt as number), r).toBeLessThan(200);
-      expect(overlapMs, r).toBeLessThanOrEqual((withdrawnAt as number) - (deadAt as number) + 200);
+      expect(lastNewAt - (withdrawnAt as number), r).toBeLessThan(inFlightMs);
+      expect(overlapMs, r).toBeLessThanOrEqual((withdrawnAt as number) - (deadAt as number) + inFlightMs);
       // Vouched for by the API server, the cut owner answers again: it is the owner at the end.
       expect(claimer(arp.lines.filter((l) => claimer(l.text) !== undefined).at(-1)?.text ?? ''), r).toBe(owner);
     } finally {
