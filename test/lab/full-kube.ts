@@ -167,11 +167,13 @@ export async function serviceIps(lab: FullLab, namespace: string, name: string):
 export async function waitForServiceIps(lab: FullLab, namespace: string, name: string, timeoutMs = 30_000, want = 1): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ips = await serviceIps(lab, namespace, name);
+    // A kubectl that fails (the API server busy or coming back) is asked again, like an empty answer.
+    let failed = '';
+    const ips = await serviceIps(lab, namespace, name).catch((e: unknown) => ((failed = ` (last kubectl error: ${(e as Error).message})`), []));
     if (ips.length >= want) return ips;
     if (Date.now() > deadline) {
       const got = ips.length ? `${ips.length} of ${want} addresses` : 'no address';
-      throw new Error(`Service ${namespace}/${name} got ${got} in ${timeoutMs} ms; controller log:\n${tail(lab.logPath('controller'))}`);
+      throw new Error(`Service ${namespace}/${name} got ${got} in ${timeoutMs} ms${failed}; controller log:\n${tail(lab.logPath('controller'))}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
