@@ -249,7 +249,9 @@ async function speakerKubeconfig(cluster: TestCluster, namespace: string): Promi
 
 function runVirtualSize(n: number, timing: SimTiming, windowS: number): void {
   const old = Math.min(OLD, n);
-  const r = runVirtual({ n, timing, secret: randomBytes(32), windowS, kills: KILLS, old });
+  const t0 = Date.now();
+  const progress = (s: number, suspicions: number, deaths: number): void => note(`scale.${n}.virtual: ${s.toFixed(0)} of ${windowS} s of the window simulated, ${suspicions} false suspicions, ${deaths} false deaths so far (${((Date.now() - t0) / 1000).toFixed(0)} s wall, load average ${load()})`);
+  const r = runVirtual({ n, timing, secret: randomBytes(32), windowS, kills: KILLS, old, progress: windowS > 60 ? progress : undefined });
   const p = `scale.${n}.virtual`;
   note(`${p}: N=${n} members in virtual time (real SWIM, wire and HMAC; one-way latency 0.2-0.8 ms; ${old} of them on wire version 1, the rest version 2), ${r.virtualS.toFixed(0)} s simulated in ${r.cpuS.toFixed(1)} s CPU, load average ${load()}`);
   out(`${p}.liveness_bytes_per_s_per_node`, r.bytesPerSecPerNode, 0);
