@@ -101,7 +101,8 @@ export abstract class BfdRouter {
     }
   }
 
-  protected async waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  /** Start-up waits: generous, a daemon starting on a loaded machine is slow, not broken. */
+  protected async waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (await probe().catch(() => false)) return;

@@ -202,7 +202,7 @@ export abstract class Router {
     }
   }
 
-  protected async waitForFile(file: string, timeoutMs = 10_000): Promise<void> {
+  protected async waitForFile(file: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!existsSync(join(this.dir, file))) {
       if (Date.now() > deadline) throw new Error(`${this.kind}: ${file} did not appear in ${this.dir}\n${this.logs()}`);
@@ -256,7 +256,8 @@ export class BirdRouter extends Router {
     writeFileSync(join(this.dir, 'bird.conf'), this.config());
     rmSync(this.sock, { force: true });
     await this.lab.mustExec(this.host, 'bird', ['-c', join(this.dir, 'bird.conf'), '-s', this.sock, '-P', join(this.dir, 'bird.pid')]);
-    await this.waitFor('the control socket', () => this.cmd('show status'), (s) => /Daemon is up and running/.test(s), 10_000, 20);
+    // Start-up waits are generous: a daemon starting on a loaded machine is slow, not broken.
+    await this.waitFor('the control socket', () => this.cmd('show status'), (s) => /Daemon is up and running/.test(s), 30_000, 20);
   }
 
   protected pids(): number[] {
@@ -423,7 +424,7 @@ export class FrrRouter extends Router {
       await this.waitForFile('zserv.api');
     }
     await this.lab.mustExec(this.host, '/usr/lib/frr/bgpd', [...this.daemonArgs('bgpd'), ...(this.zebra ? [] : ['-Z'])]);
-    await this.waitFor('bgpd vty', () => this.cmd('show bgp summary json'), (s) => s.includes('{'), 10_000, 20);
+    await this.waitFor('bgpd vty', () => this.cmd('show bgp summary json'), (s) => s.includes('{'), 30_000, 20);
   }
 
   protected pids(): number[] {
@@ -548,7 +549,7 @@ export class GobgpRouter extends Router {
     const child = this.lab.spawn(this.host, 'sh', ['-c', `echo $$ > ${join(this.dir, 'gobgpd.pid')}; exec gobgpd -f ${conf} --api-hosts=127.0.0.1:50051 --pprof-disable -l warn -p > ${join(this.dir, 'gobgpd.log')} 2>&1`]);
     child.stdout?.resume();
     child.stderr?.resume();
-    await this.waitFor('gobgpd API', () => this.cli(['global']), (s) => s.includes('AS:'), 10_000, 50);
+    await this.waitFor('gobgpd API', () => this.cli(['global']), (s) => s.includes('AS:'), 30_000, 50);
   }
 
   protected pids(): number[] {
