@@ -52,6 +52,11 @@ export function describeBfd(ROUTER: 'bird' | 'frr'): void {
       if (dir) FullLab.destroy(dir);
     });
 
+    // BFD's Detection Time is 0.9 s (about a second at the router on a quiet machine: the bench's figures);
+    // the test's bound is the earliest a hold timer could have dropped the path, so load cannot fail it
+    // while a path dropped by the hold timer, not BFD, still does.
+    const BFD_NOT_HOLD_MS = (HOLD_S - 3) * 1000 - 500;
+
     it('a frozen speaker: the router drops its path within about a second with BFD, only after the hold time without', async () => {
       const from = Object.fromEntries(NODES.map((n) => [n, logEvents(lab, n, 'bfdState').length]));
       // node3's BFD never came up (the router runs none for it): BGP runs as without BFD.
@@ -62,7 +67,7 @@ export function describeBfd(ROUTER: 'bird' | 'frr'): void {
         lab.signal('speaker-node3', 'SIGSTOP');
         const withBfd = await pathGone('node1', t0, 10_000);
         report.push(`frozen speaker, BFD 300 ms x 3: path gone after ${withBfd} ms`);
-        expect(withBfd).toBeLessThan(3000);
+        expect(withBfd).toBeLessThan(BFD_NOT_HOLD_MS);
         // Without BFD the path stays until the hold timer (9 s, the last KEEPALIVE at most 3 s before the freeze).
         expect((await routerHops(lab, vip)).includes(hopOf('node3')), 'node3 (no BFD) dropped before its hold time').toBe(true);
         const withoutBfd = await pathGone('node3', t0, 30_000);
@@ -95,7 +100,7 @@ export function describeBfd(ROUTER: 'bird' | 'frr'): void {
         lab.signal('speaker-node1', 'SIGCONT');
       }
       report.push(`restarted then frozen speaker, BFD 300 ms x 3: path gone after ${gone} ms`);
-      expect(gone).toBeLessThan(3000);
+      expect(gone).toBeLessThan(BFD_NOT_HOLD_MS);
       // Our side saw it too: Down (the Detection Time, or the router's Down), then Up again.
       await bfdUp(lab, ['node1'], { node1: from });
       const after = logEvents(lab, 'node1', 'bfdState').slice(from);
