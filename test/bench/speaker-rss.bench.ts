@@ -1,0 +1,157 @@
+// A real speaker's RSS holding 10,000 and 100,000 Services, run as the chart runs it (SPEAKER_NODE_FLAGS,
+// MALLOC_ARENA_MAX): `herald speaker --announcer record` against a private kube-apiserver 1.20. Creating
+// 100,000 Services through the API takes 9-17 minutes here (services.bench.ts), so the Services and their
+// EndpointSlices are written straight into etcd (the API server stores JSON: --storage-media-type), as
+// the controller would have left them (a status address each, one ready endpoint on the speaker's node),
+// before kube-apiserver starts: the speaker then lists and watches them through the real API server.
+// For each N: a fresh cluster, one speaker, wait until it announces all N, then until its RSS settles.
+// Prints per N: speaker.<N>.rss.mb (settled VmRSS), .peak_rss.mb (VmHWM), .heap_used.mb and
+// .heap_total.mb (from its metrics), .seconds_to_announced. HERALD_BENCH_SPEAKER_RSS_N: comma-separated
+// counts (default 10000,100000).
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
+import { formatIp } from '../../allocator/ip.js';
+import { kubeRequest } from '../../kube/request.js';
+import { loadKubeConfig } from '../../kube/config.js';
+import { TestCluster } from '../cluster/cluster.js';
+import { SpeakerProcess, speakerConfigYaml } from '../cluster/speaker-process.js';
+
+const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(',').map(Number);
+const NS = 'big';
+const NODE = 'node-big';
+const VIPS = 0x20010db8000100000000000000000000n;
+const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
+/** etcd's default --max-txn-ops. */
+const TXN_OPS = 128;
+
+const out = (name: string, value: number, digits = 1): void => void process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
+const note = (text: string): void => void process.stdout.write(`# ${text}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const uid = (kind: number, i: number): string => `6f1c${kind}${i.toString(16).padStart(3, '0').slice(-3)}-1a2b-4c3d-8e9f-${i.toString(16).padStart(12, '0')}`;
+const TIME = '2026-12-06T17:00:00Z';
+
+/** A Service as kube-apiserver 1.20 stores it (JSON) once Herald's controller gave it an address. */
+function serviceJson(i: number): string {
+  const name = `svc-${i}`;
+  return JSON.stringify({
+    kind: 'Service',
+    apiVersion: 'v1',
+    metadata: { name, namespace: NS, uid: uid(1, i), creationTimestamp: TIME, annotations: { 'metallb.io/ip-allocated-from-pool': 'v6' } },
+    spec: {
+      ports: [{ protocol: 'TCP', port: 80, targetPort: 80 }],
+      selector: { app: name },
+      clusterIP: formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1)),
+      clusterIPs: [formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1))],
+      type: 'LoadBalancer',
+      sessionAffinity: 'None',
+      externalTrafficPolicy: 'Cluster',
+      ipFamilies: ['IPv6'],
+      ipFamilyPolicy: 'SingleStack',
+      allocateLoadBalancerNodePorts: false,
+    },
+    status: { loadBalancer: { ingress: [{ ip: formatIp('ipv6', VIPS + BigInt(i)) }] } },
+  });
+}
+
+/** Its EndpointSlice (1.20 stores discovery.k8s.io/v1beta1): one ready endpoint on the speaker's node. */
+function sliceJson(i: number): string {
+  const name = `svc-${i}`;
+  return JSON.stringify({
+    kind: 'EndpointSlice',
+    apiVersion: 'discovery.k8s.io/v1beta1',
+    metadata: { name: `${name}-abcde`, namespace: NS, uid: uid(2, i), creationTimestamp: TIME, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+    addressType: 'IPv6',
+    endpoints: [{ addresses: [formatIp('ipv6', CLUSTER_IPS + 0x10000000n + BigInt(i))], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': NODE } }],
+    ports: [{ name: '', protocol: 'TCP', port: 80 }],
+  });
+}
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+/** Puts key/value pairs into etcd through its JSON gateway, TXN_OPS per transaction. */
+async function etcdPut(endpoint: string, pairs: Iterable<[string, string]>): Promise<void> {
+  let batch: object[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const res = await fetch(`${endpoint}/v3/kv/txn`, { method: 'POST', body: JSON.stringify({ success: batch }) });
+    if (!res.ok) throw new Error(`etcd txn: ${res.status} ${await res.text()}`);
+    batch = [];
+  };
+  for (const [k, v] of pairs) {
+    batch.push({ requestPut: { key: b64(k), value: b64(v) } });
+    if (batch.length === TXN_OPS) await flush();
+  }
+  await flush();
+}
+
+function* objects(n: number): Generator<[string, string]> {
+  for (let i = 0; i < n; i++) {
+    yield [`/registry/services/specs/${NS}/svc-${i}`, serviceJson(i)];
+    yield [`/registry/endpointslices/${NS}/svc-${i}-abcde`, sliceJson(i)];
+  }
+}
+
+/** The speaker's V8 heap (MB) from its metrics. */
+async function heapMb(metricsUrl: string): Promise<{ used: number; total: number }> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const metric = (name: string): number => {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) / 1048576 : NaN;
+  };
+  return { used: metric('nodejs_heap_size_used_bytes'), total: metric('nodejs_heap_size_total_bytes') };
+}
+
+async function measure(n: number): Promise<void> {
+  const cluster = await TestCluster.start({ extraApiserverArgs: ['--storage-media-type=application/json'] });
+  let speaker: SpeakerProcess | undefined;
+  try {
+    const { kubeConfig: access } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
+    for (const ns of ['herald', NS]) await kubeRequest(access, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+    const applied = spawnSync('kubectl', ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], {
+      input: speakerConfigYaml('herald', { v6: { protocol: 'layer2', addresses: ['2001:db8:1::/96'] } }),
+      encoding: 'utf8',
+    });
+    if (applied.status !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
+    await cluster.stopApiserver();
+    let t = performance.now();
+    await etcdPut(cluster.etcdEndpoint, objects(n));
+    note(`${n} Services and EndpointSlices written to etcd in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    await cluster.startApiserver();
+
+    t = performance.now();
+    speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: SPEAKER_NODE_FLAGS, env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });
+    const metricsUrl = await speaker.metricsUrl();
+    const s = speaker;
+    await s.waitForLog(`all ${n} announced`, () => s.records.filter((r) => r.op === 'setBalancer').length >= n, 1_800_000);
+    out(`speaker.${n}.seconds_to_announced`, (performance.now() - t) / 1000);
+    // Settled: RSS moved less than 0.5 MB over 3 s (at most 3 minutes).
+    let last = 0;
+    let rss = procStatusMb(s.pid, 'VmRSS');
+    for (let i = 0; i < 60 && Math.abs(rss - last) > 0.5; i++) {
+      await sleep(3000);
+      last = rss;
+      rss = procStatusMb(s.pid, 'VmRSS');
+    }
+    const heap = await heapMb(metricsUrl);
+    out(`speaker.${n}.rss.mb`, rss);
+    out(`speaker.${n}.peak_rss.mb`, procStatusMb(s.pid, 'VmHWM'));
+    out(`speaker.${n}.heap_used.mb`, heap.used);
+    out(`speaker.${n}.heap_total.mb`, heap.total);
+  } finally {
+    await speaker?.kill('SIGKILL');
+    await cluster.stop();
+  }
+}
+
+out('bench.loadavg.1min', loadavg()[0], 2);
+note(`${new Date().toISOString()}, node flags ${SPEAKER_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=${SPEAKER_MALLOC_ARENA_MAX}`);
+for (const n of COUNTS) await measure(n);
+out('bench.loadavg.1min.end', loadavg()[0], 2);
