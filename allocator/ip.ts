@@ -42,14 +42,19 @@ function hexValue(c: number): number {
   return -1;
 }
 
-function parseV6(text: string): bigint | undefined {
+/** Scratch the IPv6 parser writes its 8 groups to (never escapes this module). */
+const PARSED: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+
+/** Parses an IPv6 text into PARSED; false when it is not one. */
+function parseV6Groups(text: string): boolean {
   const n = text.length;
-  const groups: number[] = [];
+  const groups = PARSED;
+  let count = 0;
   let gap = -1; // index in groups where "::" stands
   let i = 0;
-  if (n < 2) return undefined;
+  if (n < 2) return false;
   if (text.charCodeAt(0) === 58) {
-    if (text.charCodeAt(1) !== 58) return undefined;
+    if (text.charCodeAt(1) !== 58) return false;
     gap = 0;
     i = 2;
   }
@@ -65,29 +70,40 @@ function parseV6(text: string): bigint | undefined {
     if (i < n && text.charCodeAt(i) === 46) {
       // A trailing dotted quad (::ffff:192.0.2.1) counts as two groups.
       const v4 = parseV4(text, start, n);
-      if (v4 === undefined) return undefined;
-      groups.push(v4 >>> 16, v4 & 0xffff);
+      if (v4 === undefined || count > 6) return false;
+      groups[count++] = v4 >>> 16;
+      groups[count++] = v4 & 0xffff;
       i = n;
       break;
     }
-    if (i === start || i - start > 4) return undefined;
-    groups.push(v);
+    if (i === start || i - start > 4 || count > 7) return false;
+    groups[count++] = v;
     if (i === n) break;
-    if (text.charCodeAt(i) !== 58) return undefined; // anything else, zone indexes included
+    if (text.charCodeAt(i) !== 58) return false; // anything else, zone indexes included
     i++;
     if (i < n && text.charCodeAt(i) === 58) {
-      if (gap >= 0) return undefined;
-      gap = groups.length;
+      if (gap >= 0) return false;
+      gap = count;
       i++;
-    } else if (i === n) return undefined;
+    } else if (i === n) return false;
   }
-  if (gap < 0 ? groups.length !== 8 : groups.length > 7) return undefined;
-  if (gap >= 0) groups.splice(gap, 0, ...new Array<number>(8 - groups.length).fill(0));
-  // Inline, not a helper closure: this runs once per address parsed (every status at a restart).
-  const w0 = BigInt(groups[0] * 65536 + groups[1]);
-  const w1 = BigInt(groups[2] * 65536 + groups[3]);
-  const w2 = BigInt(groups[4] * 65536 + groups[5]);
-  const w3 = BigInt(groups[6] * 65536 + groups[7]);
+  if (gap < 0 ? count !== 8 : count > 7) return false;
+  if (gap >= 0) {
+    // Move the groups after "::" to the end and zero the run.
+    const after = count - gap;
+    for (let k = 0; k < after; k++) groups[7 - k] = groups[count - 1 - k];
+    for (let k = gap; k < 8 - after; k++) groups[k] = 0;
+  }
+  return true;
+}
+
+function parseV6(text: string): bigint | undefined {
+  if (!parseV6Groups(text)) return undefined;
+  const g = PARSED;
+  const w0 = BigInt(g[0] * 65536 + g[1]);
+  const w1 = BigInt(g[2] * 65536 + g[3]);
+  const w2 = BigInt(g[4] * 65536 + g[5]);
+  const w3 = BigInt(g[6] * 65536 + g[7]);
   return (w0 << 96n) | (w1 << 64n) | (w2 << 32n) | w3;
 }
 
@@ -152,7 +168,11 @@ function formatV6(num: bigint): string {
   const low = BigInt.asUintN(64, num);
   setWord(4, Number(low >> 32n));
   setWord(6, Number(BigInt.asUintN(32, low)));
-  const groups = GROUPS;
+  return TEXT.toString('latin1', 0, writeV6(GROUPS));
+}
+
+/** Writes the RFC 5952 text of `groups` into TEXT; returns its length. */
+function writeV6(groups: readonly number[]): number {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
@@ -184,13 +204,25 @@ function formatV6(num: bigint): string {
     if (g >= 0x10) out[o++] = HEX_DIGIT[(g >>> 4) & 15];
     out[o++] = HEX_DIGIT[g & 15];
   }
-  return out.toString('latin1', 0, o);
+  return o;
 }
 
 /** Canonical form of an address text, or undefined when it is not an address. */
 export function canonicalIp(text: string): string | undefined {
-  const p = parseIp(text);
-  return p && formatIp(p.family, p.num);
+  if (text.indexOf(':') < 0) {
+    // parseV4 accepts only the canonical dotted quad (no leading zeros): the text is its own form.
+    return parseV4(text) === undefined ? undefined : text;
+  }
+  // No BigInt: the groups are written back as text and, when that is the text given (nearly always,
+  // for what the API server stores), the given string is returned: no new one per status read.
+  if (!parseV6Groups(text)) return undefined;
+  const length = writeV6(PARSED);
+  if (length === text.length) {
+    let same = true;
+    for (let i = 0; i < length && same; i++) same = TEXT[i] === text.charCodeAt(i);
+    if (same) return text;
+  }
+  return TEXT.toString('latin1', 0, length);
 }
 
 /**

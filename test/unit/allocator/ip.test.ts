@@ -27,6 +27,43 @@ describe('allocator IP text', () => {
     },
   );
 
+  it.each(['', '1.2.3', '01.2.3.4', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::8', '::1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:1.2.3.4', 'fe80::1%eth0', '::1.2.3'])('canonicalIp rejects %j', (input) => {
+    expect(canonicalIp(input)).toBeUndefined();
+  });
+
+  // canonicalIp takes its own path (groups, no BigInt, the given string back when canonical): it must
+  // say what parse-then-format says for any spelling: upper case, leading zeros, "::" anywhere, a dotted tail.
+  it('canonicalIp agrees with formatIp(parseIp()) for every spelling (property)', () => {
+    const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+    const spelling = fc
+      .record({
+        groups: fc.array(group, { minLength: 8, maxLength: 8 }),
+        pad: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+        upper: fc.boolean(),
+        gap: fc.option(fc.record({ at: fc.integer({ min: 0, max: 7 }), len: fc.integer({ min: 1, max: 8 }) }), { nil: undefined }),
+        dotted: fc.boolean(),
+      })
+      .map(({ groups, pad, upper, gap, dotted }) => {
+        let parts = groups.map((g, i) => (pad[i] ? g.toString(16).padStart(4, '0') : g.toString(16)));
+        if (dotted) parts = [...parts.slice(0, 6), `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`];
+        let text = parts.join(':');
+        if (gap) {
+          // Compress a run of zero groups (only if they are zero; a dotted tail is never compressed into).
+          const end = Math.min(gap.at + gap.len, dotted ? 6 : 8);
+          if (end > gap.at && groups.slice(gap.at, end).every((g) => g === 0)) text = `${parts.slice(0, gap.at).join(':')}::${parts.slice(end).join(':')}`;
+        }
+        return upper ? text.toUpperCase() : text;
+      });
+    const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join('.'));
+    fc.assert(
+      fc.property(fc.oneof(spelling, v4, fc.string({ maxLength: 12 })), (text) => {
+        const p = parseIp(text);
+        expect(canonicalIp(text)).toBe(p && formatIp(p.family, p.num));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('round-trips every address (property)', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), (n) => {
