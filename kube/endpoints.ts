@@ -44,7 +44,10 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** The metadata readiness needs: identity, version and the Service label (10,000s of slices are cached). */
+/**
+ * The metadata readiness needs: name, version and the Service label (10,000s of slices are cached).
+ * Not the uid: nothing reads a slice's, and its 36 characters were ~60 bytes per cached slice.
+ */
 function decodeMeta(raw: unknown): V1ObjectMeta {
   const md = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const labels = typeof md.labels === 'object' && md.labels !== null ? (md.labels as Record<string, unknown>) : {};
@@ -52,7 +55,6 @@ function decodeMeta(raw: unknown): V1ObjectMeta {
   return {
     name: str(md.name),
     namespace: str(md.namespace),
-    uid: str(md.uid),
     resourceVersion: str(md.resourceVersion),
     labels: service === undefined ? undefined : { [SERVICE_NAME_LABEL]: service },
   };

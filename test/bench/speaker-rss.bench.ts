@@ -7,8 +7,10 @@
 // For each N: a fresh cluster, one speaker, wait until it announces all N, then until its RSS settles.
 // Prints per N: speaker.<N>.rss.mb (settled VmRSS), .peak_rss.mb (VmHWM), .heap_used.mb and
 // .heap_total.mb (from its metrics), .seconds_to_announced. HERALD_BENCH_SPEAKER_RSS_N: comma-separated
-// counts (default 10000,100000).
-import { readFileSync } from 'node:fs';
+// counts (default 10000,100000). HERALD_BENCH_SPEAKER_RSS_SNAPSHOT=DIR: a heap snapshot of the settled
+// speaker is written to DIR (node --heapsnapshot-signal), for finding what holds its memory.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
@@ -18,6 +20,7 @@ import { loadKubeConfig } from '../../kube/config.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { SpeakerProcess, speakerConfigYaml } from '../cluster/speaker-process.js';
 
+const SNAPSHOT_DIR = process.env.HERALD_BENCH_SPEAKER_RSS_SNAPSHOT;
 const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(',').map(Number);
 const NS = 'big';
 const NODE = 'node-big';
@@ -124,10 +127,11 @@ async function measure(n: number): Promise<void> {
     let t = performance.now();
     await etcdPut(cluster.etcdEndpoint, objects(n));
     note(`${n} Services and EndpointSlices written to etcd in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    await cluster.startApiserver();
+    // With 100,000 Services its start-up lists them all (the ClusterIP repair loop): minutes under load.
+    await cluster.startApiserver(900_000);
 
     t = performance.now();
-    speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: SPEAKER_NODE_FLAGS, env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });
+    speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: SNAPSHOT_DIR ? [...SPEAKER_NODE_FLAGS, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : SPEAKER_NODE_FLAGS, env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });
     const metricsUrl = await speaker.metricsUrl();
     const s = speaker;
     await s.waitForLog(`all ${n} announced`, () => s.records.filter((r) => r.op === 'setBalancer').length >= n, 1_800_000);
@@ -145,6 +149,22 @@ async function measure(n: number): Promise<void> {
     out(`speaker.${n}.peak_rss.mb`, procStatusMb(s.pid, 'VmHWM'));
     out(`speaker.${n}.heap_used.mb`, heap.used);
     out(`speaker.${n}.heap_total.mb`, heap.total);
+    if (SNAPSHOT_DIR) {
+      const before = new Set(readdirSync(SNAPSHOT_DIR));
+      s.child.kill('SIGUSR2');
+      // Written when a .heapsnapshot file appears and stops growing.
+      let file: string | undefined;
+      let size = -1;
+      for (let i = 0; i < 600; i++) {
+        await sleep(1000);
+        file ??= readdirSync(SNAPSHOT_DIR).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+        if (!file) continue;
+        const now = statSync(join(SNAPSHOT_DIR, file)).size;
+        if (now === size && now > 0) break;
+        size = now;
+      }
+      note(`heap snapshot: ${file ? join(SNAPSHOT_DIR, file) : 'none written'}`);
+    }
   } finally {
     await speaker?.kill('SIGKILL');
     await cluster.stop();

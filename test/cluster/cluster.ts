@@ -352,8 +352,8 @@ export class TestCluster {
     return apiserverFlags(this.version, ctx, this.opts.extraApiserverArgs ?? []);
   }
 
-  /** Starts kube-apiserver against the running etcd and waits for /readyz. */
-  async startApiserver(): Promise<void> {
+  /** Starts kube-apiserver against the running etcd and waits for /readyz (longer with 100,000s of objects in etcd). */
+  async startApiserver(readyTimeoutMs = 90_000): Promise<void> {
     if (this.apiserver && this.apiserver.exitCode === null && this.apiserver.signalCode === null) return;
     this.apiserver = this.launch('kube-apiserver', this.binary, this.apiserverArgs());
     const ca = readFileSync(this.caFile);
@@ -364,7 +364,7 @@ export class TestCluster {
         const body = await this.probe(`${this.server}/readyz`, ca);
         return body.trim() === 'ok';
       },
-      90_000,
+      readyTimeoutMs,
     );
     this.writeState();
   }
