@@ -258,7 +258,7 @@ describeLab('full lab restarts (router, speaker with graceful restart, controlle
       expect(stops.at(-1)?.peer).toBe(lab.host('router').ipv4);
       expect(logEvents(`speaker-${node}`, 'sessionStop').filter((e) => Date.parse(String(e.time)) >= t0)).toEqual([]);
     }
-    await eventually(`BIRD's session to ${node} down`, async () => (await routerSessions(lab)).get(node) !== 'Established', 10_000, 50);
+    await eventually(`BIRD's session to ${node} down`, async () => (await routerSessions(lab)).get(node) !== 'Established', 20_000, 50);
     const tDown = Date.now();
     const during = await routerNeighborDetail(lab, node);
     expect(during, 'BIRD in graceful-restart helper mode for the node').toMatch(/Neighbor graceful restart active/);
@@ -276,7 +276,8 @@ describeLab('full lab restarts (router, speaker with graceful restart, controlle
         const d = await routerNeighborDetail(lab, node);
         return /Neighbor graceful restart active|Neighbor GR:/.test(d) ? null : d;
       },
-      10_000,
+      // The End-of-RIB follows the new process's first sync with the API server: seconds under load.
+      30_000,
       50,
     );
     const tDone = Date.now();
