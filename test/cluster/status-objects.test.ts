@@ -194,14 +194,17 @@ describe('status for operators: ServiceL2Status and ServiceBGPStatus', () => {
     expect(listed.reason).toBe('2 objects');
     await waitFor('b announces web again', () => b2.announced('layer2').has(`${ns}/web`), 60_000);
     await waitFor('b announces api again', () => b2.announced('bgp').has(`${ns}/api`), 60_000);
+    const webKey = `${b.node}:${ns}/web`;
+    const life = (): string => String(Date.parse(kubectl(['get', '-n', ns, 'lease', `herald-speaker-${b.node}`, '-o', 'jsonpath={.spec.acquireTime}'])));
+    // The new life is written asynchronously: waited for (a fixed pause was a race on a loaded
+    // machine), then a moment in which any other rewrite would show.
+    await waitFor('b\'s layer2 object carrying its new life', () => statuses(ns, 'servicel2statuses').get(webKey)?.metadata.annotations?.['herald.io/speaker-life'] === life(), 60_000);
     await new Promise((r) => setTimeout(r, 2_000));
     const l2After = statuses(ns, 'servicel2statuses');
     const after = new Map([...l2After, ...statuses(ns, 'servicebgpstatuses')].map(([k, o]) => [k, o.metadata.resourceVersion]));
-    const webKey = `${b.node}:${ns}/web`;
     const without = (m: Map<string, string>): Map<string, string> => new Map([...m].filter(([k]) => k !== webKey));
     expect(without(after)).toEqual(without(before));
-    const acquired = kubectl(['get', '-n', ns, 'lease', `herald-speaker-${b.node}`, '-o', 'jsonpath={.spec.acquireTime}']);
-    expect(l2After.get(webKey)?.metadata.annotations?.['herald.io/speaker-life']).toBe(String(Date.parse(acquired)));
+    expect(l2After.get(webKey)?.metadata.annotations?.['herald.io/speaker-life']).toBe(life());
     expect(l2After.get(webKey)?.status?.interfaces).toEqual([{ name: 'eth-b' }]);
     expect(b2.logs.filter((l) => l.event === 'serviceStatusFailed')).toEqual([]);
 
