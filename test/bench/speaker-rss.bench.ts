@@ -18,7 +18,7 @@ import { formatIp } from '../../allocator/ip.js';
 import { kubeRequest } from '../../kube/request.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { TestCluster } from '../cluster/cluster.js';
-import { SpeakerProcess, speakerConfigYaml } from '../cluster/speaker-process.js';
+import { SpeakerProcess, speakerConfigYaml, type RecordLine } from '../cluster/speaker-process.js';
 
 const SNAPSHOT_DIR = process.env.HERALD_BENCH_SPEAKER_RSS_SNAPSHOT;
 const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(',').map(Number);
@@ -134,7 +134,8 @@ async function measure(n: number): Promise<void> {
     speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: SNAPSHOT_DIR ? [...SPEAKER_NODE_FLAGS, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : SPEAKER_NODE_FLAGS, env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });
     const metricsUrl = await speaker.metricsUrl();
     const s = speaker;
-    await s.waitForLog(`all ${n} announced`, () => s.records.filter((r) => r.op === 'setBalancer').length >= n, 1_800_000);
+    const announced = new Set<string>();
+    await s.waitFor(`all ${n} announced`, (r: RecordLine) => (r.op === 'setBalancer' && r.name !== undefined && announced.add(r.name).size >= n), 1_800_000);
     out(`speaker.${n}.seconds_to_announced`, (performance.now() - t) / 1000);
     // Settled: RSS moved less than 0.5 MB over 3 s (at most 3 minutes).
     let last = 0;
