@@ -205,16 +205,17 @@ describeLab('bgp interop: herald bgp announce against BIRD and FRR', () => {
         await r.waitFor('2 routes', () => r.routes(), (p) => p.length === 2);
         await r.waitFor('2 kernel routes', () => r.kernelRoutes(4), (k) => k.length === 2);
         // An upgrade-like restart: the process dies without withdrawing or sending a NOTIFICATION.
+        // (Waits here are generous: the restart time is 60 s, and a loaded machine is slow, not wrong.)
         await first.stop('SIGKILL');
-        await r.waitFor('session down', () => r.peerState(ip('node1')), (s) => s !== 'Established', 10_000);
+        await r.waitFor('session down', () => r.peerState(ip('node1')), (s) => s !== 'Established', 20_000);
         // FRR marks them stale (BIRD keeps the flag to itself); both keep them, also in the kernel.
-        const held = await r.waitFor('routes kept', () => r.routes(), (p) => p.length === 2 && (kind !== 'frr' || p.every((x) => x.stale)), 5000);
+        const held = await r.waitFor('routes kept', () => r.routes(), (p) => p.length === 2 && (kind !== 'frr' || p.every((x) => x.stale)), 20_000);
         expect(held.map((p) => p.prefix).sort()).toEqual([VIP, VIP2]);
         expect((await r.kernelRoutes(4)).map((k) => k.dst).sort()).toEqual([VIP, VIP2]);
         // The new process announces only VIP: after its End-of-RIB, VIP2 (stale, not re-announced) is gone.
         const second = speaker('node1', nodeArgs('node1', NODE_AS, [...gr, '--prefix', VIP]));
         await second.established();
-        const after = await r.waitFor('stale VIP2 cleared', () => r.routes(), (p) => p.length === 1 && p[0].prefix === VIP && !p[0].stale, 10_000);
+        const after = await r.waitFor('stale VIP2 cleared', () => r.routes(), (p) => p.length === 1 && p[0].prefix === VIP && !p[0].stale, 30_000);
         expect(after[0].nextHop).toBe(ip('node1'));
       });
     });
