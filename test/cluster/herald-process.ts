@@ -17,6 +17,7 @@ export abstract class HeraldProcess {
   private stderr = '';
   private readonly exited: Promise<number | string>;
   private waiters: (() => void)[] = [];
+  private closed = false;
 
   /** `label` names the process in errors, e.g. "controller" or "speaker node1". */
   constructor(
@@ -38,7 +39,15 @@ export abstract class HeraldProcess {
       for (const w of this.waiters.splice(0)) w();
     });
     this.child.stderr?.setEncoding('utf8').on('data', (c: string) => (this.stderr += c));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+    // 'close', not 'exit': 'exit' can come before the last stdout lines are read (a final log line
+    // or record then seemed missing to whoever looked right after the exit).
+    this.exited = new Promise((resolve) =>
+      this.child.on('close', (code, signal) => {
+        this.closed = true;
+        resolve(code ?? signal ?? 'unknown');
+        for (const w of this.waiters.splice(0)) w();
+      }),
+    );
   }
 
   /** One parsed stdout line (a non-JSON line arrives as {msg}). */
@@ -51,8 +60,9 @@ export abstract class HeraldProcess {
     return this.child.pid as number;
   }
 
+  /** Until the process has exited and all its output has been read. */
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return !this.closed;
   }
 
   get stderrText(): string {

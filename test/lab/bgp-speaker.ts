@@ -27,6 +27,8 @@ export class Speaker {
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly waiters = new Set<() => void>();
+  /** Exited, and all its output read. */
+  private closed = false;
 
   constructor(
     readonly host: string,
@@ -45,7 +47,14 @@ export class Speaker {
       this.stderr.push(d);
       for (const w of this.waiters) w();
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => (resolve({ code, signal }), [...this.waiters].forEach((w) => w()))));
+    // 'close', not 'exit': 'exit' can come before the last stdout lines are read.
+    this.exited = new Promise((resolve) =>
+      child.once('close', (code, signal) => {
+        this.closed = true;
+        resolve({ code, signal });
+        [...this.waiters].forEach((w) => w());
+      }),
+    );
   }
 
   /** The first log line (from index `from`) matching pred; rejects on timeout or exit, with the log. */
@@ -54,7 +63,7 @@ export class Speaker {
       const check = (): void => {
         const hit = this.lines.slice(from).find(pred);
         if (hit) return done(() => resolve(hit));
-        if (this.child.exitCode !== null || this.child.signalCode !== null) done(() => reject(new Error(`${this.host}: speaker exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}\n${this.dump()}`)));
+        if (this.closed) done(() => reject(new Error(`${this.host}: speaker exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}\n${this.dump()}`)));
       };
       const timer = setTimeout(() => done(() => reject(new Error(`${this.host}: timed out after ${timeoutMs} ms waiting for ${what}\n${this.dump()}`))), timeoutMs);
       const done = (f: () => void): void => {

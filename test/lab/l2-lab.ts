@@ -63,7 +63,8 @@ export class Responder {
     });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => (this.stderr += d));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': 'exit' can come before the last stdout lines (the 'stopped' counters) are read.
+    this.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
   }
 
   get pid(): number {
@@ -94,7 +95,7 @@ export class Responder {
 
   /** SIGTERM; resolves with the exit code (null when it had to be killed after timeoutMs). */
   async stop(timeoutMs = 5000): Promise<number | null> {
-    if (this.child.exitCode !== null) return this.child.exitCode;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const code = await this.exited;
