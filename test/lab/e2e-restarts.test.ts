@@ -422,7 +422,7 @@ describeLab('full lab restarts (router, speaker with graceful restart, controlle
       expect(answeredWhileFenced, 'ARP answers while every speaker was fenced').toEqual([]);
       expect(sa.samples.some((s) => s.t >= fencedBy && s.end < fencedUntil)).toBe(true);
       // Converged: the same owner, the same IPs, the routes, traffic.
-      expect(await arpOnce(l2Vip)).toBe(postOwner);
+      expect(await eventually('an ARP answer', () => arpOnce(l2Vip), 15_000)).toBe(postOwner);
       expect(after).toEqual(before);
       expect(await threeHops()).toBe(true);
       expect(await curlFromClient(lab, l2Vip, 2)).toBe(postOwner);
