@@ -139,8 +139,10 @@ describe('speaker processes (record announcer)', () => {
     const invalid = await owner.waitForLog('configInvalid', (l) => l.event === 'configInvalid' && Date.parse(String(l.time)) >= since - 1000);
     expect(invalid.reason).toMatch(/config/);
     expect(await metricValue(await owner.metricsUrl(), 'herald_config_stale')).toBe(1);
-    expect(owner.announced()).toEqual(before);
-    expect(owner.records.filter((r) => r.op === 'deleteBalancer' && r.t >= since)).toEqual([]);
+    // Nothing withdrawn for the config. (On a heavily loaded machine a 3 s Lease can lapse: the speaker
+    // then fences, withdrawing with reason 'fenced', and announces again once renewed; not the config's doing.)
+    expect(owner.records.filter((r) => r.op === 'deleteBalancer' && r.t >= since && r.reason !== 'fenced')).toEqual([]);
+    await waitFor('the owner announcing what it did before', () => JSON.stringify([...owner.announced()].sort()) === JSON.stringify([...before].sort()), 30_000);
     // Back to the config in force: not stale any more.
     kubectl(['apply', '-f', '-'], { input: speakerConfigYaml(ns, { l2: { protocol: 'layer2', addresses: ['192.0.2.0/24'] }, l2b: { protocol: 'layer2', addresses: ['198.51.100.0/24'] } }) });
     await waitFor('config_stale 0', async () => (await metricValue(await owner.metricsUrl(), 'herald_config_stale')) === 0);
