@@ -76,8 +76,8 @@ export class Speaker {
     });
   }
 
-  /** Waits for the session to be Established (counting from log line `from`). */
-  established(timeoutMs = 30_000, from = 0): Promise<LogLine> {
+  /** Waits for the session to be Established (counting from log line `from`); generous: a loaded machine is slow, not wrong. */
+  established(timeoutMs = 60_000, from = 0): Promise<LogLine> {
     return this.waitForLog('established', (l) => l.event === 'established', timeoutMs, from);
   }
 
