@@ -16,9 +16,10 @@ import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml, 
 
 const LEASE_RENEW_MS = 1000;
 const LEASE_DURATION_MS = 3000;
-// Timers, watch delivery and round trips on a loaded machine (CI runs ~1,500 tests on 2 cores): a wide
-// margin on the durations bounded here; the tight figures are the benchmarks' (bench/).
-const SCHEDULING_SLACK_MS = 2000;
+// Timers, watch delivery and round trips on a loaded machine (CI runs ~1,500 tests on 2 cores; 6.1 s
+// for a takeover was seen at load 22): a wide margin on the durations bounded here, whose causes are
+// checked from the daemons' logs; the tight figures are the benchmarks' (bench/).
+const SCHEDULING_SLACK_MS = 5000;
 
 /** Owners of `service` now, by node. */
 function owners(speakers: SpeakerProcess[], service: string): string[] {
@@ -179,6 +180,9 @@ describe('speaker processes (record announcer)', () => {
       const expected = rankSpeakers(others.map((s) => s.node), ip)[0];
       const heir = others.find((s) => s.node === expected)!;
       const rec = await heir.waitFor(`takeover of ${service}`, (r: RecordLine) => r.op === 'setBalancer' && r.name === service && r.t > killedAt, 15_000);
+      // On the heir's own verdict that the victim's Lease expired, not before it.
+      const gone = await heir.waitForLog(`${victim.node} expired`, (l) => l.event === 'speakerGone' && l.reason === `${victim.node}: expired`);
+      expect(rec.t).toBeGreaterThanOrEqual(Date.parse(String(gone.time)) - 5);
       expect(rec.t - killedAt).toBeLessThanOrEqual(LEASE_DURATION_MS + LEASE_RENEW_MS + SCHEDULING_SLACK_MS);
       expect(owners(speakers, service)).toEqual([expected]);
     }
