@@ -163,6 +163,14 @@ function moves(a: readonly (string | null)[], b: readonly (string | null)[]): nu
   return a.filter((x, i) => x !== b[i]).length;
 }
 
+/** Every Service `gone` owned moved to another node; every other Service kept its owner. */
+function expectOnlyMovedFrom(gone: string, before: readonly (string | null)[], after: readonly (string | null)[]): void {
+  for (let i = 0; i < before.length; i++) {
+    if (before[i] === gone) expect(after[i]).not.toBe(gone);
+    else expect(after[i]).toBe(before[i]);
+  }
+}
+
 /** Full turnover, then the owner of the most Services is SIGKILLed and comes back: moves on its return. */
 function turnoverThenKill(holders: boolean): { during: (string | null)[]; after: (string | null)[]; victimHeld: number } {
   const c = cluster({ holders });
@@ -182,10 +190,7 @@ function turnoverThenKill(holders: boolean): { during: (string | null)[]; after:
   c.advance(DURATION + 2 * RENEW);
   c.settle(services);
   const during = c.owners(services);
-  for (let i = 0; i < services.length; i++) {
-    if (before[i] === victim) expect(during[i]).not.toBe(victim);
-    else expect(during[i]).toBe(before[i]);
-  }
+  expectOnlyMovedFrom(victim, before, during);
   c.start(victim);
   c.advance(5000);
   c.settle(services);
@@ -315,10 +320,7 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
       c.advance(DURATION + 2 * RENEW);
       c.settle(services);
       const during = c.owners(services);
-      for (let i = 0; i < services.length; i++) {
-        if (before[i] === n) expect(during[i]).not.toBe(n);
-        else expect(during[i]).toBe(before[i]);
-      }
+      expectOnlyMovedFrom(n, before, during);
       // A fenced owner that returns while the others stayed healthy does not take its VIPs back (no flap back).
       c.unfence(n);
       c.advance(3 * RENEW);
