@@ -14,7 +14,7 @@ import type { V1ConfigMap, V1Service, V1ServiceStatus } from '@kubernetes/client
 import { Controller, type EventSink } from '../../controller/controller.js';
 import { ControllerMetrics } from '../../controller/metrics.js';
 import type { KubeAccess } from '../../kube/access.js';
-import { formatIp } from '../../allocator/ip.js';
+import { allocatedIpv6Service } from './allocated-service.js';
 import { decodeObject } from '../../kube/decode.js';
 import { objectKey, type InformerEventHandler, type InformerSource } from '../../kube/informer.js';
 import { createLogger } from '../../kube/log.js';
@@ -30,8 +30,6 @@ function mainThreadSeconds(): number {
 }
 
 const hex = (i: number): string => i.toString(16);
-const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
-const VIPS = 0x20010db8000100000000000000000000n;
 
 /** One Service as kube-apiserver 1.20 lists it after Herald wrote its status (IPv6 ClusterIP and VIP, as services.bench.ts). */
 function serviceJson(i: number): string {
@@ -67,20 +65,7 @@ function serviceJson(i: number): string {
         { manager: 'herald', operation: 'Update', apiVersion: 'v1', time, fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:loadBalancer': { 'f:ingress': {} } } } },
       ],
     },
-    spec: {
-      ports: [{ protocol: 'TCP', port: 80, targetPort: 80 }],
-      selector: { app: 'bench' },
-      clusterIP: formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1)),
-      clusterIPs: [formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1))],
-      type: 'LoadBalancer',
-      sessionAffinity: 'None',
-      externalTrafficPolicy: 'Cluster',
-      ipFamilies: ['IPv6'],
-      ipFamilyPolicy: 'SingleStack',
-      allocateLoadBalancerNodePorts: false,
-    },
-    // The lowest addresses in creation order: what the cold start gave them.
-    status: { loadBalancer: { ingress: [{ ip: formatIp('ipv6', VIPS + BigInt(i)) }] } },
+    ...allocatedIpv6Service(i, { app: 'bench' }),
   });
 }
 

@@ -15,6 +15,7 @@ import { loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
 import { formatIp } from '../../allocator/ip.js';
+import { allocatedIpv6Service } from './allocated-service.js';
 import { kubeRequest } from '../../kube/request.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { TestCluster } from '../cluster/cluster.js';
@@ -24,7 +25,6 @@ const SNAPSHOT_DIR = process.env.HERALD_BENCH_SPEAKER_RSS_SNAPSHOT;
 const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(',').map(Number);
 const NS = 'big';
 const NODE = 'node-big';
-const VIPS = 0x20010db8000100000000000000000000n;
 const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
 /** etcd's default --max-txn-ops. */
 const TXN_OPS = 128;
@@ -48,19 +48,7 @@ function serviceJson(i: number): string {
     kind: 'Service',
     apiVersion: 'v1',
     metadata: { name, namespace: NS, uid: uid(1, i), creationTimestamp: TIME, annotations: { 'metallb.io/ip-allocated-from-pool': 'v6' } },
-    spec: {
-      ports: [{ protocol: 'TCP', port: 80, targetPort: 80 }],
-      selector: { app: name },
-      clusterIP: formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1)),
-      clusterIPs: [formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1))],
-      type: 'LoadBalancer',
-      sessionAffinity: 'None',
-      externalTrafficPolicy: 'Cluster',
-      ipFamilies: ['IPv6'],
-      ipFamilyPolicy: 'SingleStack',
-      allocateLoadBalancerNodePorts: false,
-    },
-    status: { loadBalancer: { ingress: [{ ip: formatIp('ipv6', VIPS + BigInt(i)) }] } },
+    ...allocatedIpv6Service(i, { app: name }),
   });
 }
 
