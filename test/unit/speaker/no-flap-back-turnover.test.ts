@@ -147,6 +147,15 @@ function cluster(opts: { holders: boolean }) {
 
 type Cluster = ReturnType<typeof cluster>;
 
+/** The speakers started one at a time after the Services exist, settling after each. */
+function startOneByOne(c: Cluster, services: readonly ServiceView[]): void {
+  for (const n of NODES) {
+    c.start(n);
+    c.advance(2 * RENEW);
+    c.settle(services);
+  }
+}
+
 /** Rolling restart (SIGTERM, start again), one speaker at a time, settling after each step. */
 function rollingRestart(c: Cluster, services: readonly ServiceView[]): void {
   for (const n of NODES) {
@@ -294,11 +303,7 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
   it('fresh install: the Services exist, the speakers start one by one: each Service ends with its hash owner, held by nobody', () => {
     const c = cluster({ holders: true });
     const services = Array.from({ length: 40 }, (_, i) => service(i + 1, 1000));
-    for (const n of NODES) {
-      c.start(n);
-      c.advance(2 * RENEW);
-      c.settle(services);
-    }
+    startOneByOne(c, services);
     c.advance(2 * RENEW);
     c.settle(services);
     expect(c.owners(services)).toEqual(services.map(hashOwner));
@@ -309,11 +314,7 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
   it('fence and return of every speaker in turn: each fence moves only the fenced owner\'s Services, no return moves any', () => {
     const c = cluster({ holders: true });
     const services = Array.from({ length: 40 }, (_, i) => service(i + 1, 1000));
-    for (const n of NODES) {
-      c.start(n);
-      c.advance(2 * RENEW);
-      c.settle(services);
-    }
+    startOneByOne(c, services);
     let before = c.owners(services);
     for (const n of NODES) {
       c.fence(n);
@@ -335,11 +336,7 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
   it('full turnover, then a crash and the return: no move back (also from a fresh install started one by one)', () => {
     const c = cluster({ holders: true });
     const services = Array.from({ length: 40 }, (_, i) => service(i + 1, 1000));
-    for (const n of NODES) {
-      c.start(n);
-      c.advance(2 * RENEW);
-      c.settle(services);
-    }
+    startOneByOne(c, services);
     rollingRestart(c, services);
     const before = c.owners(services);
     const counts = NODES.map((n) => before.filter((o) => o === n).length);
