@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { CONFIG_SOURCE_KINDS, type ConfigSourceKind } from '../allocator/config-verdict.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { isDnsSubdomain } from '../config/dns-subdomain.js';
 import { NANOS_PER_SECOND, parseGoDuration } from '../config/duration.js';
 import { Controller, DEFAULT_LEASE_NAME } from '../controller/controller.js';
 import { ControllerMetrics } from '../controller/metrics.js';
@@ -38,12 +39,9 @@ function parseBool(flag: string): (text: string) => boolean {
   };
 }
 
-// A Lease name is a DNS subdomain (RFC 1123): lower-case alphanumerics, '-' and '.', at most 253.
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 function parseObjectName(flag: string): (text: string) => string {
   return (text) => {
-    if (text.length > 253 || !DNS_SUBDOMAIN.test(text)) throw new InvalidArgumentError(`${flag}: ${JSON.stringify(text)} is not a valid object name (lower-case letters, digits, '-' and '.', at most 253)`);
+    if (!isDnsSubdomain(text)) throw new InvalidArgumentError(`${flag}: ${JSON.stringify(text)} is not a valid object name (lower-case letters, digits, '-' and '.', at most 253)`);
     return text;
   };
 }

@@ -1,19 +1,19 @@
 // Peer node selectors: parsing (with Kubernetes label syntax checks) and matching against a node's labels.
 // Semantics as in MetalLB: selectors are OR'd, the parts of one selector AND'd, no selectors = every node.
+import { isDnsSubdomain } from './dns-subdomain.js';
 import { checkKeys, describe, expectMapping, isAbsent, readList, readString } from './fields.js';
 import { Issues, indexPath, keyPath, quote } from './issues.js';
 import type { LabelSelectorRequirement, NodeSelector, SelectorOperator } from './model.js';
 
 const OPERATORS: readonly SelectorOperator[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
 const NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Why `key` is not a Kubernetes label key (`[prefix/]name`), or undefined if it is one. */
 export function labelKeyProblem(key: string): string | undefined {
   const slash = key.indexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) {
+  if (prefix !== undefined && (!isDnsSubdomain(prefix))) {
     return `label key ${quote(key)} has an invalid prefix: expected a DNS subdomain like "kubernetes.io"`;
   }
   if (name.length === 0 || name.length > 63 || !NAME.test(name)) {

@@ -1,4 +1,6 @@
-// Exponential backoff with jitter, shared by informer reconnects and work-queue retries.
+// Exponential backoff with jitter, shared by informer reconnects, work-queue retries and the paced writers.
+import { retryAfterOf } from './request.js';
+
 export interface BackoffOptions {
   /** First delay, ms. */
   initialMs: number;
@@ -21,6 +23,11 @@ export function backoffDelay(attempt: number, opts: BackoffOptions): number {
   return Math.max(0, Math.round(base * (1 - jitter * r)));
 }
 
+/** `delayMs`, raised to the Retry-After of `err` if it is a 429: a throttled server is not asked again before it. */
+export function atLeastRetryAfter(delayMs: number, err: unknown): number {
+  return Math.max(retryAfterOf(err) ?? 0, delayMs);
+}
+
 /** Stateful backoff: next() grows the delay, reset() after a success. */
 export class Backoff {
   private attempt = 0;
@@ -28,6 +35,11 @@ export class Backoff {
 
   next(): number {
     return backoffDelay(this.attempt++, this.opts);
+  }
+
+  /** next(), but never before a throttled server's (429) Retry-After: the jitter only lowers the backoff. */
+  nextAfter(err: unknown): number {
+    return atLeastRetryAfter(this.next(), err);
   }
 
   reset(): void {

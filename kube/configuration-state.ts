@@ -124,7 +124,7 @@ export class ConfigurationStateWriter {
       this.backoff.reset();
     } catch (err) {
       this.known = undefined;
-      retryMs = this.backoff.next();
+      retryMs = this.backoff.nextAfter(err);
       if (errorStatus(err) === 404) {
         if (!this.unavailableSaid) this.opts.onUnavailable?.();
         this.unavailableSaid = true;

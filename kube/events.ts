@@ -4,10 +4,10 @@
 // (events.k8s.io/v1) or count (core v1, used when events.k8s.io/v1 is not served).
 import { randomBytes } from 'node:crypto';
 import type { KubeAccess } from './access.js';
-import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { atLeastRetryAfter, backoffDelay, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { eventNote, eventReason } from './event-text.js';
-import { errorStatus, kubeRequest, retryAfterOf } from './request.js';
+import { errorStatus, kubeRequest } from './request.js';
 import { retrying, type RetryOptions } from './retry.js';
 import { microTime, wholeSecondsTime } from './timestamps.js';
 
@@ -168,18 +168,17 @@ export class EventRecorder {
   private async withRetries(write: () => Promise<void>): Promise<void> {
     const max = this.opts.maxRetries ?? 8;
     for (let attempt = 0; ; attempt++) {
-      let retryAfterMs = 0;
+      let failure: unknown;
       try {
         await write();
         return;
       } catch (err) {
         this.opts.onError?.(err);
         if (attempt >= max || this.closing.signal.aborted) return;
-        // A throttled server (429) is not asked again before its Retry-After; the jitter only lowers the backoff.
-        retryAfterMs = retryAfterOf(err) ?? 0;
+        failure = err;
       }
       try {
-        await sleep(this.clock, Math.max(retryAfterMs, backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000, ...this.opts.retryBackoff })), this.closing.signal);
+        await sleep(this.clock, atLeastRetryAfter(backoffDelay(attempt, { initialMs: 1000, maxMs: 60_000, ...this.opts.retryBackoff }), failure), this.closing.signal);
       } catch {
         return; // closing
       }

@@ -103,6 +103,7 @@ export class PoolStatusWriter {
     this.running = true;
     this.lastFlushAt = this.opts.clock.now();
     let failed = false;
+    let failure: unknown;
     try {
       for (const [name, counts] of todo) {
         if (this.closed || this.desired.get(name) !== counts) continue; // reset or superseded meanwhile
@@ -110,6 +111,7 @@ export class PoolStatusWriter {
           await this.write(name, counts);
         } catch (err) {
           failed = true;
+          failure = err;
           this.opts.onError(err);
         }
       }
@@ -117,7 +119,7 @@ export class PoolStatusWriter {
       this.running = false;
     }
     if (this.closed) return;
-    if (failed) this.kick(this.backoff.next());
+    if (failed) this.kick(this.backoff.nextAfter(failure));
     else {
       this.backoff.reset();
       if (this.dirty().length > 0) this.kick(0);

@@ -10,6 +10,7 @@
 // memory grows with Services, not with time); no writes. Objects without the life annotation
 // (MetalLB's own, or written by an older Herald) are not indexed.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { isDnsSubdomain } from '../config/dns-subdomain.js';
 import type { KubeAccess } from '../kube/access.js';
 import { KubeDecodeError } from '../kube/decode.js';
 import { Informer, type InformerSource } from '../kube/informer.js';
@@ -27,9 +28,6 @@ export interface Holding extends KubernetesObject {
   tookOverFrom: string | undefined;
 }
 
-/** A node name as Kubernetes allows it (a DNS subdomain). */
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
 /** Decode a ServiceL2Status into what the holders tier needs (labels and the life annotation). */
 export function decodeHolding(raw: unknown): Holding {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new KubeDecodeError('ServiceL2Status: expected an API object');
@@ -40,7 +38,7 @@ export function decodeHolding(raw: unknown): Holding {
   const text = md.annotations?.[LIFE_ANNOTATION];
   const life = text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : undefined;
   const from = md.annotations?.[TAKEOVER_ANNOTATION];
-  const tookOverFrom = from !== undefined && NODE_NAME.test(from) ? from : undefined;
+  const tookOverFrom = from !== undefined && isDnsSubdomain(from) ? from : undefined;
   // Only Herald's own objects (its name for that node and Service) count: a copy under another name holds nothing.
   const ours = node !== '' && md.name === statusObjectName('layer2', node, service);
   return { metadata: { name: md.name, namespace: md.namespace, resourceVersion: md.resourceVersion }, node, service, life: ours ? life : undefined, tookOverFrom };

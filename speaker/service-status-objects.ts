@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import type { Protocol } from '../config/model.js';
 import type { KubeAccess } from '../kube/access.js';
 import { Backoff } from '../kube/backoff.js';
-import { errorStatus, kubeRequest, retryAfterOf } from '../kube/request.js';
+import { errorStatus, kubeRequest } from '../kube/request.js';
 import type { Clock } from '../protocols/clock.js';
 import { EventPacer } from './event-pacer.js';
 
@@ -267,9 +267,8 @@ export class ServiceStatusObjects {
     if (this.again.delete(key)) this.mark(key);
   }
 
-  /** The backoff, floored at a 429's Retry-After (the backoff's jitter only lowers it: as the Event recorder). */
   private retryDelay(err: unknown): number {
-    return Math.max(retryAfterOf(err) ?? 0, this.backoff.next());
+    return this.backoff.nextAfter(err);
   }
 
   private async write(key: string): Promise<void> {

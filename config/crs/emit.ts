@@ -7,6 +7,7 @@ import { Issues, indexPath, keyPath, quote } from '../issues.js';
 import { poolAnnounced } from '../advertisement-scope.js';
 import { type Community, type Config, ConfigError, type ConfigIssue, type NodeSelector } from '../model.js';
 import { renderConfig } from '../render.js';
+import { isDnsSubdomain } from '../dns-subdomain.js';
 import { CR_GROUP, MAX_CR_PEER_PORT } from './compile.js';
 
 export type CrManifest = {
@@ -15,8 +16,6 @@ export type CrManifest = {
   metadata: { name: string; namespace: string };
   spec: Record<string, unknown>;
 };
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** MetalLB's spelling: large communities carry the `large:` prefix in CRs. */
 function crCommunity(c: Community): string {
@@ -46,7 +45,7 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
     }));
   }
   config.bfdProfiles.forEach((b, i) => {
-    if (b.name.length > 253 || !DNS_SUBDOMAIN.test(b.name)) {
+    if (!isDnsSubdomain(b.name)) {
       issues.add(keyPath(indexPath('bfd-profiles', i), 'name'), `BFD profile name ${quote(b.name)} cannot name a BFDProfile (lowercase letters, digits, '-' and '.'); rename the profile first`);
       return;
     }
@@ -83,7 +82,7 @@ export function toCrManifests(config: Config, namespace: string): CrManifest[] {
     out.push(object('BGPPeer', p.name ?? `peer-${i + 1}`, namespace, spec));
   });
   config.pools.forEach((pool, i) => {
-    if (pool.name.length > 253 || !DNS_SUBDOMAIN.test(pool.name)) {
+    if (!isDnsSubdomain(pool.name)) {
       issues.add(keyPath(indexPath('address-pools', i), 'name'), `pool name ${quote(pool.name)} cannot name an IPAddressPool (lowercase letters, digits, '-' and '.'); rename the pool first`);
       return;
     }

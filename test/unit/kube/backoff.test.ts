@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Backoff, backoffDelay } from '../../../kube/backoff.js';
+import { Backoff, atLeastRetryAfter, backoffDelay } from '../../../kube/backoff.js';
+import { KubeApiError } from '../../../kube/request.js';
 
 describe('backoff', () => {
   it('doubles up to the ceiling without jitter', () => {
@@ -8,6 +9,17 @@ describe('backoff', () => {
     expect([b.next(), b.next(), b.next(), b.next(), b.next()]).toEqual([100, 200, 400, 800, 1000]);
     b.reset();
     expect(b.next()).toBe(100);
+  });
+
+  it('nextAfter: a 429 floors the step at its Retry-After (1 s if the server sent none); other errors do not', () => {
+    const b = new Backoff({ initialMs: 100, maxMs: 1000, jitter: 0 });
+    const throttled = new KubeApiError(429, 'PATCH', '/x', 'TooManyRequests', 'slow down', undefined, 3_000);
+    expect(b.nextAfter(throttled)).toBe(3_000);
+    expect(b.nextAfter(new KubeApiError(429, 'PATCH', '/x', 'TooManyRequests', 'slow down'))).toBe(1_000);
+    expect(b.nextAfter(new KubeApiError(500, 'PATCH', '/x', 'InternalError', 'boom'))).toBe(400);
+    expect(b.attempts).toBe(3);
+    expect(atLeastRetryAfter(5_000, throttled)).toBe(5_000);
+    expect(atLeastRetryAfter(10, new Error('x'))).toBe(10);
   });
 
   it('stays within [base*(1-jitter), ceiling] for any attempt', () => {

@@ -100,4 +100,17 @@ describe('ConfigurationStateWriter', () => {
     w2.report(valid);
     await vi.waitFor(() => expect(unavailable).toBe(1));
   });
+
+  it('a throttled request (429) is not repeated before the server\'s Retry-After, though the backoff would be sooner', async () => {
+    store = new FakeObjectStore();
+    store.failWith = 429;
+    store.retryAfterS = 2;
+    const w = await writer();
+    w.report(valid);
+    await vi.waitFor(() => expect(store.failedAt.length).toBe(2), { timeout: 6000 });
+    store.failWith = undefined;
+    // The backoff's first step is at most 1 s; the Retry-After (2 s) floors it.
+    expect(store.failedAt[1] - store.failedAt[0]).toBeGreaterThanOrEqual(1_900);
+    await vi.waitFor(() => expect(stored()?.status?.result).toBe('Valid'), { timeout: 8000 });
+  }, 15_000);
 });

@@ -18,6 +18,10 @@ export class FakeObjectStore {
   readonly writes: string[] = [];
   /** Answer every request with this status (e.g. 404: the kind is not served; 500: failing). */
   failWith: number | undefined;
+  /** With failWith 429: the Retry-After header sent, in seconds. */
+  retryAfterS: number | undefined;
+  /** When each injected failure was answered (Date.now()). */
+  readonly failedAt: number[] = [];
   private rv = 1;
   private server: Server | undefined;
 
@@ -45,11 +49,15 @@ export class FakeObjectStore {
       req.on('end', () => {
         const url = new URL(req.url ?? '/', 'http://x');
         const send = (code: number, body: unknown): void => {
-          res.writeHead(code, { 'content-type': 'application/json' });
+          const retryAfter = code === 429 && this.retryAfterS !== undefined ? { 'retry-after': String(this.retryAfterS) } : {};
+          res.writeHead(code, { 'content-type': 'application/json', ...retryAfter });
           res.end(JSON.stringify(body));
         };
         const fail = (code: number, reason: string): void => send(code, { kind: 'Status', code, reason, message: reason });
-        if (this.failWith !== undefined) return fail(this.failWith, 'Injected');
+        if (this.failWith !== undefined) {
+          this.failedAt.push(Date.now());
+          return fail(this.failWith, 'Injected');
+        }
         const p = FakeObjectStore.parse(url.pathname);
         if (!p) return fail(404, 'NotFound');
         const method = req.method ?? 'GET';

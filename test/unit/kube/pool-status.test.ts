@@ -74,6 +74,20 @@ describe('PoolStatusWriter', () => {
     await vi.waitFor(() => expect(pool('front')?.status).toEqual(counts(2)), { timeout: 5000 });
     expect(errors).toHaveLength(1);
   });
+
+  it('a throttled write (429) is not retried before the server\'s Retry-After, though the backoff would be sooner', async () => {
+    store = new FakeObjectStore();
+    store.put(COLLECTION, { metadata: { name: 'front', namespace: 'ns', uid: 'u1' } });
+    store.failWith = 429;
+    store.retryAfterS = 2;
+    const w = await writer();
+    w.report(new Map([['front', counts(1)]]));
+    await vi.waitFor(() => expect(store.failedAt.length).toBe(2), { timeout: 6000 });
+    store.failWith = undefined;
+    // The backoff's first step is at most 1 s; the Retry-After (2 s) floors it.
+    expect(store.failedAt[1] - store.failedAt[0]).toBeGreaterThanOrEqual(1_900);
+    await vi.waitFor(() => expect(pool('front')?.status).toEqual(counts(1)), { timeout: 8000 });
+  }, 15_000);
 });
 
 describe('poolCountsOf', () => {
