@@ -69,14 +69,68 @@ export interface SwimChange {
   state: MemberState;
 }
 
-interface Member {
-  state: MemberState;
-  incarnation: number;
-  /** Local time we last received an authenticated message from it. */
-  lastHeard: number;
+class Member {
+  state: MemberState = 'alive';
+  incarnation = 0;
   /** Local time we last sent it a ping or ping-req (an answer is expected); undefined: never. */
-  askedAt: number | undefined;
-  suspectTimer: TimerHandle | undefined;
+  askedAt: number | undefined = undefined;
+  suspectTimer: TimerHandle | undefined = undefined;
+  /** Asked (askedAt > lastHeard) and silent for over probeTimeoutMs: see Swim.refreshQuorum. */
+  aged = false;
+  /** Counted in Swim.unreachable. */
+  counted = false;
+  /** Its places in Swim.heardList and Swim.asking. */
+  readonly heardLink: Link = { member: this, prev: undefined, next: undefined, linked: false };
+  readonly askLink: Link = { member: this, prev: undefined, next: undefined, linked: false };
+
+  /** lastHeard: local time we last received an authenticated message from it. */
+  constructor(public lastHeard: number) {}
+}
+
+/** A member's place in a time-ordered list (intrusive: made once per member, no allocation per message). */
+interface Link {
+  readonly member: Member;
+  prev: Link | undefined;
+  next: Link | undefined;
+  linked: boolean;
+}
+
+/**
+ * Members in the order they were appended (which is time order here), with O(1) append, removal and
+ * oldest-first reads. (A Set in insertion order is not enough: its deleted entries stay as holes until
+ * it is rehashed, so reading its oldest entry walks them.)
+ */
+class TimeList {
+  private head: Link | undefined;
+  private tail: Link | undefined;
+  size = 0;
+
+  oldest(): Member | undefined {
+    return this.head?.member;
+  }
+
+  /** Appends `l` (moving it to the end if present). */
+  append(l: Link): void {
+    if (l.linked) this.remove(l);
+    l.prev = this.tail;
+    l.next = undefined;
+    if (this.tail) this.tail.next = l;
+    else this.head = l;
+    this.tail = l;
+    l.linked = true;
+    this.size++;
+  }
+
+  remove(l: Link): void {
+    if (!l.linked) return;
+    if (l.prev) l.prev.next = l.next;
+    else this.head = l.next;
+    if (l.next) l.next.prev = l.prev;
+    else this.tail = l.prev;
+    l.prev = l.next = undefined;
+    l.linked = false;
+    this.size--;
+  }
 }
 
 interface Probe {
@@ -94,6 +148,8 @@ interface Probe {
   relayFor?: { requester: string; seq: number };
   timer: TimerHandle | undefined;
 }
+
+const NO_UPDATES: readonly Update[] = Object.freeze([]);
 
 /** How many times each update is piggybacked (SWIM's lambda log n, at least 3). */
 function retransmits(n: number): number {
@@ -114,6 +170,16 @@ export class Swim {
   private running = false;
   private quorumTimer: TimerHandle | undefined;
   private quorum = true;
+  // The quorum's two counts, kept up to date on transitions instead of a scan of every member per
+  // check (4 checks and a probe per period: at 1,000 members the scans were most of the state
+  // machine's work). Both lists are in append order, which is time order: lastHeard and askedAt
+  // are only ever set to now() (the clock is monotonic). `heardList`: members heard within
+  // quorumWindowMs (reachable = its size), oldest first. `asking`: members asked and silent for at
+  // most probeTimeoutMs so far, oldest ask first. `unreachable`: members aged out of `asking`
+  // (still silent), not in `heardList`, not dead.
+  private readonly heardList = new TimeList();
+  private readonly asking = new TimeList();
+  private unreachable = 0;
   /** Local time this last ran (any timer, message or awake()). */
   private lastRun = 0;
   /** Set by a stall: the members whose answer to our post-stall ping we wait for, and the time-out. */
@@ -225,8 +291,16 @@ export class Swim {
       if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
       this.members.delete(name);
       this.gossip.delete(name);
+      this.heardList.remove(m.heardLink);
+      this.asking.remove(m.askLink);
+      if (m.counted) this.unreachable--;
     }
-    for (const name of wanted) if (!this.members.has(name)) this.members.set(name, { state: 'alive', incarnation: 0, lastHeard: now, askedAt: undefined, suspectTimer: undefined });
+    for (const name of wanted) {
+      if (this.members.has(name)) continue;
+      const m = new Member(now);
+      this.members.set(name, m);
+      this.heardList.append(m.heardLink);
+    }
     for (const name of rejoined) {
       const m = this.members.get(name);
       if (m && m.state !== 'alive') this.setState(name, m, 'alive', m.incarnation);
@@ -276,17 +350,41 @@ export class Swim {
     return out.sort();
   }
 
-  /** 1 + members heard from > members asked and silent, over quorumWindowMs (see the header). */
+  /**
+   * 1 + members heard from > members asked and silent, over quorumWindowMs (see the header): reachable
+   * means now - lastHeard <= quorumWindowMs; unreachable means not reachable, not dead, asked after it
+   * was last heard (askedAt > lastHeard) and more than probeTimeoutMs ago. O(1) amortized: the counts
+   * follow the transitions (heard, asked, state, membership) and time only ages entries out of the
+   * two time-ordered sets here.
+   */
   hasQuorum(): boolean {
     const now = this.opts.clock.now();
-    const w = this.opts.quorumWindowMs;
-    let reachable = 0;
-    let unreachable = 0;
-    for (const m of this.members.values()) {
-      if (now - m.lastHeard <= w) reachable++;
-      else if (m.state !== 'dead' && m.askedAt !== undefined && m.askedAt > m.lastHeard && now - m.askedAt > this.opts.probeTimeoutMs) unreachable++;
+    for (let m = this.heardList.oldest(); m !== undefined && now - m.lastHeard > this.opts.quorumWindowMs; m = this.heardList.oldest()) {
+      this.heardList.remove(m.heardLink);
+      this.refreshQuorum(m);
     }
-    return 1 + reachable > unreachable;
+    for (let m = this.asking.oldest(); m !== undefined && now - (m.askedAt as number) > this.opts.probeTimeoutMs; m = this.asking.oldest()) {
+      this.asking.remove(m.askLink);
+      m.aged = true;
+      this.refreshQuorum(m);
+    }
+    return 1 + this.heardList.size > this.unreachable;
+  }
+
+  /** Recounts `m` in `unreachable` after any of its inputs changed (the one place that does). */
+  private refreshQuorum(m: Member): void {
+    const counted = m.aged && m.state !== 'dead' && !m.heardLink.linked;
+    if (counted !== m.counted) this.unreachable += counted ? 1 : -1;
+    m.counted = counted;
+  }
+
+  /** We received from `m`: it is reachable, and no ask of it is pending any more. */
+  private heard(m: Member): void {
+    m.lastHeard = this.opts.clock.now();
+    this.heardList.append(m.heardLink);
+    this.asking.remove(m.askLink);
+    m.aged = false;
+    this.refreshQuorum(m);
   }
 
   /** Pending probes and gossip entries (bounded: tests check it). */
@@ -301,7 +399,7 @@ export class Swim {
     if (!sender) return;
     this.awake();
     this.counts.received++;
-    sender.lastHeard = this.opts.clock.now();
+    this.heard(sender);
     if (sender.state === 'dead') {
       // Death is final for this life (its VIPs were handed over): only a new Lease life revives it
       // (setMembers rejoined). Tell it, so that it starts that new life.
@@ -347,7 +445,7 @@ export class Swim {
         }
         // The target answered (to us directly, or a relay forwarding it).
         const target = this.members.get(probe.target);
-        if (target && m.from === probe.target) target.lastHeard = this.opts.clock.now();
+        if (target && m.from === probe.target) this.heard(target);
         if (probe.relayFor) {
           if (probe.timer) this.opts.clock.clearTimeout(probe.timer);
           this.probes.delete(m.seq);
@@ -463,6 +561,7 @@ export class Swim {
     const changed = m.state !== state;
     m.state = state;
     m.incarnation = incarnation;
+    this.refreshQuorum(m);
     if (state === 'suspect') {
       if (changed) this.counts.suspicions++;
       m.suspectTimer = this.opts.clock.setTimeout(() => {
@@ -480,7 +579,9 @@ export class Swim {
   }
 
   /** Up to MAX_UPDATES updates to piggyback, the least sent first; each counts down and leaves at 0. */
-  private takeUpdates(): Update[] {
+  private takeUpdates(): readonly Update[] {
+    // Nothing to gossip, the steady state: no arrays made per message.
+    if (this.gossip.size === 0) return NO_UPDATES;
     const entries = [...this.gossip.values()].sort((a, b) => b.left - a.left).slice(0, MAX_UPDATES);
     for (const e of entries) if (--e.left <= 0) this.gossip.delete(e.update.name);
     return entries.map((e) => e.update);
@@ -494,7 +595,11 @@ export class Swim {
   private sendTo(to: string, type: Message['type'], seq: number, target: string): void {
     this.counts.sent++;
     const m = this.members.get(to);
-    if (m && (type === 'ping' || type === 'pingReq') && (m.askedAt === undefined || m.askedAt <= m.lastHeard)) m.askedAt = this.opts.clock.now();
+    if (m && (type === 'ping' || type === 'pingReq') && (m.askedAt === undefined || m.askedAt <= m.lastHeard)) {
+      m.askedAt = this.opts.clock.now();
+      // Pending only when asked after it was last heard (not within the same millisecond).
+      if (m.askedAt > m.lastHeard) this.asking.append(m.askLink);
+    }
     this.opts.send(to, { type, seq, incarnation: this.incarnation, from: this.opts.self, target, updates: this.takeUpdates() });
   }
 }
