@@ -1,25 +1,17 @@
 // `herald controller`: the daemon that gives LoadBalancer Services their addresses (see
 // controller/controller.ts). Runs until SIGTERM/SIGINT, then releases its leader Lease and exits 0.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { CONFIG_SOURCE_KINDS, type ConfigSourceKind } from '../allocator/config-verdict.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isDnsSubdomain } from '../config/dns-subdomain.js';
 import { NANOS_PER_SECOND, parseGoDuration } from '../config/duration.js';
 import { Controller, DEFAULT_LEASE_NAME } from '../controller/controller.js';
 import { ControllerMetrics } from '../controller/metrics.js';
-import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLogger, logLevelOption, parseLogLevel } from '../kube/log.js';
+import { addDaemonInputOptions, configSourceText, daemonKubeConfig, daemonNamespace, type DaemonInputOpts } from './daemon-inputs.js';
 import { runDaemon } from './run-daemon.js';
 
-interface ControllerCliOpts {
-  namespace?: string;
-  configMap: string;
-  configSource: ConfigSourceKind;
-  kubeconfig?: string;
-  lbClass?: string;
-  servicesNamespace?: string;
+interface ControllerCliOpts extends DaemonInputOpts {
   leaderElect: boolean;
   leaderElectLeaseName: string;
   leaseDuration: number;
@@ -27,8 +19,6 @@ interface ControllerCliOpts {
   metricsAddress: string;
   logLevel: string;
 }
-
-const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 function parseBool(flag: string): (text: string) => boolean {
   return (text) => {
@@ -66,20 +56,10 @@ function parseInterval(flag: string): (text: string) => number {
 }
 
 export function register(program: Command): void {
-  program
-    .command('controller')
-    .description('allocate addresses to LoadBalancer Services from the ConfigMap\'s pools and write them to the Services\' status')
-    .addOption(new Option('--namespace <ns>', 'namespace of the ConfigMap and the leader Lease (default: the service account\'s namespace)').env('HERALD_NAMESPACE'))
-    .addOption(new Option('--config-map <name>', 'name of the ConfigMap (MetalLB legacy format, key data.config)').default('config').env('HERALD_CONFIG_MAP'))
-    .addOption(
-      new Option('--config-source <source>', 'read the config from the ConfigMap, or from the metallb.io objects (IPAddressPool, L2Advertisement, ...) of --namespace; a config in both is refused')
-        .choices(CONFIG_SOURCE_KINDS)
-        .default('configmap')
-        .env('HERALD_CONFIG_SOURCE'),
-    )
-    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then in-cluster)'))
-    .addOption(new Option('--lb-class <class>', 'handle Services with this spec.loadBalancerClass (default: only Services without one)').env('HERALD_LB_CLASS'))
-    .addOption(new Option('--services-namespace <ns>', 'handle Services of this namespace only (default: all namespaces)').env('HERALD_SERVICES_NAMESPACE'))
+  addDaemonInputOptions(
+    program.command('controller').description('allocate addresses to LoadBalancer Services from the ConfigMap\'s pools and write them to the Services\' status'),
+    'the leader Lease',
+  )
     .addOption(new Option('--leader-elect <bool>', 'elect a leader among replicas on a Lease; only the leader writes').default(true).argParser(parseBool('--leader-elect')).env('HERALD_LEADER_ELECT'))
     .addOption(
       new Option('--leader-elect-lease-name <name>', 'name of the leader Lease in --namespace (replicas sharing it elect one leader)')
@@ -104,20 +84,12 @@ export function register(program: Command): void {
     .action(async (opts: ControllerCliOpts, cmd: Command) => {
       const level = parseLogLevel(opts.logLevel);
       const log = createLogger({ component: 'controller', level });
-      let namespace = opts.namespace;
-      if (!namespace && existsSync(SA_NAMESPACE)) namespace = readFileSync(SA_NAMESPACE, 'utf8').trim();
-      if (!namespace) cmd.error('--namespace: required outside a Pod (or set HERALD_NAMESPACE)', { exitCode: 2 });
-      let kubeConfig;
-      try {
-        kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig }).kubeConfig;
-      } catch (e) {
-        if (e instanceof KubeConfigError) cmd.error(`--kubeconfig: ${e.message}`, { exitCode: 2 });
-        throw e;
-      }
+      const namespace = daemonNamespace(opts, cmd);
+      const kubeConfig = daemonKubeConfig(opts, cmd);
       const identity = process.env.POD_NAME || `${hostname()}-${randomBytes(3).toString('hex')}`;
       const controller = new Controller({
         kubeConfig,
-        namespace: namespace as string,
+        namespace,
         configMap: opts.configMap,
         configSource: opts.configSource,
         lbClass: opts.lbClass,
@@ -131,7 +103,7 @@ export function register(program: Command): void {
         logger: log,
         metrics: new ControllerMetrics(),
       });
-      log.info({ event: 'starting', node: identity, reason: `namespace ${namespace}, config ${opts.configSource === 'crds' ? 'from metallb.io objects' : `map ${opts.configMap}`}, leader election ${opts.leaderElect}` }, 'starting');
+      log.info({ event: 'starting', node: identity, reason: `namespace ${namespace}, ${configSourceText(opts)}, leader election ${opts.leaderElect}` }, 'starting');
       await runDaemon(controller, log, 'stopping');
     });
 }

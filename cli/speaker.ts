@@ -4,13 +4,12 @@
 // Hidden `--announcer record` (env HERALD_ANNOUNCER=record): no raw sockets and no BGP sessions;
 // every balancer set/delete is printed to stdout as a JSON line {"announcer":"layer2"|"bgp",
 // "op":"setBalancer"|"deleteBalancer",...}, so cluster tests can run several speakers on one host.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { CONFIG_SOURCE_KINDS, type ConfigSourceKind } from '../allocator/config-verdict.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseGoDuration } from '../config/duration.js';
-import { KubeConfigError, loadKubeConfig } from '../kube/config.js';
 import { createLogger, logLevelOption, parseLogLevel, type Logger } from '../kube/log.js';
+import { addDaemonInputOptions, configSourceText, daemonKubeConfig, daemonNamespace, type DaemonInputOpts } from './daemon-inputs.js';
 import { runDaemon } from './run-daemon.js';
 import { openListener, parseListenAddress, type BgpListener, type ListenAddress } from '../protocols/bgp/listener.js';
 import { BgpResources } from '../protocols/bgp/resources.js';
@@ -19,7 +18,7 @@ import { RecordingAnnouncer, type AnnounceDecider, type AnnouncerCall } from '..
 import { SpeakerMetrics } from '../speaker/metrics.js';
 import { Speaker, type SpeakerAnnouncers, type SpeakerDeciders, type SpeakerOptions } from '../speaker/speaker.js';
 
-interface SpeakerCliOpts {
+interface SpeakerCliOpts extends DaemonInputOpts {
   livenessPort: number;
   livenessAddress?: string;
   livenessSecretFile?: string;
@@ -27,12 +26,6 @@ interface SpeakerCliOpts {
   livenessProbeTimeout: number;
   livenessSuspicion: number;
   nodeName?: string;
-  namespace?: string;
-  configMap: string;
-  configSource: ConfigSourceKind;
-  kubeconfig?: string;
-  servicesNamespace?: string;
-  lbClass?: string;
   leaseRenew: number;
   leaseDuration: number;
   interface?: string[];
@@ -48,7 +41,6 @@ interface SpeakerCliOpts {
   podUid?: string;
 }
 
-const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** A Go-style duration ("1s", "500ms") in milliseconds, > 0. */
@@ -142,21 +134,13 @@ async function protocolAnnouncers(
 }
 
 export function register(program: Command): void {
-  program
-    .command('speaker')
-    .description('announce the VIPs of LoadBalancer Services from this node by layer2 (ARP/NDP) or BGP, per the ConfigMap\'s pools')
-    .addOption(new Option('--node-name <name>', 'this node\'s name (required)').env('HERALD_NODE_NAME'))
-    .addOption(new Option('--namespace <ns>', 'namespace of the ConfigMap and the speaker Leases (default: the service account\'s namespace)').env('HERALD_NAMESPACE'))
-    .addOption(new Option('--config-map <name>', 'name of the ConfigMap (MetalLB legacy format, key data.config)').default('config').env('HERALD_CONFIG_MAP'))
-    .addOption(
-      new Option('--config-source <source>', 'read the config from the ConfigMap, or from the metallb.io objects (IPAddressPool, L2Advertisement, ...) of --namespace; a config in both is refused')
-        .choices(CONFIG_SOURCE_KINDS)
-        .default('configmap')
-        .env('HERALD_CONFIG_SOURCE'),
-    )
-    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, then in-cluster)'))
-    .addOption(new Option('--lb-class <class>', 'handle Services with this spec.loadBalancerClass (default: only Services without one)').env('HERALD_LB_CLASS'))
-    .addOption(new Option('--services-namespace <ns>', 'handle Services of this namespace only (default: all namespaces)').env('HERALD_SERVICES_NAMESPACE'))
+  addDaemonInputOptions(
+    program
+      .command('speaker')
+      .description('announce the VIPs of LoadBalancer Services from this node by layer2 (ARP/NDP) or BGP, per the ConfigMap\'s pools')
+      .addOption(new Option('--node-name <name>', 'this node\'s name (required)').env('HERALD_NODE_NAME')),
+    'the speaker Leases',
+  )
     .addOption(new Option('--lease-renew <duration>', 'how often this speaker renews its Lease herald-speaker-<node>').default(1000, '1s; 10s with --liveness-port').argParser(parseMillis('--lease-renew')).env('HERALD_LEASE_RENEW'))
     .addOption(
       new Option('--lease-duration <duration>', 'a speaker whose Lease did not change for this long is dead to the others (and fences itself)')
@@ -224,9 +208,7 @@ export function register(program: Command): void {
           suspicionMs: opts.livenessSuspicion,
         };
       }
-      let namespace = opts.namespace;
-      if (!namespace && existsSync(SA_NAMESPACE)) namespace = readFileSync(SA_NAMESPACE, 'utf8').trim();
-      if (!namespace) cmd.error('--namespace: required outside a Pod (or set HERALD_NAMESPACE)', { exitCode: 2 });
+      const namespace = daemonNamespace(opts, cmd);
       let exclude: RegExp[] = [];
       try {
         exclude = compileExcludes(opts.excludeInterface ?? DEFAULT_EXCLUDES);
@@ -234,13 +216,7 @@ export function register(program: Command): void {
         if (e instanceof InterfaceSelectionError) cmd.error(`--exclude-interface: ${e.message}`, { exitCode: 2 });
         throw e;
       }
-      let kubeConfig;
-      try {
-        kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig }).kubeConfig;
-      } catch (e) {
-        if (e instanceof KubeConfigError) cmd.error(`--kubeconfig: ${e.message}`, { exitCode: 2 });
-        throw e;
-      }
+      const kubeConfig = daemonKubeConfig(opts, cmd);
       // One root logger per component (a child would repeat the `component` key); every line names the node.
       const log = createLogger({ component: 'speaker', level }).child({ node });
       const metrics = new SpeakerMetrics({ node: node as string });
@@ -257,7 +233,7 @@ export function register(program: Command): void {
       const speaker = new Speaker({
         kubeConfig,
         node: node as string,
-        namespace: namespace as string,
+        namespace,
         configMap: opts.configMap,
         configSource: opts.configSource,
         servicesNamespace: opts.servicesNamespace,
@@ -273,7 +249,7 @@ export function register(program: Command): void {
         layer2Holders: opts.layer2Holders === 'on',
         pod: opts.podName && opts.podUid ? { name: opts.podName, uid: opts.podUid } : undefined,
       });
-      log.info({ event: 'starting', reason: `namespace ${namespace}, config ${opts.configSource === 'crds' ? 'from metallb.io objects' : `map ${opts.configMap}`}, lease renew ${opts.leaseRenew} ms, duration ${opts.leaseDuration} ms, announcer ${opts.announcer}` }, 'starting');
+      log.info({ event: 'starting', reason: `namespace ${namespace}, ${configSourceText(opts)}, lease renew ${opts.leaseRenew} ms, duration ${opts.leaseDuration} ms, announcer ${opts.announcer}` }, 'starting');
       await runDaemon(speaker, log, 'withdrawing and stopping');
     });
 }
