@@ -82,6 +82,12 @@ export interface InformerSource<T extends KubernetesObject> {
   readonly syncedFromList?: number;
   /** Lists requested so far (a list is numbered when its first page is requested). */
   readonly listsRequested?: number;
+  /**
+   * Resolves once a list requested after this call has been applied to the cache: the cache is then
+   * at least as new as the moment of the call (a watch resumed after an outage may still be
+   * delivering what happened during it). Ends the current watch or back-off pause to list at once.
+   */
+  relist?(): Promise<void>;
 }
 
 /** Outcome of one watch stream. */
@@ -115,6 +121,10 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
   private snapshots = 0;
   private snapshotWaiters: ((list: number) => void)[] = [];
   syncedFromList: number | undefined;
+  /** relist() callers: each waits for a list numbered above `after` to be applied. */
+  private relistWaiters: { after: number; resolve: () => void }[] = [];
+  /** Ends the current watch or back-off pause when relist() is called (undefined while listing). */
+  private interrupt: AbortController | undefined;
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.resource = opts.path.split('/').pop() ?? opts.path;
@@ -178,6 +188,13 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
     return new Promise((resolve) => this.snapshotWaiters.push(resolve));
   }
 
+  relist(): Promise<void> {
+    const after = this.listsRequested;
+    const done = new Promise<void>((resolve) => this.relistWaiters.push({ after, resolve }));
+    this.interrupt?.abort(new Error('relist requested'));
+    return done;
+  }
+
   /** The resourceVersion the cache is at ('' before the first list and after a 410). */
   get resourceVersion(): string {
     return this.rv;
@@ -185,10 +202,13 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
 
   private async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      // Ends the watch or the pause below, not the loop: relist() wants a list now.
+      let interrupt: AbortController | undefined;
       try {
-        if (!this.rv) await this.relist(signal);
+        while (!this.rv || this.relistWaiters.length > 0) await this.listAll(signal);
+        interrupt = this.interruptible(signal);
         const started = this.clock.now();
-        const end = await this.watchOnce(signal);
+        const end = await this.watchOnce(interrupt.signal);
         if (end.kind === 'gone') {
           this.stats.gone++;
           this.rv = '';
@@ -196,9 +216,10 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
         }
         // A stream that ends at once without events (a server going away) must not spin.
         if (end.events > 0 || this.clock.now() - started > 5_000) this.backoff.reset();
-        else await sleep(this.clock, this.backoff.next(), signal);
+        else await sleep(this.clock, this.backoff.next(), interrupt.signal);
       } catch (err) {
         if (signal.aborted) break;
+        if (interrupt?.signal.aborted) continue;
         if (errorStatus(err) === 410) {
           this.stats.gone++;
           this.rv = '';
@@ -206,14 +227,32 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
         }
         this.stats.errors++;
         this.emitError(err);
+        // A relist() from now on ends the pause; one already waiting keeps its back-off (a failing list must not spin).
+        interrupt?.abort(new Error('watch ended'));
+        interrupt = this.interruptible(signal);
         try {
           // Unreachable (no HTTP answer): retry as soon as another request reaches the server.
-          await this.pause(this.backoff.next(), signal, errorStatus(err) === 0);
+          await this.pause(this.backoff.next(), interrupt.signal, errorStatus(err) === 0);
         } catch {
-          break;
+          if (signal.aborted) break;
         }
+      } finally {
+        this.interrupt = undefined;
+        // Unhooks it from `signal` (the loop's, alive for the informer's whole life).
+        interrupt?.abort(new Error('watch ended'));
       }
     }
+  }
+
+  /** A signal for the next watch or pause: aborted with `signal`, or by a relist() called from now on. */
+  private interruptible(signal: AbortSignal): AbortController {
+    const c = new AbortController();
+    const onAbort = (): void => c.abort(signal.reason);
+    if (signal.aborted) c.abort(signal.reason);
+    else signal.addEventListener('abort', onAbort, { once: true });
+    c.signal.addEventListener('abort', () => signal.removeEventListener('abort', onAbort), { once: true });
+    this.interrupt = c;
+    return c;
   }
 
   /** Waits `ms`, or less if `wakeOnSuccess` and another request to the same server succeeds meanwhile. */
@@ -247,7 +286,7 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
   }
 
   /** Lists everything (page by page), replaces the cache and emits the differences. */
-  private async relist(signal: AbortSignal): Promise<void> {
+  private async listAll(signal: AbortSignal): Promise<void> {
     const pageSize = this.opts.pageSize ?? 500;
     const items: T[] = [];
     let rv = '';
@@ -298,6 +337,10 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
       this.syncedFromList = this.listsRequested;
       this.resolveSynced();
     }
+    const applied = this.listsRequested;
+    const waiting = this.relistWaiters;
+    this.relistWaiters = waiting.filter((w) => w.after >= applied);
+    for (const w of waiting) if (w.after < applied) w.resolve();
   }
 
   /** A list's first page is answered: its snapshot is fixed (an unpaginated restart counts as a new list). */

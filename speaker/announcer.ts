@@ -23,7 +23,9 @@ export type AnnounceReason =
   /** Another live, eligible speaker ranks first for this Service. */
   | 'notOwner'
   /** This speaker could not renew its Lease within the lease duration (layer2 self-fencing). */
-  | 'fenced';
+  | 'fenced'
+  /** Layer2, back from a cut: its view of the holders may be older than the reconnection, so it claims nothing new yet (claim-gate.ts). */
+  | 'viewStale';
 
 /** Why a balancer is withdrawn: a decision reason, or something that removed the Service itself. */
 export type WithdrawReason = AnnounceReason | 'serviceDeleted' | 'poolRemoved' | 'shutdown';

@@ -61,8 +61,12 @@ export class Layer2Holders {
   /** Service key -> node -> what its object says. */
   private readonly byService = new Map<string, Map<string, Hold>>();
   private unavailable = false;
+  /** Resolves when the kind turns out not to be served or readable. */
+  private readonly gone: Promise<void>;
+  private notServed!: () => void;
 
   constructor(private readonly opts: Layer2HoldersOptions) {
+    this.gone = new Promise<void>((resolve) => (this.notServed = resolve));
     this.informer = opts.source ?? new Informer<Holding>({
       kubeConfig: opts.kubeConfig,
       path: `/apis/metallb.io/v1beta1/namespaces/${encodeURIComponent(opts.namespace)}/servicel2statuses`,
@@ -79,20 +83,27 @@ export class Layer2Holders {
 
   /** Resolves once synced, or once the kind turns out not to be served or readable (then nothing is held). */
   async start(): Promise<void> {
-    let notServed!: () => void;
-    const gone = new Promise<void>((resolve) => (notServed = resolve));
     this.informer.on('error', (err) => {
       const status = errorStatus(err);
       if ((status === 404 || status === 403) && !this.unavailable) {
         this.unavailable = true;
         void this.informer.stop();
         this.opts.onUnavailable(status);
-        notServed();
+        this.notServed();
         return;
       }
       this.opts.onError(err);
     });
-    await Promise.race([this.informer.start(), gone]);
+    await Promise.race([this.informer.start(), this.gone]);
+  }
+
+  /**
+   * Resolves once the objects were listed again after this call (the index is then at least as new
+   * as the call; claim-gate.ts), or once the kind turns out not to be served or readable.
+   */
+  async relist(): Promise<void> {
+    if (this.unavailable) return;
+    await Promise.race([this.informer.relist?.() ?? Promise.resolve(), this.gone]);
   }
 
   async stop(): Promise<void> {

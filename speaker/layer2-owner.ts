@@ -240,12 +240,20 @@ export interface Layer2Self extends Layer2State {
    * judged by that it would count as older than the Services and take its VIPs back (a flap back).
    */
   selfJoinedAt?: number;
+  /**
+   * Claims gated (claim-gate.ts): back from a cut, this speaker's view of the holders may be older
+   * than the reconnection, so it starts announcing no Service it does not announce already.
+   */
+  claimsGated?: boolean;
+  /** Whether this speaker announces `service` (key) now; read only while claims are gated. */
+  announcing?: (service: string) => boolean;
 }
 
 /**
  * This speaker's layer2 decision for `service`: null = answer for its VIPs, else the reason not to.
- * It is null exactly when layer2Owner names `self` and `self` is not fenced; the reason names the
- * most specific local cause (fenced, not selected, no local endpoint, not live) before `notOwner`.
+ * It is null exactly when layer2Owner names `self`, `self` is not fenced, and claims are not gated
+ * or `self` announces the Service already; the reason names the most specific local cause (fenced,
+ * not selected, no local endpoint, not live) before `notOwner`, and `viewStale` for a gated claim.
  */
 export function layer2Decision(service: ServiceView, endpoints: EndpointsView, state: Layer2Self): AnnounceReason | null {
   if (state.fenced) return 'fenced';
@@ -254,7 +262,8 @@ export function layer2Decision(service: ServiceView, endpoints: EndpointsView, s
   if (!state.nodeSelected(state.self)) return 'nodeNotSelected';
   if (service.externalTrafficPolicy === 'Local' && !hasReadyEndpointOn(endpoints, state.self)) return 'noLocalEndpoints';
   const result = layer2Owner(service, endpoints, judgedByOwnLife(state));
-  if (result.owner === state.self) return null;
+  // A stale view may lack the holder that took this Service over while we were cut off: keep, never claim.
+  if (result.owner === state.self) return state.claimsGated && state.announcing?.(service.key) !== true ? 'viewStale' : null;
   // Not among the live speakers: others do not count this node, so it must not answer either.
   return toSet(state.liveSpeakers).has(state.self) ? 'notOwner' : 'notLive';
 }

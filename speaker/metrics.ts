@@ -41,6 +41,8 @@ export class SpeakerMetrics extends DaemonMetrics {
   readonly layer2Conflicts: Counter<'ip'>;
   readonly livenessDropped: Counter<'reason'>;
   readonly layer2FramesDropped: Counter<'reason'>;
+  readonly layer2ClaimsGated: Gauge<string>;
+  readonly layer2ClaimsGatedSeconds: Counter<'outcome'>;
   /**
    * protocol -> service -> IPs announced (what herald_speaker_announced currently has). The arrays
    * are the callers' (not copied): with 10,000s of Services a copy per Service is megabytes.
@@ -150,6 +152,18 @@ export class SpeakerMetrics extends DaemonMetrics {
       name: 'herald_layer2_frames_dropped_total',
       help: 'ARP/NDP frames dropped unanswered: malformed, a sender no host can have, or ring-full (the kernel receive ring overflowed) (reason).',
       labelNames: ['reason'],
+      registers,
+    });
+    this.layer2ClaimsGated = new Gauge({
+      name: 'herald_layer2_claims_gated',
+      help: '1 while this speaker, back from a cut (fenced, declared dead), claims no new layer2 Service until its ServiceL2Status and Lease views are listed again, else 0.',
+      registers,
+    });
+    this.layer2ClaimsGated.set(0);
+    this.layer2ClaimsGatedSeconds = new Counter({
+      name: 'herald_layer2_claims_gated_seconds_total',
+      help: 'Seconds claims stayed gated after a reconnection, by how the gate opened (listed, or timeout: the lists kept failing).',
+      labelNames: ['outcome'],
       registers,
     });
   }

@@ -29,6 +29,7 @@ import { matchesNode } from '../config/selectors.js';
 import type { AnnounceDecider, Announcer } from './announcer.js';
 import { bgpDecision } from './bgp-advertisements.js';
 import { EventPacer } from './event-pacer.js';
+import { ClaimGate, type ClaimGateChange } from './claim-gate.js';
 import { Fencing, type FencingState } from './fencing.js';
 import { layer2Decision, layer2TakeoverFrom, RankingCache, type Layer2Self } from './layer2-owner.js';
 import { Layer2Holders } from './layer2-holders.js';
@@ -156,6 +157,8 @@ export class Speaker {
   private readonly statusObjects: ServiceStatusObjects | undefined;
   /** Every speaker's ServiceL2Status objects: who holds which Service (the layer2 owner's first tier). */
   private readonly holders: Layer2Holders | undefined;
+  /** With the holders: after a cut, no new layer2 claim until the holders and Leases are listed again (claim-gate.ts). */
+  private readonly claimGate: ClaimGate | undefined;
   /** The layer2 Services this node announces that it took over from a failed node, and from which (layer2TakeoverFrom). */
   private readonly tookOver = new Map<string, string>();
   private server: MetricsServer | undefined;
@@ -269,15 +272,18 @@ export class Speaker {
         onListed: (stored) => this.log.info({ event: 'serviceStatusListed', reason: `${stored} objects` }, `${stored} ServiceL2Status/ServiceBGPStatus objects of this node stored; writing only differences`),
         onUnavailable: (kind) => this.log.info({ event: 'serviceStatusUnavailable', reason: kind }, `the metallb.io ${kind} kind is not served (CRDs not installed): no ${kind} objects`),
       });
+      if (opts.layer2Holders) this.claimGate = new ClaimGate({ clock: this.clock });
       if (opts.layer2Holders) this.holders = new Layer2Holders({
         kubeConfig: kc,
         namespace: opts.namespace,
         onChange: (service) => this.markDirty(service),
-        onUnavailable: (status) =>
+        onUnavailable: (status) => {
+          this.claimGate?.unavailable();
           this.log.warn(
             { event: 'layer2HoldersUnavailable', reason: status === 404 ? 'not served' : 'forbidden' },
             `ServiceL2Status ${status === 404 ? 'is not served (CRDs not installed)' : 'cannot be listed and watched (RBAC)'}: layer2 ownership falls back to the seniority rule (a Service older than every speaker can move back to a returning node)`,
-          ),
+          );
+        },
         onError: (err) => {
           this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
           this.log.warn({ event: 'watchError', err }, 'list/watch of ServiceL2Status failed; retrying');
@@ -329,6 +335,8 @@ export class Speaker {
       joinedAt: (node) => this.membership.joinedAt(node),
       selfJoinedAt: this.lease.lifeStartedAt,
       holders: this.holders ? (svc) => this.holders?.of(svc.key) : undefined,
+      claimsGated: this.claimGate?.gated ?? false,
+      announcing: (key) => this.trackers.layer2.isAnnounced(key),
       // Nodes excluded from load balancing never own a VIP; the others when an L2Advertisement of
       // the pool selects them (ConfigMap: every node). Both from the speakers' Leases, so every
       // speaker sees the same labels of every node (node-labels.ts).
@@ -364,6 +372,7 @@ export class Speaker {
     this.lease.start();
     for (const p of PROTOCOLS) this.announcers[p].start?.();
     this.fencing.onChange((s) => this.onFencing(s));
+    this.claimGate?.onChange((c) => this.onClaimGate(c));
     this.membership.onChange((c) => this.onMembership(c));
     this.membership.onJudgementChange((c) => this.onJudgement(c));
     if (this.opts.leaseDurationMs < 2.5 * this.opts.leaseRenewMs) {
@@ -501,6 +510,7 @@ export class Speaker {
     this.log.info({ event: 'leaseDeleted' }, 'speaker Lease deleted');
     for (const p of PROTOCOLS) this.announcers[p].close?.();
     this.fencing.close();
+    this.claimGate?.close();
     this.membership.close();
     this.pacer.close();
     this.state?.close();
@@ -515,8 +525,44 @@ export class Speaker {
       this.log.warn({ event: 'fenced', reason: state.reason, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
       this.lease.newLife();
       this.statusObjects?.lifeChanged();
+      this.claimGate?.cut('fenced');
     } else {
       this.log.info({ event: 'unfenced' }, 'Lease renewed: answering for layer2 VIPs again');
+      this.reconnected();
+    }
+    this.markAll();
+  }
+
+  /** Back in contact after a cut: list the holders and the Leases again; claims open once both are applied. */
+  private reconnected(): void {
+    const gate = this.claimGate;
+    const request = gate?.reconnected();
+    if (gate === undefined || request === undefined) return;
+    void Promise.all([this.holders?.relist(), this.leases.relist()]).then(() => gate.listed(request));
+  }
+
+  private onClaimGate(c: ClaimGateChange): void {
+    switch (c.to) {
+      case 'cut':
+        this.metrics.layer2ClaimsGated.set(1);
+        return;
+      case 'listing':
+        this.log.info(
+          { event: 'layer2ClaimsGated', reason: c.reason },
+          'back in contact: claiming no layer2 Service not announced already until the ServiceL2Status objects and the Leases are listed again (the watches may still be delivering what happened during the cut)',
+        );
+        return;
+      case 'open': {
+        this.metrics.layer2ClaimsGated.set(0);
+        this.metrics.layer2ClaimsGatedSeconds.inc({ outcome: c.timedOut ? 'timeout' : 'listed' }, c.gatedMs / 1000);
+        const fields = { event: c.timedOut ? 'layer2ClaimGateTimeout' : 'layer2ClaimsResumed', reason: `${Math.round(c.gatedMs)} ms after the reconnection, ${Math.round(c.cutMs)} ms after the cut (${c.reason})` };
+        if (c.timedOut) this.log.warn(fields, 'the ServiceL2Status objects and Leases could not be listed again in time: claiming layer2 Services on the view as it is (a returning owner may take a VIP back)');
+        else this.log.info(fields, 'the ServiceL2Status objects and Leases listed again: claiming layer2 Services again');
+        break;
+      }
+      case 'unavailable':
+        this.metrics.layer2ClaimsGated.set(0);
+        break;
     }
     this.markAll();
   }
@@ -540,6 +586,9 @@ export class Speaker {
         this.log.warn({ event: 'livenessDeclaredDead' }, 'the other speakers declared this one dead; starting a new life');
         this.lease.newLife();
         this.statusObjects?.lifeChanged();
+        // The API server is likely reachable (the cut was between speakers): list again at once.
+        this.claimGate?.cut('declaredDead');
+        this.reconnected();
         this.markAll();
         return;
       }

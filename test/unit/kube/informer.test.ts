@@ -181,6 +181,45 @@ describe('Informer (fake API server)', () => {
     expect(await inf!.listSnapshot()).toBe(2);
   });
 
+  it('relist(): ends the open watch, lists again and resolves once that list is applied; one asked during a list waits for the next (the speaker\'s view newer than its reconnection)', async () => {
+    api = new FakeApi();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    api.lists = [list([cm('a', '1')], '10'), (req, res, q) => void held.then(() => list([cm('a', '1'), cm('b', '2')], '11')(req, res, q)), list([cm('b', '2'), cm('c', '3')], '12')];
+    const log = await setup();
+    await inf!.start();
+    await until('the watch', () => api.requests.length === 2);
+    const first = inf!.relist();
+    await until('the second list', () => api.requests.length === 3);
+    let firstDone = false;
+    void first.then(() => (firstDone = true));
+    // Asked while that list is in flight: its snapshot may be older than the call, so it waits for the next.
+    let secondDone = false;
+    const second = inf!.relist().then(() => (secondDone = true));
+    release();
+    await first;
+    expect(inf!.get('ns/b')).toBeDefined();
+    expect(firstDone).toBe(true);
+    await second;
+    expect(secondDone).toBe(true);
+    expect(log).toEqual(['add a@1', 'add b@2', 'add c@3', 'delete a']);
+    await until('the watch again', () => api.requests.length === 5);
+    expect(api.requests).toEqual(['LIST limit=500', 'WATCH resourceVersion=10', 'LIST limit=500', 'LIST limit=500', 'WATCH resourceVersion=12']);
+    expect(inf!.stats.errors).toBe(0);
+  });
+
+  it('relist() during a failing list: retried with the back-off, resolved by the first list that succeeds', async () => {
+    api = new FakeApi();
+    api.lists = [list([], '10'), status(500, 'InternalError'), status(500, 'InternalError'), list([cm('a', '5')], '20')];
+    const log = await setup();
+    await inf!.start();
+    await until('the watch', () => api.requests.length === 2);
+    await inf!.relist();
+    expect(log).toEqual(['add a@5']);
+    expect(inf!.stats.errors).toBe(2);
+    expect(api.requests.filter((r) => r.startsWith('LIST'))).toHaveLength(4);
+  });
+
   it('moves its resourceVersion with bookmarks', async () => {
     api = new FakeApi();
     api.lists = [list([], '10')];

@@ -53,6 +53,11 @@ class HandSource implements InformerSource<Holding> {
     return [];
   }
   readonly size = 0;
+  /** relist() callers not answered yet (the test resolves them as the list is applied). */
+  relists: (() => void)[] = [];
+  relist(): Promise<void> {
+    return new Promise((resolve) => this.relists.push(resolve));
+  }
 }
 
 function holders(source: HandSource) {
@@ -118,5 +123,24 @@ describe('Layer2Holders', () => {
       expect(source.stopped).toBe(true);
       expect(h.of('default/web')).toBeUndefined();
     }
+  });
+
+  it('relist(): resolves once the source listed again, or at once when the kind is not served (claims never wait for a view that cannot come)', async () => {
+    const source = new HandSource();
+    const { h } = holders(source);
+    await h.start();
+    let done = false;
+    const relisted = h.relist().then(() => (done = true));
+    await Promise.resolve();
+    expect(source.relists).toHaveLength(1);
+    expect(done).toBe(false);
+    source.relists[0]?.();
+    await relisted;
+    // Waiting on a list when the kind disappears (CRDs deleted): answered by the 404, not by a list.
+    const waiting = h.relist();
+    source.error(new KubeApiError(404, 'GET', '/apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses', undefined, 'gone'));
+    await waiting;
+    await h.relist(); // unavailable from now on: at once
+    expect(source.relists).toHaveLength(2);
   });
 });

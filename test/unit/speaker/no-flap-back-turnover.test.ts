@@ -5,7 +5,10 @@
 // live speaker decides, and the owners write (or delete) their objects as service-status-objects.ts
 // would once its pacer ran: a node that starts announcing a Service asks layer2TakeoverFrom, as the
 // speaker does, with the nodes its Membership saw renewing. A killed speaker's objects stay behind
-// (nobody deletes them), from its old life; a fenced one's too, until it is back.
+// (nobody deletes them), from its old life; a fenced one's too, until it is back. A fenced speaker's
+// view of the objects stops at its fence and stays so after its return until it lists them again
+// (listed()): the watch resuming after a cut delivers what happened meanwhile only later; until then
+// its claims are gated (claim-gate.ts), as the speaker does.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../protocols/clock.js';
@@ -27,7 +30,8 @@ function hashOwner(svc: ServiceView): string {
   return rankSpeakers(NODES, svc.ips[0] as string)[0] as string;
 }
 
-function cluster(opts: { holders: boolean }) {
+function cluster(opts: { holders: boolean; gate?: boolean }) {
+  const gate = opts.gate ?? true;
   const clock = new ManualClock();
   let wallOffset = 1_800_000_000_000;
   const wall = (): number => wallOffset + clock.now();
@@ -40,6 +44,10 @@ function cluster(opts: { holders: boolean }) {
   const objects = new Map<string, Map<string, Hold>>();
   /** What each node announced at its last decision (a new entry is an assignment: the takeover is asked then). */
   const announced = new Map<string, Set<string>>();
+  /** A node's view of the objects as of its fence (a copy), until it lists them again after its return. */
+  const staleView = new Map<string, Map<string, Map<string, Hold>>>();
+  const copyObjects = (): Map<string, Map<string, Hold>> => new Map([...objects].map(([k, held]) => [k, new Map(held)]));
+  const objectsSeenBy = (viewer: string, key: string): ReadonlyMap<string, Hold> | undefined => (staleView.get(viewer) ?? objects).get(key);
   const start = (node: string): void => {
     wallOffset += 1; // lives of one node never share a millisecond
     const joinedAt = wall();
@@ -73,15 +81,24 @@ function cluster(opts: { holders: boolean }) {
       nodeSelected: () => true,
       joinedAt: (n) => m.joinedAt(n),
       ranking: ranking.get(viewer),
-      holders: opts.holders ? (svc) => objects.get(svc.key) : undefined,
+      holders: opts.holders ? (svc) => objectsSeenBy(viewer, svc.key) : undefined,
     };
   };
+  /** What `node` decides with: its own life, and claims gated while its view is older than its return. */
+  const selfState = (node: string) => ({
+    ...state(node),
+    self: node,
+    fenced: false,
+    selfJoinedAt: alive.get(node)?.joinedAt,
+    claimsGated: gate && staleView.has(node),
+    announcing: (key: string) => announced.get(node)?.has(key) ?? false,
+  });
   /** The owner as `viewer` decides it, checked against the uncached ranking and layer2Decision. */
   const owner = (viewer: string, svc: ServiceView): string | null => {
     const s = state(viewer);
     const result = layer2Owner(svc, EPS, s);
     expect(layer2Owner(svc, EPS, { ...s, ranking: undefined })).toEqual(result);
-    const mine = layer2Decision(svc, EPS, { ...s, self: viewer, fenced: false, selfJoinedAt: alive.get(viewer)?.joinedAt });
+    const mine = layer2Decision(svc, EPS, selfState(viewer));
     expect(mine === null).toBe(result.owner === viewer);
     return result.owner;
   };
@@ -90,7 +107,7 @@ function cluster(opts: { holders: boolean }) {
     for (const svc of services) {
       for (const [node, lease] of alive) {
         if (fenced.has(node)) continue;
-        const self = { ...state(node), self: node, fenced: false, selfJoinedAt: lease.joinedAt };
+        const self = selfState(node);
         const mine = layer2Decision(svc, EPS, self) === null;
         const was = announced.get(node) ?? new Set<string>();
         let held = objects.get(svc.key);
@@ -110,7 +127,7 @@ function cluster(opts: { holders: boolean }) {
     }
   };
   const owners = (services: readonly ServiceView[]): (string | null)[] => {
-    const viewers = [...alive.keys()].filter((n) => !fenced.has(n));
+    const viewers = [...alive.keys()].filter((n) => !fenced.has(n) && !staleView.has(n));
     const first = services.map((s) => owner(viewers[0] as string, s));
     // Every live speaker agrees.
     for (const v of viewers.slice(1)) expect(services.map((s) => owner(v, s))).toEqual(first);
@@ -121,6 +138,7 @@ function cluster(opts: { holders: boolean }) {
     alive.delete(node);
     views.delete(node);
     fenced.delete(node);
+    staleView.delete(node);
   };
   /** SIGTERM: the Lease is deleted at once (graceful leave); the objects stay for the next life to settle. */
   const stop = (node: string): void => {
@@ -131,7 +149,14 @@ function cluster(opts: { holders: boolean }) {
   const fence = (node: string): void => {
     fenced.add(node);
     announced.set(node, new Set());
+    if (!staleView.has(node)) staleView.set(node, copyObjects());
   };
+  /** The objects listed again after the return: the view is current from now on. */
+  const listed = (node: string): void => {
+    staleView.delete(node);
+  };
+  /** What `node` announces now. */
+  const announcedBy = (node: string): ReadonlySet<string> => announced.get(node) ?? new Set();
   /** Back in contact: a new life (the speaker starts one when it fences), renewing and deciding again. */
   const unfence = (node: string): void => {
     const lease = alive.get(node);
@@ -142,7 +167,7 @@ function cluster(opts: { holders: boolean }) {
   };
   /** The nodes `viewer` has seen renewing (what it asks layer2TakeoverFrom with). */
   const seen = (viewer: string): string[] => views.get(viewer)?.seenRenewing() ?? [];
-  return { clock, wall, alive, fenced, objects, start, advance, settle, owners, kill, stop, fence, unfence, seen };
+  return { clock, wall, alive, fenced, objects, start, advance, settle, owners, kill, stop, fence, unfence, listed, announcedBy, seen };
 }
 
 type Cluster = ReturnType<typeof cluster>;
@@ -326,6 +351,7 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
       c.unfence(n);
       c.advance(3 * RENEW);
       c.settle(services);
+      c.listed(n);
       c.advance(RENEW);
       c.settle(services);
       expect(c.owners(services)).toEqual(during);
@@ -349,6 +375,58 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
     c.advance(3 * RENEW);
     c.settle(services);
     expect(c.owners(services)).toEqual(during);
+  });
+
+  /** The CI failure of session 7: a fenced owner back in contact, its view of the objects still as of its fence. */
+  function fencedOwnerReturnsStale(gateOn: boolean) {
+    const c = cluster({ holders: true, gate: gateOn });
+    const services = Array.from({ length: 30 }, (_, i) => service(i + 1, 1000));
+    startOneByOne(c, services);
+    const before = c.owners(services);
+    const counts = NODES.map((n) => before.filter((o) => o === n).length);
+    const victim = NODES[counts.indexOf(Math.max(...counts))] as string;
+    c.fence(victim);
+    c.advance(DURATION + 2 * RENEW);
+    c.settle(services);
+    const during = c.owners(services);
+    expectOnlyMovedFrom(victim, before, during);
+    c.unfence(victim);
+    c.advance(3 * RENEW);
+    c.settle(services);
+    // What it announces before its view caught up; every Service has its interim owner announcing it meanwhile.
+    const claimedStale = [...c.announcedBy(victim)];
+    c.listed(victim);
+    c.settle(services);
+    c.advance(RENEW);
+    c.settle(services);
+    return { c, services, victim, during, claimedStale, held: counts[NODES.indexOf(victim)] ?? 0 };
+  }
+
+  it('a fenced owner back in contact before its view of the objects caught up claims nothing (the claim gate), and takes nothing back after', () => {
+    const { c, services, victim, during, claimedStale, held } = fencedOwnerReturnsStale(true);
+    expect(held).toBeGreaterThan(0);
+    expect(claimedStale).toEqual([]);
+    expect(c.owners(services)).toEqual(during);
+    expect(c.announcedBy(victim).size).toBe(0);
+  });
+
+  it('the same without the gate: the stale view lacks the takers\' objects, so it claims its Services back by the hash (the flap back the gate closes)', () => {
+    const { c, services, victim, during, claimedStale, held } = fencedOwnerReturnsStale(false);
+    expect(claimedStale).toHaveLength(held);
+    // Once its view caught up it lets them go again: the interim owners hold, only the brief flap happened.
+    expect(c.owners(services)).toEqual(during);
+    expect(c.announcedBy(victim).size).toBe(0);
+  });
+
+  it('claims gated: a Service the speaker announces already is kept, one it does not is not claimed (viewStale), another owner\'s stays notOwner', () => {
+    const s = service(31, 1000);
+    const [top, second] = rankSpeakers(NODES, '192.0.2.31') as [string, string];
+    const base = { liveSpeakers: NODES, nodeSelected: () => true, joinedAt: () => 5000, fenced: false, claimsGated: true };
+    expect(layer2Decision(s, EPS, { ...base, self: top, announcing: () => false })).toBe('viewStale');
+    expect(layer2Decision(s, EPS, { ...base, self: top })).toBe('viewStale');
+    expect(layer2Decision(s, EPS, { ...base, self: top, announcing: (k) => k === s.key })).toBeNull();
+    expect(layer2Decision(s, EPS, { ...base, self: second, announcing: () => false })).toBe('notOwner');
+    expect(layer2Decision(s, EPS, { ...base, self: top, claimsGated: false })).toBeNull();
   });
 
   it('any sequence of kills, graceful restarts, fences and returns moves a Service only when its owner dies, leaves or fences; a return moves only what its owner took while it had never seen the returning node renew (property)', () => {
@@ -382,10 +460,17 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
             else c.fence(node);
             c.advance(how === 'stop' ? RENEW : DURATION + 2 * RENEW);
           } else {
-            if (c.fenced.has(node)) c.unfence(node);
+            const wasFenced = c.fenced.has(node);
+            if (wasFenced) c.unfence(node);
             else c.start(node);
             c.advance(3 * RENEW);
             c.settle(services);
+            if (wasFenced) {
+              // Back with its view as of its fence: it claims nothing before it listed the objects again.
+              expect(c.announcedBy(node).size).toBe(0);
+              c.listed(node);
+              c.settle(services);
+            }
             c.advance(RENEW);
           }
           c.settle(services);
