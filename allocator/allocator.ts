@@ -6,7 +6,8 @@ import type { Config, Family, Protocol } from '../config/model.js';
 import { AllocationError, type AllocationFailure } from './errors.js';
 import { checkHeld, type AssignmentCheck, type HeldAddresses } from './config-check.js';
 import { neverHost } from '../config/never-host.js';
-import { canonicalIp, formatIp, parseIp } from './ip.js';
+import { familyOfAddr, toBigInt, type Addr } from './address.js';
+import { canonicalIp, formatAddr, parseAddr } from './ip.js';
 import { FAMILIES, PoolSet, type PoolState } from './pool.js';
 import { addUser, familyOf, makeExtra, removeUser, slotsOf, usersOf, type ServiceRecord, type Slot } from './records.js';
 import { SlotIndex } from './slot-index.js';
@@ -57,7 +58,7 @@ export interface PoolStats {
 
 interface Choice {
   family: Family;
-  num: bigint;
+  num: Addr;
   text: string;
   /** The address's pool under the current config (PoolSet.lookup), undefined when in none. */
   pool: PoolState | undefined;
@@ -129,8 +130,10 @@ export class Allocator {
     // One address per family, as for our own records (a status with more is another controller's business).
     const next: Choice[] = [];
     for (const ip of ips) {
-      const p = parseIp(ip);
-      if (p && !next.some((c) => c.family === p.family)) next.push({ family: p.family, num: p.num, text: formatIp(p.family, p.num), pool: undefined });
+      const a = parseAddr(ip);
+      if (a === undefined) continue;
+      const family = familyOfAddr(a);
+      if (!next.some((c) => c.family === family)) next.push({ family, num: a, text: formatAddr(a), pool: undefined });
     }
     const same = old !== undefined && (old.extra?.clearing ?? false) === clearing && slotsOf(old).map((s) => s.text).join() === next.map((c) => c.text).join();
     if (!same) {
@@ -164,8 +167,8 @@ export class Allocator {
 
   /** Whether anything takes `ip` (held, shared, or kept by holdForeign). */
   isTaken(ip: string): boolean {
-    const p = parseIp(ip);
-    return p !== undefined && this.byIp.get(p.family, p.num) !== undefined;
+    const a = parseAddr(ip);
+    return a !== undefined && this.byIp.get(a) !== undefined;
   }
 
   assignmentOf(key: string): Assignment | undefined {
@@ -183,8 +186,8 @@ export class Allocator {
 
   /** The pool an address belongs to in the current config. */
   poolOf(ip: string): string | undefined {
-    const p = parseIp(ip);
-    return p && this.pools.lookup(p.family, p.num)?.name;
+    const a = parseAddr(ip);
+    return a === undefined ? undefined : this.pools.lookup(a)?.name;
   }
 
   stats(): PoolStats[] {
@@ -216,23 +219,24 @@ export class Allocator {
       const choices: Choice[] = [];
       let conflict: RestoreConflict | undefined;
       for (const ip of ips) {
-        const p = parseIp(ip);
-        if (!p) {
+        const a = parseAddr(ip);
+        if (a === undefined) {
           conflict = { key: request.key, ip, holders: [], why: `"${ip}" is not an IP address` };
           break;
         }
-        const text = formatIp(p.family, p.num);
-        if (choices.some((c) => c.family === p.family)) {
-          conflict = { key: request.key, ip: text, holders: [], why: `the Service holds more than one ${p.family} address` };
+        const family = familyOfAddr(a);
+        const text = formatAddr(a);
+        if (choices.some((c) => c.family === family)) {
+          conflict = { key: request.key, ip: text, holders: [], why: `the Service holds more than one ${family} address` };
           break;
         }
-        const slot = this.byIp.get(p.family, p.num);
+        const slot = this.byIp.get(a);
         const why = slot && whyIncompatible(request.key, sharing, holders(slot));
         if (slot && why) {
           conflict = { key: request.key, ip: text, holders: usersOf(slot).map((u) => u.key), why };
           break;
         }
-        choices.push({ family: p.family, num: p.num, text, pool: this.pools.lookup(p.family, p.num) });
+        choices.push({ family, num: a, text, pool: this.pools.lookup(a) });
       }
       if (!conflict && choices.length === 2 && choices[0].pool && choices[1].pool && choices[0].pool !== choices[1].pool) {
         // A dual-stack pair is one unit from one pool: a status that splits it is not restored.
@@ -258,7 +262,7 @@ export class Allocator {
   /** Switches to `config`, keeping every assignment (even ones checkConfig calls breaking: refusing is the caller's job). */
   setConfig(config: Config): void {
     this.pools = new PoolSet(config);
-    for (const slot of this.byIp.values()) this.poolOfSlot(slot)?.hold(familyOf(slot), slot.num);
+    for (const slot of this.byIp.values()) this.poolOfSlot(slot)?.hold(slot.num);
   }
 
   // --- choosing addresses (no state changes except forgetting unusable free intervals) ---
@@ -267,12 +271,13 @@ export class Allocator {
     const choices: Choice[] = [];
     let anchor: PoolState | undefined;
     for (const ip of req.requestedIps) {
-      const p = parseIp(ip) as { family: Family; num: bigint };
-      const text = formatIp(p.family, p.num);
-      const pool = this.pools.lookup(p.family, p.num);
+      const a = parseAddr(ip) as Addr;
+      const family = familyOfAddr(a);
+      const text = formatAddr(a);
+      const pool = this.pools.lookup(a);
       if (!pool) throw new AllocationError({ reason: 'ip-not-in-pool', ip: text }, req.key);
-      if (!pool.usable(p.family, p.num)) throw new AllocationError({ reason: 'ip-excluded', ip: text, pool: pool.name }, req.key);
-      const never = neverHost(p.family, p.num);
+      if (!pool.usable(a)) throw new AllocationError({ reason: 'ip-excluded', ip: text, pool: pool.name }, req.key);
+      const never = neverHost(family, toBigInt(a));
       if (never !== undefined) throw new AllocationError({ reason: 'ip-excluded', ip: text, pool: pool.name, neverHost: never }, req.key);
       const required = req.pool ?? anchor?.name;
       if (required !== undefined && pool.name !== required) {
@@ -280,10 +285,10 @@ export class Allocator {
       }
       permitted(pool, scopeOf(req), req.key, text);
       anchor = pool;
-      const slot = this.byIp.get(p.family, p.num);
+      const slot = this.byIp.get(a);
       const why = slot && whyIncompatible(req.key, sharing, holders(slot));
       if (slot && why) throw new AllocationError({ reason: 'ip-in-use', ip: text, holders: usersOf(slot).map((u) => u.key), why }, req.key);
-      choices.push({ family: p.family, num: p.num, text, pool });
+      choices.push({ family, num: a, text, pool });
     }
     let missing: readonly Family[] = req.families;
     if (choices.length > 0) {
@@ -346,7 +351,7 @@ export class Allocator {
     for (const family of families) {
       const num = pool.lowest(family);
       if (num === undefined) throw new AllocationError({ reason: 'pool-exhausted', family, pool: pool.name }, key);
-      out.push({ family, num, text: formatIp(family, num), pool, free: true });
+      out.push({ family, num, text: formatAddr(num), pool, free: true });
     }
     return out;
   }
@@ -365,7 +370,7 @@ export class Allocator {
       for (const family of families) {
         const slot = familyOf(rec.first) === family ? rec.first : rec.second && familyOf(rec.second) === family ? rec.second : undefined;
         const pool = slot && this.poolOfSlot(slot);
-        if (!slot || !pool || rank(pool) === undefined || !pool.allocatable(family, slot.num)) break;
+        if (!slot || !pool || rank(pool) === undefined || !pool.allocatable(slot.num)) break;
         if (slots.length > 0 && slots[0].pool !== pool) break;
         if (whyIncompatible(key, sharing, holders(slot)) !== undefined) break;
         slots.push({ family, num: slot.num, text: slot.text, pool });
@@ -388,9 +393,9 @@ export class Allocator {
     let first: PoolState | undefined;
     for (const slot of slots) {
       const family = familyOf(slot);
-      const pool = this.pools.lookup(family, slot.num);
+      const pool = this.pools.lookup(slot.num);
       if (!req.families.includes(family)) return false;
-      if (!pool || !pool.usable(family, slot.num)) return false;
+      if (!pool || !pool.usable(slot.num)) return false;
       // Both addresses of a dual-stack Service from one pool (a pair split by a restore is re-allocated).
       if (first && pool !== first) return false;
       first = pool;
@@ -421,8 +426,8 @@ export class Allocator {
   private take(rec: ServiceRecord, c: Choice): Slot {
     const slot: Slot = { text: c.text, num: c.num, users: rec };
     if (!c.free) return this.attachSlot(rec, slot);
-    (c.pool as PoolState).hold(c.family, c.num);
-    this.byIp.addFree(c.family, slot);
+    (c.pool as PoolState).hold(c.num);
+    this.byIp.add(slot);
     return slot;
   }
 
@@ -436,13 +441,13 @@ export class Allocator {
   }
 
   private attachSlot(rec: ServiceRecord, own: Slot): Slot {
-    const held = this.byIp.get(familyOf(own), own.num);
+    const held = this.byIp.get(own.num);
     if (held) {
       addUser(held, rec);
       return held;
     }
     own.users = rec;
-    this.poolOfSlot(own)?.hold(familyOf(own), own.num);
+    this.poolOfSlot(own)?.hold(own.num);
     this.byIp.add(own);
     return own;
   }
@@ -458,7 +463,7 @@ export class Allocator {
   private detachSlot(rec: ServiceRecord, slot: Slot): void {
     if (removeUser(slot, rec) > 0) return;
     this.byIp.delete(slot);
-    this.poolOfSlot(slot)?.unhold(familyOf(slot), slot.num);
+    this.poolOfSlot(slot)?.unhold(slot.num);
   }
 
   /** Updates the pool and sharing a held record asks for, keeping the sharing index right. */
@@ -483,7 +488,7 @@ export class Allocator {
 
   /** The pool an address belongs to under the current config (derived, not stored, so setConfig moves it). */
   private poolOfSlot(slot: Slot): PoolState | undefined {
-    return this.pools.lookup(familyOf(slot), slot.num);
+    return this.pools.lookup(slot.num);
   }
 
   /** `pool`: the pool of rec.first when the caller knows it (saves a lookup). */
@@ -528,12 +533,13 @@ function validate(req: ServiceRequest): void {
   if (req.requestedIps.length === 0) return;
   const seen = new Set<Family>();
   for (const ip of req.requestedIps) {
-    const p = parseIp(ip);
-    if (!p) throw invalid('requestedIps', `"${ip}" is not an IP address`, req.key);
-    if (seen.has(p.family)) throw invalid('requestedIps', `more than one ${p.family} address`, req.key);
-    seen.add(p.family);
-    if (!req.families.includes(p.family)) {
-      throw new AllocationError({ reason: 'family-mismatch', family: p.family, ip: formatIp(p.family, p.num) }, req.key);
+    const a = parseAddr(ip);
+    if (a === undefined) throw invalid('requestedIps', `"${ip}" is not an IP address`, req.key);
+    const family = familyOfAddr(a);
+    if (seen.has(family)) throw invalid('requestedIps', `more than one ${family} address`, req.key);
+    seen.add(family);
+    if (!req.families.includes(family)) {
+      throw new AllocationError({ reason: 'family-mismatch', family, ip: formatAddr(a) }, req.key);
     }
   }
 }

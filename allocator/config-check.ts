@@ -5,7 +5,7 @@
 // pools (a Service's addresses are one unit from one pool). Renaming, splitting or growing a pool,
 // or changing auto-assign or protocol, moves no address (the speakers withdraw and re-announce).
 import type { AddressPool } from '../config/model.js';
-import { formatIp, parseIp } from './ip.js';
+import { formatAddr, parseAddr } from './ip.js';
 import type { PoolSet, PoolState } from './pool.js';
 
 export interface IpCheck {
@@ -76,15 +76,15 @@ export function checkHeld(held: Iterable<HeldAddresses>, current: PoolSet | unde
     const ips: IpCheck[] = [];
     const pools: (PoolState | undefined)[] = [];
     for (const text of h.ips) {
-      const p = parseIp(text);
-      if (!p) continue;
-      const ip = formatIp(p.family, p.num);
-      const from = current?.lookup(p.family, p.num);
-      const to = next.lookup(p.family, p.num);
+      const a = parseAddr(text);
+      if (a === undefined) continue;
+      const ip = formatAddr(a);
+      const from = current?.lookup(a);
+      const to = next.lookup(a);
       let reason: string;
       let breaking = true;
       if (!to) reason = `${ip} is in no pool of the new config`;
-      else if (!to.usable(p.family, p.num)) reason = `${ip} is excluded by avoid-buggy-ips in pool "${to.name}"`;
+      else if (!to.usable(a)) reason = `${ip} is excluded by avoid-buggy-ips in pool "${to.name}"`;
       else if (h.pool !== undefined && h.pool !== to.name) {
         reason = next.get(h.pool)
           ? `the Service asks for pool "${h.pool}", which no longer contains ${ip} (now in "${to.name}")`

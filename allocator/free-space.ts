@@ -1,11 +1,13 @@
 // The free addresses of one pool and family, as an ordered set of disjoint intervals in an AVL tree.
 // A fresh pool is one interval per range, however large, so memory grows with the fragmentation that
 // allocations and releases cause (at most one interval more per held address), never with pool size;
-// every operation is O(log n) in the number of intervals.
+// every operation is O(log n) in the number of intervals. Addresses are Addr (address.ts): one tree
+// holds one family, so its comparisons never mix a number and a bigint.
+import { nextAddr, prevAddr, type Addr } from './address.js';
 
 interface Node {
-  start: bigint;
-  end: bigint;
+  start: Addr;
+  end: Addr;
   left: Node | null;
   right: Node | null;
   height: number;
@@ -49,7 +51,7 @@ function balance(n: Node): Node {
   return n;
 }
 
-function insert(n: Node | null, start: bigint, end: bigint): Node {
+function insert(n: Node | null, start: Addr, end: Addr): Node {
   if (!n) return { start, end, left: null, right: null, height: 1 };
   if (start < n.start) n.left = insert(n.left, start, end);
   else n.right = insert(n.right, start, end);
@@ -62,7 +64,7 @@ function removeMin(n: Node): Node | null {
   return balance(n);
 }
 
-function remove(n: Node | null, start: bigint): Node | null {
+function remove(n: Node | null, start: Addr): Node | null {
   if (!n) return null;
   if (start < n.start) n.left = remove(n.left, start);
   else if (start > n.start) n.right = remove(n.right, start);
@@ -79,8 +81,8 @@ function remove(n: Node | null, start: bigint): Node | null {
 }
 
 export interface Interval {
-  start: bigint;
-  end: bigint;
+  start: Addr;
+  end: Addr;
 }
 
 export class FreeSpace {
@@ -106,13 +108,13 @@ export class FreeSpace {
   }
 
   /** Drops a whole interval (by its start), e.g. one left with only unusable addresses. */
-  dropInterval(start: bigint): void {
+  dropInterval(start: Addr): void {
     this.root = remove(this.root, start);
     this.nodes--;
   }
 
   /** The interval with the greatest start <= x. */
-  private floor(x: bigint): Node | undefined {
+  private floor(x: Addr): Node | undefined {
     let n = this.root;
     let best: Node | undefined;
     while (n) {
@@ -125,7 +127,7 @@ export class FreeSpace {
   }
 
   /** The interval with the smallest start > x. */
-  private above(x: bigint): Node | undefined {
+  private above(x: Addr): Node | undefined {
     let n = this.root;
     let best: Node | undefined;
     while (n) {
@@ -137,37 +139,37 @@ export class FreeSpace {
     return best;
   }
 
-  has(x: bigint): boolean {
+  has(x: Addr): boolean {
     const n = this.floor(x);
     return n !== undefined && n.end >= x;
   }
 
   /** Marks x as used; false when it was not free. */
-  take(x: bigint): boolean {
+  take(x: Addr): boolean {
     const n = this.floor(x);
     if (!n || n.end < x) return false;
     if (n.start === n.end) {
       this.dropInterval(n.start);
     } else if (x === n.start) {
       // Raising the key in place keeps the order: nothing lies between this interval and the next.
-      n.start = x + 1n;
+      n.start = nextAddr(x);
     } else if (x === n.end) {
-      n.end = x - 1n;
+      n.end = prevAddr(x);
     } else {
       const end = n.end;
-      n.end = x - 1n;
-      this.add(x + 1n, end);
+      n.end = prevAddr(x);
+      this.add(nextAddr(x), end);
     }
     return true;
   }
 
   /** Returns x to the free set, merging with its neighbours; false when it was already free. */
-  release(x: bigint): boolean {
+  release(x: Addr): boolean {
     const before = this.floor(x);
     if (before && before.end >= x) return false;
     const after = this.above(x);
-    const joinsBefore = before !== undefined && before.end === x - 1n;
-    const joinsAfter = after !== undefined && after.start === x + 1n;
+    const joinsBefore = before !== undefined && before.end === prevAddr(x);
+    const joinsAfter = after !== undefined && after.start === nextAddr(x);
     if (joinsBefore && joinsAfter) {
       const end = after.end;
       this.dropInterval(after.start);
@@ -182,7 +184,7 @@ export class FreeSpace {
     return true;
   }
 
-  private add(start: bigint, end: bigint): void {
+  private add(start: Addr, end: Addr): void {
     this.root = insert(this.root, start, end);
     this.nodes++;
   }

@@ -1,6 +1,8 @@
 // IP address text <-> number for the allocator: strict parsing, RFC 5952 formatting,
-// and the "buggy firmware" address test. Pure; BigInt for both families (one code path).
+// and the "buggy firmware" address test. Pure. The allocator works on Addr (address.ts: a number for
+// IPv4, a bigint for IPv6); parseIp/formatIp speak bigint for both, as the config does.
 import type { Family } from '../config/model.js';
+import { toAddr, toBigInt, type Addr } from './address.js';
 
 export interface ParsedIp {
   family: Family;
@@ -107,14 +109,15 @@ function parseV6(text: string): bigint | undefined {
   return (w0 << 96n) | (w1 << 64n) | (w2 << 32n) | w3;
 }
 
+/** Parses an IPv4 or IPv6 address (no prefix, no zone) to an Addr; undefined when it is not one. */
+export function parseAddr(text: string): Addr | undefined {
+  return text.indexOf(':') >= 0 ? parseV6(text) : parseV4(text);
+}
+
 /** Parses an IPv4 or IPv6 address (no prefix, no zone); undefined when it is not one. */
 export function parseIp(text: string): ParsedIp | undefined {
-  if (text.indexOf(':') >= 0) {
-    const num = parseV6(text);
-    return num === undefined ? undefined : { family: 'ipv6', num };
-  }
-  const v4 = parseV4(text);
-  return v4 === undefined ? undefined : { family: 'ipv4', num: BigInt(v4) };
+  const a = parseAddr(text);
+  return a === undefined ? undefined : { family: typeof a === 'number' ? 'ipv4' : 'ipv6', num: toBigInt(a) };
 }
 
 const OCTET: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
@@ -147,8 +150,13 @@ const HEX_DIGIT = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101,
 let v6High: bigint | undefined;
 
 /** Canonical text: dotted quad, or RFC 5952 (lowercase, longest zero run of >= 2 compressed, first on ties). */
+export function formatAddr(a: Addr): string {
+  return typeof a === 'number' ? formatV4(a) : formatV6(a);
+}
+
+/** formatAddr for the config's bigint. */
 export function formatIp(family: Family, num: bigint): string {
-  return family === 'ipv4' ? formatV4(Number(num)) : formatV6(num);
+  return formatAddr(toAddr(family, num));
 }
 
 function setWord(k: number, word: number): void {
@@ -229,10 +237,22 @@ export function canonicalIp(text: string): string | undefined {
  * Addresses ending in .0 or .255: some old client stacks treat them as network or broadcast
  * addresses even inside a larger subnet, so `avoid-buggy-ips` never hands them out. IPv4 only.
  */
-export function isBuggyIp(family: Family, num: bigint): boolean {
-  if (family !== 'ipv4') return false;
-  const low = Number(num & 255n);
+export function isBuggyAddr(a: Addr): boolean {
+  if (typeof a !== 'number') return false;
+  const low = a % 256;
   return low === 0 || low === 255;
+}
+
+/** isBuggyAddr for the config's bigint. */
+export function isBuggyIp(family: Family, num: bigint): boolean {
+  return isBuggyAddr(toAddr(family, num));
+}
+
+/** The lowest address >= a that avoid-buggy-ips lets a pool hand out (a itself for IPv6). */
+export function skipBuggy(a: Addr): Addr {
+  if (typeof a !== 'number') return a;
+  const low = a % 256;
+  return low === 255 ? a + 2 : low === 0 ? a + 1 : a;
 }
 
 function floorDiv(a: bigint, b: bigint): bigint {

@@ -4,8 +4,9 @@
 // never be a host's (config/never-host.ts) are in no pool's free space, whatever the pool says.
 import type { AddressPool, Config, Family } from '../config/model.js';
 import { neverHost, neverHostBlocks } from '../config/never-host.js';
+import { familyOfAddr, nextAddr, prevAddr, span, toAddr, toBigInt, type Addr } from './address.js';
 import { FreeSpace, type Interval } from './free-space.js';
-import { countBuggy, isBuggyIp } from './ip.js';
+import { countBuggy, isBuggyAddr, skipBuggy } from './ip.js';
 import { serviceFreeOrder } from './pool-choice.js';
 
 export const FAMILIES: readonly Family[] = ['ipv4', 'ipv6'];
@@ -34,11 +35,11 @@ export class PoolState {
     for (const family of FAMILIES) {
       const rs = ranges[family];
       if (!rs || rs.length === 0) continue;
-      const hosts = rs.flatMap((r) => subtract(r, neverHostBlocks(family).map((b) => ({ start: b.first, end: b.last }))));
+      const hosts = rs.flatMap((r) => subtract(r, neverHostBlocks(family).map((b) => ({ start: toAddr(family, b.first), end: toAddr(family, b.last) }))));
       let total = 0n;
       for (const r of hosts) {
-        total += r.end - r.start + 1n;
-        if (family === 'ipv4' && pool.avoidBuggyIps) total -= countBuggy(r.start, r.end);
+        total += span(r.start, r.end);
+        if (family === 'ipv4' && pool.avoidBuggyIps) total -= countBuggy(toBigInt(r.start), toBigInt(r.end));
       }
       this.spaces[family] = { ranges: rs, free: new FreeSpace(hosts), total, inUse: 0 };
     }
@@ -53,28 +54,23 @@ export class PoolState {
   }
 
   /** False for addresses avoid-buggy-ips excludes (the config rule: a Service keeps any other address it holds). */
-  usable(family: Family, num: bigint): boolean {
-    return !(this.pool.avoidBuggyIps && isBuggyIp(family, num));
+  usable(a: Addr): boolean {
+    return !(this.pool.avoidBuggyIps && isBuggyAddr(a));
   }
 
   /** Whether the address may be given to a Service now: usable and a host's address. */
-  allocatable(family: Family, num: bigint): boolean {
-    return this.usable(family, num) && neverHost(family, num) === undefined;
+  allocatable(a: Addr): boolean {
+    return this.usable(a) && neverHost(familyOfAddr(a), toBigInt(a)) === undefined;
   }
 
   /** The lowest free usable address, without taking it. */
-  lowest(family: Family): bigint | undefined {
+  lowest(family: Family): Addr | undefined {
     const space = this.spaces[family];
     if (!space) return undefined;
     for (;;) {
       const first = space.free.first();
       if (!first) return undefined;
-      let candidate = first.start;
-      if (this.pool.avoidBuggyIps && family === 'ipv4') {
-        const low = candidate & 255n;
-        if (low === 255n) candidate += 2n;
-        else if (low === 0n) candidate += 1n;
-      }
+      const candidate = this.pool.avoidBuggyIps ? skipBuggy(first.start) : first.start;
       if (candidate <= first.end) return candidate;
       // Only excluded addresses left in this interval: they can never be handed out, so forget it.
       space.free.dropInterval(first.start);
@@ -82,23 +78,24 @@ export class PoolState {
   }
 
   /** Marks an address held (it must be in this pool); counts it whether or not it was free. */
-  hold(family: Family, num: bigint): void {
-    const space = this.spaces[family] as FamilySpace;
-    space.free.take(num);
+  hold(a: Addr): void {
+    const space = this.spaces[familyOfAddr(a)] as FamilySpace;
+    space.free.take(a);
     space.inUse++;
   }
 
-  unhold(family: Family, num: bigint): void {
+  unhold(a: Addr): void {
+    const family = familyOfAddr(a);
     const space = this.spaces[family] as FamilySpace;
     // A never-host address held from an old status was never free space and does not become it.
-    if (neverHost(family, num) === undefined) space.free.release(num);
+    if (neverHost(family, toBigInt(a)) === undefined) space.free.release(a);
     space.inUse--;
   }
 }
 
 interface Owned {
-  start: bigint;
-  end: bigint;
+  start: Addr;
+  end: Addr;
   pool: PoolState;
 }
 
@@ -108,7 +105,7 @@ function merge(intervals: Interval[]): Interval[] {
   const out: Interval[] = [];
   for (const i of sorted) {
     const last = out[out.length - 1];
-    if (last && i.start <= last.end + 1n) {
+    if (last && i.start <= nextAddr(last.end)) {
       if (i.end > last.end) last.end = i.end;
     } else out.push({ start: i.start, end: i.end });
   }
@@ -121,8 +118,8 @@ function subtract(i: Interval, taken: readonly Interval[]): Interval[] {
   let start = i.start;
   for (const t of taken) {
     if (t.end < start || t.start > i.end) continue;
-    if (t.start > start) out.push({ start, end: t.start - 1n });
-    start = t.end + 1n;
+    if (t.start > start) out.push({ start, end: prevAddr(t.start) });
+    start = nextAddr(t.end);
     if (start > i.end) return out;
   }
   if (start <= i.end) out.push({ start, end: i.end });
@@ -142,7 +139,7 @@ export class PoolSet {
     config.pools.forEach((pool, index) => {
       const ranges: Partial<Record<Family, Interval[]>> = {};
       for (const family of FAMILIES) {
-        const own = merge(pool.addresses.filter((a) => a.family === family).map((a) => ({ start: a.first, end: a.last })));
+        const own = merge(pool.addresses.filter((a) => a.family === family).map((a) => ({ start: toAddr(family, a.first), end: toAddr(family, a.last) })));
         const free = own.flatMap((i) => subtract(i, claimed[family]));
         ranges[family] = free;
         claimed[family] = merge([...claimed[family], ...free]);
@@ -164,8 +161,8 @@ export class PoolSet {
   }
 
   /** The pool an address belongs to (binary search over the disjoint owned ranges). */
-  lookup(family: Family, num: bigint): PoolState | undefined {
-    const owned = this.owned[family];
+  lookup(num: Addr): PoolState | undefined {
+    const owned = this.owned[familyOfAddr(num)];
     let lo = 0;
     let hi = owned.length - 1;
     while (lo <= hi) {

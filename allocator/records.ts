@@ -2,6 +2,7 @@
 // Kept lean on purpose (no per-record arrays): memory per Service is the budget that matters
 // when 200,000 Services hold addresses.
 import type { Family } from '../config/model.js';
+import { familyOfAddr, type Addr } from './address.js';
 import type { Sharing } from './sharing.js';
 
 /** One held address and the Services holding it (more than one only when shared). Its family and
@@ -9,16 +10,14 @@ import type { Sharing } from './sharing.js';
 export interface Slot {
   /** Canonical text (formatIp): a dotted quad exactly when IPv4. */
   text: string;
-  num: bigint;
+  /** A number for IPv4, a bigint for IPv6 (address.ts). */
+  num: Addr;
   /** A single holder, or the holders of a shared address. */
   users: ServiceRecord | ServiceRecord[];
 }
 
-/** A canonical IPv4 text has its first '.' at index 1, 2 or 3; a canonical IPv6 text has no '.' (three
- * character tests, cheaper than a search: this runs several times per allocation). */
 export function familyOf(slot: Slot): Family {
-  const t = slot.text;
-  return t.charCodeAt(1) === 46 || t.charCodeAt(2) === 46 || t.charCodeAt(3) === 46 ? 'ipv4' : 'ipv6';
+  return familyOfAddr(slot.num);
 }
 
 export interface ServiceRecord {

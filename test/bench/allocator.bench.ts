@@ -1,6 +1,9 @@
 // Allocator benchmark: 100,000 IPv4 and 100,000 IPv6 allocations, heap for the 200,000, checkConfig
 // against them, and MetalLB's method (walk from the pool start to the first free address) measured
 // in the same run. Run with `tsx --expose-gc` (make bench). One figure per line: name value.
+// Knobs: ALLOC_BENCH_RUNS (default 7) cold repetitions of the 100,000 + 100,000 allocations, each into a
+// fresh allocator (median and max printed; the first run, JIT warm-up included, also alone);
+// ALLOC_BENCH_ONLY_ALLOCATE=1 stops after those (for `node --cpu-prof`).
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { AddressPool, Config } from '../../config/model.js';
@@ -9,6 +12,8 @@ import { formatIp, parseIp } from '../../allocator/ip.js';
 import type { ServiceRequest } from '../../allocator/service-request.js';
 
 const COUNT = 100_000;
+const RUNS = Math.max(1, Number(process.env.ALLOC_BENCH_RUNS ?? 7));
+const ONLY_ALLOCATE = process.env.ALLOC_BENCH_ONLY_ALLOCATE === '1';
 const NAIVE_BUDGET_SECONDS = 10;
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -33,11 +38,16 @@ function mainThreadSeconds(): number | undefined {
   }
 }
 
-/**
- * Runs fn, printing its wall time, the process CPU time it used and the main thread's CPU time (the
- * latter two are steadier on a busy machine; the last is the loop's own work plus the GC pauses it takes).
- */
-function timed(name: string, fn: () => void): number {
+interface Timing {
+  wall: number;
+  cpu: number;
+  /** undefined where /proc is not there. */
+  main: number | undefined;
+}
+
+/** Runs fn: its wall time, the process CPU time it used and the main thread's CPU time (the latter two are
+ * steadier on a busy machine; the last is the loop's own work plus the GC pauses it takes). */
+function measure(fn: () => void): Timing {
   const cpu = process.cpuUsage();
   const main = mainThreadSeconds();
   const t = performance.now();
@@ -45,10 +55,40 @@ function timed(name: string, fn: () => void): number {
   const wall = (performance.now() - t) / 1000;
   const used = process.cpuUsage(cpu);
   const mainAfter = mainThreadSeconds();
-  figure(`${name}.seconds`, wall);
-  figure(`${name}.cpu-seconds`, (used.user + used.system) / 1e6);
-  if (main !== undefined && mainAfter !== undefined) figure(`${name}.main-thread-cpu-seconds`, mainAfter - main);
-  return wall;
+  return { wall, cpu: (used.user + used.system) / 1e6, main: main !== undefined && mainAfter !== undefined ? mainAfter - main : undefined };
+}
+
+function printTiming(name: string, t: Timing): void {
+  figure(`${name}.seconds`, t.wall);
+  figure(`${name}.cpu-seconds`, t.cpu);
+  if (t.main !== undefined) figure(`${name}.main-thread-cpu-seconds`, t.main);
+}
+
+/** Runs fn once and prints its figures. */
+function timed(name: string, fn: () => void): number {
+  const t = measure(fn);
+  printTiming(name, t);
+  return t.wall;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median and max over the runs of each figure, one per line. */
+function printRuns(name: string, runs: Timing[]): void {
+  const series: [string, number[]][] = [
+    ['main-thread-cpu-seconds', runs.flatMap((r) => (r.main === undefined ? [] : [r.main]))],
+    ['seconds', runs.map((r) => r.wall)],
+    ['cpu-seconds', runs.map((r) => r.cpu)],
+  ];
+  for (const [what, xs] of series) {
+    if (xs.length === 0) continue;
+    figure(`${name}.${what}.median`, median(xs));
+    figure(`${name}.${what}.max`, Math.max(...xs));
+  }
 }
 
 function pool(name: string, source: string, family: 'ipv4' | 'ipv6', prefixLength: number): AddressPool {
@@ -120,13 +160,35 @@ const keys4 = JSON.parse(JSON.stringify(Array.from({ length: COUNT }, (_, i) => 
 const keys6 = JSON.parse(JSON.stringify(Array.from({ length: COUNT }, (_, i) => `default/svc-v6-${i}`))) as string[];
 const base1 = heapAfterGc();
 
-const allocator = new Allocator(config);
-timed('alloc.v4.100k', () => {
-  for (let i = 0; i < COUNT; i++) allocator.allocate(request(keys4[i], 'ipv4'));
-});
-timed('alloc.v6.100k', () => {
-  for (let i = 0; i < COUNT; i++) allocator.allocate(request(keys6[i], 'ipv6'));
-});
+// Cold runs: each allocates 100,000 IPv4 then 100,000 IPv6 into a fresh allocator (the previous one
+// collected first). The last one's allocator is measured and used below.
+const v4Runs: Timing[] = [];
+const v6Runs: Timing[] = [];
+let allocator = new Allocator(config);
+for (let run = 0; run < RUNS; run++) {
+  allocator = undefined as unknown as Allocator;
+  gc();
+  allocator = new Allocator(config);
+  v4Runs.push(
+    measure(() => {
+      for (let i = 0; i < COUNT; i++) allocator.allocate(request(keys4[i], 'ipv4'));
+    }),
+  );
+  v6Runs.push(
+    measure(() => {
+      for (let i = 0; i < COUNT; i++) allocator.allocate(request(keys6[i], 'ipv6'));
+    }),
+  );
+}
+figure('alloc.runs.count', RUNS, 0);
+printTiming('alloc.v4.100k.first', v4Runs[0]);
+printTiming('alloc.v6.100k.first', v6Runs[0]);
+printRuns('alloc.v4.100k', v4Runs);
+printRuns('alloc.v6.100k', v6Runs);
+if (allocator.assignmentOf(keys6[COUNT - 1])?.ips[0] !== formatIp('ipv6', parseIp('2001:db8::')!.num + BigInt(COUNT - 1))) {
+  throw new Error('the IPv6 allocations did not take the lowest addresses in order');
+}
+if (ONLY_ALLOCATE) process.exit(0);
 
 const heap = heapAfterGc();
 figure('alloc.heap.200k.megabytes', (heap - base1) / 2 ** 20, 1);

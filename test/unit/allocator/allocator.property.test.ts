@@ -268,6 +268,93 @@ describe('Allocator properties', () => {
     );
   });
 
+  // IPv4 addresses are numbers inside the allocator (allocator/address.ts), IPv6 and the reference
+  // bigints: IPv4 pools anywhere in the 32-bit space (both ends, across 2^31 where int32 arithmetic
+  // would break, .0/.255 edges) give exactly what the bigint reference gives, and a restart from the
+  // statuses reads every address back to the same place.
+  it('IPv4 as numbers agrees with the bigint reference on pools anywhere in the address space', () => {
+    const TOP = 2 ** 32 - 1;
+    const startArb = fc.oneof(
+      fc.constantFrom(0, 1, 2 ** 31 - 5, 2 ** 31, 2 ** 32 - 12, TOP, 0x7f000000 - 3, 0xe0000000 - 2, 0xc0a800fd),
+      fc.integer({ min: 0, max: TOP }),
+    );
+    const v4ConfigArb: fc.Arbitrary<Config> = fc
+      .array(fc.record({ start: startArb, length: fc.integer({ min: 1, max: 12 }), autoAssign: fc.boolean(), avoidBuggyIps: fc.boolean() }), { minLength: 1, maxLength: 3 })
+      .map((specs) => {
+        // Disjoint ranges: each one stops before the next one starts (in address order).
+        const sorted = [...specs].sort((x, y) => x.start - y.start);
+        const pools: AddressPool[] = [];
+        sorted.forEach((p, i) => {
+          const limit = i + 1 < sorted.length ? sorted[i + 1].start - 1 : TOP;
+          if (i > 0 && p.start <= sorted[i - 1].start + sorted[i - 1].length - 1) return;
+          const first = BigInt(p.start);
+          const last = BigInt(Math.min(p.start + p.length - 1, limit));
+          if (last < first) return;
+          pools.push({ name: `p${i}`, protocol: 'layer2', addresses: [{ family: 'ipv4', first, last, source: `${formatIp('ipv4', first)}-${formatIp('ipv4', last)}` }], autoAssign: p.autoAssign, avoidBuggyIps: p.avoidBuggyIps, bgpAdvertisements: [] });
+        });
+        return { peers: [], bgpCommunities: {}, pools, bfdProfiles: [] };
+      })
+      .filter((c) => c.pools.length > 0);
+    const v4OpArb = (config: Config): fc.Arbitrary<Op> => {
+      const addresses = config.pools.flatMap((p) => p.addresses.map((r) => r.first));
+      const requestArb4 = fc
+        .record({
+          key: fc.constantFrom(...KEYS),
+          pool: fc.option(fc.constantFrom(...config.pools.map((p) => p.name), 'ghost'), { nil: undefined, freq: 3 }),
+          ask: fc.option(fc.record({ base: fc.constantFrom(...addresses), offset: fc.integer({ min: -1, max: 13 }) }), { nil: undefined, freq: 3 }),
+          sharingKey: fc.option(fc.constant('k1'), { nil: undefined, freq: 2 }),
+          port: fc.integer({ min: 1, max: 2 }),
+        })
+        .map((r) => {
+          const ask = r.ask && r.ask.base + BigInt(r.ask.offset);
+          const req: ServiceRequest = {
+            key: r.key,
+            families: ['ipv4'],
+            requestedIps: ask === undefined || ask < 0n || ask > BigInt(TOP) ? [] : [formatIp('ipv4', ask)],
+            ports: [{ protocol: 'TCP', port: r.port }],
+            externalTrafficPolicy: 'Cluster',
+            selector: {},
+          };
+          if (r.pool !== undefined) req.pool = r.pool;
+          if (r.sharingKey !== undefined) req.sharingKey = r.sharingKey;
+          return req;
+        });
+      return fc.oneof(
+        { weight: 4, arbitrary: requestArb4.map((request) => ({ kind: 'allocate' as const, request })) },
+        { weight: 1, arbitrary: fc.constantFrom(...KEYS).map((key) => ({ kind: 'release' as const, key })) },
+      );
+    };
+    const caseArb = v4ConfigArb.chain((config) => fc.tuple(fc.constant(config), fc.array(v4OpArb(config), { maxLength: 50 })));
+    fc.assert(
+      fc.property(caseArb, ([config, ops]) => {
+        const a = new Allocator(config);
+        const ref = new ReferenceAllocator(config);
+        const requests = new Map<string, ServiceRequest>();
+        for (const op of ops) {
+          if (op.kind === 'release') {
+            expect(a.release(op.key)).toBe(ref.release(op.key));
+            requests.delete(op.key);
+          } else {
+            const got = run(a, op.request);
+            expect(got).toEqual(ref.allocate(op.request));
+            if (got.ok) requests.set(op.request.key, op.request);
+          }
+          checkInvariants(a, config, requests);
+          for (const [ip, holders] of ref.holdings()) {
+            expect(a.isTaken(ip)).toBe(true);
+            expect(holders.map((k) => a.assignmentOf(k)?.ips[0])).toEqual(holders.map(() => ip));
+          }
+        }
+        const before = [...a.assignments()];
+        const restarted = new Allocator(config);
+        expect(restarted.restore(before.map((x) => ({ request: requests.get(x.key)!, ips: x.ips })))).toEqual([]);
+        expect([...restarted.assignments()]).toEqual(before);
+        expect(restarted.stats()).toEqual(a.stats());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   // allocate() takes a fresh address straight from free space without looking it up among the held
   // ones: this holds only while every held address (ours, foreign, restored, kept across setConfig)
   // is out of its pool's free space. Mixed with foreign holds and config switches, a newly given
