@@ -48,6 +48,12 @@ export class SpeakerMetrics extends DaemonMetrics {
    * are the callers' (not copied): with 10,000s of Services a copy per Service is megabytes.
    */
   private readonly announcedIps: Record<Protocol, Map<string, readonly string[]>> = { layer2: new Map(), bgp: new Map() };
+  /**
+   * layer2 VIP -> how many Services announce it (shared VIPs): its counters go with the last one.
+   * Was a scan of every announced Service per withdrawn VIP: a fenced speaker withdrawing 10,000
+   * Services spent ~40 s in it (quadratic), stalling its event loop and Lease renewals.
+   */
+  private readonly layer2Users = new Map<string, number>();
   /** Peers with series (prom-client keeps no synchronous index of label values). */
   private readonly peers = new Set<string>();
 
@@ -177,8 +183,11 @@ export class SpeakerMetrics extends DaemonMetrics {
     const byService = this.announcedIps[protocol];
     const before = byService.get(service);
     byService.set(service, ips);
-    if (before) for (const ip of before) if (!ips.includes(ip)) this.dropAnnounced(service, protocol, ip);
-    for (const ip of ips) this.announced.set({ service, protocol, node: this.node, ip }, 1);
+    if (before) for (const ip of distinct(before)) if (!ips.includes(ip)) this.dropAnnounced(service, protocol, ip);
+    for (const ip of distinct(ips)) {
+      if (protocol === 'layer2' && !before?.includes(ip)) this.layer2Users.set(ip, (this.layer2Users.get(ip) ?? 0) + 1);
+      this.announced.set({ service, protocol, node: this.node, ip }, 1);
+    }
   }
 
   /** `service` is no longer announced over `protocol` (or over any protocol when omitted). */
@@ -188,7 +197,7 @@ export class SpeakerMetrics extends DaemonMetrics {
       const ips = byService.get(service);
       if (!ips) continue;
       byService.delete(service);
-      for (const ip of ips) this.dropAnnounced(service, p, ip);
+      for (const ip of distinct(ips)) this.dropAnnounced(service, p, ip);
     }
   }
 
@@ -279,16 +288,17 @@ export class SpeakerMetrics extends DaemonMetrics {
 
   private dropAnnounced(service: string, protocol: Protocol, ip: string): void {
     this.announced.remove({ service, protocol, node: this.node, ip });
-    if (protocol === 'layer2' && !this.layer2Announces(ip, service)) this.removeLayer2Ip(ip);
+    if (protocol !== 'layer2') return;
+    const users = (this.layer2Users.get(ip) ?? 1) - 1;
+    if (users > 0) return void this.layer2Users.set(ip, users);
+    this.layer2Users.delete(ip);
+    this.removeLayer2Ip(ip);
   }
+}
 
-  /** Whether a Service other than `except` still announces `ip` over layer2 (shared VIPs). */
-  private layer2Announces(ip: string, except: string): boolean {
-    for (const [service, ips] of this.announcedIps.layer2) {
-      if (service !== except && ips.includes(ip)) return true;
-    }
-    return false;
-  }
+/** Each address once (a Service lists an address at most once per family; counted once regardless). */
+function distinct(ips: readonly string[]): readonly string[] {
+  return ips.length < 2 || ips.every((ip, i) => ips.indexOf(ip) === i) ? ips : [...new Set(ips)];
 }
 
 /**

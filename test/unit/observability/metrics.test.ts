@@ -176,6 +176,26 @@ describe('speaker metrics', () => {
     expect(text).not.toContain('192.0.2.10');
   });
 
+  it('a shared VIP counts each Service once: re-announcing, moving a Service off it or onto bgp keeps the others\' count', async () => {
+    const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
+    const counted = async (): Promise<string[]> => series(await m.registry.metrics(), 'herald_layer2_requests_received_total');
+    m.setAnnounced('ns/a', 'layer2', ['192.0.2.10']);
+    m.setAnnounced('ns/a', 'layer2', ['192.0.2.10']); // a resync: the same Service, counted once
+    m.setAnnounced('ns/b', 'layer2', ['192.0.2.10', '2001:db8::10']);
+    m.countLayer2Request('192.0.2.10');
+    m.withdrawn('ns/a', 'layer2');
+    expect(await counted()).toEqual(['herald_layer2_requests_received_total{ip="192.0.2.10"} 1']);
+    m.setAnnounced('ns/b', 'layer2', ['2001:db8::10']); // b lets go of it: nobody announces it
+    expect(await counted()).toEqual([]);
+    m.setAnnounced('ns/c', 'bgp', ['192.0.2.10']);
+    m.setAnnounced('ns/d', 'layer2', ['192.0.2.10']);
+    m.countLayer2Request('192.0.2.10');
+    m.withdrawn('ns/c', 'bgp'); // bgp never counted it
+    expect(await counted()).toEqual(['herald_layer2_requests_received_total{ip="192.0.2.10"} 1']);
+    m.removeService('ns/d');
+    expect(await counted()).toEqual([]);
+  });
+
   it('peer series are set, and removed with their peer', async () => {
     const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
     m.setSessionUp('198.51.100.1', true);
