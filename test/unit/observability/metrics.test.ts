@@ -66,6 +66,8 @@ describe('metric definitions', () => {
       herald_layer2_address_conflicts_total: 'counter',
       herald_liveness_dropped_total: 'counter',
       herald_layer2_frames_dropped_total: 'counter',
+      herald_layer2_claims_gated: 'gauge',
+      herald_layer2_claims_gated_seconds_total: 'counter',
     });
   });
 
