@@ -44,10 +44,24 @@ export interface InformerStats {
   bookmarks: number;
 }
 
+/**
+ * Where a decoder may keep an object's key, built once (keyOf): objectKey then hands out that one
+ * string, so the informer cache, the work queues and a daemon's own maps share it instead of holding
+ * a copy each (10,000s of Services). A symbol, so no field of the API's JSON can collide with it.
+ */
+export const OBJECT_KEY: unique symbol = Symbol('herald.objectKey');
+
+/** An object that may carry its key (OBJECT_KEY). */
+export type KeyedObject = KubernetesObject & { readonly [OBJECT_KEY]?: string };
+
 /** The key of an object in informer caches and work queues: "namespace/name", or "name" if cluster-scoped. */
-export function objectKey(obj: KubernetesObject): string {
-  const ns = obj.metadata?.namespace;
-  const name = obj.metadata?.name ?? '';
+export function objectKey(obj: KeyedObject): string {
+  return obj[OBJECT_KEY] ?? keyOf(obj.metadata?.namespace, obj.metadata?.name);
+}
+
+/** "namespace/name", or "name" without a namespace: what objectKey gives, for a decoder to keep (OBJECT_KEY). */
+export function keyOf(ns: string | undefined, name: string | undefined): string {
+  name ??= '';
   // join(), not a template: a concatenation of 13+ characters is a cons string, and the Map that keys
   // on it flattens it into a second copy (32 bytes more per cached object, measured at 100,000).
   return ns ? [ns, name].join('/') : name;

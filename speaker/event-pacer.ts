@@ -9,10 +9,15 @@
 // - nothing is dropped: the queue holds at most one pending Event per key (Service and reason); a
 //   newer Event for the same key replaces the pending one in its place in line (the newest state
 //   wins), so the queue is bounded by the number of Services.
+// - pending items are data handed to one `send` function, not a closure each: after a restart the
+//   queue holds one per owned Service for N/20 s, and a closure with its context cost ~300 bytes more
+//   per pending Event (heap snapshot at 10,000 Services).
 import type { Clock, TimerHandle } from '../protocols/clock.js';
 
-export interface EventPacerOptions {
+export interface EventPacerOptions<T> {
   clock: Clock;
+  /** Hands one pending item on (one recorder call, one API write). */
+  send: (item: T) => void;
   /**
    * Events handed on per second in the long run. Default 20: a restart with N owned Services still
    * writes all N Events, N/20 s later at most (3,334 Services: under 3 minutes), at a fifth of the
@@ -29,9 +34,9 @@ export class EventPacerError extends Error {
   override readonly name = 'EventPacerError';
 }
 
-export class EventPacer {
-  /** Pending Events by key; Map order is line order, and set() on a pending key keeps its place. */
-  private readonly queue = new Map<string, () => void>();
+export class EventPacer<T> {
+  /** Pending items by key; Map order is line order, and set() on a pending key keeps its place. */
+  private readonly queue = new Map<string, T>();
   private timer: TimerHandle | undefined;
   private readonly rate: number;
   private readonly burst: number;
@@ -44,7 +49,7 @@ export class EventPacer {
   /** Pending Events replaced by a newer one for the same key. */
   coalesced = 0;
 
-  constructor(private readonly opts: EventPacerOptions) {
+  constructor(private readonly opts: EventPacerOptions<T>) {
     this.rate = opts.ratePerSecond ?? 20;
     this.burst = opts.burst ?? 10;
     if (!(this.rate > 0) || !Number.isFinite(this.rate)) throw new EventPacerError(`ratePerSecond: must be a positive number, got ${this.rate}`);
@@ -62,11 +67,11 @@ export class EventPacer {
     return this.paused;
   }
 
-  /** Queue `emit` (one recorder call) under `key`, replacing a pending one of the same key. */
-  push(key: string, emit: () => void): void {
+  /** Queue `item` under `key`, replacing a pending one of the same key. */
+  push(key: string, item: T): void {
     if (this.closed) return;
     if (this.queue.has(key)) this.coalesced++;
-    this.queue.set(key, emit);
+    this.queue.set(key, item);
     this.drain();
   }
 
@@ -99,11 +104,11 @@ export class EventPacer {
     if (this.paused || this.timer || this.closed) return;
     this.refill();
     while (this.tokens >= 1 && this.queue.size > 0 && !this.paused) {
-      const [key, emit] = this.queue.entries().next().value as [string, () => void];
+      const [key, item] = this.queue.entries().next().value as [string, T];
       this.queue.delete(key);
       this.tokens -= 1;
       this.sent++;
-      emit();
+      this.opts.send(item);
     }
     if (this.queue.size === 0 || this.paused || this.closed) return;
     // Wake when the next token is due.

@@ -4,6 +4,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { HeldAddresses } from '../allocator/config-check.js';
 import { annotatedPool, whyNotHandled } from '../allocator/service-request.js';
+import { keyOf, OBJECT_KEY } from '../kube/informer.js';
 
 /** What the speaker reads of a Service. */
 export interface SpeakerService extends KubernetesObject {
@@ -21,6 +22,8 @@ export interface SpeakerService extends KubernetesObject {
   createdAt: number | undefined;
   /** The pool the Service names by annotation (the config rule checks held addresses against it). */
   pool: string | undefined;
+  /** "namespace/name", built once: the informer cache, the dirty set, the trackers and the Event queue share this string. */
+  readonly [OBJECT_KEY]: string;
 }
 
 type Raw = Record<string, unknown>;
@@ -48,8 +51,10 @@ export function decodeSpeakerService(raw: unknown): SpeakerService {
   const spec = obj(r.spec);
   const lb = obj(obj(r.status).loadBalancer);
   const ingress = Array.isArray(lb.ingress) ? lb.ingress.map((i) => str(obj(i).ip)).filter((ip): ip is string => ip !== undefined) : [];
+  const name = str(md.name);
+  const namespace = str(md.namespace);
   return {
-    metadata: { name: str(md.name), namespace: str(md.namespace), uid: str(md.uid), resourceVersion: str(md.resourceVersion) },
+    metadata: { name, namespace, uid: str(md.uid), resourceVersion: str(md.resourceVersion) },
     loadBalancer: spec.type === 'LoadBalancer',
     loadBalancerClass: str(spec.loadBalancerClass),
     local: spec.externalTrafficPolicy === 'Local',
@@ -57,6 +62,7 @@ export function decodeSpeakerService(raw: unknown): SpeakerService {
     ips: ingress.length > 0 ? ingress.slice() : NO_IPS,
     createdAt: timestamp(md.creationTimestamp),
     pool: annotatedPool(md.annotations),
+    [OBJECT_KEY]: keyOf(namespace, name),
   };
 }
 

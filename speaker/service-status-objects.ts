@@ -101,7 +101,7 @@ export class ServiceStatusObjects {
   private readonly inFlight = new Set<string>();
   /** Keys changed while their write was in flight: synced again after it. */
   private readonly again = new Set<string>();
-  private readonly pacer: EventPacer;
+  private readonly pacer: EventPacer<string>;
   private readonly unavailable = new Set<Protocol>();
   private readonly backoff: Backoff;
   private closed = false;
@@ -110,7 +110,7 @@ export class ServiceStatusObjects {
 
   constructor(private readonly opts: ServiceStatusObjectsOptions) {
     this.backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000, random: opts.random });
-    this.pacer = new EventPacer({ clock: opts.clock, ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.burst ?? 10, paused: opts.paused ?? false });
+    this.pacer = new EventPacer<string>({ clock: opts.clock, send: (key) => void this.sync(key), ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.burst ?? 10, paused: opts.paused ?? false });
   }
 
   /** Objects stored now (for metrics and tests). */
@@ -206,7 +206,7 @@ export class ServiceStatusObjects {
     const p = split(key).protocol;
     if (this.unavailable.has(p)) return;
     if (this.inSync(key)) return;
-    this.pacer.push(key, () => void this.sync(key));
+    this.pacer.push(key, key);
   }
 
   /** Whether what is stored for `key` is what is announced (nothing to write). */

@@ -116,6 +116,15 @@ export interface SpeakerOptions {
   announcers: (deciders: SpeakerDeciders) => SpeakerAnnouncers;
 }
 
+/** A Service Event waiting for the pacer: data, not a closure (10,000s are pending after a restart). */
+interface PendingEvent {
+  md: SpeakerService['metadata'];
+  type: EventType;
+  reason: string;
+  action: string;
+  note: string;
+}
+
 const REPORTER = 'herald.io/speaker';
 const PROTOCOLS: readonly Protocol[] = ['layer2', 'bgp'];
 
@@ -150,7 +159,9 @@ export class Speaker {
   private transport: LivenessTransport | undefined;
   private readonly trackers: Record<Protocol, AnnouncementTracker>;
   private recorder: EventRecorder | undefined;
-  private readonly pacer: EventPacer;
+  private readonly pacer: EventPacer<PendingEvent>;
+  /** The note of every nodeAssigned Event: one string, not one per pending Event. */
+  private readonly assignedNote: string;
   /** The ConfigurationState `speaker-<node>`, from each config verdict. */
   private readonly state: ConfigurationStateWriter | undefined;
   /** The ServiceL2Status / ServiceBGPStatus objects of this node. */
@@ -192,7 +203,8 @@ export class Speaker {
     this.metrics = opts.metrics ?? new SpeakerMetrics({ node: opts.node });
     this.membership = new Membership({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs, self: opts.node, renewMs: opts.leaseRenewMs });
     // Events wait for the first healthy Lease renewal, and pause whenever renewals are slow or failing.
-    this.pacer = new EventPacer({ clock: this.clock, paused: true });
+    this.pacer = new EventPacer<PendingEvent>({ clock: this.clock, paused: true, send: (e) => this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: e.md.name ?? '', namespace: e.md.namespace, uid: e.md.uid }, e.type, e.reason, e.action, e.note) });
+    this.assignedNote = `announcing from node "${opts.node}" with protocol "layer2"`;
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
     this.gate = new LivenessGate(this.clock, opts.node);
     const self = opts.node;
@@ -799,7 +811,7 @@ export class Speaker {
         this.metrics.setAnnounced(service, protocol, change.ips);
         if (change.kind === 'assigned' && protocol === 'layer2') {
           this.log.info({ ...fields, event: 'nodeAssigned', pool: change.pool }, `announcing ${service} from ${this.opts.node} (layer2 owner)`);
-          if (svc) this.event(svc, 'Normal', 'nodeAssigned', 'Announce', `announcing from node "${this.opts.node}" with protocol "layer2"`);
+          if (svc) this.event(svc, 'Normal', 'nodeAssigned', 'Announce', this.assignedNote);
         } else {
           this.log.info({ ...fields, event: change.kind === 'assigned' ? 'serviceAnnounced' : 'serviceUpdated', pool: change.pool }, `announcing ${service} by ${protocol}`);
         }
@@ -817,7 +829,8 @@ export class Speaker {
   private event(svc: SpeakerService, type: EventType, reason: string, action: string, note: string): void {
     const md = svc.metadata ?? {};
     // One pending Event per Service and reason: a newer one replaces it (the newest state wins).
-    this.pacer.push(`${md.namespace ?? ''}/${md.name ?? ''}/${reason}`, () => this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: md.name ?? '', namespace: md.namespace, uid: md.uid }, type, reason, action, note));
+    // join(): one flat key string (a template is a cons string that the Map flattens into a second copy).
+    this.pacer.push([md.namespace ?? '', md.name ?? '', reason].join('/'), { md, type, reason, action, note });
   }
 
   /** Each Event on the object it is about (the ConfigMap, or the metallb.io object at fault). */

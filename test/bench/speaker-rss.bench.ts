@@ -6,9 +6,11 @@
 // before kube-apiserver starts: the speaker then lists and watches them through the real API server.
 // For each N: a fresh cluster, one speaker, wait until it announces all N, then until its RSS settles.
 // Prints per N: speaker.<N>.rss.mb (settled VmRSS), .peak_rss.mb (VmHWM), .heap_used.mb and
-// .heap_total.mb (from its metrics), .seconds_to_announced. HERALD_BENCH_SPEAKER_RSS_N: comma-separated
-// counts (default 10000,100000). HERALD_BENCH_SPEAKER_RSS_SNAPSHOT=DIR: a heap snapshot of the settled
-// speaker is written to DIR (node --heapsnapshot-signal), for finding what holds its memory.
+// .heap_total.mb (from its metrics), .rss_anon.mb / .rss_file.mb (VmRSS split: V8 heap and malloc
+// against node's binary), .seconds_to_announced. HERALD_BENCH_SPEAKER_RSS_N: comma-separated counts
+// (default 10000,100000). HERALD_BENCH_SPEAKER_RSS_SNAPSHOT=DIR: a heap snapshot of the settled speaker
+// is written to DIR (node --heapsnapshot-signal), for finding what holds its memory.
+// HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS: node flags added to the chart's (space-separated), to measure one.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -23,6 +25,7 @@ import { SpeakerProcess, speakerConfigYaml, type RecordLine } from '../cluster/s
 
 const SNAPSHOT_DIR = process.env.HERALD_BENCH_SPEAKER_RSS_SNAPSHOT;
 const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(',').map(Number);
+const EXTRA_FLAGS = (process.env.HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const NS = 'big';
 const NODE = 'node-big';
 const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
@@ -33,7 +36,7 @@ const out = (name: string, value: number, digits = 1): void => void process.stdo
 const note = (text: string): void => void process.stdout.write(`# ${text}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
@@ -119,7 +122,7 @@ async function measure(n: number): Promise<void> {
     await cluster.startApiserver(900_000);
 
     t = performance.now();
-    speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: SNAPSHOT_DIR ? [...SPEAKER_NODE_FLAGS, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : SPEAKER_NODE_FLAGS, env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });
+    speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: [...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS, ...(SNAPSHOT_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : [])], env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });
     const metricsUrl = await speaker.metricsUrl();
     const s = speaker;
     const announced = new Set<string>();
@@ -136,6 +139,9 @@ async function measure(n: number): Promise<void> {
     const heap = await heapMb(metricsUrl);
     out(`speaker.${n}.rss.mb`, rss);
     out(`speaker.${n}.peak_rss.mb`, procStatusMb(s.pid, 'VmHWM'));
+    // Anonymous memory (V8's heap, malloc) against file pages (node's binary: code, snapshot, ICU data).
+    out(`speaker.${n}.rss_anon.mb`, procStatusMb(s.pid, 'RssAnon'));
+    out(`speaker.${n}.rss_file.mb`, procStatusMb(s.pid, 'RssFile'));
     out(`speaker.${n}.heap_used.mb`, heap.used);
     out(`speaker.${n}.heap_total.mb`, heap.total);
     if (SNAPSHOT_DIR) {
@@ -161,6 +167,6 @@ async function measure(n: number): Promise<void> {
 }
 
 out('bench.loadavg.1min', loadavg()[0], 2);
-note(`${new Date().toISOString()}, node flags ${SPEAKER_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=${SPEAKER_MALLOC_ARENA_MAX}`);
+note(`${new Date().toISOString()}, node flags ${[...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS].join(' ')}, MALLOC_ARENA_MAX=${SPEAKER_MALLOC_ARENA_MAX}`);
 for (const n of COUNTS) await measure(n);
 out('bench.loadavg.1min.end', loadavg()[0], 2);

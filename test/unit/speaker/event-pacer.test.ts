@@ -18,11 +18,13 @@ const { SpeakerLease } = await import('../../../speaker/speaker-lease.js');
 
 /** Lets promise callbacks run (the fake API's answers settle asynchronously). */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+/** The pacer's items here are the calls themselves. */
+const run = (emit: () => void): void => emit();
 
 describe('EventPacer', () => {
   it('hands Events on at the rate after a burst, in order', () => {
     const clock = new ManualClock();
-    const pacer = new EventPacer({ clock, ratePerSecond: 20, burst: 5 });
+    const pacer = new EventPacer({ send: run, clock, ratePerSecond: 20, burst: 5 });
     const out: number[] = [];
     for (let i = 0; i < 25; i++) pacer.push(`k${i}`, () => out.push(i));
     expect(out).toEqual([0, 1, 2, 3, 4]); // the burst at once
@@ -40,7 +42,7 @@ describe('EventPacer', () => {
 
   it('defaults to 20/s with a burst of 10: 1,000 Events in 49.5 s, none dropped', () => {
     const clock = new ManualClock();
-    const pacer = new EventPacer({ clock });
+    const pacer = new EventPacer({ send: run, clock });
     let n = 0;
     for (let i = 0; i < 1000; i++) pacer.push(`k${i}`, () => n++);
     expect(n).toBe(10);
@@ -53,7 +55,7 @@ describe('EventPacer', () => {
 
   it('refills the burst after a quiet spell, never beyond it', () => {
     const clock = new ManualClock();
-    const pacer = new EventPacer({ clock, ratePerSecond: 10, burst: 3 });
+    const pacer = new EventPacer({ send: run, clock, ratePerSecond: 10, burst: 3 });
     let n = 0;
     for (let i = 0; i < 3; i++) pacer.push(`a${i}`, () => n++);
     expect(n).toBe(3);
@@ -67,7 +69,7 @@ describe('EventPacer', () => {
 
   it('pauses and resumes without dropping anything', () => {
     const clock = new ManualClock();
-    const pacer = new EventPacer({ clock, ratePerSecond: 10, burst: 2, paused: true });
+    const pacer = new EventPacer({ send: run, clock, ratePerSecond: 10, burst: 2, paused: true });
     const out: number[] = [];
     for (let i = 0; i < 6; i++) pacer.push(`k${i}`, () => out.push(i));
     clock.advance(5000);
@@ -89,7 +91,7 @@ describe('EventPacer', () => {
 
   it('keeps one pending Event per key: the newest wins, in the older one\'s place', () => {
     const clock = new ManualClock();
-    const pacer = new EventPacer({ clock, ratePerSecond: 10, burst: 1 });
+    const pacer = new EventPacer({ send: run, clock, ratePerSecond: 10, burst: 1 });
     const out: string[] = [];
     pacer.push('a', () => out.push('a1')); // goes at once
     pacer.push('a', () => out.push('a2')); // pending (a1 already written: not coalesced with it)
@@ -104,7 +106,7 @@ describe('EventPacer', () => {
 
   it('close() drops the queue and accepts nothing more', () => {
     const clock = new ManualClock();
-    const pacer = new EventPacer({ clock, ratePerSecond: 10, burst: 1 });
+    const pacer = new EventPacer({ send: run, clock, ratePerSecond: 10, burst: 1 });
     let n = 0;
     pacer.push('a', () => n++);
     pacer.push('b', () => n++);
@@ -117,9 +119,9 @@ describe('EventPacer', () => {
 
   it('refuses a rate or burst it cannot pace with, naming the field', () => {
     const clock = new ManualClock();
-    expect(() => new EventPacer({ clock, ratePerSecond: 0 })).toThrow(EventPacerError);
-    expect(() => new EventPacer({ clock, ratePerSecond: Number.NaN })).toThrow(/ratePerSecond/);
-    expect(() => new EventPacer({ clock, burst: 0.5 })).toThrow(/burst/);
+    expect(() => new EventPacer({ send: run, clock, ratePerSecond: 0 })).toThrow(EventPacerError);
+    expect(() => new EventPacer({ send: run, clock, ratePerSecond: Number.NaN })).toThrow(/ratePerSecond/);
+    expect(() => new EventPacer({ send: run, clock, burst: 0.5 })).toThrow(/burst/);
   });
 });
 
@@ -131,7 +133,7 @@ describe('SpeakerLease health -> EventPacer', () => {
   /** A Lease with a pacer wired as the speaker wires them. */
   function setup() {
     const clock = new ManualClock();
-    const pacer = new EventPacer({ clock, ratePerSecond: 10, burst: 1, paused: true });
+    const pacer = new EventPacer({ send: run, clock, ratePerSecond: 10, burst: 1, paused: true });
     const health: boolean[] = [];
     const lease = new SpeakerLease({
       kubeConfig: {} as never,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OBJECT_KEY, objectKey } from '../../../kube/informer.js';
 import { decodeSpeakerService } from '../../../speaker/service-decode.js';
 
 describe('decodeSpeakerService', () => {
@@ -15,13 +16,16 @@ describe('decodeSpeakerService', () => {
       local: true,
       ips: ['192.0.2.1', '2001:db8::1'],
       pool: undefined,
+      [OBJECT_KEY]: 'ns/web',
     });
+    // One key string per Service, handed out to every map that keys on it.
+    expect(objectKey(svc)).toBe(svc[OBJECT_KEY]);
   });
 
   it('reads other types and policies as not LoadBalancer / Cluster, and tolerates missing or malformed parts', () => {
     const svc = decodeSpeakerService({ metadata: { name: 'a', namespace: 'ns' }, spec: { type: 'ClusterIP', externalTrafficPolicy: 'Cluster' }, status: { loadBalancer: { ingress: 'nope' } } });
     expect(svc).toMatchObject({ loadBalancer: false, loadBalancerClass: undefined, local: false, ips: [] });
-    expect(decodeSpeakerService(null)).toEqual({ metadata: {}, loadBalancer: false, loadBalancerClass: undefined, local: false, ips: [], pool: undefined });
+    expect(decodeSpeakerService(null)).toEqual({ metadata: {}, loadBalancer: false, loadBalancerClass: undefined, local: false, ips: [], pool: undefined, [OBJECT_KEY]: '' });
     expect(decodeSpeakerService({ spec: { type: 7 }, status: { loadBalancer: { ingress: [null, { ip: 5 }] } } })).toMatchObject({ loadBalancer: false, ips: [] });
   });
 });
