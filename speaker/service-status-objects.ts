@@ -74,7 +74,8 @@ export interface ServiceStatusObjectsOptions {
 
 /** `namespace/name` of a Service and the protocol: one object. */
 function keyOf(protocol: Protocol, service: string): string {
-  return `${protocol}|${service}`;
+  // join(): one flat string (a template's cons string is flattened into a second copy by the Map).
+  return [protocol, service].join('|');
 }
 
 function split(key: string): { protocol: Protocol; namespace: string; name: string } {
@@ -95,6 +96,8 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 export class ServiceStatusObjects {
   /** What is announced: key -> interfaces or peers (sorted), and for layer2 whom it was taken over from. */
   private readonly desired = new Map<string, { via: readonly string[]; tookOverFrom: string | undefined }>();
+  /** The last `via` list set: the next equal one shares it (one array for the usual same interfaces, not one per Service). */
+  private lastVia: readonly string[] = [];
   /** What is stored: key -> the object as last listed, read or written. */
   private readonly stored = new Map<string, StoredObject>();
   private listed = false;
@@ -129,7 +132,9 @@ export class ServiceStatusObjects {
    */
   set(protocol: Protocol, service: string, via: readonly string[], tookOverFrom?: string): void {
     const key = keyOf(protocol, service);
-    const sorted = [...via].sort();
+    let sorted: readonly string[] = [...via].sort();
+    if (sameList(sorted, this.lastVia)) sorted = this.lastVia;
+    else this.lastVia = sorted;
     const from = protocol === 'layer2' ? tookOverFrom : undefined;
     const prev = this.desired.get(key);
     if (prev && sameList(prev.via, sorted) && prev.tookOverFrom === from) return;

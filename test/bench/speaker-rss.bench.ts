@@ -7,9 +7,10 @@
 // For each N: a fresh cluster, one speaker, wait until it announces all N, then until its RSS settles.
 // Prints per N: speaker.<N>.rss.mb (settled VmRSS), .peak_rss.mb (VmHWM), .heap_used.mb and
 // .heap_total.mb (from its metrics), .rss_anon.mb / .rss_file.mb (VmRSS split: V8 heap and malloc
-// against node's binary), .seconds_to_announced. HERALD_BENCH_SPEAKER_RSS_N: comma-separated counts
-// (default 10000,100000). HERALD_BENCH_SPEAKER_RSS_SNAPSHOT=DIR: a heap snapshot of the settled speaker
-// is written to DIR (node --heapsnapshot-signal), for finding what holds its memory.
+// against node's binary), .seconds_to_announced and .cpu_seconds_to_announced (the speaker's user +
+// system CPU until then). HERALD_BENCH_SPEAKER_RSS_N: comma-separated counts (default 10000,100000).
+// HERALD_BENCH_SPEAKER_RSS_SNAPSHOT=DIR: a heap snapshot of the settled speaker is written to DIR (node
+// --heapsnapshot-signal), for finding what holds its memory.
 // HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS: node flags added to the chart's (space-separated), to measure one.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +40,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  // Fields after the command's ")": state is field 3, utime and stime fields 14 and 15.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const uid = (kind: number, i: number): string => `6f1c${kind}${i.toString(16).padStart(3, '0').slice(-3)}-1a2b-4c3d-8e9f-${i.toString(16).padStart(12, '0')}`;
@@ -128,6 +136,7 @@ async function measure(n: number): Promise<void> {
     const announced = new Set<string>();
     await s.waitFor(`all ${n} announced`, (r: RecordLine) => (r.op === 'setBalancer' && r.name !== undefined && announced.add(r.name).size >= n), 1_800_000);
     out(`speaker.${n}.seconds_to_announced`, (performance.now() - t) / 1000);
+    out(`speaker.${n}.cpu_seconds_to_announced`, cpuSeconds(s.pid), 2);
     // Settled: RSS moved less than 0.5 MB over 3 s (at most 3 minutes).
     let last = 0;
     let rss = procStatusMb(s.pid, 'VmRSS');
