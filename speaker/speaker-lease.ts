@@ -15,7 +15,7 @@ import type { KubeAccess } from '../kube/access.js';
 import { errorStatus, kubeRequest, retryAfterOf } from '../kube/request.js';
 import { microTime } from '../kube/timestamps.js';
 import type { Clock, TimerHandle } from '../protocols/clock.js';
-import type { WireVersion } from '../protocols/liveness/message.js';
+import { VERSION as LIVENESS_NEWEST, type WireVersion } from '../protocols/liveness/message.js';
 import { leaseLabels } from './node-exclusion.js';
 import { encodeNodeLabels, NODE_LABELS_ANNOTATION } from './node-labels.js';
 
@@ -39,7 +39,9 @@ export const LIVENESS_WIRE_ANNOTATION = 'herald.io/liveness-wire';
 export function leaseLivenessWire(annotations: Record<string, string> | undefined, acquiredMs: number | undefined): WireVersion {
   const m = /^(\d+)@(\d+)$/.exec(annotations?.[LIVENESS_WIRE_ANNOTATION] ?? '');
   if (!m || acquiredMs === undefined || Number(m[2]) !== acquiredMs) return 1;
-  return Number(m[1]) >= 2 ? 2 : 1;
+  // A newer speaker reads what we send (each version reads the older ones): our newest at most.
+  const v = Number(m[1]);
+  return v >= LIVENESS_NEWEST ? LIVENESS_NEWEST : v >= 2 ? (v as WireVersion) : 1;
 }
 
 /** First retry delay after a failed renewal (then doubling, at most the renew interval). */

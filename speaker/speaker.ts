@@ -582,6 +582,7 @@ export class Speaker {
   private async startLiveness(l: NonNullable<SpeakerOptions['liveness']>): Promise<void> {
     const transport = new LivenessTransport({
       secret: l.secret,
+      self: this.opts.node,
       address: l.address,
       port: l.port,
       onMessage: (m) => this.swim?.receive(m),

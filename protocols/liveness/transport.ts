@@ -13,7 +13,9 @@ export type DropReason = WireDropReason | 'noAddress';
 
 export interface LivenessTransportOptions {
   secret: Buffer;
-  /** Wire versions read and sent (default: all; [1] behaves as a speaker from before version 2). */
+  /** This node's name (wire version 3 names nodes by ids derived from their names). */
+  self: string;
+  /** Wire versions read and sent (default: all; [1] behaves as a speaker from before version 2, [1, 2] as one from before version 3). */
   versions?: readonly WireVersion[];
   address: string;
   port: number;
@@ -32,7 +34,7 @@ export class LivenessTransport {
   private readonly wire: LivenessWire;
 
   constructor(private readonly opts: LivenessTransportOptions) {
-    this.wire = new LivenessWire({ secret: opts.secret, versions: opts.versions });
+    this.wire = new LivenessWire({ secret: opts.secret, self: opts.self, versions: opts.versions });
   }
 
   /** The newest wire version this transport reads (the speaker advertises it on its Lease). */

@@ -14,8 +14,12 @@
 // default 30 s, at least 3 renew intervals), HERALD_BENCH_LONG=1 (600 s window at the largest N),
 // HERALD_BENCH_SCALE_WORKERS (default 2: one per core), HERALD_BENCH_SCALE_KILLS (default 10),
 // HERALD_BENCH_SCALE_OLD (virtual time: how many members speak liveness wire version 1 only, as during a
-// rolling upgrade; default 0), HERALD_BENCH_SCALE_REAL=0 (skip the real-time part; the throttling part
-// has its own knob, HERALD_BENCH_SCALE_THROTTLE_N=0).
+// rolling upgrade; default 0), HERALD_BENCH_SCALE_WIRE (virtual time: the newest wire version the other
+// members speak, 2 or 3; default the newest), HERALD_BENCH_SCALE_NAME_LEN (virtual time: node name length,
+// `node-0042` padded like an FQDN; default 9), HERALD_BENCH_SCALE_TRAFFIC_NAMES (default "9,20,63": per
+// wire version 2 and 3 and name length, liveness B/s per node from 100 members over 10 virtual s, since
+// the traffic is flat in N; "" skips), HERALD_BENCH_SCALE_REAL=0 (skip the real-time part; the
+// throttling part has its own knob, HERALD_BENCH_SCALE_THROTTLE_N=0).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg, cpus } from 'node:os';
@@ -27,7 +31,8 @@ import { kubeRequest } from '../../kube/request.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { speakerTimingDefaults } from '../sim/speaker-defaults.js';
 import type { FromWorker, SimTiming, ToWorker, WorkerSample } from '../sim/scale-protocol.js';
-import { runVirtual } from '../sim/virtual-liveness.js';
+import { runVirtual, simNodeName } from '../sim/virtual-liveness.js';
+import { VERSION, type WireVersion } from '../../protocols/liveness/message.js';
 
 const SIZES = (process.env.HERALD_BENCH_SCALE_N ?? '100,500,1000').split(',').filter((x) => x.trim() !== '').map(Number);
 const LONG = process.env.HERALD_BENCH_LONG === '1';
@@ -37,6 +42,9 @@ const WINDOW_S = Number(process.env.HERALD_BENCH_SCALE_WINDOW_S ?? 30);
 /** Real-time members run the liveness protocol over real UDP up to this N; above it, Lease-only (the protocol's figures: virtual time). */
 const UDP_MAX = Number(process.env.HERALD_BENCH_SCALE_UDP_MAX ?? 100);
 const OLD = Number(process.env.HERALD_BENCH_SCALE_OLD ?? 0);
+const WIRE = process.env.HERALD_BENCH_SCALE_WIRE === undefined ? undefined : (Number(process.env.HERALD_BENCH_SCALE_WIRE) as WireVersion);
+const NAME_LEN = Number(process.env.HERALD_BENCH_SCALE_NAME_LEN ?? 9);
+const TRAFFIC_NAMES = (process.env.HERALD_BENCH_SCALE_TRAFFIC_NAMES ?? '9,20,63').split(',').filter((x) => x.trim() !== '').map(Number);
 const REAL = process.env.HERALD_BENCH_SCALE_REAL !== '0';
 /** The throttling run (issue 17.4): N Lease-only members against an API server at low in-flight limits; 0: skipped. */
 const THROTTLE_N = Number(process.env.HERALD_BENCH_SCALE_THROTTLE_N ?? 1000);
@@ -251,9 +259,9 @@ function runVirtualSize(n: number, timing: SimTiming, windowS: number): void {
   const old = Math.min(OLD, n);
   const t0 = Date.now();
   const progress = (s: number, suspicions: number, deaths: number): void => note(`scale.${n}.virtual: ${s.toFixed(0)} of ${windowS} s of the window simulated, ${suspicions} false suspicions, ${deaths} false deaths so far (${((Date.now() - t0) / 1000).toFixed(0)} s wall, load average ${load()})`);
-  const r = runVirtual({ n, timing, secret: randomBytes(32), windowS, kills: KILLS, old, progress: windowS > 60 ? progress : undefined });
+  const r = runVirtual({ n, timing, secret: randomBytes(32), windowS, kills: KILLS, old, wire: WIRE, nameLength: NAME_LEN, progress: windowS > 60 ? progress : undefined });
   const p = `scale.${n}.virtual`;
-  note(`${p}: N=${n} members in virtual time (real SWIM, wire and HMAC; one-way latency 0.2-0.8 ms; ${old} of them on wire version 1, the rest version 2), ${r.virtualS.toFixed(0)} s simulated in ${r.cpuS.toFixed(1)} s CPU, load average ${load()}`);
+  note(`${p}: N=${n} members in virtual time (real SWIM, wire and HMAC; one-way latency 0.2-0.8 ms; ${old} of them on wire version 1, the rest version ${WIRE ?? VERSION}; node names of ${NAME_LEN} characters, e.g. ${simNodeName(n - 1, NAME_LEN)}), ${r.virtualS.toFixed(0)} s simulated in ${r.cpuS.toFixed(1)} s CPU (${((Date.now() - t0) / 1000).toFixed(0)} s wall), load average ${load()}`);
   out(`${p}.liveness_bytes_per_s_per_node`, r.bytesPerSecPerNode, 0);
   out(`${p}.liveness_datagrams_per_s_per_node`, r.datagramsPerSecPerNode, 1);
   out(`${p}.window_s`, r.windowS, 0);
@@ -272,6 +280,13 @@ const timing = speakerTimingDefaults();
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 note(`${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.version}, load average ${load()}`);
 note(`herald speaker defaults with liveness: lease renew ${timing.renewMs} ms (${timing.fastRenewMs} ms without quorum), duration ${timing.leaseDurationMs} ms; liveness period ${timing.periodMs} ms, probe timeout ${timing.probeTimeoutMs} ms, suspicion ${timing.suspicionMs} ms`);
+// Liveness traffic against the node names' length, per wire version (flat in N: 100 members suffice).
+for (const length of TRAFFIC_NAMES) {
+  for (const wire of [2, 3] as const) {
+    const r = runVirtual({ n: 100, timing, secret: randomBytes(32), windowS: 10, kills: 0, wire, nameLength: length });
+    out(`scale.traffic.wire${wire}.name${length}.liveness_bytes_per_s_per_node`, r.bytesPerSecPerNode, 0);
+  }
+}
 // Liveness in virtual time first: no API server, the same code.
 for (const n of SIZES) runVirtualSize(n, timing, LONG && n === Math.max(...SIZES) ? 600 : WINDOW_S);
 

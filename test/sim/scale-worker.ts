@@ -92,6 +92,7 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
     const ref: { swim?: Swim; member?: SimMember } = {};
     const transport = new LivenessTransport({
       secret,
+      self: name,
       address: '127.0.0.1',
       port: 0,
       onMessage: (m) => ref.swim?.receive(m),

@@ -10,7 +10,7 @@
 // real-time part does): the socket, the kernel, the API server.
 // A member declared dead starts a new life, as the speaker does: its Lease write, seen by every other
 // member `leaseRoundTripMs` later, revives it (setMembers rejoined).
-import type { Message } from '../../protocols/liveness/message.js';
+import { VERSION, VERSIONS, type Message, type WireVersion } from '../../protocols/liveness/message.js';
 import { Swim } from '../../protocols/liveness/swim.js';
 import { LivenessWire } from '../../protocols/liveness/wire.js';
 import { EventClock } from './event-clock.js';
@@ -32,6 +32,10 @@ export interface VirtualOptions {
   progress?: (windowS: number, falseSuspicions: number, falseDeaths: number) => void;
   /** Members (the first `old` names) that read and send wire version 1 only: a rolling upgrade half done. Default 0. */
   old?: number;
+  /** The newest wire version the other members speak (2: as before version 3). Default: the newest there is. */
+  wire?: WireVersion;
+  /** Length of the node names (`node-0042` padded like an FQDN, at most 63). Default 9. */
+  nameLength?: number;
 }
 
 export interface VirtualResult {
@@ -58,22 +62,29 @@ interface Member {
   alive: boolean;
 }
 
+/** The simulated node name of member `i`: `node-0042`, padded like an FQDN to `length` characters. */
+export function simNodeName(i: number, length = 9): string {
+  return `node-${String(i).padStart(4, '0')}`.padEnd(Math.min(63, length), '.example');
+}
+
 export function runVirtual(o: VirtualOptions): VirtualResult {
   const cpu0 = process.cpuUsage();
   const clock = new EventClock();
   const random = o.random ?? Math.random;
   const lat = o.latencyMs ?? { base: 0.2, jitter: 0.6 };
-  const names = Array.from({ length: o.n }, (_, i) => `node-${String(i).padStart(4, '0')}`);
+  const names = Array.from({ length: o.n }, (_, i) => simNodeName(i, o.nameLength));
   const members = new Map<string, Member>();
   const killed = new Set<string>();
   const counts = { bytes: 0, datagrams: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, newLives: 0, wireDrops: 0 };
   const old = new Set(names.slice(0, o.old ?? 0));
+  const newest = o.wire ?? VERSION;
+  const current = VERSIONS.filter((v) => v <= newest);
   // Stamps come from each member's wall clock: virtual time from an arbitrary epoch.
   const epoch = Date.UTC(2026, 11, 6);
   const wires = new Map<string, LivenessWire>();
   for (const name of names) {
-    const wire = new LivenessWire({ secret: o.secret, versions: old.has(name) ? [1] : undefined, wallNow: () => epoch + clock.now() });
-    for (const peer of names) if (peer !== name) wire.setPeer(peer, old.has(peer) ? 1 : 2);
+    const wire = new LivenessWire({ secret: o.secret, self: name, versions: old.has(name) ? [1] : current, wallNow: () => epoch + clock.now() });
+    for (const peer of names) if (peer !== name) wire.setPeer(peer, old.has(peer) ? 1 : newest);
     wires.set(name, wire);
   }
   const verdicts = new Map<string, { first: number; count: number }>();

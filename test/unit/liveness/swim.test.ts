@@ -4,7 +4,7 @@
 // only, as speakers from before version 2 did: a rolling upgrade mixes both.
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Clock, type TimerHandle } from '../../../protocols/clock.js';
-import type { WireVersion } from '../../../protocols/liveness/message.js';
+import { VERSIONS, type WireVersion } from '../../../protocols/liveness/message.js';
 import { Swim, type SwimChange } from '../../../protocols/liveness/swim.js';
 import { LivenessWire, type WireDropReason } from '../../../protocols/liveness/wire.js';
 
@@ -46,7 +46,12 @@ class FreezableClock implements Clock {
   }
 }
 
-function net(n: number, seed = 1, old: ReadonlySet<string> = new Set()) {
+/**
+ * `old` members read and send version 1 only; `opts.v2` members read versions 1 and 2 (as before
+ * version 3); the others read up to `opts.newest` (default 2, as before version 3) and advertise it.
+ */
+function net(n: number, seed = 1, old: ReadonlySet<string> = new Set(), opts: { newest?: WireVersion; v2?: ReadonlySet<string> } = {}) {
+  const newest = opts.newest ?? 2;
   const clock = new ManualClock();
   const clocks = new Map<string, FreezableClock>();
   let s = seed;
@@ -66,10 +71,12 @@ function net(n: number, seed = 1, old: ReadonlySet<string> = new Set()) {
   const wires = new Map<string, LivenessWire>();
   for (const name of names) clocks.set(name, new FreezableClock(clock));
   const oldNow = new Set(old);
+  const v2Now = new Set(opts.v2);
+  const versionsOf = (name: string): WireVersion[] => (oldNow.has(name) ? [1] : v2Now.has(name) ? [1, 2] : VERSIONS.filter((v) => v <= newest));
   const makeWire = (name: string): LivenessWire => {
-    const wire = new LivenessWire({ secret: SECRET, versions: oldNow.has(name) ? [1] : undefined, wallNow: () => EPOCH + clock.now() });
+    const wire = new LivenessWire({ secret: SECRET, self: name, versions: versionsOf(name), wallNow: () => EPOCH + clock.now() });
     // Each peer as its Lease shows it: an old speaker advertises no version.
-    for (const peer of names) if (peer !== name) wire.setPeer(peer, oldNow.has(peer) ? 1 : 2);
+    for (const peer of names) if (peer !== name) wire.setPeer(peer, Math.max(...versionsOf(peer)) as WireVersion);
     return wire;
   };
   /**
@@ -78,9 +85,10 @@ function net(n: number, seed = 1, old: ReadonlySet<string> = new Set()) {
    */
   const upgrade = (name: string, leaseSeenMs: number): void => {
     oldNow.delete(name);
+    v2Now.delete(name);
     wires.set(name, makeWire(name));
     clock.setTimeout(() => {
-      for (const [peer, w] of wires) if (peer !== name) w.setPeer(name, 2);
+      for (const [peer, w] of wires) if (peer !== name) w.setPeer(name, newest);
     }, leaseSeenMs);
   };
   for (const name of names) {
@@ -376,5 +384,60 @@ describe('SWIM across wire versions (a rolling upgrade mixes old and new speaker
     const v1 = perNode(new Set(['node1', 'node2', 'node3']));
     const v2 = perNode(new Set());
     expect(v2 / v1).toBeLessThan(0.72);
+  });
+
+  it('version 2 and version 3 members: no suspicion and no drop in a minute; both versions on the wire', () => {
+    const c = net(6, 7, new Set(), { newest: 3, v2: new Set(['node1', 'node2', 'node3']) });
+    c.clock.advance(60_000);
+    expect(verdicts(c)).toEqual([]);
+    const { drops, sentVersions } = c.stats();
+    expect(drops).toEqual([]); // a version 2 member sent version 3 would drop it (BadVersion)
+    expect(sentVersions.get(2)).toBeGreaterThan(0);
+    expect(sentVersions.get(3)).toBeGreaterThan(0);
+    expect(sentVersions.get(1)).toBeUndefined();
+    // Detection across versions: a version 2 member killed, then a version 3 one.
+    c.down.add('node2');
+    until(c.clock, () => c.names.filter((n) => !c.down.has(n)).every((n) => c.node(n).state('node2') === 'dead'), 3000);
+    c.down.add('node5');
+    until(c.clock, () => c.names.filter((n) => !c.down.has(n)).every((n) => c.node(n).state('node5') === 'dead'), 3000);
+    for (const ch of verdicts(c)) expect(['node2', 'node5']).toContain(ch.name);
+    expect(c.stats().drops).toEqual([]);
+  });
+
+  it('a rolling upgrade from version 2 to 3, one member at a time, the others seeing its Lease late: no suspicion, no drop, all version 3 at the end', () => {
+    for (const seed of [1, 2, 3]) {
+      const c = net(5, seed, new Set(), { newest: 3, v2: new Set(['node1', 'node2', 'node3', 'node4', 'node5']) });
+      c.clock.advance(1000);
+      for (const name of c.names) {
+        c.upgrade(name, 150 + seed * 100);
+        c.clock.advance(3000);
+      }
+      expect(verdicts(c)).toEqual([]);
+      expect(c.stats().drops).toEqual([]);
+      const before = c.stats().sentVersions.get(2) ?? 0;
+      c.clock.advance(5000);
+      expect(c.stats().sentVersions.get(2) ?? 0).toBe(before); // nobody sends version 2 any more
+    }
+  });
+
+  it('a rolling upgrade straight from version 1 to 3 works the same way', () => {
+    const c = net(4, 4, new Set(['node1', 'node2', 'node3', 'node4']), { newest: 3 });
+    c.clock.advance(1000);
+    for (const name of c.names) {
+      c.upgrade(name, 300);
+      c.clock.advance(3000);
+    }
+    expect(verdicts(c)).toEqual([]);
+    expect(c.stats().drops).toEqual([]);
+  });
+
+  it('version 3 is shorter even with 5-character names (a ping: 40 bytes instead of 41; wire.test.ts: 40 with 63 characters)', () => {
+    const perNode = (newest: WireVersion): number => {
+      const c = net(3, 1, new Set(), { newest });
+      c.clock.advance(10_000);
+      return c.stats().bytes / 3 / 10;
+    };
+    // node1..node3: a name of 5 characters + its length byte in version 2, 0xff + a 4-byte id in version 3.
+    expect(perNode(3)).toBeLessThan(perNode(2));
   });
 });

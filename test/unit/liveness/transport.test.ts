@@ -29,7 +29,7 @@ describe('liveness over UDP (loopback)', () => {
     const nodes = new Map<string, { swim: Swim; transport: LivenessTransport; port: number }>();
     for (const name of names) {
       const box: { swim?: Swim } = {};
-      const transport = new LivenessTransport({ secret: SECRET, versions: name === 'c' ? [1] : undefined, address: '127.0.0.1', port: 0, onMessage: (m) => box.swim?.receive(m), onDrop: (r) => drops.push(r) });
+      const transport = new LivenessTransport({ secret: SECRET, self: name, versions: name === 'c' ? [1] : undefined, address: '127.0.0.1', port: 0, onMessage: (m) => box.swim?.receive(m), onDrop: (r) => drops.push(r) });
       const swim = (box.swim = new Swim({ clock: systemClock, self: name, periodMs: 100, probeTimeoutMs: 40, suspicionMs: 200, indirect: 1, send: (to, m) => transport.send(to, m) }));
       const port = await transport.start();
       nodes.set(name, { swim, transport, port });

@@ -11,8 +11,8 @@ const ping = (from: string, seq = 1): Message => ({ type: 'ping', seq, incarnati
 function pair(opts: { aOld?: boolean; bOld?: boolean } = {}) {
   let now = 1_765_000_000_000;
   const wallNow = (): number => now;
-  const a = new LivenessWire({ secret: SECRET, versions: opts.aOld ? [1] : undefined, wallNow });
-  const b = new LivenessWire({ secret: SECRET, versions: opts.bOld ? [1] : undefined, wallNow });
+  const a = new LivenessWire({ secret: SECRET, self: 'a', versions: opts.aOld ? [1] : undefined, wallNow });
+  const b = new LivenessWire({ secret: SECRET, self: 'b', versions: opts.bOld ? [1] : undefined, wallNow });
   a.setPeer('b', opts.bOld ? 1 : 2);
   b.setPeer('a', opts.aOld ? 1 : 2);
   return { a, b, tick: (ms: number) => (now += ms) };
@@ -23,7 +23,7 @@ describe('liveness wire: versions and drops', () => {
     const { a, b } = pair({ aOld: true });
     expect(b.versionFor('a')).toBe(1);
     expect(a.versionFor('b')).toBe(1); // an old speaker sends nothing else
-    const c = new LivenessWire({ secret: SECRET });
+    const c = new LivenessWire({ secret: SECRET, self: 'c' });
     c.setPeer('b', 1); // c's view of b is stale (b's Lease before its upgrade)
     b.setPeer('c', 2);
     expect(c.versionFor('b')).toBe(1);
@@ -38,7 +38,7 @@ describe('liveness wire: versions and drops', () => {
 
   it('an old speaker drops version 2 (it cannot read it); a new one reads both', () => {
     const { a, b } = pair({ aOld: true });
-    const v2 = new LivenessWire({ secret: SECRET });
+    const v2 = new LivenessWire({ secret: SECRET, self: 'x' });
     v2.setPeer('a', 2); // as if a's Lease advertised version 2 (it does not: a stale or forged view)
     expect(a.open(v2.seal('a', ping('x')))).toEqual({ ok: false, reason: 'BadVersion' });
     expect(b.open(a.seal('b', ping('a'))).ok).toBe(true);
@@ -64,7 +64,7 @@ describe('liveness wire: versions and drops', () => {
     const recorded = a.seal('b', ping('a'));
     expect(b.open(recorded).ok).toBe(true);
     tick(2000);
-    const restarted = new LivenessWire({ secret: SECRET, wallNow: () => 1_765_000_002_000 });
+    const restarted = new LivenessWire({ secret: SECRET, self: 'a', wallNow: () => 1_765_000_002_000 });
     restarted.setPeer('b', 2);
     expect(b.open(restarted.seal('b', ping('a'))).ok).toBe(true);
     expect(b.open(recorded)).toEqual({ ok: false, reason: 'Replay' });
@@ -99,5 +99,92 @@ describe('liveness wire: versions and drops', () => {
       { numRuns: 2000 },
     );
     expect(b.open(Buffer.alloc(MAX_LENGTH + 1))).toEqual({ ok: false, reason: 'tooLong' });
+  });
+
+  it('version 3 to a peer that advertises it: nodes by their ids, a 40-byte ping whatever the names', () => {
+    const long = (x: string): string => `${x}.rack-07.zone-a.dc1.k8s.example.com`.padEnd(63, 'x');
+    const [a, b] = [long('a'), long('b')];
+    const wa = new LivenessWire({ secret: SECRET, self: a });
+    const wb = new LivenessWire({ secret: SECRET, self: b });
+    wa.setPeer(b, 3);
+    wb.setPeer(a, 3);
+    const m: Message = { type: 'ping', seq: 1, incarnation: 0, from: a, target: b, updates: [] };
+    const d = wa.seal(b, m);
+    expect([d[2], d.length]).toEqual([3, 40]);
+    expect(wb.open(d)).toEqual({ ok: true, datagram: { version: 3, stamp: expect.any(Number) as number, message: { ...m, target: '' } } });
+    // A ping-req and a nack carry the target, and updates name nodes (ourselves included) by id: 9 bytes each.
+    const req: Message = { type: 'pingReq', seq: 2, incarnation: 1, from: a, target: b, updates: [{ name: b, state: 'suspect', incarnation: 4 }, { name: a, state: 'alive', incarnation: 1 }] };
+    const r = wa.seal(b, req);
+    expect(r.length).toBe(40 + 5 + 2 * 10);
+    expect(wb.open(r)).toMatchObject({ ok: true, datagram: { version: 3, message: req } });
+  });
+
+  it('version 2 to a peer before version 3 (its Lease says 2, or it spoke 2): each pair speaks the older of the two', () => {
+    const v3 = new LivenessWire({ secret: SECRET, self: 'new' });
+    const v2 = new LivenessWire({ secret: SECRET, self: 'old', versions: [1, 2] });
+    v3.setPeer('old', 2);
+    v2.setPeer('new', 3); // a Lease advertising 3, read by a speaker that reads 2 at most
+    expect(v2.versionFor('new')).toBe(2);
+    expect(v3.versionFor('old')).toBe(2);
+    const fromOld = v2.seal('new', ping('old'));
+    expect(fromOld[2]).toBe(2);
+    expect(v3.open(fromOld).ok).toBe(true);
+    // A version 3 datagram reaching a version 2 speaker (a forged or stale view) is dropped, not misread.
+    const stray = new LivenessWire({ secret: SECRET, self: 'new' });
+    stray.setPeer('old', 3);
+    expect(v2.open(stray.seal('old', ping('new')))).toEqual({ ok: false, reason: 'BadVersion' });
+    // A peer whose Lease we have not seen with an advertisement yet: answered in the version it spoke.
+    const w = new LivenessWire({ secret: SECRET, self: 'w' });
+    w.setPeer('new', 1);
+    const n3 = new LivenessWire({ secret: SECRET, self: 'new' });
+    n3.setPeer('w', 3);
+    expect(w.open(n3.seal('w', ping('new'))).ok).toBe(true);
+    expect(w.versionFor('new')).toBe(3);
+    // Versions 2 and 3 share the sender's stamps: a recorded version 2 datagram is a replay afterwards.
+    const recorded = v2.seal('new', ping('old', 9));
+    expect(v3.open(recorded).ok).toBe(true);
+    expect(v3.open(recorded)).toEqual({ ok: false, reason: 'Replay' });
+  });
+
+  it('version 3: an unknown sender id is dropped (UnknownId), an unknown target reads as none, unknown updates are skipped and counted', () => {
+    const a = new LivenessWire({ secret: SECRET, self: 'a' });
+    const b = new LivenessWire({ secret: SECRET, self: 'b' });
+    a.setPeer('b', 3);
+    a.setPeer('z', 3); // b has not seen z's Lease
+    b.setPeer('a', 3);
+    const r = b.open(a.seal('b', { type: 'pingReq', seq: 1, incarnation: 0, from: 'a', target: 'z', updates: [{ name: 'z', state: 'dead', incarnation: 1 }, { name: 'b', state: 'suspect', incarnation: 0 }] }));
+    expect(r).toMatchObject({ ok: true, datagram: { message: { target: '', updates: [{ name: 'b', state: 'suspect', incarnation: 0 }] }, skipped: 1 } });
+    expect(b.skippedUpdates).toBe(1);
+    // From z (a node b does not know): dropped before anything in it is believed.
+    const z = new LivenessWire({ secret: SECRET, self: 'z' });
+    z.setPeer('b', 3);
+    expect(b.open(z.seal('b', ping('z')))).toEqual({ ok: false, reason: 'UnknownId' });
+    // Once b sees z's Lease, z is heard.
+    b.setPeer('z', 3);
+    expect(b.open(z.seal('b', ping('z', 2))).ok).toBe(true);
+  });
+
+  it('version 3: two members whose ids collide go by their names, both ways; the rest by ids', () => {
+    // These two names collide under SECRET (found by a birthday search of node-<i>: about 2^16 tries).
+    const [x, y] = ['node-98312', 'node-149968'];
+    const wx = new LivenessWire({ secret: SECRET, self: x });
+    const wb = new LivenessWire({ secret: SECRET, self: 'b' });
+    wx.setPeer('b', 3);
+    wb.setPeer(x, 3);
+    expect(wx.seal('b', ping(x)).length).toBe(40); // no collision in either list yet
+    wb.setPeer(y, 3); // b's list now holds both; x has not seen y's Lease
+    expect(wb.idCollisions).toBe(2);
+    expect(wb.open(wx.seal('b', ping(x, 2)))).toEqual({ ok: false, reason: 'UnknownId' }); // ambiguous, dropped and counted
+    wx.setPeer(y, 3); // x sees y's Lease too: both sides name x and y by their names
+    const d = wx.seal('b', { ...ping(x, 3), updates: [{ name: y, state: 'alive', incarnation: 0 }] });
+    expect(d.length).toBe(18 + (1 + x.length) + 1 + (5 + 1 + y.length) + 16); // header, from, count, the update, MAC
+    expect(wb.open(d)).toMatchObject({ ok: true, datagram: { version: 3, message: { from: x, updates: [{ name: y }] } } });
+    // The other direction: b names x by its name, and b itself by its id.
+    expect(wx.open(wb.seal(x, { ...ping('b'), updates: [{ name: x, state: 'suspect', incarnation: 0 }] }))).toMatchObject({ ok: true, datagram: { message: { from: 'b', updates: [{ name: x }] } } });
+    // y leaves: x goes by its id again.
+    wx.removePeer(y);
+    wb.removePeer(y);
+    expect(wb.idCollisions).toBe(0);
+    expect(wx.seal('b', ping(x, 4)).length).toBe(40);
   });
 });

@@ -169,7 +169,8 @@ describe('SpeakerLease', () => {
       // The previous life's annotation on a Lease of this life: an older speaker kept it, reads version 1 only.
       expect(leaseLivenessWire(first.body?.metadata?.annotations, lease.lifeStartedAt)).toBe(1);
       for (const value of [undefined, '', '2', 'x@1', `2@${start}.5`]) expect(leaseLivenessWire(value === undefined ? undefined : { [LIVENESS_WIRE_ANNOTATION]: value }, start)).toBe(1);
-      expect(leaseLivenessWire({ [LIVENESS_WIRE_ANNOTATION]: `7@${start}` }, start)).toBe(2); // a newer speaker reads version 2 too
+      expect(leaseLivenessWire({ [LIVENESS_WIRE_ANNOTATION]: `7@${start}` }, start)).toBe(3); // a newer speaker reads our newest (3) too
+      expect(leaseLivenessWire({ [LIVENESS_WIRE_ANNOTATION]: `3@${start}` }, start)).toBe(3);
       expect(leaseLivenessWire({ [LIVENESS_WIRE_ANNOTATION]: `2@${start}` }, undefined)).toBe(1);
       await stop(lease);
     } finally {
