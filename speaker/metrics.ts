@@ -144,7 +144,7 @@ export class SpeakerMetrics extends DaemonMetrics {
     });
     this.livenessDropped = new Counter({
       name: 'herald_liveness_dropped_total',
-      help: 'Liveness datagrams dropped unread (reason): BadMac (unauthenticated), BadVersion, a malformed field, tooLong, Replay (a stamp seen already), Downgrade (version 1 from a peer that speaks version 2), noAddress (not sent).',
+      help: 'Liveness datagrams dropped unread (reason): BadMac (unauthenticated), BadVersion, a malformed field, tooLong, Replay (a stamp seen already), Downgrade (version 1 from a peer that speaks version 2 or 3), UnknownId (wire version 3: a sender id that names no member), noAddress (not sent).',
       labelNames: ['reason'],
       registers,
     });
