@@ -171,7 +171,7 @@ export function register(program: Command): void {
         'layer2: a node that took a Service over from a failed owner keeps it, also after every speaker restarted (reads the ServiceL2Status objects and names the failed owner on its own; needs --service-status on)',
       )
         .choices(['on', 'off'])
-        .default('off')
+        .default('on')
         .env('HERALD_LAYER2_HOLDERS'),
     )
     .addOption(new Option('--pod-name <name>', 'this speaker\'s Pod, owner of its status objects (with --pod-uid; the chart sets both)').env('HERALD_POD_NAME'))

@@ -10,6 +10,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { rankSpeakers } from '../../speaker/layer2-owner.js';
 import { metricValue } from './controller-process.js';
 import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, waitFor } from './harness.js';
+import { installCrds } from './crd-objects.js';
 import { CuttableProxy } from './proxy.js';
 import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml, type RecordLine } from './speaker-process.js';
 
@@ -75,6 +76,7 @@ describe('speaker processes (record announcer)', () => {
   const vips = ['192.0.2.10', '192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.14', '192.0.2.15'];
 
   beforeAll(async () => {
+    await installCrds();
     kc = kubeConfig();
     ns = await freshNamespace('speaker');
     nodes = ['a', 'b', 'c'].map((x) => `${ns}-${x}`);
@@ -215,6 +217,7 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
   const speakers: SpeakerProcess[] = [];
 
   beforeAll(async () => {
+    await installCrds();
     kc = kubeConfig();
     ns = await freshNamespace('fence');
     const server = new URL(kc.getCurrentCluster()!.server);
@@ -228,7 +231,17 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a speaker that cannot renew its Lease stops answering before the other takes over, and resumes after', async () => {
+  /** The ServiceL2Status objects of `service` (name) in `ns`: `node` with a life, `node<-failed` for a takeover. */
+  const statusObjects = (service: string): string[] => {
+    const out = kubectl(['get', 'servicel2statuses', '-n', ns, '-l', `metallb.io/service-name=${service}`, '-o', 'json']);
+    const items = (JSON.parse(out) as { items: Array<{ metadata: { annotations?: Record<string, string> }; status?: { node?: string } }> }).items;
+    return items
+      .filter((i) => i.metadata.annotations?.['herald.io/speaker-life'] !== undefined)
+      .map((i) => `${i.status?.node ?? ''}${i.metadata.annotations?.['herald.io/took-over-from'] !== undefined ? `<-${i.metadata.annotations['herald.io/took-over-from']}` : ''}`)
+      .sort();
+  };
+
+  it('a speaker that cannot renew its Lease stops answering before the other takes over, resumes after, and does not take its VIP back', async () => {
     const cut = `${ns}-cut`;
     const other = `${ns}-ok`;
     // A VIP the cut-off speaker owns while both are live.
@@ -243,6 +256,12 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
     speakers.push(a, b);
     await a.waitFor('owner', (r: RecordLine) => r.op === 'setBalancer' && r.name === key, 60_000);
     await b.waitForLog(`${cut} live`, (l) => l.event === 'speakerLive' && l.reason === `${cut}: renewed`, 60_000);
+    // b must have seen the cut speaker *renew* (not just its Lease listed once) to count its silence as a
+    // failure it takes the VIP over from: a renewal committed after b logged it live reaches b's watch
+    // before b can expire it, as the watch delivers in commit order.
+    const leaseVersion = (): string => kubectl(['get', 'lease', '-n', ns, `herald-speaker-${cut}`, '-o', 'jsonpath={.metadata.resourceVersion}']);
+    const seenVersion = leaseVersion();
+    await waitFor(`${cut} renewed once more`, () => leaseVersion() !== seenVersion, 30_000);
 
     const cutAt = Date.now();
     proxy.cut();
@@ -254,10 +273,21 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
     expect(overlaps(speakers, key, cutAt)).toEqual([]);
     expect(await metricValue(await a.metricsUrl(), 'herald_lease_renew_failures_total')).toBeGreaterThan(0);
 
-    // Back in contact: it renews, the other sees it live again and hands the VIP back (it ranks first).
+    // The taker's object names the failed owner: it holds the VIP (layer2 holders, on by default).
+    await waitFor('takeover recorded', () => statusObjects('web').includes(`${other}<-${cut}`), 30_000);
+
+    // Back in contact: it renews (a new life) and the other sees it live again. Before the holders tier
+    // it took the VIP back (it ranks first): a second move that resets every connection through the
+    // interim owner. Now the VIP stays with the node that took it over (issue 13.3: no flap back after
+    // a failure); the returned speaker deletes its object of the previous life once it decided.
     proxy.restore();
     await a.waitForLog('unfenced', (l) => l.event === 'unfenced' && Date.parse(String(l.time)) > cutAt, 30_000);
-    await b.waitFor('hand back', (r: RecordLine) => r.op === 'deleteBalancer' && r.name === key && r.reason === 'notOwner' && r.t >= takeover.t, 30_000);
-    await waitFor('owner again', () => owners(speakers, key).join() === cut, 30_000);
+    await b.waitForLog(`${cut} live again`, (l) => l.event === 'speakerLive' && l.reason === `${cut}: renewed` && Date.parse(String(l.time)) > cutAt, 30_000);
+    await waitFor('the returned speaker\'s old object deleted', () => statusObjects('web').join() === `${other}<-${cut}`, 30_000);
+    // A few renewals more for a (wrong) claim to show.
+    await new Promise((r) => setTimeout(r, 3 * LEASE_RENEW_MS));
+    expect(owners(speakers, key)).toEqual([other]);
+    expect(a.records.filter((r) => r.op === 'setBalancer' && r.name === key && r.t >= cutAt)).toEqual([]);
+    expect(b.records.filter((r) => r.op === 'deleteBalancer' && r.name === key && r.t >= takeover.t)).toEqual([]);
   });
 });
