@@ -282,6 +282,10 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
     // a failure); the returned speaker deletes its object of the previous life once it decided.
     proxy.restore();
     await a.waitForLog('unfenced', (l) => l.event === 'unfenced' && Date.parse(String(l.time)) > cutAt, 30_000);
+    // Its watches resume from before the cut: it claims nothing until it listed the objects and Leases
+    // again (the claim gate; without it, it once claimed the VIP back before b's object reached it).
+    await a.waitForLog('claims gated', (l) => l.event === 'layer2ClaimsGated' && Date.parse(String(l.time)) > cutAt, 30_000);
+    await a.waitForLog('claims resumed', (l) => l.event === 'layer2ClaimsResumed' && Date.parse(String(l.time)) > cutAt, 60_000);
     await b.waitForLog(`${cut} live again`, (l) => l.event === 'speakerLive' && l.reason === `${cut}: renewed` && Date.parse(String(l.time)) > cutAt, 30_000);
     await waitFor('the returned speaker\'s old object deleted', () => statusObjects('web').join() === `${other}<-${cut}`, 30_000);
     // A few renewals more for a (wrong) claim to show.
