@@ -57,6 +57,21 @@ function overlaps(speakers: SpeakerProcess[], service: string, since = 0): strin
   return out;
 }
 
+/** What explains a move: the speakers' fencing, membership and claim log lines since `since` (ms), in time order. */
+function history(speakers: SpeakerProcess[], since: number): string {
+  const wanted = new Set(['fenced', 'unfenced', 'leaseRenewFailed', 'speakerGone', 'speakerLive', 'membershipFrozen', 'membershipResumed', 'layer2ClaimsGated', 'layer2ClaimsResumed', 'nodeAssigned', 'serviceWithdrawn']);
+  return speakers
+    .flatMap((s) => s.logs.filter((l) => wanted.has(String(l.event)) && Date.parse(String(l.time)) >= since).map((l) => ({ t: Date.parse(String(l.time)), text: `${String(l.time)} ${s.node} ${String(l.event)} ${l.service ?? ''} ${l.reason ?? ''}` })))
+    .sort((a, b) => a.t - b.t)
+    .map((x) => x.text)
+    .join('\n');
+}
+
+/** Whether `speaker` fenced itself since `since` (ms): under heavy load a renewal can take longer than the 3 s lease. */
+function fencedSince(speaker: SpeakerProcess, since: number): boolean {
+  return speaker.logs.some((l) => l.event === 'fenced' && Date.parse(String(l.time)) >= since);
+}
+
 async function startSpeakers(ns: string, nodes: string[], kubeconfig = kubeconfigPath()): Promise<SpeakerProcess[]> {
   const speakers = nodes.map((node) => new SpeakerProcess({ kubeconfig, node, namespace: ns }));
   // Each counts all of them live before the test goes on.
@@ -99,21 +114,27 @@ describe('speaker processes (record announcer)', () => {
       await waitFor(`owner of svc-${i}`, () => owners(speakers, `${ns}/svc-${i}`).length === 1);
       expect(owners(speakers, `${ns}/svc-${i}`)).toEqual([expected]);
     }
-    // Steady: resyncs and renewals change nothing.
+    // Steady: resyncs and renewals change nothing. The one exception is the owner's own fence (seen at
+    // load > 30 with 3 CPU hogs: its renewal took longer than the 3 s lease): it withdraws and, once it
+    // renewed and listed the holders again, announces again; nobody else may announce meanwhile.
     const settled = Date.now();
     await new Promise((r) => setTimeout(r, 2 * LEASE_RENEW_MS));
-    for (const i of vips.keys()) {
-      expect(owners(speakers, `${ns}/svc-${i}`)).toHaveLength(1);
-      expect(overlaps(speakers, `${ns}/svc-${i}`, converged)).toEqual([]);
-      const moves = speakers.flatMap((s) => s.records.filter((r) => r.name === `${ns}/svc-${i}` && r.t > settled));
-      expect(moves).toEqual([]);
+    for (const [i, ip] of vips.entries()) {
+      const expected = rankSpeakers(nodes, ip)[0];
+      const moves = speakers.flatMap((s) => s.records.filter((r) => r.name === `${ns}/svc-${i}` && r.t > settled).map((r) => ({ ...r, node: s.node })));
+      const unexplained = moves.filter((m) => !(m.node === expected && fencedSince(speakers.find((s) => s.node === expected)!, converged)));
+      expect(unexplained, history(speakers, converged)).toEqual([]);
+      await waitFor(`owner of svc-${i} after any fence`, () => owners(speakers, `${ns}/svc-${i}`).join() === expected, 30_000);
+      expect(overlaps(speakers, `${ns}/svc-${i}`, converged), history(speakers, converged)).toEqual([]);
     }
     // nodeAssigned from each owner, written once (not once per resync: no repeat count).
     await waitFor('nodeAssigned Events', () => {
       const out = kubectl(['get', 'events', '-n', ns, '-o', 'json']);
       const items = (JSON.parse(out) as { items: { reason?: string; message?: string; count?: number; involvedObject?: { name?: string } }[] }).items;
       const assigned = items.filter((e) => e.reason === 'nodeAssigned');
-      if (assigned.some((e) => (e.count ?? 1) > 1)) throw new Error(`repeated nodeAssigned: ${JSON.stringify(assigned)}`);
+      // Repeated only by an owner that fenced and announced again (above).
+      const repeated = assigned.filter((e) => (e.count ?? 1) > 1 && !speakers.some((s) => fencedSince(s, converged) && e.message?.includes(`"${s.node}"`)));
+      if (repeated.length > 0) throw new Error(`repeated nodeAssigned: ${JSON.stringify(repeated)}\n${history(speakers, converged)}`);
       return vips.every((ip, i) => assigned.some((e) => e.involvedObject?.name === `svc-${i}` && e.message?.includes(`"${rankSpeakers(nodes, ip)[0]}"`)));
     });
     const url = await speakers[0].metricsUrl();
@@ -209,6 +230,11 @@ describe('speaker processes (record announcer)', () => {
   });
 });
 
+// The fencing test's Lease: renew 1 s, duration 8 s. With 3 s, at load > 30 with 3 CPU hogs, the
+// cut-off speaker's renewals through the in-test proxy once lapsed *before* the cut: the other took
+// the VIP over from it, holds it (no flap back, by design), and the cut then had nothing to move.
+const FENCE_LEASE_DURATION_MS = 8000;
+
 describe('speaker fencing (API server cut off through a proxy)', () => {
   let kc: KubeConfig;
   let ns: string;
@@ -251,8 +277,9 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
     await createServiceWithIps(kc, ns, 'web', [ip]);
     await setEndpoints(kc, ns, 'web', [{ node: 'elsewhere', ready: true }]);
     const key = `${ns}/web`;
-    const a = new SpeakerProcess({ kubeconfig: join(dir, 'kubeconfig'), node: cut, namespace: ns });
-    const b = new SpeakerProcess({ kubeconfig: kubeconfigPath(), node: other, namespace: ns });
+    const lease = { leaseRenew: `${LEASE_RENEW_MS}ms`, leaseDuration: `${FENCE_LEASE_DURATION_MS}ms` };
+    const a = new SpeakerProcess({ kubeconfig: join(dir, 'kubeconfig'), node: cut, namespace: ns, ...lease });
+    const b = new SpeakerProcess({ kubeconfig: kubeconfigPath(), node: other, namespace: ns, ...lease });
     speakers.push(a, b);
     await a.waitFor('owner', (r: RecordLine) => r.op === 'setBalancer' && r.name === key, 60_000);
     await b.waitForLog(`${cut} live`, (l) => l.event === 'speakerLive' && l.reason === `${cut}: renewed`, 60_000);
@@ -263,12 +290,14 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
     const seenVersion = leaseVersion();
     await waitFor(`${cut} renewed once more`, () => leaseVersion() !== seenVersion, 30_000);
 
+    // The premise: the speaker about to be cut owns the VIP, alone.
+    expect(owners(speakers, key), history(speakers, 0)).toEqual([cut]);
     const cutAt = Date.now();
     proxy.cut();
-    const fenced = await a.waitFor('fenced withdrawal', (r: RecordLine) => r.op === 'deleteBalancer' && r.name === key && r.reason === 'fenced', 15_000);
-    const takeover = await b.waitFor('takeover', (r: RecordLine) => r.op === 'setBalancer' && r.name === key && r.t >= cutAt, 15_000);
+    const fenced = await a.waitFor('fenced withdrawal', (r: RecordLine) => r.op === 'deleteBalancer' && r.name === key && r.reason === 'fenced', FENCE_LEASE_DURATION_MS + 15_000);
+    const takeover = await b.waitFor('takeover', (r: RecordLine) => r.op === 'setBalancer' && r.name === key && r.t >= cutAt, FENCE_LEASE_DURATION_MS + 15_000);
     // Fenced no later than the lease duration after the cut, and before the other speaker answers.
-    expect(fenced.t - cutAt).toBeLessThanOrEqual(LEASE_DURATION_MS + SCHEDULING_SLACK_MS);
+    expect(fenced.t - cutAt).toBeLessThanOrEqual(FENCE_LEASE_DURATION_MS + SCHEDULING_SLACK_MS);
     expect(fenced.t).toBeLessThanOrEqual(takeover.t);
     expect(overlaps(speakers, key, cutAt)).toEqual([]);
     expect(await metricValue(await a.metricsUrl(), 'herald_lease_renew_failures_total')).toBeGreaterThan(0);
@@ -290,8 +319,9 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
     await waitFor('the returned speaker\'s old object deleted', () => statusObjects('web').join() === `${other}<-${cut}`, 30_000);
     // A few renewals more for a (wrong) claim to show.
     await new Promise((r) => setTimeout(r, 3 * LEASE_RENEW_MS));
-    expect(owners(speakers, key)).toEqual([other]);
-    expect(a.records.filter((r) => r.op === 'setBalancer' && r.name === key && r.t >= cutAt)).toEqual([]);
-    expect(b.records.filter((r) => r.op === 'deleteBalancer' && r.name === key && r.t >= takeover.t)).toEqual([]);
+    const report = history(speakers, cutAt);
+    expect(owners(speakers, key), report).toEqual([other]);
+    expect(a.records.filter((r) => r.op === 'setBalancer' && r.name === key && r.t >= cutAt), report).toEqual([]);
+    expect(b.records.filter((r) => r.op === 'deleteBalancer' && r.name === key && r.t >= takeover.t), report).toEqual([]);
   });
 });

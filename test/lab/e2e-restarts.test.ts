@@ -179,7 +179,7 @@ describeLab('full lab restarts (router, speaker with graceful restart, controlle
     // The lab's daemons are detached: if this process dies without afterAll, still tear it down.
     process.once('exit', () => FullLab.destroy(dir));
     const t0 = Date.now();
-    h = await labUp({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, log: () => undefined, speakerArgs: ['--graceful-restart', String(GR_SECONDS)] });
+    h = await labUp({ prefix: `hr${randomBytes(2).toString('hex')}`, dir, log: () => undefined, speakerArgs: ['--graceful-restart', String(GR_SECONDS)], statusCrds: true });
     lab = h.lab;
     await waitForBgpSessions(lab);
     await lab.kubectl(['create', 'namespace', NS]);

@@ -36,7 +36,7 @@ describeLab('full lab end to end (controller, 3 speakers, BIRD, client)', () => 
     dir = mkdtempSync(join(tmpdir(), 'herald-e2e-'));
     // The lab's daemons are detached: if this process dies without afterAll, still tear it down.
     process.once('exit', () => FullLab.destroy(dir));
-    h = await labUp({ prefix: `he${randomBytes(2).toString('hex')}`, dir, log: () => undefined });
+    h = await labUp({ prefix: `he${randomBytes(2).toString('hex')}`, dir, log: () => undefined, statusCrds: true });
     lab = h.lab;
     await waitForBgpSessions(lab);
     await lab.kubectl(['create', 'namespace', NS]);

@@ -13,14 +13,14 @@ const RBAC_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'Clust
 
 /**
  * Applies the install's Namespace, ServiceAccounts and RBAC (no Deployment/DaemonSet: the lab runs the
- * daemons itself); with `configSource: 'crds'` also the metallb.io CRDs, as `herald manifests` renders them.
+ * daemons itself); with `configSource: 'crds'` or `crds` also the metallb.io CRDs, as `herald manifests` renders them.
  */
-export async function installRbac(lab: FullLab, configSource: 'configmap' | 'crds' = 'configmap'): Promise<string> {
+export async function installRbac(lab: FullLab, configSource: 'configmap' | 'crds' = 'configmap', crds = configSource === 'crds'): Promise<string> {
   const all = execFileSync(process.execPath, [HERALD_CLI, 'manifests', '--namespace', HERALD_NAMESPACE, '--config-source', configSource], { encoding: 'utf8' });
-  const kinds = configSource === 'crds' ? new Set([...RBAC_KINDS, 'CustomResourceDefinition']) : RBAC_KINDS;
+  const kinds = crds ? new Set([...RBAC_KINDS, 'CustomResourceDefinition']) : RBAC_KINDS;
   const docs = yaml.loadAll(all).filter((d): d is { kind: string } => typeof d === 'object' && d !== null && kinds.has((d as { kind?: string }).kind ?? ''));
   const out = await lab.kubectl(['apply', '-f', '-'], docs.map((d) => yaml.dump(d)).join('---\n'));
-  if (configSource === 'crds') await lab.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  if (crds) await lab.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
   return out;
 }
 

@@ -16,6 +16,12 @@ export interface LabUpOptions {
   speakerArgs?: string[];
   /** With `crds`: the metallb.io CRDs are installed, these CR manifests applied instead of the ConfigMap, and the daemons run --config-source crds. */
   crs?: (lab: FullLab) => string;
+  /**
+   * Install the metallb.io CRDs with the ConfigMap config too, as `herald manifests` and the chart do
+   * by default: the speakers write their ServiceL2Status objects and the layer2 holders tier (on by
+   * default) reads them. Without them the speakers log layer2HoldersUnavailable and decide by seniority.
+   */
+  statusCrds?: boolean;
 }
 
 export interface HeraldLab {
@@ -33,7 +39,7 @@ export async function labUp(opts: LabUpOptions): Promise<HeraldLab> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const lab = await FullLab.create({ prefix: opts.prefix, dir: opts.dir, router: opts.router, log });
   try {
-    await installRbac(lab, opts.crs !== undefined ? 'crds' : 'configmap');
+    await installRbac(lab, opts.crs !== undefined ? 'crds' : 'configmap', opts.crs !== undefined || opts.statusCrds === true);
     const controllerKubeconfig = await serviceAccountKubeconfig(lab, 'herald-controller');
     const speakerKubeconfig = await serviceAccountKubeconfig(lab, 'herald-speaker');
     await createNodes(lab);
