@@ -72,8 +72,12 @@ export class Fencing {
     this.lastError = error;
   }
 
+  /**
+   * Fenced, or past the deadline already: on a loaded machine the timer can fire late, and an answer
+   * sent meanwhile could come after the others expired this speaker (checked per ARP/NDP answer).
+   */
   isFenced(): boolean {
-    return this.current.kind === 'fenced';
+    return this.current.kind === 'fenced' || this.clock.now() >= this.current.lastRenewSentAt + this.leaseDurationMs;
   }
 
   state(): FencingState {
@@ -94,7 +98,8 @@ export class Fencing {
   private overdue(): void {
     this.timer = undefined;
     if (this.current.kind !== 'active') return;
-    this.current = { kind: 'fenced', reason: 'renewOverdue', since: this.clock.now() };
+    // Fenced since the deadline (isFenced() said so from then on), however late the timer fired.
+    this.current = { kind: 'fenced', reason: 'renewOverdue', since: this.current.lastRenewSentAt + this.leaseDurationMs };
     this.emit();
   }
 

@@ -534,7 +534,9 @@ export class Speaker {
   private onFencing(state: FencingState): void {
     if (state.kind === 'fenced') {
       const { count, lastError } = this.fencing.failuresSinceSuccess();
-      this.log.warn({ event: 'fenced', reason: state.reason, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
+      // How long after the deadline this runs (a loaded machine fires timers late): answers stopped at the deadline already.
+      const late = Math.max(0, Math.round(this.clock.now() - state.since));
+      this.log.warn({ event: 'fenced', reason: `${state.reason}, ${late} ms after the deadline`, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
       this.lease.newLife();
       this.statusObjects?.lifeChanged();
       this.claimGate?.cut('fenced');

@@ -35,6 +35,18 @@ describe('Fencing', () => {
     expect(states.map((s) => s.kind)).toEqual(['active', 'fenced']);
   });
 
+  it('counts as fenced from the deadline on, even before its timer fired (a timer late on a loaded machine must not let an answer through)', () => {
+    const clock = { now: () => t, setTimeout: () => ({}), clearTimeout: () => undefined };
+    let t = 0;
+    const f = new Fencing({ clock, leaseDurationMs: 3000 });
+    f.renewSucceeded(0);
+    t = 2999;
+    expect(f.isFenced()).toBe(false);
+    t = 3000; // the timer never fires with this clock: the deadline alone decides
+    expect(f.isFenced()).toBe(true);
+    expect(f.state().kind).toBe('active');
+  });
+
   it('stays active while renewals keep succeeding, with one timer at a time', () => {
     const { clock, f, states } = setup();
     for (let i = 0; i < 20; i++) {
