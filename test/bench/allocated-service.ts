@@ -1,6 +1,6 @@
 // The spec and status of an IPv6 LoadBalancer Service that Herald's controller has allocated, as
 // kube-apiserver 1.20 stores them: shared by the benches that load many such Services at once
-// (controller-restart.bench.ts lists them, speaker-rss.bench.ts writes them into etcd).
+// (controller-restart.bench.ts lists them; etcd-seed.ts writes them into etcd for speaker-rss and service-churn).
 import { formatIp } from '../../allocator/ip.js';
 
 const VIPS = 0x20010db8000100000000000000000000n;

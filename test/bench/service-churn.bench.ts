@@ -22,11 +22,9 @@
 // HERALD_BENCH_CHURN_PROBES (default 200), HERALD_BENCH_CHURN_PROF=DIR: both daemons run with
 // `node --cpu-prof` and write their profiles to DIR at the end (SIGTERM).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import type { V1Service } from '@kubernetes/client-node';
 import { KubeConfig } from '@kubernetes/client-node';
-import { formatIp } from '../../allocator/ip.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { decodeObject } from '../../kube/decode.js';
 import { Informer } from '../../kube/informer.js';
@@ -36,7 +34,7 @@ import { TestCluster } from '../cluster/cluster.js';
 import { ControllerProcess } from '../cluster/controller-process.js';
 import { retryWrite } from '../cluster/retry-write.js';
 import { setEndpoints, SpeakerProcess, speakerConfigYaml, type RecordLine } from '../cluster/speaker-process.js';
-import { allocatedIpv6Service } from './allocated-service.js';
+import { cpuSeconds, seedAllocatedServices } from './etcd-seed.js';
 
 const N = Number(process.env.HERALD_BENCH_CHURN_N ?? 10_000);
 const CHURN_PER_S = Number(process.env.HERALD_BENCH_CHURN_PER_S ?? 100);
@@ -46,9 +44,6 @@ const PROF_DIR = process.env.HERALD_BENCH_CHURN_PROF;
 const PROBE_TIMEOUT_MS = 60_000;
 const NS = 'ten';
 const NODE = 'node-ten';
-const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
-/** etcd's default --max-txn-ops. */
-const TXN_OPS = 128;
 const PROBE_LABEL = 'herald-bench';
 
 const out = (name: string, value: number, digits = 0): void => void process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
@@ -56,56 +51,6 @@ const note = (text: string): void => void process.stdout.write(`# ${text}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const k = (n: number): string => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
-
-const uid = (kind: number, i: number): string => `6f1c${kind}${i.toString(16).padStart(3, '0').slice(-3)}-1a2b-4c3d-8e9f-${i.toString(16).padStart(12, '0')}`;
-const TIME = '2026-12-06T17:00:00Z';
-
-function* objects(n: number): Generator<[string, string]> {
-  for (let i = 0; i < n; i++) {
-    const name = `svc-${i}`;
-    const svc = { kind: 'Service', apiVersion: 'v1', metadata: { name, namespace: NS, uid: uid(1, i), creationTimestamp: TIME, annotations: { 'metallb.io/ip-allocated-from-pool': 'v6' } }, ...allocatedIpv6Service(i, { app: name }) };
-    const slice = {
-      kind: 'EndpointSlice',
-      apiVersion: 'discovery.k8s.io/v1beta1',
-      metadata: { name: `${name}-abcde`, namespace: NS, uid: uid(2, i), creationTimestamp: TIME, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
-      addressType: 'IPv6',
-      endpoints: [{ addresses: [formatIp('ipv6', CLUSTER_IPS + 0x10000000n + BigInt(i))], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': NODE } }],
-      ports: [{ name: '', protocol: 'TCP', port: 80 }],
-    };
-    yield [`/registry/services/specs/${NS}/${name}`, JSON.stringify(svc)];
-    yield [`/registry/endpointslices/${NS}/${name}-abcde`, JSON.stringify(slice)];
-  }
-}
-
-const b64 = (s: string): string => Buffer.from(s).toString('base64');
-
-/** Puts key/value pairs into etcd through its JSON gateway, TXN_OPS per transaction. */
-async function etcdPut(endpoint: string, pairs: Iterable<[string, string]>): Promise<void> {
-  let batch: object[] = [];
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const res = await fetch(`${endpoint}/v3/kv/txn`, { method: 'POST', body: JSON.stringify({ success: batch }) });
-    if (!res.ok) throw new Error(`etcd txn: ${res.status} ${await res.text()}`);
-    batch = [];
-  };
-  for (const [key, v] of pairs) {
-    batch.push({ requestPut: { key: b64(key), value: b64(v) } });
-    if (batch.length === TXN_OPS) await flush();
-  }
-  await flush();
-}
-
-/** CPU seconds (user + system) a process used so far, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return NaN; // exited
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
 
 /** The API server's count of requests served (all verbs). */
 function apiRequests(c: TestCluster): number {
@@ -146,7 +91,7 @@ try {
   if (applied.status !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
   await cluster.stopApiserver();
   let t = performance.now();
-  await etcdPut(cluster.etcdEndpoint, objects(N));
+  await seedAllocatedServices(cluster.etcdEndpoint, NS, NODE, N);
   note(`${N} allocated Services and their EndpointSlices written to etcd in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   await cluster.startApiserver(900_000);
   const apiserverPid = cluster.state().apiserverPid;

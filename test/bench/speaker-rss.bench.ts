@@ -17,8 +17,7 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
-import { formatIp } from '../../allocator/ip.js';
-import { allocatedIpv6Service } from './allocated-service.js';
+import { cpuSeconds, seedAllocatedServices } from './etcd-seed.js';
 import { kubeRequest } from '../../kube/request.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { TestCluster } from '../cluster/cluster.js';
@@ -29,9 +28,6 @@ const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(
 const EXTRA_FLAGS = (process.env.HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 const NS = 'big';
 const NODE = 'node-big';
-const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
-/** etcd's default --max-txn-ops. */
-const TXN_OPS = 128;
 
 const out = (name: string, value: number, digits = 1): void => void process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
 const note = (text: string): void => void process.stdout.write(`# ${text}\n`);
@@ -40,65 +36,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  // Fields after the command's ")": state is field 3, utime and stime fields 14 and 15.
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const uid = (kind: number, i: number): string => `6f1c${kind}${i.toString(16).padStart(3, '0').slice(-3)}-1a2b-4c3d-8e9f-${i.toString(16).padStart(12, '0')}`;
-const TIME = '2026-12-06T17:00:00Z';
-
-/** A Service as kube-apiserver 1.20 stores it (JSON) once Herald's controller gave it an address. */
-function serviceJson(i: number): string {
-  const name = `svc-${i}`;
-  return JSON.stringify({
-    kind: 'Service',
-    apiVersion: 'v1',
-    metadata: { name, namespace: NS, uid: uid(1, i), creationTimestamp: TIME, annotations: { 'metallb.io/ip-allocated-from-pool': 'v6' } },
-    ...allocatedIpv6Service(i, { app: name }),
-  });
-}
-
-/** Its EndpointSlice (1.20 stores discovery.k8s.io/v1beta1): one ready endpoint on the speaker's node. */
-function sliceJson(i: number): string {
-  const name = `svc-${i}`;
-  return JSON.stringify({
-    kind: 'EndpointSlice',
-    apiVersion: 'discovery.k8s.io/v1beta1',
-    metadata: { name: `${name}-abcde`, namespace: NS, uid: uid(2, i), creationTimestamp: TIME, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
-    addressType: 'IPv6',
-    endpoints: [{ addresses: [formatIp('ipv6', CLUSTER_IPS + 0x10000000n + BigInt(i))], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': NODE } }],
-    ports: [{ name: '', protocol: 'TCP', port: 80 }],
-  });
-}
-
-const b64 = (s: string): string => Buffer.from(s).toString('base64');
-
-/** Puts key/value pairs into etcd through its JSON gateway, TXN_OPS per transaction. */
-async function etcdPut(endpoint: string, pairs: Iterable<[string, string]>): Promise<void> {
-  let batch: object[] = [];
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const res = await fetch(`${endpoint}/v3/kv/txn`, { method: 'POST', body: JSON.stringify({ success: batch }) });
-    if (!res.ok) throw new Error(`etcd txn: ${res.status} ${await res.text()}`);
-    batch = [];
-  };
-  for (const [k, v] of pairs) {
-    batch.push({ requestPut: { key: b64(k), value: b64(v) } });
-    if (batch.length === TXN_OPS) await flush();
-  }
-  await flush();
-}
-
-function* objects(n: number): Generator<[string, string]> {
-  for (let i = 0; i < n; i++) {
-    yield [`/registry/services/specs/${NS}/svc-${i}`, serviceJson(i)];
-    yield [`/registry/endpointslices/${NS}/svc-${i}-abcde`, sliceJson(i)];
-  }
 }
 
 /** The speaker's V8 heap (MB) from its metrics. */
@@ -124,7 +61,7 @@ async function measure(n: number): Promise<void> {
     if (applied.status !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
     await cluster.stopApiserver();
     let t = performance.now();
-    await etcdPut(cluster.etcdEndpoint, objects(n));
+    await seedAllocatedServices(cluster.etcdEndpoint, NS, NODE, n);
     note(`${n} Services and EndpointSlices written to etcd in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     // With 100,000 Services its start-up lists them all (the ClusterIP repair loop): minutes under load.
     await cluster.startApiserver(900_000);

@@ -1,0 +1,63 @@
+// Allocated Services and their EndpointSlices written straight into etcd, as kube-apiserver 1.20 stores
+// them (JSON: the API server runs with --storage-media-type=application/json) and as Herald's controller
+// would have left them (a status address each, one ready endpoint on `node`), before kube-apiserver starts:
+// creating 10,000-100,000 through the API takes minutes to a quarter of an hour here (services.bench.ts).
+// Shared by speaker-rss.bench.ts and service-churn.bench.ts; also the CPU time of a process they watch.
+import { readFileSync } from 'node:fs';
+import { formatIp } from '../../allocator/ip.js';
+import { allocatedIpv6Service } from './allocated-service.js';
+
+const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
+/** etcd's default --max-txn-ops. */
+const TXN_OPS = 128;
+const TIME = '2026-12-06T17:00:00Z';
+
+const uid = (kind: number, i: number): string => `6f1c${kind}${i.toString(16).padStart(3, '0').slice(-3)}-1a2b-4c3d-8e9f-${i.toString(16).padStart(12, '0')}`;
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+/** etcd keys and values of Services svc-0 .. svc-(n-1) in `ns` and their EndpointSlices (1.20 stores discovery.k8s.io/v1beta1). */
+function* allocatedServiceObjects(ns: string, node: string, n: number): Generator<[string, string]> {
+  for (let i = 0; i < n; i++) {
+    const name = `svc-${i}`;
+    const svc = { kind: 'Service', apiVersion: 'v1', metadata: { name, namespace: ns, uid: uid(1, i), creationTimestamp: TIME, annotations: { 'metallb.io/ip-allocated-from-pool': 'v6' } }, ...allocatedIpv6Service(i, { app: name }) };
+    const slice = {
+      kind: 'EndpointSlice',
+      apiVersion: 'discovery.k8s.io/v1beta1',
+      metadata: { name: `${name}-abcde`, namespace: ns, uid: uid(2, i), creationTimestamp: TIME, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+      addressType: 'IPv6',
+      endpoints: [{ addresses: [formatIp('ipv6', CLUSTER_IPS + 0x10000000n + BigInt(i))], conditions: { ready: true }, topology: { 'kubernetes.io/hostname': node } }],
+      ports: [{ name: '', protocol: 'TCP', port: 80 }],
+    };
+    yield [`/registry/services/specs/${ns}/${name}`, JSON.stringify(svc)];
+    yield [`/registry/endpointslices/${ns}/${name}-abcde`, JSON.stringify(slice)];
+  }
+}
+
+/** Writes the n allocated Services of allocatedServiceObjects into etcd through its JSON gateway, TXN_OPS per transaction. */
+export async function seedAllocatedServices(etcdEndpoint: string, ns: string, node: string, n: number): Promise<void> {
+  let batch: object[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const res = await fetch(`${etcdEndpoint}/v3/kv/txn`, { method: 'POST', body: JSON.stringify({ success: batch }) });
+    if (!res.ok) throw new Error(`etcd txn: ${res.status} ${await res.text()}`);
+    batch = [];
+  };
+  for (const [key, value] of allocatedServiceObjects(ns, node, n)) {
+    batch.push({ requestPut: { key: b64(key), value: b64(value) } });
+    if (batch.length === TXN_OPS) await flush();
+  }
+  await flush();
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc/PID/stat; NaN once it exited. */
+export function cpuSeconds(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return NaN;
+  }
+  // Fields after the command's ")": utime and stime are the 12th and 13th, in clock ticks (USER_HZ 100).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
