@@ -3,8 +3,13 @@
 // would have left them (a status address each, one ready endpoint on `node`), before kube-apiserver starts:
 // creating 10,000-100,000 through the API takes minutes to a quarter of an hour here (services.bench.ts).
 // Shared by speaker-rss.bench.ts and service-churn.bench.ts; also the CPU time of a process they watch.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { formatIp } from '../../allocator/ip.js';
+import type { KubeAccess } from '../../kube/access.js';
+import { kubeRequest } from '../../kube/request.js';
+import type { TestCluster } from '../cluster/cluster.js';
+import { speakerConfigYaml } from '../cluster/speaker-process.js';
 import { allocatedIpv6Service } from './allocated-service.js';
 
 const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
@@ -34,7 +39,7 @@ function* allocatedServiceObjects(ns: string, node: string, n: number): Generato
 }
 
 /** Writes the n allocated Services of allocatedServiceObjects into etcd through its JSON gateway, TXN_OPS per transaction. */
-export async function seedAllocatedServices(etcdEndpoint: string, ns: string, node: string, n: number): Promise<void> {
+async function seedAllocatedServices(etcdEndpoint: string, ns: string, node: string, n: number): Promise<void> {
   let batch: object[] = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
@@ -47,6 +52,24 @@ export async function seedAllocatedServices(etcdEndpoint: string, ns: string, no
     if (batch.length === TXN_OPS) await flush();
   }
   await flush();
+}
+
+/**
+ * The namespaces `herald` (with a layer2 pool `v6` of 2001:db8:1::/96) and `ns`, then, with kube-apiserver
+ * stopped, n allocated Services of `ns` seeded into etcd; returns the seconds the seeding took. The caller
+ * starts kube-apiserver again (its start-up lists them all: the ClusterIP repair loop).
+ */
+export async function seedStoppedCluster(cluster: TestCluster, access: KubeAccess, ns: string, node: string, n: number): Promise<number> {
+  for (const name of ['herald', ns]) await kubeRequest(access, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+  const applied = spawnSync('kubectl', ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], {
+    input: speakerConfigYaml('herald', { v6: { protocol: 'layer2', addresses: ['2001:db8:1::/96'] } }),
+    encoding: 'utf8',
+  });
+  if (applied.status !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
+  await cluster.stopApiserver();
+  const t = performance.now();
+  await seedAllocatedServices(cluster.etcdEndpoint, ns, node, n);
+  return (performance.now() - t) / 1000;
 }
 
 /** CPU seconds (user + system) a process used so far, from /proc/PID/stat; NaN once it exited. */

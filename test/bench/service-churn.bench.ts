@@ -33,8 +33,8 @@ import { kubeRequest } from '../../kube/request.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { ControllerProcess } from '../cluster/controller-process.js';
 import { retryWrite } from '../cluster/retry-write.js';
-import { setEndpoints, SpeakerProcess, speakerConfigYaml, type RecordLine } from '../cluster/speaker-process.js';
-import { cpuSeconds, seedAllocatedServices } from './etcd-seed.js';
+import { setEndpoints, SpeakerProcess, type RecordLine } from '../cluster/speaker-process.js';
+import { cpuSeconds, seedStoppedCluster } from './etcd-seed.js';
 
 const N = Number(process.env.HERALD_BENCH_CHURN_N ?? 10_000);
 const CHURN_PER_S = Number(process.env.HERALD_BENCH_CHURN_PER_S ?? 100);
@@ -83,21 +83,12 @@ const procs: Array<ControllerProcess | SpeakerProcess> = [];
 const profArgs = PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : [];
 let probes: Informer<V1Service> | undefined;
 try {
-  for (const ns of ['herald', NS]) await kubeRequest(access, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
-  const applied = spawnSync('kubectl', ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], {
-    input: speakerConfigYaml('herald', { v6: { protocol: 'layer2', addresses: ['2001:db8:1::/96'] } }),
-    encoding: 'utf8',
-  });
-  if (applied.status !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
-  await cluster.stopApiserver();
-  let t = performance.now();
-  await seedAllocatedServices(cluster.etcdEndpoint, NS, NODE, N);
-  note(`${N} allocated Services and their EndpointSlices written to etcd in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  note(`${N} allocated Services and their EndpointSlices written to etcd in ${(await seedStoppedCluster(cluster, access, NS, NODE, N)).toFixed(1)} s`);
   await cluster.startApiserver(900_000);
   const apiserverPid = cluster.state().apiserverPid;
   const etcdPid = cluster.state().etcdPid;
 
-  t = performance.now();
+  const t = performance.now();
   const controller = new ControllerProcess({ kubeconfig: cluster.kubeconfig, namespace: 'herald', servicesNamespace: NS, leaderElect: false, nodeArgs: profArgs });
   procs.push(controller);
   const speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: [...SPEAKER_NODE_FLAGS, ...profArgs], env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });

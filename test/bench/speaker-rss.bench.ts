@@ -15,13 +15,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import { spawnSync } from 'node:child_process';
 import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
-import { cpuSeconds, seedAllocatedServices } from './etcd-seed.js';
-import { kubeRequest } from '../../kube/request.js';
+import { cpuSeconds, seedStoppedCluster } from './etcd-seed.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { TestCluster } from '../cluster/cluster.js';
-import { SpeakerProcess, speakerConfigYaml, type RecordLine } from '../cluster/speaker-process.js';
+import { SpeakerProcess, type RecordLine } from '../cluster/speaker-process.js';
 
 const SNAPSHOT_DIR = process.env.HERALD_BENCH_SPEAKER_RSS_SNAPSHOT;
 const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(',').map(Number);
@@ -53,20 +51,11 @@ async function measure(n: number): Promise<void> {
   let speaker: SpeakerProcess | undefined;
   try {
     const { kubeConfig: access } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
-    for (const ns of ['herald', NS]) await kubeRequest(access, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
-    const applied = spawnSync('kubectl', ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], {
-      input: speakerConfigYaml('herald', { v6: { protocol: 'layer2', addresses: ['2001:db8:1::/96'] } }),
-      encoding: 'utf8',
-    });
-    if (applied.status !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
-    await cluster.stopApiserver();
-    let t = performance.now();
-    await seedAllocatedServices(cluster.etcdEndpoint, NS, NODE, n);
-    note(`${n} Services and EndpointSlices written to etcd in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    note(`${n} Services and EndpointSlices written to etcd in ${(await seedStoppedCluster(cluster, access, NS, NODE, n)).toFixed(1)} s`);
     // With 100,000 Services its start-up lists them all (the ClusterIP repair loop): minutes under load.
     await cluster.startApiserver(900_000);
 
-    t = performance.now();
+    const t = performance.now();
     speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: [...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS, ...(SNAPSHOT_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : [])], env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });
     const metricsUrl = await speaker.metricsUrl();
     const s = speaker;
