@@ -7,21 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { decode, MessageReader, parseIPv4, toBuffer, type BgpMessage, type UpdateMessage } from '../../protocols/bgp/index.js';
+import { freePort } from './cluster.js';
 import { freshNamespace, kubeConfig, kubeconfigPath, kubectl } from './harness.js';
 import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml } from './speaker-process.js';
 
 const ROUTER_AS = 64512;
 const NODE_AS = 64513;
 const VIP = '203.0.113.30';
-
-/** A TCP port nobody listens on right now (bound, then released). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** A minimal router: connects from `from`, sends OPEN and KEEPALIVEs, collects what the speaker sends. */
 class TestRouter {
@@ -84,7 +76,8 @@ describe('herald speaker --bgp-listen', () => {
   });
 
   it('accepts the configured peer on 127.0.0.1 and announces the Service over that connection; refuses 127.0.0.2', async () => {
-    const [closedPort, listenPort] = [await freePort(), await freePort()];
+    // Nobody listens there: the speaker's own dial to the peer fails, so the session comes in.
+    const closedPort = await freePort();
     const peers = `    peers:\n    - peer-address: 127.0.0.1\n      peer-asn: ${ROUTER_AS}\n      my-asn: ${NODE_AS}\n      peer-port: ${closedPort}\n`;
     kubectl(['apply', '-f', '-'], { input: speakerConfigYaml(ns, { b: { protocol: 'bgp', addresses: ['203.0.113.0/24'] } }, peers) });
     await createServiceWithIps(kc, ns, 'web', [VIP]);
@@ -95,10 +88,14 @@ describe('herald speaker --bgp-listen', () => {
       kubeconfig: kubeconfigPath(),
       node,
       namespace: ns,
-      extraArgs: ['--announcer', 'protocols', `--bgp-listen=127.0.0.1:${listenPort}`, '--interface', 'herald-none0'],
+      extraArgs: ['--announcer', 'protocols', '--bgp-listen=127.0.0.1:0', '--interface', 'herald-none0'],
     });
+    // Port 0: the kernel picks a free port and the speaker logs it (no bound-then-released guess).
     const listening = await speaker.waitForLog('listening', (l) => l.event === 'bgpListening');
-    expect(listening.reason).toBe(`127.0.0.1:${listenPort}`);
+    const m = /^127\.0\.0\.1:(\d+)$/.exec(String(listening.reason));
+    expect(m, String(listening.reason)).not.toBeNull();
+    const listenPort = Number(m?.[1]);
+    expect(listenPort).toBeGreaterThan(0);
     await speaker.waitForLog('session to the peer', (l) => l.event === 'sessionStart' && l.peer === '127.0.0.1');
 
     const router = new TestRouter(listenPort);
