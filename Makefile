@@ -69,9 +69,12 @@ unit:
 	vitest run --project unit
 
 # Benchmarks: every test/bench/*.bench.ts in turn, one figure per line. The lab benchmarks (root)
-# need the Debian packages (BIRD, FRR, GoBGP, etcd, arping, tcpdump...), hence deps.
+# need the Debian packages (BIRD, FRR, GoBGP, etcd, arping, tcpdump...), hence deps. Each run starts
+# with the date and the machine, each bench with its start time and the load average (figures without
+# them mean little on a shared VM).
 bench: deps build
-	@set -e; for f in test/bench/*.bench.ts; do echo "# $$f"; tsx --expose-gc $$f; done
+	@set -e; echo "# make bench $$(date -u +%FT%TZ) on $$(nproc) x $$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $$(awk '/MemTotal/{printf "%.0f GiB", $$2/1048576}' /proc/meminfo), Linux $$(uname -r), Node $$(node -v)"; \
+	for f in test/bench/*.bench.ts; do echo "# $$f $$(date -u +%T) load $$(cut -d' ' -f1-3 /proc/loadavg)"; tsx --expose-gc $$f; done
 
 # A real etcd + kube-apiserver on loopback that stays up (builds kube-apiserver the first time);
 # the last line printed is KUBECONFIG=<path>. HERALD_CLUSTER_ADDRESS changes the listen address.
