@@ -32,6 +32,8 @@ export interface WorkerSample {
   /** Suspicions and deaths of members that were never killed, as seen by any member (false verdicts). */
   falseSuspicions: number;
   falseDeaths: number;
+  /** Stalls the members' liveness detected (swim.ts: not run for over stallMs; each then pings every member). */
+  stalls: number;
   /** A member learned it was suspected or declared dead (it refutes / starts a new life). */
   selfSuspected: number;
   /** Quorum lost (a member stops answering until a renewal vouches for it), and members fenced now. */

@@ -64,6 +64,25 @@ let leases: Informer<V1Lease> | undefined;
 const lives = new Map<string, string>();
 let rejoins = 0;
 
+/**
+ * Runs `fn` for every local member, FANOUT_CHUNK members per turn of the event loop. Each speaker
+ * receives a Lease watch event on its own and handles it in its own process; here hundreds of members
+ * share one event loop, and a new life costs each of them an O(N) setMembers (speaker.ts does it per
+ * event): done for all in one turn it stalled the loop for ~0.1-1 s at N = 1,000, past the liveness
+ * stall threshold, which made every member of the worker ping every member at once (a storm a real
+ * cluster cannot have). In chunks, every member still handles the event within a few milliseconds.
+ */
+const FANOUT_CHUNK = 25;
+function forEachMember(fn: (m: SimMember) => void): void {
+  const list = [...members.values()];
+  const step = (from: number): void => {
+    const end = Math.min(list.length, from + FANOUT_CHUNK);
+    for (let i = from; i < end; i++) fn(list[i] as SimMember);
+    if (end < list.length) setImmediate(step, end);
+  };
+  step(0);
+}
+
 function leaseSeen(lease: V1Lease): void {
   const node = lease.spec?.holderIdentity;
   const life = String(lease.spec?.acquireTime ?? '');
@@ -71,11 +90,14 @@ function leaseSeen(lease: V1Lease): void {
   const before = lives.get(node);
   lives.set(node, life);
   const joinedAt = Date.parse(life);
-  for (const m of members.values()) if (m.alive && m.name !== node) m.gate.leaseChanged(node, joinedAt);
-  if (before === undefined || before === life) return;
-  // A new life: the old verdict does not apply to the new process (speaker.ts: setMembers rejoined).
-  rejoins++;
-  for (const m of members.values()) if (m.alive && m.name !== node) m.swim.setMembers(allNames, [node]);
+  const newLife = before !== undefined && before !== life;
+  if (newLife) rejoins++;
+  forEachMember((m) => {
+    if (!m.alive || m.name === node) return;
+    m.gate.leaseChanged(node, joinedAt);
+    // A new life: the old verdict does not apply to the new process (speaker.ts: setMembers rejoined).
+    if (newLife) m.swim.setMembers(allNames, [node]);
+  });
 }
 
 async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
@@ -192,9 +214,16 @@ function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeA
   leases = leaseInformer(kubeConfig, namespace, { labelSelector: `${SPEAKER_LEASE_LABEL}=${SPEAKER_LEASE_LABEL_VALUE}` });
   leases.on('add', leaseSeen).on('update', leaseSeen).on('error', () => undefined);
   void leases.start().catch(() => undefined);
+  // Every member learns its peers first (O(N) each, O(N²) for the worker: seconds at N = 1,000), and
+  // only then do the members start: a member started before this loop ended would see it as a stall.
   for (const m of members.values()) {
     if (udp) for (const [peer, port] of Object.entries(ports)) if (peer !== m.name) m.transport.setPeer(peer, '127.0.0.1', port, m.transport.advertises); // every member runs this code
     m.swim.setMembers(all);
+  }
+  // The members' state (O(N²): ~0.6 kB per member and peer) is old from now on: collected once here,
+  // not by a full GC in the middle of the measurement.
+  (globalThis as { gc?: () => void }).gc?.();
+  for (const m of members.values()) {
     // Speakers start at unrelated times: spread the first renewals (and probe phases) over one interval.
     m.startTimer = setTimeout(() => {
       if (!m.alive) return;
@@ -209,6 +238,7 @@ function sample(): WorkerSample {
   let leaseWrites = 0;
   let livenessBytes = 0;
   let livenessPackets = 0;
+  let stalls = 0;
   let fencedNow = 0;
   let leaseFencedNow = 0;
   let openMs = 0;
@@ -221,6 +251,7 @@ function sample(): WorkerSample {
     leaseWrites += m.lease.writes;
     livenessBytes += m.transport.traffic.sentBytes + m.transport.traffic.receivedBytes;
     livenessPackets += m.transport.traffic.sentPackets + m.transport.traffic.receivedPackets;
+    stalls += m.swim.counts.stalls;
     if (m.alive && m.gate.isFenced()) fencedNow++;
   }
   const ms = (ns: number): number => ns / 1e6;
@@ -228,6 +259,7 @@ function sample(): WorkerSample {
     leaseWrites,
     livenessBytes,
     livenessPackets,
+    stalls,
     fencedNow,
     rejoins,
     ...totals,
@@ -272,6 +304,29 @@ async function stop(): Promise<void> {
     }),
   );
   send({ type: 'stopped' });
+}
+
+// HERALD_BENCH_SCALE_TRACE=1: one line a second on stderr (lag, datagrams, stalls, heap) to see a worker's trouble as it starts.
+if (process.env.HERALD_BENCH_SCALE_TRACE === '1') {
+  const trace = monitorEventLoopDelay({ resolution: 5 });
+  trace.enable();
+  let last = { pkts: 0, cpu: 0, at: performance.now() };
+  setInterval(() => {
+    let pkts = 0;
+    let stalls = 0;
+    let noQuorum = 0;
+    for (const m of members.values()) {
+      pkts += m.transport.traffic.sentPackets;
+      stalls += m.swim.counts.stalls;
+      if (m.alive && m.gate.quorumLost) noQuorum++;
+    }
+    const cpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+    const now = performance.now();
+    const dt = (now - last.at) / 1000;
+    process.stderr.write(`scale worker ${process.pid}: sent ${((pkts - last.pkts) / dt).toFixed(0)}/s cpu ${(((cpu - last.cpu) / dt) * 100).toFixed(0)}% lag max ${(trace.max / 1e6).toFixed(0)} ms stalls ${stalls} no-quorum ${noQuorum} heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB\n`);
+    trace.reset();
+    last = { pkts, cpu, at: now };
+  }, 1000).unref();
 }
 
 process.on('message', (raw) => {
