@@ -146,8 +146,18 @@ const GROUPS: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
 const TEXT = Buffer.alloc(39);
 const HEX_DIGIT = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
 
-/** The high 64 bits last formatted (their groups stay in GROUPS[0..3]): a pool's addresses nearly always share them. */
-let v6High: bigint | undefined;
+/**
+ * The 2^16-aligned block of the last IPv6 address formatted (its first address and its last) and, in
+ * BLOCK_TEXT, its text up to the last group. Allocations walk a pool in order, so nearly every address
+ * falls in the block of the one before: it costs two bigint compares, one subtraction and its last
+ * group's hex digits, where the full path costs four bigint shifts and masks and the zero-run search.
+ * Valid for the block's addresses whose last group is not 0: the compressed zero run then lies in the
+ * first seven groups and does not depend on the last one's value.
+ */
+let v6Block = -1n;
+let v6BlockLast = -1n;
+const BLOCK_TEXT = Buffer.alloc(39);
+let blockPrefixLength = 0;
 
 /** Canonical text: dotted quad, or RFC 5952 (lowercase, longest zero run of >= 2 compressed, first on ties). */
 export function formatAddr(a: Addr): string {
@@ -167,16 +177,38 @@ function setWord(k: number, word: number): void {
 // Groups as numbers (four 32-bit words), written as ASCII into one buffer and decoded once: this runs
 // once per IPv6 allocation, and per-group hex strings joined cost twice as much (and give the same flat string).
 function formatV6(num: bigint): string {
-  const high = num >> 64n;
-  if (high !== v6High) {
-    v6High = high;
-    setWord(0, Number(high >> 32n));
-    setWord(2, Number(BigInt.asUintN(32, high)));
+  if (num > v6Block && num <= v6BlockLast) {
+    return BLOCK_TEXT.toString('latin1', 0, writeHex(BLOCK_TEXT, blockPrefixLength, Number(num - v6Block)));
   }
+  const high = num >> 64n;
+  setWord(0, Number(high >> 32n));
+  setWord(2, Number(BigInt.asUintN(32, high)));
   const low = BigInt.asUintN(64, num);
   setWord(4, Number(low >> 32n));
   setWord(6, Number(BigInt.asUintN(32, low)));
-  return TEXT.toString('latin1', 0, writeV6(GROUPS));
+  const last = GROUPS[7];
+  const length = writeV6(GROUPS);
+  if (last !== 0) {
+    // This address's text is its block's prefix and its last group's digits.
+    v6Block = num - BigInt(last);
+    v6BlockLast = v6Block + 0xffffn;
+    blockPrefixLength = length - hexLength(last);
+    TEXT.copy(BLOCK_TEXT, 0, 0, blockPrefixLength);
+  }
+  return TEXT.toString('latin1', 0, length);
+}
+
+function hexLength(g: number): number {
+  return g >= 0x1000 ? 4 : g >= 0x100 ? 3 : g >= 0x10 ? 2 : 1;
+}
+
+/** Writes g (0..0xffff) in lowercase hex without leading zeros at out[o]; returns the end offset. */
+function writeHex(out: Buffer, o: number, g: number): number {
+  if (g >= 0x1000) out[o++] = HEX_DIGIT[g >>> 12];
+  if (g >= 0x100) out[o++] = HEX_DIGIT[(g >>> 8) & 15];
+  if (g >= 0x10) out[o++] = HEX_DIGIT[(g >>> 4) & 15];
+  out[o++] = HEX_DIGIT[g & 15];
+  return o;
 }
 
 /** Writes the RFC 5952 text of `groups` into TEXT; returns its length. */
@@ -206,11 +238,7 @@ function writeV6(groups: readonly number[]): number {
       continue;
     }
     if (i > 0 && i !== bestStart + bestLen) out[o++] = 58;
-    const g = groups[i];
-    if (g >= 0x1000) out[o++] = HEX_DIGIT[g >>> 12];
-    if (g >= 0x100) out[o++] = HEX_DIGIT[(g >>> 8) & 15];
-    if (g >= 0x10) out[o++] = HEX_DIGIT[(g >>> 4) & 15];
-    out[o++] = HEX_DIGIT[g & 15];
+    o = writeHex(out, o, groups[i]);
   }
   return o;
 }
