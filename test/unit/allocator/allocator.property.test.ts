@@ -188,29 +188,43 @@ function checkInvariants(a: Allocator, config: Config, requests: Map<string, Ser
   }
 }
 
+/**
+ * Replays `ops` on a fresh allocator and on the reference: the same answer to each, every invariant
+ * after each (and `afterEach`'s checks). Returns the allocator and the requests its Services made.
+ */
+function replayAgainstReference(
+  config: Config,
+  ops: readonly Op[],
+  afterEach?: (a: Allocator, ref: ReferenceAllocator) => void,
+): { a: Allocator; requests: Map<string, ServiceRequest> } {
+  const a = new Allocator(config);
+  const ref = new ReferenceAllocator(config);
+  const requests = new Map<string, ServiceRequest>();
+  for (const op of ops) {
+    if (op.kind === 'release') {
+      expect(a.release(op.key)).toBe(ref.release(op.key));
+      requests.delete(op.key);
+    } else {
+      const before = a.assignmentOf(op.request.key);
+      const got = run(a, op.request);
+      expect(got).toEqual(ref.allocate(op.request));
+      if (got.ok) requests.set(op.request.key, op.request);
+      // A fresh allocation without a named pool or requested address uses only auto-assign pools.
+      if (got.ok && op.request.pool === undefined && op.request.requestedIps.length === 0 && [...(before?.ips ?? [])].sort().join() !== [...got.ips].sort().join()) {
+        expect(config.pools.find((p) => p.name === got.pool)!.autoAssign).toBe(true);
+      }
+    }
+    checkInvariants(a, config, requests);
+    afterEach?.(a, ref);
+  }
+  return { a, requests };
+}
+
 describe('Allocator properties', () => {
   it('agrees with a naive reference allocator on random operation sequences, keeping every invariant', () => {
     fc.assert(
       fc.property(configArb, fc.array(opArb, { maxLength: 60 }), (config, ops) => {
-        const a = new Allocator(config);
-        const ref = new ReferenceAllocator(config);
-        const requests = new Map<string, ServiceRequest>();
-        for (const op of ops) {
-          if (op.kind === 'release') {
-            expect(a.release(op.key)).toBe(ref.release(op.key));
-            requests.delete(op.key);
-          } else {
-            const before = a.assignmentOf(op.request.key);
-            const got = run(a, op.request);
-            expect(got).toEqual(ref.allocate(op.request));
-            if (got.ok) requests.set(op.request.key, op.request);
-            // A fresh allocation without a named pool or requested address uses only auto-assign pools.
-            if (got.ok && op.request.pool === undefined && op.request.requestedIps.length === 0 && [...(before?.ips ?? [])].sort().join() !== [...got.ips].sort().join()) {
-              expect(config.pools.find((p) => p.name === got.pool)!.autoAssign).toBe(true);
-            }
-          }
-          checkInvariants(a, config, requests);
-        }
+        replayAgainstReference(config, ops);
       }),
       { numRuns: 300 },
     );
@@ -327,24 +341,13 @@ describe('Allocator properties', () => {
     const caseArb = v4ConfigArb.chain((config) => fc.tuple(fc.constant(config), fc.array(v4OpArb(config), { maxLength: 50 })));
     fc.assert(
       fc.property(caseArb, ([config, ops]) => {
-        const a = new Allocator(config);
-        const ref = new ReferenceAllocator(config);
-        const requests = new Map<string, ServiceRequest>();
-        for (const op of ops) {
-          if (op.kind === 'release') {
-            expect(a.release(op.key)).toBe(ref.release(op.key));
-            requests.delete(op.key);
-          } else {
-            const got = run(a, op.request);
-            expect(got).toEqual(ref.allocate(op.request));
-            if (got.ok) requests.set(op.request.key, op.request);
-          }
-          checkInvariants(a, config, requests);
+        const { a, requests } = replayAgainstReference(config, ops, (live, ref) => {
+          // Single-stack: each holder's one address is the reference's.
           for (const [ip, holders] of ref.holdings()) {
-            expect(a.isTaken(ip)).toBe(true);
-            expect(holders.map((k) => a.assignmentOf(k)?.ips[0])).toEqual(holders.map(() => ip));
+            expect(live.isTaken(ip)).toBe(true);
+            expect(holders.map((k) => live.assignmentOf(k)?.ips[0])).toEqual(holders.map(() => ip));
           }
-        }
+        });
         const before = [...a.assignments()];
         const restarted = new Allocator(config);
         expect(restarted.restore(before.map((x) => ({ request: requests.get(x.key)!, ips: x.ips })))).toEqual([]);

@@ -181,6 +181,12 @@ function startOneByOne(c: Cluster, services: readonly ServiceView[]): void {
   }
 }
 
+/** The node owning the most Services (the first in NODES on a tie). */
+function busiestOwner(owners: readonly (string | null)[]): string {
+  const counts = NODES.map((n) => owners.filter((o) => o === n).length);
+  return NODES[counts.indexOf(Math.max(...counts))] as string;
+}
+
 /** Rolling restart (SIGTERM, start again), one speaker at a time, settling after each step. */
 function rollingRestart(c: Cluster, services: readonly ServiceView[]): void {
   for (const n of NODES) {
@@ -218,8 +224,7 @@ function turnoverThenKill(holders: boolean): { during: (string | null)[]; after:
   for (const lease of c.alive.values()) expect(lease.joinedAt).toBeGreaterThan(services[0]?.createdAt ?? 0);
   const before = c.owners(services);
   expect(new Set(before).size).toBeGreaterThan(1);
-  const counts = NODES.map((n) => before.filter((o) => o === n).length);
-  const victim = NODES[counts.indexOf(Math.max(...counts))] as string;
+  const victim = busiestOwner(before);
   c.kill(victim);
   c.advance(DURATION + 2 * RENEW);
   c.settle(services);
@@ -229,7 +234,7 @@ function turnoverThenKill(holders: boolean): { during: (string | null)[]; after:
   c.advance(5000);
   c.settle(services);
   const after = c.owners(services);
-  return { during, after, victimHeld: counts[NODES.indexOf(victim)] ?? 0 };
+  return { during, after, victimHeld: before.filter((o) => o === victim).length };
 }
 
 describe('no flap back after a full turnover (issue 13.3, holders tier)', () => {
@@ -365,8 +370,7 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
     startOneByOne(c, services);
     rollingRestart(c, services);
     const before = c.owners(services);
-    const counts = NODES.map((n) => before.filter((o) => o === n).length);
-    const victim = NODES[counts.indexOf(Math.max(...counts))] as string;
+    const victim = busiestOwner(before);
     c.kill(victim);
     c.advance(DURATION + 2 * RENEW);
     c.settle(services);
@@ -383,8 +387,7 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
     const services = Array.from({ length: 30 }, (_, i) => service(i + 1, 1000));
     startOneByOne(c, services);
     const before = c.owners(services);
-    const counts = NODES.map((n) => before.filter((o) => o === n).length);
-    const victim = NODES[counts.indexOf(Math.max(...counts))] as string;
+    const victim = busiestOwner(before);
     c.fence(victim);
     c.advance(DURATION + 2 * RENEW);
     c.settle(services);
@@ -399,7 +402,7 @@ describe('no flap back after a full turnover (issue 13.3, holders tier)', () => 
     c.settle(services);
     c.advance(RENEW);
     c.settle(services);
-    return { c, services, victim, during, claimedStale, held: counts[NODES.indexOf(victim)] ?? 0 };
+    return { c, services, victim, during, claimedStale, held: before.filter((o) => o === victim).length };
   }
 
   it('a fenced owner back in contact before its view of the objects caught up claims nothing (the claim gate), and takes nothing back after', () => {
