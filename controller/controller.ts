@@ -2,7 +2,7 @@
 // Services through the work queue, writing status and Events. Decisions live in reconcile.ts and
 // allocator/config-verdict.ts (the config rule the speakers share); this file only wires them to the
 // API server, the metrics and the logs.
-import type { V1ConfigMap, V1Lease, V1Namespace, V1Service, V1ServiceStatus } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Lease, V1Namespace, V1Service } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { decodeObject } from '../kube/decode.js';
 import { KubeApiError, kubeRequest, onApiThrottled, type Throttled } from '../kube/request.js';
@@ -17,8 +17,7 @@ import { LeaseLock } from '../kube/lease.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
 import { apiRetry } from '../kube/api-retry.js';
-import { updateServiceStatus } from '../kube/status.js';
-import { patchServiceAnnotations } from '../kube/service-annotations.js';
+import { updateServiceStatus, type StatusWrite } from '../kube/status.js';
 import { WorkQueue } from '../kube/workqueue.js';
 import { Allocator, type Assignment } from '../allocator/allocator.js';
 import { evaluateInput, inputText, loadedEvents, refusalEvents, unreadNote, type ConfigSourceKind, type VerdictEvent } from '../allocator/config-verdict.js';
@@ -29,7 +28,7 @@ import { ControllerMetrics } from './metrics.js';
 import { PendingServices, unblockedBy } from './pending.js';
 import { decide, planClear, restoreFromStatuses, whyNotHandled, type Decision, type ReconcileOptions } from './reconcile.js';
 import { annotationConflicts } from '../allocator/annotations.js';
-import { poolAnnotationPatch, sameIps, statusIps, statusWithIps } from './service-status.js';
+import { serviceWrite, type ServiceWant } from './service-status.js';
 import { configStateOf } from '../allocator/config-state.js';
 import { ConfigurationStateWriter } from '../kube/configuration-state.js';
 import { PoolStatusWriter, type PoolCounts } from '../kube/pool-status.js';
@@ -57,10 +56,8 @@ export interface ControllerApi {
   lock?: Lock;
   /** Every Service of the watched namespace(s), fresh from the server: what a new leader restores. */
   listServices(): Promise<V1Service[]>;
-  /** updateServiceStatus()'s contract: `mutate` gets the latest object; undefined writes nothing. */
-  updateStatus(namespace: string, name: string, mutate: (svc: V1Service) => V1ServiceStatus | undefined, current: V1Service): Promise<unknown>;
-  /** Sets (or, with null, removes) annotations of a Service; with an injected updateStatus and none of this, no annotation is written. */
-  patchAnnotations?(namespace: string, name: string, annotations: Record<string, string | null>): Promise<unknown>;
+  /** updateServiceStatus()'s contract: `mutate` gets the latest object; undefined writes nothing; annotations go in the same write. */
+  updateStatus(namespace: string, name: string, mutate: (svc: V1Service) => StatusWrite | undefined, current: V1Service): Promise<unknown>;
   events?: EventSink;
 }
 
@@ -177,6 +174,8 @@ export class Controller {
   /** 429s waited out since the last apiThrottled line (logged at most every 10 s). */
   private throttledSinceLog = 0;
   private lastThrottleLog = -Infinity;
+  /** Whether the annotationsPatched line was logged. */
+  private annotationsPatchedSaid = false;
   /** Ends start-up retries (an API server unreachable at start) when the controller stops. */
   private readonly startAbort = new AbortController();
   /** Whether every informer synced (false: start gave up, stopped). */
@@ -587,9 +586,8 @@ export class Controller {
         else if (d.released) this.poolMetrics(term);
         if (!svc) return;
         const plan = planClear(d);
-        if (plan.writeStatus) await this.writeStatus(term, svc, []);
         // A Service of another class keeps what its own controller wrote; ours held nothing any more.
-        if (d.released) await this.writePoolAnnotation(term, svc, undefined);
+        await this.write(term, svc, { ips: plan.writeStatus ? [] : undefined, annotate: d.released ? { pool: undefined } : undefined });
         if (!plan.report) return;
         this.event(svc, 'Normal', 'ClearAssignment', 'Clear', plan.report.note);
         this.log.info({ event: 'clearAssignment', service: key, ip: plan.report.ips.join(','), reason: plan.report.reason }, `cleared ${key}`);
@@ -601,11 +599,10 @@ export class Controller {
         else if (d.changed) this.poolMetrics(term);
         if (!svc) return;
         if (!d.changed) {
-          await this.writePoolAnnotation(term, svc, d.assignment.pool);
+          await this.write(term, svc, { annotate: { pool: d.assignment.pool } });
           return;
         }
-        await this.writeStatus(term, svc, d.assignment.ips);
-        await this.writePoolAnnotation(term, svc, d.assignment.pool);
+        await this.write(term, svc, { ips: d.assignment.ips, annotate: { pool: d.assignment.pool } });
         this.event(svc, 'Normal', 'IPAllocated', 'Allocate', `Assigned IP ${JSON.stringify(d.assignment.ips)} from pool "${d.assignment.pool ?? ''}"`);
         this.logAssigned(key, d.assignment);
         this.reportNotAnnounced(term, key, svc, d.assignment.pool);
@@ -616,9 +613,8 @@ export class Controller {
         if (d.freed.length > 0) this.released(term, d.freed);
         else if (d.released) this.poolMetrics(term);
         if (!svc) return;
-        await this.writePoolAnnotation(term, svc, undefined);
+        await this.write(term, svc, { ips: d.statusIps.length > 0 ? [] : undefined, annotate: { pool: undefined } });
         if (d.statusIps.length > 0) {
-          await this.writeStatus(term, svc, []);
           this.event(svc, 'Normal', 'ClearAssignment', 'Clear', `removed addresses ${d.statusIps.join(', ')}: ${d.reason}`);
         }
         this.event(svc, 'Warning', 'AllocationFailed', 'Allocate', `Failed to allocate IP for "${key}": ${d.reason}`);
@@ -684,31 +680,26 @@ export class Controller {
     if (term.refusedBreaking) term.queue.add(CONFIG_KEY);
   }
 
-  /** Writes the status (only while leading this term; conflicts are retried against the latest object). */
-  private async writeStatus(term: Term, svc: V1Service, ips: string[]): Promise<void> {
+  /**
+   * Makes `svc` show `want` in one status write: its addresses, and `metallb.io/ip-allocated-from-pool`
+   * (MetalLB's: the pool of what it holds, removed when it holds nothing) in the same request, so a
+   * create costs one write and one watch event. Nothing is written when the Service already shows it
+   * (so never at steady state, nor after a restart), and only while leading this term; conflicts are
+   * retried against the latest object.
+   */
+  private async write(term: Term, svc: V1Service, want: ServiceWant): Promise<void> {
     const ns = svc.metadata?.namespace ?? 'default';
     const name = svc.metadata?.name ?? '';
-    const mutate = (fresh: V1Service): V1ServiceStatus | undefined => {
-      if (!this.current(term)) return undefined;
-      return sameIps(statusIps(fresh), ips) ? undefined : statusWithIps(fresh, ips);
-    };
+    const mutate = (fresh: V1Service): StatusWrite | undefined => (this.current(term) ? serviceWrite(fresh, want) : undefined);
     if (this.opts.api?.updateStatus) await this.opts.api.updateStatus(ns, name, mutate, svc);
-    else await updateServiceStatus(this.opts.kubeConfig, ns, name, mutate, { current: svc });
+    else await updateServiceStatus(this.opts.kubeConfig, ns, name, mutate, { current: svc, onAnnotationsPatched: () => this.annotationsPatched() });
   }
 
-  /**
-   * `metallb.io/ip-allocated-from-pool` (MetalLB's): the pool of what the Service holds, removed when it
-   * holds nothing. Written only when it differs from what the Service shows (so never at steady state,
-   * nor after a restart), and only while leading this term.
-   */
-  private async writePoolAnnotation(term: Term, svc: V1Service, pool: string | undefined): Promise<void> {
-    const patch = poolAnnotationPatch(svc, pool);
-    if (!patch || !this.current(term)) return;
-    const ns = svc.metadata?.namespace ?? 'default';
-    const name = svc.metadata?.name ?? '';
-    const api = this.opts.api;
-    if (api?.patchAnnotations) await api.patchAnnotations(ns, name, patch);
-    else if (!api?.updateStatus) await patchServiceAnnotations(this.opts.kubeConfig, ns, name, patch);
+  /** The API server dropped the annotation from a status write (sent again as a patch): said once. */
+  private annotationsPatched(): void {
+    if (this.annotationsPatchedSaid) return;
+    this.annotationsPatchedSaid = true;
+    this.log.info({ event: 'annotationsPatched' }, 'the API server keeps no metadata changes on services/status: metallb.io/ip-allocated-from-pool is written by a second request (a patch)');
   }
 
   private event(svc: V1Service, type: EventType, reason: string, action: string, note: string): void {

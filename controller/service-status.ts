@@ -1,6 +1,7 @@
 // What a Service's status says it holds, and the status that says it holds something else.
 // Only `ip` entries are ours; hostname-only entries (another load balancer's) are ignored.
 import type { V1Service, V1ServiceStatus } from '@kubernetes/client-node';
+import type { StatusWrite } from '../kube/status.js';
 import { canonicalIp } from '../allocator/ip.js';
 import { ALLOCATED_FROM_POOL } from '../allocator/annotations.js';
 
@@ -32,4 +33,22 @@ export function poolAnnotationPatch(svc: V1Service, pool: string | undefined): R
   const current = svc.metadata?.annotations?.[ALLOCATED_FROM_POOL];
   if (current === pool) return undefined;
   return { [ALLOCATED_FROM_POOL]: pool ?? null };
+}
+
+/** What a Service should show: `ips` in its status (absent: the status is not ours to change), and `pool` in the pool annotation (absent: left as it is; `pool: undefined` removes it). */
+export interface ServiceWant {
+  ips?: readonly string[];
+  annotate?: { pool: string | undefined };
+}
+
+/**
+ * The one status write that makes `svc` show `want` (the pool annotation in the same request), or
+ * undefined when it already does. A write for the annotation alone keeps the status as it is (so a
+ * hostname entry of another load balancer is never dropped for it).
+ */
+export function serviceWrite(svc: V1Service, want: ServiceWant): StatusWrite | undefined {
+  const ips = want.ips !== undefined && !sameIps(statusIps(svc), want.ips) ? want.ips : undefined;
+  const annotations = want.annotate && poolAnnotationPatch(svc, want.annotate.pool);
+  if (ips === undefined && !annotations) return undefined;
+  return { status: ips !== undefined ? statusWithIps(svc, ips) : (svc.status ?? {}), ...(annotations ? { annotations } : {}) };
 }

@@ -22,7 +22,7 @@ describe('services/status', () => {
     const addIp = (ip: string) => (svc: V1Service) => {
       const ingress = svc.status?.loadBalancer?.ingress ?? [];
       if (ingress.some((i) => i.ip === ip)) return undefined;
-      return { loadBalancer: { ingress: [...ingress, { ip }] } };
+      return { status: { loadBalancer: { ingress: [...ingress, { ip }] } } };
     };
     // Both writers start from the same stale snapshot, so at least one write must conflict and retry.
     const stale = await kc.makeApiClient(CoreV1Api).readNamespacedService({ namespace: ns, name: 'lb' });
@@ -43,6 +43,29 @@ describe('services/status', () => {
     const before = await kc.makeApiClient(CoreV1Api).readNamespacedService({ namespace: ns, name: 'lb' });
     const same = await updateServiceStatus(kc, ns, 'lb', () => undefined);
     expect(same?.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
-    expect(await updateServiceStatus(kc, ns, 'missing', () => ({}))).toBeUndefined();
+    expect(await updateServiceStatus(kc, ns, 'missing', () => ({ status: {} }))).toBeUndefined();
+  });
+
+  it('annotations ride in the status write: stored by the status subresource, one write, no patch after it', async () => {
+    const POOL = 'metallb.io/ip-allocated-from-pool';
+    const before = await kc.makeApiClient(CoreV1Api).readNamespacedService({ namespace: ns, name: 'lb' });
+    let patched = 0;
+    const stored = await updateServiceStatus(kc, ns, 'lb', () => ({ status: { loadBalancer: { ingress: [{ ip: '203.0.113.9' }] } }, annotations: { [POOL]: 'main' } }), {
+      current: before,
+      onAnnotationsPatched: () => patched++,
+    });
+    expect(patched).toBe(0);
+    expect(stored?.metadata?.annotations?.[POOL]).toBe('main');
+    expect(Number(stored?.metadata?.resourceVersion)).toBeGreaterThan(Number(before.metadata?.resourceVersion));
+    const after = await kc.makeApiClient(CoreV1Api).readNamespacedService({ namespace: ns, name: 'lb' });
+    expect(after.metadata?.resourceVersion).toBe(stored?.metadata?.resourceVersion);
+    expect(after.metadata?.annotations?.[POOL]).toBe('main');
+    expect(after.status?.loadBalancer?.ingress).toEqual([{ ip: '203.0.113.9' }]);
+    // Removed the same way, the status kept as it is.
+    await updateServiceStatus(kc, ns, 'lb', (svc) => ({ status: svc.status ?? {}, annotations: { [POOL]: null } }), { onAnnotationsPatched: () => patched++ });
+    const removed = await kc.makeApiClient(CoreV1Api).readNamespacedService({ namespace: ns, name: 'lb' });
+    expect(removed.metadata?.annotations?.[POOL]).toBeUndefined();
+    expect(removed.status?.loadBalancer?.ingress).toEqual([{ ip: '203.0.113.9' }]);
+    expect(patched).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
 // restore, or a watch event before or after a status write. After each command the invariants are
 // checked on what the "API server" stores.
 import fc from 'fast-check';
-import type { V1ConfigMap, V1Lease, V1Service, V1ServiceStatus } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Lease, V1Service } from '@kubernetes/client-node';
 import { Controller, type EventSink } from '../../../controller/controller.js';
 import type { Lock } from '../../../controller/leader.js';
 import { ControllerMetrics } from '../../../controller/metrics.js';
@@ -13,6 +13,7 @@ import { objectKey, type InformerEventHandler, type InformerSource } from '../..
 import type { LeaseOutcome } from '../../../kube/lease.js';
 import { createLogger } from '../../../kube/log.js';
 import { KubeApiError } from '../../../kube/request.js';
+import { withWrite, type StatusWrite } from '../../../kube/status.js';
 import type { KubeAccess } from '../../../kube/access.js';
 import { FakeClock } from '../kube/fake-clock.js';
 
@@ -118,7 +119,7 @@ type Request =
   | {
       kind: 'write';
       name: string;
-      mutate: (svc: V1Service) => V1ServiceStatus | undefined;
+      mutate: (svc: V1Service) => StatusWrite | undefined;
       resolve: (v: unknown) => void;
       reject: (e: unknown) => void;
     };
@@ -299,7 +300,7 @@ export class ModelApi {
     return new Promise((resolve, reject) => this.inFlight.push({ kind: 'list', snapshot: structuredClone([...this.services.values()]), resolve, reject }));
   }
 
-  updateStatus(_ns: string, name: string, mutate: (svc: V1Service) => V1ServiceStatus | undefined): Promise<unknown> {
+  updateStatus(_ns: string, name: string, mutate: (svc: V1Service) => StatusWrite | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => this.inFlight.push({ kind: 'write', name, mutate, resolve, reject }));
   }
 
@@ -337,12 +338,13 @@ export class ModelApi {
       req.resolve(undefined);
       return true;
     }
-    const status = req.mutate(structuredClone(svc));
-    if (status === undefined) {
+    const write = req.mutate(structuredClone(svc));
+    if (write === undefined) {
       req.resolve(svc);
       return true;
     }
-    const next: V1Service = { ...svc, metadata: { ...svc.metadata, resourceVersion: this.nextRv() }, status };
+    const stored = withWrite(svc, write);
+    const next: V1Service = { ...stored, metadata: { ...stored.metadata, resourceVersion: this.nextRv() } };
     this.services.set(`${NS}/${req.name}`, next);
     this.record('service', 'MODIFIED', next);
     req.resolve(next);

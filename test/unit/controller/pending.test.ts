@@ -6,7 +6,7 @@ import { Allocator } from '../../../allocator/allocator.js';
 import { PendingServices, unblockedBy, type Freed } from '../../../controller/pending.js';
 import { decide, type Decision } from '../../../controller/reconcile.js';
 import { config, pool } from '../allocator/helpers.js';
-import { poolAnnotationPatch } from '../../../controller/service-status.js';
+import { poolAnnotationPatch, serviceWrite } from '../../../controller/service-status.js';
 
 function svc(name: string, spec: V1Service['spec'] = {}, annotations?: Record<string, string>): V1Service {
   return { metadata: { name, namespace: 'ns', annotations }, spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }], ...spec }, status: {} };
@@ -139,5 +139,27 @@ describe('metallb.io/ip-allocated-from-pool', () => {
     expect(poolAnnotationPatch(s({ 'metallb.io/ip-allocated-from-pool': 'old' }), 'main')).toEqual({ 'metallb.io/ip-allocated-from-pool': 'main' });
     expect(poolAnnotationPatch(s({ 'metallb.io/ip-allocated-from-pool': 'main' }), undefined)).toEqual({ 'metallb.io/ip-allocated-from-pool': null });
     expect(poolAnnotationPatch(s({ other: 'x' }), undefined)).toBeUndefined();
+  });
+});
+
+describe('serviceWrite: the status and the pool annotation in one write', () => {
+  const svc = (ips: string[], annotations?: Record<string, string>, hostname?: string): V1Service => ({
+    metadata: { name: 'web', namespace: 'ns', ...(annotations ? { annotations } : {}) },
+    status: { loadBalancer: { ingress: [...ips.map((ip) => ({ ip })), ...(hostname ? [{ hostname }] : [])] } },
+  });
+  const POOL = 'metallb.io/ip-allocated-from-pool';
+  it('a new assignment: the addresses and the pool together', () => {
+    expect(serviceWrite(svc([]), { ips: ['192.0.2.1'], annotate: { pool: 'main' } })).toEqual({ status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } }, annotations: { [POOL]: 'main' } });
+  });
+  it('nothing to write when the Service shows both already (steady state, restart)', () => {
+    expect(serviceWrite(svc(['192.0.2.1'], { [POOL]: 'main' }), { ips: ['192.0.2.1'], annotate: { pool: 'main' } })).toBeUndefined();
+  });
+  it('the annotation alone keeps the status as it is (another load balancer\'s hostname entry too)', () => {
+    const s = svc([], { [POOL]: 'main' }, 'lb.example.com');
+    expect(serviceWrite(s, { ips: [], annotate: { pool: undefined } })).toEqual({ status: s.status, annotations: { [POOL]: null } });
+  });
+  it('the status alone when the annotation is not ours to touch', () => {
+    expect(serviceWrite(svc(['192.0.2.1'], { [POOL]: 'other' }), { ips: [] })).toEqual({ status: { loadBalancer: {} } });
+    expect(serviceWrite(svc([], { [POOL]: 'other' }), {})).toBeUndefined();
   });
 });
