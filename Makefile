@@ -13,6 +13,8 @@ APT_PACKAGES += buildah mmdebstrap uidmap gcc libc6-dev runc containerd containe
 APT_PACKAGES += iptables conntrack
 # The layer2 flood benchmark's sender (test/bench/l2-flood.bench.ts): trafgen.
 APT_PACKAGES += netsniff-ng
+# The churn benchmark's HERALD_BENCH_CHURN_PIN=1 (test/bench/service-churn.bench.ts): taskset.
+APT_PACKAGES += util-linux
 # Laid over the Kubernetes 1.20 tree's vendored copies (build-kube-apiserver.sh): the vendored
 # reflect2 1.0.1 crashes under Go 1.19.
 APT_PACKAGES += golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev

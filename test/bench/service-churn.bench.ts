@@ -16,11 +16,18 @@
 //   churn.<N>.watched_to_allocated      the controller's part: its queue, decision and status write
 //   churn.<N>.allocated_to_announced    the speaker's part (negative when its watch is served first)
 // and churn.<N>.probes_lost (not announced within 60 s: not in the percentiles), churn.<N>.achieved_changes_per_s (churn requests answered per second over the probe window),
-// churn.<N>.cpu.<process>.percent (kube-apiserver, etcd, controller, speaker over that window, % of one
-// core), churn.<N>.api_requests_per_s (what the API server counted, all verbs).
+// churn.<N>.cpu.<process>.percent (kube-apiserver, etcd, controller, speaker, this bench over that window,
+// % of one core), churn.<N>.api_requests_per_s (what the API server counted, all verbs),
+// churn.<N>.speaker_fenced (times the speaker fenced over the whole run, start-up included).
 // Env: HERALD_BENCH_CHURN_N (default 10000), HERALD_BENCH_CHURN_PER_S (default 100),
 // HERALD_BENCH_CHURN_PROBES (default 200), HERALD_BENCH_CHURN_PROF=DIR: both daemons run with
 // `node --cpu-prof` and write their profiles to DIR at the end (SIGTERM).
+// HERALD_BENCH_CHURN_PIN=1: what a real cluster would see, where the API server and etcd run on
+// control-plane nodes, not beside the controller and speaker: kube-apiserver and etcd pinned to CPU 0,
+// this process (the load generator and the probes' watch) and the Herald daemons to CPU 1
+// (`taskset -a`, every thread; children inherit it). Other processes of the machine still run on
+// both, and one core for kube-apiserver + etcd is less than a control plane has: the API server's
+// own figures (create_request) are then not a real cluster's. Printed as churn.<N>.pinned.*.
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import type { V1Service } from '@kubernetes/client-node';
@@ -40,6 +47,7 @@ const N = Number(process.env.HERALD_BENCH_CHURN_N ?? 10_000);
 const CHURN_PER_S = Number(process.env.HERALD_BENCH_CHURN_PER_S ?? 100);
 const PROBES = Number(process.env.HERALD_BENCH_CHURN_PROBES ?? 200);
 const PROF_DIR = process.env.HERALD_BENCH_CHURN_PROF;
+const PIN = process.env.HERALD_BENCH_CHURN_PIN === '1';
 /** A probe not announced (or its status not seen) this long after its create is counted lost. */
 const PROBE_TIMEOUT_MS = 60_000;
 const NS = 'ten';
@@ -63,6 +71,12 @@ function apiRequests(c: TestCluster): number {
   return n;
 }
 
+/** Pins every thread of `pid` to `cpu` (taskset, util-linux); its later threads and children inherit it. */
+function pin(pid: number, cpu: number): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset -a -p -c ${cpu} ${pid}: ${r.error?.message ?? r.stderr}`);
+}
+
 function percentiles(name: string, values: number[]): void {
   const v = [...values].sort((a, b) => a - b);
   if (v.length === 0) return note(`${name}: no samples`);
@@ -72,6 +86,12 @@ function percentiles(name: string, values: number[]): void {
 }
 
 note(`${new Date().toISOString()}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.version}, load average ${load()}`);
+// Pinned: this process first, so every child (etcd, kube-apiserver, the daemons) starts on CPU 1;
+// etcd and kube-apiserver move to CPU 0 once started.
+if (PIN) {
+  if (cpus().length < 2) throw new Error('HERALD_BENCH_CHURN_PIN=1 needs 2 CPUs');
+  pin(process.pid, 1);
+}
 const cluster = await TestCluster.start({
   log: () => undefined,
   extraApiserverArgs: ['--service-cluster-ip-range=2001:db8:96::/108', '--feature-gates=ServiceLBNodePortControl=true', '--storage-media-type=application/json'],
@@ -87,6 +107,11 @@ try {
   await cluster.startApiserver(900_000);
   const apiserverPid = cluster.state().apiserverPid;
   const etcdPid = cluster.state().etcdPid;
+  if (PIN) {
+    pin(apiserverPid, 0);
+    pin(etcdPid, 0);
+    note('pinned: kube-apiserver and etcd on CPU 0; this process, the controller and the speaker on CPU 1');
+  }
 
   const t = performance.now();
   const controller = new ControllerProcess({ kubeconfig: cluster.kubeconfig, namespace: 'herald', servicesNamespace: NS, leaderElect: false, nodeArgs: profArgs });
@@ -171,7 +196,7 @@ try {
     }
   })();
   await sleep(3000);
-  const pids: Record<string, number> = { apiserver: apiserverPid, etcd: etcdPid, controller: controller.pid, speaker: speaker.pid };
+  const pids: Record<string, number> = { apiserver: apiserverPid, etcd: etcdPid, controller: controller.pid, speaker: speaker.pid, bench: process.pid };
   const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
   const req0 = apiRequests(cluster);
   const windowStart = performance.now();
@@ -209,7 +234,7 @@ try {
   const achieved = (churned - churnedStart) / windowS;
   churning = false;
   await churn;
-  const prefix = `churn.${k(N)}`;
+  const prefix = `churn.${k(N)}${PIN ? '.pinned' : ''}`;
   out(`${prefix}.achieved_changes_per_s`, achieved);
   out(`${prefix}.probes_lost`, lost);
   if (skipped > 0 || churnFailed.size > 0) note(`churn: ${skipped} changes skipped (200 in flight), failed: ${[...churnFailed].map(([what, n]) => `${n} x ${what}`).join(', ') || 'none'}`);
@@ -217,6 +242,8 @@ try {
   // its queue, decision and status write), the speaker (status seen -> announced; may be negative by
   // the two watches' delivery order).
   for (const [stage, values] of Object.entries(stages)) percentiles(`${prefix}.${stage}`, values);
+  // A fenced speaker (no Lease renewal within its duration) withdraws everything until it renews.
+  out(`${prefix}.speaker_fenced`, speaker.logs.filter((l) => l.event === 'fenced').length);
   for (const name of Object.keys(pids)) out(`${prefix}.cpu.${name}.percent`, (100 * ((cpu1[name] as number) - (cpu0[name] as number))) / windowS, 1);
   out(`${prefix}.api_requests_per_s`, (req1 - req0) / windowS);
   note(`probe window ${windowS.toFixed(1)} s; load average at the end ${load()}`);
