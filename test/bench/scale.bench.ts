@@ -71,6 +71,9 @@ function percentile(xs: number[], p: number): number {
   return s.length === 0 ? NaN : (s[Math.min(s.length - 1, Math.floor(s.length * p))] as number);
 }
 
+/** A worker did not answer in time: its event loop is that far behind (the host starved it). */
+class WorkerTimeout extends Error {}
+
 class Worker {
   readonly child: ChildProcess;
   private readonly waiters: Array<{ type: FromWorker['type']; resolve: (m: FromWorker) => void }> = [];
@@ -90,7 +93,7 @@ class Worker {
 
   request<T extends FromWorker['type']>(msg: ToWorker, reply: T, timeoutMs = 120_000): Promise<Extract<FromWorker, { type: T }>> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`scale worker: no ${reply} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new WorkerTimeout(`scale worker: no ${reply} within ${timeoutMs} ms`)), timeoutMs);
       this.waiters.push({ type: reply, resolve: (m) => (clearTimeout(timer), resolve(m as Extract<FromWorker, { type: T }>)) });
       this.child.send(msg);
     });
@@ -147,120 +150,129 @@ async function sampleAll(workers: Worker[]): Promise<Totals> {
 }
 
 async function runSize(cluster: TestCluster, apiserverPid: number, n: number, timing: SimTiming, windowS: number, run: { prefix: string; namespace: string; kubeconfig: string; udp: boolean; kills: number }): Promise<void> {
-  const { namespace, udp } = run;
-  const p = run.prefix;
   const names = Array.from({ length: n }, (_, i) => `node-${String(i).padStart(4, '0')}`);
   const workers = Array.from({ length: WORKERS }, (_, w) => new Worker(names.filter((_, i) => i % WORKERS === w)));
   const owner = new Map<string, Worker>();
   for (const w of workers) for (const name of w.names) owner.set(name, w);
   try {
-    const secretHex = randomBytes(32).toString('hex');
-    const replies = await Promise.all(workers.map((w) => w.request({ type: 'init', names: w.names, kubeconfig: run.kubeconfig, namespace, secretHex, timing, udp }, 'ports')));
-    const ports = Object.assign({}, ...replies.map((r) => r.ports)) as Record<string, number>;
-    await Promise.all(workers.map((w) => w.request({ type: 'peers', ports }, 'started')));
-    // Every member started and renewed at least once, and its probing settled.
-    await sleep(Math.max(timing.renewMs + 3000, 5000));
-
-    // Steady state.
-    const a = await sampleAll(workers);
-    const cpuA = cpuSeconds(apiserverPid);
-    const tA = performance.now();
-    // A long window reports its progress every minute (the lag of each minute; counters so far).
-    let lagP99 = 0;
-    let lagMax = 0;
-    for (let done = 0; done < windowS; ) {
-      const step = Math.min(60, windowS - done);
-      await sleep(step * 1000);
-      done += step;
-      if (done >= windowS) break;
-      const m = await sampleAll(workers);
-      lagP99 = Math.max(lagP99, m.lagP99);
-      lagMax = Math.max(lagMax, m.lagMax);
-      note(`${p}: ${done} of ${windowS} s of the window, ${m.falseSuspicions - a.falseSuspicions} false suspicions, ${m.falseDeaths - a.falseDeaths} false deaths, ${m.stalls - a.stalls} stalls so far; this minute's lag p99 ${m.lagP99.toFixed(0)} ms, max ${m.lagMax.toFixed(0)} ms; load average ${load()}`);
-    }
-    const b = await sampleAll(workers);
-    lagP99 = Math.max(lagP99, b.lagP99);
-    lagMax = Math.max(lagMax, b.lagMax);
-    const secs = (performance.now() - tA) / 1000;
-    const cpuB = cpuSeconds(apiserverPid);
-    note(`${p}: N=${n} real-time members (${udp ? 'liveness over real UDP + Lease' : 'Lease only'}), ${WORKERS} worker processes, steady window ${secs.toFixed(1)} s, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    out(`${p}.lease_writes_per_s`, (b.leaseWrites - a.leaseWrites) / secs);
-    out(`${p}.lease_writes_per_s_per_node`, (b.leaseWrites - a.leaseWrites) / secs / n, 3);
-    out(`${p}.apiserver_cpu_percent`, ((cpuB - cpuA) / secs) * 100, 1);
-    out(`${p}.liveness_bytes_per_s_per_node`, (b.livenessBytes - a.livenessBytes) / secs / n, 0);
-    out(`${p}.liveness_datagrams_per_s_per_node`, (b.livenessPackets - a.livenessPackets) / secs / n, 1);
-    out(`${p}.window_s`, secs, 0);
-    out(`${p}.false_suspicions`, b.falseSuspicions - a.falseSuspicions, 0);
-    out(`${p}.false_deaths`, b.falseDeaths - a.falseDeaths, 0);
-    out(`${p}.self_suspected`, b.selfSuspected - a.selfSuspected, 0);
-    out(`${p}.quorum_losses`, b.quorumLosses - a.quorumLosses, 0);
-    out(`${p}.fenced_at_end`, b.fencedNow, 0);
-    out(`${p}.new_lives_seen`, (b.rejoins - a.rejoins) / WORKERS, 0);
-    out(`${p}.lease_failures`, b.leaseFailures - a.leaseFailures, 0);
-    note(`${p}: Lease failures by cause since start: ${JSON.stringify(b.leaseFailuresBy)}; renewals turned unhealthy (Events paused) ${b.unhealthy}`);
-    out(`${p}.lease_fenced_members`, b.leaseFenced.members, 0);
-    out(`${p}.lease_fenced_episodes`, b.leaseFenced.episodes, 0);
-    out(`${p}.lease_fenced_max_ms`, b.leaseFenced.maxMs, 0);
-    out(`${p}.dropped_datagrams`, b.dropped - a.dropped, 0);
-    out(`${p}.workers`, WORKERS, 0);
-    out(`${p}.worker_cpu_percent`, ((b.cpuSeconds - a.cpuSeconds) / secs / WORKERS) * 100, 1);
-    out(`${p}.worker_lag_p99_ms`, lagP99, 1);
-    out(`${p}.worker_lag_max_ms`, lagMax, 1);
-    out(`${p}.worker_stalls`, b.stalls - a.stalls, 0);
-    const hungry = udp && starved({ stalls: b.stalls - a.stalls, lagP99Ms: lagP99 }, timing.probeTimeoutMs);
-    if (udp) out(`${p}.starved`, hungry ? 1 : 0, 0);
-    if (hungry) {
-      // Kills would time the host's backlog, not the protocol (scale-verdict.ts): said, not measured.
-      note(`${p}: STARVED (stalls ${b.stalls - a.stalls}, lag p99 ${lagP99.toFixed(0)} ms vs the ${timing.probeTimeoutMs} ms probe time-out): the liveness figures above measure this host's load, kills skipped; load average ${load()}`);
-      return;
-    }
-
-    // Kills: one member at a time crashes (stops answering and renewing); wait until every live
-    // member has declared it dead (or 15 s), then a pause so the gossip settles before the next.
-    const detect: number[] = [];
-    const agree: number[] = [];
-    let incomplete = 0;
-    const killed: string[] = [];
-    const stallsBefore = b.stalls;
-    let killsLagMax = 0;
-    let killsStalls = stallsBefore;
-    for (let k = 0; k < run.kills && k < n - 2; k++) {
-      let victim: string;
-      do victim = names[Math.floor(Math.random() * n)] as string;
-      while (killed.includes(victim));
-      killed.push(victim);
-      const w = owner.get(victim) as Worker;
-      for (const x of workers) x.send({ type: 'kill', name: victim });
-      const deadline = wallNow() + 15_000;
-      let s: Totals;
-      for (;;) {
-        await sleep(200);
-        s = await sampleAll(workers);
-        killsLagMax = Math.max(killsLagMax, s.lagMax);
-        killsStalls = s.stalls;
-        const v = s.verdicts[victim];
-        if ((v && (s.deadViews[victim] ?? 0) >= n - killed.length) || wallNow() > deadline) break;
-      }
-      const at = w.killedAt.get(victim) as number;
-      const v = s.verdicts[victim];
-      if (v && v.first < at) note(`${victim} was declared dead before it was killed (a false verdict)`);
-      if (v) detect.push(v.first - at);
-      if (v && (s.deadViews[victim] ?? 0) >= n - killed.length) agree.push(v.last - at);
-      else incomplete++;
-      await sleep(1000);
-    }
-    if (run.kills === 0) return;
-    out(`${p}.detect_ms.median`, percentile(detect, 0.5), 0);
-    out(`${p}.detect_ms.max`, detect.length ? Math.max(...detect) : NaN, 0);
-    out(`${p}.agree_ms.median`, percentile(agree, 0.5), 0);
-    out(`${p}.agree_ms.max`, agree.length ? Math.max(...agree) : NaN, 0);
-    out(`${p}.kills_not_agreed_in_15s`, incomplete, 0);
-    out(`${p}.kills_worker_lag_max_ms`, killsLagMax, 1);
-    out(`${p}.kills_worker_stalls`, killsStalls - stallsBefore, 0);
-    note(`${p}: kills done, load average ${load()}`);
+    await measureSize(workers, owner, names, apiserverPid, n, timing, windowS, run);
+  } catch (err) {
+    if (!(err instanceof WorkerTimeout)) throw err;
+    out(`${run.prefix}.starved`, 1, 0);
+    note(`${run.prefix}: STARVED: ${err.message} (its event loop that far behind); load average ${load()}`);
   } finally {
     await Promise.all(workers.map((w) => w.request({ type: 'stop' }, 'stopped', 60_000).catch(() => w.child.kill('SIGKILL'))));
   }
+}
+
+async function measureSize(workers: Worker[], owner: Map<string, Worker>, names: string[], apiserverPid: number, n: number, timing: SimTiming, windowS: number, run: { prefix: string; namespace: string; kubeconfig: string; udp: boolean; kills: number }): Promise<void> {
+  const { namespace, udp } = run;
+  const p = run.prefix;
+  const secretHex = randomBytes(32).toString('hex');
+  const replies = await Promise.all(workers.map((w) => w.request({ type: 'init', names: w.names, kubeconfig: run.kubeconfig, namespace, secretHex, timing, udp }, 'ports')));
+  const ports = Object.assign({}, ...replies.map((r) => r.ports)) as Record<string, number>;
+  await Promise.all(workers.map((w) => w.request({ type: 'peers', ports }, 'started')));
+  // Every member started and renewed at least once, then its liveness (scale-worker.ts: after the
+  // Leases, over 2 s), and its probing settled.
+  await sleep(timing.renewMs + 2000 + 3000);
+
+  // Steady state.
+  const a = await sampleAll(workers);
+  const cpuA = cpuSeconds(apiserverPid);
+  const tA = performance.now();
+  // A long window reports its progress every minute (the lag of each minute; counters so far).
+  let lagP99 = 0;
+  let lagMax = 0;
+  for (let done = 0; done < windowS; ) {
+    const step = Math.min(60, windowS - done);
+    await sleep(step * 1000);
+    done += step;
+    if (done >= windowS) break;
+    const m = await sampleAll(workers);
+    lagP99 = Math.max(lagP99, m.lagP99);
+    lagMax = Math.max(lagMax, m.lagMax);
+    note(`${p}: ${done} of ${windowS} s of the window, ${m.falseSuspicions - a.falseSuspicions} false suspicions, ${m.falseDeaths - a.falseDeaths} false deaths, ${m.stalls - a.stalls} stalls so far; this minute's lag p99 ${m.lagP99.toFixed(0)} ms, max ${m.lagMax.toFixed(0)} ms; load average ${load()}`);
+  }
+  const b = await sampleAll(workers);
+  lagP99 = Math.max(lagP99, b.lagP99);
+  lagMax = Math.max(lagMax, b.lagMax);
+  const secs = (performance.now() - tA) / 1000;
+  const cpuB = cpuSeconds(apiserverPid);
+  note(`${p}: N=${n} real-time members (${udp ? 'liveness over real UDP + Lease' : 'Lease only'}), ${WORKERS} worker processes, steady window ${secs.toFixed(1)} s, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  out(`${p}.lease_writes_per_s`, (b.leaseWrites - a.leaseWrites) / secs);
+  out(`${p}.lease_writes_per_s_per_node`, (b.leaseWrites - a.leaseWrites) / secs / n, 3);
+  out(`${p}.apiserver_cpu_percent`, ((cpuB - cpuA) / secs) * 100, 1);
+  out(`${p}.liveness_bytes_per_s_per_node`, (b.livenessBytes - a.livenessBytes) / secs / n, 0);
+  out(`${p}.liveness_datagrams_per_s_per_node`, (b.livenessPackets - a.livenessPackets) / secs / n, 1);
+  out(`${p}.window_s`, secs, 0);
+  out(`${p}.false_suspicions`, b.falseSuspicions - a.falseSuspicions, 0);
+  out(`${p}.false_deaths`, b.falseDeaths - a.falseDeaths, 0);
+  out(`${p}.self_suspected`, b.selfSuspected - a.selfSuspected, 0);
+  out(`${p}.quorum_losses`, b.quorumLosses - a.quorumLosses, 0);
+  out(`${p}.fenced_at_end`, b.fencedNow, 0);
+  out(`${p}.new_lives_seen`, (b.rejoins - a.rejoins) / WORKERS, 0);
+  out(`${p}.lease_failures`, b.leaseFailures - a.leaseFailures, 0);
+  note(`${p}: Lease failures by cause since start: ${JSON.stringify(b.leaseFailuresBy)}; renewals turned unhealthy (Events paused) ${b.unhealthy}`);
+  out(`${p}.lease_fenced_members`, b.leaseFenced.members, 0);
+  out(`${p}.lease_fenced_episodes`, b.leaseFenced.episodes, 0);
+  out(`${p}.lease_fenced_max_ms`, b.leaseFenced.maxMs, 0);
+  out(`${p}.dropped_datagrams`, b.dropped - a.dropped, 0);
+  out(`${p}.workers`, WORKERS, 0);
+  out(`${p}.worker_cpu_percent`, ((b.cpuSeconds - a.cpuSeconds) / secs / WORKERS) * 100, 1);
+  out(`${p}.worker_lag_p99_ms`, lagP99, 1);
+  out(`${p}.worker_lag_max_ms`, lagMax, 1);
+  out(`${p}.worker_stalls`, b.stalls - a.stalls, 0);
+  const hungry = udp && starved({ stalls: b.stalls - a.stalls, lagP99Ms: lagP99 }, timing.probeTimeoutMs);
+  if (udp) out(`${p}.starved`, hungry ? 1 : 0, 0);
+  if (hungry) {
+    // Kills would time the host's backlog, not the protocol (scale-verdict.ts): said, not measured.
+    note(`${p}: STARVED (stalls ${b.stalls - a.stalls}, lag p99 ${lagP99.toFixed(0)} ms vs the ${timing.probeTimeoutMs} ms probe time-out): the liveness figures above measure this host's load, kills skipped; load average ${load()}`);
+    return;
+  }
+
+  // Kills: one member at a time crashes (stops answering and renewing); wait until every live
+  // member has declared it dead (or 15 s), then a pause so the gossip settles before the next.
+  const detect: number[] = [];
+  const agree: number[] = [];
+  let incomplete = 0;
+  const killed: string[] = [];
+  const stallsBefore = b.stalls;
+  let killsLagMax = 0;
+  let killsStalls = stallsBefore;
+  for (let k = 0; k < run.kills && k < n - 2; k++) {
+    let victim: string;
+    do victim = names[Math.floor(Math.random() * n)] as string;
+    while (killed.includes(victim));
+    killed.push(victim);
+    const w = owner.get(victim) as Worker;
+    for (const x of workers) x.send({ type: 'kill', name: victim });
+    const deadline = wallNow() + 15_000;
+    let s: Totals;
+    for (;;) {
+      await sleep(200);
+      s = await sampleAll(workers);
+      killsLagMax = Math.max(killsLagMax, s.lagMax);
+      killsStalls = s.stalls;
+      const v = s.verdicts[victim];
+      if ((v && (s.deadViews[victim] ?? 0) >= n - killed.length) || wallNow() > deadline) break;
+    }
+    const at = w.killedAt.get(victim) as number;
+    const v = s.verdicts[victim];
+    if (v && v.first < at) note(`${victim} was declared dead before it was killed (a false verdict)`);
+    if (v) detect.push(v.first - at);
+    if (v && (s.deadViews[victim] ?? 0) >= n - killed.length) agree.push(v.last - at);
+    else incomplete++;
+    await sleep(1000);
+  }
+  if (run.kills === 0) return;
+  out(`${p}.detect_ms.median`, percentile(detect, 0.5), 0);
+  out(`${p}.detect_ms.max`, detect.length ? Math.max(...detect) : NaN, 0);
+  out(`${p}.agree_ms.median`, percentile(agree, 0.5), 0);
+  out(`${p}.agree_ms.max`, agree.length ? Math.max(...agree) : NaN, 0);
+  out(`${p}.kills_not_agreed_in_15s`, incomplete, 0);
+  out(`${p}.kills_worker_lag_max_ms`, killsLagMax, 1);
+  out(`${p}.kills_worker_stalls`, killsStalls - stallsBefore, 0);
+  note(`${p}: kills done, load average ${load()}`);
 }
 
 async function namespaceFor(cluster: TestCluster, name: string): Promise<void> {

@@ -35,6 +35,7 @@ interface SimMember {
   port: number;
   alive: boolean;
   startTimer?: NodeJS.Timeout;
+  swimTimer?: NodeJS.Timeout;
   /** Set at a simulated crash: every request of this member fails before it is sent. */
   crashed: boolean;
 }
@@ -208,6 +209,8 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   send({ type: 'ports', ports });
 }
 
+const SWIM_START_SPREAD_MS = 2000;
+
 function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeAccess, namespace: string): void {
   const all = Object.keys(ports);
   allNames = all;
@@ -224,12 +227,12 @@ function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeA
   // not by a full GC in the middle of the measurement.
   (globalThis as { gc?: () => void }).gc?.();
   for (const m of members.values()) {
-    // Speakers start at unrelated times: spread the first renewals (and probe phases) over one interval.
-    m.startTimer = setTimeout(() => {
-      if (!m.alive) return;
-      m.lease.start();
-      if (udp) m.swim.start();
-    }, Math.random() * renewMs);
+    // Speakers start at unrelated times: spread the first renewals over one interval. Their liveness
+    // starts once every Lease has (each member's first request opens its own TLS connection: 500
+    // handshakes in one process, lag that a real node's one handshake does not cause), its probe
+    // phases spread over SWIM_START_SPREAD_MS. The figures are taken after both.
+    m.startTimer = setTimeout(() => m.alive && m.lease.start(), Math.random() * renewMs);
+    if (udp) m.swimTimer = setTimeout(() => m.alive && m.swim.start(), renewMs + Math.random() * SWIM_START_SPREAD_MS);
   }
   send({ type: 'started' });
 }
@@ -287,6 +290,7 @@ function kill(name: string): void {
   // SpeakerLease.stop() would delete the Lease (a graceful stop); a crashed process just stops sending.
   m.crashed = true;
   clearTimeout(m.startTimer);
+  clearTimeout(m.swimTimer);
   send({ type: 'killed', name, at });
 }
 
@@ -295,6 +299,7 @@ async function stop(): Promise<void> {
   await Promise.all(
     [...members.values()].map(async (m) => {
       clearTimeout(m.startTimer);
+      clearTimeout(m.swimTimer);
       if (m.alive) {
         m.swim.stop();
         if (udp) m.transport.close();
