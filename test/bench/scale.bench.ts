@@ -83,6 +83,8 @@ class Worker {
     // Each worker is a process of its own (a core each), run by tsx as the bench itself is.
     const prof = process.env.HERALD_BENCH_SCALE_PROF;
     this.child = fork(WORKER, [], { execArgv: ['--import', 'tsx', '--expose-gc', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // A worker that died (killed, crashed): its requests time out or fail below, not the bench.
+    this.child.on('error', () => undefined);
     this.child.on('message', (raw) => {
       const m = raw as FromWorker;
       if (m.type === 'killed') this.killedAt.set(m.name, m.at);
@@ -95,12 +97,17 @@ class Worker {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new WorkerTimeout(`scale worker: no ${reply} within ${timeoutMs} ms`)), timeoutMs);
       this.waiters.push({ type: reply, resolve: (m) => (clearTimeout(timer), resolve(m as Extract<FromWorker, { type: T }>)) });
+      if (!this.child.connected) {
+        clearTimeout(timer);
+        reject(new WorkerTimeout(`scale worker: exited before ${reply}`));
+        return;
+      }
       this.child.send(msg);
     });
   }
 
   send(msg: ToWorker): void {
-    this.child.send(msg);
+    if (this.child.connected) this.child.send(msg);
   }
 }
 
