@@ -19,6 +19,13 @@
 // With leaseDuration >= 2 x renew + renew/2 + watch latency (the defaults 1 s / 3 s leave 500 ms),
 // we freeze before any peer last renewed before an outage falls due; renewal failures that come
 // back fast (server down: connection refused) freeze us earlier still.
+//
+// Split Leases (liveness on, README: Scale): a Lease that advertises a heartbeat Lease changes only
+// on a change of its speaker, so its silence proves nothing: such a member expires only while the
+// liveness protocol's verdict stands on it (setVerdict), leaseDuration after the verdict or its
+// last change since (a crashed node stays dead, a fenced one went silent on the liveness protocol
+// first). Our own Lease is then no control sample either: the freeze timer runs only while some
+// live Lease (ours included) is renewed periodically, i.e. while an older speaker is a member.
 import type { Clock, TimerHandle } from '../protocols/clock.js';
 
 export interface MembershipOptions {
@@ -67,6 +74,10 @@ interface Member {
   joinedAt: number | undefined;
   /** Seen renewing: a version change observed after the first sight (a stale Lease listed at start never is). */
   renewing: boolean;
+  /** Advertises a heartbeat Lease: renewed only on changes, expires only under a verdict (file comment). */
+  split: boolean;
+  /** The liveness protocol's verdict (dead) stands on it. */
+  verdict: boolean;
 }
 
 export class MembershipError extends Error {
@@ -94,6 +105,10 @@ export class Membership {
   private readonly departed = new Set<string>();
   private judgement: JudgementState;
   private freezeTimer: TimerHandle | undefined;
+  /** When the freeze timer was last armed (local monotonic). */
+  private freezeArmedAt = 0;
+  /** Live members renewed periodically (not split), ourselves included: the freeze timer runs only while there are some. */
+  private readonly periodic = new Set<string>();
 
   constructor(options: MembershipOptions) {
     if (!Number.isFinite(options.leaseDurationMs) || options.leaseDurationMs <= 0) {
@@ -130,7 +145,7 @@ export class Membership {
    * `joinedAt` is when the node's current life began (its Lease's acquireTime): the layer2 owner
    * prefers speakers that joined before a Service was created (layer2-owner.ts).
    */
-  observe(node: string, version: string, joinedAt?: number): void {
+  observe(node: string, version: string, joinedAt?: number, split = false): void {
     const now = this.clock.now();
     const member = this.members.get(node);
     if (member && member.version === version) return;
@@ -138,13 +153,39 @@ export class Membership {
     const wasLive = member?.live ?? false;
     // A changed version of a known Lease (or one that left gracefully and came back) is a renewal seen.
     const renewing = member !== undefined || this.departed.delete(node);
-    const next: Member = { version, changedAt: now, live: true, deferred: false, timer: undefined, joinedAt, renewing };
-    next.timer = this.clock.setTimeout(() => this.due(node, next), this.leaseDurationMs);
+    // A verdict is on a life: not carried into a new one, nor past an expiry (the gate forgets it then too).
+    const verdict = member !== undefined && member.live && member.joinedAt === joinedAt && member.verdict;
+    const next: Member = { version, changedAt: now, live: true, deferred: false, timer: undefined, joinedAt, renewing, split, verdict };
+    if (!split || verdict) next.timer = this.clock.setTimeout(() => this.due(node, next), this.leaseDurationMs);
     this.members.set(node, next);
+    this.countPeriodic(node, next);
     if (!wasLive) this.emit({ node, live: true, cause: 'renewed' });
     // A new life changes every Service's candidate tiers: listeners must re-decide, as on a live-set change.
     else if (member?.joinedAt !== joinedAt) this.emit({ node, live: true, cause: 'rejoined' });
     if (node === this.self) this.selfSeen(now);
+  }
+
+  /**
+   * The liveness protocol's verdict on `node` began (true) or ended (false). A split member expires
+   * only under a verdict: leaseDuration after it began (or after the member's last change since).
+   */
+  setVerdict(node: string, standing: boolean): void {
+    const m = this.members.get(node);
+    if (!m || m.verdict === standing) return;
+    m.verdict = standing;
+    if (!m.split || !m.live) return;
+    if (standing) {
+      if (!m.timer && !m.deferred) m.timer = this.clock.setTimeout(() => this.due(node, m), this.leaseDurationMs);
+      return;
+    }
+    if (m.timer) this.clock.clearTimeout(m.timer);
+    m.timer = undefined;
+    m.deferred = false;
+  }
+
+  /** Live peers (not us) whose Lease is renewed periodically: an older speaker, which expires Leases that stop changing. */
+  periodicPeers(): number {
+    return this.periodic.size - (this.periodic.has(this.self) ? 1 : 0);
   }
 
   /**
@@ -161,6 +202,7 @@ export class Membership {
     if (!member) return;
     if (member.timer) this.clock.clearTimeout(member.timer);
     this.members.delete(node);
+    this.countPeriodic(node, undefined);
     if (member.renewing) {
       this.departed.add(node);
       const max = Math.max(16, 2 * this.members.size);
@@ -236,6 +278,7 @@ export class Membership {
     this.freezeTimer = undefined;
     this.members.clear();
     this.departed.clear();
+    this.periodic.clear();
     this.listeners.length = 0;
     this.judgementListeners.length = 0;
     this.liveCache = undefined;
@@ -245,11 +288,7 @@ export class Membership {
 
   /** Our own Lease was seen changing at `now`: judging until freezeAfterMs passes without another. */
   private selfSeen(now: number): void {
-    if (this.freezeTimer) this.clock.clearTimeout(this.freezeTimer);
-    this.freezeTimer = this.clock.setTimeout(() => {
-      this.freezeTimer = undefined;
-      this.freeze('selfOverdue');
-    }, this.freezeAfterMs);
+    this.armFreeze();
     const wasFrozen = this.judgement.kind === 'frozen';
     this.judgement = { kind: 'judging', selfSeenAt: now };
     if (!wasFrozen) return;
@@ -261,6 +300,29 @@ export class Membership {
       m.timer = this.clock.setTimeout(() => this.due(node, m), this.leaseDurationMs);
     }
     this.emitJudgement({ state: this.judgement, deferred });
+  }
+
+  /** The freeze timer from now, while some live Lease is renewed periodically (file comment); else none. */
+  private armFreeze(): void {
+    if (this.freezeTimer) this.clock.clearTimeout(this.freezeTimer);
+    this.freezeTimer = undefined;
+    if (this.periodic.size === 0) return;
+    this.freezeArmedAt = this.clock.now();
+    this.freezeTimer = this.clock.setTimeout(() => {
+      this.freezeTimer = undefined;
+      this.freeze('selfOverdue');
+    }, this.freezeAfterMs);
+  }
+
+  /** Keep `periodic` (live, not split) up to date for `node`; start or stop the freeze timer when it fills or empties. */
+  private countPeriodic(node: string, m: Member | undefined): void {
+    const before = this.periodic.size;
+    if (m && m.live && !m.split) this.periodic.add(node);
+    else this.periodic.delete(node);
+    if (this.judgement.kind !== 'judging' || (before === 0) === (this.periodic.size === 0)) return;
+    // Judging: an older speaker joined (our own Lease is renewed periodically again from now: a full
+    // freeze interval to see it), or the last one left (nothing to sample any more).
+    this.armFreeze();
   }
 
   private freeze(reason: FreezeReason): void {
@@ -277,12 +339,13 @@ export class Membership {
     if (this.members.get(node) !== member) return;
     member.timer = undefined;
     // The freeze timer may be due at this same instant: judge by the time, not by timer order.
-    if (this.judgement.kind === 'judging' && this.clock.now() - this.judgement.selfSeenAt >= this.freezeAfterMs) this.freeze('selfOverdue');
+    if (this.judgement.kind === 'judging' && this.freezeTimer !== undefined && this.clock.now() - this.freezeArmedAt >= this.freezeAfterMs) this.freeze('selfOverdue');
     if (this.judgement.kind === 'frozen') {
       member.deferred = true;
       return;
     }
     member.live = false;
+    this.countPeriodic(node, member);
     this.emit({ node, live: false, cause: 'expired' });
   }
 

@@ -11,6 +11,15 @@
 // whole interval left two attempts before fencing), after a backoff from RETRY_MS doubling, never
 // before the server's Retry-After (a throttled API server, 429), and spread by jitter over [d, 2d)
 // so that the speakers a throttled server turned away together do not come back together.
+//
+// With liveness on (README: Scale, the Lease split) each speaker writes two Leases, both through
+// this class: the membership Lease above, labelled and watched by every speaker, written only on a
+// change (a new life, its annotations or labels), and fast while the speaker has no liveness quorum
+// (`periodic: false`); and the heartbeat Lease `herald-heartbeat-<node>`, unlabelled (no speaker's
+// watch carries it), renewed every renew interval: what self-fencing follows. Periodic renewals of
+// the membership Lease cost every watcher an event each, N² / 10 s events/s for N nodes; changes
+// only are flat in N. While a peer does not advertise the split (an older speaker: it expires the
+// Leases that stop changing) the speaker renews the membership Lease periodically too (setPeriodic).
 import type { KubeAccess } from '../kube/access.js';
 import { errorStatus, kubeRequest, retryAfterOf } from '../kube/request.js';
 import { microTime } from '../kube/timestamps.js';
@@ -47,8 +56,30 @@ export function leaseLivenessWire(annotations: Record<string, string> | undefine
 /** First retry delay after a failed renewal (then doubling, at most the renew interval). */
 export const RETRY_MS = 1000;
 
+/**
+ * Annotation on a membership Lease: its speaker writes a heartbeat Lease and renews this one only on
+ * a change (peers must not expire it for silence). Bound to the life as `<acquireTime ms>`, like
+ * LIVENESS_WIRE_ANNOTATION: an older speaker taking the Lease over keeps annotations it does not know.
+ */
+export const HEARTBEAT_ANNOTATION = 'herald.io/heartbeat';
+
+/** Whether a membership Lease advertises the split for its current life (HEARTBEAT_ANNOTATION). */
+export function leaseHasHeartbeat(annotations: Record<string, string> | undefined, acquiredMs: number | undefined): boolean {
+  const v = annotations?.[HEARTBEAT_ANNOTATION];
+  return v !== undefined && acquiredMs !== undefined && v === String(acquiredMs);
+}
+
 export function speakerLeaseName(node: string): string {
   return `${SPEAKER_LEASE_PREFIX}${node}`;
+}
+
+/**
+ * The heartbeat Lease's name. Not `herald-speaker-hb-<node>`: that is also the membership Lease of
+ * a node named `hb-<node>`; no membership Lease name starts with `herald-heartbeat-`.
+ */
+export const HEARTBEAT_LEASE_PREFIX = 'herald-heartbeat-';
+export function heartbeatLeaseName(node: string): string {
+  return `${HEARTBEAT_LEASE_PREFIX}${node}`;
 }
 
 export interface SpeakerLeaseOptions {
@@ -77,6 +108,12 @@ export interface SpeakerLeaseOptions {
   slowMs?: number;
   /** Jitter source in [0, 1) for retries after a failure; injectable for tests. Default Math.random. */
   random?: () => number;
+  /** The heartbeat Lease (heartbeatLeaseName): no label, no annotations. Default: the membership Lease. */
+  heartbeat?: boolean;
+  /** Membership Lease: advertise HEARTBEAT_ANNOTATION (this speaker also writes a heartbeat Lease). */
+  advertiseHeartbeat?: boolean;
+  /** Renew every renewMs (default true); false: write only on a change, when fast, or to retry (setPeriodic). */
+  periodic?: boolean;
 }
 
 interface LeaseJson {
@@ -114,9 +151,13 @@ export class SpeakerLease {
   private retryAt: number | undefined;
   /** No write before this (the last failure's Retry-After), whatever asks for one. */
   private notBefore = 0;
+  /** A write is in flight (no timer is armed meanwhile). */
+  private busy = false;
+  private periodic: boolean;
 
   constructor(private readonly opts: SpeakerLeaseOptions) {
-    this.name = speakerLeaseName(opts.node);
+    this.name = opts.heartbeat ? heartbeatLeaseName(opts.node) : speakerLeaseName(opts.node);
+    this.periodic = opts.periodic ?? true;
     this.path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(opts.namespace)}/leases`;
   }
 
@@ -152,8 +193,10 @@ export class SpeakerLease {
       this.slowTimer = undefined;
       this.setHealthy(false);
     }, slowMs);
+    this.busy = true;
     this.inFlight = this.renew().then(
       () => {
+        this.busy = false;
         this.clearSlowTimer();
         this.failuresInRow = 0;
         this.retryAt = undefined;
@@ -162,6 +205,7 @@ export class SpeakerLease {
         this.opts.onRenewed(sentAt);
       },
       (err: unknown) => {
+        this.busy = false;
         this.clearSlowTimer();
         // Re-read before the next write (it may have happened), unless it was turned away (429).
         if (errorStatus(err) !== 429) this.current = undefined;
@@ -182,8 +226,10 @@ export class SpeakerLease {
   private arm(): void {
     if (!this.running) return;
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
-    const interval = this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.opts.renewMs;
+    this.timer = undefined;
+    const interval = this.fast ? (this.opts.fastRenewMs ?? this.opts.renewMs) : this.periodic ? this.opts.renewMs : Infinity;
     const due = this.soon ? 0 : Math.min(this.lastSentAt + interval, this.retryAt ?? Infinity);
+    if (due === Infinity) return; // changes only: the next write is asked for (renewSoon, setFast, setPeriodic)
     const wait = Math.max(0, due - this.opts.clock.now(), this.notBefore - this.opts.clock.now());
     this.soon = false;
     this.timer = this.opts.clock.setTimeout(() => {
@@ -200,7 +246,7 @@ export class SpeakerLease {
     if (fast === this.fast) return;
     this.fast = fast;
     // In flight: the interval is picked when it settles.
-    if (!this.running || !this.timer) return;
+    if (!this.running || this.busy) return;
     if (!fast) {
       this.arm(); // back to renewMs after the last one sent, not one more fast renewal
       return;
@@ -215,6 +261,26 @@ export class SpeakerLease {
     if (this.notBefore <= this.opts.clock.now()) return this.tick();
     this.soon = true;
     this.arm();
+  }
+
+  /**
+   * Renew every renewMs (true), or only on a change (false: the membership Lease once every peer
+   * advertises the split). Switching to periodic writes at once if an interval has passed.
+   */
+  setPeriodic(periodic: boolean): void {
+    if (periodic === this.periodic) return;
+    this.periodic = periodic;
+    if (this.running && !this.busy) this.arm();
+  }
+
+  /** Whether renewals are periodic now (setPeriodic). */
+  get isPeriodic(): boolean {
+    return this.periodic;
+  }
+
+  /** Write once more as soon as possible (e.g. so that this speaker sees its own Lease change after an outage). */
+  touch(): void {
+    this.renewSoon();
   }
 
   /**
@@ -234,7 +300,7 @@ export class SpeakerLease {
    */
   private renewSoon(): void {
     if (!this.running) return;
-    if (!this.timer) {
+    if (this.busy) {
       this.soon = true; // in flight
       return;
     }
@@ -255,14 +321,19 @@ export class SpeakerLease {
     return this.lifeMs;
   }
 
-  /** Publish (from the next renewal on) whether this node is excluded from load balancing (node-exclusion.ts). */
+  /** Publish (from the next renewal on; at once when not periodic) whether this node is excluded from load balancing (node-exclusion.ts). */
   setExcluded(excluded: boolean): void {
+    if (excluded === this.excluded) return;
     this.excluded = excluded;
+    if (!this.periodic) this.renewSoon();
   }
 
-  /** Publish (from the next renewal on) this node's labels (node-labels.ts). */
+  /** Publish (from the next renewal on; at once when not periodic) this node's labels (node-labels.ts). */
   setNodeLabels(labels: Readonly<Record<string, string>>): void {
-    this.nodeLabels = encodeNodeLabels(labels);
+    const encoded = encodeNodeLabels(labels);
+    if (encoded === this.nodeLabels) return;
+    this.nodeLabels = encoded;
+    if (!this.periodic) this.renewSoon();
   }
 
   /** Whether renewals are healthy now (see the header). */
@@ -282,7 +353,9 @@ export class SpeakerLease {
   }
 
   private annotate(metadata: NonNullable<LeaseJson['metadata']>): NonNullable<LeaseJson['metadata']> {
+    if (this.opts.heartbeat) return metadata;
     const annotations = { ...metadata.annotations };
+    if (this.opts.advertiseHeartbeat) annotations[HEARTBEAT_ANNOTATION] = String(this.lifeMs);
     if (this.opts.livenessAddress !== undefined) annotations[LIVENESS_ANNOTATION] = this.opts.livenessAddress;
     if (this.opts.livenessWire !== undefined) annotations[LIVENESS_WIRE_ANNOTATION] = `${this.opts.livenessWire}@${this.lifeMs}`;
     if (this.nodeLabels !== undefined) annotations[NODE_LABELS_ANNOTATION] = this.nodeLabels;
@@ -298,6 +371,11 @@ export class SpeakerLease {
       renewTime: now,
       acquireTime: this.life,
     };
+    if (this.opts.heartbeat) {
+      // No label: the speakers' Lease watch (by label) never carries its renewals.
+      if (this.current) return { ...this.current, spec: { ...this.current.spec, ...spec } };
+      return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.opts.namespace }, spec };
+    }
     if (this.current) {
       const metadata = { ...this.current.metadata, labels: leaseLabels({ ...this.current.metadata?.labels, [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) };
       return { ...this.current, metadata: this.annotate(metadata), spec: { ...this.current.spec, ...spec } };

@@ -45,7 +45,7 @@ import { bgpSelects, layer2Selects, poolAnnounced } from '../config/advertisemen
 import { poolOfService } from './pool-lookup.js';
 import { decodeSpeakerService, handled, heldOf, type SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
-import { LIVENESS_ANNOTATION, leaseLivenessWire, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
+import { LIVENESS_ANNOTATION, leaseHasHeartbeat, leaseLivenessWire, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
 
 /** An announcer as the daemon drives it: the protocol interface plus optional daemon hooks. */
 export interface DaemonAnnouncer extends Announcer {
@@ -152,7 +152,12 @@ export class Speaker {
   private readonly source: ConfigSource;
   private readonly leases: Informer<V1Lease>;
   private endpoints: ServiceEndpointsInformer | undefined;
+  /** The membership Lease herald-speaker-<node> (watched by every speaker). */
   private readonly lease: SpeakerLease;
+  /** With liveness: the heartbeat Lease herald-heartbeat-<node> (self-fencing; watched by none). */
+  private readonly heartbeat: SpeakerLease | undefined;
+  /** A heartbeat renewal failed since the last success: write the membership Lease once on the next (membership.ts: judging resumes when we see it). */
+  private heartbeatFailed = false;
   private readonly ranking = new RankingCache();
   private readonly gate: LivenessGate;
   private swim: Swim | undefined;
@@ -314,6 +319,9 @@ export class Speaker {
       leaseDurationMs: opts.leaseDurationMs,
       livenessAddress: opts.liveness ? `${opts.liveness.address.includes(':') ? `[${opts.liveness.address}]` : opts.liveness.address}:${opts.liveness.port}` : undefined,
       livenessWire: opts.liveness ? LIVENESS_VERSION : undefined,
+      // With liveness: written on changes only (and fast without quorum) once no peer needs periodic renewals (updatePeriodic).
+      advertiseHeartbeat: opts.liveness !== undefined,
+      periodic: opts.liveness === undefined,
       onRenewed: (sentAt) => {
         this.fencing.renewSucceeded(sentAt);
         const wasFenced = this.gate.isFencedByVerdict();
@@ -323,19 +331,58 @@ export class Speaker {
         this.gate.renewed(sentAt);
         if (wasFenced && !this.gate.isFencedByVerdict()) this.markAll();
       },
-      onHealth: (healthy) => {
-        this.pacer.setPaused(!healthy);
-        this.statusObjects?.setPaused(!healthy);
-      },
-      onFailed: (err) => {
-        this.metrics.leaseRenewFailures.inc();
-        this.fencing.renewFailed(err);
-        this.membership.selfRenewFailed();
-        const { count } = this.fencing.failuresSinceSuccess();
-        // The first failure and every tenth: a long outage must not flood the log.
-        if (count === 1 || count % 10 === 0) this.log.warn({ event: 'leaseRenewFailed', reason: `${count} failures in a row`, err }, 'renewing the speaker Lease failed');
-      },
+      // Events follow the periodic Lease's health: the heartbeat's when there is one.
+      onHealth: opts.liveness ? undefined : (healthy) => this.leaseHealth(healthy),
+      onFailed: (err) => this.leaseFailed(err, 'speaker Lease'),
     });
+    if (opts.liveness) {
+      this.heartbeat = new SpeakerLease({
+        kubeConfig: kc,
+        namespace: opts.namespace,
+        node: self,
+        clock: this.clock,
+        heartbeat: true,
+        renewMs: opts.leaseRenewMs,
+        leaseDurationMs: opts.leaseDurationMs,
+        onRenewed: (sentAt) => {
+          // An older peer expires us by our membership Lease: then only its renewals may keep us unfenced.
+          if (this.membership.periodicPeers() === 0) this.fencing.renewSucceeded(sentAt);
+          if (this.heartbeatFailed) this.lease.touch();
+          this.heartbeatFailed = false;
+        },
+        onHealth: (healthy) => this.leaseHealth(healthy),
+        onFailed: (err) => {
+          this.heartbeatFailed = true;
+          this.leaseFailed(err, 'heartbeat Lease');
+        },
+      });
+    }
+  }
+
+  private leaseHealth(healthy: boolean): void {
+    this.pacer.setPaused(!healthy);
+    this.statusObjects?.setPaused(!healthy);
+  }
+
+  private leaseFailed(err: unknown, what: string): void {
+    this.metrics.leaseRenewFailures.inc();
+    this.fencing.renewFailed(err);
+    this.membership.selfRenewFailed();
+    const { count } = this.fencing.failuresSinceSuccess();
+    // The first failure and every tenth: a long outage must not flood the log.
+    if (count === 1 || count % 10 === 0) this.log.warn({ event: 'leaseRenewFailed', reason: `${count} failures in a row`, err }, `renewing the ${what} failed`);
+  }
+
+  /** With liveness: renew the membership Lease periodically only while an older speaker (which expires silent Leases) is live. */
+  private updatePeriodic(): void {
+    if (!this.heartbeat) return;
+    const periodic = this.membership.periodicPeers() > 0;
+    if (periodic === this.lease.isPeriodic) return;
+    this.lease.setPeriodic(periodic);
+    this.log.info(
+      { event: periodic ? 'leasePeriodic' : 'leaseOnChange', reason: `${this.membership.periodicPeers()} peers renewing periodically` },
+      periodic ? 'a speaker that expires silent Leases is live: renewing the speaker Lease every renew interval too' : 'every speaker reads heartbeat Leases: the speaker Lease is written on changes only',
+    );
   }
 
   /** What this speaker's layer2 decisions (and its takeover verdicts) read, for a Service of `pool`. */
@@ -363,7 +410,7 @@ export class Speaker {
 
   /** Lease writes sent by this speaker so far. */
   get leaseWrites(): number {
-    return this.lease.writes;
+    return this.lease.writes + (this.heartbeat?.writes ?? 0);
   }
 
   ready(): true | string {
@@ -382,6 +429,7 @@ export class Speaker {
     // Renew first: the other speakers count us as soon as possible.
     if (this.opts.liveness) await this.startLiveness(this.opts.liveness);
     this.lease.start();
+    this.heartbeat?.start();
     for (const p of PROTOCOLS) this.announcers[p].start?.();
     this.fencing.onChange((s) => this.onFencing(s));
     this.claimGate?.onChange((c) => this.onClaimGate(c));
@@ -450,10 +498,12 @@ export class Speaker {
       const joinedAt = leaseAcquired(lease);
       if (peer) this.transport?.setPeer(node, peer[1] as string, Number(peer[2]), leaseLivenessWire(lease.metadata?.annotations, joinedAt));
       if (this.gate.leaseChanged(node, joinedAt)) {
+        this.membership.setVerdict(node, false);
         this.log.info({ event: 'livenessVerdictEnded', reason: node }, `speaker ${node} is back per its Lease`);
         this.markAll();
       }
-      this.membership.observe(node, lease.metadata?.resourceVersion ?? '', joinedAt);
+      this.membership.observe(node, lease.metadata?.resourceVersion ?? '', joinedAt, leaseHasHeartbeat(lease.metadata?.annotations, joinedAt));
+      this.updatePeriodic();
     };
     this.leases.on('add', onLease).on('update', onLease);
     this.leases.on('delete', (lease) => {
@@ -463,6 +513,7 @@ export class Speaker {
       this.setExcluded(node, false);
       this.setLeaseLabels(node, undefined);
       this.membership.remove(node);
+      this.updatePeriodic();
     });
     const onWatchError = (err: Error): void => {
       this.metrics.k8sApiErrors.inc({ operation: 'list_watch' });
@@ -518,7 +569,7 @@ export class Speaker {
     }
     this.swim?.stop();
     this.transport?.close();
-    await this.lease.stop();
+    await Promise.all([this.lease.stop(), this.heartbeat?.stop()]);
     this.log.info({ event: 'leaseDeleted' }, 'speaker Lease deleted');
     for (const p of PROTOCOLS) this.announcers[p].close?.();
     this.fencing.close();
@@ -540,11 +591,32 @@ export class Speaker {
       this.lease.newLife();
       this.statusObjects?.lifeChanged();
       this.claimGate?.cut('fenced');
+      this.swimSilent(true);
     } else {
       this.log.info({ event: 'unfenced' }, 'Lease renewed: answering for layer2 VIPs again');
       this.reconnected();
+      this.swimSilent(false);
     }
     this.markAll();
+  }
+
+  /**
+   * A fenced speaker does not take part in the liveness protocol (it answers no ping: the others
+   * declare it dead within a second and take its VIPs; README: Scale, the Lease split) and judges
+   * nobody (cut off, it would declare everyone dead). Back unfenced, it starts afresh: every member
+   * as just heard, its verdicts from before kept by the gate until each peer's Lease shows life.
+   */
+  private swimSilent(silent: boolean): void {
+    const swim = this.swim;
+    if (!swim) return;
+    if (silent) {
+      swim.stop();
+      this.log.warn({ event: 'livenessSilent' }, 'fenced: not answering the liveness protocol (the other speakers declare this one dead)');
+      return;
+    }
+    swim.setMembers([]);
+    swim.setMembers(this.membership.live());
+    swim.start();
   }
 
   /** Back in contact after a cut: list the holders and the Leases again; claims open once both are applied. */
@@ -587,7 +659,10 @@ export class Speaker {
       self: this.opts.node,
       address: l.address,
       port: l.port,
-      onMessage: (m) => this.swim?.receive(m),
+      // A fenced speaker answers no liveness message (swimSilent).
+      onMessage: (m) => {
+        if (!this.fencing.isFenced()) this.swim?.receive(m);
+      },
       onDrop: (reason) => this.metrics.livenessDropped.inc({ reason }),
       onSendError: (err) => this.log.debug({ event: 'livenessSendFailed', err }, 'liveness send failed'),
     });
@@ -610,6 +685,7 @@ export class Speaker {
       if (c.state !== 'dead') return;
       this.log.warn({ event: 'livenessDead', reason: c.name }, `speaker ${c.name} declared dead by the liveness protocol`);
       this.gate.declaredDead(c.name, this.membership.joinedAt(c.name));
+      this.membership.setVerdict(c.name, true);
       this.markAll();
     });
     this.gate.setStallCheck(() => {
@@ -631,7 +707,8 @@ export class Speaker {
     this.transport = transport;
     this.swim = swim;
     swim.setMembers(this.membership.live());
-    swim.start();
+    // Started when the first renewal unfences this speaker (swimSilent), if not yet.
+    if (!this.fencing.isFenced()) swim.start();
   }
 
   private onMembership(change: MembershipChange): void {
@@ -640,6 +717,7 @@ export class Speaker {
       this.transport?.removePeer(change.node);
     }
     this.swim?.setMembers(this.membership.live(), change.cause === 'rejoined' ? [change.node] : []);
+    if (!change.live) this.updatePeriodic();
     this.log.info(
       { event: change.live ? 'speakerLive' : 'speakerGone', reason: `${change.node}: ${change.cause}` },
       `speaker ${change.node} ${change.live ? 'is live' : `is gone (${change.cause})`}; live: ${this.membership.live().join(', ')}`,

@@ -343,3 +343,80 @@ describe('Membership while our own renewals are not seen (frozen)', () => {
     expect(m.isLive(SELF)).toBe(true);
   });
 });
+
+// The Lease split (liveness on; README: Scale): a Lease advertising a heartbeat Lease changes only on
+// a change of its speaker, so it expires only under the liveness protocol's verdict.
+describe('Membership with split Leases', () => {
+  function splitSetup() {
+    const clock = new ManualClock();
+    const m = new Membership({ clock, leaseDurationMs: 30_000, self: SELF, renewMs: 10_000 });
+    const changes: MembershipChange[] = [];
+    const judgements: JudgementChange[] = [];
+    m.onChange((c) => {
+      if (c.node !== SELF) changes.push(c);
+    });
+    m.onJudgementChange((c) => judgements.push(c));
+    m.observe(SELF, 'self-1', 1, true); // written once: never again while nothing changes
+    return { clock, m, changes, judgements };
+  }
+
+  it('a split peer stays live however long its Lease does not change, and so do we (no freeze timer without a periodic Lease)', () => {
+    const { clock, m, changes, judgements } = splitSetup();
+    m.observe('a', 'r1', 1, true);
+    clock.advance(3_600_000);
+    expect(m.isLive('a')).toBe(true);
+    expect(m.judgementState().kind).toBe('judging');
+    expect(judgements.map((j) => j.state.kind)).toEqual(['judging']);
+    expect(changes).toEqual([{ node: 'a', live: true, cause: 'renewed' }]);
+    expect(m.periodicPeers()).toBe(0);
+  });
+
+  it('under a verdict it expires leaseDuration after the verdict (or its last change since); a verdict that ends stops the expiry', () => {
+    const { clock, m, changes } = splitSetup();
+    m.observe('a', 'r1', 1, true);
+    m.observe('b', 'r1', 1, true);
+    clock.advance(100_000);
+    m.setVerdict('a', true);
+    m.setVerdict('b', true);
+    clock.advance(20_000);
+    m.observe('b', 'r2', 1, true); // a change under the verdict (a fast renewal): a fresh lease duration
+    m.setVerdict('b', true); // told again: nothing
+    clock.advance(10_000); // 30 s after the verdict on a
+    expect(m.isLive('a')).toBe(false);
+    expect(m.isLive('b')).toBe(true);
+    m.setVerdict('b', false); // its second change ended the verdict: no expiry any more
+    clock.advance(600_000);
+    expect(m.isLive('b')).toBe(true);
+    expect(changes.filter((c) => !c.live)).toEqual([{ node: 'a', live: false, cause: 'expired' }]);
+    // Its new life: live again, and no verdict carried over into it.
+    m.observe('a', 'r2', 2, true);
+    clock.advance(600_000);
+    expect(m.isLive('a')).toBe(true);
+  });
+
+  it('an older (periodic) peer expires by silence as before; while it is live our own Lease is sampled again (freeze timer), and periodicPeers counts it', () => {
+    const { clock, m, judgements } = splitSetup();
+    m.observe('old', 'r1', 1, false);
+    expect(m.periodicPeers()).toBe(1);
+    m.setVerdict('old', true); // a verdict changes nothing for a periodic Lease: it expires by silence
+    clock.advance(10_000);
+    m.observe(SELF, 'self-2', 1, true); // we renew periodically while it is live
+    clock.advance(14_999);
+    expect(m.judgementState().kind).toBe('judging');
+    clock.advance(1); // our own Lease not seen for 1.5 x renew: frozen, the old peer's expiry deferred
+    expect(m.judgementState()).toMatchObject({ kind: 'frozen', reason: 'selfOverdue' });
+    clock.advance(10_000);
+    expect(m.isLive('old')).toBe(true);
+    expect(m.deferred()).toEqual(['old']);
+    m.observe(SELF, 'self-3', 1, true);
+    expect(judgements.map((j) => j.state.kind)).toEqual(['judging', 'frozen', 'judging']);
+    for (let i = 4; i <= 6; i++) {
+      clock.advance(10_000); // a fresh lease duration from the resume (our own renewals seen), then expired
+      if (i < 6) m.observe(SELF, `self-${i}`, 1, true);
+    }
+    expect(m.isLive('old')).toBe(false);
+    expect(m.periodicPeers()).toBe(0);
+    clock.advance(3_600_000); // no freeze timer any more
+    expect(m.judgementState().kind).toBe('judging');
+  });
+});

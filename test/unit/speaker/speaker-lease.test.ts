@@ -7,7 +7,8 @@ import { ManualClock } from '../../../protocols/clock.js';
 
 interface Call {
   method: string;
-  body: { metadata?: { annotations?: Record<string, string> }; spec?: { acquireTime?: string } } | undefined;
+  path: string;
+  body: { metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { acquireTime?: string } } | undefined;
   /** Clock time the request was sent. */
   at: number;
   resolve: (v: unknown) => void;
@@ -17,12 +18,12 @@ const calls: Call[] = [];
 let clock = new ManualClock();
 vi.mock('../../../kube/request.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../../kube/request.js')>()),
-  kubeRequest: (_kc: unknown, method: string, _path: string, opts?: { body?: Call['body'] }) =>
+  kubeRequest: (_kc: unknown, method: string, path: string, opts?: { body?: Call['body'] }) =>
     new Promise((resolve, reject) => {
-      calls.push({ method, body: opts?.body, at: clock.now(), resolve, reject });
+      calls.push({ method, path, body: opts?.body, at: clock.now(), resolve, reject });
     }),
 }));
-const { SpeakerLease, leaseLivenessWire, LIVENESS_WIRE_ANNOTATION } = await import('../../../speaker/speaker-lease.js');
+const { SpeakerLease, leaseLivenessWire, LIVENESS_WIRE_ANNOTATION, HEARTBEAT_ANNOTATION, leaseHasHeartbeat, SPEAKER_LEASE_LABEL } = await import('../../../speaker/speaker-lease.js');
 const { KubeApiError } = await import('../../../kube/request.js');
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -59,10 +60,11 @@ async function stop(lease: InstanceType<typeof SpeakerLease>): Promise<void> {
   await done;
 }
 
-function setup(random?: () => number, livenessWire?: 1 | 2) {
+function setup(random?: () => number, livenessWire?: 1 | 2, split: { heartbeat?: boolean; advertiseHeartbeat?: boolean; periodic?: boolean } = {}) {
   clock = new ManualClock();
   const renewed: number[] = [];
   const lease = new SpeakerLease({
+    ...split,
     kubeConfig: {} as never,
     namespace: 'ns',
     node: 'n1',
@@ -228,6 +230,79 @@ describe('SpeakerLease', () => {
     clock.advance(10);
     expect(calls.map((c) => [c.method, c.at])).toEqual([['PUT', 15_000]]);
     expect(await runTo(16_500)).toEqual([15_000, 16_000]);
+    await stop(lease);
+  });
+
+  // The Lease split (liveness on; README: Scale): the membership Lease written on changes only, the heartbeat Lease renewed.
+  it('membership Lease, not periodic: one write at start, then only on a change (labels, exclusion, new life), fast while setFast, every renewMs again with setPeriodic(true)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-12-07T06:00:00.000Z'));
+      const { lease } = setup(undefined, undefined, { advertiseHeartbeat: true, periodic: false });
+      lease.setNodeLabels({ zone: 'a' }); // before start: published by the first write
+      lease.start();
+      expect(await runTo(60_000)).toEqual([0]); // a minute: no renewal
+      lease.setNodeLabels({ zone: 'a' }); // unchanged: nothing
+      lease.setExcluded(false);
+      expect(calls).toEqual([]);
+      lease.setNodeLabels({ zone: 'b' }); // changed: written at once
+      expect(calls.map((c) => [c.method, c.at])).toEqual([['PUT', 60_000]]);
+      const labelled = await answer();
+      expect(labelled.body?.metadata?.annotations?.[HEARTBEAT_ANNOTATION]).toBe(String(lease.lifeStartedAt));
+      expect(labelled.body?.metadata?.labels?.[SPEAKER_LEASE_LABEL]).toBe('herald-speaker');
+      lease.setExcluded(true);
+      expect(await runTo(70_000)).toEqual([60_000]);
+      // Without quorum: fast renewals (what the others count to end a verdict), then none again.
+      lease.setFast(true);
+      expect(await runTo(72_500)).toEqual([70_000, 71_000, 72_000]);
+      lease.setFast(false);
+      expect(await runTo(100_000)).toEqual([]);
+      // A new life: written at once, advertising the split for that life only.
+      vi.setSystemTime(new Date('2026-12-07T06:01:40.000Z'));
+      lease.newLife();
+      const life = await answer();
+      expect(leaseHasHeartbeat(life.body?.metadata?.annotations, lease.lifeStartedAt)).toBe(true);
+      expect(leaseHasHeartbeat(labelled.body?.metadata?.annotations, lease.lifeStartedAt)).toBe(false); // an older speaker kept the annotation of another life
+      expect(leaseHasHeartbeat(undefined, lease.lifeStartedAt)).toBe(false);
+      // An older speaker joined: periodic again, renewMs after the last write, and then every renewMs.
+      lease.setPeriodic(true);
+      expect(await runTo(125_000)).toEqual([110_000, 120_000]);
+      lease.setPeriodic(false);
+      expect(await runTo(200_000)).toEqual([]);
+      await stop(lease);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('membership Lease, not periodic: a failed write is retried (backoff) until it succeeds, then nothing', async () => {
+    const { lease } = setup(() => 0, undefined, { advertiseHeartbeat: true, periodic: false });
+    lease.start();
+    expect(await runTo(5_000)).toEqual([0]);
+    lease.touch();
+    expect(calls.map((c) => c.at)).toEqual([5_000]);
+    await answer(false); // 500: re-read, after 1 s
+    clock.advance(1_000);
+    expect(calls.map((c) => [c.method, c.at])).toEqual([['GET', 6_000]]);
+    await answer(false);
+    clock.advance(2_000);
+    expect(calls.map((c) => [c.method, c.at])).toEqual([['GET', 8_000]]);
+    expect(await runTo(60_000)).toEqual([8_000]);
+    await stop(lease);
+  });
+
+  it('heartbeat Lease: herald-heartbeat-<node>, no label and no annotation (no speaker watch carries it), renewed every renewMs', async () => {
+    const { lease, renewed } = setup(undefined, 2, { heartbeat: true });
+    lease.start();
+    expect(calls[0]?.path).toBe('/apis/coordination.k8s.io/v1/namespaces/ns/leases/herald-heartbeat-n1');
+    const get = calls.shift() as Call;
+    get.reject(new KubeApiError(404, 'GET', get.path, 'NotFound', 'not found'));
+    await settle();
+    const post = calls[0] as Call;
+    expect(post.method).toBe('POST');
+    expect(post.body?.metadata).toEqual({ name: 'herald-heartbeat-n1', namespace: 'ns' });
+    expect(await runTo(25_000)).toEqual([10_000, 20_000]);
+    expect(renewed).toEqual([0, 10_000, 20_000]);
     await stop(lease);
   });
 });
