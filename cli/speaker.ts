@@ -141,9 +141,9 @@ export function register(program: Command): void {
       .addOption(new Option('--node-name <name>', 'this node\'s name (required)').env('HERALD_NODE_NAME')),
     'the speaker Leases',
   )
-    .addOption(new Option('--lease-renew <duration>', 'how often this speaker renews its Lease herald-speaker-<node>').default(1000, '1s; 10s with --liveness-port').argParser(parseMillis('--lease-renew')).env('HERALD_LEASE_RENEW'))
+    .addOption(new Option('--lease-renew <duration>', 'how often this speaker renews its Lease herald-speaker-<node> (with --liveness-port: its heartbeat Lease herald-heartbeat-<node>; the other changes only on a change, and every 1s without the liveness quorum)').default(1000, '1s; 10s with --liveness-port').argParser(parseMillis('--lease-renew')).env('HERALD_LEASE_RENEW'))
     .addOption(
-      new Option('--lease-duration <duration>', 'a speaker whose Lease did not change for this long is dead to the others (and fences itself)')
+      new Option('--lease-duration <duration>', 'a speaker whose Lease did not change for this long is dead to the others and fences itself (with --liveness-port: that cannot renew its heartbeat Lease; it then stops answering the liveness protocol, and the others declare it dead)')
         .default(3000, '3s; 30s with --liveness-port')
         .argParser(parseMillis('--lease-duration'))
         .env('HERALD_LEASE_DURATION'),

@@ -19,7 +19,11 @@
 // `node-0042` padded like an FQDN; default 9), HERALD_BENCH_SCALE_TRAFFIC_NAMES (default "9,20,63": per
 // wire version 2 and 3 and name length, liveness B/s per node from 100 members over 10 virtual s, since
 // the traffic is flat in N; "" skips), HERALD_BENCH_SCALE_REAL=0 (skip the real-time part; the
-// throttling part has its own knob, HERALD_BENCH_SCALE_THROTTLE_N=0).
+// throttling part has its own knob, HERALD_BENCH_SCALE_THROTTLE_N=0), HERALD_BENCH_SCALE_VIRTUAL=0 (skip the virtual-time part).
+// The Lease watch fan-out (test/sim/lease-fanout.ts; HERALD_BENCH_SCALE_FANOUT=0 skips it): per N and
+// mode (periodic: membership Leases renewed every 10 s, as before the split; split: heartbeat Leases
+// renewed, membership Leases written on changes only), scale.fanout.<mode>.<N>.events_per_watcher_per_s
+// on real watches with the speakers' label selector, writes/s and kube-apiserver CPU.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg, cpus } from 'node:os';
@@ -33,6 +37,7 @@ import { speakerTimingDefaults } from '../sim/speaker-defaults.js';
 import type { FromWorker, SimTiming, ToWorker, WorkerSample } from '../sim/scale-protocol.js';
 import { runVirtual, simNodeName } from '../sim/virtual-liveness.js';
 import { starved } from '../sim/scale-verdict.js';
+import { runLeaseFanout } from '../sim/lease-fanout.js';
 import { VERSION, type WireVersion } from '../../protocols/liveness/message.js';
 
 const SIZES = (process.env.HERALD_BENCH_SCALE_N ?? '100,500,1000').split(',').filter((x) => x.trim() !== '').map(Number);
@@ -377,5 +382,30 @@ if (THROTTLE_N > 0) {
     await runSize(throttled, throttled.state().apiserverPid, THROTTLE_N, timing, Math.max(THROTTLE_WINDOW_S, (3 * timing.leaseDurationMs) / 1000), { prefix: `scale.throttle.${THROTTLE_N}`, namespace, kubeconfig, udp: false, kills: 0 });
   } finally {
     await throttled.stop();
+  }
+}
+
+// The Lease watch fan-out, measured: what each speaker's Lease watch receives, before and after the split.
+if (process.env.HERALD_BENCH_SCALE_FANOUT !== '0') {
+  const cluster = await TestCluster.start({ log: () => undefined });
+  try {
+    const { kubeConfig } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
+    const pid = cluster.state().apiserverPid;
+    for (const n of SIZES) {
+      for (const mode of ['periodic', 'split'] as const) {
+        const namespace = `fanout-${mode}-${n}`;
+        await namespaceFor(cluster, namespace);
+        const windowS = Math.max(20, (2 * timing.renewMs) / 1000);
+        const r = await runLeaseFanout({ kubeConfig, namespace, n, mode, renewMs: timing.renewMs, leaseDurationMs: timing.leaseDurationMs, windowS, cpuSeconds: () => cpuSeconds(pid) });
+        const p = `scale.fanout.${mode}.${n}`;
+        note(`${p}: ${n} speakers' Leases (${mode}), 3 watches with the speakers' label selector, ${r.windowS.toFixed(0)} s window, load average ${load()}`);
+        out(`${p}.events_per_watcher_per_s`, r.eventsPerWatcherPerS, 3);
+        out(`${p}.events_per_s_all_watchers`, r.fanoutPerS, 1);
+        out(`${p}.lease_writes_per_s_per_node`, r.writesPerS / n, 3);
+        out(`${p}.apiserver_cpu_percent`, r.apiserverCpuPercent, 1);
+      }
+    }
+  } finally {
+    await cluster.stop();
   }
 }

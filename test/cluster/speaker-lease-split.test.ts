@@ -98,8 +98,11 @@ describe('speaker Lease split (liveness on)', () => {
       await new Promise((r) => setTimeout(r, 2 * RENEW_MS + 500));
       return lease(`herald-heartbeat-${nodes[1]}`).metadata.resourceVersion !== v1 || undefined;
     }, 30_000);
+    await new Promise((r) => setTimeout(r, 2 * DURATION_MS)); // two lease durations: fencing must come from the heartbeat
     const quorumLost = b.logs.some((l) => l.event === 'livenessNoQuorum' && Date.parse(String(l.time)) >= since);
     if (!quorumLost) expect(lease(`herald-speaker-${nodes[1]}`).metadata.resourceVersion).toBe(member.metadata.resourceVersion);
+    // Kept unfenced by the heartbeat alone (the membership Lease did not change for several lease durations).
+    expect(speakers.flatMap((s) => s.logs.filter((l) => l.event === 'fenced').map((l) => `${s.node} ${String(l.time)}`))).toEqual([]);
 
     // Cut the owner from the API server (UDP fine): it fences within the lease duration, then stops
     // answering the liveness protocol; the others declare it dead and one of them takes the VIP.
