@@ -116,10 +116,17 @@ export interface SpeakerLeaseOptions {
   periodic?: boolean;
 }
 
+interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
 interface LeaseJson {
   apiVersion?: string;
   kind?: string;
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerReference[] };
   spec?: Record<string, unknown>;
 }
 
@@ -142,6 +149,8 @@ export class SpeakerLease {
   /** This node's labels, published as NODE_LABELS_ANNOTATION on the next write (node-labels.ts). */
   private nodeLabels: string | undefined;
   private fast = false;
+  /** This node's Node UID: the Lease's owner, so that the garbage collector deletes it with the Node. */
+  private nodeUid: string | undefined;
   /** Monotonic time the last renewal was sent. */
   private lastSentAt = 0;
   /** Write again as soon as the renewal in flight settles (renewSoon). */
@@ -336,6 +345,17 @@ export class SpeakerLease {
     if (!this.periodic) this.renewSoon();
   }
 
+  /**
+   * Make this node's Node the Lease's owner (from the next write; at once when not periodic): a Node
+   * deleted from the cluster takes its speaker's Leases with it (kube-controller-manager's garbage
+   * collector), instead of leaving them for every speaker to list.
+   */
+  setOwnerNode(uid: string | undefined): void {
+    if (uid === undefined || uid === '' || uid === this.nodeUid) return;
+    this.nodeUid = uid;
+    if (!this.periodic) this.renewSoon();
+  }
+
   /** Whether renewals are healthy now (see the header). */
   get isHealthy(): boolean {
     return this.healthy;
@@ -363,6 +383,11 @@ export class SpeakerLease {
     return { ...metadata, annotations };
   }
 
+  private owned(metadata: NonNullable<LeaseJson['metadata']>): NonNullable<LeaseJson['metadata']> {
+    if (this.nodeUid === undefined) return metadata;
+    return { ...metadata, ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: this.opts.node, uid: this.nodeUid }] };
+  }
+
   private body(): LeaseJson {
     const now = microTime(Date.now()); // wall time: the monotonic clock is for fencing only
     const spec = {
@@ -373,17 +398,17 @@ export class SpeakerLease {
     };
     if (this.opts.heartbeat) {
       // No label: the speakers' Lease watch (by label) never carries its renewals.
-      if (this.current) return { ...this.current, spec: { ...this.current.spec, ...spec } };
-      return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.opts.namespace }, spec };
+      if (this.current) return { ...this.current, metadata: this.owned({ ...this.current.metadata }), spec: { ...this.current.spec, ...spec } };
+      return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: this.owned({ name: this.name, namespace: this.opts.namespace }), spec };
     }
     if (this.current) {
       const metadata = { ...this.current.metadata, labels: leaseLabels({ ...this.current.metadata?.labels, [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) };
-      return { ...this.current, metadata: this.annotate(metadata), spec: { ...this.current.spec, ...spec } };
+      return { ...this.current, metadata: this.owned(this.annotate(metadata)), spec: { ...this.current.spec, ...spec } };
     }
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: this.annotate({ name: this.name, namespace: this.opts.namespace, labels: leaseLabels({ [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) }),
+      metadata: this.owned(this.annotate({ name: this.name, namespace: this.opts.namespace, labels: leaseLabels({ [SPEAKER_LEASE_LABEL]: SPEAKER_LEASE_LABEL_VALUE }, this.excluded) })),
       spec,
     };
   }

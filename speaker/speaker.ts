@@ -481,7 +481,12 @@ export class Speaker {
       onService(svc);
     });
     this.endpoints.on('change', (key) => this.markDirty(key));
-    const onNode = (node: V1Node): void => this.setNodeLabels(node.metadata?.labels ?? {});
+    const onNode = (node: V1Node): void => {
+      this.setNodeLabels(node.metadata?.labels ?? {});
+      // Our Leases belong to our Node: deleted with it (garbage collector).
+      this.lease.setOwnerNode(node.metadata?.uid);
+      this.heartbeat?.setOwnerNode(node.metadata?.uid);
+    };
     this.nodes.on('add', onNode).on('update', onNode).on('delete', () => this.setNodeLabels({}));
     const onConfig = (): void => {
       this.metrics.k8sUpdates.inc();

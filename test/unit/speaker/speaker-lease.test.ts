@@ -8,7 +8,7 @@ import { ManualClock } from '../../../protocols/clock.js';
 interface Call {
   method: string;
   path: string;
-  body: { metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { acquireTime?: string } } | undefined;
+  body: { metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] }; spec?: { acquireTime?: string } } | undefined;
   /** Clock time the request was sent. */
   at: number;
   resolve: (v: unknown) => void;
@@ -304,5 +304,26 @@ describe('SpeakerLease', () => {
     expect(await runTo(25_000)).toEqual([10_000, 20_000]);
     expect(renewed).toEqual([0, 10_000, 20_000]);
     await stop(lease);
+  });
+
+  it('names its Node as owner (garbage-collected with it): the membership Lease at once when not periodic, the heartbeat on its next renewal', async () => {
+    const { lease } = setup(undefined, undefined, { advertiseHeartbeat: true, periodic: false });
+    lease.start();
+    expect(await runTo(5_000)).toEqual([0]);
+    lease.setOwnerNode('uid-1');
+    const owned = await answer();
+    expect(owned.body?.metadata?.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Node', name: 'n1', uid: 'uid-1' }]);
+    lease.setOwnerNode('uid-1'); // unchanged: nothing
+    lease.setOwnerNode(undefined);
+    expect(await runTo(60_000)).toEqual([]);
+    await stop(lease);
+    const hb = setup(undefined, undefined, { heartbeat: true }).lease;
+    hb.start();
+    expect(await runTo(5_000)).toEqual([0]);
+    hb.setOwnerNode('uid-2');
+    expect(calls).toEqual([]);
+    clock.advance(5_000);
+    expect((await answer()).body?.metadata?.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Node', name: 'n1', uid: 'uid-2' }]);
+    await stop(hb);
   });
 });
