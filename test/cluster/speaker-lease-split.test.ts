@@ -19,13 +19,24 @@ import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml, 
 const RENEW_MS = 1000;
 const DURATION_MS = 4000;
 
-/** A free UDP port on 127.0.0.1 (bound and released: nothing else here takes ports at random). */
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
+/**
+ * A UDP port for a speaker's liveness socket (the daemon has no "port 0"): below the ephemeral range
+ * (32768+), which the kernel hands out to other sockets on its own, and checked free by binding it.
+ */
+async function livenessPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    if (taken.has(port)) continue;
+    const s = createSocket('udp4');
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+    if (!ok) continue;
+    taken.add(port);
+    return port;
+  }
 }
 
 interface LeaseObject {
@@ -66,8 +77,9 @@ describe('speaker Lease split (liveness on)', () => {
     await createServiceWithIps(kc, ns, 'web', [ip]);
     await setEndpoints(kc, ns, 'web', [{ node: 'elsewhere', ready: true }]);
     const key = `${ns}/web`;
+    const taken = new Set<number>();
     for (const node of nodes) {
-      const port = await freeUdpPort();
+      const port = await livenessPort(taken);
       speakers.push(
         new SpeakerProcess({
           kubeconfig: node === cut ? join(dir, 'kubeconfig') : kubeconfigPath(),
