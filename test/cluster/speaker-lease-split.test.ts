@@ -32,8 +32,11 @@ async function livenessPort(taken: Set<number>): Promise<number> {
       s.once('error', () => resolve(false));
       s.bind(port, '127.0.0.1', () => resolve(true));
     });
+    if (!ok) {
+      s.close();
+      continue;
+    }
     await new Promise<void>((resolve) => s.close(() => resolve()));
-    if (!ok) continue;
     taken.add(port);
     return port;
   }
