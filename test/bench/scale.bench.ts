@@ -4,22 +4,28 @@
 // with the timing defaults of `herald speaker` (read from cli/speaker.ts). Per N it prints:
 //   scale.<N>.lease_writes_per_s / .lease_writes_per_s_per_node   steady state, from SpeakerLease.writes
 //   scale.<N>.apiserver_cpu_percent                               kube-apiserver CPU (/proc/PID/stat), same window
-//   scale.<N>.liveness_bytes_per_s_per_node                        UDP payload sent + received per member
+//   scale.<N>.liveness_bytes_per_s_per_node / _datagrams_per_s_per_node   UDP sent + received per member
 //   scale.<N>.false_suspicions / .false_deaths / .quorum_losses    over the steady window (its length printed)
 //   scale.<N>.detect_ms.median / .max      a killed member: kill -> first member declares it dead (10 kills)
 //   scale.<N>.agree_ms.median / .max       kill -> every live member has declared it dead
-//   scale.<N>.worker_lag_p99_ms / worker_lag_max_ms / worker_cpu_percent   the simulator's own load: when the
-//                                          event loops lag, the figures measure the machine, not the protocol
+//   scale.<N>.worker_lag_p99_ms / worker_lag_max_ms / worker_cpu_percent / worker_stalls   the simulator's
+//                                          own load: when the event loops lag, the figures measure the machine
+//   scale.<N>.starved 0|1                  1: a member stalled or the lag p99 reached the probe time-out
+//                                          (test/sim/scale-verdict.ts), or a worker stopped answering; kills skipped
 // Env: HERALD_BENCH_SCALE_N (default "100,500,1000"), HERALD_BENCH_SCALE_WINDOW_S (steady window,
 // default 30 s, at least 3 renew intervals), HERALD_BENCH_LONG=1 (600 s window at the largest N),
-// HERALD_BENCH_SCALE_WORKERS (default 2: one per core), HERALD_BENCH_SCALE_KILLS (default 10),
+// HERALD_BENCH_SCALE_WORKERS (default: one per core), HERALD_BENCH_SCALE_KILLS (default 10),
+// HERALD_BENCH_SCALE_UDP_MAX (real time: liveness over real UDP up to this N, Lease-only above; default 1000),
 // HERALD_BENCH_SCALE_OLD (virtual time: how many members speak liveness wire version 1 only, as during a
 // rolling upgrade; default 0), HERALD_BENCH_SCALE_WIRE (virtual time: the newest wire version the other
 // members speak, 2 or 3; default the newest), HERALD_BENCH_SCALE_NAME_LEN (virtual time: node name length,
 // `node-0042` padded like an FQDN; default 9), HERALD_BENCH_SCALE_TRAFFIC_NAMES (default "9,20,63": per
 // wire version 2 and 3 and name length, liveness B/s per node from 100 members over 10 virtual s, since
 // the traffic is flat in N; "" skips), HERALD_BENCH_SCALE_REAL=0 (skip the real-time part; the
-// throttling part has its own knob, HERALD_BENCH_SCALE_THROTTLE_N=0), HERALD_BENCH_SCALE_VIRTUAL=0 (skip the virtual-time part).
+// throttling part has its own knob, HERALD_BENCH_SCALE_THROTTLE_N=0), HERALD_BENCH_SCALE_VIRTUAL=0 (skip the
+// virtual-time part), HERALD_BENCH_SCALE_TRACE=1 (each worker: a line a second on stderr), and
+// HERALD_BENCH_SCALE_PROF=DIR (the workers' CPU profiles, --cpu-prof). The real-time part with UDP needs its
+// workers' lag well under the 80 ms probe time-out: on a loaded host it reports STARVED instead.
 // The Lease watch fan-out (test/sim/lease-fanout.ts; HERALD_BENCH_SCALE_FANOUT=0 skips it): per N and
 // mode (periodic: membership Leases renewed every 10 s, as before the split; split: heartbeat Leases
 // renewed, membership Leases written on changes only), scale.fanout.<mode>.<N>.events_per_watcher_per_s
