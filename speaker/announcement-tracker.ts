@@ -29,7 +29,9 @@ export class AnnouncementTracker {
     const protocol = this.announcer.protocol;
     if (reason !== null) return this.remove(service.key, reason);
     if (prev && sameIps(prev.ips, service.ips) && prev.pool === pool.name) return null;
-    const ips = [...service.ips];
+    // The view's own array, kept by reference (not a copy per Service): views are built from decoded
+    // objects, replaced on change and never mutated.
+    const ips = service.ips;
     this.announcer.setBalancer(service.key, ips, pool);
     this.current.set(service.key, { ips, pool: pool.name });
     if (!prev) return { kind: 'assigned', service: service.key, protocol, ips, pool: pool.name };

@@ -1,6 +1,6 @@
 // The speaker's metrics. Series carrying a Service, a peer or a VIP are removed when that Service,
 // peer or VIP goes away, so dashboards and alerts do not see ghosts of deleted Services.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { Protocol } from '../config/model.js';
 import { DaemonMetrics, type DaemonMetricsOptions } from '../kube/daemon-metrics.js';
 import type { BgpResources } from '../protocols/bgp/resources.js';
@@ -14,6 +14,32 @@ export interface BgpResourceSource {
 
 const PROTOCOLS: readonly Protocol[] = ['layer2', 'bgp'];
 
+type AnnouncedLabel = 'service' | 'protocol' | 'node' | 'ip';
+
+/**
+ * herald_speaker_announced, its series built at scrape time from what is announced (`source`) rather
+ * than kept: a prom-client series is a label object, a value object and a ~100-character hash key,
+ * ~250 bytes per Service held for its whole life (2.5 MB at 10,000 Services). A scrape builds them
+ * and drops them. Nothing calls set() on it.
+ */
+class AnnouncedGauge extends Gauge<AnnouncedLabel> {
+  constructor(
+    registers: Registry[],
+    private readonly source: () => Iterable<MetricValue<AnnouncedLabel>>,
+  ) {
+    super({
+      name: 'herald_speaker_announced',
+      help: '1 for each VIP of a Service this speaker announces, per protocol (layer2 owner, or BGP advertised).',
+      labelNames: ['service', 'protocol', 'node', 'ip'],
+      registers,
+    });
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValue<AnnouncedLabel>>> {
+    return { ...(await super.get()), values: [...this.source()] };
+  }
+}
+
 export interface SpeakerMetricsOptions extends DaemonMetricsOptions {
   /** This speaker's node name: the `node` label of herald_speaker_announced. */
   node: string;
@@ -21,7 +47,8 @@ export interface SpeakerMetricsOptions extends DaemonMetricsOptions {
 
 export class SpeakerMetrics extends DaemonMetrics {
   readonly node: string;
-  readonly announced: Gauge<'service' | 'protocol' | 'node' | 'ip'>;
+  /** Read-only: its series come from setAnnounced/withdrawn (AnnouncedGauge). */
+  readonly announced: Gauge<AnnouncedLabel>;
   readonly bgpSessionUp: Gauge<'peer'>;
   readonly bgpUpdates: Counter<'peer'>;
   readonly bgpAnnouncedPrefixes: Gauge<'peer'>;
@@ -61,12 +88,7 @@ export class SpeakerMetrics extends DaemonMetrics {
     super(options);
     this.node = options.node;
     const registers = [this.registry];
-    this.announced = new Gauge({
-      name: 'herald_speaker_announced',
-      help: '1 for each VIP of a Service this speaker announces, per protocol (layer2 owner, or BGP advertised).',
-      labelNames: ['service', 'protocol', 'node', 'ip'],
-      registers,
-    });
+    this.announced = new AnnouncedGauge(registers, () => this.announcedSeries());
     this.bgpSessionUp = new Gauge({
       name: 'herald_bgp_session_up',
       help: '1 when the BGP session to the peer is Established, else 0.',
@@ -183,10 +205,14 @@ export class SpeakerMetrics extends DaemonMetrics {
     const byService = this.announcedIps[protocol];
     const before = byService.get(service);
     byService.set(service, ips);
-    if (before) for (const ip of distinct(before)) if (!ips.includes(ip)) this.dropAnnounced(service, protocol, ip);
-    for (const ip of distinct(ips)) {
-      if (protocol === 'layer2' && !before?.includes(ip)) this.layer2Users.set(ip, (this.layer2Users.get(ip) ?? 0) + 1);
-      this.announced.set({ service, protocol, node: this.node, ip }, 1);
+    if (before) for (const ip of distinct(before)) if (!ips.includes(ip)) this.dropAnnounced(protocol, ip);
+    if (protocol === 'layer2') for (const ip of distinct(ips)) if (!before?.includes(ip)) this.layer2Users.set(ip, (this.layer2Users.get(ip) ?? 0) + 1);
+  }
+
+  /** One herald_speaker_announced series per Service, protocol and distinct VIP announced now. */
+  private *announcedSeries(): Generator<MetricValue<AnnouncedLabel>> {
+    for (const protocol of PROTOCOLS) {
+      for (const [service, ips] of this.announcedIps[protocol]) for (const ip of distinct(ips)) yield { value: 1, labels: { service, protocol, node: this.node, ip } };
     }
   }
 
@@ -197,7 +223,7 @@ export class SpeakerMetrics extends DaemonMetrics {
       const ips = byService.get(service);
       if (!ips) continue;
       byService.delete(service);
-      for (const ip of distinct(ips)) this.dropAnnounced(service, p, ip);
+      for (const ip of distinct(ips)) this.dropAnnounced(p, ip);
     }
   }
 
@@ -286,8 +312,8 @@ export class SpeakerMetrics extends DaemonMetrics {
     this.layer2Conflicts.remove({ ip });
   }
 
-  private dropAnnounced(service: string, protocol: Protocol, ip: string): void {
-    this.announced.remove({ service, protocol, node: this.node, ip });
+  /** `ip` is no longer announced for `service` (its series goes with the map entry); layer2: its counters with the last user. */
+  private dropAnnounced(protocol: Protocol, ip: string): void {
     if (protocol !== 'layer2') return;
     const users = (this.layer2Users.get(ip) ?? 1) - 1;
     if (users > 0) return void this.layer2Users.set(ip, users);

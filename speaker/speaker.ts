@@ -3,9 +3,10 @@
 // decisions are the pure functions of layer2-owner.ts and bgp-advertisements.ts; this file only
 // wires them to the API server, the announcers, the metrics, the Events and the logs.
 //
-// Scheduling: Service keys are marked dirty by informer events and processed in one synchronous
-// batch per event-loop turn; a change of the live set, of fencing or of the config marks every
-// Service dirty. Decisions are cheap (no I/O), so a batch over 10,000 Services is one short pass.
+// Scheduling: Service keys are marked dirty by informer events and decided in batches of at most
+// DECIDE_PER_TURN per event-loop turn (dirty-keys.ts); a change of the live set, of fencing or of the
+// config marks every Service dirty. Decisions are cheap (no I/O), but 10,000s of them in one turn
+// held the loop past the Lease duration: between batches the Lease renewals and answers run.
 import type { V1Lease, V1Node } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import type { AddressPool, Config, Protocol } from '../config/model.js';
@@ -43,6 +44,7 @@ import { EXCLUDE_NODE_LABEL, leaseExcluded, nodeExcluded } from './node-exclusio
 import { leaseNodeLabels } from './node-labels.js';
 import { bgpSelects, layer2Selects, poolAnnounced } from '../config/advertisement-scope.js';
 import { poolOfService } from './pool-lookup.js';
+import { DirtyKeys } from './dirty-keys.js';
 import { decodeSpeakerService, handled, heldOf, type SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
 import { LIVENESS_ANNOTATION, leaseHasHeartbeat, leaseLivenessWire, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
@@ -126,6 +128,8 @@ interface PendingEvent {
 }
 
 const REPORTER = 'herald.io/speaker';
+/** Services decided per event-loop turn at most (each ~10-100 us; a turn stays well under the 1 s renew interval). */
+export const DECIDE_PER_TURN = 500;
 const PROTOCOLS: readonly Protocol[] = ['layer2', 'bgp'];
 
 /** A speaker Lease's acquireTime (when that speaker's current life began), ms since the epoch. */
@@ -189,9 +193,8 @@ export class Speaker {
   private readonly excludedNodes = new Set<string>();
   /** Each speaker's node labels as its Lease publishes them (node-labels.ts): the layer2 node selectors' input. */
   private readonly leaseLabels = new Map<string, Record<string, string>>();
-  private readonly dirty = new Set<string>();
+  private readonly dirty = new DirtyKeys();
   private recheckConfig = false;
-  private allDirty = false;
   private flushScheduled = false;
   /** The status objects are compared with what is announced once this speaker counts itself live (its decisions settled). */
   private statusStarted = false;
@@ -563,7 +566,6 @@ export class Speaker {
     // The status objects stay as they are: the next life of this speaker (or, for a deleted Pod, the
     // garbage collector) settles them; deleting them here would rewrite them all on every restart.
     this.statusObjects?.close();
-    this.allDirty = false;
     this.dirty.clear();
     for (const change of this.trackers.layer2.removeAll('shutdown')) this.applyChange(change);
     if (this.announcers.bgp.shutdown) {
@@ -781,7 +783,7 @@ export class Speaker {
   }
 
   private markAll(): void {
-    this.allDirty = true;
+    this.dirty.addAll();
     this.schedule();
   }
 
@@ -794,18 +796,12 @@ export class Speaker {
   private flush(): void {
     this.flushScheduled = false;
     if (!this.synced || this.stopping) return;
-    let keys: Iterable<string>;
-    if (this.allDirty) {
-      const all = new Set(this.services.keys());
-      for (const p of PROTOCOLS) for (const [key] of this.trackers[p].entries()) all.add(key);
-      keys = all;
-    } else keys = this.dirty;
     // The config first: this batch then decides under the config the statuses it sees allow.
     if (this.recheckConfig) {
       this.recheckConfig = false;
       this.reloadConfig();
     }
-    for (const key of [...keys]) {
+    for (const key of this.dirty.take(DECIDE_PER_TURN, () => this.allKeys())) {
       try {
         this.syncService(key);
       } catch (err) {
@@ -813,14 +809,21 @@ export class Speaker {
         this.log.error({ event: 'syncFailed', service: key, err }, `deciding for ${key} failed`);
       }
     }
-    this.allDirty = false;
-    this.dirty.clear();
+    // The rest on a later turn: timers (the Lease renewal) and I/O run in between.
+    if (this.dirty.pending) this.schedule();
     // Before this speaker sees its own Lease it announces nothing (notLive): comparing then would
-    // delete every stored object of a restarted speaker, to write them again a moment later.
-    if (!this.statusStarted && this.statusObjects && this.membership.live().includes(this.opts.node)) {
+    // delete every stored object of a restarted speaker, to write them again a moment later. Also
+    // not before every Service was decided (the last batch): an undecided one looks withdrawn.
+    else if (!this.statusStarted && this.statusObjects && this.membership.live().includes(this.opts.node)) {
       this.statusStarted = true;
       void this.statusObjects.start();
     }
+  }
+
+  /** Every Service to decide when all are dirty: the cached ones and those announced (deleted meanwhile: withdrawn). */
+  private *allKeys(): Generator<string> {
+    yield* this.services.keys();
+    for (const p of PROTOCOLS) for (const [key] of this.trackers[p].entries()) yield key;
   }
 
   /** What the handled Services hold per their statuses: the config rule's input, as the controller sees it. */
