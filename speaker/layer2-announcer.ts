@@ -40,8 +40,8 @@ export class Layer2Announcer implements DaemonAnnouncer {
   private readonly watcher: InterfaceWatcher;
   private readonly clock: Clock;
   private readonly periodMs: number;
-  /** VIP (canonical text) -> Services announcing it. */
-  private readonly users = new Map<string, Set<string>>();
+  /** VIP (canonical text) -> the Service announcing it, or the Services when shared (one is the common case: no Set per VIP). */
+  private readonly users = new Map<string, string | Set<string>>();
   private readonly byService = new Map<string, string[]>();
   /** Service -> its pool: the pool's L2Advertisements say on which interfaces its VIPs are answered. */
   private readonly poolOf = new Map<string, AddressPool>();
@@ -113,7 +113,7 @@ export class Layer2Announcer implements DaemonAnnouncer {
 
   private reapply(): void {
     for (const [ip, services] of this.users) {
-      const first = services.values().next().value;
+      const first = typeof services === 'string' ? services : services.values().next().value;
       this.l2.announce(ip, this.interfacesFor(first === undefined ? undefined : this.poolOf.get(first)));
     }
   }
@@ -149,20 +149,26 @@ export class Layer2Announcer implements DaemonAnnouncer {
   }
 
   private use(ip: string, service: string, pool: AddressPool): void {
-    let set = this.users.get(ip);
-    if (!set) {
-      this.users.set(ip, (set = new Set()));
+    const cur = this.users.get(ip);
+    if (cur === undefined) {
+      this.users.set(ip, service);
       // Services sharing a VIP share its pool, so the first one's advertisements say where it is answered.
       this.l2.announce(ip, this.interfacesFor(pool));
-    }
-    set.add(service);
+    } else if (typeof cur === 'string') {
+      if (cur !== service) this.users.set(ip, new Set([cur, service]));
+    } else cur.add(service);
   }
 
   private release(ip: string, service: string): void {
-    const set = this.users.get(ip);
-    if (!set) return;
-    set.delete(service);
-    if (set.size > 0) return;
+    const cur = this.users.get(ip);
+    if (cur === undefined) return;
+    if (typeof cur !== 'string') {
+      cur.delete(service);
+      if (cur.size > 1) return;
+      // One left: back to the plain key; none (not a user): fall through and withdraw.
+      const left = cur.values().next().value;
+      if (left !== undefined) return void this.users.set(ip, left);
+    } else if (cur !== service) return;
     this.users.delete(ip);
     this.l2.withdraw(ip);
     // Its series go with the withdrawal; a later announce counts only what happens from then on.
@@ -178,7 +184,8 @@ export class Layer2Announcer implements DaemonAnnouncer {
   private onConflict(c: AddressConflict): void {
     if (!c.defended) return;
     const note = `another host (MAC ${c.mac}, on ${c.interface}) claims ${c.vip} (${c.how}); this node defended it once (RFC 5227) and keeps announcing it as the cluster decided`;
-    for (const service of this.users.get(c.vip) ?? []) this.opts.serviceEvent?.(service, 'Warning', 'AddressConflict', 'Announce', note);
+    const users = this.users.get(c.vip) ?? [];
+    for (const service of typeof users === 'string' ? [users] : users) this.opts.serviceEvent?.(service, 'Warning', 'AddressConflict', 'Announce', note);
   }
 
   /** Adds the counters' growth since the last copy to the metrics (only for VIPs announced now: withdrawn VIPs' series are gone). */

@@ -89,13 +89,19 @@ export function statusObjectName(protocol: Protocol, node: string, service: stri
   return `${KINDS[protocol].prefix}-${createHash('sha256').update(`${node}\n${service}`).digest('hex').slice(0, 16)}`;
 }
 
+/** What is announced for one key: the `via` list alone when it is no takeover (the usual case: no object per Service). */
+type Desired = readonly string[] | { via: readonly string[]; tookOverFrom: string };
+
+const viaOf = (d: Desired): readonly string[] => ('via' in d ? d.via : d);
+const tookOverFromOf = (d: Desired | undefined): string | undefined => (d !== undefined && 'via' in d ? d.tookOverFrom : undefined);
+
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 export class ServiceStatusObjects {
   /** What is announced: key -> interfaces or peers (sorted), and for layer2 whom it was taken over from. */
-  private readonly desired = new Map<string, { via: readonly string[]; tookOverFrom: string | undefined }>();
+  private readonly desired = new Map<string, Desired>();
   /** The last `via` list set: the next equal one shares it (one array for the usual same interfaces, not one per Service). */
   private lastVia: readonly string[] = [];
   /** What is stored: key -> the object as last listed, read or written. */
@@ -137,8 +143,8 @@ export class ServiceStatusObjects {
     else this.lastVia = sorted;
     const from = protocol === 'layer2' ? tookOverFrom : undefined;
     const prev = this.desired.get(key);
-    if (prev && sameList(prev.via, sorted) && prev.tookOverFrom === from) return;
-    this.desired.set(key, { via: sorted, tookOverFrom: from });
+    if (prev && sameList(viaOf(prev), sorted) && tookOverFromOf(prev) === from) return;
+    this.desired.set(key, from === undefined ? sorted : { via: sorted, tookOverFrom: from });
     this.mark(key);
   }
 
@@ -222,7 +228,7 @@ export class ServiceStatusObjects {
     const { protocol } = split(key);
     const s = have.status ?? {};
     const via = protocol === 'layer2' ? (s.interfaces ?? []).map((i) => i.name ?? '') : (s.peers ?? []);
-    return this.metadataOk(key, have) && s.node === this.opts.node && sameList(via, want.via);
+    return this.metadataOk(key, have) && s.node === this.opts.node && sameList(via, viaOf(want));
   }
 
   /** The stored object's owner (the speaker Pod) and, for layer2, life and takeover are this speaker's. */
@@ -239,7 +245,7 @@ export class ServiceStatusObjects {
     const protocol = split(key).protocol;
     const life = this.lifeText(protocol);
     if (life === undefined) return {};
-    const from = this.desired.get(key)?.tookOverFrom;
+    const from = tookOverFromOf(this.desired.get(key));
     return from !== undefined ? { [LIFE_ANNOTATION]: life, [TAKEOVER_ANNOTATION]: from } : { [LIFE_ANNOTATION]: life };
   }
 
@@ -320,7 +326,7 @@ export class ServiceStatusObjects {
           node: this.opts.node,
           serviceName: name,
           serviceNamespace: namespace,
-          ...(want.via.length > 0 ? { [k.field]: protocol === 'layer2' ? want.via.map((n) => ({ name: n })) : [...want.via] } : {}),
+          ...(viaOf(want).length > 0 ? { [k.field]: protocol === 'layer2' ? viaOf(want).map((n) => ({ name: n })) : [...viaOf(want)] } : {}),
         };
         this.writes++;
         const written = (await kubeRequest(this.opts.kubeConfig, 'PUT', `${this.path(protocol, objName)}/status`, {

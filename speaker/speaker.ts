@@ -127,6 +127,13 @@ interface PendingEvent {
   note: string;
 }
 
+/**
+ * What waits in the pacer: an Event, or for the one every owned Service gets after a start
+ * (nodeAssigned) just the Service's metadata, already cached: no object and no key string of its own
+ * (10,000 pending for 500 s at 10,000 Services: ~110 bytes each).
+ */
+type Pending = PendingEvent | SpeakerService['metadata'];
+
 const REPORTER = 'herald.io/speaker';
 /** Services decided per event-loop turn at most (each ~10-100 us; a turn stays well under the 1 s renew interval). */
 export const DECIDE_PER_TURN = 500;
@@ -168,7 +175,7 @@ export class Speaker {
   private transport: LivenessTransport | undefined;
   private readonly trackers: Record<Protocol, AnnouncementTracker>;
   private recorder: EventRecorder | undefined;
-  private readonly pacer: EventPacer<PendingEvent>;
+  private readonly pacer: EventPacer<Pending>;
   /** The note of every nodeAssigned Event: one string, not one per pending Event. */
   private readonly assignedNote: string;
   /** The ConfigurationState `speaker-<node>`, from each config verdict. */
@@ -211,7 +218,7 @@ export class Speaker {
     this.metrics = opts.metrics ?? new SpeakerMetrics({ node: opts.node });
     this.membership = new Membership({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs, self: opts.node, renewMs: opts.leaseRenewMs });
     // Events wait for the first healthy Lease renewal, and pause whenever renewals are slow or failing.
-    this.pacer = new EventPacer<PendingEvent>({ clock: this.clock, paused: true, send: (e) => this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: e.md.name ?? '', namespace: e.md.namespace, uid: e.md.uid }, e.type, e.reason, e.action, e.note) });
+    this.pacer = new EventPacer<Pending>({ clock: this.clock, paused: true, send: (p) => this.sendEvent(p) });
     this.assignedNote = `announcing from node "${opts.node}" with protocol "layer2"`;
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
     this.gate = new LivenessGate(this.clock, opts.node);
@@ -900,7 +907,7 @@ export class Speaker {
         this.metrics.setAnnounced(service, protocol, change.ips);
         if (change.kind === 'assigned' && protocol === 'layer2') {
           this.log.info({ ...fields, event: 'nodeAssigned', pool: change.pool }, `announcing ${service} from ${this.opts.node} (layer2 owner)`);
-          if (svc) this.event(svc, 'Normal', 'nodeAssigned', 'Announce', this.assignedNote);
+          if (svc) this.assignedEvent(svc);
         } else {
           this.log.info({ ...fields, event: change.kind === 'assigned' ? 'serviceAnnounced' : 'serviceUpdated', pool: change.pool }, `announcing ${service} by ${protocol}`);
         }
@@ -913,6 +920,16 @@ export class Speaker {
         this.log.info({ ...fields, event: 'serviceWithdrawn', reason: `${protocol}: ${change.reason}` }, `withdrew ${service} (${protocol}): ${change.reason}`);
         return;
     }
+  }
+
+  private sendEvent(p: Pending): void {
+    const e: PendingEvent = 'md' in p ? p : { md: p, type: 'Normal', reason: 'nodeAssigned', action: 'Announce', note: this.assignedNote };
+    this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: e.md.name ?? '', namespace: e.md.namespace, uid: e.md.uid }, e.type, e.reason, e.action, e.note);
+  }
+
+  /** nodeAssigned: queued under the Service's own key (a Service name has no '/', so no other Event's key collides). */
+  private assignedEvent(svc: SpeakerService): void {
+    this.pacer.push(objectKey(svc), svc.metadata);
   }
 
   private event(svc: SpeakerService, type: EventType, reason: string, action: string, note: string): void {
