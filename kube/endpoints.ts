@@ -37,6 +37,11 @@ export interface EndpointSliceLike {
   }[];
   /** "namespace/name", built once by decodeEndpointSlice: the cache and the Service index share it. */
   readonly [OBJECT_KEY]?: string;
+  /**
+   * The Service's "namespace/name" (its SERVICE_NAME_LABEL), built once by decodeEndpointSlice: the
+   * Service index keys on this string instead of a copy per slice. Absent: read from the labels.
+   */
+  readonly service?: string;
 }
 
 /** Label linking an EndpointSlice to its Service. */
@@ -46,21 +51,10 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/**
- * The metadata readiness needs: name, version and the Service label (10,000s of slices are cached).
- * Not the uid: nothing reads a slice's, and its 36 characters were ~60 bytes per cached slice.
- */
-function decodeMeta(raw: unknown): V1ObjectMeta {
-  const md = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const labels = typeof md.labels === 'object' && md.labels !== null ? (md.labels as Record<string, unknown>) : {};
-  const service = str(labels[SERVICE_NAME_LABEL]);
-  return {
-    name: str(md.name),
-    namespace: str(md.namespace),
-    resourceVersion: str(md.resourceVersion),
-    // The key spelled out (SERVICE_NAME_LABEL): a computed key makes an object with room for 4 (24 bytes more).
-    labels: service === undefined ? undefined : { 'kubernetes.io/service-name': service },
-  };
+/** "namespace/name" of the Service a slice belongs to (undefined without the label). */
+function serviceKey(namespace: string | undefined, service: string | undefined): string | undefined {
+  // join(): one flat string (a template's cons string is flattened into a second copy by the Map).
+  return service ? [namespace ?? '', service].join('/') : undefined;
 }
 
 /**
@@ -82,9 +76,14 @@ const CONDITIONS = { true: Object.freeze({ ready: true }), false: Object.freeze(
 export function decodeEndpointSlice(raw: unknown): EndpointSliceLike {
   const r = (raw ?? {}) as Record<string, unknown>;
   const eps = Array.isArray(r.endpoints) ? (r.endpoints as Record<string, unknown>[]) : [];
-  const metadata = decodeMeta(r.metadata);
+  const md = (typeof r.metadata === 'object' && r.metadata !== null ? r.metadata : {}) as Record<string, unknown>;
+  const labels = typeof md.labels === 'object' && md.labels !== null ? (md.labels as Record<string, unknown>) : {};
+  const namespace = str(md.namespace);
   return {
-    metadata,
+    // Of the metadata only the version (the informer compares it): name and namespace live in the
+    // key, the Service label in `service`, and nothing reads the uid (10,000s of slices are cached:
+    // the name, label object and label string were ~90 bytes per slice).
+    metadata: { resourceVersion: str(md.resourceVersion) },
     endpoints: eps.map((e) => {
       const cond = (e.conditions ?? {}) as { ready?: boolean | null };
       const topology = typeof e.topology === 'object' && e.topology !== null ? (e.topology as Record<string, unknown>) : {};
@@ -95,7 +94,8 @@ export function decodeEndpointSlice(raw: unknown): EndpointSliceLike {
         nodeName: str(e.nodeName) ?? str(topology['kubernetes.io/hostname']),
       };
     }),
-    [OBJECT_KEY]: keyOf(metadata.namespace, metadata.name),
+    [OBJECT_KEY]: keyOf(namespace, str(md.name)),
+    service: serviceKey(namespace, str(labels[SERVICE_NAME_LABEL])),
   };
 }
 
@@ -205,9 +205,7 @@ export class ServiceEndpointsInformer {
   }
 
   private serviceOf(s: EndpointSliceLike): string | undefined {
-    const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
-    // join(): one flat string (a template's cons string is flattened into a second copy by the Map).
-    return svc ? [s.metadata?.namespace ?? '', svc].join('/') : undefined;
+    return s.service ?? serviceKey(s.metadata?.namespace, s.metadata?.labels?.[SERVICE_NAME_LABEL]);
   }
 
   private index(s: EndpointSliceLike, present: boolean): void {

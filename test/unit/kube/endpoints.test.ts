@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEndpointSlice, endpointsFromEndpoints, endpointsFromSlices } from '../../../kube/endpoints.js';
+import { objectKey } from '../../../kube/informer.js';
 
 describe('per-node endpoints', () => {
   it('reads v1beta1 slices (topology hostname), v1 slices (nodeName) and core Endpoints alike', () => {
@@ -36,6 +37,17 @@ describe('per-node endpoints', () => {
     expect(endpointsFromSlices([beta])).toEqual(expected);
     expect(endpointsFromSlices([v1])).toEqual(expected);
     expect(core).toEqual(expected);
+  });
+
+  it('a cached slice keeps its key, its version and its Service key, not the rest of its metadata', () => {
+    const s = decodeEndpointSlice({
+      metadata: { name: 'web-x1', namespace: 'ns', uid: 'u', resourceVersion: '42', labels: { 'kubernetes.io/service-name': 'web', other: 'x' } },
+      endpoints: [{ addresses: ['192.0.2.1'], nodeName: 'n1' }],
+    });
+    expect(objectKey(s)).toBe('ns/web-x1');
+    expect(s.service).toBe('ns/web');
+    expect(s.metadata).toEqual({ resourceVersion: '42' });
+    expect(decodeEndpointSlice({ metadata: { name: 'orphan', namespace: 'ns' } }).service).toBeUndefined();
   });
 
   it('merges slices, de-duplicates, and files node-less endpoints under ""', () => {
