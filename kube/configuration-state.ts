@@ -5,8 +5,8 @@
 // reaches the same verdict writes nothing), at most one write in flight and one per `minIntervalMs`;
 // states reported meanwhile coalesce (the newest wins). API errors are retried with back-off, never fatal.
 import type { KubeAccess } from './access.js';
-import { Backoff } from './backoff.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
+import { PacedWriter, type PassResult } from './paced-writer.js';
 import { errorStatus, kubeRequest } from './request.js';
 
 /** What the object says (allocator/config-state.ts derives it from a verdict; structural here). */
@@ -77,16 +77,14 @@ export class ConfigurationStateWriter {
   private desired: ConfigState | undefined;
   /** The object as last read or written: undefined until read (and after a conflict or an error). */
   private known: StateObject | undefined;
-  private running = false;
-  private timer: TimerHandle | undefined;
-  private lastWriteAt = -Infinity;
-  private closed = false;
   private unavailableSaid = false;
-  private readonly backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000 });
+  private readonly pacer: PacedWriter;
   /** Writes sent (create and status update). */
   writes = 0;
 
-  constructor(private readonly opts: ConfigurationStateWriterOptions) {}
+  constructor(private readonly opts: ConfigurationStateWriterOptions) {
+    this.pacer = new PacedWriter({ clock: opts.clock, minIntervalMs: opts.minIntervalMs, pass: () => this.run() });
+  }
 
   private get path(): string {
     return `/apis/metallb.io/v1beta1/namespaces/${encodeURIComponent(this.opts.namespace)}/configurationstates`;
@@ -94,48 +92,30 @@ export class ConfigurationStateWriter {
 
   /** The state now; written if it differs from the stored one. */
   report(state: ConfigState): void {
-    if (this.closed || sameState(this.desired, state)) return;
+    if (this.pacer.isClosed || sameState(this.desired, state)) return;
     this.desired = state;
-    this.kick(0);
+    this.pacer.kick();
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer !== undefined) this.opts.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.pacer.close();
   }
 
-  private kick(delayMs: number): void {
-    if (this.running || this.timer !== undefined || this.closed) return;
-    const wait = Math.max(delayMs, this.lastWriteAt + (this.opts.minIntervalMs ?? 1_000) - this.opts.clock.now());
-    this.timer = this.opts.clock.setTimeout(() => {
-      this.timer = undefined;
-      void this.run();
-    }, Math.max(0, wait));
-  }
-
-  private async run(): Promise<void> {
-    if (this.running || this.closed) return;
-    this.running = true;
+  private async run(): Promise<PassResult> {
     const want = this.desired;
-    let retryMs: number | undefined;
     try {
       if (want) await this.sync(want);
-      this.backoff.reset();
     } catch (err) {
       this.known = undefined;
-      retryMs = this.backoff.nextAfter(err);
       if (errorStatus(err) === 404) {
         if (!this.unavailableSaid) this.opts.onUnavailable?.();
         this.unavailableSaid = true;
-        retryMs = 60_000;
-      } else this.opts.onError(err);
-    } finally {
-      this.running = false;
+        return { kind: 'failed', error: err, retryMs: 60_000 };
+      }
+      this.opts.onError(err);
+      return { kind: 'failed', error: err };
     }
-    if (this.closed) return;
-    if (retryMs !== undefined) this.kick(retryMs);
-    else if (!sameState(want, this.desired)) this.kick(0);
+    return { kind: 'done', again: !sameState(want, this.desired) };
   }
 
   private async sync(want: ConfigState): Promise<void> {
@@ -165,7 +145,7 @@ export class ConfigurationStateWriter {
       };
       try {
         this.writes++;
-        this.lastWriteAt = this.opts.clock.now();
+        this.pacer.wrote();
         this.known = (await kubeRequest(this.opts.kubeConfig, 'PUT', `${this.path}/${encodeURIComponent(this.opts.name)}/status`, { body })) as StateObject;
         this.opts.onSynced?.(want, true);
         return;
@@ -186,7 +166,7 @@ export class ConfigurationStateWriter {
     }
     const labels: Record<string, string> = { [COMPONENT_LABEL]: this.opts.component, ...(this.opts.node ? { [NODE_NAME_LABEL]: this.opts.node } : {}) };
     this.writes++;
-    this.lastWriteAt = this.opts.clock.now();
+    this.pacer.wrote();
     try {
       return (await kubeRequest(this.opts.kubeConfig, 'POST', this.path, {
         body: { apiVersion: 'metallb.io/v1beta1', kind: 'ConfigurationState', metadata: { name: this.opts.name, namespace: this.opts.namespace, labels } },

@@ -5,9 +5,9 @@
 // `minIntervalMs` (default 1 s), so an allocation storm of any size costs each pool at most one write
 // per second, the newest counts winning. API errors are retried with back-off, never fatal.
 import type { KubeAccess } from './access.js';
-import { Backoff } from './backoff.js';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock } from './clock.js';
 import { CRD_GROUP } from './crds.js';
+import { PacedWriter, type PassResult } from './paced-writer.js';
 import { errorStatus, kubeRequest } from './request.js';
 
 /** An IPAddressPool's status, MetalLB's field names. */
@@ -43,38 +43,30 @@ export class PoolStatusWriter {
   private desired = new Map<string, PoolCounts>();
   /** What this process wrote last per pool object (uid): the informer may not show it yet. */
   private readonly written = new Map<string, { uid: string | undefined; counts: PoolCounts }>();
-  private running = false;
-  private timer: TimerHandle | undefined;
-  private lastFlushAt = -Infinity;
-  private closed = false;
-  private readonly backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000 });
+  private readonly pacer: PacedWriter;
   /** PATCHes sent. */
   writes = 0;
 
-  constructor(private readonly opts: PoolStatusWriterOptions) {}
+  constructor(private readonly opts: PoolStatusWriterOptions) {
+    this.pacer = new PacedWriter({ clock: opts.clock, minIntervalMs: opts.minIntervalMs, pass: () => this.flush() });
+  }
 
   /** The counts of every pool in force now (pools left out are not written any more). */
   report(counts: ReadonlyMap<string, PoolCounts>): void {
-    if (this.closed) return;
+    if (this.pacer.isClosed) return;
     this.desired = new Map(counts);
-    this.kick(0);
+    this.pacer.kick();
   }
 
   /** Leadership ended: nothing more is written until the next report (a new leader starts from the informer's view). */
   reset(): void {
     this.desired.clear();
     this.written.clear();
-    this.cancel();
+    this.pacer.cancel();
   }
 
   close(): void {
-    this.closed = true;
-    this.cancel();
-  }
-
-  private cancel(): void {
-    if (this.timer !== undefined) this.opts.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.pacer.close();
   }
 
   private dirty(): [string, PoolCounts][] {
@@ -87,43 +79,24 @@ export class PoolStatusWriter {
     });
   }
 
-  private kick(delayMs: number): void {
-    if (this.running || this.timer !== undefined || this.closed) return;
-    const wait = Math.max(delayMs, this.lastFlushAt + (this.opts.minIntervalMs ?? 1_000) - this.opts.clock.now());
-    this.timer = this.opts.clock.setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, Math.max(0, wait));
-  }
-
-  private async flush(): Promise<void> {
-    if (this.running || this.closed) return;
+  /** One pass over the dirty pools (the pacing counts from its start); a failed write does not stop the others. */
+  private async flush(): Promise<PassResult> {
     const todo = this.dirty();
-    if (todo.length === 0) return;
-    this.running = true;
-    this.lastFlushAt = this.opts.clock.now();
+    if (todo.length === 0) return { kind: 'idle' };
+    this.pacer.wrote();
     let failed = false;
     let failure: unknown;
-    try {
-      for (const [name, counts] of todo) {
-        if (this.closed || this.desired.get(name) !== counts) continue; // reset or superseded meanwhile
-        try {
-          await this.write(name, counts);
-        } catch (err) {
-          failed = true;
-          failure = err;
-          this.opts.onError(err);
-        }
+    for (const [name, counts] of todo) {
+      if (this.pacer.isClosed || this.desired.get(name) !== counts) continue; // reset or superseded meanwhile
+      try {
+        await this.write(name, counts);
+      } catch (err) {
+        failed = true;
+        failure = err;
+        this.opts.onError(err);
       }
-    } finally {
-      this.running = false;
     }
-    if (this.closed) return;
-    if (failed) this.kick(this.backoff.nextAfter(failure));
-    else {
-      this.backoff.reset();
-      if (this.dirty().length > 0) this.kick(0);
-    }
+    return failed ? { kind: 'failed', error: failure } : { kind: 'done', again: this.dirty().length > 0 };
   }
 
   private async write(name: string, counts: PoolCounts): Promise<void> {
