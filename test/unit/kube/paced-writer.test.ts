@@ -20,6 +20,12 @@ function writer(clock: FakeClock, script: ((w: PacedWriter) => Promise<PassResul
 /** Lets the pass's promise settle (its result is handled on a later microtask). */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Advances the clock by `ms` (firing due passes), then lets them finish. */
+async function step(clock: FakeClock, ms: number): Promise<void> {
+  clock.advance(ms);
+  await settle();
+}
+
 const wrote = (again = false) => (w: PacedWriter): PassResult => {
   w.wrote();
   return { kind: 'done', again };
@@ -32,16 +38,13 @@ describe('PacedWriter', () => {
     w.kick();
     w.kick();
     w.kick();
-    clock.advance(0);
-    await settle();
+    await step(clock, 0);
     expect(starts).toEqual([0]);
     clock.advance(300);
     w.kick();
-    clock.advance(699);
-    await settle();
+    await step(clock, 699);
     expect(starts).toEqual([0]); // 1 s after the write at 0, not before
-    clock.advance(1);
-    await settle();
+    await step(clock, 1);
     expect(starts).toEqual([0, 1_000]);
   });
 
@@ -49,11 +52,9 @@ describe('PacedWriter', () => {
     const clock = new FakeClock();
     const { w, starts } = writer(clock, [() => ({ kind: 'idle' })]);
     w.kick();
-    clock.advance(0);
-    await settle();
+    await step(clock, 0);
     w.kick();
-    clock.advance(0);
-    await settle();
+    await step(clock, 0);
     expect(starts).toEqual([0, 0]);
   });
 
@@ -69,11 +70,9 @@ describe('PacedWriter', () => {
     expect(clock.pending).toBe(0);
     finish({ kind: 'done', again: true });
     await settle();
-    clock.advance(0);
-    await settle();
+    await step(clock, 0);
     expect(starts).toEqual([0, 5_000]);
-    clock.advance(10_000);
-    await settle();
+    await step(clock, 10_000);
     expect(starts).toEqual([0, 5_000]); // again: false
   });
 
@@ -83,25 +82,19 @@ describe('PacedWriter', () => {
     const fail = (): PassResult => ({ kind: 'failed', error: boom });
     const { w, starts } = writer(clock, [fail, () => Promise.reject(boom), () => ({ kind: 'done', again: false }), fail, () => ({ kind: 'idle' })], 0);
     w.kick();
-    clock.advance(0);
-    await settle();
+    await step(clock, 0);
     // Back-off steps 1 s then 2 s, less at most 20 % jitter.
-    clock.advance(799);
-    await settle();
+    await step(clock, 799);
     expect(starts).toHaveLength(1);
-    clock.advance(201);
-    await settle();
+    await step(clock, 201);
     expect(starts).toHaveLength(2);
-    clock.advance(2_000);
-    await settle();
+    await step(clock, 2_000);
     expect(starts).toHaveLength(3);
     expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(1_600);
     // The third pass succeeded: the next failure starts the back-off over at 1 s.
     w.kick();
-    clock.advance(0);
-    await settle();
-    clock.advance(1_000);
-    await settle();
+    await step(clock, 0);
+    await step(clock, 1_000);
     expect(starts).toHaveLength(5);
     expect(starts[4] - starts[3]).toBeLessThanOrEqual(1_000);
   });
@@ -111,19 +104,14 @@ describe('PacedWriter', () => {
     const throttled = new KubeApiError(429, 'PATCH', '/x', 'TooManyRequests', 'slow down', undefined, 5_000);
     const { w, starts } = writer(clock, [() => ({ kind: 'failed', error: new Error('gone'), retryMs: 60_000 }), () => ({ kind: 'failed', error: throttled }), () => ({ kind: 'idle' })], 0);
     w.kick();
-    clock.advance(0);
-    await settle();
-    clock.advance(59_999);
-    await settle();
+    await step(clock, 0);
+    await step(clock, 59_999);
     expect(starts).toHaveLength(1);
-    clock.advance(1);
-    await settle();
+    await step(clock, 1);
     expect(starts).toEqual([0, 60_000]);
-    clock.advance(4_999);
-    await settle();
+    await step(clock, 4_999);
     expect(starts).toHaveLength(2);
-    clock.advance(1);
-    await settle();
+    await step(clock, 1);
     expect(starts).toEqual([0, 60_000, 65_000]);
   });
 
@@ -132,19 +120,16 @@ describe('PacedWriter', () => {
     const { w, starts } = writer(clock, [() => ({ kind: 'failed', error: new Error('boom') })], 0);
     w.kick(100);
     w.cancel();
-    clock.advance(1_000);
-    await settle();
+    await step(clock, 1_000);
     expect(starts).toEqual([]);
     w.kick();
-    clock.advance(0);
-    await settle();
+    await step(clock, 0);
     expect(clock.pending).toBe(1); // the retry
     w.close();
     expect(w.isClosed).toBe(true);
     expect(clock.pending).toBe(0);
     w.kick();
-    clock.advance(120_000);
-    await settle();
+    await step(clock, 120_000);
     expect(starts).toEqual([1_000]);
   });
 });
