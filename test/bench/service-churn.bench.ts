@@ -252,7 +252,9 @@ try {
     const counts = new Map<string, number>();
     for (const l of lines) counts.set(String(l.event), (counts.get(String(l.event)) ?? 0) + 1);
     note(`${who} log events: ${[...counts].sort((x, y) => y[1] - x[1]).map(([e, n]) => `${e} ${n}`).join(', ')}`);
-    for (const l of lines.filter((x) => x.level === 'warn' || x.level === 'error' || x.event === 'reconcileFailed').slice(0, 3)) note(`${who}: ${JSON.stringify(l).slice(0, 400)}`);
+    for (const l of lines.filter((x) => (x.level === 'warn' || x.level === 'error' || x.event === 'reconcileFailed') && x.event !== 'fenced').slice(0, 3)) note(`${who}: ${JSON.stringify(l).slice(0, 400)}`);
+    // Why each fence happened (the first 5): the reason says how late, err the last renewal's failure.
+    for (const l of lines.filter((x) => x.event === 'fenced').slice(0, 5)) note(`${who}: ${JSON.stringify(l).slice(0, 600)}`);
   }
   // Profiles are written at exit: a graceful stop.
   if (PROF_DIR) await Promise.all([controller.kill('SIGTERM'), speaker.kill('SIGTERM')]);
