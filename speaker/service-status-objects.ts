@@ -50,6 +50,27 @@ interface StoredObject {
   status?: { node?: string; serviceName?: string; serviceNamespace?: string; interfaces?: { name?: string }[]; peers?: string[] };
 }
 
+/**
+ * What is kept of an object as the API returned it: the fields inSync, metadataOk and write read. The
+ * answer carries managedFields and every label and annotation (1-2 kB per object, one object per
+ * announced Service), none of which is read again.
+ */
+function kept(o: StoredObject): StoredObject {
+  const md = o.metadata ?? {};
+  const life = md.annotations?.[LIFE_ANNOTATION];
+  const from = md.annotations?.[TAKEOVER_ANNOTATION];
+  const annotations = life === undefined && from === undefined ? undefined : { ...(life !== undefined ? { [LIFE_ANNOTATION]: life } : {}), ...(from !== undefined ? { [TAKEOVER_ANNOTATION]: from } : {}) };
+  return {
+    metadata: {
+      name: md.name,
+      resourceVersion: md.resourceVersion,
+      ...(annotations ? { annotations } : {}),
+      ...(md.ownerReferences ? { ownerReferences: md.ownerReferences.map((r) => ({ uid: r.uid })) } : {}),
+    },
+    status: o.status,
+  };
+}
+
 export interface ServiceStatusObjectsOptions {
   kubeConfig: KubeAccess;
   namespace: string;
@@ -207,8 +228,8 @@ export class ServiceStatusObjects {
       const service = `${labels[SERVICE_NAMESPACE_LABEL] ?? ''}/${labels[SERVICE_NAME_LABEL] ?? ''}`;
       const key = keyOf(protocol, service);
       // Not under our name (e.g. written by MetalLB with generateName): ours replaces it.
-      if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) this.stored.set(`${key}|${o.metadata?.name ?? ''}`, o);
-      else this.stored.set(key, o);
+      if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) this.stored.set(`${key}|${o.metadata?.name ?? ''}`, kept(o));
+      else this.stored.set(key, kept(o));
     }
   }
 
@@ -311,7 +332,7 @@ export class ServiceStatusObjects {
         if (!have) {
           this.writes++;
           have = (await kubeRequest(this.opts.kubeConfig, 'POST', this.path(protocol), { body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata, spec: {} } })) as StoredObject;
-          this.stored.set(key, have);
+          this.stored.set(key, kept(have));
         } else if (!this.metadataOk(key, have)) {
           // A new speaker Pod adopts the objects its predecessor left (before the garbage collector
           // takes them); a new life writes itself on the objects it announces again.
@@ -319,7 +340,7 @@ export class ServiceStatusObjects {
           have = (await kubeRequest(this.opts.kubeConfig, 'PUT', this.path(protocol, objName), {
             body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { ...metadata, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status: have.status },
           })) as StoredObject;
-          this.stored.set(key, have);
+          this.stored.set(key, kept(have));
           if (this.inSync(key)) return;
         }
         const status = {
@@ -332,7 +353,7 @@ export class ServiceStatusObjects {
         const written = (await kubeRequest(this.opts.kubeConfig, 'PUT', `${this.path(protocol, objName)}/status`, {
           body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { name: objName, namespace: this.opts.namespace, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status },
         })) as StoredObject;
-        this.stored.set(key, written);
+        this.stored.set(key, kept(written));
         return;
       } catch (err) {
         const code = errorStatus(err);
@@ -346,7 +367,7 @@ export class ServiceStatusObjects {
 
   private async reread(key: string, protocol: Protocol, objName: string): Promise<void> {
     try {
-      this.stored.set(key, (await kubeRequest(this.opts.kubeConfig, 'GET', this.path(protocol, objName))) as StoredObject);
+      this.stored.set(key, kept((await kubeRequest(this.opts.kubeConfig, 'GET', this.path(protocol, objName))) as StoredObject));
     } catch (err) {
       if (errorStatus(err) !== 404) throw err;
       this.stored.delete(key);
