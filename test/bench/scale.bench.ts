@@ -29,7 +29,8 @@
 // The Lease watch fan-out (test/sim/lease-fanout.ts; HERALD_BENCH_SCALE_FANOUT=0 skips it): per N and
 // mode (periodic: membership Leases renewed every 10 s, as before the split; split: heartbeat Leases
 // renewed, membership Leases written on changes only), scale.fanout.<mode>.<N>.events_per_watcher_per_s
-// on real watches with the speakers' label selector, writes/s and kube-apiserver CPU.
+// on real watches with the speakers' label selector (HERALD_BENCH_SCALE_FANOUT_WATCHERS, default 3),
+// writes/s and kube-apiserver CPU (which includes only these watchers' share of the fan-out).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg, cpus } from 'node:os';
@@ -402,9 +403,10 @@ if (process.env.HERALD_BENCH_SCALE_FANOUT !== '0') {
         const namespace = `fanout-${mode}-${n}`;
         await namespaceFor(cluster, namespace);
         const windowS = Math.max(20, (2 * timing.renewMs) / 1000);
-        const r = await runLeaseFanout({ kubeConfig, namespace, n, mode, renewMs: timing.renewMs, leaseDurationMs: timing.leaseDurationMs, windowS, cpuSeconds: () => cpuSeconds(pid) });
+        const watchers = Number(process.env.HERALD_BENCH_SCALE_FANOUT_WATCHERS ?? 3);
+        const r = await runLeaseFanout({ kubeConfig, namespace, n, mode, renewMs: timing.renewMs, leaseDurationMs: timing.leaseDurationMs, windowS, watchers, cpuSeconds: () => cpuSeconds(pid) });
         const p = `scale.fanout.${mode}.${n}`;
-        note(`${p}: ${n} speakers' Leases (${mode}), 3 watches with the speakers' label selector, ${r.windowS.toFixed(0)} s window, load average ${load()}`);
+        note(`${p}: ${n} speakers' Leases (${mode}), ${watchers} watches with the speakers' label selector, ${r.windowS.toFixed(0)} s window, load average ${load()}`);
         out(`${p}.events_per_watcher_per_s`, r.eventsPerWatcherPerS, 3);
         out(`${p}.events_per_s_all_watchers`, r.fanoutPerS, 1);
         out(`${p}.lease_writes_per_s_per_node`, r.writesPerS / n, 3);
