@@ -6,14 +6,13 @@
 // Real kube-apiserver, speaker processes with the record announcer and liveness over loopback UDP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { rankSpeakers } from '../../speaker/layer2-owner.js';
-import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, waitFor } from './harness.js';
-import { installCrds } from './crd-objects.js';
-import { CuttableProxy } from './proxy.js';
+import { kubeconfigPath, kubectl, waitFor } from './harness.js';
+import type { CuttableProxy } from './proxy.js';
+import { proxiedNamespace, type ProxiedNamespace } from './proxied-namespace.js';
 import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml, type RecordLine } from './speaker-process.js';
 
 const RENEW_MS = 1000;
@@ -52,22 +51,17 @@ describe('speaker Lease split (liveness on)', () => {
   let ns: string;
   let proxy: CuttableProxy;
   let dir: string;
+  let setUp: ProxiedNamespace | undefined;
   const speakers: SpeakerProcess[] = [];
 
   beforeAll(async () => {
-    await installCrds();
-    kc = kubeConfig();
-    ns = await freshNamespace('split');
-    const server = new URL(kc.getCurrentCluster()!.server);
-    proxy = await CuttableProxy.start(server.hostname, Number(server.port));
-    dir = mkdtempSync(join(tmpdir(), 'herald-split-'));
-    writeFileSync(join(dir, 'kubeconfig'), readFileSync(kubeconfigPath(), 'utf8').split(server.origin).join(`https://127.0.0.1:${proxy.port}`));
+    setUp = await proxiedNamespace('split');
+    ({ kc, ns, proxy, dir } = setUp);
     writeFileSync(join(dir, 'secret'), 'a liveness secret of the test, 32b');
   });
   afterAll(async () => {
     await Promise.all(speakers.map((s) => s.kill('SIGKILL')));
-    await proxy?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await setUp?.close();
   });
 
   const lease = (name: string): LeaseObject => JSON.parse(kubectl(['get', 'lease', '-n', ns, name, '-o', 'json'])) as LeaseObject;

@@ -3,15 +3,14 @@
 // duration + renew, takeover after SIGTERM on the Lease deletion, Local policy following endpoints, and
 // self-fencing of a speaker cut off from the API server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { rankSpeakers } from '../../speaker/layer2-owner.js';
 import { metricValue } from './controller-process.js';
 import { freshNamespace, kubeConfig, kubeconfigPath, kubectl, waitFor } from './harness.js';
 import { installCrds } from './crd-objects.js';
-import { CuttableProxy } from './proxy.js';
+import type { CuttableProxy } from './proxy.js';
+import { proxiedNamespace, type ProxiedNamespace } from './proxied-namespace.js';
 import { createServiceWithIps, setEndpoints, SpeakerProcess, speakerConfigYaml, type RecordLine } from './speaker-process.js';
 
 const LEASE_RENEW_MS = 1000;
@@ -240,21 +239,16 @@ describe('speaker fencing (API server cut off through a proxy)', () => {
   let ns: string;
   let proxy: CuttableProxy;
   let dir: string;
+  let setUp: ProxiedNamespace | undefined;
   const speakers: SpeakerProcess[] = [];
 
   beforeAll(async () => {
-    await installCrds();
-    kc = kubeConfig();
-    ns = await freshNamespace('fence');
-    const server = new URL(kc.getCurrentCluster()!.server);
-    proxy = await CuttableProxy.start(server.hostname, Number(server.port));
-    dir = mkdtempSync(join(tmpdir(), 'herald-fence-'));
-    writeFileSync(join(dir, 'kubeconfig'), readFileSync(kubeconfigPath(), 'utf8').split(server.origin).join(`https://127.0.0.1:${proxy.port}`));
+    setUp = await proxiedNamespace('fence');
+    ({ kc, ns, proxy, dir } = setUp);
   });
   afterAll(async () => {
     await Promise.all(speakers.map((s) => s.kill('SIGKILL')));
-    await proxy?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await setUp?.close();
   });
 
   /** The ServiceL2Status objects of `service` (name) in `ns`: `node` with a life, `node<-failed` for a takeover. */
