@@ -673,10 +673,8 @@ export class Speaker {
       self: this.opts.node,
       address: l.address,
       port: l.port,
-      // A fenced speaker answers no liveness message (swimSilent).
-      onMessage: (m) => {
-        if (!this.fencing.isFenced()) this.swim?.receive(m);
-      },
+      // A fenced speaker answers no liveness message: swimSilent stops the state machine, which then ignores every message.
+      onMessage: (m) => this.swim?.receive(m),
       onDrop: (reason) => this.metrics.livenessDropped.inc({ reason }),
       onSendError: (err) => this.log.debug({ event: 'livenessSendFailed', err }, 'liveness send failed'),
     });

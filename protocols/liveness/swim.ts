@@ -186,8 +186,8 @@ export class Swim {
   private stall: { waiting: Set<string>; timer: TimerHandle } | undefined;
   private readonly stallListeners: Array<(stalled: boolean, gapMs: number) => void> = [];
   private readonly quorumListeners: Array<(quorum: boolean) => void> = [];
-  /** Counters (metrics). */
-  readonly counts = { sent: 0, received: 0, suspicions: 0, deaths: 0, refutations: 0, stalls: 0 };
+  /** Counters (metrics). `ignoredStopped`: messages that arrived while stopped (or not started yet), unread. */
+  readonly counts = { sent: 0, received: 0, suspicions: 0, deaths: 0, refutations: 0, stalls: 0, ignoredStopped: 0 };
 
   constructor(opts: SwimOptions) {
     for (const k of ['periodMs', 'probeTimeoutMs', 'suspicionMs'] as const) {
@@ -392,8 +392,17 @@ export class Swim {
     return { probes: this.probes.size, gossip: this.gossip.size };
   }
 
-  /** An authenticated, decoded message arrived (the transport verified the MAC and decoded it). */
+  /**
+   * An authenticated, decoded message arrived (the transport verified the MAC and decoded it).
+   * Stopped (or not started yet) this node takes no part: it answers nothing and learns nothing
+   * (a fenced speaker stops its Swim so that the others declare it dead; README: Scale, the Lease
+   * split); such messages are only counted.
+   */
   receive(m: Message): void {
+    if (!this.running) {
+      this.counts.ignoredStopped++;
+      return;
+    }
     const sender = this.members.get(m.from);
     // Not a member per the Leases: ignore it entirely (bounded state: strangers cost nothing).
     if (!sender) return;

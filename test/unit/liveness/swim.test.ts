@@ -325,6 +325,38 @@ describe('SWIM failure detection', () => {
     expect(large).toBeLessThan(1000);
   });
 
+  it('a stopped member (a fenced speaker) answers and learns nothing: every message is ignored and counted; the others declare it dead', () => {
+    const c = net(3);
+    c.clock.advance(1000);
+    const silent = c.node('node2');
+    silent.stop();
+    const sent = silent.counts.sent;
+    const received = silent.counts.received;
+    // Directly: a ping (no ack), a suspicion of itself (no refutation), a verdict on a peer (not applied).
+    silent.receive({ type: 'ping', seq: 7, incarnation: 0, from: 'node1', target: 'node2', updates: [{ name: 'node2', state: 'suspect', incarnation: 0 }] });
+    silent.receive({ type: 'pingReq', seq: 8, incarnation: 0, from: 'node1', target: 'node3', updates: [{ name: 'node3', state: 'dead', incarnation: 5 }] });
+    expect(silent.counts.ignoredStopped).toBe(2);
+    expect(silent.counts.refutations).toBe(0);
+    expect(silent.state('node3')).toBe('alive');
+    // Over the network: the others' probes go unanswered, so they declare it dead.
+    until(c.clock, () => c.node('node1').state('node2') === 'dead' && c.node('node3').state('node2') === 'dead');
+    expect(silent.counts.sent).toBe(sent);
+    expect(silent.counts.received).toBe(received);
+    expect(silent.counts.ignoredStopped).toBeGreaterThan(2);
+    expect(c.changes.get('node2')).toEqual([]);
+    // Started again (unfenced), it answers: the first answer it gets tells it it was declared dead.
+    silent.start();
+    until(c.clock, () => (c.changes.get('node2') ?? []).some((x) => x.name === 'node2' && x.state === 'dead'), 1000);
+    expect(silent.counts.received).toBeGreaterThan(received);
+  });
+
+  it('a member not started yet ignores messages too', () => {
+    const idle = new Swim({ ...TIMING, clock: new ManualClock(), self: 'a', send: () => expect.fail('a member not started sends nothing') });
+    idle.setMembers(['a', 'b']);
+    idle.receive({ type: 'ping', seq: 1, incarnation: 0, from: 'b', target: 'a', updates: [] });
+    expect(idle.counts).toMatchObject({ received: 0, sent: 0, ignoredStopped: 1 });
+  });
+
   it('messages from non-members are ignored', () => {
     const c = net(2);
     c.node('node1').receive({ type: 'ping', seq: 1, incarnation: 0, from: 'stranger', target: 'node1', updates: [{ name: 'node2', state: 'dead', incarnation: 9 }] });
