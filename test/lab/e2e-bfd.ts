@@ -74,8 +74,8 @@ export function describeBfd(ROUTER: 'bird' | 'frr'): void {
         report.push(`frozen speaker, hold timer only (${HOLD_S} s): path gone after ${withoutBfd} ms`);
         expect(withoutBfd).toBeGreaterThan((HOLD_S - 3) * 1000 - 500);
       } finally {
-        lab.signal('speaker-node1', 'SIGCONT');
-        lab.signal('speaker-node3', 'SIGCONT');
+        lab.resume('speaker-node1');
+        lab.resume('speaker-node3');
       }
       // Back: node1's BFD comes up again (its BGP was held until then), both paths return.
       await bfdUp(lab, ['node1'], from);
@@ -97,7 +97,7 @@ export function describeBfd(ROUTER: 'bird' | 'frr'): void {
         lab.signal('speaker-node1', 'SIGSTOP');
         gone = await pathGone('node1', t0, 10_000);
       } finally {
-        lab.signal('speaker-node1', 'SIGCONT');
+        lab.resume('speaker-node1');
       }
       report.push(`restarted then frozen speaker, BFD 300 ms x 3: path gone after ${gone} ms`);
       expect(gone).toBeLessThan(BFD_NOT_HOLD_MS);

@@ -264,6 +264,19 @@ export class FullLab {
     process.kill(pid, sig);
   }
 
+  /**
+   * SIGCONT to a daemon stopped with SIGSTOP, if it still runs: for `finally` blocks, where a daemon that
+   * died meanwhile must not replace the test's own failure with an ESRCH.
+   */
+  resume(name: string): void {
+    if (!this.alive(name)) return;
+    try {
+      this.signal(name, 'SIGCONT');
+    } catch {
+      // exited between the check and the signal
+    }
+  }
+
   alive(name: string): boolean {
     const pid = this.state.pids[name];
     return pid ? alive(pid) : false;

@@ -46,6 +46,7 @@ describe('speaker metrics fed by the API client and informers', () => {
     const age = /^herald_watch_last_event_seconds\{resource="configmaps"\} (\S+)$/m.exec(text);
     expect(Number(age?.[1])).toBeGreaterThanOrEqual(0);
     expect(Number(age?.[1])).toBeLessThan(60);
+    expect(text).toMatch(/^herald_watch_resumed_early_total\{resource="configmaps"\} 0$/m);
     stop();
   });
 });

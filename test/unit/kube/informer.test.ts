@@ -253,6 +253,7 @@ describe('Informer (fake API server)', () => {
     await synced;
     expect(inf.get('ns/a')).toBeDefined();
     expect(inf.lastEventAgeSeconds()).toBeLessThan(5);
+    expect(inf.stats.resumedEarly).toBe(1); // herald_watch_resumed_early_total
   });
 
   it('an HTTP error (the server answered) waits out the back-off', async () => {
@@ -269,5 +270,6 @@ describe('Informer (fake API server)', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(inf.hasSynced()).toBe(false);
     expect(api.requests.filter((r) => r.startsWith('LIST'))).toHaveLength(2); // its own and ours
+    expect(inf.stats.resumedEarly).toBe(0);
   });
 });
