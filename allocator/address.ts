@@ -35,9 +35,3 @@ export function prevAddr(a: Addr): Addr {
 export function span(first: Addr, last: Addr): bigint {
   return toBigInt(last) - toBigInt(first) + 1n;
 }
-
-/** The low 32 bits as a signed int32: an unboxed integer key for V8's Map (slot-index.ts). */
-export function lowKey(a: Addr): number {
-  return typeof a === 'number' ? a | 0 : Number(BigInt.asIntN(32, a));
-}
-

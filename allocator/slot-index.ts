@@ -1,95 +1,141 @@
-// Held address -> Slot, per family. Keyed by the address's low 32 bits as a small integer rather than
-// by its text: hashing a fresh string per allocation cost more than the rest of allocate() together.
-// Addresses that share their low 32 bits (IPv6 only, in pools wider than 2^32) share a bucket.
-// While every IPv6 address held lies in one 2^32-aligned block, no two share a key, so an insertion
-// needs no bucket lookup first (a Map miss per allocation, ~10 % of an IPv6 allocation's time).
-import type { Family } from '../config/model.js';
-import { familyOfAddr, lowKey, type Addr } from './address.js';
+// Held address -> Slot. Addresses are split into 2^32-aligned blocks (all of IPv4 is one) and, inside a
+// block, into pages of PAGE consecutive addresses: a page is a small array indexed by the address's low
+// bits. Allocations walk a pool in order, so consecutive addresses fill one page and a lookup is a
+// compare against the last page used plus an array index: no hashing per address, no big hash table to
+// grow and rehash, about 9 bytes per held address where a Map entry took ~50 (a one-Map-per-family index
+// cost ~12 % of an allocation plus the GC of its growing tables). An address held alone in its page
+// costs the whole page (PAGE slots), hence small pages. Page and block tables are Maps keyed by number
+// (page) and bigint (IPv6 block): touched once per page, not once per address.
+import type { Addr } from './address.js';
 import type { Slot } from './records.js';
 
-type Bucket = Slot | Slot[];
+const PAGE_BITS = 4;
+const PAGE = 1 << PAGE_BITS;
+const IN_PAGE = PAGE - 1;
+
+type Page = (Slot | undefined)[];
+
+/** The pages of one 2^32-aligned block, keyed by (low 32 bits) >>> PAGE_BITS, with the last one used cached. */
+class Block {
+  private readonly pages = new Map<number, Page>();
+  private lastKey = -1;
+  private last: Page | undefined;
+
+  private page(key: number): Page | undefined {
+    if (key === this.lastKey) return this.last;
+    const page = this.pages.get(key);
+    if (page) {
+      this.lastKey = key;
+      this.last = page;
+    }
+    return page;
+  }
+
+  get(low: number): Slot | undefined {
+    return this.page(low >>> PAGE_BITS)?.[low & IN_PAGE];
+  }
+
+  /** Sets the slot of `low`, which holds none. */
+  add(low: number, slot: Slot): void {
+    const key = low >>> PAGE_BITS;
+    let page = this.page(key);
+    if (!page) {
+      page = new Array<Slot | undefined>(PAGE);
+      this.pages.set(key, page);
+      this.lastKey = key;
+      this.last = page;
+    }
+    page[low & IN_PAGE] = slot;
+  }
+
+  /** Clears `low`; false when it held no slot. */
+  delete(low: number): boolean {
+    const key = low >>> PAGE_BITS;
+    const page = this.page(key);
+    if (!page || page[low & IN_PAGE] === undefined) return false;
+    page[low & IN_PAGE] = undefined;
+    for (let i = 0; i < PAGE; i++) if (page[i] !== undefined) return true;
+    this.pages.delete(key);
+    if (this.lastKey === key) {
+      this.lastKey = -1;
+      this.last = undefined;
+    }
+    return true;
+  }
+
+  get empty(): boolean {
+    return this.pages.size === 0;
+  }
+
+  *values(): Generator<Slot> {
+    for (const page of this.pages.values()) for (const s of page) if (s !== undefined) yield s;
+  }
+}
 
 export class SlotIndex {
-  private readonly maps: Record<Family, Map<number, Bucket>> = { ipv4: new Map(), ipv6: new Map() };
+  private readonly v4 = new Block();
+  /** IPv6 blocks by their first address >> 32 (V8 hashes a bigint key by its low 64 bits: bits 32-95 here). */
+  private readonly v6 = new Map<bigint, Block>();
+  /** The IPv6 block used last and its address range (allocations stay in one block for 2^32 addresses). */
+  private v6Last: Block | undefined;
+  private v6LastFirst = 0n;
+  private v6LastEnd = -1n;
   private count = 0;
-  private v6Count = 0;
-  /** First and last address of the 2^32-aligned block of the first IPv6 address added since none was held. */
-  private v6Block = 0n;
-  private v6BlockLast = -1n;
-  /** IPv6 addresses held outside that block: while 0, IPv6 keys are unique. */
-  private v6Outside = 0;
 
   get size(): number {
     return this.count;
   }
 
+  /** The IPv6 block of `a` (created when `create`). */
+  private v6Block(a: bigint, create: boolean): Block | undefined {
+    if (a >= this.v6LastFirst && a <= this.v6LastEnd) return this.v6Last;
+    const id = a >> 32n;
+    let block = this.v6.get(id);
+    if (!block) {
+      if (!create) return undefined;
+      block = new Block();
+      this.v6.set(id, block);
+    }
+    this.v6Last = block;
+    this.v6LastFirst = id << 32n;
+    this.v6LastEnd = this.v6LastFirst + 0xffffffffn;
+    return block;
+  }
+
   get(a: Addr): Slot | undefined {
-    const b = this.maps[familyOfAddr(a)].get(lowKey(a));
-    if (b === undefined) return undefined;
-    if (!Array.isArray(b)) return b.num === a ? b : undefined;
-    for (const s of b) if (s.num === a) return s;
-    return undefined;
+    if (typeof a === 'number') return this.v4.get(a);
+    return this.v6Block(a, false)?.get(Number(BigInt.asUintN(32, a)));
   }
 
   /** Adds a slot whose address is not held yet. */
   add(slot: Slot): void {
     const a = slot.num;
-    const key = lowKey(a);
-    // An IPv4 key is the whole address: no bucket to look up first.
-    if (typeof a === 'number') {
-      this.maps.ipv4.set(key, slot);
-    } else {
-      const map = this.maps.ipv6;
-      if (this.v6Count === 0) {
-        this.v6Block = a - BigInt.asUintN(32, a);
-        this.v6BlockLast = this.v6Block + 0xffffffffn;
-        this.v6Outside = 0;
-      }
-      const inBlock = a >= this.v6Block && a <= this.v6BlockLast;
-      if (inBlock && this.v6Outside === 0) {
-        map.set(key, slot);
-      } else {
-        if (!inBlock) this.v6Outside++;
-        const b = map.get(key);
-        if (b === undefined) map.set(key, slot);
-        else if (Array.isArray(b)) b.push(slot);
-        else map.set(key, [b, slot]);
-      }
-      this.v6Count++;
-    }
+    if (typeof a === 'number') this.v4.add(a, slot);
+    else (this.v6Block(a, true) as Block).add(Number(BigInt.asUintN(32, a)), slot);
     this.count++;
   }
 
   /** Removes the slot holding `slot`'s address; false when none does. */
   delete(slot: Slot): boolean {
     const a = slot.num;
-    const map = this.maps[familyOfAddr(a)];
-    const key = lowKey(a);
-    const b = map.get(key);
-    if (b === undefined) return false;
-    if (!Array.isArray(b)) {
-      if (b.num !== a) return false;
-      map.delete(key);
-    } else {
-      const i = b.findIndex((s) => s.num === a);
-      if (i < 0) return false;
-      b.splice(i, 1);
-      if (b.length === 1) map.set(key, b[0]);
+    let removed: boolean;
+    if (typeof a === 'number') removed = this.v4.delete(a);
+    else {
+      const block = this.v6Block(a, false);
+      removed = block !== undefined && block.delete(Number(BigInt.asUintN(32, a)));
+      if (removed && (block as Block).empty) {
+        this.v6.delete(a >> 32n);
+        this.v6Last = undefined;
+        this.v6LastFirst = 0n;
+        this.v6LastEnd = -1n;
+      }
     }
-    if (typeof a !== 'number') {
-      this.v6Count--;
-      if (a < this.v6Block || a > this.v6BlockLast) this.v6Outside--;
-    }
-    this.count--;
-    return true;
+    if (removed) this.count--;
+    return removed;
   }
 
   *values(): Generator<Slot> {
-    for (const map of Object.values(this.maps)) {
-      for (const b of map.values()) {
-        if (Array.isArray(b)) yield* b;
-        else yield b;
-      }
-    }
+    yield* this.v4.values();
+    for (const block of this.v6.values()) yield* block.values();
   }
 }
