@@ -1,8 +1,11 @@
-// Allocated Services and their EndpointSlices written straight into etcd, as kube-apiserver 1.20 stores
-// them (JSON: the API server runs with --storage-media-type=application/json) and as Herald's controller
-// would have left them (a status address each, one ready endpoint on `node`), before kube-apiserver starts:
-// creating 10,000-100,000 through the API takes minutes to a quarter of an hour here (services.bench.ts).
-// Shared by speaker-rss.bench.ts and service-churn.bench.ts; also the CPU time of a process they watch.
+// Services written straight into etcd, as kube-apiserver 1.20 stores them (JSON: the API server runs with
+// --storage-media-type=application/json), before kube-apiserver starts: creating 10,000-100,000 through
+// the API takes minutes to a quarter of an hour here (100-190 creates/s). Two variants:
+// - allocated (speaker-rss.bench.ts, service-churn.bench.ts): as Herald's controller would have left them,
+//   a status address and the pool annotation each, plus an EndpointSlice with one ready endpoint on `node`;
+// - unallocated (services.bench.ts, the controller's cold start): as a user's create leaves them, status
+//   `loadBalancer: {}` and no EndpointSlice (the controller reads none).
+// Also the CPU time of a process those benches watch.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { formatIp } from '../../allocator/ip.js';
@@ -20,11 +23,20 @@ const TIME = '2026-12-06T17:00:00Z';
 const uid = (kind: number, i: number): string => `6f1c${kind}${i.toString(16).padStart(3, '0').slice(-3)}-1a2b-4c3d-8e9f-${i.toString(16).padStart(12, '0')}`;
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
-/** etcd keys and values of Services svc-0 .. svc-(n-1) in `ns` and their EndpointSlices (1.20 stores discovery.k8s.io/v1beta1). */
-function* allocatedServiceObjects(ns: string, node: string, n: number): Generator<[string, string]> {
+/** What a seeded Service looks like: allocated by Herald (with an EndpointSlice), or fresh from a user's create. */
+export type SeedVariant = 'allocated' | 'unallocated';
+
+/** etcd keys and values of Services svc-0 .. svc-(n-1) in `ns` and, if allocated, their EndpointSlices (1.20 stores discovery.k8s.io/v1beta1). */
+function* serviceObjects(ns: string, node: string, n: number, variant: SeedVariant): Generator<[string, string]> {
   for (let i = 0; i < n; i++) {
     const name = `svc-${i}`;
-    const svc = { kind: 'Service', apiVersion: 'v1', metadata: { name, namespace: ns, uid: uid(1, i), creationTimestamp: TIME, annotations: { 'metallb.io/ip-allocated-from-pool': 'v6' } }, ...allocatedIpv6Service(i, { app: name }) };
+    const { spec, status } = allocatedIpv6Service(i, { app: name });
+    if (variant === 'unallocated') {
+      const svc = { kind: 'Service', apiVersion: 'v1', metadata: { name, namespace: ns, uid: uid(1, i), creationTimestamp: TIME }, spec, status: { loadBalancer: {} } };
+      yield [`/registry/services/specs/${ns}/${name}`, JSON.stringify(svc)];
+      continue;
+    }
+    const svc = { kind: 'Service', apiVersion: 'v1', metadata: { name, namespace: ns, uid: uid(1, i), creationTimestamp: TIME, annotations: { 'metallb.io/ip-allocated-from-pool': 'v6' } }, spec, status };
     const slice = {
       kind: 'EndpointSlice',
       apiVersion: 'discovery.k8s.io/v1beta1',
@@ -38,8 +50,8 @@ function* allocatedServiceObjects(ns: string, node: string, n: number): Generato
   }
 }
 
-/** Writes the n allocated Services of allocatedServiceObjects into etcd through its JSON gateway, TXN_OPS per transaction. */
-async function seedAllocatedServices(etcdEndpoint: string, ns: string, node: string, n: number): Promise<void> {
+/** Writes the n Services of serviceObjects into etcd through its JSON gateway, TXN_OPS per transaction. */
+async function seedServices(etcdEndpoint: string, ns: string, node: string, n: number, variant: SeedVariant): Promise<void> {
   let batch: object[] = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
@@ -47,7 +59,7 @@ async function seedAllocatedServices(etcdEndpoint: string, ns: string, node: str
     if (!res.ok) throw new Error(`etcd txn: ${res.status} ${await res.text()}`);
     batch = [];
   };
-  for (const [key, value] of allocatedServiceObjects(ns, node, n)) {
+  for (const [key, value] of serviceObjects(ns, node, n, variant)) {
     batch.push({ requestPut: { key: b64(key), value: b64(value) } });
     if (batch.length === TXN_OPS) await flush();
   }
@@ -56,10 +68,10 @@ async function seedAllocatedServices(etcdEndpoint: string, ns: string, node: str
 
 /**
  * The namespaces `herald` (with a layer2 pool `v6` of 2001:db8:1::/96) and `ns`, then, with kube-apiserver
- * stopped, n allocated Services of `ns` seeded into etcd; returns the seconds the seeding took. The caller
- * starts kube-apiserver again (its start-up lists them all: the ClusterIP repair loop).
+ * stopped, n Services of `ns` seeded into etcd (allocated unless told); returns the seconds the seeding took.
+ * The caller starts kube-apiserver again (its start-up lists them all: the ClusterIP repair loop).
  */
-export async function seedStoppedCluster(cluster: TestCluster, access: KubeAccess, ns: string, node: string, n: number): Promise<number> {
+export async function seedStoppedCluster(cluster: TestCluster, access: KubeAccess, ns: string, node: string, n: number, variant: SeedVariant = 'allocated'): Promise<number> {
   for (const name of ['herald', ns]) await kubeRequest(access, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
   const applied = spawnSync('kubectl', ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], {
     input: speakerConfigYaml('herald', { v6: { protocol: 'layer2', addresses: ['2001:db8:1::/96'] } }),
@@ -68,7 +80,7 @@ export async function seedStoppedCluster(cluster: TestCluster, access: KubeAcces
   if (applied.status !== 0) throw new Error(`kubectl apply: ${applied.stderr}`);
   await cluster.stopApiserver();
   const t = performance.now();
-  await seedAllocatedServices(cluster.etcdEndpoint, ns, node, n);
+  await seedServices(cluster.etcdEndpoint, ns, node, n, variant);
   return (performance.now() - t) / 1000;
 }
 

@@ -65,6 +65,10 @@ async function measure(n: number): Promise<void> {
     await s.waitFor(`all ${n} announced`, (r: RecordLine) => (r.op === 'setBalancer' && r.name !== undefined && announced.add(r.name).size >= n), 1_800_000);
     out(`speaker.${n}.seconds_to_announced`, (performance.now() - t) / 1000);
     out(`speaker.${n}.cpu_seconds_to_announced`, cpuSeconds(s.pid), 2);
+    // A speaker whose start starves its Lease renewal fences (withdraws everything) and starts over.
+    const fenced = s.logs.filter((l) => l.event === 'fenced');
+    out(`speaker.${n}.fenced_to_announced`, fenced.length, 0);
+    for (const l of fenced.slice(0, 3)) note(`fenced: ${JSON.stringify(l).slice(0, 400)}`);
     // Settled: RSS moved less than 0.5 MB over 3 s (at most 3 minutes).
     let last = 0;
     let rss = procStatusMb(s.pid, 'VmRSS');
