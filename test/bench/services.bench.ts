@@ -68,6 +68,16 @@ function diff(a: Map<string, number>, b: Map<string, number>, pick: (key: string
   return n;
 }
 
+/** The requests between two counts, by kind, largest first (e.g. "PUT services/status 100000"). */
+function breakdown(a: Map<string, number>, b: Map<string, number>): string {
+  return [...b]
+    .map(([key, v]): [string, number] => [key, v - (a.get(key) ?? 0)])
+    .filter(([, v]) => v > 0)
+    .sort((x, y) => y[1] - x[1])
+    .map(([key, v]) => `${key} ${v}`)
+    .join(', ');
+}
+
 const cluster = await TestCluster.start({
   log: () => undefined,
   // JSON storage (what the seeding writes); 100,000 ClusterIPs (a /108 of the documentation prefix: the API
@@ -123,6 +133,7 @@ try {
   const requests = diff(a, b);
   out(`${p}.controller.cold.api_requests`, requests, 0);
   out(`${p}.controller.cold.api_requests.per_service`, requests / N, 2);
+  note(`cold start requests: ${breakdown(a, b)}`);
   out(`${p}.controller.cold.status_writes`, statusWrites, 0);
   out(`${p}.controller.cold.event_writes`, diff(a, b, (key) => /^(POST|PUT|PATCH) events$/.test(key)), 0);
   out(`${p}.controller.cold.controller_cpu.pct`, (100 * cpu1.controller) / coldS, 0);
@@ -150,6 +161,7 @@ try {
   await sleep(3000);
   b = apiRequests(cluster);
   out(`${p}.controller.restart.status_writes`, diff(a, b, (key) => key.endsWith('services/status')) - 1, 0);
+  note(`restart requests: ${breakdown(a, b)}`);
   out(`${p}.controller.restart.event_writes`, diff(a, b, (key) => /^(POST|PUT|PATCH) events$/.test(key)), 0);
   out(`${p}.controller.restart.peak_rss.mb`, procStatusMb(warm.pid, 'VmHWM'), 1);
   note(`load average at the end ${load()}`);
