@@ -34,7 +34,7 @@ import { NodeIds } from './node-ids.js';
 
 export type WireDropReason = LivenessErrorCode | 'tooLong' | 'Replay' | 'Downgrade';
 
-/** Stamps before the highest seen that may still arrive (reordering): about 4 ms of the sender's time. */
+/** Stamps before the highest seen that may still arrive (reordering): about 4 ms of the sender's time. Kept as two 32-bit words (Seen): 64 exactly. */
 export const REPLAY_WINDOW = 64;
 /** Senders whose replay state is kept at most (names that were peers; the oldest forgotten first). */
 export const MAX_TRACKED = 65_536;
@@ -62,13 +62,15 @@ interface Peer {
 
 interface Seen {
   highest: number;
-  /** Bit i: stamp highest - 1 - i was seen. */
-  mask: bigint;
+  /**
+   * Bit i of the 64-bit window: stamp highest - 1 - i was seen; `lo` holds bits 0-31, `hi` 32-63.
+   * Two 32-bit numbers, not a bigint: every bigint operation allocates, and this runs per datagram.
+   */
+  lo: number;
+  hi: number;
 }
 
 const IDLE: Message = { type: 'ping', seq: 0, incarnation: 0, from: '', target: '', updates: [] };
-
-const WINDOW_MASK = (1n << BigInt(REPLAY_WINDOW)) - 1n;
 
 export class LivenessWire {
   private readonly key: LivenessKey;
@@ -185,7 +187,7 @@ export class LivenessWire {
       const oldest = this.seen.keys().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);
     }
-    const s: Seen = { highest: -1, mask: 0n };
+    const s: Seen = { highest: -1, lo: 0, hi: 0 };
     this.seen.set(name, s);
     return s;
   }
@@ -201,15 +203,36 @@ export class LivenessWire {
     }
     if (stamp > s.highest) {
       const shift = stamp - s.highest;
-      s.mask = shift > REPLAY_WINDOW ? 0n : ((s.mask << BigInt(shift)) | (1n << BigInt(shift - 1))) & WINDOW_MASK;
+      // The window slides by `shift`, and the old highest becomes bit shift - 1.
+      if (shift > REPLAY_WINDOW) {
+        // The old highest is out of the window too.
+        s.lo = 0;
+        s.hi = 0;
+        s.highest = stamp;
+        return true;
+      }
+      if (shift >= 32) {
+        s.hi = shift === 64 ? 0 : (s.lo << (shift - 32)) >>> 0;
+        s.lo = 0;
+      } else {
+        s.hi = ((s.hi << shift) | (s.lo >>> (32 - shift))) >>> 0;
+        s.lo = (s.lo << shift) >>> 0;
+      }
+      setBit(s, shift - 1);
       s.highest = stamp;
       return true;
     }
     const back = s.highest - stamp;
     if (back === 0 || back > REPLAY_WINDOW) return false;
-    const bit = 1n << BigInt(back - 1);
-    if (s.mask & bit) return false;
-    s.mask |= bit;
+    const i = back - 1;
+    if ((i < 32 ? s.lo >>> i : s.hi >>> (i - 32)) & 1) return false;
+    setBit(s, i);
     return true;
   }
+}
+
+/** Marks bit `i` (0-63) of the window. */
+function setBit(s: Seen, i: number): void {
+  if (i < 32) s.lo = (s.lo | (1 << i)) >>> 0;
+  else s.hi = (s.hi | (1 << (i - 32))) >>> 0;
 }

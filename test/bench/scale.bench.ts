@@ -365,8 +365,8 @@ if (REAL) {
       await namespaceFor(cluster, namespace);
       const udp = n <= UDP_MAX;
       await runSize(cluster, apiserverPid, n, timing, windowS, { prefix: `scale.${n}`, namespace, kubeconfig: cluster.kubeconfig, udp, kills: udp ? KILLS : 0 });
-      // The API server's watch fan-out: every speaker watches every speaker Lease.
-      note(`scale.${n}: the members renew one Lease each, as speakers did before the Lease split: one watch per speaker would get N x writes/s = ${((n * n * 1000) / timing.renewMs).toFixed(0)} watch events/s from the API server (here: one watch per worker process, ${WORKERS}; with the split, 0 at steady state: scale.fanout)`);
+      // The API server's watch fan-out: every speaker watches every membership Lease.
+      note(`scale.${n}: the members write their Leases as speakers with liveness do since the Lease split (a heartbeat Lease renewed every ${timing.renewMs} ms, the watched membership Lease on changes and every ${timing.fastRenewMs} ms without quorum): a watch per speaker gets the membership changes only, 0 events/s at steady state (scale.fanout; before the split N x writes/s = ${((n * n * 1000) / timing.renewMs).toFixed(0)} events/s; here one watch per worker process, ${WORKERS})`);
     }
   } finally {
     await cluster.stop();

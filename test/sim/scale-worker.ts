@@ -27,7 +27,12 @@ interface SimMember {
   name: string;
   swim: Swim;
   transport: LivenessTransport;
+  /** The membership Lease: written at start and on changes (a new life), and every fastRenewMs without quorum. */
   lease: SpeakerLease;
+  /** The heartbeat Lease `herald-heartbeat-<node>`: renewed every renewMs; what the fencing follows. */
+  heartbeat: SpeakerLease;
+  /** A heartbeat renewal failed since the last success: the membership Lease is written once on the next (as speaker.ts). */
+  heartbeatFailed: boolean;
   gate: LivenessGate;
   fencing: Fencing;
   /** Since when the Lease fenced this member (wall ms), while it is. */
@@ -132,6 +137,15 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
       getCurrentCluster: () => kubeConfig.getCurrentCluster(),
       applyToHTTPSOptions: (o) => (ref.member?.crashed ? Promise.reject(new Error('simulated crash')) : kubeConfig.applyToHTTPSOptions(o)),
     };
+    // The Lease split, as speaker.ts wires it with liveness on (README: Scale, the Lease split): the
+    // membership Lease (labelled, watched) written on changes only and fast without quorum, and the
+    // heartbeat Lease (watched by nobody) renewed every renewMs, which the fencing follows.
+    const leaseFailed = (err: unknown): void => {
+      totals.leaseFailures++;
+      fencing.renewFailed(err);
+      const cause = failureCause(err);
+      leaseFailuresBy[cause] = (leaseFailuresBy[cause] ?? 0) + 1;
+    };
     const lease = new SpeakerLease({
       kubeConfig: access,
       namespace: msg.namespace,
@@ -141,21 +155,38 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
       fastRenewMs: t.fastRenewMs,
       leaseDurationMs: t.leaseDurationMs,
       livenessAddress: `127.0.0.1:${port}`,
+      livenessWire: transport.advertises,
+      advertiseHeartbeat: true,
+      periodic: false,
       // As speaker.ts wires it: the renewal feeds the Lease fencing and may vouch for the member.
       onRenewed: (sentAt) => {
         fencing.renewSucceeded(sentAt);
         if (gate.vouches(sentAt)) swim.recheck();
         gate.renewed(sentAt);
       },
+      onFailed: leaseFailed,
+    });
+    const heartbeat = new SpeakerLease({
+      kubeConfig: access,
+      namespace: msg.namespace,
+      node: name,
+      clock: systemClock,
+      heartbeat: true,
+      renewMs: t.renewMs,
+      leaseDurationMs: t.leaseDurationMs,
+      // Every member runs this code (no older peer that expires silent Leases): the heartbeat keeps it unfenced.
+      onRenewed: (sentAt) => {
+        fencing.renewSucceeded(sentAt);
+        if (member.heartbeatFailed) lease.touch();
+        member.heartbeatFailed = false;
+      },
       onHealth: (healthy) => void (healthy || totals.unhealthy++),
       onFailed: (err) => {
-        totals.leaseFailures++;
-        fencing.renewFailed(err);
-        const cause = failureCause(err);
-        leaseFailuresBy[cause] = (leaseFailuresBy[cause] ?? 0) + 1;
+        member.heartbeatFailed = true;
+        leaseFailed(err);
       },
     });
-    const member: SimMember = { name, swim, transport, lease, gate, fencing, port, alive: true, crashed: false };
+    const member: SimMember = { name, swim, transport, lease, heartbeat, heartbeatFailed: false, gate, fencing, port, alive: true, crashed: false };
     fencing.onChange((st) => {
       if (!member.alive) return;
       if (st.kind === 'fenced' && st.reason === 'renewOverdue') {
@@ -231,7 +262,11 @@ function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeA
     // starts once every Lease has (each member's first request opens its own TLS connection: 500
     // handshakes in one process, lag that a real node's one handshake does not cause), its probe
     // phases spread over SWIM_START_SPREAD_MS. The figures are taken after both.
-    m.startTimer = setTimeout(() => m.alive && m.lease.start(), Math.random() * renewMs);
+    m.startTimer = setTimeout(() => {
+      if (!m.alive) return;
+      m.lease.start();
+      m.heartbeat.start();
+    }, Math.random() * renewMs);
     if (udp) m.swimTimer = setTimeout(() => m.alive && m.swim.start(), renewMs + Math.random() * SWIM_START_SPREAD_MS);
   }
   send({ type: 'started' });
@@ -251,7 +286,7 @@ function sample(): WorkerSample {
       leaseFencedNow++;
       openMs = Math.max(openMs, now - m.leaseFencedSince);
     }
-    leaseWrites += m.lease.writes;
+    leaseWrites += m.lease.writes + m.heartbeat.writes;
     livenessBytes += m.transport.traffic.sentBytes + m.transport.traffic.receivedBytes;
     livenessPackets += m.transport.traffic.sentPackets + m.transport.traffic.receivedPackets;
     stalls += m.swim.counts.stalls;
@@ -304,8 +339,8 @@ async function stop(): Promise<void> {
         m.swim.stop();
         if (udp) m.transport.close();
       }
-      // Graceful: delete the Lease, as a speaker does on SIGTERM (a crashed one's request fails fast).
-      await m.lease.stop(5000);
+      // Graceful: delete the Leases, as a speaker does on SIGTERM (a crashed one's requests fail fast).
+      await Promise.all([m.lease.stop(5000), m.heartbeat.stop(5000)]);
     }),
   );
   send({ type: 'stopped' });

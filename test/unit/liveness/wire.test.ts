@@ -59,6 +59,48 @@ describe('liveness wire: versions and drops', () => {
     expect(b.open(late)).toEqual({ ok: false, reason: 'Replay' }); // older than the window: cannot tell
   });
 
+  it('the replay window (two 32-bit words) accepts and refuses exactly as a 64-bit mask does (property)', () => {
+    const key = new LivenessKey(SECRET);
+    // The rule stated on a bigint: bit i says stamp highest - 1 - i was seen.
+    const model = () => {
+      let highest = -1;
+      let mask = 0n;
+      const full = (1n << 64n) - 1n;
+      return (stamp: number): boolean => {
+        if (highest < 0) {
+          highest = stamp;
+          return true;
+        }
+        if (stamp > highest) {
+          const shift = stamp - highest;
+          mask = shift > REPLAY_WINDOW ? 0n : ((mask << BigInt(shift)) | (1n << BigInt(shift - 1))) & full;
+          highest = stamp;
+          return true;
+        }
+        const back = highest - stamp;
+        if (back === 0 || back > REPLAY_WINDOW) return false;
+        const bit = 1n << BigInt(back - 1);
+        if (mask & bit) return false;
+        mask |= bit;
+        return true;
+      };
+    };
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: -70, max: 70 }), fc.constantFrom(-64, -63, -33, -32, -31, 31, 32, 33, 63, 64, 65)), { minLength: 1, maxLength: 120 }), (steps) => {
+        const b = new LivenessWire({ secret: SECRET, self: 'b' });
+        b.setPeer('a', 2);
+        const accepts = model();
+        let stamp = 1_000_000;
+        for (const step of steps) {
+          stamp = Math.max(0, stamp + step);
+          const opened = b.open(seal({ version: 2, stamp, message: ping('a') }, key));
+          expect(opened.ok ? 'ok' : opened.reason).toBe(accepts(stamp) ? 'ok' : 'Replay');
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('a restarted sender goes on being heard (its stamps start from its wall clock); its old datagrams stay refused', () => {
     const { a, b, tick } = pair();
     const recorded = a.seal('b', ping('a'));
