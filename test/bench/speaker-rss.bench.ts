@@ -14,6 +14,12 @@
 // HERALD_BENCH_SPEAKER_RSS_SNAPSHOT=DIR: a heap snapshot of the settled speaker is written to DIR (node
 // --heapsnapshot-signal), for finding what holds its memory.
 // HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS: node flags added to the chart's (space-separated), to measure one.
+// HERALD_BENCH_SPEAKER_RSS_CRDS=1: as deployed with the metallb.io CRDs installed: the speaker then also
+// lists and watches every ServiceL2Status (the holders tier) and keeps its own ones; one per Service is
+// written into etcd beforehand as an earlier life of this speaker left them (a restarted speaker: it
+// then rewrites each once with its new life, 10 per second, so during the reading all are pending).
+// With N = 1 among the counts, also speaker.<N>.rss_per_service.bytes: (RSS at N - RSS at 1) / (N - 1).
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -22,11 +28,16 @@ import { cpuSeconds, seedStoppedCluster } from './etcd-seed.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { SpeakerProcess, type RecordLine } from '../cluster/speaker-process.js';
+import { LIFE_ANNOTATION, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, statusObjectName } from '../../speaker/service-status-objects.js';
 
 const SNAPSHOT_DIR = process.env.HERALD_BENCH_SPEAKER_RSS_SNAPSHOT;
 const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(',').map(Number);
 const EXTRA_FLAGS = (process.env.HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+const WITH_CRDS = process.env.HERALD_BENCH_SPEAKER_RSS_CRDS === '1';
+const CRDS = join(import.meta.dirname, '..', '..', 'charts', 'herald', 'crds', 'metallb.io.yaml');
 const NS = 'big';
+/** etcd's default --max-txn-ops. */
+const TXN_OPS = 128;
 const NODE = 'node-big';
 
 const out = (name: string, value: number, digits = 1): void => void process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
@@ -48,12 +59,63 @@ async function heapMb(metricsUrl: string): Promise<{ used: number; total: number
   return { used: metric('nodejs_heap_size_used_bytes'), total: metric('nodejs_heap_size_total_bytes') };
 }
 
+/** Applies the metallb.io CRDs and waits until every one is Established. */
+function installCrds(kubeconfig: string): void {
+  for (const args of [['apply', '-f', CRDS], ['wait', '--for=condition=Established', 'crd', '--all', '--timeout=120s']]) {
+    const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`kubectl ${args[0]}: ${r.stderr}`);
+  }
+}
+
+/** The ServiceL2Status of each of the n Services, as this node's speaker wrote them in an earlier life, into etcd (kube-apiserver stopped). */
+async function seedStatusObjects(etcdEndpoint: string, n: number): Promise<void> {
+  const b64 = (v: string): string => Buffer.from(v).toString('base64');
+  const life = String(Date.now() - 3_600_000);
+  let batch: object[] = [];
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const res = await fetch(`${etcdEndpoint}/v3/kv/txn`, { method: 'POST', body: JSON.stringify({ success: batch }) });
+    if (!res.ok) throw new Error(`etcd txn: ${res.status} ${await res.text()}`);
+    batch = [];
+  };
+  for (let i = 0; i < n; i++) {
+    const svc = `svc-${i}`;
+    const name = statusObjectName('layer2', NODE, `${NS}/${svc}`);
+    const obj = {
+      apiVersion: 'metallb.io/v1beta1',
+      kind: 'ServiceL2Status',
+      metadata: {
+        name,
+        namespace: 'herald',
+        uid: `6f1c3${i.toString(16).padStart(3, '0').slice(-3)}-1a2b-4c3d-8e9f-${i.toString(16).padStart(12, '0')}`,
+        generation: 1,
+        creationTimestamp: '2026-12-06T17:00:00Z',
+        labels: { [NODE_LABEL]: NODE, [SERVICE_NAME_LABEL]: svc, [SERVICE_NAMESPACE_LABEL]: NS },
+        annotations: { [LIFE_ANNOTATION]: life },
+      },
+      spec: {},
+      status: { node: NODE, serviceName: svc, serviceNamespace: NS },
+    };
+    batch.push({ requestPut: { key: b64(`/registry/metallb.io/servicel2statuses/herald/${name}`), value: b64(JSON.stringify(obj)) } });
+    if (batch.length === TXN_OPS) await flush();
+  }
+  await flush();
+}
+
+/** Settled RSS (MB) per N measured so far: the per-Service cost against N = 1. */
+const settled = new Map<number, number>();
+
 async function measure(n: number): Promise<void> {
   const cluster = await TestCluster.start({ extraApiserverArgs: ['--storage-media-type=application/json'] });
   let speaker: SpeakerProcess | undefined;
   try {
     const { kubeConfig: access } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
+    if (WITH_CRDS) installCrds(cluster.kubeconfig);
     note(`${n} Services and EndpointSlices written to etcd in ${(await seedStoppedCluster(cluster, access, NS, NODE, n)).toFixed(1)} s`);
+    if (WITH_CRDS) {
+      await seedStatusObjects(cluster.etcdEndpoint, n);
+      note(`${n} ServiceL2Status objects of ${NODE} written to etcd`);
+    }
     // With 100,000 Services its start-up lists them all (the ClusterIP repair loop): minutes under load.
     await cluster.startApiserver(900_000);
 
@@ -86,7 +148,11 @@ async function measure(n: number): Promise<void> {
     window.sort((a, b) => a - b);
     note(`VmRSS over 30 s after settling: ${window.map((v) => v.toFixed(1)).join(' ')} MB`);
     const heap = await heapMb(metricsUrl);
-    out(`speaker.${n}.rss.mb`, ((window[4] as number) + (window[5] as number)) / 2);
+    const median = ((window[4] as number) + (window[5] as number)) / 2;
+    settled.set(n, median);
+    out(`speaker.${n}.rss.mb`, median);
+    const one = settled.get(1);
+    if (one !== undefined && n > 1) out(`speaker.${n}.rss_per_service.bytes`, ((median - one) * 1048576) / (n - 1), 0);
     out(`speaker.${n}.peak_rss.mb`, procStatusMb(s.pid, 'VmHWM'));
     // Anonymous memory (V8's heap, malloc) against file pages (node's binary: code, snapshot, ICU data).
     out(`speaker.${n}.rss_anon.mb`, procStatusMb(s.pid, 'RssAnon'));
@@ -116,6 +182,6 @@ async function measure(n: number): Promise<void> {
 }
 
 out('bench.loadavg.1min', loadavg()[0], 2);
-note(`${new Date().toISOString()}, node flags ${[...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS].join(' ')}, MALLOC_ARENA_MAX=${SPEAKER_MALLOC_ARENA_MAX}`);
+note(`${new Date().toISOString()}, node flags ${[...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS].join(' ')}, MALLOC_ARENA_MAX=${SPEAKER_MALLOC_ARENA_MAX}, metallb.io CRDs ${WITH_CRDS ? 'installed (ServiceL2Status objects seeded)' : 'not installed'}`);
 for (const n of COUNTS) await measure(n);
 out('bench.loadavg.1min.end', loadavg()[0], 2);
