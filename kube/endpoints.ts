@@ -1,7 +1,7 @@
 // Which nodes have ready endpoints of a Service: the speaker announces a layer2/BGP VIP only from
 // nodes with ready endpoints (externalTrafficPolicy: Local). Three API shapes carry that, depending
 // on the server: EndpointSlices discovery.k8s.io/v1 (1.21+), v1beta1 (1.17-1.24), core v1 Endpoints.
-// The one served best is picked at start; consumers see one shape: addresses per node per Service.
+// The one served best is picked at start; consumers see one shape: ready endpoints per node per Service.
 import type { V1Endpoints, V1ObjectMeta } from '@kubernetes/client-node';
 import type { KubeAccess } from './access.js';
 import { decodeObject } from './decode.js';
@@ -12,29 +12,20 @@ import { retrying, type RetryOptions } from './retry.js';
 
 export type EndpointsApi = 'discovery.k8s.io/v1' | 'discovery.k8s.io/v1beta1' | 'v1';
 
-/** Addresses of one Service on one node. */
-export interface NodeEndpoints {
-  ready: string[];
-  notReady: string[];
-}
-
-/** node name ('' when the endpoint names no node) -> addresses. */
-export type EndpointsByNode = Map<string, NodeEndpoints>;
+/** Ready endpoints of one Service per node name ('' when the endpoint names no node); nodes without any left out. */
+export type ReadyByNode = Map<string, number>;
 
 /** The fields of an EndpointSlice (v1 or v1beta1) that readiness needs. */
 export interface EndpointSliceLike {
   apiVersion?: string;
   kind?: string;
   metadata?: V1ObjectMeta;
-  addressType?: string;
-  endpoints?: {
-    addresses: string[];
-    conditions?: { ready?: boolean | null };
-    /** v1, and v1beta1 with the EndpointSliceNodeName feature gate. */
-    nodeName?: string;
-    /** v1beta1 only; kubernetes.io/hostname carries the node name. */
-    topology?: Record<string, string>;
-  }[];
+  /**
+   * The node of each ready endpoint with an address ('' when it names none), in slice order: all that
+   * is kept of the endpoints (10,000s of slices are cached: their endpoint objects, address arrays and
+   * address strings were ~200 bytes per slice, and the decisions read only whether a node has one).
+   */
+  readyNodes: readonly string[];
   /** "namespace/name", built once by decodeEndpointSlice: the cache and the Service index share it. */
   readonly [OBJECT_KEY]?: string;
   /**
@@ -58,20 +49,34 @@ function serviceKey(namespace: string | undefined, service: string | undefined):
 }
 
 /**
- * The strings of a JSON array, in an array of exactly their number: the parsed array itself when
- * all are strings (the usual case), else a trimmed copy (filter's result keeps room for 17).
+ * One shared, frozen one-node list per node name (and so one copy of each name): the usual slice has
+ * its ready endpoints on one node, and node names are ~10-60 characters each. Bounded: forgotten
+ * when it outgrows any cluster (only sharing is lost).
  */
-function stringsOf(list: unknown[]): string[] {
-  return list.every((a) => typeof a === 'string') ? (list as string[]) : list.filter((a): a is string => typeof a === 'string').slice();
+const ONE_NODE = new Map<string, readonly string[]>();
+const ONE_NODE_MAX = 20_000;
+
+function oneNode(node: string): readonly string[] {
+  let list = ONE_NODE.get(node);
+  if (list === undefined) {
+    if (ONE_NODE.size >= ONE_NODE_MAX) ONE_NODE.clear();
+    ONE_NODE.set(node, (list = Object.freeze([node])));
+  }
+  return list;
 }
 
-// Shared, frozen: one conditions object per readiness value instead of one per endpoint.
-const CONDITIONS = { true: Object.freeze({ ready: true }), false: Object.freeze({ ready: false }), null: Object.freeze({ ready: null }) };
+const NO_NODES: readonly string[] = Object.freeze([]);
+
+/** An endpoint's node: v1's nodeName (v1beta1 with the EndpointSliceNodeName gate too), else v1beta1's topology hostname; '' for none. */
+function nodeOf(e: Record<string, unknown>): string {
+  const topology = typeof e.topology === 'object' && e.topology !== null ? (e.topology as Record<string, unknown>) : {};
+  return str(e.nodeName) ?? str(topology['kubernetes.io/hostname']) ?? '';
+}
 
 /**
  * Raw EndpointSlice JSON of either version -> EndpointSliceLike, keeping only what readiness needs
- * (10,000s are cached): metadata identity, version and Service label; per endpoint the addresses,
- * readiness and node (v1beta1's topology kubernetes.io/hostname becomes nodeName).
+ * (10,000s are cached): the version, the key, the Service key and the node of each ready endpoint.
+ * A nil `ready` condition means ready (API contract); an endpoint without a string address counts not.
  */
 export function decodeEndpointSlice(raw: unknown): EndpointSliceLike {
   const r = (raw ?? {}) as Record<string, unknown>;
@@ -79,60 +84,48 @@ export function decodeEndpointSlice(raw: unknown): EndpointSliceLike {
   const md = (typeof r.metadata === 'object' && r.metadata !== null ? r.metadata : {}) as Record<string, unknown>;
   const labels = typeof md.labels === 'object' && md.labels !== null ? (md.labels as Record<string, unknown>) : {};
   const namespace = str(md.namespace);
+  const nodes: string[] = [];
+  for (const e of eps) {
+    if (typeof e !== 'object' || e === null) continue;
+    const cond = (typeof e.conditions === 'object' && e.conditions !== null ? e.conditions : {}) as { ready?: unknown };
+    const hasAddress = Array.isArray(e.addresses) && (e.addresses as unknown[]).some((a) => typeof a === 'string');
+    if (cond.ready !== false && hasAddress) nodes.push(oneNode(nodeOf(e))[0] as string);
+  }
   return {
     // Of the metadata only the version (the informer compares it): name and namespace live in the
     // key, the Service label in `service`, and nothing reads the uid (10,000s of slices are cached:
     // the name, label object and label string were ~90 bytes per slice).
     metadata: { resourceVersion: str(md.resourceVersion) },
-    endpoints: eps.map((e) => {
-      const cond = (e.conditions ?? {}) as { ready?: boolean | null };
-      const topology = typeof e.topology === 'object' && e.topology !== null ? (e.topology as Record<string, unknown>) : {};
-      // nodeName always in the literal (undefined when none): added afterwards it took a property array (32 bytes).
-      return {
-        addresses: Array.isArray(e.addresses) ? stringsOf(e.addresses as unknown[]) : [],
-        conditions: CONDITIONS[typeof cond.ready === 'boolean' ? String(cond.ready) as 'true' | 'false' : 'null'],
-        nodeName: str(e.nodeName) ?? str(topology['kubernetes.io/hostname']),
-      };
-    }),
+    // slice(): a pushed-to array keeps spare room.
+    readyNodes: nodes.length === 0 ? NO_NODES : nodes.length === 1 ? oneNode(nodes[0] as string) : nodes.slice(),
     [OBJECT_KEY]: keyOf(namespace, str(md.name)),
     service: serviceKey(namespace, str(labels[SERVICE_NAME_LABEL])),
   };
 }
 
-function addTo(map: EndpointsByNode, node: string, addrs: readonly string[], ready: boolean): void {
-  let entry = map.get(node);
-  if (!entry) map.set(node, (entry = { ready: [], notReady: [] }));
-  (ready ? entry.ready : entry.notReady).push(...addrs);
+function count(map: ReadyByNode, node: string): void {
+  map.set(node, (map.get(node) ?? 0) + 1);
 }
 
-function sorted(map: EndpointsByNode): EndpointsByNode {
-  for (const e of map.values()) {
-    e.ready = [...new Set(e.ready)].sort();
-    e.notReady = [...new Set(e.notReady)].filter((a) => !e.ready.includes(a)).sort();
-  }
-  return map;
+/** Ready endpoints per node from the EndpointSlices of one Service (an endpoint listed in two slices counts twice). */
+export function endpointsFromSlices(slices: readonly EndpointSliceLike[]): ReadyByNode {
+  const out: ReadyByNode = new Map();
+  for (const s of slices) for (const node of s.readyNodes) count(out, node);
+  return out;
 }
 
-/** Per-node addresses from the EndpointSlices of one Service. A nil `ready` condition means ready (API contract). */
-export function endpointsFromSlices(slices: readonly EndpointSliceLike[]): EndpointsByNode {
-  const out: EndpointsByNode = new Map();
-  for (const s of slices) {
-    for (const e of s.endpoints ?? []) {
-      const node = e.nodeName ?? e.topology?.['kubernetes.io/hostname'] ?? '';
-      addTo(out, node, e.addresses, e.conditions?.ready !== false);
+/** Ready endpoints (addresses) per node from a core v1 Endpoints object (an address listed twice counts once). */
+export function endpointsFromEndpoints(ep: V1Endpoints | undefined): ReadyByNode {
+  const out: ReadyByNode = new Map();
+  const seen = new Set<string>();
+  for (const subset of ep?.subsets ?? []) {
+    for (const a of subset.addresses ?? []) {
+      if (seen.has(a.ip)) continue;
+      seen.add(a.ip);
+      count(out, a.nodeName ?? '');
     }
   }
-  return sorted(out);
-}
-
-/** Per-node addresses from a core v1 Endpoints object. */
-export function endpointsFromEndpoints(ep: V1Endpoints | undefined): EndpointsByNode {
-  const out: EndpointsByNode = new Map();
-  for (const subset of ep?.subsets ?? []) {
-    for (const a of subset.addresses ?? []) addTo(out, a.nodeName ?? '', [a.ip], true);
-    for (const a of subset.notReadyAddresses ?? []) addTo(out, a.nodeName ?? '', [a.ip], false);
-  }
-  return sorted(out);
+  return out;
 }
 
 /** The best endpoints API the server offers: EndpointSlice v1, else v1beta1, else core Endpoints. */
@@ -247,19 +240,17 @@ export class ServiceEndpointsInformer {
     await (this.slices ?? this.endpoints)?.stop();
   }
 
-  /** Addresses per node of Service "namespace/name". */
-  byNode(serviceKey: string): EndpointsByNode {
+  /** Ready endpoints per node of Service "namespace/name" ('' for those naming no node; nodes without any left out). */
+  readyByNode(serviceKey: string): ReadyByNode {
     if (this.endpoints) return endpointsFromEndpoints(this.endpoints.get(serviceKey));
     const entry = this.sliceIndex.get(serviceKey);
-    const keys = entry === undefined ? [] : typeof entry === 'string' ? [entry] : entry;
-    const slices = [...keys].map((k) => this.slices?.get(k)).filter((s): s is EndpointSliceLike => s !== undefined);
+    if (entry === undefined) return new Map();
+    const keys = typeof entry === 'string' ? [entry] : entry;
+    const slices: EndpointSliceLike[] = [];
+    for (const k of keys) {
+      const s = this.slices?.get(k);
+      if (s) slices.push(s);
+    }
     return endpointsFromSlices(slices);
-  }
-
-  /** Ready addresses per node (nodes without ready addresses left out). */
-  readyByNode(serviceKey: string): Map<string, string[]> {
-    const out = new Map<string, string[]>();
-    for (const [node, e] of this.byNode(serviceKey)) if (e.ready.length) out.set(node, e.ready);
-    return out;
   }
 }

@@ -37,16 +37,15 @@ export function hasReadyEndpointOn(endpoints: EndpointsView, node: string): bool
 }
 
 /**
- * Build an EndpointsView from per-node addresses as the kube layer reports them (node name, '' for
- * endpoints that name no node -> that node's ready and not-ready addresses). Structural, so this
- * file does not import Kubernetes code.
+ * Build an EndpointsView from the ready endpoints per node as the kube layer reports them (node name,
+ * '' for endpoints that name no node -> count). Structural, so this file does not import Kubernetes code.
  */
-export function endpointsView(byNode: ReadonlyMap<string, { ready: readonly string[] }>): EndpointsView {
-  const readyByNode = new Map<string, number>();
+export function endpointsView(readyByNode: ReadonlyMap<string, number>): EndpointsView {
+  const byNode = new Map<string, number>();
   let readyWithoutNode = 0;
-  for (const [node, entry] of byNode) {
-    if (node === '') readyWithoutNode += entry.ready.length;
-    else if (entry.ready.length > 0) readyByNode.set(node, entry.ready.length);
+  for (const [node, ready] of readyByNode) {
+    if (node === '') readyWithoutNode += ready;
+    else if (ready > 0) byNode.set(node, ready);
   }
-  return { readyByNode, readyWithoutNode };
+  return { readyByNode: byNode, readyWithoutNode };
 }

@@ -867,7 +867,7 @@ export class Speaker {
     }
     const pool: AddressPool = found.pool;
     const view: ServiceView = { key, ips, pool: pool.name, externalTrafficPolicy: svc.local ? 'Local' : 'Cluster', createdAt: svc.createdAt };
-    const endpoints = endpointsView(this.endpoints?.byNode(key) ?? new Map());
+    const endpoints = endpointsView(this.endpoints?.readyByNode(key) ?? new Map());
     for (const p of PROTOCOLS) {
       const tracker = this.trackers[p];
       const change = p === pool.protocol ? tracker.sync(view, pool, endpoints) : tracker.remove(key, 'protocolMismatch');

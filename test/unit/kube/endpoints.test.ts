@@ -31,8 +31,8 @@ describe('per-node endpoints', () => {
       ],
     });
     const expected = new Map([
-      ['node-a', { ready: ['192.0.2.11'], notReady: [] }],
-      ['node-b', { ready: ['192.0.2.13'], notReady: ['192.0.2.12'] }],
+      ['node-a', 1],
+      ['node-b', 1],
     ]);
     expect(endpointsFromSlices([beta])).toEqual(expected);
     expect(endpointsFromSlices([v1])).toEqual(expected);
@@ -47,23 +47,37 @@ describe('per-node endpoints', () => {
     expect(objectKey(s)).toBe('ns/web-x1');
     expect(s.service).toBe('ns/web');
     expect(s.metadata).toEqual({ resourceVersion: '42' });
+    expect(s.readyNodes).toEqual(['n1']);
     expect(decodeEndpointSlice({ metadata: { name: 'orphan', namespace: 'ns' } }).service).toBeUndefined();
   });
 
-  it('merges slices, de-duplicates, and files node-less endpoints under ""', () => {
+  it('merges slices, counts endpoints (not addresses), and files node-less endpoints under ""', () => {
     const a = decodeEndpointSlice({ metadata: { name: 'a' }, endpoints: [{ addresses: ['2001:db8::2', '2001:db8::1'], nodeName: 'n1' }] });
     const b = decodeEndpointSlice({ metadata: { name: 'b' }, endpoints: [{ addresses: ['2001:db8::1'], nodeName: 'n1' }, { addresses: ['2001:db8::9'] }] });
     expect(endpointsFromSlices([a, b])).toEqual(
       new Map([
-        ['n1', { ready: ['2001:db8::1', '2001:db8::2'], notReady: [] }],
-        ['', { ready: ['2001:db8::9'], notReady: [] }],
+        ['n1', 2],
+        ['', 1],
       ]),
     );
+    // Core Endpoints: an address listed twice is one endpoint.
+    expect(endpointsFromEndpoints({ subsets: [{ addresses: [{ ip: '192.0.2.1', nodeName: 'n1' }] }, { addresses: [{ ip: '192.0.2.1', nodeName: 'n1' }] }] })).toEqual(new Map([['n1', 1]]));
+  });
+
+  it('slices with their ready endpoints on one node share one list of it (10,000s are cached)', () => {
+    const slice = (name: string, node: string, ready: boolean): ReturnType<typeof decodeEndpointSlice> =>
+      decodeEndpointSlice({ metadata: { name }, endpoints: [{ addresses: ['192.0.2.1'], nodeName: `node-${node}`, conditions: { ready } }] });
+    expect(slice('a', 'x', true).readyNodes).toBe(slice('b', 'x', true).readyNodes);
+    expect(slice('c', 'x', false).readyNodes).toEqual([]);
+    const two = decodeEndpointSlice({ metadata: { name: 'd' }, endpoints: [{ addresses: ['192.0.2.1'], nodeName: 'node-x' }, { addresses: ['192.0.2.2'], nodeName: 'node-y' }] });
+    expect(two.readyNodes).toEqual(['node-x', 'node-y']);
+    expect(two.readyNodes[0]).toBe(slice('e', 'x', true).readyNodes[0]);
   });
 
   it('tolerates malformed slices without throwing', () => {
     const s = decodeEndpointSlice({ metadata: { name: 'x' }, endpoints: [{ addresses: 'nope' }, { addresses: [1, '192.0.2.1'] }] });
-    expect(endpointsFromSlices([s])).toEqual(new Map([['', { ready: ['192.0.2.1'], notReady: [] }]]));
+    expect(endpointsFromSlices([s])).toEqual(new Map([['', 1]]));
+    expect(decodeEndpointSlice({ metadata: { name: 'y' }, endpoints: [null, 'x', { addresses: [] }] }).readyNodes).toEqual([]);
     expect(endpointsFromEndpoints(undefined)).toEqual(new Map());
   });
 });
