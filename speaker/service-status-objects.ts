@@ -93,16 +93,26 @@ export interface ServiceStatusObjectsOptions {
   random?: () => number;
 }
 
-/** `namespace/name` of a Service and the protocol: one object. */
+/**
+ * The key of one object: a layer2 object's is the Service's `namespace/name` itself (the speaker's
+ * own string, shared: no copy per announced Service), a BGP object's `bgp|namespace/name`. A Service
+ * key has no '|' (DNS names), so the two cannot collide; a stray object's key adds `|<its name>`.
+ */
 function keyOf(protocol: Protocol, service: string): string {
   // join(): one flat string (a template's cons string is flattened into a second copy by the Map).
-  return [protocol, service].join('|');
+  return protocol === 'layer2' ? service : [protocol, service].join('|');
 }
 
-function split(key: string): { protocol: Protocol; namespace: string; name: string } {
-  const [protocol, service] = key.split('|') as [Protocol, string];
+/** A stray object of this node (another name than ours) for the object `key`: deleted. */
+function strayKey(key: string, name: string): string {
+  return [key.includes('|') ? key : `layer2|${key}`, name].join('|');
+}
+
+function split(key: string): { protocol: Protocol; namespace: string; name: string; stray: boolean } {
+  const parts = key.split('|');
+  const [protocol, service] = (parts.length === 1 ? ['layer2', key] : parts) as [Protocol, string];
   const slash = service.indexOf('/');
-  return { protocol, namespace: service.slice(0, slash), name: service.slice(slash + 1) };
+  return { protocol, namespace: service.slice(0, slash), name: service.slice(slash + 1), stray: parts.length > 2 };
 }
 
 /** Same name on every start (so a restart finds its objects without generateName's guesswork): a hash of node and Service. */
@@ -228,7 +238,7 @@ export class ServiceStatusObjects {
       const service = `${labels[SERVICE_NAMESPACE_LABEL] ?? ''}/${labels[SERVICE_NAME_LABEL] ?? ''}`;
       const key = keyOf(protocol, service);
       // Not under our name (e.g. written by MetalLB with generateName): ours replaces it.
-      if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) this.stored.set(`${key}|${o.metadata?.name ?? ''}`, kept(o));
+      if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) this.stored.set(strayKey(key, o.metadata?.name ?? ''), kept(o));
       else this.stored.set(key, kept(o));
     }
   }
@@ -304,8 +314,8 @@ export class ServiceStatusObjects {
   }
 
   private async write(key: string): Promise<void> {
-    const { protocol, namespace, name } = split(key);
-    if (key.split('|').length > 2) {
+    const { protocol, namespace, name, stray } = split(key);
+    if (stray) {
       // A stray object of this node under another name: deleted.
       await this.remove(key, protocol);
       return;
