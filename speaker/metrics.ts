@@ -76,11 +76,13 @@ export class SpeakerMetrics extends DaemonMetrics {
    */
   private readonly announcedIps: Record<Protocol, Map<string, readonly string[]>> = { layer2: new Map(), bgp: new Map() };
   /**
-   * layer2 VIP -> how many Services announce it (shared VIPs): its counters go with the last one.
-   * Was a scan of every announced Service per withdrawn VIP: a fenced speaker withdrawing 10,000
-   * Services spent ~40 s in it (quadratic), stalling its event loop and Lease renewals.
+   * layer2 VIPs withdrawn by some Service since the last sweep (sweepLayer2): their counters go unless
+   * another Service still announces them. Swept at each scrape (before the counters are read) and once
+   * it holds as many VIPs as are announced, so one pass over the announced Services serves many
+   * withdrawals: a scan per withdrawn VIP cost a fenced speaker withdrawing 10,000 Services ~40 s
+   * (quadratic), and a count of users per VIP was a 10,000-entry map held for good (459 kB).
    */
-  private readonly layer2Users = new Map<string, number>();
+  private readonly layer2Withdrawn = new Set<string>();
   /** Peers with series (prom-client keeps no synchronous index of label values). */
   private readonly peers = new Set<string>();
 
@@ -88,6 +90,8 @@ export class SpeakerMetrics extends DaemonMetrics {
     super(options);
     this.node = options.node;
     const registers = [this.registry];
+    // The layer2 counters of VIPs nobody announces any more go before a scrape reads them.
+    const sweep = (): void => this.sweepLayer2();
     this.announced = new AnnouncedGauge(registers, () => this.announcedSeries());
     this.bgpSessionUp = new Gauge({
       name: 'herald_bgp_session_up',
@@ -151,18 +155,21 @@ export class SpeakerMetrics extends DaemonMetrics {
       help: 'ARP requests / IPv6 neighbor solicitations received for the VIP.',
       labelNames: ['ip'],
       registers,
+      collect: sweep,
     });
     this.layer2ResponsesSent = new Counter({
       name: 'herald_layer2_responses_sent_total',
       help: 'ARP replies / neighbor advertisements sent for the VIP.',
       labelNames: ['ip'],
       registers,
+      collect: sweep,
     });
     this.layer2GratuitousSent = new Counter({
       name: 'herald_layer2_gratuitous_sent_total',
       help: 'Gratuitous ARP / unsolicited neighbor advertisements sent for the VIP (on taking ownership).',
       labelNames: ['ip'],
       registers,
+      collect: sweep,
     });
     this.livenessDropped = new Counter({
       name: 'herald_liveness_dropped_total',
@@ -175,6 +182,7 @@ export class SpeakerMetrics extends DaemonMetrics {
       help: 'Frames from another host claiming the VIP (ARP with the VIP as sender, NA for it, NS from it).',
       labelNames: ['ip'],
       registers,
+      collect: sweep,
     });
     this.layer2FramesDropped = new Counter({
       name: 'herald_layer2_frames_dropped_total',
@@ -206,7 +214,6 @@ export class SpeakerMetrics extends DaemonMetrics {
     const before = byService.get(service);
     byService.set(service, ips);
     if (before) for (const ip of distinct(before)) if (!ips.includes(ip)) this.dropAnnounced(protocol, ip);
-    if (protocol === 'layer2') for (const ip of distinct(ips)) if (!before?.includes(ip)) this.layer2Users.set(ip, (this.layer2Users.get(ip) ?? 0) + 1);
   }
 
   /** One herald_speaker_announced series per Service, protocol and distinct VIP announced now. */
@@ -312,13 +319,20 @@ export class SpeakerMetrics extends DaemonMetrics {
     this.layer2Conflicts.remove({ ip });
   }
 
-  /** `ip` is no longer announced for `service` (its series goes with the map entry); layer2: its counters with the last user. */
+  /** `ip` is no longer announced for `service` (its series goes with the map entry); layer2: its counters with the last user (sweepLayer2). */
   private dropAnnounced(protocol: Protocol, ip: string): void {
     if (protocol !== 'layer2') return;
-    const users = (this.layer2Users.get(ip) ?? 1) - 1;
-    if (users > 0) return void this.layer2Users.set(ip, users);
-    this.layer2Users.delete(ip);
-    this.removeLayer2Ip(ip);
+    this.layer2Withdrawn.add(ip);
+    if (this.layer2Withdrawn.size >= Math.max(1024, this.announcedIps.layer2.size)) this.sweepLayer2();
+  }
+
+  /** Drops the layer2 counters of every withdrawn VIP no Service announces now: one pass over the announced Services. */
+  private sweepLayer2(): void {
+    const withdrawn = this.layer2Withdrawn;
+    if (withdrawn.size === 0) return;
+    for (const ips of this.announcedIps.layer2.values()) for (const ip of ips) withdrawn.delete(ip);
+    for (const ip of withdrawn) this.removeLayer2Ip(ip);
+    withdrawn.clear();
   }
 }
 
