@@ -46,6 +46,12 @@ export interface Hold {
   tookOverFrom: string | undefined;
 }
 
+/** The holders of one Service: node -> its Hold (a Map, or anything answering these two). */
+export interface Holds {
+  readonly size: number;
+  get(node: string): Hold | undefined;
+}
+
 /** Why a Service has no layer2 owner at all. */
 export type NoOwnerReason = 'noIPs' | 'noEndpoints' | 'noLocalEndpoints' | 'noEligibleSpeakers';
 
@@ -66,7 +72,7 @@ export interface Layer2State {
    * in and whom it took the Service over from; undefined or empty: no holders tier. Needs `joinedAt`
    * (a record counts only when its life is the node's current one and it names a failed owner).
    */
-  holders?: (service: ServiceView) => ReadonlyMap<string, Hold> | undefined;
+  holders?: (service: ServiceView) => Holds | undefined;
   /** Optional cache of rankings per VIP: same answers, without re-hashing on every resync. */
   ranking?: RankingCache;
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { InformerEventHandler, InformerSource } from '../../../kube/informer.js';
 import { KubeApiError } from '../../../kube/request.js';
 import { decodeHolding, Layer2Holders, type Holding } from '../../../speaker/layer2-holders.js';
+import type { Hold } from '../../../speaker/layer2-owner.js';
 import { LIFE_ANNOTATION, statusObjectName, TAKEOVER_ANNOTATION } from '../../../speaker/service-status-objects.js';
 
 function raw(node: string, service: string, life?: string, name = statusObjectName('layer2', node, service), tookOverFrom?: string): unknown {
@@ -89,21 +90,28 @@ describe('Layer2Holders', () => {
     await h.start();
     const a = decodeHolding(raw('n1', 'default/web', '100'));
     const b = decodeHolding(raw('n2', 'default/web', '200', undefined, 'n3'));
+    const held = (svc: string): Map<string, Hold> | undefined => {
+      const holds = h.of(svc);
+      return holds && new Map(holds.entries());
+    };
     source.fire('add', a);
+    expect(held('default/web')).toEqual(new Map([['n1', { life: 100, tookOverFrom: undefined }]]));
+    expect(h.of('default/web')?.get('n1')).toMatchObject({ life: 100, tookOverFrom: undefined });
     source.fire('add', b);
-    expect(h.of('default/web')).toEqual(new Map([['n1', { life: 100, tookOverFrom: undefined }], ['n2', { life: 200, tookOverFrom: 'n3' }]]));
+    expect(held('default/web')).toEqual(new Map([['n1', { life: 100, tookOverFrom: undefined }], ['n2', { life: 200, tookOverFrom: 'n3' }]]));
     // A new life written on n1's object.
     const a2 = decodeHolding(raw('n1', 'default/web', '150'));
     source.fire('update', a2, a);
-    expect(h.of('default/web')?.get('n1')).toEqual({ life: 150, tookOverFrom: undefined });
+    expect(h.of('default/web')?.get('n1')).toMatchObject({ life: 150, tookOverFrom: undefined });
     // The same again (a resync): no change.
     source.fire('update', a2, a2);
     // The takeover written (or changed) alone is a change too.
     const a3 = decodeHolding(raw('n1', 'default/web', '150', undefined, 'n2'));
     source.fire('update', a3, a2);
-    expect(h.of('default/web')?.get('n1')).toEqual({ life: 150, tookOverFrom: 'n2' });
+    expect(h.of('default/web')?.get('n1')).toMatchObject({ life: 150, tookOverFrom: 'n2' });
     source.fire('delete', b, b);
-    expect(h.of('default/web')).toEqual(new Map([['n1', { life: 150, tookOverFrom: 'n2' }]]));
+    expect(held('default/web')).toEqual(new Map([['n1', { life: 150, tookOverFrom: 'n2' }]]));
+    expect(h.of('default/web')?.get('n2')).toBeUndefined();
     source.fire('delete', a3, a3);
     expect(h.of('default/web')).toBeUndefined();
     expect(h.size).toBe(0);
