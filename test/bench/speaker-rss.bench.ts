@@ -13,7 +13,8 @@
 // system CPU until then). HERALD_BENCH_SPEAKER_RSS_N: comma-separated counts (default 10000,100000).
 // HERALD_BENCH_SPEAKER_RSS_SNAPSHOT=DIR: a heap snapshot of the settled speaker is written to DIR (node
 // --heapsnapshot-signal), for finding what holds its memory.
-// HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS: node flags added to the chart's (space-separated), to measure one.
+// HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS: node flags added to the chart's (space-separated), to measure one;
+// HERALD_BENCH_SPEAKER_RSS_ENV: environment variables added (space-separated NAME=VALUE, e.g. glibc's MALLOC_*).
 // HERALD_BENCH_SPEAKER_RSS_CRDS=1: as deployed with the metallb.io CRDs installed: the speaker then also
 // lists and watches every ServiceL2Status (the holders tier) and keeps its own ones; one per Service is
 // written into etcd beforehand as an earlier life of this speaker left them (a restarted speaker: it
@@ -33,6 +34,12 @@ import { LIFE_ANNOTATION, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABE
 const SNAPSHOT_DIR = process.env.HERALD_BENCH_SPEAKER_RSS_SNAPSHOT;
 const COUNTS = (process.env.HERALD_BENCH_SPEAKER_RSS_N ?? '10000,100000').split(',').map(Number);
 const EXTRA_FLAGS = (process.env.HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+const EXTRA_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.HERALD_BENCH_SPEAKER_RSS_ENV ?? '')
+    .split(' ')
+    .filter((v) => v.includes('='))
+    .map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]),
+);
 const WITH_CRDS = process.env.HERALD_BENCH_SPEAKER_RSS_CRDS === '1';
 const CRDS = join(import.meta.dirname, '..', '..', 'charts', 'herald', 'crds', 'metallb.io.yaml');
 const NS = 'big';
@@ -120,7 +127,7 @@ async function measure(n: number): Promise<void> {
     await cluster.startApiserver(900_000);
 
     const t = performance.now();
-    speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: [...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS, ...(SNAPSHOT_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : [])], env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX } });
+    speaker = new SpeakerProcess({ kubeconfig: cluster.kubeconfig, node: NODE, namespace: 'herald', servicesNamespace: NS, nodeArgs: [...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS, ...(SNAPSHOT_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : [])], env: { MALLOC_ARENA_MAX: SPEAKER_MALLOC_ARENA_MAX, ...EXTRA_ENV } });
     const metricsUrl = await speaker.metricsUrl();
     const s = speaker;
     const announced = new Set<string>();
@@ -182,6 +189,6 @@ async function measure(n: number): Promise<void> {
 }
 
 out('bench.loadavg.1min', loadavg()[0], 2);
-note(`${new Date().toISOString()}, node flags ${[...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS].join(' ')}, MALLOC_ARENA_MAX=${SPEAKER_MALLOC_ARENA_MAX}, metallb.io CRDs ${WITH_CRDS ? 'installed (ServiceL2Status objects seeded)' : 'not installed'}`);
+note(`${new Date().toISOString()}, node flags ${[...SPEAKER_NODE_FLAGS, ...EXTRA_FLAGS].join(' ')}, MALLOC_ARENA_MAX=${SPEAKER_MALLOC_ARENA_MAX}${Object.entries(EXTRA_ENV).map(([k, v]) => ` ${k}=${v}`).join('')}, metallb.io CRDs ${WITH_CRDS ? 'installed (ServiceL2Status objects seeded)' : 'not installed'}`);
 for (const n of COUNTS) await measure(n);
 out('bench.loadavg.1min.end', loadavg()[0], 2);
