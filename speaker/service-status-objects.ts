@@ -53,21 +53,37 @@ interface StoredObject {
 /**
  * What is kept of an object as the API returned it: the fields inSync, metadataOk and write read. The
  * answer carries managedFields and every label and annotation (1-2 kB per object, one object per
- * announced Service), none of which is read again.
+ * announced Service), none of which is read again. Equal annotations, owner references, node and
+ * interface lists are shared with the object kept before (`last`): with 10,000s of objects they are
+ * nearly all alike (one life, one Pod, one node, the same interfaces).
  */
-function kept(o: StoredObject): StoredObject {
+function kept(o: StoredObject, last: StoredObject | undefined): StoredObject {
   const md = o.metadata ?? {};
+  const lastMd = last?.metadata;
   const life = md.annotations?.[LIFE_ANNOTATION];
   const from = md.annotations?.[TAKEOVER_ANNOTATION];
-  const annotations = life === undefined && from === undefined ? undefined : { ...(life !== undefined ? { [LIFE_ANNOTATION]: life } : {}), ...(from !== undefined ? { [TAKEOVER_ANNOTATION]: from } : {}) };
+  let annotations: Record<string, string> | undefined = life === undefined && from === undefined ? undefined : { ...(life !== undefined ? { [LIFE_ANNOTATION]: life } : {}), ...(from !== undefined ? { [TAKEOVER_ANNOTATION]: from } : {}) };
+  const lastAnnotations = lastMd?.annotations;
+  if (annotations && lastAnnotations && lastAnnotations[LIFE_ANNOTATION] === life && lastAnnotations[TAKEOVER_ANNOTATION] === from) annotations = lastAnnotations;
+  let owners: { uid?: string }[] | undefined = md.ownerReferences?.map((r) => ({ uid: r.uid }));
+  const lastOwners = lastMd?.ownerReferences;
+  if (owners && lastOwners && sameList(owners.map((r) => r.uid ?? ''), lastOwners.map((r) => r.uid ?? ''))) owners = lastOwners;
+  const st = o.status;
+  const lastSt = last?.status;
+  const node = st?.node !== undefined && st.node === lastSt?.node ? lastSt.node : st?.node;
+  let interfaces: { name?: string }[] | undefined = st?.interfaces?.map((i) => ({ name: i.name }));
+  if (interfaces && lastSt?.interfaces && sameList(interfaces.map((i) => i.name ?? ''), lastSt.interfaces.map((i) => i.name ?? ''))) interfaces = lastSt.interfaces;
+  let peers = st?.peers;
+  if (peers && lastSt?.peers && sameList(peers, lastSt.peers)) peers = lastSt.peers;
   return {
     metadata: {
       name: md.name,
       resourceVersion: md.resourceVersion,
       ...(annotations ? { annotations } : {}),
-      ...(md.ownerReferences ? { ownerReferences: md.ownerReferences.map((r) => ({ uid: r.uid })) } : {}),
+      ...(owners ? { ownerReferences: owners } : {}),
     },
-    status: o.status,
+    // Of the status only what inSync compares (a PUT of the main resource ignores the status).
+    ...(st ? { status: { node, ...(interfaces ? { interfaces } : {}), ...(peers ? { peers } : {}) } } : {}),
   };
 }
 
@@ -135,8 +151,10 @@ export class ServiceStatusObjects {
   private readonly desired = new Map<string, Desired>();
   /** The last `via` list set: the next equal one shares it (one array for the usual same interfaces, not one per Service). */
   private lastVia: readonly string[] = [];
-  /** What is stored: key -> the object as last listed, read or written. */
+  /** What is stored: key -> the object as last listed, read or written (kept()). */
   private readonly stored = new Map<string, StoredObject>();
+  /** The object kept last: the next shares its equal parts (kept()). */
+  private lastKept: StoredObject | undefined;
   private listed = false;
   private readonly inFlight = new Set<string>();
   /** Keys changed while their write was in flight: synced again after it. */
@@ -238,9 +256,13 @@ export class ServiceStatusObjects {
       const service = `${labels[SERVICE_NAMESPACE_LABEL] ?? ''}/${labels[SERVICE_NAME_LABEL] ?? ''}`;
       const key = keyOf(protocol, service);
       // Not under our name (e.g. written by MetalLB with generateName): ours replaces it.
-      if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) this.stored.set(strayKey(key, o.metadata?.name ?? ''), kept(o));
-      else this.stored.set(key, kept(o));
+      if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) this.stored.set(strayKey(key, o.metadata?.name ?? ''), this.kept(o));
+      else this.stored.set(key, this.kept(o));
     }
+  }
+
+  private kept(o: StoredObject): StoredObject {
+    return (this.lastKept = kept(o, this.lastKept));
   }
 
   private mark(key: string): void {
@@ -342,7 +364,7 @@ export class ServiceStatusObjects {
         if (!have) {
           this.writes++;
           have = (await kubeRequest(this.opts.kubeConfig, 'POST', this.path(protocol), { body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata, spec: {} } })) as StoredObject;
-          this.stored.set(key, kept(have));
+          this.stored.set(key, this.kept(have));
         } else if (!this.metadataOk(key, have)) {
           // A new speaker Pod adopts the objects its predecessor left (before the garbage collector
           // takes them); a new life writes itself on the objects it announces again.
@@ -350,7 +372,7 @@ export class ServiceStatusObjects {
           have = (await kubeRequest(this.opts.kubeConfig, 'PUT', this.path(protocol, objName), {
             body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { ...metadata, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status: have.status },
           })) as StoredObject;
-          this.stored.set(key, kept(have));
+          this.stored.set(key, this.kept(have));
           if (this.inSync(key)) return;
         }
         const status = {
@@ -363,7 +385,7 @@ export class ServiceStatusObjects {
         const written = (await kubeRequest(this.opts.kubeConfig, 'PUT', `${this.path(protocol, objName)}/status`, {
           body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { name: objName, namespace: this.opts.namespace, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status },
         })) as StoredObject;
-        this.stored.set(key, kept(written));
+        this.stored.set(key, this.kept(written));
         return;
       } catch (err) {
         const code = errorStatus(err);
@@ -377,7 +399,7 @@ export class ServiceStatusObjects {
 
   private async reread(key: string, protocol: Protocol, objName: string): Promise<void> {
     try {
-      this.stored.set(key, kept((await kubeRequest(this.opts.kubeConfig, 'GET', this.path(protocol, objName))) as StoredObject));
+      this.stored.set(key, this.kept((await kubeRequest(this.opts.kubeConfig, 'GET', this.path(protocol, objName))) as StoredObject));
     } catch (err) {
       if (errorStatus(err) !== 404) throw err;
       this.stored.delete(key);
