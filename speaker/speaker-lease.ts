@@ -136,6 +136,7 @@ export class SpeakerLease {
   private current: LeaseJson | undefined;
   private timer: TimerHandle | undefined;
   private running = false;
+  /** The renewal in flight (cleared when it settles; no timer is armed meanwhile). */
   private inFlight: Promise<void> | undefined;
   private slowTimer: TimerHandle | undefined;
   private healthy = false;
@@ -160,8 +161,6 @@ export class SpeakerLease {
   private retryAt: number | undefined;
   /** No write before this (the last failure's Retry-After), whatever asks for one. */
   private notBefore = 0;
-  /** A write is in flight (no timer is armed meanwhile). */
-  private busy = false;
   private periodic: boolean;
 
   constructor(private readonly opts: SpeakerLeaseOptions) {
@@ -202,10 +201,9 @@ export class SpeakerLease {
       this.slowTimer = undefined;
       this.setHealthy(false);
     }, slowMs);
-    this.busy = true;
-    this.inFlight = this.renew().then(
+    const renewal = this.renew().then(
       () => {
-        this.busy = false;
+        this.inFlight = undefined;
         this.clearSlowTimer();
         this.failuresInRow = 0;
         this.retryAt = undefined;
@@ -214,7 +212,7 @@ export class SpeakerLease {
         this.opts.onRenewed(sentAt);
       },
       (err: unknown) => {
-        this.busy = false;
+        this.inFlight = undefined;
         this.clearSlowTimer();
         // Re-read before the next write (it may have happened), unless it was turned away (429).
         if (errorStatus(err) !== 429) this.current = undefined;
@@ -227,8 +225,9 @@ export class SpeakerLease {
         this.opts.onFailed(err);
       },
     );
+    this.inFlight = renewal;
     this.lastSentAt = sentAt;
-    void this.inFlight.then(() => this.arm());
+    void renewal.then(() => this.arm());
   }
 
   /** The next renewal, one interval after the last was sent (not after it finished), so slow answers do not stretch the interval. */
@@ -255,7 +254,7 @@ export class SpeakerLease {
     if (fast === this.fast) return;
     this.fast = fast;
     // In flight: the interval is picked when it settles.
-    if (!this.running || this.busy) return;
+    if (!this.running || this.inFlight) return;
     if (!fast) {
       this.arm(); // back to renewMs after the last one sent, not one more fast renewal
       return;
@@ -279,7 +278,7 @@ export class SpeakerLease {
   setPeriodic(periodic: boolean): void {
     if (periodic === this.periodic) return;
     this.periodic = periodic;
-    if (this.running && !this.busy) this.arm();
+    if (this.running && !this.inFlight) this.arm();
   }
 
   /** Whether renewals are periodic now (setPeriodic). */
@@ -309,7 +308,7 @@ export class SpeakerLease {
    */
   private renewSoon(): void {
     if (!this.running) return;
-    if (this.busy) {
+    if (this.inFlight) {
       this.soon = true; // in flight
       return;
     }
