@@ -30,6 +30,8 @@ export interface OutgoingRequest {
   write(chunk: Buffer): unknown;
   end(): unknown;
   destroy(err?: Error): unknown;
+  /** Its connection (bytes read from it so far): a timeout that fired after data arrived is not one. */
+  readonly socket?: { readonly bytesRead: number } | null;
 }
 
 /** Sends one request (http or https by the URL); default: node's http(s).request. */
@@ -220,10 +222,19 @@ async function openOnce(kc: KubeAccess, method: string, path: string, opts: Requ
       );
     }
     req.on('timeout', () => {
-      // Also fail a response being read (a watch), with this reason rather than a bare 'aborted'.
-      const err = Object.assign(new Error(`timed out after ${timeoutMs} ms without data`), { code: 'ETIMEDOUT' });
-      response?.destroy(err);
-      req.destroy(err);
+      // Decided after the poll phase: a timer due while the event loop was blocked fires before the
+      // data that arrived meanwhile is read (libuv runs timers first), and such a "timeout" threw
+      // away answers that were in the socket (a Lease renewal, then re-read and written again: two
+      // more round trips on a slow server). Data read in between re-arms the socket's timeout.
+      const bytes = req.socket?.bytesRead;
+      const answered = response;
+      setImmediate(() => {
+        if (response !== answered || (bytes !== undefined && req.socket?.bytesRead !== bytes)) return;
+        // Also fail a response being read (a watch), with this reason rather than a bare 'aborted'.
+        const err = Object.assign(new Error(`timed out after ${timeoutMs} ms without data`), { code: 'ETIMEDOUT' });
+        response?.destroy(err);
+        req.destroy(err);
+      });
     });
     // The errno name goes into the message too: "connect ENETUNREACH 10.96.0.1:443" says it already, a reset often does not.
     req.on('error', (e) => {

@@ -9,6 +9,13 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Runs `fn` once the I/O already received has been handled. A timer due while the event loop was
+   * blocked fires before the socket data that arrived meanwhile is read (libuv runs timers before
+   * polling): a deadline that an answer already in the socket would meet must wait for it. Without
+   * it (ManualClock: no I/O), `fn` runs at once.
+   */
+  afterIo?(fn: () => void): void;
 }
 
 /** The real clock: performance.now() and Node's timers. */
@@ -17,6 +24,8 @@ export const systemClock: Clock = {
   // Timers stay ref'd: a speaker waiting out a reconnect back-off has nothing else keeping it alive.
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  // setImmediate runs in the check phase, after the poll phase that reads the sockets.
+  afterIo: (fn) => void setImmediate(fn),
 };
 
 interface ManualTimer {

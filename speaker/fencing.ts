@@ -98,9 +98,19 @@ export class Fencing {
   private overdue(): void {
     this.timer = undefined;
     if (this.current.kind !== 'active') return;
-    // Fenced since the deadline (isFenced() said so from then on), however late the timer fired.
-    this.current = { kind: 'fenced', reason: 'renewOverdue', since: this.current.lastRenewSentAt + this.leaseDurationMs };
-    this.emit();
+    // A renewal answered while the loop was blocked past the deadline is still in the socket: read
+    // it first (afterIo). It extends the Lease from its own send time, so it may keep the speaker
+    // active; isFenced() says fenced from the deadline on meanwhile (no answer goes out), but a
+    // fence costs a new life and a withdrawal of everything, not worth it for an answer at hand.
+    const deadline = this.current.lastRenewSentAt + this.leaseDurationMs;
+    const decide = (): void => {
+      if (this.current.kind !== 'active' || this.current.lastRenewSentAt + this.leaseDurationMs !== deadline) return;
+      // Fenced since the deadline (isFenced() said so from then on), however late the timer fired.
+      this.current = { kind: 'fenced', reason: 'renewOverdue', since: deadline };
+      this.emit();
+    };
+    if (this.clock.afterIo) this.clock.afterIo(decide);
+    else decide();
   }
 
   private emit(): void {

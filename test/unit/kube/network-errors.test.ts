@@ -6,6 +6,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeAccess } from '../../../kube/access.js';
 import { ServiceEndpointsInformer } from '../../../kube/endpoints.js';
@@ -125,6 +126,50 @@ describe('kube/request.ts: transport errors', () => {
     const err = (await kubeRequest(access(), 'GET', '/hang', { timeoutMs: 100 }).catch((e: unknown) => e)) as KubeApiError;
     expect(err).toMatchObject({ status: 0, code: 'ETIMEDOUT' });
     expect(err.message).toContain('timed out after 100 ms');
+  });
+
+  it('a timeout that fires before the answer already received is read (a blocked event loop: timers run before the poll phase) is no timeout', async () => {
+    // The request's socket timeout fires; the answer is read in the same turn's poll phase, before the decision.
+    class LateRead extends EventEmitter implements OutgoingRequest {
+      socket = { bytesRead: 0 };
+      destroyed = false;
+      constructor(private readonly onResponse: (res: IncomingMessage) => void) {
+        super();
+      }
+      write(): boolean {
+        return true;
+      }
+      end(): this {
+        setTimeout(() => {
+          this.emit('timeout');
+          if (this.destroyed) return; // a destroyed connection delivers nothing
+          this.socket.bytesRead += 200;
+          this.onResponse(Object.assign(Readable.from([Buffer.from('{"kind":"Lease"}')]), { statusCode: 200, headers: {} }) as unknown as IncomingMessage);
+        }, 5);
+        return this;
+      }
+      destroy(err?: Error): this {
+        this.destroyed = true;
+        if (err) setImmediate(() => this.emit('error', err)); // as node's request does
+        return this;
+      }
+    }
+    let sent: LateRead | undefined;
+    const transport: KubeTransport = (_url, _options, onResponse) => (sent = new LateRead(onResponse));
+    await expect(kubeRequest(access(transport), 'PUT', '/apis/coordination.k8s.io/v1/namespaces/n/leases/l', { body: {}, timeoutMs: 100 })).resolves.toEqual({ kind: 'Lease' });
+    await new Promise((r) => setImmediate(r));
+    expect(sent?.destroyed).toBe(false);
+
+    // Nothing read in that poll phase: a timeout.
+    class Silent extends LateRead {
+      override end(): this {
+        setTimeout(() => this.emit('timeout'), 5);
+        return this;
+      }
+    }
+    const silent: KubeTransport = (_url, _options, onResponse) => (sent = new Silent(onResponse));
+    await expect(kubeRequest(access(silent), 'PUT', '/apis/coordination.k8s.io/v1/namespaces/n/leases/l', { body: {}, timeoutMs: 100 })).rejects.toMatchObject({ status: 0, code: 'ETIMEDOUT' });
+    expect(sent?.destroyed).toBe(true);
   });
 });
 

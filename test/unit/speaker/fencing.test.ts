@@ -109,4 +109,57 @@ describe('Fencing', () => {
     expect(clock.pending()).toBe(0);
     expect(() => new Fencing({ clock, leaseDurationMs: -1 })).toThrow(FencingError);
   });
+
+  describe('a deadline timer that fires after a blocked event loop decides after the I/O already received (Clock.afterIo)', () => {
+    /** A clock whose afterIo callbacks run when the test says the poll phase is over. */
+    class PollClock extends ManualClock {
+      readonly queued: (() => void)[] = [];
+      afterIo(fn: () => void): void {
+        this.queued.push(fn);
+      }
+      checkPhase(): void {
+        for (const fn of this.queued.splice(0)) fn();
+      }
+    }
+
+    it('a renewal answered before the deadline but read after it keeps the speaker active (no fence, no new life)', () => {
+      const clock = new PollClock();
+      const f = new Fencing({ clock, leaseDurationMs: 3000 });
+      const states: FencingState[] = [];
+      f.onChange((s) => states.push(s));
+      f.renewSucceeded(0);
+      clock.advance(3400); // the loop was blocked over the deadline (3000): the timer fires first
+      expect(f.isFenced()).toBe(true); // no answer goes out meanwhile
+      f.renewSucceeded(1000); // the poll phase: the renewal sent at 1000, answered in the socket
+      clock.checkPhase();
+      expect(f.state()).toEqual({ kind: 'active', lastRenewSentAt: 1000 });
+      expect(f.isFenced()).toBe(false);
+      expect(states.map((s) => s.kind)).toEqual(['active']);
+      clock.advance(599);
+      expect(f.isFenced()).toBe(false);
+      clock.advance(1);
+      clock.checkPhase();
+      expect(f.state()).toEqual({ kind: 'fenced', reason: 'renewOverdue', since: 4000 });
+    });
+
+    it('without an answer it fences, dated from the deadline', () => {
+      const clock = new PollClock();
+      const f = new Fencing({ clock, leaseDurationMs: 3000 });
+      f.renewSucceeded(0);
+      clock.advance(3400);
+      expect(f.state().kind).toBe('active');
+      clock.checkPhase();
+      expect(f.state()).toEqual({ kind: 'fenced', reason: 'renewOverdue', since: 3000 });
+    });
+
+    it('a renewal sent too long ago to help (its own deadline passed) changes nothing: fenced', () => {
+      const clock = new PollClock();
+      const f = new Fencing({ clock, leaseDurationMs: 3000 });
+      f.renewSucceeded(0);
+      clock.advance(3400);
+      f.renewSucceeded(300); // its deadline 3300 passed already
+      clock.checkPhase();
+      expect(f.state()).toEqual({ kind: 'fenced', reason: 'renewOverdue', since: 3000 });
+    });
+  });
 });
