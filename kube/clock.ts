@@ -29,3 +29,12 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Resolves after the timers already due have run (a zero timeout goes behind them in the timers
+ * phase; setImmediate would not: the check phase comes first). Between long synchronous steps, so
+ * that a Lease renewal falling due meanwhile is sent, not held until the last step is done.
+ */
+export function yieldToTimers(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

@@ -6,7 +6,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeAccess } from './access.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { sleep, systemClock, type Clock } from './clock.js';
+import { sleep, systemClock, yieldToTimers, type Clock } from './clock.js';
 import { errorStatus, KubeApiError, kubeRequest, onApiSuccess } from './request.js';
 import { watchStream, type WatchEvent } from './watch.js';
 
@@ -336,6 +336,11 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
       if (!cont) break;
     }
     if (!rv) throw new KubeApiError(0, 'GET', this.opts.path, undefined, 'list returned no resourceVersion');
+    // The last page's decoding and the handlers below (10,000s of events) are two long turns, not one:
+    // a speaker's Lease renewal falling due meanwhile goes out between them (on a starved machine one
+    // turn held it ~2 s: the speaker fenced itself at start).
+    await yieldToTimers();
+    if (signal.aborted) throw signal.reason;
     this.stats.lists++;
     // The server answers again: the next failure starts over from the shortest delay.
     this.backoff.reset();

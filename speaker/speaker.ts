@@ -21,6 +21,7 @@ import { leaseInformer } from '../kube/informers.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
 import { apiRetry } from '../kube/api-retry.js';
+import { yieldToTimers } from '../kube/clock.js';
 import { systemClock, type Clock } from '../protocols/clock.js';
 import { AnnouncementTracker, type AnnouncementChange } from './announcement-tracker.js';
 import { configStateOf } from '../allocator/config-state.js';
@@ -549,6 +550,8 @@ export class Speaker {
       if (this.stopping) return; // stopped while discovery was retrying
       throw err;
     }
+    // The last list's handlers ran in this turn; the config check over every Service is another long one: a renewal due goes first.
+    await yieldToTimers();
     if (this.stopping) return;
     for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
     this.log.info({ event: 'configSource', reason: describeResources(this.source.resources) }, `config source: ${this.source.describe()}`);
