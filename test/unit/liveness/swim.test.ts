@@ -350,6 +350,29 @@ describe('SWIM failure detection', () => {
     expect(silent.counts.received).toBeGreaterThan(received);
   });
 
+  it('indirect probes go to alive members only, also when most members are dead (sampling falls back to the scan)', () => {
+    const clock = new ManualClock();
+    const sent: Array<{ to: string; type: string; target: string }> = [];
+    const names = Array.from({ length: 20 }, (_, i) => `n${String(i).padStart(2, '0')}`);
+    const swim = new Swim({ ...TIMING, clock, self: 'n00', send: (to, m) => void sent.push({ to, type: m.type, target: m.target }) });
+    swim.setMembers(names);
+    swim.start();
+    // n01 tells us n03..n19 are dead, 8 updates a message: n01 and n02 stay alive.
+    const dead = names.slice(3);
+    for (let i = 0; i < dead.length; i += 8) {
+      swim.receive({ type: 'ack', seq: 0, incarnation: 0, from: 'n01', target: '', updates: dead.slice(i, i + 8).map((name) => ({ name, state: 'dead' as const, incarnation: 0 })) });
+    }
+    expect(swim.dead()).toEqual(dead);
+    for (let t = 0; t < 10 * TIMING.periodMs; t++) {
+      clock.advance(1);
+      for (const s of sent.filter((x) => x.type === 'pingReq')) expect(['n01', 'n02']).toContain(s.to);
+    }
+    const reqs = sent.filter((x) => x.type === 'pingReq');
+    expect(reqs.length).toBeGreaterThan(0);
+    for (const r of reqs) expect(r.to).not.toBe(r.target);
+    swim.stop();
+  });
+
   it('a member not started yet ignores messages too', () => {
     const idle = new Swim({ ...TIMING, clock: new ManualClock(), self: 'a', send: () => expect.fail('a member not started sends nothing') });
     idle.setMembers(['a', 'b']);
