@@ -6,9 +6,13 @@ import { formatIp } from '../../allocator/ip.js';
 const VIPS = 0x20010db8000100000000000000000000n;
 const CLUSTER_IPS = 0x20010db8009600000000000000000000n;
 
-/** The i-th Service's spec (ClusterIP 2001:db8:96::i+1) and status (VIP 2001:db8:1::i: the lowest addresses in creation order, what a cold start gave them). */
+/**
+ * The i-th Service's spec (ClusterIP 2001:db8:96::i+2: ::1 is the `kubernetes` Service's in a cluster whose
+ * range is 2001:db8:96::/108) and status (VIP 2001:db8:1::i: the lowest addresses in creation order, what a
+ * cold start gave them).
+ */
 export function allocatedIpv6Service(i: number, selector: Record<string, string>): { spec: Record<string, unknown>; status: Record<string, unknown> } {
-  const clusterIP = formatIp('ipv6', CLUSTER_IPS + BigInt(i + 1));
+  const clusterIP = formatIp('ipv6', CLUSTER_IPS + BigInt(i + 2));
   return {
     spec: {
       ports: [{ protocol: 'TCP', port: 80, targetPort: 80 }],
