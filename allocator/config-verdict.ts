@@ -9,7 +9,7 @@ import { compileCrsWithWarnings } from '../config/crs/compile.js';
 import { parseConfigMapObjectWithWarnings } from '../config/parse.js';
 import { renderConfig } from '../config/render.js';
 import { ConfigError, type Config, type ConfigIssue } from '../config/model.js';
-import { checkHeld, type AssignmentCheck, type HeldAddresses } from './config-check.js';
+import { breakingHeld, type AssignmentCheck, type HeldAddresses } from './config-check.js';
 import { PoolSet } from './pool.js';
 
 /** The part of a core/v1 ConfigMap the verdict reads (structural: no Kubernetes imports here). */
@@ -216,9 +216,7 @@ export function evaluateConfig(cm: ConfigMapObject | undefined, held: Iterable<H
 /** A valid config against what the Services hold: applied, or refused as breaking. */
 function judge(config: Config, warnings: ConfigIssue[], held: Iterable<HeldAddresses>, current: Config | undefined): ConfigVerdict {
   const hash = configHash(config);
-  const breaking = checkHeld(held, current && new PoolSet(current), new PoolSet(config))
-    .filter((c) => c.breaking)
-    .map((c) => ({ ...c, ips: c.ips.filter((i) => i.breaking) }));
+  const breaking = breakingHeld(held, current && new PoolSet(current), new PoolSet(config));
   if (breaking.length > 0) return { kind: 'breaking', config, hash, breaking };
   return { kind: 'apply', config, hash, warnings };
 }

@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { configHash, evaluateConfig, type ConfigMapObject } from '../../../allocator/config-verdict.js';
-import type { HeldAddresses } from '../../../allocator/config-check.js';
+import { breakingHeld, checkHeld, type HeldAddresses } from '../../../allocator/config-check.js';
+import { PoolSet } from '../../../allocator/pool.js';
 import { heldByStatus, whyNotHandled, type ServiceObject } from '../../../allocator/service-request.js';
 import { parseConfig } from '../../../config/parse.js';
 import { decodeSpeakerService, heldOf } from '../../../speaker/service-decode.js';
@@ -100,6 +101,37 @@ describe('the shared config rule', () => {
         expect(b).toEqual(a);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('property: breakingHeld (what a verdict reads, without the reasons of what stays) is checkHeld cut to the breaking', () => {
+    const ip = fc.oneof(
+      fc.integer({ min: 0, max: 255 }).map((n) => `192.0.2.${n}`),
+      fc.integer({ min: 0, max: 255 }).map((n) => `198.51.100.${n}`),
+      fc.integer({ min: 0, max: 255 }).map((n) => `2001:db8::${n.toString(16)}`),
+      fc.constantFrom('garbage', '203.0.113.5', '2001:0db8::0001'),
+    );
+    const held = fc.record({ ips: fc.array(ip, { maxLength: 3 }), pool: fc.constantFrom(undefined, 'l2', 'b', 'v6', 'gone') });
+    const cut = fc.record({ v4: fc.integer({ min: 24, max: 32 }), dropBgp: fc.boolean(), splitV6: fc.boolean(), buggy: fc.boolean() });
+    const config = (c: { v4: number; dropBgp: boolean; splitV6: boolean; buggy: boolean }): PoolSet =>
+      new PoolSet(
+        parseConfig(
+          `address-pools:\n- {name: l2, protocol: layer2, avoid-buggy-ips: ${c.buggy}, addresses: [192.0.2.0/${c.v4}${c.splitV6 ? '' : ', "2001:db8::/64"'}]}\n` +
+            (c.splitV6 ? '- {name: v6, protocol: layer2, addresses: ["2001:db8::/64"]}\n' : '') +
+            (c.dropBgp ? '' : '- {name: b, protocol: bgp, addresses: [198.51.100.0/24]}\n'),
+        ),
+      );
+    fc.assert(
+      fc.property(fc.array(held, { maxLength: 8 }), cut, fc.option(cut, { nil: undefined }), (hs, n, c) => {
+        const input: HeldAddresses[] = hs.map((h, i) => ({ key: `ns/s${i}`, ips: h.ips, ...(h.pool !== undefined ? { pool: h.pool } : {}) }));
+        const current = c && config(c);
+        const next = config(n);
+        const full = checkHeld(input, current, next)
+          .filter((x) => x.breaking)
+          .map((x) => ({ ...x, ips: x.ips.filter((i) => i.breaking) }));
+        expect(breakingHeld(input, current, next)).toEqual(full);
+      }),
+      { numRuns: 500 },
     );
   });
 
