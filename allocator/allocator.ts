@@ -98,6 +98,10 @@ export class Allocator {
       return this.toAssignment(existing);
     }
     if (existing) this.detach(existing);
+    else if (sharing === undefined && request.pool === undefined && request.requestedIps.length === 0) {
+      const fresh = this.allocateFresh(request);
+      if (fresh) return fresh;
+    }
     let choices: Choice[];
     try {
       choices = this.choose(request, sharing);
@@ -336,6 +340,39 @@ export class Allocator {
     throw new AllocationError({ reason: 'pool-exhausted', family: exhausted, pool: named?.name }, req.key);
   }
 
+  /**
+   * choose() and commit() for the common request, a new Service asking for no address, pool or sharing
+   * while every Service tries the pools in one order: the lowest free addresses of the first pool in that
+   * order serving its families, taken without Choice objects or a second walk of the free space.
+   * Undefined when no pool has them (choose() then finds the error to throw).
+   */
+  private allocateFresh(req: ServiceRequest): Assignment | undefined {
+    const order = this.pools.autoOrder;
+    if (!order) return undefined;
+    const f0 = req.families[0];
+    const f1 = req.families.length > 1 ? req.families[1] : undefined;
+    for (const pool of order) {
+      if (!pool.hasFamily(f0) || (f1 !== undefined && !pool.hasFamily(f1))) continue;
+      const a0 = pool.lowest(f0);
+      const a1 = f1 === undefined ? undefined : pool.lowest(f1);
+      if (a0 === undefined || (f1 !== undefined && a1 === undefined)) continue;
+      const rec: ServiceRecord = { key: req.key, first: undefined as unknown as Slot, second: undefined, extra: undefined };
+      rec.first = this.takeFree(rec, pool, a0, formatAddr(a0));
+      if (a1 !== undefined) rec.second = this.takeFree(rec, pool, a1, formatAddr(a1));
+      this.byKey.set(req.key, rec);
+      return { key: req.key, ips: rec.second ? [rec.first.text, rec.second.text] : [rec.first.text], pool: pool.name };
+    }
+    return undefined;
+  }
+
+  /** A new slot for `num` (its text: `text`), free in `pool`: taken from its free space and indexed. */
+  private takeFree(rec: ServiceRecord, pool: PoolState, num: Addr, text: string): Slot {
+    const slot: Slot = { text, num, users: rec };
+    pool.hold(num);
+    this.byIp.add(slot);
+    return slot;
+  }
+
   /** The pools a request naming none tries, in order, when that depends on the Service. */
   private autoOrderFor(req: ServiceRequest): PoolState[] {
     const scope = scopeOf(req);
@@ -424,11 +461,8 @@ export class Allocator {
   /** The slot for a chosen address: a new one for a free address (the common case: no index lookup,
    * its pool already known), else attachSlot's (join the holders, or take it). */
   private take(rec: ServiceRecord, c: Choice): Slot {
-    const slot: Slot = { text: c.text, num: c.num, users: rec };
-    if (!c.free) return this.attachSlot(rec, slot);
-    (c.pool as PoolState).hold(c.num);
-    this.byIp.add(slot);
-    return slot;
+    if (!c.free) return this.attachSlot(rec, { text: c.text, num: c.num, users: rec });
+    return this.takeFree(rec, c.pool as PoolState, c.num, c.text);
   }
 
   /** Adds a record: joins the slots already held for its addresses, or takes them from the pools. */

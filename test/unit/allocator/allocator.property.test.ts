@@ -230,6 +230,23 @@ describe('Allocator properties', () => {
     );
   });
 
+  it('agrees with the reference on plain requests alone (the path without Choice objects: no address, pool or sharing asked for, pools in one order)', () => {
+    const plainConfig = configArb.map((c) => ({ ...c, pools: c.pools.map(({ serviceAllocation: _, ...p }) => p) }));
+    const plainOp: fc.Arbitrary<Op> = fc.oneof(
+      {
+        weight: 4,
+        arbitrary: requestArb.map(({ pool: _p, sharingKey: _s, ...r }) => ({ kind: 'allocate' as const, request: { ...r, requestedIps: [] } })),
+      },
+      { weight: 1, arbitrary: fc.constantFrom(...KEYS).map((key) => ({ kind: 'release' as const, key })) },
+    );
+    fc.assert(
+      fc.property(plainConfig, fc.array(plainOp, { maxLength: 60 }), (config, ops) => {
+        replayAgainstReference(config, ops);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('release then allocate returns the lowest free address', () => {
     fc.assert(
       fc.property(
