@@ -69,6 +69,8 @@ async function seedServices(etcdEndpoint: string, ns: string, node: string, n: n
 /** The ClusterIP range of a cluster started with `--service-cluster-ip-range` set to it: the seeded ClusterIPs are marked in its bitmap. */
 export const SEEDED_CLUSTER_IP_RANGE = '2001:db8:96::/108';
 const SERVICE_IPS_KEY = '/registry/ranges/serviceips';
+/** ClusterIPs kube-apiserver 1.20 hands out of an IPv6 range, however large the range. */
+export const MAX_IPV6_CLUSTER_IPS = 65_534;
 
 /**
  * Marks the seeded Services' ClusterIPs allocated in kube-apiserver's bitmap (the RangeAllocation it keeps at
@@ -76,8 +78,9 @@ const SERVICE_IPS_KEY = '/registry/ranges/serviceips';
  * did not allocate and writes a Warning Event for each (ClusterIPNotAllocated): 100,000 Event writes inside the
  * API server while the bench measures something else. Offsets 0..n: the `kubernetes` Service's ::1 and the
  * Services' ::2 .. ::n+1 (allocatedIpv6Service); the bitmap is Go's big.Int bytes, big-endian, bit k = offset k.
- * Returns whether the bitmap was written (not with another range: out of range, the repair loop then warns
- * about each Service at every pass instead, ClusterIPOutOfRange).
+ * Returns whether the bitmap was written (not with another range). A ClusterIP out of the range (another
+ * range, or past MAX_IPV6_CLUSTER_IPS) makes the repair loop warn about that Service at every pass (every
+ * 3 minutes: ClusterIPOutOfRange), an Event write each inside the API server.
  */
 async function markClusterIps(etcdEndpoint: string, n: number): Promise<boolean> {
   const res = await fetch(`${etcdEndpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64(SERVICE_IPS_KEY) }) });
@@ -86,7 +89,9 @@ async function markClusterIps(etcdEndpoint: string, n: number): Promise<boolean>
   if (value === undefined) return false;
   const stored = JSON.parse(Buffer.from(value, 'base64').toString()) as { range?: string; data?: string };
   if (stored.range !== SEEDED_CLUSTER_IP_RANGE) return false;
-  const bits = n + 1;
+  // kube-apiserver 1.20 caps an IPv6 range at 65,536 addresses (k8s.io/utils/net RangeSize), network and last
+  // excluded: offsets 0..65,533. Services past it have ClusterIPs out of its range (stated by the benches).
+  const bits = Math.min(n + 1, MAX_IPV6_CLUSTER_IPS);
   const data = Buffer.alloc(Math.ceil(bits / 8), 0xff);
   if (bits % 8 !== 0) data[0] = (1 << bits % 8) - 1;
   const put = await fetch(`${etcdEndpoint}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(SERVICE_IPS_KEY), value: b64(JSON.stringify({ ...stored, data: data.toString('base64') })) }) });
