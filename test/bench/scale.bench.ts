@@ -14,7 +14,7 @@
 //                                          (test/sim/scale-verdict.ts), or a worker stopped answering; kills skipped
 // Env: HERALD_BENCH_SCALE_N (default "100,500,1000"), HERALD_BENCH_SCALE_WINDOW_S (steady window,
 // default 30 s, at least 3 renew intervals), HERALD_BENCH_LONG=1 (600 s window at the largest N),
-// HERALD_BENCH_SCALE_WORKERS (default: one per core), HERALD_BENCH_SCALE_KILLS (default 10),
+// HERALD_BENCH_SCALE_WORKERS (default: one per core, more so that none holds over 250 members), HERALD_BENCH_SCALE_KILLS (default 10),
 // HERALD_BENCH_SCALE_UDP_MAX (real time: liveness over real UDP up to this N, Lease-only above; default 1000),
 // HERALD_BENCH_SCALE_OLD (virtual time: how many members speak liveness wire version 1 only, as during a
 // rolling upgrade; default 0), HERALD_BENCH_SCALE_WIRE (virtual time: the newest wire version the other
@@ -49,7 +49,14 @@ import { VERSION, type WireVersion } from '../../protocols/liveness/message.js';
 
 const SIZES = (process.env.HERALD_BENCH_SCALE_N ?? '100,500,1000').split(',').filter((x) => x.trim() !== '').map(Number);
 const LONG = process.env.HERALD_BENCH_LONG === '1';
-const WORKERS = Number(process.env.HERALD_BENCH_SCALE_WORKERS ?? cpus().length);
+/**
+ * Members per worker process at most (default workers). A member holds ~0.6 kB per peer: 500 members of
+ * 1,000 made a 400 MB heap whose collections held the loop ~300 ms, every member of the worker stalled at
+ * once and each asked all 1,000 peers (500,000 datagrams: a storm no real node, with one member, makes).
+ * 250 a worker: ~170 MB, lag max ~50 ms (session 10).
+ */
+const MEMBERS_PER_WORKER = 250;
+const WORKERS = Number(process.env.HERALD_BENCH_SCALE_WORKERS ?? Math.max(cpus().length, Math.ceil(Math.max(0, ...SIZES) / MEMBERS_PER_WORKER)));
 const KILLS = Number(process.env.HERALD_BENCH_SCALE_KILLS ?? 10);
 const WINDOW_S = Number(process.env.HERALD_BENCH_SCALE_WINDOW_S ?? 30);
 /** Real-time members run the liveness protocol over real UDP up to this N; above it, Lease-only. */

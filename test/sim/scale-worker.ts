@@ -13,7 +13,7 @@ import type { KubeAccess } from '../../kube/access.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { leaseInformer } from '../../kube/informers.js';
 import type { Informer } from '../../kube/informer.js';
-import { systemClock } from '../../protocols/clock.js';
+import { systemClock, type Clock } from '../../protocols/clock.js';
 import { Swim } from '../../protocols/liveness/swim.js';
 import { LivenessTransport } from '../../protocols/liveness/transport.js';
 import { LivenessGate } from '../../speaker/liveness-gate.js';
@@ -26,6 +26,8 @@ import { wallNow, type FromWorker, type ToWorker, type WorkerSample } from './sc
 interface SimMember {
   name: string;
   swim: Swim;
+  /** Its Swim's clock: the first probe period after start() delayed by a random phase (phasedClock). */
+  phase: PhasedClock;
   transport: LivenessTransport;
   /** The membership Lease: written at start and on changes (a new life), and every fastRenewMs without quorum. */
   lease: SpeakerLease;
@@ -131,7 +133,8 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
     ports[name] = port;
     const gate = new LivenessGate(systemClock, name);
     const fencing = new Fencing({ clock: systemClock, leaseDurationMs: t.leaseDurationMs });
-    const swim = new Swim({ clock: systemClock, self: name, periodMs: t.periodMs, probeTimeoutMs: t.probeTimeoutMs, suspicionMs: t.suspicionMs, indirect: 2, send: (to, m) => transport.send(to, m) });
+    const phase = phasedClock();
+    const swim = new Swim({ clock: phase, self: name, periodMs: t.periodMs, probeTimeoutMs: t.probeTimeoutMs, suspicionMs: t.suspicionMs, indirect: 2, send: (to, m) => transport.send(to, m) });
     // One client per member, as each speaker has its own (and its own keep-alive connection).
     const access: KubeAccess = {
       getCurrentCluster: () => kubeConfig.getCurrentCluster(),
@@ -186,7 +189,7 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
         leaseFailed(err);
       },
     });
-    const member: SimMember = { name, swim, transport, lease, heartbeat, heartbeatFailed: false, gate, fencing, port, alive: true, crashed: false };
+    const member: SimMember = { name, swim, phase, transport, lease, heartbeat, heartbeatFailed: false, gate, fencing, port, alive: true, crashed: false };
     fencing.onChange((st) => {
       if (!member.alive) return;
       if (st.kind === 'fenced' && st.reason === 'renewOverdue') {
@@ -240,7 +243,40 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   send({ type: 'ports', ports });
 }
 
-const SWIM_START_SPREAD_MS = 2000;
+/** After the Leases' first renewals (spread over renewMs): when every member's Swim starts. */
+const SWIM_START_MS = 1000;
+/** The members' first probe periods spread over this (a real cluster's speakers probe out of phase). */
+const SWIM_PHASE_SPREAD_MS = 2000;
+
+interface PhasedClock extends Clock {
+  /** The next timer set is delayed by `ms` more (Swim.start() sets its period timer first). */
+  delayNext(ms: number): void;
+}
+
+/**
+ * The system clock, except for one timer after delayNext(): every member's Swim starts (and answers)
+ * at once, while its first probe period, the first timer start() sets, comes at a random phase.
+ * Started at spread times instead, members not started yet answer nothing (as a speaker before its
+ * first renewal) while their peers, knowing them from the start, already probe them: the late ones
+ * were declared dead and their new lives fed a storm (session 10, N = 500 starved); started at once
+ * and in phase, 500 members a worker probe in the same turn (N = 1,000 starved).
+ */
+function phasedClock(): PhasedClock {
+  let extra = 0;
+  return {
+    now: () => systemClock.now(),
+    clearTimeout: (h) => systemClock.clearTimeout(h),
+    setTimeout: (fn, ms) => {
+      const delay = ms + extra;
+      extra = 0;
+      return systemClock.setTimeout(fn, delay);
+    },
+    afterIo: systemClock.afterIo,
+    delayNext: (ms) => {
+      extra = ms;
+    },
+  };
+}
 
 function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeAccess, namespace: string): void {
   const all = Object.keys(ports);
@@ -260,14 +296,23 @@ function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeA
   for (const m of members.values()) {
     // Speakers start at unrelated times: spread the first renewals over one interval. Their liveness
     // starts once every Lease has (each member's first request opens its own TLS connection: 500
-    // handshakes in one process, lag that a real node's one handshake does not cause), its probe
-    // phases spread over SWIM_START_SPREAD_MS. The figures are taken after both.
+    // handshakes in one process, lag that a real node's one handshake does not cause), every member's
+    // at once, their first probe periods spread (phasedClock). The figures are taken after both.
     m.startTimer = setTimeout(() => {
       if (!m.alive) return;
       m.lease.start();
       m.heartbeat.start();
     }, Math.random() * renewMs);
-    if (udp) m.swimTimer = setTimeout(() => m.alive && m.swim.start(), renewMs + Math.random() * SWIM_START_SPREAD_MS);
+  }
+  if (udp) {
+    const swimTimer = setTimeout(() => {
+      for (const m of members.values()) {
+        if (!m.alive) continue;
+        m.phase.delayNext(Math.random() * SWIM_PHASE_SPREAD_MS);
+        m.swim.start();
+      }
+    }, renewMs + SWIM_START_MS);
+    for (const m of members.values()) m.swimTimer = swimTimer;
   }
   send({ type: 'started' });
 }
