@@ -50,8 +50,8 @@ function* serviceObjects(ns: string, node: string, n: number, variant: SeedVaria
   }
 }
 
-/** Writes the n Services of serviceObjects into etcd through its JSON gateway, TXN_OPS per transaction. */
-async function seedServices(etcdEndpoint: string, ns: string, node: string, n: number, variant: SeedVariant): Promise<void> {
+/** Writes keys and values into etcd through its JSON gateway, TXN_OPS per transaction. */
+export async function putAll(etcdEndpoint: string, pairs: Iterable<[string, string]>): Promise<void> {
   let batch: object[] = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
@@ -59,11 +59,16 @@ async function seedServices(etcdEndpoint: string, ns: string, node: string, n: n
     if (!res.ok) throw new Error(`etcd txn: ${res.status} ${await res.text()}`);
     batch = [];
   };
-  for (const [key, value] of serviceObjects(ns, node, n, variant)) {
+  for (const [key, value] of pairs) {
     batch.push({ requestPut: { key: b64(key), value: b64(value) } });
     if (batch.length === TXN_OPS) await flush();
   }
   await flush();
+}
+
+/** Writes the n Services of serviceObjects into etcd. */
+function seedServices(etcdEndpoint: string, ns: string, node: string, n: number, variant: SeedVariant): Promise<void> {
+  return putAll(etcdEndpoint, serviceObjects(ns, node, n, variant));
 }
 
 /** The ClusterIP range of a cluster started with `--service-cluster-ip-range` set to it: the seeded ClusterIPs are marked in its bitmap. */

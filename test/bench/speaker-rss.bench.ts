@@ -25,7 +25,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
-import { cpuSeconds, seedStoppedCluster } from './etcd-seed.js';
+import { cpuSeconds, putAll, seedStoppedCluster } from './etcd-seed.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { SpeakerProcess, type RecordLine } from '../cluster/speaker-process.js';
@@ -43,8 +43,6 @@ const EXTRA_ENV: Record<string, string> = Object.fromEntries(
 const WITH_CRDS = process.env.HERALD_BENCH_SPEAKER_RSS_CRDS === '1';
 const CRDS = join(import.meta.dirname, '..', '..', 'charts', 'herald', 'crds', 'metallb.io.yaml');
 const NS = 'big';
-/** etcd's default --max-txn-ops. */
-const TXN_OPS = 128;
 const NODE = 'node-big';
 
 const out = (name: string, value: number, digits = 1): void => void process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
@@ -75,16 +73,12 @@ function installCrds(kubeconfig: string): void {
 }
 
 /** The ServiceL2Status of each of the n Services, as this node's speaker wrote them in an earlier life, into etcd (kube-apiserver stopped). */
-async function seedStatusObjects(etcdEndpoint: string, n: number): Promise<void> {
-  const b64 = (v: string): string => Buffer.from(v).toString('base64');
+function seedStatusObjects(etcdEndpoint: string, n: number): Promise<void> {
+  return putAll(etcdEndpoint, statusObjects(n));
+}
+
+function* statusObjects(n: number): Generator<[string, string]> {
   const life = String(Date.now() - 3_600_000);
-  let batch: object[] = [];
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const res = await fetch(`${etcdEndpoint}/v3/kv/txn`, { method: 'POST', body: JSON.stringify({ success: batch }) });
-    if (!res.ok) throw new Error(`etcd txn: ${res.status} ${await res.text()}`);
-    batch = [];
-  };
   for (let i = 0; i < n; i++) {
     const svc = `svc-${i}`;
     const name = statusObjectName('layer2', NODE, `${NS}/${svc}`);
@@ -103,10 +97,8 @@ async function seedStatusObjects(etcdEndpoint: string, n: number): Promise<void>
       spec: {},
       status: { node: NODE, serviceName: svc, serviceNamespace: NS },
     };
-    batch.push({ requestPut: { key: b64(`/registry/metallb.io/servicel2statuses/herald/${name}`), value: b64(JSON.stringify(obj)) } });
-    if (batch.length === TXN_OPS) await flush();
+    yield [`/registry/metallb.io/servicel2statuses/herald/${name}`, JSON.stringify(obj)];
   }
-  await flush();
 }
 
 /** Settled RSS (MB) per N measured so far: the per-Service cost against N = 1. */
