@@ -9,6 +9,12 @@ export interface DaemonMetricsOptions {
   processMetrics?: boolean;
 }
 
+/** What the watch metrics read of an informer. */
+interface WatchedInformer {
+  lastEventAgeSeconds?(): number | undefined;
+  readonly stats?: { readonly resumedEarly: number };
+}
+
 export class DaemonMetrics {
   readonly registry: Registry;
   readonly configLoaded: Gauge;
@@ -22,10 +28,8 @@ export class DaemonMetrics {
   readonly watchResumedEarly: Counter<'resource'>;
   readonly k8sApiThrottled: Counter;
   private accepted = 0;
-  /** resource -> seconds since its list/watch last showed life (the informers this daemon runs). */
-  private readonly watches = new Map<string, () => number | undefined>();
-  /** resource -> back-off pauses of its informer cut short by the server's return (informer stats). */
-  private readonly resumes = new Map<string, () => number>();
+  /** resource -> the informer this daemon runs for it (its age of life and its stats, read at scrape). */
+  private readonly informers = new Map<string, WatchedInformer>();
 
   constructor(options: DaemonMetricsOptions = {}) {
     const registers = [(this.registry = new Registry())];
@@ -72,7 +76,7 @@ export class DaemonMetrics {
       help: 'API server answers 429 Too Many Requests, each waited out (its Retry-After) and retried, up to 10 times per request.',
       registers,
     });
-    const watches = this.watches;
+    const informers = this.informers;
     this.watchLastEvent = new Gauge({
       name: 'herald_watch_last_event_seconds',
       help: 'Seconds since the list/watch of the resource last showed life (a list, a watch accepted, an event or a bookmark). Bookmarks come about every minute and watches are renewed every 5 min: far above that, the daemon is blind to that resource.',
@@ -80,13 +84,12 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [resource, age] of watches) {
-          const s = age();
+        for (const [resource, inf] of informers) {
+          const s = inf.lastEventAgeSeconds?.();
           if (s !== undefined) this.set({ resource }, Math.round(s * 10) / 10);
         }
       },
     });
-    const resumes = this.resumes;
     this.watchResumedEarly = new Counter({
       name: 'herald_watch_resumed_early_total',
       help: 'Back-off pauses of a list/watch cut short because another request to the API server succeeded (the server is back): the informer retries at once instead of sleeping out the back-off grown during an outage.',
@@ -94,7 +97,7 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [resource, n] of resumes) this.inc({ resource }, n());
+        for (const [resource, inf] of informers) if (inf.stats) this.inc({ resource }, inf.stats.resumedEarly);
       },
     });
     this.configLoaded.set(0);
@@ -102,10 +105,8 @@ export class DaemonMetrics {
   }
 
   /** Exports `herald_watch_last_event_seconds{resource}` and `herald_watch_resumed_early_total{resource}` for an informer. */
-  watchInformer(inf: { resource?: string; lastEventAgeSeconds?(): number | undefined; stats?: { resumedEarly: number } }): void {
-    if (inf.resource && inf.lastEventAgeSeconds) this.watches.set(inf.resource, () => inf.lastEventAgeSeconds?.());
-    const stats = inf.stats;
-    if (inf.resource && stats) this.resumes.set(inf.resource, () => stats.resumedEarly);
+  watchInformer(inf: WatchedInformer & { resource?: string }): void {
+    if (inf.resource) this.informers.set(inf.resource, inf);
   }
 
   /** Counts every 429 a request to the server of `kc` waits out (herald_k8s_api_throttled_total); returns the unsubscribe. */
