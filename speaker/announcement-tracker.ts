@@ -49,8 +49,18 @@ export class AnnouncementTracker {
 
   /** Withdraw everything (graceful shutdown). */
   removeAll(reason: WithdrawReason): AnnouncementChange[] {
+    return this.removeSome(reason, Infinity);
+  }
+
+  /** Withdraw up to `max` of the Services announced (a shutdown in batches: speaker/withdrawals.ts). */
+  removeSome(reason: WithdrawReason, max: number): AnnouncementChange[] {
+    const services: string[] = [];
+    for (const service of this.current.keys()) {
+      if (services.length >= max) break;
+      services.push(service);
+    }
     const out: AnnouncementChange[] = [];
-    for (const service of [...this.current.keys()]) {
+    for (const service of services) {
       const change = this.remove(service, reason);
       if (change) out.push(change);
     }

@@ -174,6 +174,13 @@ async function measure(n: number): Promise<void> {
       }
       note(`heap snapshot: ${file ? join(SNAPSHOT_DIR, file) : 'none written'}`);
     }
+    // Graceful stop: every Service withdrawn in batches (speaker/withdrawals.ts), then the Lease deleted.
+    const logsBefore = s.logs.length;
+    const t0 = performance.now();
+    const code = await s.kill('SIGTERM');
+    out(`speaker.${n}.sigterm_to_exit.seconds`, (performance.now() - t0) / 1000, 2);
+    out(`speaker.${n}.sigterm.log_lines`, s.logs.length - logsBefore, 0);
+    note(`exit ${String(code)}; last lines: ${s.logs.slice(-3).map((l) => JSON.stringify(l).slice(0, 300)).join(' | ')}`);
   } finally {
     await speaker?.kill('SIGKILL');
     await cluster.stop();

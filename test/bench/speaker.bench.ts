@@ -148,7 +148,7 @@ try {
 
   // Steady state: no speaker has changed anything for 15 s and the restarted one has had time to
   // write its paced Events (20/s, speaker/event-pacer.ts); then measure CPU, RSS (and where it goes) and Lease writes.
-  const CHANGES = new Set(['nodeAssigned', 'serviceAnnounced', 'serviceWithdrawn', 'fenced', 'unfenced', 'speakerLive', 'speakerGone']);
+  const CHANGES = new Set(['nodeAssigned', 'serviceAnnounced', 'serviceWithdrawn', 'servicesWithdrawn', 'fenced', 'unfenced', 'speakerLive', 'speakerGone']);
   const lastChange = (): number =>
     Math.max(...speakers.map((sp) => sp.logs.reduce((t, l) => (CHANGES.has(String(l.event)) && typeof l.time === 'string' ? Math.max(t, Date.parse(l.time)) : t), 0)));
   const eventsDrained = Date.now() + (share / 20 + 10) * 1000;

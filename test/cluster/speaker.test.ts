@@ -58,7 +58,7 @@ function overlaps(speakers: SpeakerProcess[], service: string, since = 0): strin
 
 /** What explains a move: the speakers' fencing, membership and claim log lines since `since` (ms), in time order. */
 function history(speakers: SpeakerProcess[], since: number): string {
-  const wanted = new Set(['fenced', 'unfenced', 'leaseRenewFailed', 'speakerGone', 'speakerLive', 'membershipFrozen', 'membershipResumed', 'layer2ClaimsGated', 'layer2ClaimsResumed', 'nodeAssigned', 'serviceWithdrawn']);
+  const wanted = new Set(['fenced', 'unfenced', 'leaseRenewFailed', 'speakerGone', 'speakerLive', 'membershipFrozen', 'membershipResumed', 'layer2ClaimsGated', 'layer2ClaimsResumed', 'nodeAssigned', 'serviceWithdrawn', 'servicesWithdrawn']);
   return speakers
     .flatMap((s) => s.logs.filter((l) => wanted.has(String(l.event)) && Date.parse(String(l.time)) >= since).map((l) => ({ t: Date.parse(String(l.time)), text: `${String(l.time)} ${s.node} ${String(l.event)} ${l.service ?? ''} ${l.reason ?? ''}` })))
     .sort((a, b) => a.t - b.t)
