@@ -73,6 +73,12 @@ function seedServices(etcdEndpoint: string, ns: string, node: string, n: number,
 
 /** The ClusterIP range of a cluster started with `--service-cluster-ip-range` set to it: the seeded ClusterIPs are marked in its bitmap. */
 export const SEEDED_CLUSTER_IP_RANGE = '2001:db8:96::/108';
+/**
+ * kube-apiserver's arguments for every seeding bench (TestCluster.start's extraApiserverArgs): JSON storage (what
+ * the seeding writes), the ClusterIP range whose bitmap markClusterIps fills (100,000 ClusterIPs: a /108 of the
+ * documentation prefix, the API server's largest) and no node ports (100,000 do not fit a node-port range).
+ */
+export const SEEDED_APISERVER_ARGS: readonly string[] = ['--storage-media-type=application/json', `--service-cluster-ip-range=${SEEDED_CLUSTER_IP_RANGE}`, '--feature-gates=ServiceLBNodePortControl=true'];
 const SERVICE_IPS_KEY = '/registry/ranges/serviceips';
 /** ClusterIPs kube-apiserver 1.20 hands out of an IPv6 range, however large the range. */
 export const MAX_IPV6_CLUSTER_IPS = 65_534;
@@ -106,8 +112,8 @@ async function markClusterIps(etcdEndpoint: string, n: number): Promise<boolean>
 
 /**
  * The namespaces `herald` (with a layer2 pool `v6` of 2001:db8:1::/96) and `ns`, then, with kube-apiserver
- * stopped, n Services of `ns` seeded into etcd (allocated unless told), their ClusterIPs marked allocated if the
- * cluster's range is SEEDED_CLUSTER_IP_RANGE; returns the seconds the seeding took. The caller starts
+ * stopped, n Services of `ns` seeded into etcd (allocated unless told), their ClusterIPs marked allocated (the
+ * cluster started with SEEDED_APISERVER_ARGS; throws otherwise); returns the seconds the seeding took. The caller starts
  * kube-apiserver again (its start-up lists them all: the ClusterIP repair loop).
  */
 export async function seedStoppedCluster(cluster: TestCluster, access: KubeAccess, ns: string, node: string, n: number, variant: SeedVariant = 'allocated'): Promise<number> {
@@ -120,7 +126,8 @@ export async function seedStoppedCluster(cluster: TestCluster, access: KubeAcces
   await cluster.stopApiserver();
   const t = performance.now();
   await seedServices(cluster.etcdEndpoint, ns, node, n, variant);
-  await markClusterIps(cluster.etcdEndpoint, n);
+  // Not marked, the repair loop writes a Warning Event per Service every 3 minutes (ClusterIPNotAllocated / OutOfRange).
+  if (!(await markClusterIps(cluster.etcdEndpoint, n))) throw new Error(`seeding: the cluster's ClusterIP range is not ${SEEDED_CLUSTER_IP_RANGE} (start it with SEEDED_APISERVER_ARGS)`);
   return (performance.now() - t) / 1000;
 }
 

@@ -41,7 +41,7 @@ import { TestCluster } from '../cluster/cluster.js';
 import { ControllerProcess } from '../cluster/controller-process.js';
 import { retryWrite } from '../cluster/retry-write.js';
 import { setEndpoints, SpeakerProcess, type RecordLine } from '../cluster/speaker-process.js';
-import { cpuSeconds, seedStoppedCluster } from './etcd-seed.js';
+import { cpuSeconds, SEEDED_APISERVER_ARGS, seedStoppedCluster } from './etcd-seed.js';
 
 const N = Number(process.env.HERALD_BENCH_CHURN_N ?? 10_000);
 const CHURN_PER_S = Number(process.env.HERALD_BENCH_CHURN_PER_S ?? 100);
@@ -94,7 +94,7 @@ if (PIN) {
 }
 const cluster = await TestCluster.start({
   log: () => undefined,
-  extraApiserverArgs: ['--service-cluster-ip-range=2001:db8:96::/108', '--feature-gates=ServiceLBNodePortControl=true', '--storage-media-type=application/json'],
+  extraApiserverArgs: [...SEEDED_APISERVER_ARGS],
 });
 const { kubeConfig: access } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
 const kc = new KubeConfig();

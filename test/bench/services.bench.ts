@@ -35,7 +35,7 @@ import { loadKubeConfig } from '../../kube/config.js';
 import { kubeRequest } from '../../kube/request.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { ControllerProcess, type LogLine } from '../cluster/controller-process.js';
-import { cpuSeconds, SEEDED_CLUSTER_IP_RANGE, seedStoppedCluster } from './etcd-seed.js';
+import { cpuSeconds, SEEDED_APISERVER_ARGS, seedStoppedCluster } from './etcd-seed.js';
 
 const N = Number(process.env.HERALD_BENCH_SERVICES_N ?? 20_000);
 const NS = 'big';
@@ -84,9 +84,7 @@ function breakdown(a: Map<string, number>, b: Map<string, number>): string {
 
 const cluster = await TestCluster.start({
   log: () => undefined,
-  // JSON storage (what the seeding writes); 100,000 ClusterIPs (a /108 of the documentation prefix: the API
-  // server's largest); no node ports.
-  extraApiserverArgs: ['--storage-media-type=application/json', `--service-cluster-ip-range=${SEEDED_CLUSTER_IP_RANGE}`, '--feature-gates=ServiceLBNodePortControl=true'],
+  extraApiserverArgs: [...SEEDED_APISERVER_ARGS],
 });
 const { kubeConfig: access } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
 const procs: ControllerProcess[] = [];

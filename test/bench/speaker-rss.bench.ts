@@ -20,12 +20,16 @@
 // written into etcd beforehand as an earlier life of this speaker left them (a restarted speaker: it
 // then rewrites each once with its new life, 10 per second, so during the reading all are pending).
 // With N = 1 among the counts, also speaker.<N>.rss_per_service.bytes: (RSS at N - RSS at 1) / (N - 1).
+// Then a SIGTERM: speaker.<N>.sigterm_to_exit.seconds (every Service withdrawn in batches, the Lease deleted)
+// and .sigterm.log_lines (the daemon's lines and the record announcer's, one per withdrawn balancer).
+// The cluster runs with etcd-seed.ts's SEEDED_APISERVER_ARGS (the seeded ClusterIPs marked allocated; past
+// 65,534 Services they are out of kube-apiserver 1.20's IPv6 range, and its repair loop warns for those).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { SPEAKER_MALLOC_ARENA_MAX, SPEAKER_NODE_FLAGS } from '../../kube/manifests.js';
-import { cpuSeconds, putAll, seedStoppedCluster } from './etcd-seed.js';
+import { cpuSeconds, putAll, SEEDED_APISERVER_ARGS, seedStoppedCluster } from './etcd-seed.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { SpeakerProcess, type RecordLine } from '../cluster/speaker-process.js';
@@ -105,7 +109,7 @@ function* statusObjects(n: number): Generator<[string, string]> {
 const settled = new Map<number, number>();
 
 async function measure(n: number): Promise<void> {
-  const cluster = await TestCluster.start({ extraApiserverArgs: ['--storage-media-type=application/json'] });
+  const cluster = await TestCluster.start({ extraApiserverArgs: [...SEEDED_APISERVER_ARGS] });
   let speaker: SpeakerProcess | undefined;
   try {
     const { kubeConfig: access } = loadKubeConfig({ kubeconfig: cluster.kubeconfig });
