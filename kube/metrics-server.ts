@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { metricsText } from './metrics-text.js';
 
 export interface ListenAddress {
   /** undefined: every address (":7472"), IPv6 and IPv4. */
@@ -76,7 +77,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Metric
   switch (path) {
     case '/metrics': {
       try {
-        const body = await options.registry.metrics();
+        // Over several turns: at 100,000 Services one turn of formatting held the loop ~0.4 s.
+        const body = await metricsText(options.registry);
         return send(res, 200, options.registry.contentType, body, head);
       } catch (err) {
         return send(res, 500, text, `collecting metrics failed: ${(err as Error).message}\n`, head);
