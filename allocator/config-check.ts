@@ -5,6 +5,7 @@
 // pools (a Service's addresses are one unit from one pool). Renaming, splitting or growing a pool,
 // or changing auto-assign or protocol, moves no address (the speakers withdraw and re-announce).
 import type { AddressPool } from '../config/model.js';
+import type { Addr } from './address.js';
 import { formatAddr, parseAddr } from './ip.js';
 import type { PoolSet, PoolState } from './pool.js';
 
@@ -70,56 +71,76 @@ function moveTexts(): MoveText {
   };
 }
 
-/** One held Service's verdict and reasons (undefined: none of its addresses parses). */
-function checkOne(h: HeldAddresses, current: PoolSet | undefined, next: PoolSet, move: MoveText): AssignmentCheck | undefined {
-  const ips: IpCheck[] = [];
-  const pools: (PoolState | undefined)[] = [];
-  for (const text of h.ips) {
-    const a = parseAddr(text);
-    if (a === undefined) continue;
-    const ip = formatAddr(a);
-    const from = current?.lookup(a);
-    const to = next.lookup(a);
-    let reason: string;
-    let breaking = true;
-    if (!to) reason = `${ip} is in no pool of the new config`;
-    else if (!to.usable(a)) reason = `${ip} is excluded by avoid-buggy-ips in pool "${to.name}"`;
-    else if (h.pool !== undefined && h.pool !== to.name) {
-      reason = next.get(h.pool)
-        ? `the Service asks for pool "${h.pool}", which no longer contains ${ip} (now in "${to.name}")`
-        : `the Service asks for pool "${h.pool}", which the new config does not have`;
-    } else {
-      breaking = false;
-      reason = current ? move(from, to) : `in pool "${to.name}"`;
-    }
-    ips.push({ ip, pool: from?.name, newPool: to?.name, breaking, reason });
-    pools.push(to);
-  }
-  if (ips.length === 0) return undefined;
-  // A dual-stack pair is one unit: both addresses fine alone but in two pools still breaks.
-  if (ips.length === 2 && !ips[0].breaking && !ips[1].breaking && pools[0] !== pools[1]) {
-    const [a, b] = ips;
-    const why = `the dual-stack pair ${a.ip}, ${b.ip} would be split: ${a.ip} in pool "${a.newPool}", ${b.ip} in pool "${b.newPool}" (a Service's addresses come from one pool)`;
-    for (const i of ips) Object.assign(i, { breaking: true, reason: why });
-  }
-  return { key: h.key, breaking: ips.some((i) => i.breaking), ips };
-}
+/** Why one address of a held Service breaks under the new config (undefined: it stays). */
+type AddressBreak = 'noPool' | 'avoided' | 'otherPool';
 
-/** Whether checkOne would find `h` breaking, without building its reasons (no object, no text per address). */
-function breaks(h: HeldAddresses, next: PoolSet): boolean {
+/** A held Service under the new config: it keeps its addresses, one breaks, or its dual-stack pair would be split; none: no address parses. */
+type Verdict = 'keeps' | 'breaks' | 'split' | 'none';
+
+/** Told each parsed address, the pool it is in under the new config, and why it breaks (undefined: it stays). */
+type AddressSink = (a: Addr, to: PoolState | undefined, why: AddressBreak | undefined) => void;
+
+/**
+ * The rule, once, for one held Service. Without `each` it answers as soon as an address breaks and
+ * builds nothing (breakingHeld's pass over every status a speaker holds at its start); with it every
+ * address is judged and told, to word the reasons (checkOne).
+ */
+function judge(h: HeldAddresses, next: PoolSet, each: AddressSink | undefined): Verdict {
   let parsed = 0;
+  let broken = false;
   let first: PoolState | undefined;
   let second: PoolState | undefined;
   for (const text of h.ips) {
     const a = parseAddr(text);
     if (a === undefined) continue;
     const to = next.lookup(a);
-    if (!to || !to.usable(a) || (h.pool !== undefined && h.pool !== to.name)) return true;
+    const why: AddressBreak | undefined = !to ? 'noPool' : !to.usable(a) ? 'avoided' : h.pool !== undefined && h.pool !== to.name ? 'otherPool' : undefined;
+    if (why !== undefined) {
+      if (!each) return 'breaks';
+      broken = true;
+    }
+    each?.(a, to, why);
     if (parsed === 0) first = to;
     else if (parsed === 1) second = to;
     parsed++;
   }
-  return parsed === 2 && first !== second;
+  if (parsed === 0) return 'none';
+  if (broken) return 'breaks';
+  // A dual-stack pair is one unit: both addresses fine alone but in two pools still breaks.
+  return parsed === 2 && first !== second ? 'split' : 'keeps';
+}
+
+/** One held Service's verdict (judge) and reasons (undefined: none of its addresses parses). */
+function checkOne(h: HeldAddresses, current: PoolSet | undefined, next: PoolSet, move: MoveText): AssignmentCheck | undefined {
+  const ips: IpCheck[] = [];
+  const verdict = judge(h, next, (a, to, why) => {
+    const ip = formatAddr(a);
+    const from = current?.lookup(a);
+    ips.push({ ip, pool: from?.name, newPool: to?.name, breaking: why !== undefined, reason: reasonOf(h, ip, from, to, why, next, current !== undefined, move) });
+  });
+  if (verdict === 'none') return undefined;
+  if (verdict === 'split') {
+    const [a, b] = ips;
+    const why = `the dual-stack pair ${a.ip}, ${b.ip} would be split: ${a.ip} in pool "${a.newPool}", ${b.ip} in pool "${b.newPool}" (a Service's addresses come from one pool)`;
+    for (const i of ips) Object.assign(i, { breaking: true, reason: why });
+  }
+  return { key: h.key, breaking: verdict !== 'keeps', ips };
+}
+
+/** The words for one address's verdict. */
+function reasonOf(h: HeldAddresses, ip: string, from: PoolState | undefined, to: PoolState | undefined, why: AddressBreak | undefined, next: PoolSet, hasCurrent: boolean, move: MoveText): string {
+  switch (why) {
+    case 'noPool':
+      return `${ip} is in no pool of the new config`;
+    case 'avoided':
+      return `${ip} is excluded by avoid-buggy-ips in pool "${to?.name}"`;
+    case 'otherPool':
+      return next.get(h.pool as string)
+        ? `the Service asks for pool "${h.pool}", which no longer contains ${ip} (now in "${to?.name}")`
+        : `the Service asks for pool "${h.pool}", which the new config does not have`;
+    case undefined:
+      return hasCurrent ? move(from, to as PoolState) : `in pool "${(to as PoolState).name}"`;
+  }
 }
 
 /**
@@ -147,7 +168,8 @@ export function breakingHeld(held: Iterable<HeldAddresses>, current: PoolSet | u
   const move = moveTexts();
   const out: AssignmentCheck[] = [];
   for (const h of held) {
-    if (!breaks(h, next)) continue;
+    const verdict = judge(h, next, undefined);
+    if (verdict === 'keeps' || verdict === 'none') continue;
     const c = checkOne(h, current, next, move) as AssignmentCheck;
     out.push({ ...c, ips: c.ips.filter((i) => i.breaking) });
   }
