@@ -14,8 +14,12 @@
 // as it is (the behaviour without the gate), said in a warning.
 import type { Clock, TimerHandle } from '../protocols/clock.js';
 
-/** What cut this speaker off: a fence (no Lease renewal within the duration), or the liveness verdict of its peers. */
-export type CutReason = 'fenced' | 'declaredDead';
+/**
+ * What cut this speaker off: a fence (no Lease renewal within the duration), the liveness verdict of
+ * its peers, or a renewal read after the fencing deadline (speaker/fencing.ts onLate: not fenced, but
+ * the others may have expired its Lease before the server wrote it).
+ */
+export type CutReason = 'fenced' | 'declaredDead' | 'renewedLate';
 
 export type ClaimGateState =
   /** Claims decided by the view as it is. */

@@ -8,6 +8,19 @@ export type FencingState =
   | { kind: 'fenced'; reason: 'notYetRenewed' | 'renewOverdue'; since: number }
   | { kind: 'active'; lastRenewSentAt: number };
 
+/**
+ * A renewal that kept the speaker active although it was read after the deadline of the one before
+ * (an event loop blocked past it): the server may have written it after the others expired this
+ * speaker's Lease, so they may have taken its layer2 Services meanwhile.
+ */
+export interface LateRenewal {
+  sentAt: number;
+  /** The deadline of the renewal before it. */
+  deadline: number;
+  /** When it was read. */
+  readAt: number;
+}
+
 export interface FencingOptions {
   clock: Clock;
   /** Milliseconds after the last successful renewal's send time at which the speaker fences itself. */
@@ -29,6 +42,7 @@ export class Fencing {
   private failures = 0;
   private lastError: unknown;
   private readonly listeners: Array<(state: FencingState) => void> = [];
+  private readonly lateListeners: Array<(late: LateRenewal) => void> = [];
 
   constructor(options: FencingOptions) {
     if (!Number.isFinite(options.leaseDurationMs) || options.leaseDurationMs <= 0) {
@@ -48,6 +62,11 @@ export class Fencing {
     };
   }
 
+  /** Subscribe to renewals read after the previous one's deadline that kept the speaker active (no fenced/active transition). */
+  onLate(listener: (late: LateRenewal) => void): void {
+    this.lateListeners.push(listener);
+  }
+
   /**
    * A renewal succeeded. Pass the monotonic time the renew request was *sent*: the write happened
    * after it, so others cannot have seen the change earlier, and fencing at sentAt + leaseDuration
@@ -61,9 +80,14 @@ export class Fencing {
     this.failures = 0;
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = this.clock.setTimeout(() => this.overdue(), deadline - this.clock.now());
-    const wasFenced = this.current.kind === 'fenced';
+    const prev = this.current;
     this.current = { kind: 'active', lastRenewSentAt: sentAt };
-    if (wasFenced) this.emit();
+    if (prev.kind === 'fenced') return this.emit();
+    // Active but past its deadline (isFenced() said so): not fenced yet only because the timer waits
+    // for this very answer (afterIo). Read after the deadline, it may have been written after it too.
+    const before = prev.lastRenewSentAt + this.leaseDurationMs;
+    const now = this.clock.now();
+    if (now >= before) for (const listener of [...this.lateListeners]) listener({ sentAt, deadline: before, readAt: now });
   }
 
   /** A renewal failed. Fencing itself follows from time passing without a success, not from one failure. */
@@ -93,6 +117,7 @@ export class Fencing {
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.listeners.length = 0;
+    this.lateListeners.length = 0;
   }
 
   private overdue(): void {
@@ -102,6 +127,8 @@ export class Fencing {
     // it first (afterIo). It extends the Lease from its own send time, so it may keep the speaker
     // active; isFenced() says fenced from the deadline on meanwhile (no answer goes out), but a
     // fence costs a new life and a withdrawal of everything, not worth it for an answer at hand.
+    // The others may have expired this speaker before the server wrote it, though: onLate says so
+    // (the speaker then claims nothing new until it has listed the holders and Leases again).
     const deadline = this.current.lastRenewSentAt + this.leaseDurationMs;
     const decide = (): void => {
       if (this.current.kind !== 'active' || this.current.lastRenewSentAt + this.leaseDurationMs !== deadline) return;

@@ -32,7 +32,7 @@ import type { AnnounceDecider, Announcer } from './announcer.js';
 import { bgpDecision } from './bgp-advertisements.js';
 import { EventPacer } from './event-pacer.js';
 import { ClaimGate, type ClaimGateChange } from './claim-gate.js';
-import { Fencing, type FencingState } from './fencing.js';
+import { Fencing, type FencingState, type LateRenewal } from './fencing.js';
 import { layer2Decision, layer2TakeoverFrom, RankingCache, type Layer2Self } from './layer2-owner.js';
 import { Layer2Holders } from './layer2-holders.js';
 import { Membership, type JudgementChange, type MembershipChange } from './membership.js';
@@ -449,6 +449,7 @@ export class Speaker {
     this.heartbeat?.start();
     for (const p of PROTOCOLS) this.announcers[p].start?.();
     this.fencing.onChange((s) => this.onFencing(s));
+    this.fencing.onLate((l) => this.onLateRenewal(l));
     this.claimGate?.onChange((c) => this.onClaimGate(c));
     this.membership.onChange((c) => this.onMembership(c));
     this.membership.onJudgementChange((c) => this.onJudgement(c));
@@ -624,6 +625,24 @@ export class Speaker {
       this.swimSilent(false);
     }
     this.markAll();
+  }
+
+  /**
+   * A renewal read after the fencing deadline kept this speaker active (no new life, nothing
+   * withdrawn), but the server may have written it after the others expired this speaker's Lease
+   * and took its layer2 Services: as after a cut, it claims nothing it does not announce already
+   * until the holders and the Leases are listed again (what it announces goes to a taker the list
+   * shows: notOwner). Without the holders view there is no gate; the ranking decides as it is.
+   */
+  private onLateRenewal(l: LateRenewal): void {
+    const late = Math.round(l.readAt - l.deadline);
+    this.log.warn(
+      { event: 'leaseRenewedLate', reason: `read ${late} ms after the deadline` },
+      `Lease renewal read ${late} ms after the fencing deadline: the other speakers may have expired this one meanwhile${this.claimGate ? '; claiming no new layer2 Service until the holders and Leases are listed again' : ''}`,
+    );
+    if (!this.claimGate) return;
+    this.claimGate.cut('renewedLate');
+    this.reconnected();
   }
 
   /**

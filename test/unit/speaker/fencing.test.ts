@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Fencing, FencingError, type FencingState } from '../../../speaker/fencing.js';
+import { ClaimGate, type ClaimGateChange } from '../../../speaker/claim-gate.js';
+import { Fencing, FencingError, type FencingState, type LateRenewal } from '../../../speaker/fencing.js';
 import { ManualClock } from '../../../protocols/clock.js';
 
 function setup(leaseDurationMs = 3000) {
@@ -127,6 +128,8 @@ describe('Fencing', () => {
       const f = new Fencing({ clock, leaseDurationMs: 3000 });
       const states: FencingState[] = [];
       f.onChange((s) => states.push(s));
+      const late: LateRenewal[] = [];
+      f.onLate((l) => late.push(l));
       f.renewSucceeded(0);
       clock.advance(3400); // the loop was blocked over the deadline (3000): the timer fires first
       expect(f.isFenced()).toBe(true); // no answer goes out meanwhile
@@ -135,6 +138,8 @@ describe('Fencing', () => {
       expect(f.state()).toEqual({ kind: 'active', lastRenewSentAt: 1000 });
       expect(f.isFenced()).toBe(false);
       expect(states.map((s) => s.kind)).toEqual(['active']);
+      // Read after the deadline, it may have been written after it: said once, as late.
+      expect(late).toEqual([{ sentAt: 1000, deadline: 3000, readAt: 3400 }]);
       clock.advance(599);
       expect(f.isFenced()).toBe(false);
       clock.advance(1);
@@ -150,6 +155,57 @@ describe('Fencing', () => {
       expect(f.state().kind).toBe('active');
       clock.checkPhase();
       expect(f.state()).toEqual({ kind: 'fenced', reason: 'renewOverdue', since: 3000 });
+    });
+
+    it('a renewal read before the deadline is not late; one read at or after it is, once per renewal', () => {
+      const clock = new PollClock();
+      const f = new Fencing({ clock, leaseDurationMs: 3000 });
+      const late: LateRenewal[] = [];
+      f.onLate((l) => late.push(l));
+      f.renewSucceeded(0); // from fenced (the start): an unfence, not a late renewal
+      clock.advance(2999);
+      f.renewSucceeded(1000);
+      expect(late).toEqual([]);
+      clock.advance(1001); // 4000: exactly the deadline of the renewal sent at 1000
+      f.renewSucceeded(2500);
+      f.renewSucceeded(2000); // older than the newest recorded: changes nothing
+      clock.checkPhase();
+      expect(late).toEqual([{ sentAt: 2500, deadline: 4000, readAt: 4000 }]);
+      expect(f.state()).toEqual({ kind: 'active', lastRenewSentAt: 2500 });
+    });
+
+    it('Lease-only mode: a late renewal gates claims until the holders and Leases are listed again (what the speaker wires)', () => {
+      const clock = new PollClock();
+      const f = new Fencing({ clock, leaseDurationMs: 3000 });
+      const gate = new ClaimGate({ clock });
+      const changes: ClaimGateChange[] = [];
+      gate.onChange((c) => changes.push(c));
+      const states: FencingState[] = [];
+      f.onChange((s) => states.push(s));
+      // As speaker.ts's onLateRenewal: cut, then reconnected at once (the lists requested now).
+      let request: number | undefined;
+      f.onLate(() => {
+        gate.cut('renewedLate');
+        request = gate.reconnected();
+      });
+      f.renewSucceeded(0);
+      clock.advance(2000);
+      f.renewSucceeded(1000);
+      expect(gate.gated).toBe(false);
+      clock.advance(2500); // blocked past the deadline (4000) to 4500
+      f.renewSucceeded(3000); // the renewal sent at 3000, read at 4500
+      clock.checkPhase();
+      expect(f.isFenced()).toBe(false);
+      expect(states.map((s) => s.kind)).toEqual(['active']); // no fence, no new life
+      expect(gate.gated).toBe(true);
+      expect(changes).toEqual([
+        { to: 'cut', reason: 'renewedLate' },
+        { to: 'listing', reason: 'renewedLate', request: 1 },
+      ]);
+      clock.advance(40);
+      gate.listed(request as number);
+      expect(gate.gated).toBe(false);
+      expect(changes[2]).toEqual({ to: 'open', reason: 'renewedLate', gatedMs: 40, cutMs: 40, timedOut: false });
     });
 
     it('a renewal sent too long ago to help (its own deadline passed) changes nothing: fenced', () => {
