@@ -3,6 +3,7 @@
 import { Counter, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { Protocol } from '../config/model.js';
 import { DaemonMetrics, type DaemonMetricsOptions } from '../kube/daemon-metrics.js';
+import type { IterableMetric, IterableValues } from '../kube/metrics-text.js';
 import type { BgpResources } from '../protocols/bgp/resources.js';
 
 /** What the BGP metrics read at scrape time (speaker/bgp-announcer.ts provides the queues). */
@@ -22,9 +23,10 @@ type AnnouncedLabel = 'service' | 'protocol' | 'node' | 'ip';
  * ~250 bytes per Service held for its whole life (2.5 MB at 10,000 Services). A scrape builds them
  * and drops them. Nothing calls set() on it.
  */
-class AnnouncedGauge extends Gauge<AnnouncedLabel> {
+class AnnouncedGauge extends Gauge<AnnouncedLabel> implements IterableMetric {
   constructor(
     registers: Registry[],
+    /** What is announced now, fixed when called (one turn); its series built as they are iterated. */
     private readonly source: () => Iterable<MetricValue<AnnouncedLabel>>,
   ) {
     super({
@@ -37,6 +39,11 @@ class AnnouncedGauge extends Gauge<AnnouncedLabel> {
 
   override async get(): Promise<MetricObjectWithValues<MetricValue<AnnouncedLabel>>> {
     return { ...(await super.get()), values: [...this.source()] };
+  }
+
+  /** For /metrics (kube/metrics-text.ts): the series built slice by slice, over several turns. */
+  async getIterable(): Promise<IterableValues> {
+    return { metric: { ...(await super.get()), values: [] }, values: this.source() };
   }
 }
 
@@ -216,11 +223,21 @@ export class SpeakerMetrics extends DaemonMetrics {
     if (before) for (const ip of distinct(before)) if (!ips.includes(ip)) this.dropAnnounced(protocol, ip);
   }
 
-  /** One herald_speaker_announced series per Service, protocol and distinct VIP announced now. */
-  private *announcedSeries(): Generator<MetricValue<AnnouncedLabel>> {
-    for (const protocol of PROTOCOLS) {
-      for (const [service, ips] of this.announcedIps[protocol]) for (const ip of distinct(ips)) yield { value: 1, labels: { service, protocol, node: this.node, ip } };
-    }
+  /**
+   * One herald_speaker_announced series per Service, protocol and distinct VIP announced now: the
+   * Services and their IP arrays (kept by reference, never changed) fixed at the call, the series
+   * built as they are iterated (a scrape spreads that over turns: no series twice, none missed).
+   */
+  private announcedSeries(): Iterable<MetricValue<AnnouncedLabel>> {
+    const node = this.node;
+    const fixed = PROTOCOLS.map((protocol) => ({ protocol, services: [...this.announcedIps[protocol].keys()], ips: [...this.announcedIps[protocol].values()] }));
+    return {
+      *[Symbol.iterator]() {
+        for (const { protocol, services, ips } of fixed) {
+          for (let i = 0; i < services.length; i++) for (const ip of distinct(ips[i] as readonly string[])) yield { value: 1, labels: { service: services[i] as string, protocol, node, ip } };
+        }
+      },
+    };
   }
 
   /** `service` is no longer announced over `protocol` (or over any protocol when omitted). */

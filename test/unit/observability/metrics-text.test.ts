@@ -57,6 +57,23 @@ describe('metricsText', () => {
     expect(pauses).toBeLessThanOrEqual(14);
   });
 
+  it('herald_speaker_announced is what was announced when the scrape began, whatever changes between its slices', async () => {
+    const m = speakerMetrics(5000);
+    const before = await m.registry.metrics();
+    let pauses = 0;
+    const text = await metricsText(m.registry, 1000, async () => {
+      pauses++;
+      // Withdrawn and announced again (a Map puts it last: a live iteration would see it twice), one gone, one new.
+      m.withdrawn(`ns/svc-${pauses}`);
+      m.setAnnounced(`ns/svc-${pauses}`, 'layer2', ['192.0.2.1']);
+      m.removeService(`ns/svc-${4000 + pauses}`);
+      m.setAnnounced(`ns/new-${pauses}`, 'layer2', ['192.0.2.2']);
+    });
+    expect(pauses).toBeGreaterThan(4);
+    const announced = (t: string): string[] => t.split('\n').filter((l) => l.startsWith('herald_speaker_announced{'));
+    expect(announced(text)).toEqual(announced(before));
+  });
+
   it('is what /metrics serves', async () => {
     const m = speakerMetrics(3000);
     const server = await startMetricsServer({ address: '127.0.0.1:0', registry: m.registry });
