@@ -59,9 +59,11 @@ export class Layer2Announcer implements DaemonAnnouncer {
     const l2log = {
       info: (o: object, msg: string) => log.info({ event: 'layer2', reason: JSON.stringify(o) }, msg),
       warn: (o: object, msg: string) => log.warn({ event: 'layer2', reason: JSON.stringify(o) }, msg),
-      debug: (o: object, msg: string) => log.debug({ event: 'layer2', reason: JSON.stringify(o) }, msg),
+      // Not even the text when debug is off: a line per VIP at 100,000 VIPs.
+      debug: (o: object, msg: string) => log.isLevelEnabled('debug') && log.debug({ event: 'layer2', reason: JSON.stringify(o) }, msg),
     };
-    this.l2 = new L2Announcer({ io: opts.io, clock: this.clock, log: l2log, mayAnswer: opts.mayAnswer, onConflict: (c) => this.onConflict(c) });
+    // Each VIP's announce and withdrawal at debug: the speaker logs the Services (speaker/withdrawals.ts).
+    this.l2 = new L2Announcer({ io: opts.io, clock: this.clock, log: l2log, mayAnswer: opts.mayAnswer, onConflict: (c) => this.onConflict(c), vipLogLevel: 'debug' });
     this.watcher = new InterfaceWatcher({
       source: opts.links ?? sysLinkSource,
       selection: { include: opts.include, exclude: opts.exclude },

@@ -124,6 +124,12 @@ export interface AnnouncerOptions {
    * reads its queued requests before any timer could have withdrawn its VIPs.
    */
   mayAnswer?: () => boolean;
+  /**
+   * The level of the lines per VIP announced, withdrawn or moved to other interfaces (default info).
+   * The speaker logs each Service itself (a run of many in one line), so its 100,000 VIPs would
+   * otherwise log 100,000 lines in one turn at a shutdown or a fence: it passes debug.
+   */
+  vipLogLevel?: 'info' | 'debug';
 }
 
 /** A VIP string that is neither IPv4 nor IPv6. */
@@ -159,6 +165,7 @@ export class Announcer {
   private readonly garpCount: number;
   private readonly garpIntervalMs: number;
   private readonly log: AnnouncerLog;
+  private readonly vipLogLevel: 'info' | 'debug';
   private readonly vips = new Map<string, Vip>();
   /** IPv4 VIPs by address as an unsigned 32-bit number: the ARP hot path's lookup. */
   private readonly vips4 = new Map<number, Vip>();
@@ -183,6 +190,7 @@ export class Announcer {
     this.garpCount = opts.garpCount ?? 6;
     this.garpIntervalMs = opts.garpIntervalMs ?? 1000;
     this.log = opts.log ?? silentLog;
+    this.vipLogLevel = opts.vipLogLevel ?? 'info';
     this.onConflict = opts.onConflict;
     this.mayAnswer = opts.mayAnswer ?? (() => true);
     if (!Number.isInteger(this.garpCount) || this.garpCount < 0) throw new RangeError(`garpCount must be an integer >= 0, got ${this.garpCount}`);
@@ -213,7 +221,7 @@ export class Announcer {
     if (vip.family === 4) this.vips4.set(vip.bytes.readUInt32BE(0), vip);
     else this.vips6.set(vip.bytes.toString('hex'), vip);
     if (vip.family === 6) for (const port of this.portsOf(vip)) this.joinFor(port, vip);
-    this.log.info({ vip: vip.ip, interfaces: this.portsOf(vip).map((p) => p.link.name) }, 'announcing');
+    this.log[this.vipLogLevel]({ vip: vip.ip, interfaces: this.portsOf(vip).map((p) => p.link.name) }, 'announcing');
     this.startBurst(vip);
   }
 
@@ -243,7 +251,7 @@ export class Announcer {
       if (vip.family === 6) this.joinFor(port, vip);
       this.sendGratuitous(vip, port);
     }
-    this.log.info({ vip: vip.ip, interfaces: [...after].map((p) => p.link.name) }, 'interfaces changed');
+    this.log[this.vipLogLevel]({ vip: vip.ip, interfaces: [...after].map((p) => p.link.name) }, 'interfaces changed');
   }
 
   /** Stops answering for `ip` at once (and stops its burst). Idempotent. */
@@ -256,7 +264,7 @@ export class Announcer {
     else this.vips6.delete(vip.bytes.toString('hex'));
     this.transition(vip, { kind: 'steady' });
     if (vip.family === 6) for (const port of this.portsOf(vip)) this.leaveFor(port, vip);
-    this.log.info({ vip: vip.ip }, 'withdrawn');
+    this.log[this.vipLogLevel]({ vip: vip.ip }, 'withdrawn');
   }
 
   /**

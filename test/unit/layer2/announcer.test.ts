@@ -214,6 +214,21 @@ describe('Announcer: interfaces', () => {
     expect(formatMac(decodeArpFrame(reopened.sent[0]).eth.src)).toBe(formatMac(MAC1));
   });
 
+  it('logs each VIP announced, moved and withdrawn at info, or at the level asked (the speaker: debug)', () => {
+    for (const vipLogLevel of [undefined, 'debug', 'info'] as const) {
+      const lines: [string, string][] = [];
+      const log = { info: (_: object, msg: string) => lines.push(['info', msg]), warn: (_: object, msg: string) => lines.push(['warn', msg]), debug: (_: object, msg: string) => lines.push(['debug', msg]) };
+      const a = new Announcer({ io: new FakeIo(), clock: new ManualClock(), garpCount: 0, log, vipLogLevel });
+      a.setInterfaces([{ name: 'eth0', mac: MAC1 }, { name: 'eth1', mac: MAC2 }]);
+      lines.length = 0;
+      a.announce(V4);
+      a.announce(V4, ['eth1']);
+      a.withdraw(V4);
+      const level = vipLogLevel ?? 'info';
+      expect(lines).toEqual([[level, 'announcing'], [level, 'interfaces changed'], [level, 'withdrawn']]);
+    }
+  });
+
   it('keeps serving the other interfaces when one cannot be opened', () => {
     const io = new FakeIo();
     io.failOpen.add('bad0');
