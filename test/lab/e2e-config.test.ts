@@ -174,6 +174,6 @@ describeLab('full lab: broken and breaking ConfigMaps leave traffic alone', () =
     expect(await serviceIps(lab, NS, 'bgp-web')).toEqual([bgp]);
     expect(await settle('an ARP answer', async () => (await arpOwner(lab, l2)).node)).toBe(owner);
     // Nor did any daemon touch an assignment or an announcement in the window.
-    for (const d of daemons) expect(logText(d).slice(logStart.get(d)).match(/"event":"(clearAssignment|ipReleased|ipAllocated|serviceWithdrawn|sessionStart)"[^\n]*/g) ?? [], d).toEqual([]);
+    for (const d of daemons) expect(logText(d).slice(logStart.get(d)).match(/"event":"(clearAssignment|ipReleased|ipAllocated|serviceWithdrawn|servicesWithdrawn|sessionStart)"[^\n]*/g) ?? [], d).toEqual([]);
   });
 });
