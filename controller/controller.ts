@@ -5,6 +5,7 @@
 import type { V1ConfigMap, V1Lease, V1Namespace, V1Service } from '@kubernetes/client-node';
 import type { KubeAccess } from '../kube/access.js';
 import { decodeObject } from '../kube/decode.js';
+import { FIRST_PAGE_ITEMS, nextPageSize } from '../kube/list-pages.js';
 import { KubeApiError, kubeRequest, onApiThrottled, type Throttled } from '../kube/request.js';
 import type { Config } from '../config/model.js';
 import { poolAnnounced } from '../config/advertisement-scope.js';
@@ -509,19 +510,24 @@ export class Controller {
     });
   }
 
-  /** Every Service (of the watched namespace), page by page, read from etcd. */
+  /** Every Service (of the watched namespace), page by page (sized as the informer's: list-pages.ts), read from etcd. */
   private async listServices(): Promise<V1Service[]> {
     if (this.opts.api?.listServices) return this.opts.api.listServices();
     const ns = this.opts.servicesNamespace;
     const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/services` : '/api/v1/services';
     const out: V1Service[] = [];
     let cont = '';
+    let limit = FIRST_PAGE_ITEMS;
+    let bytes = 0;
+    const onBodyBytes = (n: number): void => void (bytes = n);
     do {
-      const q = new URLSearchParams({ limit: '500' });
+      const q = new URLSearchParams({ limit: String(limit) });
       if (cont) q.set('continue', cont);
-      const page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${path}?${q.toString()}`)) as { items?: unknown[]; metadata?: { continue?: string } };
-      for (const raw of page.items ?? []) out.push(decodeObject<V1Service>(raw));
+      const page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${path}?${q.toString()}`, { onBodyBytes })) as { items?: unknown[]; metadata?: { continue?: string } };
+      const raws = page.items ?? [];
+      for (const raw of raws) out.push(decodeObject<V1Service>(raw));
       cont = page.metadata?.continue ?? '';
+      limit = nextPageSize(raws.length, bytes);
     } while (cont);
     return out;
   }

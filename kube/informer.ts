@@ -6,6 +6,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeAccess } from './access.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { FIRST_PAGE_ITEMS, nextPageSize } from './list-pages.js';
 import { sleep, systemClock, yieldToTimers, type Clock } from './clock.js';
 import { errorStatus, KubeApiError, kubeRequest, onApiSuccess } from './request.js';
 import { watchStream, type WatchEvent } from './watch.js';
@@ -21,8 +22,10 @@ export interface InformerOptions<T extends KubernetesObject> {
   clock?: Clock;
   /** Reconnect backoff; default 200 ms doubling to 30 s. */
   backoff?: Partial<BackoffOptions>;
-  /** List page size (0: unpaginated). Default 500. */
+  /** The first list page's size (0: unpaginated); later pages hold about pageBytes (list-pages.ts). Default 500. */
   pageSize?: number;
+  /** About how many bytes of JSON a later list page holds. Default PAGE_BYTES (8 MiB). */
+  pageBytes?: number;
   /** Server-side watch timeout; the watch is re-established from the last resourceVersion after it. Default 300 s. */
   watchTimeoutSeconds?: number;
   /** Name used in error messages. */
@@ -304,13 +307,23 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
     return q.toString();
   }
 
-  /** Lists everything (page by page), replaces the cache and emits the differences. */
+  /**
+   * Lists everything (page by page), replaces the cache and emits the differences. A consistent list
+   * (no resourceVersion: read from etcd, or from 1.31's watch cache once it is as new as etcd), not
+   * resourceVersion=0's any-staleness cache read: a controller restoring from a stale list could hand an
+   * address its predecessor just wrote to another Service. Not resourceVersion=<etcd's revision> either:
+   * up to 1.30 the watch cache of one resource only moves with that resource's own events, so that read
+   * waits 3 s for a write to Services that may never come and fails with 504 (measured on 1.20).
+   */
   private async listAll(signal: AbortSignal): Promise<void> {
-    const pageSize = this.opts.pageSize ?? 500;
+    const firstPage = this.opts.pageSize ?? FIRST_PAGE_ITEMS;
+    let pageSize = firstPage;
+    let bytes = 0;
+    const onBodyBytes = (n: number): void => void (bytes = n);
     const items: T[] = [];
     let rv = '';
     let cont = '';
-    let paginate = pageSize > 0;
+    let paginate = firstPage > 0;
     for (;;) {
       const params: Record<string, string> = {};
       if (paginate) params.limit = String(pageSize);
@@ -318,7 +331,7 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
       let page: { metadata?: { resourceVersion?: string; continue?: string }; items?: unknown[] };
       if (!cont) this.listsRequested++;
       try {
-        page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${this.opts.path}?${this.query(params)}`, { signal })) as typeof page;
+        page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${this.opts.path}?${this.query(params)}`, { signal, onBodyBytes })) as typeof page;
       } catch (err) {
         // An expired continue token: start over with one unpaginated list, as client-go does.
         if (cont && errorStatus(err) === 410) {
@@ -330,10 +343,12 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
         throw err;
       }
       if (!cont) this.snapshotFixed();
-      for (const raw of page.items ?? []) items.push(this.opts.decode(raw));
+      const raws = page.items ?? [];
+      for (const raw of raws) items.push(this.opts.decode(raw));
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue ?? '';
       if (!cont) break;
+      pageSize = nextPageSize(raws.length, bytes, this.opts.pageBytes);
     }
     if (!rv) throw new KubeApiError(0, 'GET', this.opts.path, undefined, 'list returned no resourceVersion');
     // The last page's decoding and the handlers below (10,000s of events) are two long turns, not one:

@@ -66,6 +66,8 @@ export interface RequestOpts {
   contentType?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Told the size of a 2xx answer's body in bytes (a list sizes its next page by it). */
+  onBodyBytes?: (bytes: number) => void;
 }
 
 // client-node's applyToHTTPSOptions() builds a fresh Agent per call, i.e. a TLS handshake per request; keep one
@@ -246,12 +248,16 @@ async function openOnce(kc: KubeAccess, method: string, path: string, opts: Requ
   });
 }
 
-function readBody(res: IncomingMessage): Promise<string> {
+function readBody(res: IncomingMessage, onBytes?: (bytes: number) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     res.on('data', (c: Buffer) => chunks.push(c));
     res.on('error', reject);
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('end', () => {
+      const body = Buffer.concat(chunks);
+      onBytes?.(body.length);
+      resolve(body.toString('utf8'));
+    });
   });
 }
 
@@ -260,7 +266,7 @@ export async function kubeRequest(kc: KubeAccess, method: string, path: string, 
   const res = await openRequest(kc, method, path, opts);
   let text: string;
   try {
-    text = await readBody(res);
+    text = await readBody(res, opts.onBodyBytes);
   } catch (err) {
     throw new KubeApiError(0, method, path, undefined, (err as Error).message, errnoOf(err));
   }

@@ -5,6 +5,7 @@ import { configMapInformer, leaseInformer, nodeInformer, serviceInformer } from 
 import { Informer } from '../../kube/informer.js';
 import { decodeObject } from '../../kube/decode.js';
 import { freshNamespace, kubeConfig, uniqueName, waitFor } from './harness.js';
+import { expectConsistentPagedList } from './consistent-list.js';
 
 /** Records informer callbacks as "event name" strings. */
 function recorder<T extends KubernetesObject>(inf: Informer<T>): string[] {
@@ -111,5 +112,9 @@ describe('informers', () => {
     const log = await run(inf);
     expect(inf.list(ns).map((c) => c.metadata?.name).filter((n) => n?.startsWith('pre-')).sort()).toEqual(names);
     expect(log.filter((l) => l.startsWith('add pre-')).length).toBe(7);
+  });
+
+  it('lists consistently (writes acknowledged just before are in it) in pages sized by bytes (watch cache on)', async () => {
+    await expectConsistentPagedList(kc, await freshNamespace('pages'));
   });
 });

@@ -7,6 +7,7 @@ import { decodeObject } from '../../kube/decode.js';
 import { TestCluster } from './cluster.js';
 import { CuttableProxy } from './proxy.js';
 import { kubeConfig, waitFor } from './harness.js';
+import { expectConsistentPagedList } from './consistent-list.js';
 
 function configMaps(kc: KubeConfig, ns: string): Informer<V1ConfigMap> {
   return new Informer<V1ConfigMap>({
@@ -41,6 +42,11 @@ describe('watch resilience (private cluster)', () => {
     const list = await core.listNamespacedConfigMap({ namespace: ns });
     return Object.fromEntries(list.items.map((c) => [c.metadata?.name ?? '', c.data?.v]));
   }
+
+  it('lists consistently (writes acknowledged just before are in it) in pages sized by bytes (watch cache off)', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'pages' } } });
+    await expectConsistentPagedList(kc, 'pages');
+  });
 
   it('survives a kube-apiserver restart (same etcd)', async () => {
     const ns = 'restart';

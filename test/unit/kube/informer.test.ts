@@ -7,6 +7,7 @@ import { KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import { Informer } from '../../../kube/informer.js';
 import { decodeObject } from '../../../kube/decode.js';
 import { kubeRequest } from '../../../kube/request.js';
+import { MAX_PAGE_ITEMS, MIN_PAGE_ITEMS, nextPageSize } from '../../../kube/list-pages.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, q: URLSearchParams) => void;
 
@@ -159,9 +160,28 @@ describe('Informer (fake API server)', () => {
     api.lists = [list([cm('a', '1'), cm('b', '2')], '10', 'tok1'), status(410, 'Expired'), list([cm('a', '1'), cm('b', '2'), cm('c', '3')], '11')];
     const log = await setup(2);
     await inf!.start();
-    expect(api.requests.slice(0, 3)).toEqual(['LIST limit=2', 'LIST limit=2&continue=tok1', 'LIST ']);
+    // Two small objects in the first page: the next one asks for as many as fit PAGE_BYTES (the cap).
+    expect(api.requests.slice(0, 3)).toEqual(['LIST limit=2', `LIST limit=${MAX_PAGE_ITEMS}&continue=tok1`, 'LIST ']);
     expect(log).toEqual(['add a@1', 'add b@2', 'add c@3']);
     expect(inf!.resourceVersion).toBe('11');
+  });
+
+  it('sizes each later page by the bytes of the one before (etcd counts every key left at each page: few pages, each of bounded size), never with a resourceVersion (a consistent read)', async () => {
+    api = new FakeApi();
+    const small = [cm('a', '1'), cm('b', '2')];
+    const big = [3, 4, 5].map((i) => ({ ...cm(`big-${i}`, String(i)), data: { v: 'x'.repeat(4000) } }));
+    const body = (items: V1ConfigMap[], cont?: string): number => Buffer.byteLength(JSON.stringify({ kind: 'ConfigMapList', apiVersion: 'v1', metadata: { resourceVersion: '10', continue: cont }, items }));
+    api.lists = [list(small, '10', 'tok1'), list(big, '10', 'tok2'), list([cm('c', '6')], '10')];
+    await api.start();
+    const pageBytes = 20 * body(small, 'tok1');
+    inf = new Informer<V1ConfigMap>({ kubeConfig: api.kubeConfig(), path: PATH, decode: decodeObject<V1ConfigMap>, pageSize: 2, pageBytes });
+    await inf.start();
+    const second = nextPageSize(2, body(small, 'tok1'), pageBytes);
+    const third = nextPageSize(3, body(big, 'tok2'), pageBytes);
+    expect([second, third]).toEqual([40, MIN_PAGE_ITEMS]);
+    expect(api.requests.slice(0, 3)).toEqual(['LIST limit=2', `LIST limit=${second}&continue=tok1`, `LIST limit=${third}&continue=tok2`]);
+    expect(inf.keys().sort()).toEqual(['ns/a', 'ns/b', 'ns/big-3', 'ns/big-4', 'ns/big-5', 'ns/c']);
+    expect(inf.stats.lists).toBe(1);
   });
 
   it("fixes a list's snapshot at its first page; a list started over is a new one (listSnapshot, syncedFromList: the controller orders its own list after it)", async () => {
