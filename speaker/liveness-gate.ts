@@ -18,6 +18,12 @@
 // decisions withdraw the VIPs) until its Lease shows its new life; and it does not answer while the
 // liveness protocol says it stalled (swim.ts: resumed after a freeze, before a peer answered it).
 // Both are read when asked, not cached: after a freeze the answer path runs before any timer.
+//
+// Joining: a speaker whose Lease (or new life) appeared while this one ran, and that the liveness
+// protocol has not heard from yet (swim.ts, joining), counts for no ownership either: no VIP moves
+// to a node that does not answer yet. The state machine decides it; this only excludes, and ends the
+// exclusion as a verdict's on two Lease changes observed since (a node the API server hears but UDP
+// does not reach renews fast without quorum: it would otherwise stay excluded while it answers).
 import type { Clock } from '../protocols/clock.js';
 
 interface Verdict {
@@ -29,6 +35,8 @@ interface Verdict {
 
 export class LivenessGate {
   private readonly verdicts = new Map<string, Verdict>();
+  /** Joining speakers (swim.ts): not heard from since their Lease appeared; value: Lease changes observed since. */
+  private readonly joiningNodes = new Map<string, number>();
   private quorumLostAt: number | undefined;
   private vouched = true;
   private excludedCache: ReadonlySet<string> | undefined;
@@ -57,6 +65,12 @@ export class LivenessGate {
 
   /** A change of `node`'s Lease was observed; true when this ends a verdict (re-decide ownership). */
   leaseChanged(node: string, joinedAt: number | undefined): boolean {
+    const j = this.joiningNodes.get(node);
+    if (j !== undefined && j >= 1) {
+      this.joiningNodes.delete(node);
+      this.excludedCache = undefined;
+      if (!this.verdicts.has(node)) return true;
+    } else if (j !== undefined) this.joiningNodes.set(node, j + 1);
     const v = this.verdicts.get(node);
     if (!v) return false;
     v.changes++;
@@ -64,6 +78,14 @@ export class LivenessGate {
     this.verdicts.delete(node);
     this.excludedCache = undefined;
     return true;
+  }
+
+  /** `node` is joining (not heard from by the liveness protocol since it appeared) or no longer. */
+  setJoining(node: string, joining: boolean): void {
+    if (joining === this.joiningNodes.has(node)) return;
+    if (joining) this.joiningNodes.set(node, 0);
+    else this.joiningNodes.delete(node);
+    this.excludedCache = undefined;
   }
 
   /** The node's Lease is gone (deleted or expired): its verdict has no more use. */
@@ -76,9 +98,13 @@ export class LivenessGate {
     return this.verdicts.has(this.self) || !this.vouched;
   }
 
-  /** Nodes excluded from ownership by a standing verdict. */
+  /** Nodes excluded from ownership: by a standing verdict, or joining. */
   excluded(): ReadonlySet<string> {
-    this.excludedCache ??= new Set(this.verdicts.keys());
+    if (!this.excludedCache) {
+      const ex = new Set(this.verdicts.keys());
+      for (const n of this.joiningNodes.keys()) ex.add(n);
+      this.excludedCache = ex;
+    }
     return this.excludedCache;
   }
 

@@ -740,6 +740,12 @@ export class Speaker {
       else if (stalled) this.log.warn({ event: 'livenessStall', reason: `${Math.round(gapMs)} ms` }, `this speaker did not run for ${Math.round(gapMs)} ms: not answering for layer2 VIPs until a peer answers (the others may have declared it dead meanwhile)`);
       else this.log.info({ event: 'livenessStallEnded' }, 'the peers answered (or could not): answering per the decisions again');
     });
+    // Joining speakers count for no ownership until the state machine hears from them (swim.ts).
+    swim.onJoining((name, joining) => {
+      this.gate.setJoining(name, joining);
+      this.log.info({ event: joining ? 'livenessJoining' : 'livenessJoined', reason: name }, joining ? `speaker ${name} is joining: no VIP for it until it answers the liveness protocol` : `speaker ${name} answers the liveness protocol (or left)`);
+      this.markAll();
+    });
     swim.onQuorumChange((q) => {
       this.log.warn({ event: q ? 'livenessQuorum' : 'livenessNoQuorum' }, q ? 'liveness quorum regained' : 'liveness quorum lost: not answering for layer2 VIPs until a Lease renewal vouches for this speaker');
       this.gate.quorumChanged(q);
@@ -759,11 +765,16 @@ export class Speaker {
       this.gate.forget(change.node);
       this.transport?.removePeer(change.node);
     }
-    this.swim?.setMembers(this.membership.live(), change.cause === 'rejoined' ? [change.node] : []);
+    // O(1) per change (a list of every member per change cost O(n) for each of n members at a mass start).
+    // Joining (no VIP until it answers: swim.ts) only once the first list of Leases is in: the peers
+    // met at our start are not new, and excluding them all would hand this speaker every VIP.
+    if (!change.live) this.swim?.removeMember(change.node);
+    else if (change.cause === 'rejoined') this.swim?.rejoin(change.node, this.synced);
+    else this.swim?.addMember(change.node, this.synced);
     if (!change.live) this.updatePeriodic();
     this.log.info(
       { event: change.live ? 'speakerLive' : 'speakerGone', reason: `${change.node}: ${change.cause}` },
-      `speaker ${change.node} ${change.live ? 'is live' : `is gone (${change.cause})`}; live: ${this.membership.live().join(', ')}`,
+      `speaker ${change.node} ${change.live ? 'is live' : `is gone (${change.cause})`}; ${this.membership.liveSet().size} live`,
     );
     this.markAll();
   }

@@ -4,7 +4,7 @@
 //   alive --(no ack, direct or indirect, by the end of a protocol period)--> suspect
 //   suspect --(suspicionMs without a refutation)--> dead
 //   suspect --(alive with a higher incarnation, or any message from it)--> alive
-//   dead --(its Lease shows a new life: setMembers rejoined)--> alive
+//   dead --(its Lease shows a new life: rejoin)--> alive
 //
 // Every periodMs this node probes the next member of a shuffled round-robin list (each member is
 // probed at least once every n periods, and by each of the others on average once per period
@@ -40,6 +40,22 @@
 // prove nothing: they answer requests sent before it. A Lease renewal does
 // not end it either: it says the API server hears us, not what the other speakers decided. A
 // stalled node starts no suspicion (the silence was its own) and the speaker does not answer.
+//
+// Joining members: a speaker starts its state machine only after its first Lease renewal succeeds,
+// and its peers see its Lease (or its new life) as soon as the API server committed it: under a slow
+// API server, seconds before it answers. So a member not heard from in its current life (no message
+// from it, no gossip that it is alive) is, until joinGraceMs after it appeared (or after our start,
+// for members known then), neither suspected by us (our probes of it start no suspicion) nor counted
+// unreachable for the quorum (a member not started yet says nothing about our reach). It is probed
+// as any member, so its first ack ends that; past the grace it is judged as any member. Gossip from
+// a member that heard it is not affected: a suspicion or death from elsewhere applies as always.
+// Members that appeared (or began a new life) while we run are also *joining* until first heard
+// (joining(), onJoining): the speaker counts them for no VIP ownership, so no VIP moves to a node
+// that does not answer yet. The first member to hear from a joining one gossips it alive, so every
+// member counts it within O(log n) periods; an alive update about it also ends its grace. Members
+// known at our start are not joining (a starting speaker that excluded every peer would take every
+// VIP), only in grace. Costs: a flag and a time per member, O(1) per change; one gossip entry per
+// join, within the bounded piggyback (traffic per node stays flat).
 import type { Clock, TimerHandle } from '../clock.js';
 import { MAX_UPDATES, type MemberState, type Message, type Update } from './message.js';
 
@@ -62,6 +78,13 @@ export interface SwimOptions {
    * least silence after which the others can declare us dead (about periodMs + suspicionMs).
    */
   stallMs?: number;
+  /**
+   * Joining members (see the header): a member not heard from in its current life is not suspected,
+   * nor counted unreachable for the quorum, until this long after it appeared (or after our start).
+   * Default 10 s: a speaker starts its state machine only after its first Lease renewal succeeds,
+   * which a slow API server answers seconds after its peers saw the Lease.
+   */
+  joinGraceMs?: number;
 }
 
 export interface SwimChange {
@@ -83,8 +106,21 @@ class Member {
   readonly heardLink: Link = { member: this, prev: undefined, next: undefined, linked: false };
   readonly askLink: Link = { member: this, prev: undefined, next: undefined, linked: false };
 
-  /** lastHeard: local time we last received an authenticated message from it. */
-  constructor(public lastHeard: number) {}
+  /** Heard from in its current life (a message from it, or gossip that it is alive): see the header, joining. */
+  heard = false;
+  /** Appeared (added, or a new life) while we ran: excluded from ownership (joining) until heard. */
+  late = false;
+  /** Its place in Swim.nameList (O(1) removal). */
+  index = -1;
+
+  /**
+   * lastHeard: local time we last received an authenticated message from it (set to the time it
+   * appeared, as if heard then: see Swim.addMember). addedAt: when it appeared or began a new life.
+   */
+  constructor(
+    public lastHeard: number,
+    public addedAt: number,
+  ) {}
 }
 
 /** A member's place in a time-ordered list (intrusive: made once per member, no allocation per message). */
@@ -151,6 +187,76 @@ interface Probe {
 
 const NO_UPDATES: readonly Update[] = Object.freeze([]);
 
+/** An update to piggyback and the sends it has left. */
+interface GossipEntry {
+  update: Update;
+  left: number;
+}
+
+/**
+ * The updates to piggyback, at most one per member, taken least sent first (most sends left), oldest
+ * first among equals. Kept in buckets by sends left (at most retransmits(n), about 10), so a message
+ * takes its updates in O(MAX_UPDATES) whatever the number pending: sorting them all per message cost
+ * O(G log G) exactly when G is large (many members changing at once: a mass join, a storm).
+ */
+export class GossipQueue {
+  private readonly byName = new Map<string, GossipEntry>();
+  /** buckets[left]: the entries with that many sends left, in the order they entered it. */
+  private readonly buckets: Array<Set<GossipEntry>> = [];
+  private readonly taken: GossipEntry[] = [];
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  set(update: Update, left: number): void {
+    this.delete(update.name);
+    const e: GossipEntry = { update, left };
+    this.byName.set(update.name, e);
+    this.bucket(left).add(e);
+  }
+
+  delete(name: string): void {
+    const e = this.byName.get(name);
+    if (!e) return;
+    this.byName.delete(name);
+    this.buckets[e.left]?.delete(e);
+  }
+
+  /** Up to `max` updates, the least sent first; each counts down and leaves at 0. */
+  take(max: number): Update[] {
+    const taken = this.taken;
+    taken.length = 0;
+    for (let left = this.buckets.length - 1; left > 0 && taken.length < max; left--) {
+      const b = this.buckets[left];
+      if (b === undefined) continue;
+      for (const e of b) {
+        if (taken.length >= max) break;
+        taken.push(e);
+      }
+    }
+    const out: Update[] = [];
+    for (const e of taken) {
+      this.buckets[e.left]?.delete(e);
+      e.left--;
+      if (e.left > 0) this.bucket(e.left).add(e);
+      else this.byName.delete(e.update.name);
+      out.push(e.update);
+    }
+    taken.length = 0;
+    return out;
+  }
+
+  private bucket(left: number): Set<GossipEntry> {
+    let b = this.buckets[left];
+    if (b === undefined) {
+      for (let i = this.buckets.length; i <= left; i++) this.buckets.push(new Set());
+      b = this.buckets[left] as Set<GossipEntry>;
+    }
+    return b;
+  }
+}
+
 /** How many times each update is piggybacked (SWIM's lambda log n, at least 3). */
 function retransmits(n: number): number {
   return Math.max(3, Math.ceil(3 * Math.log10(n + 1)));
@@ -161,11 +267,16 @@ export class Swim {
   private readonly members = new Map<string, Member>();
   private readonly listeners: Array<(c: SwimChange) => void> = [];
   /** Updates to piggyback, with the sends left each; at most one per member. */
-  private readonly gossip = new Map<string, { update: Update; left: number }>();
+  private readonly gossip = new GossipQueue();
   private readonly probes = new Map<number, Probe>();
   private order: string[] = [];
-  /** The member names in an array (pick samples it); undefined after a membership change until needed. */
-  private names: string[] | undefined;
+  /** The member names in an array (pick samples it), kept in step with `members` (Member.index: O(1) removal). */
+  private readonly nameList: string[] = [];
+  /** Members appeared while we ran and not heard from yet (see the header, joining). */
+  private readonly joiningSet = new Set<string>();
+  private readonly joiningListeners: Array<(name: string, joining: boolean) => void> = [];
+  /** When start() last ran (a member known before our start gets its grace from then). */
+  private startedAt = 0;
   private seq = 0;
   private incarnation = 0;
   private periodTimer: TimerHandle | undefined;
@@ -201,6 +312,7 @@ export class Swim {
       ...opts,
       quorumWindowMs: opts.quorumWindowMs ?? 1.5 * opts.periodMs + opts.probeTimeoutMs,
       stallMs: opts.stallMs ?? opts.suspicionMs,
+      joinGraceMs: opts.joinGraceMs ?? 10_000,
     };
   }
 
@@ -280,40 +392,131 @@ export class Swim {
   }
 
   /**
-   * The members, as the Leases say (self may be included; it is ignored). New ones start alive, as if
-   * just heard from; members no longer listed are forgotten. `rejoined` names members whose Lease
-   * shows a new life: their old verdict (dead) does not apply to the new process.
+   * The members, as the Leases say (self may be included; it is ignored): added and removed as by
+   * addMember / removeMember, so O(n) for the whole list. `rejoined` names members whose Lease shows
+   * a new life (rejoin). The speaker calls the per-member methods on each Lease change instead.
    */
   setMembers(names: Iterable<string>, rejoined: Iterable<string> = []): void {
-    const now = this.opts.clock.now();
     const wanted = new Set(names);
     wanted.delete(this.opts.self);
-    this.names = undefined;
-    for (const [name, m] of this.members) {
-      if (wanted.has(name)) continue;
-      if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
-      this.members.delete(name);
-      this.gossip.delete(name);
-      this.heardList.remove(m.heardLink);
-      this.asking.remove(m.askLink);
-      if (m.counted) this.unreachable--;
+    for (const name of [...this.members.keys()]) if (!wanted.has(name)) this.removeMember(name);
+    for (const name of wanted) this.addMember(name);
+    for (const name of rejoined) this.rejoin(name);
+  }
+
+  /**
+   * A member's Lease appeared: it starts alive, as if just heard from (the quorum), in its grace until
+   * we hear from it, and `joining` (see the header; default: while we run) until then. The speaker
+   * passes false for the Leases of its first list: peers it learns at its start are not new. O(1).
+   */
+  addMember(name: string, joining = this.running): void {
+    if (name === this.opts.self || this.members.has(name)) return;
+    const now = this.opts.clock.now();
+    const m = new Member(now, now);
+    m.index = this.nameList.length;
+    this.nameList.push(name);
+    this.members.set(name, m);
+    this.heardList.append(m.heardLink);
+    this.setLate(name, m, joining);
+  }
+
+  /** A member's Lease is gone: forgotten. O(1). */
+  removeMember(name: string): void {
+    const m = this.members.get(name);
+    if (!m) return;
+    if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
+    this.members.delete(name);
+    this.gossip.delete(name);
+    this.heardList.remove(m.heardLink);
+    this.asking.remove(m.askLink);
+    if (m.counted) this.unreachable--;
+    m.counted = false;
+    // Swap-remove from the name list.
+    const last = this.nameList.pop() as string;
+    if (last !== name) {
+      this.nameList[m.index] = last;
+      (this.members.get(last) as Member).index = m.index;
     }
-    for (const name of wanted) {
-      if (this.members.has(name)) continue;
-      const m = new Member(now);
-      this.members.set(name, m);
-      this.heardList.append(m.heardLink);
-    }
-    for (const name of rejoined) {
-      const m = this.members.get(name);
-      if (m && m.state !== 'alive') this.setState(name, m, 'alive', m.incarnation);
-    }
+    this.setLate(name, m, false);
+  }
+
+  /**
+   * A member's Lease shows a new life: its old verdict (dead) does not apply to the new process, which
+   * may not answer yet (a speaker starts its state machine after its first renewal): joining again. O(1).
+   */
+  rejoin(name: string, joining = this.running): void {
+    const m = this.members.get(name);
+    if (!m) return;
+    m.heard = false;
+    m.addedAt = this.opts.clock.now();
+    // Not asked in the new life yet: an ask pending from the old one says nothing about it.
+    this.asking.remove(m.askLink);
+    m.askedAt = undefined;
+    m.aged = false;
+    this.refreshQuorum(m);
+    // Alive again without gossip: every member sees the Lease, and an alive update would read as "heard
+    // from it" (firstHeard) while the new process may not answer yet; its old life's death is not spread further.
+    this.gossip.delete(name);
+    if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
+    m.suspectTimer = undefined;
+    const was = m.state;
+    m.state = 'alive';
+    this.refreshQuorum(m);
+    if (was !== 'alive') for (const l of [...this.listeners]) l({ name, state: 'alive' });
+    this.setLate(name, m, joining);
+  }
+
+  /**
+   * Members that appeared (or began a new life) as joining and have not been heard from since: the
+   * speaker counts none of them for VIP ownership (a VIP must not move to a node that does not answer
+   * yet). Members known at our start are not in it (a starting speaker that excluded every peer until
+   * heard would take every VIP).
+   */
+  joining(): ReadonlySet<string> {
+    return this.joiningSet;
+  }
+
+  /** A member became joining (true) or was heard from, or left, while joining (false). */
+  onJoining(listener: (name: string, joining: boolean) => void): void {
+    this.joiningListeners.push(listener);
+  }
+
+  /** Whether we heard from `name` in its current life (undefined: not a member). */
+  heardFrom(name: string): boolean | undefined {
+    return this.members.get(name)?.heard;
+  }
+
+  private setLate(name: string, m: Member, late: boolean): void {
+    m.late = late;
+    const joining = late && !m.heard && this.members.get(name) === m;
+    if (joining === this.joiningSet.has(name)) return;
+    if (joining) this.joiningSet.add(name);
+    else this.joiningSet.delete(name);
+    for (const l of [...this.joiningListeners]) l(name, joining);
+  }
+
+  /** Not heard from in its life and within its grace (see the header): no suspicion, no ask counted. */
+  private inGrace(m: Member): boolean {
+    return !m.heard && this.opts.clock.now() < Math.max(m.addedAt, this.startedAt) + this.opts.joinGraceMs;
+  }
+
+  /**
+   * First news of `m` in its life: it answers. A member that was joining is gossiped alive, so that
+   * every member counts it for ownership within O(log n) periods, not only those that talk to it.
+   */
+  private firstHeard(name: string, m: Member): void {
+    if (m.heard || m.state === 'dead') return;
+    m.heard = true;
+    if (!m.late) return;
+    this.queue({ name, state: 'alive', incarnation: m.incarnation });
+    this.setLate(name, m, false);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.lastRun = this.opts.clock.now();
+    this.startedAt = this.lastRun;
     this.schedulePeriod();
     this.checkQuorum();
   }
@@ -382,7 +585,8 @@ export class Swim {
   }
 
   /** We received from `m`: it is reachable, and no ask of it is pending any more. */
-  private heard(m: Member): void {
+  private heard(name: string, m: Member): void {
+    this.firstHeard(name, m);
     m.lastHeard = this.opts.clock.now();
     this.heardList.append(m.heardLink);
     this.asking.remove(m.askLink);
@@ -411,7 +615,7 @@ export class Swim {
     if (!sender) return;
     this.awake();
     this.counts.received++;
-    this.heard(sender);
+    this.heard(m.from, sender);
     if (sender.state === 'dead') {
       // Death is final for this life (its VIPs were handed over): only a new Lease life revives it
       // (setMembers rejoined). Tell it, so that it starts that new life.
@@ -457,7 +661,7 @@ export class Swim {
         }
         // The target answered (to us directly, or a relay forwarding it).
         const target = this.members.get(probe.target);
-        if (target && m.from === probe.target) this.heard(target);
+        if (target && m.from === probe.target) this.heard(probe.target, target);
         if (probe.relayFor) {
           if (probe.timer) this.opts.clock.clearTimeout(probe.timer);
           this.probes.delete(m.seq);
@@ -527,6 +731,8 @@ export class Swim {
     if (probe.acked) return;
     const m = this.members.get(probe.target);
     if (!m || m.state !== 'alive') return;
+    // Joining (see the header): its silence may be its start, not its death.
+    if (this.inGrace(m)) return;
     // A node without quorum (now, or when it sent the probe: a link that comes back mid-period would
     // otherwise turn the ping it lost into a suspicion), or whose helpers were silent too, is the
     // likelier one cut off. The target cannot refute: it holds us dead and reads none of our gossip.
@@ -543,7 +749,7 @@ export class Swim {
    */
   private pick(k: number, except: string): string[] {
     const out: string[] = [];
-    const names = this.memberNames();
+    const names = this.nameList;
     for (let tries = 0; out.length < k && tries < 4 * k + 8 && names.length > 0; tries++) {
       const n = names[Math.floor(this.opts.random() * names.length)] as string;
       if (n !== except && this.members.get(n)?.state === 'alive' && !out.includes(n)) out.push(n);
@@ -552,12 +758,6 @@ export class Swim {
     const pool = names.filter((n) => n !== except && this.members.get(n)?.state === 'alive' && !out.includes(n));
     while (out.length < k && pool.length > 0) out.push(pool.splice(Math.floor(this.opts.random() * pool.length), 1)[0] as string);
     return out;
-  }
-
-  /** The members' names as an array (for sampling), rebuilt after a membership change. */
-  private memberNames(): readonly string[] {
-    this.names ??= [...this.members.keys()];
-    return this.names;
   }
 
   // ---- member states (all transitions here) ------------------------------------------------------
@@ -581,6 +781,8 @@ export class Swim {
     // suspect overrides alive at an equal or higher one; dead overrides both and is final for this
     // life (the Lease's next life, setMembers rejoined, revives the member).
     if (m.state === 'dead') return;
+    // A member that heard it says it is alive: it answers (the news of a join, spread by firstHeard).
+    if (u.state === 'alive') this.firstHeard(u.name, m);
     if (u.state === 'alive' && u.incarnation > m.incarnation) this.setState(u.name, m, 'alive', u.incarnation);
     else if (u.state === 'suspect' && m.state === 'alive' && u.incarnation >= m.incarnation) this.setState(u.name, m, 'suspect', u.incarnation);
     else if (u.state === 'dead') this.setState(u.name, m, 'dead', Math.max(u.incarnation, m.incarnation));
@@ -606,16 +808,14 @@ export class Swim {
   }
 
   private queue(update: Update): void {
-    this.gossip.set(update.name, { update, left: retransmits(this.members.size + 1) });
+    this.gossip.set(update, retransmits(this.members.size + 1));
   }
 
   /** Up to MAX_UPDATES updates to piggyback, the least sent first; each counts down and leaves at 0. */
   private takeUpdates(): readonly Update[] {
     // Nothing to gossip, the steady state: no arrays made per message.
     if (this.gossip.size === 0) return NO_UPDATES;
-    const entries = [...this.gossip.values()].sort((a, b) => b.left - a.left).slice(0, MAX_UPDATES);
-    for (const e of entries) if (--e.left <= 0) this.gossip.delete(e.update.name);
-    return entries.map((e) => e.update);
+    return this.gossip.take(MAX_UPDATES);
   }
 
   private nextSeq(): number {
@@ -626,7 +826,8 @@ export class Swim {
   private sendTo(to: string, type: Message['type'], seq: number, target: string): void {
     this.counts.sent++;
     const m = this.members.get(to);
-    if (m && (type === 'ping' || type === 'pingReq') && (m.askedAt === undefined || m.askedAt <= m.lastHeard)) {
+    // A joining member's silence within its grace says nothing about our reach either: not counted.
+    if (m && (type === 'ping' || type === 'pingReq') && (m.askedAt === undefined || m.askedAt <= m.lastHeard) && !this.inGrace(m)) {
       m.askedAt = this.opts.clock.now();
       // Pending only when asked after it was last heard (not within the same millisecond).
       if (m.askedAt > m.lastHeard) this.asking.append(m.askLink);

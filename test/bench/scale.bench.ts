@@ -41,7 +41,7 @@ import { loadKubeConfig } from '../../kube/config.js';
 import { kubeRequest } from '../../kube/request.js';
 import { TestCluster } from '../cluster/cluster.js';
 import { speakerTimingDefaults } from '../sim/speaker-defaults.js';
-import type { FromWorker, SimTiming, ToWorker, WorkerSample } from '../sim/scale-protocol.js';
+import type { FromWorker, SimTiming, ToWorker, WorkerExplain, WorkerSample } from '../sim/scale-protocol.js';
 import { runVirtual, simNodeName } from '../sim/virtual-liveness.js';
 import { starved } from '../sim/scale-verdict.js';
 import { runLeaseFanout } from '../sim/lease-fanout.js';
@@ -204,6 +204,7 @@ async function measureSize(workers: Worker[], owner: Map<string, Worker>, names:
 
   // Steady state.
   const a = await sampleAll(workers);
+  const windowFrom = wallNow();
   const cpuA = cpuSeconds(apiserverPid);
   const tA = performance.now();
   // A long window reports its progress every minute (the lag of each minute; counters so far).
@@ -232,6 +233,7 @@ async function measureSize(workers: Worker[], owner: Map<string, Worker>, names:
   out(`${p}.liveness_datagrams_per_s_per_node`, (b.livenessPackets - a.livenessPackets) / secs / n, 1);
   out(`${p}.window_s`, secs, 0);
   out(`${p}.false_suspicions`, b.falseSuspicions - a.falseSuspicions, 0);
+  if (b.falseSuspicions > a.falseSuspicions) await explainSuspicions(workers, owner, p, windowFrom, wallNow(), timing.probeTimeoutMs);
   out(`${p}.false_deaths`, b.falseDeaths - a.falseDeaths, 0);
   out(`${p}.self_suspected`, b.selfSuspected - a.selfSuspected, 0);
   out(`${p}.quorum_losses`, b.quorumLosses - a.quorumLosses, 0);
@@ -299,6 +301,34 @@ async function measureSize(workers: Worker[], owner: Map<string, Worker>, names:
   out(`${p}.kills_worker_lag_max_ms`, killsLagMax, 1);
   out(`${p}.kills_worker_stalls`, killsStalls - stallsBefore, 0);
   note(`${p}: kills done, load average ${load()}`);
+}
+
+/**
+ * Each false suspicion of the window with its likely cause: an event-loop lag of the probe time-out or
+ * more, within the 2 s before it, in the suspect's worker (it answered late: every member there did)
+ * or in the suspecter's (it read the answer late); else unexplained. Prints the first 20 and the counts.
+ */
+async function explainSuspicions(workers: Worker[], owner: Map<string, Worker>, p: string, from: number, to: number, probeTimeoutMs: number): Promise<void> {
+  const explains = new Map<Worker, WorkerExplain>();
+  await Promise.all(workers.map(async (w) => explains.set(w, (await w.request({ type: 'explain' }, 'explain')).explain)));
+  const lagOf = (w: Worker | undefined, at: number): number => {
+    const bySecond = new Map(explains.get(w as Worker)?.lagBySecond ?? []);
+    let max = 0;
+    for (let s = Math.floor((at - 2000) / 1000); s <= Math.floor(at / 1000); s++) max = Math.max(max, bySecond.get(s) ?? 0);
+    return max;
+  };
+  const causes: Record<string, number> = {};
+  let shown = 0;
+  const all = [...explains.values()].flatMap((e) => e.suspicions).filter((s) => s.at >= from && s.at <= to).sort((x, y) => x.at - y.at);
+  for (const s of all) {
+    const suspectLag = lagOf(owner.get(s.of), s.at);
+    const byLag = lagOf(owner.get(s.by), s.at);
+    const cause = suspectLag >= probeTimeoutMs ? 'lag in the suspect\'s worker' : byLag >= probeTimeoutMs ? 'lag in the suspecter\'s worker' : 'unexplained';
+    causes[cause] = (causes[cause] ?? 0) + 1;
+    if (shown++ < 20) note(`${p}: false suspicion at +${((s.at - from) / 1000).toFixed(1)} s of the window: ${s.by} suspected ${s.of}; lag within the 2 s before: suspect's worker ${suspectLag.toFixed(0)} ms, suspecter's ${byLag.toFixed(0)} ms (probe time-out ${probeTimeoutMs}): ${cause}`);
+  }
+  note(`${p}: false suspicions by cause (${all.length} recorded of the window): ${JSON.stringify(causes)}`);
+  out(`${p}.false_suspicions_unexplained`, causes.unexplained ?? 0, 0);
 }
 
 async function namespaceFor(cluster: TestCluster, name: string): Promise<void> {

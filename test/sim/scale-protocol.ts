@@ -18,6 +18,7 @@ export type ToWorker =
   | { type: 'peers'; ports: Record<string, number> }
   | { type: 'sample' }
   | { type: 'kill'; name: string }
+  | { type: 'explain' }
   | { type: 'stop' };
 
 /** Cumulative counters of one worker (the simulator takes differences between two samples). */
@@ -63,7 +64,22 @@ export type FromWorker =
   | { type: 'started' }
   | { type: 'sample'; sample: WorkerSample }
   | { type: 'killed'; name: string; at: number }
+  | { type: 'explain'; explain: WorkerExplain }
   | { type: 'stopped' };
+
+/** A false suspicion as it happened: `by` suspected `of` (never killed) at wall time `at`. */
+export interface FalseSuspicion {
+  at: number;
+  by: string;
+  of: string;
+}
+
+/** What a worker saw, to explain false suspicions: each (the first 1,000) and its event-loop lag per wall second. */
+export interface WorkerExplain {
+  suspicions: FalseSuspicion[];
+  /** [wall second, the largest timer lateness in it (ms)], the last 20 minutes. */
+  lagBySecond: Array<[number, number]>;
+}
 
 export function wallNow(): number {
   return performance.timeOrigin + performance.now();

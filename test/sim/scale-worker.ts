@@ -21,7 +21,7 @@ import { SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SpeakerLease } from '..
 import { Fencing } from '../../speaker/fencing.js';
 import { KubeApiError } from '../../kube/request.js';
 import type { V1Lease } from '@kubernetes/client-node';
-import { wallNow, type FromWorker, type ToWorker, type WorkerSample } from './scale-protocol.js';
+import { wallNow, type FalseSuspicion, type FromWorker, type ToWorker, type WorkerSample } from './scale-protocol.js';
 
 interface SimMember {
   name: string;
@@ -56,6 +56,28 @@ const totals = { dropped: 0, falseSuspicions: 0, falseDeaths: 0, selfSuspected: 
 const leaseFailuresBy: Record<string, number> = {};
 const leaseFenced = { episodes: 0, members: 0, totalMs: 0, maxMs: 0 };
 const everLeaseFenced = new Set<string>();
+/** False suspicions as they happened (the first 1,000), to explain them (lag per second below). */
+const falseSuspicions: FalseSuspicion[] = [];
+/**
+ * The worker's event-loop lag per wall second (the largest lateness of a 20 ms timer in it), kept 20
+ * minutes: a false suspicion is explained by a lag over the probe time-out in the suspect's worker (it
+ * answered late) or in the suspecter's (it read the answer late) just before it.
+ */
+const lagBySecond = new Map<number, number>();
+{
+  const TICK_MS = 20;
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    const late = Math.max(0, now - last - TICK_MS);
+    last = now;
+    // The lateness belongs to every second it covers.
+    const end = wallNow();
+    const sec = Math.floor(end / 1000);
+    for (let s = Math.floor((end - late) / 1000); s <= sec; s++) lagBySecond.set(s, Math.max(lagBySecond.get(s) ?? 0, late));
+    if (lagBySecond.size > 1300) for (const k of lagBySecond.keys()) if (k < sec - 1200) lagBySecond.delete(k);
+  }, TICK_MS).unref();
+}
 
 function failureCause(err: unknown): string {
   if (err instanceof KubeApiError) return err.status ? String(err.status) : (err.code ?? 'transport');
@@ -64,32 +86,12 @@ function failureCause(err: unknown): string {
 const verdicts: WorkerSample['verdicts'] = {};
 let renewMs = 1000;
 let udp = true;
-let allNames: string[] = [];
 let access: KubeAccess | undefined;
 let namespace = '';
 let leases: Informer<V1Lease> | undefined;
 /** acquireTime per node, as the watch last showed it. */
 const lives = new Map<string, string>();
 let rejoins = 0;
-
-/**
- * Runs `fn` for every local member, FANOUT_CHUNK members per turn of the event loop. Each speaker
- * receives a Lease watch event on its own and handles it in its own process; here hundreds of members
- * share one event loop, and a new life costs each of them an O(N) setMembers (speaker.ts does it per
- * event): done for all in one turn it stalled the loop for ~0.1-1 s at N = 1,000, past the liveness
- * stall threshold, which made every member of the worker ping every member at once (a storm a real
- * cluster cannot have). In chunks, every member still handles the event within a few milliseconds.
- */
-const FANOUT_CHUNK = 25;
-function forEachMember(fn: (m: SimMember) => void): void {
-  const list = [...members.values()];
-  const step = (from: number): void => {
-    const end = Math.min(list.length, from + FANOUT_CHUNK);
-    for (let i = from; i < end; i++) fn(list[i] as SimMember);
-    if (end < list.length) setImmediate(step, end);
-  };
-  step(0);
-}
 
 function leaseSeen(lease: V1Lease): void {
   const node = lease.spec?.holderIdentity;
@@ -100,12 +102,14 @@ function leaseSeen(lease: V1Lease): void {
   const joinedAt = Date.parse(life);
   const newLife = before !== undefined && before !== life;
   if (newLife) rejoins++;
-  forEachMember((m) => {
-    if (!m.alive || m.name === node) return;
+  // Each local member handles the event as speaker.ts does, O(1) each (Swim.rejoin: until session 11 a
+  // new life re-set every member's whole list, O(N) each, and was spread over turns to keep the loop free).
+  for (const m of members.values()) {
+    if (!m.alive || m.name === node) continue;
     m.gate.leaseChanged(node, joinedAt);
-    // A new life: the old verdict does not apply to the new process (speaker.ts: setMembers rejoined).
-    if (newLife) m.swim.setMembers(allNames, [node]);
-  });
+    // A new life: the old verdict does not apply to the new process (speaker.ts: rejoin); joining until heard.
+    if (newLife) m.swim.rejoin(node);
+  }
 }
 
 async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
@@ -227,7 +231,10 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
         gate.declaredDead(c.name, undefined);
         return;
       }
-      if (c.state === 'suspect') totals.falseSuspicions++;
+      if (c.state === 'suspect') {
+        totals.falseSuspicions++;
+        if (falseSuspicions.length < 1000) falseSuspicions.push({ at: wallNow(), by: name, of: c.name });
+      }
       if (c.state === 'dead') {
         totals.falseDeaths++;
         gate.declaredDead(c.name, undefined);
@@ -280,7 +287,6 @@ function phasedClock(): PhasedClock {
 
 function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeAccess, namespace: string): void {
   const all = Object.keys(ports);
-  allNames = all;
   leases = leaseInformer(kubeConfig, namespace, { labelSelector: `${SPEAKER_LEASE_LABEL}=${SPEAKER_LEASE_LABEL_VALUE}` });
   leases.on('add', leaseSeen).on('update', leaseSeen).on('error', () => undefined);
   void leases.start().catch(() => undefined);
@@ -431,6 +437,9 @@ process.on('message', (raw) => {
       break;
     case 'kill':
       kill(msg.name);
+      break;
+    case 'explain':
+      send({ type: 'explain', explain: { suspicions: [...falseSuspicions], lagBySecond: [...lagBySecond] } });
       break;
     case 'stop':
       void stop().then(() => process.exit(0));

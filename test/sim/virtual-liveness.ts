@@ -9,7 +9,7 @@
 // failure one speaker per node does not have (README: Scale). What this part does not measure (the
 // real-time part does): the socket, the kernel, the API server.
 // A member declared dead starts a new life, as the speaker does: its Lease write, seen by every other
-// member `leaseRoundTripMs` later, revives it (setMembers rejoined).
+// member `leaseRoundTripMs` later, revives it (Swim.rejoin).
 import { VERSION, VERSIONS, type Message, type WireVersion } from '../../protocols/liveness/message.js';
 import { Swim } from '../../protocols/liveness/swim.js';
 import { LivenessWire } from '../../protocols/liveness/wire.js';
@@ -116,7 +116,7 @@ export function runVirtual(o: VirtualOptions): VirtualResult {
         // Declared dead: a new life; the others see its Lease change and revive it.
         counts.newLives++;
         clock.setTimeout(() => {
-          for (const m of members.values()) if (m.alive && m !== member) m.swim.setMembers(names, [name]);
+          for (const m of members.values()) if (m.alive && m !== member) m.swim.rejoin(name);
         }, o.leaseRoundTripMs ?? 50);
         return;
       }

@@ -1,6 +1,7 @@
 // The quorum's counts are kept on transitions (swim.ts: hasQuorum is O(1)); this checks them against
 // the rule written as a scan of every member, on random sequences of time steps, messages (from
 // members alive or dead, with gossip declaring members suspect or dead) and member-list changes.
+// Joining members (swim.ts): an ask of a member not heard from in its life, within its grace, is not counted.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../protocols/clock.js';
@@ -9,6 +10,7 @@ import { Swim } from '../../../protocols/liveness/swim.js';
 
 const TIMING = { periodMs: 200, probeTimeoutMs: 80, suspicionMs: 400, indirect: 2 };
 const QUORUM_WINDOW = 1.5 * TIMING.periodMs + TIMING.probeTimeoutMs;
+const GRACE = 2000;
 const NAMES = ['a', 'b', 'c', 'd', 'e', 'f'];
 
 type Op =
@@ -41,21 +43,26 @@ describe('swim quorum counts', () => {
       fc.property(fc.array(op, { maxLength: 120 }), fc.boolean(), (ops, silent) => {
         const clock = new ManualClock(1000);
         // The rule's inputs, tracked beside the state machine: when each member was last heard and asked.
-        const model = new Map<string, { lastHeard: number; askedAt: number | undefined }>();
+        const model = new Map<string, { lastHeard: number; askedAt: number | undefined; addedAt: number }>();
+        let startedAt = 0;
         let r = 0;
         const swim = new Swim({
           ...TIMING,
+          joinGraceMs: GRACE,
           clock,
           self: 'self',
           random: () => (r = (r * 9301 + 49297) % 233280) / 233280,
           send: (to, m) => {
             const e = model.get(to);
-            if (e && (m.type === 'ping' || m.type === 'pingReq') && (e.askedAt === undefined || e.askedAt <= e.lastHeard)) e.askedAt = clock.now();
+            const counted = swim.heardFrom(to) === true || clock.now() >= Math.max(e?.addedAt ?? 0, startedAt) + GRACE;
+            if (e && (m.type === 'ping' || m.type === 'pingReq') && (e.askedAt === undefined || e.askedAt <= e.lastHeard) && counted) e.askedAt = clock.now();
           },
         });
         const setMembers = (names: string[], rejoined: string[] = []): void => {
           for (const n of [...model.keys()]) if (!names.includes(n)) model.delete(n);
-          for (const n of names) if (!model.has(n)) model.set(n, { lastHeard: clock.now(), askedAt: undefined });
+          for (const n of names) if (!model.has(n)) model.set(n, { lastHeard: clock.now(), askedAt: undefined, addedAt: clock.now() });
+          // A new life: joining again, no ask pending.
+          for (const n of rejoined) Object.assign(model.get(n) ?? {}, { askedAt: undefined, addedAt: clock.now() });
           swim.setMembers(names, rejoined);
         };
         const scan = (): boolean => {
@@ -69,6 +76,7 @@ describe('swim quorum counts', () => {
           return 1 + reachable > unreachable;
         };
         setMembers(NAMES);
+        startedAt = clock.now();
         swim.start();
         for (const o of ops) {
           if (o.kind === 'advance') {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Clock, type TimerHandle } from '../../../protocols/clock.js';
 import { VERSIONS, type WireVersion } from '../../../protocols/liveness/message.js';
-import { Swim, type SwimChange } from '../../../protocols/liveness/swim.js';
+import { GossipQueue, Swim, type SwimChange } from '../../../protocols/liveness/swim.js';
 import { LivenessWire, type WireDropReason } from '../../../protocols/liveness/wire.js';
 
 const SECRET = Buffer.from('test secret, 16 bytes or more');
@@ -494,5 +494,128 @@ describe('SWIM across wire versions (a rolling upgrade mixes old and new speaker
     };
     // node1..node3: a name of 5 characters + its length byte in version 2, 0xff + a 4-byte id in version 3.
     expect(perNode(3)).toBeLessThan(perNode(2));
+  });
+});
+
+describe('SWIM joining members (a speaker answers only after its first Lease renewal)', () => {
+  const allChanges = (c: ReturnType<typeof net>): SwimChange[] => c.names.flatMap((n) => c.changes.get(n) ?? []);
+
+  it('a member that starts answering 3 s after its peers (a slow API server) is suspected by nobody; heard from, it is detected as fast as any', () => {
+    const c = net(5);
+    c.down.add('node5'); // its state machine not started yet: it answers nothing
+    c.clock.advance(3000);
+    expect(allChanges(c)).toEqual([]);
+    c.down.delete('node5');
+    c.clock.advance(3000);
+    expect(allChanges(c)).toEqual([]);
+    for (const n of c.names) if (n !== 'node5') expect(c.node(n).heardFrom('node5')).toBe(true);
+    c.down.add('node5');
+    const t = until(c.clock, () => c.names.some((n) => n !== 'node5' && c.node(n).state('node5') === 'dead'), 3000);
+    expect(t).toBeLessThanOrEqual(2 * TIMING.periodMs + TIMING.suspicionMs + 100);
+  });
+
+  it('a member never heard from is judged once its grace has passed, not before', () => {
+    const c = net(4);
+    c.down.add('node4');
+    const t = until(c.clock, () => c.node('node1').state('node4') === 'dead', 15_000);
+    // Not suspected before the 10 s grace; then as any member: a failed probe, the suspicion time.
+    const suspected = (c.changes.get('node1') ?? []).find((x) => x.name === 'node4');
+    expect(suspected?.state).toBe('suspect');
+    expect(t).toBeGreaterThanOrEqual(10_000);
+    expect(t).toBeLessThanOrEqual(10_000 + 4 * TIMING.periodMs + TIMING.suspicionMs);
+    expect(allChanges(c).filter((x) => x.name !== 'node4')).toEqual([]);
+  });
+
+  it('a member whose Lease appears while running is joining until heard; the first to hear it gossips it alive, so a member that cannot reach it learns it too', () => {
+    const c = net(6);
+    const others = c.names.filter((n) => n !== 'node6');
+    c.down.add('node6');
+    for (const n of others) c.node(n).removeMember('node6');
+    c.clock.advance(1000);
+    const events: string[] = [];
+    for (const n of others) c.node(n).onJoining((name, joining) => events.push(`${n} ${name} ${joining}`));
+    for (const n of others) c.node(n).addMember('node6');
+    expect(events.sort()).toEqual(others.map((n) => `${n} node6 true`));
+    for (const n of others) expect([...c.node(n).joining()]).toEqual(['node6']);
+    // node1 and node6 cannot reach each other: node1 can learn of node6 only through the others.
+    c.setCut((from, to) => (from === 'node1' && to === 'node6') || (from === 'node6' && to === 'node1'));
+    c.clock.advance(2000); // node6 still silent (not started): joining for everyone, suspected by nobody
+    for (const n of others) expect(c.node(n).joining().has('node6')).toBe(true);
+    expect(allChanges(c)).toEqual([]);
+    c.down.delete('node6');
+    const t = until(c.clock, () => others.every((n) => c.node(n).joining().size === 0), 5000);
+    expect(t).toBeLessThan(3000);
+    expect(c.node('node1').heardFrom('node6')).toBe(true);
+    expect(events.filter((e) => e.endsWith('false')).sort()).toEqual(others.map((n) => `${n} node6 false`));
+    c.clock.advance(5000);
+    expect(allChanges(c)).toEqual([]); // node1 probes it through the others (ping-req): no suspicion
+  });
+
+  it('a new life is joining again until heard; a member that leaves while joining is no longer joining', () => {
+    const c = net(3);
+    c.clock.advance(1000);
+    c.down.add('node3');
+    until(c.clock, () => c.node('node1').state('node3') === 'dead');
+    c.clock.advance(2000); // the gossip of its death settles before its new Lease is seen
+    const node1 = c.node('node1');
+    // Its new Lease, seen by both.
+    node1.rejoin('node3');
+    c.node('node2').rejoin('node3');
+    expect(node1.state('node3')).toBe('alive');
+    expect(node1.joining().has('node3')).toBe(true);
+    expect(node1.heardFrom('node3')).toBe(false);
+    c.clock.advance(3000); // its new process not answering yet: no suspicion in its grace
+    expect((c.changes.get('node1') ?? []).filter((x) => x.name === 'node3').map((x) => x.state).join(' ')).toBe('suspect dead alive');
+    c.down.delete('node3');
+    until(c.clock, () => !node1.joining().has('node3'), 2000);
+    node1.rejoin('node3');
+    node1.removeMember('node3');
+    expect(node1.joining().size).toBe(0);
+    expect(node1.state('node3')).toBeUndefined();
+  });
+
+  it('members added and removed one at a time: indirect probes go only to members still listed', () => {
+    const clock = new ManualClock();
+    const sent: Array<{ to: string; type: string }> = [];
+    const names = Array.from({ length: 30 }, (_, i) => `n${String(i).padStart(2, '0')}`);
+    const swim = new Swim({ ...TIMING, joinGraceMs: 1, clock, self: 'n00', send: (to, m) => void sent.push({ to, type: m.type }) });
+    for (const n of names) swim.addMember(n);
+    swim.start();
+    const gone = new Set(names.filter((_, i) => i % 3 === 0 || i > 25));
+    for (const n of gone) swim.removeMember(n);
+    swim.addMember('n29'); // back
+    gone.delete('n29');
+    clock.advance(20 * TIMING.periodMs);
+    const reqs = sent.filter((x) => x.type === 'pingReq');
+    expect(reqs.length).toBeGreaterThan(10);
+    for (const r of reqs) expect(gone.has(r.to)).toBe(false);
+    for (const n of names) expect(swim.state(n) === undefined).toBe(gone.has(n) || n === 'n00');
+    swim.stop();
+  });
+
+  it('gossip: each update sent its number of times, at most 8 a message, the least sent first, whatever is pending', () => {
+    const q = new GossipQueue();
+    for (let i = 0; i < 100; i++) q.set({ name: `n${i}`, state: 'dead', incarnation: 0 }, 3);
+    const sends = new Map<string, number>();
+    let messages = 0;
+    while (q.size > 0) {
+      const taken = q.take(8);
+      messages++;
+      expect(taken.length).toBeGreaterThan(0);
+      expect(taken.length).toBeLessThanOrEqual(8);
+      for (const u of taken) sends.set(u.name, (sends.get(u.name) ?? 0) + 1);
+      // Least sent first: nobody is sent a second time before everyone was sent once.
+      if (messages === 12) expect([...sends.values()].every((k) => k === 1) && sends.size === 96).toBe(true);
+      if (messages === 13) expect(sends.size).toBe(100);
+    }
+    expect([...sends.values()].every((k) => k === 3)).toBe(true);
+    expect(messages).toBe(Math.ceil(300 / 8));
+    // A newer update replaces the pending one (and its count).
+    q.set({ name: 'a', state: 'suspect', incarnation: 1 }, 2);
+    q.take(8);
+    q.set({ name: 'a', state: 'dead', incarnation: 1 }, 2);
+    expect(q.take(8)).toEqual([{ name: 'a', state: 'dead', incarnation: 1 }]);
+    expect(q.take(8)).toEqual([{ name: 'a', state: 'dead', incarnation: 1 }]);
+    expect(q.size).toBe(0);
   });
 });

@@ -24,6 +24,26 @@ describe('liveness gate: Lease authority + liveness verdicts', () => {
     expect(g.owners(LIVE).has('c')).toBe(true);
   });
 
+  it('a joining node (not heard by the liveness protocol yet) counts for no ownership until heard, or two Lease changes after', () => {
+    const g = new LivenessGate(new ManualClock());
+    g.setJoining('c', true);
+    expect([...g.owners(LIVE)].sort()).toEqual(['a', 'b']);
+    g.setJoining('c', false); // heard
+    expect(g.owners(LIVE)).toBe(LIVE);
+    // Reachable by the API only (it renews fast without quorum): two changes end the exclusion.
+    g.setJoining('c', true);
+    expect(g.leaseChanged('c', 1)).toBe(false);
+    expect(g.owners(LIVE).has('c')).toBe(false);
+    expect(g.leaseChanged('c', 1)).toBe(true);
+    expect(g.owners(LIVE)).toBe(LIVE);
+    // With a verdict standing as well, the verdict's own rule still decides.
+    g.setJoining('b', true);
+    g.declaredDead('b', 1);
+    g.leaseChanged('b', 1);
+    expect(g.leaseChanged('b', 1)).toBe(true);
+    expect(g.owners(LIVE)).toBe(LIVE);
+  });
+
   it('an expired or deleted Lease forgets the verdict; changes of other nodes do nothing', () => {
     const g = new LivenessGate(new ManualClock());
     g.declaredDead('a', 1);
