@@ -178,6 +178,8 @@ interface Probe {
   helperAnswered: boolean;
   /** Our own probe: whether we had the quorum when we sent it (no suspicion from one sent without). */
   sentWithQuorum?: boolean;
+  /** Our own probe, sent while its target was in its grace (joining): no suspicion from it either. */
+  sentInGrace?: boolean;
   /** A ping sent on detecting a stall (see the header): its ack only counts the member as heard. */
   stallCheck?: boolean;
   /** Set when we are relaying for another member: answer it when the target acks or not. */
@@ -711,7 +713,7 @@ export class Swim {
     const target = this.nextTarget();
     if (target === undefined) return;
     const seq = this.nextSeq();
-    const probe: Probe = { seq, target, acked: false, helpers: 0, helperAnswered: false, timer: undefined, sentWithQuorum: this.hasQuorum() };
+    const probe: Probe = { seq, target, acked: false, helpers: 0, helperAnswered: false, timer: undefined, sentWithQuorum: this.hasQuorum(), sentInGrace: this.inGrace(this.members.get(target) as Member) };
     this.probes.set(seq, probe);
     this.sendTo(target, 'ping', seq, target);
     probe.timer = this.opts.clock.setTimeout(() => {
@@ -731,8 +733,9 @@ export class Swim {
     if (probe.acked) return;
     const m = this.members.get(probe.target);
     if (!m || m.state !== 'alive') return;
-    // Joining (see the header): its silence may be its start, not its death.
-    if (this.inGrace(m)) return;
+    // Joining (see the header): its silence may be its start, not its death (and an ask sent in the
+    // grace was not counted for the quorum, so the quorum checked below would not cover it).
+    if (probe.sentInGrace === true || this.inGrace(m)) return;
     // A node without quorum (now, or when it sent the probe: a link that comes back mid-period would
     // otherwise turn the ping it lost into a suspicion), or whose helpers were silent too, is the
     // likelier one cut off. The target cannot refute: it holds us dead and reads none of our gossip.

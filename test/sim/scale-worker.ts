@@ -8,7 +8,7 @@
 // starts one, revives it in every local member's view, as speaker.ts does with `rejoined`; every
 // Lease change is passed to the liveness gates).
 // Driven by the simulator over the IPC channel (scale-protocol.ts).
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { KubeAccess } from '../../kube/access.js';
 import { loadKubeConfig } from '../../kube/config.js';
 import { leaseInformer } from '../../kube/informers.js';
@@ -401,6 +401,15 @@ async function stop(): Promise<void> {
 if (process.env.HERALD_BENCH_SCALE_TRACE === '1') {
   const trace = monitorEventLoopDelay({ resolution: 5 });
   trace.enable();
+  // Garbage collections in the second (a major one of a 170 MB heap is a candidate for a stall of every member).
+  let gcMs = 0;
+  let gcMaxMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      gcMaxMs = Math.max(gcMaxMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
   let last = { pkts: 0, cpu: 0, at: performance.now() };
   setInterval(() => {
     let pkts = 0;
@@ -414,8 +423,10 @@ if (process.env.HERALD_BENCH_SCALE_TRACE === '1') {
     const cpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
     const now = performance.now();
     const dt = (now - last.at) / 1000;
-    process.stderr.write(`scale worker ${process.pid}: sent ${((pkts - last.pkts) / dt).toFixed(0)}/s cpu ${(((cpu - last.cpu) / dt) * 100).toFixed(0)}% lag max ${(trace.max / 1e6).toFixed(0)} ms stalls ${stalls} no-quorum ${noQuorum} heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB\n`);
+    process.stderr.write(`scale worker ${process.pid}: sent ${((pkts - last.pkts) / dt).toFixed(0)}/s cpu ${(((cpu - last.cpu) / dt) * 100).toFixed(0)}% lag max ${(trace.max / 1e6).toFixed(0)} ms stalls ${stalls} no-quorum ${noQuorum} heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB gc ${gcMs.toFixed(0)} ms (max ${gcMaxMs.toFixed(0)})\n`);
     trace.reset();
+    gcMs = 0;
+    gcMaxMs = 0;
     last = { pkts, cpu, at: now };
   }, 1000).unref();
 }
