@@ -13,59 +13,67 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { isDnsSubdomain } from '../config/dns-subdomain.js';
 import type { KubeAccess } from '../kube/access.js';
 import { KubeDecodeError } from '../kube/decode.js';
-import { Informer, type InformerSource } from '../kube/informer.js';
+import { Informer, OBJECT_KEY, type InformerSource } from '../kube/informer.js';
 import { errorStatus } from '../kube/request.js';
 import type { Hold, Holds } from './layer2-owner.js';
 import { LIFE_ANNOTATION, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, statusObjectName, TAKEOVER_ANNOTATION } from './service-status-objects.js';
 
-/** One holding: `node` announces `service` (namespace/name) since its life `life` (acquireTime, ms). */
-export interface Holding extends KubernetesObject {
-  node: string;
-  service: string;
-  /** undefined: no (valid) life annotation, holds nothing. */
-  life: number | undefined;
-  /** The failed node it took the Service over from (TAKEOVER_ANNOTATION); undefined: none, or not a node name. */
-  tookOverFrom: string | undefined;
-}
-
-/** Decode a ServiceL2Status into what the holders tier needs (labels and the life annotation). */
-export function decodeHolding(raw: unknown): Holding {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new KubeDecodeError('ServiceL2Status: expected an API object');
-  const md = (raw as KubernetesObject).metadata ?? {};
-  const labels = md.labels ?? {};
-  const node = labels[NODE_LABEL] ?? '';
-  const service = `${labels[SERVICE_NAMESPACE_LABEL] ?? ''}/${labels[SERVICE_NAME_LABEL] ?? ''}`;
-  const text = md.annotations?.[LIFE_ANNOTATION];
-  const life = text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : undefined;
-  const from = md.annotations?.[TAKEOVER_ANNOTATION];
-  const tookOverFrom = from !== undefined && isDnsSubdomain(from) ? from : undefined;
-  // Only Herald's own objects (its name for that node and Service) count: a copy under another name holds nothing.
-  const ours = node !== '' && md.name === statusObjectName('layer2', node, service);
-  return { metadata: { name: md.name, namespace: md.namespace, resourceVersion: md.resourceVersion }, node, service, life: ours ? life : undefined, tookOverFrom };
-}
-
 /**
- * The one node holding a Service (the usual case: one object per announced Service), as its own Holds:
- * one object instead of a Map and a Hold per Service (~200 bytes each at 10,000s of Services).
+ * One holding: `node` announces `service` (namespace/name) since its life `life` (acquireTime, ms),
+ * as one ServiceL2Status says. One flat object per ServiceL2Status (10,000s: one per announced
+ * Service): the informer keeps it under the object's name (OBJECT_KEY; one namespace is watched), its
+ * metadata is built when asked (the informer reads the resourceVersion on events only), and the
+ * usual Service held by one node is indexed by the holding itself, as its Holds.
  */
-class OneHolder implements Holds, Hold {
-  constructor(
-    readonly node: string,
-    readonly life: number,
-    readonly tookOverFrom: string | undefined,
-  ) {}
+export class Holding implements KubernetesObject, Holds {
+  readonly [OBJECT_KEY]: string;
 
+  constructor(
+    name: string,
+    private readonly rv: string | undefined,
+    readonly node: string,
+    readonly service: string,
+    /** undefined: no (valid) life annotation, holds nothing. */
+    readonly life: number | undefined,
+    /** The failed node it took the Service over from (TAKEOVER_ANNOTATION); undefined: none, or not a node name. */
+    readonly tookOverFrom: string | undefined,
+  ) {
+    this[OBJECT_KEY] = name;
+  }
+
+  get metadata(): { name: string; resourceVersion: string | undefined } {
+    return { name: this[OBJECT_KEY], resourceVersion: this.rv };
+  }
+
+  /** As the Holds of its Service when it is the only holder: one. */
   get size(): number {
     return 1;
   }
 
   get(node: string): Hold | undefined {
-    return node === this.node ? this : undefined;
+    return node === this.node && this.life !== undefined ? (this as Hold) : undefined;
   }
 
   *entries(): IterableIterator<[string, Hold]> {
-    yield [this.node, { life: this.life, tookOverFrom: this.tookOverFrom }];
+    if (this.life !== undefined) yield [this.node, { life: this.life, tookOverFrom: this.tookOverFrom }];
   }
+}
+
+/** Decode a ServiceL2Status into what the holders tier needs (labels and the life annotation). */
+export function decodeHolding(raw: unknown, service: (key: string) => string = (s) => s, nodeName: (name: string) => string = (n) => n): Holding {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new KubeDecodeError('ServiceL2Status: expected an API object');
+  const md = (raw as KubernetesObject).metadata ?? {};
+  const labels = md.labels ?? {};
+  const node = nodeName(labels[NODE_LABEL] ?? '');
+  // join(): one flat string (a template's cons string is flattened into a second copy by the Map).
+  const key = service([labels[SERVICE_NAMESPACE_LABEL] ?? '', labels[SERVICE_NAME_LABEL] ?? ''].join('/'));
+  const text = md.annotations?.[LIFE_ANNOTATION];
+  const life = text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : undefined;
+  const from = md.annotations?.[TAKEOVER_ANNOTATION];
+  const tookOverFrom = from !== undefined && isDnsSubdomain(from) ? from : undefined;
+  // Only Herald's own objects (its name for that node and Service) count: a copy under another name holds nothing.
+  const ours = node !== '' && md.name === statusObjectName('layer2', node, key);
+  return new Holding(md.name ?? '', md.resourceVersion, node, key, ours ? life : undefined, tookOverFrom);
 }
 
 export interface Layer2HoldersOptions {
@@ -76,6 +84,8 @@ export interface Layer2HoldersOptions {
   /** The kind is not served (404: CRDs not installed) or not readable (403: RBAC without list/watch): no holders tier, said once. */
   onUnavailable: (status: 403 | 404) => void;
   onError: (err: Error) => void;
+  /** The speaker's own string for a Service key, if it has one (shared instead of a copy per object). */
+  serviceKey?: (key: string) => string | undefined;
   /** The objects' source (tests); default a list + watch of the kind in `namespace`. */
   source?: InformerSource<Holding>;
 }
@@ -83,7 +93,9 @@ export interface Layer2HoldersOptions {
 export class Layer2Holders {
   private readonly informer: InformerSource<Holding>;
   /** Service key -> node -> what its object says (one holder: that holder alone). */
-  private readonly byService = new Map<string, OneHolder | Map<string, Hold>>();
+  private readonly byService = new Map<string, Holding | SeveralHolders>();
+  /** Node names seen, one string each (bounded: cleared past MAX_NODES). */
+  private readonly nodes = new Map<string, string>();
   private unavailable = false;
   /** Resolves when the kind turns out not to be served or readable. */
   private readonly gone: Promise<void>;
@@ -94,7 +106,7 @@ export class Layer2Holders {
     this.informer = opts.source ?? new Informer<Holding>({
       kubeConfig: opts.kubeConfig,
       path: `/apis/metallb.io/v1beta1/namespaces/${encodeURIComponent(opts.namespace)}/servicel2statuses`,
-      decode: decodeHolding,
+      decode: (raw) => decodeHolding(raw, (service) => opts.serviceKey?.(service) ?? service, (node) => this.node(node)),
       name: 'servicel2statuses',
     });
     this.informer.on('add', (h) => this.put(undefined, h));
@@ -146,6 +158,15 @@ export class Layer2Holders {
     return n;
   }
 
+  /** One string per node name (the labels of each object are a copy each when longer than V8 interns). */
+  private node(name: string): string {
+    const known = this.nodes.get(name);
+    if (known !== undefined) return known;
+    if (this.nodes.size >= MAX_NODES) this.nodes.clear();
+    this.nodes.set(name, name);
+    return name;
+  }
+
   private put(old: Holding | undefined, h: Holding): void {
     if (old && (old.service !== h.service || old.node !== h.node)) this.drop(old);
     const cur = this.byService.get(h.service);
@@ -154,29 +175,65 @@ export class Layer2Holders {
       if (prev !== undefined) this.drop(h);
       return;
     }
-    if (prev !== undefined && prev.life === h.life && prev.tookOverFrom === h.tookOverFrom) return;
-    if (cur === undefined || (cur instanceof OneHolder && cur.node === h.node)) {
-      this.byService.set(h.service, new OneHolder(h.node, h.life, h.tookOverFrom));
-    } else if (cur instanceof OneHolder) {
-      this.byService.set(h.service, new Map<string, Hold>([[cur.node, { life: cur.life, tookOverFrom: cur.tookOverFrom }], [h.node, { life: h.life, tookOverFrom: h.tookOverFrom }]]));
-    } else {
-      cur.set(h.node, { life: h.life, tookOverFrom: h.tookOverFrom });
-    }
-    this.opts.onChange(h.service);
+    const changed = prev === undefined || prev.life !== h.life || prev.tookOverFrom !== h.tookOverFrom;
+    // The newest holding is indexed even when it says the same: the informer let go of the one before.
+    if (cur === undefined || (cur instanceof Holding && cur.node === h.node)) this.byService.set(h.service, h);
+    else if (cur instanceof Holding) this.byService.set(h.service, new SeveralHolders(cur, h));
+    else cur.set(h);
+    if (changed) this.opts.onChange(h.service);
   }
 
   private drop(h: Holding): void {
     const cur = this.byService.get(h.service);
     if (cur === undefined) return;
-    if (cur instanceof OneHolder) {
+    if (cur instanceof Holding) {
       if (cur.node !== h.node) return;
       this.byService.delete(h.service);
     } else {
       if (!cur.delete(h.node)) return;
-      const [only] = cur;
-      if (cur.size === 0) this.byService.delete(h.service);
-      else if (cur.size === 1 && only) this.byService.set(h.service, new OneHolder(only[0], only[1].life, only[1].tookOverFrom));
+      const rest = cur.only();
+      if (rest === null) this.byService.delete(h.service);
+      else if (rest !== undefined) this.byService.set(h.service, rest);
     }
     this.opts.onChange(h.service);
+  }
+}
+
+/** Node names kept interned at most (more distinct ones: the table starts over). */
+const MAX_NODES = 10_000;
+
+/** A Service held by several nodes (the rare case: a takeover not yet settled): node -> its holding. */
+class SeveralHolders implements Holds {
+  private readonly byNode = new Map<string, Holding>();
+
+  constructor(...holdings: Holding[]) {
+    for (const h of holdings) this.byNode.set(h.node, h);
+  }
+
+  get size(): number {
+    return this.byNode.size;
+  }
+
+  get(node: string): Hold | undefined {
+    return this.byNode.get(node)?.get(node);
+  }
+
+  *entries(): IterableIterator<[string, Hold]> {
+    for (const h of this.byNode.values()) yield* h.entries();
+  }
+
+  set(h: Holding): void {
+    this.byNode.set(h.node, h);
+  }
+
+  delete(node: string): boolean {
+    return this.byNode.delete(node);
+  }
+
+  /** The one holding left (undefined: several; null: none). */
+  only(): Holding | null | undefined {
+    if (this.byNode.size > 1) return undefined;
+    const [h] = this.byNode.values();
+    return h ?? null;
   }
 }

@@ -50,41 +50,54 @@ interface StoredObject {
   status?: { node?: string; serviceName?: string; serviceNamespace?: string; interfaces?: { name?: string }[]; peers?: string[] };
 }
 
+/** What inSync compares of a stored object's status: its node and interfaces (layer2) or peers (BGP). */
+interface KeptStatus {
+  readonly node: string | undefined;
+  readonly via: readonly string[];
+}
+
 /**
- * What is kept of an object as the API returned it: the fields inSync, metadataOk and write read. The
- * answer carries managedFields and every label and annotation (1-2 kB per object, one object per
- * announced Service), none of which is read again. Equal annotations, owner references, node and
- * interface lists are shared with the object kept before (`last`): with 10,000s of objects they are
- * nearly all alike (one life, one Pod, one node, the same interfaces).
+ * What is kept of an object as the API returned it: the fields inSync, metadataOk and write read, in
+ * one flat object (one per announced Service). The answer carries managedFields and every label and
+ * annotation (1-2 kB per object), none of which is read again. Equal annotations, owner references and
+ * statuses are shared with the object kept before (`last`): with 10,000s of objects they are nearly
+ * all alike (one life, one Pod, one node, the same interfaces).
  */
-function kept(o: StoredObject, last: StoredObject | undefined): StoredObject {
+interface Kept {
+  /** Its name when it is a stray (another name than ours); ours is statusObjectName's (not kept: one string less each). */
+  readonly name: string | undefined;
+  readonly resourceVersion: string | undefined;
+  /** The life and takeover annotations, if any. */
+  readonly annotations: Readonly<Record<string, string>> | undefined;
+  /** The owner references' uids. */
+  readonly owners: readonly string[] | undefined;
+  readonly status: KeptStatus | undefined;
+}
+
+function kept(o: StoredObject, protocol: Protocol, stray: boolean, last: Kept | undefined): Kept {
   const md = o.metadata ?? {};
-  const lastMd = last?.metadata;
   const life = md.annotations?.[LIFE_ANNOTATION];
   const from = md.annotations?.[TAKEOVER_ANNOTATION];
   let annotations: Record<string, string> | undefined = life === undefined && from === undefined ? undefined : { ...(life !== undefined ? { [LIFE_ANNOTATION]: life } : {}), ...(from !== undefined ? { [TAKEOVER_ANNOTATION]: from } : {}) };
-  const lastAnnotations = lastMd?.annotations;
+  const lastAnnotations = last?.annotations;
   if (annotations && lastAnnotations && lastAnnotations[LIFE_ANNOTATION] === life && lastAnnotations[TAKEOVER_ANNOTATION] === from) annotations = lastAnnotations;
-  let owners: { uid?: string }[] | undefined = md.ownerReferences?.map((r) => ({ uid: r.uid }));
-  const lastOwners = lastMd?.ownerReferences;
-  if (owners && lastOwners && sameList(owners.map((r) => r.uid ?? ''), lastOwners.map((r) => r.uid ?? ''))) owners = lastOwners;
+  let owners: readonly string[] | undefined = md.ownerReferences?.map((r) => r.uid ?? '');
+  if (owners && last?.owners && sameList(owners, last.owners)) owners = last.owners;
   const st = o.status;
-  const lastSt = last?.status;
-  const node = st?.node !== undefined && st.node === lastSt?.node ? lastSt.node : st?.node;
-  let interfaces: { name?: string }[] | undefined = st?.interfaces?.map((i) => ({ name: i.name }));
-  if (interfaces && lastSt?.interfaces && sameList(interfaces.map((i) => i.name ?? ''), lastSt.interfaces.map((i) => i.name ?? ''))) interfaces = lastSt.interfaces;
-  let peers = st?.peers;
-  if (peers && lastSt?.peers && sameList(peers, lastSt.peers)) peers = lastSt.peers;
-  return {
-    metadata: {
-      name: md.name,
-      resourceVersion: md.resourceVersion,
-      ...(annotations ? { annotations } : {}),
-      ...(owners ? { ownerReferences: owners } : {}),
-    },
-    // Of the status only what inSync compares (a PUT of the main resource ignores the status).
-    ...(st ? { status: { node, ...(interfaces ? { interfaces } : {}), ...(peers ? { peers } : {}) } } : {}),
-  };
+  let status: KeptStatus | undefined;
+  if (st) {
+    const via = protocol === 'layer2' ? (st.interfaces ?? []).map((i) => i.name ?? '') : (st.peers ?? []);
+    const lastSt = last?.status;
+    status = lastSt && lastSt.node === st.node && sameList(lastSt.via, via) ? lastSt : { node: st.node, via };
+  }
+  return { name: stray ? md.name : undefined, resourceVersion: md.resourceVersion, annotations, owners, status };
+}
+
+/** A kept status as the API writes it (a PUT of the main resource carries it; the server ignores it there). */
+function statusBody(protocol: Protocol, st: KeptStatus | undefined): StoredObject['status'] {
+  if (!st) return undefined;
+  const via = st.via.length === 0 ? {} : protocol === 'layer2' ? { interfaces: st.via.map((name) => ({ name })) } : { peers: [...st.via] };
+  return { node: st.node, ...via };
 }
 
 export interface ServiceStatusObjectsOptions {
@@ -105,6 +118,8 @@ export interface ServiceStatusObjectsOptions {
   onListed?: (stored: number) => void;
   /** A kind is not served (CRDs not installed, or MetalLB's older ones): said once per kind. */
   onUnavailable?: (kind: string) => void;
+  /** The speaker's own string for a Service key (`namespace/name`), if it has one: shared instead of a copy per object. */
+  serviceKey?: (key: string) => string | undefined;
   /** Jitter source of the retry backoff, in [0, 1) (tests). Default Math.random. */
   random?: () => number;
 }
@@ -136,6 +151,9 @@ export function statusObjectName(protocol: Protocol, node: string, service: stri
   return `${KINDS[protocol].prefix}-${createHash('sha256').update(`${node}\n${service}`).digest('hex').slice(0, 16)}`;
 }
 
+/** Objects per page when listing this node's objects. */
+const LIST_PAGE = 500;
+
 /** What is announced for one key: the `via` list alone when it is no takeover (the usual case: no object per Service). */
 type Desired = readonly string[] | { via: readonly string[]; tookOverFrom: string };
 
@@ -152,9 +170,9 @@ export class ServiceStatusObjects {
   /** The last `via` list set: the next equal one shares it (one array for the usual same interfaces, not one per Service). */
   private lastVia: readonly string[] = [];
   /** What is stored: key -> the object as last listed, read or written (kept()). */
-  private readonly stored = new Map<string, StoredObject>();
+  private readonly stored = new Map<string, Kept>();
   /** The object kept last: the next shares its equal parts (kept()). */
-  private lastKept: StoredObject | undefined;
+  private lastKept: Kept | undefined;
   private listed = false;
   private readonly inFlight = new Set<string>();
   /** Keys changed while their write was in flight: synced again after it. */
@@ -186,6 +204,8 @@ export class ServiceStatusObjects {
    * `tookOverFrom` names the failed node it took the Service over from (written only on layer2 objects).
    */
   set(protocol: Protocol, service: string, via: readonly string[], tookOverFrom?: string): void {
+    // A kind not served has no objects to write: nothing announced is kept for it (one entry per Service).
+    if (this.unavailable.has(protocol)) return;
     const key = keyOf(protocol, service);
     let sorted: readonly string[] = [...via].sort();
     if (sameList(sorted, this.lastVia)) sorted = this.lastVia;
@@ -235,6 +255,7 @@ export class ServiceStatusObjects {
       }
     }
     this.listed = true;
+    for (const key of this.desired.keys()) if (this.unavailable.has(split(key).protocol)) this.desired.delete(key);
     this.opts.onListed?.(this.stored.size);
     for (const key of new Set([...this.desired.keys(), ...this.stored.keys()])) this.mark(key);
   }
@@ -248,21 +269,35 @@ export class ServiceStatusObjects {
     return `/apis/metallb.io/v1beta1/namespaces/${encodeURIComponent(this.opts.namespace)}/${KINDS[protocol].plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
   }
 
+  /**
+   * This node's objects of `protocol`, in pages: one answer of 10,000s of objects is a string and a
+   * parse of tens of MB at once, whose buffers leave the process's RSS high long after.
+   */
   private async list(protocol: Protocol): Promise<void> {
-    const q = new URLSearchParams({ labelSelector: `${NODE_LABEL}=${this.opts.node}` });
-    const page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${this.path(protocol)}?${q.toString()}`)) as { items?: StoredObject[] };
-    for (const o of page.items ?? []) {
-      const labels = o.metadata?.labels ?? {};
-      const service = `${labels[SERVICE_NAMESPACE_LABEL] ?? ''}/${labels[SERVICE_NAME_LABEL] ?? ''}`;
-      const key = keyOf(protocol, service);
-      // Not under our name (e.g. written by MetalLB with generateName): ours replaces it.
-      if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) this.stored.set(strayKey(key, o.metadata?.name ?? ''), this.kept(o));
-      else this.stored.set(key, this.kept(o));
-    }
+    const listed = new Map<string, Kept>();
+    let cont = '';
+    do {
+      const q = new URLSearchParams({ labelSelector: `${NODE_LABEL}=${this.opts.node}`, limit: String(LIST_PAGE) });
+      if (cont) q.set('continue', cont);
+      const page = (await kubeRequest(this.opts.kubeConfig, 'GET', `${this.path(protocol)}?${q.toString()}`)) as { metadata?: { continue?: string }; items?: StoredObject[] };
+      for (const o of page.items ?? []) {
+        const labels = o.metadata?.labels ?? {};
+        const found = [labels[SERVICE_NAMESPACE_LABEL] ?? '', labels[SERVICE_NAME_LABEL] ?? ''].join('/');
+        // The speaker's own string for the Service, where it has one (a layer2 object's key is that string).
+        const service = this.opts.serviceKey?.(found) ?? found;
+        const key = keyOf(protocol, service);
+        // Not under our name (e.g. written by MetalLB with generateName): ours replaces it.
+        if (o.metadata?.name !== statusObjectName(protocol, this.opts.node, service)) listed.set(strayKey(key, o.metadata?.name ?? ''), this.kept(o, protocol, true));
+        else listed.set(key, this.kept(o, protocol, false));
+      }
+      cont = page.metadata?.continue ?? '';
+    } while (cont);
+    // Applied once whole: a list failing half-way (an expired continue token) is retried from the start.
+    for (const [key, o] of listed) this.stored.set(key, o);
   }
 
-  private kept(o: StoredObject): StoredObject {
-    return (this.lastKept = kept(o, this.lastKept));
+  private kept(o: StoredObject, protocol: Protocol, stray = false): Kept {
+    return (this.lastKept = kept(o, protocol, stray, this.lastKept));
   }
 
   private mark(key: string): void {
@@ -278,17 +313,14 @@ export class ServiceStatusObjects {
     const want = this.desired.get(key);
     const have = this.stored.get(key);
     if (!want || !have) return !want && !have;
-    const { protocol } = split(key);
-    const s = have.status ?? {};
-    const via = protocol === 'layer2' ? (s.interfaces ?? []).map((i) => i.name ?? '') : (s.peers ?? []);
-    return this.metadataOk(key, have) && s.node === this.opts.node && sameList(via, viaOf(want));
+    return this.metadataOk(key, have) && have.status?.node === this.opts.node && sameList(have.status.via, viaOf(want));
   }
 
   /** The stored object's owner (the speaker Pod) and, for layer2, life and takeover are this speaker's. */
-  private metadataOk(key: string, have: StoredObject): boolean {
-    const owners = have.metadata?.ownerReferences ?? [];
-    const ownerOk = this.opts.pod ? owners.length === 1 && owners[0]?.uid === this.opts.pod.uid : true;
-    const annotations = have.metadata?.annotations ?? {};
+  private metadataOk(key: string, have: Kept): boolean {
+    const owners = have.owners ?? [];
+    const ownerOk = this.opts.pod ? owners.length === 1 && owners[0] === this.opts.pod.uid : true;
+    const annotations = have.annotations ?? {};
     const want = this.annotations(key);
     return ownerOk && annotations[LIFE_ANNOTATION] === want[LIFE_ANNOTATION] && annotations[TAKEOVER_ANNOTATION] === want[TAKEOVER_ANNOTATION];
   }
@@ -363,16 +395,18 @@ export class ServiceStatusObjects {
         let have = this.stored.get(key);
         if (!have) {
           this.writes++;
-          have = (await kubeRequest(this.opts.kubeConfig, 'POST', this.path(protocol), { body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata, spec: {} } })) as StoredObject;
-          this.stored.set(key, this.kept(have));
+          const created = (await kubeRequest(this.opts.kubeConfig, 'POST', this.path(protocol), { body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata, spec: {} } })) as StoredObject;
+          have = this.kept(created, protocol);
+          this.stored.set(key, have);
         } else if (!this.metadataOk(key, have)) {
           // A new speaker Pod adopts the objects its predecessor left (before the garbage collector
           // takes them); a new life writes itself on the objects it announces again.
           this.writes++;
-          have = (await kubeRequest(this.opts.kubeConfig, 'PUT', this.path(protocol, objName), {
-            body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { ...metadata, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status: have.status },
+          const adopted = (await kubeRequest(this.opts.kubeConfig, 'PUT', this.path(protocol, objName), {
+            body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { ...metadata, resourceVersion: have.resourceVersion }, spec: {}, status: statusBody(protocol, have.status) },
           })) as StoredObject;
-          this.stored.set(key, this.kept(have));
+          have = this.kept(adopted, protocol);
+          this.stored.set(key, have);
           if (this.inSync(key)) return;
         }
         const status = {
@@ -383,9 +417,9 @@ export class ServiceStatusObjects {
         };
         this.writes++;
         const written = (await kubeRequest(this.opts.kubeConfig, 'PUT', `${this.path(protocol, objName)}/status`, {
-          body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { name: objName, namespace: this.opts.namespace, resourceVersion: have.metadata?.resourceVersion }, spec: {}, status },
+          body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { name: objName, namespace: this.opts.namespace, resourceVersion: have.resourceVersion }, spec: {}, status },
         })) as StoredObject;
-        this.stored.set(key, this.kept(written));
+        this.stored.set(key, this.kept(written, protocol));
         return;
       } catch (err) {
         const code = errorStatus(err);
@@ -399,7 +433,7 @@ export class ServiceStatusObjects {
 
   private async reread(key: string, protocol: Protocol, objName: string): Promise<void> {
     try {
-      this.stored.set(key, this.kept((await kubeRequest(this.opts.kubeConfig, 'GET', this.path(protocol, objName))) as StoredObject));
+      this.stored.set(key, this.kept((await kubeRequest(this.opts.kubeConfig, 'GET', this.path(protocol, objName))) as StoredObject, protocol));
     } catch (err) {
       if (errorStatus(err) !== 404) throw err;
       this.stored.delete(key);
@@ -408,7 +442,9 @@ export class ServiceStatusObjects {
 
   private async remove(key: string, protocol: Protocol): Promise<void> {
     const have = this.stored.get(key);
-    const objName = have?.metadata?.name;
+    if (!have) return;
+    const { namespace, name, stray } = split(key);
+    const objName = stray ? have.name : statusObjectName(protocol, this.opts.node, `${namespace}/${name}`);
     if (!objName) return;
     this.writes++;
     try {

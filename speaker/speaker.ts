@@ -16,7 +16,7 @@ import type { HeldAddresses } from '../allocator/config-check.js';
 import { decodeObject } from '../kube/decode.js';
 import { ServiceEndpointsInformer } from '../kube/endpoints.js';
 import { EventRecorder, type EventType } from '../kube/events.js';
-import { Informer, objectKey } from '../kube/informer.js';
+import { Informer, OBJECT_KEY, objectKey } from '../kube/informer.js';
 import { leaseInformer } from '../kube/informers.js';
 import type { Logger } from '../kube/log.js';
 import { startMetricsServer, type MetricsServer } from '../kube/metrics-server.js';
@@ -299,6 +299,7 @@ export class Speaker {
         pod: opts.pod,
         life: () => this.lease.lifeStartedAt,
         paused: true,
+        serviceKey: (key) => this.services.get(key)?.[OBJECT_KEY],
         onError: (err) => {
           this.metrics.k8sApiErrors.inc({ operation: 'service_status' });
           this.log.warn({ event: 'serviceStatusFailed', err }, 'writing a ServiceL2Status/ServiceBGPStatus failed; retrying');
@@ -311,6 +312,7 @@ export class Speaker {
         kubeConfig: kc,
         namespace: opts.namespace,
         onChange: (service) => this.markDirty(service),
+        serviceKey: (key) => this.services.get(key)?.[OBJECT_KEY],
         onUnavailable: (status) => {
           this.claimGate?.unavailable();
           this.log.warn(

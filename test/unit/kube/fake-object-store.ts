@@ -1,5 +1,5 @@
 // A minimal API server for one custom-resource group in memory (GET object and list with a label
-// selector, POST, PUT, PUT and merge-PATCH .../status, DELETE, with resourceVersion preconditions and a status
+// selector and pages, POST, PUT, PUT and merge-PATCH .../status, DELETE, with resourceVersion preconditions and a status
 // subresource that create and update ignore): what the status writers' unit tests talk to, counting writes.
 import { createServer, type Server } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -20,6 +20,8 @@ export class FakeObjectStore {
   failWith: number | undefined;
   /** With failWith 429: the Retry-After header sent, in seconds. */
   retryAfterS: number | undefined;
+  /** Each list request (GET of a collection): its URL, in order. */
+  readonly lists: URL[] = [];
   /** When each injected failure was answered (Date.now()). */
   readonly failedAt: number[] = [];
   private rv = 1;
@@ -68,7 +70,12 @@ export class FakeObjectStore {
           const sel = url.searchParams.get('labelSelector');
           const want = sel ? Object.fromEntries(sel.split(',').map((kv) => kv.split('='))) as Record<string, string> : {};
           const items = this.list(p.collection).filter((o) => Object.entries(want).every(([k, v]) => o.metadata.labels?.[k] === v));
-          return send(200, { items, metadata: {} });
+          this.lists.push(url);
+          // Pages as the API server cuts them: `limit` items, the continue token the offset of the next.
+          const limit = Number(url.searchParams.get('limit') ?? 0);
+          const from = Number(url.searchParams.get('continue') ?? 0);
+          if (limit > 0 && from + limit < items.length) return send(200, { items: items.slice(from, from + limit), metadata: { continue: String(from + limit) } });
+          return send(200, { items: items.slice(from), metadata: {} });
         }
         if (method === 'GET') return existing ? send(200, existing) : fail(404, 'NotFound');
         if (method === 'POST') {

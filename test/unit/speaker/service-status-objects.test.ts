@@ -80,6 +80,35 @@ describe('ServiceStatusObjects', () => {
     expect(all(L2).map((x) => x.metadata.labels['metallb.io/service-name']).sort()).toEqual(['a', 'b', 'z']);
   });
 
+  it('a restart lists its objects in pages (1,201 objects: 500, 500, 201) and, announcing the same, writes nothing', async () => {
+    store = new FakeObjectStore();
+    const first = await objects();
+    await first.start();
+    first.set('layer2', 'default/web', ['eth0']);
+    await vi.waitFor(() => expect(all(L2)[0]?.status).toBeDefined());
+    first.close();
+    await store.stop();
+    // The rest as the first life would have left them (same owner, node and interfaces).
+    const [template] = all(L2);
+    for (let i = 0; i < 1200; i++) {
+      const svc = `s-${i}`;
+      store.put(L2, { ...structuredClone(template), metadata: { ...structuredClone(template.metadata), name: statusObjectName('layer2', 'n1', `default/${svc}`), labels: { ...template.metadata.labels, 'metallb.io/service-name': svc } } } as never);
+    }
+    store.writes.length = 0;
+    const listed: number[] = [];
+    const second = new ServiceStatusObjects({ kubeConfig: await store.start(), namespace: 'ns', node: 'n1', clock: systemClock, pod, ratePerSecond: 1000, burst: 1000, onError: () => undefined, onListed: (n) => listed.push(n) });
+    open.push(second);
+    second.set('layer2', 'default/web', ['eth0']);
+    for (let i = 0; i < 1200; i++) second.set('layer2', `default/s-${i}`, ['eth0']);
+    store.lists.length = 0;
+    await second.start();
+    const pages = store.lists.filter((u) => u.pathname.endsWith('/servicel2statuses')).map((u) => [u.searchParams.get('labelSelector'), u.searchParams.get('limit'), u.searchParams.get('continue')]);
+    expect(pages).toEqual([['metallb.io/node=n1', '500', null], ['metallb.io/node=n1', '500', '500'], ['metallb.io/node=n1', '500', '1000']]);
+    expect(listed).toEqual([1201]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(store.writes).toEqual([]);
+  });
+
   it('a new speaker Pod adopts its node\'s objects (owner reference) before the garbage collector takes them', async () => {
     store = new FakeObjectStore();
     const first = await objects();
