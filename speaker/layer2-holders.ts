@@ -16,7 +16,7 @@ import { KubeDecodeError } from '../kube/decode.js';
 import { Informer, OBJECT_KEY, type InformerSource } from '../kube/informer.js';
 import { errorStatus } from '../kube/request.js';
 import type { Hold, Holds } from './layer2-owner.js';
-import { LIFE_ANNOTATION, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, statusObjectName, TAKEOVER_ANNOTATION } from './service-status-objects.js';
+import { keptVersion, LIFE_ANNOTATION, NODE_LABEL, SERVICE_NAME_LABEL, SERVICE_NAMESPACE_LABEL, statusObjectName, TAKEOVER_ANNOTATION, versionText, type KeptVersion } from './service-status-objects.js';
 
 /**
  * One holding: `node` announces `service` (namespace/name) since its life `life` (acquireTime, ms),
@@ -30,7 +30,7 @@ export class Holding implements KubernetesObject, Holds {
 
   constructor(
     name: string,
-    private readonly rv: string | undefined,
+    private readonly rv: KeptVersion,
     readonly node: string,
     readonly service: string,
     /** undefined: no (valid) life annotation, holds nothing. */
@@ -42,7 +42,7 @@ export class Holding implements KubernetesObject, Holds {
   }
 
   get metadata(): { name: string; resourceVersion: string | undefined } {
-    return { name: this[OBJECT_KEY], resourceVersion: this.rv };
+    return { name: this[OBJECT_KEY], resourceVersion: versionText(this.rv) };
   }
 
   /** As the Holds of its Service when it is the only holder: one. */
@@ -73,7 +73,7 @@ export function decodeHolding(raw: unknown, service: (key: string) => string = (
   const tookOverFrom = from !== undefined && isDnsSubdomain(from) ? from : undefined;
   // Only Herald's own objects (its name for that node and Service) count: a copy under another name holds nothing.
   const ours = node !== '' && md.name === statusObjectName('layer2', node, key);
-  return new Holding(md.name ?? '', md.resourceVersion, node, key, ours ? life : undefined, tookOverFrom);
+  return new Holding(md.name ?? '', keptVersion(md.resourceVersion), node, key, ours ? life : undefined, tookOverFrom);
 }
 
 export interface Layer2HoldersOptions {

@@ -50,6 +50,21 @@ interface StoredObject {
   status?: { node?: string; serviceName?: string; serviceNamespace?: string; interfaces?: { name?: string }[]; peers?: string[] };
 }
 
+/**
+ * A resourceVersion as kept for 10,000s of objects: a number when it is a small one in canonical
+ * decimal (stored in the object's field: no string per object), else the text. Only compared for
+ * equality and sent back, so String() of it gives the text again.
+ */
+export type KeptVersion = string | number | undefined;
+
+export function keptVersion(rv: string | undefined): KeptVersion {
+  return rv !== undefined && /^[1-9]\d{0,8}$/.test(rv) ? Number(rv) : rv;
+}
+
+export function versionText(v: KeptVersion): string | undefined {
+  return v === undefined ? undefined : String(v);
+}
+
 /** What inSync compares of a stored object's status: its node and interfaces (layer2) or peers (BGP). */
 interface KeptStatus {
   readonly node: string | undefined;
@@ -66,7 +81,7 @@ interface KeptStatus {
 interface Kept {
   /** Its name when it is a stray (another name than ours); ours is statusObjectName's (not kept: one string less each). */
   readonly name: string | undefined;
-  readonly resourceVersion: string | undefined;
+  readonly resourceVersion: KeptVersion;
   /** The life and takeover annotations, if any. */
   readonly annotations: Readonly<Record<string, string>> | undefined;
   /** The owner references' uids. */
@@ -90,7 +105,7 @@ function kept(o: StoredObject, protocol: Protocol, stray: boolean, last: Kept | 
     const lastSt = last?.status;
     status = lastSt && lastSt.node === st.node && sameList(lastSt.via, via) ? lastSt : { node: st.node, via };
   }
-  return { name: stray ? md.name : undefined, resourceVersion: md.resourceVersion, annotations, owners, status };
+  return { name: stray ? md.name : undefined, resourceVersion: keptVersion(md.resourceVersion), annotations, owners, status };
 }
 
 /** A kept status as the API writes it (a PUT of the main resource carries it; the server ignores it there). */
@@ -154,6 +169,9 @@ export function statusObjectName(protocol: Protocol, node: string, service: stri
 /** Objects per page when listing this node's objects. */
 const LIST_PAGE = 500;
 
+/** The pacer's item that takes the sweep's next key (markAll); no key is empty (a Service key has a '/'). */
+const SWEEP = '';
+
 /** What is announced for one key: the `via` list alone when it is no takeover (the usual case: no object per Service). */
 type Desired = readonly string[] | { via: readonly string[]; tookOverFrom: string };
 
@@ -174,6 +192,8 @@ export class ServiceStatusObjects {
   /** The object kept last: the next shares its equal parts (kept()). */
   private lastKept: Kept | undefined;
   private listed = false;
+  /** Keys being compared one at a time (markAll): announced ones, and with `stored` the stored ones not announced. */
+  private sweep: { stored: boolean; keys: Iterator<string> } | undefined;
   private readonly inFlight = new Set<string>();
   /** Keys changed while their write was in flight: synced again after it. */
   private readonly again = new Set<string>();
@@ -186,7 +206,7 @@ export class ServiceStatusObjects {
 
   constructor(private readonly opts: ServiceStatusObjectsOptions) {
     this.backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000, random: opts.random });
-    this.pacer = new EventPacer<string>({ clock: opts.clock, send: (key) => void this.sync(key), ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.burst ?? 10, paused: opts.paused ?? false });
+    this.pacer = new EventPacer<string>({ clock: opts.clock, send: (key) => (key === SWEEP ? this.sweepNext() : void this.sync(key)), ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.burst ?? 10, paused: opts.paused ?? false });
   }
 
   /** Objects stored now (for metrics and tests). */
@@ -226,7 +246,7 @@ export class ServiceStatusObjects {
 
   /** A new life began: the layer2 objects still announced get the new life written (once each). */
   lifeChanged(): void {
-    for (const key of this.desired.keys()) this.mark(key);
+    this.markAll(false);
   }
 
   /** Hold writes back while the speaker's Lease renewals are unhealthy (the Lease goes first). */
@@ -257,7 +277,7 @@ export class ServiceStatusObjects {
     this.listed = true;
     for (const key of this.desired.keys()) if (this.unavailable.has(split(key).protocol)) this.desired.delete(key);
     this.opts.onListed?.(this.stored.size);
-    for (const key of new Set([...this.desired.keys(), ...this.stored.keys()])) this.mark(key);
+    this.markAll(true);
   }
 
   close(): void {
@@ -298,6 +318,42 @@ export class ServiceStatusObjects {
 
   private kept(o: StoredObject, protocol: Protocol, stray = false): Kept {
     return (this.lastKept = kept(o, protocol, stray, this.lastKept));
+  }
+
+  /**
+   * Every announced key (and with `stored`, every stored one) to compare and write where it differs:
+   * one sweep through them in the pacer's line, not an entry per key (a restart rewrites each of
+   * 10,000s of objects once, at `ratePerSecond`: a queue of them all for minutes).
+   */
+  private markAll(stored: boolean): void {
+    if (!this.listed || this.closed) return;
+    // A sweep still under way starts over, with the stored keys if either asks for them.
+    const withStored = stored || (this.sweep?.stored ?? false);
+    this.sweep = { stored: withStored, keys: this.sweepKeys(withStored) };
+    this.pacer.push(SWEEP, SWEEP);
+  }
+
+  private *sweepKeys(stored: boolean): Generator<string> {
+    yield* this.desired.keys();
+    if (stored) for (const key of this.stored.keys()) if (!this.desired.has(key)) yield key;
+  }
+
+  /** The sweep's turn in line: the next key that differs is written, and the sweep queues again behind what was marked meanwhile. */
+  private sweepNext(): void {
+    const sweep = this.sweep;
+    if (!sweep || this.closed) return;
+    // next() by hand: leaving a for-of early would end the generator.
+    for (let next = sweep.keys.next(); next.done !== true; next = sweep.keys.next()) {
+      const key = next.value;
+      if (this.unavailable.has(split(key).protocol) || this.inSync(key)) continue;
+      void this.sync(key);
+      // Not from inside the pacer's hand-out: the next turn of the sweep joins the line once this one is done.
+      queueMicrotask(() => {
+        if (this.sweep === sweep) this.pacer.push(SWEEP, SWEEP);
+      });
+      return;
+    }
+    if (this.sweep === sweep) this.sweep = undefined;
   }
 
   private mark(key: string): void {
@@ -403,7 +459,7 @@ export class ServiceStatusObjects {
           // takes them); a new life writes itself on the objects it announces again.
           this.writes++;
           const adopted = (await kubeRequest(this.opts.kubeConfig, 'PUT', this.path(protocol, objName), {
-            body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { ...metadata, resourceVersion: have.resourceVersion }, spec: {}, status: statusBody(protocol, have.status) },
+            body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { ...metadata, resourceVersion: versionText(have.resourceVersion) }, spec: {}, status: statusBody(protocol, have.status) },
           })) as StoredObject;
           have = this.kept(adopted, protocol);
           this.stored.set(key, have);
@@ -417,7 +473,7 @@ export class ServiceStatusObjects {
         };
         this.writes++;
         const written = (await kubeRequest(this.opts.kubeConfig, 'PUT', `${this.path(protocol, objName)}/status`, {
-          body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { name: objName, namespace: this.opts.namespace, resourceVersion: have.resourceVersion }, spec: {}, status },
+          body: { apiVersion: 'metallb.io/v1beta1', kind: k.kind, metadata: { name: objName, namespace: this.opts.namespace, resourceVersion: versionText(have.resourceVersion) }, spec: {}, status },
         })) as StoredObject;
         this.stored.set(key, this.kept(written, protocol));
         return;

@@ -3,7 +3,7 @@
 // and writes only the differences (none when it announces what it did); pending writes coalesce.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../protocols/clock.js';
-import { ServiceStatusObjects, statusObjectName } from '../../../speaker/service-status-objects.js';
+import { keptVersion, ServiceStatusObjects, statusObjectName, versionText } from '../../../speaker/service-status-objects.js';
 import { FakeObjectStore } from '../kube/fake-object-store.js';
 
 const L2 = 'ns/servicel2statuses';
@@ -156,6 +156,29 @@ describe('ServiceStatusObjects', () => {
     expect(all(L2)[0]?.status?.interfaces).toEqual([{ name: 'eth0' }]);
   });
 
+  it('a new life rewrites every announced object once, through one sweep in the pacer\'s line (not a queued write per object)', async () => {
+    store = new FakeObjectStore();
+    const kc = await store.start();
+    let life = 1_800_000_000_123;
+    const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, pod, life: () => life, ratePerSecond: 200, burst: 1, onError: () => undefined });
+    open.push(o);
+    await o.start();
+    for (let i = 0; i < 30; i++) o.set('layer2', `default/s-${i}`, ['eth0']);
+    await vi.waitFor(() => expect(all(L2).filter((x) => x.status)).toHaveLength(30), { timeout: 5_000 });
+    store.writes.length = 0;
+    life = 1_800_000_009_999;
+    o.lifeChanged();
+    expect(o.queued).toBeLessThanOrEqual(1);
+    // Marked meanwhile: joins the line beside the sweep, written once too.
+    o.set('layer2', 'default/s-3', ['eth1']);
+    await vi.waitFor(() => expect(store.writes.filter((w) => !w.endsWith('/status'))).toHaveLength(30), { timeout: 5_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const puts = store.writes.filter((w) => !w.endsWith('/status'));
+    expect(new Set(puts).size).toBe(30);
+    expect(store.writes.filter((w) => w.endsWith('/status'))).toEqual([`PUT /apis/metallb.io/v1beta1/namespaces/ns/servicel2statuses/${statusObjectName('layer2', 'n1', 'default/s-3')}/status`]);
+    expect(o.queued).toBe(0);
+  });
+
   it('a layer2 takeover names the failed owner on the object (one write when it changes); BGP objects never carry one', async () => {
     store = new FakeObjectStore();
     const kc = await store.start();
@@ -208,5 +231,13 @@ describe('ServiceStatusObjects', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(unavailable).toEqual(['ServiceL2Status', 'ServiceBGPStatus']);
     expect(store.writes).toEqual([]);
+  });
+
+  it('a kept resourceVersion gives its text back: small canonical numbers kept as numbers, anything else as the text', () => {
+    for (const rv of ['1', '42', '999999999', '1000000000', '0', '007', '1e5', '-1', ' 1', '12345678901234567890', 'abc', '']) {
+      expect(versionText(keptVersion(rv))).toBe(rv);
+      expect(typeof keptVersion(rv)).toBe(/^[1-9]\d{0,8}$/.test(rv) ? 'number' : 'string');
+    }
+    expect(keptVersion(undefined)).toBeUndefined();
   });
 });
