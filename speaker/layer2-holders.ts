@@ -86,6 +86,8 @@ export interface Layer2HoldersOptions {
   onError: (err: Error) => void;
   /** The speaker's own string for a Service key, if it has one (shared instead of a copy per object). */
   serviceKey?: (key: string) => string | undefined;
+  /** About this many bytes per later list page (list-pages.ts); default the informer's. */
+  pageBytes?: number;
   /** The objects' source (tests); default a list + watch of the kind in `namespace`. */
   source?: InformerSource<Holding>;
 }
@@ -108,6 +110,7 @@ export class Layer2Holders {
       path: `/apis/metallb.io/v1beta1/namespaces/${encodeURIComponent(opts.namespace)}/servicel2statuses`,
       decode: (raw) => decodeHolding(raw, (service) => opts.serviceKey?.(service) ?? service, (node) => this.node(node)),
       name: 'servicel2statuses',
+      pageBytes: opts.pageBytes,
     });
     this.informer.on('add', (h) => this.put(undefined, h));
     this.informer.on('update', (h, old) => this.put(old, h));
