@@ -8,7 +8,7 @@
 // Prints per N: speaker.<N>.rss.mb (settled VmRSS: the median of 10 readings over the 30 s after it
 // settled, as V8's heap shrinks once the start's garbage is collected), .rss_first_settled.mb (the
 // first settled reading alone, the figure of sessions 7-8), .peak_rss.mb (VmHWM), .heap_used.mb and
-// .heap_total.mb (from its metrics), .rss_anon.mb / .rss_file.mb (VmRSS split: V8 heap and malloc
+// .heap_total.mb and .external.mb (from its metrics: V8's heap, and Buffers and other memory V8 counts outside it), .rss_anon.mb / .rss_file.mb (VmRSS split: V8 heap and malloc
 // against node's binary), .seconds_to_announced and .cpu_seconds_to_announced (the speaker's user +
 // system CPU until then). HERALD_BENCH_SPEAKER_RSS_N: comma-separated counts (default 10000,100000).
 // HERALD_BENCH_SPEAKER_RSS_SNAPSHOT=DIR: a heap snapshot of the settled speaker is written to DIR (node
@@ -59,13 +59,13 @@ function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFi
 }
 
 /** The speaker's V8 heap (MB) from its metrics. */
-async function heapMb(metricsUrl: string): Promise<{ used: number; total: number }> {
+async function heapMb(metricsUrl: string): Promise<{ used: number; total: number; external: number }> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
   const metric = (name: string): number => {
     const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
     return m ? Number(m[1]) / 1048576 : NaN;
   };
-  return { used: metric('nodejs_heap_size_used_bytes'), total: metric('nodejs_heap_size_total_bytes') };
+  return { used: metric('nodejs_heap_size_used_bytes'), total: metric('nodejs_heap_size_total_bytes'), external: metric('nodejs_external_memory_bytes') };
 }
 
 /** Applies the metallb.io CRDs and waits until every one is Established. */
@@ -162,6 +162,8 @@ async function measure(n: number): Promise<void> {
     out(`speaker.${n}.rss_file.mb`, procStatusMb(s.pid, 'RssFile'));
     out(`speaker.${n}.heap_used.mb`, heap.used);
     out(`speaker.${n}.heap_total.mb`, heap.total);
+    // Outside V8's heap, in malloc: Buffers (response bodies, TLS) and other external memory.
+    out(`speaker.${n}.external.mb`, heap.external);
     if (SNAPSHOT_DIR) {
       const before = new Set(readdirSync(SNAPSHOT_DIR));
       s.child.kill('SIGUSR2');
