@@ -31,7 +31,7 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY --from=build /src/build/Release/herald_tcp_md5.node /src/build/Release/herald_packet_socket.node /src/build/Release/herald_bfd_udp.node ./build/Release/
+COPY --from=build /src/build/Release/herald_tcp_md5.node /src/build/Release/herald_packet_socket.node /src/build/Release/herald_bfd_udp.node /src/build/Release/herald_malloc_trim.node ./build/Release/
 # The image's `node` user, numeric so Kubernetes can check runAsNonRoot. The speaker's Pod runs
 # as uid 0 with only NET_RAW (see charts/herald/templates/speaker.yaml); the controller as this user.
 USER 1000:1000

@@ -51,7 +51,7 @@ build: native
 # npm; Debian's nodejs has the headers in /usr/include/node (no header download).
 NODE_GYP = node $(shell npm prefix -g 2>/dev/null)/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js \
 	$(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)
-NATIVE_SOURCES := binding.gyp $(wildcard protocols/native/*.h protocols/*/native/*.c protocols/*/native/*.cc protocols/*/native/*.h)
+NATIVE_SOURCES := binding.gyp $(wildcard protocols/native/*.h protocols/*/native/*.c protocols/*/native/*.cc protocols/*/native/*.h cli/native/*.c)
 native: build/native.stamp
 build/native.stamp: $(NATIVE_SOURCES)
 	$(NODE_GYP) rebuild --loglevel=warn

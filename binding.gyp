@@ -14,6 +14,11 @@
       "target_name": "herald_packet_socket",
       "sources": ["protocols/rawio/native/packet_socket.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "herald_malloc_trim",
+      "sources": ["cli/native/malloc_trim.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }
