@@ -182,13 +182,99 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/**
+ * One key's entry: what is announced (`want`) and, when `stored`, the object as kept (its Kept
+ * fields, overwritten in place by each newer one).
+ */
+class Entry implements Kept {
+  want: Desired | undefined = undefined;
+  stored = false;
+  name: string | undefined = undefined;
+  resourceVersion: KeptVersion = undefined;
+  annotations: Readonly<Record<string, string>> | undefined = undefined;
+  owners: readonly string[] | undefined = undefined;
+  status: KeptStatus | undefined = undefined;
+
+  keep(k: Kept | undefined): void {
+    this.stored = k !== undefined;
+    this.name = k?.name;
+    this.resourceVersion = k?.resourceVersion;
+    this.annotations = k?.annotations;
+    this.owners = k?.owners;
+    this.status = k?.status;
+  }
+}
+
+/**
+ * What is announced and what is stored per key, in one map (10,000s of keys: a map of them costs
+ * ~46 bytes a key), seen as two maps: `desired` and `stored` (an entry goes once it is in neither).
+ */
+class Entries {
+  private readonly byKey = new Map<string, Entry>();
+  private storedCount = 0;
+
+  private entry(key: string): Entry {
+    let e = this.byKey.get(key);
+    if (e === undefined) this.byKey.set(key, (e = new Entry()));
+    return e;
+  }
+
+  private dropIfEmpty(key: string, e: Entry): void {
+    if (e.want === undefined && !e.stored) this.byKey.delete(key);
+  }
+
+  private *keysWhere(test: (e: Entry) => boolean): Generator<string> {
+    for (const [key, e] of this.byKey) if (test(e)) yield key;
+  }
+
+  readonly desired = {
+    get: (key: string): Desired | undefined => this.byKey.get(key)?.want,
+    has: (key: string): boolean => this.byKey.get(key)?.want !== undefined,
+    set: (key: string, want: Desired): void => {
+      this.entry(key).want = want;
+    },
+    delete: (key: string): boolean => {
+      const e = this.byKey.get(key);
+      if (e?.want === undefined) return false;
+      e.want = undefined;
+      this.dropIfEmpty(key, e);
+      return true;
+    },
+    keys: (): Generator<string> => this.keysWhere((e) => e.want !== undefined),
+  };
+
+  readonly stored = {
+    get: (key: string): Kept | undefined => {
+      const e = this.byKey.get(key);
+      return e?.stored ? e : undefined;
+    },
+    set: (key: string, k: Kept): void => {
+      const e = this.entry(key);
+      if (!e.stored) this.storedCount++;
+      e.keep(k);
+    },
+    delete: (key: string): boolean => {
+      const e = this.byKey.get(key);
+      if (!e?.stored) return false;
+      this.storedCount--;
+      e.keep(undefined);
+      this.dropIfEmpty(key, e);
+      return true;
+    },
+    keys: (): Generator<string> => this.keysWhere((e) => e.stored),
+    size: (): number => this.storedCount,
+  };
+}
+
 export class ServiceStatusObjects {
+  /** Both views below, in one map: one entry per key (10,000s), not one in each of two maps. */
+  private readonly entries = new Entries();
   /** What is announced: key -> interfaces or peers (sorted), and for layer2 whom it was taken over from. */
-  private readonly desired = new Map<string, Desired>();
+  private readonly desired = this.entries.desired;
   /** The last `via` list set: the next equal one shares it (one array for the usual same interfaces, not one per Service). */
   private lastVia: readonly string[] = [];
   /** What is stored: key -> the object as last listed, read or written (kept()). */
-  private readonly stored = new Map<string, Kept>();
+  private readonly stored = this.entries.stored;
   /** The object kept last: the next shares its equal parts (kept()). */
   private lastKept: Kept | undefined;
   private listed = false;
@@ -211,7 +297,7 @@ export class ServiceStatusObjects {
 
   /** Objects stored now (for metrics and tests). */
   get size(): number {
-    return this.stored.size;
+    return this.stored.size();
   }
 
   /** Writes waiting for the pacer. */
@@ -276,7 +362,7 @@ export class ServiceStatusObjects {
     }
     this.listed = true;
     for (const key of this.desired.keys()) if (this.unavailable.has(split(key).protocol)) this.desired.delete(key);
-    this.opts.onListed?.(this.stored.size);
+    this.opts.onListed?.(this.stored.size());
     this.markAll(true);
   }
 
