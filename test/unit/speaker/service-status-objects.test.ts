@@ -27,6 +27,17 @@ async function objects(opts: { pod?: typeof pod; paused?: boolean } = {}): Promi
 type Obj = { metadata: { name: string; labels: Record<string, string>; ownerReferences?: { uid: string; kind: string; name: string }[] }; status?: Record<string, unknown> };
 const all = (collection: string): Obj[] => store.list(collection) as unknown as Obj[];
 
+/** A fresh store in which a first life of this speaker announced default/web, then stopped (its object left behind). */
+async function firstLifeLeftWeb(): Promise<void> {
+  store = new FakeObjectStore();
+  const first = await objects();
+  await first.start();
+  first.set('layer2', 'default/web', ['eth0']);
+  await vi.waitFor(() => expect(all(L2)[0]?.status).toBeDefined());
+  first.close();
+  await store.stop();
+}
+
 describe('ServiceStatusObjects', () => {
   it('one object per announced Service and protocol, with MetalLB\'s fields and labels, owned by the speaker Pod; deleted when withdrawn', async () => {
     store = new FakeObjectStore();
@@ -81,13 +92,7 @@ describe('ServiceStatusObjects', () => {
   });
 
   it('a restart lists its objects in pages (1,201 objects: 500, 500, 201) and, announcing the same, writes nothing', async () => {
-    store = new FakeObjectStore();
-    const first = await objects();
-    await first.start();
-    first.set('layer2', 'default/web', ['eth0']);
-    await vi.waitFor(() => expect(all(L2)[0]?.status).toBeDefined());
-    first.close();
-    await store.stop();
+    await firstLifeLeftWeb();
     // The rest as the first life would have left them (same owner, node and interfaces).
     const [template] = all(L2);
     for (let i = 0; i < 1200; i++) {
@@ -110,13 +115,7 @@ describe('ServiceStatusObjects', () => {
   });
 
   it('a new speaker Pod adopts its node\'s objects (owner reference) before the garbage collector takes them', async () => {
-    store = new FakeObjectStore();
-    const first = await objects();
-    await first.start();
-    first.set('layer2', 'default/web', ['eth0']);
-    await vi.waitFor(() => expect(all(L2)[0]?.status).toBeDefined());
-    first.close();
-    await store.stop();
+    await firstLifeLeftWeb();
     store.writes.length = 0;
     const second = await objects({ pod: { name: 'speaker-x2', uid: 'uid-2' } });
     second.set('layer2', 'default/web', ['eth0']);
