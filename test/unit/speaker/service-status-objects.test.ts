@@ -17,9 +17,9 @@ afterEach(async () => {
   await store.stop();
 });
 
-async function objects(opts: { pod?: typeof pod; paused?: boolean } = {}): Promise<ServiceStatusObjects> {
+async function objects(opts: { pod?: typeof pod; paused?: boolean; life?: () => number; ratePerSecond?: number; burst?: number } = {}): Promise<ServiceStatusObjects> {
   const kc = await store.start();
-  const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, pod: 'pod' in opts ? opts.pod : pod, paused: opts.paused, ratePerSecond: 1000, burst: 1000, onError: () => undefined });
+  const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, pod: 'pod' in opts ? opts.pod : pod, paused: opts.paused, life: opts.life, ratePerSecond: opts.ratePerSecond ?? 1000, burst: opts.burst ?? 1000, onError: () => undefined });
   open.push(o);
   return o;
 }
@@ -126,10 +126,8 @@ describe('ServiceStatusObjects', () => {
 
   it('layer2 objects carry the writer\'s life; a new life rewrites it once on each object still announced, BGP objects carry none', async () => {
     store = new FakeObjectStore();
-    const kc = await store.start();
     let life = 1_800_000_000_123;
-    const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, pod, life: () => life, ratePerSecond: 1000, burst: 1000, onError: () => undefined });
-    open.push(o);
+    const o = await objects({ life: () => life });
     await o.start();
     o.set('layer2', 'default/web', ['eth0']);
     o.set('layer2', 'default/db', ['eth0']);
@@ -157,10 +155,8 @@ describe('ServiceStatusObjects', () => {
 
   it('a new life rewrites every announced object once, through one sweep in the pacer\'s line (not a queued write per object)', async () => {
     store = new FakeObjectStore();
-    const kc = await store.start();
     let life = 1_800_000_000_123;
-    const o = new ServiceStatusObjects({ kubeConfig: kc, namespace: 'ns', node: 'n1', clock: systemClock, pod, life: () => life, ratePerSecond: 200, burst: 1, onError: () => undefined });
-    open.push(o);
+    const o = await objects({ life: () => life, ratePerSecond: 200, burst: 1 });
     await o.start();
     for (let i = 0; i < 30; i++) o.set('layer2', `default/s-${i}`, ['eth0']);
     await vi.waitFor(() => expect(all(L2).filter((x) => x.status)).toHaveLength(30), { timeout: 5_000 });
