@@ -25,7 +25,9 @@ export type AnnounceReason =
   /** This speaker could not renew its Lease within the lease duration (layer2 self-fencing). */
   | 'fenced'
   /** Layer2, back from a cut: its view of the holders may be older than the reconnection, so it claims nothing new yet (claim-gate.ts). */
-  | 'viewStale';
+  | 'viewStale'
+  /** Layer2 with liveness: the node that owns the VIP without this one has not answered it yet (it may not count it): wait (liveness-gate.ts, claims). */
+  | 'awaitingPeer';
 
 /** Why a balancer is withdrawn: a decision reason, or something that removed the Service itself. */
 export type WithdrawReason = AnnounceReason | 'serviceDeleted' | 'poolRemoved' | 'shutdown';

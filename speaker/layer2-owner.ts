@@ -251,8 +251,13 @@ export interface Layer2Self extends Layer2State {
    * than the reconnection, so it starts announcing no Service it does not announce already.
    */
   claimsGated?: boolean;
-  /** Whether this speaker announces `service` (key) now; read only while claims are gated. */
+  /** Whether this speaker announces `service` (key) now; read for a claim (a Service it does not announce yet). */
   announcing?: (service: string) => boolean;
+  /**
+   * With liveness (liveness-gate.ts mayClaimFrom): whether this speaker may take a VIP from `node`,
+   * the owner in the view without this speaker (`node` counts it: it heard it). Undefined: no wait.
+   */
+  mayClaimFrom?: (node: string) => boolean;
 }
 
 /**
@@ -267,11 +272,26 @@ export function layer2Decision(service: ServiceView, endpoints: EndpointsView, s
   if (!hasReadyEndpoint(endpoints)) return 'noEndpoints';
   if (!state.nodeSelected(state.self)) return 'nodeNotSelected';
   if (service.externalTrafficPolicy === 'Local' && !hasReadyEndpointOn(endpoints, state.self)) return 'noLocalEndpoints';
-  const result = layer2Owner(service, endpoints, judgedByOwnLife(state));
-  // A stale view may lack the holder that took this Service over while we were cut off: keep, never claim.
-  if (result.owner === state.self) return state.claimsGated && state.announcing?.(service.key) !== true ? 'viewStale' : null;
+  const judged = judgedByOwnLife(state);
+  const result = layer2Owner(service, endpoints, judged);
+  if (result.owner === state.self) {
+    if (state.announcing?.(service.key) === true) return null;
+    // A stale view may lack the holder that took this Service over while we were cut off: keep, never claim.
+    if (state.claimsGated) return 'viewStale';
+    // A peer that has not heard us yet excludes us (joining) and answers itself: claim once it counts us (liveness-gate.ts).
+    const without = state.mayClaimFrom ? ownerWithout(service, endpoints, judged, state.self) : undefined;
+    return without !== undefined && state.mayClaimFrom?.(without) === false ? 'awaitingPeer' : null;
+  }
   // Not among the live speakers: others do not count this node, so it must not answer either.
   return toSet(state.liveSpeakers).has(state.self) ? 'notOwner' : 'notLive';
+}
+
+/** The layer2 owner of `service` in the view without `self` (the node a claim by `self` takes the VIP from), if any. */
+function ownerWithout(service: ServiceView, endpoints: EndpointsView, state: Layer2State, self: string): string | undefined {
+  const others: string[] = [];
+  for (const node of state.liveSpeakers) if (node !== self) others.push(node);
+  if (others.length === 0) return undefined;
+  return layer2Owner(service, endpoints, { ...state, liveSpeakers: others }).owner ?? undefined;
 }
 
 /** `state` with `self` judged by the life it is in (selfJoinedAt), not by its Lease as last listed. */

@@ -24,7 +24,17 @@
 // to a node that does not answer yet. The state machine decides it; this only excludes, and ends the
 // exclusion as a verdict's on two Lease changes observed since (a node the API server hears but UDP
 // does not reach renews fast without quorum: it would otherwise stay excluded while it answers).
-import type { Clock } from '../protocols/clock.js';
+import type { Clock, TimerHandle } from '../protocols/clock.js';
+
+export interface LivenessGateOptions {
+  /** How long a claim waits for the peer it would take the VIP from (see the header, claims). Default 600 ms: periodMs + suspicionMs at the defaults. */
+  claimHoldMs?: number;
+  /** How often an unanswered peer is asked again while a claim waits. Default 200 ms: the default period. */
+  askEveryMs?: number;
+}
+
+/** How a claim's wait for a peer ended: it answered, or the hold passed first. */
+export type ClaimWaitEnd = 'answered' | 'timedOut';
 
 interface Verdict {
   at: number;
@@ -44,11 +54,24 @@ export class LivenessGate {
 
   /** Polled by isFenced(): true while stalled (the liveness protocol's awake() + stalled). */
   private stalled: () => boolean = () => false;
+  /** Peers that answered a request of ours in this life (swim.ts onAnswer), or that a claim stopped waiting for. */
+  private readonly answeredBy = new Set<string>();
+  /** Peers a claim waits for: node -> when first asked (this life). */
+  private readonly awaiting = new Map<string, number>();
+  private awaitTimer: TimerHandle | undefined;
+  private ask: (node: string) => void = () => undefined;
+  private readonly waitListeners: Array<(node: string, end: ClaimWaitEnd, waitedMs: number) => void> = [];
+  private readonly claimHoldMs: number;
+  private readonly askEveryMs: number;
 
   constructor(
     private readonly clock: Clock,
     private readonly self = '',
-  ) {}
+    opts: LivenessGateOptions = {},
+  ) {
+    this.claimHoldMs = opts.claimHoldMs ?? 600;
+    this.askEveryMs = opts.askEveryMs ?? 200;
+  }
 
   /** How to ask whether this speaker stalled (swim.ts); polled on every isFenced(). */
   setStallCheck(stalled: () => boolean): void {
@@ -60,7 +83,78 @@ export class LivenessGate {
     if (this.verdicts.has(node)) return false;
     this.verdicts.set(node, { at: this.clock.now(), changes: 0, joinedAt });
     this.excludedCache = undefined;
+    // Ourselves: the peers hold us dead, their answers so far were to our old life.
+    if (node === this.self) this.newLife();
     return true;
+  }
+
+  /**
+   * This speaker begins a new life (fenced, or declared dead): the peers will see it join again,
+   * so the answers of its old life no longer show that they count it (see the header, claims).
+   */
+  newLife(): void {
+    this.answeredBy.clear();
+    this.awaiting.clear();
+    if (this.awaitTimer !== undefined) this.clock.clearTimeout(this.awaitTimer);
+    this.awaitTimer = undefined;
+  }
+
+  /** How to ask a peer for an answer (swim.ts ask): called when a claim starts waiting for it, and again every askEveryMs. */
+  setAsk(ask: (node: string) => void): void {
+    this.ask = ask;
+  }
+
+  /** A claim's wait for `node` ended (decide again): it answered, or the hold passed. */
+  onClaimWaitEnded(listener: (node: string, end: ClaimWaitEnd, waitedMs: number) => void): void {
+    this.waitListeners.push(listener);
+  }
+
+  /** `node` answered a request of ours (swim.ts onAnswer): it heard us, so it counts us. */
+  answered(node: string): void {
+    // Declared dead ourselves: an answer carrying that verdict (or sent before our new life shows) proves nothing.
+    if (this.verdicts.has(this.self) || this.answeredBy.has(node)) return;
+    this.answeredBy.add(node);
+    this.endWait(node, 'answered');
+  }
+
+  /**
+   * Whether this speaker may claim a VIP that `node` owns in its view without this speaker (see the
+   * header, claims): once `node` answered a request of ours in this life, or the hold passed since
+   * the claim began waiting for it. The first call asks `node`; false until then.
+   */
+  mayClaimFrom(node: string): boolean {
+    if (this.answeredBy.has(node)) return true;
+    if (!this.awaiting.has(node)) {
+      this.awaiting.set(node, this.clock.now());
+      this.ask(node);
+      this.awaitTimer ??= this.clock.setTimeout(() => this.tick(), this.askEveryMs);
+    }
+    return false;
+  }
+
+  /** Peers a claim waits for now (metrics, tests). */
+  get claimsWaiting(): number {
+    return this.awaiting.size;
+  }
+
+  private tick(): void {
+    this.awaitTimer = undefined;
+    const now = this.clock.now();
+    for (const [node, since] of [...this.awaiting]) {
+      if (now - since < this.claimHoldMs) this.ask(node);
+      else {
+        this.answeredBy.add(node);
+        this.endWait(node, 'timedOut');
+      }
+    }
+    if (this.awaiting.size > 0) this.awaitTimer = this.clock.setTimeout(() => this.tick(), this.askEveryMs);
+  }
+
+  private endWait(node: string, end: ClaimWaitEnd): void {
+    const since = this.awaiting.get(node);
+    if (since === undefined) return;
+    this.awaiting.delete(node);
+    for (const l of [...this.waitListeners]) l(node, end, this.clock.now() - since);
   }
 
   /** A change of `node`'s Lease was observed; true when this ends a verdict (re-decide ownership). */
@@ -77,6 +171,8 @@ export class LivenessGate {
     if (v.changes < 2 && joinedAt === v.joinedAt) return false;
     this.verdicts.delete(node);
     this.excludedCache = undefined;
+    // Our new life shows: answers from here on are to it (any before it may predate a peer's rejoin).
+    if (node === this.self) this.newLife();
     return true;
   }
 
@@ -88,9 +184,11 @@ export class LivenessGate {
     this.excludedCache = undefined;
   }
 
-  /** The node's Lease is gone (deleted or expired): its verdict has no more use. */
+  /** The node's Lease is gone (deleted or expired): its verdict and its answer have no more use. */
   forget(node: string): void {
     if (this.verdicts.delete(node)) this.excludedCache = undefined;
+    this.answeredBy.delete(node);
+    this.awaiting.delete(node);
   }
 
   /** Fenced for a reason other than the stall (what the decisions see: a stall ends within a round trip). */

@@ -237,7 +237,8 @@ export class Speaker {
     this.pacer = new EventPacer<Pending>({ clock: this.clock, paused: true, send: (p) => this.sendEvent(p) });
     this.assignedNote = `announcing from node "${opts.node}" with protocol "layer2"`;
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
-    this.gate = new LivenessGate(this.clock, opts.node);
+    // A claim waits for the peer it would take the VIP from at most a period and a suspicion time (liveness-gate.ts, claims).
+    this.gate = new LivenessGate(this.clock, opts.node, opts.liveness ? { claimHoldMs: opts.liveness.periodMs + opts.liveness.suspicionMs, askEveryMs: opts.liveness.periodMs } : {});
     const self = opts.node;
     this.announcers = opts.announcers({
       layer2: (service, _ips, pool, endpoints) => {
@@ -426,6 +427,8 @@ export class Speaker {
       holders: this.holders ? (svc) => this.holders?.of(svc.key) : undefined,
       claimsGated: this.claimGate?.gated ?? false,
       announcing: (key) => this.trackers.layer2.isAnnounced(key),
+      // With liveness: a claim waits until the node that would own the VIP without this one counts it (liveness-gate.ts).
+      mayClaimFrom: this.swim ? (node) => this.gate.mayClaimFrom(node) : undefined,
       // Nodes excluded from load balancing never own a VIP; the others when an L2Advertisement of
       // the pool selects them (ConfigMap: every node). Both from the speakers' Leases, so every
       // speaker sees the same labels of every node (node-labels.ts).
@@ -630,6 +633,7 @@ export class Speaker {
       const late = Math.max(0, Math.round(this.clock.now() - state.since));
       this.log.warn({ event: 'fenced', reason: `${state.reason}, ${late} ms after the deadline`, err: lastError }, `fenced: no Lease renewal within the lease duration (${count} failures); not answering for layer2 VIPs`);
       this.lease.newLife();
+      this.gate.newLife();
       this.statusObjects?.lifeChanged();
       this.claimGate?.cut('fenced');
       this.swimSilent(true);
@@ -758,6 +762,13 @@ export class Speaker {
     swim.onJoining((name, joining) => {
       this.gate.setJoining(name, joining);
       this.log.info({ event: joining ? 'livenessJoining' : 'livenessJoined', reason: name }, joining ? `speaker ${name} is joining: no VIP for it until it answers the liveness protocol` : `speaker ${name} answers the liveness protocol (or left)`);
+      this.markAll();
+    });
+    // Claims wait for the peer they would take a VIP from to have heard this speaker (liveness-gate.ts, claims).
+    swim.onAnswer((name) => this.gate.answered(name));
+    this.gate.setAsk((name) => void swim.ask(name));
+    this.gate.onClaimWaitEnded((name, end, waitedMs) => {
+      if (end === 'timedOut') this.log.info({ event: 'layer2ClaimWaitTimedOut', reason: name }, `speaker ${name} did not answer within ${Math.round(waitedMs)} ms: claiming the layer2 VIPs it would own without this speaker on the view as it is`);
       this.markAll();
     });
     swim.onQuorumChange((q) => {

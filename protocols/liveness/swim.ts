@@ -112,6 +112,8 @@ class Member {
   late = false;
   /** Its place in Swim.nameList (O(1) removal). */
   index = -1;
+  /** Its place in Swim.deadList while dead (-1: not dead). */
+  deadIndex = -1;
 
   /**
    * lastHeard: local time we last received an authenticated message from it (set to the time it
@@ -182,6 +184,8 @@ interface Probe {
   sentInGrace?: boolean;
   /** A ping sent on detecting a stall (see the header): its ack only counts the member as heard. */
   stallCheck?: boolean;
+  /** A ping sent by ask() (see the header, claims): its ack only says the member heard us; never a suspicion. */
+  asked?: boolean;
   /** Set when we are relaying for another member: answer it when the target acks or not. */
   relayFor?: { requester: string; seq: number };
   timer: TimerHandle | undefined;
@@ -276,6 +280,9 @@ export class Swim {
   private readonly nameList: string[] = [];
   /** Members appeared while we ran and not heard from yet (see the header, joining). */
   private readonly joiningSet = new Set<string>();
+  /** The members we hold dead (Member.deadIndex: O(1) removal): what a member heard first is told (see the header, verdicts). */
+  private readonly deadList: string[] = [];
+  private readonly answerListeners: Array<(name: string) => void> = [];
   private readonly joiningListeners: Array<(name: string, joining: boolean) => void> = [];
   /** When start() last ran (a member known before our start gets its grace from then). */
   private startedAt = 0;
@@ -302,7 +309,7 @@ export class Swim {
   private readonly stallListeners: Array<(stalled: boolean, gapMs: number) => void> = [];
   private readonly quorumListeners: Array<(quorum: boolean) => void> = [];
   /** Counters (metrics). `ignoredStopped`: messages that arrived while stopped (or not started yet), unread. */
-  readonly counts = { sent: 0, received: 0, suspicions: 0, deaths: 0, refutations: 0, stalls: 0, ignoredStopped: 0 };
+  readonly counts = { sent: 0, received: 0, suspicions: 0, deaths: 0, refutations: 0, stalls: 0, ignoredStopped: 0, verdictsTold: 0 };
 
   constructor(opts: SwimOptions) {
     for (const k of ['periodMs', 'probeTimeoutMs', 'suspicionMs'] as const) {
@@ -433,6 +440,7 @@ export class Swim {
     this.asking.remove(m.askLink);
     if (m.counted) this.unreachable--;
     m.counted = false;
+    this.listDead(name, m, false);
     // Swap-remove from the name list.
     const last = this.nameList.pop() as string;
     if (last !== name) {
@@ -463,6 +471,7 @@ export class Swim {
     m.suspectTimer = undefined;
     const was = m.state;
     m.state = 'alive';
+    this.listDead(name, m, false);
     this.refreshQuorum(m);
     if (was !== 'alive') for (const l of [...this.listeners]) l({ name, state: 'alive' });
     this.setLate(name, m, joining);
@@ -486,6 +495,32 @@ export class Swim {
   /** Whether we heard from `name` in its current life (undefined: not a member). */
   heardFrom(name: string): boolean | undefined {
     return this.members.get(name)?.heard;
+  }
+
+  /**
+   * A member answered a request of ours (an ack or nack to our ping or ping-req, an asked one
+   * included): it received our message, so it has heard from us (see the header, claims).
+   */
+  onAnswer(listener: (name: string) => void): void {
+    this.answerListeners.push(listener);
+  }
+
+  /**
+   * Pings `name` now, outside the round-robin, for its answer only (onAnswer): its silence starts no
+   * suspicion. The speaker asks the node it would take a VIP from (liveness-gate.ts). False when it
+   * cannot be asked (not running, not a member, dead).
+   */
+  ask(name: string): boolean {
+    const m = this.members.get(name);
+    if (!this.running || !m || m.state === 'dead') return false;
+    this.awake();
+    const seq = this.nextSeq();
+    const probe: Probe = { seq, target: name, acked: false, helpers: 0, helperAnswered: false, asked: true, timer: undefined };
+    // Kept one period for its ack; never judged (finish() is not called for it).
+    probe.timer = this.opts.clock.setTimeout(() => this.probes.delete(seq), this.opts.periodMs);
+    this.probes.set(seq, probe);
+    this.sendTo(name, 'ping', seq, name);
+    return true;
   }
 
   private setLate(name: string, m: Member, late: boolean): void {
@@ -588,6 +623,8 @@ export class Swim {
 
   /** We received from `m`: it is reachable, and no ask of it is pending any more. */
   private heard(name: string, m: Member): void {
+    // First heard from in its life (directly): it may have just started, and be told our verdicts.
+    if (!m.heard && m.state !== 'dead') this.tellVerdicts(name);
     this.firstHeard(name, m);
     m.lastHeard = this.opts.clock.now();
     this.heardList.append(m.heardLink);
@@ -632,6 +669,9 @@ export class Swim {
     // Any message from a member is proof it lives (a suspicion ends), at the incarnation it states.
     if (sender.state !== 'alive' || m.incarnation > sender.incarnation) this.setState(m.from, sender, 'alive', Math.max(m.incarnation, sender.incarnation));
     for (const u of m.updates) this.applyUpdate(u);
+    // An answer to a request of ours (ours, relayed or asked): the sender received it, so it heard us
+    // (see the header, claims). After the updates: a sender that holds us dead told us so first.
+    if ((m.type === 'ack' || m.type === 'nack') && this.probes.has(m.seq)) for (const l of [...this.answerListeners]) l(m.from);
     switch (m.type) {
       case 'ping':
         this.sendTo(m.from, 'ack', m.seq, m.target);
@@ -797,6 +837,7 @@ export class Swim {
     const changed = m.state !== state;
     m.state = state;
     m.incarnation = incarnation;
+    this.listDead(name, m, state === 'dead');
     this.refreshQuorum(m);
     if (state === 'suspect') {
       if (changed) this.counts.suspicions++;
@@ -822,8 +863,46 @@ export class Swim {
   }
 
   private nextSeq(): number {
-    this.seq = (this.seq + 1) >>> 0;
+    // Never 0: the seq of tellVerdicts' datagrams, which answer no request.
+    this.seq = (this.seq + 1) >>> 0 || 1;
     return this.seq;
+  }
+
+  /** `m` entered or left the dead state: kept in deadList (O(1) both ways). */
+  private listDead(name: string, m: Member, dead: boolean): void {
+    if (dead === m.deadIndex >= 0) return;
+    if (dead) {
+      m.deadIndex = this.deadList.length;
+      this.deadList.push(name);
+      return;
+    }
+    const last = this.deadList.pop() as string;
+    if (last !== name) {
+      this.deadList[m.deadIndex] = last;
+      (this.members.get(last) as Member).deadIndex = m.deadIndex;
+    }
+    m.deadIndex = -1;
+  }
+
+  /**
+   * Tells `to`, heard from for the first time in its life, up to MAX_UPDATES of our death verdicts
+   * (from a random place in the list, so that several peers tell a newcomer different ones): one
+   * datagram (an ack of seq 0, which answers no request), only when we hold any (see the header).
+   */
+  private tellVerdicts(to: string): void {
+    const n = this.deadList.length;
+    if (n === 0) return;
+    const updates: Update[] = [];
+    const from = Math.floor(this.opts.random() * n);
+    for (let i = 0; i < n && updates.length < MAX_UPDATES; i++) {
+      const name = this.deadList[(from + i) % n] as string;
+      const m = this.members.get(name);
+      if (name !== to && m) updates.push({ name, state: 'dead', incarnation: m.incarnation });
+    }
+    if (updates.length === 0) return;
+    this.counts.sent++;
+    this.counts.verdictsTold += updates.length;
+    this.opts.send(to, { type: 'ack', seq: 0, incarnation: this.incarnation, from: this.opts.self, target: to, updates });
   }
 
   private sendTo(to: string, type: Message['type'], seq: number, target: string): void {
