@@ -4,7 +4,7 @@
 // only, as speakers from before version 2 did: a rolling upgrade mixes both.
 import { describe, expect, it } from 'vitest';
 import { ManualClock, type Clock, type TimerHandle } from '../../../protocols/clock.js';
-import { VERSIONS, type WireVersion } from '../../../protocols/liveness/message.js';
+import { VERSIONS, type Message, type WireVersion } from '../../../protocols/liveness/message.js';
 import { GossipQueue, Swim, type SwimChange } from '../../../protocols/liveness/swim.js';
 import { LivenessWire, type WireDropReason } from '../../../protocols/liveness/wire.js';
 
@@ -572,6 +572,90 @@ describe('SWIM joining members (a speaker answers only after its first Lease ren
     node1.removeMember('node3');
     expect(node1.joining().size).toBe(0);
     expect(node1.state('node3')).toBeUndefined();
+  });
+
+  it('a member first heard in its life is told our death verdicts (one datagram, at most 8, deaths only), so a fresh member learns a dead-but-Lease-live peer at once', () => {
+    const clock = new ManualClock();
+    const sent: Message[] = [];
+    const names = Array.from({ length: 20 }, (_, i) => `n${String(i + 1).padStart(2, '0')}`);
+    const swim = new Swim({ ...TIMING, clock, self: 'n00', send: (_to, m) => void sent.push(m) });
+    for (const n of names) swim.addMember(n, false);
+    swim.start();
+    // n01 tells us 12 deaths and a suspicion (gossip): we hold 12 members dead, one suspect.
+    const deadNames = names.slice(2, 14);
+    swim.receive({ type: 'ping', seq: 7, incarnation: 0, from: 'n01', target: 'n00', updates: deadNames.slice(0, 8).map((name) => ({ name, state: 'dead', incarnation: 0 })) });
+    swim.receive({ type: 'ping', seq: 8, incarnation: 0, from: 'n01', target: 'n00', updates: [...deadNames.slice(8).map((name) => ({ name, state: 'dead' as const, incarnation: 0 })), { name: 'n15', state: 'suspect', incarnation: 0 }] });
+    expect(swim.dead()).toEqual(deadNames);
+    // n01 was heard before we held any verdict: told nothing (only the two acks).
+    expect(sent.map((m) => m.seq)).toEqual([7, 8]);
+    sent.length = 0;
+    // n16, heard for the first time: one datagram of verdicts (an ack of seq 0, before the answer), then the ack.
+    swim.receive({ type: 'ping', seq: 9, incarnation: 0, from: 'n16', target: 'n00', updates: [] });
+    expect(sent.map((m) => `${m.type} ${m.seq}`)).toEqual(['ack 0', 'ack 9']);
+    const told = sent[0]?.updates ?? [];
+    expect(told.length).toBe(8);
+    for (const u of told) expect(deadNames.includes(u.name) && u.state === 'dead').toBe(true);
+    expect(swim.counts.verdictsTold).toBe(8);
+    // Heard again: nothing more. A new life of n16 (its Lease): told again.
+    sent.length = 0;
+    swim.receive({ type: 'ping', seq: 10, incarnation: 0, from: 'n16', target: 'n00', updates: [] });
+    expect(sent.map((m) => m.seq)).toEqual([10]);
+    swim.rejoin('n16');
+    swim.receive({ type: 'ping', seq: 11, incarnation: 0, from: 'n16', target: 'n00', updates: [] });
+    expect(sent.map((m) => m.seq)).toEqual([10, 0, 11]);
+    // A member whose Lease shows a new life, or that left, is no verdict any more.
+    for (const n of deadNames) swim.rejoin(n);
+    swim.rejoin('n17');
+    sent.length = 0;
+    swim.receive({ type: 'ping', seq: 12, incarnation: 0, from: 'n17', target: 'n00', updates: [] });
+    expect(sent.map((m) => m.seq)).toEqual([12]);
+    // The receiver of a verdict datagram takes it as gossip (and as no answer to anything).
+    const fresh = new Swim({ ...TIMING, clock, self: 'n16', send: () => undefined });
+    fresh.setMembers(['n00', ...names]);
+    fresh.start();
+    const answers: string[] = [];
+    fresh.onAnswer((n) => answers.push(n));
+    fresh.receive({ type: 'ack', seq: 0, incarnation: 0, from: 'n00', target: 'n16', updates: told });
+    expect(fresh.dead()).toEqual(told.map((u) => u.name).sort());
+    expect(answers).toEqual([]);
+    swim.stop();
+    fresh.stop();
+  });
+
+  it('ask: a ping outside the round-robin whose answer says the member heard us (onAnswer); its silence suspects nobody', () => {
+    const clock = new ManualClock();
+    const sent: Array<{ to: string; m: Message }> = [];
+    const swim = new Swim({ ...TIMING, clock, self: 'n00', send: (to, m) => void sent.push({ to, m }) });
+    const answers: string[] = [];
+    swim.onAnswer((n) => answers.push(n));
+    swim.setMembers(['n01', 'n02']);
+    expect(swim.ask('n01')).toBe(false); // not started
+    swim.start();
+    expect(swim.ask('n09')).toBe(false); // not a member
+    expect(swim.ask('n01')).toBe(true);
+    const ping = sent.at(-1);
+    expect(ping?.to).toBe('n01');
+    expect(ping?.m.type).toBe('ping');
+    // An ack with another seq, or a ping from it, is no answer.
+    swim.receive({ type: 'ack', seq: (ping?.m.seq ?? 0) + 100, incarnation: 0, from: 'n01', target: 'n01', updates: [] });
+    swim.receive({ type: 'ping', seq: 1, incarnation: 0, from: 'n02', target: 'n00', updates: [] });
+    expect(answers).toEqual([]);
+    swim.receive({ type: 'ack', seq: ping?.m.seq ?? 0, incarnation: 0, from: 'n01', target: 'n01', updates: [] });
+    expect(answers).toEqual(['n01']);
+    swim.stop();
+    // Asked and silent: no suspicion from it (a long period, so no round-robin probe meanwhile), its probe gone after a period.
+    const quiet = new Swim({ ...TIMING, periodMs: 1000, joinGraceMs: 1, clock, self: 'n00', send: () => undefined });
+    quiet.setMembers(['n01', 'n02']);
+    quiet.start();
+    clock.advance(1);
+    expect(quiet.ask('n02')).toBe(true);
+    expect(quiet.pending.probes).toBe(1);
+    clock.advance(998);
+    expect(quiet.state('n02')).toBe('alive');
+    expect(quiet.counts.suspicions).toBe(0);
+    clock.advance(2);
+    expect(quiet.pending.probes).toBe(1); // the round-robin's own probe only
+    quiet.stop();
   });
 
   it('members added and removed one at a time: indirect probes go only to members still listed', () => {

@@ -142,6 +142,41 @@ function stateOf(w: World, live = w.live): Layer2State {
   return { liveSpeakers: live, nodeSelected: (n) => w.selected.has(n) };
 }
 
+describe('layer2 claims with liveness (mayClaimFrom, liveness-gate.ts)', () => {
+  it('a claim waits for the owner without this speaker; a VIP announced already, or with no other owner, does not', () => {
+    const s = svc('ns/s', ['192.0.2.10']);
+    const e = eps({ 'node-a': 1 });
+    const ranked = rankSpeakers(['node-a', 'node-b', 'node-c', 'node-d'], '192.0.2.10');
+    const [first, second] = ranked as [string, string];
+    const asked: string[] = [];
+    let answered = false;
+    const state = {
+      liveSpeakers: ranked,
+      nodeSelected: everyNode,
+      self: first,
+      fenced: false,
+      announcing: () => false,
+      mayClaimFrom: (n: string) => {
+        asked.push(n);
+        return answered;
+      },
+    };
+    expect(layer2Decision(s, e, state)).toBe('awaitingPeer');
+    expect(asked).toEqual([second]);
+    answered = true;
+    expect(layer2Decision(s, e, state)).toBeNull();
+    answered = false;
+    expect(layer2Decision(s, e, { ...state, announcing: () => true })).toBeNull(); // held: kept
+    expect(layer2Decision(s, e, { ...state, liveSpeakers: [first] })).toBeNull(); // nobody else would answer
+    expect(layer2Decision(s, e, { ...state, self: second })).toBe('notOwner'); // not the owner: nothing asked
+    expect(asked).toEqual([second, second]);
+    // The node asked is the owner without us by the whole rule (selectors, policy), not the next in rank.
+    const third = ranked[2] as string;
+    expect(layer2Decision(s, e, { ...state, nodeSelected: (n: string) => n !== second })).toBe('awaitingPeer');
+    expect(asked.at(-1)).toBe(third);
+  });
+});
+
 describe('layer2 owner properties', () => {
   it('every speaker computes the same owner, whatever the order it lists live speakers in', () => {
     fc.assert(

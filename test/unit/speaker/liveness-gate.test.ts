@@ -104,4 +104,59 @@ describe('liveness gate: Lease authority + liveness verdicts', () => {
     expect(g.isFenced()).toBe(false);
     expect(asked).toBe(3);
   });
+
+  it('claims: a claim from a peer waits until it answered a request of ours (asked at once and every askEveryMs), or the hold passed', () => {
+    const clock = new ManualClock(1000);
+    const g = new LivenessGate(clock, 'j', { claimHoldMs: 600, askEveryMs: 200 });
+    const asked: string[] = [];
+    const ended: string[] = [];
+    g.setAsk((n) => asked.push(n));
+    g.onClaimWaitEnded((n, end, waited) => ended.push(`${n} ${end} ${waited}`));
+    expect(g.mayClaimFrom('a')).toBe(false);
+    expect(g.mayClaimFrom('a')).toBe(false); // asked once per wait, not per decision
+    expect(asked).toEqual(['a']);
+    expect(g.claimsWaiting).toBe(1);
+    clock.advance(200);
+    expect(asked).toEqual(['a', 'a']); // asked again while waiting
+    clock.advance(50);
+    g.answered('a');
+    expect(ended).toEqual(['a answered 250']);
+    expect(g.mayClaimFrom('a')).toBe(true);
+    expect(g.claimsWaiting).toBe(0);
+    // An answer before any claim counts too (the round-robin's acks): no wait, no ask.
+    g.answered('b');
+    expect(g.mayClaimFrom('b')).toBe(true);
+    expect(asked).toEqual(['a', 'a']);
+    // A peer that never answers: the claim goes ahead once the hold passed, and is not held again in this life.
+    expect(g.mayClaimFrom('c')).toBe(false);
+    clock.advance(599);
+    expect(g.mayClaimFrom('c')).toBe(false);
+    clock.advance(200);
+    // At the first tick past the hold: within one askEveryMs of it.
+    const waited = Number(/^c timedOut (\d+)$/.exec(ended.at(-1) ?? '')?.[1]);
+    expect(waited).toBeGreaterThanOrEqual(600);
+    expect(waited).toBeLessThan(800);
+    expect(g.mayClaimFrom('c')).toBe(true);
+    // A Lease gone forgets its answer.
+    g.forget('b');
+    expect(g.mayClaimFrom('b')).toBe(false);
+  });
+
+  it('claims: answers belong to a life; declared dead, answers prove nothing until our new life shows', () => {
+    const clock = new ManualClock(1000);
+    const g = new LivenessGate(clock, 'j');
+    g.answered('a');
+    expect(g.mayClaimFrom('a')).toBe(true);
+    g.declaredDead('j', 1); // the peers hold us dead: they exclude us whatever they answered before
+    expect(g.mayClaimFrom('a')).toBe(false);
+    g.answered('a'); // the answer that told us (or one sent before our new Lease showed): nothing
+    expect(g.leaseChanged('j', 2)).toBe(true); // our new life shows
+    expect(g.mayClaimFrom('a')).toBe(false);
+    g.answered('a');
+    expect(g.mayClaimFrom('a')).toBe(true);
+    // Fenced (a new life without a verdict): the same.
+    g.newLife();
+    expect(g.mayClaimFrom('a')).toBe(false);
+    expect(g.claimsWaiting).toBe(1);
+  });
 });
