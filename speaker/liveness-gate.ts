@@ -24,6 +24,29 @@
 // to a node that does not answer yet. The state machine decides it; this only excludes, and ends the
 // exclusion as a verdict's on two Lease changes observed since (a node the API server hears but UDP
 // does not reach renews fast without quorum: it would otherwise stay excluded while it answers).
+//
+// Claims (the joiner's side of the same exclusion): a joining speaker J counts itself and its peers,
+// while a peer P that has not heard J yet excludes it. For a VIP that ranks J first, P's owner is
+// the owner without J; when that is P itself, both would answer until P hears J (the alive gossip:
+// O(log n) periods). So a speaker claims a VIP it does not announce yet only once the node that
+// would own it without this speaker (P, by the same rule: layer2-owner.ts ownerWithout) has answered
+// a request of ours in our current life (swim.ts onAnswer: it received our message, so it heard
+// us and counts us); the first claim that needs P asks it at once (swim.ts ask) and again every
+// period while waiting. Why no VIP is left to nobody, nor to two: P counts us from the message it
+// answers (its gate changes in that turn, its decisions run from the next), and we claim when the
+// answer arrives: silent for about the answer's way back, with no overlap unless P's re-decision of
+// all its Services (batches, turn by turn) takes longer than that way back plus ours. Bounds: a P that does not answer within the hold
+// (periodMs + suspicionMs, checked every period: at most 800 ms at the defaults) is not waited for
+// again in this life; the ranking then decides as without this rule: silent until then if P counted
+// us (it heard us through gossip while we cannot reach it), two answerers if P has not even seen our
+// Lease yet (a lagging watch), until it hears us. Answers belong to a life: declared dead or fenced
+// (a new life) they are dropped, and answers are not taken while the peers hold us dead, so those
+// must come after our new Lease shows; a peer whose watch shows that new life after it answered may
+// still exclude us for a few periods (its watch's lag behind ours). Existing Services are not moved
+// by this: a VIP this speaker announces is kept; one it does not is claimed by this rule or not at
+// all (the holders and the seniority tier give a joiner no existing VIP while an older node serves).
+// Costs: a set of the peers that answered (at most n), one ask per peer and life when a claim needs
+// it (the round-robin's acks usually came first), one decision more per claim.
 import type { Clock, TimerHandle } from '../protocols/clock.js';
 
 export interface LivenessGateOptions {

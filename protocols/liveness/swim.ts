@@ -56,6 +56,23 @@
 // known at our start are not joining (a starting speaker that excluded every peer would take every
 // VIP), only in grace. Costs: a flag and a time per member, O(1) per change; one gossip entry per
 // join, within the bounded piggyback (traffic per node stays flat).
+//
+// Verdicts told: the grace also covers a member dead (declared by the others) whose Lease is still
+// live when we start, and the others' death gossip was spent long before: we would count it for
+// VIP ownership for the whole grace. So a member heard from for the first time (directly) in a life
+// that began while we ran, that is, one that has just started, is sent at once our death verdicts
+// (one datagram, an ack of seq 0 answering nothing, at most MAX_UPDATES of them from a random place
+// in our list, only when we hold any): the starting node learns them from the first peer that hears
+// it, as gossip (dead overrides its grace), within about a period of its start. Deaths only: a
+// suspicion passed on after its refutation was spent would make a false death. The grace's own case
+// is kept: a member that started just before us and is not answering yet is in every peer's grace
+// too, so no peer holds it dead. Costs: one datagram per member and new life it first hears of,
+// and only while it holds a verdict.
+//
+// Answers: an ack or nack to a request of ours (ping, ping-req, ask) proves its sender received a
+// message from us, so it heard us and no longer counts us as joining (onAnswer). ask(name) pings a
+// member outside the round-robin for that answer only (its silence starts no suspicion): the speaker
+// asks the node it would take a VIP from before claiming it (speaker/liveness-gate.ts, claims).
 import type { Clock, TimerHandle } from '../clock.js';
 import { MAX_UPDATES, type MemberState, type Message, type Update } from './message.js';
 
@@ -623,8 +640,8 @@ export class Swim {
 
   /** We received from `m`: it is reachable, and no ask of it is pending any more. */
   private heard(name: string, m: Member): void {
-    // First heard from in its life (directly): it may have just started, and be told our verdicts.
-    if (!m.heard && m.state !== 'dead') this.tellVerdicts(name);
+    // First heard from (directly) in a life that began while we ran: it has just started, tell it our verdicts.
+    if (!m.heard && m.late && m.state !== 'dead') this.tellVerdicts(name);
     this.firstHeard(name, m);
     m.lastHeard = this.opts.clock.now();
     this.heardList.append(m.heardLink);

@@ -574,7 +574,7 @@ describe('SWIM joining members (a speaker answers only after its first Lease ren
     expect(node1.state('node3')).toBeUndefined();
   });
 
-  it('a member first heard in its life is told our death verdicts (one datagram, at most 8, deaths only), so a fresh member learns a dead-but-Lease-live peer at once', () => {
+  it('a member first heard in a life that began while we ran is told our death verdicts (one datagram, at most 8, deaths only), so a fresh member learns a dead-but-Lease-live peer at once', () => {
     const clock = new ManualClock();
     const sent: Message[] = [];
     const names = Array.from({ length: 20 }, (_, i) => `n${String(i + 1).padStart(2, '0')}`);
@@ -589,7 +589,13 @@ describe('SWIM joining members (a speaker answers only after its first Lease ren
     // n01 was heard before we held any verdict: told nothing (only the two acks).
     expect(sent.map((m) => m.seq)).toEqual([7, 8]);
     sent.length = 0;
-    // n16, heard for the first time: one datagram of verdicts (an ack of seq 0, before the answer), then the ack.
+    // n18, known at our start (it has run as long as we have), first heard now: told nothing.
+    swim.receive({ type: 'ping', seq: 6, incarnation: 0, from: 'n18', target: 'n00', updates: [] });
+    expect(sent.map((m) => m.seq)).toEqual([6]);
+    sent.length = 0;
+    // n16's Lease shows a new life (it restarted while we ran); heard for the first time in it: one
+    // datagram of verdicts (an ack of seq 0, before the answer), then the ack.
+    swim.rejoin('n16');
     swim.receive({ type: 'ping', seq: 9, incarnation: 0, from: 'n16', target: 'n00', updates: [] });
     expect(sent.map((m) => `${m.type} ${m.seq}`)).toEqual(['ack 0', 'ack 9']);
     const told = sent[0]?.updates ?? [];
