@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FullLab, NODES, type NodeName } from './full-lab.js';
 import { createService, tail } from './full-kube.js';
+import { rankSpeakers } from '../../speaker/layer2-owner.js';
 import { arpOwner, curlFromClient, labUp, livenessSpeakerArgs, startSpeaker, waitForBgpSessions, type HeraldLab } from './full-setup.js';
 import { eventually } from './eventually.js';
 import { describeLab } from './netns.js';
@@ -279,6 +280,58 @@ describeLab('full lab: layer2 takeover by the liveness protocol', () => {
       await Promise.all(askers);
       await arp.stop();
       await heal(lab, owner).catch(() => undefined);
+    }
+  }, 180_000);
+
+  it('a speaker restarting while a peer is dead with its Lease still live: the first peer that hears it tells it the death, so a new Service ranking the dead node first and it next is answered at once (not after its 10 s grace)', async () => {
+    // The VIP the next Service gets (the pool's lowest free address): a probe Service's, freed again.
+    const [vip] = await createService(lab, NS, 'joinprobe', 'lan', { pods: NODES });
+    await lab.kubectl(['-n', NS, 'delete', 'service', 'joinprobe']);
+    await lab.kubectl(['-n', NS, 'delete', 'endpointslice', 'joinprobe-lab']);
+    const [dead, joiner, peer] = rankSpeakers(NODES, vip as string) as [NodeName, NodeName, NodeName];
+    const t0 = Date.now();
+    // The dead node dies; the other two declare it dead by the liveness protocol (its Lease stays live for 30 s).
+    await lab.stopDaemon(`speaker-${dead}`, 'SIGKILL');
+    const peerLog = lab.logPath(`speaker-${peer}`);
+    const r = (extra = ''): string => `${extra}\nVIP ${vip}: ${dead} first, ${joiner} next, ${peer} last\n${logs()}`;
+    try {
+      await eventually('both others declaring it dead', async () => [peer, joiner].every((n) => logEventTimes(lab.logPath(`speaker-${n}`), 'livenessDead', dead).some((t) => t >= t0)), 20_000).catch((e: unknown) => {
+        throw new Error(r((e as Error).message));
+      });
+      // The joiner restarts (a new life) while the dead node's Lease is still live: it knows it at its start.
+      const restartAt = Date.now();
+      await lab.stopDaemon(`speaker-${joiner}`, 'SIGKILL');
+      startSpeaker(h, joiner);
+      // The peer heard it (it counts it for ownership again), and a second more.
+      await eventually('the peer hearing the restarted speaker', async () => logEventTimes(peerLog, 'livenessJoined', joiner).some((t) => t >= restartAt), 30_000).catch((e: unknown) => {
+        throw new Error(r((e as Error).message));
+      });
+      const heardAt = Math.max(...logEventTimes(peerLog, 'livenessJoined', joiner));
+      await new Promise((res) => setTimeout(res, 1000));
+      // A new Service (created after the joiner's new life: the ranking alone decides) on that VIP.
+      const createdAt = Date.now();
+      const [got] = await createService(lab, NS, 'joined', 'lan', { pods: NODES });
+      expect(got, r('the pool handed out another address than the probe\'s')).toBe(vip);
+      const allocatedAt = Date.now();
+      const answer = await eventually('an ARP answer for the new VIP', async () => (await arpOwner(lab, vip as string)).node, 15_000).catch((e: unknown) => {
+        throw new Error(r((e as Error).message));
+      });
+      const answeredAt = Date.now();
+      const joinerLog = lab.logPath(`speaker-${joiner}`);
+      const learnt = logEventTimes(joinerLog, 'livenessDead', dead).find((t) => t >= restartAt);
+      const graceEndsAt = restartAt + 10_000;
+      process.stdout.write(
+        `liveness lab: ${joiner} restarted while ${dead} was dead (Lease live): the peer heard it ${heardAt - restartAt} ms after the restart; ${joiner} learnt ${dead}'s death ${learnt === undefined ? 'never' : `${learnt - restartAt} ms`} after it; a new Service ranking ${dead} then ${joiner}: allocated ${allocatedAt - createdAt} ms after its creation, answered by ${answer} ${answeredAt - allocatedAt} ms after that (${Math.round((graceEndsAt - answeredAt) / 1000)} s before ${joiner}'s grace for ${dead} would have ended)\n`,
+      );
+      // The joiner answers (the peer counts it), and before its grace for the dead node ended.
+      expect(answer, r()).toBe(joiner);
+      expect(learnt, r()).toBeDefined();
+      expect(answeredAt, r(`answered ${answeredAt - restartAt} ms after the restart`)).toBeLessThan(graceEndsAt);
+      expect(learnt as number, r()).toBeLessThan(graceEndsAt - 5000);
+    } finally {
+      if (!lab.alive(`speaker-${joiner}`)) startSpeaker(h, joiner);
+      startSpeaker(h, dead);
+      await waitForBgpSessions(lab);
     }
   }, 180_000);
 });
