@@ -263,9 +263,10 @@ export interface Layer2Self extends Layer2State {
 /**
  * This speaker's layer2 decision for `service`: null = answer for its VIPs, else the reason not to.
  * It is null exactly when layer2Owner names `self`, `self` is not fenced, and `self` announces the
- * Service already or claims are neither gated nor waiting for a peer (mayClaimFrom); the reason names the most specific local cause (fenced,
- * not selected, no local endpoint, not live) before `notOwner`, `viewStale` for a gated claim, and
- * `awaitingPeer` for a claim that waits for the owner without `self` to count it (liveness-gate.ts, claims).
+ * Service already or claims are neither gated nor waiting for a peer (mayClaimFrom); the reason
+ * names the most specific local cause (fenced, not selected, no local endpoint, not live) before
+ * `notOwner`, `viewStale` for a gated claim, and `awaitingPeer` for a claim that waits for the owner
+ * without `self` to count it (liveness-gate.ts, claims).
  */
 export function layer2Decision(service: ServiceView, endpoints: EndpointsView, state: Layer2Self): AnnounceReason | null {
   if (state.fenced) return 'fenced';
