@@ -658,6 +658,11 @@ export class Speaker {
       { event: 'leaseRenewedLate', reason: `read ${late} ms after the deadline` },
       `Lease renewal read ${late} ms after the fencing deadline: the other speakers may have expired this one meanwhile${this.claimGate ? '; claiming no new layer2 Service until the holders and Leases are listed again' : ''}`,
     );
+    // Decisions made between the deadline and this read saw isFenced() (the clock past the deadline)
+    // and announced nothing; no fenced/active transition follows to decide them again. Without a
+    // gate to reopen (--layer2-holders off, or the kind not served) they stayed unannounced until
+    // something else marked them: a run of Services decided in one late turn (issue 17 follow-up).
+    this.markAll();
     if (!this.claimGate) return;
     this.claimGate.cut('renewedLate');
     this.reconnected();
