@@ -2,13 +2,21 @@
 // kube-apiserver here creates 100-190 Services/s under load, so 100,000 would take 9-17 minutes to create
 // (services.bench.ts measures the same restart against a real API server at the N it can hold).
 // What runs is the real Controller (no leader election: the one-list start), fed by a Service source
-// that does what kube/informer.ts's list does with the API server's answer: JSON.parse of each 500-item
-// page as the server sends it (managedFields included), decodeObject, the cache Map, one add event per
-// Service. Not measured: the API server producing the pages and the bytes on the wire.
+// that does what kube/informer.ts's list does with the API server's answer: pages sized as
+// kube/list-pages.ts sizes them (500, then about PAGE_BYTES each), each body as the socket hands it
+// over (64 kB Buffers, concatenated, decoded to a string: kube/request.ts readBody), JSON.parse
+// (managedFields included), decodeObject, the cache Map, one add event per Service. Not measured: the
+// API server producing the pages (built before the clock starts, held meanwhile: in RSS) and the wire.
 // Figures (one per line): the list's parse+decode, restart -> leading (restored), restart -> ready (a
 // Service created at the restart allocated: every Service queued before it reconciled), status writes (the
-// pool annotation rides in them; target 0), main-thread CPU of each, and heap. HERALD_BENCH_RESTART_N overrides 100,000.
-import { readFileSync } from 'node:fs';
+// pool annotation rides in them; target 0), main-thread CPU of each, heap, RSS and peak RSS (VmHWM, the
+// prebuilt pages' ~134 MB included: rss-before says what the process held before the restart), then
+// malloc_trim(0) as the daemons call it every MALLOC_TRIM_INTERVAL_MS (cli/malloc-trim.ts) with this heap:
+// the first call after the restart (what the list freed), then 30 calls 100 ms apart (median, max).
+// HERALD_BENCH_RESTART_N overrides 100,000; HERALD_BENCH_RESTART_PAGE_BYTES the later pages' bytes (PAGE_BYTES).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadMallocTrim } from '../../cli/malloc-trim.js';
+import { FIRST_PAGE_ITEMS, PAGE_BYTES, nextPageSize } from '../../kube/list-pages.js';
 import { loadavg } from 'node:os';
 import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
 import { Controller, type EventSink } from '../../controller/controller.js';
@@ -21,7 +29,9 @@ import { createLogger } from '../../kube/log.js';
 import type { StatusWrite } from '../../kube/status.js';
 
 const N = Number(process.env.HERALD_BENCH_RESTART_N ?? 100_000);
-const PAGE = 500;
+const PAGE_BYTES_USED = Number(process.env.HERALD_BENCH_RESTART_PAGE_BYTES ?? PAGE_BYTES);
+/** The socket's chunks of a body (kube/request.ts readBody concatenates them). */
+const CHUNK = 64 * 1024;
 const NS = 'bench';
 
 const out = (name: string, value: number, digits = 3): void => void process.stdout.write(`${name} ${value.toFixed(digits)}\n`);
@@ -70,15 +80,38 @@ function serviceJson(i: number): string {
   });
 }
 
-/** The list's pages as the API server sends them (text), built before the clock starts. */
-const pages: string[] = [];
-for (let start = 0; start < N; start += PAGE) {
+/** Page `[start, start + limit)` of the list as the API server sends it. */
+function pageText(start: number, limit: number): string {
   const items: string[] = [];
-  for (let i = start; i < Math.min(N, start + PAGE); i++) items.push(serviceJson(i));
-  const cont = start + PAGE < N ? `,"continue":"page-${start + PAGE}"` : '';
-  pages.push(`{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"${1000 + 2 * N}"${cont}},"items":[${items.join(',')}]}`);
+  const end = Math.min(N, start + limit);
+  for (let i = start; i < end; i++) items.push(serviceJson(i));
+  const cont = end < N ? `,"continue":"page-${end}"` : '';
+  return `{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"${1000 + 2 * N}"${cont}},"items":[${items.join(',')}]}`;
 }
-const listBytes = pages.reduce((n, p) => n + p.length, 0);
+
+/**
+ * The list's pages as the API server sends them (bytes), split as the client will ask for them
+ * (list-pages.ts), built before the clock starts: outside V8's heap, each its own mapping (glibc maps
+ * blocks this large), the same ~134 MB under every page size, so peak RSS compares across them.
+ */
+const wires: Buffer[] = [];
+for (let start = 0, limit = FIRST_PAGE_ITEMS; start < N; ) {
+  const wire = Buffer.from(pageText(start, limit));
+  wires.push(wire);
+  const items = Math.min(limit, N - start);
+  start += items;
+  limit = nextPageSize(items, wire.length, PAGE_BYTES_USED);
+}
+const wireBytes = wires.reduce((n, w) => n + w.length, 0);
+(globalThis as { gc?: () => void }).gc?.();
+// VmHWM from here on: the restart's peak, not the build's (Linux: 5 resets the peak RSS).
+writeFileSync('/proc/self/clear_refs', '5');
+
+/** VmHWM or VmRSS of this process, MB. */
+function procMb(field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
 
 /** A Service source whose one list is the pages above, parsed and decoded the way kube/informer.ts does. */
 class ListedServices implements InformerSource<V1Service> {
@@ -90,6 +123,8 @@ class ListedServices implements InformerSource<V1Service> {
   /** Seconds (wall, main-thread CPU) the list's parse + decode + cache took. */
   listWall = 0;
   listCpu = 0;
+  /** The list's pages. */
+  pages = 0;
 
   on(event: 'add' | 'update' | 'delete' | 'error', handler: InformerEventHandler<V1Service> | ((err: Error) => void)): this {
     if (event !== 'error') this.handlers[event].push(handler as InformerEventHandler<V1Service>);
@@ -101,10 +136,15 @@ class ListedServices implements InformerSource<V1Service> {
     const t = performance.now();
     const c = mainThreadSeconds();
     const items: V1Service[] = [];
-    for (const text of pages) {
+    for (const wire of wires) {
       // Each page arrives as its own response: the event loop turns between them.
       await new Promise((r) => setImmediate(r));
-      const page = JSON.parse(text) as { items: unknown[] };
+      // The socket's chunks, concatenated and decoded (readBody), parsed, decoded.
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < wire.length; at += CHUNK) chunks.push(Buffer.from(wire.subarray(at, at + CHUNK)));
+      const body = Buffer.concat(chunks);
+      this.pages++;
+      const page = JSON.parse(body.toString('utf8')) as { items: unknown[] };
       for (const raw of page.items) items.push(decodeObject<V1Service>(raw));
     }
     const next = new Map<string, V1Service>();
@@ -183,7 +223,9 @@ const canaryAllocated = new Promise<void>((r) => (resolveCanary = r));
 
 out('bench.loadavg.1min', loadavg()[0], 2);
 out('restart.services.count', N, 0);
-out('restart.list.megabytes', listBytes / 2 ** 20, 1);
+out('restart.list.page-bytes', PAGE_BYTES_USED, 0);
+out('restart.list.megabytes', wireBytes / 2 ** 20, 1);
+out('restart.rss-before.megabytes', procMb('VmRSS'), 1);
 
 let leadingAt: number | undefined;
 let leadingCpu: number | undefined;
@@ -234,6 +276,7 @@ await canaryAllocated;
 const readyAt = performance.now();
 const readyCpu = mainThreadSeconds();
 
+out('restart.list.pages', services.pages, 0);
 out('restart.list.parse-decode.seconds', services.listWall);
 out('restart.list.parse-decode.main-thread-cpu-seconds', services.listCpu);
 if (leadingAt !== undefined && leadingCpu !== undefined) {
@@ -248,4 +291,29 @@ out('restart.to-ready.process-cpu-seconds', (used.user + used.system) / 1e6);
 out('restart.status-writes.count', writes, 0);
 out('restart.heap.megabytes', (process.memoryUsage().heapUsed - heap0) / 2 ** 20, 1);
 out('restart.rss.megabytes', process.memoryUsage().rss / 2 ** 20, 1);
+out('restart.peak-rss.megabytes', procMb('VmHWM'), 1);
+
+// malloc_trim(0) with this heap, timed per call (the daemons' timer calls it on the main thread).
+const trim = loadMallocTrim();
+if (trim instanceof Error) {
+  process.stdout.write(`# malloc_trim not measured: ${trim.message}\n`);
+} else {
+  const timed = (): number => {
+    const t = performance.now();
+    trim();
+    return performance.now() - t;
+  };
+  const rssBefore = procMb('VmRSS');
+  out('restart.malloc-trim.first.ms', timed());
+  out('restart.malloc-trim.first.rss-released.megabytes', rssBefore - procMb('VmRSS'), 1);
+  const calls: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    calls.push(timed());
+  }
+  calls.sort((a, b) => a - b);
+  out('restart.malloc-trim.median.ms', ((calls[14] as number) + (calls[15] as number)) / 2);
+  out('restart.malloc-trim.max.ms', calls[29] as number);
+}
+out('bench.loadavg.1min.end', loadavg()[0], 2);
 await controller.stop();

@@ -111,7 +111,7 @@ class World {
     let chain: (typeof this.chains)[number];
     if (token) {
       const c = decodeContinue(token);
-      const found = this.chains.findLast((x) => x.rev === c.rev && !x.complete);
+      const found = [...this.chains].reverse().find((x) => x.rev === c.rev && !x.complete);
       if (!found) throw new Error('a continue token of no open chain');
       if (step.fault === 'expire' || c.rev < this.db.compacted) {
         // What the expired pages served may be gone since: one of them deleted (a list kept them would hold it).
@@ -282,7 +282,7 @@ describe('Informer paged list (fake etcd semantics)', () => {
             expect(addsAtSync).toEqual(new Map([...want.keys()].map((k) => [k, 1])));
             addsAtSync = new Map();
             // The chain it synced from served every key of the snapshot once, in order (or it listed unpaginated).
-            const served = world.chains.findLast((c) => c.complete && c.rev === rev);
+            const served = [...world.chains].reverse().find((c) => c.complete && c.rev === rev);
             expect(served?.keys).toEqual([...want.keys()]);
             // Writes during the watch, compactions and the watch ended: caught up, possibly through a relist.
             for (const l of later) {
