@@ -6,18 +6,22 @@
 // kube/list-pages.ts sizes them (500, then about PAGE_BYTES each), each body as the socket hands it
 // over (64 kB Buffers, concatenated, decoded to a string: kube/request.ts readBody), JSON.parse
 // (managedFields included), decodeObject, the cache Map, one add event per Service. Not measured: the
-// API server producing the pages (built before the clock starts, held meanwhile: in RSS) and the wire.
+// API server producing the pages (written to files by a child process before the clock starts, read back in
+// chunks) and the wire.
 // Figures (one per line): the list's parse+decode, restart -> leading (restored), restart -> ready (a
 // Service created at the restart allocated: every Service queued before it reconciled), status writes (the
-// pool annotation rides in them; target 0), main-thread CPU of each, heap, RSS and peak RSS (VmHWM, the
-// prebuilt pages' ~134 MB included: rss-before says what the process held before the restart), then
+// pool annotation rides in them; target 0), main-thread CPU of each, heap, RSS and peak RSS (VmHWM from
+// the restart on; rss-before: what the process held before it), then
 // malloc_trim(0) as the daemons call it every MALLOC_TRIM_INTERVAL_MS (cli/malloc-trim.ts) with this heap:
 // the first call after the restart (what the list freed), then 30 calls 100 ms apart (median, max).
 // HERALD_BENCH_RESTART_N overrides 100,000; HERALD_BENCH_RESTART_PAGE_BYTES the later pages' bytes (PAGE_BYTES).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadMallocTrim } from '../../cli/malloc-trim.js';
 import { FIRST_PAGE_ITEMS, PAGE_BYTES, nextPageSize } from '../../kube/list-pages.js';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
 import { Controller, type EventSink } from '../../controller/controller.js';
 import { ControllerMetrics } from '../../controller/metrics.js';
@@ -90,22 +94,50 @@ function pageText(start: number, limit: number): string {
 }
 
 /**
- * The list's pages as the API server sends them (bytes), split as the client will ask for them
- * (list-pages.ts), built before the clock starts: outside V8's heap, each its own mapping (glibc maps
- * blocks this large), the same ~134 MB under every page size, so peak RSS compares across them.
+ * The list's pages as the API server sends them, split as the client will ask for them (list-pages.ts),
+ * written to files by a child process before the clock starts and read back as the socket would hand
+ * them over: this process never held them, so its RSS is the controller's (plus the read buffers).
  */
-const wires: Buffer[] = [];
-for (let start = 0, limit = FIRST_PAGE_ITEMS; start < N; ) {
-  const wire = Buffer.from(pageText(start, limit));
-  wires.push(wire);
-  const items = Math.min(limit, N - start);
-  start += items;
-  limit = nextPageSize(items, wire.length, PAGE_BYTES_USED);
+function writePages(dir: string): void {
+  for (let start = 0, limit = FIRST_PAGE_ITEMS, page = 0; start < N; page++) {
+    const wire = Buffer.from(pageText(start, limit));
+    writeFileSync(join(dir, String(page)), wire);
+    const items = Math.min(limit, N - start);
+    start += items;
+    limit = nextPageSize(items, wire.length, PAGE_BYTES_USED);
+  }
 }
-const wireBytes = wires.reduce((n, w) => n + w.length, 0);
-(globalThis as { gc?: () => void }).gc?.();
-// VmHWM from here on: the restart's peak, not the build's (Linux: 5 resets the peak RSS).
+const BUILD_DIR = process.env.HERALD_BENCH_RESTART_BUILD;
+if (BUILD_DIR !== undefined) {
+  writePages(BUILD_DIR);
+  process.exit(0);
+}
+const dir = mkdtempSync(join(tmpdir(), 'herald-restart-'));
+const built = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { env: { ...process.env, HERALD_BENCH_RESTART_BUILD: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
+if (built.status !== 0) {
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`writing the pages failed (exit ${String(built.status)})`);
+}
+const pageFiles = readdirSync(dir).sort((a, b) => Number(a) - Number(b)).map((f) => join(dir, f));
+const wireBytes = pageFiles.reduce((n, f) => n + statSync(f).size, 0);
+// VmHWM from here on: the restart's peak (Linux: 5 resets the peak RSS).
 writeFileSync('/proc/self/clear_refs', '5');
+
+/** One page's body as a socket hands it over: 64 kB Buffers, each its own allocation. */
+function readChunks(file: string): Buffer[] {
+  const fd = openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(CHUNK);
+      const n = readSync(fd, chunk, 0, CHUNK, null);
+      if (n === 0) return chunks;
+      chunks.push(n === CHUNK ? chunk : chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** VmHWM or VmRSS of this process, MB. */
 function procMb(field: 'VmHWM' | 'VmRSS'): number {
@@ -136,13 +168,11 @@ class ListedServices implements InformerSource<V1Service> {
     const t = performance.now();
     const c = mainThreadSeconds();
     const items: V1Service[] = [];
-    for (const wire of wires) {
+    for (const file of pageFiles) {
       // Each page arrives as its own response: the event loop turns between them.
       await new Promise((r) => setImmediate(r));
       // The socket's chunks, concatenated and decoded (readBody), parsed, decoded.
-      const chunks: Buffer[] = [];
-      for (let at = 0; at < wire.length; at += CHUNK) chunks.push(Buffer.from(wire.subarray(at, at + CHUNK)));
-      const body = Buffer.concat(chunks);
+      const body = Buffer.concat(readChunks(file));
       this.pages++;
       const page = JSON.parse(body.toString('utf8')) as { items: unknown[] };
       for (const raw of page.items) items.push(decodeObject<V1Service>(raw));
@@ -317,3 +347,4 @@ if (trim instanceof Error) {
 }
 out('bench.loadavg.1min.end', loadavg()[0], 2);
 await controller.stop();
+rmSync(dir, { recursive: true, force: true });
