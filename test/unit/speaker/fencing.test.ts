@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Clock, TimerHandle } from '../../../protocols/clock.js';
 import { ClaimGate, type ClaimGateChange } from '../../../speaker/claim-gate.js';
 import { Fencing, FencingError, type FencingState, type LateRenewal } from '../../../speaker/fencing.js';
 import { ManualClock } from '../../../protocols/clock.js';
@@ -217,5 +219,101 @@ describe('Fencing', () => {
       clock.checkPhase();
       expect(f.state()).toEqual({ kind: 'fenced', reason: 'renewOverdue', since: 3000 });
     });
+  });
+
+  // The speaker decides Services by isFenced(), which says fenced from the deadline on, before the
+  // timer's verdict: decisions made in that window announce nothing, and only a fenced transition
+  // (onChange) or a late renewal (onLate) tells the speaker to decide them again (speaker.ts
+  // markAll). A window closed by neither left a run of Services unannounced (issue 17 follow-up).
+  it('every window in which isFenced() said fenced while active ends with a fence or an onLate (property, a modelled event loop)', () => {
+    /** libuv's order per turn: due timers (late if the loop was blocked), then I/O received, then the check phase. */
+    class LoopClock implements Clock {
+      t = 0;
+      private seq = 0;
+      private timers: { due: number; seq: number; fn: () => void }[] = [];
+      io: { at: number; fn: () => void }[] = [];
+      private immediates: (() => void)[] = [];
+      now(): number {
+        return this.t;
+      }
+      setTimeout(fn: () => void, ms: number): TimerHandle {
+        const timer = { due: this.t + Math.max(0, ms), seq: this.seq++, fn };
+        this.timers.push(timer);
+        return timer;
+      }
+      clearTimeout(handle: TimerHandle): void {
+        this.timers = this.timers.filter((x) => x !== handle);
+      }
+      afterIo(fn: () => void): void {
+        this.immediates.push(fn);
+      }
+      turn(probe: () => void): void {
+        for (;;) {
+          const due = this.timers.filter((x) => x.due <= this.t).sort((a, b) => a.due - b.due || a.seq - b.seq)[0];
+          if (!due) break;
+          this.timers = this.timers.filter((x) => x !== due);
+          due.fn();
+        }
+        const arrived = this.io.filter((x) => x.at <= this.t);
+        this.io = this.io.filter((x) => x.at > this.t);
+        for (const x of arrived) x.fn();
+        probe();
+        const immediates = this.immediates;
+        this.immediates = [];
+        for (const fn of immediates) fn();
+        probe();
+      }
+    }
+    type Action = { send: { latency: number; ok: boolean } } | { block: number } | { idle: number };
+    const action: fc.Arbitrary<Action> = fc.oneof(
+      fc.record({ send: fc.record({ latency: fc.integer({ min: 1, max: 4000 }), ok: fc.boolean() }) }),
+      fc.record({ block: fc.integer({ min: 1, max: 5000 }) }),
+      fc.record({ idle: fc.integer({ min: 1, max: 3000 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(action, { minLength: 1, maxLength: 40 }), (actions) => {
+        const clock = new LoopClock();
+        const f = new Fencing({ clock, leaseDurationMs: 3000 });
+        // Signals that make the speaker decide again, by time; the oldest blind decision not yet covered.
+        let signals = 0;
+        f.onChange((st) => void (st.kind === 'fenced' && signals++));
+        f.onLate(() => void signals++);
+        let blind: { at: number; signals: number } | undefined;
+        const probe = (): void => {
+          const active = f.state().kind === 'active';
+          if (active && f.isFenced()) blind ??= { at: clock.t, signals };
+          else if (blind && signals === blind.signals) {
+            // isFenced() is false again (or the state says fenced): no signal since the blind decision.
+            if (!f.isFenced()) throw new Error(`a decision at ${blind.at} ms saw isFenced() while active, and at ${clock.t} ms it is unfenced without a fence or onLate`);
+          } else blind = undefined;
+        };
+        f.renewSucceeded(0);
+        for (const a of actions) {
+          if ('send' in a) {
+            const sentAt = clock.t;
+            clock.io.push({ at: sentAt + a.send.latency, fn: () => (a.send.ok ? f.renewSucceeded(sentAt) : f.renewFailed(new Error('refused'))) });
+          } else if ('block' in a) {
+            // The loop busy (a long turn deciding Services): time passes, nothing fires; decisions read isFenced().
+            for (let left = a.block; left > 0; left -= 100) {
+              clock.t += Math.min(100, left);
+              probe();
+            }
+          } else {
+            for (let left = a.idle; left > 0; left -= 10) {
+              clock.t += Math.min(10, left);
+              clock.turn(probe);
+            }
+          }
+          clock.turn(probe);
+        }
+        // Every answer in, every timer run.
+        for (let i = 0; i < 1000; i++) {
+          clock.t += 10;
+          clock.turn(probe);
+        }
+        if (blind && signals === blind.signals && f.state().kind === 'active') throw new Error(`a blind decision at ${blind.at} ms never signalled`);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
