@@ -15,6 +15,8 @@
 // --heapsnapshot-signal), for finding what holds its memory.
 // HERALD_BENCH_SPEAKER_RSS_NODE_FLAGS: node flags added to the chart's (space-separated), to measure one;
 // HERALD_BENCH_SPEAKER_RSS_ENV: environment variables added (space-separated NAME=VALUE, e.g. glibc's MALLOC_*).
+// HERALD_BENCH_SPEAKER_RSS_TIMEOUT_MS: how long to wait for all announced (default 30 minutes); on a time-out
+// the Services never announced and the speaker's Lease, fencing and claim-gate lines are printed.
 // HERALD_BENCH_SPEAKER_RSS_CRDS=1: as deployed with the metallb.io CRDs installed: the speaker then also
 // lists and watches every ServiceL2Status (the holders tier) and keeps its own ones; one per Service is
 // written into etcd beforehand as an earlier life of this speaker left them (a restarted speaker: it
@@ -127,13 +129,24 @@ async function measure(n: number): Promise<void> {
     const metricsUrl = await speaker.metricsUrl();
     const s = speaker;
     const announced = new Set<string>();
-    await s.waitFor(`all ${n} announced`, (r: RecordLine) => (r.op === 'setBalancer' && r.name !== undefined && announced.add(r.name).size >= n), 1_800_000);
+    const lines = (events: string[]): string => s.logs.filter((l) => events.includes(String(l.event))).slice(0, 5).map((l) => JSON.stringify(l).slice(0, 300)).join(' | ');
+    try {
+      await s.waitFor(`all ${n} announced`, (r: RecordLine) => (r.op === 'setBalancer' && r.name !== undefined && announced.add(r.name).size >= n), Number(process.env.HERALD_BENCH_SPEAKER_RSS_TIMEOUT_MS ?? 1_800_000));
+    } catch (err) {
+      // Which Services, and what the speaker said about its Lease, fencing and claims meanwhile.
+      const missing = Array.from({ length: n }, (_, i) => `svc-${i}`).filter((name) => !announced.has(name));
+      note(`${missing.length} of ${n} never announced, e.g. ${missing.slice(0, 10).join(' ')}`);
+      note(`lines: ${lines(['fenced', 'unfenced', 'leaseRenewedLate', 'layer2ClaimsGated', 'layer2ClaimsResumed', 'layer2ClaimGateTimeout', 'layer2HoldersUnavailable', 'serviceStatusUnavailable', 'watchError', 'syncFailed'])}`);
+      throw err;
+    }
     out(`speaker.${n}.seconds_to_announced`, (performance.now() - t) / 1000);
     out(`speaker.${n}.cpu_seconds_to_announced`, cpuSeconds(s.pid), 2);
     // A speaker whose start starves its Lease renewal fences (withdraws everything) and starts over.
     const fenced = s.logs.filter((l) => l.event === 'fenced');
     out(`speaker.${n}.fenced_to_announced`, fenced.length, 0);
     for (const l of fenced.slice(0, 3)) note(`fenced: ${JSON.stringify(l).slice(0, 400)}`);
+    // A renewal read after the fencing deadline: the Services decided meanwhile are decided again (speaker.ts onLateRenewal).
+    out(`speaker.${n}.renewed_late_to_announced`, s.logs.filter((l) => l.event === 'leaseRenewedLate').length, 0);
     // Settled: RSS moved less than 0.5 MB over 3 s (at most 3 minutes).
     let last = 0;
     let rss = procStatusMb(s.pid, 'VmRSS');
