@@ -130,6 +130,44 @@ describe('layer2 ownership while speakers join (liveness-gate.ts: claims; swim.t
     expect(results.false?.overlapMs).toBeGreaterThan(50);
   });
 
+  it('joins at other sizes and timings (the Service before, at or after the joiner starts, any joiner rank, one peer slow to see its Lease): never two answerers, and none for at most a few ms once the joiner runs', () => {
+    for (const size of [3, 5]) {
+      for (const createdMs of [0, 250, 400]) {
+        for (const rank of [0, 1]) {
+          const c = cluster();
+          const olds = Array.from({ length: size - 1 }, (_, i) => `n${i}`);
+          for (const n of olds) c.make(n, olds.filter((x) => x !== n));
+          for (const n of olds) c.start(n);
+          c.clock.advance(1000);
+          // n0 sees the joiner's Lease 150 ms after the others (a lagging watch).
+          const sees = (n: string): void => {
+            c.nodes.get(n)?.live.add('j');
+            c.nodes.get(n)?.swim.addMember('j');
+          };
+          for (const n of olds.slice(1)) sees(n);
+          c.make('j', olds);
+          const order = rank === 0 ? ['j', ...olds] : [olds[0] as string, 'j', ...olds.slice(1)];
+          const service = svc(vipRanking(order));
+          const none: ServiceView = { key: 'ns/none', ips: [], pool: 'p', externalTrafficPolicy: 'Cluster' };
+          // From the joiner's Lease (0): n0 sees it at 150 ms, the Service is created at createdMs, the joiner starts at 300 ms.
+          const before: string[][] = [];
+          for (let t = 0; t < 300; t++) {
+            if (t === 150) sees('n0');
+            before.push(...c.run(t >= createdMs ? service : none, 1));
+          }
+          c.start('j');
+          const after: string[][] = [];
+          for (let t = 300; t < 3300; t++) after.push(...c.run(t >= createdMs ? service : none, 1));
+          const decided = after.slice(Math.max(0, createdMs - 300));
+          const where = `size ${size}, created at ${createdMs} ms, joiner rank ${rank}`;
+          expect([...before, ...after].filter((x) => x.length > 1).length, where).toBe(0);
+          expect(decided.filter((x) => x.length === 0).length, where).toBeLessThanOrEqual(5);
+          expect(after.at(-1), where).toEqual([order[0]]);
+        }
+      }
+    }
+  });
+
   it('a speaker restarting while a peer is dead but its Lease still live: told the death by the first peer that hears it, it takes the VIP within a few ms of the others counting it (not after its 10 s grace)', () => {
     const c = cluster();
     const all = ['a', 'b', 'c', 'd', 'j'];
