@@ -31,16 +31,51 @@
 // before any timer runs, so a quorum state computed before the stall would let it answer for VIPs
 // the others have handed over. So every entry point (timers, received messages, and the speaker's
 // answer path through awake()) first compares the clock with the last time this ran: a gap over
-// stallMs is a stall. The node then pings every member at once and is `stalled` until each has
-// answered (an answer carries that member's verdict on us, applied before the stall ends; any one
-// of them may be the one that declared us dead and took over, so one answer is not enough), or for
-// at most periodMs + suspicionMs (a member silent that long cannot tell us anything; the sampled
-// quorum then decides as for a cut-off node), or until no member is left that could answer. Our
-// pings also end any suspicion of us still running elsewhere. Datagrams queued during the stall
-// prove nothing: they answer requests sent before it. A Lease renewal does
-// not end it either: it says the API server hears us, not what the other speakers decided. A
-// stalled node starts no suspicion (the silence was its own) and the speaker does not answer.
-//
+// stallMs is a stall. The node is then `stalled` until each member it asks has answered (an answer
+// carries that member's verdict on us, applied before the stall ends), or for at most periodMs +
+// suspicionMs (a member silent that long cannot tell us anything; the sampled quorum then decides as
+// for a cut-off node), or until no member is left that could answer. Datagrams queued during the
+// stall prove nothing: they answer requests sent before it. A Lease renewal does not end it either:
+// it says the API server hears us, not what the other speakers decided. A stalled node starts no
+// suspicion (the silence was its own) and the speaker does not answer.
+// Whom it asks (the stall check; recheck() below asks the same way): a bounded set, not every member
+// (until session 12 it pinged all N: one real node's N datagrams once, but N per stall is an O(N)
+// burst, and the simulator's 250 members per process turned one stall into 250 x N datagrams, a stall
+// again: a storm). The set is
+//   (1) stallSample random members not dead (default 16; all of them when fewer),
+//   (2) every member whose ping of us (direct or relayed) we read while stalled, queued ones first,
+//   (3) every member whose message told us, while stalled, that we are suspect or dead,
+// each asked once per stall, and the stall ends when all of them answered. And on detecting a stall
+// it raises its incarnation (a refutation in advance, gossiped on those pings and onward).
+// Why this keeps the guarantee (a node declared dead, or being declared, learns it before answering):
+// - Nobody can declare us dead before we were silent for periodMs + suspicionMs (a probe, its period,
+//   then the suspicion time); stallMs (default suspicionMs) is below that. A verdict needs a suspicion,
+//   and every suspicion starts with a prober P that pinged us (and its helpers, who pinged us for it)
+//   after our last run: that ping waits in our socket and is read while we are stalled (queued data
+//   comes before any answer to our check, which arrives behind it), so P is in (2). A member that holds
+//   us dead got the suspicion from a P, later than P, and declares no earlier than P does (P's
+//   suspicion cannot end while we send nothing); so whenever anyone holds us dead, some P in (2) does,
+//   and its answer carries it. What breaks this: P's ping lost, or dropped because the socket buffer
+//   filled (a stall of many seconds: ~200 datagrams of buffer at ~5 pings/s), or P gone. Then (1): by
+//   then the verdict is old, every holder gossips it (3 log10 n sends each) and a fraction p of the
+//   members hold it; 16 random asks all miss with probability (1 - p)^16: 1.5e-5 at p = 1/2, 1e-16 at
+//   p = 0.9.
+// - Being declared (suspicions still running, which askEveryone's pings ended where they landed): the
+//   raised incarnation overrides every suspicion at the old one, and it spreads from us and from each
+//   member asked (they apply and re-gossip it), so from 16+ members at once against one P's suspicion
+//   started at most a suspicion time earlier; it also overrides suspicion gossip still in flight, which
+//   the old pings to everyone did not (a member that heard it after our ping suspected us again).
+// - The heal case (recheck(): a node cut off, its quorum lost, vouched for by a Lease renewal): the
+//   cut dropped the probes, so (2) is empty. The verdict made during the cut is usually old by then
+//   (a cut of a few seconds: every member holds it), and (1) finds it as above. The weaker case: a cut
+//   that heals within about the dissemination time after the first verdict (O(log n) periods: ~1-2 s
+//   at n = 1,000), when few hold it: the sample may miss it (1 holder of 1,000: 98 % miss), and the
+//   node answers until the gossip of its death reaches it (O(log n) periods, the holders send it 3 log10
+//   n times each and it is reachable again). That overlap is of the size the gate already accepts for a
+//   node the API server hears but UDP does not reach (a verdict lapses after two Lease changes, ~2 s at
+//   the 1 s renewals without quorum).
+// Cost: at most stallSample + the requests read while stalled per stall (requests arrive at about one
+// per period plus relays), flat in N; the old rule's N datagrams per stall are gone.
 // Joining members: a speaker starts its state machine only after its first Lease renewal succeeds,
 // and its peers see its Lease (or its new life) as soon as the API server committed it: under a slow
 // API server, seconds before it answers. So a member not heard from in its current life (no message
@@ -95,6 +130,11 @@ export interface SwimOptions {
    * least silence after which the others can declare us dead (about periodMs + suspicionMs).
    */
   stallMs?: number;
+  /**
+   * The random members a stall check (and recheck()) asks, besides those that pinged us or told us we
+   * are suspected while it ran (see the header). Default 16; every member not dead when fewer.
+   */
+  stallSample?: number;
   /**
    * Joining members (see the header): a member not heard from in its current life is not suspected,
    * nor counted unreachable for the quorum, until this long after it appeared (or after our start).
@@ -280,6 +320,31 @@ export class GossipQueue {
   }
 }
 
+/**
+ * Up to `k` distinct names of `names` for which `ok` holds, drawn at random: all of them when at most
+ * k qualify. A few draws when most qualify (the stall check runs when a node may be starved: no copy
+ * of the list then), the scan otherwise. O(k) expected when most qualify, O(n) at worst.
+ */
+export function sampleMembers(names: readonly string[], k: number, ok: (name: string) => boolean, random: () => number): string[] {
+  const out: string[] = [];
+  if (k >= names.length) {
+    for (const n of names) if (ok(n)) out.push(n);
+    return out;
+  }
+  const taken = new Set<string>();
+  for (let tries = 0; out.length < k && tries < 4 * k + 8; tries++) {
+    const n = names[Math.floor(random() * names.length)] as string;
+    if (!taken.has(n) && ok(n)) {
+      taken.add(n);
+      out.push(n);
+    }
+  }
+  if (out.length === k) return out;
+  const pool = names.filter((n) => !taken.has(n) && ok(n));
+  while (out.length < k && pool.length > 0) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0] as string);
+  return out;
+}
+
 /** How many times each update is piggybacked (SWIM's lambda log n, at least 3). */
 function retransmits(n: number): number {
   return Math.max(3, Math.ceil(3 * Math.log10(n + 1)));
@@ -321,8 +386,11 @@ export class Swim {
   private unreachable = 0;
   /** Local time this last ran (any timer, message or awake()). */
   private lastRun = 0;
-  /** Set by a stall: the members whose answer to our post-stall ping we wait for, and the time-out. */
-  private stall: { waiting: Set<string>; timer: TimerHandle } | undefined;
+  /**
+   * Set by a stall (or recheck): the members whose answer to our check we wait for, those asked so far
+   * in it (each once), and the time-out.
+   */
+  private stall: { waiting: Set<string>; asked: Set<string>; timer: TimerHandle } | undefined;
   private readonly stallListeners: Array<(stalled: boolean, gapMs: number) => void> = [];
   private readonly quorumListeners: Array<(quorum: boolean) => void> = [];
   /** Counters (metrics). `ignoredStopped`: messages that arrived while stopped (or not started yet), unread. */
@@ -332,12 +400,14 @@ export class Swim {
     for (const k of ['periodMs', 'probeTimeoutMs', 'suspicionMs'] as const) {
       if (!(opts[k] > 0)) throw new RangeError(`${k}: must be positive, got ${opts[k]}`);
     }
+    if (opts.stallSample !== undefined && !(Number.isInteger(opts.stallSample) && opts.stallSample >= 1)) throw new RangeError(`stallSample: must be a positive integer, got ${opts.stallSample}`);
     if (opts.probeTimeoutMs >= opts.periodMs) throw new RangeError(`probeTimeoutMs ${opts.probeTimeoutMs} must be below periodMs ${opts.periodMs}`);
     this.opts = {
       random: Math.random,
       ...opts,
       quorumWindowMs: opts.quorumWindowMs ?? 1.5 * opts.periodMs + opts.probeTimeoutMs,
       stallMs: opts.stallMs ?? opts.suspicionMs,
+      stallSample: opts.stallSample ?? 16,
       joinGraceMs: opts.joinGraceMs ?? 10_000,
     };
   }
@@ -364,12 +434,12 @@ export class Swim {
     if (this.stall !== undefined && !this.anyoneToAnswer()) this.endStall();
     if (gap <= this.opts.stallMs || this.stall !== undefined || !this.anyoneToAnswer()) return;
     this.counts.stalls++;
-    this.askEveryone(gap);
+    this.askForVerdicts(gap);
   }
 
   /**
-   * Asks every member for its verdict on us and is `stalled` until each answered (or periodMs +
-   * suspicionMs), as after a stall. For a node that lost the quorum and is about to be vouched for
+   * Asks members for their verdict on us and is `stalled` until each answered (or periodMs +
+   * suspicionMs), as after a stall (whom: see the header, the stall check). For a node that lost the quorum and is about to be vouched for
    * by a Lease renewal: the others may have declared it dead meanwhile, and a link that comes back
    * can carry the renewal (TCP retransmitting it) before any of their answers; once they answered
    * with no verdict, or could not (still cut off: the renewal then vouches alone), it may answer.
@@ -377,20 +447,30 @@ export class Swim {
    */
   recheck(): void {
     if (!this.running || this.stall !== undefined || !this.anyoneToAnswer()) return;
-    this.askEveryone(0);
+    this.askForVerdicts(0);
   }
 
-  private askEveryone(gap: number): void {
-    const waiting = new Set<string>();
-    this.stall = { waiting, timer: this.opts.clock.setTimeout(() => this.endStall(), this.opts.periodMs + this.opts.suspicionMs) };
+  /** The stall check (see the header): stallSample random members not dead now, more as requests are read. */
+  private askForVerdicts(gap: number): void {
+    this.stall = { waiting: new Set(), asked: new Set(), timer: this.opts.clock.setTimeout(() => this.endStall(), this.opts.periodMs + this.opts.suspicionMs) };
+    // A refutation in advance: ends the suspicions of us at our old incarnation, wherever its gossip reaches.
+    this.incarnation++;
+    this.queue({ name: this.opts.self, state: 'alive', incarnation: this.incarnation });
     for (const l of [...this.stallListeners]) l(true, gap);
-    for (const [name, m] of this.members) {
-      if (m.state === 'dead') continue;
-      const seq = this.nextSeq();
-      this.probes.set(seq, { seq, target: name, acked: false, helpers: 0, helperAnswered: false, stallCheck: true, timer: undefined });
-      waiting.add(name);
-      this.sendTo(name, 'ping', seq, name);
-    }
+    for (const name of sampleMembers(this.nameList, this.opts.stallSample, (n) => this.members.get(n)?.state !== 'dead', this.opts.random)) this.askAlso(name);
+  }
+
+  /** Asks `name` for its verdict in the running stall check, once per check (see the header). */
+  private askAlso(name: string): void {
+    const stall = this.stall;
+    if (stall === undefined || stall.asked.has(name)) return;
+    const m = this.members.get(name);
+    if (m === undefined || m.state === 'dead') return;
+    stall.asked.add(name);
+    stall.waiting.add(name);
+    const seq = this.nextSeq();
+    this.probes.set(seq, { seq, target: name, acked: false, helpers: 0, helperAnswered: false, stallCheck: true, timer: undefined });
+    this.sendTo(name, 'ping', seq, name);
   }
 
   /** Some member could answer us (alone, or with every other member dead, nobody took over). */
@@ -689,6 +769,9 @@ export class Swim {
     // An answer to a request of ours (ours, relayed or asked): the sender received it, so it heard us
     // (see the header, claims). After the updates: a sender that holds us dead told us so first.
     if ((m.type === 'ack' || m.type === 'nack') && this.probes.has(m.seq)) for (const l of [...this.answerListeners]) l(m.from);
+    // Stalled: a member that pinged us (it may be the prober whose suspicion becomes a verdict) or
+    // that holds a suspicion or death of us is asked too (see the header, the stall check).
+    if (this.stall !== undefined && ((m.type === 'ping' && m.target === this.opts.self) || m.updates.some((u) => u.name === this.opts.self && u.state !== 'alive'))) this.askAlso(m.from);
     switch (m.type) {
       case 'ping':
         this.sendTo(m.from, 'ack', m.seq, m.target);
