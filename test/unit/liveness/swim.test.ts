@@ -50,7 +50,7 @@ class FreezableClock implements Clock {
  * `old` members read and send version 1 only; `opts.v2` members read versions 1 and 2 (as before
  * version 3); the others read up to `opts.newest` (default 2, as before version 3) and advertise it.
  */
-function net(n: number, seed = 1, old: ReadonlySet<string> = new Set(), opts: { newest?: WireVersion; v2?: ReadonlySet<string> } = {}) {
+function net(n: number, seed = 1, old: ReadonlySet<string> = new Set(), opts: { newest?: WireVersion; v2?: ReadonlySet<string>; stallSample?: number } = {}) {
   const newest = opts.newest ?? 2;
   const clock = new ManualClock();
   const clocks = new Map<string, FreezableClock>();
@@ -67,6 +67,9 @@ function net(n: number, seed = 1, old: ReadonlySet<string> = new Set(), opts: { 
   const drops: WireDropReason[] = [];
   let bytes = 0;
   const sentVersions = new Map<WireVersion, number>();
+  /** Every message sent (by processes not down, past the cut), when `recording`. */
+  const sent: Array<{ at: number; from: string; to: string; type: string; target: string; selfNews: boolean }> = [];
+  let recording = false;
   const nodes = new Map<string, Swim>();
   const wires = new Map<string, LivenessWire>();
   for (const name of names) clocks.set(name, new FreezableClock(clock));
@@ -95,11 +98,13 @@ function net(n: number, seed = 1, old: ReadonlySet<string> = new Set(), opts: { 
     wires.set(name, makeWire(name));
     const swim = new Swim({
       ...TIMING,
+      ...(opts.stallSample !== undefined ? { stallSample: opts.stallSample } : {}),
       clock: clocks.get(name) as FreezableClock,
       self: name,
       random,
       send: (to, m) => {
         if (down.has(name) || cut?.(name, to)) return;
+        if (recording) sent.push({ at: clock.now(), from: name, to, type: m.type, target: m.target, selfNews: m.updates.some((u) => u.name === to && u.state !== 'alive') });
         const datagram = (wires.get(name) as LivenessWire).seal(to, m);
         bytes += datagram.length;
         const v = datagram[2] as WireVersion;
@@ -124,7 +129,7 @@ function net(n: number, seed = 1, old: ReadonlySet<string> = new Set(), opts: { 
   for (const swim of nodes.values()) swim.start();
   const node = (name: string): Swim => nodes.get(name) as Swim;
   const freezable = (name: string): FreezableClock => clocks.get(name) as FreezableClock;
-  return { clock, names, nodes, node, down, changes, freezable, upgrade, setCut: (f: typeof cut) => (cut = f), stats: () => ({ dropped, drops, bytes, sentVersions }) };
+  return { clock, names, nodes, node, down, changes, freezable, upgrade, setCut: (f: typeof cut) => (cut = f), record: (on: boolean) => (recording = on), sent, stats: () => ({ dropped, drops, bytes, sentVersions }) };
 }
 
 /** Advance in 1 ms steps until `pred`, returning the elapsed ms (or throwing after `limit`). */
@@ -273,7 +278,7 @@ describe('SWIM failure detection', () => {
     expect(c.node(isolated).dead()).toEqual([]);
   });
 
-  it('recheck after a partition heals: the cut-off member asks everyone, is stalled until they answered, and learns its death first', () => {
+  it('recheck after a partition heals: the cut-off member asks everyone (fewer members than stallSample), is stalled until they answered, and learns its death first', () => {
     const c = net(3);
     c.clock.advance(1000);
     const isolated = 'node3';
@@ -385,6 +390,173 @@ describe('SWIM failure detection', () => {
     c.node('node1').receive({ type: 'ping', seq: 1, incarnation: 0, from: 'stranger', target: 'node1', updates: [{ name: 'node2', state: 'dead', incarnation: 9 }] });
     expect(c.node('node1').state('node2')).toBe('alive');
     expect(c.node('node1').counts.received).toBe(0);
+  });
+});
+
+/**
+ * The members that, while `who` was stalled ([from, to]), pinged it or told it it was suspect or dead:
+ * the stall check asks each of them (swim.ts header). Delivered 1 ms after sending.
+ */
+function requesters(c: ReturnType<typeof net>, who: string, from: number, to: number): Set<string> {
+  return new Set(c.sent.filter((x) => x.to === who && x.at + 1 <= to && x.at >= from - 1 && ((x.type === 'ping' && x.target === who) || x.selfNews)).map((x) => x.from));
+}
+
+/** The members `who` pinged in [from, to]. */
+function pinged(c: ReturnType<typeof net>, who: string, from: number, to: number): Set<string> {
+  return new Set(c.sent.filter((x) => x.from === who && x.type === 'ping' && x.at >= from && x.at <= to).map((x) => x.to));
+}
+
+/**
+ * `seeds` stalls of `gap` ms of node2 among `n` members: how many ended with no member holding it dead
+ * and yet one declared it dead within 3 s after (a death it learnt after answering again), and the
+ * asks per stall.
+ */
+function rate(sample: number, gap: number, seeds: number, n = 40): { lateDeaths: number; learntLate: number; asks: number } {
+  let lateDeaths = 0;
+  let learntLate = 0;
+  let asks = 0;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const c = net(n, seed * 7, new Set(), { stallSample: sample });
+    c.clock.advance(2000);
+    const events: string[] = [];
+    c.node('node2').onStall((st) => events.push(st ? 'stall' : 'ended'));
+    c.node('node2').onChange((x) => x.name === 'node2' && x.state === 'dead' && events.push('dead'));
+    c.freezable('node2').frozen = true;
+    c.clock.advance(gap);
+    const a = c.node('node2').counts.stallAsks;
+    c.freezable('node2').resume();
+    until(c.clock, () => !c.node('node2').stalled, 1000);
+    asks += c.node('node2').counts.stallAsks - a;
+    const heldAtEnd = c.names.some((n) => c.node(n).state('node2') === 'dead');
+    c.clock.advance(3000);
+    const ended = events.indexOf('ended');
+    const deadBefore = events.slice(0, ended).includes('dead');
+    if (!heldAtEnd && c.names.some((n) => c.node(n).state('node2') === 'dead')) lateDeaths++;
+    if (!deadBefore && c.names.some((n) => c.node(n).state('node2') === 'dead')) learntLate++;
+  }
+  return { lateDeaths, learntLate, asks: asks / seeds };
+}
+
+describe('SWIM stall check (bounded: stallSample random members + those that pinged or suspected us while stalled)', () => {
+  const SAMPLE = 6;
+
+  it('a stall shorter than a verdict takes: asks the sample and every member whose ping it read while stalled, not all; no member declares it dead (the raised incarnation ends the suspicions)', () => {
+    let suspectedAtResume = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const c = net(40, seed, new Set(), { stallSample: SAMPLE });
+      c.clock.advance(1990);
+      c.record(true); // from before the freeze: a datagram sent just before it arrives during it
+      c.clock.advance(10);
+      const frozenAt = c.clock.now();
+      c.freezable('node2').frozen = true;
+      // Resumed before anyone could declare it dead (periodMs + suspicionMs = 600 ms).
+      c.clock.advance(550);
+      if (c.names.some((n) => c.node(n).state('node2') === 'suspect')) suspectedAtResume++;
+      const asks = c.node('node2').counts.stallAsks;
+      const resumedAt = c.clock.now();
+      c.freezable('node2').resume();
+      expect(c.node('node2').stalled).toBe(true);
+      const endedAt = until(c.clock, () => !c.node('node2').stalled, 1000) + resumedAt;
+      const req = requesters(c, 'node2', frozenAt, endedAt);
+      const asked = c.node('node2').counts.stallAsks - asks;
+      // Bounded: the sample plus the members that asked it; far fewer than the 39 members.
+      expect(asked).toBeGreaterThanOrEqual(SAMPLE);
+      expect(asked).toBeLessThanOrEqual(SAMPLE + req.size);
+      expect(asked).toBeLessThan(39);
+      // Every member that pinged it while frozen (the prober whose suspicion would become a verdict) was asked.
+      const queued = requesters(c, 'node2', frozenAt, resumedAt);
+      expect(queued.size).toBeGreaterThan(0);
+      for (const r of queued) expect(pinged(c, 'node2', resumedAt, endedAt)).toContain(r);
+      // The suspicions end everywhere (the raised incarnation's gossip): no member declares it dead.
+      c.clock.advance(5000);
+      for (const n of c.names) expect(c.node(n).state('node2')).not.toBe('dead');
+      expect(c.changes.get('node2')?.filter((x) => x.state === 'dead')).toEqual([]);
+    }
+    // Most runs resumed with suspicions of it running (the case the raised incarnation is for).
+    expect(suspectedAtResume).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a fresh verdict (resumed when the first member declares it dead, few know it): that member pinged it while it was frozen, so it is asked and the verdict is learnt before the stall ends', () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const c = net(40, seed, new Set(), { stallSample: 4 });
+      c.clock.advance(1990);
+      c.record(true); // from before the freeze: a datagram sent just before it arrives during it
+      c.clock.advance(10);
+      const events: string[] = [];
+      c.node('node2').onStall((stalled) => events.push(stalled ? 'stall' : 'stall ended'));
+      c.node('node2').onChange((x) => x.name === 'node2' && events.push(`self ${x.state}`));
+      c.freezable('node2').frozen = true;
+      until(c.clock, () => c.names.some((n) => c.node(n).state('node2') === 'dead'), 5000);
+      const holders = c.names.filter((n) => c.node(n).state('node2') === 'dead');
+      expect(holders.length).toBeLessThan(5); // few hold it: 4 random asks would likely miss them
+      c.freezable('node2').resume();
+      until(c.clock, () => !c.node('node2').stalled, 1000);
+      const ended = events.indexOf('stall ended');
+      expect(events[0]).toBe('stall');
+      expect(events.slice(1, ended)).toContain('self dead');
+    }
+  });
+
+  it('an old verdict (frozen until every member holds it dead): learnt before the stall ends, from a bounded number of asks', () => {
+    const c = net(40, 3, new Set(), { stallSample: SAMPLE });
+    c.clock.advance(1990);
+    c.record(true);
+    c.clock.advance(10);
+    const events: string[] = [];
+    c.node('node2').onStall((stalled) => events.push(stalled ? 'stall' : 'stall ended'));
+    c.node('node2').onChange((x) => x.name === 'node2' && events.push(`self ${x.state}`));
+    const frozenAt = c.clock.now();
+    c.freezable('node2').frozen = true;
+    until(c.clock, () => c.names.every((n) => n === 'node2' || c.node(n).state('node2') === 'dead'), 10_000);
+    c.clock.advance(3000);
+    const asks = c.node('node2').counts.stallAsks;
+    const resumedAt = c.clock.now();
+    c.freezable('node2').resume();
+    const endedAt = until(c.clock, () => !c.node('node2').stalled, 1000) + resumedAt;
+    expect(events.slice(1, events.indexOf('stall ended'))).toContain('self dead');
+    const asked = c.node('node2').counts.stallAsks - asks;
+    expect(asked).toBeLessThanOrEqual(SAMPLE + requesters(c, 'node2', frozenAt, endedAt).size);
+    expect(asked).toBeLessThan(39);
+  });
+
+  it('the heal case: a cut-off member rechecks with the sample only; still cut off it waits a period + the suspicion time; healed, it learns its (old) death before the recheck ends', () => {
+    const c = net(40, 5, new Set(), { stallSample: SAMPLE });
+    c.clock.advance(2000);
+    const isolated = 'node7';
+    const events: string[] = [];
+    c.node(isolated).onStall((stalled, gap) => events.push(stalled ? `recheck ${gap}` : 'recheck ended'));
+    c.node(isolated).onChange((x) => x.name === isolated && events.push(`self ${x.state}`));
+    c.setCut((from, to) => from === isolated || to === isolated);
+    until(c.clock, () => c.names.every((n) => n === isolated || c.node(n).state(isolated) === 'dead'), 10_000);
+    let asks = c.node(isolated).counts.stallAsks;
+    c.node(isolated).recheck();
+    expect(until(c.clock, () => !c.node(isolated).stalled)).toBe(TIMING.periodMs + TIMING.suspicionMs);
+    expect(c.node(isolated).counts.stallAsks - asks).toBe(SAMPLE);
+    expect(events).toEqual(['recheck 0', 'recheck ended']);
+    c.setCut(undefined);
+    asks = c.node(isolated).counts.stallAsks;
+    c.node(isolated).recheck();
+    until(c.clock, () => !c.node(isolated).stalled, 100);
+    const ended = events.lastIndexOf('recheck ended');
+    expect(events.slice(2, ended)).toContain('self dead');
+    expect(events[2]).toBe('recheck 0');
+    // Nobody pings a member it holds dead, so no request adds to the sample here.
+    expect(c.node(isolated).counts.stallAsks - asks).toBe(SAMPLE);
+    expect(c.node(isolated).counts.stalls).toBe(0);
+  });
+
+  it('stalls of 450 ms to 1 s at 40 members asking 6: no member declares it dead after its stall ended (the suspicions told are retraced by the refutation)', () => {
+    for (const gap of [450, 550, 700, 1000]) {
+      const r = rate(SAMPLE, gap, 10);
+      expect(r.lateDeaths).toBe(0);
+      expect(r.learntLate).toBe(0);
+      expect(r.asks).toBeLessThan(39);
+    }
+  });
+
+  it('stallSample must be a positive integer', () => {
+    const clock = new ManualClock();
+    for (const stallSample of [0, -1, 1.5, Number.NaN]) expect(() => new Swim({ ...TIMING, clock, self: 'a', send: () => undefined, stallSample })).toThrow(/stallSample/);
   });
 });
 
@@ -709,3 +881,4 @@ describe('SWIM joining members (a speaker answers only after its first Lease ren
     expect(q.size).toBe(0);
   });
 });
+
