@@ -10,6 +10,7 @@
 //   scale.<N>.agree_ms.median / .max       kill -> every live member has declared it dead
 //   scale.<N>.worker_lag_p99_ms / worker_lag_max_ms / worker_cpu_percent / worker_stalls   the simulator's
 //                                          own load: when the event loops lag, the figures measure the machine
+//   scale.<N>.stall_asks                   pings sent by the members' stall checks and rechecks (bounded per check)
 //   scale.<N>.starved 0|1                  1: a member stalled or the lag p99 reached the probe time-out
 //                                          (test/sim/scale-verdict.ts), or a worker stopped answering; kills skipped
 // Env: HERALD_BENCH_SCALE_N (default "100,500,1000"), HERALD_BENCH_SCALE_WINDOW_S (steady window,
@@ -135,6 +136,7 @@ interface Totals {
   livenessBytes: number;
   livenessPackets: number;
   stalls: number;
+  stallAsks: number;
   falseSuspicions: number;
   falseDeaths: number;
   quorumLosses: number;
@@ -155,9 +157,9 @@ interface Totals {
 
 async function sampleAll(workers: Worker[]): Promise<Totals> {
   const samples = await Promise.all(workers.map(async (w) => (await w.request({ type: 'sample' }, 'sample')).sample));
-  const t: Totals = { leaseWrites: 0, livenessBytes: 0, livenessPackets: 0, stalls: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, selfSuspected: 0, dropped: 0, leaseFailures: 0, fencedNow: 0, rejoins: 0, cpuSeconds: 0, lagP99: 0, lagMax: 0, verdicts: {}, deadViews: {}, unhealthy: 0, leaseFailuresBy: {}, leaseFenced: { episodes: 0, members: 0, totalMs: 0, maxMs: 0, now: 0 } };
+  const t: Totals = { leaseWrites: 0, livenessBytes: 0, livenessPackets: 0, stalls: 0, stallAsks: 0, falseSuspicions: 0, falseDeaths: 0, quorumLosses: 0, selfSuspected: 0, dropped: 0, leaseFailures: 0, fencedNow: 0, rejoins: 0, cpuSeconds: 0, lagP99: 0, lagMax: 0, verdicts: {}, deadViews: {}, unhealthy: 0, leaseFailuresBy: {}, leaseFenced: { episodes: 0, members: 0, totalMs: 0, maxMs: 0, now: 0 } };
   for (const s of samples) {
-    for (const k of ['leaseWrites', 'livenessBytes', 'livenessPackets', 'stalls', 'falseSuspicions', 'falseDeaths', 'quorumLosses', 'selfSuspected', 'dropped', 'leaseFailures', 'fencedNow', 'rejoins', 'cpuSeconds'] as const) t[k] += s[k];
+    for (const k of ['leaseWrites', 'livenessBytes', 'livenessPackets', 'stalls', 'stallAsks', 'falseSuspicions', 'falseDeaths', 'quorumLosses', 'selfSuspected', 'dropped', 'leaseFailures', 'fencedNow', 'rejoins', 'cpuSeconds'] as const) t[k] += s[k];
     t.unhealthy += s.unhealthy;
     for (const [c, k] of Object.entries(s.leaseFailuresBy)) t.leaseFailuresBy[c] = (t.leaseFailuresBy[c] ?? 0) + k;
     for (const k of ['episodes', 'members', 'totalMs', 'now'] as const) t.leaseFenced[k] += s.leaseFenced[k];
@@ -218,7 +220,7 @@ async function measureSize(workers: Worker[], owner: Map<string, Worker>, names:
     const m = await sampleAll(workers);
     lagP99 = Math.max(lagP99, m.lagP99);
     lagMax = Math.max(lagMax, m.lagMax);
-    note(`${p}: ${done} of ${windowS} s of the window, ${m.falseSuspicions - a.falseSuspicions} false suspicions, ${m.falseDeaths - a.falseDeaths} false deaths, ${m.stalls - a.stalls} stalls so far; this minute's lag p99 ${m.lagP99.toFixed(0)} ms, max ${m.lagMax.toFixed(0)} ms; load average ${load()}`);
+    note(`${p}: ${done} of ${windowS} s of the window, ${m.falseSuspicions - a.falseSuspicions} false suspicions, ${m.falseDeaths - a.falseDeaths} false deaths, ${m.stalls - a.stalls} stalls (${m.stallAsks - a.stallAsks} stall asks), ${m.quorumLosses - a.quorumLosses} quorum losses so far; this minute's lag p99 ${m.lagP99.toFixed(0)} ms, max ${m.lagMax.toFixed(0)} ms; load average ${load()}`);
   }
   const b = await sampleAll(workers);
   lagP99 = Math.max(lagP99, b.lagP99);
@@ -250,6 +252,8 @@ async function measureSize(workers: Worker[], owner: Map<string, Worker>, names:
   out(`${p}.worker_lag_p99_ms`, lagP99, 1);
   out(`${p}.worker_lag_max_ms`, lagMax, 1);
   out(`${p}.worker_stalls`, b.stalls - a.stalls, 0);
+  // What the stall checks and rechecks cost (swim.ts: bounded per check, flat in N).
+  out(`${p}.stall_asks`, b.stallAsks - a.stallAsks, 0);
   const hungry = udp && starved({ stalls: b.stalls - a.stalls, lagP99Ms: lagP99 }, timing.probeTimeoutMs);
   if (udp) out(`${p}.starved`, hungry ? 1 : 0, 0);
   if (hungry) {

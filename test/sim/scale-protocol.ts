@@ -33,8 +33,10 @@ export interface WorkerSample {
   /** Suspicions and deaths of members that were never killed, as seen by any member (false verdicts). */
   falseSuspicions: number;
   falseDeaths: number;
-  /** Stalls the members' liveness detected (swim.ts: not run for over stallMs; each then pings every member). */
+  /** Stalls the members' liveness detected (swim.ts: not run for over stallMs; each then asks a bounded set of members). */
   stalls: number;
+  /** Pings sent by the stall checks and rechecks (swim.ts counts.stallAsks). */
+  stallAsks: number;
   /** A member learned it was suspected or declared dead (it refutes / starts a new life). */
   selfSuspected: number;
   /** Quorum lost (a member stops answering until a renewal vouches for it), and members fenced now. */

@@ -328,6 +328,7 @@ function sample(): WorkerSample {
   let livenessBytes = 0;
   let livenessPackets = 0;
   let stalls = 0;
+  let stallAsks = 0;
   let fencedNow = 0;
   let leaseFencedNow = 0;
   let openMs = 0;
@@ -341,6 +342,7 @@ function sample(): WorkerSample {
     livenessBytes += m.transport.traffic.sentBytes + m.transport.traffic.receivedBytes;
     livenessPackets += m.transport.traffic.sentPackets + m.transport.traffic.receivedPackets;
     stalls += m.swim.counts.stalls;
+    stallAsks += m.swim.counts.stallAsks;
     if (m.alive && m.gate.isFenced()) fencedNow++;
   }
   const ms = (ns: number): number => ns / 1e6;
@@ -349,6 +351,7 @@ function sample(): WorkerSample {
     livenessBytes,
     livenessPackets,
     stalls,
+    stallAsks,
     fencedNow,
     rejoins,
     ...totals,
