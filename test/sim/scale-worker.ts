@@ -319,6 +319,7 @@ function start(ports: Record<string, number>, renewMs: number, kubeConfig: KubeA
       }
     }, renewMs + SWIM_START_MS);
     for (const m of members.values()) m.swimTimer = swimTimer;
+    injectFreeze(renewMs + SWIM_START_MS + SWIM_PHASE_SPREAD_MS);
   }
   send({ type: 'started' });
 }
@@ -400,6 +401,23 @@ async function stop(): Promise<void> {
   send({ type: 'stopped' });
 }
 
+/**
+ * HERALD_BENCH_SCALE_FREEZE=S:MS: S seconds after the members' liveness started, this worker's loop is
+ * held for MS ms (a busy wait: what a long collection or a paused host does to all of its members at
+ * once), so that a run shows whether one such stall starts a storm or is over once answered for.
+ */
+function injectFreeze(liveAfterMs: number): void {
+  const spec = process.env.HERALD_BENCH_SCALE_FREEZE;
+  if (spec === undefined || spec === '') return;
+  const [atS, ms] = spec.split(':').map(Number);
+  if (!(Number(atS) >= 0 && Number(ms) > 0)) throw new Error(`HERALD_BENCH_SCALE_FREEZE: expected S:MS, got ${spec}`);
+  setTimeout(() => {
+    process.stderr.write(`scale worker ${process.pid}: freezing for ${ms} ms (HERALD_BENCH_SCALE_FREEZE)\n`);
+    const until = performance.now() + Number(ms);
+    while (performance.now() < until);
+  }, liveAfterMs + Number(atS) * 1000).unref();
+}
+
 // HERALD_BENCH_SCALE_TRACE=1: one line a second on stderr (lag, datagrams, stalls, heap) to see a worker's trouble as it starts.
 if (process.env.HERALD_BENCH_SCALE_TRACE === '1') {
   const trace = monitorEventLoopDelay({ resolution: 5 });
@@ -417,16 +435,18 @@ if (process.env.HERALD_BENCH_SCALE_TRACE === '1') {
   setInterval(() => {
     let pkts = 0;
     let stalls = 0;
+    let asks = 0;
     let noQuorum = 0;
     for (const m of members.values()) {
       pkts += m.transport.traffic.sentPackets;
       stalls += m.swim.counts.stalls;
+      asks += m.swim.counts.stallAsks;
       if (m.alive && m.gate.quorumLost) noQuorum++;
     }
     const cpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
     const now = performance.now();
     const dt = (now - last.at) / 1000;
-    process.stderr.write(`scale worker ${process.pid}: sent ${((pkts - last.pkts) / dt).toFixed(0)}/s cpu ${(((cpu - last.cpu) / dt) * 100).toFixed(0)}% lag max ${(trace.max / 1e6).toFixed(0)} ms stalls ${stalls} no-quorum ${noQuorum} heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB gc ${gcMs.toFixed(0)} ms (max ${gcMaxMs.toFixed(0)})\n`);
+    process.stderr.write(`scale worker ${process.pid}: sent ${((pkts - last.pkts) / dt).toFixed(0)}/s cpu ${(((cpu - last.cpu) / dt) * 100).toFixed(0)}% lag max ${(trace.max / 1e6).toFixed(0)} ms stalls ${stalls} (asks ${asks}) no-quorum ${noQuorum} heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB gc ${gcMs.toFixed(0)} ms (max ${gcMaxMs.toFixed(0)})\n`);
     trace.reset();
     gcMs = 0;
     gcMaxMs = 0;
