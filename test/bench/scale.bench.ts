@@ -25,7 +25,7 @@
 // the traffic is flat in N; "" skips), HERALD_BENCH_SCALE_REAL=0 (skip the real-time part; the
 // throttling part has its own knob, HERALD_BENCH_SCALE_THROTTLE_N=0), HERALD_BENCH_SCALE_VIRTUAL=0 (skip the
 // virtual-time part), HERALD_BENCH_SCALE_TRACE=1 (each worker: a line a second on stderr), and
-// HERALD_BENCH_SCALE_PROF=DIR (the workers' CPU profiles, --cpu-prof), HERALD_BENCH_SCALE_FREEZE=S:MS (each worker's loop held MS ms, S s after liveness started: does one stall of all its members start a storm?). The real-time part with UDP needs its
+// HERALD_BENCH_SCALE_PROF=DIR (the workers' CPU profiles, --cpu-prof), HERALD_BENCH_SCALE_FREEZE=S:MS (each worker's loop held MS ms, S s after liveness started: does one stall of all its members start a storm?), HERALD_BENCH_SCALE_STALL_SAMPLE (the members' stallSample; over N: every member asked, the rule before session 12). The real-time part with UDP needs its
 // workers' lag well under the 80 ms probe time-out: on a loaded host it reports STARVED instead.
 // The Lease watch fan-out (test/sim/lease-fanout.ts; HERALD_BENCH_SCALE_FANOUT=0 skips it): per N and
 // mode (periodic: membership Leases renewed every 10 s, as before the split; split: heartbeat Leases

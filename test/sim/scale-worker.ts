@@ -48,6 +48,8 @@ interface SimMember {
 }
 
 const send = (m: FromWorker): void => void process.send?.(m);
+/** HERALD_BENCH_SCALE_STALL_SAMPLE: the members' stallSample (swim.ts; default its own, 16; a value over N asks every member, the rule before session 12). */
+const STALL_SAMPLE = process.env.HERALD_BENCH_SCALE_STALL_SAMPLE ? { stallSample: Number(process.env.HERALD_BENCH_SCALE_STALL_SAMPLE) } : {};
 const members = new Map<string, SimMember>();
 const killed = new Set<string>();
 const lag = monitorEventLoopDelay({ resolution: 5 });
@@ -138,7 +140,7 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
     const gate = new LivenessGate(systemClock, name);
     const fencing = new Fencing({ clock: systemClock, leaseDurationMs: t.leaseDurationMs });
     const phase = phasedClock();
-    const swim = new Swim({ clock: phase, self: name, periodMs: t.periodMs, probeTimeoutMs: t.probeTimeoutMs, suspicionMs: t.suspicionMs, indirect: 2, send: (to, m) => transport.send(to, m) });
+    const swim = new Swim({ clock: phase, self: name, periodMs: t.periodMs, probeTimeoutMs: t.probeTimeoutMs, suspicionMs: t.suspicionMs, indirect: 2, ...STALL_SAMPLE, send: (to, m) => transport.send(to, m) });
     // One client per member, as each speaker has its own (and its own keep-alive connection).
     const access: KubeAccess = {
       getCurrentCluster: () => kubeConfig.getCurrentCluster(),
