@@ -527,7 +527,7 @@ export class Controller {
       const raws = page.items ?? [];
       for (const raw of raws) out.push(decodeObject<V1Service>(raw));
       cont = page.metadata?.continue ?? '';
-      limit = nextPageSize(raws.length, bytes);
+      limit = nextPageSize(raws.length, bytes, limit);
     } while (cont);
     return out;
   }

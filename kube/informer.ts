@@ -348,7 +348,7 @@ export class Informer<T extends KubernetesObject> implements InformerSource<T> {
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?.continue ?? '';
       if (!cont) break;
-      pageSize = nextPageSize(raws.length, bytes, this.opts.pageBytes);
+      pageSize = nextPageSize(raws.length, bytes, pageSize, this.opts.pageBytes);
     }
     if (!rv) throw new KubeApiError(0, 'GET', this.opts.path, undefined, 'list returned no resourceVersion');
     // The last page's decoding and the handlers below (10,000s of events) are two long turns, not one:

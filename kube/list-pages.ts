@@ -15,9 +15,13 @@ export const PAGE_BYTES = 8 * 1024 * 1024;
 export const MAX_PAGE_ITEMS = 10_000;
 export const MIN_PAGE_ITEMS = 10;
 
-/** The next page's size after one of `items` objects in `bytes` bytes. */
-export function nextPageSize(items: number, bytes: number, pageBytes = PAGE_BYTES): number {
-  if (items <= 0 || bytes <= 0) return MAX_PAGE_ITEMS; // an empty page: nothing to size by, and nothing costly
+/**
+ * The next page's size after one of `items` objects in `bytes` bytes, asked with limit `previous`.
+ * An empty page (a server may send one with a continue token) has nothing to size by: the limit
+ * stays, since the objects after it may be as large as those that sized it.
+ */
+export function nextPageSize(items: number, bytes: number, previous: number, pageBytes = PAGE_BYTES): number {
+  if (items <= 0 || bytes <= 0) return previous;
   const fit = Math.floor((items * pageBytes) / bytes);
   return Math.min(MAX_PAGE_ITEMS, Math.max(MIN_PAGE_ITEMS, fit));
 }

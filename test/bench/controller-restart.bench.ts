@@ -104,7 +104,7 @@ function writePages(dir: string): void {
     writeFileSync(join(dir, String(page)), wire);
     const items = Math.min(limit, N - start);
     start += items;
-    limit = nextPageSize(items, wire.length, PAGE_BYTES_USED);
+    limit = nextPageSize(items, wire.length, limit, PAGE_BYTES_USED);
   }
 }
 const BUILD_DIR = process.env.HERALD_BENCH_RESTART_BUILD;

@@ -176,8 +176,8 @@ describe('Informer (fake API server)', () => {
     const pageBytes = 20 * body(small, 'tok1');
     inf = new Informer<V1ConfigMap>({ kubeConfig: api.kubeConfig(), path: PATH, decode: decodeObject<V1ConfigMap>, pageSize: 2, pageBytes });
     await inf.start();
-    const second = nextPageSize(2, body(small, 'tok1'), pageBytes);
-    const third = nextPageSize(3, body(big, 'tok2'), pageBytes);
+    const second = nextPageSize(2, body(small, 'tok1'), 500, pageBytes);
+    const third = nextPageSize(3, body(big, 'tok2'), second, pageBytes);
     expect([second, third]).toEqual([40, MIN_PAGE_ITEMS]);
     expect(api.requests.slice(0, 3)).toEqual(['LIST limit=2', `LIST limit=${second}&continue=tok1`, `LIST limit=${third}&continue=tok2`]);
     expect(inf.keys().sort()).toEqual(['ns/a', 'ns/b', 'ns/big-3', 'ns/big-4', 'ns/big-5', 'ns/c']);
