@@ -83,6 +83,11 @@
 //   n times each and it is reachable again). That overlap is of the size the gate already accepts for a
 //   node the API server hears but UDP does not reach (a verdict lapses after two Lease changes, ~2 s at
 //   the 1 s renewals without quorum).
+// Paced: the check's pings go out at most stallAsksPerTurn (4) a turn, the rest on the next turns (0 ms
+// timers, after the queued I/O): a real node sends its 16-odd within a few milliseconds; the scale
+// simulator's 250 members a process, all stalled by one pause, sent 250 x ~40 in one turn, long enough
+// (~0.4 s) to stall them all again (a 2 s freeze at 250 members: 7 waves, 915 stalls in 8 s; paced, one
+// wave of 250 stalls, 16 asks each).
 // Cost: at most stallSample + the requests read while stalled per stall (requests arrive at about one
 // per period plus relays), flat in N; the old rule's N datagrams per stall are gone.
 // Joining members: a speaker starts its state machine only after its first Lease renewal succeeds,
@@ -144,6 +149,11 @@ export interface SwimOptions {
    * are suspected while it ran (see the header). Default 16; every member not dead when fewer.
    */
   stallSample?: number;
+  /**
+   * A stall check's pings go out at most this many a turn (the rest on the next timer turns; see the
+   * header). Default 4.
+   */
+  stallAsksPerTurn?: number;
   /**
    * Joining members (see the header): a member not heard from in its current life is not suspected,
    * nor counted unreachable for the quorum, until this long after it appeared (or after our start).
@@ -404,7 +414,7 @@ export class Swim {
    * Set by a stall (or recheck): the members whose answer to our check we wait for, those asked so far
    * in it (each once), and the time-out.
    */
-  private stall: { waiting: Set<string>; asked: Set<string>; timer: TimerHandle } | undefined;
+  private stall: { waiting: Set<string>; asked: Set<string>; timer: TimerHandle; toSend: string[]; sentThisTurn: number; pump: TimerHandle | undefined } | undefined;
   private readonly stallListeners: Array<(stalled: boolean, gapMs: number) => void> = [];
   private readonly quorumListeners: Array<(quorum: boolean) => void> = [];
   /**
@@ -417,7 +427,10 @@ export class Swim {
     for (const k of ['periodMs', 'probeTimeoutMs', 'suspicionMs'] as const) {
       if (!(opts[k] > 0)) throw new RangeError(`${k}: must be positive, got ${opts[k]}`);
     }
-    if (opts.stallSample !== undefined && !(Number.isInteger(opts.stallSample) && opts.stallSample >= 1)) throw new RangeError(`stallSample: must be a positive integer, got ${opts.stallSample}`);
+    for (const k of ['stallSample', 'stallAsksPerTurn'] as const) {
+      const v = opts[k];
+      if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new RangeError(`${k}: must be a positive integer, got ${v}`);
+    }
     if (opts.probeTimeoutMs >= opts.periodMs) throw new RangeError(`probeTimeoutMs ${opts.probeTimeoutMs} must be below periodMs ${opts.periodMs}`);
     this.opts = {
       random: Math.random,
@@ -425,6 +438,7 @@ export class Swim {
       quorumWindowMs: opts.quorumWindowMs ?? 1.5 * opts.periodMs + opts.probeTimeoutMs,
       stallMs: opts.stallMs ?? opts.suspicionMs,
       stallSample: opts.stallSample ?? 16,
+      stallAsksPerTurn: opts.stallAsksPerTurn ?? 4,
       joinGraceMs: opts.joinGraceMs ?? 10_000,
     };
   }
@@ -469,26 +483,59 @@ export class Swim {
 
   /** The stall check (see the header): stallSample random members not dead now, more as requests are read. */
   private askForVerdicts(gap: number): void {
-    this.stall = { waiting: new Set(), asked: new Set(), timer: this.opts.clock.setTimeout(() => this.endStall(), this.opts.periodMs + this.opts.suspicionMs) };
+    this.stall = { waiting: new Set(), asked: new Set(), timer: this.opts.clock.setTimeout(() => this.endStall(), this.opts.periodMs + this.opts.suspicionMs), toSend: [], sentThisTurn: 0, pump: undefined };
     // A refutation in advance: ends the suspicions of us at our old incarnation, wherever its gossip reaches.
     this.incarnation++;
     this.queue({ name: this.opts.self, state: 'alive', incarnation: this.incarnation });
     for (const l of [...this.stallListeners]) l(true, gap);
-    for (const name of sampleMembers(this.nameList, this.opts.stallSample, (n) => this.members.get(n)?.state !== 'dead', this.opts.random)) this.askAlso(name);
+    for (const name of sampleMembers(this.nameList, this.opts.stallSample, (n) => this.members.get(n)?.state !== 'dead', this.opts.random)) this.askAlso(name, false);
+    this.pumpAsks();
   }
 
   /** Asks `name` for its verdict in the running stall check, once per check (see the header). */
-  private askAlso(name: string): void {
+  private askAlso(name: string, now = true): void {
     const stall = this.stall;
     if (stall === undefined || stall.asked.has(name)) return;
     const m = this.members.get(name);
     if (m === undefined || m.state === 'dead') return;
     stall.asked.add(name);
     stall.waiting.add(name);
-    this.counts.stallAsks++;
-    const seq = this.nextSeq();
-    this.probes.set(seq, { seq, target: name, acked: false, helpers: 0, helperAnswered: false, stallCheck: true, timer: undefined });
-    this.sendTo(name, 'ping', seq, name);
+    stall.toSend.push(name);
+    if (now) this.pumpAsks();
+  }
+
+  /**
+   * Sends up to stallAsksPerTurn of the check's pings, and holds the rest for the next turn (a timer of
+   * 0 ms, after the queued I/O): a node's check never costs one turn more than a few datagrams. One node
+   * alone sends its 16-odd in a few milliseconds; the simulator's 250 members a process, all stalled by
+   * one pause, would otherwise send all of theirs in one turn, long enough to stall them all again.
+   */
+  private pumpAsks(): void {
+    const stall = this.stall;
+    if (stall === undefined) return;
+    while (stall.toSend.length > 0 && stall.sentThisTurn < this.opts.stallAsksPerTurn) {
+      const name = stall.toSend.shift() as string;
+      const state = this.members.get(name)?.state;
+      if (state === undefined || state === 'dead') {
+        stall.waiting.delete(name);
+        continue;
+      }
+      stall.sentThisTurn++;
+      this.counts.stallAsks++;
+      const seq = this.nextSeq();
+      this.probes.set(seq, { seq, target: name, acked: false, helpers: 0, helperAnswered: false, stallCheck: true, timer: undefined });
+      this.sendTo(name, 'ping', seq, name);
+    }
+    // The turn's share is counted until the next turn (a 0 ms timer runs after the queued I/O).
+    if (stall.sentThisTurn > 0 && stall.pump === undefined) {
+      stall.pump = this.opts.clock.setTimeout(() => {
+        if (this.stall !== stall) return;
+        stall.pump = undefined;
+        stall.sentThisTurn = 0;
+        this.pumpAsks();
+      }, 0);
+    }
+    if (stall.waiting.size === 0) this.endStall();
   }
 
   /** Some member could answer us (alone, or with every other member dead, nobody took over). */
@@ -500,6 +547,7 @@ export class Swim {
   private endStall(): void {
     if (!this.stall) return;
     this.opts.clock.clearTimeout(this.stall.timer);
+    if (this.stall.pump !== undefined) this.opts.clock.clearTimeout(this.stall.pump);
     this.stall = undefined;
     for (const [seq, p] of this.probes) if (p.stallCheck) this.probes.delete(seq);
     for (const l of [...this.stallListeners]) l(false, 0);
@@ -696,6 +744,7 @@ export class Swim {
     this.probes.clear();
     for (const m of this.members.values()) if (m.suspectTimer) this.opts.clock.clearTimeout(m.suspectTimer);
     if (this.stall) this.opts.clock.clearTimeout(this.stall.timer);
+    if (this.stall?.pump !== undefined) this.opts.clock.clearTimeout(this.stall.pump);
     this.stall = undefined;
   }
 

@@ -46,7 +46,8 @@ describe('swim stall check (property)', () => {
           const names = Array.from({ length: n }, (_, i) => `m${i}`);
           const sent: Message[] = [];
           const sentTo: string[] = [];
-          const swim = new Swim({ ...TIMING, clock, self: 'self', stallSample: k, random: lcg(seed), send: (to, m) => (sent.push(m), sentTo.push(to)) });
+          // Unpaced here (every ask in the turn that detects the stall); the pacing has its own property below.
+          const swim = new Swim({ ...TIMING, clock, self: 'self', stallSample: k, stallAsksPerTurn: 1000, random: lcg(seed), send: (to, m) => (sent.push(m), sentTo.push(to)) });
           swim.setMembers(names);
           swim.start();
           // m0 tells us of the dead ones (never itself: someone is left to answer).
@@ -92,6 +93,25 @@ describe('swim stall check (property)', () => {
           swim.stop();
         },
       ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('paced: at most stallAsksPerTurn asks in the turn that detects the stall, the rest on the next turns, all of them in the end', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 60 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 10 }), fc.nat(), (n, k, perTurn, seed) => {
+        const clock = new ManualClock();
+        const swim = new Swim({ ...TIMING, clock, self: 'self', stallSample: k, stallAsksPerTurn: perTurn, random: lcg(seed), send: () => undefined });
+        swim.setMembers(Array.from({ length: n }, (_, i) => `m${i}`));
+        swim.start();
+        (clock as unknown as { current: number }).current += 5000; // not run for 5 s
+        swim.awake();
+        const total = Math.min(k, n);
+        expect(swim.counts.stallAsks).toBe(Math.min(perTurn, total));
+        clock.advance(0); // the next turns (0 ms timers)
+        expect(swim.counts.stallAsks).toBe(total);
+        swim.stop();
+      }),
       { numRuns: 200 },
     );
   });

@@ -554,9 +554,10 @@ describe('SWIM stall check (bounded: stallSample random members + those that pin
     }
   });
 
-  it('stallSample must be a positive integer', () => {
+  it('stallSample and stallAsksPerTurn must be positive integers', () => {
     const clock = new ManualClock();
     for (const stallSample of [0, -1, 1.5, Number.NaN]) expect(() => new Swim({ ...TIMING, clock, self: 'a', send: () => undefined, stallSample })).toThrow(/stallSample/);
+    for (const stallAsksPerTurn of [0, 2.5]) expect(() => new Swim({ ...TIMING, clock, self: 'a', send: () => undefined, stallAsksPerTurn })).toThrow(/stallAsksPerTurn/);
   });
 });
 
