@@ -550,6 +550,8 @@ export class Swim {
     if (this.stall.pump !== undefined) this.opts.clock.clearTimeout(this.stall.pump);
     this.stall = undefined;
     for (const [seq, p] of this.probes) if (p.stallCheck) this.probes.delete(seq);
+    // The quorum as it stands now, before anyone hears the stall ended (see checkQuorum).
+    if (this.running) this.reportQuorum();
     for (const l of [...this.stallListeners]) l(false, 0);
   }
 
@@ -726,12 +728,20 @@ export class Swim {
   private checkQuorum(): void {
     if (!this.running) return;
     this.awake();
+    // Stalled, the quorum is not reported: the node answers nothing meanwhile anyway, and its heard
+    // list aged during the pause, so every stall would read as a quorum loss (a fast Lease write and a
+    // recheck for nothing: the simulator's 250 members a process made 250 at once). It is reported
+    // when the stall ends, before the node may answer again.
+    if (this.stall === undefined) this.reportQuorum();
+    this.quorumTimer = this.opts.clock.setTimeout(() => this.checkQuorum(), this.opts.periodMs / 4);
+  }
+
+  private reportQuorum(): void {
     const q = this.hasQuorum();
     if (q !== this.quorum) {
       this.quorum = q;
       for (const l of [...this.quorumListeners]) l(q);
     }
-    this.quorumTimer = this.opts.clock.setTimeout(() => this.checkQuorum(), this.opts.periodMs / 4);
   }
 
 

@@ -554,6 +554,28 @@ describe('SWIM stall check (bounded: stallSample random members + those that pin
     }
   });
 
+  it('the quorum is not reported while stalled: a pause alone loses none; a pause in a partition reports the loss when the stall ends, before the end is heard', () => {
+    const c = net(5);
+    c.clock.advance(2000);
+    const events: string[] = [];
+    c.node('node2').onQuorumChange((q) => events.push(`quorum ${q}`));
+    c.node('node2').onStall((stalled) => events.push(stalled ? 'stall' : 'stall ended'));
+    c.freezable('node2').frozen = true;
+    c.clock.advance(1000);
+    c.freezable('node2').resume();
+    until(c.clock, () => !c.node('node2').stalled, 1000);
+    c.clock.advance(1000);
+    expect(events).toEqual(['stall', 'stall ended']);
+    // Frozen, then resumed cut off: nobody answers the check; the loss is reported as it ends.
+    events.length = 0;
+    c.freezable('node2').frozen = true;
+    c.setCut((from, to) => from === 'node2' || to === 'node2');
+    c.clock.advance(1000);
+    c.freezable('node2').resume();
+    until(c.clock, () => !c.node('node2').stalled, 1000);
+    expect(events).toEqual(['stall', 'quorum false', 'stall ended']);
+  });
+
   it('stallSample and stallAsksPerTurn must be positive integers', () => {
     const clock = new ManualClock();
     for (const stallSample of [0, -1, 1.5, Number.NaN]) expect(() => new Swim({ ...TIMING, clock, self: 'a', send: () => undefined, stallSample })).toThrow(/stallSample/);
