@@ -1,10 +1,13 @@
 // Minimal N-API addon: one AF_PACKET socket bound to one interface, with a classic BPF filter
 // attached before the socket is bound (so no unfiltered frame is ever queued), polled by libuv
 // (uv_poll, no busy polling), plus send and IPv6 multicast group membership.
-// Frames are received through a TPACKET_V3 ring (PACKET_RX_RING, mmap'd blocks): the kernel writes
-// frames into blocks and wakes us once per filled block (or after RETIRE_BLOCK_MS at low rates), so
-// a flood costs no system call per frame; the ring is fixed at open (its size the caller's bound), and
-// what does not fit is dropped by the kernel and counted (PACKET_STATISTICS).
+// Frames are received through a TPACKET_V2 ring (PACKET_RX_RING, mmap'd frames with a status each):
+// the kernel hands each frame over as it is written and wakes us, so a lone request is read at once
+// (a V3 ring hands over whole blocks, a lone frame only when its block timer retires it, up to 1 ms
+// and more later). A flood must not cost a wake-up per frame: a wake-up less than BURST_GAP_MS after
+// the previous read switches to reading every DEFER_MS from a timer (a batch of what arrived
+// meanwhile) until a tick finds nothing, then back to waking per frame; no system call per frame; the ring is fixed at open (its size the caller's bound), and what does not
+// fit is dropped by the kernel and counted (PACKET_STATISTICS).
 // Node has no AF_PACKET sockets and libuv cannot wrap one as a stream or UDP handle, hence this file.
 #include "../../native/polled_socket.h"
 
@@ -32,13 +35,18 @@
 #define MIN_SLOT 2048
 #define MAX_SLOT 65536
 
-// The kernel ring: blocks of BLOCK_SIZE (more for jumbo slots: at least two frames a block), as many as
-// fit in the caller's ring bytes (MIN_BLOCKS at least). A block not yet full is handed over after
-// RETIRE_BLOCK_MS, so an answer at low rates waits at most that long.
+// The kernel ring: blocks of BLOCK_SIZE, as many as fit in the caller's ring bytes (MIN_BLOCKS at
+// least), of RING_FRAME-byte frames (its header, the link-layer address, then 190 bytes of the frame:
+// every ARP and NS/NA we expect, and 8,000 of them in 2 MiB, where slot-sized frames would fit 960).
+// A longer frame is cut there, and the kernel also queues it whole on the socket (PACKET_COPY_THRESH,
+// bounded by SO_RCVBUF), marking its ring frame TP_STATUS_COPY: we read that copy instead.
+#define RING_FRAME 256
 #define BLOCK_SIZE (64 * 1024)
 #define MIN_BLOCKS 4
 #define MAX_RING_BYTES (64u * 1024 * 1024)
-#define RETIRE_BLOCK_MS 1
+// Frames closer than this to the previous read are a burst: read them in batches every DEFER_MS.
+#define BURST_GAP_MS 1
+#define DEFER_MS 1
 
 typedef struct {
   polled_socket base;  // first: a rawsock* is a polled_socket*
@@ -48,13 +56,16 @@ typedef struct {
   uint32_t slot;
   uint32_t* lengths;    // after the slots: the length of each frame of the batch
   uint32_t slots;
-  unsigned char* map;   // the kernel's TPACKET_V3 ring, mmap'd
+  unsigned char* map;   // the kernel's TPACKET_V2 ring, mmap'd
   size_t map_len;
   uint32_t block_size;
-  uint32_t block_nr;
-  uint32_t block;       // the block read next (blocks are handed over in order)
-  uint32_t frame;       // frames of that block already read (a batch can end inside a block)
-  uint32_t offset;      // where its next frame starts, from the block's start
+  uint32_t frame_size;
+  uint32_t per_block;   // frames in a block (frames never straddle blocks)
+  uint32_t frame_nr;
+  uint32_t frame;       // the frame read next (the kernel fills them in order)
+  uv_timer_t* timer;    // batches a burst; its own allocation, freed by its close (outlives nothing)
+  int deferred;         // polling stopped, the timer reads
+  uint64_t last_read;   // uv_hrtime() of the previous read
 } rawsock;
 
 static void release_groups(polled_socket* base) {
@@ -63,43 +74,48 @@ static void release_groups(polled_socket* base) {
   s->group_fd = -1;
   if (s->map != NULL) munmap(s->map, s->map_len);
   s->map = NULL;
+  if (s->timer != NULL) {
+    uv_timer_stop(s->timer);
+    s->timer->data = NULL;
+    uv_close((uv_handle_t*)s->timer, (uv_close_cb)free);
+    s->timer = NULL;
+  }
 }
 
-static struct tpacket_block_desc* block_at(rawsock* s, uint32_t i) {
-  return (struct tpacket_block_desc*)(s->map + (size_t)i * s->block_size);
+static struct tpacket2_hdr* frame_at(rawsock* s, uint32_t i) {
+  return (struct tpacket2_hdr*)(s->map + (size_t)(i / s->per_block) * s->block_size + (size_t)(i % s->per_block) * s->frame_size);
 }
 
-// Copies up to one JS ring's worth of frames out of the kernel's blocks (a block goes back to the
-// kernel as soon as its frames are copied), then calls onFrames(count, err) once: the JS side reads
-// the frames synchronously from its ring. A batch may end inside a block; the rest waits for the next
-// readable event (the socket stays readable while a filled block is ours).
-static void on_readable(uv_poll_t* h, int status, int events) {
-  rawsock* s = (rawsock*)h->data;
-  if (s == NULL || !s->base.open) return;
+// Copies up to one JS ring's worth of frames out of the kernel's ring (each frame goes back to the
+// kernel as soon as it is copied), then calls onFrames(count, err) once: the JS side reads the frames
+// synchronously from its ring. Frames left when the JS ring is full wait for the next readable event
+// (the socket stays readable while the last frame written is ours).
+static uint32_t read_batch(rawsock* s, int status) {
   uint32_t n = 0;
   int err = 0;
   while (n < s->slots) {
-    struct tpacket_block_desc* b = block_at(s, s->block);
-    if ((__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
-    uint32_t count = b->hdr.bh1.num_pkts;
-    if (s->frame == 0) s->offset = b->hdr.bh1.offset_to_first_pkt;
-    while (s->frame < count && n < s->slots) {
-      struct tpacket3_hdr* f = (struct tpacket3_hdr*)((unsigned char*)b + s->offset);
-      const struct sockaddr_ll* from = (const struct sockaddr_ll*)((unsigned char*)f + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
-      // Our own transmissions are looped back to packet sockets; kernels before 4.20 ignore
-      // PACKET_IGNORE_OUTGOING, so check here as well. A frame longer than the slot is cut to it.
-      if (from->sll_pkttype != PACKET_OUTGOING) {
-        uint32_t len = f->tp_snaplen < s->slot ? f->tp_snaplen : s->slot;
-        memcpy(s->ring + (size_t)n * s->slot, (unsigned char*)f + f->tp_mac, len);
-        s->lengths[n++] = len;
+    struct tpacket2_hdr* f = frame_at(s, s->frame);
+    if ((__atomic_load_n(&f->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
+    const struct sockaddr_ll* from = (const struct sockaddr_ll*)((unsigned char*)f + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
+    // Our own transmissions are looped back to packet sockets; kernels before 4.20 ignore
+    // PACKET_IGNORE_OUTGOING, so check here as well. A frame longer than the slot is cut to it.
+    unsigned char* dst = s->ring + (size_t)n * s->slot;
+    uint32_t len = f->tp_snaplen < s->slot ? f->tp_snaplen : s->slot;
+    int whole = 0;
+    if (f->tp_status & TP_STATUS_COPY) {
+      // The whole frame waits on the socket's queue, in ring order; take it even if we skip it.
+      ssize_t r = recv(s->base.fd, dst, s->slot, MSG_DONTWAIT);
+      if (r > 0) {
+        len = (uint32_t)r;
+        whole = 1;
       }
-      s->offset += f->tp_next_offset;
-      s->frame++;
     }
-    if (s->frame < count) break;  // the JS ring is full: the rest of this block next time
-    __atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-    s->block = (s->block + 1) % s->block_nr;
-    s->frame = 0;
+    if (from->sll_pkttype != PACKET_OUTGOING) {
+      if (!whole) memcpy(dst, (unsigned char*)f + f->tp_mac, len);
+      s->lengths[n++] = len;
+    }
+    __atomic_store_n(&f->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    s->frame = (s->frame + 1) % s->frame_nr;
   }
   if (status < 0 || n == 0) {
     // An error on the socket (the interface went away: libuv reports POLLERR as UV_EBADF and stops
@@ -107,9 +123,44 @@ static void on_readable(uv_poll_t* h, int status, int events) {
     socklen_t len = sizeof err;
     if (getsockopt(s->base.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     if (err == 0 && status < 0) err = -status;
-    if (n == 0 && err == 0) return;
+    if (n == 0 && err == 0) return 0;
   }
   deliver_batch(s->base.env, s->base.async, s->base.callback, n, err);
+  return n;
+}
+
+static void on_readable(uv_poll_t* h, int status, int events);
+
+// A timer tick while deferred: read what arrived since; nothing means the burst is over, so wake
+// per frame again.
+static void on_deferred(uv_timer_t* t) {
+  rawsock* s = (rawsock*)t->data;
+  if (s == NULL || !s->base.open) return;
+  s->last_read = uv_hrtime();
+  uint32_t n = read_batch(s, 0);
+  if (!s->base.open || s->timer == NULL) return;  // closed by the callback
+  if (n > 0) {
+    // A full JS ring leaves frames behind: read on at the loop's next turn (other I/O first).
+    uv_timer_start(s->timer, on_deferred, n == s->slots ? 0 : DEFER_MS, 0);
+  } else {
+    s->deferred = 0;
+    uv_poll_start(&s->base.poll, UV_READABLE, on_readable);
+  }
+}
+
+static void on_readable(uv_poll_t* h, int status, int events) {
+  rawsock* s = (rawsock*)h->data;
+  if (s == NULL || !s->base.open) return;
+  uint64_t now = uv_hrtime();
+  int burst = now - s->last_read < (uint64_t)BURST_GAP_MS * 1000000;
+  s->last_read = now;
+  uint32_t n = read_batch(s, status);
+  if (!s->base.open || s->timer == NULL || status < 0) return;  // closed by the callback, or failed
+  if (n > 0 && burst && !s->deferred) {
+    s->deferred = 1;
+    uv_poll_stop(&s->base.poll);
+    uv_timer_start(s->timer, on_deferred, n == s->slots ? 0 : DEFER_MS, 0);
+  }
 }
 
 static rawsock* get_sock(napi_env env, napi_value v) { return (rawsock*)polled_get(env, v, "packet socket"); }
@@ -162,9 +213,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   // A kernel frame: its header, the link-layer address, the frame itself (at most a slot).
-  uint32_t frame_size = TPACKET_ALIGN(TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + sizeof(struct sockaddr_ll) + 16 + slot);
+  uint32_t frame_size = RING_FRAME;
   uint32_t block_size = BLOCK_SIZE;
-  while (block_size < 2 * frame_size) block_size *= 2;
   uint32_t block_nr = ring_bytes / block_size < MIN_BLOCKS ? MIN_BLOCKS : ring_bytes / block_size;
   unsigned int ifindex = if_nametoindex(ifname);
   if (ifindex == 0) return throw_errno(env, "if_nametoindex", errno == 0 ? ENODEV : errno);
@@ -180,14 +230,18 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   }
   int one = 1;
   setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);  // best effort (Linux >= 4.20)
-  int version = TPACKET_V3;
-  struct tpacket_req3 req;
+  if (setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &one, sizeof one) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "setsockopt(PACKET_COPY_THRESH)", e);
+  }
+  int version = TPACKET_V2;
+  struct tpacket_req req;
   memset(&req, 0, sizeof req);
   req.tp_block_size = block_size;
   req.tp_block_nr = block_nr;
   req.tp_frame_size = frame_size;
   req.tp_frame_nr = (block_size / frame_size) * block_nr;
-  req.tp_retire_blk_tov = RETIRE_BLOCK_MS;
   if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0 ||
       setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) {
     int e = errno;
@@ -222,7 +276,9 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   s->map = map;
   s->map_len = map_len;
   s->block_size = block_size;
-  s->block_nr = block_nr;
+  s->frame_size = frame_size;
+  s->per_block = block_size / frame_size;
+  s->frame_nr = req.tp_frame_nr;
   s->ifindex = (int)ifindex;
   s->base.release = release_groups;
   if (!polled_receive(env, &s->base, argv[2], argv[4], "herald.PacketSocket")) {
@@ -233,6 +289,14 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   s->slots = (uint32_t)(ringlen / (slot + 4));
   s->ring = (unsigned char*)ring;
   s->lengths = (uint32_t*)((unsigned char*)ring + (size_t)s->slots * slot);
+  uv_loop_t* loop;
+  s->timer = (uv_timer_t*)malloc(sizeof(uv_timer_t));
+  if (s->timer == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_timer_init(loop, s->timer) != 0) {
+    free(s->timer);  // never initialised: nothing to close
+    s->timer = NULL;
+  } else {
+    s->timer->data = s;
+  }
   return polled_wrap(env, &s->base, on_readable);
 }
 
@@ -310,7 +374,7 @@ static napi_value Stats(napi_env env, napi_callback_info info) {
   }
   rawsock* s = get_sock(env, argv[0]);
   if (s == NULL) return NULL;
-  struct tpacket_stats_v3 st;
+  struct tpacket_stats st;
   socklen_t sl = sizeof st;
   if (getsockopt(s->base.fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0) return throw_errno(env, "getsockopt(PACKET_STATISTICS)", errno);
   napi_value obj, v;
