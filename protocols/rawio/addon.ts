@@ -7,8 +7,9 @@ export type PacketHandle = { readonly __packetHandle: unique symbol };
 export interface PacketSocketAddon {
   /**
    * Opens an AF_PACKET socket on `ifname`, attaches `filter` (classic BPF, 8 bytes per instruction)
-   * before binding, receives through a kernel TPACKET_V3 ring of about `kernelRingBytes` (fixed;
-   * frames that do not fit are dropped and counted by `stats`), and copies received frames (never our
+   * before binding, receives through a kernel TPACKET_V2 ring of about `kernelRingBytes` (fixed, 256
+   * bytes per frame, longer frames read whole from the socket's queue; frames that do not fit are
+   * dropped and counted by `stats`; each frame is read as it arrives, a burst in batches every 1 ms), and copies received frames (never our
    * own transmissions) into `ring`: n slots of `slot` bytes (a multiple of 4,
    * MIN_RING_SLOT..MAX_RING_SLOT), then n host-order uint32 lengths. Calls `onFrames(count)` from the
    * event loop after each batch; the frames are valid only during that call. `err` is set when

@@ -35,8 +35,8 @@ function which(cmd: string): boolean {
 const RATES = (process.env.L2_FLOOD_RATES ?? '100000').split(',').map(Number);
 const SECONDS = Number(process.env.L2_FLOOD_SECONDS ?? 5);
 const NICES = (process.env.L2_FLOOD_NICE ?? '0,-10').split(',').map(Number);
-/** The capture's kernel ring: about 200,000 answers, a whole run's even if the capture gets no CPU. */
-const CAPTURE_RING_BYTES = 32 * 1024 * 1024;
+/** The capture's kernel ring: 196,608 answers (256 bytes each), a whole run's even if the capture gets no CPU. */
+const CAPTURE_RING_BYTES = 48 * 1024 * 1024;
 /** Frames sent before each measured run (a whole number of mix rounds: 33 classes). */
 const WARM_UP_FRAMES = 33 * 1000;
 
