@@ -6,8 +6,9 @@
 // (a V3 ring hands over whole blocks, a lone frame only when its block timer retires it, up to 1 ms
 // and more later). A flood must not cost a wake-up per frame: a wake-up less than BURST_GAP_MS after
 // the previous read switches to reading every DEFER_MS from a timer (a batch of what arrived
-// meanwhile) until a tick finds nothing, then back to waking per frame; no system call per frame; the ring is fixed at open (its size the caller's bound), and what does not
-// fit is dropped by the kernel and counted (PACKET_STATISTICS).
+// meanwhile) until a tick finds nothing, then back to waking per frame; no system call per frame.
+// The ring is fixed at open (its size the caller's bound), and what does not fit is dropped by the
+// kernel and counted (PACKET_STATISTICS).
 // Node has no AF_PACKET sockets and libuv cannot wrap one as a stream or UDP handle, hence this file.
 #include "../../native/polled_socket.h"
 
@@ -37,7 +38,7 @@
 
 // The kernel ring: blocks of BLOCK_SIZE, as many as fit in the caller's ring bytes (MIN_BLOCKS at
 // least), of RING_FRAME-byte frames (its header, the link-layer address, then 190 bytes of the frame:
-// every ARP and NS/NA we expect, and 8,000 of them in 2 MiB, where slot-sized frames would fit 960).
+// every ARP and NS/NA we expect, and 8,192 of them in 2 MiB, where slot-sized frames would fit 960).
 // A longer frame is cut there, and the kernel also queues it whole on the socket (PACKET_COPY_THRESH,
 // bounded by SO_RCVBUF), marking its ring frame TP_STATUS_COPY: we read that copy instead.
 #define RING_FRAME 256
@@ -68,6 +69,8 @@ typedef struct {
   uint64_t last_read;   // uv_hrtime() of the previous read
 } rawsock;
 
+static void free_timer(uv_handle_t* h) { free(h); }
+
 static void release_groups(polled_socket* base) {
   rawsock* s = (rawsock*)base;
   if (s->group_fd >= 0) close(s->group_fd);  // drops every membership it held
@@ -77,7 +80,7 @@ static void release_groups(polled_socket* base) {
   if (s->timer != NULL) {
     uv_timer_stop(s->timer);
     s->timer->data = NULL;
-    uv_close((uv_handle_t*)s->timer, (uv_close_cb)free);
+    uv_close((uv_handle_t*)s->timer, free_timer);
     s->timer = NULL;
   }
 }
@@ -212,7 +215,6 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "open: kernelRingBytes must be from 1 to 64 MiB");
     return NULL;
   }
-  // A kernel frame: its header, the link-layer address, the frame itself (at most a slot).
   uint32_t frame_size = RING_FRAME;
   uint32_t block_size = BLOCK_SIZE;
   uint32_t block_nr = ring_bytes / block_size < MIN_BLOCKS ? MIN_BLOCKS : ring_bytes / block_size;
