@@ -3,6 +3,7 @@
 // log line and the protocol calls must happen once per change, never once per sync.
 import type { AddressPool, Protocol } from '../config/model.js';
 import type { Announcer, WithdrawReason } from './announcer.js';
+import type { AnnouncedSource } from './metrics.js';
 import type { EndpointsView, ServiceView } from './service-view.js';
 
 export type AnnouncementChange =
@@ -90,6 +91,29 @@ export class AnnouncementTracker {
   /** Service -> the IPs (the array handed to the announcer and in the change) and pool announced now. */
   entries(): IterableIterator<[string, { readonly ips: readonly string[]; readonly pool: string }]> {
     return this.current.entries();
+  }
+
+  /** Service -> the IPs announced now, as herald_speaker_announced reads them (metrics.ts): no map of the metrics' own. */
+  readonly announcedIps: AnnouncedSource = ((t: AnnouncementTracker): AnnouncedSource => ({
+    entries: () => t.ipEntries(),
+    get size() {
+      return t.current.size;
+    },
+  }))(this);
+
+  private *ipEntries(): IterableIterator<[string, readonly string[]]> {
+    for (const [service, a] of this.current) yield [service, a.ips];
+  }
+
+  /**
+   * Forget every Service without telling the announcer (it was shut down as a whole: a BGP
+   * shutdown's Cease withdraws all routes at once); the changes, for the metrics and logs.
+   */
+  forgetAll(reason: WithdrawReason): AnnouncementChange[] {
+    const out: AnnouncementChange[] = [];
+    for (const [service, prev] of this.current) out.push({ kind: 'withdrawn', service, protocol: this.announcer.protocol, ips: prev.ips, reason });
+    this.current.clear();
+    return out;
   }
 
   /** Number of Services announced now. */

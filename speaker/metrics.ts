@@ -47,6 +47,17 @@ class AnnouncedGauge extends Gauge<AnnouncedLabel> implements IterableMetric {
   }
 }
 
+/**
+ * What herald_speaker_announced reads for one protocol: Service -> the IPs announced now. By default
+ * a map of the metrics' own, filled by setAnnounced/withdrawn; the speaker hands its announcement
+ * trackers instead (readAnnouncedFrom), which hold the same arrays: a second 10,000-entry map of
+ * them cost ~450 kB (heap snapshot at 10,000 Services).
+ */
+export interface AnnouncedSource {
+  entries(): Iterable<[string, readonly string[]]>;
+  readonly size: number;
+}
+
 export interface SpeakerMetricsOptions extends DaemonMetricsOptions {
   /** This speaker's node name: the `node` label of herald_speaker_announced. */
   node: string;
@@ -81,7 +92,9 @@ export class SpeakerMetrics extends DaemonMetrics {
    * protocol -> service -> IPs announced (what herald_speaker_announced currently has). The arrays
    * are the callers' (not copied): with 10,000s of Services a copy per Service is megabytes.
    */
-  private readonly announcedIps: Record<Protocol, Map<string, readonly string[]>> = { layer2: new Map(), bgp: new Map() };
+  private own: Record<Protocol, Map<string, readonly string[]>> | undefined = { layer2: new Map(), bgp: new Map() };
+  /** What the series are read from: `own`, or the speaker's trackers (readAnnouncedFrom). */
+  private announcedIps: Record<Protocol, AnnouncedSource> = this.own as Record<Protocol, Map<string, readonly string[]>>;
   /**
    * layer2 VIPs withdrawn by some Service since the last sweep (sweepLayer2): their counters go unless
    * another Service still announces them. Swept at each scrape (before the counters are read) and once
@@ -212,14 +225,26 @@ export class SpeakerMetrics extends DaemonMetrics {
   }
 
   /**
-   * Record that `service` is announced over `protocol` with exactly `ips` (replacing the previous
-   * set). `ips` is kept by reference: the caller must not change it afterwards.
+   * Read the announced Services from `sources` from now on (the speaker's trackers, updated before
+   * each setAnnounced/withdrawn call, which then pass what was announced before): no map of our own.
    */
-  setAnnounced(service: string, protocol: Protocol, ips: readonly string[]): void {
-    if (ips.length === 0) return this.withdrawn(service, protocol);
-    const byService = this.announcedIps[protocol];
-    const before = byService.get(service);
-    byService.set(service, ips);
+  readAnnouncedFrom(sources: Record<Protocol, AnnouncedSource>): void {
+    this.own = undefined;
+    this.announcedIps = sources;
+  }
+
+  /**
+   * Record that `service` is announced over `protocol` with exactly `ips` (replacing the previous
+   * set). `ips` is kept by reference: the caller must not change it afterwards. With external
+   * sources (readAnnouncedFrom) they already say so, and `before` is what was announced until now.
+   */
+  setAnnounced(service: string, protocol: Protocol, ips: readonly string[], before?: readonly string[]): void {
+    if (ips.length === 0) return this.withdrawn(service, protocol, before);
+    const own = this.own?.[protocol];
+    if (own) {
+      before = own.get(service);
+      own.set(service, ips);
+    }
     if (before) for (const ip of distinct(before)) if (!ips.includes(ip)) this.dropAnnounced(protocol, ip);
   }
 
@@ -230,7 +255,15 @@ export class SpeakerMetrics extends DaemonMetrics {
    */
   private announcedSeries(): Iterable<MetricValue<AnnouncedLabel>> {
     const node = this.node;
-    const fixed = PROTOCOLS.map((protocol) => ({ protocol, services: [...this.announcedIps[protocol].keys()], ips: [...this.announcedIps[protocol].values()] }));
+    const fixed = PROTOCOLS.map((protocol) => {
+      const services: string[] = [];
+      const ips: (readonly string[])[] = [];
+      for (const [service, a] of this.announcedIps[protocol].entries()) {
+        services.push(service);
+        ips.push(a);
+      }
+      return { protocol, services, ips };
+    });
     return {
       *[Symbol.iterator]() {
         for (const { protocol, services, ips } of fixed) {
@@ -240,14 +273,19 @@ export class SpeakerMetrics extends DaemonMetrics {
     };
   }
 
-  /** `service` is no longer announced over `protocol` (or over any protocol when omitted). */
-  withdrawn(service: string, protocol?: Protocol): void {
+  /**
+   * `service` is no longer announced over `protocol` (or over any protocol when omitted). With
+   * external sources (readAnnouncedFrom) they already say so, and `ips` is what was announced.
+   */
+  withdrawn(service: string, protocol?: Protocol, ips?: readonly string[]): void {
     for (const p of protocol ? [protocol] : PROTOCOLS) {
-      const byService = this.announcedIps[p];
-      const ips = byService.get(service);
-      if (!ips) continue;
-      byService.delete(service);
-      for (const ip of distinct(ips)) this.dropAnnounced(p, ip);
+      const own = this.own?.[p];
+      let was = ips;
+      if (own) {
+        was = own.get(service);
+        own.delete(service);
+      }
+      if (was) for (const ip of distinct(was)) this.dropAnnounced(p, ip);
     }
   }
 
@@ -347,7 +385,7 @@ export class SpeakerMetrics extends DaemonMetrics {
   private sweepLayer2(): void {
     const withdrawn = this.layer2Withdrawn;
     if (withdrawn.size === 0) return;
-    for (const ips of this.announcedIps.layer2.values()) for (const ip of ips) withdrawn.delete(ip);
+    for (const [, ips] of this.announcedIps.layer2.entries()) for (const ip of ips) withdrawn.delete(ip);
     for (const ip of withdrawn) this.removeLayer2Ip(ip);
     withdrawn.clear();
   }

@@ -261,6 +261,7 @@ export class Speaker {
       },
     });
     this.trackers = { layer2: new AnnouncementTracker(this.announcers.layer2), bgp: new AnnouncementTracker(this.announcers.bgp) };
+    this.metrics.readAnnouncedFrom({ layer2: this.trackers.layer2.announcedIps, bgp: this.trackers.bgp.announcedIps });
     const kc = opts.kubeConfig;
     const ns = opts.servicesNamespace;
     this.services = new Informer<SpeakerService>({
@@ -606,7 +607,7 @@ export class Speaker {
     await withdrawInTurns(this.trackers.layer2, 'shutdown', apply, yieldToTimers);
     if (this.announcers.bgp.shutdown) {
       await this.announcers.bgp.shutdown();
-      for (const key of this.trackers.bgp.announced()) this.metrics.withdrawn(key, 'bgp');
+      for (const change of this.trackers.bgp.forgetAll('shutdown')) this.metrics.withdrawn(change.service, 'bgp', change.ips);
     } else {
       await withdrawInTurns(this.trackers.bgp, 'shutdown', apply, yieldToTimers);
     }
@@ -976,7 +977,7 @@ export class Speaker {
     switch (change.kind) {
       case 'assigned':
       case 'updated': {
-        this.metrics.setAnnounced(service, protocol, change.ips);
+        this.metrics.setAnnounced(service, protocol, change.ips, change.kind === 'updated' ? change.previousIps : undefined);
         if (change.kind === 'assigned' && protocol === 'layer2') {
           this.log.info({ ...fields, event: 'nodeAssigned', pool: change.pool }, `announcing ${service} from ${this.opts.node} (layer2 owner)`);
           if (svc) this.assignedEvent(svc);
@@ -988,7 +989,7 @@ export class Speaker {
       case 'withdrawn':
         if (protocol === 'layer2') this.tookOver.delete(service);
         this.statusObjects?.delete(protocol, service);
-        this.metrics.withdrawn(service, protocol);
+        this.metrics.withdrawn(service, protocol, change.ips);
         // Logged at the end of the run (flush(), stop()): one line each for a few, one line for many.
         this.withdrawals.add(change, this.clock.now());
         return;

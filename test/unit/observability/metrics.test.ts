@@ -161,6 +161,43 @@ describe('speaker metrics', () => {
     expect(series(await m.registry.metrics(), 'herald_speaker_announced')).toEqual([]);
   });
 
+  it('read from the announcement trackers (readAnnouncedFrom): series follow them; the previous IPs passed in drop layer2 counters nobody announces', async () => {
+    const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
+    const layer2 = new Map<string, readonly string[]>();
+    const bgp = new Map<string, readonly string[]>();
+    m.readAnnouncedFrom({ layer2, bgp });
+    const announce = (service: string, ips: readonly string[]): void => {
+      const before = layer2.get(service);
+      layer2.set(service, ips);
+      m.setAnnounced(service, 'layer2', ips, before);
+    };
+    announce('ns/a', ['192.0.2.10', '2001:db8::10']);
+    announce('ns/b', ['192.0.2.10']);
+    bgp.set('ns/c', ['203.0.113.5']);
+    m.countLayer2Request('192.0.2.10');
+    m.countLayer2Request('2001:db8::10');
+    let text = await m.registry.metrics();
+    expect(series(text, 'herald_speaker_announced').sort()).toEqual([
+      'herald_speaker_announced{service="ns/a",protocol="layer2",node="node-a",ip="192.0.2.10"} 1',
+      'herald_speaker_announced{service="ns/a",protocol="layer2",node="node-a",ip="2001:db8::10"} 1',
+      'herald_speaker_announced{service="ns/b",protocol="layer2",node="node-a",ip="192.0.2.10"} 1',
+      'herald_speaker_announced{service="ns/c",protocol="bgp",node="node-a",ip="203.0.113.5"} 1',
+    ]);
+    announce('ns/a', ['192.0.2.10']); // lets go of 2001:db8::10: nobody announces it
+    text = await m.registry.metrics();
+    expect(series(text, 'herald_layer2_requests_received_total')).toEqual(['herald_layer2_requests_received_total{ip="192.0.2.10"} 1']);
+    const was = layer2.get('ns/a');
+    layer2.delete('ns/a');
+    m.withdrawn('ns/a', 'layer2', was); // ns/b still announces 192.0.2.10
+    expect(series(await m.registry.metrics(), 'herald_layer2_requests_received_total')).toEqual(['herald_layer2_requests_received_total{ip="192.0.2.10"} 1']);
+    layer2.delete('ns/b');
+    m.withdrawn('ns/b', 'layer2', ['192.0.2.10']);
+    bgp.delete('ns/c');
+    text = await m.registry.metrics();
+    expect(series(text, 'herald_speaker_announced')).toEqual([]);
+    expect(text).not.toContain('192.0.2.10');
+  });
+
   it('layer2 counters of a VIP go when no Service announces it any more (shared VIPs kept)', async () => {
     const m = new SpeakerMetrics({ node: 'node-a', processMetrics: false });
     m.setAnnounced('ns/a', 'layer2', ['192.0.2.10']);

@@ -27,6 +27,27 @@ describe('AnnouncementTracker', () => {
     expect([...tracker.entries()]).toEqual([['ns/web', { ips: ['192.0.2.10'], pool: 'l2' }]]);
   });
 
+  it('announcedIps: Service -> IPs announced now, read live (herald_speaker_announced reads the tracker, no map of its own)', () => {
+    const { tracker } = setup();
+    expect([...tracker.announcedIps.entries()]).toEqual([]);
+    tracker.sync(web, pool, eps);
+    tracker.sync({ ...web, key: 'ns/api', ips: ['2001:db8::5'] }, pool, eps);
+    expect([...tracker.announcedIps.entries()]).toEqual([['ns/web', ['192.0.2.10']], ['ns/api', ['2001:db8::5']]]);
+    expect(tracker.announcedIps.size).toBe(2);
+    tracker.remove('ns/web', 'serviceDeleted');
+    expect([...tracker.announcedIps.entries()]).toEqual([['ns/api', ['2001:db8::5']]]);
+    expect(tracker.announcedIps.size).toBe(1);
+  });
+
+  it('forgetAll: every Service withdrawn without a protocol call (the announcer was shut down as a whole)', () => {
+    const { tracker, protocolCalls } = setup();
+    tracker.sync(web, pool, eps);
+    expect(tracker.forgetAll('shutdown')).toEqual([{ kind: 'withdrawn', service: 'ns/web', protocol: 'layer2', ips: ['192.0.2.10'], reason: 'shutdown' }]);
+    expect(protocolCalls()).toHaveLength(1);
+    expect(tracker.size).toBe(0);
+    expect(tracker.forgetAll('shutdown')).toEqual([]);
+  });
+
   it('reports an IP change as an update', () => {
     const { tracker } = setup();
     tracker.sync(web, pool, eps);
