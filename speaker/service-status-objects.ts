@@ -182,36 +182,62 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** The parts of a kept object that are alike across nearly all of them (one life, one Pod, one node, the same interfaces): shared. */
+interface KeptShape {
+  readonly name: string | undefined;
+  readonly annotations: Readonly<Record<string, string>> | undefined;
+  readonly owners: readonly string[] | undefined;
+  readonly status: KeptStatus | undefined;
+}
+
 /**
- * One key's entry: what is announced (`want`) and, when `stored`, the object as kept (its Kept
- * fields, overwritten in place by each newer one).
+ * One key's entry: what is announced (`want`) and, when stored, the object as kept: its
+ * resourceVersion and its shape (shared with the entry before when alike: 3 fields per entry, not
+ * 7; 320 kB less at 10,000 objects, heap snapshot), overwritten in place by each newer one.
  */
 class Entry implements Kept {
   want: Desired | undefined = undefined;
-  stored = false;
-  name: string | undefined = undefined;
   resourceVersion: KeptVersion = undefined;
-  annotations: Readonly<Record<string, string>> | undefined = undefined;
-  owners: readonly string[] | undefined = undefined;
-  status: KeptStatus | undefined = undefined;
+  shape: KeptShape | undefined = undefined;
 
-  keep(k: Kept | undefined): void {
-    this.stored = k !== undefined;
-    this.name = k?.name;
+  get stored(): boolean {
+    return this.shape !== undefined;
+  }
+
+  get name(): string | undefined {
+    return this.shape?.name;
+  }
+
+  get annotations(): Readonly<Record<string, string>> | undefined {
+    return this.shape?.annotations;
+  }
+
+  get owners(): readonly string[] | undefined {
+    return this.shape?.owners;
+  }
+
+  get status(): KeptStatus | undefined {
+    return this.shape?.status;
+  }
+
+  keep(k: Kept | undefined, last: KeptShape | undefined): KeptShape | undefined {
     this.resourceVersion = k?.resourceVersion;
-    this.annotations = k?.annotations;
-    this.owners = k?.owners;
-    this.status = k?.status;
+    if (k === undefined) return (this.shape = undefined);
+    const same = last !== undefined && last.name === k.name && last.annotations === k.annotations && last.owners === k.owners && last.status === k.status;
+    return (this.shape = same ? last : { name: k.name, annotations: k.annotations, owners: k.owners, status: k.status });
   }
 }
 
 /**
  * What is announced and what is stored per key, in one map (10,000s of keys: a map of them costs
  * ~46 bytes a key), seen as two maps: `desired` and `stored` (an entry goes once it is in neither).
+ * Exported for its tests.
  */
-class Entries {
+export class Entries {
   private readonly byKey = new Map<string, Entry>();
   private storedCount = 0;
+  /** The shape kept last: the next alike shares it. */
+  private lastShape: KeptShape | undefined;
 
   private entry(key: string): Entry {
     let e = this.byKey.get(key);
@@ -251,13 +277,13 @@ class Entries {
     set: (key: string, k: Kept): void => {
       const e = this.entry(key);
       if (!e.stored) this.storedCount++;
-      e.keep(k);
+      this.lastShape = e.keep(k, this.lastShape);
     },
     delete: (key: string): boolean => {
       const e = this.byKey.get(key);
       if (!e?.stored) return false;
       this.storedCount--;
-      e.keep(undefined);
+      e.keep(undefined, undefined);
       this.dropIfEmpty(key, e);
       return true;
     },

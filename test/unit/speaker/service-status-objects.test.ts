@@ -3,7 +3,7 @@
 // and writes only the differences (none when it announces what it did); pending writes coalesce.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../../protocols/clock.js';
-import { keptVersion, ServiceStatusObjects, statusObjectName, versionText } from '../../../speaker/service-status-objects.js';
+import { Entries, keptVersion, ServiceStatusObjects, statusObjectName, versionText } from '../../../speaker/service-status-objects.js';
 import { FakeObjectStore } from '../kube/fake-object-store.js';
 
 const L2 = 'ns/servicel2statuses';
@@ -234,5 +234,33 @@ describe('ServiceStatusObjects', () => {
       expect(typeof keptVersion(rv)).toBe(/^[1-9]\d{0,8}$/.test(rv) ? 'number' : 'string');
     }
     expect(keptVersion(undefined)).toBeUndefined();
+  });
+});
+
+describe('Entries (what is announced and stored per key)', () => {
+  it('stored objects alike share one shape (name, annotations, owners, status); each keeps its own resourceVersion', () => {
+    const e = new Entries();
+    const annotations = { 'herald.io/speaker-life': '5' };
+    const owners = ['uid-1'];
+    const status = { node: 'n1', via: ['eth0'] };
+    for (let i = 0; i < 3; i++) e.stored.set(`ns/s${i}`, { name: undefined, resourceVersion: 10 + i, annotations, owners, status });
+    e.stored.set('layer2|ns/s3|l2-other', { name: 'l2-other', resourceVersion: 20, annotations, owners, status });
+    e.desired.set('ns/s0', ['eth0']);
+    const [a, b, c, stray] = ['ns/s0', 'ns/s1', 'ns/s2', 'layer2|ns/s3|l2-other'].map((k) => e.stored.get(k) as unknown as { shape: object; resourceVersion: number; name?: string });
+    expect(a?.shape).toBe(b?.shape);
+    expect(b?.shape).toBe(c?.shape);
+    expect(stray?.shape).not.toBe(a?.shape);
+    expect([a?.resourceVersion, b?.resourceVersion, c?.resourceVersion, stray?.resourceVersion]).toEqual([10, 11, 12, 20]);
+    expect(e.stored.get('ns/s1')).toMatchObject({ name: undefined, annotations, owners, status });
+    expect(stray?.name).toBe('l2-other');
+    expect(e.stored.size()).toBe(4);
+    // Deleting what is stored keeps what is announced; an entry goes once it is in neither.
+    expect(e.stored.delete('ns/s0')).toBe(true);
+    expect(e.stored.get('ns/s0')).toBeUndefined();
+    expect(e.desired.get('ns/s0')).toEqual(['eth0']);
+    expect(e.desired.delete('ns/s0')).toBe(true);
+    expect([...e.desired.keys()]).toEqual([]);
+    expect([...e.stored.keys()]).toEqual(['ns/s1', 'ns/s2', 'layer2|ns/s3|l2-other']);
+    expect(e.stored.size()).toBe(3);
   });
 });
