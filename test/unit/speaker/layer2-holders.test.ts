@@ -84,6 +84,26 @@ describe('Layer2Holders', () => {
     for (const bad of ['', 'Node-A', '-a', 'a b', 'x'.repeat(254)]) expect(decodeHolding(raw('n1', 'default/web', '5', name, bad)).tookOverFrom).toBeUndefined();
   });
 
+  it('holdings alike share one frozen Hold (life and takeover): no boxed life per holding', () => {
+    const { h } = holders(new HandSource());
+    const a = h.decode(raw('n1', 'default/a', '1800000000123'));
+    const b = h.decode(raw('n1', 'default/b', '1800000000123'));
+    const c = h.decode(raw('n1', 'default/c', '1800000000123', undefined, 'n2'));
+    const d = h.decode(raw('n1', 'default/d', '1800000000124'));
+    expect(a.hold).toBe(b.hold);
+    expect(a.hold).toEqual({ life: 1800000000123, tookOverFrom: undefined });
+    expect(c.hold).toEqual({ life: 1800000000123, tookOverFrom: 'n2' });
+    expect(h.decode(raw('n3', 'default/e', '1800000000123', undefined, 'n2')).hold).toBe(c.hold);
+    expect(d.hold).not.toBe(a.hold);
+    expect(Object.isFrozen(a.hold)).toBe(true);
+    expect([b.life, b.tookOverFrom, c.tookOverFrom]).toEqual([1800000000123, undefined, 'n2']);
+    expect(b.get('n1')).toBe(a.hold);
+    expect([...c.entries()]).toEqual([['n1', c.hold]]);
+    // No life (or not Herald's name): no Hold, holds nothing.
+    const none = h.decode(raw('n1', 'default/f', undefined, undefined, 'n2'));
+    expect([none.hold, none.life, none.tookOverFrom, none.get('n1'), [...none.entries()]]).toEqual([undefined, undefined, undefined, undefined, []]);
+  });
+
   it('indexes holdings per Service and names each Service whose holders change', async () => {
     const source = new HandSource();
     const { h, changed } = holders(source);
