@@ -32,7 +32,7 @@ export interface EndpointSliceLike {
    * The Service's "namespace/name" (its SERVICE_NAME_LABEL), built once by decodeEndpointSlice: the
    * Service index keys on this string instead of a copy per slice. Absent: read from the labels.
    */
-  readonly service?: string;
+  service?: string;
 }
 
 /** Label linking an EndpointSlice to its Service. */
@@ -153,6 +153,8 @@ export class ServiceEndpointsInformer {
   private readonly endpoints: Informer<V1Endpoints> | undefined;
   /** service key -> key of its slice, or keys when it has several (one is the common case: no Set each). */
   private readonly sliceIndex = new Map<string, string | Set<string>>();
+  /** The daemon's own string for a Service key, if it has one (shared instead of a copy per slice). */
+  private readonly serviceKey: ((key: string) => string | undefined) | undefined;
 
   /** The informer behind it (EndpointSlices or Endpoints), for herald_watch_last_event_seconds. */
   get informer(): Informer<EndpointSliceLike> | Informer<V1Endpoints> {
@@ -162,8 +164,9 @@ export class ServiceEndpointsInformer {
   private constructor(
     readonly api: EndpointsApi,
     kc: KubeAccess,
-    opts: InformerTuning & { namespace?: string },
+    opts: InformerTuning & { namespace?: string; serviceKey?: (key: string) => string | undefined },
   ) {
+    this.serviceKey = opts.serviceKey;
     const nsPath = opts.namespace ? `/namespaces/${encodeURIComponent(opts.namespace)}` : '';
     if (api === 'v1') {
       this.endpoints = new Informer<V1Endpoints>({ ...opts, kubeConfig: kc, path: `/api/v1${nsPath}/endpoints`, decode: decodeObject<V1Endpoints>, name: 'endpoints' });
@@ -191,7 +194,10 @@ export class ServiceEndpointsInformer {
    * Discovers the API (unless `api` forces one), retrying until it succeeds (`retry.onRetry`
    * reports each failure), and builds the informer; call start() next.
    */
-  static async create(kc: KubeAccess, opts: InformerTuning & { api?: EndpointsApi; namespace?: string; retry?: RetryOptions } = {}): Promise<ServiceEndpointsInformer> {
+  static async create(
+    kc: KubeAccess,
+    opts: InformerTuning & { api?: EndpointsApi; namespace?: string; retry?: RetryOptions; serviceKey?: (key: string) => string | undefined } = {},
+  ): Promise<ServiceEndpointsInformer> {
     const { retry, ...tuning } = opts;
     const api = opts.api ?? (await retrying(() => discoverEndpointsApi(kc), retry));
     return new ServiceEndpointsInformer(api, kc, tuning);
@@ -202,8 +208,14 @@ export class ServiceEndpointsInformer {
   }
 
   private index(s: EndpointSliceLike, present: boolean): void {
-    const svc = this.serviceOf(s);
+    let svc = this.serviceOf(s);
     if (!svc) return;
+    // The daemon's own string where it has one: the slice and the index share it, not a copy each.
+    const shared = present ? this.serviceKey?.(svc) : undefined;
+    if (shared !== undefined) {
+      svc = shared;
+      if (s.service !== undefined) s.service = shared;
+    }
     const key = objectKey(s);
     const cur = this.sliceIndex.get(svc);
     if (present) {
@@ -216,6 +228,21 @@ export class ServiceEndpointsInformer {
       if (cur.size === 1) this.sliceIndex.set(svc, cur.values().next().value as string);
     }
     this.fire(svc);
+  }
+
+  /**
+   * `key` is the daemon's own string for that Service key (a Service listed after its slices): the
+   * index and the slices keep it instead of their copy. Once per Service.
+   */
+  shareKey(key: string): void {
+    const cur = this.sliceIndex.get(key);
+    if (cur === undefined) return;
+    this.sliceIndex.delete(key);
+    this.sliceIndex.set(key, cur);
+    for (const k of typeof cur === 'string' ? [cur] : cur) {
+      const slice = this.slices?.get(k);
+      if (slice?.service !== undefined) slice.service = key;
+    }
   }
 
   private fire(serviceKey: string): void {

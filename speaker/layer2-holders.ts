@@ -34,7 +34,8 @@ export class Holding implements KubernetesObject, Holds {
     name: string,
     private readonly rv: KeptVersion,
     readonly node: string,
-    readonly service: string,
+    /** The Service's key; replaced by the speaker's own string when that comes later (Layer2Holders.shareKey). */
+    public service: string,
     /** undefined: no (valid) life annotation, holds nothing. Shared: never changed. */
     readonly hold: Readonly<Hold> | undefined,
   ) {
@@ -178,6 +179,19 @@ export class Layer2Holders {
     return n;
   }
 
+  /**
+   * `key` is the speaker's own string for that Service key (a Service listed after its holders):
+   * the index and the holdings keep it instead of their copy. Once per Service.
+   */
+  shareKey(key: string): void {
+    const cur = this.byService.get(key);
+    if (cur === undefined) return;
+    this.byService.delete(key);
+    this.byService.set(key, cur);
+    if (cur instanceof Holding) cur.service = key;
+    else cur.shareKey(key);
+  }
+
   /** Decode a ServiceL2Status as the informer does: the Service key, node name and Hold shared where alike. */
   decode(raw: unknown): Holding {
     return decodeHolding(raw, (service) => this.opts.serviceKey?.(service) ?? service, (node) => this.node(node), (life, from) => this.hold(life, from));
@@ -262,6 +276,10 @@ class SeveralHolders implements Holds {
 
   set(h: Holding): void {
     this.byNode.set(h.node, h);
+  }
+
+  shareKey(key: string): void {
+    for (const h of this.byNode.values()) h.service = key;
   }
 
   delete(node: string): boolean {

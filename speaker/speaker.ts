@@ -489,6 +489,7 @@ export class Speaker {
       this.endpoints = await ServiceEndpointsInformer.create(kc, {
         namespace: this.opts.servicesNamespace,
         pageBytes: SPEAKER_PAGE_BYTES,
+        serviceKey: (key) => this.services.get(key)?.[OBJECT_KEY],
         retry: apiRetry(this.log, this.metrics, 'discovering the endpoints API', this.startAbort.signal),
       });
     } catch (err) {
@@ -507,7 +508,13 @@ export class Speaker {
     const forgetFirstVip = (...svcs: (SpeakerService | undefined)[]): void => {
       for (const svc of svcs) if (svc?.ips[0] !== undefined) this.ranking.forgetVip(svc.ips[0]);
     };
-    this.services.on('add', onService);
+    this.services.on('add', (svc) => {
+      // The endpoints and holders listed before this Service keep a copy of its key each: ours from now on.
+      const key = objectKey(svc);
+      this.endpoints?.shareKey(key);
+      this.holders?.shareKey(key);
+      onService(svc);
+    });
     this.services.on('update', (svc, old) => {
       if (old && old.ips[0] !== svc.ips[0]) forgetFirstVip(old);
       onService(svc);

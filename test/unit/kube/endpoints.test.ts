@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { decodeEndpointSlice, endpointsFromEndpoints, endpointsFromSlices } from '../../../kube/endpoints.js';
+import type { KubeAccess } from '../../../kube/access.js';
+import { decodeEndpointSlice, endpointsFromEndpoints, endpointsFromSlices, ServiceEndpointsInformer } from '../../../kube/endpoints.js';
 import { objectKey } from '../../../kube/informer.js';
 
 describe('per-node endpoints', () => {
@@ -79,5 +81,47 @@ describe('per-node endpoints', () => {
     expect(endpointsFromSlices([s])).toEqual(new Map([['', 1]]));
     expect(decodeEndpointSlice({ metadata: { name: 'y' }, endpoints: [null, 'x', { addresses: [] }] }).readyNodes).toEqual([]);
     expect(endpointsFromEndpoints(undefined)).toEqual(new Map());
+  });
+});
+
+describe('ServiceEndpointsInformer: the daemon\'s own Service key strings', () => {
+  it('asks serviceKey for each slice\'s Service (shared string); shareKey re-keys the index for a Service listed later; answers stay the same', async () => {
+    const slice = (name: string, svc: string, node: string): unknown => ({
+      metadata: { name, namespace: 'ns', resourceVersion: '5', labels: { 'kubernetes.io/service-name': svc } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['192.0.2.11'], conditions: { ready: true }, nodeName: node }],
+    });
+    const server = createServer((req, res) => {
+      const watch = new URL(req.url ?? '/', 'http://x').searchParams.get('watch') === 'true';
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (watch) return; // an idle watch, closed with the server
+      res.end(JSON.stringify({ metadata: { resourceVersion: '7' }, items: [slice('web-a', 'web', 'node-a'), slice('web-b', 'web', 'node-b'), slice('api-a', 'api', 'node-a')] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const kc: KubeAccess = { getCurrentCluster: () => ({ server: `http://127.0.0.1:${port}` }), applyToHTTPSOptions: () => Promise.resolve() };
+    const asked: string[] = [];
+    const own = new Map([['ns/web', ['ns', 'web'].join('/')]]);
+    const inf = await ServiceEndpointsInformer.create(kc, { api: 'discovery.k8s.io/v1', serviceKey: (key) => (asked.push(key), own.get(key)) });
+    const changed: string[] = [];
+    inf.on('change', (key) => changed.push(key));
+    try {
+      await inf.start();
+      expect(asked).toEqual(['ns/web', 'ns/web', 'ns/api']);
+      expect(changed).toEqual(['ns/web', 'ns/web', 'ns/api']);
+      expect(new Map(inf.readyByNode('ns/web'))).toEqual(new Map([['node-a', 1], ['node-b', 1]]));
+      // The api Service listed after its slice: its key is shared from now on, the index unchanged.
+      inf.shareKey(['ns', 'api'].join('/'));
+      inf.shareKey('ns/web');
+      inf.shareKey('ns/none'); // no slices: nothing
+      expect(new Map(inf.readyByNode('ns/api'))).toEqual(new Map([['node-a', 1]]));
+      expect(new Map(inf.readyByNode('ns/web'))).toEqual(new Map([['node-a', 1], ['node-b', 1]]));
+      expect(new Map(inf.readyByNode('ns/none'))).toEqual(new Map());
+      expect(inf.informer.list().map((s) => (s as { service?: string }).service).sort()).toEqual(['ns/api', 'ns/web', 'ns/web']);
+    } finally {
+      await inf.stop();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -104,6 +104,29 @@ describe('Layer2Holders', () => {
     expect([none.hold, none.life, none.tookOverFrom, none.get('n1'), [...none.entries()]]).toEqual([undefined, undefined, undefined, undefined, []]);
   });
 
+  it('shareKey: the index and the holdings of a Service take the speaker\'s own key string (one holder or several); answers unchanged', async () => {
+    const source = new HandSource();
+    const { h, changed } = holders(source);
+    await h.start();
+    const a = h.decode(raw('n1', 'default/web', '100'));
+    const b = h.decode(raw('n2', 'default/api', '200', undefined, 'n3'));
+    const c = h.decode(raw('n3', 'default/api', '300'));
+    for (const x of [a, b, c]) source.fire('add', x);
+    const before = changed.length;
+    const web = ['default', 'web'].join('/');
+    const api = ['default', 'api'].join('/');
+    h.shareKey(web);
+    h.shareKey(api);
+    h.shareKey('default/none'); // nothing held: nothing
+    expect(changed.length).toBe(before); // no change to decide again
+    expect([a.service, b.service, c.service]).toEqual([web, api, api]);
+    expect(new Map(h.of('default/web')?.entries())).toEqual(new Map([['n1', { life: 100, tookOverFrom: undefined }]]));
+    expect(new Map(h.of('default/api')?.entries())).toEqual(new Map([['n2', { life: 200, tookOverFrom: 'n3' }], ['n3', { life: 300, tookOverFrom: undefined }]]));
+    expect(h.size).toBe(3);
+    source.fire('delete', b, b);
+    expect(new Map(h.of('default/api')?.entries())).toEqual(new Map([['n3', { life: 300, tookOverFrom: undefined }]]));
+  });
+
   it('indexes holdings per Service and names each Service whose holders change', async () => {
     const source = new HandSource();
     const { h, changed } = holders(source);
