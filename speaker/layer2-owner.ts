@@ -37,7 +37,7 @@
 // object) are ordered by the ranking.
 import { hash } from 'node:crypto';
 import type { AnnounceReason } from './announcer.js';
-import { hasReadyEndpoint, hasReadyEndpointOn, type EndpointsView, type ServiceView } from './service-view.js';
+import { hasReadyEndpoint, hasReadyEndpointOn, type EndpointsView, type RankingSlot, type ServiceView } from './service-view.js';
 
 /** What a node's ServiceL2Status for a Service says: written in life `life` (acquireTime, ms), taken over from `tookOverFrom`. */
 export interface Hold {
@@ -82,16 +82,21 @@ export interface Layer2State {
  * membership change costs no hashing: the owner is the first live, eligible node of the cached
  * ranking. A node never seen before invalidates the cached rankings (they must include it).
  * With n nodes there are at most n! distinct rankings, and in practice far fewer than VIPs: equal
- * rankings share one array, so 10,000 VIPs cost one map entry each, not one array each.
+ * rankings share one array, so 10,000 VIPs cost one map entry each, not one array each; a Service
+ * with a slot (ServiceView.ranked: the speaker's decoded Service) keeps its ranking there instead,
+ * valid while it is one of the current distinct rankings: no map entry at all (a 10,000-entry map
+ * was ~450 kB, heap snapshot).
  */
 export class RankingCache {
   private readonly byVip = new Map<string, readonly string[]>();
   /** The distinct rankings in byVip, keyed by their node names joined with '\n' (not valid in a node name). */
   private readonly shared = new Map<string, readonly string[]>();
+  /** The rankings in `shared`: a slot's ranking is valid while it is one of them. */
+  private readonly current = new Set<readonly string[]>();
   private universe = new Set<string>();
 
-  /** Every known node ranked for `firstVip`, after adding any of `nodes` not known yet. */
-  rank(firstVip: string, nodes: Iterable<string>): readonly string[] {
+  /** Every known node ranked for `firstVip`, after adding any of `nodes` not known yet; kept in `slot` if given (its ranking must be for `firstVip`), else per VIP. */
+  rank(firstVip: string, nodes: Iterable<string>, slot?: RankingSlot): readonly string[] {
     let live = 0;
     let grown = false;
     for (const node of nodes) {
@@ -107,13 +112,19 @@ export class RankingCache {
       grown = true;
     }
     if (grown) this.invalidate();
-    const hit = this.byVip.get(firstVip);
+    const kept = slot?.ranking;
+    if (kept !== undefined && this.current.has(kept)) return kept;
+    const hit = slot ? undefined : this.byVip.get(firstVip);
     if (hit) return hit;
     const fresh = rankSpeakers(this.universe, firstVip);
     const id = fresh.join('\n');
     let ranked = this.shared.get(id);
-    if (!ranked) this.shared.set(id, (ranked = fresh));
-    this.byVip.set(firstVip, ranked);
+    if (!ranked) {
+      this.shared.set(id, (ranked = fresh));
+      this.current.add(ranked);
+    }
+    if (slot) slot.ranking = ranked;
+    else this.byVip.set(firstVip, ranked);
     return ranked;
   }
 
@@ -135,6 +146,7 @@ export class RankingCache {
   private invalidate(): void {
     this.byVip.clear();
     this.shared.clear();
+    this.current.clear();
   }
 }
 
@@ -163,7 +175,7 @@ export function layer2Owner(service: ServiceView, endpoints: EndpointsView, stat
   if (firstVip === undefined) return { owner: null, reason: 'noIPs' };
   if (!hasReadyEndpoint(endpoints)) return { owner: null, reason: 'noEndpoints' };
   const { tier, holders } = tierTest(service, state);
-  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers), tier, holders);
+  if (state.ranking) return ownerFromRanking(service, endpoints, state, state.ranking.rank(firstVip, state.liveSpeakers, service.ranked), tier, holders);
   let best: { node: string; digest: Buffer; tier: Tier } | undefined;
   let anySelected = false;
   // Duplicates in liveSpeakers are harmless: the same node has the same digest.

@@ -22,6 +22,8 @@ export interface SpeakerService extends KubernetesObject {
   createdAt: number | undefined;
   /** The pool the Service names by annotation (the config rule checks held addresses against it). */
   pool: string | undefined;
+  /** The layer2 owner's ranking of the nodes for its first VIP, cached (ServiceView.ranked, RankingCache). */
+  ranking: readonly string[] | undefined;
   /** "namespace/name", built once: the informer cache, the dirty set, the trackers and the Event queue share this string. */
   readonly [OBJECT_KEY]: string;
 }
@@ -62,6 +64,7 @@ export function decodeSpeakerService(raw: unknown): SpeakerService {
     ips: ingress.length > 0 ? ingress.slice() : NO_IPS,
     createdAt: timestamp(md.creationTimestamp),
     pool: annotatedPool(md.annotations),
+    ranking: undefined,
     [OBJECT_KEY]: keyOf(namespace, name),
   };
 }

@@ -13,6 +13,17 @@ export interface ServiceView {
   externalTrafficPolicy: TrafficPolicy;
   /** metadata.creationTimestamp, ms since the epoch (the layer2 owner's first tier, layer2-owner.ts); undefined when unknown. */
   createdAt?: number;
+  /**
+   * Where the layer2 owner's ranking cache may keep this Service's ranking (RankingCache.rank): an
+   * object that outlives the view and is replaced when the first VIP changes (the speaker's decoded
+   * Service). Absent: the cache keeps it per VIP, in a map of its own.
+   */
+  ranked?: RankingSlot;
+}
+
+/** A field for a cached ranking of the nodes (layer2-owner.ts RankingCache), on an object of the caller's. */
+export interface RankingSlot {
+  ranking: readonly string[] | undefined;
 }
 
 export interface EndpointsView {

@@ -948,7 +948,8 @@ export class Speaker {
       return;
     }
     const pool: AddressPool = found.pool;
-    const view: ServiceView = { key, ips, pool: pool.name, externalTrafficPolicy: svc.local ? 'Local' : 'Cluster', createdAt: svc.createdAt };
+    // ranked: the decoded Service keeps its ranking (replaced with its first VIP: a new object each change).
+    const view: ServiceView = { key, ips, pool: pool.name, externalTrafficPolicy: svc.local ? 'Local' : 'Cluster', createdAt: svc.createdAt, ranked: svc };
     const endpoints = endpointsView(this.endpoints?.readyByNode(key) ?? new Map());
     for (const p of PROTOCOLS) {
       const tracker = this.trackers[p];

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { layer2Decision, layer2Owner, rankSpeakers, RankingCache, type Layer2State } from '../../../speaker/layer2-owner.js';
-import type { EndpointsView, ServiceView, TrafficPolicy } from '../../../speaker/service-view.js';
+import type { EndpointsView, RankingSlot, ServiceView, TrafficPolicy } from '../../../speaker/service-view.js';
 
 const everyNode = () => true;
 
@@ -254,6 +254,9 @@ describe('RankingCache', () => {
     fc.assert(
       fc.property(world, fc.array(fc.subarray(['x1', 'x2', 'x3']), { maxLength: 3 }), fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), (w, extraNodes, picks) => {
         const cache = new RankingCache();
+        const slotted = new RankingCache();
+        // One slot per Service, kept across the steps (the speaker's decoded Service).
+        const slots = new Map<string, RankingSlot>();
         // A sequence of live sets: drops, and joins of nodes never seen before.
         const steps = picks.map((p, i) => {
           const live = w.live.filter((_, j) => (p >> j) & 1);
@@ -265,8 +268,13 @@ describe('RankingCache', () => {
             const plain = layer2Owner(service, endpoints, { liveSpeakers: live, nodeSelected: selected });
             const cachedArray = layer2Owner(service, endpoints, { liveSpeakers: live, nodeSelected: selected, ranking: cache });
             const cachedSet = layer2Owner(service, endpoints, { liveSpeakers: new Set(live), nodeSelected: selected, ranking: cache });
+            let slot = slots.get(service.key);
+            if (!slot) slots.set(service.key, (slot = { ranking: undefined }));
+            const cachedSlot = layer2Owner({ ...service, ranked: slot }, endpoints, { liveSpeakers: live, nodeSelected: selected, ranking: slotted });
             expect(cachedArray).toEqual(plain);
             expect(cachedSet).toEqual(plain);
+            expect(cachedSlot).toEqual(plain);
+            expect(slotted.size).toBe(0); // kept in the slots, not per VIP
             for (const self of live) {
               const a = layer2Decision(service, endpoints, { liveSpeakers: live, nodeSelected: selected, self, fenced: false });
               const b = layer2Decision(service, endpoints, { liveSpeakers: live, nodeSelected: selected, self, fenced: false, ranking: cache });
@@ -287,6 +295,29 @@ describe('RankingCache', () => {
     for (let i = 0; i < 50; i++) cache.rank('192.0.2.10', [`churn-${i}`]);
     expect(cache.rank('192.0.2.10', ['z']).length).toBeLessThan(20);
     cache.forgetVip('192.0.2.10');
+    expect(cache.size).toBe(0);
+  });
+
+  it('with a slot: the ranking is kept there (no entry per VIP), reused while current, ranked again once a new node makes it stale', () => {
+    const cache = new RankingCache();
+    const slot: RankingSlot = { ranking: undefined };
+    const first = cache.rank('192.0.2.10', ['a', 'b', 'c'], slot);
+    expect(first).toEqual(rankSpeakers(['a', 'b', 'c'], '192.0.2.10'));
+    expect(slot.ranking).toBe(first);
+    expect(cache.size).toBe(0);
+    expect(cache.rank('192.0.2.10', ['a', 'c'], slot)).toBe(first); // a node died: the kept ranking
+    // Another Service on another VIP with the same order shares the array.
+    const other: RankingSlot = { ranking: undefined };
+    const vip = ['192.0.2.11', '192.0.2.12', '192.0.2.13', '192.0.2.14', '192.0.2.15', '192.0.2.16', '192.0.2.17'].find((v) => rankSpeakers(['a', 'b', 'c'], v).join() === first.join()) as string;
+    expect(cache.rank(vip, ['a', 'b', 'c'], other)).toBe(first);
+    const next = cache.rank('192.0.2.10', ['a', 'b', 'c', 'd'], slot); // a new node: stale, ranked again
+    expect(next).toEqual(rankSpeakers(['a', 'b', 'c', 'd'], '192.0.2.10'));
+    expect(slot.ranking).toBe(next);
+    expect(cache.rank(vip, ['a', 'b', 'c', 'd'], other)).toEqual(rankSpeakers(['a', 'b', 'c', 'd'], vip));
+    expect(other.ranking).not.toBe(first);
+    cache.clear();
+    const again = cache.rank('192.0.2.10', ['a'], slot);
+    expect(again).toEqual(['a']);
     expect(cache.size).toBe(0);
   });
 });
