@@ -152,7 +152,7 @@ export class ServiceEndpointsInformer {
   private readonly slices: Informer<EndpointSliceLike> | undefined;
   private readonly endpoints: Informer<V1Endpoints> | undefined;
   /** service key -> key of its slice, or keys when it has several (one is the common case: no Set each). */
-  private readonly sliceIndex = new Map<string, string | Set<string>>();
+  private sliceIndex = new Map<string, string | Set<string>>();
   /** The daemon's own string for a Service key, if it has one (shared instead of a copy per slice). */
   private readonly serviceKey: ((key: string) => string | undefined) | undefined;
 
@@ -231,18 +231,21 @@ export class ServiceEndpointsInformer {
   }
 
   /**
-   * `key` is the daemon's own string for that Service key (a Service listed after its slices): the
-   * index and the slices keep it instead of their copy. Once per Service.
+   * The daemon's own strings for the Service keys (`own`; a daemon calls it once its Services are
+   * listed, as the slices may be listed before them): the index and the slices keep those instead of
+   * their copies. One new map, not a delete and set per key: V8's table would double with the holes.
    */
-  shareKey(key: string): void {
-    const cur = this.sliceIndex.get(key);
-    if (cur === undefined) return;
-    this.sliceIndex.delete(key);
-    this.sliceIndex.set(key, cur);
-    for (const k of typeof cur === 'string' ? [cur] : cur) {
-      const slice = this.slices?.get(k);
-      if (slice?.service !== undefined) slice.service = key;
+  shareKeys(own: (key: string) => string | undefined): void {
+    const next = new Map<string, string | Set<string>>();
+    for (const [svc, cur] of this.sliceIndex) {
+      const key = own(svc) ?? svc;
+      next.set(key, cur);
+      for (const k of typeof cur === 'string' ? [cur] : cur) {
+        const slice = this.slices?.get(k);
+        if (slice?.service !== undefined) slice.service = key;
+      }
     }
+    this.sliceIndex = next;
   }
 
   private fire(serviceKey: string): void {

@@ -34,7 +34,7 @@ export class Holding implements KubernetesObject, Holds {
     name: string,
     private readonly rv: KeptVersion,
     readonly node: string,
-    /** The Service's key; replaced by the speaker's own string when that comes later (Layer2Holders.shareKey). */
+    /** The Service's key; replaced by the speaker's own string when that comes later (Layer2Holders.shareKeys). */
     public service: string,
     /** undefined: no (valid) life annotation, holds nothing. Shared: never changed. */
     readonly hold: Readonly<Hold> | undefined,
@@ -111,7 +111,7 @@ export interface Layer2HoldersOptions {
 export class Layer2Holders {
   private readonly informer: InformerSource<Holding>;
   /** Service key -> node -> what its object says (one holder: that holder alone). */
-  private readonly byService = new Map<string, Holding | SeveralHolders>();
+  private byService = new Map<string, Holding | SeveralHolders>();
   /** Node names seen, one string each (bounded: cleared past MAX_NODES). */
   private readonly nodes = new Map<string, string>();
   /** The Holds of the holdings, one per distinct life and takeover (bounded: cleared past MAX_HOLDS). */
@@ -180,16 +180,19 @@ export class Layer2Holders {
   }
 
   /**
-   * `key` is the speaker's own string for that Service key (a Service listed after its holders):
-   * the index and the holdings keep it instead of their copy. Once per Service.
+   * The speaker's own strings for the Service keys (`own`; called once its Services are listed, as
+   * the holdings may be listed before them): the index and the holdings keep those instead of their
+   * copies. One new map, not a delete and set per key: V8's table would double with the holes.
    */
-  shareKey(key: string): void {
-    const cur = this.byService.get(key);
-    if (cur === undefined) return;
-    this.byService.delete(key);
-    this.byService.set(key, cur);
-    if (cur instanceof Holding) cur.service = key;
-    else cur.shareKey(key);
+  shareKeys(own: (key: string) => string | undefined): void {
+    const next = new Map<string, Holding | SeveralHolders>();
+    for (const [service, cur] of this.byService) {
+      const key = own(service) ?? service;
+      next.set(key, cur);
+      if (cur instanceof Holding) cur.service = key;
+      else cur.shareKey(key);
+    }
+    this.byService = next;
   }
 
   /** Decode a ServiceL2Status as the informer does: the Service key, node name and Hold shared where alike. */

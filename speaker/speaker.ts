@@ -508,13 +508,7 @@ export class Speaker {
     const forgetFirstVip = (...svcs: (SpeakerService | undefined)[]): void => {
       for (const svc of svcs) if (svc?.ips[0] !== undefined) this.ranking.forgetVip(svc.ips[0]);
     };
-    this.services.on('add', (svc) => {
-      // The endpoints and holders listed before this Service keep a copy of its key each: ours from now on.
-      const key = objectKey(svc);
-      this.endpoints?.shareKey(key);
-      this.holders?.shareKey(key);
-      onService(svc);
-    });
+    this.services.on('add', onService);
     this.services.on('update', (svc, old) => {
       if (old && old.ips[0] !== svc.ips[0]) forgetFirstVip(old);
       onService(svc);
@@ -585,6 +579,11 @@ export class Speaker {
     // The last list's handlers ran in this turn; the config check over every Service is another long one: a renewal due goes first.
     await yieldToTimers();
     if (this.stopping) return;
+    // Slices and holdings listed before their Services keep a copy of the key each: ours from now on
+    // (those decoded later look the Service up themselves).
+    const own = (key: string): string | undefined => this.services.get(key)?.[OBJECT_KEY];
+    this.endpoints.shareKeys(own);
+    this.holders?.shareKeys(own);
     for (const inf of this.source.informers()) this.metrics.watchInformer(inf);
     this.log.info({ event: 'configSource', reason: describeResources(this.source.resources) }, `config source: ${this.source.describe()}`);
     if (!this.nodes.get(this.opts.node)) {

@@ -85,7 +85,7 @@ describe('per-node endpoints', () => {
 });
 
 describe('ServiceEndpointsInformer: the daemon\'s own Service key strings', () => {
-  it('asks serviceKey for each slice\'s Service (shared string); shareKey re-keys the index for a Service listed later; answers stay the same', async () => {
+  it('asks serviceKey for each slice\'s Service (shared string); shareKeys re-keys the index for Services listed later; answers stay the same', async () => {
     const slice = (name: string, svc: string, node: string): unknown => ({
       metadata: { name, namespace: 'ns', resourceVersion: '5', labels: { 'kubernetes.io/service-name': svc } },
       addressType: 'IPv4',
@@ -111,9 +111,10 @@ describe('ServiceEndpointsInformer: the daemon\'s own Service key strings', () =
       expect(changed).toEqual(['ns/web', 'ns/web', 'ns/api']);
       expect(new Map(inf.readyByNode('ns/web'))).toEqual(new Map([['node-a', 1], ['node-b', 1]]));
       // The api Service listed after its slice: its key is shared from now on, the index unchanged.
-      inf.shareKey(['ns', 'api'].join('/'));
-      inf.shareKey('ns/web');
-      inf.shareKey('ns/none'); // no slices: nothing
+      const api = ['ns', 'api'].join('/');
+      const looked: string[] = [];
+      inf.shareKeys((key) => (looked.push(key), key === 'ns/api' ? api : own.get(key)));
+      expect(looked).toEqual(['ns/web', 'ns/api']);
       expect(new Map(inf.readyByNode('ns/api'))).toEqual(new Map([['node-a', 1]]));
       expect(new Map(inf.readyByNode('ns/web'))).toEqual(new Map([['node-a', 1], ['node-b', 1]]));
       expect(new Map(inf.readyByNode('ns/none'))).toEqual(new Map());

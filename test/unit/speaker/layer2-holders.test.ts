@@ -104,7 +104,7 @@ describe('Layer2Holders', () => {
     expect([none.hold, none.life, none.tookOverFrom, none.get('n1'), [...none.entries()]]).toEqual([undefined, undefined, undefined, undefined, []]);
   });
 
-  it('shareKey: the index and the holdings of a Service take the speaker\'s own key string (one holder or several); answers unchanged', async () => {
+  it('shareKeys: the index and the holdings of a Service take the speaker\'s own key string (one holder or several); answers unchanged', async () => {
     const source = new HandSource();
     const { h, changed } = holders(source);
     await h.start();
@@ -115,9 +115,7 @@ describe('Layer2Holders', () => {
     const before = changed.length;
     const web = ['default', 'web'].join('/');
     const api = ['default', 'api'].join('/');
-    h.shareKey(web);
-    h.shareKey(api);
-    h.shareKey('default/none'); // nothing held: nothing
+    h.shareKeys((key) => (key === web ? web : key === api ? api : undefined));
     expect(changed.length).toBe(before); // no change to decide again
     expect([a.service, b.service, c.service]).toEqual([web, api, api]);
     expect(new Map(h.of('default/web')?.entries())).toEqual(new Map([['n1', { life: 100, tookOverFrom: undefined }]]));
