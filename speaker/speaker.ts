@@ -47,7 +47,7 @@ import { bgpSelects, layer2Selects, poolAnnounced } from '../config/advertisemen
 import { poolOfService } from './pool-lookup.js';
 import { DirtyKeys } from './dirty-keys.js';
 import { WithdrawalLog, withdrawInTurns } from './withdrawals.js';
-import { decodeSpeakerService, handled, heldOf, type SpeakerService } from './service-decode.js';
+import { decodeSpeakerService, handled, heldOf, SpeakerService } from './service-decode.js';
 import { endpointsView, type ServiceView } from './service-view.js';
 import { LIVENESS_ANNOTATION, leaseHasHeartbeat, leaseLivenessWire, SPEAKER_LEASE_LABEL, SPEAKER_LEASE_LABEL_VALUE, SPEAKER_LEASE_PREFIX, SpeakerLease } from './speaker-lease.js';
 
@@ -131,7 +131,8 @@ export interface SpeakerOptions {
 
 /** A Service Event waiting for the pacer: data, not a closure (10,000s are pending after a restart). */
 interface PendingEvent {
-  md: SpeakerService['metadata'];
+  /** The Service's identity (a SpeakerService has these fields itself). */
+  md: { name?: string; namespace?: string; uid?: string };
   type: EventType;
   reason: string;
   action: string;
@@ -140,10 +141,10 @@ interface PendingEvent {
 
 /**
  * What waits in the pacer: an Event, or for the one every owned Service gets after a start
- * (nodeAssigned) just the Service's metadata, already cached: no object and no key string of its own
- * (10,000 pending for 500 s at 10,000 Services: ~110 bytes each).
+ * (nodeAssigned) just the cached Service itself: no object and no key string of its own (10,000
+ * pending for 500 s at 10,000 Services: ~110 bytes each).
  */
-type Pending = PendingEvent | SpeakerService['metadata'];
+type Pending = PendingEvent | SpeakerService;
 
 const REPORTER = 'herald.io/speaker';
 /** Services decided per event-loop turn at most (each ~10-100 us; a turn stays well under the 1 s renew interval). */
@@ -1008,17 +1009,17 @@ export class Speaker {
   }
 
   private sendEvent(p: Pending): void {
-    const e: PendingEvent = 'md' in p ? p : { md: p, type: 'Normal', reason: 'nodeAssigned', action: 'Announce', note: this.assignedNote };
+    const e: PendingEvent = p instanceof SpeakerService ? { md: p, type: 'Normal', reason: 'nodeAssigned', action: 'Announce', note: this.assignedNote } : p;
     this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: e.md.name ?? '', namespace: e.md.namespace, uid: e.md.uid }, e.type, e.reason, e.action, e.note);
   }
 
   /** nodeAssigned: queued under the Service's own key (a Service name has no '/', so no other Event's key collides). */
   private assignedEvent(svc: SpeakerService): void {
-    this.pacer.push(objectKey(svc), svc.metadata);
+    this.pacer.push(objectKey(svc), svc);
   }
 
   private event(svc: SpeakerService, type: EventType, reason: string, action: string, note: string): void {
-    const md = svc.metadata ?? {};
+    const md = { name: svc.name, namespace: svc.namespace, uid: svc.uid };
     // One pending Event per Service and reason: a newer one replaces it (the newest state wins).
     // join(): one flat key string (a template is a cons string that the Map flattens into a second copy).
     this.pacer.push([md.namespace ?? '', md.name ?? '', reason].join('/'), { md, type, reason, action, note });
