@@ -318,7 +318,7 @@ export class ServiceStatusObjects {
 
   constructor(private readonly opts: ServiceStatusObjectsOptions) {
     this.backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000, random: opts.random });
-    this.pacer = new EventPacer<string>({ clock: opts.clock, send: (key) => (key === SWEEP ? this.sweepNext() : void this.sync(key)), ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.burst ?? 10, paused: opts.paused ?? false });
+    this.pacer = new EventPacer<string>({ clock: opts.clock, send: (key) => (key === SWEEP ? this.sweepNext() : void this.sync(key)), ratePerSecond: opts.ratePerSecond ?? 10, burst: opts.burst ?? 10, paused: opts.paused ?? false, keyOf: (key) => key });
   }
 
   /** Objects stored now (for metrics and tests). */

@@ -131,6 +131,8 @@ export interface SpeakerOptions {
 
 /** A Service Event waiting for the pacer: data, not a closure (10,000s are pending after a restart). */
 interface PendingEvent {
+  /** Its key in the pacer: "namespace/name/reason" (one pending per Service and reason). */
+  key: string;
   /** The Service's identity (a SpeakerService has these fields itself). */
   md: { name?: string; namespace?: string; uid?: string };
   type: EventType;
@@ -235,7 +237,7 @@ export class Speaker {
     this.metrics = opts.metrics ?? new SpeakerMetrics({ node: opts.node });
     this.membership = new Membership({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs, self: opts.node, renewMs: opts.leaseRenewMs });
     // Events wait for the first healthy Lease renewal, and pause whenever renewals are slow or failing.
-    this.pacer = new EventPacer<Pending>({ clock: this.clock, paused: true, send: (p) => this.sendEvent(p) });
+    this.pacer = new EventPacer<Pending>({ clock: this.clock, paused: true, send: (p) => this.sendEvent(p), keyOf: (p) => (p instanceof SpeakerService ? objectKey(p) : p.key) });
     this.assignedNote = `announcing from node "${opts.node}" with protocol "layer2"`;
     this.fencing = new Fencing({ clock: this.clock, leaseDurationMs: opts.leaseDurationMs });
     // A claim waits for the peer it would take the VIP from at most a period and a suspicion time (liveness-gate.ts, claims).
@@ -1009,7 +1011,7 @@ export class Speaker {
   }
 
   private sendEvent(p: Pending): void {
-    const e: PendingEvent = p instanceof SpeakerService ? { md: p, type: 'Normal', reason: 'nodeAssigned', action: 'Announce', note: this.assignedNote } : p;
+    const e: Omit<PendingEvent, 'key'> = p instanceof SpeakerService ? { md: p, type: 'Normal', reason: 'nodeAssigned', action: 'Announce', note: this.assignedNote } : p;
     this.recorder?.record({ apiVersion: 'v1', kind: 'Service', name: e.md.name ?? '', namespace: e.md.namespace, uid: e.md.uid }, e.type, e.reason, e.action, e.note);
   }
 
@@ -1022,7 +1024,8 @@ export class Speaker {
     const md = { name: svc.name, namespace: svc.namespace, uid: svc.uid };
     // One pending Event per Service and reason: a newer one replaces it (the newest state wins).
     // join(): one flat key string (a template is a cons string that the Map flattens into a second copy).
-    this.pacer.push([md.namespace ?? '', md.name ?? '', reason].join('/'), { md, type, reason, action, note });
+    const key = [md.namespace ?? '', md.name ?? '', reason].join('/');
+    this.pacer.push(key, { key, md, type, reason, action, note });
   }
 
   /** Each Event on the object it is about (the ConfigMap, or the metallb.io object at fault). */

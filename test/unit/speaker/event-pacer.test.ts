@@ -117,6 +117,120 @@ describe('EventPacer', () => {
     expect(clock.pending()).toBe(0);
   });
 
+  /**
+   * The ring and its index against a Map (the former queue: insertion order is line order, set() on a
+   * present key keeps its place), through growth to 4,096 pending and shrinking back, with and
+   * without keyOf; keys collide on purpose (a few hot keys re-set while pending).
+   */
+  for (const withKeyOf of [false, true]) {
+    it(`keeps line order and replaces in place like a Map, growing and shrinking (${withKeyOf ? 'keyOf' : 'stored keys'})`, () => {
+      const clock = new ManualClock();
+      interface Item {
+        key: string;
+        v: number;
+      }
+      const out: Item[] = [];
+      const pacer = new EventPacer<Item>({ send: (item) => out.push(item), clock, ratePerSecond: 1000, burst: 50, paused: true, ...(withKeyOf ? { keyOf: (item: Item) => item.key } : {}) });
+      const model = new Map<string, Item>();
+      let seen = 0;
+      /** What was sent since the last check is the model's front, in order. */
+      const check = (): void => {
+        for (; seen < out.length; seen++) {
+          const [key, item] = model.entries().next().value as [string, Item];
+          expect(out[seen]).toBe(item);
+          model.delete(key);
+        }
+        expect(pacer.queued).toBe(model.size);
+      };
+      let seed = 7;
+      const rand = (n: number): number => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return (seed >>> 8) % n;
+      };
+      let v = 0;
+      let coalesced = 0;
+      for (let round = 0; round < 6; round++) {
+        const pushes = round % 2 === 0 ? 4096 : 300;
+        for (let i = 0; i < pushes; i++) {
+          const key = rand(4) === 0 ? `ns/hot-${rand(8)}` : `ns/svc-${round}-${rand(pushes * 2)}`;
+          const item = { key, v: v++ };
+          if (model.has(key)) coalesced++;
+          model.set(key, item);
+          pacer.push(key, item);
+          if (rand(50) === 0) {
+            pacer.setPaused(false);
+            clock.advance(rand(40));
+            pacer.setPaused(true);
+            check();
+          }
+        }
+        check();
+        // Drain most of the line (shrinks), keep a few pending into the next round.
+        pacer.setPaused(false);
+        clock.advance(Math.max(0, model.size - 20));
+        pacer.setPaused(true);
+        check();
+      }
+      pacer.setPaused(false);
+      clock.advance(10_000);
+      check();
+      expect(model.size).toBe(0);
+      expect(pacer.coalesced).toBe(coalesced);
+      expect(pacer.sent).toBe(out.length);
+      pacer.close();
+    });
+  }
+
+  it('holds 10,000 pending items in ~20 bytes each (a Map of them: ~46), keyOf storing no key', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const used = (): number => {
+      gc();
+      gc();
+      const m = process.memoryUsage();
+      return m.heapUsed + m.arrayBuffers;
+    };
+    const clock = new ManualClock();
+    // Items and keys exist before (the speaker's cached Services and their keys): only the pacer's own cost is measured.
+    const items = Array.from({ length: 10_000 }, (_, i) => ({ key: `namespace-${i % 100}/service-${i}` }));
+    const fill = (): EventPacer<{ key: string }> => {
+      const pacer = new EventPacer<{ key: string }>({ send: () => undefined, clock, paused: true, keyOf: (item) => item.key });
+      for (const item of items) pacer.push(item.key, item);
+      return pacer;
+    };
+    const fillMap = (): Map<string, { key: string }> => {
+      const map = new Map<string, { key: string }>();
+      for (const item of items) map.set(item.key, item);
+      return map;
+    };
+    // Once first, so that code and caches made on the way are not counted; then the least of three
+    // (what else the test worker allocates meanwhile only ever adds).
+    fill().close();
+    fillMap().clear();
+    let bytes = Infinity;
+    let mapBytes = Infinity;
+    let pacer = fill();
+    let map = fillMap();
+    for (let i = 0; i < 3; i++) {
+      pacer.close();
+      map.clear();
+      used();
+      const before = used();
+      pacer = fill();
+      bytes = Math.min(bytes, used() - before);
+      const mapBefore = used();
+      map = fillMap();
+      mapBytes = Math.min(mapBytes, used() - mapBefore);
+    }
+    expect(pacer.queued).toBe(10_000);
+    expect(map.size).toBe(10_000);
+    console.log(`EventPacer: 10,000 pending: ${bytes} bytes (${(bytes / 10_000).toFixed(1)} each); a Map of them: ${mapBytes} bytes`);
+    expect(bytes / 10_000).toBeLessThan(32);
+    pacer.close();
+  });
+
   it('refuses a rate or burst it cannot pace with, naming the field', () => {
     const clock = new ManualClock();
     expect(() => new EventPacer({ send: run, clock, ratePerSecond: 0 })).toThrow(EventPacerError);
