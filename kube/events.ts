@@ -2,7 +2,7 @@
 // created at once; repeats of the same (object, type, reason, action, note) only bump a counter
 // in memory, written at most once per flush interval as the Event's series count
 // (events.k8s.io/v1) or count (core v1, used when events.k8s.io/v1 is not served).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { KubeAccess } from './access.js';
 import { atLeastRetryAfter, backoffDelay, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -64,6 +64,19 @@ interface Aggregate {
 }
 
 
+/**
+ * What aggregates: the same object, type, reason, action and note. Kept as the SHA-256 of all of
+ * them (32 one-byte characters), not the text: up to 4,096 are held, and the text repeats each
+ * note (~160 characters for a Service's nodeAssigned: ~0.5 MB at the cap). A collision would need
+ * a SHA-256 collision.
+ */
+function aggregateKey(subject: EventSubject, type: EventType, reason: string, action: string, note: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([subject.kind, subject.namespace ?? '', subject.name, subject.uid ?? '', type, reason, action, note]))
+    .digest()
+    .toString('latin1');
+}
+
 /** events.k8s.io/v1 when served, else core v1. */
 export async function discoverEventsApi(kc: KubeAccess): Promise<EventsApi> {
   try {
@@ -96,7 +109,7 @@ export class EventRecorder {
   /** Records one occurrence; returns at once (writes happen in the background, see flush()). */
   record(subject: EventSubject, type: EventType, reason: string, action: string, note: string): void {
     const now = this.clock.now();
-    const key = JSON.stringify([subject.kind, subject.namespace ?? '', subject.name, subject.uid ?? '', type, reason, action, note]);
+    const key = aggregateKey(subject, type, reason, action, note);
     let agg = this.entries.get(key);
     if (agg && now - agg.last > (this.opts.ttlMs ?? 600_000)) {
       this.drop(key, agg);
