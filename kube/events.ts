@@ -118,7 +118,8 @@ export class EventRecorder {
     if (!agg) {
       this.evict();
       agg = {
-        name: `${subject.name}.${randomBytes(8).toString('hex')}`,
+        // join(): one flat string (a template keeps cons strings and the hex string besides: ~50 bytes more each, 4,096 kept).
+        name: [subject.name, randomBytes(8).toString('hex')].join('.'),
         // Cluster-scoped subjects: events.k8s.io/v1 Events must live in kube-system (1.20 accepts no
         // other; later versions also take default), core v1 Events in default.
         namespace: subject.namespace || (this.api === 'v1' ? 'default' : 'kube-system'),
