@@ -13,6 +13,7 @@ import { Informer } from '../../kube/informer.js';
 import { decodeObject } from '../../kube/decode.js';
 import { kubeRequest } from '../../kube/request.js';
 import { freshNamespace, kubeConfig, waitFor } from './harness.js';
+import { mirrorEvents } from '../unit/kube/informer-mirror.js';
 
 const N = 3_000;
 const PAD = 'x'.repeat(400);
@@ -58,24 +59,7 @@ describe('informer paged list under concurrent writes (real API server)', () => 
   it('every object of the snapshot arrives once, and the cache ends equal to a final consistent list', async () => {
     const urls: URL[] = [];
     const inf = new Informer<V1ConfigMap>({ kubeConfig: slowLists(kc, urls), path, decode: decodeObject<V1ConfigMap>, pageSize: 20, pageBytes: 24_000, backoff: { initialMs: 100, maxMs: 1000 } });
-    const mirror = new Map<string, string>();
-    const faults: string[] = [];
-    const addsAtSync = new Map<string, number>();
-    inf
-      .on('add', (o) => {
-        const k = o.metadata?.name ?? '';
-        if (mirror.has(k)) faults.push(`add of held ${k}`);
-        mirror.set(k, o.metadata?.resourceVersion ?? '');
-        if (!inf.hasSynced()) addsAtSync.set(k, (addsAtSync.get(k) ?? 0) + 1);
-      })
-      .on('update', (o, old) => {
-        const k = o.metadata?.name ?? '';
-        if (mirror.get(k) !== old?.metadata?.resourceVersion) faults.push(`update of ${k} not held as ${old?.metadata?.resourceVersion}`);
-        mirror.set(k, o.metadata?.resourceVersion ?? '');
-      })
-      .on('delete', (o) => {
-        if (!mirror.delete(o.metadata?.name ?? '')) faults.push(`delete of ${o.metadata?.name} not held`);
-      });
+    const { mirror, faults, addsAtSync } = mirrorEvents(inf);
 
     // Writers: creates past the end and between the names, changes and deletes across the range.
     let writing = true;

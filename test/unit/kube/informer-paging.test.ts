@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { mirrorEvents } from './informer-mirror.js';
 import { Informer } from '../../../kube/informer.js';
 import { decodeObject } from '../../../kube/decode.js';
 
@@ -253,25 +254,7 @@ describe('Informer paged list (fake etcd semantics)', () => {
           for (const o of initial) world.db.apply(o);
           const inf = new Informer<V1ConfigMap>({ kubeConfig: kc, path: PATH, decode: decodeObject<V1ConfigMap>, backoff: { initialMs: 1, maxMs: 4 }, pageSize, pageBytes });
           // The cache rebuilt from the events alone; an add of a key held or an update/delete of one not held is a fault.
-          const mirror = new Map<string, string>();
-          const faults: string[] = [];
-          let addsAtSync = new Map<string, number>();
-          inf
-            .on('add', (o) => {
-              const k = o.metadata?.name ?? '';
-              if (mirror.has(k)) faults.push(`add of held ${k}`);
-              mirror.set(k, o.metadata?.resourceVersion ?? '');
-              if (!inf.hasSynced()) addsAtSync.set(k, (addsAtSync.get(k) ?? 0) + 1);
-            })
-            .on('update', (o, old) => {
-              const k = o.metadata?.name ?? '';
-              if (!mirror.has(k) || mirror.get(k) !== old?.metadata?.resourceVersion) faults.push(`update of ${k} not held as ${old?.metadata?.resourceVersion}`);
-              mirror.set(k, o.metadata?.resourceVersion ?? '');
-            })
-            .on('delete', (o) => {
-              const k = o.metadata?.name ?? '';
-              if (!mirror.delete(k)) faults.push(`delete of ${k} not held`);
-            });
+          const { mirror, faults, addsAtSync } = mirrorEvents(inf);
           try {
             await inf.start();
             // At sync, before a watch event (those wait for I/O): the list's snapshot, each object once.
@@ -280,7 +263,7 @@ describe('Informer paged list (fake etcd semantics)', () => {
             const want = new Map(snapshot.map((o) => [o.metadata?.name ?? '', o.metadata?.resourceVersion ?? '']));
             expect(new Map(inf.list().map((o) => [o.metadata?.name ?? '', o.metadata?.resourceVersion ?? '']))).toEqual(want);
             expect(addsAtSync).toEqual(new Map([...want.keys()].map((k) => [k, 1])));
-            addsAtSync = new Map();
+            addsAtSync.clear();
             // The chain it synced from served every key of the snapshot once, in order (or it listed unpaginated).
             const served = [...world.chains].reverse().find((c) => c.complete && c.rev === rev);
             expect(served?.keys).toEqual([...want.keys()]);
