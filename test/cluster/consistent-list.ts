@@ -7,14 +7,18 @@ import type { KubeAccess } from '../../kube/access.js';
 import { Informer } from '../../kube/informer.js';
 import { decodeObject } from '../../kube/decode.js';
 
-/** `kc` with every request's path and query recorded in `urls`. */
-function recording(kc: KubeConfig, urls: URL[]): KubeAccess {
+/**
+ * `kc` with every request's path and query recorded in `urls`; with `listDelayMs`, every answer but a
+ * watch's is handed over that much later (so writes land between a list's pages).
+ */
+export function recording(kc: KubeConfig, urls: URL[], listDelayMs = 0): KubeAccess {
   return {
     getCurrentCluster: () => kc.getCurrentCluster(),
     applyToHTTPSOptions: (opts) => kc.applyToHTTPSOptions(opts),
     transport: (url, options, onResponse) => {
       urls.push(url);
-      return httpsRequest(url, options, onResponse);
+      const late = listDelayMs > 0 && url.searchParams.get('watch') !== 'true';
+      return httpsRequest(url, options, (res) => (late ? setTimeout(() => onResponse(res), listDelayMs) : onResponse(res)));
     },
   };
 }

@@ -5,31 +5,17 @@
 // every object of the list's snapshot arrived once (one add each, none for a key held); the
 // events replayed from empty give the cache; once the writers stop the cache equals a final
 // consistent list, object by object (name and resourceVersion).
-import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
-import type { KubeAccess } from '../../kube/access.js';
 import { Informer } from '../../kube/informer.js';
 import { decodeObject } from '../../kube/decode.js';
 import { kubeRequest } from '../../kube/request.js';
 import { freshNamespace, kubeConfig, waitFor } from './harness.js';
 import { mirrorEvents } from '../unit/kube/informer-mirror.js';
+import { recording } from './consistent-list.js';
 
 const N = 3_000;
 const PAD = 'x'.repeat(400);
-
-/** `kc` with every list page's answer handed over 15 ms late (writes land between pages), its URLs recorded. */
-function slowLists(kc: KubeConfig, urls: URL[]): KubeAccess {
-  return {
-    getCurrentCluster: () => kc.getCurrentCluster(),
-    applyToHTTPSOptions: (opts) => kc.applyToHTTPSOptions(opts),
-    transport: (url, options, onResponse) => {
-      urls.push(url);
-      const watch = url.searchParams.get('watch') === 'true';
-      return httpsRequest(url, options, (res) => (watch ? onResponse(res) : setTimeout(() => onResponse(res), 15)));
-    },
-  };
-}
 
 /** Runs `fn` on each of `items` with `width` at a time. */
 async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -58,7 +44,7 @@ describe('informer paged list under concurrent writes (real API server)', () => 
 
   it('every object of the snapshot arrives once, and the cache ends equal to a final consistent list', async () => {
     const urls: URL[] = [];
-    const inf = new Informer<V1ConfigMap>({ kubeConfig: slowLists(kc, urls), path, decode: decodeObject<V1ConfigMap>, pageSize: 20, pageBytes: 24_000, backoff: { initialMs: 100, maxMs: 1000 } });
+    const inf = new Informer<V1ConfigMap>({ kubeConfig: recording(kc, urls, 15), path, decode: decodeObject<V1ConfigMap>, pageSize: 20, pageBytes: 24_000, backoff: { initialMs: 100, maxMs: 1000 } });
     const { mirror, faults, addsAtSync } = mirrorEvents(inf);
 
     // Writers: creates past the end and between the names, changes and deletes across the range.
